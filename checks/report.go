@@ -80,13 +80,13 @@ type IDScheme struct {
 
 // PolicyInfo is the policy file as fetched from every address of the host.
 type PolicyInfo struct {
-	Host   string       `json:"host"` // mta-sts.DOMAIN
-	URL    string       `json:"url"`
-	Text   string       `json:"text,omitempty"` // from the first address that served 200
-	Mode   string       `json:"mode,omitempty"`
-	MaxAge int64        `json:"max_age,omitempty"`
-	MX     []string     `json:"mx,omitempty"`
-	Fetch  []FetchInfo  `json:"fetch,omitempty"`
+	Host   string      `json:"host"` // mta-sts.DOMAIN
+	URL    string      `json:"url"`
+	Text   string      `json:"text,omitempty"` // from the first address that served 200
+	Mode   string      `json:"mode,omitempty"`
+	MaxAge int64       `json:"max_age,omitempty"`
+	MX     []string    `json:"mx,omitempty"`
+	Fetch  []FetchInfo `json:"fetch,omitempty"`
 }
 
 // FetchInfo is one HTTPS fetch of the policy from one address.

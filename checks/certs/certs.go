@@ -17,10 +17,10 @@ type Problem string
 
 const (
 	OK          Problem = ""
-	Expired     Problem = "expired"      // leaf (or an intermediate) outside its validity period
+	Expired     Problem = "expired"       // leaf (or an intermediate) outside its validity period
 	NotYetValid Problem = "not-yet-valid" // NotBefore in the future
-	Name        Problem = "name"         // no SAN dNSName matches the host (CN is never used)
-	Untrusted   Problem = "untrusted"    // unknown issuer, broken chain, bad usage
+	Name        Problem = "name"          // no SAN dNSName matches the host (CN is never used)
+	Untrusted   Problem = "untrusted"     // unknown issuer, broken chain, bad usage
 	NoCert      Problem = "no-certificate"
 )
 
