@@ -1,0 +1,28 @@
+// Package tlsrpt is the pure model of SMTP TLS Reporting (RFC 8460): the
+// _smtp._tls TXT record that tells sending MTAs where to report TLS
+// failures. It does no I/O. Every problem it reports names the rule it
+// breaks, by the ids of docs/rules.md (RPT-REC-*, OPS-3).
+//
+// A caller that has looked up the TXT records at RecordName(domain):
+//
+//  1. joins the character-strings of each RR with nothing in between
+//     (RPT-REC-8);
+//  2. sorts the joined records with SelectRecords: only records starting
+//     with exactly "v=TLSRPTv1;" count, and the domain has TLS-RPT only when
+//     exactly one does (RPT-REC-7); near misses are returned apart so that
+//     they can be reported rather than silently ignored;
+//  3. parses the one record with ParseRecord, which returns the report
+//     destinations (Record.RUA) and every Problem found;
+//  4. picks findings with SchemeProblems (a destination that is not
+//     mailto: or https:, RPT-REC-4) and MultipleRUA (more than one
+//     destination, RPT-REC-5: Microsoft sends reports only to the first,
+//     OPS-3);
+//  5. proposes a corrected record with Render.
+//
+// The parser is strict: it follows the RFC's grammar, marks as errors what
+// makes compliant reporters ignore the record or a destination, and as
+// warnings what the RFC allows but is risky. It never stops at the first
+// problem, and it still returns what it could read. Destinations may be in
+// any domain: RFC 8460 has no DMARC-style authorisation of external
+// destinations (RPT-REC-9).
+package tlsrpt

@@ -1,0 +1,130 @@
+package tlsrpt
+
+import (
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Severities of a Problem.
+const (
+	// SevError: the RFC is broken; compliant reporters ignore the record or the
+	// destination, so no reports arrive.
+	SevError = "error"
+	// SevWarn: the RFC allows it, but a named implementation trips on it, or it
+	// is risky.
+	SevWarn = "warn"
+)
+
+// Problem is one thing wrong with a record, with the rule it breaks.
+//
+// Problem values are comparable, so callers may look them up with
+// slices.Contains (as SchemeProblems results are meant to be).
+type Problem struct {
+	Rule     string `json:"rule"`     // e.g. "RPT-REC-4"
+	Severity string `json:"severity"` // SevError or SevWarn
+	Message  string `json:"message"`  // one user-facing sentence naming the offending text
+
+	scheme bool // about a URI scheme (RPT-REC-4); see SchemeProblems
+}
+
+// String renders the problem on one line, e.g.
+// `RPT-REC-4 (error): "http://r.example/x" uses http: ...`.
+func (p Problem) String() string {
+	return fmt.Sprintf("%s (%s): %s", p.Rule, p.Severity, p.Message)
+}
+
+// Errors returns only the error-severity problems.
+func Errors(ps []Problem) []Problem {
+	var out []Problem
+	for _, p := range ps {
+		if p.Severity == SevError {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// SchemeProblems returns the problems about rua URI schemes (RPT-REC-4): a
+// scheme other than mailto: and https: (http: included), a destination with
+// no scheme at all (a bare address), and a scheme not written in lower case.
+// Other RPT-REC-4 problems (an unencoded '!' or ';', a bad address or host)
+// are not scheme problems.
+func SchemeProblems(ps []Problem) []Problem {
+	var out []Problem
+	for _, p := range ps {
+		if p.scheme {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// maxQuoted is how many characters of offending text a message shows.
+const maxQuoted = 60
+
+// q quotes offending text for a message: Go-quoted (so control bytes,
+// invalid UTF-8 and odd spaces are escaped), cut to about 60 characters.
+func q(s string) string {
+	if utf8.RuneCountInString(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	n := 0
+	for i := range s {
+		if n == maxQuoted {
+			return strconv.Quote(s[:i]) + "…"
+		}
+		n++
+	}
+	return strconv.Quote(s)
+}
+
+// maxProblems caps how many problems one record yields, so that a 64 KiB
+// record of broken URIs gives a readable list. What is left out is summed up
+// in one last problem.
+const maxProblems = 32
+
+// problems collects Problems; its methods keep call sites short.
+type problems struct {
+	list    []Problem
+	dropped int
+	worst   string // worst severity among the dropped
+	rule    string // rule of the first dropped problem
+	scheme  bool   // a dropped problem was about a scheme
+}
+
+func (ps *problems) add(p Problem) {
+	if len(ps.list) < maxProblems {
+		ps.list = append(ps.list, p)
+		return
+	}
+	if ps.dropped == 0 {
+		ps.rule, ps.worst = p.Rule, p.Severity
+	}
+	if p.Severity == SevError {
+		ps.worst = SevError
+	}
+	ps.scheme = ps.scheme || p.scheme
+	ps.dropped++
+}
+
+func (ps *problems) err(rule, format string, args ...any) {
+	ps.add(Problem{Rule: rule, Severity: SevError, Message: fmt.Sprintf(format, args...)})
+}
+
+func (ps *problems) warn(rule, format string, args ...any) {
+	ps.add(Problem{Rule: rule, Severity: SevWarn, Message: fmt.Sprintf(format, args...)})
+}
+
+// result returns the collected problems, with a summary of those left out.
+func (ps *problems) result() []Problem {
+	if ps.dropped == 0 {
+		return ps.list
+	}
+	return append(ps.list, Problem{
+		Rule:     ps.rule,
+		Severity: ps.worst,
+		Message:  fmt.Sprintf("%d more problems like these are not shown", ps.dropped),
+		scheme:   ps.scheme,
+	})
+}
