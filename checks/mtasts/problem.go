@@ -1,0 +1,88 @@
+// Package mtasts is the pure model of MTA-STS (RFC 8461): the _mta-sts TXT
+// record, the policy body, mx patterns and the id scheme of stspilot. It does
+// no I/O. Every problem it reports names the rule it breaks, by the ids of
+// docs/rules.md (STS-TXT-*, STS-POL-*, STS-SEND-9).
+//
+// The parsers are strict: they follow the RFC's grammar and flag, as
+// warnings, what the RFC allows but a named implementation trips over. They
+// never stop at the first problem, and they still return what they could read
+// so that callers can show it and propose a corrected form (see Render).
+package mtasts
+
+import (
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Severities of a Problem.
+const (
+	// SevError: the RFC is broken; strict senders ignore or reject the record
+	// or policy.
+	SevError = "error"
+	// SevWarn: the RFC allows it, but a named implementation trips on it, or it
+	// is risky.
+	SevWarn = "warn"
+)
+
+// Problem is one thing wrong with a record or policy, with the rule it breaks.
+type Problem struct {
+	Rule     string `json:"rule"`           // e.g. "STS-POL-3"
+	Line     int    `json:"line,omitempty"` // 1-based policy line; 0 for TXT records / whole-body problems
+	Severity string `json:"severity"`       // SevError or SevWarn
+	Message  string `json:"message"`        // one user-facing sentence naming the offending text
+}
+
+// String renders the problem on one line, e.g.
+// `line 3: STS-POL-3 (error): empty line ...`.
+func (p Problem) String() string {
+	if p.Line > 0 {
+		return fmt.Sprintf("line %d: %s (%s): %s", p.Line, p.Rule, p.Severity, p.Message)
+	}
+	return fmt.Sprintf("%s (%s): %s", p.Rule, p.Severity, p.Message)
+}
+
+// Errors returns only the error-severity problems.
+func Errors(ps []Problem) []Problem {
+	var out []Problem
+	for _, p := range ps {
+		if p.Severity == SevError {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// maxQuoted is how many characters of offending text a message shows.
+const maxQuoted = 60
+
+// q quotes offending text for a message: Go-quoted (so control bytes,
+// invalid UTF-8 and odd spaces are escaped), cut to about 60 characters.
+func q(s string) string {
+	if utf8.RuneCountInString(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	n := 0
+	for i := range s {
+		if n == maxQuoted {
+			return strconv.Quote(s[:i]) + "…"
+		}
+		n++
+	}
+	return strconv.Quote(s)
+}
+
+// problems collects Problems; its methods keep call sites short.
+type problems []Problem
+
+func (ps *problems) add(sev, rule string, line int, format string, args ...any) {
+	*ps = append(*ps, Problem{Rule: rule, Line: line, Severity: sev, Message: fmt.Sprintf(format, args...)})
+}
+
+func (ps *problems) err(rule string, line int, format string, args ...any) {
+	ps.add(SevError, rule, line, format, args...)
+}
+
+func (ps *problems) warn(rule string, line int, format string, args ...any) {
+	ps.add(SevWarn, rule, line, format, args...)
+}

@@ -1,0 +1,257 @@
+package mtasts
+
+import "strings"
+
+// stsPrefix is what a joined TXT record must start with to be an MTA-STS
+// record (STS-TXT-4).
+const stsPrefix = "v=STSv1;"
+
+// JoinTXT joins the character-strings of one TXT RR in order, with nothing
+// in between (STS-TXT-3).
+func JoinTXT(strs []string) string { return strings.Join(strs, "") }
+
+// SelectRecords sorts joined TXT records found at _mta-sts.<domain>:
+//   - sts: those starting with exactly "v=STSv1;" (STS-TXT-4), the only ones a
+//     compliant sender considers;
+//   - near: near misses that some implementations accept (STS-TXT-4/14):
+//     "v=STSv1" followed by spaces or tabs and then ";" (mox, tlspol), or
+//     with no ";" at all (pmsr), or a prefix that differs only in case
+//     (mailauth matches "v=STSv1" case-insensitively);
+//   - foreign: everything else (SPF strings, verification tokens, ...).
+//
+// Order is kept within each list.
+func SelectRecords(records []string) (sts, near, foreign []string) {
+	for _, r := range records {
+		switch {
+		case strings.HasPrefix(r, stsPrefix):
+			sts = append(sts, r)
+		case isNearMiss(r):
+			near = append(near, r)
+		default:
+			foreign = append(foreign, r)
+		}
+	}
+	return sts, near, foreign
+}
+
+func isNearMiss(r string) bool {
+	const v = "v=STSv1"
+	if len(r) < len(v) || !strings.EqualFold(r[:len(v)], v) {
+		return false
+	}
+	rest := r[len(v):]
+	return strings.HasPrefix(strings.TrimLeft(rest, " \t"), ";") || !strings.Contains(rest, ";")
+}
+
+// Record is one parsed _mta-sts TXT record.
+type Record struct {
+	Raw    string
+	ID     string  // value of the first id field ("" if none or invalid)
+	Fields []Field // in order, including v
+}
+
+// Field is one name=value pair of a TXT record, or one extension line of a
+// policy.
+type Field struct{ Name, Value string }
+
+// ValidID reports whether id is a valid MTA-STS id: 1 to 32 ASCII letters or
+// digits (STS-TXT-9).
+func ValidID(id string) bool {
+	if len(id) < 1 || len(id) > 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if !isAlnum(id[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseRecord parses one joined record with the grammar of STS-TXT-8:
+//
+//	^v=STSv1([ \t]*;[ \t]*(id=[A-Za-z0-9]{1,32}|ext-name=ext-value))+([ \t]*;[ \t]*)?$
+//
+// with at least one id field. Errors: a bad prefix, no field, a missing or
+// invalid id (a field named id that fails STS-TXT-9 is an error, never an
+// extension), non-ASCII text, malformed extension fields (STS-TXT-11),
+// whitespace around '=' or inside a field. Warnings: a repeated id
+// (STS-TXT-12) and whitespace before the first ';' (STS-TXT-14, which makes
+// the record fail the selection of STS-TXT-4 at compliant senders).
+//
+// Parsing goes on after a problem where it can, so that Fields and ID hold
+// what a lenient reader would see.
+func ParseRecord(s string) (Record, []Problem) {
+	rec := Record{Raw: s}
+	var ps problems
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			ps.err("STS-TXT-8", 0, "the record contains non-ASCII text (%s); it must be US-ASCII", q(s))
+			break
+		}
+	}
+
+	rest, ok := recordPrefix(s, &ps)
+	if !ok {
+		return rec, ps
+	}
+	rec.Fields = append(rec.Fields, Field{Name: "v", Value: "STSv1"})
+
+	segs := strings.Split(rest, ";")
+	// segs[0] is what lies between "v=STSv1" and the first ';'.
+	lead, fields := segs[0], segs[1:]
+	switch {
+	case lead == "":
+	case strings.Trim(lead, " \t") == "":
+		if len(fields) > 0 {
+			ps.warn("STS-TXT-14", 0, "whitespace before the first ';' (%s): the grammar allows it, but compliant senders select only records starting with exactly \"v=STSv1;\"", q("v=STSv1"+lead+";"))
+		}
+	case lead[0] == ' ' || lead[0] == '\t':
+		ps.err("STS-TXT-8", 0, "fields must be separated by ';': write %s", q("v=STSv1; "+strings.TrimLeft(rest, " \t")))
+		fields = append([]string{lead}, fields...)
+	default:
+		ps.err("STS-TXT-8", 0, "unexpected text %s right after \"v=STSv1\"; the record must begin with exactly \"v=STSv1;\"", q(lead))
+	}
+	// One trailing delimiter is allowed.
+	if n := len(fields); n > 0 && strings.Trim(fields[n-1], " \t") == "" {
+		fields = fields[:n-1]
+	}
+	if len(fields) == 0 {
+		ps.err("STS-TXT-8", 0, "the record %s has no fields after \"v=STSv1\"; it needs at least \"; id=...\"", q(s))
+	}
+	parseRecordFields(&rec, fields, &ps)
+	if t := strings.TrimRight(s, " \t"); t != s && !strings.HasSuffix(t, ";") && len(fields) > 0 {
+		ps.err("STS-TXT-14", 0, "trailing whitespace after the last field of %s; whitespace is allowed only around ';', and mox rejects the record", q(s))
+	}
+
+	ids := 0
+	for _, f := range rec.Fields {
+		if f.Name == "id" {
+			ids++
+		}
+	}
+	switch {
+	case ids == 0:
+		hint := ""
+		for _, f := range rec.Fields {
+			if strings.EqualFold(f.Name, "id") {
+				hint = " (field names are case-sensitive: " + q(f.Name) + " is not \"id\")"
+				break
+			}
+		}
+		ps.err("STS-TXT-9", 0, "the record %s has no id field%s; add \"id=\" followed by 1 to 32 letters or digits", q(s), hint)
+	case ids > 1:
+		ps.warn("STS-TXT-12", 0, "the record has %d id fields; senders disagree on which one counts (mox takes the first, go-mtasts and pmsr the last): keep one", ids)
+	}
+	return rec, ps
+}
+
+// recordPrefix checks the "v=STSv1" prefix. When the prefix is broken in a
+// recognisable way it reports an error and still returns the rest so that
+// parsing can go on; ok is false only when nothing recognisable is there.
+func recordPrefix(s string, ps *problems) (rest string, ok bool) {
+	const v = "v=STSv1"
+	if strings.HasPrefix(s, v) {
+		return s[len(v):], true
+	}
+	trimmed := strings.TrimLeft(s, " \t")
+	if trimmed != s && strings.HasPrefix(trimmed, v) {
+		ps.err("STS-TXT-14", 0, "whitespace before \"v=STSv1\" in %s; the record must begin with exactly \"v=STSv1;\"", q(s))
+		return trimmed[len(v):], true
+	}
+	if len(trimmed) >= len(v) && strings.EqualFold(trimmed[:len(v)], v) {
+		ps.err("STS-TXT-8", 0, "the record begins with %s; \"v=STSv1\" is case-sensitive", q(trimmed[:len(v)]))
+		return trimmed[len(v):], true
+	}
+	// "v = STSv1", "v= STSv1", "v =STSv1"
+	if name, val, found := strings.Cut(trimmed, "="); found && strings.TrimRight(name, " \t") == "v" {
+		after := strings.TrimLeft(val, " \t")
+		if strings.HasPrefix(after, "STSv1") && (name != "v" || after != val) {
+			ps.err("STS-TXT-14", 0, "whitespace around '=' in %s; write exactly \"v=STSv1;\"", q(s))
+			return after[len("STSv1"):], true
+		}
+	}
+	ps.err("STS-TXT-8", 0, "the record %s does not begin with \"v=STSv1;\"", q(s))
+	return "", false
+}
+
+// parseRecordFields checks each field (the text between two ';').
+func parseRecordFields(rec *Record, segs []string, ps *problems) {
+	for _, seg := range segs {
+		f := strings.Trim(seg, " \t")
+		if f == "" {
+			ps.err("STS-TXT-8", 0, "empty field (two ';' in a row, or a ';' too many) in %s", q(rec.Raw))
+			continue
+		}
+		name, value, found := strings.Cut(f, "=")
+		if !found {
+			ps.err("STS-TXT-8", 0, "field %s has no '='; fields are name=value", q(f))
+			continue
+		}
+		if strings.ContainsAny(f, " \t") {
+			n, v := strings.TrimRight(name, " \t"), strings.TrimLeft(value, " \t")
+			if !strings.ContainsAny(n, " \t") && !strings.ContainsAny(v, " \t") {
+				ps.err("STS-TXT-14", 0, "whitespace around '=' in %s; write %s", q(f), q(n+"="+v))
+				name, value = n, v
+			} else {
+				ps.err("STS-TXT-8", 0, "field %s contains whitespace; separate fields with ';'", q(f))
+				continue
+			}
+		}
+		if name == "id" {
+			if !ValidID(value) {
+				ps.err("STS-TXT-9", 0, "id %s is invalid: it must be 1 to 32 ASCII letters or digits (no '-', ':', '.', '_' or spaces)", q(value))
+			} else if rec.ID == "" && !hasField(rec.Fields, "id") {
+				rec.ID = value
+			}
+			rec.Fields = append(rec.Fields, Field{Name: name, Value: value})
+			continue
+		}
+		if !validExtName(name) {
+			ps.err("STS-TXT-11", 0, "field name %s is invalid: a letter or digit, then up to 31 letters, digits, '_', '-' or '.'", q(name))
+		} else if !validTXTExtValue(value) {
+			ps.err("STS-TXT-11", 0, "value of field %s is invalid: %s must be printable ASCII without '=', ';' or spaces", q(name), q(value))
+		}
+		rec.Fields = append(rec.Fields, Field{Name: name, Value: value})
+	}
+}
+
+func hasField(fs []Field, name string) bool {
+	for _, f := range fs {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// validExtName: a letter or digit, then up to 31 letters, digits, '_', '-'
+// or '.' (STS-TXT-11, STS-POL-13).
+func validExtName(s string) bool {
+	if len(s) < 1 || len(s) > 32 || !isAlnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '_' && c != '-' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+// validTXTExtValue: one or more of %x21-3A / %x3C / %x3E-7E (STS-TXT-11).
+func validTXTExtValue(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c > 0x7e || c == ';' || c == '=' {
+			return false
+		}
+	}
+	return true
+}
