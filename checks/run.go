@@ -2,20 +2,251 @@ package checks
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/stspilot/stspilot/checks/dnsprobe"
+	"github.com/stspilot/stspilot/checks/httpsprobe"
+	"github.com/stspilot/stspilot/checks/mtasts"
+	"github.com/stspilot/stspilot/checks/smtpprobe"
 )
 
-// ErrBadDomain wraps every domain-name validation failure (a usage error).
-var ErrBadDomain = errors.New("invalid domain name")
+// Defaults for Options.
+const (
+	DefaultTimeout = 30 * time.Second
+	DefaultMaxMX   = 20
+	// maxAddrsPerHost bounds the addresses probed per host name.
+	maxAddrsPerHost = 8
+	// maxParallelSMTP bounds concurrent SMTP probes of one domain.
+	maxParallelSMTP = 32
+	resolvConf      = "/etc/resolv.conf"
+)
 
-// NormalizeDomain turns user input into the A-label, lower-case, dot-less
-// form checked everywhere, or returns an error wrapping ErrBadDomain.
-func NormalizeDomain(in string) (string, error) {
-	return "", errors.New("not implemented yet")
+// observations is everything the probes saw; analysis turns it into a Report.
+type observations struct {
+	domain string
+	now    time.Time
+
+	sts    dnsprobe.TXTResult
+	stsErr error
+	rpt    dnsprobe.TXTResult
+	rptErr error
+
+	host    dnsprobe.AddrResult
+	fetches []fetchPair
+
+	mx        dnsprobe.MXResult
+	mxErr     error
+	mxHosts   []mxObs
+	mxSkipped int
+}
+
+// fetchPair is the policy fetched from one address as a sender and as a browser.
+type fetchPair struct {
+	sender, browser httpsprobe.Result
+}
+
+type mxObs struct {
+	mx     dnsprobe.MX
+	cname  string
+	addrs  dnsprobe.AddrResult
+	probes []smtpprobe.Result
 }
 
 // Run checks one domain live. It never returns nil; a domain that could not
-// be checked at all has Report.Error set.
-func Run(ctx context.Context, domain string, opt Options) *Report {
-	return &Report{Schema: SchemaVersion, Domain: domain, Error: "not implemented yet", Findings: []Finding{}}
+// be checked at all has Report.Error set (and no findings).
+func Run(ctx context.Context, input string, opt Options) *Report {
+	now := time.Now
+	if opt.Now != nil {
+		now = opt.Now
+	}
+	start := time.Now()
+	rep := &Report{Schema: SchemaVersion, CheckedAt: now().UTC(), Findings: []Finding{}}
+	domain, err := NormalizeDomain(input)
+	if err != nil {
+		rep.Domain = truncate(input, 253)
+		rep.Error = err.Error()
+		return rep
+	}
+	rep.Domain = domain
+	if input != domain {
+		rep.Input = input
+	}
+	servers := opt.Resolvers
+	if len(servers) == 0 {
+		servers, err = dnsprobe.SystemServers(resolvConf)
+		if err != nil {
+			rep.Error = "no DNS resolver: " + err.Error() + " (give one with --resolver)"
+			return rep
+		}
+	}
+	timeout := opt.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	obs := probe(ctx, domain, servers, opt, now)
+	if e := unreachableResolvers(obs); e != "" {
+		rep.Error = e
+	} else if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled) {
+		rep.Error = "interrupted"
+	} else {
+		analyze(obs, rep)
+	}
+	rep.DurationMS = time.Since(start).Milliseconds()
+	return rep
 }
+
+// unreachableResolvers returns an error text when no resolver answered at
+// all, so the domain could not be checked (as opposed to a domain whose own
+// DNS is broken, which is a finding).
+func unreachableResolvers(o *observations) string {
+	dead := func(err error) bool {
+		return err != nil && (errors.Is(err, dnsprobe.ErrTimeout) || errors.Is(err, dnsprobe.ErrNetwork) ||
+			errors.Is(err, dnsprobe.ErrNoServers) || errors.Is(err, context.Canceled))
+	}
+	if dead(o.stsErr) && dead(o.mxErr) && dead(o.rptErr) {
+		return fmt.Sprintf("could not check %s: no DNS answer (%v)", o.domain, o.stsErr)
+	}
+	return ""
+}
+
+// probe runs every independent probe in parallel: the three TXT/MX lookups
+// start together, the HTTPS fetches start as soon as the policy host's
+// addresses are known, and each MX's SMTP probes as soon as its addresses are.
+func probe(ctx context.Context, domain string, servers []string, opt Options, now func() time.Time) *observations {
+	o := &observations{domain: domain, now: now()}
+	res := &dnsprobe.Resolver{Servers: servers}
+	track := func(name string, f func() bool) {
+		t0 := time.Now()
+		if opt.Progress != nil {
+			opt.Progress(ProbeEvent{Probe: name})
+		}
+		ok := f()
+		if opt.Progress != nil {
+			opt.Progress(ProbeEvent{Probe: name, Done: true, OK: ok, Elapsed: time.Since(t0)})
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		track("dns:_mta-sts."+domain+" TXT", func() bool {
+			o.sts, o.stsErr = res.TXT(ctx, "_mta-sts."+domain)
+			return o.stsErr == nil
+		})
+	})
+	wg.Go(func() {
+		track("dns:_smtp._tls."+domain+" TXT", func() bool {
+			o.rpt, o.rptErr = res.TXT(ctx, "_smtp._tls."+domain)
+			return o.rptErr == nil
+		})
+	})
+	wg.Go(func() { o.fetches = probePolicyHost(ctx, o, res, opt, now, track) })
+	wg.Go(func() { probeMX(ctx, o, res, opt, now, track) })
+	wg.Wait()
+	return o
+}
+
+func probePolicyHost(ctx context.Context, o *observations, res *dnsprobe.Resolver, opt Options, now func() time.Time, track func(string, func() bool)) []fetchPair {
+	host := "mta-sts." + o.domain
+	track("dns:"+host+" A/AAAA", func() bool {
+		o.host = res.Addrs(ctx, host)
+		return len(o.host.Addrs) > 0
+	})
+	addrs := o.host.Addrs
+	if len(addrs) > maxAddrsPerHost {
+		addrs = addrs[:maxAddrsPerHost]
+	}
+	f := &httpsprobe.Fetcher{Roots: opt.Roots, Port: opt.HTTPSPort, Now: now}
+	out := make([]fetchPair, len(addrs))
+	var wg sync.WaitGroup
+	for i, a := range addrs {
+		wg.Go(func() {
+			track("https:"+a.String(), func() bool {
+				out[i].sender = f.Fetch(ctx, host, a, httpsprobe.SenderUA)
+				return out[i].sender.Err == nil && out[i].sender.Status == 200
+			})
+		})
+		wg.Go(func() { out[i].browser = f.Fetch(ctx, host, a, httpsprobe.BrowserUA) })
+	}
+	wg.Wait()
+	return out
+}
+
+func probeMX(ctx context.Context, o *observations, res *dnsprobe.Resolver, opt Options, now func() time.Time, track func(string, func() bool)) {
+	track("dns:"+o.domain+" MX", func() bool {
+		o.mx, o.mxErr = res.MX(ctx, o.domain)
+		return o.mxErr == nil
+	})
+	hosts := o.mx.MX
+	max := opt.MaxMX
+	if max <= 0 {
+		max = DefaultMaxMX
+	}
+	if len(hosts) > max {
+		o.mxSkipped = len(hosts) - max
+		hosts = hosts[:max]
+	}
+	o.mxHosts = make([]mxObs, len(hosts))
+	sem := make(chan struct{}, maxParallelSMTP)
+	p := &smtpprobe.Prober{Roots: opt.Roots, Port: opt.SMTPPort, Now: now}
+	var wg sync.WaitGroup
+	for i, m := range hosts {
+		o.mxHosts[i].mx = m
+		if m.Host == "" { // null MX
+			continue
+		}
+		wg.Go(func() {
+			if t, ok, err := res.CNAMETarget(ctx, m.Host); err == nil && ok {
+				o.mxHosts[i].cname = t
+			}
+		})
+		wg.Go(func() {
+			mo := &o.mxHosts[i]
+			track("dns:"+m.Host+" A/AAAA", func() bool {
+				mo.addrs = res.Addrs(ctx, m.Host)
+				return len(mo.addrs.Addrs) > 0
+			})
+			addrs := mo.addrs.Addrs
+			if len(addrs) > maxAddrsPerHost {
+				addrs = addrs[:maxAddrsPerHost]
+			}
+			mo.probes = make([]smtpprobe.Result, len(addrs))
+			var inner sync.WaitGroup
+			for j, a := range addrs {
+				inner.Go(func() {
+					select {
+					case sem <- struct{}{}:
+						defer func() { <-sem }()
+					case <-ctx.Done():
+						mo.probes[j] = smtpprobe.Result{Host: m.Host, Addr: a, Stage: "connect", Kind: "timeout", Err: ctx.Err()}
+						return
+					}
+					track("smtp:"+m.Host+"/"+a.String(), func() bool {
+						mo.probes[j] = p.Probe(ctx, m.Host, a)
+						return mo.probes[j].Err == nil
+					})
+				})
+			}
+			inner.Wait()
+		})
+	}
+	wg.Wait()
+}
+
+// hashHex is the hex SHA-256 of b, used to compare served bytes.
+func hashHex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// addrString formats an address for subjects and JSON.
+func addrString(a netip.Addr) string { return a.String() }
+
+var _ = mtasts.ValidID

@@ -115,6 +115,9 @@ var clientCipherSuites = func() []uint16 {
 		tls.TLS_RSA_WITH_AES_128_CBC_SHA, tls.TLS_RSA_WITH_AES_256_CBC_SHA)
 }()
 
+// ErrNoSTARTTLS is Result.Err when EHLO succeeded without offering STARTTLS.
+var ErrNoSTARTTLS = errors.New("the server does not offer STARTTLS in its EHLO reply")
+
 // Probe connects to addr on p.Port and performs greeting, EHLO, STARTTLS and
 // the TLS handshake with SNI mxHost (STS-SEND-11), then verifies the chain
 // for mxHost (STS-SEND-10), sends EHLO again and QUIT. TLS 1.0 to 1.3 are
@@ -202,7 +205,7 @@ func (p *Prober) converse(s *session, res *Result, mxHost, helo string) {
 	res.STARTTLS = slices.Contains(res.EHLO, "STARTTLS")
 	if !res.STARTTLS {
 		s.quit()
-		fail(KindProtocol, errors.New("the server does not offer STARTTLS in its EHLO reply"))
+		fail(KindProtocol, ErrNoSTARTTLS)
 		return
 	}
 

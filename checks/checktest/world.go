@@ -1,0 +1,391 @@
+// Package checktest is an in-process MTA-STS world for tests and benchmarks:
+// an authoritative DNS server (miekg/dns) serving a mutable zone, HTTPS policy
+// hosts and STARTTLS MX servers on 127.0.0.0/8 addresses, all with
+// certificates from a throwaway CA, and an optional delay on every reply so
+// that a benchmark can count round trips.
+//
+// Every server listens on loopback only. Policy hosts share one port and MX
+// servers another, so that the engine's port overrides reach all of them.
+package checktest
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"io"
+	"log"
+	"math/big"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// World is a running set of fake servers. Create it with New; it is closed
+// by the test's cleanup.
+type World struct {
+	t     testing.TB
+	Roots *x509.CertPool
+	// DNSAddr is host:port of the authoritative server.
+	DNSAddr string
+	// HTTPSPort and SMTPPort are the ports every policy host and MX listens on.
+	HTTPSPort, SMTPPort int
+	// Delay is added before every DNS answer, HTTP response and SMTP reply.
+	Delay time.Duration
+
+	caCert *x509.Certificate
+	caKey  *ecdsa.PrivateKey
+
+	mu       sync.Mutex
+	zone     map[string][]dns.RR // by lower-case FQDN
+	servfail map[string]bool
+
+	closers []func()
+}
+
+// New starts the DNS server and reserves the HTTPS and SMTP ports.
+func New(t testing.TB) *World {
+	t.Helper()
+	w := &World{t: t, zone: map[string][]dns.RR{}, servfail: map[string]bool{}}
+	w.newCA()
+	w.HTTPSPort = freePort(t)
+	w.SMTPPort = freePort(t)
+	w.startDNS()
+	t.Cleanup(w.Close)
+	return w
+}
+
+// Close stops every server.
+func (w *World) Close() {
+	for i := len(w.closers) - 1; i >= 0; i-- {
+		w.closers[i]()
+	}
+	w.closers = nil
+}
+
+func freePort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("checktest: no free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// ---------------------------------------------------------------- CA
+
+func (w *World) newCA() {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "checktest root"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(10 * 365 * 24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.caCert, _ = x509.ParseCertificate(der)
+	w.caKey = key
+	w.Roots = x509.NewCertPool()
+	w.Roots.AddCert(w.caCert)
+}
+
+// CertOpts shape a leaf certificate.
+type CertOpts struct {
+	NotBefore, NotAfter time.Time // zero: an hour ago, a year ahead
+	Untrusted           bool      // signed by a CA outside Roots
+	CNOnly              bool      // no SAN, names[0] as CN
+}
+
+// Leaf issues a leaf for names.
+func (w *World) Leaf(names []string, o CertOpts) tls.Certificate {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	nb, na := o.NotBefore, o.NotAfter
+	if nb.IsZero() {
+		nb = time.Now().Add(-time.Hour)
+	}
+	if na.IsZero() {
+		na = time.Now().Add(365 * 24 * time.Hour)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: names[0]},
+		NotBefore:    nb, NotAfter: na,
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	if !o.CNOnly {
+		tmpl.DNSNames = names
+	}
+	issuer, ikey := w.caCert, w.caKey
+	if o.Untrusted {
+		other := New0CA(w.t)
+		issuer, ikey = other.cert, other.key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, &key.PublicKey, ikey)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der, issuer.Raw}, PrivateKey: key}
+}
+
+type ca struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+}
+
+// New0CA makes a throwaway CA that no pool trusts.
+func New0CA(t testing.TB) ca {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "untrusted root"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	return ca{c, key}
+}
+
+// ---------------------------------------------------------------- DNS
+
+// RR adds records in presentation format ("_mta-sts.example.test. 300 IN TXT \"v=STSv1; id=1\"").
+func (w *World) RR(lines ...string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, l := range lines {
+		rr, err := dns.NewRR(l)
+		if err != nil {
+			w.t.Fatalf("checktest: bad RR %q: %v", l, err)
+		}
+		name := strings.ToLower(rr.Header().Name)
+		w.zone[name] = append(w.zone[name], rr)
+	}
+}
+
+// ServFail makes every question about name answer SERVFAIL.
+func (w *World) ServFail(name string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.servfail[strings.ToLower(dns.Fqdn(name))] = true
+}
+
+// Remove deletes every record of type t (0: all types) at name.
+func (w *World) Remove(name string, t uint16) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	name = strings.ToLower(dns.Fqdn(name))
+	var keep []dns.RR
+	for _, rr := range w.zone[name] {
+		if t != 0 && rr.Header().Rrtype != t {
+			keep = append(keep, rr)
+		}
+	}
+	w.zone[name] = keep
+}
+
+func (w *World) startDNS() {
+	h := dns.HandlerFunc(func(rw dns.ResponseWriter, q *dns.Msg) {
+		if w.Delay > 0 {
+			time.Sleep(w.Delay)
+		}
+		m := new(dns.Msg)
+		m.SetReply(q)
+		m.Authoritative = true
+		if len(q.Question) != 1 {
+			m.Rcode = dns.RcodeFormatError
+			_ = rw.WriteMsg(m)
+			return
+		}
+		qq := q.Question[0]
+		name := strings.ToLower(qq.Name)
+		w.mu.Lock()
+		if w.servfail[name] {
+			w.mu.Unlock()
+			m.Rcode = dns.RcodeServerFailure
+			_ = rw.WriteMsg(m)
+			return
+		}
+		rrs, exists := w.zone[name]
+		for _, rr := range rrs {
+			t := rr.Header().Rrtype
+			if t == qq.Qtype || (t == dns.TypeCNAME && qq.Qtype != dns.TypeCNAME) {
+				m.Answer = append(m.Answer, dns.Copy(rr))
+			}
+		}
+		w.mu.Unlock()
+		if !exists || len(rrs) == 0 {
+			m.Rcode = dns.RcodeNameError
+		}
+		if opt := q.IsEdns0(); opt != nil {
+			m.SetEdns0(opt.UDPSize(), false)
+		}
+		_ = rw.WriteMsg(m)
+	})
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	tl, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		pc.Close()
+		w.t.Fatal(err)
+	}
+	us := &dns.Server{PacketConn: pc, Handler: h}
+	ts := &dns.Server{Listener: tl, Handler: h}
+	go func() { _ = us.ActivateAndServe() }()
+	go func() { _ = ts.ActivateAndServe() }()
+	w.DNSAddr = pc.LocalAddr().String()
+	w.closers = append(w.closers, func() { _ = us.Shutdown(); _ = ts.Shutdown() })
+}
+
+// ---------------------------------------------------------------- HTTPS
+
+// PolicyHost serves handler over HTTPS with cert on ip:HTTPSPort.
+func (w *World) PolicyHost(ip string, cert tls.Certificate, handler http.Handler) {
+	l, err := net.Listen("tcp", fmt.Sprintf("%s:%d", ip, w.HTTPSPort))
+	if err != nil {
+		w.t.Fatalf("checktest: policy host %s: %v", ip, err)
+	}
+	delayed := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if w.Delay > 0 {
+			time.Sleep(w.Delay)
+		}
+		handler.ServeHTTP(rw, r)
+	})
+	srv := &http.Server{Handler: delayed, ReadHeaderTimeout: 5 * time.Second,
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}, ErrorLog: log.New(io.Discard, "", 0)}
+	go func() { _ = srv.ServeTLS(l, "", "") }()
+	w.closers = append(w.closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		_ = srv.Close()
+	})
+}
+
+// Policy returns a handler serving body as text/plain at the well-known path.
+func Policy(body string) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/.well-known/mta-sts.txt" {
+			http.NotFound(rw, r)
+			return
+		}
+		rw.Header().Set("Content-Type", "text/plain")
+		_, _ = rw.Write([]byte(body))
+	})
+}
+
+// ---------------------------------------------------------------- SMTP
+
+// MXOpts shape a fake MX.
+type MXOpts struct {
+	Cert       tls.Certificate
+	NoSTARTTLS bool
+	MaxVersion uint16 // 0: Go's default
+}
+
+// MX serves a minimal SMTP server with STARTTLS on ip:SMTPPort.
+func (w *World) MX(ip, hostname string, o MXOpts) {
+	l, err := net.Listen("tcp", fmt.Sprintf("%s:%d", ip, w.SMTPPort))
+	if err != nil {
+		w.t.Fatalf("checktest: MX %s: %v", ip, err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{o.Cert}, MinVersion: tls.VersionTLS10, MaxVersion: o.MaxVersion}
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+				w.smtpSession(c, hostname, o, cfg, done)
+			}()
+		}
+	}()
+	w.closers = append(w.closers, func() { close(done); l.Close(); wg.Wait() })
+}
+
+func (w *World) smtpSession(c net.Conn, hostname string, o MXOpts, cfg *tls.Config, done chan struct{}) {
+	say := func(s string) bool {
+		if w.Delay > 0 {
+			select {
+			case <-time.After(w.Delay):
+			case <-done:
+				return false
+			}
+		}
+		_, err := c.Write([]byte(s + "\r\n"))
+		return err == nil
+	}
+	r := bufio.NewReaderSize(c, 1024)
+	if !say("220 " + hostname + " ESMTP checktest") {
+		return
+	}
+	tlsOn := false
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil || len(line) > 1000 {
+			return
+		}
+		cmd := strings.ToUpper(strings.TrimSpace(line))
+		switch {
+		case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
+			if !o.NoSTARTTLS && !tlsOn {
+				if !say("250-" + hostname + "\r\n250-PIPELINING\r\n250 STARTTLS") {
+					return
+				}
+			} else if !say("250-" + hostname + "\r\n250 PIPELINING") {
+				return
+			}
+		case cmd == "STARTTLS" && !o.NoSTARTTLS && !tlsOn:
+			if !say("220 2.0.0 Ready to start TLS") {
+				return
+			}
+			tc := tls.Server(c, cfg)
+			if err := tc.Handshake(); err != nil {
+				return
+			}
+			c, r, tlsOn = tc, bufio.NewReaderSize(tc, 1024), true
+		case cmd == "QUIT":
+			say("221 2.0.0 Bye")
+			return
+		default:
+			if !say("502 5.5.2 Error: command not recognized") {
+				return
+			}
+		}
+	}
+}

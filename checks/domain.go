@@ -1,0 +1,97 @@
+package checks
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/net/idna"
+)
+
+// ErrBadDomain wraps every domain-name validation failure (a usage error).
+var ErrBadDomain = errors.New("invalid domain name")
+
+// maxDomainLen leaves room for the longest name we query, "_mta-sts." + domain,
+// inside the 253-octet limit of a DNS name.
+const maxDomainLen = 253 - len("_mta-sts.")
+
+var idnaProfile = idna.New(idna.MapForLookup(), idna.Transitional(false), idna.StrictDomainName(false), idna.BidiRule())
+
+// NormalizeDomain turns user input into the A-label, lower-case, dot-less
+// form checked everywhere, or returns an error wrapping ErrBadDomain that says
+// what is wrong in words an operator can act on.
+func NormalizeDomain(in string) (string, error) {
+	s := strings.TrimSpace(in)
+	bad := func(format string, a ...any) (string, error) {
+		return "", fmt.Errorf("%w %q: %s", ErrBadDomain, truncate(in, 80), fmt.Sprintf(format, a...))
+	}
+	switch {
+	case s == "":
+		return bad("empty")
+	case len(s) > 1024:
+		return bad("%d characters long; a domain name has at most %d", len(s), maxDomainLen)
+	case strings.Contains(s, "://"):
+		return bad("give the mail domain, not a URL")
+	case strings.Contains(s, "@"):
+		return bad("give the mail domain (the part after @), not an address")
+	case strings.ContainsAny(s, " \t/\\:"):
+		return bad("contains a space, slash or colon")
+	}
+	s = strings.TrimSuffix(s, ".")
+	ascii, err := idnaProfile.ToASCII(s)
+	if err != nil {
+		return bad("not a valid (internationalised) domain name: %v", err)
+	}
+	ascii = strings.ToLower(ascii)
+	if strings.HasPrefix(ascii, "mta-sts.") || strings.HasPrefix(ascii, "_mta-sts.") {
+		return bad("give the mail domain itself; stspilot adds the mta-sts. and _mta-sts. names")
+	}
+	if len(ascii) > maxDomainLen {
+		return bad("%d octets long; with the _mta-sts. prefix it would exceed the 253-octet DNS limit", len(ascii))
+	}
+	labels := strings.Split(ascii, ".")
+	if len(labels) < 2 {
+		return bad("a mail domain needs at least two labels (example.com)")
+	}
+	for _, l := range labels {
+		if err := checkLabel(l); err != nil {
+			return bad("%v", err)
+		}
+	}
+	return ascii, nil
+}
+
+func checkLabel(l string) error {
+	switch {
+	case l == "":
+		return errors.New("empty label (two dots in a row)")
+	case len(l) > 63:
+		return fmt.Errorf("label %q is longer than 63 octets", truncate(l, 20))
+	case l[0] == '-' || l[len(l)-1] == '-':
+		return fmt.Errorf("label %q starts or ends with a hyphen", l)
+	}
+	for i := 0; i < len(l); i++ {
+		c := l[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return fmt.Errorf("label %q contains %q; only letters, digits and hyphens are allowed", l, string(c))
+		}
+	}
+	return nil
+}
+
+// truncate shortens s to at most n bytes of printable text for messages.
+func truncate(s string, n int) string {
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() >= n {
+			b.WriteString("…")
+			break
+		}
+		if r < 0x20 || r == 0x7f {
+			fmt.Fprintf(&b, "\\x%02x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
