@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,6 +63,7 @@ type setup struct {
 	handler2    http.Handler // for policyAddrs[1]
 	mxOpts      func(w *checktest.World, host string) checktest.MXOpts
 	mxAddr      string
+	mxSilent    bool // the MX accepts TCP and never greets
 	zoneExtra   []string
 	opt         func(*Options)
 }
@@ -140,7 +143,10 @@ func newScenario(t *testing.T, domain string, s setup) *scenario {
 		if s.mxOpts != nil {
 			opts = s.mxOpts(w, mx1)
 		}
-		if mxAddr != deadIP {
+		switch {
+		case s.mxSilent:
+			silentListener(t, fmt.Sprintf("%s:%d", mxAddr, w.SMTPPort))
+		case mxAddr != deadIP:
 			w.MX(mxAddr, mx1, opts)
 		}
 		for i, h := range s.extraMX {
@@ -304,6 +310,8 @@ func TestFindings(t *testing.T) {
 			map[string]Severity{"mx.too-many": SevWarn}, "enforce", nil},
 		{"STS-SEND-12 MX port closed", setup{mxAddr: deadIP},
 			map[string]Severity{"mx.unreachable": SevWarn}, "enforce", nil},
+		{"STS-SEND-12 MX never greets", setup{mxSilent: true, opt: func(o *Options) { o.Timeout = 2 * time.Second }},
+			map[string]Severity{"mx.unreachable": SevWarn}, "enforce", []string{"mx.starttls-missing"}},
 		{"STS-SEND-8 no STARTTLS", setup{mxOpts: func(w *checktest.World, h string) checktest.MXOpts {
 			return checktest.MXOpts{NoSTARTTLS: true}
 		}}, map[string]Severity{"mx.starttls-missing": SevError}, "enforce", nil},
@@ -382,6 +390,36 @@ func TestDNSFailures(t *testing.T) {
 		r := Run(context.Background(), "exa mple..com", Options{Resolvers: []string{deadIP + ":53"}})
 		if r.Error == "" {
 			t.Fatal("bad domain accepted")
+		}
+	})
+}
+
+// silentListener accepts connections and never writes, like a filtered or
+// hung SMTP server.
+func silentListener(t *testing.T, addr string) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
 		}
 	})
 }
