@@ -289,14 +289,13 @@ func (a *analysis) appendFetchInfo(pi *PolicyInfo) {
 }
 
 func certObserved(c certs.Result) string {
-	s := string(c.Problem)
-	if c.Detail != "" {
-		s += ": " + c.Detail
+	switch {
+	case c.Detail != "":
+		return c.Detail
+	case c.Problem != certs.OK:
+		return "certificate problem: " + string(c.Problem)
 	}
-	if s == "" {
-		s = "certificate rejected"
-	}
-	return s
+	return "certificate rejected"
 }
 
 // contentTypeFinding checks the media type (STS-FETCH-9).
