@@ -1,0 +1,509 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/tui/textout"
+)
+
+// Bounds of --concurrency. Each domain's check already runs its own probes
+// in parallel (dozens of sockets), so the ceiling is modest.
+const (
+	defaultConcurrency = 8
+	maxConcurrency     = 256
+	// maxLineLen caps one line of -f FILE; longer lines are reported as
+	// invalid and skipped, never buffered whole.
+	maxLineLen = 4096
+)
+
+// CheckOptions is everything `stspilot check` needs. RunE fills it from the
+// command line and validates it; checkRun does the work.
+type CheckOptions struct {
+	IO *IOStreams
+
+	Domains     []string // as typed on the command line
+	File        string   // -f: one domain a line; "-" is stdin
+	Concurrency int
+	JSON        bool
+	Resolvers   []string // host:port, validated
+	Timeout     time.Duration
+
+	// RunCheck checks one normalised domain; Normalize validates input.
+	// Both come from the factory (checks.Run, checks.NormalizeDomain).
+	RunCheck  func(ctx context.Context, domain string, opt checks.Options) *checks.Report
+	Normalize func(string) (string, error)
+	Now       func() time.Time
+}
+
+func newCheckCmd(f *factory, g *globalOptions, runF func(context.Context, *CheckOptions) error) *cobra.Command {
+	opts := &CheckOptions{IO: f.IO, RunCheck: f.RunCheck, Normalize: f.Normalize, Now: f.Now}
+	cmd := &cobra.Command{
+		Use:   "check [DOMAIN...]",
+		Short: "Diagnose MTA-STS and TLS-RPT of domains, live and read-only",
+		Long: `Check reads a domain's MTA-STS and TLS-RPT deployment the way sending mail
+servers do: the _mta-sts TXT record, the policy file from every address of the
+policy host, every MX host's STARTTLS and certificate, and the _smtp._tls
+record. It changes nothing and needs no credentials.
+
+Domains come from the arguments and from -f FILE (one domain a line; blank
+lines and # comments are skipped; "-" reads stdin). They are checked
+--concurrency at a time and reported in input order, each as soon as it and
+every domain before it are done.
+
+Exit status: 0 when no domain has an error finding (warnings are fine), 4 when
+some domain has errors, 1 when some domain could not be checked (1 beats 4),
+2 for usage errors, 130 when interrupted. See "stspilot help exit-codes".`,
+		Example: `  stspilot check example.com
+  stspilot check --resolver 9.9.9.9 --resolver [2620:fe::fe]:53 example.com example.org
+  stspilot check --json -f domains.txt | jq -c 'select(.findings[].severity == "error")'`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Domains = args
+			opts.JSON = g.JSON
+			opts.Timeout = g.Timeout
+			if len(args) == 0 && opts.File == "" {
+				return usageErrorf("give at least one domain, or -f FILE with one domain a line")
+			}
+			if opts.Concurrency < 1 || opts.Concurrency > maxConcurrency {
+				return usageErrorf("--concurrency must be between 1 and %d, not %d", maxConcurrency, opts.Concurrency)
+			}
+			if opts.Timeout <= 0 {
+				return usageErrorf("--timeout must be positive, not %s", opts.Timeout)
+			}
+			rs, err := parseResolvers(g.Resolvers)
+			if err != nil {
+				return err
+			}
+			opts.Resolvers = rs
+			// Domains typed as arguments are checked before any network
+			// traffic: a typo is a usage error, not a failed check.
+			for _, d := range args {
+				if _, err := opts.Normalize(d); err != nil {
+					return &usageError{err}
+				}
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return checkRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVarP(&opts.File, "file", "f", "", "read domains from `FILE`, one a line (# comments; - for stdin)")
+	cmd.Flags().IntVar(&opts.Concurrency, "concurrency", defaultConcurrency, "check up to `N` domains at once")
+	return cmd
+}
+
+// parseResolvers validates --resolver values and adds the default port:
+// "192.0.2.53", "192.0.2.53:5353", "2001:db8::53", "[2001:db8::53]:5353",
+// "dns.example.net:53". Anything else is a usage error.
+func parseResolvers(in []string) ([]string, error) {
+	out := make([]string, 0, len(in))
+	for _, s := range in {
+		r, err := parseResolver(s)
+		if err != nil {
+			return nil, usageErrorf("--resolver %q: %v", s, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func parseResolver(s string) (string, error) {
+	if s == "" {
+		return "", errors.New("empty")
+	}
+	// A bare IP address, v4 or v6, takes the default port.
+	if a, err := netip.ParseAddr(s); err == nil {
+		if !validZone(a.Zone()) {
+			return "", fmt.Errorf("zone %q is not an interface name", a.Zone())
+		}
+		return netip.AddrPortFrom(a, 53).String(), nil
+	}
+	host, port := s, "53"
+	switch {
+	case strings.HasPrefix(s, "["):
+		end := strings.Index(s, "]")
+		if end < 0 {
+			return "", errors.New("missing ] after an IPv6 address")
+		}
+		host = s[1:end]
+		rest := s[end+1:]
+		if rest != "" {
+			if !strings.HasPrefix(rest, ":") {
+				return "", errors.New("want [IPv6]:PORT")
+			}
+			port = rest[1:]
+		}
+		a, err := netip.ParseAddr(host)
+		if err != nil || !a.Is6() || !validZone(a.Zone()) {
+			return "", fmt.Errorf("%q in brackets is not an IPv6 address", host)
+		}
+	case strings.Count(s, ":") > 1:
+		return "", errors.New("not an address; an IPv6 address with a port goes in brackets: [ADDR]:PORT")
+	case strings.Contains(s, ":"):
+		host, port, _ = strings.Cut(s, ":")
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 || port[0] == '+' {
+		return "", fmt.Errorf("port %q is not a number from 1 to 65535", port)
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		return netip.AddrPortFrom(a, uint16(n)).String(), nil
+	}
+	if !validHostname(host) {
+		return "", fmt.Errorf("%q is neither an IP address nor a host name", host)
+	}
+	return host + ":" + port, nil
+}
+
+// validZone accepts the zone of a link-local IPv6 address (fe80::1%eth0):
+// an interface name or number, or none.
+func validZone(z string) bool {
+	for _, c := range []byte(z) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// validHostname accepts letters, digits, hyphens and dots in labels of at
+// most 63 characters, none starting or ending with a hyphen.
+func validHostname(h string) bool {
+	h = strings.TrimSuffix(h, ".")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(h, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, c := range []byte(l) {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// ---------------------------------------------------------------- running
+
+// item is one domain on its way through the pipeline.
+type item struct {
+	idx    int
+	input  string // as typed
+	where  string // "" for arguments, "FILE:LINE" for -f
+	domain string // normalised
+	rep    *checks.Report
+}
+
+// checkRun checks every domain with a bounded worker pool and prints the
+// reports in input order.
+//
+// Input order, not completion order: output is then reproducible and
+// diffable run to run, lines up with the input file, and a runbook can pair
+// results with inputs without sorting. Streaming is kept: a report is printed
+// as soon as it and all before it are done. Buffering is bounded by a window
+// of 4×concurrency domains in flight (started but not yet printed): a slow
+// domain (at worst --timeout) holds back at most that many finished reports,
+// so memory stays flat however long the list is, and the file itself is read
+// lazily.
+func checkRun(ctx context.Context, opts *CheckOptions) error {
+	var file io.Reader
+	name := opts.File
+	switch opts.File {
+	case "":
+	case "-":
+		file, name = opts.IO.In, "stdin"
+	default:
+		fh, err := os.Open(opts.File)
+		if err != nil {
+			return &exitError{exitFailure, err}
+		}
+		defer fh.Close()
+		file = fh
+	}
+
+	var human *textout.Human
+	var jsonw *textout.JSONLines
+	if opts.JSON {
+		jsonw = textout.NewJSONLines(opts.IO.Out)
+	} else {
+		human = textout.NewHuman(opts.IO.Out, textout.Options{
+			Color: opts.IO.ColorEnabled(),
+			Icons: opts.IO.IsStdoutTTY(),
+			Width: opts.IO.Width(),
+		})
+	}
+	status := &statusLine{w: opts.IO.ErrOut, on: !opts.JSON && opts.IO.IsStderrTTY()}
+
+	// work is cancelled when the caller's ctx is, or when stdout fails.
+	work, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	copt := checks.Options{Resolvers: opts.Resolvers, Timeout: opts.Timeout}
+
+	window := make(chan struct{}, 4*opts.Concurrency)
+	jobs := make(chan *item)
+	results := make(chan *item)
+	var readErr error
+
+	var workers sync.WaitGroup
+	for range opts.Concurrency {
+		workers.Go(func() {
+			for it := range jobs {
+				it.rep = opts.RunCheck(work, it.domain, copt)
+				select {
+				case results <- it:
+				case <-work.Done():
+					return
+				}
+			}
+		})
+	}
+	go func() {
+		defer func() {
+			close(jobs)
+			workers.Wait()
+			close(results)
+		}()
+		next := 0
+		emit := func(input, where string) bool {
+			select {
+			case window <- struct{}{}:
+			case <-work.Done():
+				return false
+			}
+			it := &item{idx: next, input: input, where: where}
+			d, err := opts.Normalize(input)
+			if err != nil {
+				it.rep = invalidReport(opts, it, err)
+				select {
+				case results <- it:
+					next++
+					return true
+				case <-work.Done():
+					return false
+				}
+			}
+			it.domain = d
+			select {
+			case jobs <- it:
+				next++
+				return true
+			case <-work.Done():
+				return false
+			}
+		}
+		for _, d := range opts.Domains {
+			if !emit(d, "") {
+				return
+			}
+		}
+		if file != nil {
+			readErr = readDomains(file, name, emit)
+		}
+	}()
+
+	status.show("checking…")
+	var t textout.Totals
+	var writeErr error
+	pending := map[int]*item{}
+	printed := 0
+	for it := range receive(work, results) {
+		pending[it.idx] = it
+		for p, ok := pending[printed]; ok; p, ok = pending[printed] {
+			delete(pending, printed)
+			printed++
+			<-window
+			rep := finishReport(opts, p)
+			switch {
+			case rep.Error != "":
+				t.Failed++
+			case rep.HasErrors():
+				t.Errors++
+			case rep.Worst() == checks.SevWarn:
+				t.Warnings++
+			default:
+				t.Healthy++
+			}
+			if writeErr != nil {
+				continue // stdout is gone: count, write nothing more
+			}
+			status.clear()
+			if jsonw != nil {
+				writeErr = jsonw.Report(rep)
+			} else {
+				writeErr = human.Report(rep)
+			}
+			if writeErr != nil {
+				stop(writeErr)
+				continue
+			}
+			status.show(fmt.Sprintf("checking… %d done", printed))
+		}
+	}
+	status.clear()
+
+	// readErr may only be read once results was closed, that is when the
+	// loop did not stop for a cancelled context or a write error.
+	switch {
+	case ctx.Err() != nil:
+		return context.Canceled
+	case writeErr != nil:
+		return &exitError{exitFailure, fmt.Errorf("writing the results: %w", writeErr)}
+	case readErr != nil:
+		return &exitError{exitFailure, readErr}
+	case printed == 0:
+		return usageErrorf("%s lists no domains", name)
+	}
+	if human != nil && printed > 1 {
+		if err := human.Totals(t); err != nil {
+			return &exitError{exitFailure, fmt.Errorf("writing the results: %w", err)}
+		}
+	}
+	switch {
+	case t.Failed > 0:
+		return &exitError{exitFailure, fmt.Errorf("%d of %s could not be checked", t.Failed, plural(printed, "domain"))}
+	case t.Errors > 0:
+		return &exitError{code: exitFindings} // the report says it all
+	}
+	return nil
+}
+
+// receive yields items until ch is closed or ctx is done. On cancellation the
+// run ends at once: a producer blocked reading a terminal's stdin cannot be
+// woken, and nothing is waited for after an interrupt.
+func receive(ctx context.Context, ch <-chan *item) func(yield func(*item) bool) {
+	return func(yield func(*item) bool) {
+		for {
+			select {
+			case it, ok := <-ch:
+				if !ok || !yield(it) {
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// readDomains calls emit for each domain line of r: text up to a # is the
+// domain, blank lines are skipped, a UTF-8 byte order mark is ignored. A
+// line longer than maxLineLen is passed on truncated (it fails validation
+// as a per-domain error) and the rest of it is skipped. It stops when emit
+// returns false.
+func readDomains(r io.Reader, name string, emit func(input, where string) bool) error {
+	br := bufio.NewReaderSize(r, maxLineLen)
+	for n := 1; ; n++ {
+		line, err := br.ReadSlice('\n')
+		text := string(line)
+		for errors.Is(err, bufio.ErrBufferFull) { // skip the rest of an over-long line
+			_, err = br.ReadSlice('\n')
+		}
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("reading %s: %w", name, err)
+		}
+		if n == 1 {
+			text = strings.TrimPrefix(text, "\ufeff")
+		}
+		if i := strings.IndexByte(text, '#'); i >= 0 {
+			text = text[:i]
+		}
+		text = strings.TrimSpace(text)
+		if text != "" && !emit(text, name+":"+strconv.Itoa(n)) {
+			return nil
+		}
+		if err == io.EOF {
+			return nil
+		}
+	}
+}
+
+// invalidReport is the per-domain error for an input line that is not a
+// domain name: it goes out like any other report (JSON included) and makes
+// the run exit 1.
+func invalidReport(opts *CheckOptions, it *item, err error) *checks.Report {
+	msg := err.Error()
+	if it.where != "" {
+		msg = it.where + ": " + msg
+	}
+	return &checks.Report{
+		Schema:    checks.SchemaVersion,
+		Domain:    truncate(it.input, 253),
+		CheckedAt: opts.Now().UTC(),
+		Findings:  []checks.Finding{},
+		Error:     msg,
+	}
+}
+
+// finishReport holds the engine to the report contract whatever it
+// returned: never nil, schema set, findings a list, the input recorded.
+func finishReport(opts *CheckOptions, it *item) *checks.Report {
+	rep := it.rep
+	if rep == nil {
+		rep = &checks.Report{Domain: it.domain, CheckedAt: opts.Now().UTC(), Error: "internal error: the check returned no report"}
+	}
+	if rep.Schema == "" {
+		rep.Schema = checks.SchemaVersion
+	}
+	if rep.Findings == nil {
+		rep.Findings = []checks.Finding{}
+	}
+	if rep.Domain == "" {
+		rep.Domain = it.domain
+	}
+	if rep.Input == "" && it.input != rep.Domain && it.domain != "" {
+		rep.Input = it.input
+	}
+	return rep
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.Itoa(n) + " " + word + "s"
+}
+
+// statusLine is a one-line progress note on a terminal's stderr, erased
+// before each report is printed and at the end. Off, it writes nothing.
+type statusLine struct {
+	w     io.Writer
+	on    bool
+	shown bool
+}
+
+func (s *statusLine) show(text string) {
+	if s.on {
+		fmt.Fprint(s.w, "\r\x1b[K"+text)
+		s.shown = true
+	}
+}
+
+func (s *statusLine) clear() {
+	if s.on && s.shown {
+		fmt.Fprint(s.w, "\r\x1b[K")
+		s.shown = false
+	}
+}

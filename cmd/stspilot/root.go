@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stspilot/stspilot/checks"
+)
+
+// defaultTimeout bounds the check of one domain (design.md: --timeout).
+const defaultTimeout = 30 * time.Second
+
+// factory holds what commands need from the outside world. Tests build one
+// with fakes; run builds the real one.
+type factory struct {
+	IO *IOStreams
+	// RunCheck checks one normalised domain (checks.Run).
+	RunCheck func(ctx context.Context, domain string, opt checks.Options) *checks.Report
+	// Normalize validates a domain as typed (checks.NormalizeDomain).
+	Normalize func(string) (string, error)
+	// Now is the clock for reports cmd makes itself.
+	Now func() time.Time
+}
+
+// globalOptions are the persistent flags every command shares.
+type globalOptions struct {
+	Resolvers []string // as typed; each command validates them
+	JSON      bool
+	Timeout   time.Duration
+}
+
+// run is the whole program: it parses args, runs the command and returns the
+// exit code. SIGINT and SIGTERM cancel the context every command runs under;
+// a second signal kills the process the default way.
+func run(args []string, in io.Reader, out, errOut io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	f := &factory{
+		IO:        newIOStreams(in, out, errOut, os.Getenv),
+		RunCheck:  checks.Run,
+		Normalize: checks.NormalizeDomain,
+		Now:       time.Now,
+	}
+	return execute(ctx, f, args)
+}
+
+// execute runs the command tree under ctx and maps the outcome to an exit
+// code. An interrupted context wins over whatever the command returned.
+func execute(ctx context.Context, f *factory, args []string) int {
+	return executeRoot(ctx, f, newRootCmd(f, nil), args)
+}
+
+func executeRoot(ctx context.Context, f *factory, root *cobra.Command, args []string) int {
+	root.SetArgs(args)
+	root.SetIn(f.IO.In)
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	cmd, err := root.ExecuteContextC(ctx)
+	if ctx.Err() != nil && !errors.Is(err, context.Canceled) {
+		err = context.Canceled
+	}
+	printError(f.IO.ErrOut, err, cmd)
+	return exitCode(err)
+}
+
+// newRootCmd builds the command tree. Flags live in structs owned by each
+// constructor, never in package variables. checkRunF, when set, replaces the
+// work of `check` (tests of flag parsing).
+func newRootCmd(f *factory, checkRunF func(context.Context, *CheckOptions) error) *cobra.Command {
+	g := &globalOptions{}
+	root := &cobra.Command{
+		Use:   "stspilot",
+		Short: "Diagnose, deploy and safely remove MTA-STS and TLS-RPT for mail domains",
+		Long: `stspilot takes a mail domain from "no MTA-STS" to "enforce with a long max_age"
+without losing mail, gets it back out again in an emergency, and tears it down
+safely. This build has the read-only diagnosis, "stspilot check".`,
+		Version:       currentVersion(),
+		SilenceErrors: true, // execute prints errors, once, with the exit code's context
+		SilenceUsage:  true,
+		Args:          rootArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// The wizard will live here; until then, say what exists.
+			return cmd.Help()
+		},
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			if g.JSON {
+				f.IO.SetNeverPrompt(true) // style practice 5: --json never prompts
+			}
+			return nil
+		},
+	}
+	root.SuggestionsMinimumDistance = 2
+	root.SetVersionTemplate("stspilot {{.Version}}\n")
+	root.SetFlagErrorFunc(flagError)
+
+	pf := root.PersistentFlags()
+	pf.StringArrayVar(&g.Resolvers, "resolver", nil, "DNS server to ask, as `ADDR[:PORT]` (repeatable; IPv6 in brackets with a port; default: /etc/resolv.conf)")
+	pf.BoolVar(&g.JSON, "json", false, "print one JSON object per line on stdout (docs/json.md); implies no prompting")
+	pf.DurationVar(&g.Timeout, "timeout", defaultTimeout, "bound on checking one domain")
+
+	root.AddCommand(
+		newCheckCmd(f, g, checkRunF),
+		newExitCodesTopic(),
+	)
+	return root
+}
+
+// rootArgs turns an unknown subcommand into a usage error (exit 2), with
+// cobra's suggestion when there is one.
+func rootArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += fmt.Sprintf("; did you mean %q?", s[0])
+	}
+	return usageErrorf("%s", msg)
+}

@@ -1,0 +1,51 @@
+package main
+
+import "runtime/debug"
+
+// version is set at link time for releases:
+//
+//	go build -ldflags "-X main.version=v1.2.3" ./cmd/stspilot
+//
+// Left empty, the version comes from the build information Go records.
+var version string
+
+// buildVersion picks the version to print: the link-time value, else the main
+// module's version (set by `go install module@version`), else the VCS
+// revision the binary was built from (with "-dirty" for uncommitted changes),
+// else "devel".
+func buildVersion(linked string, info *debug.BuildInfo, ok bool) string {
+	if linked != "" {
+		return linked
+	}
+	if !ok || info == nil {
+		return "devel"
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, modified string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		}
+	}
+	if rev == "" {
+		return "devel"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if modified == "true" {
+		rev += "-dirty"
+	}
+	return "devel+" + rev
+}
+
+// currentVersion is the version of this binary.
+func currentVersion() string {
+	info, ok := debug.ReadBuildInfo()
+	return buildVersion(version, info, ok)
+}

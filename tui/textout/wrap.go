@@ -1,0 +1,119 @@
+package textout
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+)
+
+// wrap breaks text into lines of at most width cells, at spaces only:
+// host names with hyphens, URLs and addresses are never split, and a space
+// inside double quotes does not break either, so a quoted TXT record stays on
+// one line where it can be copied. A word wider than width gets a line of its
+// own rather than being cut. Runs of spaces are kept where the line does not
+// break (aligned columns survive). Newlines in text start new lines.
+// Escape sequences count as zero width, so styled words may be wrapped.
+func wrap(text string, width int) []string {
+	if width < 1 {
+		width = 1
+	}
+	text = strings.ToValidUTF8(text, "\uFFFD")
+	var out []string
+	for _, para := range strings.Split(text, "\n") {
+		var line strings.Builder
+		for i, t := range tokens(para) {
+			// Measure the candidate line whole: widths of graphemes do not
+			// always add up across a join.
+			if i == 0 || ansi.StringWidth(line.String()+t.gap+t.word) <= width {
+				line.WriteString(t.gap) // on the first word: the text's own indentation
+				line.WriteString(t.word)
+				continue
+			}
+			out = append(out, line.String())
+			line.Reset()
+			line.WriteString(t.word)
+		}
+		out = append(out, line.String())
+	}
+	return out
+}
+
+// token is a word and the spaces before it.
+type token struct{ gap, word string }
+
+// tokens splits s at runs of spaces outside double quotes; tabs count as
+// spaces. When a quote is left open at the end,
+// the text after it is split at its spaces after all, so one stray quote
+// cannot make a paragraph unbreakable.
+func tokens(s string) []token {
+	var out []token
+	var gap, cur strings.Builder
+	inQuote, quoteTok := false, -1
+	flush := func() {
+		if cur.Len() > 0 {
+			out = append(out, token{gap: gap.String(), word: cur.String()})
+			gap.Reset()
+			cur.Reset()
+		}
+	}
+	for i := 0; i < len(s); i++ { // bytes: invalid UTF-8 passes through untouched
+		switch c := s[i]; {
+		case (c == ' ' || c == '\t') && !inQuote:
+			flush()
+			gap.WriteByte(' ')
+		default:
+			if c == '"' {
+				inQuote = !inQuote
+				if inQuote {
+					quoteTok = len(out)
+				}
+			}
+			cur.WriteByte(c)
+		}
+	}
+	flush()
+	if inQuote && quoteTok >= 0 && quoteTok < len(out) {
+		last := out[quoteTok]
+		out = out[:quoteTok]
+		for i, f := range strings.Fields(last.word) {
+			g := " "
+			if i == 0 {
+				g = last.gap
+			}
+			out = append(out, token{gap: g, word: f})
+		}
+	}
+	return out
+}
+
+// widthOf is the display width of s in cells.
+func widthOf(s string) int { return ansi.StringWidth(s) }
+
+// clean makes text from the network safe to print: invalid UTF-8 becomes
+// U+FFFD, and control characters other than newline (ESC above all, which
+// could restyle or rewrite the terminal) are shown as \xNN escapes; a tab
+// becomes a space.
+func clean(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ReplaceAll(s, "\u00a0", " ") // nbsp is the renderer's own glue
+	if !strings.ContainsFunc(s, isControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\t':
+			b.WriteByte(' ')
+		case isControl(r):
+			fmt.Fprintf(&b, "\\x%02x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool {
+	return r != '\n' && (r < 0x20 || r == 0x7f || r >= 0x80 && r <= 0x9f)
+}
