@@ -106,10 +106,10 @@ var Scenarios = []Scenario{
 		Note:  "no _mta-sts TXT, no TLS-RPT, policy host with an empty webroot (deploy tests write it)",
 		Serve: ServeNotFound, STS: STSNone, MX: []MX{mx1},
 		WantWarnings: []string{"sts-record.missing", "tlsrpt.missing"}, WantExit: 0},
-	{Name: "apex", Domain: zone, Rules: []string{"STS-SEND-14"},
-		Note:  "mode testing, MX mx1 and mx2; mx2's certificate is for another name (a warning under testing)",
+	{Name: "apex", Domain: zone, Rules: []string{"STS-SEND-14", "STS-SEND-10"},
+		Note:  "mode testing, MX mx1 and mx2; mx2's certificate is for another name (an error under testing too: reporting senders report it, and it blocks enforce)",
 		Serve: ServePolicy, STS: STSValid, MX: []MX{mx1, mx2},
-		WantWarnings: []string{"mx.cert-name"}, WantExit: 0},
+		WantFindings: []string{"mx.cert-name"}, WantExit: 4},
 
 	// ---- the TXT record
 	{Name: "twotxt", Domain: sub("twotxt"), Rules: []string{"STS-TXT-5"},
