@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 )
@@ -34,6 +35,8 @@ func NormalizeDomain(in string) (string, error) {
 		return bad("give the mail domain, not a URL")
 	case strings.Contains(s, "@"):
 		return bad("give the mail domain (the part after @), not an address")
+	case !utf8.ValidString(s):
+		return bad("not valid UTF-8")
 	case strings.ContainsAny(s, " \t/\\:"):
 		return bad("contains a space, slash or colon")
 	}
@@ -43,6 +46,9 @@ func NormalizeDomain(in string) (string, error) {
 		return bad("not a valid (internationalised) domain name: %v", err)
 	}
 	ascii = strings.ToLower(ascii)
+	if again, err := idnaProfile.ToASCII(ascii); err != nil || again != ascii {
+		return bad("the A-label form %q is not itself valid", truncate(ascii, 80))
+	}
 	if strings.HasPrefix(ascii, "mta-sts.") || strings.HasPrefix(ascii, "_mta-sts.") {
 		return bad("give the mail domain itself; stspilot adds the mta-sts. and _mta-sts. names")
 	}
