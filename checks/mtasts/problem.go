@@ -11,8 +11,8 @@ package mtasts
 
 import (
 	"fmt"
-	"strconv"
-	"unicode/utf8"
+
+	"github.com/stspilot/stspilot/checks/internal/txtgrammar"
 )
 
 // Severities of a Problem.
@@ -53,24 +53,8 @@ func Errors(ps []Problem) []Problem {
 	return out
 }
 
-// maxQuoted is how many characters of offending text a message shows.
-const maxQuoted = 60
-
-// q quotes offending text for a message: Go-quoted (so control bytes,
-// invalid UTF-8 and odd spaces are escaped), cut to about 60 characters.
-func q(s string) string {
-	if utf8.RuneCountInString(s) <= maxQuoted {
-		return strconv.Quote(s)
-	}
-	n := 0
-	for i := range s {
-		if n == maxQuoted {
-			return strconv.Quote(s[:i]) + "…"
-		}
-		n++
-	}
-	return strconv.Quote(s)
-}
+// q quotes offending text for a message (shared with the other TXT parser).
+var q = txtgrammar.Quote
 
 // problems collects Problems; its methods keep call sites short.
 type problems []Problem

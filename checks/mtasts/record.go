@@ -1,6 +1,10 @@
 package mtasts
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/stspilot/stspilot/checks/internal/txtgrammar"
+)
 
 // stsPrefix is what a joined TXT record must start with to be an MTA-STS
 // record (STS-TXT-4).
@@ -225,33 +229,8 @@ func hasField(fs []Field, name string) bool {
 	return false
 }
 
-func isAlnum(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-}
-
-// validExtName: a letter or digit, then up to 31 letters, digits, '_', '-'
-// or '.' (STS-TXT-11, STS-POL-13).
-func validExtName(s string) bool {
-	if len(s) < 1 || len(s) > 32 || !isAlnum(s[0]) {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if c := s[i]; !isAlnum(c) && c != '_' && c != '-' && c != '.' {
-			return false
-		}
-	}
-	return true
-}
-
-// validTXTExtValue: one or more of %x21-3A / %x3C / %x3E-7E (STS-TXT-11).
-func validTXTExtValue(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x21 || c > 0x7e || c == ';' || c == '=' {
-			return false
-		}
-	}
-	return true
-}
+var (
+	isAlnum          = txtgrammar.IsAlnum
+	validExtName     = txtgrammar.ValidExtName
+	validTXTExtValue = txtgrammar.ValidExtValue
+)

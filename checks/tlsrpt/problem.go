@@ -2,8 +2,8 @@ package tlsrpt
 
 import (
 	"fmt"
-	"strconv"
-	"unicode/utf8"
+
+	"github.com/stspilot/stspilot/checks/internal/txtgrammar"
 )
 
 // Severities of a Problem.
@@ -60,24 +60,8 @@ func SchemeProblems(ps []Problem) []Problem {
 	return out
 }
 
-// maxQuoted is how many characters of offending text a message shows.
-const maxQuoted = 60
-
-// q quotes offending text for a message: Go-quoted (so control bytes,
-// invalid UTF-8 and odd spaces are escaped), cut to about 60 characters.
-func q(s string) string {
-	if utf8.RuneCountInString(s) <= maxQuoted {
-		return strconv.Quote(s)
-	}
-	n := 0
-	for i := range s {
-		if n == maxQuoted {
-			return strconv.Quote(s[:i]) + "…"
-		}
-		n++
-	}
-	return strconv.Quote(s)
-}
+// q quotes offending text for a message (shared with the other TXT parser).
+var q = txtgrammar.Quote
 
 // maxProblems caps how many problems one record yields, so that a 64 KiB
 // record of broken URIs gives a readable list. What is left out is summed up

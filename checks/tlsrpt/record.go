@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/stspilot/stspilot/checks/internal/txtgrammar"
 )
 
 const (
@@ -487,33 +489,8 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 func isHex(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
-func isAlnum(c byte) bool {
-	return isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-}
-
-// validExtName: a letter or digit, then up to 31 letters, digits, '_', '-'
-// or '.' (RPT-REC-6).
-func validExtName(s string) bool {
-	if len(s) < 1 || len(s) > 32 || !isAlnum(s[0]) {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if c := s[i]; !isAlnum(c) && c != '_' && c != '-' && c != '.' {
-			return false
-		}
-	}
-	return true
-}
-
-// validExtValue: one or more of %x21-3A / %x3C / %x3E-7E (RPT-REC-6).
-func validExtValue(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x21 || c > 0x7e || c == ';' || c == '=' {
-			return false
-		}
-	}
-	return true
-}
+var (
+	isAlnum       = txtgrammar.IsAlnum
+	validExtName  = txtgrammar.ValidExtName
+	validExtValue = txtgrammar.ValidExtValue
+)
