@@ -33,7 +33,7 @@ func BenchmarkCheckOverlap(b *testing.B) {
 		w.RR(d+". 300 IN MX 10 "+h+".", h+". 300 IN A "+ip)
 		w.MX(ip, h, checktest.MXOpts{Cert: w.Leaf([]string{h}, checktest.CertOpts{})})
 	}
-	w.Delay = delay
+	w.SetDelay(delay)
 	opt := Options{Resolvers: []string{w.DNSAddr}, Roots: w.Roots, HTTPSPort: w.HTTPSPort, SMTPPort: w.SMTPPort, Timeout: 30 * time.Second}
 	chain := 7 * delay
 	b.ResetTimer()

@@ -9,7 +9,6 @@
 package checktest
 
 import (
-	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -29,6 +28,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/stspilot/stspilot/checks/smtpprobe/smtptest"
 )
 
 // World is a running set of fake servers. Create it with New; it is closed
@@ -51,6 +51,7 @@ type World struct {
 	servfail map[string]bool
 
 	closers []func()
+	mxs     []*smtptest.Server
 }
 
 // New starts the DNS server and reserves the HTTPS and SMTP ports.
@@ -311,81 +312,22 @@ type MXOpts struct {
 	MaxVersion uint16 // 0: Go's default
 }
 
-// MX serves a minimal SMTP server with STARTTLS on ip:SMTPPort.
+// MX serves an SMTP server with STARTTLS (smtptest.Server) on ip:SMTPPort.
+// The delay is the World's at the time of the call.
 func (w *World) MX(ip, hostname string, o MXOpts) {
-	l, err := net.Listen("tcp", fmt.Sprintf("%s:%d", ip, w.SMTPPort))
-	if err != nil {
-		w.t.Fatalf("checktest: MX %s: %v", ip, err)
+	srv := &smtptest.Server{
+		Hostname: hostname, Cert: o.Cert, NoSTARTTLS: o.NoSTARTTLS,
+		MinVersion: tls.VersionTLS10, MaxVersion: o.MaxVersion,
+		Addr: fmt.Sprintf("%s:%d", ip, w.SMTPPort),
 	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{o.Cert}, MinVersion: tls.VersionTLS10, MaxVersion: o.MaxVersion}
-	var wg sync.WaitGroup
-	done := make(chan struct{})
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-				w.smtpSession(c, hostname, o, cfg, done)
-			}()
-		}
-	}()
-	w.closers = append(w.closers, func() { close(done); l.Close(); wg.Wait() })
+	w.mxs = append(w.mxs, srv)
+	srv.Start(w.t)
 }
 
-func (w *World) smtpSession(c net.Conn, hostname string, o MXOpts, cfg *tls.Config, done chan struct{}) {
-	say := func(s string) bool {
-		if w.Delay > 0 {
-			select {
-			case <-time.After(w.Delay):
-			case <-done:
-				return false
-			}
-		}
-		_, err := c.Write([]byte(s + "\r\n"))
-		return err == nil
-	}
-	r := bufio.NewReaderSize(c, 1024)
-	if !say("220 " + hostname + " ESMTP checktest") {
-		return
-	}
-	tlsOn := false
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil || len(line) > 1000 {
-			return
-		}
-		cmd := strings.ToUpper(strings.TrimSpace(line))
-		switch {
-		case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
-			if !o.NoSTARTTLS && !tlsOn {
-				if !say("250-" + hostname + "\r\n250-PIPELINING\r\n250 STARTTLS") {
-					return
-				}
-			} else if !say("250-" + hostname + "\r\n250 PIPELINING") {
-				return
-			}
-		case cmd == "STARTTLS" && !o.NoSTARTTLS && !tlsOn:
-			if !say("220 2.0.0 Ready to start TLS") {
-				return
-			}
-			tc := tls.Server(c, cfg)
-			if err := tc.Handshake(); err != nil {
-				return
-			}
-			c, r, tlsOn = tc, bufio.NewReaderSize(tc, 1024), true
-		case cmd == "QUIT":
-			say("221 2.0.0 Bye")
-			return
-		default:
-			if !say("502 5.5.2 Error: command not recognized") {
-				return
-			}
-		}
+// SetDelay sets the delay of every server, including MX servers already started.
+func (w *World) SetDelay(d time.Duration) {
+	w.Delay = d
+	for _, s := range w.mxs {
+		s.Delay = d
 	}
 }
