@@ -459,3 +459,31 @@ func TestSlowPolicyHost(t *testing.T) {
 }
 
 var _ = slices.Contains[[]string]
+
+// TestHostileDNSData feeds the engine a 60 KiB TXT RRset and a thousand MX
+// records: the check ends, with bounded findings, within its deadline.
+func TestHostileDNSData(t *testing.T) {
+	const d = "hostile.example.test"
+	s := newScenario(t, d, setup{noTXT: true, noTLSRPT: true})
+	var b strings.Builder
+	b.WriteString(`"v=STSv1; id=1; x="`)
+	for i := 0; i < 240; i++ {
+		b.WriteString(` "` + strings.Repeat("a", 250) + `"`)
+	}
+	s.w.RR("_mta-sts."+d+". 300 IN TXT "+b.String(), "_smtp._tls."+d+". 300 IN TXT "+strings.Replace(b.String(), "v=STSv1; id=1", "v=TLSRPTv1; rua=mailto:a@b.test", 1))
+	for i := 0; i < 1000; i++ {
+		s.w.RR(fmt.Sprintf("%s. 300 IN MX %d mx%d.%s.", d, i+20, i, d))
+	}
+	r := s.run()
+	if f := find(r, "mx.too-many"); f == nil {
+		t.Fatalf("1001 MX hosts, no mx.too-many\n%s", dump(r))
+	}
+	if len(r.MX) > DefaultMaxMX {
+		t.Fatalf("%d MX hosts probed, cap is %d", len(r.MX), DefaultMaxMX)
+	}
+	for _, f := range r.Findings {
+		if len(f.Observed) > 8<<10 || len(f.Fix) > 8<<10 {
+			t.Fatalf("%s: observed %d bytes, fix %d bytes: not bounded", f.ID, len(f.Observed), len(f.Fix))
+		}
+	}
+}

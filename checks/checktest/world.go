@@ -243,8 +243,13 @@ func (w *World) startDNS() {
 		if !exists || len(rrs) == 0 {
 			m.Rcode = dns.RcodeNameError
 		}
+		size := dns.MinMsgSize
 		if opt := q.IsEdns0(); opt != nil {
 			m.SetEdns0(opt.UDPSize(), false)
+			size = int(opt.UDPSize())
+		}
+		if _, udp := rw.RemoteAddr().(*net.UDPAddr); udp {
+			m.Truncate(size) // sets TC: the client retries over TCP
 		}
 		_ = rw.WriteMsg(m)
 	})
