@@ -330,7 +330,7 @@ func (a *analysis) policyText() {
 	pi.Text = string(a.body)
 	pi.Mode, pi.MaxAge, pi.MX = string(p.Mode), p.MaxAge, p.MX
 	subj := pi.URL
-	var errs, warns []string
+	var errs, errRules, warns, warnRules []string
 	for _, pr := range probs {
 		if pr.Rule == "STS-POL-9" && p.MaxAge > maxMaxAge {
 			continue // reported as policy.max-age-high
@@ -341,32 +341,45 @@ func (a *analysis) policyText() {
 		}
 		if pr.Severity == "error" {
 			errs = append(errs, line)
+			errRules = append(errRules, pr.Rule)
 		} else {
 			warns = append(warns, line)
+			warnRules = append(warnRules, pr.Rule)
 		}
 	}
 	a.polValid = len(errs) == 0 && p.MaxAge <= maxMaxAge
 	if len(errs) > 0 {
-		fix := "fix the lines above"
+		fix := "fix the lines above, then change the id"
 		if canon, err := mtasts.Render(p); err == nil {
-			fix = "serve exactly this (then change the id):\n" + string(canon)
+			fix = "serve exactly this (then change the id):\n" + displayPolicy(canon)
 		}
 		f := newFinding("policy.syntax", subj, listed(errs), fix)
+		slices.Sort(errRules)
+		f.Rules = slices.Compact(errRules)
 		a.add(f)
 	}
-	// how real senders read the same bytes, with the transport made perfect so
-	// that only the body's effect shows (transport problems have findings of
-	// their own)
-	in := senders.Input{TXT: []string{"v=STSv1; id=x"}, Fetched: true, Status: 200, ContentType: "text/plain", Body: a.body}
-	rfc := senders.RFCReading(in)
-	for _, v := range senders.Disagreements(in) {
-		if v.Outcome == senders.NoPolicy && rfc.Mode == "testing" {
-			continue // ignoring testing is how these senders work, not a flaw of this file (STS-SEND-14)
+	// Strictness: a policy the RFC accepts that real senders reject or read
+	// differently. For a policy the RFC rejects, the errors above say it all
+	// and the sender views show who would still accept it. The transport is
+	// made perfect so that only the body's effect shows (transport problems
+	// have findings of their own).
+	if a.polValid {
+		in := senders.Input{TXT: []string{"v=STSv1; id=x"}, Fetched: true, Status: 200, ContentType: "text/plain", Body: a.body}
+		rfc := senders.RFCReading(in)
+		for _, v := range senders.Disagreements(in) {
+			if v.Outcome == senders.NoPolicy && rfc.Mode == "testing" {
+				continue // ignoring testing is how these senders work, not a flaw of this file (STS-SEND-14)
+			}
+			warns = append(warns, v.Impl+": "+string(v.Outcome)+describeReason(v))
+			warnRules = append(warnRules, v.Rules...)
 		}
-		warns = append(warns, v.Impl+": "+string(v.Outcome)+describeReason(v))
 	}
-	if len(warns) > 0 {
+	if a.polValid && len(warns) > 0 {
 		f := newFinding("policy.strictness", subj, listed(warns), "remove what the lines above name, then change the id")
+		if len(warnRules) > 0 {
+			slices.Sort(warnRules)
+			f.Rules = slices.Compact(warnRules)
+		}
 		canon, err := mtasts.Render(p)
 		if err != nil { // extensions that some senders trip over are dropped
 			q := p
@@ -374,7 +387,7 @@ func (a *analysis) policyText() {
 			canon, err = mtasts.Render(q)
 		}
 		if err == nil && !bytes.Equal(canon, a.body) {
-			f.Fix = "serve this form, which every known implementation reads alike (then change the id):\n" + string(canon)
+			f.Fix = "serve this form, which every known implementation reads alike (then change the id):\n" + displayPolicy(canon)
 		}
 		a.add(f)
 	}
@@ -410,6 +423,12 @@ func (a *analysis) policyText() {
 			}
 		}
 	}
+}
+
+// displayPolicy shows rendered policy bytes in a fix: one line per policy
+// line, the CRLF endings said in words rather than shown as escapes.
+func displayPolicy(b []byte) string {
+	return strings.TrimRight(strings.ReplaceAll(string(b), "\r\n", "\n"), "\n") + "\n(every line ends in CRLF)"
 }
 
 func describeReason(v senders.Verdict) string {
