@@ -1,0 +1,247 @@
+package dnsprovider
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/libdns/libdns"
+)
+
+// LibdnsProvider is what a libdns provider must implement to be adapted.
+type LibdnsProvider interface {
+	libdns.RecordGetter
+	libdns.RecordAppender
+	libdns.RecordDeleter
+}
+
+// LibdnsOptions tunes [FromLibdns] to one provider's quirks.
+type LibdnsOptions struct {
+	// Escaped says the provider returns TXT text in escaped presentation
+	// form (libdns/rfc2136: `a \"b\"`).
+	Escaped bool
+	// Secrets are values to strip from every error text.
+	Secrets []string
+	// AuthHint names the settings to check when credentials are refused,
+	// e.g. "CLOUDFLARE_API_TOKEN".
+	AuthHint string
+}
+
+// FromLibdns adapts a libdns provider to [Provider]. Writes go through
+// AppendRecords and exact DeleteRecords of our record only, so foreign
+// records are never rewritten (libdns SetRecords would rewrite the whole
+// RRset, and some providers do not round-trip quotes).
+func FromLibdns(name string, p LibdnsProvider, opt LibdnsOptions) Provider {
+	return &libdnsAdapter{name: name, p: p, opt: opt, red: redactor{secrets: opt.Secrets}, retry: defaultRetry}
+}
+
+type libdnsAdapter struct {
+	name  string
+	p     LibdnsProvider
+	opt   LibdnsOptions
+	red   redactor
+	retry retryPolicy
+}
+
+func (a *libdnsAdapter) Name() string { return a.name }
+
+func (a *libdnsAdapter) err(e error) error { return wrapErr(a.name, a.red, e, a.opt.AuthHint) }
+
+// rawTXT is one TXT record as the provider returned it, kept so that a
+// delete sends the provider its own representation.
+type rawTXT struct {
+	rec   libdns.Record
+	value string
+	ttl   time.Duration
+}
+
+func (a *libdnsAdapter) read(ctx context.Context, zone, name string) (TXTSet, []rawTXT, error) {
+	rel, err := relativeName(zone, name)
+	if err != nil {
+		return TXTSet{}, nil, fmt.Errorf("%s: %w", a.name, err)
+	}
+	var recs []libdns.Record
+	err = retry(ctx, a.retry, func() error {
+		var e error
+		recs, e = a.p.GetRecords(ctx, zoneArg(zone))
+		return a.err(e)
+	})
+	if err != nil {
+		return TXTSet{}, nil, err
+	}
+	set := TXTSet{Name: Fqdn(name)}
+	var raws []rawTXT
+	for _, r := range recs {
+		rr := r.RR()
+		if !strings.EqualFold(rr.Type, "TXT") || !sameRelName(rr.Name, rel, zone) {
+			continue
+		}
+		text := rr.Data
+		if t, ok := r.(libdns.TXT); ok {
+			text = t.Text
+		}
+		v := NormalizeTXT(text, a.opt.Escaped)
+		raws = append(raws, rawTXT{rec: r, value: v, ttl: rr.TTL})
+		set.Values = append(set.Values, v)
+		set.TTL = max(set.TTL, rr.TTL)
+	}
+	slices.Sort(set.Values)
+	return set, raws, nil
+}
+
+// zoneArg is the zone as libdns providers expect it: with the trailing dot.
+func zoneArg(zone string) string { return Fqdn(zone) }
+
+// sameRelName compares a libdns record name (relative, "@", or absolute
+// with a dot) with our relative name.
+func sameRelName(got, rel, zone string) bool {
+	if strings.HasSuffix(got, ".") {
+		got = libdns.RelativeName(Fqdn(got), Fqdn(zone))
+	}
+	if got == "" {
+		got = "@"
+	}
+	return strings.EqualFold(got, rel)
+}
+
+func (a *libdnsAdapter) ReadTXT(ctx context.Context, zone, name string) (TXTSet, error) {
+	set, _, err := a.read(ctx, zone, name)
+	return set, err
+}
+
+func (a *libdnsAdapter) SetOurs(ctx context.Context, zone, name string, kind Kind, value string, ttl time.Duration) (Change, error) {
+	if !kind.Matches(value) {
+		return Change{}, fmt.Errorf("%s: refusing to write %q at %s: it does not start with %s", a.name, value, Fqdn(name), kind)
+	}
+	rel, err := relativeName(zone, name)
+	if err != nil {
+		return Change{}, fmt.Errorf("%s: %w", a.name, err)
+	}
+	before, raws, err := a.read(ctx, zone, name)
+	if err != nil {
+		return Change{}, err
+	}
+	ch := Change{Before: before}
+	var old []rawTXT
+	present := false
+	for _, r := range raws {
+		if kind.Matches(r.value) {
+			old = append(old, r)
+			ch.ReplacedTTL = max(ch.ReplacedTTL, r.ttl)
+			if r.value == value && (ttl <= 0 || r.ttl == ttl) {
+				present = true
+			}
+		}
+	}
+	if ttl <= 0 {
+		ttl = ch.ReplacedTTL
+		if ttl <= 0 {
+			ttl = DefaultTTL
+		}
+	}
+	ch.Record = zoneLine(name, ttl, value)
+	if present && len(old) == 1 {
+		ch.After = before
+		return ch, nil
+	}
+	ch.Changed = true
+	// Delete first the records of ours that must go and that would clash
+	// with the new one (same text, other TTL); then add ours, then delete
+	// the rest, so the name is never without a record of ours.
+	var clash, rest []libdns.Record
+	for _, r := range old {
+		switch {
+		case r.value == value && present:
+			// kept
+		case r.value == value:
+			clash = append(clash, r.rec)
+		default:
+			rest = append(rest, r.rec)
+		}
+	}
+	steps := []func() error{}
+	if len(clash) > 0 {
+		steps = append(steps, a.deleteStep(ctx, zone, clash))
+	}
+	if !present {
+		rec := libdns.TXT{Name: rel, TTL: ttl, Text: value}
+		steps = append(steps, func() error {
+			_, e := a.p.AppendRecords(ctx, zoneArg(zone), []libdns.Record{rec})
+			return a.err(e)
+		})
+	}
+	if len(rest) > 0 {
+		steps = append(steps, a.deleteStep(ctx, zone, rest))
+	}
+	return a.runSteps(ctx, zone, name, "set", ch, steps, func(after TXTSet) bool {
+		ours := after.Ours(kind)
+		return len(ours) == 1 && ours[0] == value && slices.Equal(after.Foreign(kind), before.Foreign(kind))
+	})
+}
+
+func (a *libdnsAdapter) deleteStep(ctx context.Context, zone string, recs []libdns.Record) func() error {
+	return func() error {
+		_, e := a.p.DeleteRecords(ctx, zoneArg(zone), recs)
+		return a.err(e)
+	}
+}
+
+// runSteps runs the writes in order, each retried when transient, then
+// reads the name back and checks it with ok. A failure after the first
+// step, or a read-back that does not hold what was asked, is a *PartialError.
+func (a *libdnsAdapter) runSteps(ctx context.Context, zone, name, op string, ch Change, steps []func() error, ok func(TXTSet) bool) (Change, error) {
+	for i, step := range steps {
+		if err := retry(ctx, a.retry, step); err != nil {
+			if i == 0 {
+				// Nothing may have changed, but a timeout can hide a
+				// write that happened: read back to be sure.
+				if after, _, rerr := a.read(ctx, zone, name); rerr == nil && after.Equal(ch.Before) {
+					return ch, err
+				}
+			}
+			return ch, a.partial(ctx, zone, name, op, err)
+		}
+	}
+	after, _, err := a.read(ctx, zone, name)
+	if err != nil {
+		return ch, &PartialError{Provider: a.name, Op: op, Name: Fqdn(name), Err: fmt.Errorf("reading back after the write: %w", err), ReadErr: err}
+	}
+	ch.After = after
+	if !ok(after) {
+		return ch, &PartialError{Provider: a.name, Op: op, Name: Fqdn(name), Err: fmt.Errorf("the provider accepted the change but the zone does not hold it"), Now: after}
+	}
+	return ch, nil
+}
+
+func (a *libdnsAdapter) partial(ctx context.Context, zone, name, op string, err error) error {
+	pe := &PartialError{Provider: a.name, Op: op, Name: Fqdn(name), Err: err}
+	// The caller's context may be what failed; read back on a fresh short one.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	pe.Now, _, pe.ReadErr = a.read(rctx, zone, name)
+	return pe
+}
+
+func (a *libdnsAdapter) DeleteOurs(ctx context.Context, zone, name string, kind Kind) (Change, error) {
+	before, raws, err := a.read(ctx, zone, name)
+	if err != nil {
+		return Change{}, err
+	}
+	ch := Change{Before: before, After: before, Record: fmt.Sprintf("delete the TXT record of %s that starts with %s", Fqdn(name), kind)}
+	var del []libdns.Record
+	for _, r := range raws {
+		if kind.Matches(r.value) {
+			del = append(del, r.rec)
+			ch.ReplacedTTL = max(ch.ReplacedTTL, r.ttl)
+		}
+	}
+	if len(del) == 0 {
+		return ch, nil
+	}
+	ch.Changed = true
+	return a.runSteps(ctx, zone, name, "delete", ch, []func() error{a.deleteStep(ctx, zone, del)}, func(after TXTSet) bool {
+		return len(after.Ours(kind)) == 0 && slices.Equal(after.Foreign(kind), before.Foreign(kind))
+	})
+}

@@ -1,0 +1,155 @@
+package dnsprovider
+
+import (
+	"strings"
+)
+
+// MaxStringLen is the longest character-string of a TXT record (RFC 1035 §3.3.14).
+const MaxStringLen = 255
+
+// SplitTXT cuts value into character-strings of at most 255 bytes, as the
+// wire format needs. It never returns an empty slice: the empty value is
+// one empty string. A multi-byte UTF-8 character is not cut in two.
+func SplitTXT(value string) []string {
+	if value == "" {
+		return []string{""}
+	}
+	var out []string
+	for len(value) > MaxStringLen {
+		cut := MaxStringLen
+		for cut > 0 && !isRuneStart(value[cut]) {
+			cut--
+		}
+		if cut == 0 {
+			cut = MaxStringLen
+		}
+		out = append(out, value[:cut])
+		value = value[cut:]
+	}
+	return append(out, value)
+}
+
+func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// QuoteTXT renders value in zone-file presentation form: each 255-byte
+// string in double quotes, with '"' and '\' escaped and bytes outside
+// printable ASCII as \DDD.
+func QuoteTXT(value string) string {
+	parts := SplitTXT(value)
+	var b strings.Builder
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteByte('"')
+		for j := 0; j < len(p); j++ {
+			c := p[j]
+			switch {
+			case c == '"' || c == '\\':
+				b.WriteByte('\\')
+				b.WriteByte(c)
+			case c < 0x20 || c > 0x7e:
+				b.WriteByte('\\')
+				b.WriteByte('0' + c/100)
+				b.WriteByte('0' + c/10%10)
+				b.WriteByte('0' + c%10)
+			default:
+				b.WriteByte(c)
+			}
+		}
+		b.WriteByte('"')
+	}
+	return b.String()
+}
+
+// NormalizeTXT turns a TXT value as a provider returns it into the value
+// itself. Providers differ: some return the text as is, some wrap it in
+// quotes (Cloudflare), some return several quoted strings ("a" "b"), and
+// some return the escaped presentation form (libdns/rfc2136 passes
+// miekg/dns's `a \"b\"`). A value made only of quoted strings is unquoted
+// and joined; escaped says the unquoted form carries escapes too.
+func NormalizeTXT(raw string, escaped bool) string {
+	if strs, ok := parseQuoted(raw); ok {
+		return strings.Join(strs, "")
+	}
+	if escaped {
+		return unescape(raw)
+	}
+	return raw
+}
+
+// parseQuoted parses `"a" "b"` (white space between strings). ok is false
+// when s is anything else.
+func parseQuoted(s string) (strs []string, ok bool) {
+	s = strings.TrimSpace(s)
+	if len(s) < 2 || s[0] != '"' {
+		return nil, false
+	}
+	for len(s) > 0 {
+		if s[0] != '"' {
+			return nil, false
+		}
+		var b strings.Builder
+		i := 1
+		closed := false
+		for i < len(s) {
+			c := s[i]
+			if c == '\\' {
+				n, w := unescapeAt(s[i:])
+				b.WriteString(n)
+				i += w
+				continue
+			}
+			if c == '"' {
+				closed = true
+				i++
+				break
+			}
+			b.WriteByte(c)
+			i++
+		}
+		if !closed {
+			return nil, false
+		}
+		strs = append(strs, b.String())
+		s = strings.TrimLeft(s[i:], " \t")
+	}
+	return strs, true
+}
+
+// unescape removes presentation escapes (\X and \DDD) from s.
+func unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if s[i] == '\\' {
+			n, w := unescapeAt(s[i:])
+			b.WriteString(n)
+			i += w
+			continue
+		}
+		b.WriteByte(s[i])
+		i++
+	}
+	return b.String()
+}
+
+// unescapeAt decodes the escape at the start of s (s[0] == '\\') and
+// returns it with the number of bytes consumed. A lone trailing backslash
+// stands for itself.
+func unescapeAt(s string) (string, int) {
+	if len(s) < 2 {
+		return `\`, 1
+	}
+	if len(s) >= 4 && isDigit(s[1]) && isDigit(s[2]) && isDigit(s[3]) {
+		n := int(s[1]-'0')*100 + int(s[2]-'0')*10 + int(s[3]-'0')
+		if n <= 255 {
+			return string([]byte{byte(n)}), 4
+		}
+	}
+	return s[1:2], 2
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
