@@ -1,0 +1,28 @@
+package dnsprovider
+
+import (
+	"github.com/stspilot/stspilot/dnsprovider/memory"
+)
+
+// The registry: every compiled-in provider, one call each. Each provider's
+// file (provider_NAME.go) holds its Info and Factory; this list is the
+// single place that says which exist.
+func init() {
+	register(memoryInfo, openMemory)
+}
+
+var memoryInfo = Info{
+	Name:        "memory",
+	Title:       "In-memory zone",
+	Description: "an in-process zone for tests and the demo sandbox; nothing leaves the process",
+	Docs:        "https://github.com/stspilot/stspilot/blob/main/docs/providers.md#memory",
+	Hidden:      true,
+}
+
+// Memory is the zone store behind the "memory" provider of this process,
+// shared so that the demo's authoritative DNS can serve what it holds.
+var Memory = &memory.Provider{}
+
+func openMemory(Values, []string) (Provider, error) {
+	return FromLibdns("memory", Memory, LibdnsOptions{}), nil
+}
