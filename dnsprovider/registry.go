@@ -62,9 +62,21 @@ func (i Info) SecretEnv() []string {
 // the config file, keyed by Setting.Name.
 type Values map[string]string
 
+// Env is what a provider may need from stspilot besides its settings.
+type Env struct {
+	// Resolvers are the recursive resolvers to use (host:port), as given by
+	// --resolver; empty means the system's. The manual provider reads the
+	// zone through them and the zone's authoritative servers.
+	Resolvers []string
+	// Port is the DNS port of authoritative servers, "53" when empty (tests
+	// and the demo run authoritative servers on other ports).
+	Port string
+}
+
 // Factory builds a provider from complete, validated settings. It must not
 // contact the provider: Open is cheap, the first call does the work.
-type Factory func(v Values, secrets []string) (Provider, error)
+// secrets are the values of the secret settings, for redaction.
+type Factory func(v Values, secrets []string, env Env) (Provider, error)
 
 // entry is one row of the registry.
 type entry struct {
@@ -143,7 +155,7 @@ func Resolve(info Info, src Source) (Values, error) {
 }
 
 // Open builds the named provider with its settings from src.
-func Open(name string, src Source) (Provider, error) {
+func Open(name string, src Source, env Env) (Provider, error) {
 	e, ok := find(name)
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown DNS provider %q (known: %s)", ErrConfig, name, strings.Join(Names(), ", "))
@@ -158,7 +170,7 @@ func Open(name string, src Source) (Provider, error) {
 			secrets = append(secrets, v[s.Name])
 		}
 	}
-	p, err := e.open(v, secrets)
+	p, err := e.open(v, secrets, env)
 	if err != nil {
 		return nil, wrapErr(e.info.Name, redactor{secrets: secrets}, err, strings.Join(e.info.SecretEnv(), ", "))
 	}

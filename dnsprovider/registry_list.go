@@ -23,6 +23,6 @@ var memoryInfo = Info{
 // shared so that the demo's authoritative DNS can serve what it holds.
 var Memory = &memory.Provider{}
 
-func openMemory(Values, []string) (Provider, error) {
+func openMemory(Values, []string, Env) (Provider, error) {
 	return FromLibdns("memory", Memory, LibdnsOptions{}), nil
 }
