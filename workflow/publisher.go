@@ -1,0 +1,331 @@
+package workflow
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// WellKnownPath is where senders fetch the policy (RFC 8461 §3.2, STS-FETCH-1).
+const WellKnownPath = ".well-known/mta-sts.txt"
+
+// Publisher puts the policy file where the policy host serves it. The served
+// gate, not the publisher, decides whether it worked: a publisher that
+// returns nil has only handed the bytes over.
+//
+// Contract: Publish and Remove are idempotent, honour ctx, and never print;
+// what the operator must know comes back in Published.
+type Publisher interface {
+	// Spec is the --publish value that rebuilds this publisher ("webroot:/srv/sts").
+	Spec() string
+	// Publish hands over the exact policy bytes for domain.
+	Publish(ctx context.Context, domain string, policy []byte) (Published, error)
+	// Remove stops serving the policy for domain (teardown, after the window).
+	Remove(ctx context.Context, domain string) (Published, error)
+}
+
+// Published is what a publisher did.
+type Published struct {
+	// Where says where the bytes went ("/srv/sts/.well-known/mta-sts.txt").
+	Where string `json:"where"`
+	// Manual is set when nothing was written: the operator must put
+	// Instructions in place and the served gate waits for it.
+	Manual       bool     `json:"manual,omitempty"`
+	Instructions string   `json:"instructions,omitempty"`
+	Warnings     []string `json:"warnings,omitempty"`
+	// Changed is false when the destination already held these bytes.
+	Changed bool `json:"changed"`
+}
+
+// ErrBadPublish is a malformed --publish value (a usage error).
+var ErrBadPublish = errors.New("invalid --publish")
+
+// ParsePublisher parses a --publish value: webroot:DIR, exec:CMD or manual.
+// (serve comes with `stspilot serve`.) scrubEnv names environment variables
+// that exec commands must not inherit (provider secrets).
+func ParsePublisher(spec string, scrubEnv []string) (Publisher, error) {
+	kind, arg, _ := strings.Cut(strings.TrimSpace(spec), ":")
+	switch kind {
+	case "webroot":
+		if arg == "" {
+			return nil, fmt.Errorf("%w %q: webroot needs a directory, e.g. webroot:/var/www/mta-sts", ErrBadPublish, spec)
+		}
+		abs, err := filepath.Abs(arg)
+		if err != nil {
+			return nil, fmt.Errorf("%w %q: %v", ErrBadPublish, spec, err)
+		}
+		return &Webroot{Dir: abs}, nil
+	case "exec":
+		if strings.TrimSpace(arg) == "" {
+			return nil, fmt.Errorf("%w %q: exec needs a command, e.g. exec:'aws s3 cp - s3://bucket/.well-known/mta-sts.txt'", ErrBadPublish, spec)
+		}
+		return &Exec{Command: arg, ScrubEnv: scrubEnv}, nil
+	case "manual":
+		if arg != "" {
+			return nil, fmt.Errorf("%w %q: manual takes no argument", ErrBadPublish, spec)
+		}
+		return Manual{}, nil
+	case "":
+		return nil, fmt.Errorf("%w: empty (want webroot:DIR, exec:CMD or manual)", ErrBadPublish)
+	default:
+		return nil, fmt.Errorf("%w %q: unknown kind %q (want webroot:DIR, exec:CMD or manual)", ErrBadPublish, spec, kind)
+	}
+}
+
+// Webroot writes DIR/.well-known/mta-sts.txt, for a web server (nginx,
+// Apache, Caddy, a static site) whose document root for mta-sts.DOMAIN is DIR.
+type Webroot struct{ Dir string }
+
+func (w *Webroot) Spec() string { return "webroot:" + w.Dir }
+
+func (w *Webroot) path() string { return filepath.Join(w.Dir, filepath.FromSlash(WellKnownPath)) }
+
+// Publish writes the file atomically: a temporary file in the same
+// directory, fsync, rename over the old file, fsync of the directory. A
+// reader (the web server) sees the old bytes or the new ones, never a mix.
+// The file is world-readable (0644): the web server must serve it.
+func (w *Webroot) Publish(ctx context.Context, domain string, policy []byte) (Published, error) {
+	out := Published{Where: w.path(), Warnings: w.warnings()}
+	if err := ctx.Err(); err != nil {
+		return out, err
+	}
+	st, err := os.Stat(w.Dir)
+	if err != nil {
+		return out, fmt.Errorf("webroot %s: %w", w.Dir, err)
+	}
+	if !st.IsDir() {
+		return out, fmt.Errorf("webroot %s is not a directory", w.Dir)
+	}
+	if old, err := os.ReadFile(out.Where); err == nil && bytes.Equal(old, policy) {
+		return out, nil
+	}
+	dir := filepath.Dir(out.Where)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return out, fmt.Errorf("webroot: %w", err)
+	}
+	if err := writeAtomic(out.Where, policy, 0o644); err != nil {
+		return out, fmt.Errorf("webroot: %w", err)
+	}
+	out.Changed = true
+	return out, nil
+}
+
+// Remove deletes the file; a missing file is not an error.
+func (w *Webroot) Remove(ctx context.Context, domain string) (Published, error) {
+	out := Published{Where: w.path()}
+	if err := ctx.Err(); err != nil {
+		return out, err
+	}
+	err := os.Remove(out.Where)
+	switch {
+	case err == nil:
+		out.Changed = true
+		return out, syncDir(filepath.Dir(out.Where))
+	case errors.Is(err, os.ErrNotExist):
+		return out, nil
+	default:
+		return out, fmt.Errorf("webroot: %w", err)
+	}
+}
+
+// warnings spots a GitHub Pages repository without .nojekyll: Jekyll hides
+// every directory starting with a dot, .well-known included, so the policy
+// would 404 (field failure 1).
+func (w *Webroot) warnings() []string {
+	if _, err := os.Stat(filepath.Join(w.Dir, ".nojekyll")); err == nil {
+		return nil
+	}
+	pages := false
+	for _, marker := range []string{"CNAME", "_config.yml", ".github/workflows/pages.yml", ".github/workflows/jekyll-gh-pages.yml"} {
+		if _, err := os.Stat(filepath.Join(w.Dir, marker)); err == nil {
+			pages = true
+		}
+	}
+	if cfg, err := readCapped(filepath.Join(w.Dir, ".git", "config"), 64<<10); err == nil && bytes.Contains(cfg, []byte("github.com")) {
+		pages = true
+	}
+	if !pages {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s looks like a GitHub Pages site without .nojekyll: Jekyll does not publish .well-known, so senders would get 404; create it: touch %s", w.Dir, filepath.Join(w.Dir, ".nojekyll"))}
+}
+
+func readCapped(path string, n int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, n))
+}
+
+// writeAtomic writes data to path through a temporary file and a rename,
+// with fsync of the file and of the directory.
+func writeAtomic(path string, data []byte, perm os.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Chmod(perm); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return err
+	}
+	return nil
+}
+
+// Exec runs a command with the policy on stdin (object storage, CDN
+// uploads, configuration management). The command runs under `sh -c` with
+// STSPILOT_DOMAIN, STSPILOT_ACTION (publish or remove) and
+// STSPILOT_POLICY_HOST set; remove gets an empty stdin. A non-zero exit is a
+// failure that shows the command's stderr (the last 4 KiB).
+type Exec struct {
+	Command string
+	// ScrubEnv are variables removed from the command's environment: the
+	// DNS providers' secrets are ours, not the upload script's.
+	ScrubEnv []string
+	// Timeout bounds one run (default 2 minutes), within ctx.
+	Timeout time.Duration
+}
+
+func (e *Exec) Spec() string { return "exec:" + e.Command }
+
+const execOutputCap = 4 << 10
+
+func (e *Exec) run(ctx context.Context, domain, action string, stdin []byte) (Published, error) {
+	out := Published{Where: "exec: " + e.Command, Changed: true}
+	timeout := e.Timeout
+	if timeout <= 0 {
+		timeout = 2 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", e.Command)
+	cmd.Stdin = bytes.NewReader(stdin)
+	cmd.Env = append(scrub(os.Environ(), e.ScrubEnv),
+		"STSPILOT_DOMAIN="+domain, "STSPILOT_ACTION="+action, "STSPILOT_POLICY_HOST=mta-sts."+domain)
+	var stderr tailBuffer
+	cmd.Stdout = io.Discard
+	cmd.Stderr = &stderr
+	// The command runs in its own process group so that a timeout kills
+	// what it started too (an upload tool under sh), not only the shell.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	if err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if ctx.Err() != nil {
+			return out, fmt.Errorf("exec publisher %q: %s after %s: %w", e.Command, action, timeout, ctx.Err())
+		}
+		if msg == "" {
+			msg = "(no output on stderr)"
+		}
+		return out, fmt.Errorf("exec publisher %q failed (%v): %s", e.Command, err, msg)
+	}
+	return out, nil
+}
+
+func (e *Exec) Publish(ctx context.Context, domain string, policy []byte) (Published, error) {
+	return e.run(ctx, domain, "publish", policy)
+}
+
+func (e *Exec) Remove(ctx context.Context, domain string) (Published, error) {
+	return e.run(ctx, domain, "remove", nil)
+}
+
+func scrub(env, drop []string) []string {
+	if len(drop) == 0 {
+		return env
+	}
+	out := env[:0:0]
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		keep := true
+		for _, d := range drop {
+			if k == d {
+				keep = false
+				break
+			}
+		}
+		if keep {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// tailBuffer keeps the last execOutputCap bytes written to it.
+type tailBuffer struct{ b []byte }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > execOutputCap {
+		t.b = append(t.b[:0:0], t.b[len(t.b)-execOutputCap:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return strings.ToValidUTF8(string(t.b), "\uFFFD") }
+
+// Manual publishes nothing: it returns the file to put in place and the
+// served gate waits until every address of the policy host serves it.
+type Manual struct{}
+
+func (Manual) Spec() string { return "manual" }
+
+func (Manual) Publish(ctx context.Context, domain string, policy []byte) (Published, error) {
+	return Published{
+		Where:        "https://mta-sts." + domain + "/" + WellKnownPath,
+		Manual:       true,
+		Changed:      true,
+		Instructions: fmt.Sprintf("Serve exactly these %d bytes at https://mta-sts.%s/%s with status 200 and Content-Type text/plain, no redirect:\n%s", len(policy), domain, WellKnownPath, policy),
+	}, nil
+}
+
+func (Manual) Remove(ctx context.Context, domain string) (Published, error) {
+	return Published{
+		Where:        "https://mta-sts." + domain + "/" + WellKnownPath,
+		Manual:       true,
+		Changed:      true,
+		Instructions: fmt.Sprintf("Stop serving https://mta-sts.%s/%s (and remove the mta-sts.%s host if nothing else uses it).", domain, WellKnownPath, domain),
+	}, nil
+}
