@@ -72,6 +72,9 @@ func wrapErr(provider string, r redactor, err error, authHint string) error {
 		e.class = context.Canceled
 	case errors.Is(err, context.DeadlineExceeded):
 		e.class = context.DeadlineExceeded
+	case errors.Is(err, ErrConfig):
+		// A factory's own validation (a malformed URL, a half-given key pair).
+		e.class = ErrConfig
 	case reAuth.MatchString(msg):
 		e.class = ErrAuth
 		if authHint != "" {

@@ -9,6 +9,7 @@ import (
 // single place that says which exist.
 func init() {
 	register(memoryInfo, openMemory)
+	register(cloudflareInfo, openCloudflare)
 }
 
 var memoryInfo = Info{

@@ -1,0 +1,12 @@
+package dnsprovider
+
+import "time"
+
+// SetRetryForTest replaces the retry policy of a provider built by
+// FromLibdns, so that tests of retries do not sleep for seconds.
+func SetRetryForTest(p Provider, first, max time.Duration, attempts int) {
+	p.(*libdnsAdapter).retry = retryPolicy{first: first, max: max, attempts: attempts}
+}
+
+// ParseCredentials exposes parseCredentials to the fuzz test.
+var ParseCredentials = parseCredentials

@@ -1,0 +1,74 @@
+package dnsprovider
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// Bounds of the HTTP clients we hand to libdns providers that take one.
+const (
+	// httpTimeout bounds one request even when a caller forgot a deadline.
+	httpTimeout = 60 * time.Second
+	// maxResponseBody caps a response body (a zone listing page is far
+	// smaller); a longer one is an error, never buffered whole.
+	maxResponseBody = 8 << 20
+	// maxErrorBody caps the body of an error response kept for its message.
+	maxErrorBody = 64 << 10
+)
+
+// HTTPDoer is the shape of an HTTP client libdns providers accept
+// (*http.Client has it).
+type HTTPDoer interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// newHTTPClient is the production client: a timeout on every request.
+func newHTTPClient() *http.Client { return &http.Client{Timeout: httpTimeout} }
+
+// boundedClient caps every response body and turns an error status whose
+// body is not JSON (a proxy's HTML page, an empty 503) into an error that
+// names the status, so that its class (auth, transient) is known: the
+// providers would otherwise report a JSON syntax error.
+type boundedClient struct{ c HTTPDoer }
+
+func (b boundedClient) Do(req *http.Request) (*http.Response, error) {
+	resp, err := b.c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 400 {
+		body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody+1))
+		resp.Body.Close()
+		if rerr != nil || len(body) > maxErrorBody || !json.Valid(body) {
+			return nil, fmt.Errorf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		return resp, nil
+	}
+	resp.Body = &cappedBody{rc: resp.Body, left: maxResponseBody}
+	return resp, nil
+}
+
+// cappedBody fails a read past its limit instead of truncating silently.
+type cappedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (c *cappedBody) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, fmt.Errorf("response body larger than %d bytes", maxResponseBody)
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.rc.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+func (c *cappedBody) Close() error { return c.rc.Close() }
