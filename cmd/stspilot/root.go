@@ -35,6 +35,9 @@ type globalOptions struct {
 	Resolvers []string // as typed; each command validates them
 	JSON      bool
 	Timeout   time.Duration
+	// Credentials is the provider credentials file (--credentials); empty
+	// means dnsprovider.DefaultCredentialsPath, which may be absent.
+	Credentials string
 }
 
 // run is the whole program: it parses args, runs the command and returns the
@@ -109,6 +112,7 @@ safely. This build has the read-only diagnosis, "stspilot check".`,
 	pf.StringArrayVar(&g.Resolvers, "resolver", nil, "DNS server to ask, as `ADDR[:PORT]` (repeatable; IPv6 in brackets with a port; default: /etc/resolv.conf)")
 	pf.BoolVar(&g.JSON, "json", false, "print one JSON object per line on stdout (docs/json.md); implies no prompting")
 	pf.DurationVar(&g.Timeout, "timeout", defaultTimeout, "bound on checking one domain")
+	pf.StringVar(&g.Credentials, "credentials", "", "DNS provider credentials `FILE` (NAME=value lines, mode 0600; default $XDG_CONFIG_HOME/stspilot/credentials); the environment wins over it")
 
 	root.AddCommand(
 		newCheckCmd(f, g, checkRunF),
