@@ -72,3 +72,20 @@ func (c *cappedBody) Read(p []byte) (int, error) {
 }
 
 func (c *cappedBody) Close() error { return c.rc.Close() }
+
+// boundedHTTPClient is an *http.Client with the timeout and the bounds of
+// boundedClient, for providers whose HTTPClient field is an *http.Client.
+func boundedHTTPClient() *http.Client {
+	return &http.Client{Timeout: httpTimeout, Transport: boundedTransport{http.DefaultTransport}}
+}
+
+// boundedTransport applies boundedClient's rules at the transport.
+type boundedTransport struct{ rt http.RoundTripper }
+
+func (b boundedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return boundedClient{roundTripDoer{b.rt}}.Do(req)
+}
+
+type roundTripDoer struct{ rt http.RoundTripper }
+
+func (r roundTripDoer) Do(req *http.Request) (*http.Response, error) { return r.rt.RoundTrip(req) }

@@ -10,6 +10,16 @@ import (
 func init() {
 	register(memoryInfo, openMemory)
 	register(cloudflareInfo, openCloudflare)
+	register(route53Info, openRoute53)
+	register(cloudnsInfo, openCloudns)
+	register(desecInfo, openDesec)
+	register(dynuInfo, openDynu)
+	register(gandiInfo, openGandi)
+	register(inwxInfo, openInwx)
+	register(namecheapInfo, openNamecheap)
+	register(netcupInfo, openNetcup)
+	register(porkbunInfo, openPorkbun)
+	register(powerdnsInfo, openPowerdns)
 }
 
 var memoryInfo = Info{

@@ -1,0 +1,327 @@
+package dnsprovider
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/libdns/cloudns"
+	"github.com/libdns/desec"
+	"github.com/libdns/dynu"
+	"github.com/libdns/gandi"
+	"github.com/libdns/inwx"
+	"github.com/libdns/namecheap"
+	"github.com/libdns/netcup"
+	"github.com/libdns/porkbun"
+	"github.com/libdns/powerdns"
+	"github.com/libdns/route53"
+)
+
+// The libdns providers with a plain constructor: their Info and Factory.
+// Settings are named after the provider's struct fields (their JSON tags),
+// the variable after the provider and the setting (NAME_SETTING).
+//
+// Left out on purpose (see the commit that added this file):
+// libdns/linode v0.5.0 replaces the process's default slog logger with one
+// that writes to stdout; libdns/godaddy v1.1.0 log.Println's every call;
+// libdns/acmedns cannot delete records; googleclouddns and azure pull in
+// their clouds' SDKs for one TXT record.
+
+// setting builds a Setting of provider p.
+func setting(p, name string, secret, required bool, help string) Setting {
+	return Setting{Name: name, Env: strings.ToUpper(p) + "_" + strings.ToUpper(name), Secret: secret, Required: required, Help: help}
+}
+
+const (
+	secret   = true
+	required = true
+)
+
+// libdnsOptions are the adapter options of a registry provider: its
+// secrets redacted, and the variables to check when it refuses them.
+func libdnsOptions(info Info, secrets []string) LibdnsOptions {
+	return LibdnsOptions{Secrets: secrets, AuthHint: strings.Join(info.SecretEnv(), ", ")}
+}
+
+// checkURL validates a URL setting: several providers panic on one they
+// cannot parse.
+func checkURL(provider, env, raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.ParseRequestURI(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("%w: %s is not an http(s) URL", ErrConfig, env)
+	}
+	return nil
+}
+
+// --- Amazon Route 53 --------------------------------------------------------
+
+var route53Info = Info{
+	Name:        "route53",
+	Title:       "Amazon Route 53",
+	Description: "Route 53 hosted zones through the AWS SDK; with no keys set, the SDK's default credential chain (AWS_* variables, ~/.aws, SSO, instance roles)",
+	Docs:        "https://github.com/libdns/route53#authenticating",
+	Module:      "github.com/libdns/route53 v1.6.2",
+	Settings: []Setting{
+		setting("route53", "access_key_id", false, false, "access key ID; with ROUTE53_SECRET_ACCESS_KEY, overrides the default credential chain"),
+		setting("route53", "secret_access_key", secret, false, "secret access key of that key ID"),
+		setting("route53", "session_token", secret, false, "session token, for temporary credentials"),
+		setting("route53", "profile", false, false, "shared-config profile in ~/.aws to use instead of AWS_PROFILE"),
+		setting("route53", "region", false, false, "AWS region; Route 53 is global, so it defaults to the profile's region or us-east-1"),
+		setting("route53", "hosted_zone_id", false, false, "hosted zone ID (without /hostedzone/), when the zone name is ambiguous or lookups are not allowed"),
+	},
+}
+
+func openRoute53(v Values, secrets []string, _ Env) (Provider, error) {
+	key, sec, tok := v["access_key_id"], v["secret_access_key"], v["session_token"]
+	switch {
+	case key != "" && sec == "":
+		return nil, fmt.Errorf("%w: ROUTE53_ACCESS_KEY_ID is set but ROUTE53_SECRET_ACCESS_KEY is missing", ErrConfig)
+	case key == "" && sec != "":
+		return nil, fmt.Errorf("%w: ROUTE53_SECRET_ACCESS_KEY is set but ROUTE53_ACCESS_KEY_ID is missing", ErrConfig)
+	case key == "" && tok != "":
+		return nil, fmt.Errorf("%w: ROUTE53_SESSION_TOKEN needs ROUTE53_ACCESS_KEY_ID and ROUTE53_SECRET_ACCESS_KEY", ErrConfig)
+	}
+	p := &route53.Provider{
+		AccessKeyId: key, SecretAccessKey: sec, SessionToken: tok,
+		Profile: v["profile"], Region: v["region"], HostedZoneID: strings.TrimPrefix(v["hosted_zone_id"], "/hostedzone/"),
+		// stspilot's published gate asks the name servers itself.
+		WaitForRoute53Sync: false,
+	}
+	// libdns/route53 calls log.Fatalf when the SDK cannot load its config
+	// (an unknown profile, a broken ~/.aws/config). Load it here first, the
+	// same way, so that is a configuration error instead of an exit. It
+	// reads files and the environment only; credentials resolve lazily.
+	var opts []func(*config.LoadOptions) error
+	if p.Profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(p.Profile))
+	}
+	if p.Region != "" {
+		opts = append(opts, config.WithRegion(p.Region))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: loading the AWS configuration: %v", ErrConfig, err)
+	}
+	if p.Region == "" && cfg.Region == "" {
+		p.Region = "us-east-1"
+	}
+	return FromLibdns("route53", p, LibdnsOptions{Secrets: secrets, AuthHint: "ROUTE53_ACCESS_KEY_ID, ROUTE53_SECRET_ACCESS_KEY (or the AWS credential chain)"}), nil
+}
+
+// --- deSEC ----------------------------------------------------------------
+
+var desecInfo = Info{
+	Name:        "desec",
+	Title:       "deSEC",
+	Description: "deSEC.io, the free DNSSEC hosting, through its REST API",
+	Docs:        "https://github.com/libdns/desec#readme",
+	Module:      "github.com/libdns/desec v1.1.1",
+	Settings: []Setting{
+		setting("desec", "token", secret, required, "API token from https://desec.io/tokens (no token-management permission needed)"),
+	},
+}
+
+func openDesec(v Values, secrets []string, _ Env) (Provider, error) {
+	return FromLibdns("desec", &desec.Provider{Token: v["token"]}, libdnsOptions(desecInfo, secrets)), nil
+}
+
+// --- ClouDNS ----------------------------------------------------------------
+
+var cloudnsInfo = Info{
+	Name:        "cloudns",
+	Title:       "ClouDNS",
+	Description: "ClouDNS through its HTTP API, as an API user or sub-user",
+	Docs:        "https://github.com/libdns/cloudns#readme",
+	Module:      "github.com/libdns/cloudns v1.2.0",
+	Settings: []Setting{
+		setting("cloudns", "auth_id", false, false, "API user ID (auth-id); or set CLOUDNS_SUB_AUTH_ID or CLOUDNS_SUB_AUTH_USER"),
+		setting("cloudns", "sub_auth_id", false, false, "API sub-user ID (sub-auth-id), used when CLOUDNS_AUTH_ID is not set"),
+		setting("cloudns", "sub_auth_user", false, false, "API sub-user name (sub-auth-user), used when neither ID is set"),
+		setting("cloudns", "auth_password", secret, required, "password of the API user or sub-user"),
+	},
+}
+
+func openCloudns(v Values, secrets []string, _ Env) (Provider, error) {
+	if v["auth_id"] == "" && v["sub_auth_id"] == "" && v["sub_auth_user"] == "" {
+		return nil, fmt.Errorf("%w: missing CLOUDNS_AUTH_ID (or CLOUDNS_SUB_AUTH_ID or CLOUDNS_SUB_AUTH_USER)", ErrConfig)
+	}
+	p := &cloudns.Provider{
+		AuthId: v["auth_id"], SubAuthId: v["sub_auth_id"], SubAuthUser: v["sub_auth_user"], AuthPassword: v["auth_password"],
+		HTTPClient: boundedHTTPClient(),
+	}
+	return FromLibdns("cloudns", p, libdnsOptions(cloudnsInfo, secrets)), nil
+}
+
+// --- Dynu -------------------------------------------------------------------
+
+var dynuInfo = Info{
+	Name:        "dynu",
+	Title:       "Dynu",
+	Description: "Dynu DNS through its v2 API",
+	Docs:        "https://github.com/libdns/dynu#readme",
+	Module:      "github.com/libdns/dynu v1.0.0",
+	Settings: []Setting{
+		setting("dynu", "api_token", secret, required, "API key from https://www.dynu.com/ControlPanel/APICredentials"),
+		setting("dynu", "own_domain", false, false, "your root domain in Dynu, when the zone is a Dynu domain (my.dynu.com in dynu.com)"),
+	},
+}
+
+func openDynu(v Values, secrets []string, _ Env) (Provider, error) {
+	return FromLibdns("dynu", &dynu.Provider{APIToken: v["api_token"], OwnDomain: v["own_domain"]}, libdnsOptions(dynuInfo, secrets)), nil
+}
+
+// --- Gandi ------------------------------------------------------------------
+
+var gandiInfo = Info{
+	Name:        "gandi",
+	Title:       "Gandi LiveDNS",
+	Description: "Gandi LiveDNS through its v5 API",
+	Docs:        "https://github.com/libdns/gandi#readme",
+	Module:      "github.com/libdns/gandi v1.1.0",
+	Settings: []Setting{
+		setting("gandi", "bearer_token", secret, required, "personal access token with the Manage domain name technical configurations permission"),
+	},
+}
+
+func openGandi(v Values, secrets []string, _ Env) (Provider, error) {
+	return FromLibdns("gandi", &gandi.Provider{BearerToken: v["bearer_token"]}, libdnsOptions(gandiInfo, secrets)), nil
+}
+
+// --- INWX -------------------------------------------------------------------
+
+var inwxInfo = Info{
+	Name:        "inwx",
+	Title:       "INWX",
+	Description: "INWX through its JSON-RPC API",
+	Docs:        "https://github.com/libdns/inwx#readme",
+	Module:      "github.com/libdns/inwx v0.3.1",
+	Settings: []Setting{
+		setting("inwx", "username", false, required, "INWX account user name"),
+		setting("inwx", "password", secret, required, "INWX account password"),
+		setting("inwx", "shared_secret", secret, false, "the Mobile TAN shared secret, when two-factor authentication is on"),
+		setting("inwx", "endpoint_url", false, false, "JSON-RPC endpoint; default the production API (https://api.ote.domrobot.com/jsonrpc/ is the test system)"),
+	},
+}
+
+func openInwx(v Values, secrets []string, _ Env) (Provider, error) {
+	if err := checkURL("inwx", "INWX_ENDPOINT_URL", v["endpoint_url"]); err != nil {
+		return nil, err
+	}
+	p := &inwx.Provider{Username: v["username"], Password: v["password"], SharedSecret: v["shared_secret"], EndpointURL: v["endpoint_url"]}
+	return FromLibdns("inwx", p, libdnsOptions(inwxInfo, secrets)), nil
+}
+
+// --- Namecheap --------------------------------------------------------------
+
+var namecheapInfo = Info{
+	Name:        "namecheap",
+	Title:       "Namecheap",
+	Description: "Namecheap through its XML API (the API must be enabled and the client IP whitelisted)",
+	Docs:        "https://github.com/libdns/namecheap#readme",
+	Module:      "github.com/libdns/namecheap v1.0.0",
+	Settings: []Setting{
+		setting("namecheap", "api_key", secret, required, "API key from Profile / Tools / Namecheap API Access"),
+		setting("namecheap", "user", false, required, "API user name (usually the account name)"),
+		// Required: without it the provider asks a public discovery
+		// service for our address, a request without a context.
+		setting("namecheap", "client_ip", false, required, "the public IP address whitelisted for API access"),
+		setting("namecheap", "api_endpoint", false, false, "API endpoint; default production (https://api.sandbox.namecheap.com/xml.response is the sandbox)"),
+	},
+}
+
+func openNamecheap(v Values, secrets []string, _ Env) (Provider, error) {
+	if _, err := netip.ParseAddr(v["client_ip"]); err != nil {
+		return nil, fmt.Errorf("%w: NAMECHEAP_CLIENT_IP is not an IP address", ErrConfig)
+	}
+	if err := checkURL("namecheap", "NAMECHEAP_API_ENDPOINT", v["api_endpoint"]); err != nil {
+		return nil, err
+	}
+	p := &namecheap.Provider{APIKey: v["api_key"], User: v["user"], ClientIP: v["client_ip"], APIEndpoint: v["api_endpoint"]}
+	return FromLibdns("namecheap", p, libdnsOptions(namecheapInfo, secrets)), nil
+}
+
+// --- netcup -----------------------------------------------------------------
+
+var netcupInfo = Info{
+	Name:        "netcup",
+	Title:       "netcup",
+	Description: "netcup's DNS through its CCP API",
+	Docs:        "https://github.com/libdns/netcup#readme",
+	Module:      "github.com/libdns/netcup v1.0.0",
+	Settings: []Setting{
+		setting("netcup", "customer_number", false, required, "netcup customer number"),
+		setting("netcup", "api_key", secret, required, "CCP API key"),
+		setting("netcup", "api_password", secret, required, "CCP API password"),
+	},
+}
+
+func openNetcup(v Values, secrets []string, _ Env) (Provider, error) {
+	p := &netcup.Provider{CustomerNumber: v["customer_number"], APIKey: v["api_key"], APIPassword: v["api_password"]}
+	return FromLibdns("netcup", p, libdnsOptions(netcupInfo, secrets)), nil
+}
+
+// --- Porkbun ----------------------------------------------------------------
+
+var porkbunInfo = Info{
+	Name:        "porkbun",
+	Title:       "Porkbun",
+	Description: "Porkbun through its v3 API (API access must be enabled for the domain)",
+	Docs:        "https://github.com/libdns/porkbun#readme",
+	Module:      "github.com/libdns/porkbun v1.1.0",
+	Settings: []Setting{
+		setting("porkbun", "api_key", secret, required, "API key (pk1_...)"),
+		setting("porkbun", "api_secret_key", secret, required, "secret API key (sk1_...)"),
+	},
+}
+
+func openPorkbun(v Values, secrets []string, _ Env) (Provider, error) {
+	p := &porkbun.Provider{APIKey: v["api_key"], APISecretKey: v["api_secret_key"]}
+	return FromLibdns("porkbun", p, libdnsOptions(porkbunInfo, secrets)), nil
+}
+
+// --- PowerDNS ---------------------------------------------------------------
+
+var powerdnsInfo = Info{
+	Name:        "powerdns",
+	Title:       "PowerDNS Authoritative",
+	Description: "a PowerDNS Authoritative server through its HTTP API (for RFC 2136 updates use rfc2136)",
+	Docs:        "https://github.com/libdns/powerdns#readme",
+	Module:      "github.com/libdns/powerdns v0.1.4",
+	Settings: []Setting{
+		setting("powerdns", "server_url", false, required, "base URL of the API, e.g. https://pdns.example.net:8081"),
+		{Name: "server_id", Env: "POWERDNS_SERVER_ID", Default: "localhost", Help: "server ID in the API"},
+		setting("powerdns", "api_token", secret, required, "the API key (api-key in pdns.conf)"),
+	},
+}
+
+func openPowerdns(v Values, secrets []string, _ Env) (Provider, error) {
+	// go-powerdns panics on a URL it cannot parse.
+	if err := checkURL("powerdns", "POWERDNS_SERVER_URL", v["server_url"]); err != nil {
+		return nil, err
+	}
+	p := &powerdns.Provider{ServerURL: v["server_url"], ServerID: v["server_id"], APIToken: v["api_token"]}
+	return FromLibdns("powerdns", p, libdnsOptions(powerdnsInfo, secrets)), nil
+}
+
+// Interface guards: every provider can read, add and delete records.
+var (
+	_ LibdnsProvider = (*route53.Provider)(nil)
+	_ LibdnsProvider = (*desec.Provider)(nil)
+	_ LibdnsProvider = (*cloudns.Provider)(nil)
+	_ LibdnsProvider = (*dynu.Provider)(nil)
+	_ LibdnsProvider = (*gandi.Provider)(nil)
+	_ LibdnsProvider = (*inwx.Provider)(nil)
+	_ LibdnsProvider = (*namecheap.Provider)(nil)
+	_ LibdnsProvider = (*netcup.Provider)(nil)
+	_ LibdnsProvider = (*porkbun.Provider)(nil)
+	_ LibdnsProvider = (*powerdns.Provider)(nil)
+)
