@@ -20,6 +20,8 @@ func init() {
 	register(netcupInfo, openNetcup)
 	register(porkbunInfo, openPorkbun)
 	register(powerdnsInfo, openPowerdns)
+	register(rfc2136Info, openRFC2136)
+	register(manualInfo, openManual)
 }
 
 var memoryInfo = Info{
