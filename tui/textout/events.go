@@ -1,0 +1,272 @@
+package textout
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stspilot/stspilot/workflow"
+)
+
+// EventSchema names the JSON-lines schema of workflow events (docs/json.md).
+const EventSchema = "stspilot.event/v1"
+
+// Events renders the workflow engine's events as text for people: the
+// plan, each step as it runs, the gates with their per-address results,
+// what the operator must do by hand, and the outcome. It implements
+// workflow.Observer and is safe for concurrent use.
+type Events struct {
+	mu    sync.Mutex
+	h     *Human
+	w     io.Writer
+	plain bool // no per-address progress lines (logs stay short)
+	// lastGate keeps repeated identical gate lines of --wait from flooding.
+	lastGate string
+}
+
+// NewEvents writes to w with the looks of opt.
+func NewEvents(w io.Writer, opt Options) *Events {
+	return &Events{h: NewHuman(w, opt), w: w}
+}
+
+// Event renders one event.
+func (o *Events) Event(e workflow.Event) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var b strings.Builder
+	h := o.h
+	switch e.Kind {
+	case workflow.EventPlan:
+		o.plan(&b, e.Plan)
+	case workflow.EventStep:
+		fmt.Fprintf(&b, "%s %s\n", h.st.bold(o.arrow()), e.Step.Summary)
+	case workflow.EventStepDone:
+		fmt.Fprintf(&b, "    %s %s\n", h.st.ok(o.check()), "done")
+	case workflow.EventStepSkip:
+		fmt.Fprintf(&b, "    %s %s\n", h.st.dim("="), h.st.dim("already in place, nothing written"))
+	case workflow.EventGate:
+		o.gate(&b, e)
+	case workflow.EventWait:
+		fmt.Fprintf(&b, "    %s waiting until %s, then checking again\n", h.st.dim("…"), e.NextAt.Local().Format("2006-01-02 15:04:05 MST"))
+	case workflow.EventWarning:
+		h.prose(&b, 0, h.st.warn(o.bang())+" ", e.Message, nil)
+	case workflow.EventManual:
+		fmt.Fprintf(&b, "\n%s\n", h.st.bold("Your turn:"))
+		for _, l := range strings.Split(strings.TrimRight(e.Message, "\r\n"), "\n") {
+			fmt.Fprintf(&b, "    %s\n", h.st.code(strings.TrimRight(l, "\r")))
+		}
+		b.WriteString("\n")
+	case workflow.EventRisk:
+		h.prose(&b, 0, h.st.warn("risk window: "), e.Message, nil)
+	case workflow.EventRefused:
+		o.refusal(&b, e.Refusal)
+	case workflow.EventOutcome:
+		o.outcome(&b, e.Outcome)
+	case workflow.EventJournal, workflow.EventProgress:
+		// journal writes and raw progress are for JSON and the wizard
+	}
+	io.WriteString(o.w, b.String())
+}
+
+func (o *Events) arrow() string {
+	if o.h.icons {
+		return "→"
+	}
+	return "->"
+}
+
+func (o *Events) check() string {
+	if o.h.icons {
+		return "✓"
+	}
+	return "ok"
+}
+
+func (o *Events) cross() string {
+	if o.h.icons {
+		return "✗"
+	}
+	return "x"
+}
+
+func (o *Events) bang() string { return "!" }
+
+func policyLabel(p *workflow.Policy) string {
+	if p == nil {
+		return "no policy"
+	}
+	return fmt.Sprintf("%s, max_age %d", p.Mode, p.MaxAge)
+}
+
+func (o *Events) plan(b *strings.Builder, p *workflow.Plan) {
+	if p == nil {
+		return
+	}
+	h := o.h
+	fmt.Fprintf(b, "%s %s  %s\n", h.st.bold(string(p.Workflow)), h.st.bold(p.Domain), h.st.dim("stage "+string(p.Stage)+", zone "+strings.TrimSuffix(p.Zone, ".")))
+	if p.Nothing || p.Refusal != nil {
+		if p.Nothing {
+			h.prose(b, 2, "", p.Reason, nil)
+		}
+		return
+	}
+	if p.Target != nil {
+		fmt.Fprintf(b, "  %s -> %s (id %s)\n", policyLabel(p.Current), h.st.bold(policyLabel(p.Target)), p.Target.ID)
+	}
+	if p.Reason != "" {
+		h.prose(b, 2, "", p.Reason, nil)
+	}
+	for i, s := range p.Steps {
+		mark := fmt.Sprintf("%d.", i+1)
+		text := s.Summary
+		if s.Done {
+			text += h.st.dim(" (already done)")
+		}
+		if s.Destructive && !s.Done {
+			text = h.st.err(text)
+		}
+		fmt.Fprintf(b, "  %-3s %s\n", mark, text)
+		if s.Kind == workflow.StepPublishPolicy && !s.Done {
+			o.diff(b, s.Before, s.After)
+		} else if s.Kind != workflow.StepGate && !s.Done && (s.After != "" || s.Before != "") {
+			if s.Before != "" {
+				fmt.Fprintf(b, "        %s %s\n", h.st.err("-"), s.Before)
+			}
+			if s.After != "" {
+				fmt.Fprintf(b, "        %s %s %s\n", h.st.ok("+"), s.Name, h.st.code(quoteRecord(s.After)))
+			}
+		}
+	}
+}
+
+// diff shows the policy change line by line.
+func (o *Events) diff(b *strings.Builder, before, after string) {
+	h := o.h
+	bl := lines(before)
+	al := lines(after)
+	in := func(ls []string, s string) bool {
+		for _, l := range ls {
+			if l == s {
+				return true
+			}
+		}
+		return false
+	}
+	for _, l := range bl {
+		if !in(al, l) {
+			fmt.Fprintf(b, "        %s %s\n", h.st.err("-"), l)
+		}
+	}
+	for _, l := range al {
+		mark := " "
+		if !in(bl, l) {
+			mark = h.st.ok("+")
+		}
+		fmt.Fprintf(b, "        %s %s\n", mark, l)
+	}
+}
+
+func lines(s string) []string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.TrimRight(s, "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+func (o *Events) gate(b *strings.Builder, e workflow.Event) {
+	g, h := e.Gate, o.h
+	if g == nil {
+		return
+	}
+	key := fmt.Sprintf("%s|%v|%s", g.Kind, g.Open, g.Reason)
+	if key == o.lastGate && !g.Open {
+		return
+	}
+	o.lastGate = key
+	mark := h.st.ok(o.check())
+	if !g.Open {
+		mark = h.st.warn("…")
+	}
+	h.prose(b, 4, mark+" "+string(g.Kind)+": ", g.Reason, nil)
+	if len(g.Targets) > 1 || !g.Open {
+		for _, t := range g.Targets {
+			st := h.st.ok(t.State)
+			if t.State != workflow.StateOK {
+				st = h.st.warn(t.State)
+			}
+			addr := t.Addr
+			if addr == "" {
+				addr = "-"
+			}
+			fmt.Fprintf(b, "        %-28s %-16s %s %s\n", t.Name, addr, st, h.st.dim(t.Detail))
+		}
+	}
+}
+
+func (o *Events) refusal(b *strings.Builder, r *workflow.Refusal) {
+	if r == nil {
+		return
+	}
+	h := o.h
+	h.prose(b, 0, h.st.err(o.cross()+" refused: "), r.Reason, nil)
+	for _, d := range r.Details {
+		h.prose(b, 4, "- ", d, nil)
+	}
+	if r.Override != "" {
+		fmt.Fprintf(b, "  to accept the risk: %s\n", h.st.code(r.Override))
+	}
+}
+
+func (o *Events) outcome(b *strings.Builder, out *workflow.Outcome) {
+	if out == nil {
+		return
+	}
+	h := o.h
+	switch out.Status {
+	case workflow.StatusDone:
+		h.prose(b, 0, h.st.ok(o.check()+" "), out.Message, nil)
+	case workflow.StatusNothing:
+		h.prose(b, 0, h.st.ok("= "), "nothing to do: "+out.Message, nil)
+	case workflow.StatusPending:
+		next := ""
+		if out.NextAt != nil {
+			next = fmt.Sprintf("; run again after %s (in %s), or add --wait", out.NextAt.Local().Format("2006-01-02 15:04:05 MST"), time.Until(*out.NextAt).Round(time.Second))
+		}
+		h.prose(b, 0, h.st.warn("pending: "), out.Message+next, nil)
+	case workflow.StatusRefused:
+		// the refused event said it
+	case workflow.StatusFailed:
+		h.prose(b, 0, h.st.err(o.cross()+" failed: "), out.Message+": "+out.Error, nil)
+	}
+}
+
+// EventJSON writes each event as one JSON object per line, with the schema
+// name, for runbooks (`--json`). It is safe for concurrent use.
+type EventJSON struct {
+	mu  sync.Mutex
+	enc *json.Encoder
+}
+
+// NewEventJSON writes to w.
+func NewEventJSON(w io.Writer) *EventJSON {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return &EventJSON{enc: enc}
+}
+
+type jsonEvent struct {
+	Schema string `json:"schema"`
+	workflow.Event
+}
+
+// Event writes e as one line.
+func (j *EventJSON) Event(e workflow.Event) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	_ = j.enc.Encode(jsonEvent{Schema: EventSchema, Event: e})
+}

@@ -1,0 +1,726 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/checks/mtasts"
+	"github.com/stspilot/stspilot/checks/tlsrpt"
+	"github.com/stspilot/stspilot/dnsprovider"
+)
+
+// NoneMaxAge is the max_age of the mode: none policy of a teardown or a
+// rollback --to none: short, as STS-SEND-16 advises (one day).
+const NoneMaxAge = 86400
+
+// DefaultPoll is how often --wait re-checks the served and published gates.
+const DefaultPoll = 5 * time.Second
+
+// PublishedChecker evaluates the published gate: every address of every
+// authoritative name server of zone answers, without recursion, a TXT
+// RRset at name that want accepts.
+type PublishedChecker interface {
+	Check(ctx context.Context, zone, name string, want func(dnsprovider.TXTSet) bool) GateResult
+}
+
+// ServedGate evaluates the served gate (see ServedChecker).
+type ServedGate interface {
+	Check(ctx context.Context, domain string, want []byte) GateResult
+}
+
+// EvidenceFunc evaluates the evidence gate for policy p live since since
+// (TLS-RPT reports; issue 7 fills it). ok=false with a nil error means no
+// reports were found in the window.
+type EvidenceFunc func(ctx context.Context, domain string, p *Policy, since time.Time) (GateResult, bool, error)
+
+// Engine runs the staged workflows of one domain at a time. It never
+// prints: everything goes to the Observer. It is safe to use one Engine for
+// several domains one after the other; the journal lock keeps two runs on
+// the same domain apart.
+type Engine struct {
+	Provider  dnsprovider.Provider
+	Publisher Publisher
+	Journal   Journal
+	Clock     Clock
+	Ladder    Ladder
+	// Zone is the DNS zone that holds the domain's records; empty: found
+	// with FindZone.
+	Zone     string
+	FindZone func(ctx context.Context, domain string) (string, error)
+	// Check runs the live checks of a domain (checks.Run with the right options).
+	Check     func(ctx context.Context, domain string) *checks.Report
+	Served    ServedGate
+	Published PublishedChecker
+	// Evidence is nil when no TLS-RPT reports are configured.
+	Evidence EvidenceFunc
+	// TTL is the TTL of records we write; 0 keeps the old one or uses
+	// dnsprovider.DefaultTTL.
+	TTL time.Duration
+	// Poll is the re-check interval of --wait for served and published.
+	Poll time.Duration
+	// Command describes the run for the journal's lock ("stspilot promote").
+	Command string
+}
+
+// Request is what the operator asked for.
+type Request struct {
+	Workflow Workflow
+	Domain   string
+	// RUA is the TLS-RPT destination for rollout ("mailto:tlsrpt@example.com").
+	RUA string
+	// MX overrides the mx patterns derived from live MX (rollout).
+	MX []string
+	// To is rollback's destination: testing (default) or none.
+	To Stage
+	// WithoutReports lets promote go on without TLS-RPT evidence.
+	WithoutReports bool
+	// AdoptLive accepts a served policy that differs from the journal's.
+	AdoptLive bool
+	// KeepTLSRPT makes teardown leave the _smtp._tls record in place.
+	KeepTLSRPT bool
+	// LastMaxAge is the operator's word for the max_age of the last
+	// testing/enforce policy when the journal does not know it (teardown).
+	LastMaxAge time.Duration
+
+	// preview plans for status: missing inputs (--rua) are not errors.
+	preview bool
+}
+
+// ErrUsage marks a request that cannot be planned as asked (exit 2).
+var ErrUsage = errors.New("usage")
+
+func (e *Engine) now() time.Time {
+	if e.Clock == nil {
+		return time.Now()
+	}
+	return e.Clock.Now()
+}
+
+func (e *Engine) poll() time.Duration {
+	if e.Poll > 0 {
+		return e.Poll
+	}
+	return DefaultPoll
+}
+
+// live is what the engine reads of a domain before planning.
+type live struct {
+	rep     *checks.Report
+	policy  *Policy // served and valid, nil otherwise
+	stsID   string
+	stsTTL  time.Duration
+	stsRecs []string // records of ours (STSv1) at _mta-sts
+	rptRecs []string // records of ours (TLSRPTv1) at _smtp._tls
+	mxHosts []string
+}
+
+func readLive(rep *checks.Report) *live {
+	l := &live{rep: rep}
+	if rep.STS != nil {
+		l.stsID = rep.STS.ID
+		l.stsTTL = time.Duration(rep.STS.TTL) * time.Second
+		l.stsRecs = ours(rep.STS.Records, dnsprovider.KindSTS)
+	}
+	if rep.TLSRPT != nil {
+		l.rptRecs = ours(rep.TLSRPT.Records, dnsprovider.KindTLSRPT)
+	}
+	if p := rep.Policy; p != nil && p.Text != "" && p.Mode != "" {
+		l.policy = &Policy{Mode: p.Mode, MaxAge: p.MaxAge, MX: p.MX, Text: p.Text, ID: l.stsID}
+	}
+	for _, m := range rep.MX {
+		l.mxHosts = append(l.mxHosts, m.Host)
+	}
+	return l
+}
+
+// ours keeps the records of kind k: foreign TXT records at our names are
+// not ours to show as changed or to delete (invariant 5).
+func ours(recs []string, k dnsprovider.Kind) []string {
+	var out []string
+	for _, r := range recs {
+		if k.Matches(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Plan computes what req would do now, from live state and the journal.
+// It changes nothing and takes no lock.
+func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
+	domain, err := checks.NormalizeDomain(req.Domain)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	mem, err := e.Journal.Peek(domain)
+	if err != nil {
+		return nil, err
+	}
+	return e.plan(ctx, req, domain, mem)
+}
+
+func (e *Engine) plan(ctx context.Context, req Request, domain string, mem *Memory) (*Plan, error) {
+	if len(e.Ladder) == 0 {
+		return nil, errors.New("workflow: the engine has no ladder")
+	}
+	zone, err := e.zone(ctx, domain)
+	if err != nil {
+		return nil, err
+	}
+	rep := e.Check(ctx, domain)
+	if rep.Error != "" {
+		return nil, fmt.Errorf("reading the live state of %s: %s", domain, rep.Error)
+	}
+	lv := readLive(rep)
+	p := &Plan{Domain: domain, Zone: zone, Workflow: req.Workflow, Stage: e.stage(lv, mem), Current: lv.policy, Rung: -1, PlannedAt: e.now(), Live: rep}
+	p.Warnings = append(p.Warnings, e.Ladder.Warnings()...)
+
+	// Someone changed the served policy behind our back: nothing may go on
+	// top of bytes we did not publish, except an emergency rollback.
+	if d := drift(lv, mem); d != "" && !req.AdoptLive && req.Workflow != Rollback {
+		p.Refusal = &Refusal{Reason: d, Override: "--adopt-live"}
+		return p, nil
+	}
+
+	// A change that a killed run left half-done is finished first, with
+	// the same bytes and the same id, unless this is a rollback.
+	if mem != nil && mem.Intent != nil && req.Workflow != Rollback {
+		if mem.Intent.Workflow != req.Workflow {
+			p.Refusal = &Refusal{Reason: fmt.Sprintf("an earlier %s of %s (started %s) did not finish; run `stspilot %s %s` to finish it first, or roll back",
+				mem.Intent.Workflow, domain, mem.Intent.StartedAt.UTC().Format(time.RFC3339), mem.Intent.Workflow, domain)}
+			return p, nil
+		}
+		t := mem.Intent.Target
+		p.Target = &t
+		p.Rung = rungIndex(e.Ladder, t.Mode, t.MaxAge)
+		p.Reason = "finishing the change an earlier run started"
+		e.recipe(ctx, p, lv, mem.Intent.RUA)
+		return p, nil
+	}
+
+	switch req.Workflow {
+	case Rollout:
+		err = e.planRollout(ctx, p, lv, mem, req)
+	case Promote:
+		err = e.planPromote(ctx, p, lv, mem, req)
+	case Rollback:
+		err = e.planRollback(ctx, p, lv, mem, req)
+	case Teardown:
+		err = e.planTeardown(ctx, p, lv, mem, req)
+	default:
+		err = fmt.Errorf("%w: unknown workflow %q", ErrUsage, req.Workflow)
+	}
+	return p, err
+}
+
+func (e *Engine) zone(ctx context.Context, domain string) (string, error) {
+	if e.Zone != "" {
+		return dnsprovider.Fqdn(e.Zone), nil
+	}
+	if e.FindZone == nil {
+		return "", errors.New("workflow: no zone and no way to find it")
+	}
+	z, err := e.FindZone(ctx, domain)
+	if err != nil {
+		return "", fmt.Errorf("finding the DNS zone of %s: %w", domain, err)
+	}
+	return dnsprovider.Fqdn(z), nil
+}
+
+// stage reads the stage from live state first and the journal second.
+func (e *Engine) stage(lv *live, mem *Memory) Stage {
+	switch s := Stage(lv.rep.Stage); s {
+	case StageTesting, StageEnforce, StageNone:
+		return s
+	case StageAbsent:
+		if mem != nil && mem.Teardown != nil && mem.Teardown.RecordsGoneAt.IsZero() {
+			return StageNone
+		}
+		return s
+	default:
+		// A half-done change of ours (policy served, id not yet bumped) is
+		// the stage of the policy it replaces, not broken.
+		if mem != nil && mem.Intent != nil && mem.Current != nil {
+			return Stage(mem.Current.Mode)
+		}
+		return StageBroken
+	}
+}
+
+// drift says what differs between the served policy and what the journal
+// last published, or "" when nothing does (or the journal knows nothing).
+func drift(lv *live, mem *Memory) string {
+	if mem == nil || mem.Current == nil || lv.rep.Policy == nil || lv.rep.Policy.Text == "" {
+		return ""
+	}
+	served := lv.rep.Policy.Text
+	if served == mem.Current.Text {
+		return ""
+	}
+	if mem.Intent != nil && served == mem.Intent.Target.Text {
+		return "" // our own change, half-done
+	}
+	return fmt.Sprintf("mta-sts.%s serves a policy other than the one stspilot last published (id %s, %s): someone changed it outside stspilot; check it, then run again with --adopt-live to take the served policy as the new baseline",
+		lv.rep.Domain, mem.Current.ID, strings.ReplaceAll(strings.TrimSpace(mem.Current.Text), "\r\n", "; "))
+}
+
+// render builds the target policy and its id.
+func (e *Engine) render(mode string, maxAge int64, mx []string, lv *live, mem *Memory) (*Policy, error) {
+	pol := mtasts.Policy{Version: "STSv1", Mode: mtasts.Mode(mode), MaxAge: maxAge}
+	if mode != string(mtasts.ModeNone) {
+		pol.MX = mx
+	}
+	body, err := mtasts.Render(pol)
+	if err != nil {
+		return nil, err
+	}
+	t := &Policy{Mode: mode, MaxAge: maxAge, MX: pol.MX, Text: string(body)}
+	// Same bytes as the live policy whose id already names them: keep that id.
+	if lv.policy != nil && lv.policy.Text == t.Text && lv.stsID != "" {
+		if rec, ok := mtasts.VerifyID(lv.stsID, body); !rec || ok {
+			t.ID = lv.stsID
+			return t, nil
+		}
+	}
+	t.ID = mtasts.NewID(e.now(), body)
+	if lv.stsID == t.ID { // same second, same bytes: impossible to differ, but never reuse by accident
+		t.ID = mtasts.NewID(e.now().Add(time.Second), body)
+	}
+	return t, nil
+}
+
+// recipe appends the ordered change recipe of design.md: write the policy,
+// served gate, (TLS-RPT), set the id, published gate. Steps that live state
+// already holds are marked Done.
+func (e *Engine) recipe(ctx context.Context, p *Plan, lv *live, rua string) {
+	t := p.Target
+	host := "https://mta-sts." + p.Domain + "/" + WellKnownPath
+	before := ""
+	if lv.policy != nil {
+		before = lv.policy.Text
+	}
+	p.Steps = append(p.Steps,
+		Step{Kind: StepPublishPolicy, Summary: fmt.Sprintf("publish the %s policy (max_age %d) through %s", t.Mode, t.MaxAge, e.Publisher.Spec()), Name: host, Before: before, After: t.Text, Done: before == t.Text},
+		Step{Kind: StepGate, Gate: GateServed, Summary: "wait until every address of mta-sts." + p.Domain + " serves exactly the new policy", Name: host},
+	)
+	if rua != "" {
+		val := "v=TLSRPTv1; rua=" + rua
+		cur := ""
+		if len(lv.rptRecs) > 0 {
+			cur = strings.Join(lv.rptRecs, " | ")
+		}
+		p.Steps = append(p.Steps, Step{Kind: StepSetTLSRPT, Summary: "set the TLS-RPT record", Name: tlsrpt.RecordName(p.Domain), Before: cur, After: val, Done: len(lv.rptRecs) == 1 && lv.rptRecs[0] == val})
+	}
+	val := "v=STSv1; id=" + t.ID + ";"
+	p.Steps = append(p.Steps,
+		Step{Kind: StepSetSTS, Summary: "set the policy id (after the policy is served everywhere)", Name: "_mta-sts." + p.Domain, Before: strings.Join(lv.stsRecs, " | "), After: val, Done: lv.stsID == t.ID},
+		Step{Kind: StepGate, Gate: GatePublished, Summary: "wait until every authoritative name server answers the new id", Name: "_mta-sts." + p.Domain},
+	)
+	number(p)
+}
+
+func number(p *Plan) {
+	for i := range p.Steps {
+		s := &p.Steps[i]
+		k := string(s.Kind)
+		if s.Kind == StepGate {
+			k = string(s.Gate)
+		}
+		s.ID = fmt.Sprintf("%d-%s", i+1, k)
+	}
+}
+
+func (e *Engine) planRollout(ctx context.Context, p *Plan, lv *live, mem *Memory, req Request) error {
+	if p.Stage == StageTesting || p.Stage == StageEnforce {
+		p.Nothing = true
+		p.Reason = fmt.Sprintf("%s is already in %s (policy id %s); use promote to climb the ladder", p.Domain, p.Stage, lv.stsID)
+		return nil
+	}
+	if len(lv.mxHosts) == 0 {
+		p.Refusal = &Refusal{Reason: fmt.Sprintf("%s has no MX records: an MTA-STS policy lists the MX hosts, so there is nothing to protect yet (mx.none)", p.Domain)}
+		return nil
+	}
+	mx := req.MX
+	if len(mx) == 0 {
+		mx = mtasts.SuggestPatterns(lv.mxHosts)
+	}
+	for _, m := range mx {
+		if err := mtasts.ValidatePattern(m); err != nil {
+			return fmt.Errorf("%w: mx pattern %q: %v", ErrUsage, m, err)
+		}
+	}
+	var uncovered []string
+	for _, h := range lv.mxHosts {
+		if _, ok := mtasts.Covering(mx, h); !ok {
+			uncovered = append(uncovered, h)
+		}
+	}
+	if len(uncovered) > 0 {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("the mx patterns %s do not cover %s: senders will report them while testing, and promote to enforce will refuse", strings.Join(mx, ", "), strings.Join(uncovered, ", ")))
+	}
+	rua := req.RUA
+	if rua == "" && len(lv.rptRecs) == 0 && !req.preview {
+		return fmt.Errorf("%w: rollout needs --rua mailto:ADDRESS (or https:URL): TLS-RPT reports are how you learn what senders see while testing (tlsrpt.missing)", ErrUsage)
+	}
+	if rua != "" {
+		rec, probs := tlsrpt.ParseRecord("v=TLSRPTv1; rua=" + rua)
+		if errs := tlsrpt.Errors(probs); len(errs) > 0 || len(rec.RUA) == 0 {
+			return fmt.Errorf("%w: --rua %q: %s", ErrUsage, rua, describeProblems(errs))
+		}
+	}
+	first := e.Ladder[0]
+	t, err := e.render(first.Mode, int64(first.MaxAge/time.Second), mx, lv, mem)
+	if err != nil {
+		return err
+	}
+	p.Target, p.Rung = t, 0
+	e.recipe(ctx, p, lv, rua)
+	return nil
+}
+
+func describeProblems(ps []tlsrpt.Problem) string {
+	var s []string
+	for _, p := range ps {
+		s = append(s, p.String())
+	}
+	if len(s) == 0 {
+		return "no destination"
+	}
+	return strings.Join(s, "; ")
+}
+
+func (e *Engine) planPromote(ctx context.Context, p *Plan, lv *live, mem *Memory, req Request) error {
+	if p.Stage != StageTesting && p.Stage != StageEnforce || lv.policy == nil {
+		p.Refusal = &Refusal{Reason: fmt.Sprintf("%s is %s: promote climbs from a live testing or enforce policy; run rollout first", p.Domain, p.Stage)}
+		return nil
+	}
+	cur := lv.policy
+	next, ok := nextRung(e.Ladder, cur.Mode, cur.MaxAge)
+	if !ok {
+		p.Nothing = true
+		p.Reason = fmt.Sprintf("%s is at the top of the ladder (%s, max_age %d)", p.Domain, cur.Mode, cur.MaxAge)
+		return nil
+	}
+	nr := e.Ladder[next]
+	// Window: the soak of the current rung, from when it went live.
+	since, how := e.liveSince(lv, mem)
+	soak := soakOf(e.Ladder, cur.Mode, cur.MaxAge)
+	w := windowGate(e.now(), since.Add(soak), fmt.Sprintf("the %s soak of %s@%d (live since %s, %s)", soak, cur.Mode, cur.MaxAge, since.UTC().Format(time.RFC3339), how))
+	p.Gates = append(p.Gates, w)
+	p.Steps = append(p.Steps, Step{Kind: StepGate, Gate: GateWindow, Summary: w.Reason, Done: w.Open})
+
+	// Evidence: TLS-RPT reports for the current policy in the soak window.
+	ev, err := e.evidence(ctx, p.Domain, cur, since, req)
+	if err != nil {
+		return err
+	}
+	p.Gates = append(p.Gates, ev)
+	p.Steps = append(p.Steps, Step{Kind: StepGate, Gate: GateEvidence, Summary: ev.Reason, Done: ev.Open})
+	if !ev.Open && ev.NextAt == nil {
+		p.Refusal = &Refusal{Reason: ev.Reason, Override: overrideIf(e.Evidence == nil || strings.Contains(ev.Reason, "no TLS-RPT reports"), "--without-reports")}
+		for _, t := range ev.Targets {
+			p.Refusal.Details = append(p.Refusal.Details, t.Detail)
+		}
+	}
+
+	mx := cur.MX
+	if nr.Mode == string(mtasts.ModeEnforce) {
+		lg := e.enforceLive(lv, mx)
+		p.Gates = append(p.Gates, lg)
+		p.Steps = append(p.Steps, Step{Kind: StepGate, Gate: GateLive, Summary: lg.Reason, Done: lg.Open})
+		if !lg.Open && p.Refusal == nil {
+			p.Refusal = &Refusal{Reason: "enforce would make senders refuse mail to an MX that fails: " + lg.Reason}
+			for _, t := range lg.Targets {
+				if t.State != StateOK {
+					p.Refusal.Details = append(p.Refusal.Details, fmt.Sprintf("%s %s: %s", t.Name, t.Addr, t.Detail))
+				}
+			}
+		}
+	}
+	t, err := e.render(nr.Mode, int64(nr.MaxAge/time.Second), mx, lv, mem)
+	if err != nil {
+		return err
+	}
+	p.Target, p.Rung = t, next
+	e.recipe(ctx, p, lv, "")
+	return nil
+}
+
+func overrideIf(b bool, flag string) string {
+	if b {
+		return flag
+	}
+	return ""
+}
+
+// liveSince is when the current policy went live: from the journal, else
+// from an id of our scheme, else now (an unknown start restarts the soak).
+func (e *Engine) liveSince(lv *live, mem *Memory) (time.Time, string) {
+	if mem != nil && mem.Current != nil && mem.Current.Text == lv.policy.Text && !mem.Current.PublishedAt.IsZero() {
+		return mem.Current.PublishedAt, "from the journal"
+	}
+	if t, _, ok := mtasts.ParseID(lv.stsID); ok {
+		if rec, match := mtasts.VerifyID(lv.stsID, []byte(lv.policy.Text)); rec && match {
+			return t, "from the policy id"
+		}
+	}
+	return e.now(), "unknown: neither the journal nor the id says, so the soak starts now"
+}
+
+func (e *Engine) evidence(ctx context.Context, domain string, cur *Policy, since time.Time, req Request) (GateResult, error) {
+	if req.WithoutReports {
+		return GateResult{Kind: GateEvidence, Open: true, Reason: "skipped: --without-reports"}, nil
+	}
+	if e.Evidence == nil {
+		return GateResult{Kind: GateEvidence, Reason: "no TLS-RPT reports are configured, so nothing shows what senders saw under the current policy; pass --reports PATH, or --without-reports to promote on the live checks alone"}, nil
+	}
+	g, found, err := e.Evidence(ctx, domain, cur, since)
+	if err != nil {
+		return g, err
+	}
+	if !found {
+		return GateResult{Kind: GateEvidence, Reason: fmt.Sprintf("no TLS-RPT reports since %s for the current policy; wait for reports, or pass --without-reports", since.UTC().Format(time.RFC3339))}, nil
+	}
+	g.Kind = GateEvidence
+	return g, nil
+}
+
+// enforceLive is the live gate for enforce (invariant 2): every live MX
+// host is covered by a pattern and offers STARTTLS with a PKIX-valid
+// certificate for its name on every address.
+func (e *Engine) enforceLive(lv *live, patterns []string) GateResult {
+	g := GateResult{Kind: GateLive}
+	if len(lv.rep.MX) == 0 {
+		g.Reason = "no MX hosts were found"
+		return g
+	}
+	for _, m := range lv.rep.MX {
+		ts := TargetStatus{Name: m.Host, State: StateOK}
+		if _, ok := mtasts.Covering(patterns, m.Host); !ok {
+			ts.State, ts.Detail = StateFailed, fmt.Sprintf("no mx pattern of %s covers it (mx.uncovered)", strings.Join(patterns, ", "))
+			g.Targets = append(g.Targets, ts)
+			continue
+		}
+		if m.Error != "" {
+			ts.State, ts.Detail = StateFailed, m.Error
+			g.Targets = append(g.Targets, ts)
+			continue
+		}
+		for _, a := range m.Addrs {
+			at := TargetStatus{Name: m.Host, Addr: a.Addr, State: StateOK, Detail: "STARTTLS " + a.TLSVersion}
+			switch {
+			case a.Error != "" && !a.STARTTLS && a.Banner == "":
+				// Unreachable from here: senders treat it as down, not as a
+				// policy failure; not a reason to refuse, but said.
+				at.State, at.Detail = StateUnreachable, a.Error
+			case !a.STARTTLS:
+				at.State, at.Detail = StateFailed, "no STARTTLS (mx.starttls-missing)"
+			case a.CertProblem != "":
+				at.State, at.Detail = StateFailed, "certificate: "+a.CertProblem
+			case a.Error != "":
+				at.State, at.Detail = StateFailed, a.Error
+			}
+			g.Targets = append(g.Targets, at)
+		}
+	}
+	var bad, down []string
+	for _, t := range g.Targets {
+		switch t.State {
+		case StateFailed:
+			bad = append(bad, strings.TrimSpace(t.Name+" "+t.Addr)+": "+t.Detail)
+		case StateUnreachable:
+			down = append(down, t.Name+" "+t.Addr)
+		}
+	}
+	if len(bad) > 0 {
+		g.Reason = strings.Join(bad, "; ")
+		return g
+	}
+	g.Open = true
+	g.Reason = fmt.Sprintf("all %d MX hosts are covered and pass STARTTLS with a valid certificate", len(lv.rep.MX))
+	if len(down) > 0 {
+		g.Reason += fmt.Sprintf(" (not reachable from here, so not checked: %s)", strings.Join(down, ", "))
+	}
+	return g
+}
+
+func (e *Engine) planRollback(ctx context.Context, p *Plan, lv *live, mem *Memory, req Request) error {
+	to := req.To
+	if to == "" {
+		to = StageTesting
+	}
+	if to != StageTesting && to != StageNone {
+		return fmt.Errorf("%w: rollback --to %s: want testing or none", ErrUsage, to)
+	}
+	if lv.policy == nil && (mem == nil || mem.Current == nil) {
+		p.Nothing = true
+		p.Reason = fmt.Sprintf("%s serves no MTA-STS policy: nothing to roll back", p.Domain)
+		return nil
+	}
+	mx := []string(nil)
+	switch {
+	case lv.policy != nil && len(lv.policy.MX) > 0:
+		mx = lv.policy.MX
+	case mem != nil && mem.Current != nil && len(mem.Current.MX) > 0:
+		mx = mem.Current.MX
+	default:
+		mx = mtasts.SuggestPatterns(lv.mxHosts)
+	}
+	mode, maxAge := string(to), int64(NoneMaxAge)
+	if to == StageTesting {
+		maxAge = int64(e.Ladder[0].MaxAge / time.Second)
+	}
+	if lv.policy != nil && lv.policy.Mode == mode && lv.policy.MaxAge <= maxAge && p.Stage == to {
+		p.Nothing = true
+		p.Reason = fmt.Sprintf("%s is already in %s with max_age %d", p.Domain, mode, lv.policy.MaxAge)
+		return nil
+	}
+	t, err := e.render(mode, maxAge, mx, lv, mem)
+	if err != nil {
+		return err
+	}
+	p.Target, p.Rung = t, rungIndex(e.Ladder, mode, maxAge)
+	if old := lv.policy; old != nil {
+		now := e.now()
+		ttl := lv.stsTTL
+		r := &RiskWindow{OldTXTTTL: ttl, OldMaxAge: time.Duration(old.MaxAge) * time.Second, OldMode: old.Mode}
+		r.TXTUntil = now.Add(ttl)
+		r.PolicyUntil = now.Add(r.OldMaxAge)
+		p.Risk = r
+	}
+	e.recipe(ctx, p, lv, "")
+	return nil
+}
+
+func (e *Engine) planTeardown(ctx context.Context, p *Plan, lv *live, mem *Memory, req Request) error {
+	hasSTS := len(lv.stsRecs) > 0
+	if p.Stage == StageAbsent && !hasSTS && lv.policy == nil {
+		p.Nothing = true
+		p.Reason = fmt.Sprintf("%s has no MTA-STS record and serves no policy: nothing to tear down", p.Domain)
+		return nil
+	}
+	// Part 1: mode none with a new id, unless none is live already.
+	if lv.policy == nil || lv.policy.Mode != string(mtasts.ModeNone) || !hasSTS {
+		if hasSTS || lv.policy != nil {
+			t, err := e.render(string(mtasts.ModeNone), NoneMaxAge, nil, lv, mem)
+			if err != nil {
+				return err
+			}
+			if lv.policy == nil || lv.policy.Mode != string(mtasts.ModeNone) {
+				p.Target, p.Rung = t, -1
+				e.recipe(ctx, p, lv, "")
+				// The window starts once none is live; this run ends there.
+				p.Steps = append(p.Steps, Step{Kind: StepGate, Gate: GateWindow, Summary: "wait out the max_age of the last testing/enforce policy, counted from when mode none went live"})
+				e.teardownDeletes(p, lv, mem, req)
+				number(p)
+				return nil
+			}
+		}
+	}
+	// Part 2: none is live (or only leftovers are): wait, then delete.
+	until, what, err := e.teardownWindow(lv, mem, req)
+	if err != nil {
+		p.Refusal = &Refusal{Reason: err.Error(), Override: "--last-max-age DURATION"}
+		return nil
+	}
+	w := windowGate(e.now(), until, what)
+	p.Gates = append(p.Gates, w)
+	p.Steps = append(p.Steps, Step{Kind: StepGate, Gate: GateWindow, Summary: w.Reason, Done: w.Open})
+	e.teardownDeletes(p, lv, mem, req)
+	number(p)
+	return nil
+}
+
+// teardownWindow: senders may hold the last testing/enforce policy until
+// max_age after the last time it was served (STS-SEND-5, STS-SEND-16), so
+// deletion waits for noneSince + that max_age (invariant 3).
+func (e *Engine) teardownWindow(lv *live, mem *Memory, req Request) (time.Time, string, error) {
+	var since time.Time
+	var maxAge time.Duration
+	if mem != nil && mem.Teardown != nil {
+		since, maxAge = mem.Teardown.NoneSince, mem.Teardown.LastMaxAge
+	}
+	if since.IsZero() && lv.policy != nil && lv.policy.Mode == string(mtasts.ModeNone) {
+		if t, _, ok := mtasts.ParseID(lv.stsID); ok {
+			since = t
+		}
+	}
+	if req.LastMaxAge > 0 {
+		maxAge = req.LastMaxAge
+	}
+	if since.IsZero() || maxAge <= 0 {
+		return time.Time{}, "", fmt.Errorf("the journal does not say when mode none went live or what max_age the last testing/enforce policy had, so the cache window is unknown: senders may still hold an enforce policy; give the largest max_age ever published with --last-max-age")
+	}
+	return since.Add(maxAge), fmt.Sprintf("the cache window (max_age %s of the last testing/enforce policy, from %s when mode none went live)", maxAge, since.UTC().Format(time.RFC3339)), nil
+}
+
+func (e *Engine) teardownDeletes(p *Plan, lv *live, mem *Memory, req Request) {
+	sts := "_mta-sts." + p.Domain
+	p.Steps = append(p.Steps,
+		Step{Kind: StepDeleteSTS, Summary: "delete the _mta-sts record (no undo)", Name: sts, Before: strings.Join(lv.stsRecs, " | "), Destructive: true, Done: len(lv.stsRecs) == 0},
+		Step{Kind: StepGate, Gate: GatePublished, Summary: "wait until every authoritative name server has dropped it", Name: sts},
+	)
+	if !req.KeepTLSRPT && len(lv.rptRecs) > 0 {
+		p.Steps = append(p.Steps, Step{Kind: StepDeleteTLSRPT, Summary: "delete the TLS-RPT record (no undo; keep it with --keep-tlsrpt)", Name: tlsrpt.RecordName(p.Domain), Before: strings.Join(lv.rptRecs, " | "), Destructive: true})
+	}
+	p.Steps = append(p.Steps, Step{Kind: StepRemovePolicy, Summary: "stop serving the policy file through " + e.Publisher.Spec() + " (no undo)", Name: "https://mta-sts." + p.Domain + "/" + WellKnownPath, Destructive: true, Done: lv.policy == nil && lv.rep.Policy != nil && len(lv.rep.Policy.Fetch) > 0 && allNotFound(lv.rep.Policy.Fetch)})
+}
+
+func allNotFound(f []checks.FetchInfo) bool {
+	return !slices.ContainsFunc(f, func(x checks.FetchInfo) bool { return x.Status == 200 })
+}
+
+// rungIndex is the position of mode@maxAge on the ladder, -1 when off it.
+func rungIndex(l Ladder, mode string, maxAge int64) int {
+	if i, ok := l.Find(mode, time.Duration(maxAge)*time.Second); ok {
+		return i
+	}
+	return -1
+}
+
+// modeRank orders modes for climbing: testing below enforce.
+func modeRank(mode string) int {
+	switch mode {
+	case string(mtasts.ModeTesting):
+		return 1
+	case string(mtasts.ModeEnforce):
+		return 2
+	}
+	return 0
+}
+
+// nextRung is the rung promote climbs to from mode@maxAge: the next one on
+// the ladder, or, for a policy off the ladder, the first rung above it.
+func nextRung(l Ladder, mode string, maxAge int64) (int, bool) {
+	if i := rungIndex(l, mode, maxAge); i >= 0 {
+		return i + 1, i+1 < len(l)
+	}
+	for i, r := range l {
+		rm, cm := modeRank(r.Mode), modeRank(mode)
+		if rm > cm || rm == cm && int64(r.MaxAge/time.Second) > maxAge {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// soakOf is the soak of the rung mode@maxAge, or of the highest rung below
+// it for a policy off the ladder (never less than the first rung's).
+func soakOf(l Ladder, mode string, maxAge int64) time.Duration {
+	if i := rungIndex(l, mode, maxAge); i >= 0 {
+		return l[i].Soak
+	}
+	soak := l[0].Soak
+	for _, r := range l {
+		rm, cm := modeRank(r.Mode), modeRank(mode)
+		if rm < cm || rm == cm && int64(r.MaxAge/time.Second) <= maxAge {
+			soak = r.Soak
+		}
+	}
+	return soak
+}

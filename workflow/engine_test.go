@@ -1,0 +1,575 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/libdns/libdns"
+
+	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/checks/checktest"
+	"github.com/stspilot/stspilot/dnsprovider"
+	"github.com/stspilot/stspilot/dnsprovider/memory"
+)
+
+// The engine tests run the real checks, the real served gate and the real
+// libdns adapter against an in-process world (checktest: authoritative DNS,
+// HTTPS policy host, STARTTLS MX), with a webroot publisher whose directory
+// the policy host serves, and a fake clock so that soaks pass instantly.
+
+const (
+	tDomain = "example.test"
+	polIP   = "127.0.0.10"
+	pol2IP  = "127.0.0.11"
+	mx1IP   = "127.0.0.20"
+)
+
+// fakeClock advances only when the engine waits.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.Advance(d)
+	ch := make(chan time.Time, 1)
+	ch <- c.Now()
+	return ch
+}
+
+// mirror is a libdns provider over memory.Provider that copies every TXT
+// change into the checktest DNS server, so the checks see what was written.
+type mirror struct {
+	*memory.Provider
+	w      *checktest.World
+	writes int // appends and deletes that changed something
+	mu     sync.Mutex
+}
+
+func (m *mirror) sync(names map[string]bool) {
+	for n := range names {
+		abs := n + "." + tDomain + "."
+		if n == "@" {
+			abs = tDomain + "."
+		}
+		m.w.Remove(abs, 16)
+		for _, rr := range m.Records(tDomain) {
+			if rr.Type == "TXT" && rr.Name == n {
+				m.w.RR(fmt.Sprintf("%s %d IN TXT %s", abs, int(rr.TTL/time.Second), dnsprovider.QuoteTXT(rr.Data)))
+			}
+		}
+	}
+}
+
+func relOf(r libdns.Record) string {
+	n := r.RR().Name
+	if strings.HasSuffix(n, ".") {
+		n = libdns.RelativeName(n, tDomain+".")
+	}
+	return strings.ToLower(n)
+}
+
+func (m *mirror) AppendRecords(ctx context.Context, zone string, recs []libdns.Record) ([]libdns.Record, error) {
+	out, err := m.Provider.AppendRecords(ctx, zone, recs)
+	m.mu.Lock()
+	m.writes += len(out)
+	m.mu.Unlock()
+	names := map[string]bool{}
+	for _, r := range recs {
+		names[relOf(r)] = true
+	}
+	m.sync(names)
+	return out, err
+}
+
+func (m *mirror) DeleteRecords(ctx context.Context, zone string, recs []libdns.Record) ([]libdns.Record, error) {
+	out, err := m.Provider.DeleteRecords(ctx, zone, recs)
+	m.mu.Lock()
+	m.writes += len(out)
+	m.mu.Unlock()
+	names := map[string]bool{}
+	for _, r := range recs {
+		names[relOf(r)] = true
+	}
+	m.sync(names)
+	return out, err
+}
+
+// providerPublished is the published gate over the provider itself (the
+// real one, querying every name server, is tested in dnsprovider and e2e).
+type providerPublished struct{ p dnsprovider.Provider }
+
+func (pp providerPublished) Check(ctx context.Context, zone, name string, want func(dnsprovider.TXTSet) bool) GateResult {
+	set, err := pp.p.ReadTXT(ctx, zone, name)
+	g := GateResult{Kind: GatePublished}
+	if err != nil {
+		g.Reason = err.Error()
+		return g
+	}
+	g.Open = want(set)
+	g.Targets = []TargetStatus{{Name: "ns1." + tDomain, Addr: "127.0.0.53", State: map[bool]string{true: StateOK, false: StatePending}[g.Open], Detail: set.String()}}
+	g.Reason = set.String()
+	return g
+}
+
+// memJournal keeps Memory and entries in memory, with the same locking
+// contract as the file journal.
+type memJournal struct {
+	mu      sync.Mutex
+	mem     map[string]*Memory
+	entries map[string][]Entry
+	locked  map[string]bool
+	// fail, when set, is called for every Record; an error stops the run
+	// there as if the process had been killed after the previous write.
+	fail func(e Entry) error
+}
+
+func newMemJournal() *memJournal {
+	return &memJournal{mem: map[string]*Memory{}, entries: map[string][]Entry{}, locked: map[string]bool{}}
+}
+
+func (j *memJournal) Peek(domain string) (*Memory, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return cloneOrNil(j.mem[domain]), nil
+}
+
+func cloneOrNil(m *Memory) *Memory {
+	if m == nil {
+		return nil
+	}
+	return cloneMemory(m)
+}
+
+func (j *memJournal) History(domain string, n int) ([]Entry, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	e := j.entries[domain]
+	if len(e) > n {
+		e = e[len(e)-n:]
+	}
+	return append([]Entry(nil), e...), nil
+}
+
+func (j *memJournal) Begin(domain, command string, wf Workflow) (Txn, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.locked[domain] {
+		return nil, fmt.Errorf("%s is locked by another run", domain)
+	}
+	j.locked[domain] = true
+	return &memTxn{j: j, domain: domain}, nil
+}
+
+type memTxn struct {
+	j      *memJournal
+	domain string
+}
+
+func (t *memTxn) Memory() *Memory { return t.j.must(t.domain) }
+func (j *memJournal) must(d string) *Memory {
+	m, _ := j.Peek(d)
+	return m
+}
+func (t *memTxn) Record(m *Memory, e Entry) error {
+	if t.j.fail != nil {
+		if err := t.j.fail(e); err != nil {
+			return err
+		}
+	}
+	t.j.mu.Lock()
+	defer t.j.mu.Unlock()
+	t.j.mem[t.domain] = cloneMemory(m)
+	t.j.entries[t.domain] = append(t.j.entries[t.domain], e)
+	return nil
+}
+func (t *memTxn) Close() error {
+	t.j.mu.Lock()
+	defer t.j.mu.Unlock()
+	delete(t.j.locked, t.domain)
+	return nil
+}
+
+type harness struct {
+	t       *testing.T
+	w       *checktest.World
+	dns     *mirror
+	webroot string
+	clock   *fakeClock
+	j       *memJournal
+	e       *Engine
+	// publishes counts policy writes that changed the file.
+	publishes int
+}
+
+// countingPublisher wraps a publisher and counts real changes.
+type countingPublisher struct {
+	Publisher
+	h *harness
+}
+
+func (c countingPublisher) Publish(ctx context.Context, d string, b []byte) (Published, error) {
+	res, err := c.Publisher.Publish(ctx, d, b)
+	if res.Changed {
+		c.h.publishes++
+	}
+	return res, err
+}
+
+type hopts struct {
+	mxNames  []string // names on mx1's certificate (nil: mx1 itself)
+	secondIP bool     // a second policy-host address serving its own webroot
+}
+
+func newHarness(t *testing.T, o hopts) *harness {
+	t.Helper()
+	w := checktest.New(t)
+	h := &harness{t: t, w: w, webroot: t.TempDir(), clock: &fakeClock{t: time.Now().UTC().Truncate(time.Second)}, j: newMemJournal()}
+	m := &memory.Provider{}
+	m.AddZone(tDomain)
+	h.dns = &mirror{Provider: m, w: w}
+	w.RR(tDomain+". 300 IN MX 10 mx1."+tDomain+".", "mx1."+tDomain+". 300 IN A "+mx1IP, "mta-sts."+tDomain+". 300 IN A "+polIP)
+	names := o.mxNames
+	if names == nil {
+		names = []string{"mx1." + tDomain}
+	}
+	w.MX(mx1IP, "mx1."+tDomain, checktest.MXOpts{Cert: w.Leaf(names, checktest.CertOpts{})})
+	leaf := w.Leaf([]string{"mta-sts." + tDomain}, checktest.CertOpts{})
+	w.PolicyHost(polIP, leaf, serveDir(h.webroot))
+	served, err := NewServedChecker([]string{w.DNSAddr}, w.Roots, w.HTTPSPort, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov := dnsprovider.FromLibdns("memory", h.dns, dnsprovider.LibdnsOptions{})
+	lad, err := ParseLadder("testing@86400:14d,enforce@86400:7d,enforce@604800:30d,enforce@2592000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.e = &Engine{
+		Provider:  prov,
+		Publisher: countingPublisher{&Webroot{Dir: h.webroot}, h},
+		Journal:   h.j,
+		Clock:     h.clock,
+		Ladder:    lad,
+		Zone:      tDomain,
+		Check: func(ctx context.Context, d string) *checks.Report {
+			return checks.Run(ctx, d, checks.Options{Resolvers: []string{w.DNSAddr}, Roots: w.Roots, HTTPSPort: w.HTTPSPort, SMTPPort: w.SMTPPort, Timeout: 10 * time.Second})
+		},
+		Served:    served,
+		Published: providerPublished{prov},
+		Poll:      time.Second,
+		Command:   "test",
+	}
+	return h
+}
+
+// serveDir serves DIR/.well-known/mta-sts.txt as text/plain, 404 otherwise.
+func serveDir(dir string) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/"+WellKnownPath {
+			http.NotFound(rw, r)
+			return
+		}
+		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(WellKnownPath)))
+		if err != nil {
+			http.NotFound(rw, r)
+			return
+		}
+		rw.Header().Set("Content-Type", "text/plain")
+		rw.Write(b)
+	})
+}
+
+func (h *harness) apply(req Request, opt ApplyOptions) (*Outcome, *Recorder) {
+	h.t.Helper()
+	req.Domain = tDomain
+	rec := &Recorder{}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := h.e.Apply(ctx, req, nil, rec, opt)
+	if err != nil {
+		h.t.Fatalf("%s: %v", req.Workflow, err)
+	}
+	return out, rec
+}
+
+func (h *harness) txt(name string) []string {
+	set, err := h.e.Provider.ReadTXT(context.Background(), tDomain, name+"."+tDomain)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return set.Values
+}
+
+func (h *harness) servedFile() string {
+	b, _ := os.ReadFile(filepath.Join(h.webroot, filepath.FromSlash(WellKnownPath)))
+	return string(b)
+}
+
+var idRE = regexp.MustCompile(`^[A-Za-z0-9]{1,32}$`)
+
+// TestWholeLadder: rollout -> promote to the top -> rollback -> promote ->
+// teardown, checking the records, the served file and the ids at each stop
+// (invariants 1, 3, 4, 5).
+func TestWholeLadder(t *testing.T) {
+	h := newHarness(t, hopts{})
+	ctx := context.Background()
+	// A foreign record in our RRset must survive everything (invariant 5).
+	h.dns.AppendRecords(ctx, tDomain, []libdns.Record{libdns.TXT{Name: "_mta-sts", TTL: time.Hour, Text: "site-verification=keepme"}})
+
+	out, _ := h.apply(Request{Workflow: Rollout, RUA: "mailto:tlsrpt@example.test"}, ApplyOptions{})
+	if out.Status != StatusDone || out.Stage != StageTesting {
+		t.Fatalf("rollout: %+v", out)
+	}
+	if !strings.Contains(h.servedFile(), "mode: testing") || !strings.Contains(h.servedFile(), "mx: mx1.example.test") {
+		t.Fatalf("served file: %q", h.servedFile())
+	}
+	if got := h.txt("_smtp._tls"); !slices.Equal(got, []string{"v=TLSRPTv1; rua=mailto:tlsrpt@example.test"}) {
+		t.Errorf("TLS-RPT: %q", got)
+	}
+	ids := []string{out.Policy.ID}
+
+	// Promote too early: the soak (14d) is closed, exit 3 with next_at.
+	out, _ = h.apply(Request{Workflow: Promote, WithoutReports: true}, ApplyOptions{})
+	if out.Status != StatusPending || out.NextAt == nil || out.Gate.Kind != GateWindow {
+		t.Fatalf("early promote: %+v", out)
+	}
+	if want := h.clock.Now().Add(14 * 24 * time.Hour); out.NextAt.Sub(want).Abs() > time.Minute {
+		t.Errorf("next_at %s, want about %s", out.NextAt, want)
+	}
+	// Without --without-reports and no reports configured: refused.
+	h.clock.Advance(15 * 24 * time.Hour)
+	out, _ = h.apply(Request{Workflow: Promote}, ApplyOptions{})
+	if out.Status != StatusRefused || out.Refusal.Override != "--without-reports" {
+		t.Fatalf("promote without evidence: %+v", out)
+	}
+	// Up the ladder, waiting out each soak with --wait on the fake clock.
+	for _, want := range []string{"enforce@86400", "enforce@604800", "enforce@2592000"} {
+		out, _ = h.apply(Request{Workflow: Promote, WithoutReports: true}, ApplyOptions{Wait: 40 * 24 * time.Hour})
+		if out.Status != StatusDone || fmt.Sprintf("%s@%d", out.Policy.Mode, out.Policy.MaxAge) != want {
+			t.Fatalf("promote to %s: %+v", want, out)
+		}
+		ids = append(ids, out.Policy.ID)
+	}
+	out, _ = h.apply(Request{Workflow: Promote, WithoutReports: true}, ApplyOptions{Wait: 40 * 24 * time.Hour})
+	if out.Status != StatusNothing {
+		t.Fatalf("promote at the top: %+v", out)
+	}
+
+	// Rollback: immediate, with the risk window of the enforce policy.
+	out, rec := h.apply(Request{Workflow: Rollback}, ApplyOptions{})
+	if out.Status != StatusDone || out.Stage != StageTesting || out.Risk == nil || out.Risk.OldMaxAge != 2592000*time.Second || out.Risk.OldTXTTTL != dnsprovider.DefaultTTL {
+		t.Fatalf("rollback: %+v risk %+v", out, out.Risk)
+	}
+	if !slices.Contains(rec.Kinds(), EventRisk) {
+		t.Errorf("rollback reported no risk window: %v", rec.Kinds())
+	}
+	ids = append(ids, out.Policy.ID)
+
+	// Teardown: none goes live, then the window of the last max_age (1 day,
+	// the testing policy rollback published... and the enforce one before
+	// it is what senders may still hold).
+	out, _ = h.apply(Request{Workflow: Teardown}, ApplyOptions{})
+	if out.Status != StatusPending || out.Gate.Kind != GateWindow || !strings.Contains(h.servedFile(), "mode: none") {
+		t.Fatalf("teardown part 1: %+v, served %q", out, h.servedFile())
+	}
+	if len(h.txt("_mta-sts")) != 2 {
+		t.Fatalf("_mta-sts deleted inside the window: %q", h.txt("_mta-sts"))
+	}
+	h.clock.Advance(12 * time.Hour)
+	out, _ = h.apply(Request{Workflow: Teardown}, ApplyOptions{})
+	if out.Status != StatusPending || len(h.txt("_mta-sts")) != 2 || h.servedFile() == "" {
+		t.Fatalf("teardown inside the window deleted something: %+v", out)
+	}
+	h.clock.Advance(13 * time.Hour)
+	out, _ = h.apply(Request{Workflow: Teardown}, ApplyOptions{})
+	if out.Status != StatusDone || out.Stage != StageAbsent {
+		t.Fatalf("teardown: %+v", out)
+	}
+	if got := h.txt("_mta-sts"); !slices.Equal(got, []string{"site-verification=keepme"}) {
+		t.Errorf("after teardown _mta-sts holds %q, want only the foreign record", got)
+	}
+	if len(h.txt("_smtp._tls")) != 0 || h.servedFile() != "" {
+		t.Errorf("teardown left TLS-RPT %q or the policy file %q", h.txt("_smtp._tls"), h.servedFile())
+	}
+	// Invariant 4: every content change had a new, valid id.
+	for i, id := range ids {
+		if !idRE.MatchString(id) {
+			t.Errorf("id %q is not valid", id)
+		}
+		if slices.Index(ids, id) != i {
+			t.Errorf("id %q reused: %q", id, ids)
+		}
+	}
+	// Running teardown again changes nothing.
+	out, _ = h.apply(Request{Workflow: Teardown}, ApplyOptions{})
+	if out.Status != StatusNothing {
+		t.Errorf("second teardown: %+v", out)
+	}
+}
+
+// TestEnforceRefusedForBadMX: invariant 2. An MX whose certificate does not
+// name it blocks promotion to enforce, and nothing is written.
+func TestEnforceRefusedForBadMX(t *testing.T) {
+	h := newHarness(t, hopts{mxNames: []string{"other.example.test"}})
+	out, _ := h.apply(Request{Workflow: Rollout, RUA: "mailto:r@example.test"}, ApplyOptions{})
+	if out.Status != StatusDone {
+		t.Fatalf("rollout: %+v", out)
+	}
+	h.clock.Advance(15 * 24 * time.Hour)
+	before, writes, pubs := h.servedFile(), h.dns.writes, h.publishes
+	out, _ = h.apply(Request{Workflow: Promote, WithoutReports: true}, ApplyOptions{})
+	if out.Status != StatusRefused || !strings.Contains(out.Refusal.Reason, "mx1.example.test") || out.Refusal.Override != "" {
+		t.Fatalf("promote with a bad MX certificate: %+v", out)
+	}
+	if h.servedFile() != before || h.dns.writes != writes || h.publishes != pubs {
+		t.Error("a refused promote changed something")
+	}
+}
+
+// TestPolicyBeforeID: invariant 1. While one policy-host address still
+// serves the old bytes, the id is not touched.
+func TestPolicyBeforeID(t *testing.T) {
+	h := newHarness(t, hopts{})
+	stale := t.TempDir()
+	h.w.RR("mta-sts." + tDomain + ". 300 IN A " + pol2IP)
+	h.w.PolicyHost(pol2IP, h.w.Leaf([]string{"mta-sts." + tDomain}, checktest.CertOpts{}), serveDir(stale))
+	out, _ := h.apply(Request{Workflow: Rollout, RUA: "mailto:r@example.test"}, ApplyOptions{})
+	if out.Status != StatusPending || out.Gate.Kind != GateServed || !strings.Contains(out.Gate.Reason, pol2IP) {
+		t.Fatalf("rollout with a stale address: %+v", out)
+	}
+	if len(h.txt("_mta-sts")) != 0 {
+		t.Fatalf("the id was published before every address served the policy: %q", h.txt("_mta-sts"))
+	}
+	// The second address catches up; the rerun finishes without rewriting the policy.
+	os.MkdirAll(filepath.Join(stale, ".well-known"), 0o755)
+	os.WriteFile(filepath.Join(stale, filepath.FromSlash(WellKnownPath)), []byte(h.servedFile()), 0o644)
+	pubs := h.publishes
+	out, _ = h.apply(Request{Workflow: Rollout, RUA: "mailto:r@example.test"}, ApplyOptions{})
+	if out.Status != StatusDone || h.publishes != pubs {
+		t.Fatalf("rerun: %+v (publishes %d -> %d)", out, pubs, h.publishes)
+	}
+}
+
+// TestKilledRunsConverge: invariant 6. The run is cut right after each
+// external change (the journal write after it fails, as when the process
+// dies); the rerun finishes with the same id and repeats no change.
+func TestKilledRunsConverge(t *testing.T) {
+	for _, cut := range []StepKind{StepPublishPolicy, StepSetTLSRPT, StepSetSTS} {
+		t.Run(string(cut), func(t *testing.T) {
+			h := newHarness(t, hopts{})
+			killed := false
+			h.j.fail = func(e Entry) error {
+				if e.Kind == cut && e.Status == EntryDone && !killed {
+					killed = true
+					return errors.New("killed")
+				}
+				return nil
+			}
+			out, _ := h.apply(Request{Workflow: Rollout, RUA: "mailto:r@example.test"}, ApplyOptions{})
+			if out.Status != StatusFailed || !killed {
+				t.Fatalf("cut run: %+v", out)
+			}
+			writes, pubs := h.dns.writes, h.publishes
+			intent := h.j.must(tDomain).Intent
+			if intent == nil {
+				t.Fatal("no intent journaled before the first change")
+			}
+			out, _ = h.apply(Request{Workflow: Rollout, RUA: "mailto:r@example.test"}, ApplyOptions{})
+			if out.Status != StatusDone || out.Policy.ID != intent.Target.ID {
+				t.Fatalf("rerun: %+v (intent id %s)", out, intent.Target.ID)
+			}
+			// Everything done before the cut is not done again.
+			redone := (h.dns.writes - writes)
+			switch cut {
+			case StepPublishPolicy:
+				if h.publishes != pubs || redone != 2 { // TLS-RPT and STS still to do
+					t.Errorf("after a cut at %s: %d publishes, %d DNS writes redone", cut, h.publishes-pubs, redone)
+				}
+			case StepSetTLSRPT:
+				if h.publishes != pubs || redone != 1 {
+					t.Errorf("after a cut at %s: %d publishes, %d DNS writes", cut, h.publishes-pubs, redone)
+				}
+			case StepSetSTS:
+				if h.publishes != pubs || redone != 0 {
+					t.Errorf("after a cut at %s: %d publishes, %d DNS writes", cut, h.publishes-pubs, redone)
+				}
+			}
+		})
+	}
+}
+
+// TestDriftRefused: the policy file changed behind stspilot's back: every
+// workflow but rollback refuses until --adopt-live.
+func TestDriftRefused(t *testing.T) {
+	h := newHarness(t, hopts{})
+	if out, _ := h.apply(Request{Workflow: Rollout, RUA: "mailto:r@example.test"}, ApplyOptions{}); out.Status != StatusDone {
+		t.Fatal(out)
+	}
+	h.clock.Advance(15 * 24 * time.Hour)
+	edited := strings.Replace(h.servedFile(), "mx: mx1.example.test", "mx: mx9.example.test", 1)
+	os.WriteFile(filepath.Join(h.webroot, filepath.FromSlash(WellKnownPath)), []byte(edited), 0o644)
+	out, _ := h.apply(Request{Workflow: Promote, WithoutReports: true}, ApplyOptions{})
+	if out.Status != StatusRefused || out.Refusal.Override != "--adopt-live" {
+		t.Fatalf("promote over a drifted policy: %+v", out)
+	}
+	out, _ = h.apply(Request{Workflow: Rollback}, ApplyOptions{})
+	if out.Status != StatusNothing && out.Status != StatusDone {
+		t.Fatalf("rollback must not be blocked by drift: %+v", out)
+	}
+}
+
+// TestSecondRunLocked: two runs on one domain: the second is refused.
+func TestSecondRunLocked(t *testing.T) {
+	h := newHarness(t, hopts{})
+	txn, err := h.j.Begin(tDomain, "other", Rollout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txn.Close()
+	_, err = h.e.Apply(context.Background(), Request{Workflow: Rollout, Domain: tDomain, RUA: "mailto:r@example.test"}, nil, nil, ApplyOptions{})
+	if err == nil || !strings.Contains(err.Error(), "locked") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestStatus: stage, next workflow and when its gate opens, history.
+func TestStatus(t *testing.T) {
+	h := newHarness(t, hopts{})
+	ctx := context.Background()
+	st, err := h.e.Status(ctx, tDomain)
+	if err != nil || st.Stage != StageAbsent || st.Next != Rollout {
+		t.Fatalf("before rollout: %+v %v", st, err)
+	}
+	h.apply(Request{Workflow: Rollout, RUA: "mailto:r@example.test"}, ApplyOptions{})
+	h.clock.Advance(time.Hour)
+	st, err = h.e.Status(ctx, tDomain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Stage != StageTesting || st.Rung != 0 || st.Next != Promote || st.NextAt == nil || len(st.History) == 0 {
+		t.Fatalf("after rollout: %+v", st)
+	}
+	if want := h.clock.Now().Add(14*24*time.Hour - time.Hour); st.NextAt.Sub(want).Abs() > time.Minute {
+		t.Errorf("next_at %s, want about %s", st.NextAt, want)
+	}
+	if st.LiveSince == nil || h.clock.Now().Sub(*st.LiveSince) != time.Hour {
+		t.Errorf("live since %v", st.LiveSince)
+	}
+}

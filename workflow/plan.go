@@ -1,0 +1,185 @@
+package workflow
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/stspilot/stspilot/checks"
+)
+
+// Workflow names a staged workflow of design.md.
+type Workflow string
+
+const (
+	Rollout  Workflow = "rollout"  // absent -> testing and a TLS-RPT record
+	Promote  Workflow = "promote"  // next rung of the ladder
+	Rollback Workflow = "rollback" // back to testing (or none), no soak gates
+	Teardown Workflow = "teardown" // none -> wait out caches -> remove the records
+)
+
+// ParseWorkflow accepts the four workflow names.
+func ParseWorkflow(s string) (Workflow, error) {
+	switch w := Workflow(s); w {
+	case Rollout, Promote, Rollback, Teardown:
+		return w, nil
+	}
+	return "", fmt.Errorf("unknown workflow %q (want rollout, promote, rollback or teardown)", s)
+}
+
+// Stage is where a domain stands (design.md "Stages").
+type Stage string
+
+const (
+	StageAbsent  Stage = "absent"
+	StageTesting Stage = "testing"
+	StageEnforce Stage = "enforce"
+	StageNone    Stage = "none"
+	StageBroken  Stage = "broken"
+)
+
+// StepKind says what a step does.
+type StepKind string
+
+const (
+	StepPublishPolicy StepKind = "publish-policy" // write the policy through the publisher
+	StepSetSTS        StepKind = "set-sts"        // _mta-sts TXT "v=STSv1; id=NEW;"
+	StepSetTLSRPT     StepKind = "set-tlsrpt"     // _smtp._tls TXT "v=TLSRPTv1; rua=..."
+	StepDeleteSTS     StepKind = "delete-sts"     // remove our _mta-sts record
+	StepDeleteTLSRPT  StepKind = "delete-tlsrpt"  // remove our _smtp._tls record
+	StepRemovePolicy  StepKind = "remove-policy"  // stop serving the policy file
+	StepGate          StepKind = "gate"           // wait for a gate
+)
+
+// Step is one entry of a plan: a change or a gate.
+type Step struct {
+	// ID is stable for the same plan ("3-set-sts"), used in the journal.
+	ID      string   `json:"id"`
+	Kind    StepKind `json:"kind"`
+	Gate    GateKind `json:"gate,omitempty"`
+	Summary string   `json:"summary"`
+	// Name is the DNS name or the URL the step changes.
+	Name string `json:"name,omitempty"`
+	// Before and After are the record or file before and after the step.
+	Before string `json:"before,omitempty"`
+	After  string `json:"after,omitempty"`
+	// Destructive steps delete something; the wizard and the prompt say
+	// "no undo" for them.
+	Destructive bool `json:"destructive,omitempty"`
+	// Done is set when live state already holds the step's result.
+	Done bool `json:"done,omitempty"`
+}
+
+// Policy is a policy as the engine handles it.
+type Policy struct {
+	Mode   string   `json:"mode"`
+	MaxAge int64    `json:"max_age"`
+	MX     []string `json:"mx,omitempty"`
+	Text   string   `json:"text"`
+	ID     string   `json:"id"`
+}
+
+// Plan is what a workflow will do now, step by step, each with its gate.
+type Plan struct {
+	Domain   string   `json:"domain"`
+	Zone     string   `json:"zone"`
+	Workflow Workflow `json:"workflow"`
+	Stage    Stage    `json:"stage"`
+	// Current is the live policy (nil when none is served); Target the one
+	// the plan publishes (nil when it publishes none).
+	Current *Policy `json:"current,omitempty"`
+	Target  *Policy `json:"target,omitempty"`
+	// Rung is the ladder position of Target (-1 for none or off-ladder).
+	Rung     int      `json:"rung"`
+	Steps    []Step   `json:"steps"`
+	Warnings []string `json:"warnings,omitempty"`
+	// Gates are the gates evaluated while planning (live, window, evidence).
+	Gates []GateResult `json:"gates,omitempty"`
+	// Refusal is set when the workflow must not run (exit 5).
+	Refusal *Refusal `json:"refusal,omitempty"`
+	// Risk is set for rollback: how long senders may still use the old policy.
+	Risk *RiskWindow `json:"risk,omitempty"`
+	// Nothing is set when live state already is the workflow's end.
+	Nothing bool   `json:"nothing_to_do,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	// PlannedAt is when the plan was made.
+	PlannedAt time.Time `json:"planned_at"`
+	// Live is the check the plan was made from (not part of the JSON plan;
+	// status shows its findings).
+	Live *checks.Report `json:"-"`
+}
+
+// Changes reports whether the plan changes anything.
+func (p *Plan) Changes() bool {
+	for _, s := range p.Steps {
+		if s.Kind != StepGate && !s.Done {
+			return true
+		}
+	}
+	return false
+}
+
+// Destructive reports whether a step of the plan deletes something.
+func (p *Plan) Destructive() bool {
+	for _, s := range p.Steps {
+		if s.Destructive && !s.Done {
+			return true
+		}
+	}
+	return false
+}
+
+// Refusal explains why a step would break mail (exit 5).
+type Refusal struct {
+	Reason string `json:"reason"`
+	// Details list what was found (findings, addresses).
+	Details []string `json:"details,omitempty"`
+	// Override is the flag that accepts the risk, "" when nothing can.
+	Override string `json:"override,omitempty"`
+}
+
+func (r *Refusal) Error() string { return "refused: " + r.Reason }
+
+// RiskWindow is how long senders may keep using an old policy after a
+// rollback: resolvers may hold the old TXT record for its TTL, and senders
+// that ignore ids (tlspol, STS-SEND-5) may keep the old policy until its
+// max_age runs out.
+type RiskWindow struct {
+	OldTXTTTL time.Duration `json:"old_txt_ttl"`
+	OldMaxAge time.Duration `json:"old_max_age"`
+	OldMode   string        `json:"old_mode"`
+	// TXTUntil and PolicyUntil are when each part of the window ends.
+	TXTUntil    time.Time `json:"txt_until"`
+	PolicyUntil time.Time `json:"policy_until"`
+}
+
+func (r *RiskWindow) String() string {
+	return fmt.Sprintf("resolvers may serve the old _mta-sts record for up to %s (until %s); senders that ignore the id may keep the old %s policy for up to %s (until %s)",
+		r.OldTXTTTL, r.TXTUntil.UTC().Format(time.RFC3339), r.OldMode, r.OldMaxAge, r.PolicyUntil.UTC().Format(time.RFC3339))
+}
+
+// Status is how a run ended.
+type Status string
+
+const (
+	StatusDone    Status = "done"    // exit 0
+	StatusNothing Status = "nothing" // exit 0: live state already was the end
+	StatusPending Status = "pending" // exit 3: a gate is closed; come back at NextAt
+	StatusRefused Status = "refused" // exit 5
+	StatusFailed  Status = "failed"  // exit 1
+)
+
+// Outcome is the end of a run.
+type Outcome struct {
+	Domain   string      `json:"domain"`
+	Workflow Workflow    `json:"workflow"`
+	Status   Status      `json:"status"`
+	Stage    Stage       `json:"stage"`
+	Message  string      `json:"message"`
+	NextAt   *time.Time  `json:"next_at,omitempty"`
+	Gate     *GateResult `json:"gate,omitempty"`
+	Refusal  *Refusal    `json:"refusal,omitempty"`
+	Risk     *RiskWindow `json:"risk,omitempty"`
+	// Policy is the policy live at the end (nil when none).
+	Policy *Policy `json:"policy,omitempty"`
+	Error  string  `json:"error,omitempty"`
+}

@@ -1,0 +1,98 @@
+package workflow
+
+import (
+	"time"
+)
+
+// Memory is what the engine remembers of a domain between runs: the part
+// of the journal it plans from. Live state always comes first; Memory
+// answers what live state cannot (when a policy went live, what a killed
+// run was doing, when mode none went live).
+type Memory struct {
+	// Current is the last policy stspilot made live (its id published at
+	// every name server), nil before the first rollout and after a teardown.
+	Current *LivePolicy
+	// Intent is a change under way: set before the first external change
+	// of a recipe, cleared when its published gate opens.
+	Intent *Intent
+	// Teardown is set once mode none went live.
+	Teardown *TeardownState
+	// TLSRPT is the TLS-RPT record stspilot set ("" when none).
+	TLSRPT string
+	// Provider, Publish and Ladder are the settings of the last run (no
+	// secrets: a provider name, a --publish value, a ladder), so that the
+	// next command on the domain needs no flags.
+	Provider string
+	Publish  string
+	Ladder   string
+}
+
+// LivePolicy is a policy and when its id went live.
+type LivePolicy struct {
+	Policy
+	PublishedAt time.Time
+}
+
+// Intent is a change that a run started.
+type Intent struct {
+	Workflow  Workflow
+	Target    Policy
+	RUA       string
+	StartedAt time.Time
+}
+
+// TeardownState is the teardown's cache window.
+type TeardownState struct {
+	// NoneSince is when the mode none policy's id went live.
+	NoneSince time.Time
+	// LastMaxAge is the largest max_age of the testing/enforce policies
+	// that none replaced: senders may hold them that long (STS-SEND-16).
+	LastMaxAge time.Duration
+	// RecordsGoneAt is when the records were deleted (teardown done).
+	RecordsGoneAt time.Time
+}
+
+// Entry is one external change as the journal records it: written as
+// pending before the change and as done or failed after it (invariant 6).
+type Entry struct {
+	Step     string        // plan step id ("4-set-sts")
+	Kind     StepKind      // what changed
+	Status   string        // pending, done, failed
+	Name     string        // DNS name or URL
+	Before   string        // value before (record text or policy text)
+	After    string        // value after
+	PolicyID string        // the policy id concerned
+	MaxAge   int64         // its max_age
+	TTL      time.Duration // TTL of the record replaced (rollback risk window)
+	Changed  bool          // false when live state already held it
+	Error    string        // why it failed
+	At       time.Time     // when
+}
+
+// Entry statuses.
+const (
+	EntryPending = "pending"
+	EntryDone    = "done"
+	EntryFailed  = "failed"
+)
+
+// Journal persists Memory and entries, one document per domain.
+type Journal interface {
+	// Peek reads a domain's memory without locking (nil when there is none).
+	Peek(domain string) (*Memory, error)
+	// History returns the last n entries of a domain, oldest first.
+	History(domain string, n int) ([]Entry, error)
+	// Begin locks the domain for one run; a second Begin on the same domain
+	// fails while the first is open, saying who holds it.
+	Begin(domain, command string, wf Workflow) (Txn, error)
+}
+
+// Txn is one locked run on a domain's journal.
+type Txn interface {
+	// Memory is the state read under the lock (nil when there is none).
+	Memory() *Memory
+	// Record appends e and stores m, atomically and durably, before it returns.
+	Record(m *Memory, e Entry) error
+	// Close releases the lock.
+	Close() error
+}
