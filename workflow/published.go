@@ -1,0 +1,54 @@
+package workflow
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/stspilot/stspilot/dnsprovider"
+)
+
+// AuthPublished is the published gate over the zone's authoritative name
+// servers: every address of every NS is asked, without recursion, once per
+// evaluation (dnsprovider.ReadAuthoritative); the engine polls.
+type AuthPublished struct {
+	Resolver *dnsprovider.Resolver
+}
+
+// Check implements PublishedChecker.
+func (a AuthPublished) Check(ctx context.Context, zone, name string, want func(dnsprovider.TXTSet) bool) GateResult {
+	g := GateResult{Kind: GatePublished}
+	res, err := dnsprovider.ReadAuthoritative(ctx, a.Resolver, zone, name, want)
+	if err != nil {
+		g.Reason = fmt.Sprintf("asking the name servers of %s: %v", strings.TrimSuffix(zone, "."), err)
+		return g
+	}
+	for _, s := range res.Servers {
+		ts := TargetStatus{Name: strings.TrimSuffix(s.NS, "."), State: StatePending}
+		if s.Addr.IsValid() {
+			ts.Addr = s.Addr.String()
+		}
+		switch s.State {
+		case dnsprovider.ServerOK:
+			ts.State = StateOK
+		case dnsprovider.ServerLame:
+			ts.State = StateLame
+		case dnsprovider.ServerUnreachable:
+			ts.State = StateUnreachable
+		}
+		switch {
+		case s.Error != "":
+			ts.Detail = s.Error
+		case len(s.Answer.Values) == 0:
+			ts.Detail = "no TXT record (" + s.Rcode + ")"
+		default:
+			ts.Detail = strings.Join(s.Answer.Values, " | ")
+		}
+		g.Targets = append(g.Targets, ts)
+	}
+	if len(g.Targets) == 0 {
+		g.Reason = "the zone " + strings.TrimSuffix(zone, ".") + " has no name server to ask"
+		return g
+	}
+	return summarize(g, "the name servers of "+strings.TrimSuffix(zone, "."), "answer the new record")
+}
