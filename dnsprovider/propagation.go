@@ -262,20 +262,29 @@ func (q *Resolver) askOne(ctx context.Context, s nsAddr, name string, want func(
 		st.Error = err.Error()
 		return st
 	}
+	classify(&st, in, want)
+	return st
+}
+
+// classify sets st from an answer to TXT st.Answer.Name: lame unless it is
+// an authoritative NOERROR or NXDOMAIN; then ok or mismatch by want.
+func classify(st *ServerStatus, in *dns.Msg, want func(TXTSet) bool) {
 	st.Rcode = dns.RcodeToString[in.Rcode]
+	if st.Rcode == "" {
+		st.Rcode = fmt.Sprintf("RCODE%d", in.Rcode)
+	}
 	switch {
 	case in.Rcode != dns.RcodeSuccess && in.Rcode != dns.RcodeNameError:
 		st.State, st.Error = ServerLame, "answered "+st.Rcode
 	case !in.Authoritative:
 		st.State, st.Error = ServerLame, "answered without the AA bit: it is not authoritative for the zone"
 	default:
-		st.Answer = txtSetFrom(name, in.Answer)
+		st.Answer = txtSetFrom(st.Answer.Name, in.Answer)
 		st.State = ServerOK
 		if want != nil && !want(st.Answer) {
 			st.State = ServerMismatch
 		}
 	}
-	return st
 }
 
 // ReadAuthoritative asks every address of every name server of zone, once
@@ -348,8 +357,9 @@ var ErrNotPropagated = errors.New("not yet served by every authoritative name se
 // WaitPropagated asks every address of every authoritative name server of
 // zone (the NS set at the apex, each NS's A and AAAA addresses) for the TXT
 // RRset at name, directly and without recursion, every Interval, until each
-// answers authoritatively an RRset that want accepts, or ctx is done. It
-// prints nothing. On ctx's end the error wraps ErrNotPropagated and ctx's
+// answers authoritatively an RRset that want accepts, or ctx is done. A
+// server that has answered what is wanted is not asked again. It prints
+// nothing. On ctx's end the error wraps ErrNotPropagated and ctx's
 // error, and names every server that is lame, unreachable or not yet
 // serving the record; the Result holds the last status of each.
 func WaitPropagated(ctx context.Context, opts PropagationOptions, zone, name string, want func(TXTSet) bool) (Result, error) {

@@ -197,11 +197,15 @@ func (z *rfc2136Zone) axfr(ctx context.Context, zone string) ([]libdns.Record, e
 // authLike reports whether err is the server refusing the request the way
 // a wrong key, or a zone it does not have, is refused.
 func authLike(err error) bool {
-	if errors.Is(err, dns.ErrAuth) || errors.Is(err, dns.ErrSig) {
+	if errors.Is(err, dns.ErrAuth) || errors.Is(err, dns.ErrSig) || errors.Is(err, dns.ErrNoSig) || errors.Is(err, dns.ErrTime) {
 		return true
 	}
+	// BIND signs its refusal with a TSIG error ("bad authentication");
+	// a server that answers unsigned gives "no signature found"; Knot
+	// answers an update with the NOTAUTH rcode.
 	s := err.Error()
-	return strings.Contains(s, "bad authentication") || strings.Contains(s, "NOTAUTH") || strings.Contains(s, "rcode: 9")
+	return strings.Contains(s, "bad authentication") || strings.Contains(s, "no signature found") ||
+		strings.Contains(s, "NOTAUTH") || strings.Contains(s, "rcode: 9")
 }
 
 // explain turns a refusal into an error that says what to fix: a name

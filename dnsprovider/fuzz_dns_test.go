@@ -1,0 +1,87 @@
+package dnsprovider
+
+import (
+	"net"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// FuzzHostPort: RFC2136_SERVER and --resolver values never panic, and what
+// is accepted is a host:port that net.SplitHostPort takes back and that
+// normalises to itself.
+func FuzzHostPort(f *testing.F) {
+	for _, s := range []string{"127.0.0.53", "[::1]:53", "::1", "ns1.example.test:5353", "[fe80::1%eth0]:53", "a:b:c", "", "[", "x:0", "1.2.3.4:65536"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		hp, err := hostPort(s, "53")
+		if err != nil {
+			return
+		}
+		h, p, err := net.SplitHostPort(hp)
+		if err != nil || h == "" || p == "" {
+			t.Fatalf("hostPort(%q) = %q, which does not split: %v", s, hp, err)
+		}
+		if again, err := hostPort(hp, "53"); err != nil || again != hp {
+			t.Fatalf("hostPort(%q) = %q, but hostPort(%q) = %q, %v", s, hp, hp, again, err)
+		}
+	})
+}
+
+// FuzzClassifyAnswer: any bytes a name server sends back either fail to
+// unpack or are classified without a panic, and the TXT values read are
+// only those of the name asked.
+func FuzzClassifyAnswer(f *testing.F) {
+	seed := func(build func(m *dns.Msg)) {
+		q := new(dns.Msg)
+		q.SetQuestion("_mta-sts.example.test.", dns.TypeTXT)
+		m := new(dns.Msg)
+		m.SetReply(q)
+		build(m)
+		b, err := m.Pack()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	seed(func(m *dns.Msg) {
+		m.Authoritative = true
+		rr, _ := dns.NewRR(`_mta-sts.example.test. 300 IN TXT "v=STSv1; id=1;" "more\"q\\"`)
+		other, _ := dns.NewRR(`other.example.test. 300 IN TXT "x"`)
+		m.Answer = []dns.RR{rr, other}
+	})
+	seed(func(m *dns.Msg) { m.Rcode = dns.RcodeRefused })
+	seed(func(m *dns.Msg) { m.Rcode = dns.RcodeNameError; m.Authoritative = true })
+	f.Fuzz(func(t *testing.T, b []byte) {
+		in := new(dns.Msg)
+		if err := in.Unpack(b); err != nil {
+			return
+		}
+		st := ServerStatus{Answer: TXTSet{Name: "_mta-sts.example.test."}}
+		classify(&st, in, func(s TXTSet) bool { return len(s.Values) == 1 })
+		switch st.State {
+		case ServerOK, ServerMismatch:
+			if !in.Authoritative || st.Error != "" {
+				t.Fatalf("state %s for a non-authoritative answer or with error %q", st.State, st.Error)
+			}
+			n := 0
+			for _, rr := range in.Answer {
+				if _, ok := rr.(*dns.TXT); ok && strings.EqualFold(rr.Header().Name, "_mta-sts.example.test.") {
+					n++
+				}
+			}
+			if len(st.Answer.Values) != n || !slices.IsSorted(st.Answer.Values) {
+				t.Fatalf("%d values from %d TXT records of the name", len(st.Answer.Values), n)
+			}
+		case ServerLame:
+			if st.Error == "" {
+				t.Fatal("lame without a reason")
+			}
+		default:
+			t.Fatalf("state %q", st.State)
+		}
+	})
+}

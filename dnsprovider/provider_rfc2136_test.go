@@ -1,0 +1,121 @@
+package dnsprovider
+
+import (
+	"context"
+	"errors"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// tsigServer is an in-process primary for example.test that behaves like
+// BIND towards libdns/rfc2136: AXFR only with the key, NOTAUTH unsigned
+// for a bad signature or a zone it does not have, plain queries for all.
+func tsigServer(t *testing.T, z *fakeZone) string {
+	t.Helper()
+	h := dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(req)
+		q := req.Question[0]
+		switch {
+		case q.Qtype == dns.TypeAXFR:
+			if req.IsTsig() == nil || w.TsigStatus() != nil || !strings.EqualFold(q.Name, z.apex) {
+				m.Rcode = dns.RcodeNotAuth
+				w.WriteMsg(m)
+				return
+			}
+			m.Answer = append(append([]dns.RR{z.rrs[0]}, z.rrs[1:]...), z.rrs[0])
+			ts := req.IsTsig()
+			m.SetTsig(ts.Hdr.Name, ts.Algorithm, 300, time.Now().Unix())
+		default:
+			serveZones(z)(req, m)
+		}
+		w.WriteMsg(m)
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := net.ListenPacket("udp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := map[string]string{"stspilot-key.": testKey}
+	ts := &dns.Server{Listener: l, Handler: h, TsigSecret: secret}
+	us := &dns.Server{PacketConn: pc, Handler: h, TsigSecret: secret}
+	for _, s := range []*dns.Server{ts, us} {
+		started := make(chan struct{})
+		s.NotifyStartedFunc = func() { close(started) }
+		go s.ActivateAndServe()
+		<-started
+	}
+	t.Cleanup(func() { ts.Shutdown(); us.Shutdown() })
+	return l.Addr().String()
+}
+
+func rfc2136For(t *testing.T, server, key string) Provider {
+	t.Helper()
+	c, err := NewRFC2136Config(Values{"server": server, "key_name": "stspilot-key", "key_alg": "hmac-sha256", "key": key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewRFC2136(c, []string{key})
+}
+
+// TestRFC2136ReadAndRefusals: the zone read returns raw TXT text; a bad
+// key is ErrAuth naming the variables; a name that is not an apex is
+// ErrConfig naming the zone to use. No error holds the key.
+func TestRFC2136ReadAndRefusals(t *testing.T) {
+	z := exampleZone(t, oldSTS, `_mta-sts 600 IN TXT "say \"hi\" \\ there"`)
+	addr := tsigServer(t, z)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	got, err := rfc2136For(t, addr, testKey).ReadTXT(ctx, "example.test", "_mta-sts.example.test")
+	if err != nil || !slices.Equal(got.Values, []string{"google-site-verification=abc", `say "hi" \ there`, oldSTS}) || got.TTL != 600*time.Second {
+		t.Fatalf("ReadTXT = %q (%s), %v", got.Values, got.TTL, err)
+	}
+
+	wrong := "d3JvbmctdHNpZy1rZXktZm9yLXRoZS10ZXN0cy0xMjM="
+	_, err = rfc2136For(t, addr, wrong).ReadTXT(ctx, "example.test", "_mta-sts.example.test")
+	t.Logf("wrong key: %v", err)
+	if !errors.Is(err, ErrAuth) || errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), rfc2136AuthHint) || strings.Contains(err.Error(), wrong) {
+		t.Errorf("wrong key: %v", err)
+	}
+
+	_, err = rfc2136For(t, addr, testKey).ReadTXT(ctx, "fresh.example.test", "_mta-sts.fresh.example.test")
+	t.Logf("not an apex: %v", err)
+	if !errors.Is(err, ErrConfig) || errors.Is(err, ErrAuth) || !strings.Contains(err.Error(), "inside the zone example.test.") || strings.Contains(err.Error(), testKey) {
+		t.Errorf("not an apex: %v", err)
+	}
+}
+
+// TestRFC2136TransferBoundedByContext: a server that accepts the
+// connection and never answers holds the zone read only until the
+// caller's deadline, not for the transfer's own read timeouts.
+func TestRFC2136TransferBoundedByContext(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err = rfc2136For(t, l.Addr().String(), testKey).ReadTXT(ctx, "example.test", "_mta-sts.example.test")
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "rfc2136: ") {
+		t.Errorf("err = %v, want rfc2136: ... deadline exceeded", err)
+	}
+}
