@@ -56,6 +56,9 @@ func TestJSONDocCoversSchema(t *testing.T) {
 		t.Fatalf("%d JSON examples", len(blocks))
 	}
 	for i, b := range blocks {
+		if !strings.Contains(b[1], checks.SchemaVersion) {
+			continue // another command's schema, tested with it
+		}
 		dec := json.NewDecoder(strings.NewReader(b[1]))
 		dec.DisallowUnknownFields()
 		var r checks.Report

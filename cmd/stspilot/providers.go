@@ -1,0 +1,231 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stspilot/stspilot/dnsprovider"
+)
+
+// providersSchema names the version of `providers --json` (docs/json.md).
+const providersSchema = "stspilot.providers/v1"
+
+// ProvidersOptions is everything `stspilot providers` needs.
+type ProvidersOptions struct {
+	IO    *IOStreams
+	Names []string // as typed; empty means every listed provider
+	JSON  bool
+	// Credentials is --credentials; empty means the default path, which
+	// may be absent.
+	Credentials string
+	// LookupEnv reads the environment (os.LookupEnv outside tests).
+	LookupEnv func(string) (string, bool)
+}
+
+func newProvidersCmd(f *factory, g *globalOptions, runF func(*ProvidersOptions) error) *cobra.Command {
+	opts := &ProvidersOptions{IO: f.IO, LookupEnv: os.LookupEnv}
+	cmd := &cobra.Command{
+		Use:   "providers [NAME...]",
+		Short: "List the DNS providers compiled in and the settings each needs",
+		Long: `Providers lists the DNS providers stspilot can write the _mta-sts and
+_smtp._tls TXT records through, the settings each one needs (environment
+variables, or NAME=value lines of the 0600 credentials file), which of them
+are secret or required, and a link to the provider's documentation.
+
+For each provider it also says whether it is configured: which of its
+variables are set, in the environment or the credentials file. Values are
+never printed. The environment wins over the file. See docs/providers.md.`,
+		Example: `  stspilot providers
+  stspilot providers cloudflare route53
+  stspilot providers --json | jq -r '.providers[] | select(.configured) | .name'`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Names = args
+			opts.JSON = g.JSON
+			opts.Credentials = g.Credentials
+			for _, n := range args {
+				if _, ok := dnsprovider.Lookup(n); !ok {
+					return usageErrorf("unknown DNS provider %q (known: %s)", n, strings.Join(dnsprovider.Names(), ", "))
+				}
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return providersRun(opts)
+		},
+	}
+	return cmd
+}
+
+// providersDoc is the `providers --json` document.
+type providersDoc struct {
+	Schema string `json:"schema"`
+	// CredentialsFile is the file settings are read from after the
+	// environment; empty when there is no default path.
+	CredentialsFile string `json:"credentials_file"`
+	// CredentialsFileFound is false when that file does not exist.
+	CredentialsFileFound bool           `json:"credentials_file_found"`
+	Providers            []providerJSON `json:"providers"`
+}
+
+type providerJSON struct {
+	Name        string `json:"name"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	Docs        string `json:"docs"`
+	Module      string `json:"module,omitempty"`
+	Manual      bool   `json:"manual,omitempty"`
+	// Configured: every required setting is set (values unchecked).
+	Configured bool          `json:"configured"`
+	Settings   []settingJSON `json:"settings"`
+}
+
+type settingJSON struct {
+	Name     string `json:"name"`
+	Env      string `json:"env"`
+	Secret   bool   `json:"secret"`
+	Required bool   `json:"required"`
+	Default  string `json:"default,omitempty"`
+	Help     string `json:"help"`
+	// Set says the variable has a non-blank value; Source says where:
+	// "environment" or "file". The value itself is never output.
+	Set    bool   `json:"set"`
+	Source string `json:"source,omitempty"`
+}
+
+// settingsSources opens the credentials file: the one given, or the
+// default one when it exists. A file that is given and missing, or that is
+// unsafe or malformed, is an error (it names the file and line, never a
+// value).
+func settingsSources(path string, lookupEnv func(string) (string, bool)) (file *dnsprovider.FileSource, where string, err error) {
+	if path != "" {
+		f, err := dnsprovider.LoadCredentials(path)
+		if err != nil {
+			return nil, path, &usageError{err}
+		}
+		return f, path, nil
+	}
+	where = dnsprovider.DefaultCredentialsPath(func(k string) string { v, _ := lookupEnv(k); return v })
+	f, err := dnsprovider.DefaultCredentials(where)
+	switch {
+	case errors.Is(err, dnsprovider.ErrNoCredentialsFile):
+		return nil, where, nil
+	case err != nil:
+		return nil, where, &usageError{err}
+	}
+	return f, where, nil
+}
+
+// providersReport builds the document: registry metadata and, for each
+// setting, whether and where it is set.
+func providersReport(opts *ProvidersOptions) (*providersDoc, error) {
+	file, where, err := settingsSources(opts.Credentials, opts.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	doc := &providersDoc{Schema: providersSchema, CredentialsFile: where, CredentialsFileFound: file != nil, Providers: []providerJSON{}}
+	infos := dnsprovider.Providers(false)
+	if len(opts.Names) > 0 {
+		infos = infos[:0:0]
+		for _, n := range opts.Names {
+			if i, ok := dnsprovider.Lookup(n); ok {
+				infos = append(infos, i)
+			}
+		}
+	}
+	for _, info := range infos {
+		p := providerJSON{Name: info.Name, Title: info.Title, Description: info.Description, Docs: info.Docs,
+			Module: info.Module, Manual: info.Manual, Configured: true, Settings: []settingJSON{}}
+		for _, s := range info.Settings {
+			sj := settingJSON{Name: s.Name, Env: s.Env, Secret: s.Secret, Required: s.Required, Default: s.Default, Help: s.Help}
+			if v, ok := opts.LookupEnv(s.Env); ok && strings.TrimSpace(v) != "" {
+				sj.Set, sj.Source = true, "environment"
+			} else if v, ok := file.Lookup(s.Env); ok && strings.TrimSpace(v) != "" {
+				sj.Set, sj.Source = true, "file"
+			}
+			if s.Required && !sj.Set {
+				p.Configured = false
+			}
+			p.Settings = append(p.Settings, sj)
+		}
+		doc.Providers = append(doc.Providers, p)
+	}
+	return doc, nil
+}
+
+func providersRun(opts *ProvidersOptions) error {
+	doc, err := providersReport(opts)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		enc := json.NewEncoder(opts.IO.Out)
+		enc.SetEscapeHTML(false)
+		return enc.Encode(doc)
+	}
+	return writeProvidersHuman(opts.IO.Out, doc)
+}
+
+// writeProvidersHuman prints one block per provider: its name, title and
+// status, one aligned row per setting (variable, markers, state, help), and
+// the docs link. Values are never printed, only whether each is set.
+func writeProvidersHuman(w io.Writer, doc *providersDoc) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for i, p := range doc.Providers {
+		if i > 0 {
+			fmt.Fprintln(tw)
+		}
+		status := "configured"
+		if !p.Configured {
+			status = "not configured"
+		}
+		// Lines without a tab end tabwriter's column block, so each
+		// provider's settings align on their own.
+		fmt.Fprintf(tw, "%s  %s  (%s)\n", p.Name, p.Title, status)
+		if len(p.Settings) == 0 {
+			fmt.Fprintln(tw, "  no settings")
+		}
+		for _, s := range p.Settings {
+			var marks []string
+			if s.Secret {
+				marks = append(marks, "secret")
+			}
+			if s.Required {
+				marks = append(marks, "required")
+			}
+			if s.Default != "" {
+				marks = append(marks, "default "+s.Default)
+			}
+			if len(marks) == 0 {
+				marks = append(marks, "optional")
+			}
+			state := "missing"
+			if !s.Required {
+				state = "not set"
+			}
+			if s.Set {
+				state = "set (" + s.Source + ")"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.Env, strings.Join(marks, ", "), state, s.Help)
+		}
+		fmt.Fprintf(tw, "  docs: %s\n", p.Docs)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	file := "no credentials file (no HOME or XDG_CONFIG_HOME)"
+	switch {
+	case doc.CredentialsFile != "" && doc.CredentialsFileFound:
+		file = "the credentials file " + doc.CredentialsFile
+	case doc.CredentialsFile != "":
+		file = "the credentials file " + doc.CredentialsFile + " (absent)"
+	}
+	_, err := fmt.Fprintf(w, "\nSettings are read from the environment, then from %s.\nValues are never shown. See docs/providers.md.\n", file)
+	return err
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/stspilot/stspilot/dnsprovider"
+)
+
+// providersDocPath is generated from the registry by providersMarkdown;
+// STSPILOT_UPDATE_DOCS=1 go test ./cmd/stspilot -run TestProvidersDocMatchesRegistry
+// rewrites it.
+const providersDocPath = "../../docs/providers.md"
+
+const providersDocIntro = `# DNS providers
+
+<!-- Generated from the dnsprovider registry by cmd/stspilot/providers_docs_test.go.
+     Do not edit: change the registry, then run
+     STSPILOT_UPDATE_DOCS=1 go test ./cmd/stspilot -run TestProvidersDocMatchesRegistry -->
+
+stspilot writes two TXT records, ` + "`_mta-sts.DOMAIN`" + ` and ` + "`_smtp._tls.DOMAIN`" + `,
+through a DNS provider. It adds and deletes only the record that starts with
+its version tag (` + "`v=STSv1`" + `, ` + "`v=TLSRPTv1`" + `) and never rewrites another
+record of the same name. ` + "`stspilot providers`" + ` lists the providers compiled
+in, the settings each needs and which of them are set (never their values);
+` + "`stspilot providers --json`" + ` is the same as a ` + "`stspilot.providers/v1`" + `
+document (see [json.md](json.md)).
+
+## Credentials
+
+Each setting is an environment variable named after the provider and the
+setting, in capitals: ` + "`CLOUDFLARE_API_TOKEN`" + `, ` + "`RFC2136_KEY`" + `. The same
+names can be kept in a **credentials file** instead, read after the
+environment (a variable set in the environment wins):
+
+- the file given with ` + "`--credentials FILE`" + ` (it must exist), or else
+  ` + "`$XDG_CONFIG_HOME/stspilot/credentials`" + `, or ` + "`~/.config/stspilot/credentials`" + `
+  when ` + "`XDG_CONFIG_HOME`" + ` is not set (a missing default file is fine);
+- it must be a regular file (not a symlink or a directory) that only its owner
+  can read or write: ` + "`chmod 600 FILE`" + `; anything looser is refused before
+  a byte of it is read;
+- one ` + "`NAME=value`" + ` a line; blank lines and lines starting with ` + "`#`" + ` are
+  skipped; an optional leading ` + "`export `" + `; the value may be in single or
+  double quotes (taken literally, no escapes); a name set twice is an error;
+  at most 64 KiB.
+
+` + "```sh" + `
+install -m 600 /dev/null ~/.config/stspilot/credentials
+cat >> ~/.config/stspilot/credentials <<'EOF'
+# Cloudflare, token scoped to example.com with Zone / DNS / Edit
+CLOUDFLARE_API_TOKEN=...
+EOF
+stspilot providers cloudflare
+` + "```" + `
+
+Secret settings are never printed, logged, written to the journal or put in
+error messages: errors name the variable to check, not its value. Errors about
+the file name the file and the line, never a value.
+
+## Providers
+`
+
+// providersMarkdown renders docs/providers.md from the registry: the
+// fixed introduction, an index, then one section per provider.
+func providersMarkdown() string {
+	var b strings.Builder
+	b.WriteString(providersDocIntro)
+	b.WriteString("\n| Provider | For | Implemented by |\n|---|---|---|\n")
+	all := dnsprovider.Providers(true)
+	for _, p := range all {
+		mod := p.Module
+		if mod == "" {
+			mod = "stspilot"
+		}
+		fmt.Fprintf(&b, "| [`%s`](#%s) | %s | %s |\n", p.Name, p.Name, p.Title, mod)
+	}
+	for _, p := range all {
+		fmt.Fprintf(&b, "\n## %s\n\n**%s**: %s.", p.Name, p.Title, p.Description)
+		if p.Hidden {
+			b.WriteString(" Hidden: `stspilot providers` does not list it.")
+		}
+		if p.Manual {
+			b.WriteString(" Manual: stspilot writes nothing and waits until the record is served.")
+		}
+		b.WriteString("\n\n")
+		if p.Module != "" {
+			fmt.Fprintf(&b, "Implemented by `%s`. ", p.Module)
+		}
+		fmt.Fprintf(&b, "Documentation: <%s>\n\n", p.Docs)
+		if len(p.Settings) == 0 {
+			b.WriteString("No settings.\n")
+			continue
+		}
+		b.WriteString("| Variable | Secret | Required | What |\n|---|---|---|---|\n")
+		for _, s := range p.Settings {
+			req := map[bool]string{true: "yes", false: "no"}[s.Required]
+			if s.Default != "" {
+				req += ", default `" + s.Default + "`"
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", s.Env, map[bool]string{true: "**secret**", false: "no"}[s.Secret], req, strings.ReplaceAll(s.Help, "|", `\|`))
+		}
+	}
+	return b.String()
+}
+
+// docs/providers.md is the registry, rendered: a provider, a setting or a
+// flag changed in the code without the docs fails here.
+func TestProvidersDocMatchesRegistry(t *testing.T) {
+	want := providersMarkdown()
+	if os.Getenv("STSPILOT_UPDATE_DOCS") != "" {
+		if err := os.WriteFile(providersDocPath, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(providersDocPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Errorf("docs/providers.md is out of date with the registry; run\n  STSPILOT_UPDATE_DOCS=1 go test ./cmd/stspilot -run TestProvidersDocMatchesRegistry")
+	}
+	for _, p := range dnsprovider.Providers(true) {
+		if !strings.Contains(string(got), "\n## "+p.Name+"\n") {
+			t.Errorf("no section for %s", p.Name)
+		}
+		for _, s := range p.Settings {
+			if !strings.Contains(string(got), "| `"+s.Env+"` |") {
+				t.Errorf("no row for %s", s.Env)
+			}
+		}
+	}
+}
+
+// docs/json.md documents every field of stspilot.providers/v1, and its
+// example is a document of that schema.
+func TestProvidersJSONDoc(t *testing.T) {
+	raw, err := os.ReadFile("../../docs/json.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(raw), "# `stspilot providers --json`")
+	if !ok {
+		t.Fatal("docs/json.md has no providers section")
+	}
+	for _, typ := range []any{providersDoc{}, providerJSON{}, settingJSON{}} {
+		for _, name := range jsonFieldNames(typ) {
+			if !strings.Contains(sec, "| `"+name+"` |") && !strings.Contains(sec, "`"+name+"` is") {
+				t.Errorf("the providers section has no row for %q", name)
+			}
+		}
+	}
+	_, ex, ok := strings.Cut(sec, "```json\n")
+	ex, _, _ = strings.Cut(ex, "```")
+	if !ok {
+		t.Fatal("no example")
+	}
+	doc := decodeProviders(t, ex)
+	if doc.Schema != providersSchema || len(doc.Providers) != 2 {
+		t.Errorf("example: %+v", doc)
+	}
+	for _, p := range doc.Providers {
+		info, ok := dnsprovider.Lookup(p.Name)
+		if !ok || info.Description != p.Description || info.Docs != p.Docs || info.Module != p.Module {
+			t.Errorf("the example's %s differs from the registry", p.Name)
+		}
+	}
+}
+
+func jsonFieldNames(v any) []string {
+	var out []string
+	t := reflect.TypeOf(v)
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			out = append(out, name)
+		}
+	}
+	return out
+}
