@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stspilot/stspilot/checks"
-	"github.com/stspilot/stspilot/workflow"
 )
 
 // defaultTimeout bounds the check of one domain (design.md: --timeout).
@@ -29,8 +28,6 @@ type factory struct {
 	Normalize func(string) (string, error)
 	// Now is the clock for reports cmd makes itself.
 	Now func() time.Time
-	// NewEngine builds the workflow engine for one domain (newEngine).
-	NewEngine func(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error)
 }
 
 // globalOptions are the persistent flags every command shares.
@@ -56,7 +53,6 @@ func run(args []string, in io.Reader, out, errOut io.Writer) int {
 	f := &factory{
 		IO:        newIOStreams(in, out, errOut, os.Getenv),
 		RunCheck:  checks.Run,
-		NewEngine: newEngine,
 		Normalize: checks.NormalizeDomain,
 		Now:       time.Now,
 	}
@@ -121,12 +117,6 @@ safely. This build has the read-only diagnosis, "stspilot check".`,
 	root.AddCommand(
 		newCheckCmd(f, g, checkRunF),
 		newProvidersCmd(f, g, nil),
-		newStatusCmd(f, g),
-		newPlanCmd(f, g),
-		newWorkflowCmd(f, g, workflow.Rollout),
-		newWorkflowCmd(f, g, workflow.Promote),
-		newWorkflowCmd(f, g, workflow.Rollback),
-		newWorkflowCmd(f, g, workflow.Teardown),
 		newExitCodesTopic(),
 	)
 	return root
