@@ -19,7 +19,7 @@ type fakeZone struct {
 	rrs  []dns.RR
 }
 
-func newZone(t *testing.T, apex string, lines ...string) *fakeZone {
+func newZone(t testing.TB, apex string, lines ...string) *fakeZone {
 	t.Helper()
 	z := &fakeZone{apex: dns.Fqdn(apex)}
 	for _, l := range append([]string{"@ 3600 IN SOA ns1." + z.apex + " hostmaster." + z.apex + " 1 3600 600 86400 60"}, lines...) {
@@ -149,7 +149,7 @@ func (f *fakeServer) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 // published gate asks every name server on the same port) and serves each
 // address with its handler. Addresses that cannot be bound (no IPv6) are
 // left out of the returned set.
-func startServers(t *testing.T, handlers map[string]*fakeServer) (port string, up map[string]bool) {
+func startServers(t testing.TB, handlers map[string]*fakeServer) (port string, up map[string]bool) {
 	t.Helper()
 	for attempt := 0; attempt < 20; attempt++ {
 		var closers []func()

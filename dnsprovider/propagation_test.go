@@ -22,7 +22,7 @@ const (
 // (127.0.0.2 and ::1), ns2 without (its address, 127.0.0.3, is in the
 // zone but only found by asking A ns2.example.test), and a child zone
 // sub.example.test delegated to ns.sub.example.test with glue.
-func exampleZone(t *testing.T, sts string, extraNS ...string) *fakeZone {
+func exampleZone(t testing.TB, sts string, extraNS ...string) *fakeZone {
 	lines := []string{
 		"@ 3600 IN NS ns1.example.test.",
 		"@ 3600 IN NS ns2.example.test.",
@@ -241,11 +241,13 @@ func TestWaitPropagatedNamesBadServers(t *testing.T) {
 		"@ 3600 IN NS ns3.example.test.", "ns3 3600 IN A 127.0.0.4",
 		"@ 3600 IN NS ns4.example.test.", "ns4 3600 IN A 127.0.0.5",
 		"@ 3600 IN NS ns5.example.test.", "ns5 3600 IN A 127.0.0.8",
+		"@ 3600 IN NS ns6.example.test.", "ns6 3600 IN A 127.0.0.10",
 	)
 	q, _ := world(t, z, map[string]*fakeServer{
 		"127.0.0.4": {},                                // REFUSED
 		"127.0.0.5": {fill: serveZones(z), noAA: true}, // answers like a cache
 		// 127.0.0.8: nothing listens
+		"127.0.0.10": {fill: func(req, m *dns.Msg) { m.Rcode = dns.RcodeServerFailure }},
 	})
 	q.Timeout = 300 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
@@ -261,6 +263,7 @@ func TestWaitPropagatedNamesBadServers(t *testing.T) {
 		"ns3.example.test. (127.0.0.4) lame: answered REFUSED",
 		"ns4.example.test. (127.0.0.5) lame: answered without the AA bit",
 		"ns5.example.test. (127.0.0.8) unreachable",
+		"ns6.example.test. (127.0.0.10) lame: answered SERVFAIL",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not say %q:\n%v", want, err)
@@ -376,5 +379,26 @@ func TestReadResolvConf(t *testing.T) {
 	writeFile(t, p, strings.Repeat("#", maxResolvConf+1))
 	if _, err := readResolvConf(p); err == nil {
 		t.Error("an oversized resolv.conf was read")
+	}
+}
+
+// BenchmarkReadAuthoritative: one round of the published gate (NS set,
+// glue and resolution, three server addresses) against in-process servers.
+func BenchmarkReadAuthoritative(b *testing.B) {
+	z := exampleZone(b, newSTS)
+	h := map[string]*fakeServer{}
+	for _, a := range []string{"127.0.0.1", "127.0.0.2", "::1", "127.0.0.3"} {
+		h[a] = &fakeServer{fill: serveZones(z)}
+	}
+	port, _ := startServers(b, h)
+	q := &Resolver{Servers: []string{"127.0.0.1:" + port}, Port: port, Timeout: time.Second}
+	ctx := context.Background()
+	want := wantValue(newSTS)
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := ReadAuthoritative(ctx, q, "example.test", "_mta-sts.example.test", want)
+		if err != nil || !res.Done() {
+			b.Fatal(err, res.Summary())
+		}
 	}
 }

@@ -96,7 +96,23 @@ func openRFC2136(v Values, secrets []string, env Env) (Provider, error) {
 	return NewRFC2136(c, secrets), nil
 }
 
-// NewRFC2136 returns the rfc2136 provider for a validated config. secrets
+// NewRFC2136 returns the rfc2136 provider for a validated config.
+//
+// How it meets libdns/rfc2136 v1.0.1's quirks (see also WORLD.md):
+//   - names are relative to the zone: the adapter passes relative names;
+//   - a record without a TTL gets TTL 0: the adapter always sends one;
+//   - the library's GetRecords is an AXFR that ignores ctx and has no
+//     cap, and returns TXT text in escaped presentation form, with which
+//     an exact delete of a record holding '"' or '\' silently deletes
+//     nothing: our own AXFR (ctx-bounded, capped) returns the raw text,
+//     and the library quotes it back correctly for the delete;
+//   - the library quotes with Go's %q, so a record of ours with non-ASCII
+//     text (which no valid STS or TLS-RPT record has) may still not be
+//     deleted exactly: the adapter's read-back then reports a
+//     *PartialError with what the zone holds. Foreign records are never
+//     rewritten to work around it (invariant 5);
+//   - BIND refuses a name that is not a zone apex with "bad
+//     authentication", like a wrong key: explain tells them apart. secrets
 // are stripped from every error (the key is always among them).
 func NewRFC2136(c RFC2136Config, secrets []string) Provider {
 	secrets = append(secrets, c.Key)
