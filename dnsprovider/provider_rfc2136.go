@@ -113,6 +113,7 @@ func openRFC2136(v Values, secrets []string, env Env) (Provider, error) {
 //     rewritten to work around it (invariant 5);
 //   - BIND refuses a name that is not a zone apex with "bad
 //     authentication", like a wrong key: explain tells them apart. secrets
+//
 // are stripped from every error (the key is always among them).
 func NewRFC2136(c RFC2136Config, secrets []string) Provider {
 	secrets = append(secrets, c.Key)
