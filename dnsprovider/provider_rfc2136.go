@@ -96,7 +96,8 @@ func openRFC2136(v Values, secrets []string, env Env) (Provider, error) {
 	return NewRFC2136(c, secrets), nil
 }
 
-// NewRFC2136 returns the rfc2136 provider for a validated config.
+// NewRFC2136 returns the rfc2136 provider for a validated config. secrets
+// are stripped from every error (the key is always among them).
 //
 // How it meets libdns/rfc2136 v1.0.1's quirks (see also WORLD.md):
 //   - names are relative to the zone: the adapter passes relative names;
@@ -112,9 +113,7 @@ func openRFC2136(v Values, secrets []string, env Env) (Provider, error) {
 //     *PartialError with what the zone holds. Foreign records are never
 //     rewritten to work around it (invariant 5);
 //   - BIND refuses a name that is not a zone apex with "bad
-//     authentication", like a wrong key: explain tells them apart. secrets
-//
-// are stripped from every error (the key is always among them).
+//     authentication", like a wrong key: explain tells them apart.
 func NewRFC2136(c RFC2136Config, secrets []string) Provider {
 	secrets = append(secrets, c.Key)
 	z := &rfc2136Zone{
