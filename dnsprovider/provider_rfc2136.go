@@ -99,7 +99,7 @@ func openRFC2136(v Values, secrets []string, env Env) (Provider, error) {
 // NewRFC2136 returns the rfc2136 provider for a validated config. secrets
 // are stripped from every error (the key is always among them).
 //
-// How it meets libdns/rfc2136 v1.0.1's quirks (see also WORLD.md):
+// How it meets the quirks of libdns/rfc2136 v1.0.1 (seen against BIND in the e2e world):
 //   - names are relative to the zone: the adapter passes relative names;
 //   - a record without a TTL gets TTL 0: the adapter always sends one;
 //   - the library's GetRecords is an AXFR that ignores ctx and has no
