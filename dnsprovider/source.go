@@ -83,11 +83,25 @@ const maxCredentialsFile = 64 << 10
 // variable names of the environment (`CLOUDFLARE_API_TOKEN=...`), blank
 // lines and `#` comments ignored, a value optionally in single or double
 // quotes, an optional leading `export `. The file must be a regular file
-// that only its owner can read or write (mode 0600 or stricter); anything
-// else is refused with ErrConfig, before a byte of it is read.
+// that only its owner can read or write (mode 0600 or stricter), not a
+// symbolic link; anything else is refused with ErrConfig, before a byte of
+// it is read.
 // A missing file is an error wrapping fs.ErrNotExist.
 // Errors name the file and the line, never a value.
 func LoadCredentials(path string) (*FileSource, error) {
+	// A symbolic link is refused: its target's owner and mode are not
+	// what the operator checked. Lstat, then compare with the file opened,
+	// so a swap between the two is caught too.
+	lst, err := os.Lstat(path)
+	if err != nil {
+		return nil, fmt.Errorf("credentials file: %w", err)
+	}
+	if lst.Mode()&fs.ModeSymlink != 0 {
+		return nil, fmt.Errorf("%w: credentials file %s is a symbolic link; give the file itself", ErrConfig, path)
+	}
+	if !lst.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: credentials file %s is not a regular file", ErrConfig, path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("credentials file: %w", err)
@@ -97,7 +111,7 @@ func LoadCredentials(path string) (*FileSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("credentials file: %w", err)
 	}
-	if !st.Mode().IsRegular() {
+	if !st.Mode().IsRegular() || !os.SameFile(lst, st) {
 		return nil, fmt.Errorf("%w: credentials file %s is not a regular file", ErrConfig, path)
 	}
 	if perm := st.Mode().Perm(); perm&0o077 != 0 {
