@@ -31,26 +31,20 @@ require (
 	github.com/clipperhouse/stringish v0.1.1 // indirect
 	github.com/clipperhouse/uax29/v2 v2.5.0 // indirect
 	github.com/erikgeiser/coninput v0.0.0-20211004153227-1c3628e74d0f // indirect
-	github.com/go-resty/resty/v2 v2.16.5 // indirect
-	github.com/google/go-querystring v1.1.0 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
-	github.com/libdns/acmedns v0.5.0 // indirect
 	github.com/libdns/cloudflare v0.2.2 // indirect
 	github.com/libdns/cloudns v1.2.0 // indirect
 	github.com/libdns/desec v1.1.1 // indirect
 	github.com/libdns/dynu v1.0.0 // indirect
 	github.com/libdns/gandi v1.1.0 // indirect
-	github.com/libdns/godaddy v1.1.0 // indirect
 	github.com/libdns/inwx v0.3.1 // indirect
 	github.com/libdns/libdns v1.1.1 // indirect
-	github.com/libdns/linode v0.5.0 // indirect
 	github.com/libdns/namecheap v1.0.0 // indirect
 	github.com/libdns/netcup v1.0.0 // indirect
 	github.com/libdns/porkbun v1.1.0 // indirect
 	github.com/libdns/powerdns v0.1.4 // indirect
 	github.com/libdns/rfc2136 v1.0.1 // indirect
 	github.com/libdns/route53 v1.6.2 // indirect
-	github.com/linode/linodego v1.56.0 // indirect
 	github.com/lucasb-eyer/go-colorful v1.3.0 // indirect
 	github.com/mattn/go-isatty v0.0.20 // indirect
 	github.com/mattn/go-localereader v0.0.1 // indirect
@@ -68,5 +62,4 @@ require (
 	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
-	gopkg.in/ini.v1 v1.67.0 // indirect
 )
