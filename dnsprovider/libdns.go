@@ -162,6 +162,19 @@ func (a *libdnsAdapter) SetOurs(ctx context.Context, zone, name string, kind Kin
 		}
 	}
 	steps := []func() error{}
+	if rp, ok := a.p.(replacer); ok && len(old) > 0 {
+		// One atomic change: never two records of ours, never none.
+		var add []libdns.Record
+		if !present {
+			add = []libdns.Record{libdns.TXT{Name: rel, TTL: ttl, Text: value}}
+		}
+		del := append(clash, rest...)
+		steps = append(steps, func() error { return a.err(rp.ReplaceRecords(ctx, zoneArg(zone), del, add)) })
+		return a.runSteps(ctx, zone, name, "set", ch, steps, func(after TXTSet) bool {
+			ours := after.Ours(kind)
+			return len(ours) == 1 && ours[0] == value && slices.Equal(after.Foreign(kind), before.Foreign(kind))
+		})
+	}
 	if len(clash) > 0 {
 		steps = append(steps, a.deleteStep(ctx, zone, clash))
 	}

@@ -154,6 +154,26 @@ func (z *rfc2136Zone) DeleteRecords(ctx context.Context, zone string, recs []lib
 }
 
 func (z *rfc2136Zone) axfr(ctx context.Context, zone string) ([]libdns.Record, error) {
+	rrs, err := z.transfer(ctx, zone)
+	if err != nil {
+		return nil, err
+	}
+	var out []libdns.Record
+	for _, rr := range rrs {
+		if txt, ok := rr.(*dns.TXT); ok {
+			out = append(out, libdns.TXT{
+				Name: libdns.RelativeName(strings.ToLower(txt.Hdr.Name), zone),
+				TTL:  time.Duration(txt.Hdr.Ttl) * time.Second,
+				Text: txtValue(txt),
+			})
+		}
+	}
+	return out, nil
+}
+
+// transfer is a TSIG-signed AXFR of zone, bounded by ctx and by a record
+// cap; it returns the TXT records only, as the zone holds them.
+func (z *rfc2136Zone) transfer(ctx context.Context, zone string) ([]dns.RR, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -182,7 +202,7 @@ func (z *rfc2136Zone) axfr(ctx context.Context, zone string) ([]libdns.Record, e
 			}
 		}()
 	}()
-	var out []libdns.Record
+	var out []dns.RR
 	n := 0
 	for e := range env {
 		if e.Error != nil {
@@ -195,12 +215,8 @@ func (z *rfc2136Zone) axfr(ctx context.Context, zone string) ([]libdns.Record, e
 			if n++; n > maxAXFRRecords {
 				return nil, fmt.Errorf("zone transfer of %s from %s: more than %d records", zone, z.cfg.Server, maxAXFRRecords)
 			}
-			if txt, ok := rr.(*dns.TXT); ok {
-				out = append(out, libdns.TXT{
-					Name: libdns.RelativeName(strings.ToLower(txt.Hdr.Name), zone),
-					TTL:  time.Duration(txt.Hdr.Ttl) * time.Second,
-					Text: txtValue(txt),
-				})
+			if _, ok := rr.(*dns.TXT); ok {
+				out = append(out, rr)
 			}
 		}
 	}
