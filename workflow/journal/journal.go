@@ -1,0 +1,565 @@
+// Package journal keeps what stspilot did to each domain: one versioned
+// JSON document per domain in a state directory, written atomically before
+// and after every external change (design.md invariant 6), one writer per
+// domain at a time. docs/journal.md documents the format field by field.
+//
+// The package holds no workflow logic and no gates: it stores what the
+// engine tells it, checks that the document stays well formed and that its
+// entries stay append-only, and never loses or overwrites a journal it
+// cannot read. Nothing in it takes provider settings, so secrets have no
+// way in.
+package journal
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Schema is the version of the document this package reads and writes.
+// Every change an older reader would misread or silently drop (a new
+// field included) bumps the number; readers refuse versions above their
+// own (see SchemaError).
+const Schema = "stspilot.journal/v1"
+
+const schemaPrefix = "stspilot.journal/v"
+
+// MaxSize caps a journal file: reads stop there and report the file as
+// corrupt; Save refuses to write a document that would exceed it.
+const MaxSize = 8 << 20
+
+// Stages, as design.md names them ("" when the journal does not say).
+const (
+	StageAbsent  = "absent"
+	StageTesting = "testing"
+	StageEnforce = "enforce"
+	StageNone    = "none"
+	StageBroken  = "broken"
+)
+
+// Status is where an entry's change stands.
+type Status string
+
+// An entry is written Pending before its change and Done or Failed after
+// it. A Pending entry found by a later run is a change whose outcome is
+// unknown: the run was killed in between, and live state says whether it
+// happened.
+const (
+	Pending Status = "pending"
+	Done    Status = "done"
+	Failed  Status = "failed"
+)
+
+// Kind says what an entry changed. The engine may use further kinds of the
+// same shape (lower-case letters, digits and hyphens, at most 32).
+type Kind string
+
+// The external changes stspilot makes.
+const (
+	KindPolicyWrite  Kind = "policy-write"  // the policy file written through the publisher
+	KindPolicyRemove Kind = "policy-remove" // the policy file removed (teardown)
+	KindTXTSet       Kind = "txt-set"       // the _mta-sts TXT record set to "v=STSv1; id=..."
+	KindTXTDelete    Kind = "txt-delete"    // the _mta-sts TXT record deleted
+	KindTLSRPTSet    Kind = "tlsrpt-set"    // the _smtp._tls TXT record set
+	KindTLSRPTDelete Kind = "tlsrpt-delete" // the _smtp._tls TXT record deleted
+)
+
+// Window kinds: the not-before windows the engine's window gate reads.
+const (
+	// WindowSoak: the soak of the current rung; promote waits for NotBefore.
+	WindowSoak = "soak"
+	// WindowTeardown: mode none went live at Start; senders may hold the
+	// last testing/enforce policy for Seconds (its max_age, STS-SEND-16),
+	// so the records may go at NotBefore.
+	WindowTeardown = "teardown"
+)
+
+// Journal is the whole document of one domain. Field order is the order
+// of the JSON output, so that diffs of a state directory kept in git stay
+// readable. Times are stored in UTC with whole seconds (Save rounds them).
+type Journal struct {
+	// Schema is always the constant Schema when written by this package.
+	Schema string `json:"schema"`
+	// Domain is the mail domain, lower case, A-label (NormalizeDomain).
+	Domain string `json:"domain"`
+	// Stage is the stage the engine last established (Stage* constants,
+	// "" when unknown) and StageSince when it began.
+	Stage      string    `json:"stage"`
+	StageSince time.Time `json:"stage_since,omitzero"`
+	// Ladder is the ladder in use, in --ladder syntax
+	// ("testing@86400:14d,enforce@86400:7d,...").
+	Ladder string `json:"ladder,omitempty"`
+	// Provider is the DNS provider's registry name ("rfc2136") and Publish
+	// the --publish value ("webroot:/srv/sts") of the last run, so that the
+	// next command needs no flags. Never a credential.
+	Provider string `json:"provider,omitempty"`
+	Publish  string `json:"publish,omitempty"`
+	// Policy is the policy stspilot last made live (its id answered by
+	// every name server); nil before the first rollout and after teardown.
+	Policy *Policy `json:"policy,omitempty"`
+	// TLSRPT is the _smtp._tls record stspilot last set; nil when none.
+	TLSRPT *TLSRPT `json:"tlsrpt,omitempty"`
+	// Intent is a change under way: set before the first external change
+	// of a recipe, cleared when its last gate opens. A run that finds one
+	// finishes (or rolls back) that change before anything else.
+	Intent *Intent `json:"intent,omitempty"`
+	// Windows are the current not-before windows, at most one per kind
+	// (see SetWindow).
+	Windows []Window `json:"windows,omitempty"`
+	// Entries are the external changes, oldest first, append-only: Save
+	// refuses to drop, reorder or alter an entry, except to complete a
+	// pending one.
+	Entries []Entry `json:"entries"`
+}
+
+// Policy is an MTA-STS policy as published.
+type Policy struct {
+	// Text is the exact policy file served (what the served gate compares).
+	Text string `json:"text"`
+	// ID is the TXT record's id (^[A-Za-z0-9]{1,32}$, invariant 4).
+	ID string `json:"id"`
+	// Mode is testing, enforce or none.
+	Mode string `json:"mode"`
+	// MaxAge is the policy's max_age in seconds.
+	MaxAge int64 `json:"max_age"`
+	// MX are the policy's mx patterns.
+	MX []string `json:"mx,omitempty"`
+	// ServedAt is when every policy-host address served Text (served gate).
+	ServedAt time.Time `json:"served_at,omitzero"`
+	// PublishedAt is when every name server answered the id (published
+	// gate): the policy is live from then on.
+	PublishedAt time.Time `json:"published_at,omitzero"`
+}
+
+// TLSRPT is the TLS-RPT record stspilot set.
+type TLSRPT struct {
+	// Record is the TXT value ("v=TLSRPTv1; rua=mailto:...").
+	Record string `json:"record"`
+	// SetAt is when it was set.
+	SetAt time.Time `json:"set_at,omitzero"`
+}
+
+// Intent is a change a run started and has not finished.
+type Intent struct {
+	// Workflow is rollout, promote, rollback or teardown.
+	Workflow string `json:"workflow"`
+	// Target is the policy being published (nil when the change removes
+	// the policy).
+	Target *Policy `json:"target,omitempty"`
+	// RUA is the TLS-RPT destination being set, if any.
+	RUA string `json:"rua,omitempty"`
+	// Run is the run that started it (Handle.Run).
+	Run string `json:"run,omitempty"`
+	// StartedAt is when the run started it.
+	StartedAt time.Time `json:"started_at"`
+}
+
+// Window is a not-before window: something may happen only at NotBefore,
+// Seconds after Start.
+type Window struct {
+	// Kind is WindowSoak, WindowTeardown or a kind of the engine's.
+	Kind string `json:"kind"`
+	// Start is when the wait began (the soak's policy went live; mode
+	// none went live).
+	Start time.Time `json:"start"`
+	// Seconds is the length: the soak, or the max_age waited out.
+	Seconds int64 `json:"seconds"`
+	// NotBefore is Start + Seconds: the earliest time the gate opens.
+	NotBefore time.Time `json:"not_before"`
+	// Reason says why, in words for status output.
+	Reason string `json:"reason,omitempty"`
+	// Ended is when what the window guarded happened (the promotion, the
+	// deletion of the records); zero while it is still ahead.
+	Ended time.Time `json:"ended,omitzero"`
+}
+
+// Entry is one external change.
+type Entry struct {
+	// ID is unique in the journal: 1, 2, 3, ... in order (Append sets it).
+	ID int `json:"id"`
+	// Run is the run that made the change (Handle.Run).
+	Run string `json:"run,omitempty"`
+	// Workflow is the workflow the change belongs to.
+	Workflow string `json:"workflow,omitempty"`
+	// Step is the plan's step id ("3-set-sts").
+	Step string `json:"step,omitempty"`
+	// Kind says what changed (Kind* constants).
+	Kind Kind `json:"kind"`
+	// Status is pending, done or failed.
+	Status Status `json:"status"`
+	// Name is what changed: a DNS name ("_mta-sts.example.com") or the
+	// policy URL.
+	Name string `json:"name"`
+	// Before and After are the value before and after the change (the
+	// record text, or the policy text for the policy file).
+	Before string `json:"before,omitempty"`
+	After  string `json:"after,omitempty"`
+	// PolicyText, PolicyID and MaxAge describe the policy concerned.
+	PolicyText string `json:"policy_text,omitempty"`
+	PolicyID   string `json:"policy_id,omitempty"`
+	MaxAge     int64  `json:"max_age,omitempty"`
+	// TTL is the TTL in seconds of the record replaced: how long resolvers
+	// may still answer Before (the rollback risk window).
+	TTL int64 `json:"ttl,omitempty"`
+	// Changed is false when live state already held After and nothing was
+	// written.
+	Changed bool `json:"changed"`
+	// Error says why a failed change failed (user-safe text, no secrets).
+	Error string `json:"error,omitempty"`
+	// Started is when the entry was written pending; Finished when it was
+	// completed.
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished,omitzero"`
+}
+
+// New returns an empty journal for domain (normalised, see NormalizeDomain).
+func New(domain string) (*Journal, error) {
+	d, err := NormalizeDomain(domain)
+	if err != nil {
+		return nil, err
+	}
+	return &Journal{Schema: Schema, Domain: d, Entries: []Entry{}}, nil
+}
+
+// Append adds e as a pending entry started at now (unless e.Started is
+// set) with the next ID, and returns that ID. Save it before making the
+// change.
+func (j *Journal) Append(e Entry, now time.Time) int {
+	e.ID = 1
+	if n := len(j.Entries); n > 0 {
+		e.ID = j.Entries[n-1].ID + 1
+	}
+	e.Status = Pending
+	if e.Started.IsZero() {
+		e.Started = now
+	}
+	j.Entries = append(j.Entries, e)
+	return e.ID
+}
+
+// Entry returns the entry with the given ID, or nil. The pointer is valid
+// until the next Append.
+func (j *Journal) Entry(id int) *Entry {
+	i, ok := slices.BinarySearchFunc(j.Entries, id, func(e Entry, id int) int { return e.ID - id })
+	if !ok {
+		return nil
+	}
+	return &j.Entries[i]
+}
+
+// Finish completes the pending entry id with status Done or Failed at now;
+// errText says why it failed. Save it after the change.
+func (j *Journal) Finish(id int, status Status, now time.Time, errText string) error {
+	if status != Done && status != Failed {
+		return fmt.Errorf("journal: entry %d: finish with status %q, want done or failed", id, status)
+	}
+	e := j.Entry(id)
+	switch {
+	case e == nil:
+		return fmt.Errorf("journal: no entry %d", id)
+	case e.Status != Pending:
+		return fmt.Errorf("journal: entry %d is already %s", id, e.Status)
+	}
+	e.Status, e.Finished, e.Error = status, now, errText
+	return nil
+}
+
+// Pending returns copies of the entries still pending, oldest first: the
+// changes a killed run may or may not have made.
+func (j *Journal) Pending() []Entry {
+	var p []Entry
+	for _, e := range j.Entries {
+		if e.Status == Pending {
+			p = append(p, e)
+		}
+	}
+	return p
+}
+
+// Window returns the window of kind, or nil.
+func (j *Journal) Window(kind string) *Window {
+	for i := range j.Windows {
+		if j.Windows[i].Kind == kind {
+			return &j.Windows[i]
+		}
+	}
+	return nil
+}
+
+// SetWindow stores w, replacing the window of the same kind.
+func (j *Journal) SetWindow(w Window) {
+	if old := j.Window(w.Kind); old != nil {
+		*old = w
+		return
+	}
+	j.Windows = append(j.Windows, w)
+}
+
+// ClearWindow removes the window of kind, if any.
+func (j *Journal) ClearWindow(kind string) {
+	j.Windows = slices.DeleteFunc(j.Windows, func(w Window) bool { return w.Kind == kind })
+}
+
+var (
+	kindRe     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+	policyIDRe = regexp.MustCompile(`^[A-Za-z0-9]{1,32}$`)
+)
+
+const maxPolicyMaxAge = 31557600 // STS-POL-9
+
+// Validate says what is wrong with j: the schema, the domain's form, the
+// stage, a policy's mode, id or max_age, a window without a kind, and
+// entries whose ids are not increasing or whose kind, status or start time
+// is missing or malformed.
+func (j *Journal) Validate() error {
+	if j.Schema != Schema {
+		return fmt.Errorf("schema %q, want %q", clip(j.Schema), Schema)
+	}
+	if d, err := NormalizeDomain(j.Domain); err != nil {
+		return err
+	} else if d != j.Domain {
+		return fmt.Errorf("domain %q is not in normal form (%q)", clip(j.Domain), d)
+	}
+	switch j.Stage {
+	case "", StageAbsent, StageTesting, StageEnforce, StageNone, StageBroken:
+	default:
+		return fmt.Errorf("unknown stage %q", clip(j.Stage))
+	}
+	if err := j.Policy.validate("policy"); err != nil {
+		return err
+	}
+	if j.Intent != nil {
+		if j.Intent.Workflow == "" {
+			return errors.New("intent: no workflow")
+		}
+		if err := j.Intent.Target.validate("intent target"); err != nil {
+			return err
+		}
+	}
+	seen := map[string]bool{}
+	for i, w := range j.Windows {
+		switch {
+		case w.Kind == "":
+			return fmt.Errorf("window %d: no kind", i+1)
+		case seen[w.Kind]:
+			return fmt.Errorf("window %d: a second %q window", i+1, clip(w.Kind))
+		case w.Seconds < 0:
+			return fmt.Errorf("window %q: negative length", clip(w.Kind))
+		}
+		seen[w.Kind] = true
+	}
+	last := 0
+	for i, e := range j.Entries {
+		at := fmt.Sprintf("entry %d (id %d)", i+1, e.ID)
+		switch {
+		case e.ID <= last:
+			return fmt.Errorf("%s: ids must increase (previous %d)", at, last)
+		case !kindRe.MatchString(string(e.Kind)):
+			return fmt.Errorf("%s: kind %q is not lower-case letters, digits and hyphens", at, clip(string(e.Kind)))
+		case e.Status != Pending && e.Status != Done && e.Status != Failed:
+			return fmt.Errorf("%s: status %q is not pending, done or failed", at, clip(string(e.Status)))
+		case e.Name == "":
+			return fmt.Errorf("%s: no name", at)
+		case e.Started.IsZero():
+			return fmt.Errorf("%s: no start time", at)
+		case e.PolicyID != "" && !policyIDRe.MatchString(e.PolicyID):
+			return fmt.Errorf("%s: policy id %q is not 1 to 32 letters and digits", at, clip(e.PolicyID))
+		case e.MaxAge < 0 || e.MaxAge > maxPolicyMaxAge:
+			return fmt.Errorf("%s: max_age %d is outside 0 to %d", at, e.MaxAge, maxPolicyMaxAge)
+		case e.TTL < 0:
+			return fmt.Errorf("%s: negative ttl", at)
+		}
+		last = e.ID
+	}
+	return nil
+}
+
+func (p *Policy) validate(what string) error {
+	if p == nil {
+		return nil
+	}
+	switch p.Mode {
+	case "testing", "enforce", "none":
+	default:
+		return fmt.Errorf("%s: mode %q is not testing, enforce or none", what, clip(p.Mode))
+	}
+	if p.ID != "" && !policyIDRe.MatchString(p.ID) {
+		return fmt.Errorf("%s: id %q is not 1 to 32 letters and digits", what, clip(p.ID))
+	}
+	if p.MaxAge < 0 || p.MaxAge > maxPolicyMaxAge {
+		return fmt.Errorf("%s: max_age %d is outside 0 to %d", what, p.MaxAge, maxPolicyMaxAge)
+	}
+	return nil
+}
+
+// SchemaError is a journal written in a schema this stspilot does not
+// know: a newer version, or no stspilot journal at all when Found is not
+// an stspilot schema. It is refused, never rewritten.
+type SchemaError struct {
+	Path  string // "" when decoding bytes
+	Found string
+}
+
+func (e *SchemaError) Error() string {
+	where := "journal"
+	if e.Path != "" {
+		where = "journal " + e.Path
+	}
+	return fmt.Sprintf("%s has schema %q, newer than this stspilot's %q: upgrade stspilot to read it; the file was left untouched", where, clip(e.Found), Schema)
+}
+
+// CorruptError is a journal that cannot be read: not UTF-8, not JSON,
+// truncated, too large, unknown fields, or values that fail Validate. The
+// file is left untouched; Save refuses to overwrite it until Quarantine
+// moves it aside.
+type CorruptError struct {
+	Path   string
+	Reason string
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("journal %s cannot be read: %s; it was left untouched (fix it by hand, or run again with the journal quarantined to start from live state)", e.Path, e.Reason)
+}
+
+// Decode reads a journal document. It returns a *SchemaError for a newer
+// schema version; any other error is the reason the bytes are not a valid
+// journal. It never panics, whatever the input.
+func Decode(data []byte) (*Journal, error) {
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("larger than %d bytes", MaxSize)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("empty file")
+	}
+	if !utf8.Valid(data) {
+		return nil, errors.New("not UTF-8 text (binary data?)")
+	}
+	var head struct {
+		Schema *string `json:"schema"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, fmt.Errorf("not a JSON object (truncated or damaged?): %v", jsonErr(err))
+	}
+	switch {
+	case head.Schema == nil:
+		return nil, errors.New(`no "schema" field: not an stspilot journal`)
+	case *head.Schema == Schema:
+	case newerSchema(*head.Schema):
+		return nil, &SchemaError{Found: *head.Schema}
+	default:
+		return nil, fmt.Errorf("unknown schema %q", clip(*head.Schema))
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var j Journal
+	if err := dec.Decode(&j); err != nil {
+		return nil, fmt.Errorf("invalid %s document: %v", Schema, jsonErr(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the JSON document")
+	}
+	if j.Entries == nil {
+		j.Entries = []Entry{}
+	}
+	if err := j.Validate(); err != nil {
+		return nil, err
+	}
+	return &j, nil
+}
+
+// newerSchema reports whether s is stspilot.journal/vN with N > 1.
+func newerSchema(s string) bool {
+	v, ok := strings.CutPrefix(s, schemaPrefix)
+	if !ok || v == "" || len(v) > 9 || v[0] == '0' {
+		return false
+	}
+	n, err := strconv.Atoi(v)
+	return err == nil && n > 1
+}
+
+// jsonErr keeps JSON errors short: they may quote parts of the input.
+func jsonErr(err error) string {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return "unexpected end of data"
+	}
+	return clip(err.Error())
+}
+
+// Encode writes j as the file holds it: indented JSON with a trailing
+// newline, HTML characters unescaped so that policy text stays readable.
+func Encode(j *Journal) ([]byte, error) {
+	if err := j.Validate(); err != nil {
+		return nil, fmt.Errorf("journal: not writing an invalid journal: %w", err)
+	}
+	if j.Entries == nil {
+		j.Entries = []Entry{}
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(j); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	if b.Len() > MaxSize {
+		return nil, fmt.Errorf("journal: the journal of %s would be %d bytes, above the %d-byte limit", j.Domain, b.Len(), MaxSize)
+	}
+	return b.Bytes(), nil
+}
+
+// normalizeTimes rounds every time in j to whole seconds in UTC, so that
+// what the caller holds after Save equals what Load returns.
+func (j *Journal) normalizeTimes() {
+	n := func(t *time.Time) {
+		if t.IsZero() {
+			*t = time.Time{}
+			return
+		}
+		*t = t.UTC().Truncate(time.Second)
+	}
+	n(&j.StageSince)
+	for _, p := range []*Policy{j.Policy, intentTarget(j.Intent)} {
+		if p != nil {
+			n(&p.ServedAt)
+			n(&p.PublishedAt)
+		}
+	}
+	if j.TLSRPT != nil {
+		n(&j.TLSRPT.SetAt)
+	}
+	if j.Intent != nil {
+		n(&j.Intent.StartedAt)
+	}
+	for i := range j.Windows {
+		w := &j.Windows[i]
+		n(&w.Start)
+		n(&w.NotBefore)
+		n(&w.Ended)
+	}
+	for i := range j.Entries {
+		n(&j.Entries[i].Started)
+		n(&j.Entries[i].Finished)
+	}
+}
+
+func intentTarget(in *Intent) *Policy {
+	if in == nil {
+		return nil
+	}
+	return in.Target
+}
+
+func clip(s string) string {
+	if len(s) > 80 {
+		s = s[:80] + "..."
+	}
+	return s
+}

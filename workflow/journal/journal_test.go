@@ -1,0 +1,344 @@
+package journal
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 29, 5, 0, 0, 0, time.UTC)
+
+const policyText = "version: STSv1\r\nmode: testing\r\nmx: mx1.example.com\r\nmax_age: 86400\r\n"
+
+// full returns a journal with every field set, as the engine would leave
+// it in the middle of a promote.
+func full(t testing.TB) *Journal {
+	t.Helper()
+	j, err := New("Example.COM.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Stage, j.StageSince = StageTesting, t0
+	j.Ladder = "testing@86400:14d,enforce@86400:7d,enforce@604800:30d,enforce@2592000"
+	j.Provider, j.Publish = "rfc2136", "webroot:/srv/www"
+	j.Policy = &Policy{Text: policyText, ID: "20261129050000abcdefgh", Mode: "testing", MaxAge: 86400, MX: []string{"mx1.example.com"}, ServedAt: t0, PublishedAt: t0.Add(time.Minute)}
+	j.TLSRPT = &TLSRPT{Record: "v=TLSRPTv1; rua=mailto:tlsrpt@example.com", SetAt: t0}
+	j.Intent = &Intent{Workflow: "promote", Target: &Policy{Text: strings.Replace(policyText, "testing", "enforce", 1), ID: "20261213050000ijklmnop", Mode: "enforce", MaxAge: 86400}, RUA: "mailto:tlsrpt@example.com", Run: "20261213T050000Z-42", StartedAt: t0.Add(14 * 24 * time.Hour)}
+	j.SetWindow(Window{Kind: WindowSoak, Start: t0, Seconds: 14 * 86400, NotBefore: t0.Add(14 * 24 * time.Hour), Reason: "soak of testing@86400"})
+	j.SetWindow(Window{Kind: WindowTeardown, Start: t0, Seconds: 86400, NotBefore: t0.Add(24 * time.Hour), Ended: t0.Add(25 * time.Hour)})
+	id := j.Append(Entry{Run: "20261129T050000Z-41", Workflow: "rollout", Step: "1-publish-policy", Kind: KindPolicyWrite, Name: "https://mta-sts.example.com/.well-known/mta-sts.txt", After: policyText, PolicyText: policyText, PolicyID: "20261129050000abcdefgh", MaxAge: 86400, Changed: true}, t0)
+	if err := j.Finish(id, Done, t0.Add(time.Second), ""); err != nil {
+		t.Fatal(err)
+	}
+	id = j.Append(Entry{Run: "20261129T050000Z-41", Workflow: "rollout", Step: "3-set-sts", Kind: KindTXTSet, Name: "_mta-sts.example.com", Before: "v=STSv1; id=old1", After: "v=STSv1; id=20261129050000abcdefgh;", PolicyID: "20261129050000abcdefgh", TTL: 3600, MaxAge: 86400, Changed: true}, t0.Add(2*time.Second))
+	if err := j.Finish(id, Failed, t0.Add(3*time.Second), "rfc2136: update refused (REFUSED)"); err != nil {
+		t.Fatal(err)
+	}
+	j.Append(Entry{Run: "20261213T050000Z-42", Workflow: "promote", Step: "3-set-sts", Kind: KindTXTSet, Name: "_mta-sts.example.com"}, t0.Add(14*24*time.Hour))
+	return j
+}
+
+func TestNewNormalisesTheDomain(t *testing.T) {
+	j, err := New("Bücher.Example.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Domain != "xn--bcher-kva.example" || j.Schema != Schema || j.Entries == nil {
+		t.Fatalf("New: %+v", j)
+	}
+	if err := j.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEncodeDecodeRoundTrip(t *testing.T) {
+	j := full(t)
+	b, err := Encode(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasSuffix(b, []byte("}\n")) || bytes.HasSuffix(b, []byte("\n\n")) {
+		t.Errorf("the file must end in exactly one newline")
+	}
+	if !bytes.HasPrefix(b, []byte("{\n  \"schema\": \"stspilot.journal/v1\",\n  \"domain\": \"example.com\",\n  \"stage\": \"testing\",")) {
+		t.Errorf("field order or indentation changed:\n%.200s", b)
+	}
+	if bytes.Contains(b, []byte(`\u003c`)) || !bytes.Contains(b, []byte(`\r\n`)) {
+		t.Errorf("policy text not kept readable")
+	}
+	got, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, j) {
+		t.Fatalf("round trip differs:\n got %+v\nwant %+v", got, j)
+	}
+	again, err := Encode(got)
+	if err != nil || !bytes.Equal(again, b) {
+		t.Fatalf("second encoding differs (%v):\n%s\n---\n%s", err, again, b)
+	}
+}
+
+func TestEntryLifecycle(t *testing.T) {
+	j, _ := New("example.com")
+	a := j.Append(Entry{Kind: KindPolicyWrite, Name: "https://mta-sts.example.com/.well-known/mta-sts.txt"}, t0)
+	b := j.Append(Entry{Kind: KindTXTSet, Name: "_mta-sts.example.com", Started: t0.Add(-time.Hour)}, t0)
+	if a != 1 || b != 2 {
+		t.Fatalf("ids %d, %d; want 1, 2", a, b)
+	}
+	if e := j.Entry(b); e == nil || e.Status != Pending || !e.Started.Equal(t0.Add(-time.Hour)) {
+		t.Fatalf("entry %d: %+v", b, e)
+	}
+	if p := j.Pending(); len(p) != 2 {
+		t.Fatalf("pending: %+v", p)
+	}
+	if err := j.Finish(a, Done, t0, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Finish(a, Failed, t0, "again"); err == nil {
+		t.Error("finished an entry twice")
+	}
+	if err := j.Finish(b, Pending, t0, ""); err == nil {
+		t.Error("finished an entry as pending")
+	}
+	if err := j.Finish(99, Done, t0, ""); err == nil {
+		t.Error("finished an entry that does not exist")
+	}
+	if p := j.Pending(); len(p) != 1 || p[0].ID != b {
+		t.Fatalf("pending after finishing %d: %+v", a, p)
+	}
+	if j.Entry(0) != nil || j.Entry(3) != nil {
+		t.Error("Entry found ids that do not exist")
+	}
+
+	j.SetWindow(Window{Kind: WindowSoak, Seconds: 1})
+	j.SetWindow(Window{Kind: WindowSoak, Seconds: 2})
+	if len(j.Windows) != 1 || j.Window(WindowSoak).Seconds != 2 {
+		t.Fatalf("SetWindow did not replace: %+v", j.Windows)
+	}
+	j.ClearWindow(WindowSoak)
+	if j.Window(WindowSoak) != nil || len(j.Windows) != 0 {
+		t.Fatalf("ClearWindow: %+v", j.Windows)
+	}
+}
+
+func TestDecodeRefusesBadDocuments(t *testing.T) {
+	good, err := Encode(full(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := func(from, to string) []byte {
+		if !bytes.Contains(good, []byte(from)) {
+			t.Fatalf("fixture lacks %q", from)
+		}
+		return bytes.Replace(good, []byte(from), []byte(to), 1)
+	}
+	tests := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"empty", nil, "empty file"},
+		{"blank", []byte(" \n"), "empty file"},
+		{"binary", []byte("\x1f\x8b\x08\x00\xff\xfe"), "not UTF-8"},
+		{"truncated", good[:len(good)/2], "unexpected end"},
+		{"array", []byte(`[1,2]`), "not a JSON object"},
+		{"no schema", []byte(`{"domain":"example.com"}`), `no "schema"`},
+		{"foreign schema", []byte(`{"schema":"terraform/v4"}`), "unknown schema"},
+		{"v0", []byte(`{"schema":"stspilot.journal/v0"}`), "unknown schema"},
+		{"trailing data", append(append([]byte{}, good...), []byte("{}")...), "after"},
+		{"unknown field", set(`"domain":`, `"token": "x", "domain":`), `unknown field "token"`},
+		{"bad domain", set(`"domain": "example.com"`, `"domain": "../etc"`), "invalid domain"},
+		{"domain not normal", set(`"domain": "example.com"`, `"domain": "Example.com"`), "not in normal form"},
+		{"bad stage", set(`"stage": "testing"`, `"stage": "party"`), "unknown stage"},
+		{"bad mode", set(`"mode": "testing"`, `"mode": "Testing"`), "mode"},
+		{"bad policy id", set(`"id": "20261129050000abcdefgh"`, `"id": "has space"`), "1 to 32 letters and digits"},
+		{"bad status", set(`"status": "done"`, `"status": "maybe"`), "status"},
+		{"bad kind", set(`"kind": "policy-write"`, `"kind": "Policy Write"`), "kind"},
+		{"repeated id", set(`"id": 2,`, `"id": 1,`), "ids must increase"},
+		{"max_age too large", set(`"max_age": 86400,`+"\n      \"ttl\"", `"max_age": 31557601,`+"\n      \"ttl\""), "max_age"},
+		{"no start", set(`"started": "2026-11-29T05:00:00Z"`, `"started": "0001-01-01T00:00:00Z"`), "no start time"},
+		{"bad time", set(`"started": "2026-11-29T05:00:00Z"`, `"started": "yesterday"`), "invalid"},
+		{"duplicate window", set(`"kind": "teardown"`, `"kind": "soak"`), "second"},
+	}
+	for _, tt := range tests {
+		j, err := Decode(tt.data)
+		if err == nil {
+			t.Errorf("%s: decoded %+v", tt.name, j)
+			continue
+		}
+		if j != nil {
+			t.Errorf("%s: a journal with the error", tt.name)
+		}
+		var se *SchemaError
+		if errors.As(err, &se) {
+			t.Errorf("%s: a SchemaError for a corrupt file: %v", tt.name, err)
+		}
+		if !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %q does not say %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+func TestDecodeRefusesNewerSchema(t *testing.T) {
+	for _, s := range []string{"stspilot.journal/v2", "stspilot.journal/v10"} {
+		_, err := Decode([]byte(`{"schema":"` + s + `","domain":"example.com","whatever":[1]}`))
+		var se *SchemaError
+		if !errors.As(err, &se) || se.Found != s {
+			t.Fatalf("%s: %v, want a *SchemaError", s, err)
+		}
+		if !strings.Contains(err.Error(), "upgrade stspilot") || !strings.Contains(err.Error(), "left untouched") {
+			t.Errorf("%s: %q does not say to upgrade", s, err)
+		}
+	}
+}
+
+func TestDecodeSizeCap(t *testing.T) {
+	big := make([]byte, MaxSize+1)
+	for i := range big {
+		big[i] = ' '
+	}
+	if _, err := Decode(big); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("Decode of %d bytes: %v", len(big), err)
+	}
+	// Encode refuses to write what Decode would refuse to read.
+	j, _ := New("example.com")
+	huge := strings.Repeat("x", 1<<20)
+	for i := 0; i < 9; i++ {
+		j.Append(Entry{Kind: KindPolicyWrite, Name: "https://mta-sts.example.com/", PolicyText: huge}, t0)
+	}
+	if _, err := Encode(j); err == nil || !strings.Contains(err.Error(), "limit") {
+		t.Fatalf("Encode of a 9 MiB journal: %v", err)
+	}
+}
+
+func TestEncodeRefusesInvalid(t *testing.T) {
+	j := full(t)
+	j.Entries[1].ID = 1
+	if _, err := Encode(j); err == nil {
+		t.Fatal("encoded a journal with a repeated entry id")
+	}
+}
+
+func TestNormalizeDomainRefusesPathTricks(t *testing.T) {
+	for _, in := range []string{"", ".", "..", "../x", "../../etc/passwd", "/etc", "a/b.com", `a\b.com`, "x\x00.com", "example.com\x00.json", ".example.com", "example..com", "-x.com", "x y.com", "example.com/", "~root", "com", "mta-sts.example.com", strings.Repeat("a.", 130) + "com"} {
+		if d, err := NormalizeDomain(in); err == nil {
+			t.Errorf("NormalizeDomain(%q) = %q, want an error", in, d)
+		}
+	}
+	for in, want := range map[string]string{"EXAMPLE.com": "example.com", "example.com.": "example.com", " mail.example.org ": "mail.example.org", "bücher.example": "xn--bcher-kva.example"} {
+		if d, err := NormalizeDomain(in); err != nil || d != want {
+			t.Errorf("NormalizeDomain(%q) = %q, %v; want %q", in, d, err, want)
+		}
+	}
+}
+
+// Secrets have no way into a journal: no field of any type reachable
+// from Journal (or the lock file's Holder) is named like a secret, and
+// none is a map, which could carry provider settings as free-form pairs.
+func TestNoFieldForSecrets(t *testing.T) {
+	secretish := regexp.MustCompile(`(?i)secret|token|passw|credential|key|auth|setting|env`)
+	seen := map[reflect.Type]bool{}
+	var walk func(path string, ty reflect.Type)
+	walk = func(path string, ty reflect.Type) {
+		switch ty.Kind() {
+		case reflect.Pointer, reflect.Slice, reflect.Array:
+			walk(path+"[]", ty.Elem())
+			return
+		case reflect.Map, reflect.Interface:
+			t.Errorf("%s is a %s: free-form data could carry secrets", path, ty.Kind())
+			return
+		case reflect.Struct:
+		default:
+			return
+		}
+		if seen[ty] || ty == reflect.TypeFor[time.Time]() {
+			return
+		}
+		seen[ty] = true
+		for i := 0; i < ty.NumField(); i++ {
+			f := ty.Field(i)
+			name := f.Name + " " + f.Tag.Get("json")
+			if secretish.MatchString(name) {
+				t.Errorf("%s.%s (%s) is named like a secret", path, f.Name, f.Tag.Get("json"))
+			}
+			walk(path+"."+f.Name, f.Type)
+		}
+	}
+	walk("Journal", reflect.TypeFor[Journal]())
+	walk("Holder", reflect.TypeFor[Holder]())
+
+	// And the marshalled document has no such key either.
+	b, err := json.Marshal(full(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := regexp.MustCompile(`"([a-z_]+)":`).FindAllSubmatch(b, -1)
+	if len(keys) < 30 {
+		t.Fatalf("only %d keys found in %s", len(keys), b)
+	}
+	for _, k := range keys {
+		if secretish.Match(k[1]) {
+			t.Errorf("key %q in the journal", k[1])
+		}
+	}
+}
+
+func TestDefaultCommandTakesNoFlags(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"/usr/local/bin/stspilot", "promote", "--token=abc", "example.com"}, "stspilot promote"},
+		{[]string{"/usr/local/bin/stspilot", "--credentials=/x", "promote"}, "stspilot"},
+		{[]string{"./stspilot"}, "stspilot"},
+		{nil, "stspilot"},
+		{[]string{"stspilot", "roll\x1b[31mout"}, "stspilot roll[31mout"},
+	} {
+		if got := defaultCommand(tt.args); got != tt.want {
+			t.Errorf("defaultCommand(%q) = %q, want %q", tt.args, got, tt.want)
+		}
+	}
+}
+
+// FuzzDecode: any bytes either decode into a valid journal that encodes
+// and decodes back to itself, or give an error; never a panic.
+func FuzzDecode(f *testing.F) {
+	good, err := Encode(full(f))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add(good[:len(good)/3])
+	f.Add([]byte(`{"schema":"stspilot.journal/v1","domain":"example.com","stage":"","entries":[]}`))
+	f.Add([]byte(`{"schema":"stspilot.journal/v2"}`))
+	f.Add([]byte(`{"schema":"stspilot.journal/v1","domain":"example.com","entries":null}`))
+	f.Add([]byte("\x00\x01\x02"))
+	f.Add([]byte(`{"schema":"stspilot.journal/v1","schema":"stspilot.journal/v9"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		j, err := Decode(data)
+		if err != nil {
+			if j != nil {
+				t.Fatal("a journal with an error")
+			}
+			return
+		}
+		b, err := Encode(j)
+		if err != nil {
+			t.Fatalf("decoded journal does not encode: %v", err)
+		}
+		j2, err := Decode(b)
+		if err != nil {
+			t.Fatalf("re-encoded journal does not decode: %v\n%s", err, b)
+		}
+		b2, err := Encode(j2)
+		if err != nil || !bytes.Equal(b, b2) {
+			t.Fatalf("encoding is not stable: %v\n%s\n---\n%s", err, b, b2)
+		}
+	})
+}
