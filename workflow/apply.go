@@ -224,6 +224,7 @@ func (r *run) record(e Entry) error {
 	if err := r.txn.Record(r.mem, e); err != nil {
 		return fmt.Errorf("writing the journal: %w", err)
 	}
+	crashPoint("journal:" + string(e.Kind) + ":" + e.Status)
 	r.emit(Event{Kind: EventJournal, Message: e.Step + " " + e.Status})
 	return nil
 }
@@ -241,7 +242,7 @@ func (r *run) beginIntent() error {
 		}
 	}
 	r.mem.Intent = &Intent{Workflow: r.p.Workflow, Target: *t, RUA: rua, StartedAt: r.e.now()}
-	return r.record(Entry{Step: "0-intent", Kind: "intent", Status: EntryDone, After: t.Text, PolicyID: t.ID, MaxAge: t.MaxAge})
+	return r.record(Entry{Step: "0-intent", Kind: "intent", Status: EntryDone, Name: "https://mta-sts." + r.p.Domain + "/" + WellKnownPath, After: t.Text, PolicyID: t.ID, MaxAge: t.MaxAge})
 }
 
 func (r *run) change(ctx context.Context, s *Step) error {
@@ -259,6 +260,9 @@ func (r *run) change(ctx context.Context, s *Step) error {
 		return err
 	}
 	changed, err := r.external(ctx, s, &entry)
+	if err == nil {
+		crashPoint(string(s.Kind) + "-written")
+	}
 	entry.Changed = changed
 	if err != nil {
 		entry.Status, entry.Error = EntryFailed, err.Error()
@@ -481,19 +485,23 @@ func (r *run) published(want string) error {
 	}
 	t := *p.Target
 	prev := r.mem.Current
+	// The policy this one replaces may stay in senders' caches for its
+	// max_age from now (a sender may have fetched it a moment ago).
+	for _, old := range []*Policy{p.Current, policyPtr(prev)} {
+		if old != nil && old.Mode != string(mtasts.ModeNone) && old.Text != t.Text {
+			if until := now.Add(time.Duration(old.MaxAge) * time.Second); until.After(r.mem.CachedUntil) {
+				r.mem.CachedUntil = until
+			}
+		}
+	}
 	if t.Mode == string(mtasts.ModeNone) {
 		td := r.mem.Teardown
 		if td == nil || td.NoneSince.IsZero() || !td.RecordsGoneAt.IsZero() {
 			td = &TeardownState{NoneSince: now}
 		}
-		var last int64
-		if p.Current != nil && p.Current.Mode != string(mtasts.ModeNone) {
-			last = p.Current.MaxAge
+		if wait := r.mem.CachedUntil.Sub(td.NoneSince); wait > td.LastMaxAge {
+			td.LastMaxAge = wait
 		}
-		if prev != nil && prev.Mode != string(mtasts.ModeNone) {
-			last = max(last, prev.MaxAge)
-		}
-		td.LastMaxAge = max(td.LastMaxAge, time.Duration(last)*time.Second)
 		r.mem.Teardown = td
 	} else {
 		r.mem.Teardown = nil
@@ -505,6 +513,13 @@ func (r *run) published(want string) error {
 	r.mem.Current = &LivePolicy{Policy: t, PublishedAt: now}
 	r.mem.Intent = nil
 	return r.record(Entry{Step: "published", Kind: StepGate, Status: EntryDone, Name: "_mta-sts." + p.Domain, After: want, PolicyID: t.ID, MaxAge: t.MaxAge, Changed: true})
+}
+
+func policyPtr(l *LivePolicy) *Policy {
+	if l == nil {
+		return nil
+	}
+	return &l.Policy
 }
 
 // window re-evaluates a window gate against the journal at this moment

@@ -128,6 +128,44 @@ func (pp providerPublished) Check(ctx context.Context, zone, name string, want f
 	return g
 }
 
+// hookJournal wraps a Journal; fail, when set, is called before every
+// Record, and an error stops the run there as if the process had been
+// killed right after the previous write.
+type hookJournal struct {
+	Journal
+	fail func(e Entry) error
+}
+
+func (h *hookJournal) Begin(domain, command string, wf Workflow) (Txn, error) {
+	t, err := h.Journal.Begin(domain, command, wf)
+	if err != nil {
+		return nil, err
+	}
+	return &hookTxn{Txn: t, h: h}, nil
+}
+
+func (h *hookJournal) must(domain string) *Memory {
+	m, err := h.Peek(domain)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+type hookTxn struct {
+	Txn
+	h *hookJournal
+}
+
+func (t *hookTxn) Record(m *Memory, e Entry) error {
+	if t.h.fail != nil {
+		if err := t.h.fail(e); err != nil {
+			return err
+		}
+	}
+	return t.Txn.Record(m, e)
+}
+
 // memJournal keeps Memory and entries in memory, with the same locking
 // contract as the file journal.
 type memJournal struct {
@@ -135,9 +173,6 @@ type memJournal struct {
 	mem     map[string]*Memory
 	entries map[string][]Entry
 	locked  map[string]bool
-	// fail, when set, is called for every Record; an error stops the run
-	// there as if the process had been killed after the previous write.
-	fail func(e Entry) error
 }
 
 func newMemJournal() *memJournal {
@@ -188,11 +223,6 @@ func (j *memJournal) must(d string) *Memory {
 	return m
 }
 func (t *memTxn) Record(m *Memory, e Entry) error {
-	if t.j.fail != nil {
-		if err := t.j.fail(e); err != nil {
-			return err
-		}
-	}
 	t.j.mu.Lock()
 	defer t.j.mu.Unlock()
 	t.j.mem[t.domain] = cloneMemory(m)
@@ -212,7 +242,7 @@ type harness struct {
 	dns     *mirror
 	webroot string
 	clock   *fakeClock
-	j       *memJournal
+	j       *hookJournal
 	e       *Engine
 	// publishes counts policy writes that changed the file.
 	publishes int
@@ -233,6 +263,7 @@ func (c countingPublisher) Publish(ctx context.Context, d string, b []byte) (Pub
 }
 
 type hopts struct {
+	file     bool                // the file journal instead of the in-memory one
 	mxNames  []string // names on mx1's certificate (nil: mx1 itself)
 	secondIP bool     // a second policy-host address serving its own webroot
 }
@@ -240,7 +271,17 @@ type hopts struct {
 func newHarness(t *testing.T, o hopts) *harness {
 	t.Helper()
 	w := checktest.New(t)
-	h := &harness{t: t, w: w, webroot: t.TempDir(), clock: &fakeClock{t: time.Now().UTC().Truncate(time.Second)}, j: newMemJournal()}
+	h := &harness{t: t, w: w, webroot: t.TempDir(), clock: &fakeClock{t: time.Now().UTC().Truncate(time.Second)}}
+	if o.file {
+		fj, err := OpenFileJournal(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fj.Ladder = "testing@86400:14d,enforce@86400:7d,enforce@604800:30d,enforce@2592000"
+		h.j = &hookJournal{Journal: fj}
+	} else {
+		h.j = &hookJournal{Journal: newMemJournal()}
+	}
 	m := &memory.Provider{}
 	m.AddZone(tDomain)
 	h.dns = &mirror{Provider: m, w: w}
@@ -328,7 +369,13 @@ var idRE = regexp.MustCompile(`^[A-Za-z0-9]{1,32}$`)
 // teardown, checking the records, the served file and the ids at each stop
 // (invariants 1, 3, 4, 5).
 func TestWholeLadder(t *testing.T) {
-	h := newHarness(t, hopts{})
+	for _, file := range []bool{false, true} {
+		t.Run(map[bool]string{false: "memjournal", true: "filejournal"}[file], func(t *testing.T) { wholeLadder(t, file) })
+	}
+}
+
+func wholeLadder(t *testing.T, file bool) {
+	h := newHarness(t, hopts{file: file})
 	ctx := context.Background()
 	// A foreign record in our RRset must survive everything (invariant 5).
 	h.dns.AppendRecords(ctx, tDomain, []libdns.Record{libdns.TXT{Name: "_mta-sts", TTL: time.Hour, Text: "site-verification=keepme"}})
@@ -382,22 +429,26 @@ func TestWholeLadder(t *testing.T) {
 	}
 	ids = append(ids, out.Policy.ID)
 
-	// Teardown: none goes live, then the window of the last max_age (1 day,
-	// the testing policy rollback published... and the enforce one before
-	// it is what senders may still hold).
+	// Teardown: none goes live, then the cache window. The enforce policy
+	// with max_age 30 days was replaced by the rollback moments ago, so
+	// senders may hold it for 30 days from then (STS-SEND-16), although
+	// the policy none replaced (testing) has a max_age of one day.
 	out, _ = h.apply(Request{Workflow: Teardown}, ApplyOptions{})
 	if out.Status != StatusPending || out.Gate.Kind != GateWindow || !strings.Contains(h.servedFile(), "mode: none") {
 		t.Fatalf("teardown part 1: %+v, served %q", out, h.servedFile())
 	}
+	if want := h.clock.Now().Add(2592000 * time.Second); out.NextAt == nil || out.NextAt.Sub(want).Abs() > time.Minute {
+		t.Errorf("teardown window ends %v, want about %s (30 days after the enforce policy was replaced)", out.NextAt, want)
+	}
 	if len(h.txt("_mta-sts")) != 2 {
 		t.Fatalf("_mta-sts deleted inside the window: %q", h.txt("_mta-sts"))
 	}
-	h.clock.Advance(12 * time.Hour)
+	h.clock.Advance(25 * time.Hour)
 	out, _ = h.apply(Request{Workflow: Teardown}, ApplyOptions{})
 	if out.Status != StatusPending || len(h.txt("_mta-sts")) != 2 || h.servedFile() == "" {
 		t.Fatalf("teardown inside the window deleted something: %+v", out)
 	}
-	h.clock.Advance(13 * time.Hour)
+	h.clock.Advance(29 * 24 * time.Hour)
 	out, _ = h.apply(Request{Workflow: Teardown}, ApplyOptions{})
 	if out.Status != StatusDone || out.Stage != StageAbsent {
 		t.Fatalf("teardown: %+v", out)
@@ -473,7 +524,7 @@ func TestPolicyBeforeID(t *testing.T) {
 func TestKilledRunsConverge(t *testing.T) {
 	for _, cut := range []StepKind{StepPublishPolicy, StepSetTLSRPT, StepSetSTS} {
 		t.Run(string(cut), func(t *testing.T) {
-			h := newHarness(t, hopts{})
+			h := newHarness(t, hopts{file: true})
 			killed := false
 			h.j.fail = func(e Entry) error {
 				if e.Kind == cut && e.Status == EntryDone && !killed {

@@ -19,6 +19,11 @@ type Memory struct {
 	Teardown *TeardownState
 	// TLSRPT is the TLS-RPT record stspilot set ("" when none).
 	TLSRPT string
+	// CachedUntil is the latest time a sender may still hold a testing or
+	// enforce policy stspilot replaced: for each, the moment it stopped
+	// being live plus its max_age (STS-SEND-5, STS-SEND-16). A teardown
+	// deletes nothing before it.
+	CachedUntil time.Time
 	// Provider, Publish and Ladder are the settings of the last run (no
 	// secrets: a provider name, a --publish value, a ladder), so that the
 	// next command on the domain needs no flags.
@@ -35,38 +40,38 @@ type LivePolicy struct {
 
 // Intent is a change that a run started.
 type Intent struct {
-	Workflow  Workflow
-	Target    Policy
-	RUA       string
-	StartedAt time.Time
+	Workflow  Workflow  `json:"workflow"`
+	Target    Policy    `json:"target"`
+	RUA       string    `json:"rua,omitempty"`
+	StartedAt time.Time `json:"started_at"`
 }
 
 // TeardownState is the teardown's cache window.
 type TeardownState struct {
 	// NoneSince is when the mode none policy's id went live.
-	NoneSince time.Time
+	NoneSince time.Time `json:"none_since"`
 	// LastMaxAge is the largest max_age of the testing/enforce policies
 	// that none replaced: senders may hold them that long (STS-SEND-16).
-	LastMaxAge time.Duration
+	LastMaxAge time.Duration `json:"last_max_age"`
 	// RecordsGoneAt is when the records were deleted (teardown done).
-	RecordsGoneAt time.Time
+	RecordsGoneAt time.Time `json:"records_gone_at,omitzero"`
 }
 
 // Entry is one external change as the journal records it: written as
 // pending before the change and as done or failed after it (invariant 6).
 type Entry struct {
-	Step     string        // plan step id ("4-set-sts")
-	Kind     StepKind      // what changed
-	Status   string        // pending, done, failed
-	Name     string        // DNS name or URL
-	Before   string        // value before (record text or policy text)
-	After    string        // value after
-	PolicyID string        // the policy id concerned
-	MaxAge   int64         // its max_age
-	TTL      time.Duration // TTL of the record replaced (rollback risk window)
-	Changed  bool          // false when live state already held it
-	Error    string        // why it failed
-	At       time.Time     // when
+	Step     string        `json:"step"`                // plan step id ("4-set-sts")
+	Kind     StepKind      `json:"kind"`                // what changed
+	Status   string        `json:"status"`              // pending, done, failed
+	Name     string        `json:"name"`                // DNS name or URL
+	Before   string        `json:"before,omitempty"`    // value before (record text or policy text)
+	After    string        `json:"after,omitempty"`     // value after
+	PolicyID string        `json:"policy_id,omitempty"` // the policy id concerned
+	MaxAge   int64         `json:"max_age,omitempty"`   // its max_age
+	TTL      time.Duration `json:"ttl,omitempty"`       // TTL of the record replaced (rollback risk window)
+	Changed  bool          `json:"changed"`             // false when live state already held it
+	Error    string        `json:"error,omitempty"`     // why it failed
+	At       time.Time     `json:"at"`                  // when
 }
 
 // Entry statuses.

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/workflow"
 )
 
 // defaultTimeout bounds the check of one domain (design.md: --timeout).
@@ -28,6 +29,8 @@ type factory struct {
 	Normalize func(string) (string, error)
 	// Now is the clock for reports cmd makes itself.
 	Now func() time.Time
+	// NewEngine builds the workflow engine for one domain (newEngine).
+	NewEngine func(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error)
 }
 
 // globalOptions are the persistent flags every command shares.
@@ -53,6 +56,7 @@ func run(args []string, in io.Reader, out, errOut io.Writer) int {
 	f := &factory{
 		IO:        newIOStreams(in, out, errOut, os.Getenv),
 		RunCheck:  checks.Run,
+		NewEngine: newEngine,
 		Normalize: checks.NormalizeDomain,
 		Now:       time.Now,
 	}
@@ -88,7 +92,9 @@ func newRootCmd(f *factory, checkRunF func(context.Context, *CheckOptions) error
 		Short: "Diagnose, deploy and safely remove MTA-STS and TLS-RPT for mail domains",
 		Long: `stspilot takes a mail domain from "no MTA-STS" to "enforce with a long max_age"
 without losing mail, gets it back out again in an emergency, and tears it down
-safely. This build has the read-only diagnosis, "stspilot check".`,
+safely: "check" diagnoses, "rollout", "promote", "rollback" and "teardown" change
+DNS and the policy file step by step, each step behind a live gate, and
+"status" and "plan" say where a domain stands and what would happen next.`,
 		Version:       currentVersion(),
 		SilenceErrors: true, // execute prints errors, once, with the exit code's context
 		SilenceUsage:  true,
@@ -117,6 +123,12 @@ safely. This build has the read-only diagnosis, "stspilot check".`,
 	root.AddCommand(
 		newCheckCmd(f, g, checkRunF),
 		newProvidersCmd(f, g, nil),
+		newStatusCmd(f, g),
+		newPlanCmd(f, g),
+		newWorkflowCmd(f, g, workflow.Rollout),
+		newWorkflowCmd(f, g, workflow.Promote),
+		newWorkflowCmd(f, g, workflow.Rollback),
+		newWorkflowCmd(f, g, workflow.Teardown),
 		newExitCodesTopic(),
 	)
 	return root

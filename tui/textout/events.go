@@ -270,3 +270,66 @@ func (j *EventJSON) Event(e workflow.Event) {
 	defer j.mu.Unlock()
 	_ = j.enc.Encode(jsonEvent{Schema: EventSchema, Event: e})
 }
+
+// Status writes a status report for people.
+func (o *Events) Status(st *workflow.StatusReport) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	h := o.h
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s  %s\n", h.st.bold(st.Domain), h.stageStyle(string(st.Stage))(string(st.Stage)))
+	if st.Policy != nil {
+		since := ""
+		if st.LiveSince != nil {
+			since = fmt.Sprintf(", live since %s", st.LiveSince.UTC().Format(time.RFC3339))
+		}
+		rung := "off the ladder"
+		if st.Rung >= 0 {
+			rung = fmt.Sprintf("rung %d", st.Rung+1)
+		}
+		fmt.Fprintf(&b, "  policy   %s, id %s (%s%s)\n", policyLabel(st.Policy), st.Policy.ID, rung, since)
+	}
+	fmt.Fprintf(&b, "  ladder   %s\n", st.Ladder)
+	if st.Pending != nil {
+		h.prose(&b, 2, "pending  ", fmt.Sprintf("a %s started %s did not finish (target %s, id %s): run it again to finish", st.Pending.Workflow, st.Pending.StartedAt.UTC().Format(time.RFC3339), policyLabel(&st.Pending.Target), st.Pending.Target.ID), h.st.warn)
+	}
+	if st.Teardown != nil && !st.Teardown.NoneSince.IsZero() {
+		fmt.Fprintf(&b, "  teardown mode none live since %s; records may go at %s\n", st.Teardown.NoneSince.UTC().Format(time.RFC3339), st.Teardown.NoneSince.Add(st.Teardown.LastMaxAge).UTC().Format(time.RFC3339))
+	}
+	next := st.NextStep
+	if st.Next != "" {
+		next = string(st.Next) + ": " + next
+	}
+	if next != "" {
+		h.prose(&b, 2, "next     ", next, nil)
+	}
+	if st.NextAt != nil {
+		fmt.Fprintf(&b, "  opens    %s (in %s)\n", st.NextAt.Local().Format("2006-01-02 15:04:05 MST"), time.Until(*st.NextAt).Round(time.Minute))
+	}
+	if len(st.Findings) > 0 {
+		fmt.Fprintf(&b, "  findings %d errors, %d warnings (stspilot check %s for details)\n", st.Errors, len(st.Findings)-st.Errors, st.Domain)
+		for _, f := range st.Findings {
+			h.prose(&b, 4, h.sevStyle(f.Severity)(string(f.Severity))+" ", f.ID+": "+f.Observed, nil)
+		}
+	}
+	if len(st.History) > 0 {
+		b.WriteString("  history\n")
+		for _, e := range st.History {
+			if e.Status == workflow.EntryPending {
+				continue
+			}
+			what := string(e.Kind)
+			if e.PolicyID != "" {
+				what += " id " + e.PolicyID
+			}
+			if !e.Changed && e.Status == workflow.EntryDone {
+				what += " (no change)"
+			}
+			if e.Error != "" {
+				what += ": " + e.Error
+			}
+			fmt.Fprintf(&b, "    %s  %-7s %s\n", e.At.UTC().Format("2006-01-02 15:04:05"), e.Status, what)
+		}
+	}
+	io.WriteString(o.w, b.String())
+}

@@ -1,0 +1,462 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/dnsprovider"
+	"github.com/stspilot/stspilot/tui/textout"
+	"github.com/stspilot/stspilot/workflow"
+)
+
+// waitForever is what a bare --wait means: until the gates open.
+const waitForever = 400 * 24 * time.Hour
+
+// WorkflowOptions are the flags of rollout, promote, rollback, teardown and plan.
+type WorkflowOptions struct {
+	IO        *IOStreams
+	Workflow  workflow.Workflow
+	PlanOnly  bool
+	Domain    string
+	Provider  string
+	Publish   string
+	StateDir  string
+	Zone      string
+	Ladder    string
+	Yes       bool
+	JSON      bool
+	Wait      time.Duration
+	TTL       time.Duration
+	Resolvers []string
+	Timeout   time.Duration
+	Creds     string
+	Reports   []string
+	To        string
+	MX        []string
+	Req       workflow.Request
+	// NewEngine builds the engine (tests replace it).
+	NewEngine func(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error)
+}
+
+func newWorkflowCmd(f *factory, g *globalOptions, wf workflow.Workflow) *cobra.Command {
+	o := &WorkflowOptions{IO: f.IO, Workflow: wf, NewEngine: f.NewEngine}
+	use, short, long := workflowHelp(wf)
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long:  long,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Domain = args[0]
+			return runWorkflowCmd(cmd.Context(), o, g, cmd)
+		},
+	}
+	addWorkflowFlags(cmd, o)
+	switch wf {
+	case workflow.Rollout:
+		cmd.Flags().StringVar(&o.Req.RUA, "rua", "", "TLS-RPT report destination, `mailto:ADDRESS` or https:URL (required unless the domain has a TLS-RPT record)")
+		cmd.Flags().StringSliceVar(&o.MX, "mx", nil, "mx `PATTERN`s of the policy (repeatable; default: derived from the live MX records)")
+	case workflow.Promote:
+		cmd.Flags().BoolVar(&o.Req.WithoutReports, "without-reports", false, "promote on the live checks alone, without TLS-RPT evidence")
+		cmd.Flags().StringArrayVar(&o.Reports, "reports", nil, "TLS-RPT reports to read for the evidence gate (`PATH`, repeatable)")
+	case workflow.Rollback:
+		cmd.Flags().StringVar(&o.To, "to", "testing", "where to go back to: `testing` or none")
+	case workflow.Teardown:
+		cmd.Flags().BoolVar(&o.Req.KeepTLSRPT, "keep-tlsrpt", false, "leave the _smtp._tls record in place")
+		cmd.Flags().DurationVar(&o.Req.LastMaxAge, "last-max-age", 0, "largest max_age ever published, when the journal does not know it (`DURATION`, e.g. 720h)")
+	}
+	return cmd
+}
+
+func addWorkflowFlags(cmd *cobra.Command, o *WorkflowOptions) {
+	fl := cmd.Flags()
+	fl.StringVar(&o.Provider, "provider", "", "DNS provider `NAME` (see stspilot providers; default: the one the journal remembers)")
+	fl.StringVar(&o.Publish, "publish", "", "where the policy file goes: webroot:`DIR`, exec:CMD or manual (default: the journal's)")
+	fl.StringVar(&o.StateDir, "state-dir", "", "journal directory (default $XDG_STATE_HOME/stspilot)")
+	fl.StringVar(&o.Zone, "zone", "", "DNS zone that holds the records (default: found with an SOA walk)")
+	fl.StringVar(&o.Ladder, "ladder", "", "the ladder, `MODE@MAX_AGE:SOAK,...` (default: the journal's, else testing@86400:14d,enforce@86400:7d,enforce@604800:30d,enforce@2592000)")
+	fl.BoolVar(&o.Yes, "yes", false, "apply without asking (required when not on a terminal)")
+	fl.DurationVar(&o.Wait, "wait", 0, "keep re-checking closed gates for up to `DURATION` (bare --wait: until they open)")
+	fl.Lookup("wait").NoOptDefVal = waitForever.String()
+	fl.DurationVar(&o.TTL, "ttl", 0, "TTL of the records written (default: keep the old one, or 300s)")
+	fl.BoolVar(&o.Req.AdoptLive, "adopt-live", false, "accept a served policy that differs from what stspilot last published")
+}
+
+func workflowHelp(wf workflow.Workflow) (use, short, long string) {
+	switch wf {
+	case workflow.Rollout:
+		return "rollout DOMAIN", "Deploy MTA-STS in testing mode (max_age 86400) and a TLS-RPT record",
+			`Rollout publishes a testing policy covering the live MX hosts, waits until every
+address of mta-sts.DOMAIN serves it, sets the TLS-RPT record and then the
+_mta-sts id, and waits until every authoritative name server answers it.`
+	case workflow.Promote:
+		return "promote DOMAIN", "Climb one rung of the ladder when its gates are open",
+			`Promote moves to the next rung (testing -> enforce -> longer max_age) once the
+current rung's soak has passed, TLS-RPT reports show no failures (or
+--without-reports), and, for enforce, every MX is covered and passes TLS.
+A closed gate exits 3 with the time to come back; a step that would break mail
+exits 5.`
+	case workflow.Rollback:
+		return "rollback DOMAIN", "Emergency: back to testing (or --to none) now, no soak gates",
+			`Rollback publishes a testing policy (or mode none) with a new id at once. It
+never skips the served-then-published order, and it prints the remaining risk
+window: resolvers may hold the old TXT record for its TTL, and senders that
+ignore ids may keep the old policy until its max_age runs out.`
+	case workflow.Teardown:
+		return "teardown DOMAIN", "Remove MTA-STS safely: mode none, wait out caches, delete",
+			`Teardown publishes mode none with a new id, waits until the max_age of the last
+testing/enforce policy has passed since none went live, and only then deletes
+the _mta-sts record, the TLS-RPT record (unless --keep-tlsrpt) and the policy.`
+	}
+	return "", "", ""
+}
+
+func newStatusCmd(f *factory, g *globalOptions) *cobra.Command {
+	o := &WorkflowOptions{IO: f.IO, NewEngine: f.NewEngine}
+	cmd := &cobra.Command{
+		Use:   "status DOMAIN",
+		Short: "Stage, history, next step and when its gate opens",
+		Long: `Status reads the domain's live state and its journal and says where it stands:
+the stage and live policy, the rung of the ladder, a change a killed run left
+unfinished, the teardown window, the next workflow and when its gate opens,
+the live findings and the journal's last entries. It changes nothing.
+Exit 4 when the live checks find errors, else 0.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Domain = args[0]
+			o.JSON, o.Timeout, o.Creds = g.JSON, g.Timeout, g.Credentials
+			rs, err := parseResolvers(g.Resolvers)
+			if err != nil {
+				return err
+			}
+			o.Resolvers = rs
+			d, err := checks.NormalizeDomain(o.Domain)
+			if err != nil {
+				return &usageError{err}
+			}
+			o.Domain = d
+			eng, err := o.NewEngine(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), o.Timeout+30*time.Second)
+			defer cancel()
+			st, err := eng.Status(ctx, d)
+			if err != nil {
+				return engineErr(err)
+			}
+			if o.JSON {
+				enc := json.NewEncoder(o.IO.Out)
+				enc.SetEscapeHTML(false)
+				if err := enc.Encode(st); err != nil {
+					return err
+				}
+			} else {
+				_, ev := o.observer()
+				ev.Status(st)
+			}
+			if st.Errors > 0 {
+				return &exitError{code: exitFindings}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&o.StateDir, "state-dir", "", "journal directory (default $XDG_STATE_HOME/stspilot)")
+	cmd.Flags().StringVar(&o.Zone, "zone", "", "DNS zone that holds the records (default: found with an SOA walk)")
+	cmd.Flags().StringVar(&o.Ladder, "ladder", "", "the ladder (default: the journal's, else the default ladder)")
+	return cmd
+}
+
+func newPlanCmd(f *factory, g *globalOptions) *cobra.Command {
+	o := &WorkflowOptions{IO: f.IO, PlanOnly: true, NewEngine: f.NewEngine}
+	cmd := &cobra.Command{
+		Use:   "plan WORKFLOW DOMAIN",
+		Short: "Show what a workflow would do now; changes nothing",
+		Long: `Plan computes, from live state and the journal, the steps a workflow would run
+now and the gate of each, and prints them. It changes nothing and takes no lock.
+Exit 0 when the plan can run, 3 when a gate is closed, 5 when it would be refused.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			wf, err := workflow.ParseWorkflow(args[0])
+			if err != nil {
+				return &usageError{err}
+			}
+			o.Workflow, o.Domain = wf, args[1]
+			return runWorkflowCmd(cmd.Context(), o, g, cmd)
+		},
+	}
+	addWorkflowFlags(cmd, o)
+	cmd.Flags().StringVar(&o.Req.RUA, "rua", "", "rollout: TLS-RPT destination")
+	cmd.Flags().StringSliceVar(&o.MX, "mx", nil, "rollout: mx patterns")
+	cmd.Flags().BoolVar(&o.Req.WithoutReports, "without-reports", false, "promote: without TLS-RPT evidence")
+	cmd.Flags().StringVar(&o.To, "to", "testing", "rollback: testing or none")
+	cmd.Flags().BoolVar(&o.Req.KeepTLSRPT, "keep-tlsrpt", false, "teardown: keep the TLS-RPT record")
+	cmd.Flags().DurationVar(&o.Req.LastMaxAge, "last-max-age", 0, "teardown: largest max_age ever published")
+	return cmd
+}
+
+func runWorkflowCmd(ctx context.Context, o *WorkflowOptions, g *globalOptions, cmd *cobra.Command) error {
+	o.JSON = g.JSON
+	o.Timeout = g.Timeout
+	o.Creds = g.Credentials
+	rs, err := parseResolvers(g.Resolvers)
+	if err != nil {
+		return err
+	}
+	o.Resolvers = rs
+	d, err := checks.NormalizeDomain(o.Domain)
+	if err != nil {
+		return &usageError{err}
+	}
+	o.Domain = d
+	o.Req.Domain, o.Req.Workflow, o.Req.MX = d, o.Workflow, o.MX
+	if o.Workflow == workflow.Rollback || o.PlanOnly && o.To != "" {
+		o.Req.To = workflow.Stage(o.To)
+		if o.Workflow == workflow.Rollback && o.To != "testing" && o.To != "none" {
+			return usageErrorf("--to must be testing or none, not %q", o.To)
+		}
+	}
+	if o.Wait < 0 {
+		return usageErrorf("--wait must not be negative")
+	}
+	if !o.PlanOnly && !o.Yes && !o.IO.CanPrompt() {
+		return usageErrorf("%s changes DNS records and the policy file: pass --yes to apply without a terminal to confirm on", o.Workflow)
+	}
+	eng, err := o.NewEngine(ctx, o)
+	if err != nil {
+		return err
+	}
+	return workflowRun(ctx, o, eng)
+}
+
+// observer picks the renderer: JSON lines, or text for people.
+func (o *WorkflowOptions) observer() (workflow.Observer, *textout.Events) {
+	if o.JSON {
+		return textout.NewEventJSON(o.IO.Out), nil
+	}
+	ev := textout.NewEvents(o.IO.Out, textout.Options{Color: o.IO.ColorEnabled(), Icons: o.IO.IsStdoutTTY(), Width: o.IO.Width()})
+	return ev, ev
+}
+
+func workflowRun(ctx context.Context, o *WorkflowOptions, eng *workflow.Engine) error {
+	obs, _ := o.observer()
+	pctx, cancel := context.WithTimeout(ctx, o.Timeout+30*time.Second)
+	plan, err := eng.Plan(pctx, o.Req)
+	cancel()
+	if err != nil {
+		return engineErr(err)
+	}
+	if o.PlanOnly || !o.Yes {
+		obs.Event(workflow.Event{Time: time.Now(), Kind: workflow.EventPlan, Domain: plan.Domain, Plan: plan})
+		for _, w := range plan.Warnings {
+			obs.Event(workflow.Event{Time: time.Now(), Kind: workflow.EventWarning, Domain: plan.Domain, Message: w})
+		}
+	}
+	if o.PlanOnly {
+		switch {
+		case plan.Refusal != nil:
+			obs.Event(workflow.Event{Time: time.Now(), Kind: workflow.EventRefused, Domain: plan.Domain, Refusal: plan.Refusal})
+			return &exitError{code: exitRefused}
+		case firstClosed(plan) != nil:
+			return &exitError{code: exitPending}
+		}
+		return nil
+	}
+	if plan.Refusal == nil && !plan.Nothing && plan.Changes() && !o.Yes {
+		ok, err := confirm(o.IO, plan)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			fmt.Fprintln(o.IO.ErrOut, "stspilot: nothing changed")
+			return &exitError{code: exitRefused}
+		}
+	}
+	// The plan was shown: the engine's own plan event is not repeated.
+	var shown workflow.Observer = obs
+	if !o.Yes {
+		shown = skipPlan{obs}
+	}
+	out, err := eng.Apply(ctx, o.Req, plan, shown, workflow.ApplyOptions{Wait: o.Wait})
+	if err != nil {
+		return engineErr(err)
+	}
+	switch out.Status {
+	case workflow.StatusDone, workflow.StatusNothing:
+		return nil
+	case workflow.StatusPending:
+		return &exitError{code: exitPending}
+	case workflow.StatusRefused:
+		return &exitError{code: exitRefused}
+	default:
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &exitError{code: exitFailure}
+	}
+}
+
+type skipPlan struct{ o workflow.Observer }
+
+func (s skipPlan) Event(e workflow.Event) {
+	if e.Kind == workflow.EventPlan || e.Kind == workflow.EventWarning {
+		return
+	}
+	s.o.Event(e)
+}
+
+func firstClosed(p *workflow.Plan) *workflow.GateResult {
+	for i := range p.Gates {
+		if !p.Gates[i].Open && p.Gates[i].NextAt != nil {
+			return &p.Gates[i]
+		}
+	}
+	return nil
+}
+
+// engineErr maps engine errors to exit codes: usage errors to 2.
+func engineErr(err error) error {
+	if errors.Is(err, workflow.ErrUsage) {
+		return &usageError{err}
+	}
+	if errors.Is(err, workflow.ErrPlanChanged) {
+		return &exitError{code: exitPending, err: err}
+	}
+	return err
+}
+
+// confirm asks on the terminal; destructive plans need the word "yes".
+func confirm(s *IOStreams, p *workflow.Plan) (bool, error) {
+	q := "Apply these changes? [y/N] "
+	if p.Destructive() {
+		q = "This deletes records and there is no undo. Type yes to go on: "
+	}
+	fmt.Fprint(s.ErrOut, q)
+	line, err := bufio.NewReader(io.LimitReader(s.In, 1024)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, err
+	}
+	a := strings.ToLower(strings.TrimSpace(line))
+	if p.Destructive() {
+		return a == "yes", nil
+	}
+	return a == "y" || a == "yes", nil
+}
+
+// newEngine wires the real engine: provider from the registry, publisher,
+// journal, ladder, live checks, served and published gates. Settings the
+// journal remembers (provider, publisher, ladder) fill the flags not given.
+func newEngine(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error) {
+	fj, err := workflow.OpenFileJournal(o.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	jProv, jPub, jLadder, err := fj.Settings(o.Domain)
+	if err != nil {
+		return nil, err
+	}
+	provName, publish, ladderSpec := first(o.Provider, jProv), first(o.Publish, jPub), first(o.Ladder, jLadder)
+	readOnly := o.PlanOnly || o.Workflow == ""
+	if readOnly && provName == "" {
+		// plan and status write nothing: the manual provider and publisher
+		// stand in until the domain has a journal.
+		provName = "manual"
+	}
+	if readOnly && publish == "" {
+		publish = "manual"
+	}
+	if provName == "" {
+		return nil, usageErrorf("--provider NAME is required the first time (known: %s; see stspilot providers)", strings.Join(dnsprovider.Names(), ", "))
+	}
+	if publish == "" {
+		return nil, usageErrorf("--publish webroot:DIR|exec:CMD|manual is required the first time")
+	}
+	lad := workflow.DefaultLadder.Clone()
+	if ladderSpec != "" {
+		if lad, err = workflow.ParseLadder(ladderSpec); err != nil {
+			return nil, &usageError{fmt.Errorf("--ladder: %w", err)}
+		}
+	}
+	src, err := credentialSource(o.Creds)
+	if err != nil {
+		return nil, err
+	}
+	env := dnsprovider.Env{Resolvers: o.Resolvers}
+	prov, err := dnsprovider.Open(provName, src, env)
+	if err != nil {
+		if errors.Is(err, dnsprovider.ErrConfig) {
+			return nil, &usageError{err}
+		}
+		return nil, err
+	}
+	var scrub []string
+	for _, i := range dnsprovider.Providers(true) {
+		scrub = append(scrub, i.SecretEnv()...)
+	}
+	pub, err := workflow.ParsePublisher(publish, scrub)
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	served, err := workflow.NewServedChecker(o.Resolvers, nil, 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	fj.Provider, fj.Publish, fj.Ladder = provName, pub.Spec(), lad.String()
+	res := dnsprovider.NewResolver(env)
+	timeout := o.Timeout
+	return &workflow.Engine{
+		Provider:  prov,
+		Publisher: pub,
+		Journal:   fj,
+		Clock:     workflow.SystemClock{},
+		Ladder:    lad,
+		Zone:      o.Zone,
+		FindZone: func(ctx context.Context, d string) (string, error) {
+			return dnsprovider.FindZone(ctx, res, d)
+		},
+		Check: func(ctx context.Context, d string) *checks.Report {
+			return checks.Run(ctx, d, checks.Options{Resolvers: o.Resolvers, Timeout: timeout})
+		},
+		Served:    served,
+		Published: workflow.AuthPublished{Resolver: res},
+		TTL:       o.TTL,
+		Command:   "stspilot " + string(o.Workflow),
+	}, nil
+}
+
+func first(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// credentialSource is the environment, then the credentials file.
+func credentialSource(path string) (dnsprovider.Source, error) {
+	env := dnsprovider.EnvSource(os.LookupEnv)
+	if path != "" {
+		f, err := dnsprovider.LoadCredentials(path)
+		if err != nil {
+			return nil, &usageError{err}
+		}
+		return dnsprovider.Chain(env, f), nil
+	}
+	f, err := dnsprovider.DefaultCredentials(dnsprovider.DefaultCredentialsPath(os.Getenv))
+	switch {
+	case errors.Is(err, dnsprovider.ErrNoCredentialsFile):
+		return env, nil
+	case err != nil:
+		return nil, &usageError{err}
+	}
+	return dnsprovider.Chain(env, f), nil
+}
