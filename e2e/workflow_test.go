@@ -146,9 +146,9 @@ type watcher struct {
 	// (STS-SEND-16).
 	noneLiveAt  time.Time
 	cachedUntil time.Time
-	samples    int
-	stop       chan struct{}
-	done       chan struct{}
+	samples     int
+	stop        chan struct{}
+	done        chan struct{}
 }
 
 func startWatcher(t *testing.T, env Env) *watcher {
@@ -400,7 +400,9 @@ func TestWorkflowKilledRunsConverge(t *testing.T) {
 		t.Run(point, func(t *testing.T) {
 			w := newWorkflowRun(t)
 			common := []string{"--provider", "rfc2136", "--publish", w.publish(), "--ladder", testLadder}
-			t.Cleanup(func() { w.must(0, append([]string{"teardown", ladderDomain, "--wait", "--last-max-age", "10s"}, common...)...) })
+			t.Cleanup(func() {
+				w.must(0, append([]string{"teardown", ladderDomain, "--wait", "--last-max-age", "10s"}, common...)...)
+			})
 			args := append([]string{"rollout", ladderDomain, "--rua", "mailto:tlsrpt@" + ladderDomain}, common...)
 			_, code, stdout, stderr := w.run([]string{"STSPILOT_CRASH=" + point}, args...)
 			if code != -1 && code != 137 {
