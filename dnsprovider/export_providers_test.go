@@ -10,3 +10,13 @@ func SetRetryForTest(p Provider, first, max time.Duration, attempts int) {
 
 // ParseCredentials exposes parseCredentials to the fuzz test.
 var ParseCredentials = parseCredentials
+
+// LibdnsOf returns the libdns provider behind a provider built by
+// FromLibdns, for tests that add records behind its back.
+func LibdnsOf(p Provider) (LibdnsProvider, bool) {
+	a, ok := p.(*libdnsAdapter)
+	if !ok {
+		return nil, false
+	}
+	return a.p, true
+}

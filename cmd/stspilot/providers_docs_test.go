@@ -60,6 +60,21 @@ Secret settings are never printed, logged, written to the journal or put in
 error messages: errors name the variable to check, not its value. Errors about
 the file name the file and the line, never a value.
 
+## Trying a provider before trusting it
+
+Only memory, cloudflare (against a fake of its API) and rfc2136 (against the
+test world's BIND) run the conformance suite in CI; the other providers are
+checked for their settings, errors and redaction, not against their APIs. The
+suite can run against a real account: it writes, reads back and
+deletes TXT records at fresh names of the zone given (` + "`_mta-sts.set-stspilot-live-RANDOM-1.ZONE`" + `
+and the like: every name holds ` + "`stspilot-live-`" + `), checks that records
+it did not create survive, and deletes everything it created at the end.
+
+` + "```sh" + `
+export DESEC_TOKEN=...          # the provider's settings, as for stspilot
+STSPILOT_LIVE_PROVIDERS=desec:example.org go test ./dnsprovider -run TestConformanceLive -v
+` + "```" + `
+
 ## Providers
 `
 
