@@ -1,0 +1,337 @@
+// Package sandbox is the demo's world, compiled into the binary: an
+// authoritative DNS server serving the zone an in-memory DNS provider
+// holds, an HTTPS policy host with a throwaway CA serving what an
+// in-memory publisher holds, two STARTTLS MX servers, and an accelerated
+// clock, all on loopback. Start returns it with a ready workflow.Engine and
+// knobs that inject each of the seven field failures of the developers'
+// guide, so that `stspilot demo` can show every one detected and refused.
+//
+// It needs no network, no privileges and no files: every server listens on
+// 127.0.0.1 or 127.0.0.2 on a port the kernel picks.
+package sandbox
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/libdns/libdns"
+	"github.com/miekg/dns"
+
+	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/dnsprovider"
+	"github.com/stspilot/stspilot/dnsprovider/memory"
+	"github.com/stspilot/stspilot/workflow"
+)
+
+// DefaultDomain is the sandbox's mail domain.
+const DefaultDomain = "demo.test"
+
+// DefaultDay is how long a sandbox day lasts in real time.
+const DefaultDay = 4 * time.Second
+
+// DefaultRUA is the TLS-RPT destination the demo's rollout uses.
+const DefaultRUA = "mailto:tlsrpt@" + DefaultDomain
+
+// Options shape a sandbox.
+type Options struct {
+	// Domain is the mail domain (default DefaultDomain).
+	Domain string
+	// Day is how long a day of sandbox time takes in real time (default
+	// DefaultDay; a day passes in a few seconds).
+	Day time.Duration
+	// Ladder is the engine's ladder (default workflow.DefaultLadder).
+	Ladder workflow.Ladder
+	// Breaks are failures injected from the start.
+	Breaks []Break
+	// Start is the sandbox time at start (default: now).
+	Start time.Time
+}
+
+// Sandbox is a running sandbox world. Close stops it.
+type Sandbox struct {
+	Domain string
+	// DNSAddr is host:port of the authoritative server; DNSPort its port.
+	DNSAddr string
+	DNSPort int
+	// HTTPSPort and SMTPPort are the ports of the policy host and the MX
+	// servers (the checks' port overrides).
+	HTTPSPort, SMTPPort int
+	Clock               *Clock
+	Publisher           *Publisher
+	Journal             *Journal
+	// Provider is the DNS provider the engine writes through; Memory is
+	// the in-memory libdns provider behind it.
+	Provider dnsprovider.Provider
+	Memory   *memory.Provider
+	Ladder   workflow.Ladder
+
+	zone    string // FQDN, lower case
+	mem     *memory.Provider
+	ca      *ca
+	mu      sync.Mutex
+	static  map[string][]dns.RR
+	broken  map[Break]bool
+	saved   map[Break][]libdns.RR // records a break deleted, for Heal
+	drifted []byte                // the file before the drift break
+	closers []func()
+
+	policyCert, policyExpired *tls.Certificate
+	mxCerts                   map[string]*tls.Certificate
+	wrongCert                 *tls.Certificate
+}
+
+// Address plan: everything on 127.0.0.1, except the second MX (and the
+// uncovered third one) on 127.0.0.2, so that the two MX hosts are two
+// servers with the same port.
+const (
+	ip1 = "127.0.0.1"
+	ip2 = "127.0.0.2"
+)
+
+// Start starts the sandbox. ctx bounds only the start-up.
+func Start(ctx context.Context, o Options) (s *Sandbox, err error) {
+	if o.Domain == "" {
+		o.Domain = DefaultDomain
+	}
+	d, err := checks.NormalizeDomain(o.Domain)
+	if err != nil {
+		return nil, err
+	}
+	if o.Day <= 0 {
+		o.Day = DefaultDay
+	}
+	if len(o.Ladder) == 0 {
+		o.Ladder = workflow.DefaultLadder.Clone()
+	}
+	start := o.Start
+	if start.IsZero() {
+		start = time.Now().UTC().Truncate(time.Second)
+	}
+	s = &Sandbox{
+		Domain: d, zone: dns.Fqdn(d),
+		Clock:     NewClock(start, float64(24*time.Hour)/float64(o.Day)),
+		Publisher: &Publisher{}, Journal: NewJournal(), Ladder: o.Ladder,
+		static: map[string][]dns.RR{}, broken: map[Break]bool{}, saved: map[Break][]libdns.RR{},
+		mxCerts: map[string]*tls.Certificate{},
+	}
+	defer func() {
+		if err != nil {
+			s.Close()
+			s = nil
+		}
+	}()
+	s.mem = &memory.Provider{}
+	s.mem.AddZone(d)
+	s.Memory = s.mem
+	s.Provider = dnsprovider.FromLibdns("memory", s.mem, dnsprovider.LibdnsOptions{})
+	if err := s.issue(start); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.startDNS(); err != nil {
+		return nil, fmt.Errorf("sandbox DNS: %w", err)
+	}
+	if err := s.startHTTPS(ip1); err != nil {
+		return nil, fmt.Errorf("sandbox policy host: %w", err)
+	}
+	if err := s.startMXPair(); err != nil {
+		return nil, fmt.Errorf("sandbox MX: %w", err)
+	}
+	s.rr(
+		fmt.Sprintf("%s 3600 IN SOA ns1.%s hostmaster.%s 1 3600 600 86400 300", s.zone, s.zone, s.zone),
+		fmt.Sprintf("%s 3600 IN NS ns1.%s", s.zone, s.zone),
+		fmt.Sprintf("ns1.%s 3600 IN A %s", s.zone, ip1),
+		fmt.Sprintf("%s 300 IN MX 10 mx1.%s", s.zone, s.zone),
+		fmt.Sprintf("%s 300 IN MX 20 mx2.%s", s.zone, s.zone),
+		fmt.Sprintf("mx1.%s 300 IN A %s", s.zone, ip1),
+		fmt.Sprintf("mx2.%s 300 IN A %s", s.zone, ip2),
+		fmt.Sprintf("mta-sts.%s 300 IN A %s", s.zone, ip1),
+	)
+	for _, b := range o.Breaks {
+		if err := s.Inject(b); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// startMXPair starts mx1 on 127.0.0.1 at a free port and mx2 on 127.0.0.2
+// at the same port, trying a few ports.
+func (s *Sandbox) startMXPair() error {
+	var last error
+	for range 10 {
+		l, err := net.Listen("tcp", ip1+":0")
+		if err != nil {
+			return err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		l2, err := net.Listen("tcp", net.JoinHostPort(ip2, strconv.Itoa(port)))
+		if err != nil {
+			last = err
+			continue
+		}
+		l2.Close()
+		if _, _, err := s.startMX("mx1."+s.Domain, ip1, port); err != nil {
+			last = err
+			continue
+		}
+		if _, _, err := s.startMX("mx2."+s.Domain, ip2, port); err != nil {
+			return err
+		}
+		s.SMTPPort = port
+		return nil
+	}
+	return fmt.Errorf("no port free on both %s and %s: %w", ip1, ip2, last)
+}
+
+func (s *Sandbox) issue(start time.Time) error {
+	c, err := newCA(start)
+	if err != nil {
+		return err
+	}
+	s.ca = c
+	// Valid for ten years of sandbox time: the whole ladder and a
+	// teardown take months, not years.
+	nb, na := start.Add(-24*time.Hour), start.Add(10*365*24*time.Hour)
+	if s.policyCert, err = c.leaf([]string{"mta-sts." + s.Domain}, nb, na); err != nil {
+		return err
+	}
+	if s.policyExpired, err = c.leaf([]string{"mta-sts." + s.Domain}, start.Add(-90*24*time.Hour), start.Add(-24*time.Hour)); err != nil {
+		return err
+	}
+	for _, h := range []string{"mx1", "mx2", "mx3"} {
+		if s.mxCerts[h+"."+s.Domain], err = c.leaf([]string{h + "." + s.Domain}, nb, na); err != nil {
+			return err
+		}
+	}
+	s.wrongCert, err = c.leaf([]string{"mail.hosting-elsewhere.test"}, nb, na)
+	return err
+}
+
+// mxCert is the certificate an MX presents for sni (its own host when the
+// client sent none).
+func (s *Sandbox) mxCert(sni, host string) *tls.Certificate {
+	name := strings.ToLower(strings.TrimSuffix(sni, "."))
+	if name == "" {
+		name = host
+	}
+	if s.Broken(MXCertName) && name == "mx1."+s.Domain {
+		return s.wrongCert
+	}
+	if c, ok := s.mxCerts[name]; ok {
+		return c
+	}
+	return s.mxCerts[host]
+}
+
+func (s *Sandbox) rr(lines ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range lines {
+		rr, err := dns.NewRR(l)
+		if err != nil || rr == nil {
+			panic(fmt.Sprintf("sandbox: bad built-in record %q: %v", l, err)) // a programming error, not input
+		}
+		n := strings.ToLower(rr.Header().Name)
+		s.static[n] = append(s.static[n], rr)
+	}
+}
+
+func (s *Sandbox) removeRR(name string, t uint16, data string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name = strings.ToLower(dns.Fqdn(name))
+	s.static[name] = slices.DeleteFunc(s.static[name], func(rr dns.RR) bool {
+		return rr.Header().Rrtype == t && (data == "" || strings.Contains(rr.String(), data))
+	})
+}
+
+// Close stops every server.
+func (s *Sandbox) Close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+}
+
+// Roots is the pool that trusts the sandbox CA.
+func (s *Sandbox) Roots() *x509.CertPool { return s.ca.pool }
+
+// CheckOptions are the checks' options that reach the sandbox; progress
+// may be nil.
+func (s *Sandbox) CheckOptions(progress func(checks.ProbeEvent)) checks.Options {
+	return checks.Options{
+		Resolvers: []string{s.DNSAddr}, Roots: s.ca.pool,
+		HTTPSPort: s.HTTPSPort, SMTPPort: s.SMTPPort,
+		Timeout: 10 * time.Second, Now: s.Clock.Now, Progress: progress,
+	}
+}
+
+// Check runs the live checks of domain against the sandbox.
+func (s *Sandbox) Check(ctx context.Context, domain string) *checks.Report {
+	return checks.Run(ctx, domain, s.CheckOptions(nil))
+}
+
+// Engine returns the workflow engine of the sandbox: the memory provider,
+// the in-memory publisher and journal, the accelerated clock, live checks,
+// the served gate and the published gate all pointed at the sandbox.
+func (s *Sandbox) Engine() (*workflow.Engine, error) {
+	served, err := workflow.NewServedChecker([]string{s.DNSAddr}, s.ca.pool, s.HTTPSPort, s.Clock.Now)
+	if err != nil {
+		return nil, err
+	}
+	res := &dnsprovider.Resolver{Servers: []string{s.DNSAddr}, Port: strconv.Itoa(s.DNSPort), Timeout: 2 * time.Second}
+	return &workflow.Engine{
+		Provider:  s.Provider,
+		Publisher: s.Publisher,
+		Journal:   s.Journal,
+		Clock:     s.Clock,
+		Ladder:    s.Ladder,
+		Zone:      s.Domain,
+		Check:     s.Check,
+		Served:    served,
+		Published: workflow.AuthPublished{Resolver: res},
+		Evidence:  s.evidence,
+		Poll:      time.Hour, // sandbox time: a fraction of a second
+		Command:   "stspilot demo",
+	}, nil
+}
+
+// evidence stands in for a TLS-RPT report mailbox: reports arrive while
+// the TLS-RPT record exists, and show failures while tlsrpt-failing is
+// injected.
+func (s *Sandbox) evidence(ctx context.Context, domain string, p *workflow.Policy, since time.Time) (workflow.GateResult, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return workflow.GateResult{}, false, err
+	}
+	days := int(s.Clock.Now().Sub(since) / (24 * time.Hour))
+	sessions := 120 * max(days, 1)
+	switch {
+	case s.Broken(TLSRPTMissing):
+		return workflow.GateResult{}, false, nil
+	case s.Broken(TLSRPTFailing):
+		mx := "mx1." + domain
+		return workflow.GateResult{Kind: workflow.GateEvidence,
+			Reason:  fmt.Sprintf("TLS-RPT reports since %s show 37 of %d sessions to %s failing (certificate-host-mismatch) under policy %s", since.UTC().Format(time.RFC3339), sessions, mx, p.ID),
+			Targets: []workflow.TargetStatus{{Name: mx, State: workflow.StateFailed, Detail: "37 failed sessions: certificate-host-mismatch"}},
+		}, true, nil
+	}
+	return workflow.GateResult{Kind: workflow.GateEvidence, Open: true,
+		Reason: fmt.Sprintf("TLS-RPT reports since %s: %d sessions, no failures under policy %s", since.UTC().Format(time.RFC3339), sessions, p.ID)}, true, nil
+}
+
+// ErrNotApplicable is returned by Inject when a failure cannot be
+// injected in the current state (drift before anything is published).
+var ErrNotApplicable = errors.New("not applicable now")
