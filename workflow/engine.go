@@ -477,7 +477,7 @@ func (e *Engine) evidence(ctx context.Context, domain string, cur *Policy, since
 		return GateResult{Kind: GateEvidence, Open: true, Reason: "skipped: --without-reports"}, nil
 	}
 	if e.Evidence == nil {
-		return GateResult{Kind: GateEvidence, Reason: "no TLS-RPT reports are configured, so nothing shows what senders saw under the current policy; pass --reports PATH, or --without-reports to promote on the live checks alone"}, nil
+		return GateResult{Kind: GateEvidence, Reason: "no TLS-RPT reports are configured, so nothing shows what senders saw under the current policy; pass --without-reports to promote on the live checks alone"}, nil
 	}
 	g, found, err := e.Evidence(ctx, domain, cur, since)
 	if err != nil {
@@ -650,7 +650,9 @@ func (e *Engine) teardownWindow(lv *live, mem *Memory, req Request) (time.Time, 
 			since = t
 		}
 	}
-	if req.LastMaxAge > 0 {
+	// The operator's word can lengthen what the journal knows, never
+	// shorten it.
+	if req.LastMaxAge > maxAge {
 		maxAge = req.LastMaxAge
 	}
 	if since.IsZero() || maxAge <= 0 {

@@ -41,6 +41,9 @@ type globalOptions struct {
 	// Credentials is the provider credentials file (--credentials); empty
 	// means dnsprovider.DefaultCredentialsPath, which may be absent.
 	Credentials string
+	// Config is the config file (--config); empty means defaultConfigPath,
+	// which may be absent.
+	Config string
 }
 
 // run is the whole program: it parses args, runs the command and returns the
@@ -118,6 +121,7 @@ DNS and the policy file step by step, each step behind a live gate, and
 	pf.StringArrayVar(&g.Resolvers, "resolver", nil, "DNS server to ask, as `ADDR[:PORT]` (repeatable; IPv6 in brackets with a port; default: /etc/resolv.conf)")
 	pf.BoolVar(&g.JSON, "json", false, "print one JSON object per line on stdout (docs/json.md); implies no prompting")
 	pf.DurationVar(&g.Timeout, "timeout", defaultTimeout, "bound on checking one domain")
+	pf.StringVar(&g.Config, "config", "", "config `FILE` with defaults for the workflow commands (key = value: ladder, provider, publish, state-dir, zone, ttl, rua; default $XDG_CONFIG_HOME/stspilot/config)")
 	pf.StringVar(&g.Credentials, "credentials", "", "DNS provider credentials `FILE` (NAME=value lines, mode 0600; default $XDG_CONFIG_HOME/stspilot/credentials); the environment wins over it")
 
 	root.AddCommand(

@@ -40,10 +40,12 @@ type WorkflowOptions struct {
 	Resolvers []string
 	Timeout   time.Duration
 	Creds     string
-	Reports   []string
 	To        string
 	MX        []string
 	Req       workflow.Request
+	// ConfigDefaults are the config file's provider, publish and ladder:
+	// used when neither a flag nor the journal gives them.
+	ConfigDefaults map[string]string
 	// NewEngine builds the engine (tests replace it).
 	NewEngine func(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error)
 }
@@ -68,7 +70,6 @@ func newWorkflowCmd(f *factory, g *globalOptions, wf workflow.Workflow) *cobra.C
 		cmd.Flags().StringSliceVar(&o.MX, "mx", nil, "mx `PATTERN`s of the policy (repeatable; default: derived from the live MX records)")
 	case workflow.Promote:
 		cmd.Flags().BoolVar(&o.Req.WithoutReports, "without-reports", false, "promote on the live checks alone, without TLS-RPT evidence")
-		cmd.Flags().StringArrayVar(&o.Reports, "reports", nil, "TLS-RPT reports to read for the evidence gate (`PATH`, repeatable)")
 	case workflow.Rollback:
 		cmd.Flags().StringVar(&o.To, "to", "testing", "where to go back to: `testing` or none")
 	case workflow.Teardown:
@@ -135,6 +136,13 @@ Exit 4 when the live checks find errors, else 0.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Domain = args[0]
 			o.JSON, o.Timeout, o.Creds = g.JSON, g.Timeout, g.Credentials
+			cfg, err := loadConfig(first(g.Config, defaultConfigPath()), g.Config != "")
+			if err != nil {
+				return err
+			}
+			if err := applyConfig(cmd, o, cfg); err != nil {
+				return err
+			}
 			rs, err := parseResolvers(g.Resolvers)
 			if err != nil {
 				return err
@@ -206,6 +214,13 @@ Exit 0 when the plan can run, 3 when a gate is closed, 5 when it would be refuse
 }
 
 func runWorkflowCmd(ctx context.Context, o *WorkflowOptions, g *globalOptions, cmd *cobra.Command) error {
+	cfg, err := loadConfig(first(g.Config, defaultConfigPath()), g.Config != "")
+	if err != nil {
+		return err
+	}
+	if err := applyConfig(cmd, o, cfg); err != nil {
+		return err
+	}
 	o.JSON = g.JSON
 	o.Timeout = g.Timeout
 	o.Creds = g.Credentials
@@ -365,7 +380,10 @@ func newEngine(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error
 	if err != nil {
 		return nil, err
 	}
-	provName, publish, ladderSpec := first(o.Provider, jProv), first(o.Publish, jPub), first(o.Ladder, jLadder)
+	cfg := o.ConfigDefaults
+	provName := first(o.Provider, first(jProv, cfg["provider"]))
+	publish := first(o.Publish, first(jPub, cfg["publish"]))
+	ladderSpec := first(o.Ladder, first(jLadder, cfg["ladder"]))
 	readOnly := o.PlanOnly || o.Workflow == ""
 	if readOnly && provName == "" {
 		// plan and status write nothing: the manual provider and publisher
