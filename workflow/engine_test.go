@@ -18,6 +18,7 @@ import (
 
 	"github.com/stspilot/stspilot/checks"
 	"github.com/stspilot/stspilot/checks/checktest"
+	"github.com/stspilot/stspilot/checks/mtasts/senders"
 	"github.com/stspilot/stspilot/dnsprovider"
 	"github.com/stspilot/stspilot/dnsprovider/memory"
 )
@@ -622,5 +623,48 @@ func TestStatus(t *testing.T) {
 	}
 	if st.LiveSince == nil || h.clock.Now().Sub(*st.LiveSince) != time.Hour {
 		t.Errorf("live since %v", st.LiveSince)
+	}
+}
+
+// TestGeneratedPoliciesPassEverySender: invariant 7. Every policy the
+// engine publishes on the way up the ladder, back and out is read exactly
+// as RFC 8461 reads it by every emulated sender implementation.
+func TestGeneratedPoliciesPassEverySender(t *testing.T) {
+	h := newHarness(t, hopts{})
+	var texts []string
+	note := func(out *Outcome) {
+		t.Helper()
+		if out.Status != StatusDone {
+			t.Fatalf("%+v", out)
+		}
+		texts = append(texts, h.servedFile())
+	}
+	out, _ := h.apply(Request{Workflow: Rollout, RUA: "mailto:r@example.test"}, ApplyOptions{})
+	note(out)
+	for range 3 {
+		out, _ = h.apply(Request{Workflow: Promote, WithoutReports: true}, ApplyOptions{Wait: 40 * 24 * time.Hour})
+		note(out)
+	}
+	out, _ = h.apply(Request{Workflow: Rollback, To: StageNone}, ApplyOptions{})
+	note(out)
+	for _, text := range texts {
+		in := senders.Input{TXT: []string{"v=STSv1; id=x;"}, Fetched: true, Status: 200, ContentType: "text/plain", Body: []byte(text)}
+		if rfc := senders.RFCReading(in); rfc.Outcome != senders.Policy {
+			t.Errorf("RFC 8461 reading of %q: %s %s", text, rfc.Outcome, rfc.Reason)
+		}
+		isTesting := strings.Contains(text, "mode: testing")
+		for _, v := range senders.Emulate(in) {
+			switch {
+			case v.Outcome == senders.Policy && v.Reason == "":
+			case isTesting && v.Outcome == senders.NoPolicy && (v.Impl == senders.ImplPMSR || v.Impl == senders.ImplTLSPol):
+				// pmsr and tlspol ignore testing policies by design
+				// (STS-SEND-14): not a parse failure.
+			default:
+				t.Errorf("%s reads %q as %s: %s", v.Impl, text, v.Outcome, v.Reason)
+			}
+		}
+	}
+	if len(texts) != 5 || !strings.Contains(texts[4], "mode: none") {
+		t.Fatalf("policies: %q", texts)
 	}
 }
