@@ -426,7 +426,7 @@ type CorruptError struct {
 }
 
 func (e *CorruptError) Error() string {
-	return fmt.Sprintf("journal %s cannot be read: %s; it was left untouched (fix it by hand, or run again with the journal quarantined to start from live state)", e.Path, e.Reason)
+	return fmt.Sprintf("journal %s cannot be read: %s; it was left untouched: fix it by hand, or move it aside to %s.corrupt-TIMESTAMP and run again to start a new journal from live state (docs/journal.md)", e.Path, e.Reason, e.Path)
 }
 
 // Decode reads a journal document. It returns a *SchemaError for a newer

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
 	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stspilot/stspilot/checks/mtasts"
 )
 
 var t0 = time.Date(2026, 11, 29, 5, 0, 0, 0, time.UTC)
@@ -303,6 +306,41 @@ func TestDefaultCommandTakesNoFlags(t *testing.T) {
 		if got := defaultCommand(tt.args); got != tt.want {
 			t.Errorf("defaultCommand(%q) = %q, want %q", tt.args, got, tt.want)
 		}
+	}
+}
+
+// The example in docs/journal.md is a valid journal, byte for byte as
+// Encode writes it, with a pending entry and an intent as the text says.
+func TestDocExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/journal.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?s)```json\n(.*?)```").FindAllSubmatch(doc, -1)
+	if len(blocks) != 2 {
+		t.Fatalf("%d json blocks in docs/journal.md, want the journal and the lock file", len(blocks))
+	}
+	j, err := Decode(blocks[0][1])
+	if err != nil {
+		t.Fatalf("the documented example does not decode: %v", err)
+	}
+	b, err := Encode(j)
+	if err != nil || !bytes.Equal(b, blocks[0][1]) {
+		t.Fatalf("the documented example is not in the written form (%v):\n%s", err, b)
+	}
+	if p := j.Pending(); len(p) != 1 || p[0].ID != 5 || j.Intent == nil || j.Intent.Workflow != "promote" {
+		t.Fatalf("the example is not the killed promote the text describes")
+	}
+	for _, p := range []*Policy{j.Policy, j.Intent.Target} {
+		if rec, match := mtasts.VerifyID(p.ID, []byte(p.Text)); !rec || !match {
+			t.Errorf("example id %q does not follow design.md's id scheme for its policy text", p.ID)
+		}
+	}
+	var h Holder
+	dec := json.NewDecoder(bytes.NewReader(blocks[1][1]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&h); err != nil || h.PID == 0 || h.Since.IsZero() {
+		t.Fatalf("the documented lock file: %+v, %v", h, err)
 	}
 }
 
