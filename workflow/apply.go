@@ -380,7 +380,11 @@ func (r *run) teardownWindowOpen() error {
 		// the plan's window; the plan checked them.
 		return nil
 	}
-	if until := td.NoneSince.Add(td.LastMaxAge); now.Before(until) {
+	until := td.NoneSince.Add(td.LastMaxAge)
+	if r.mem.CachedUntil.After(until) {
+		until = r.mem.CachedUntil
+	}
+	if now.Before(until) {
 		return &Refusal{Reason: fmt.Sprintf("deleting now would strand senders that cache the last testing/enforce policy until %s (invariant 3)", until.UTC().Format(time.RFC3339))}
 	}
 	return nil
@@ -529,7 +533,11 @@ func (r *run) window(s *Step) GateResult {
 	if p.Workflow == Teardown {
 		td := r.mem.Teardown
 		if td != nil && !td.NoneSince.IsZero() && td.LastMaxAge > 0 {
-			return windowGate(now, td.NoneSince.Add(td.LastMaxAge), fmt.Sprintf("the cache window (max_age %s of the last testing/enforce policy, from %s when mode none went live)", td.LastMaxAge, td.NoneSince.UTC().Format(time.RFC3339)))
+			until := td.NoneSince.Add(td.LastMaxAge)
+			if r.mem.CachedUntil.After(until) {
+				until = r.mem.CachedUntil
+			}
+			return windowGate(now, until, fmt.Sprintf("the cache window (senders may hold a replaced testing/enforce policy for its max_age; mode none went live at %s)", td.NoneSince.UTC().Format(time.RFC3339)))
 		}
 	}
 	for _, g := range p.Gates {

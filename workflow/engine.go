@@ -658,7 +658,11 @@ func (e *Engine) teardownWindow(lv *live, mem *Memory, req Request) (time.Time, 
 	if since.IsZero() || maxAge <= 0 {
 		return time.Time{}, "", fmt.Errorf("the journal does not say when mode none went live or what max_age the last testing/enforce policy had, so the cache window is unknown: senders may still hold an enforce policy; give the largest max_age ever published with --last-max-age")
 	}
-	return since.Add(maxAge), fmt.Sprintf("the cache window (max_age %s of the last testing/enforce policy, from %s when mode none went live)", maxAge, since.UTC().Format(time.RFC3339)), nil
+	until := since.Add(maxAge)
+	if mem != nil && mem.CachedUntil.After(until) {
+		until = mem.CachedUntil
+	}
+	return until, fmt.Sprintf("the cache window (senders may hold a replaced testing/enforce policy for its max_age; mode none went live at %s)", since.UTC().Format(time.RFC3339)), nil
 }
 
 func (e *Engine) teardownDeletes(p *Plan, lv *live, mem *Memory, req Request) {
