@@ -446,7 +446,7 @@ func Decode(data []byte) (*Journal, error) {
 		Schema *string `json:"schema"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, fmt.Errorf("not a JSON object (truncated or damaged?): %v", jsonErr(err))
+		return nil, fmt.Errorf("not a JSON object with a string schema (truncated or damaged?): %v", jsonErr(err))
 	}
 	switch {
 	case head.Schema == nil:

@@ -207,6 +207,13 @@ func (e *LockedError) Error() string {
 // holds no flock and is simply taken over. Lock also removes temporary
 // files an interrupted Save left behind.
 func (s *Store) Lock(domain string) (*Handle, error) {
+	return s.LockAs(domain, s.Command)
+}
+
+// LockAs is Lock with the command recorded in the lock file given for
+// this run ("stspilot promote"), leaving s.Command alone, so that one
+// Store can serve several commands at once (the wizard).
+func (s *Store) LockAs(domain, command string) (*Handle, error) {
 	d, err := NormalizeDomain(domain)
 	if err != nil {
 		return nil, err
@@ -229,7 +236,7 @@ func (s *Store) Lock(domain string) (*Handle, error) {
 		domain: d,
 		path:   filepath.Join(s.dir, d+".json"),
 		lock:   f,
-		holder: Holder{PID: os.Getpid(), Host: host, Command: s.Command, Since: s.now().UTC().Truncate(time.Second)},
+		holder: Holder{PID: os.Getpid(), Host: host, Command: sanitizeCommand(command), Since: s.now().UTC().Truncate(time.Second)},
 	}
 	b, _ := json.Marshal(h.holder)
 	b = append(b, '\n')
@@ -305,7 +312,8 @@ func (h *Handle) Path() string { return h.path }
 func (h *Handle) Holder() Holder { return h.holder }
 
 // Run identifies this run in entries and intents: the lock time and pid
-// ("20261129T050102Z-4242").
+// ("20261129T050102Z-4242"). Two runs share it only if one process locks
+// the same domain twice within a second.
 func (h *Handle) Run() string {
 	return fmt.Sprintf("%s-%d", h.holder.Since.Format("20060102T150405Z"), h.holder.PID)
 }
@@ -505,6 +513,12 @@ func defaultCommand(args []string) string {
 	if len(args) > 1 && args[1] != "" && !strings.HasPrefix(args[1], "-") {
 		cmd += " " + args[1]
 	}
+	return sanitizeCommand(cmd)
+}
+
+// sanitizeCommand drops control characters (a lock file is shown in error
+// messages on terminals) and clips the length.
+func sanitizeCommand(cmd string) string {
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return -1

@@ -392,7 +392,14 @@ func TestLockInSameProcessAndClose(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(s.Dir(), "example.com.lock")); len(b) != 0 {
 		t.Errorf("Close left the holder in the lock file: %s", b)
 	}
-	lock(t, s, "example.com")
+	h2, err := s.LockAs("example.com", "stspilot\x1b]0;owned\x07 teardown")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2.Close()
+	if h2.Holder().Command != "stspilot]0;owned teardown" || s.Command == h2.Holder().Command {
+		t.Errorf("LockAs recorded %q (store command %q)", h2.Holder().Command, s.Command)
+	}
 	if _, err := s.Lock("../example.com"); err == nil {
 		t.Fatal("Lock accepted a path")
 	}
