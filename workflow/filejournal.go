@@ -70,10 +70,10 @@ func (f *FileJournal) History(domain string, n int) ([]Entry, error) {
 // journal. Entries a killed run left pending are closed as failed with the
 // reason: the new run re-reads live state and redoes only what is missing.
 func (f *FileJournal) Begin(domain, command string, wf Workflow) (Txn, error) {
-	if command != "" {
-		f.Store.Command = command
+	if command == "" {
+		command = f.Store.Command
 	}
-	h, err := f.Store.Lock(domain)
+	h, err := f.Store.LockAs(domain, command)
 	if err != nil {
 		return nil, err
 	}
