@@ -178,7 +178,10 @@ func (e *Engine) plan(ctx context.Context, req Request, domain string, mem *Memo
 	}
 	lv := readLive(rep)
 	p := &Plan{Domain: domain, Zone: zone, Workflow: req.Workflow, Stage: e.stage(lv, mem), Current: lv.policy, Rung: -1, PlannedAt: e.now(), Live: rep}
-	p.Warnings = append(p.Warnings, e.Ladder.Warnings()...)
+	if req.Workflow == Rollout || req.preview {
+		// Said when the ladder is chosen, not on every promote.
+		p.Warnings = append(p.Warnings, e.Ladder.Warnings()...)
+	}
 
 	// Someone changed the served policy behind our back: nothing may go on
 	// top of bytes we did not publish, except an emergency rollback.

@@ -157,6 +157,9 @@ func summarize(g GateResult, what, verb string) GateResult {
 	if len(bad) == 0 {
 		g.Open = true
 		g.Reason = fmt.Sprintf("all %d addresses of %s %s", len(g.Targets), what, verb)
+		if len(g.Targets) == 1 {
+			g.Reason = fmt.Sprintf("%s (%s) %s", what, g.Targets[0].Addr, singular(verb))
+		}
 		return g
 	}
 	g.Reason = fmt.Sprintf("%d of %d addresses of %s do not yet %s: %s", len(bad), len(g.Targets), what, verb, strings.Join(bad, "; "))
@@ -175,4 +178,10 @@ func windowGate(now, until time.Time, what string) GateResult {
 	g.NextAt = &u
 	g.Reason = fmt.Sprintf("%s ends at %s (in %s)", what, u.Format(time.RFC3339), until.Sub(now).Round(time.Second))
 	return g
+}
+
+// singular turns "serve the new policy" into "serves the new policy".
+func singular(verb string) string {
+	first, rest, _ := strings.Cut(verb, " ")
+	return first + "s " + rest
 }

@@ -122,7 +122,10 @@ func (o *Events) plan(b *strings.Builder, p *workflow.Plan) {
 	for i, s := range p.Steps {
 		mark := fmt.Sprintf("%d.", i+1)
 		text := s.Summary
-		if s.Done {
+		switch {
+		case s.Done && s.Kind == workflow.StepGate:
+			text += h.st.dim(" (open)")
+		case s.Done:
 			text += h.st.dim(" (already done)")
 		}
 		if s.Destructive && !s.Done {
@@ -142,31 +145,59 @@ func (o *Events) plan(b *strings.Builder, p *workflow.Plan) {
 	}
 }
 
-// diff shows the policy change line by line.
+// diff shows the policy change line by line, in order: a longest common
+// subsequence of the lines, with removed lines before added ones.
 func (o *Events) diff(b *strings.Builder, before, after string) {
 	h := o.h
-	bl := lines(before)
-	al := lines(after)
-	in := func(ls []string, s string) bool {
-		for _, l := range ls {
-			if l == s {
-				return true
+	for _, d := range lineDiff(lines(before), lines(after)) {
+		switch d.op {
+		case '-':
+			fmt.Fprintf(b, "        %s %s\n", h.st.err("-"), d.text)
+		case '+':
+			fmt.Fprintf(b, "        %s %s\n", h.st.ok("+"), d.text)
+		default:
+			fmt.Fprintf(b, "          %s\n", d.text)
+		}
+	}
+}
+
+type diffLine struct {
+	op   byte // '-', '+' or ' '
+	text string
+}
+
+// lineDiff is a plain LCS diff; policies are a handful of lines.
+func lineDiff(a, b []string) []diffLine {
+	n, m := len(a), len(b)
+	lcs := make([][]int, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
 			}
 		}
-		return false
 	}
-	for _, l := range bl {
-		if !in(al, l) {
-			fmt.Fprintf(b, "        %s %s\n", h.st.err("-"), l)
+	var out []diffLine
+	i, j := 0, 0
+	for i < n || j < m {
+		switch {
+		case i < n && j < m && a[i] == b[j]:
+			out = append(out, diffLine{' ', a[i]})
+			i, j = i+1, j+1
+		case j == m || i < n && lcs[i+1][j] >= lcs[i][j+1]:
+			out = append(out, diffLine{'-', a[i]})
+			i++
+		default:
+			out = append(out, diffLine{'+', b[j]})
+			j++
 		}
 	}
-	for _, l := range al {
-		mark := " "
-		if !in(bl, l) {
-			mark = h.st.ok("+")
-		}
-		fmt.Fprintf(b, "        %s %s\n", mark, l)
-	}
+	return out
 }
 
 func lines(s string) []string {

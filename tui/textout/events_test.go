@@ -1,0 +1,59 @@
+package textout
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stspilot/stspilot/workflow"
+)
+
+func TestLineDiff(t *testing.T) {
+	a := []string{"version: STSv1", "mode: testing", "mx: mx1.example.test", "max_age: 86400"}
+	b := []string{"version: STSv1", "mode: enforce", "mx: mx1.example.test", "max_age: 604800"}
+	var got []string
+	for _, d := range lineDiff(a, b) {
+		got = append(got, string(d.op)+d.text)
+	}
+	want := " version: STSv1|-mode: testing|+mode: enforce| mx: mx1.example.test|-max_age: 86400|+max_age: 604800"
+	if strings.Join(got, "|") != want {
+		t.Errorf("diff:\n%s\nwant\n%s", strings.Join(got, "|"), want)
+	}
+	if d := lineDiff(nil, b); len(d) != 4 || d[0].op != '+' {
+		t.Errorf("diff from nothing: %v", d)
+	}
+}
+
+func TestEventsRender(t *testing.T) {
+	var b strings.Builder
+	o := NewEvents(&b, Options{})
+	plan := &workflow.Plan{Domain: "example.test", Zone: "example.test.", Workflow: workflow.Promote, Stage: workflow.StageTesting,
+		Current: &workflow.Policy{Mode: "testing", MaxAge: 86400, Text: "version: STSv1\r\nmode: testing\r\nmx: mx1.example.test\r\nmax_age: 86400\r\n"},
+		Target:  &workflow.Policy{Mode: "enforce", MaxAge: 86400, ID: "20261129000000abcdefgh", Text: "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.test\r\nmax_age: 86400\r\n"},
+		Steps: []workflow.Step{
+			{Kind: workflow.StepGate, Gate: workflow.GateWindow, Summary: "the soak ended", Done: true},
+			{Kind: workflow.StepPublishPolicy, Summary: "publish the enforce policy", Before: "version: STSv1\r\nmode: testing\r\n", After: "version: STSv1\r\nmode: enforce\r\n"},
+			{Kind: workflow.StepDeleteSTS, Summary: "delete the _mta-sts record (no undo)", Name: "_mta-sts.example.test", Before: "v=STSv1; id=old;", Destructive: true},
+		}}
+	o.Event(workflow.Event{Kind: workflow.EventPlan, Plan: plan})
+	g := &workflow.GateResult{Kind: workflow.GateServed, Reason: "1 of 2 addresses do not yet serve the new policy",
+		Targets: []workflow.TargetStatus{{Name: "mta-sts.example.test", Addr: "192.0.2.1", State: "ok"}, {Name: "mta-sts.example.test", Addr: "192.0.2.2", State: "pending", Detail: "HTTP 404"}}}
+	o.Event(workflow.Event{Kind: workflow.EventGate, Gate: g})
+	o.Event(workflow.Event{Kind: workflow.EventGate, Gate: g}) // the same again is not repeated
+	o.Event(workflow.Event{Kind: workflow.EventRefused, Refusal: &workflow.Refusal{Reason: "enforce would break mail", Details: []string{"mx2: no STARTTLS"}, Override: ""}})
+	out := b.String()
+	for _, want := range []string{
+		"promote example.test", "testing, max_age 86400 -> enforce, max_age 86400 (id 20261129000000abcdefgh)",
+		"the soak ended (open)", "- mode: testing", "+ mode: enforce", "- v=STSv1; id=old;",
+		"192.0.2.2", "HTTP 404", "x refused: enforce would break mail", "- mx2: no STARTTLS",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	if strings.Count(out, "192.0.2.2") != 1 {
+		t.Errorf("a repeated closed gate was printed twice:\n%s", out)
+	}
+	if strings.Contains(out, "\x1b[") {
+		t.Errorf("escape sequences without colour:\n%q", out)
+	}
+}
