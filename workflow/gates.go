@@ -158,7 +158,7 @@ func summarize(g GateResult, what, verb string) GateResult {
 		g.Open = true
 		g.Reason = fmt.Sprintf("all %d addresses of %s %s", len(g.Targets), what, verb)
 		if len(g.Targets) == 1 {
-			g.Reason = fmt.Sprintf("%s (%s) %s", what, g.Targets[0].Addr, singular(verb))
+			g.Reason = fmt.Sprintf("the only address of %s (%s) %s", what, g.Targets[0].Addr, singular(verb))
 		}
 		return g
 	}
