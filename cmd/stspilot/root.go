@@ -103,9 +103,7 @@ DNS and the policy file step by step, each step behind a live gate, and
 		SilenceUsage:  true,
 		Args:          rootArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if f.IO.IsStdinTTY() && f.IO.IsStdoutTTY() {
-				return rootWizard(cmd, f, g) // design.md: on a terminal, the wizard
-			}
+			// The wizard will live here; until then, say what exists.
 			return cmd.Help()
 		},
 		PersistentPreRunE: func(*cobra.Command, []string) error {
@@ -135,8 +133,6 @@ DNS and the policy file step by step, each step behind a live gate, and
 		newWorkflowCmd(f, g, workflow.Promote),
 		newWorkflowCmd(f, g, workflow.Rollback),
 		newWorkflowCmd(f, g, workflow.Teardown),
-		newWizardCmd(f, g),
-		newDemoCmd(f, g),
 		newExitCodesTopic(),
 	)
 	return root
