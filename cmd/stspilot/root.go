@@ -103,7 +103,9 @@ DNS and the policy file step by step, each step behind a live gate, and
 		SilenceUsage:  true,
 		Args:          rootArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// The wizard will live here; until then, say what exists.
+			if f.IO.IsStdinTTY() && f.IO.IsStdoutTTY() {
+				return rootWizard(cmd, f, g) // design.md: on a terminal, the wizard
+			}
 			return cmd.Help()
 		},
 		PersistentPreRunE: func(*cobra.Command, []string) error {
@@ -133,6 +135,8 @@ DNS and the policy file step by step, each step behind a live gate, and
 		newWorkflowCmd(f, g, workflow.Promote),
 		newWorkflowCmd(f, g, workflow.Rollback),
 		newWorkflowCmd(f, g, workflow.Teardown),
+		newWizardCmd(f, g),
+		newDemoCmd(f, g),
 		newExitCodesTopic(),
 	)
 	return root

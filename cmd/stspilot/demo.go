@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/spf13/cobra"
+
+	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/tui"
+	"github.com/stspilot/stspilot/workflow/sandbox"
+)
+
+// DemoOptions are the flags of `stspilot demo`.
+type DemoOptions struct {
+	IO     *IOStreams
+	Breaks []string
+	Day    time.Duration
+	// runF replaces the work (flag-parsing tests).
+	runF func(context.Context, *DemoOptions) error
+}
+
+func newDemoCmd(f *factory, g *globalOptions) *cobra.Command {
+	o := &DemoOptions{IO: f.IO}
+	var names []string
+	for _, b := range sandbox.Breaks {
+		names = append(names, string(b.Name))
+	}
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "The wizard against a sandbox world built into stspilot: rehearse every step",
+		Long: `Demo starts a sandbox world inside stspilot, on loopback only: an authoritative
+DNS server fed by an in-memory DNS provider, an HTTPS policy host with a
+throwaway CA, two STARTTLS MX servers and a clock on which a day passes in a
+few seconds. Then it runs the wizard on ` + sandbox.DefaultDomain + `: the whole ladder, a
+rollback and a teardown in minutes. It touches no real domain and needs no
+network or privileges.
+
+Failures of the field guide can be injected from the start with --break, or
+live with the x key in the wizard: ` + strings.Join(names, ", ") + `.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, b := range o.Breaks {
+				if _, err := sandbox.ParseBreak(b); err != nil {
+					return &usageError{fmt.Errorf("--break: %w", err)}
+				}
+			}
+			if o.Day <= 0 {
+				return usageErrorf("--day must be positive")
+			}
+			if !o.IO.IsStdinTTY() || !o.IO.IsStdoutTTY() {
+				return usageErrorf("the demo is an interactive wizard: run it on a terminal")
+			}
+			if o.runF != nil {
+				return o.runF(cmd.Context(), o)
+			}
+			return demoRun(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringSliceVar(&o.Breaks, "break", nil, "inject a failure from the start (repeatable): `NAME` (see above)")
+	cmd.Flags().DurationVar(&o.Day, "day", sandbox.DefaultDay, "how long a sandbox day lasts in real time")
+	return cmd
+}
+
+func demoRun(ctx context.Context, o *DemoOptions) error {
+	var breaks []sandbox.Break
+	for _, b := range o.Breaks {
+		breaks = append(breaks, sandbox.Break(b))
+	}
+	sb, err := sandbox.Start(ctx, sandbox.Options{Day: o.Day, Breaks: breaks})
+	if err != nil {
+		return err
+	}
+	defer sb.Close()
+	eng, err := sb.Engine()
+	if err != nil {
+		return err
+	}
+	opts := tui.Options{
+		Domain: sb.Domain,
+		Engine: eng,
+		RUA:    sandbox.DefaultRUA,
+		Check: func(ctx context.Context, d string, progress func(checks.ProbeEvent)) *checks.Report {
+			return checks.Run(ctx, d, sb.CheckOptions(progress))
+		},
+		Demo:         demoHooks(sb),
+		RealDuration: sb.Clock.RealDuration,
+	}
+	return runProgram(ctx, o.IO, opts)
+}
+
+// demoHooks exposes the sandbox's switches and clock to the wizard.
+func demoHooks(sb *sandbox.Sandbox) *tui.Demo {
+	d := &tui.Demo{
+		Toggle: func(name string) (bool, error) {
+			b, err := sandbox.ParseBreak(name)
+			if err != nil {
+				return false, err
+			}
+			return sb.Toggle(b)
+		},
+		SkipTo: sb.Clock.SkipTo,
+	}
+	for _, b := range sandbox.Breaks {
+		d.Failures = append(d.Failures, tui.Failure{Name: string(b.Name), Title: b.Title, Expect: b.Expect, Number: b.Failure, On: sb.Broken(b.Name)})
+	}
+	return d
+}
+
+// runProgram runs the wizard on the terminal; an interrupted context is
+// reported as such (exit 130).
+func runProgram(ctx context.Context, s *IOStreams, opts tui.Options) error {
+	if !s.ColorEnabled() {
+		tui.NoColor()
+	}
+	_, err := tui.New(ctx, opts, s.In, s.Out).Run()
+	if errors.Is(err, tea.ErrProgramKilled) || ctx.Err() != nil {
+		return context.Canceled
+	}
+	return err
+}

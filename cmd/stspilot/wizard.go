@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/dnsprovider"
+	"github.com/stspilot/stspilot/tui"
+	"github.com/stspilot/stspilot/workflow"
+)
+
+// WizardOptions are the flags of `stspilot wizard`.
+type WizardOptions struct {
+	WorkflowOptions
+	RUA string
+	// runF replaces the work (flag-parsing tests).
+	runF func(context.Context, *WizardOptions) error
+}
+
+func newWizardCmd(f *factory, g *globalOptions) *cobra.Command {
+	o := &WizardOptions{WorkflowOptions: WorkflowOptions{IO: f.IO, NewEngine: f.NewEngine}}
+	cmd := &cobra.Command{
+		Use:   "wizard [DOMAIN]",
+		Short: "The interactive wizard for one domain: check, roll out, promote, roll back, tear down",
+		Long: `The wizard shows a domain's stage, the ladder and the next gate, the live
+checks as they run, and each workflow's plan before it asks to apply it.
+The emergency rollback is one key (!) and one confirmation away on every
+screen. Without --provider and a journal for the domain, it asks for the
+DNS provider and its settings first; those stay in memory.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				d, err := checks.NormalizeDomain(args[0])
+				if err != nil {
+					return &usageError{err}
+				}
+				o.Domain = d
+			}
+			return runWizardCmd(cmd, f, g, o)
+		},
+	}
+	addWorkflowFlags(cmd, &o.WorkflowOptions)
+	cmd.Flags().StringVar(&o.RUA, "rua", "", "TLS-RPT report destination for rollout, `mailto:ADDRESS` or https:URL")
+	return cmd
+}
+
+func runWizardCmd(cmd *cobra.Command, f *factory, g *globalOptions, o *WizardOptions) error {
+	if !o.IO.IsStdinTTY() || !o.IO.IsStdoutTTY() {
+		return usageErrorf("the wizard needs a terminal; use the scripted commands (stspilot help) without one")
+	}
+	cfg, err := loadConfig(first(g.Config, defaultConfigPath()), g.Config != "")
+	if err != nil {
+		return err
+	}
+	if err := applyConfig(cmd, &o.WorkflowOptions, cfg); err != nil {
+		return err
+	}
+	rs, err := parseResolvers(g.Resolvers)
+	if err != nil {
+		return err
+	}
+	o.Resolvers, o.Timeout, o.Creds = rs, g.Timeout, g.Credentials
+	if o.runF != nil {
+		return o.runF(cmd.Context(), o)
+	}
+	return wizardRun(cmd.Context(), o)
+}
+
+func wizardRun(ctx context.Context, o *WizardOptions) error {
+	opts := tui.Options{
+		Domain: o.Domain,
+		RUA:    o.RUA,
+		Check: func(ctx context.Context, d string, progress func(checks.ProbeEvent)) *checks.Report {
+			return checks.Run(ctx, d, checks.Options{Resolvers: o.Resolvers, Timeout: o.Timeout, Progress: progress})
+		},
+		Open: func(ctx context.Context, s tui.Setup) (*workflow.Engine, error) {
+			return wizardEngine(ctx, o, s)
+		},
+	}
+	// With a domain and a provider (flag, config or journal), skip the
+	// set-up screen.
+	if o.Domain != "" && (o.Provider != "" || o.ConfigDefaults["provider"] != "") {
+		e, err := wizardEngine(ctx, o, tui.Setup{Domain: o.Domain})
+		if err != nil {
+			return err
+		}
+		opts.Engine = e
+	}
+	return runProgram(ctx, o.IO, opts)
+}
+
+// wizardEngine builds the engine as the scripted commands do (journal,
+// publisher, ladder, checks, gates), then opens the DNS provider with the
+// settings typed into the set-up screen ahead of the environment and the
+// credentials file. The typed values live only in s.Source.
+func wizardEngine(ctx context.Context, o *WizardOptions, s tui.Setup) (*workflow.Engine, error) {
+	wo := o.WorkflowOptions
+	wo.Domain = s.Domain
+	wo.Workflow = "wizard"
+	if s.Publish != "" {
+		wo.Publish = s.Publish
+	}
+	if s.Provider == "" {
+		return wo.NewEngine(ctx, &wo)
+	}
+	// The rest of the engine is built around the manual provider, which
+	// needs no settings; the real one replaces it below.
+	wo.Provider = "manual"
+	e, err := wo.NewEngine(ctx, &wo)
+	if err != nil {
+		return nil, err
+	}
+	src, err := credentialSource(o.Creds)
+	if err != nil {
+		return nil, err
+	}
+	if s.Source != nil {
+		src = dnsprovider.Chain(s.Source, src)
+	}
+	prov, err := dnsprovider.Open(s.Provider, src, dnsprovider.Env{Resolvers: o.Resolvers})
+	if err != nil {
+		if errors.Is(err, dnsprovider.ErrConfig) {
+			return nil, &usageError{err}
+		}
+		return nil, err
+	}
+	e.Provider = prov
+	if fj, ok := e.Journal.(*workflow.FileJournal); ok {
+		fj.Provider = s.Provider
+	}
+	return e, nil
+}
+
+// rootWizard is `stspilot` with no arguments on a terminal.
+func rootWizard(cmd *cobra.Command, f *factory, g *globalOptions) error {
+	o := &WizardOptions{WorkflowOptions: WorkflowOptions{IO: f.IO, NewEngine: f.NewEngine}}
+	return runWizardCmd(cmd, f, g, o)
+}

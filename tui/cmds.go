@@ -1,0 +1,89 @@
+package tui
+
+import (
+	"context"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/workflow"
+)
+
+// listen reads one message of a stream and re-arms itself through the
+// model, which calls listen again after each message (style practice 17,
+// bubbletea examples/realtime).
+func listen(ch <-chan tea.Msg) tea.Cmd {
+	return func() tea.Msg {
+		m, ok := <-ch
+		if !ok {
+			return nil
+		}
+		return m
+	}
+}
+
+func statusCmd(ctx context.Context, e *workflow.Engine, domain string) tea.Cmd {
+	return func() tea.Msg {
+		st, err := e.Status(ctx, domain)
+		return statusMsg{st: st, err: err}
+	}
+}
+
+func planCmd(ctx context.Context, e *workflow.Engine, req workflow.Request) tea.Cmd {
+	return func() tea.Msg {
+		p, err := e.Plan(ctx, req)
+		return planMsg{req: req, plan: p, err: err}
+	}
+}
+
+// checkCmd starts the live check; its probe events and its end come back
+// through ch.
+func checkCmd(ctx context.Context, run CheckFunc, domain string, gen int, ch chan tea.Msg) tea.Cmd {
+	return func() tea.Msg {
+		go func() {
+			defer close(ch)
+			rep := run(ctx, domain, func(ev checks.ProbeEvent) {
+				select {
+				case ch <- probeMsg{gen: gen, ev: ev}:
+				case <-ctx.Done():
+				}
+			})
+			ch <- checkDoneMsg{gen: gen, rep: rep}
+		}()
+		return listen(ch)()
+	}
+}
+
+// applyCmd runs engine.Apply; every event, then the outcome, comes back
+// through ch. Cancelling ctx stops the run at its next step boundary or
+// wait; the engine journals before and after each change, so the journal
+// stays consistent.
+func applyCmd(ctx context.Context, e *workflow.Engine, req workflow.Request, confirmed *workflow.Plan, gen int, ch chan tea.Msg) tea.Cmd {
+	return func() tea.Msg {
+		go func() {
+			defer close(ch)
+			obs := workflow.ObserverFunc(func(ev workflow.Event) {
+				// The buffer is large; the model drains it. Never drop an
+				// event: the screen must show every step.
+				ch <- eventMsg{gen: gen, ev: ev}
+			})
+			out, err := e.Apply(ctx, req, confirmed, obs, workflow.ApplyOptions{})
+			ch <- applyDoneMsg{gen: gen, req: req, out: out, err: err}
+		}()
+		return listen(ch)()
+	}
+}
+
+func openCmd(ctx context.Context, open OpenFunc, s Setup) tea.Cmd {
+	return func() tea.Msg {
+		e, err := open(ctx, s)
+		return engineMsg{engine: e, domain: s.Domain, rua: s.RUA, err: err}
+	}
+}
+
+func injectCmd(d *Demo, name string) tea.Cmd {
+	return func() tea.Msg {
+		on, err := d.Toggle(name)
+		return injectMsg{name: name, on: on, err: err}
+	}
+}

@@ -1,0 +1,216 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/spinner"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/workflow"
+)
+
+// dashModel is the home screen: stage, ladder, next gate and the live
+// check with a spinner per probe.
+type dashModel struct {
+	c       *common
+	gen     int
+	ch      chan tea.Msg
+	probes  []probeRow
+	running bool
+	rep     *checks.Report
+	st      *workflow.StatusReport
+	stErr   error
+	spin    spinner.Model
+}
+
+type probeRow struct {
+	name    string
+	done    bool
+	ok      bool
+	elapsed time.Duration
+}
+
+func newDash(c *common) dashModel {
+	return dashModel{c: c, spin: spinner.New(spinner.WithSpinner(spinner.Line))}
+}
+
+// startCheck begins a new live check; the older one's messages are ignored.
+func (d *dashModel) startCheck() tea.Cmd {
+	d.gen++
+	d.probes, d.running = nil, true
+	d.ch = make(chan tea.Msg, 256)
+	run := d.c.opts.Check
+	if run == nil {
+		e := d.c.engine
+		run = func(ctx context.Context, domain string, _ func(checks.ProbeEvent)) *checks.Report {
+			return e.Check(ctx, domain)
+		}
+	}
+	return tea.Batch(checkCmd(d.c.ctx, run, d.c.domain, d.gen, d.ch), d.spin.Tick)
+}
+
+func (d dashModel) update(msg tea.Msg) (dashModel, tea.Cmd) {
+	switch msg := msg.(type) {
+	case probeMsg:
+		if msg.gen != d.gen {
+			return d, nil
+		}
+		i := slices.IndexFunc(d.probes, func(p probeRow) bool { return p.name == msg.ev.Probe })
+		if i < 0 {
+			d.probes = append(d.probes, probeRow{name: msg.ev.Probe})
+			i = len(d.probes) - 1
+		}
+		if msg.ev.Done {
+			d.probes[i].done, d.probes[i].ok, d.probes[i].elapsed = true, msg.ev.OK, msg.ev.Elapsed
+		}
+		return d, listen(d.ch)
+	case checkDoneMsg:
+		if msg.gen != d.gen {
+			return d, nil
+		}
+		d.rep, d.running = msg.rep, false
+		return d, nil
+	case spinner.TickMsg:
+		if !d.running {
+			return d, nil
+		}
+		var cmd tea.Cmd
+		d.spin, cmd = d.spin.Update(msg)
+		return d, cmd
+	}
+	return d, nil
+}
+
+// ladderLine marks the live rung.
+func ladderLine(c *common, rung int) string {
+	var parts []string
+	for i, r := range c.engine.Ladder {
+		s := r.String()
+		if i == rung {
+			s = c.st.Bold.Render("[" + s + "]")
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, " → ")
+}
+
+func (d dashModel) view() string {
+	c := d.c
+	var b strings.Builder
+	label := func(s string) string { return c.st.Subtle.Render(fmt.Sprintf("%-7s", s)) }
+	switch {
+	case d.stErr != nil:
+		b.WriteString(label("Stage") + c.st.Err.Render("✗ "+d.stErr.Error()) + "\n")
+	case d.st == nil:
+		b.WriteString(label("Stage") + d.spin.View() + " reading status…\n")
+	default:
+		st := d.st
+		line := label("Stage") + c.st.Bold.Render(string(st.Stage))
+		if st.Policy != nil {
+			line += fmt.Sprintf("  %s@%d  id %s", st.Policy.Mode, st.Policy.MaxAge, st.Policy.ID)
+		}
+		b.WriteString(line + "\n")
+		b.WriteString(label("Ladder") + ladderLine(c, st.Rung) + "\n")
+		next := string(st.Next)
+		if next == "" {
+			next = "nothing"
+		}
+		b.WriteString(label("Next") + c.st.Bold.Render(next) + ": " + st.NextStep + "\n")
+		if st.NextAt != nil {
+			b.WriteString(label("") + "gate opens " + st.NextAt.UTC().Format("2006-01-02 15:04 UTC") + " (in " + human(st.NextAt.Sub(c.now())) + ")\n")
+		}
+	}
+	b.WriteString("\n")
+	nProbes, nRun := len(d.probes), 0
+	for _, p := range d.probes {
+		if !p.done {
+			nRun++
+		}
+	}
+	head := c.st.Bold.Render("Live check")
+	switch {
+	case d.running:
+		head += fmt.Sprintf("  %s %d probes, %d running", d.spin.View(), nProbes, nRun)
+	case d.rep != nil:
+		head += fmt.Sprintf("  %d probes, stage seen: %s", nProbes, d.rep.Stage)
+	}
+	b.WriteString(head + "\n")
+	colW := max(c.width/2-1, 20)
+	var cells []string
+	for _, p := range d.probes {
+		mark := d.spin.View()
+		switch {
+		case p.done && p.ok:
+			mark = c.st.OK.Render("✓")
+		case p.done:
+			mark = c.st.Err.Render("✗")
+		}
+		cells = append(cells, ansi.Truncate(mark+" "+p.name, colW, "…"))
+	}
+	for i := 0; i < len(cells) && i < 8; i += 2 {
+		row := cells[i]
+		if i+1 < len(cells) {
+			row += strings.Repeat(" ", max(colW-ansi.StringWidth(row), 1)) + cells[i+1]
+		}
+		b.WriteString(" " + row + "\n")
+	}
+	if len(cells) > 8 {
+		b.WriteString(c.st.Subtle.Render(fmt.Sprintf(" … and %d more probes", len(cells)-8)) + "\n")
+	}
+	if d.rep != nil {
+		if d.rep.Error != "" {
+			b.WriteString(c.st.Err.Render("✗ "+d.rep.Error) + "\n")
+		}
+		errs, warns := 0, 0
+		var top []string
+		for _, f := range d.rep.Findings {
+			switch f.Severity {
+			case checks.SevError:
+				errs++
+				top = append(top, c.st.Err.Render("✗ "+f.ID)+" "+f.Subject)
+			case checks.SevWarn:
+				warns++
+				top = append(top, c.st.Warn.Render("! "+f.ID)+" "+f.Subject)
+			}
+		}
+		b.WriteString(fmt.Sprintf("Findings: %d errors, %d warnings", errs, warns))
+		if errs+warns > 0 {
+			b.WriteString(c.st.Subtle.Render("  (f: each with its fix)"))
+		}
+		b.WriteString("\n")
+		for i, t := range top {
+			if i == 3 {
+				b.WriteString(c.st.Subtle.Render(fmt.Sprintf(" … %d more", len(top)-3)) + "\n")
+				break
+			}
+			b.WriteString(" " + ansi.Truncate(t, c.width-2, "…") + "\n")
+		}
+	}
+	return b.String()
+}
+
+// human prints a duration in days, hours and minutes.
+func human(d time.Duration) string {
+	if d <= 0 {
+		return "now"
+	}
+	d = d.Round(time.Second)
+	days := int(d / (24 * time.Hour))
+	d -= time.Duration(days) * 24 * time.Hour
+	h, mi, s := int(d/time.Hour), int(d%time.Hour/time.Minute), int(d%time.Minute/time.Second)
+	switch {
+	case days > 0:
+		return fmt.Sprintf("%dd %dh", days, h)
+	case h > 0:
+		return fmt.Sprintf("%dh %dm", h, mi)
+	case mi > 0:
+		return fmt.Sprintf("%dm %ds", mi, s)
+	}
+	return fmt.Sprintf("%ds", s)
+}

@@ -1,0 +1,622 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/stspilot/stspilot/workflow"
+)
+
+// state is the screen shown (style practice 16: root = state enum +
+// child models + shared common).
+type state int
+
+const (
+	stSetup state = iota
+	stDashboard
+	stPlan
+	stConfirm
+	stApply
+	stWait
+	stFindings
+	stBreaks
+)
+
+// overlay is a question shown over any screen.
+type overlay int
+
+const (
+	ovNone overlay = iota
+	ovRollback
+	ovQuit
+)
+
+// common is what every child shares.
+type common struct {
+	ctx    context.Context
+	opts   Options
+	engine *workflow.Engine
+	domain string
+	rua    string
+	width  int
+	height int
+	st     Styles
+	keys   keyMap
+}
+
+func (c *common) now() time.Time {
+	if c.engine != nil && c.engine.Clock != nil {
+		return c.engine.Clock.Now()
+	}
+	return time.Now()
+}
+
+func (c *common) real(d time.Duration) time.Duration {
+	if c.opts.RealDuration != nil {
+		return c.opts.RealDuration(d)
+	}
+	return d
+}
+
+// Model is the wizard's root model.
+type Model struct {
+	c       *common
+	state   state
+	back    state // where esc goes from findings and breaks
+	overlay overlay
+	help    help.Model
+
+	setup    setupModel
+	dash     dashModel
+	plan     planModel
+	confirm  confirmModel
+	apply    applyModel
+	wait     waitModel
+	findings findingsModel
+	breaks   breaksModel
+
+	// err is shown on the status line until the next action.
+	err error
+	// note is a one-line message (what a key did).
+	note string
+
+	applyGen       int
+	cancelApply    context.CancelFunc
+	quitting       bool // quit once the running apply has returned
+	rollbackQueued bool // roll back once the running apply has returned
+}
+
+// NewModel builds the root model.
+func NewModel(ctx context.Context, o Options) *Model {
+	c := &common{ctx: ctx, opts: o, engine: o.Engine, domain: o.Domain, rua: o.RUA, width: 80, height: 24, st: newStyles(), keys: newKeyMap()}
+	m := &Model{c: c, help: help.New()}
+	m.setup = newSetup(c)
+	m.dash = newDash(c)
+	m.plan = planModel{c: c}
+	m.confirm = newConfirm(c)
+	m.apply = applyModel{c: c}
+	m.wait = waitModel{c: c}
+	m.findings = findingsModel{c: c}
+	m.breaks = breaksModel{c: c}
+	if o.Demo != nil {
+		m.breaks.items = append([]Failure(nil), o.Demo.Failures...)
+	}
+	if c.engine != nil && c.domain != "" {
+		m.state = stDashboard
+	}
+	return m
+}
+
+// Init implements tea.Model.
+func (m *Model) Init() tea.Cmd {
+	if m.state == stDashboard {
+		return m.refresh()
+	}
+	return m.setup.init()
+}
+
+// State names the screen shown (tests and the e2e test read it).
+func (m *Model) State() string {
+	return [...]string{"setup", "dashboard", "plan", "confirm", "apply", "wait", "findings", "breaks"}[m.state]
+}
+
+func (m *Model) applying() bool { return m.cancelApply != nil }
+
+// refresh re-reads the status and re-runs the live check.
+func (m *Model) refresh() tea.Cmd {
+	return tea.Batch(statusCmd(m.c.ctx, m.c.engine, m.c.domain), m.dash.startCheck())
+}
+
+// startApply runs req (confirmed: the plan the operator saw, or nil).
+func (m *Model) startApply(req workflow.Request, confirmed *workflow.Plan) tea.Cmd {
+	m.applyGen++
+	ctx, cancel := context.WithCancel(m.c.ctx)
+	m.cancelApply = cancel
+	m.apply = newApply(m.c, req)
+	m.state = stApply
+	m.err, m.note = nil, ""
+	ch := make(chan tea.Msg, 512)
+	m.apply.ch = ch
+	return tea.Batch(applyCmd(ctx, m.c.engine, req, confirmed, m.applyGen, ch), m.apply.spin.Tick)
+}
+
+func (m *Model) rollbackReq() workflow.Request {
+	return workflow.Request{Workflow: workflow.Rollback, Domain: m.c.domain}
+}
+
+// Update implements tea.Model.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.c.width, m.c.height = msg.Width, msg.Height
+		m.help.Width = msg.Width
+		return m, nil
+	case askQuitMsg:
+		m.overlay = ovQuit
+		return m, nil
+	case tea.KeyMsg:
+		if cmd, done := m.globalKey(msg); done {
+			return m, cmd
+		}
+	case errMsg:
+		m.err = msg.err
+		return m, nil
+	case engineMsg:
+		if msg.err != nil {
+			m.err = msg.err
+			return m, nil
+		}
+		m.c.engine, m.c.domain, m.c.rua = msg.engine, msg.domain, msg.rua
+		m.state = stDashboard
+		return m, m.refresh()
+	case statusMsg:
+		m.dash.st, m.dash.stErr = msg.st, msg.err
+		if m.state == stWait {
+			m.wait.rechecks++
+			m.wait.st = msg.st
+		}
+		return m, nil
+	case probeMsg, checkDoneMsg:
+		var cmd tea.Cmd
+		m.dash, cmd = m.dash.update(msg)
+		if d, ok := msg.(checkDoneMsg); ok && d.gen == m.dash.gen {
+			m.findings.rep = d.rep
+		}
+		return m, cmd
+	case planMsg:
+		if msg.err != nil {
+			m.err = msg.err
+			m.state = stDashboard
+			return m, nil
+		}
+		m.note = ""
+		m.plan = newPlan(m.c, msg.req, msg.plan)
+		m.state = stPlan
+		return m, nil
+	case eventMsg, applyDoneMsg:
+		return m.updateApply(msg)
+	case injectMsg:
+		if msg.err != nil {
+			m.err = fmt.Errorf("%s: %w", msg.name, msg.err)
+			return m, nil
+		}
+		m.breaks.set(msg.name, msg.on)
+		if msg.on {
+			m.note = "injected " + msg.name
+		} else {
+			m.note = "healed " + msg.name
+		}
+		return m, m.refresh()
+	case recheckMsg:
+		if m.state != stWait || msg.gen != m.wait.gen {
+			return m, nil
+		}
+		if m.wait.due() {
+			return m, m.startApply(m.wait.req, nil)
+		}
+		return m, tea.Batch(statusCmd(m.c.ctx, m.c.engine, m.c.domain), m.wait.tick())
+	}
+	return m.updateChild(msg)
+}
+
+// globalKey handles the overlays and the keys of every screen: quit,
+// help, and the emergency rollback.
+func (m *Model) globalKey(msg tea.KeyMsg) (tea.Cmd, bool) {
+	k := m.c.keys
+	switch m.overlay {
+	case ovQuit:
+		switch {
+		case key.Matches(msg, k.Yes):
+			m.overlay = ovNone
+			if m.applying() {
+				m.quitting = true
+				m.note = "stopping the run at the next safe point…"
+				m.cancelApply()
+				return nil, true
+			}
+			return tea.Quit, true
+		case key.Matches(msg, k.No):
+			m.overlay = ovNone
+		}
+		return nil, true
+	case ovRollback:
+		switch {
+		case key.Matches(msg, k.Yes):
+			m.overlay = ovNone
+			if m.applying() {
+				m.rollbackQueued = true
+				m.note = "stopping the run, then rolling back…"
+				m.cancelApply()
+				return nil, true
+			}
+			return m.startApply(m.rollbackReq(), nil), true
+		case key.Matches(msg, k.No):
+			m.overlay = ovNone
+		}
+		return nil, true
+	}
+	typing := m.state == stSetup || (m.state == stConfirm && m.confirm.destructive)
+	switch {
+	case msg.String() == "ctrl+c" || (!typing && key.Matches(msg, k.Quit)):
+		if m.applying() {
+			m.overlay = ovQuit
+			return nil, true
+		}
+		return tea.Quit, true
+	case !typing && key.Matches(msg, k.Help):
+		m.help.ShowAll = !m.help.ShowAll
+		return nil, true
+	case key.Matches(msg, k.Rollback) && (msg.String() == "ctrl+r" || !typing):
+		if m.c.engine == nil {
+			m.err = errors.New("set up the domain first: there is nothing to roll back yet")
+			return nil, true
+		}
+		m.overlay = ovRollback
+		return nil, true
+	}
+	return nil, false
+}
+
+func (m *Model) updateApply(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case eventMsg:
+		if msg.gen != m.applyGen {
+			return m, nil
+		}
+		m.apply.event(msg.ev)
+		return m, listen(m.apply.ch)
+	case applyDoneMsg:
+		if msg.gen != m.applyGen {
+			return m, nil
+		}
+		m.cancelApply = nil
+		m.apply.finish(msg.out, msg.err)
+		refresh := m.refresh()
+		switch {
+		case m.quitting:
+			return m, tea.Quit
+		case m.rollbackQueued:
+			m.rollbackQueued = false
+			return m, m.startApply(m.rollbackReq(), nil)
+		case msg.err == nil && msg.out != nil && msg.out.Status == workflow.StatusPending && msg.out.NextAt != nil:
+			m.wait = newWait(m.c, msg.req, msg.out)
+			m.state = stWait
+			return m, tea.Batch(refresh, m.wait.start())
+		}
+		return m, refresh
+	}
+	return m, nil
+}
+
+// updateChild gives the message to the active screen only.
+func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
+	var cmd tea.Cmd
+	k := m.c.keys
+	switch m.state {
+	case stSetup:
+		var s Setup
+		var ok bool
+		m.setup, cmd, s, ok = m.setup.update(msg)
+		if ok {
+			return m, tea.Batch(cmd, openCmd(m.c.ctx, m.c.opts.Open, s))
+		}
+	case stDashboard:
+		km, isKey := msg.(tea.KeyMsg)
+		if !isKey {
+			m.dash, cmd = m.dash.update(msg)
+			return m, cmd
+		}
+		m.err, m.note = nil, ""
+		plan := func(wf workflow.Workflow) tea.Cmd {
+			req := workflow.Request{Workflow: wf, Domain: m.c.domain}
+			if wf == workflow.Rollout {
+				req.RUA = m.c.rua
+			}
+			m.note = "planning " + string(wf) + "…"
+			return planCmd(m.c.ctx, m.c.engine, req)
+		}
+		switch {
+		case key.Matches(km, k.Next):
+			if m.dash.st == nil || m.dash.st.Next == "" {
+				m.note = "nothing to do next"
+				return m, nil
+			}
+			return m, plan(m.dash.st.Next)
+		case key.Matches(km, k.Rollout):
+			return m, plan(workflow.Rollout)
+		case key.Matches(km, k.Promote):
+			return m, plan(workflow.Promote)
+		case key.Matches(km, k.Teardown):
+			return m, plan(workflow.Teardown)
+		case key.Matches(km, k.Recheck):
+			return m, m.refresh()
+		case key.Matches(km, k.Findings):
+			m.back, m.state = stDashboard, stFindings
+			m.findings.off = 0
+		case key.Matches(km, k.Breaks) && m.c.opts.Demo != nil:
+			m.back, m.state = stDashboard, stBreaks
+		case key.Matches(km, k.Skip) && m.c.opts.Demo != nil:
+			return m, m.skip()
+		}
+	case stPlan:
+		km, isKey := msg.(tea.KeyMsg)
+		if !isKey {
+			return m, nil
+		}
+		p := m.plan.plan
+		switch {
+		case key.Matches(km, k.Back):
+			m.state = stDashboard
+		case key.Matches(km, k.Override) && p.Refusal != nil && overridable(p.Refusal.Override):
+			req := m.plan.req
+			switch p.Refusal.Override {
+			case "--without-reports":
+				req.WithoutReports = true
+			case "--adopt-live":
+				req.AdoptLive = true
+			}
+			return m, planCmd(m.c.ctx, m.c.engine, req)
+		case key.Matches(km, k.Enter) && p.Refusal == nil && !p.Nothing:
+			m.confirm = newConfirmFor(m.c, m.plan.req, p)
+			m.state = stConfirm
+			return m, m.confirm.focus()
+		case key.Matches(km, k.Up), key.Matches(km, k.Down):
+			m.plan = m.plan.scroll(km)
+		}
+	case stConfirm:
+		var yes, no bool
+		m.confirm, cmd, yes, no = m.confirm.update(msg)
+		switch {
+		case yes:
+			return m, m.startApply(m.confirm.req, m.confirm.plan)
+		case no:
+			m.state = stPlan
+		}
+		return m, cmd
+	case stApply:
+		if km, ok := msg.(tea.KeyMsg); ok {
+			if !m.applying() && (key.Matches(km, k.Enter) || key.Matches(km, k.Back)) {
+				m.state = stDashboard
+			}
+			return m, nil
+		}
+		m.apply, cmd = m.apply.update(msg)
+	case stWait:
+		if km, ok := msg.(tea.KeyMsg); ok {
+			switch {
+			case key.Matches(km, k.Back):
+				m.wait.gen++ // stops the re-checks
+				m.state = stDashboard
+				m.note = "stopped waiting; the gate opens " + m.wait.opens()
+			case key.Matches(km, k.Skip) && m.c.opts.Demo != nil:
+				m.c.opts.Demo.SkipTo(m.wait.nextAt)
+				return m, m.wait.recheckNow()
+			}
+			return m, nil
+		}
+		m.wait, cmd = m.wait.update(msg)
+	case stFindings:
+		if km, ok := msg.(tea.KeyMsg); ok {
+			if key.Matches(km, k.Back) {
+				m.state = m.back
+			}
+			m.findings = m.findings.scroll(km)
+		}
+	case stBreaks:
+		if km, ok := msg.(tea.KeyMsg); ok {
+			if key.Matches(km, k.Back) {
+				m.state = m.back
+				return m, nil
+			}
+			if name, ok := m.breaks.pick(km); ok {
+				return m, injectCmd(m.c.opts.Demo, name)
+			}
+		}
+	}
+	return m, cmd
+}
+
+// skip moves the demo clock to when the next gate opens (or a day on).
+func (m *Model) skip() tea.Cmd {
+	to := m.c.now().Add(24 * time.Hour)
+	if st := m.dash.st; st != nil && st.NextAt != nil && st.NextAt.After(m.c.now()) {
+		to = *st.NextAt
+	}
+	m.c.opts.Demo.SkipTo(to)
+	m.note = "sandbox clock moved to " + to.UTC().Format("2006-01-02 15:04 UTC")
+	return statusCmd(m.c.ctx, m.c.engine, m.c.domain)
+}
+
+func overridable(flag string) bool { return flag == "--without-reports" || flag == "--adopt-live" }
+
+// syncKeys enables the keys that apply to the screen shown.
+func (m *Model) syncKeys() {
+	k := &m.c.keys
+	for _, b := range k.all() {
+		b.SetEnabled(false)
+	}
+	k.Help.SetEnabled(true)
+	k.Quit.SetEnabled(true)
+	k.Rollback.SetEnabled(m.c.engine != nil)
+	if m.overlay != ovNone {
+		k.Yes.SetEnabled(true)
+		k.No.SetEnabled(true)
+		k.Rollback.SetEnabled(false)
+		return
+	}
+	demo := m.c.opts.Demo != nil
+	switch m.state {
+	case stSetup:
+		k.Enter.SetEnabled(true)
+	case stDashboard:
+		k.Next.SetEnabled(m.dash.st != nil && m.dash.st.Next != "")
+		k.Rollout.SetEnabled(true)
+		k.Promote.SetEnabled(true)
+		k.Teardown.SetEnabled(true)
+		k.Recheck.SetEnabled(true)
+		k.Findings.SetEnabled(true)
+		k.Breaks.SetEnabled(demo)
+		k.Skip.SetEnabled(demo)
+	case stPlan:
+		p := m.plan.plan
+		k.Enter.SetEnabled(p != nil && p.Refusal == nil && !p.Nothing)
+		k.Override.SetEnabled(p != nil && p.Refusal != nil && overridable(p.Refusal.Override))
+		k.Back.SetEnabled(true)
+		k.Up.SetEnabled(true)
+		k.Down.SetEnabled(true)
+	case stConfirm:
+		if m.confirm.destructive {
+			k.Enter.SetEnabled(true)
+		} else {
+			k.Yes.SetEnabled(true)
+			k.No.SetEnabled(true)
+		}
+		k.Back.SetEnabled(true)
+	case stApply:
+		k.Enter.SetEnabled(!m.applying())
+	case stWait:
+		k.Back.SetEnabled(true)
+		k.Skip.SetEnabled(demo)
+	case stFindings:
+		k.Up.SetEnabled(true)
+		k.Down.SetEnabled(true)
+		k.Back.SetEnabled(true)
+	case stBreaks:
+		k.Back.SetEnabled(true)
+	}
+}
+
+// View implements tea.Model.
+func (m *Model) View() string {
+	m.syncKeys()
+	c := m.c
+	w, h := max(c.width, 20), max(c.height, 6)
+	head := c.st.Title.Render("stspilot")
+	if c.domain != "" {
+		head += " · " + c.st.Bold.Render(c.domain)
+	}
+	if c.opts.Demo != nil {
+		head += c.st.Subtle.Render(" · demo sandbox, " + c.now().Format("2006-01-02 15:04") + " UTC")
+	}
+	var body string
+	switch m.state {
+	case stSetup:
+		body = m.setup.view()
+	case stDashboard:
+		body = m.dash.view()
+	case stPlan:
+		body = m.plan.view()
+	case stConfirm:
+		body = m.confirm.view()
+	case stApply:
+		body = m.apply.view()
+	case stWait:
+		body = m.wait.view()
+	case stFindings:
+		body = m.findings.view()
+	case stBreaks:
+		body = m.breaks.view()
+	}
+	switch m.overlay {
+	case ovRollback:
+		body = m.rollbackBox() + "\n" + body
+	case ovQuit:
+		body = m.quitBox() + "\n" + body
+	}
+	foot := ""
+	switch {
+	case m.err != nil:
+		foot = c.st.Err.Render("✗ " + m.err.Error())
+	case m.note != "":
+		foot = c.st.Subtle.Render(m.note)
+	}
+	helpView := m.help.View(c.keys)
+	footLines := 0
+	if foot != "" {
+		foot = ansi.Wrap(foot, w, "")
+		footLines = strings.Count(foot, "\n") + 1
+	}
+	helpLines := strings.Count(helpView, "\n") + 1
+	room := h - 2 - footLines - helpLines
+	out := []string{ansi.Truncate(head, w, "…"), ""}
+	out = append(out, fit(body, w, room)...)
+	if foot != "" {
+		out = append(out, foot)
+	}
+	out = append(out, helpView)
+	return strings.Join(out, "\n")
+}
+
+// fit wraps body to w columns and keeps at most h lines, saying how many
+// were cut; it pads to h lines so that the help bar stays at the bottom.
+func fit(body string, w, h int) []string {
+	if h < 1 {
+		return nil
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimRight(body, "\n"), "\n") {
+		if ansi.StringWidth(l) > w {
+			lines = append(lines, strings.Split(ansi.Wrap(l, w, ""), "\n")...)
+		} else {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) > h {
+		cut := len(lines) - h + 1
+		lines = append(lines[:h-1], fmt.Sprintf("… %d more lines (make the window taller)", cut))
+	}
+	for len(lines) < h {
+		lines = append(lines, "")
+	}
+	return lines
+}
+
+func (m *Model) rollbackBox() string {
+	c := m.c
+	txt := c.st.Danger.Render("Emergency rollback of "+c.domain) + "\n" +
+		"Back to mode testing now: no soak or evidence gates; the policy\n" +
+		"is still served before its id changes. Senders may keep the old\n" +
+		"policy for its max_age (the run shows the risk window).\n"
+	if m.applying() {
+		txt += "The running " + string(m.apply.req.Workflow) + " is stopped first.\n"
+	}
+	txt += c.st.Key.Render("y") + " roll back   " + c.st.Key.Render("n") + " cancel"
+	return c.st.Box.Render(txt)
+}
+
+func (m *Model) quitBox() string {
+	c := m.c
+	txt := c.st.Warn.Render("A "+string(m.apply.req.Workflow)+" is running.") + "\n" +
+		"Quit anyway? The run stops at the next safe point; the journal\n" +
+		"records what was done, and the next run finishes the change.\n" +
+		c.st.Key.Render("y") + " quit   " + c.st.Key.Render("n") + " keep going"
+	return c.st.Box.Render(txt)
+}

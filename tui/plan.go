@@ -1,0 +1,236 @@
+package tui
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/stspilot/stspilot/workflow"
+)
+
+// planModel shows what a workflow would do now: records before and after,
+// the policy diff, the id change, the gates, and a refusal with its
+// override.
+type planModel struct {
+	c    *common
+	req  workflow.Request
+	plan *workflow.Plan
+	off  int
+}
+
+func newPlan(c *common, req workflow.Request, p *workflow.Plan) planModel {
+	return planModel{c: c, req: req, plan: p}
+}
+
+func (p planModel) scroll(km tea.KeyMsg) planModel {
+	if key.Matches(km, p.c.keys.Down) {
+		p.off++
+	} else if p.off > 0 {
+		p.off--
+	}
+	return p
+}
+
+func policyLabel(p *workflow.Policy) string {
+	if p == nil {
+		return "no policy"
+	}
+	return fmt.Sprintf("%s, max_age %d", p.Mode, p.MaxAge)
+}
+
+func lines(s string) []string {
+	s = strings.ReplaceAll(strings.TrimRight(s, "\r\n"), "\r\n", "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+// diff renders the policy change line by line.
+func diff(c *common, before, after string) []string {
+	bl, al := lines(before), lines(after)
+	var out []string
+	for _, l := range bl {
+		if !slices.Contains(al, l) {
+			out = append(out, c.st.Err.Render("- "+l))
+		}
+	}
+	for _, l := range al {
+		if slices.Contains(bl, l) {
+			out = append(out, c.st.Subtle.Render("  "+l))
+		} else {
+			out = append(out, c.st.OK.Render("+ "+l))
+		}
+	}
+	return out
+}
+
+func (p planModel) view() string {
+	c, pl := p.c, p.plan
+	var out []string
+	add := func(s string) { out = append(out, strings.Split(s, "\n")...) }
+	add(c.st.Bold.Render("Plan: "+string(pl.Workflow)+" "+pl.Domain) + c.st.Subtle.Render("  stage "+string(pl.Stage)))
+	if pl.Target != nil {
+		old := "none"
+		if pl.Current != nil && pl.Current.ID != "" {
+			old = pl.Current.ID
+		}
+		add(fmt.Sprintf("%s → %s", policyLabel(pl.Current), c.st.Bold.Render(policyLabel(pl.Target))))
+		add(fmt.Sprintf("policy id %s → %s", old, c.st.Bold.Render(pl.Target.ID)))
+	}
+	if pl.Reason != "" {
+		add(pl.Reason)
+	}
+	for _, w := range pl.Warnings {
+		add(c.st.Warn.Render("! " + w))
+	}
+	for _, g := range pl.Gates {
+		mark := c.st.OK.Render("✓ open  ")
+		if !g.Open {
+			mark = c.st.Warn.Render("⏸ closed")
+		}
+		add(fmt.Sprintf("gate %-8s %s %s", g.Kind, mark, g.Reason))
+	}
+	if pl.Risk != nil {
+		add(c.st.Warn.Render("risk window: ") + pl.Risk.String())
+	}
+	if r := pl.Refusal; r != nil {
+		add("")
+		add(c.st.Danger.Render("Refused: ") + r.Reason)
+		for _, d := range r.Details {
+			add("  · " + d)
+		}
+		if r.Override != "" {
+			hint := "override on the command line with " + r.Override
+			if overridable(r.Override) {
+				hint = "press O to plan again with " + r.Override
+			}
+			add(c.st.Subtle.Render(hint))
+		}
+	}
+	if pl.Nothing {
+		add(c.st.OK.Render("✓ nothing to do"))
+	}
+	if pl.Refusal == nil && !pl.Nothing {
+		add("")
+		for i, s := range pl.Steps {
+			t := fmt.Sprintf("%d. %s", i+1, s.Summary)
+			switch {
+			case s.Done:
+				t = c.st.Subtle.Render(t + " (already done)")
+			case s.Destructive:
+				t = c.st.Danger.Render(t)
+			}
+			add(t)
+			if s.Done || s.Kind == workflow.StepGate {
+				continue
+			}
+			if s.Kind == workflow.StepPublishPolicy {
+				for _, l := range diff(c, s.Before, s.After) {
+					add("     " + l)
+				}
+				continue
+			}
+			if s.Before != "" {
+				add("     " + c.st.Err.Render("- "+s.Before))
+			}
+			if s.After != "" {
+				add("     " + c.st.OK.Render("+ "+s.Name+" "+fmt.Sprintf("%q", s.After)))
+			}
+		}
+	}
+	off := min(p.off, max(len(out)-1, 0))
+	return strings.Join(out[off:], "\n")
+}
+
+// confirmModel asks before anything is written: y for ordinary changes,
+// the domain typed out for destructive ones.
+type confirmModel struct {
+	c           *common
+	req         workflow.Request
+	plan        *workflow.Plan
+	destructive bool
+	in          textinput.Model
+	wrong       bool
+}
+
+func newConfirm(c *common) confirmModel { return confirmModel{c: c} }
+
+func newConfirmFor(c *common, req workflow.Request, p *workflow.Plan) confirmModel {
+	m := confirmModel{c: c, req: req, plan: p, destructive: p.Destructive()}
+	if m.destructive {
+		m.in = newInput("the domain, as shown above", "")
+	}
+	return m
+}
+
+func (m *confirmModel) focus() tea.Cmd {
+	if m.destructive {
+		return m.in.Focus()
+	}
+	return nil
+}
+
+func (m confirmModel) update(msg tea.Msg) (confirmModel, tea.Cmd, bool, bool) {
+	k := m.c.keys
+	km, ok := msg.(tea.KeyMsg)
+	if !m.destructive {
+		if ok && key.Matches(km, k.Yes) {
+			return m, nil, true, false
+		}
+		if ok && (key.Matches(km, k.No) || key.Matches(km, k.Back)) {
+			return m, nil, false, true
+		}
+		return m, nil, false, false
+	}
+	if ok {
+		switch {
+		case key.Matches(km, k.Back):
+			return m, nil, false, true
+		case km.Type == tea.KeyEnter:
+			if strings.EqualFold(strings.TrimSpace(m.in.Value()), m.plan.Domain) {
+				return m, nil, true, false
+			}
+			m.wrong = true
+			return m, nil, false, false
+		}
+	}
+	var cmd tea.Cmd
+	m.in, cmd = m.in.Update(msg)
+	return m, cmd, false, false
+}
+
+func (m confirmModel) view() string {
+	c, p := m.c, m.plan
+	var b strings.Builder
+	changes := 0
+	for _, s := range p.Steps {
+		if s.Kind != workflow.StepGate && !s.Done {
+			changes++
+		}
+	}
+	fmt.Fprintf(&b, "%s\n\n", c.st.Bold.Render(fmt.Sprintf("Apply %s to %s?", p.Workflow, p.Domain)))
+	fmt.Fprintf(&b, "%d changes, each journaled before and after; the run stops at the\nfirst closed gate and says when to come back.\n", changes)
+	if p.Target != nil {
+		fmt.Fprintf(&b, "Target: %s, id %s\n", policyLabel(p.Target), p.Target.ID)
+	}
+	if !m.destructive {
+		b.WriteString("\n" + c.st.Key.Render("y") + " apply   " + c.st.Key.Render("n") + " back to the plan\n")
+		return b.String()
+	}
+	b.WriteString("\n" + c.st.Danger.Render("This deletes records and the policy file. There is no undo:") + "\n")
+	for _, s := range p.Steps {
+		if s.Destructive && !s.Done {
+			b.WriteString("  · " + s.Summary + "\n")
+		}
+	}
+	b.WriteString("\nType the domain name to confirm, then enter:\n" + m.in.View() + "\n")
+	if m.wrong {
+		b.WriteString(c.st.Err.Render("✗ that is not "+p.Domain) + "\n")
+	}
+	return b.String()
+}
