@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/stspilot/stspilot/workflow/journal"
 )
 
 // WellKnownPath is where senders fetch the policy (RFC 8461 §3.2, STS-FETCH-1).
@@ -48,12 +50,35 @@ type Published struct {
 // ErrBadPublish is a malformed --publish value (a usage error).
 var ErrBadPublish = errors.New("invalid --publish")
 
-// ParsePublisher parses a --publish value: webroot:DIR, exec:CMD or manual.
-// (serve comes with `stspilot serve`.) scrubEnv names environment variables
-// that exec commands must not inherit (provider secrets).
+// ParsePublisher parses a --publish value: webroot:DIR, exec:CMD, serve or
+// manual. scrubEnv names environment variables that exec commands must not
+// inherit (provider secrets). serve uses the default state directory; use
+// ParsePublisherIn when the state directory is another.
 func ParsePublisher(spec string, scrubEnv []string) (Publisher, error) {
+	return ParsePublisherIn(spec, scrubEnv, "")
+}
+
+// ParsePublisherIn is ParsePublisher with the state directory the serve
+// publisher writes into ("" = journal.DefaultDir).
+func ParsePublisherIn(spec string, scrubEnv []string, stateDir string) (Publisher, error) {
 	kind, arg, _ := strings.Cut(strings.TrimSpace(spec), ":")
 	switch kind {
+	case "serve":
+		if arg != "" {
+			return nil, fmt.Errorf("%w %q: serve takes no argument (it writes into the state directory; see --state-dir)", ErrBadPublish, spec)
+		}
+		if stateDir == "" {
+			d, err := journal.DefaultDir()
+			if err != nil {
+				return nil, fmt.Errorf("%w %q: %v", ErrBadPublish, spec, err)
+			}
+			stateDir = d
+		}
+		abs, err := filepath.Abs(stateDir)
+		if err != nil {
+			return nil, fmt.Errorf("%w %q: %v", ErrBadPublish, spec, err)
+		}
+		return &Serve{StateDir: abs}, nil
 	case "webroot":
 		if arg == "" {
 			return nil, fmt.Errorf("%w %q: webroot needs a directory, e.g. webroot:/var/www/mta-sts", ErrBadPublish, spec)
@@ -74,9 +99,9 @@ func ParsePublisher(spec string, scrubEnv []string) (Publisher, error) {
 		}
 		return Manual{}, nil
 	case "":
-		return nil, fmt.Errorf("%w: empty (want webroot:DIR, exec:CMD or manual)", ErrBadPublish)
+		return nil, fmt.Errorf("%w: empty (want webroot:DIR, exec:CMD, serve or manual)", ErrBadPublish)
 	default:
-		return nil, fmt.Errorf("%w %q: unknown kind %q (want webroot:DIR, exec:CMD or manual)", ErrBadPublish, spec, kind)
+		return nil, fmt.Errorf("%w %q: unknown kind %q (want webroot:DIR, exec:CMD, serve or manual)", ErrBadPublish, spec, kind)
 	}
 }
 

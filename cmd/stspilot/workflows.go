@@ -82,7 +82,7 @@ func newWorkflowCmd(f *factory, g *globalOptions, wf workflow.Workflow) *cobra.C
 func addWorkflowFlags(cmd *cobra.Command, o *WorkflowOptions) {
 	fl := cmd.Flags()
 	fl.StringVar(&o.Provider, "provider", "", "DNS provider `NAME` (see stspilot providers; default: the one the journal remembers)")
-	fl.StringVar(&o.Publish, "publish", "", "where the policy file goes: webroot:`DIR`, exec:CMD or manual (default: the journal's)")
+	fl.StringVar(&o.Publish, "publish", "", "where the policy file goes: webroot:`DIR`, exec:CMD, serve (for stspilot serve) or manual (default: the journal's)")
 	fl.StringVar(&o.StateDir, "state-dir", "", "journal directory (default $XDG_STATE_HOME/stspilot)")
 	fl.StringVar(&o.Zone, "zone", "", "DNS zone that holds the records (default: found with an SOA walk)")
 	fl.StringVar(&o.Ladder, "ladder", "", "the ladder, `MODE@MAX_AGE:SOAK,...` (default: the journal's, else testing@86400:14d,enforce@86400:7d,enforce@604800:30d,enforce@2592000)")
@@ -397,7 +397,7 @@ func newEngine(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error
 		return nil, usageErrorf("--provider NAME is required the first time (known: %s; see stspilot providers)", strings.Join(dnsprovider.Names(), ", "))
 	}
 	if publish == "" {
-		return nil, usageErrorf("--publish webroot:DIR|exec:CMD|manual is required the first time")
+		return nil, usageErrorf("--publish webroot:DIR|exec:CMD|serve|manual is required the first time")
 	}
 	lad := workflow.DefaultLadder.Clone()
 	if ladderSpec != "" {
@@ -421,7 +421,7 @@ func newEngine(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error
 	for _, i := range dnsprovider.Providers(true) {
 		scrub = append(scrub, i.SecretEnv()...)
 	}
-	pub, err := workflow.ParsePublisher(publish, scrub)
+	pub, err := workflow.ParsePublisherIn(publish, scrub, fj.Store.Dir())
 	if err != nil {
 		return nil, &usageError{err}
 	}
