@@ -63,8 +63,9 @@ func (d dashModel) update(msg tea.Msg) (dashModel, tea.Cmd) {
 		}
 		i := slices.IndexFunc(d.probes, func(p probeRow) bool { return p.name == msg.ev.Probe })
 		if i < 0 {
-			d.probes = append(d.probes, probeRow{name: msg.ev.Probe})
-			i = len(d.probes) - 1
+			// Sorted by name: probes keep their place however they finish.
+			i, _ = slices.BinarySearchFunc(d.probes, msg.ev.Probe, func(p probeRow, n string) int { return strings.Compare(p.name, n) })
+			d.probes = slices.Insert(d.probes, i, probeRow{name: msg.ev.Probe})
 		}
 		if msg.ev.Done {
 			d.probes[i].done, d.probes[i].ok, d.probes[i].elapsed = true, msg.ev.OK, msg.ev.Elapsed

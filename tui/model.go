@@ -163,6 +163,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.overlay = ovQuit
 		return m, nil
 	case tea.KeyMsg:
+		m.syncKeys() // the keys of the screen shown now, whatever was rendered last
 		if cmd, done := m.globalKey(msg); done {
 			return m, cmd
 		}
@@ -558,7 +559,14 @@ func (m *Model) View() string {
 	case m.note != "":
 		foot = c.st.Subtle.Render(m.note)
 	}
+	// help.Model does not always keep to its Width once the ellipsis no
+	// longer fits (bubbles v1.0.0), so cut each line here too.
 	helpView := m.help.View(c.keys)
+	hl := strings.Split(helpView, "\n")
+	for i := range hl {
+		hl[i] = ansi.Truncate(hl[i], w, "…")
+	}
+	helpView = strings.Join(hl, "\n")
 	footLines := 0
 	if foot != "" {
 		foot = ansi.Wrap(foot, w, "")
