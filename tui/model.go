@@ -466,6 +466,10 @@ func (m *Model) syncKeys() {
 	}
 	k.Help.SetEnabled(true)
 	k.Quit.SetEnabled(true)
+	k.Quit.SetHelp("q", "quit")
+	if m.state == stSetup || m.state == stConfirm && m.confirm.destructive {
+		k.Quit.SetHelp("ctrl+c", "quit") // q is a letter to type here
+	}
 	k.Rollback.SetEnabled(m.c.engine != nil)
 	if m.overlay != ovNone {
 		k.Yes.SetEnabled(true)

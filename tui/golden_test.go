@@ -1,0 +1,96 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/exp/golden"
+	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/muesli/termenv"
+
+	"github.com/stspilot/stspilot/dnsprovider"
+)
+
+// TestGolden renders screens through a real tea.Program (teatest) at
+// 80x24 with the colour profile pinned to plain ASCII (what NO_COLOR
+// gives), and compares the last frame with testdata/TestGolden/*.golden.
+// The sandbox's engine clock is frozen, so ids and times are stable.
+// Update with: go test ./tui -run TestGolden -update
+func TestGolden(t *testing.T) {
+	lipgloss.SetColorProfile(termenv.Ascii)
+	keys := func(s ...string) []tea.Msg {
+		var out []tea.Msg
+		for _, k := range s {
+			if k == "enter" {
+				out = append(out, tea.KeyMsg{Type: tea.KeyEnter})
+				continue
+			}
+			out = append(out, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)})
+		}
+		return out
+	}
+	cases := []struct {
+		name  string
+		steps [][]tea.Msg // messages, each batch followed by a wait for the next marker
+		marks []string
+	}{
+		{"dashboard", nil, []string{"Findings:"}},
+		{"plan", [][]tea.Msg{keys("n")}, []string{"Findings:", "Plan: rollout"}},
+		{"confirm", [][]tea.Msg{keys("n"), keys("enter")}, []string{"Findings:", "Plan: rollout", "Apply rollout to"}},
+		{"apply", [][]tea.Msg{keys("n"), keys("enter"), keys("y")}, []string{"Findings:", "Plan: rollout", "Apply rollout to", "back to the dashboard"}},
+		{"breaks", [][]tea.Msg{keys("x")}, []string{"Findings:", "Inject a field failure"}},
+		{"rollback-question", [][]tea.Msg{keys("!")}, []string{"Findings:", "Emergency rollback"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(t)
+			m := NewModel(context.Background(), w.opts)
+			tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
+			wait := func(mark string) {
+				teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(mark)) },
+					teatest.WithDuration(20*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
+			}
+			wait(c.marks[0])
+			for i, batch := range c.steps {
+				for _, msg := range batch {
+					tm.Send(msg)
+				}
+				wait(c.marks[i+1])
+			}
+			if err := tm.Quit(); err != nil {
+				t.Fatal(err)
+			}
+			final := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(*Model)
+			golden.RequireEqual(t, []byte(final.View()))
+		})
+	}
+}
+
+// TestGoldenSetup: the set-up screen from provider metadata, with a secret
+// setting masked.
+func TestGoldenSetup(t *testing.T) {
+	lipgloss.SetColorProfile(termenv.Ascii)
+	opts := Options{Providers: []dnsprovider.Info{{Name: "acme", Description: "Acme DNS over its REST API", Settings: []dnsprovider.Setting{
+		{Name: "api_token", Env: "ACME_API_TOKEN", Secret: true, Required: true, Help: "API token with DNS edit rights"},
+		{Name: "endpoint", Env: "ACME_ENDPOINT", Default: "https://api.acme.test", Help: "API endpoint"},
+	}}}}
+	m := NewModel(context.Background(), opts)
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
+	tm.Type("example.com")
+	tm.Send(tea.KeyMsg{Type: tea.KeyTab})
+	tm.Send(tea.KeyMsg{Type: tea.KeyTab})
+	tm.Type("hunter2-secret")
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("••••")) }, teatest.WithDuration(10*time.Second))
+	if err := tm.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	out := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(*Model).View()
+	if bytes.Contains([]byte(out), []byte("hunter2")) {
+		t.Fatal("the secret is on screen")
+	}
+	golden.RequireEqual(t, []byte(out))
+}
