@@ -53,8 +53,16 @@ func newWorkflowRun(t *testing.T) *workflowRun {
 // returns the outcome event and the exit code.
 func (w *workflowRun) run(extraEnv []string, args ...string) (outcome map[string]any, code int, stdout, stderr string) {
 	w.t.Helper()
-	env := w.env
-	full := append(slices.Clone(args), "--json", "--yes", "--state-dir", w.state, "--resolver", env["WORLD_DNS"])
+	return runWorkflowBinary(w.t, w.env, w.state, w.bin(), extraEnv, args...)
+}
+
+// runWorkflowBinary runs bin with args and --json --yes --state-dir state,
+// the world's resolver, CA and rfc2136 settings (TSIG from world.env) and
+// extraEnv. It fails tb if the binary cannot run, times out, prints the
+// TSIG secret or a line that is not a stspilot.event/v1 object.
+func runWorkflowBinary(tb testing.TB, env Env, state, bin string, extraEnv []string, args ...string) (outcome map[string]any, code int, stdout, stderr string) {
+	tb.Helper()
+	full := append(slices.Clone(args), "--json", "--yes", "--state-dir", state, "--resolver", env["WORLD_DNS"])
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	child := childEnv(append([]string{
@@ -64,13 +72,12 @@ func (w *workflowRun) run(extraEnv []string, args ...string) (outcome map[string
 		"RFC2136_KEY_ALG=" + env["WORLD_TSIG_ALG"],
 		"RFC2136_KEY=" + env["WORLD_TSIG_SECRET"],
 	}, extraEnv...)...)
-	bin := w.bin()
 	stdout, stderr, code, err := run(ctx, child, bin, full...)
 	if err != nil {
-		w.t.Fatalf("stspilot %s: %v\n%s\n%s", strings.Join(full, " "), err, stdout, stderr)
+		tb.Fatalf("stspilot %s: %v\n%s\n%s", strings.Join(full, " "), err, stdout, stderr)
 	}
 	if strings.Contains(stdout+stderr, env["WORLD_TSIG_SECRET"]) {
-		w.t.Fatalf("the TSIG secret appeared in the output of %s", strings.Join(args, " "))
+		tb.Fatalf("the TSIG secret appeared in the output of %s", strings.Join(args, " "))
 	}
 	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
 		var ev map[string]any
@@ -78,7 +85,7 @@ func (w *workflowRun) run(extraEnv []string, args ...string) (outcome map[string
 			continue
 		}
 		if ev["schema"] != "stspilot.event/v1" {
-			w.t.Fatalf("event without the schema: %s", line)
+			tb.Fatalf("event without the schema: %s", line)
 		}
 		if ev["event"] == "outcome" {
 			outcome, _ = ev["outcome"].(map[string]any)
@@ -459,22 +466,9 @@ type benchRun struct {
 
 func (r benchRun) must(code int, args ...string) map[string]any {
 	r.b.Helper()
-	env := r.w.env
-	full := append(slices.Clone(args), "--json", "--yes", "--state-dir", r.w.state, "--resolver", env["WORLD_DNS"])
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	child := childEnv("SSL_CERT_FILE="+env["WORLD_CA"], "NO_COLOR=1", "RFC2136_SERVER="+env["WORLD_DNS"],
-		"RFC2136_KEY_NAME="+env["WORLD_TSIG_NAME"], "RFC2136_KEY_ALG="+env["WORLD_TSIG_ALG"], "RFC2136_KEY="+env["WORLD_TSIG_SECRET"])
-	stdout, stderr, got, err := run(ctx, child, stspilotBin(r.b), full...)
-	if err != nil || got != code {
-		r.b.Fatalf("stspilot %s: exit %d (%v), want %d\n%s\n%s", strings.Join(args, " "), got, err, code, stdout, stderr)
+	out, got, stdout, stderr := runWorkflowBinary(r.b, r.w.env, r.w.state, stspilotBin(r.b), nil, args...)
+	if got != code {
+		r.b.Fatalf("stspilot %s: exit %d, want %d\n%s\n%s", strings.Join(args, " "), got, code, stdout, stderr)
 	}
-	var outcome map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
-		var ev map[string]any
-		if json.Unmarshal([]byte(line), &ev) == nil && ev["event"] == "outcome" {
-			outcome, _ = ev["outcome"].(map[string]any)
-		}
-	}
-	return outcome
+	return out
 }

@@ -88,28 +88,26 @@ func relOf(r libdns.Record) string {
 
 func (m *mirror) AppendRecords(ctx context.Context, zone string, recs []libdns.Record) ([]libdns.Record, error) {
 	out, err := m.Provider.AppendRecords(ctx, zone, recs)
-	m.mu.Lock()
-	m.writes += len(out)
-	m.mu.Unlock()
-	names := map[string]bool{}
-	for _, r := range recs {
-		names[relOf(r)] = true
-	}
-	m.sync(names)
+	m.wrote(recs, out)
 	return out, err
 }
 
 func (m *mirror) DeleteRecords(ctx context.Context, zone string, recs []libdns.Record) ([]libdns.Record, error) {
 	out, err := m.Provider.DeleteRecords(ctx, zone, recs)
+	m.wrote(recs, out)
+	return out, err
+}
+
+// wrote counts what changed and copies the names touched into the DNS server.
+func (m *mirror) wrote(asked, changed []libdns.Record) {
 	m.mu.Lock()
-	m.writes += len(out)
+	m.writes += len(changed)
 	m.mu.Unlock()
 	names := map[string]bool{}
-	for _, r := range recs {
+	for _, r := range asked {
 		names[relOf(r)] = true
 	}
 	m.sync(names)
-	return out, err
 }
 
 // providerPublished is the published gate over the provider itself (the

@@ -135,31 +135,16 @@ Exit 4 when the live checks find errors, else 0.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Domain = args[0]
-			o.JSON, o.Timeout, o.Creds = g.JSON, g.Timeout, g.Credentials
-			cfg, err := loadConfig(first(g.Config, defaultConfigPath()), g.Config != "")
-			if err != nil {
+			if err := o.prepare(cmd, g); err != nil {
 				return err
 			}
-			if err := applyConfig(cmd, o, cfg); err != nil {
-				return err
-			}
-			rs, err := parseResolvers(g.Resolvers)
-			if err != nil {
-				return err
-			}
-			o.Resolvers = rs
-			d, err := checks.NormalizeDomain(o.Domain)
-			if err != nil {
-				return &usageError{err}
-			}
-			o.Domain = d
 			eng, err := o.NewEngine(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), o.Timeout+30*time.Second)
 			defer cancel()
-			st, err := eng.Status(ctx, d)
+			st, err := eng.Status(ctx, o.Domain)
 			if err != nil {
 				return engineErr(err)
 			}
@@ -213,7 +198,9 @@ Exit 0 when the plan can run, 3 when a gate is closed, 5 when it would be refuse
 	return cmd
 }
 
-func runWorkflowCmd(ctx context.Context, o *WorkflowOptions, g *globalOptions, cmd *cobra.Command) error {
+// prepare applies the config file and the global flags, and validates the
+// resolvers and the domain: what every workflow command does first.
+func (o *WorkflowOptions) prepare(cmd *cobra.Command, g *globalOptions) error {
 	cfg, err := loadConfig(first(g.Config, defaultConfigPath()), g.Config != "")
 	if err != nil {
 		return err
@@ -221,19 +208,23 @@ func runWorkflowCmd(ctx context.Context, o *WorkflowOptions, g *globalOptions, c
 	if err := applyConfig(cmd, o, cfg); err != nil {
 		return err
 	}
-	o.JSON = g.JSON
-	o.Timeout = g.Timeout
-	o.Creds = g.Credentials
-	rs, err := parseResolvers(g.Resolvers)
-	if err != nil {
+	o.JSON, o.Timeout, o.Creds = g.JSON, g.Timeout, g.Credentials
+	if o.Resolvers, err = parseResolvers(g.Resolvers); err != nil {
 		return err
 	}
-	o.Resolvers = rs
 	d, err := checks.NormalizeDomain(o.Domain)
 	if err != nil {
 		return &usageError{err}
 	}
 	o.Domain = d
+	return nil
+}
+
+func runWorkflowCmd(ctx context.Context, o *WorkflowOptions, g *globalOptions, cmd *cobra.Command) error {
+	if err := o.prepare(cmd, g); err != nil {
+		return err
+	}
+	d := o.Domain
 	o.Req.Domain, o.Req.Workflow, o.Req.MX = d, o.Workflow, o.MX
 	if o.Workflow == workflow.Rollback || o.PlanOnly && o.To != "" {
 		o.Req.To = workflow.Stage(o.To)
