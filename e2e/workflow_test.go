@@ -366,6 +366,7 @@ func TestWorkflowWholeLadder(t *testing.T) {
 	if field(out, "policy", "mode") != "enforce" {
 		t.Fatalf("promote after rollback: %v", out)
 	}
+	w.oracleAccepts("enforce")
 
 	// Teardown: none goes live; without --wait it stops at the window (exit 3).
 	out = w.must(3, "teardown", ladderDomain)

@@ -185,9 +185,13 @@ func (e *Engine) plan(ctx context.Context, req Request, domain string, mem *Memo
 
 	// Someone changed the served policy behind our back: nothing may go on
 	// top of bytes we did not publish, except an emergency rollback.
-	if d := drift(lv, mem); d != "" && !req.AdoptLive && req.Workflow != Rollback {
-		p.Refusal = &Refusal{Reason: d, Override: "--adopt-live"}
-		return p, nil
+	if d := drift(lv, mem); d != "" && !req.AdoptLive {
+		if req.Workflow != Rollback {
+			p.Refusal = &Refusal{Reason: d, Override: "--adopt-live"}
+			return p, nil
+		}
+		// An emergency rollback goes on: it replaces the drifted policy.
+		p.Warnings = append(p.Warnings, d)
 	}
 
 	// A change that a killed run left half-done is finished first, with

@@ -579,9 +579,12 @@ func TestDriftRefused(t *testing.T) {
 	if out.Status != StatusRefused || out.Refusal.Override != "--adopt-live" {
 		t.Fatalf("promote over a drifted policy: %+v", out)
 	}
-	out, _ = h.apply(Request{Workflow: Rollback}, ApplyOptions{})
+	out, rec := h.apply(Request{Workflow: Rollback}, ApplyOptions{})
 	if out.Status != StatusNothing && out.Status != StatusDone {
 		t.Fatalf("rollback must not be blocked by drift: %+v", out)
+	}
+	if !slices.ContainsFunc(rec.Events, func(e Event) bool { return e.Kind == EventWarning && strings.Contains(e.Message, "outside stspilot") }) {
+		t.Error("the rollback did not say that the served policy had drifted")
 	}
 }
 
