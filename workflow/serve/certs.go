@@ -1,0 +1,68 @@
+package serve
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// FileCerts serves certificates loaded from PEM files. With one pair, it
+// serves that certificate for every name (the Host header then picks the
+// policy); with several, the SNI picks the pair whose certificate names
+// it, and a name none of them covers fails the handshake.
+type FileCerts struct {
+	certs []*tls.Certificate
+}
+
+// LoadFileCerts loads certificate/key file pairs (certFiles[i] with
+// keyFiles[i]).
+func LoadFileCerts(certFiles, keyFiles []string) (*FileCerts, error) {
+	if len(certFiles) == 0 || len(certFiles) != len(keyFiles) {
+		return nil, fmt.Errorf("serve: give as many --tls-key as --tls-cert (got %d and %d)", len(certFiles), len(keyFiles))
+	}
+	fc := &FileCerts{}
+	for i := range certFiles {
+		c, err := tls.LoadX509KeyPair(certFiles[i], keyFiles[i])
+		if err != nil {
+			// The error of LoadX509KeyPair never carries key material.
+			return nil, fmt.Errorf("serve: certificate %s with key %s: %w", certFiles[i], keyFiles[i], err)
+		}
+		if c.Leaf == nil {
+			if c.Leaf, err = x509.ParseCertificate(c.Certificate[0]); err != nil {
+				return nil, fmt.Errorf("serve: certificate %s: %w", certFiles[i], err)
+			}
+		}
+		fc.certs = append(fc.certs, &c)
+	}
+	return fc, nil
+}
+
+// GetCertificate implements tls.Config.GetCertificate.
+func (fc *FileCerts) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if len(fc.certs) == 1 || hello.ServerName == "" {
+		return fc.certs[0], nil
+	}
+	name := strings.TrimSuffix(strings.ToLower(hello.ServerName), ".")
+	for _, c := range fc.certs {
+		if c.Leaf.VerifyHostname(name) == nil {
+			return c, nil
+		}
+	}
+	return nil, errors.New("no certificate for this server name")
+}
+
+// TLSConfig is a server TLS configuration over fc.
+func (fc *FileCerts) TLSConfig() *tls.Config {
+	return &tls.Config{GetCertificate: fc.GetCertificate, MinVersion: tls.VersionTLS12}
+}
+
+// Names lists the DNS names the certificates cover.
+func (fc *FileCerts) Names() []string {
+	var ns []string
+	for _, c := range fc.certs {
+		ns = append(ns, c.Leaf.DNSNames...)
+	}
+	return ns
+}

@@ -1,0 +1,173 @@
+package serve
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/stspilot/stspilot/workflow"
+)
+
+// Handler answers policy fetches and TLS-RPT POSTs. It routes by exact
+// path, never through http.ServeMux: a mux cleans paths with a redirect,
+// and a policy host must never redirect (STS-FETCH-6).
+type Handler struct {
+	Policies *Policies
+	// Receiver takes reports POSTed to RUAPath; nil disables it.
+	Receiver *Receiver
+	RUAPath  string
+	Log      *AccessLog
+}
+
+const policyPath = "/" + workflow.WellKnownPath
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := now()
+	cw := &countingWriter{ResponseWriter: w}
+	e := AccessEntry{
+		Time: start.UTC(), Remote: r.RemoteAddr, Proto: r.Proto, Host: r.Host,
+		Method: r.Method, Path: r.URL.RequestURI(), UserAgent: r.UserAgent(),
+	}
+	if r.TLS != nil {
+		e.SNI = r.TLS.ServerName
+	}
+	h.serve(cw, r, &e)
+	e.Status, e.Bytes = cw.status, cw.n
+	if e.Status == 0 {
+		e.Status = http.StatusOK
+	}
+	e.DurationMS = float64(now().Sub(start).Microseconds()) / 1000
+	h.Log.Log(e)
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *AccessEntry) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	path := r.URL.Path
+	if r.URL.RawQuery != "" && path == policyPath {
+		// Senders fetch the bare URL; a query is not the policy URL.
+		path = ""
+	}
+	switch {
+	case path == policyPath:
+		h.policy(w, r, e)
+	case h.Receiver != nil && h.RUAPath != "" && path == h.RUAPath:
+		h.report(w, r, e)
+	default:
+		e.Reason = "no such path"
+		plain(w, http.StatusNotFound, "not found\n")
+	}
+}
+
+func (h *Handler) policy(w http.ResponseWriter, r *http.Request, e *AccessEntry) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		e.Reason = "method"
+		plain(w, http.StatusMethodNotAllowed, "method not allowed\n")
+		return
+	}
+	host := hostName(r.Host)
+	domain, ok := strings.CutPrefix(host, "mta-sts.")
+	if !ok || domain == "" {
+		e.Reason = "host is not mta-sts.DOMAIN"
+		plain(w, http.StatusNotFound, "not found\n")
+		return
+	}
+	if r.TLS != nil && r.TLS.ServerName != "" && hostName(r.TLS.ServerName) != host {
+		// The certificate was chosen for another name than the Host
+		// asks for: answer for neither (RFC 9110 section 15.5.20).
+		e.Reason = "Host does not match SNI"
+		plain(w, http.StatusMisdirectedRequest, "Host does not match the TLS server name\n")
+		return
+	}
+	p, err := h.Policies.Lookup(domain)
+	if err != nil {
+		e.Reason = "no policy for this host"
+		if !errors.Is(err, ErrNoPolicy) {
+			e.Reason = err.Error()
+		}
+		plain(w, http.StatusNotFound, "not found\n")
+		return
+	}
+	e.Domain, e.PolicyID = p.Domain, p.ID
+	hd := w.Header()
+	hd.Set("Content-Type", "text/plain")
+	hd.Set("Content-Length", strconv.Itoa(len(p.Data)))
+	// Senders must not cache by HTTP rules (STS-FETCH-7); tell caches in
+	// between not to either, so a new policy is seen on the next fetch.
+	hd.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		_, _ = w.Write(p.Data)
+	}
+}
+
+func (h *Handler) report(w http.ResponseWriter, r *http.Request, e *AccessEntry) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		e.Reason = "method"
+		plain(w, http.StatusMethodNotAllowed, "POST a TLS-RPT report here\n")
+		return
+	}
+	rel, created, err := h.Receiver.Receive(r)
+	if err != nil {
+		var re *receiveError
+		if errors.As(err, &re) {
+			e.Reason = re.reason
+			plain(w, re.status, re.reason+"\n")
+			return
+		}
+		// A storage failure: the sender retries later (RPT-DEL-9).
+		e.Reason = "storing the report failed"
+		plain(w, http.StatusInternalServerError, "could not store the report; try again later\n")
+		return
+	}
+	e.Report = rel
+	if created {
+		plain(w, http.StatusCreated, "stored\n")
+		return
+	}
+	plain(w, http.StatusOK, "already stored\n")
+}
+
+func plain(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}
+
+// hostName is the lower-case host of a Host header or server name, without
+// port and trailing dot.
+func hostName(hostport string) string {
+	h := hostport
+	if host, _, err := net.SplitHostPort(hostport); err == nil {
+		h = host
+	}
+	return strings.TrimSuffix(strings.ToLower(h), ".")
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (c *countingWriter) WriteHeader(code int) {
+	if c.status == 0 {
+		c.status = code
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	n, err := c.ResponseWriter.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+

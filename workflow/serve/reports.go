@@ -1,0 +1,274 @@
+package serve
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// ReportsDir is the directory under the state directory where received
+// TLS-RPT reports are stored: STATE/reports/ORG/REPORTID.json. `stspilot
+// reports` and the evidence gate read it recursively.
+const ReportsDir = "reports"
+
+// Default caps of a POSTed report.
+const (
+	// DefaultMaxReportBody caps the request body as sent (compressed or not).
+	DefaultMaxReportBody = 4 << 20
+	// DefaultMaxReportJSON caps the JSON after decompression: a gzip bomb
+	// is cut off here, not in memory.
+	DefaultMaxReportJSON = 32 << 20
+)
+
+// ReportMeta is what the receiver needs of a validated report.
+type ReportMeta struct {
+	// Org is the organization-name, ReportID the report-id (RPT-JSON-2).
+	Org, ReportID string
+}
+
+// ReportValidator parses a report's JSON and says whether it is a TLS-RPT
+// report; the receiver stores nothing it rejects.
+type ReportValidator func(data []byte) (ReportMeta, error)
+
+// Receiver takes TLS-RPT reports over HTTPS (RPT-DEL-8): POST with
+// Content-Type application/tlsrpt+gzip or application/tlsrpt+json.
+type Receiver struct {
+	StateDir string
+	// Validate checks the decompressed JSON (required).
+	Validate ReportValidator
+	// MaxBody and MaxJSON cap the body and the decompressed JSON
+	// (defaults DefaultMaxReportBody, DefaultMaxReportJSON).
+	MaxBody, MaxJSON int64
+}
+
+// receiveError is a refusal with its status and a reason for the client.
+type receiveError struct {
+	status int
+	reason string
+}
+
+func (e *receiveError) Error() string { return e.reason }
+
+func refuse(status int, format string, a ...any) error {
+	return &receiveError{status: status, reason: fmt.Sprintf(format, a...)}
+}
+
+// Receive reads, validates and stores one report; it returns the stored
+// path relative to the state directory and whether it was new (a report
+// already stored with the same bytes is a success, not a new file).
+func (rc *Receiver) Receive(r *http.Request) (rel string, created bool, err error) {
+	maxBody, maxJSON := rc.MaxBody, rc.MaxJSON
+	if maxBody <= 0 {
+		maxBody = DefaultMaxReportBody
+	}
+	if maxJSON <= 0 {
+		maxJSON = DefaultMaxReportJSON
+	}
+	mt, _, perr := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	gz := false
+	switch {
+	case perr != nil:
+		return "", false, refuse(http.StatusUnsupportedMediaType, "Content-Type must be application/tlsrpt+gzip or application/tlsrpt+json (RFC 8460 section 5.4)")
+	case mt == "application/tlsrpt+gzip":
+		gz = true
+	case mt == "application/tlsrpt+json":
+	default:
+		return "", false, refuse(http.StatusUnsupportedMediaType, "Content-Type %q is not application/tlsrpt+gzip or application/tlsrpt+json (RFC 8460 section 5.4)", clip(mt, 100))
+	}
+	if r.ContentLength > maxBody {
+		return "", false, refuse(http.StatusRequestEntityTooLarge, "body of %d bytes is over the limit of %d", r.ContentLength, maxBody)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return "", false, refuse(http.StatusRequestEntityTooLarge, "body over the limit of %d bytes", maxBody)
+		}
+		return "", false, refuse(http.StatusBadRequest, "reading the body: %v", err)
+	}
+	data := body
+	if gz {
+		if len(body) < 2 || body[0] != 0x1f || body[1] != 0x8b {
+			return "", false, refuse(http.StatusBadRequest, "application/tlsrpt+gzip body does not start with the gzip magic bytes 1f 8b (RFC 8460 section 6.5)")
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			return "", false, refuse(http.StatusBadRequest, "gzip: %v", err)
+		}
+		data, err = io.ReadAll(io.LimitReader(zr, maxJSON+1))
+		if err != nil {
+			return "", false, refuse(http.StatusBadRequest, "gzip: %v", err)
+		}
+		if int64(len(data)) > maxJSON {
+			return "", false, refuse(http.StatusRequestEntityTooLarge, "report over %d bytes once decompressed", maxJSON)
+		}
+	} else if int64(len(data)) > maxJSON {
+		return "", false, refuse(http.StatusRequestEntityTooLarge, "report over %d bytes", maxJSON)
+	}
+	if rc.Validate == nil {
+		return "", false, refuse(http.StatusInternalServerError, "no report parser configured")
+	}
+	meta, err := rc.Validate(data)
+	if err != nil {
+		return "", false, refuse(http.StatusBadRequest, "not a TLS-RPT report: %s", clip(err.Error(), 300))
+	}
+	return rc.store(meta, data)
+}
+
+// store writes data as STATE/reports/ORG/REPORTID.json atomically. A file
+// of that name holding other bytes keeps its content: the new report gets
+// a suffix from its hash (RPT-DEL-10: the body is authoritative, two
+// different bodies are two reports).
+func (rc *Receiver) store(meta ReportMeta, data []byte) (string, bool, error) {
+	org := safeName(meta.Org)
+	id := safeName(meta.ReportID)
+	dir := filepath.Join(rc.StateDir, ReportsDir, org)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", false, err
+	}
+	name := id + ".json"
+	path := filepath.Join(dir, name)
+	if old, err := readCapped(path, int64(len(data))); err == nil {
+		if bytes.Equal(old, data) {
+			return filepath.Join(ReportsDir, org, name), false, nil
+		}
+		sum := sha256.Sum256(data)
+		name = id + "-" + hex.EncodeToString(sum[:6]) + ".json"
+		path = filepath.Join(dir, name)
+		if old, err := readCapped(path, int64(len(data))); err == nil && bytes.Equal(old, data) {
+			return filepath.Join(ReportsDir, org, name), false, nil
+		}
+	}
+	if err := writeAtomic(path, data, 0o600); err != nil {
+		return "", false, err
+	}
+	return filepath.Join(ReportsDir, org, name), true, nil
+}
+
+// safeName maps s to a file name of letters, digits, '-', '_' and '.',
+// not starting with a dot, at most 100 bytes; "" becomes "unknown".
+func safeName(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if b.Len() >= 100 {
+			break
+		}
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
+			b.WriteRune(c)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	out := strings.TrimLeft(b.String(), ".")
+	if out == "" {
+		return "unknown"
+	}
+	return out
+}
+
+func writeAtomic(path string, data []byte, perm os.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Chmod(perm); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	_ = d.Sync()
+	return nil
+}
+
+// MinimalValidate checks the RFC 8460 report shape the receiver relies on
+// (RPT-JSON-1..3, -8): one JSON object with organization-name, report-id,
+// date-range (RFC 3339 start and end) and a policies array whose entries
+// have a policy and a summary with two counts. It stands in until
+// checks/tlsrpt offers a report parser, which then replaces it.
+func MinimalValidate(data []byte) (ReportMeta, error) {
+	var r struct {
+		Org       *string `json:"organization-name"`
+		ReportID  *string `json:"report-id"`
+		DateRange *struct {
+			Start string `json:"start-datetime"`
+			End   string `json:"end-datetime"`
+		} `json:"date-range"`
+		Policies []struct {
+			Policy *struct {
+				Type   string `json:"policy-type"`
+				Domain string `json:"policy-domain"`
+			} `json:"policy"`
+			Summary *struct {
+				OK   *json.Number `json:"total-successful-session-count"`
+				Fail *json.Number `json:"total-failure-session-count"`
+			} `json:"summary"`
+		} `json:"policies"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&r); err != nil {
+		return ReportMeta{}, fmt.Errorf("JSON: %v", err)
+	}
+	if dec.More() {
+		return ReportMeta{}, errors.New("more than one JSON value")
+	}
+	switch {
+	case r.Org == nil || strings.TrimSpace(*r.Org) == "":
+		return ReportMeta{}, errors.New("organization-name missing")
+	case r.ReportID == nil || strings.TrimSpace(*r.ReportID) == "":
+		return ReportMeta{}, errors.New("report-id missing")
+	case r.DateRange == nil:
+		return ReportMeta{}, errors.New("date-range missing")
+	case r.Policies == nil:
+		return ReportMeta{}, errors.New("policies missing")
+	}
+	for _, s := range []string{r.DateRange.Start, r.DateRange.End} {
+		if _, err := time.Parse(time.RFC3339, s); err != nil {
+			return ReportMeta{}, fmt.Errorf("date-range: %q is not an RFC 3339 date-time", clip(s, 40))
+		}
+	}
+	for i, p := range r.Policies {
+		if p.Policy == nil || p.Policy.Type == "" || p.Policy.Domain == "" {
+			return ReportMeta{}, fmt.Errorf("policies[%d]: policy with policy-type and policy-domain missing", i)
+		}
+		if p.Summary == nil || p.Summary.OK == nil || p.Summary.Fail == nil {
+			return ReportMeta{}, fmt.Errorf("policies[%d]: summary counts missing", i)
+		}
+	}
+	return ReportMeta{Org: *r.Org, ReportID: *r.ReportID}, nil
+}

@@ -1,0 +1,203 @@
+package serve
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/net/netutil"
+)
+
+// Defaults of the server's bounds. A policy fetch is one small GET; a
+// report is one POST of at most a few MiB: nothing legitimate needs more.
+const (
+	DefaultReadHeaderTimeout = 5 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultWriteTimeout      = 30 * time.Second
+	DefaultIdleTimeout       = 60 * time.Second
+	DefaultMaxHeaderBytes    = 16 << 10
+	DefaultMaxConns          = 1024
+	DefaultShutdownTimeout   = 10 * time.Second
+	DefaultRUAPath           = "/tlsrpt"
+)
+
+// Config configures a Server. Zero values take the defaults above.
+type Config struct {
+	// StateDir is the state directory (policies under serve/, reports
+	// stored under reports/).
+	StateDir string
+	// TLS must offer certificates (GetCertificate or Certificates); nil
+	// serves plain HTTP, for tests and for a TLS-terminating proxy in front.
+	TLS *tls.Config
+	// RUAPath is where reports are POSTed ("" = DefaultRUAPath; "-" = off).
+	RUAPath string
+	// Validate checks POSTed reports (default MinimalValidate).
+	Validate ReportValidator
+	// MaxReportBody and MaxReportJSON cap reports (see Receiver).
+	MaxReportBody, MaxReportJSON int64
+	// Log receives the access log (nil: none).
+	Log *AccessLog
+	// ErrorLog receives the HTTP server's own errors (TLS handshake
+	// failures, ...); nil discards them.
+	ErrorLog *log.Logger
+
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout, ShutdownTimeout time.Duration
+	MaxHeaderBytes                                                             int
+	// MaxConns caps open connections per listener.
+	MaxConns int
+}
+
+// Server is the policy host and report receiver on one or more listeners.
+type Server struct {
+	cfg     Config
+	handler *Handler
+	srv     *http.Server
+}
+
+// New builds a Server from cfg.
+func New(cfg Config) (*Server, error) {
+	if cfg.StateDir == "" {
+		return nil, errors.New("serve: no state directory")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	def(&cfg.ReadTimeout, DefaultReadTimeout)
+	def(&cfg.WriteTimeout, DefaultWriteTimeout)
+	def(&cfg.IdleTimeout, DefaultIdleTimeout)
+	def(&cfg.ShutdownTimeout, DefaultShutdownTimeout)
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.RUAPath == "" {
+		cfg.RUAPath = DefaultRUAPath
+	}
+	if cfg.Validate == nil {
+		cfg.Validate = MinimalValidate
+	}
+	h := &Handler{Policies: &Policies{StateDir: cfg.StateDir}, Log: cfg.Log}
+	if cfg.RUAPath != "-" {
+		if cfg.RUAPath[0] != '/' {
+			return nil, fmt.Errorf("serve: rua path %q must start with /", cfg.RUAPath)
+		}
+		h.RUAPath = cfg.RUAPath
+		h.Receiver = &Receiver{StateDir: cfg.StateDir, Validate: cfg.Validate, MaxBody: cfg.MaxReportBody, MaxJSON: cfg.MaxReportJSON}
+	}
+	var tc *tls.Config
+	if cfg.TLS != nil {
+		tc = cfg.TLS.Clone()
+		if tc.MinVersion == 0 {
+			tc.MinVersion = tls.VersionTLS12
+		}
+		if len(tc.NextProtos) == 0 {
+			tc.NextProtos = []string{"h2", "http/1.1"}
+		}
+	}
+	errLog := cfg.ErrorLog
+	if errLog == nil {
+		errLog = log.New(discard{}, "", 0)
+	}
+	protos := new(http.Protocols)
+	protos.SetHTTP1(true)
+	if tc != nil {
+		protos.SetHTTP2(true)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		TLSConfig:         tc,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ErrorLog:          errLog,
+		Protocols:         protos,
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams: 100,
+			MaxReadFrameSize:     1 << 14,
+			// HTTP/2 has no ReadHeaderTimeout of its own: an idle or
+			// stalled connection is closed after this.
+			PingTimeout:      cfg.ReadHeaderTimeout,
+			SendPingTimeout:  cfg.IdleTimeout,
+			WriteByteTimeout: cfg.WriteTimeout,
+		},
+	}
+	return &Server{cfg: cfg, handler: h, srv: srv}, nil
+}
+
+// Handler is the server's http.Handler (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Policies is the server's policy reader.
+func (s *Server) Policies() *Policies { return s.handler.Policies }
+
+// Listen binds every address (":443", "127.0.0.1:8443").
+func Listen(addrs []string) ([]net.Listener, error) {
+	var lns []net.Listener
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, fmt.Errorf("serve: listen on %s: %w", a, err)
+		}
+		lns = append(lns, ln)
+	}
+	return lns, nil
+}
+
+// Serve serves on lns until ctx ends, then shuts down gracefully: it stops
+// accepting, lets requests in flight finish for ShutdownTimeout, then
+// closes what is left. It returns nil after a shutdown asked for by ctx.
+func (s *Server) Serve(ctx context.Context, lns []net.Listener) error {
+	if len(lns) == 0 {
+		return errors.New("serve: no listener")
+	}
+	errc := make(chan error, len(lns))
+	var wg sync.WaitGroup
+	for _, ln := range lns {
+		ln = netutil.LimitListener(ln, s.cfg.MaxConns)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			if s.srv.TLSConfig != nil {
+				err = s.srv.ServeTLS(ln, "", "")
+			} else {
+				err = s.srv.Serve(ln)
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if serr := s.srv.Shutdown(sctx); serr != nil {
+		s.srv.Close()
+	}
+	wg.Wait()
+	return err
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
