@@ -60,10 +60,10 @@ func TestPolicyFetch(t *testing.T) {
 			method, url string
 			want        int
 		}{
-			{"GET", "https://mta-sts.c.test/.well-known/mta-sts.txt", 404},        // certificate covers it, no policy
-			{"GET", "https://mta-sts.a.test/", 404},                               // other path
-			{"GET", "https://mta-sts.a.test/.well-known/mta-sts.txt/", 404},       // not the exact path
-			{"GET", "https://mta-sts.a.test//.well-known/mta-sts.txt", 404},       // a mux would 301 here
+			{"GET", "https://mta-sts.c.test/.well-known/mta-sts.txt", 404},  // certificate covers it, no policy
+			{"GET", "https://mta-sts.a.test/", 404},                         // other path
+			{"GET", "https://mta-sts.a.test/.well-known/mta-sts.txt/", 404}, // not the exact path
+			{"GET", "https://mta-sts.a.test//.well-known/mta-sts.txt", 404}, // a mux would 301 here
 			{"GET", "https://mta-sts.a.test/.well-known/../.well-known/mta-sts.txt", 404},
 			{"GET", "https://mta-sts.a.test/.well-known/mta-sts.txt?x=1", 404},
 			{"POST", "https://mta-sts.a.test/.well-known/mta-sts.txt", 405},
