@@ -3,6 +3,7 @@ package tui
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,12 +39,12 @@ func TestGolden(t *testing.T) {
 		steps [][]tea.Msg // messages, each batch followed by a wait for the next marker
 		marks []string
 	}{
-		{"dashboard", nil, []string{"Findings:"}},
-		{"plan", [][]tea.Msg{keys("n")}, []string{"Findings:", "Plan: rollout"}},
-		{"confirm", [][]tea.Msg{keys("n"), keys("enter")}, []string{"Findings:", "Plan: rollout", "Apply rollout to"}},
-		{"apply", [][]tea.Msg{keys("n"), keys("enter"), keys("y")}, []string{"Findings:", "Plan: rollout", "Apply rollout to", "back to the dashboard"}},
-		{"breaks", [][]tea.Msg{keys("x")}, []string{"Findings:", "Inject a field failure"}},
-		{"rollback-question", [][]tea.Msg{keys("!")}, []string{"Findings:", "Emergency rollback"}},
+		{"dashboard", nil, []string{"Findings:|Ladder"}},
+		{"plan", [][]tea.Msg{keys("n")}, []string{"Findings:|Ladder", "Plan: rollout"}},
+		{"confirm", [][]tea.Msg{keys("n"), keys("enter")}, []string{"Findings:|Ladder", "Plan: rollout", "Apply rollout to"}},
+		{"apply", [][]tea.Msg{keys("n"), keys("enter"), keys("y")}, []string{"Findings:|Ladder", "Plan: rollout", "Apply rollout to", "back to the dashboard"}},
+		{"breaks", [][]tea.Msg{keys("x")}, []string{"Findings:|Ladder", "Inject a field failure"}},
+		{"rollback-question", [][]tea.Msg{keys("!")}, []string{"Findings:|Ladder", "Emergency rollback"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -51,7 +52,16 @@ func TestGolden(t *testing.T) {
 			m := NewModel(context.Background(), w.opts)
 			tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
 			wait := func(mark string) {
-				teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(mark)) },
+				// b is every frame drawn since this wait began; each part
+				// of the mark must have been drawn.
+				teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+					for _, part := range strings.Split(mark, "|") {
+						if !bytes.Contains(b, []byte(part)) {
+							return false
+						}
+					}
+					return true
+				},
 					teatest.WithDuration(20*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
 			}
 			wait(c.marks[0])
