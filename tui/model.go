@@ -308,7 +308,7 @@ func (m *Model) updateApply(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.rollbackQueued = false
 			return m, m.startApply(m.rollbackReq(), nil)
 		case msg.err == nil && msg.out != nil && msg.out.Status == workflow.StatusPending && msg.out.NextAt != nil:
-			m.wait = newWait(m.c, msg.req, msg.out)
+			m.wait = newWait(m.c, m.applyGen, msg.req, msg.out)
 			m.state = stWait
 			return m, tea.Batch(refresh, m.wait.start())
 		}
@@ -414,7 +414,7 @@ func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if km, ok := msg.(tea.KeyMsg); ok {
 			switch {
 			case key.Matches(km, k.Back):
-				m.wait.gen++ // stops the re-checks
+				m.wait.gen = -1 // stops the re-checks
 				m.state = stDashboard
 				m.note = "stopped waiting; the gate opens " + m.wait.opens()
 			case key.Matches(km, k.Skip) && m.c.opts.Demo != nil:

@@ -25,11 +25,10 @@ type waitModel struct {
 	st       *workflow.StatusReport
 }
 
-var waitGen int
-
-func newWait(c *common, req workflow.Request, out *workflow.Outcome) waitModel {
-	waitGen++
-	w := waitModel{c: c, gen: waitGen, req: req, out: out, nextAt: *out.NextAt}
+// newWait starts waiting for out's gate; gen tells its re-checks from
+// those of an earlier wait.
+func newWait(c *common, gen int, req workflow.Request, out *workflow.Outcome) waitModel {
+	w := waitModel{c: c, gen: gen, req: req, out: out, nextAt: *out.NextAt}
 	w.timer = timer.NewWithInterval((c.real(w.nextAt.Sub(c.now())) + time.Second).Round(time.Second), time.Second)
 	return w
 }

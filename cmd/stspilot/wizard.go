@@ -30,7 +30,12 @@ checks as they run, and each workflow's plan before it asks to apply it.
 The emergency rollback is one key (!) and one confirmation away on every
 screen. Without --provider and a journal for the domain, it asks for the
 DNS provider and its settings first; those stay in memory.`,
-		Args: cobra.MaximumNArgs(1),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usageErrorf("wizard takes at most one DOMAIN, got %d arguments", len(args))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				d, err := checks.NormalizeDomain(args[0])

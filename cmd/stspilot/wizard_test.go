@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stspilot/stspilot/dnsprovider"
+	"github.com/stspilot/stspilot/tui"
+	"github.com/stspilot/stspilot/workflow"
+)
+
+// TestWizardAndDemoNeedATerminal: both are interactive; without a
+// terminal they say so with a usage error, and bad flags are usage errors.
+func TestWizardAndDemoNeedATerminal(t *testing.T) {
+	for _, tt := range []struct {
+		args   []string
+		stderr string
+	}{
+		{[]string{"demo"}, "run it on a terminal"},
+		{[]string{"wizard", "example.com"}, "the wizard needs a terminal"},
+		{[]string{"wizard", "not a domain!"}, ""},
+		{[]string{"demo", "--break", "mx-everything"}, `unknown failure "mx-everything"`},
+		{[]string{"demo", "--day", "0s"}, "--day must be positive"},
+		{[]string{"wizard", "a.example", "b.example"}, "at most one DOMAIN"},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, _, errOut := runCmd(t, &fakeChecker{}, "", tt.args...)
+			if code != 2 || !strings.Contains(errOut, tt.stderr) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, errOut, tt.stderr)
+			}
+		})
+	}
+}
+
+// TestWizardEngineTakesTheTypedSettings: the set-up screen's settings
+// reach the provider through the Source, ahead of the environment; the
+// journal remembers the provider's name and never a value; a missing
+// setting is a usage error that names the variable and no secret.
+func TestWizardEngineTakesTheTypedSettings(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	const secret = "cf-typed-7a6b5c4d"
+	o := &WizardOptions{WorkflowOptions: WorkflowOptions{NewEngine: newEngine, StateDir: t.TempDir()}}
+	src := dnsprovider.EnvSource(func(k string) (string, bool) {
+		if k == "CLOUDFLARE_API_TOKEN" {
+			return secret, true
+		}
+		return "", false
+	})
+	e, err := wizardEngine(context.Background(), o, tui.Setup{Domain: "example.com", Provider: "cloudflare", Publish: "manual", Source: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Provider.Name() != "cloudflare" {
+		t.Errorf("provider %q, want cloudflare", e.Provider.Name())
+	}
+	fj, ok := e.Journal.(*workflow.FileJournal)
+	if !ok || fj.Provider != "cloudflare" || fj.Publish != "manual" {
+		t.Errorf("journal settings: %+v", e.Journal)
+	}
+	if e.Command != "stspilot wizard" {
+		t.Errorf("command %q", e.Command)
+	}
+
+	none := dnsprovider.EnvSource(func(string) (string, bool) { return "", false })
+	t.Setenv("CLOUDFLARE_API_TOKEN", "")
+	_, err = wizardEngine(context.Background(), o, tui.Setup{Domain: "example.com", Provider: "cloudflare", Publish: "manual", Source: none})
+	var ue *usageError
+	if err == nil || !errors.As(err, &ue) || !strings.Contains(err.Error(), "CLOUDFLARE_API_TOKEN") {
+		t.Fatalf("missing token: %v", err)
+	}
+	if strings.Contains(err.Error(), secret) {
+		t.Fatal("the error shows a secret")
+	}
+}
