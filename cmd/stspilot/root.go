@@ -137,6 +137,7 @@ DNS and the policy file step by step, each step behind a live gate, and
 		newWorkflowCmd(f, g, workflow.Teardown),
 		newWizardCmd(f, g),
 		newDemoCmd(f, g),
+		newServeCmd(f, g, nil),
 		newExitCodesTopic(),
 	)
 	return root

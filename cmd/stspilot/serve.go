@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stspilot/stspilot/workflow/journal"
+	"github.com/stspilot/stspilot/workflow/serve"
+)
+
+// acmeSyncInterval is how often serve looks for domains that started using
+// the serve publisher, to get their certificates.
+const acmeSyncInterval = 10 * time.Second
+
+// ServeOptions is everything `stspilot serve` needs.
+type ServeOptions struct {
+	IO *IOStreams
+
+	Listen           []string
+	TLSCerts, TLSKey []string
+	ACME             bool
+	ACMECA           string
+	ACMEEmail        string
+	ACMECARoot       string
+	RUAPath          string
+	StateDir         string
+	AccessLog        string // file, or "-" for stderr
+}
+
+func newServeCmd(f *factory, g *globalOptions, runF func(context.Context, *ServeOptions) error) *cobra.Command {
+	o := &ServeOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Built-in MTA-STS policy host and TLS-RPT HTTPS receiver",
+		Long: `Serve is an HTTPS policy host that senders cannot trip over: for every domain
+whose workflows use --publish serve, it answers
+https://mta-sts.DOMAIN/.well-known/mta-sts.txt with status 200, Content-Type
+text/plain and the exact bytes the workflow published, never a redirect; any
+other path or host gets 404. It picks the domain by Host header and SNI, and
+picks up what workflows publish without a restart. HTTP/1.1 and HTTP/2.
+
+Certificates come from files (--tls-cert/--tls-key, repeatable: one pair for
+all names, or the pair whose certificate names the SNI), or from an ACME CA
+(--acme, TLS-ALPN-01 on the listening port) for the mta-sts names of the
+served domains only, never for other names.
+
+It also takes TLS-RPT reports (rua=https://mta-sts.DOMAIN/tlsrpt): POST with
+Content-Type application/tlsrpt+gzip or application/tlsrpt+json, validated and
+stored under STATE/reports/, where "stspilot reports" reads them.
+
+The access log (JSON lines, --access-log, default stderr) records every
+request with the sender's User-Agent and the policy id it was served.
+SIGINT or SIGTERM stops it gracefully (exit 130).`,
+		Example: `  stspilot serve --tls-cert /etc/ssl/mta-sts.pem --tls-key /etc/ssl/mta-sts.key
+  stspilot serve --acme --acme-email hostmaster@example.com --access-log /var/log/stspilot/access.log
+  stspilot rollout example.com --publish serve --provider cloudflare`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageErrorf("serve takes no arguments (got %q): it serves every domain published with --publish serve", args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(first(g.Config, defaultConfigPath()), g.Config != "")
+			if err != nil {
+				return err
+			}
+			if o.StateDir == "" {
+				o.StateDir = cfg["state-dir"]
+			}
+			if err := o.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return serveRun(cmd.Context(), o)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&o.Listen, "listen", []string{":443"}, "`ADDR` to listen on for HTTPS (repeatable)")
+	fl.StringArrayVar(&o.TLSCerts, "tls-cert", nil, "certificate chain `FILE` (PEM; repeatable, paired with --tls-key in order)")
+	fl.StringArrayVar(&o.TLSKey, "tls-key", nil, "private key `FILE` of the --tls-cert in the same position")
+	fl.BoolVar(&o.ACME, "acme", false, "get certificates for mta-sts.DOMAIN of the served domains from an ACME CA")
+	fl.StringVar(&o.ACMECA, "acme-ca", "", "ACME directory `URL` (default Let's Encrypt)")
+	fl.StringVar(&o.ACMEEmail, "acme-email", "", "contact `ADDRESS` for the ACME account")
+	fl.StringVar(&o.ACMECARoot, "acme-ca-root", "", "PEM `FILE` of roots to trust for the ACME CA's own HTTPS (a test CA such as Pebble)")
+	fl.StringVar(&o.RUAPath, "rua-path", serve.DefaultRUAPath, "`PATH` that takes TLS-RPT reports by POST (\"-\" turns the receiver off)")
+	fl.StringVar(&o.StateDir, "state-dir", "", "state `DIR` the workflows publish into (default $XDG_STATE_HOME/stspilot)")
+	fl.StringVar(&o.AccessLog, "access-log", "-", "access log `FILE` (JSON lines; - is stderr)")
+	return cmd
+}
+
+func (o *ServeOptions) validate() error {
+	if len(o.Listen) == 0 {
+		return usageErrorf("give at least one --listen ADDR")
+	}
+	for _, a := range o.Listen {
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			return usageErrorf("--listen %q: want HOST:PORT or :PORT", a)
+		}
+	}
+	switch {
+	case o.ACME && len(o.TLSCerts) > 0:
+		return usageErrorf("give either --acme or --tls-cert/--tls-key, not both")
+	case !o.ACME && len(o.TLSCerts) == 0:
+		return usageErrorf("serve needs certificates: --tls-cert FILE --tls-key FILE, or --acme")
+	case len(o.TLSCerts) != len(o.TLSKey):
+		return usageErrorf("give one --tls-key per --tls-cert (got %d and %d)", len(o.TLSCerts), len(o.TLSKey))
+	case !o.ACME && (o.ACMECA != "" || o.ACMEEmail != "" || o.ACMECARoot != ""):
+		return usageErrorf("--acme-ca, --acme-email and --acme-ca-root need --acme")
+	case o.RUAPath != "-" && !strings.HasPrefix(o.RUAPath, "/"):
+		return usageErrorf("--rua-path %q must start with /", o.RUAPath)
+	}
+	return nil
+}
+
+func serveRun(ctx context.Context, o *ServeOptions) error {
+	st, err := journal.Open(o.StateDir)
+	if err != nil {
+		return err
+	}
+	state := st.Dir()
+	var logw io.Writer = o.IO.ErrOut
+	if o.AccessLog != "-" && o.AccessLog != "" {
+		lf, err := os.OpenFile(o.AccessLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+		if err != nil {
+			return fmt.Errorf("--access-log: %w", err)
+		}
+		defer lf.Close()
+		logw = lf
+	}
+	cfg := serve.Config{
+		StateDir: state,
+		RUAPath:  o.RUAPath,
+		Log:      serve.NewAccessLog(logw),
+		ErrorLog: log.New(o.IO.ErrOut, "serve: ", 0),
+	}
+	policies := &serve.Policies{StateDir: state}
+	var acme *serve.ACME
+	if o.ACME {
+		host, port, _ := net.SplitHostPort(o.Listen[0])
+		p, _ := strconv.Atoi(port)
+		acme, err = serve.NewACME(serve.ACMEOptions{
+			CA: o.ACMECA, Email: o.ACMEEmail, CARoot: o.ACMECARoot, StateDir: state,
+			ListenHost: host, TLSALPNPort: p, Log: o.IO.ErrOut,
+		}, policies)
+		if err != nil {
+			return err
+		}
+		cfg.TLS = acme.TLSConfig()
+	} else {
+		fc, err := serve.LoadFileCerts(o.TLSCerts, o.TLSKey)
+		if err != nil {
+			return &usageError{err}
+		}
+		cfg.TLS = fc.TLSConfig()
+	}
+	srv, err := serve.New(cfg)
+	if err != nil {
+		return err
+	}
+	lns, err := serve.Listen(o.Listen)
+	if err != nil {
+		return err
+	}
+	domains, err := policies.Domains()
+	if err != nil {
+		return err
+	}
+	var addrs []string
+	for _, ln := range lns {
+		addrs = append(addrs, ln.Addr().String())
+	}
+	fmt.Fprintf(o.IO.ErrOut, "stspilot serve: listening on %s; %d domain(s) published with --publish serve in %s\n",
+		strings.Join(addrs, ", "), len(domains), filepath.Join(state, "serve"))
+	if acme != nil {
+		if err := acme.Sync(ctx, false); err != nil {
+			fmt.Fprintf(o.IO.ErrOut, "stspilot serve: %v\n", err)
+		}
+		go acme.Watch(ctx, acmeSyncInterval, func(err error) { fmt.Fprintf(o.IO.ErrOut, "stspilot serve: %v\n", err) })
+	}
+	return srv.Serve(ctx, lns)
+}

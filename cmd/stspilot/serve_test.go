@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// runServeFlags parses `serve ARGS` with the work replaced by a capture.
+func runServeFlags(t *testing.T, args ...string) (*ServeOptions, int, string) {
+	t.Helper()
+	var got *ServeOptions
+	var out, errOut bytes.Buffer
+	f := &factory{IO: newIOStreams(strings.NewReader(""), &out, &errOut, func(string) string { return "" })}
+	root := newRootCmd(f, nil)
+	for _, c := range root.Commands() {
+		if c.Name() == "serve" {
+			root.RemoveCommand(c)
+		}
+	}
+	root.AddCommand(newServeCmd(f, &globalOptions{}, func(_ context.Context, o *ServeOptions) error {
+		got = o
+		return nil
+	}))
+	code := executeRoot(context.Background(), f, root, append([]string{"--config", "/dev/null", "serve"}, args...))
+	return got, code, errOut.String()
+}
+
+func TestServeFlags(t *testing.T) {
+	o, code, msg := runServeFlags(t, "--tls-cert", "a.crt", "--tls-key", "a.key", "--listen", "127.0.0.90:443", "--listen", "[::1]:8443", "--rua-path", "/rpt", "--state-dir", "/tmp/s")
+	if code != 0 || o == nil {
+		t.Fatalf("valid flags: exit %d: %s", code, msg)
+	}
+	if strings.Join(o.Listen, ",") != "127.0.0.90:443,[::1]:8443" || o.RUAPath != "/rpt" || o.StateDir != "/tmp/s" || o.TLSCerts[0] != "a.crt" || o.TLSKey[0] != "a.key" {
+		t.Errorf("options %+v", o)
+	}
+	if o, code, _ := runServeFlags(t, "--acme", "--acme-ca", "https://127.0.0.1:14000/dir"); code != 0 || !o.ACME || o.Listen[0] != ":443" || o.RUAPath != "/tlsrpt" {
+		t.Errorf("--acme: exit %d, %+v", code, o)
+	}
+	for _, bad := range [][]string{
+		{},                      // no certificates
+		{"--tls-cert", "a.crt"}, // no key
+		{"--acme", "--tls-cert", "a", "--tls-key", "b"}, // both
+		{"--tls-cert", "a", "--tls-key", "b", "--acme-ca", "https://x/dir"},
+		{"--tls-cert", "a", "--tls-key", "b", "--listen", "443"},
+		{"--tls-cert", "a", "--tls-key", "b", "--rua-path", "tlsrpt"},
+		{"--acme", "extra-arg"},
+	} {
+		if o, code, _ := runServeFlags(t, bad...); code != exitUsage || o != nil {
+			t.Errorf("serve %q: exit %d, want %d (usage) without running", bad, code, exitUsage)
+		}
+	}
+}
