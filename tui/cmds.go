@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"sync"
 
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -38,7 +39,7 @@ func planCmd(ctx context.Context, e *workflow.Engine, req workflow.Request) tea.
 
 // checkCmd starts the live check; its probe events and its end come back
 // through ch.
-func checkCmd(ctx context.Context, run CheckFunc, domain string, gen int, ch chan tea.Msg) tea.Cmd {
+func checkCmd(ctx context.Context, run CheckFunc, domain string, gen int, ch chan tea.Msg, exited <-chan struct{}) tea.Cmd {
 	return func() tea.Msg {
 		go func() {
 			defer close(ch)
@@ -46,9 +47,13 @@ func checkCmd(ctx context.Context, run CheckFunc, domain string, gen int, ch cha
 				select {
 				case ch <- probeMsg{gen: gen, ev: ev}:
 				case <-ctx.Done():
+				case <-exited:
 				}
 			})
-			ch <- checkDoneMsg{gen: gen, rep: rep}
+			select {
+			case ch <- checkDoneMsg{gen: gen, rep: rep}:
+			case <-exited:
+			}
 		}()
 		return listen(ch)()
 	}
@@ -58,17 +63,26 @@ func checkCmd(ctx context.Context, run CheckFunc, domain string, gen int, ch cha
 // through ch. Cancelling ctx stops the run at its next step boundary or
 // wait; the engine journals before and after each change, so the journal
 // stays consistent.
-func applyCmd(ctx context.Context, e *workflow.Engine, req workflow.Request, confirmed *workflow.Plan, gen int, ch chan tea.Msg) tea.Cmd {
+//
+// running is done when Apply has returned; exited is closed when the
+// program has stopped reading, so that the run never blocks on a screen
+// that is gone (Run waits for running before it returns).
+func applyCmd(ctx context.Context, e *workflow.Engine, req workflow.Request, confirmed *workflow.Plan, gen int, ch chan tea.Msg, running *sync.WaitGroup, exited <-chan struct{}) tea.Cmd {
 	return func() tea.Msg {
 		go func() {
+			defer running.Done()
 			defer close(ch)
-			obs := workflow.ObserverFunc(func(ev workflow.Event) {
-				// The buffer is large; the model drains it. Never drop an
-				// event: the screen must show every step.
-				ch <- eventMsg{gen: gen, ev: ev}
-			})
+			send := func(m tea.Msg) {
+				// The buffer is large and the model drains it: while the
+				// program runs, no event is dropped.
+				select {
+				case ch <- m:
+				case <-exited:
+				}
+			}
+			obs := workflow.ObserverFunc(func(ev workflow.Event) { send(eventMsg{gen: gen, ev: ev}) })
 			out, err := e.Apply(ctx, req, confirmed, obs, workflow.ApplyOptions{})
-			ch <- applyDoneMsg{gen: gen, req: req, out: out, err: err}
+			send(applyDoneMsg{gen: gen, req: req, out: out, err: err})
 		}()
 		return listen(ch)()
 	}

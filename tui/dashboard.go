@@ -52,7 +52,7 @@ func (d *dashModel) startCheck() tea.Cmd {
 			return e.Check(ctx, domain)
 		}
 	}
-	return tea.Batch(checkCmd(d.c.ctx, run, d.c.domain, d.gen, d.ch), d.spin.Tick)
+	return tea.Batch(checkCmd(d.c.ctx, run, d.c.domain, d.gen, d.ch, d.c.exited), d.spin.Tick)
 }
 
 func (d dashModel) update(msg tea.Msg) (dashModel, tea.Cmd) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/charmbracelet/bubbles/help"
@@ -50,6 +51,10 @@ type common struct {
 	height int
 	st     Styles
 	keys   keyMap
+	// running counts applies whose Apply has not returned; exited is
+	// closed once the program stops reading messages.
+	running sync.WaitGroup
+	exited  chan struct{}
 }
 
 func (c *common) now() time.Time {
@@ -96,7 +101,7 @@ type Model struct {
 
 // NewModel builds the root model.
 func NewModel(ctx context.Context, o Options) *Model {
-	c := &common{ctx: ctx, opts: o, engine: o.Engine, domain: o.Domain, rua: o.RUA, width: 80, height: 24, st: newStyles(), keys: newKeyMap()}
+	c := &common{ctx: ctx, opts: o, engine: o.Engine, domain: o.Domain, rua: o.RUA, width: 80, height: 24, st: newStyles(), keys: newKeyMap(), exited: make(chan struct{})}
 	m := &Model{c: c, help: help.New()}
 	m.setup = newSetup(c)
 	m.dash = newDash(c)
@@ -145,7 +150,8 @@ func (m *Model) startApply(req workflow.Request, confirmed *workflow.Plan) tea.C
 	m.err, m.note = nil, ""
 	ch := make(chan tea.Msg, 512)
 	m.apply.ch = ch
-	return tea.Batch(applyCmd(ctx, m.c.engine, req, confirmed, m.applyGen, ch), m.apply.spin.Tick)
+	m.c.running.Add(1)
+	return tea.Batch(applyCmd(ctx, m.c.engine, req, confirmed, m.applyGen, ch, &m.c.running, m.c.exited), m.apply.spin.Tick)
 }
 
 func (m *Model) rollbackReq() workflow.Request {

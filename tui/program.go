@@ -80,11 +80,20 @@ type Options struct {
 	Recheck time.Duration
 }
 
-// New returns the wizard's program on a terminal. Quitting while an apply
-// runs asks first (tea.WithFilter); ctx cancels everything.
-func New(ctx context.Context, o Options, in io.Reader, out io.Writer) *tea.Program {
+// Run runs the wizard on a terminal until the operator quits or ctx ends.
+// Quitting while an apply runs asks first (tea.WithFilter); however the
+// program ends, Run cancels a running apply and waits for engine.Apply to
+// return, so the journal is never left mid-write.
+func Run(ctx context.Context, o Options, in io.Reader, out io.Writer) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	m := NewModel(ctx, o)
-	return tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(in), tea.WithOutput(out), tea.WithAltScreen(), tea.WithFilter(Filter))
+	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(in), tea.WithOutput(out), tea.WithAltScreen(), tea.WithFilter(Filter))
+	_, err := p.Run()
+	close(m.c.exited)
+	cancel()
+	m.c.running.Wait()
+	return err
 }
 
 // Filter turns a quit while an apply runs into a question (bubbletea

@@ -117,7 +117,7 @@ func runProgram(ctx context.Context, s *IOStreams, opts tui.Options) error {
 	if !s.ColorEnabled() {
 		tui.NoColor()
 	}
-	_, err := tui.New(ctx, opts, s.In, s.Out).Run()
+	err := tui.Run(ctx, opts, s.In, s.Out)
 	if errors.Is(err, tea.ErrProgramKilled) || ctx.Err() != nil {
 		return context.Canceled
 	}
