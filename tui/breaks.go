@@ -27,6 +27,17 @@ func (b breaksModel) pick(km tea.KeyMsg) (string, bool) {
 	return b.items[i].Name, true
 }
 
+// on counts the failures injected now.
+func (b breaksModel) on() int {
+	n := 0
+	for _, f := range b.items {
+		if f.On {
+			n++
+		}
+	}
+	return n
+}
+
 func (b *breaksModel) set(name string, on bool) {
 	for i := range b.items {
 		if b.items[i].Name == name {

@@ -47,7 +47,7 @@ type world struct {
 	opts  Options
 }
 
-func newWorld(t *testing.T, breaks ...sandbox.Break) *world {
+func newWorld(t testing.TB, breaks ...sandbox.Break) *world {
 	t.Helper()
 	sb, err := sandbox.Start(context.Background(), sandbox.Options{Start: t0, Breaks: breaks})
 	if err != nil {

@@ -536,6 +536,9 @@ func (m *Model) View() string {
 	}
 	if c.opts.Demo != nil {
 		head += c.st.Subtle.Render(" · demo sandbox, " + c.now().Format("2006-01-02 15:04") + " UTC")
+		if n := m.breaks.on(); n > 0 {
+			head += c.st.Danger.Render(fmt.Sprintf(" · %d failure(s) injected", n))
+		}
 	}
 	var body string
 	switch m.state {

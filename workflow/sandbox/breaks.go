@@ -47,7 +47,7 @@ var Breaks = []BreakInfo{
 	{MXUncovered, 2, "new MX mx3 not in the policy", "check: mx.uncovered; promote to enforce refused"},
 	{MXCertName, 3, "mx1 certificate names another host", "check: mx.cert-name; promote to enforce refused"},
 	{PolicyDrift, 4, "policy edited without a new id", "check: policy.id-drift; every workflow but rollback refused"},
-	{EnforceEarly, 5, "promote before the soak ends", "promote pending: the soak window is closed"},
+	{EnforceEarly, 5, "promote before the soak ends (p)", "promote pending: the soak window is closed; nothing to switch, just promote early"},
 	{TLSRPTMissing, 6, "TLS-RPT record deleted", "check: tlsrpt.missing; promote finds no reports"},
 	{TLSRPTFailing, 6, "TLS-RPT reports show failures", "promote refused by the evidence gate"},
 	{OrphanPolicy, 7, "_mta-sts record deleted behind our back", "check: teardown.orphan-policy"},
