@@ -41,7 +41,10 @@ rollback and a teardown in minutes. It touches no real domain and needs no
 network or privileges.
 
 Failures of the field guide can be injected from the start with --break, or
-live with the x key in the wizard: ` + strings.Join(names, ", ") + `.`,
+live with the x key in the wizard: ` + strings.Join(names, ", ") + `.
+Those that change what stspilot published (policy-drift, tlsrpt-missing,
+orphan-policy) need a rollout first, and mx-uncovered shows only once a
+policy exists that predates it: inject them live.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for _, b := range o.Breaks {
@@ -72,6 +75,9 @@ func demoRun(ctx context.Context, o *DemoOptions) error {
 		breaks = append(breaks, sandbox.Break(b))
 	}
 	sb, err := sandbox.Start(ctx, sandbox.Options{Day: o.Day, Breaks: breaks})
+	if errors.Is(err, sandbox.ErrNotApplicable) {
+		return usageErrorf("--break %v; inject it with x in the wizard once there is something to break", err)
+	}
 	if err != nil {
 		return err
 	}

@@ -74,3 +74,16 @@ func TestWizardEngineTakesTheTypedSettings(t *testing.T) {
 		t.Fatal("the error shows a secret")
 	}
 }
+
+// TestDemoBreakNeedsSomethingToBreak: a failure that changes published
+// records cannot be injected before the rollout; the demo says so (exit 2)
+// instead of starting a sandbox without it.
+func TestDemoBreakNeedsSomethingToBreak(t *testing.T) {
+	f, _, errOut := testFactory("", &fakeChecker{})
+	f.IO.SetStdinTTY(true)
+	f.IO.SetStdoutTTY(true)
+	code := execute(context.Background(), f, []string{"demo", "--break", "policy-drift"})
+	if code != 2 || !strings.Contains(errOut.String(), "no policy is published yet") || !strings.Contains(errOut.String(), "inject it with x") {
+		t.Errorf("exit %d, stderr %q", code, errOut.String())
+	}
+}

@@ -123,9 +123,10 @@ func Start(ctx context.Context, o Options) (s *Sandbox, err error) {
 		static: map[string][]dns.RR{}, broken: map[Break]bool{}, saved: map[Break][]libdns.RR{},
 		mxCerts: map[string]*tls.Certificate{},
 	}
+	started := s
 	defer func() {
 		if err != nil {
-			s.Close()
+			started.Close() // s is nil here: the failing return set it
 			s = nil
 		}
 	}()

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -181,6 +182,20 @@ func stsRecord(t *testing.T, s *Sandbox) string {
 		vals = append(vals, rr.String())
 	}
 	return strings.Join(vals, " | ")
+}
+
+// TestStartWithABreakThatCannotApplyYet: Start fails cleanly (no panic,
+// servers stopped) when a failure needs something published first.
+func TestStartWithABreakThatCannotApplyYet(t *testing.T) {
+	for _, b := range []Break{PolicyDrift, TLSRPTMissing, OrphanPolicy} {
+		s, err := Start(context.Background(), Options{Breaks: []Break{b}})
+		if s != nil || !errors.Is(err, ErrNotApplicable) {
+			t.Errorf("%s at start: %v, %v", b, s, err)
+		}
+	}
+	if _, err := Start(context.Background(), Options{Breaks: []Break{"mx-everything"}}); err == nil {
+		t.Error("an unknown failure was accepted")
+	}
 }
 
 // TestClock: sandbox time runs Factor times faster, Skip adds to it, and
