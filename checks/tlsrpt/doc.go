@@ -1,6 +1,22 @@
 // Package tlsrpt is the pure model of SMTP TLS Reporting (RFC 8460): the
 // _smtp._tls TXT record that tells sending MTAs where to report TLS
-// failures. It does no I/O. Every problem it reports names the rule it
+// failures, and the aggregate reports they send. It does no network I/O;
+// it reads report files (Walk, ReadFile) but never fetches anything.
+//
+// Reports (RPT-JSON-*, RPT-TYPE-*, RPT-DEL-*):
+//   - Parse parses one report's JSON; ParseReport reads one from an
+//     io.Reader, gzip or JSON (sniffed by the magic bytes), capped;
+//     DecodeGzip and ReadJSON are the capped readers underneath. A
+//     receiver of POSTed reports (RPT-DEL-8) calls ParseReport, or
+//     Parse on bytes it decompressed itself.
+//   - ParseMessage reads the reports of one mail (RPT-DEL-3).
+//   - ReadFile reads one file (.json, .json.gz, .eml, a Maildir file);
+//     Walk reads files, directories and Maildirs recursively, one file
+//     at a time, hands each report to a callback once (duplicates by
+//     organisation and report-id dropped) and collects an error per bad
+//     file without stopping.
+//
+// The record parser, below, does no I/O at all. Every problem it reports names the rule it
 // breaks, by the ids of docs/rules.md (RPT-REC-*, OPS-3).
 //
 // A caller that has looked up the TXT records at RecordName(domain):

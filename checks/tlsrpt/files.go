@@ -1,0 +1,408 @@
+package tlsrpt
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net/mail"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Limits of reading files.
+const (
+	// DefaultMaxFile caps one file as stored (a .json.gz, an .eml with a
+	// base64 report of up to ~10 MB, RPT-DEL-1).
+	DefaultMaxFile = 32 << 20
+	// maxMIMEDepth caps nested multiparts and forwarded messages.
+	maxMIMEDepth = 8
+	// maxMIMEParts caps the parts of one message.
+	maxMIMEParts = 100
+)
+
+// ErrNoReport: a message or file holds no TLS-RPT report.
+var ErrNoReport = errors.New("no TLS-RPT report in it")
+
+// Options are the caps of reading report files.
+type Options struct {
+	// MaxFile caps a file as stored (<= 0: DefaultMaxFile).
+	MaxFile int64
+	// MaxReport caps one report's JSON after decompression (<= 0:
+	// DefaultMaxReport): a gzip bomb stops there.
+	MaxReport int64
+}
+
+func (o Options) maxFile() int64 {
+	if o.MaxFile <= 0 {
+		return DefaultMaxFile
+	}
+	return o.MaxFile
+}
+
+// FileError is what went wrong with one file; it never stops the others.
+type FileError struct {
+	Path string
+	Err  error
+}
+
+func (e *FileError) Error() string { return e.Path + ": " + e.Err.Error() }
+func (e *FileError) Unwrap() error { return e.Err }
+
+// Kind is how a file is read.
+type Kind string
+
+// File kinds.
+const (
+	KindJSON    Kind = "json"    // application/tlsrpt+json
+	KindGzip    Kind = "gzip"    // application/tlsrpt+gzip
+	KindMessage Kind = "message" // RFC 5322 message (.eml, a Maildir file)
+	KindOther   Kind = ""        // none of these
+)
+
+// Sniff says how to read a file from its name and its first bytes: the
+// gzip magic (RPT-DEL-12) or a .gz name is gzip; a .json name or a first
+// non-blank '{' is JSON; a .eml name or a first line that is a header
+// field is a message.
+func Sniff(name string, head []byte) Kind {
+	lower := strings.ToLower(name)
+	switch {
+	case len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b:
+		return KindGzip
+	case strings.HasSuffix(lower, ".gz"):
+		return KindGzip
+	case strings.HasSuffix(lower, ".json"):
+		return KindJSON
+	case strings.HasSuffix(lower, ".eml"):
+		return KindMessage
+	}
+	t := bytes.TrimLeft(head, " \t\r\n\ufeff")
+	t = bytes.TrimPrefix(t, []byte("\xef\xbb\xbf"))
+	if len(t) > 0 && t[0] == '{' {
+		return KindJSON
+	}
+	if looksLikeHeader(head) {
+		return KindMessage
+	}
+	return KindOther
+}
+
+// looksLikeHeader: the first line is "Name: value" with a field name of
+// printable ASCII (RFC 5322 §2.2), or an mbox "From " line.
+func looksLikeHeader(head []byte) bool {
+	if bytes.HasPrefix(head, []byte("From ")) {
+		return true
+	}
+	line, _, _ := bytes.Cut(head, []byte("\n"))
+	name, _, ok := bytes.Cut(line, []byte(":"))
+	if !ok || len(name) == 0 || len(name) > 76 {
+		return false
+	}
+	for _, c := range name {
+		if c < 33 || c > 126 {
+			return false
+		}
+	}
+	return true
+}
+
+// ReadFile reads the reports of one file: .json, .json.gz (or any gzip)
+// or a message (.eml, a Maildir file). A file of none of these kinds
+// fails with ErrNoReport; so does a message without a TLS-RPT part. A
+// message may hold several reports; the ones that parse are returned
+// with the error of the others.
+func ReadFile(path string, opt Options) ([]*Report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file")
+	}
+	if st.Size() > opt.maxFile() {
+		return nil, fmt.Errorf("file of %d bytes is %w of %d bytes", st.Size(), ErrTooLarge, opt.maxFile())
+	}
+	br := bufio.NewReaderSize(io.LimitReader(f, opt.maxFile()+1), 4096)
+	head, _ := br.Peek(512)
+	switch Sniff(path, head) {
+	case KindGzip, KindJSON:
+		r, err := ParseReport(br, opt.MaxReport)
+		if err != nil {
+			return nil, err
+		}
+		return []*Report{r}, nil
+	case KindMessage:
+		return ParseMessage(br, opt)
+	}
+	return nil, fmt.Errorf("%w: neither JSON, gzip nor a mail message", ErrNoReport)
+}
+
+// ParseMessage reads the TLS-RPT reports of one mail message (RPT-DEL-3):
+// a multipart/report (report-type=tlsrpt) whose application/tlsrpt+gzip
+// or application/tlsrpt+json parts hold the reports, base64 or
+// quoted-printable encoded. It also takes the report as the whole body,
+// parts typed application/gzip, application/json or
+// application/octet-stream with a .json or .gz file name, and forwarded
+// messages (message/rfc822). r is read to its end; the caller caps it.
+func ParseMessage(r io.Reader, opt Options) ([]*Report, error) {
+	msg, err := mail.ReadMessage(bufio.NewReader(r))
+	if err != nil {
+		return nil, fmt.Errorf("mail message: %w", err)
+	}
+	w := &mimeWalk{opt: opt}
+	w.entity(textproto.MIMEHeader(msg.Header), msg.Body, 0)
+	switch {
+	case len(w.reports) == 0 && len(w.errs) == 0:
+		return nil, fmt.Errorf("%w: no application/tlsrpt+gzip or application/tlsrpt+json part", ErrNoReport)
+	case len(w.errs) > 0:
+		return w.reports, errors.Join(w.errs...)
+	}
+	return w.reports, nil
+}
+
+type mimeWalk struct {
+	opt     Options
+	reports []*Report
+	errs    []error
+	parts   int
+}
+
+func (w *mimeWalk) entity(h textproto.MIMEHeader, body io.Reader, depth int) {
+	if depth > maxMIMEDepth {
+		w.errs = append(w.errs, fmt.Errorf("MIME parts nested deeper than %d", maxMIMEDepth))
+		return
+	}
+	mt, params, err := mime.ParseMediaType(h.Get("Content-Type"))
+	if err != nil {
+		mt = "text/plain" // RFC 2045 §5.2: the default
+	}
+	switch {
+	case strings.HasPrefix(mt, "multipart/"):
+		if params["boundary"] == "" {
+			w.errs = append(w.errs, fmt.Errorf("%s without a boundary", mt))
+			return
+		}
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			p, err := mr.NextRawPart()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				w.errs = append(w.errs, fmt.Errorf("MIME: %v", err))
+				return
+			}
+			w.parts++
+			if w.parts > maxMIMEParts {
+				w.errs = append(w.errs, fmt.Errorf("more than %d MIME parts", maxMIMEParts))
+				return
+			}
+			w.entity(p.Header, p, depth+1)
+		}
+	case mt == "message/rfc822":
+		msg, err := mail.ReadMessage(bufio.NewReader(decodeCTE(h, body)))
+		if err != nil {
+			w.errs = append(w.errs, fmt.Errorf("forwarded message: %v", err))
+			return
+		}
+		w.entity(textproto.MIMEHeader(msg.Header), msg.Body, depth+1)
+	case isReportPart(mt, h, params):
+		r, err := ParseReport(decodeCTE(h, body), w.opt.MaxReport)
+		if err != nil {
+			w.errs = append(w.errs, fmt.Errorf("%s part: %w", mt, err))
+			return
+		}
+		w.reports = append(w.reports, r)
+	}
+}
+
+// isReportPart: a part typed application/tlsrpt+gzip or +json (RPT-DEL-3,
+// RPT-DEL-12), or a generic type with a report's file name (RPT-DEL-2).
+func isReportPart(mt string, h textproto.MIMEHeader, params map[string]string) bool {
+	switch mt {
+	case "application/tlsrpt+gzip", "application/tlsrpt+json":
+		return true
+	case "application/gzip", "application/x-gzip", "application/json", "application/octet-stream":
+		name := params["name"]
+		if _, dp, err := mime.ParseMediaType(h.Get("Content-Disposition")); err == nil && dp["filename"] != "" {
+			name = dp["filename"]
+		}
+		name = strings.ToLower(name)
+		return strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".gz")
+	}
+	return false
+}
+
+// decodeCTE undoes the part's Content-Transfer-Encoding.
+func decodeCTE(h textproto.MIMEHeader, body io.Reader) io.Reader {
+	switch strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding"))) {
+	case "base64":
+		return base64.NewDecoder(base64.StdEncoding, &base64Filter{r: body})
+	case "quoted-printable":
+		return quotedprintable.NewReader(body)
+	}
+	return body
+}
+
+// base64Filter drops what base64.NewDecoder does not skip itself (spaces,
+// tabs), so folded or indented base64 decodes.
+type base64Filter struct{ r io.Reader }
+
+func (f *base64Filter) Read(p []byte) (int, error) {
+	for {
+		n, err := f.r.Read(p)
+		j := 0
+		for _, c := range p[:n] {
+			if c != ' ' && c != '\t' {
+				p[j] = c
+				j++
+			}
+		}
+		if j > 0 || err != nil {
+			return j, err
+		}
+	}
+}
+
+// WalkStats counts what Walk saw.
+type WalkStats struct {
+	// Files were read as reports (JSON, gzip, messages).
+	Files int `json:"files"`
+	// Reports were handed to the callback (each once).
+	Reports int `json:"reports"`
+	// Duplicates are reports seen again (same organisation and report-id).
+	Duplicates int `json:"duplicates"`
+	// Skipped are files in directories that hold no report (other mail,
+	// other files).
+	Skipped int `json:"skipped"`
+}
+
+// Walk reads the reports under paths: files, plain directories and
+// Maildir folders (cur/ and new/; tmp/ holds deliveries in progress and
+// is left alone), recursively, without following symbolic links to
+// directories. It hands each report to fn once: a report seen again (same
+// organisation and report-id, RPT-DEL-5) is counted as a duplicate. It
+// holds one file at a time, so memory does not grow with the number of
+// files (only a 16-byte key per report, for duplicates).
+//
+// A bad file never stops the rest: its error is collected. A file inside a
+// directory that is no report at all (other mail, a README) is skipped;
+// the same file named on the command line is an error. Files whose name
+// starts with "." are skipped (temporary files, .DS_Store). Walk stops
+// early only when ctx is done (its error is returned last).
+func Walk(ctx context.Context, paths []string, opt Options, fn func(path string, r *Report)) (WalkStats, []*FileError) {
+	var st WalkStats
+	var errs []*FileError
+	seen := map[[16]byte]struct{}{}
+	handle := func(path string, explicit bool) {
+		reps, err := ReadFile(path, opt)
+		if !explicit && errors.Is(err, ErrNoReport) && len(reps) == 0 {
+			st.Skipped++
+			return
+		}
+		st.Files++
+		if err != nil {
+			errs = append(errs, &FileError{Path: path, Err: err})
+		}
+		for _, r := range reps {
+			k := sha256.Sum256([]byte(r.Key()))
+			var key [16]byte
+			copy(key[:], k[:16])
+			if _, dup := seen[key]; dup {
+				st.Duplicates++
+				continue
+			}
+			seen[key] = struct{}{}
+			st.Reports++
+			fn(path, r)
+		}
+	}
+	for _, root := range paths {
+		if ctx.Err() != nil {
+			break
+		}
+		fi, err := os.Stat(root)
+		if err != nil {
+			errs = append(errs, &FileError{Path: root, Err: unwrapPathError(err)})
+			continue
+		}
+		if !fi.IsDir() {
+			handle(root, true)
+			continue
+		}
+		err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err != nil {
+				errs = append(errs, &FileError{Path: path, Err: unwrapPathError(err)})
+				if d != nil && d.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if d.IsDir() {
+				if path != root && d.Name() == "tmp" && isMaildir(filepath.Dir(path)) {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if strings.HasPrefix(d.Name(), ".") {
+				return nil
+			}
+			if d.Type()&fs.ModeSymlink != 0 {
+				if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+					st.Skipped++
+					return nil
+				}
+			} else if !d.Type().IsRegular() {
+				st.Skipped++
+				return nil
+			}
+			handle(path, false)
+			return nil
+		})
+		if err != nil && ctx.Err() == nil {
+			errs = append(errs, &FileError{Path: root, Err: err})
+		}
+	}
+	if ctx.Err() != nil {
+		errs = append(errs, &FileError{Path: "", Err: ctx.Err()})
+	}
+	return st, errs
+}
+
+// isMaildir: dir has cur/ and new/ (Maildir layout).
+func isMaildir(dir string) bool {
+	for _, s := range []string{"cur", "new"} {
+		if fi, err := os.Stat(filepath.Join(dir, s)); err != nil || !fi.IsDir() {
+			return false
+		}
+	}
+	return true
+}
+
+// unwrapPathError drops the path an *fs.PathError repeats, since
+// FileError names it already.
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
