@@ -195,7 +195,7 @@ func (j *memJournal) History(domain string, n int) ([]Entry, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	e := j.entries[domain]
-	if len(e) > n {
+	if n > 0 && len(e) > n {
 		e = e[len(e)-n:]
 	}
 	return append([]Entry(nil), e...), nil

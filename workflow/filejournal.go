@@ -49,14 +49,14 @@ func (f *FileJournal) Peek(domain string) (*Memory, error) {
 	return memoryOf(j), nil
 }
 
-// History implements Journal.
+// History implements Journal; n <= 0 means every entry.
 func (f *FileJournal) History(domain string, n int) ([]Entry, error) {
 	j, err := f.Store.Peek(domain)
 	if err != nil || j == nil {
 		return nil, err
 	}
 	es := j.Entries
-	if len(es) > n {
+	if n > 0 && len(es) > n {
 		es = es[len(es)-n:]
 	}
 	out := make([]Entry, 0, len(es))

@@ -85,7 +85,8 @@ const (
 type Journal interface {
 	// Peek reads a domain's memory without locking (nil when there is none).
 	Peek(domain string) (*Memory, error)
-	// History returns the last n entries of a domain, oldest first.
+	// History returns the last n entries of a domain (all when n <= 0),
+	// oldest first.
 	History(domain string, n int) ([]Entry, error)
 	// Begin locks the domain for one run; a second Begin on the same domain
 	// fails while the first is open, saying who holds it.

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,6 +55,9 @@ type Options struct {
 	Breaks []Break
 	// Start is the sandbox time at start (default: now).
 	Start time.Time
+	// StateDir holds the journal (the real file format, as the scripted
+	// commands write it); empty: a temporary directory removed by Close.
+	StateDir string
 }
 
 // Sandbox is a running sandbox world. Close stops it.
@@ -67,7 +71,7 @@ type Sandbox struct {
 	HTTPSPort, SMTPPort int
 	Clock               *Clock
 	Publisher           *Publisher
-	Journal             *Journal
+	Journal             *workflow.FileJournal
 	// Provider is the DNS provider the engine writes through; Memory is
 	// the in-memory libdns provider behind it.
 	Provider dnsprovider.Provider
@@ -119,7 +123,7 @@ func Start(ctx context.Context, o Options) (s *Sandbox, err error) {
 	s = &Sandbox{
 		Domain: d, zone: dns.Fqdn(d),
 		Clock:     NewClock(start, float64(24*time.Hour)/float64(o.Day)),
-		Publisher: &Publisher{}, Journal: NewJournal(), Ladder: o.Ladder,
+		Publisher: &Publisher{}, Ladder: o.Ladder,
 		static: map[string][]dns.RR{}, broken: map[Break]bool{}, saved: map[Break][]libdns.RR{},
 		mxCerts: map[string]*tls.Certificate{},
 	}
@@ -130,6 +134,17 @@ func Start(ctx context.Context, o Options) (s *Sandbox, err error) {
 			s = nil
 		}
 	}()
+	dir := o.StateDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "stspilot-demo-state-"); err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, func() { os.RemoveAll(dir) })
+	}
+	if s.Journal, err = workflow.OpenFileJournal(dir); err != nil {
+		return nil, err
+	}
+	s.Journal.Ladder = o.Ladder.String()
 	s.mem = &memory.Provider{}
 	s.mem.AddZone(d)
 	s.Memory = s.mem
