@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stspilot/stspilot/checks"
-	"github.com/stspilot/stspilot/dnsprovider"
 	"github.com/stspilot/stspilot/tui"
 	"github.com/stspilot/stspilot/workflow"
 )
@@ -108,35 +106,13 @@ func wizardEngine(ctx context.Context, o *WizardOptions, s tui.Setup) (*workflow
 	if s.Publish != "" {
 		wo.Publish = s.Publish
 	}
-	if s.Provider == "" {
-		return wo.NewEngine(ctx, &wo)
+	if s.Provider != "" {
+		wo.Provider = s.Provider
 	}
-	// The rest of the engine is built around the manual provider, which
-	// needs no settings; the real one replaces it below.
-	wo.Provider = "manual"
-	e, err := wo.NewEngine(ctx, &wo)
-	if err != nil {
-		return nil, err
-	}
-	src, err := credentialSource(o.Creds)
-	if err != nil {
-		return nil, err
-	}
-	if s.Source != nil {
-		src = dnsprovider.Chain(s.Source, src)
-	}
-	prov, err := dnsprovider.Open(s.Provider, src, dnsprovider.Env{Resolvers: o.Resolvers})
-	if err != nil {
-		if errors.Is(err, dnsprovider.ErrConfig) {
-			return nil, &usageError{err}
-		}
-		return nil, err
-	}
-	e.Provider = prov
-	if fj, ok := e.Journal.(*workflow.FileJournal); ok {
-		fj.Provider = s.Provider
-	}
-	return e, nil
+	// The typed settings come first, then the environment and the
+	// credentials file (newEngine adds those).
+	wo.Source = s.Source
+	return wo.NewEngine(ctx, &wo)
 }
 
 // rootWizard is `stspilot` with no arguments on a terminal.

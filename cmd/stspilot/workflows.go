@@ -43,6 +43,9 @@ type WorkflowOptions struct {
 	To        string
 	MX        []string
 	Req       workflow.Request
+	// Source, when set, holds provider settings typed into the wizard; it
+	// comes before the environment and the credentials file.
+	Source dnsprovider.Source
 	// ConfigDefaults are the config file's provider, publish and ladder:
 	// used when neither a flag nor the journal gives them.
 	ConfigDefaults map[string]string
@@ -399,6 +402,9 @@ func newEngine(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error
 	src, err := credentialSource(o.Creds)
 	if err != nil {
 		return nil, err
+	}
+	if o.Source != nil {
+		src = dnsprovider.Chain(o.Source, src)
 	}
 	env := dnsprovider.Env{Resolvers: o.Resolvers}
 	prov, err := dnsprovider.Open(provName, src, env)
