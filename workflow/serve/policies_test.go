@@ -44,7 +44,7 @@ func TestDomainsAndLookupBounds(t *testing.T) {
 func FuzzHandlerHost(f *testing.F) {
 	state := f.TempDir()
 	publish(f, state, "a.test", []byte(policyA))
-	h := &Handler{Policies: &Policies{StateDir: state}, RUAPath: "/tlsrpt", Receiver: &Receiver{StateDir: state, Validate: MinimalValidate}}
+	h := &Handler{Policies: &Policies{StateDir: state}, RUAPath: "/tlsrpt", Receiver: &Receiver{StateDir: state, Validate: Validate}}
 	for _, s := range []string{"mta-sts.a.test", "MTA-STS.A.TEST.:443", "mta-sts.", "mta-sts.../..", "[::1]:443", "mta-sts.a.test:99999", "\x00", "mta-sts.a.test\xff"} {
 		f.Add(s, "/.well-known/mta-sts.txt")
 	}

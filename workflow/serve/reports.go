@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
+
+	"github.com/stspilot/stspilot/checks/tlsrpt"
 )
 
 // ReportsDir is the directory under the state directory where received
@@ -215,60 +215,13 @@ func writeAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	return nil
 }
 
-// MinimalValidate checks the RFC 8460 report shape the receiver relies on
-// (RPT-JSON-1..3, -8): one JSON object with organization-name, report-id,
-// date-range (RFC 3339 start and end) and a policies array whose entries
-// have a policy and a summary with two counts. It stands in until
-// checks/tlsrpt offers a report parser, which then replaces it.
-func MinimalValidate(data []byte) (ReportMeta, error) {
-	var r struct {
-		Org       *string `json:"organization-name"`
-		ReportID  *string `json:"report-id"`
-		DateRange *struct {
-			Start string `json:"start-datetime"`
-			End   string `json:"end-datetime"`
-		} `json:"date-range"`
-		Policies []struct {
-			Policy *struct {
-				Type   string `json:"policy-type"`
-				Domain string `json:"policy-domain"`
-			} `json:"policy"`
-			Summary *struct {
-				OK   *json.Number `json:"total-successful-session-count"`
-				Fail *json.Number `json:"total-failure-session-count"`
-			} `json:"summary"`
-		} `json:"policies"`
+// Validate is the receiver's default check: checks/tlsrpt's report parser
+// (RPT-JSON-1..13), the one `stspilot reports` and the evidence gate use,
+// so that what the receiver stores is what they can read.
+func Validate(data []byte) (ReportMeta, error) {
+	r, err := tlsrpt.Parse(data)
+	if err != nil {
+		return ReportMeta{}, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(&r); err != nil {
-		return ReportMeta{}, fmt.Errorf("JSON: %v", err)
-	}
-	if dec.More() {
-		return ReportMeta{}, errors.New("more than one JSON value")
-	}
-	switch {
-	case r.Org == nil || strings.TrimSpace(*r.Org) == "":
-		return ReportMeta{}, errors.New("organization-name missing")
-	case r.ReportID == nil || strings.TrimSpace(*r.ReportID) == "":
-		return ReportMeta{}, errors.New("report-id missing")
-	case r.DateRange == nil:
-		return ReportMeta{}, errors.New("date-range missing")
-	case r.Policies == nil:
-		return ReportMeta{}, errors.New("policies missing")
-	}
-	for _, s := range []string{r.DateRange.Start, r.DateRange.End} {
-		if _, err := time.Parse(time.RFC3339, s); err != nil {
-			return ReportMeta{}, fmt.Errorf("date-range: %q is not an RFC 3339 date-time", clip(s, 40))
-		}
-	}
-	for i, p := range r.Policies {
-		if p.Policy == nil || p.Policy.Type == "" || p.Policy.Domain == "" {
-			return ReportMeta{}, fmt.Errorf("policies[%d]: policy with policy-type and policy-domain missing", i)
-		}
-		if p.Summary == nil || p.Summary.OK == nil || p.Summary.Fail == nil {
-			return ReportMeta{}, fmt.Errorf("policies[%d]: summary counts missing", i)
-		}
-	}
-	return ReportMeta{Org: *r.Org, ReportID: *r.ReportID}, nil
+	return ReportMeta{Org: r.OrganizationName, ReportID: r.ReportID}, nil
 }

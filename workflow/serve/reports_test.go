@@ -99,7 +99,9 @@ func TestReceiveRefusals(t *testing.T) {
 		{"not a report", "application/tlsrpt+json", []byte(`{"a":1}`), 400},
 		{"two values", "application/tlsrpt+json", []byte(sampleReport + sampleReport), 400},
 		{"bad date", "application/tlsrpt+json", []byte(strings.Replace(sampleReport, "2026-11-28T00:00:00Z", "yesterday", 1)), 400},
-		{"no summary", "application/tlsrpt+json", []byte(`{"organization-name":"x","report-id":"y","date-range":{"start-datetime":"2026-11-28T00:00:00Z","end-datetime":"2026-11-28T23:59:59Z"},"policies":[{"policy":{"policy-type":"sts","policy-domain":"a.test"}}]}`), 400},
+		{"negative count", "application/tlsrpt+json", []byte(strings.Replace(sampleReport, "5326", "-5", 1)), 400},
+		{"policy without type", "application/tlsrpt+json", []byte(strings.Replace(sampleReport, `"policy-type": "sts", `, "", 1)), 400},
+		{"too deep", "application/tlsrpt+json", []byte(strings.Repeat("[", 100) + strings.Repeat("]", 100)), 400},
 	} {
 		st, msg := post(t, c, url, tc.ctype, tc.body)
 		if st != tc.want || len(strings.TrimSpace(msg)) == 0 {
@@ -120,7 +122,7 @@ func TestReceiveRefusals(t *testing.T) {
 // Organisation names and report ids cannot steer the file out of reports/.
 func TestReportNamesSanitised(t *testing.T) {
 	state := t.TempDir()
-	rc := &Receiver{StateDir: state, Validate: MinimalValidate}
+	rc := &Receiver{StateDir: state, Validate: Validate}
 	for _, m := range []ReportMeta{
 		{Org: "../../etc", ReportID: "../passwd"},
 		{Org: "..", ReportID: ".."},
@@ -138,12 +140,12 @@ func TestReportNamesSanitised(t *testing.T) {
 	}
 }
 
-func FuzzMinimalValidate(f *testing.F) {
+func FuzzValidate(f *testing.F) {
 	f.Add([]byte(sampleReport))
 	f.Add([]byte(`{"organization-name":"x","report-id":"y","date-range":{},"policies":[]}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := MinimalValidate(b)
+		m, err := Validate(b)
 		if err == nil && (strings.TrimSpace(m.Org) == "" || strings.TrimSpace(m.ReportID) == "") {
 			t.Fatalf("accepted a report without org or id: %q", b)
 		}

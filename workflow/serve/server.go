@@ -37,7 +37,7 @@ type Config struct {
 	TLS *tls.Config
 	// RUAPath is where reports are POSTed ("" = DefaultRUAPath; "-" = off).
 	RUAPath string
-	// Validate checks POSTed reports (default MinimalValidate).
+	// Validate checks POSTed reports (default Validate: checks/tlsrpt).
 	Validate ReportValidator
 	// MaxReportBody and MaxReportJSON cap reports (see Receiver).
 	MaxReportBody, MaxReportJSON int64
@@ -85,7 +85,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.RUAPath = DefaultRUAPath
 	}
 	if cfg.Validate == nil {
-		cfg.Validate = MinimalValidate
+		cfg.Validate = Validate
 	}
 	h := &Handler{Policies: &Policies{StateDir: cfg.StateDir}, Log: cfg.Log}
 	if cfg.RUAPath != "-" {
