@@ -81,18 +81,15 @@ func (p *Policies) Lookup(domain string) (Policy, error) {
 	p.mu.Unlock()
 	fresh := e == nil || !sameFile(e.fi, fi)
 	if fresh {
-		data, err := readCapped(path, MaxPolicySize)
+		// Read through one descriptor and cache its FileInfo with the
+		// bytes: the publisher replaces the file by rename, so an inode's
+		// content never changes and the pair cannot mismatch.
+		data, ofi, err := readFile(path, MaxPolicySize)
 		if err != nil {
 			p.forget(d)
 			return Policy{}, fmt.Errorf("policy of %s: %w", d, err)
 		}
-		// Stat again after reading: the FileInfo cached goes with the
-		// bytes read (a rename between stat and open would otherwise pin
-		// old bytes to the new FileInfo).
-		if fi2, err := os.Stat(path); err == nil {
-			fi = fi2
-		}
-		e = &entry{fi: fi, data: data}
+		e = &entry{fi: ofi, data: data}
 	}
 	jpath := filepath.Join(p.StateDir, d+".json")
 	jfi, jerr := os.Stat(jpath)
@@ -198,6 +195,31 @@ func journalStore(dir string) (*journal.Store, error) {
 	}
 	stores[dir] = s
 	return s, nil
+}
+
+// readFile reads at most n bytes of path and returns them with the open
+// file's FileInfo.
+func readFile(path string, n int64) ([]byte, fs.FileInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, nil, errors.New("not a regular file")
+	}
+	b, err := io.ReadAll(io.LimitReader(f, n+1))
+	if err != nil {
+		return nil, nil, err
+	}
+	if int64(len(b)) > n {
+		return nil, nil, fmt.Errorf("larger than %d bytes", n)
+	}
+	return b, fi, nil
 }
 
 func readCapped(path string, n int64) ([]byte, error) {

@@ -5,10 +5,13 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -284,5 +287,60 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 	if _, err := LoadFileCerts([]string{"/nonexistent.crt"}, []string{"/nonexistent.key"}); err == nil || errors.Is(err, nil) {
 		t.Error("missing files accepted")
+	}
+}
+
+// While a workflow publishes again and again, every fetch gets one whole
+// published version, never a mix or an empty body, and the last fetch gets
+// the last version.
+func TestConcurrentPublishAndFetch(t *testing.T) {
+	state := t.TempDir()
+	versions := make([]string, 50)
+	for i := range versions {
+		versions[i] = strings.Replace(policyA, "86400", fmt.Sprint(86400+i), 1) + strings.Repeat("# padding\n", i)
+	}
+	publish(t, state, "a.test", []byte(versions[0]))
+	r := start(t, Config{StateDir: state}, []string{"mta-sts.a.test"})
+	valid := map[string]bool{}
+	for _, v := range versions {
+		valid[v] = true
+	}
+	url := "https://mta-sts.a.test/.well-known/mta-sts.txt"
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	for w := range 4 {
+		c := r.client(w%2 == 0)
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := c.Get(url)
+				if err != nil {
+					bad.Add(1)
+					continue
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || !valid[string(b)] {
+					bad.Add(1)
+				}
+			}
+		})
+	}
+	for _, v := range versions[1:] {
+		publish(t, state, "a.test", []byte(v))
+		time.Sleep(2 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	if n := bad.Load(); n > 0 {
+		t.Errorf("%d fetches got something other than a whole published version", n)
+	}
+	if _, body := get(t, r.client(false), "GET", url, nil); body != versions[len(versions)-1] {
+		t.Errorf("after the last publish: got another version")
 	}
 }
