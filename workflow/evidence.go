@@ -1,0 +1,281 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stspilot/stspilot/checks/mtasts"
+	"github.com/stspilot/stspilot/checks/tlsrpt"
+)
+
+// ReportsEvidence is the evidence gate over TLS-RPT reports stored under
+// paths (files, directories, Maildirs; see tlsrpt.Walk), for promote and
+// plan --reports (design.md, the evidence gate).
+//
+// It reads every report for the domain whose date range ends after since
+// (the soak window: since is when the current policy went live) and keeps
+// the policies[] entries that are the current policy: type sts with a
+// policy-string that tlsrpt.SamePolicy matches to p.Text, or type sts
+// without a policy-string (the reporter did not say which policy; taken
+// as the current one, so that a failure is never explained away). Entries
+// of older policies (senders still holding a cached one) do not count.
+//
+//   - found is false (the engine then refuses and names --without-reports)
+//     when no report has an entry for the current policy in the window;
+//   - the gate is closed, without NextAt (a refusal, exit 5), when those
+//     entries report failed sessions, or when any entry for the domain
+//     reports a policy-host failure (sts-policy-fetch-error,
+//     sts-policy-invalid, sts-webpki-invalid: the host fails some senders
+//     whatever policy they hold). Failures come grouped by result type,
+//     MX and reason, each with its likely cause: an MX that no mx pattern
+//     of p covers (mtasts.Covering) is named as such (STS-SEND-20);
+//   - otherwise the gate is open and says how many sessions and reporters
+//     back it.
+//
+// Files that cannot be read are named in the reason and never stop the
+// rest; a path that does not exist at all is an error (a mistyped
+// --reports must not read as "no reports").
+func ReportsEvidence(paths []string, opt tlsrpt.Options) EvidenceFunc {
+	paths = slices.Clone(paths)
+	return func(ctx context.Context, domain string, p *Policy, since time.Time) (GateResult, bool, error) {
+		for _, path := range paths {
+			if _, err := os.Stat(path); err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					return GateResult{}, false, fmt.Errorf("--reports %s: no such file or directory", path)
+				}
+				return GateResult{}, false, fmt.Errorf("--reports %s: %w", path, err)
+			}
+		}
+		ev := EvaluateReports(domain, p, since)
+		_, errs := tlsrpt.Walk(ctx, paths, opt, ev.Add)
+		if err := ctx.Err(); err != nil {
+			return GateResult{}, false, err
+		}
+		for _, e := range errs {
+			ev.FileError(e)
+		}
+		g, found := ev.Gate()
+		return g, found, nil
+	}
+}
+
+// Evidence is the evidence gate's reading of reports, one report at a
+// time (it keeps counters, never the reports). ReportsEvidence drives it
+// over files; the wizard or a receiver can feed it reports it already has.
+type Evidence struct {
+	domain string
+	policy *Policy
+	since  time.Time
+	// Reports and Sessions counted for the current policy.
+	reports    int
+	successful int64
+	failed     int64
+	orgs       map[string]bool
+	groups     map[evKey]*evGroup
+	order      []evKey
+	older      int // entries of other policies in the window
+	badFiles   []string
+	nBadFiles  int
+}
+
+type evKey struct{ resultType, mx, reason string }
+
+type evGroup struct {
+	sessions int64
+	ips      []string
+	orgs     []string
+	first    time.Time
+	last     time.Time
+}
+
+// EvaluateReports starts the evidence for policy p of domain since since.
+func EvaluateReports(domain string, p *Policy, since time.Time) *Evidence {
+	return &Evidence{domain: strings.ToLower(strings.TrimSuffix(domain, ".")), policy: p, since: since,
+		orgs: map[string]bool{}, groups: map[evKey]*evGroup{}}
+}
+
+// FileError notes a report file that could not be read.
+func (ev *Evidence) FileError(e *tlsrpt.FileError) {
+	ev.nBadFiles++
+	if len(ev.badFiles) < 3 {
+		ev.badFiles = append(ev.badFiles, clipText(e.Error(), 160))
+	}
+}
+
+// Add counts one report (the path is unused; it fits tlsrpt.Walk).
+func (ev *Evidence) Add(_ string, r *tlsrpt.Report) {
+	if !r.DateRange.EndExclusive().After(ev.since) {
+		return
+	}
+	counted := false
+	for _, res := range r.Policies {
+		if res.Policy.Domain != ev.domain {
+			continue
+		}
+		current := res.Policy.Type == tlsrpt.PolicySTS &&
+			(len(res.Policy.String) == 0 || tlsrpt.SamePolicy(res.Policy.String, ev.policy.Text))
+		if !current {
+			ev.older++
+		} else {
+			counted = true
+			ev.successful += res.Summary.Successful
+			ev.failed += res.Summary.Failure
+			if res.Summary.Failure > 0 && len(res.FailureDetails) == 0 {
+				// Failures counted but not detailed: still failures.
+				ev.addFailure(r, tlsrpt.FailureDetail{ResultType: "(not detailed)", FailedSessionCount: res.Summary.Failure})
+			}
+		}
+		for _, d := range res.FailureDetails {
+			if !current && !tlsrpt.PolicyHostProblem(d.ResultType) {
+				continue
+			}
+			ev.addFailure(r, d)
+		}
+	}
+	if counted {
+		ev.reports++
+		ev.orgs[r.OrganizationName] = true
+	}
+}
+
+func (ev *Evidence) addFailure(r *tlsrpt.Report, d tlsrpt.FailureDetail) {
+	k := evKey{resultType: d.ResultType, mx: d.ReceivingMXHostname, reason: clipText(d.FailureReasonCode, 120)}
+	g := ev.groups[k]
+	if g == nil {
+		if len(ev.groups) >= 50 {
+			k = evKey{resultType: d.ResultType, mx: tlsrpt.OtherKey}
+			g = ev.groups[k]
+		}
+		if g == nil {
+			g = &evGroup{first: r.DateRange.Day(), last: r.DateRange.Day()}
+			ev.groups[k] = g
+			ev.order = append(ev.order, k)
+		}
+	}
+	g.sessions += d.FailedSessionCount
+	if d.ReceivingIP != "" && len(g.ips) < 5 && !slices.Contains(g.ips, d.ReceivingIP) {
+		g.ips = append(g.ips, d.ReceivingIP)
+	}
+	if len(g.orgs) < 5 && !slices.Contains(g.orgs, r.OrganizationName) {
+		g.orgs = append(g.orgs, r.OrganizationName)
+	}
+	if day := r.DateRange.Day(); day.Before(g.first) {
+		g.first = day
+	} else if day.After(g.last) {
+		g.last = day
+	}
+}
+
+// Cause is the likely cause of failures of resultType at MX mx under a
+// policy with patterns, in words.
+func Cause(resultType, mx, reason string, patterns []string) string {
+	var c string
+	uncovered := false
+	if mx != "" && mx != tlsrpt.OtherKey {
+		_, covered := mtasts.Covering(patterns, mx)
+		uncovered = !covered
+	}
+	switch {
+	case tlsrpt.PolicyHostProblem(resultType):
+		c = tlsrpt.Describe(resultType) + ": run stspilot check on the domain and fix the policy host"
+	case resultType == tlsrpt.ResultValidationFailure && uncovered:
+		c = fmt.Sprintf("MX %s is not covered by any mx pattern (%s): under enforce senders refuse it; add a pattern that covers it (STS-SEND-20)", mx, strings.Join(patterns, ", "))
+	default:
+		c = tlsrpt.Describe(resultType)
+		if mx != "" {
+			c += " at " + mx
+		}
+		if uncovered {
+			c += fmt.Sprintf("; %s is also not covered by any mx pattern", mx)
+		}
+	}
+	if reason != "" {
+		c += " (" + reason + ")"
+	}
+	return c
+}
+
+// Gate is the evidence gate (see ReportsEvidence); found is false when no
+// report for the current policy was seen in the window.
+func (ev *Evidence) Gate() (GateResult, bool) {
+	g := GateResult{Kind: GateEvidence}
+	id := ev.policy.ID
+	if id == "" {
+		id = fmt.Sprintf("%s@%d", ev.policy.Mode, ev.policy.MaxAge)
+	}
+	sinceS := ev.since.UTC().Format(time.RFC3339)
+	var notes []string
+	if ev.older > 0 {
+		notes = append(notes, fmt.Sprintf("%d report entries of other policies left out", ev.older))
+	}
+	if ev.nBadFiles > 0 {
+		notes = append(notes, fmt.Sprintf("%d report files could not be read: %s", ev.nBadFiles, strings.Join(ev.badFiles, "; ")))
+	}
+	note := ""
+	if len(notes) > 0 {
+		note = " (" + strings.Join(notes, "; ") + ")"
+	}
+	var failed int64
+	keys := slices.Clone(ev.order)
+	slices.SortStableFunc(keys, func(a, b evKey) int {
+		return int(min(max(ev.groups[b].sessions-ev.groups[a].sessions, -1), 1))
+	})
+	for _, k := range keys {
+		gr := ev.groups[k]
+		failed += gr.sessions
+		name := k.mx
+		if name == "" {
+			name = "(MX not given)"
+		}
+		if tlsrpt.PolicyHostProblem(k.resultType) {
+			name = "mta-sts." + ev.domain
+		}
+		days := gr.first.Format("2006-01-02")
+		if !gr.last.Equal(gr.first) {
+			days += ".." + gr.last.Format("2006-01-02")
+		}
+		g.Targets = append(g.Targets, TargetStatus{
+			Name:   name,
+			Addr:   strings.Join(gr.ips, " "),
+			State:  StateFailed,
+			Detail: fmt.Sprintf("%d failed sessions, %s, reported by %s on %s: %s", gr.sessions, k.resultType, strings.Join(gr.orgs, ", "), days, Cause(k.resultType, k.mx, k.reason, ev.policy.MX)),
+		})
+	}
+	switch {
+	case len(keys) > 0:
+		g.Reason = fmt.Sprintf("TLS-RPT reports since %s show %d failed sessions under policy %s (%d reports, %d successful sessions): fix the causes below and roll back or wait for clean reports; once a cause is fixed, --without-reports promotes over the old failures%s",
+			sinceS, failed, id, ev.reports, ev.successful, note)
+		return g, true
+	case ev.reports == 0:
+		return GateResult{Kind: GateEvidence, Reason: fmt.Sprintf("no TLS-RPT reports since %s for the current policy %s%s; wait for reports, or pass --without-reports", sinceS, id, note)}, false
+	}
+	orgs := make([]string, 0, len(ev.orgs))
+	for o := range ev.orgs {
+		orgs = append(orgs, o)
+	}
+	slices.Sort(orgs)
+	if len(orgs) > 5 {
+		orgs = append(orgs[:5], fmt.Sprintf("%d more", len(ev.orgs)-5))
+	}
+	g.Open = true
+	g.Reason = fmt.Sprintf("TLS-RPT reports since %s: %d reports from %s, %d sessions, no failures under policy %s%s",
+		sinceS, ev.reports, strings.Join(orgs, ", "), ev.successful+ev.failed, id, note)
+	return g, true
+}
+
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "..."
+}
