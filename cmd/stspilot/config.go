@@ -16,10 +16,11 @@ import (
 
 // The config file holds defaults for the workflow commands, one
 // `key = value` a line (# comments): ladder, provider, publish, state-dir,
-// zone, ttl, rua. Precedence: a flag, then what the domain's journal
+// zone, ttl, rua, reports (a TLS-RPT report path for the evidence gate of
+// promote and plan). Precedence: a flag, then what the domain's journal
 // remembers (provider, publish, ladder), then this file, then the built-in
 // defaults. It holds no secrets (they go in the credentials file).
-var configKeys = map[string]bool{"ladder": true, "provider": true, "publish": true, "state-dir": true, "zone": true, "ttl": true, "rua": true}
+var configKeys = map[string]bool{"ladder": true, "provider": true, "publish": true, "state-dir": true, "zone": true, "ttl": true, "rua": true, "reports": true}
 
 const maxConfigFile = 64 << 10
 
@@ -73,7 +74,7 @@ func parseConfig(path string, data []byte) (map[string]string, error) {
 		k, v, ok := strings.Cut(line, "=")
 		k, v = strings.TrimSpace(k), strings.Trim(strings.TrimSpace(v), `"'`)
 		if !ok || !configKeys[k] {
-			return nil, usageErrorf("config file %s, line %d: want KEY = VALUE with KEY one of ladder, provider, publish, state-dir, zone, ttl, rua", path, n)
+			return nil, usageErrorf("config file %s, line %d: want KEY = VALUE with KEY one of ladder, provider, publish, state-dir, zone, ttl, rua, reports", path, n)
 		}
 		if _, dup := out[k]; dup {
 			return nil, usageErrorf("config file %s, line %d: %s is set twice", path, n, k)

@@ -123,7 +123,7 @@ DNS and the policy file step by step, each step behind a live gate, and
 	pf.StringArrayVar(&g.Resolvers, "resolver", nil, "DNS server to ask, as `ADDR[:PORT]` (repeatable; IPv6 in brackets with a port; default: /etc/resolv.conf)")
 	pf.BoolVar(&g.JSON, "json", false, "print one JSON object per line on stdout (docs/json.md); implies no prompting")
 	pf.DurationVar(&g.Timeout, "timeout", defaultTimeout, "bound on checking one domain")
-	pf.StringVar(&g.Config, "config", "", "config `FILE` with defaults for the workflow commands (key = value: ladder, provider, publish, state-dir, zone, ttl, rua; default $XDG_CONFIG_HOME/stspilot/config)")
+	pf.StringVar(&g.Config, "config", "", "config `FILE` with defaults for the workflow commands (key = value: ladder, provider, publish, state-dir, zone, ttl, rua, reports; default $XDG_CONFIG_HOME/stspilot/config)")
 	pf.StringVar(&g.Credentials, "credentials", "", "DNS provider credentials `FILE` (NAME=value lines, mode 0600; default $XDG_CONFIG_HOME/stspilot/credentials); the environment wins over it")
 
 	root.AddCommand(
@@ -138,6 +138,7 @@ DNS and the policy file step by step, each step behind a live gate, and
 		newWizardCmd(f, g),
 		newDemoCmd(f, g),
 		newServeCmd(f, g, nil),
+		newReportsCmd(f, g, nil),
 		newExitCodesTopic(),
 	)
 	return root

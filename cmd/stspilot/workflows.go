@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/checks/tlsrpt"
 	"github.com/stspilot/stspilot/dnsprovider"
 	"github.com/stspilot/stspilot/tui/textout"
 	"github.com/stspilot/stspilot/workflow"
@@ -42,7 +43,10 @@ type WorkflowOptions struct {
 	Creds     string
 	To        string
 	MX        []string
-	Req       workflow.Request
+	// Reports are the TLS-RPT report paths of the evidence gate (--reports,
+	// config key reports); none: the gate has no reports configured.
+	Reports []string
+	Req     workflow.Request
 	// Source, when set, holds provider settings typed into the wizard; it
 	// comes before the environment and the credentials file.
 	Source dnsprovider.Source
@@ -73,6 +77,7 @@ func newWorkflowCmd(f *factory, g *globalOptions, wf workflow.Workflow) *cobra.C
 		cmd.Flags().StringSliceVar(&o.MX, "mx", nil, "mx `PATTERN`s of the policy (repeatable; default: derived from the live MX records)")
 	case workflow.Promote:
 		cmd.Flags().BoolVar(&o.Req.WithoutReports, "without-reports", false, "promote on the live checks alone, without TLS-RPT evidence")
+		cmd.Flags().StringArrayVar(&o.Reports, "reports", nil, "TLS-RPT reports for the evidence gate: a `PATH` to a file, directory or Maildir (repeatable)")
 	case workflow.Rollback:
 		cmd.Flags().StringVar(&o.To, "to", "testing", "where to go back to: `testing` or none")
 	case workflow.Teardown:
@@ -195,6 +200,7 @@ Exit 0 when the plan can run, 3 when a gate is closed, 5 when it would be refuse
 	cmd.Flags().StringVar(&o.Req.RUA, "rua", "", "rollout: TLS-RPT destination")
 	cmd.Flags().StringSliceVar(&o.MX, "mx", nil, "rollout: mx patterns")
 	cmd.Flags().BoolVar(&o.Req.WithoutReports, "without-reports", false, "promote: without TLS-RPT evidence")
+	cmd.Flags().StringArrayVar(&o.Reports, "reports", nil, "promote: TLS-RPT report `PATH` for the evidence gate (repeatable)")
 	cmd.Flags().StringVar(&o.To, "to", "testing", "rollback: testing or none")
 	cmd.Flags().BoolVar(&o.Req.KeepTLSRPT, "keep-tlsrpt", false, "teardown: keep the TLS-RPT record")
 	cmd.Flags().DurationVar(&o.Req.LastMaxAge, "last-max-age", 0, "teardown: largest max_age ever published")
@@ -427,6 +433,10 @@ func newEngine(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error
 		return nil, err
 	}
 	fj.Provider, fj.Publish, fj.Ladder = provName, pub.Spec(), lad.String()
+	var evidence workflow.EvidenceFunc
+	if len(o.Reports) > 0 {
+		evidence = workflow.ReportsEvidence(o.Reports, tlsrpt.Options{})
+	}
 	res := dnsprovider.NewResolver(env)
 	timeout := o.Timeout
 	return &workflow.Engine{
@@ -444,6 +454,7 @@ func newEngine(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error
 		},
 		Served:    served,
 		Published: workflow.AuthPublished{Resolver: res},
+		Evidence:  evidence,
 		TTL:       o.TTL,
 		Command:   "stspilot " + string(o.Workflow),
 	}, nil

@@ -1,0 +1,345 @@
+package textout
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/stspilot/stspilot/checks/tlsrpt"
+)
+
+// ReportsView is what `stspilot reports` shows: the digest of the reports
+// read, what reading them found, and the files that could not be read.
+type ReportsView struct {
+	Summary tlsrpt.DigestResult
+	Stats   tlsrpt.WalkStats
+	// Errors are "PATH: reason", one per file that could not be read.
+	Errors []string
+}
+
+// maxRows is how many rows a breakdown shows before "and N more".
+const maxRows = 10
+
+// WriteReports writes v for people: totals, a daily bar chart (ASCII
+// without Icons, block characters with; colour only with Color), the
+// failure breakdowns, the policies the reports saw, silent reporters,
+// tolerated deviations and unreadable files. One Write.
+func WriteReports(w io.Writer, v ReportsView, opt Options) error {
+	width := opt.Width
+	if width <= 0 {
+		width = DefaultWidth
+	}
+	if width < minWidth {
+		width = minWidth
+	}
+	st := newStyles(w, opt.Color)
+	s := safeDigest(v.Summary)
+	var b strings.Builder
+
+	title := "TLS-RPT reports"
+	if s.Domain != "" {
+		title += " for " + s.Domain
+	}
+	if s.From != "" {
+		n := len(s.Days)
+		if f, err1 := time.Parse("2006-01-02", s.From); err1 == nil {
+			if t, err2 := time.Parse("2006-01-02", s.To); err2 == nil {
+				n = int(t.Sub(f)/(24*time.Hour)) + 1
+			}
+		}
+		title += fmt.Sprintf(", %s .. %s (%d %s)", s.From, s.To, n, plur(n, "day", "days"))
+	}
+	b.WriteString(st.bold(title) + "\n")
+	if s.Since != nil {
+		fmt.Fprintf(&b, "  since %s\n", s.Since.Format("2006-01-02 15:04 MST"))
+	}
+	total := s.Successful + s.Failed
+	fail := fmt.Sprintf("%d failed", s.Failed)
+	switch {
+	case s.Failed > 0:
+		fail = st.err(fmt.Sprintf("%d failed (%s)", s.Failed, pct(s.Failed, total)))
+	case total > 0:
+		fail = st.ok("none failed")
+	}
+	fmt.Fprintf(&b, "  %d %s from %d %s; %d sessions, %s\n", s.Reports, plur(s.Reports, "report", "reports"),
+		len(s.Reporters), plur(len(s.Reporters), "organisation", "organisations"), total, fail)
+	read := fmt.Sprintf("  read %d %s", v.Stats.Files, plur(v.Stats.Files, "file", "files"))
+	var extra []string
+	if v.Stats.Duplicates > 0 {
+		extra = append(extra, fmt.Sprintf("%d duplicate %s counted once", v.Stats.Duplicates, plur(v.Stats.Duplicates, "report", "reports")))
+	}
+	if v.Stats.Skipped > 0 {
+		extra = append(extra, fmt.Sprintf("%d other %s skipped", v.Stats.Skipped, plur(v.Stats.Skipped, "file", "files")))
+	}
+	if s.Ignored > 0 {
+		extra = append(extra, fmt.Sprintf("%d %s outside the domain or period", s.Ignored, plur(s.Ignored, "report", "reports")))
+	}
+	if len(v.Errors) > 0 {
+		extra = append(extra, st.err(fmt.Sprintf("%d unreadable", len(v.Errors))))
+	}
+	if len(extra) > 0 {
+		read += ": " + strings.Join(extra, ", ")
+	}
+	b.WriteString(read + "\n")
+
+	if len(s.Days) > 0 {
+		writeChart(&b, s.Days, width, opt.Icons, st)
+	}
+	for _, sec := range []struct {
+		title string
+		rows  []tlsrpt.Count
+	}{
+		{"Failures by result type", s.ByResultType},
+		{"Failures by reporting organisation", s.ByOrganization},
+		{"Failures by receiving MX", s.ByReceivingMX},
+		{"Failures by receiving IP", s.ByReceivingIP},
+		{"Failures by sending MTA", s.BySendingMTA},
+	} {
+		if len(sec.rows) == 0 {
+			continue
+		}
+		b.WriteString("\n" + st.bold(sec.title) + "\n")
+		for i, c := range sec.rows {
+			if i == maxRows {
+				fmt.Fprintf(&b, "  %s\n", st.dim(fmt.Sprintf("and %d more", len(sec.rows)-maxRows)))
+				break
+			}
+			key := c.Key
+			if sec.title == "Failures by result type" && key != tlsrpt.NotGivenKey && key != tlsrpt.OtherKey {
+				key += st.dim(" (" + tlsrpt.Describe(c.Key) + ")")
+			}
+			fmt.Fprintf(&b, "  %8d  %s\n", c.Sessions, key)
+		}
+	}
+	if len(s.Failures) > 0 {
+		b.WriteString("\n" + st.bold("Top causes") + "\n")
+		for i, f := range s.Failures {
+			if i == maxRows {
+				fmt.Fprintf(&b, "  %s\n", st.dim(fmt.Sprintf("and %d more", len(s.Failures)-maxRows)))
+				break
+			}
+			where := f.ReceivingMX
+			if where == "" {
+				where = "MX not given"
+			}
+			days := f.First
+			if f.Last != f.First {
+				days += ".." + f.Last
+			}
+			line := fmt.Sprintf("%s at %s, %s", f.ResultType, where, days)
+			fmt.Fprintf(&b, "  %8d  %s\n", f.Sessions, st.err(line))
+			detail := "reported by " + strings.Join(f.Organizations, ", ")
+			if len(f.ReceivingIPs) > 0 {
+				detail += "; receiving IP " + strings.Join(f.ReceivingIPs, " ")
+			}
+			if f.ReasonCode != "" {
+				detail += "; reason " + f.ReasonCode
+			}
+			if p := reportPolicy(s.Policies, f.Policy); p != "" {
+				detail += "; under " + p
+			}
+			writeWrapped(&b, 12, width, detail)
+		}
+	}
+	if len(s.Policies) > 0 {
+		b.WriteString("\n" + st.bold("Policies the reports saw") + "\n")
+		for _, p := range s.Policies {
+			fmt.Fprintf(&b, "  %s\n", reportPolicy(s.Policies, p.Key))
+			line := fmt.Sprintf("%d %s, %s..%s, %d sessions, %d failed", p.Reports, plur(p.Reports, "report", "reports"), p.First, p.Last, p.Successful+p.Failed, p.Failed)
+			writeWrapped(&b, 4, width, line)
+		}
+	}
+	if len(s.Silent) > 0 {
+		b.WriteString("\n" + st.bold("Reporters gone silent") + "\n")
+		for _, r := range s.Silent {
+			fmt.Fprintf(&b, "  %s %s\n", st.warn(r.Organization), fmt.Sprintf("last reported %s (%d %s since %s)", r.Last, r.Reports, plur(r.Reports, "report", "reports"), r.First))
+		}
+	}
+	if len(s.Deviations) > 0 {
+		b.WriteString("\n" + st.bold("Deviations from RFC 8460, tolerated") + "\n")
+		for i, d := range s.Deviations {
+			if i == maxRows {
+				fmt.Fprintf(&b, "  %s\n", st.dim(fmt.Sprintf("and %d more", len(s.Deviations)-maxRows)))
+				break
+			}
+			fmt.Fprintf(&b, "  %8d  %s\n", d.Sessions, st.dim(d.Key))
+		}
+	}
+	if len(v.Errors) > 0 {
+		b.WriteString("\n" + st.bold("Unreadable") + "\n")
+		for _, e := range v.Errors {
+			writeWrapped(&b, 2, width, st.err(safe(e)))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// policyLabel names the policy with key among ps: "testing max_age
+// 86400, mx a, b, id X" or the policy type.
+func reportPolicy(ps []tlsrpt.PolicySeen, key string) string {
+	for _, p := range ps {
+		if p.Key != key {
+			continue
+		}
+		if p.Type != tlsrpt.PolicySTS {
+			return fmt.Sprintf("%s (%s)", p.Type, p.Domain)
+		}
+		var parts []string
+		if p.Mode != "" {
+			parts = append(parts, p.Mode)
+		} else {
+			parts = append(parts, "sts, policy not stated")
+		}
+		if p.MaxAge > 0 {
+			parts = append(parts, fmt.Sprintf("max_age %d", p.MaxAge))
+		}
+		if len(p.MX) > 0 {
+			parts = append(parts, "mx "+strings.Join(p.MX, " "))
+		}
+		if p.ID != "" {
+			parts = append(parts, "id "+p.ID)
+		}
+		return strings.Join(parts, ", ")
+	}
+	return ""
+}
+
+// writeChart draws one bar per day: successful sessions then failed ones,
+// scaled to the busiest day.
+func writeChart(b *strings.Builder, days []tlsrpt.DayCount, width int, icons bool, st styles) {
+	okC, failC := "#", "x"
+	legend := "# successful, x failed"
+	if icons {
+		okC, failC = "█", "░"
+		legend = "█ successful, ░ failed"
+	}
+	b.WriteString("\n" + st.bold("Sessions per day") + " " + st.dim("("+legend+")") + "\n")
+	var top int64
+	for _, d := range days {
+		top = max(top, d.Successful+d.Failed)
+	}
+	// "  2006-01-02  " + bar + "  " + counts (up to 2x9 digits).
+	barW := max(width-2-10-2-2-22, 10)
+	for i := 0; i < len(days); i++ {
+		d := days[i]
+		// A run of more than three days without a report is one line.
+		if d.Reports == 0 {
+			j := i
+			for j < len(days) && days[j].Reports == 0 {
+				j++
+			}
+			if j-i > 3 {
+				fmt.Fprintf(b, "  %s  %s\n", d.Day, st.dim(fmt.Sprintf("... %d days without a report, to %s", j-i, days[j-1].Day)))
+				i = j - 1
+				continue
+			}
+		}
+		n := d.Successful + d.Failed
+		okN, failN := 0, 0
+		if top > 0 && n > 0 {
+			all := int((n*int64(barW) + top - 1) / top)
+			failN = int((d.Failed*int64(barW) + top - 1) / top)
+			failN = min(failN, all)
+			okN = all - failN
+			if d.Successful > 0 && okN == 0 && all > 1 {
+				okN, failN = 1, failN-1
+			}
+		}
+		bar := st.ok(strings.Repeat(okC, okN)) + st.err(strings.Repeat(failC, failN)) + strings.Repeat(" ", barW-okN-failN)
+		counts := fmt.Sprintf("%9d", n)
+		switch {
+		case d.Reports == 0:
+			counts = st.dim(fmt.Sprintf("%9s", "no report"))
+		case d.Failed > 0:
+			counts += st.err(fmt.Sprintf(" %6d failed", d.Failed))
+		}
+		fmt.Fprintf(b, "  %s  %s  %s\n", d.Day, bar, counts)
+	}
+}
+
+func writeWrapped(b *strings.Builder, indent, width int, text string) {
+	pad := strings.Repeat(" ", indent)
+	for _, l := range wrap(text, max(width-indent, 20)) {
+		b.WriteString(pad + l + "\n")
+	}
+}
+
+func pct(part, whole int64) string {
+	if whole == 0 {
+		return "0%"
+	}
+	p := float64(part) * 100 / float64(whole)
+	if p < 0.1 {
+		return "<0.1%"
+	}
+	return fmt.Sprintf("%.1f%%", p)
+}
+
+func plur(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// safe makes report text (untrusted, RPT-JSON-13) harmless on a terminal:
+// control characters, escape sequences among them, become U+FFFD.
+func safe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 || r == 0x2028 || r == 0x2029 || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
+}
+
+func safeAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = safe(s)
+	}
+	return out
+}
+
+func safeCounts(cs []tlsrpt.Count) []tlsrpt.Count {
+	out := make([]tlsrpt.Count, len(cs))
+	for i, c := range cs {
+		out[i] = tlsrpt.Count{Key: safe(c.Key), Sessions: c.Sessions}
+	}
+	return out
+}
+
+// safeDigest returns a copy of s with every string from the reports made
+// safe; keys stay consistent (policy keys are cleaned the same way on
+// both sides).
+func safeDigest(s tlsrpt.DigestResult) tlsrpt.DigestResult {
+	s.Domain = safe(s.Domain)
+	s.ByResultType, s.ByOrganization = safeCounts(s.ByResultType), safeCounts(s.ByOrganization)
+	s.ByReceivingMX, s.ByReceivingIP, s.BySendingMTA = safeCounts(s.ByReceivingMX), safeCounts(s.ByReceivingIP), safeCounts(s.BySendingMTA)
+	s.Deviations = safeCounts(s.Deviations)
+	fs := make([]tlsrpt.FailureGroup, len(s.Failures))
+	for i, f := range s.Failures {
+		f.Policy, f.ResultType, f.ReceivingMX, f.ReasonCode = safe(f.Policy), safe(f.ResultType), safe(f.ReceivingMX), safe(f.ReasonCode)
+		f.ReceivingIPs, f.Organizations = safeAll(f.ReceivingIPs), safeAll(f.Organizations)
+		fs[i] = f
+	}
+	s.Failures = fs
+	ps := make([]tlsrpt.PolicySeen, len(s.Policies))
+	for i, p := range s.Policies {
+		p.Key, p.Type, p.Domain, p.Mode, p.ID = safe(p.Key), safe(p.Type), safe(p.Domain), safe(p.Mode), safe(p.ID)
+		p.MX, p.Lines = safeAll(p.MX), safeAll(p.Lines)
+		ps[i] = p
+	}
+	s.Policies = ps
+	for _, rs := range []*[]tlsrpt.Reporter{&s.Reporters, &s.Silent} {
+		c := make([]tlsrpt.Reporter, len(*rs))
+		for i, r := range *rs {
+			r.Organization, r.Contact = safe(r.Organization), safe(r.Contact)
+			c[i] = r
+		}
+		*rs = c
+	}
+	return s
+}
