@@ -363,7 +363,14 @@ func readReports(t *testing.T, state, report string) {
 	json.Unmarshal([]byte(report), &want)
 	if help, _, code := runStspilot(t, "reports", "--help"); code == 0 && strings.Contains(help, "stspilot reports") {
 		stdout, stderr, code := runStspilot(t, "reports", "--json", filepath.Join(state, "reports"))
-		if code != 0 || !strings.Contains(stdout, want.ID) && !strings.Contains(stdout, want.Org) {
+		var doc struct {
+			Stats   struct{ Reports int }
+			Summary struct {
+				OK   int `json:"successful_sessions"`
+				Fail int `json:"failed_sessions"`
+			}
+		}
+		if code != 0 || json.Unmarshal([]byte(stdout), &doc) != nil || doc.Stats.Reports != 1 || doc.Summary.OK != 10 || doc.Summary.Fail != 1 || !strings.Contains(stdout, want.Org) {
 			t.Errorf("stspilot reports on the received report: exit %d\n%s\n%s", code, stdout, stderr)
 		}
 	}
