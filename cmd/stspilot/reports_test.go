@@ -47,9 +47,9 @@ func TestReportsJSON(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	var doc struct {
-		Schema string
-		Stats  struct{ Files, Reports, Duplicates, Skipped int }
-		Errors []struct{ Path, Error string }
+		Schema  string
+		Stats   struct{ Files, Reports, Duplicates, Skipped int }
+		Errors  []struct{ Path, Error string }
 		Summary struct {
 			Domain       string
 			Reports      int
