@@ -109,7 +109,7 @@ func WriteReports(w io.Writer, v ReportsView, opt Options) error {
 			if sec.title == "Failures by result type" && key != tlsrpt.NotGivenKey && key != tlsrpt.OtherKey {
 				key += st.dim(" (" + tlsrpt.Describe(c.Key) + ")")
 			}
-			fmt.Fprintf(&b, "  %8d  %s\n", c.Sessions, key)
+			writeCount(&b, width, c.Sessions, key)
 		}
 	}
 	if len(s.Failures) > 0 {
@@ -128,7 +128,7 @@ func WriteReports(w io.Writer, v ReportsView, opt Options) error {
 				days += ".." + f.Last
 			}
 			line := fmt.Sprintf("%s at %s, %s", f.ResultType, where, days)
-			fmt.Fprintf(&b, "  %8d  %s\n", f.Sessions, st.err(line))
+			writeCount(&b, width, f.Sessions, st.err(line))
 			detail := "reported by " + strings.Join(f.Organizations, ", ")
 			if len(f.ReceivingIPs) > 0 {
 				detail += "; receiving IP " + strings.Join(f.ReceivingIPs, " ")
@@ -163,7 +163,7 @@ func WriteReports(w io.Writer, v ReportsView, opt Options) error {
 				fmt.Fprintf(&b, "  %s\n", st.dim(fmt.Sprintf("and %d more", len(s.Deviations)-maxRows)))
 				break
 			}
-			fmt.Fprintf(&b, "  %8d  %s\n", d.Sessions, st.dim(d.Key))
+			writeCount(&b, width, d.Sessions, st.dim(d.Key))
 		}
 	}
 	if len(v.Errors) > 0 {
@@ -220,8 +220,8 @@ func writeChart(b *strings.Builder, days []tlsrpt.DayCount, width int, icons boo
 	for _, d := range days {
 		top = max(top, d.Successful+d.Failed)
 	}
-	// "  2006-01-02  " + bar + "  " + counts (up to 2x9 digits).
-	barW := max(width-2-10-2-2-22, 10)
+	// "  2006-01-02  " + bar + "  " + "%9d" + " %6d failed".
+	barW := max(width-2-10-2-2-9-14, 10)
 	for i := 0; i < len(days); i++ {
 		d := days[i]
 		// A run of more than three days without a report is one line.
@@ -256,6 +256,17 @@ func writeChart(b *strings.Builder, days []tlsrpt.DayCount, width int, icons boo
 			counts += st.err(fmt.Sprintf(" %6d failed", d.Failed))
 		}
 		fmt.Fprintf(b, "  %s  %s  %s\n", d.Day, bar, counts)
+	}
+}
+
+// writeCount writes "  %8d  text", text wrapped under itself.
+func writeCount(b *strings.Builder, width int, n int64, text string) {
+	for i, l := range wrap(text, max(width-12, 20)) {
+		if i == 0 {
+			fmt.Fprintf(b, "  %8d  %s\n", n, l)
+		} else {
+			b.WriteString(strings.Repeat(" ", 12) + l + "\n")
+		}
 	}
 }
 

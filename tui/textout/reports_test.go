@@ -1,0 +1,94 @@
+package textout
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stspilot/stspilot/checks/tlsrpt"
+)
+
+func reportsFixture() ReportsView {
+	days := []tlsrpt.DayCount{
+		{Day: "2026-11-01", Reports: 2, Successful: 100},
+		{Day: "2026-11-02", Reports: 2, Successful: 25, Failed: 25},
+		{Day: "2026-11-03"},
+		{Day: "2026-11-04"},
+		{Day: "2026-11-05"},
+		{Day: "2026-11-06"},
+		{Day: "2026-11-07", Reports: 1, Successful: 10},
+	}
+	pol := tlsrpt.PolicySeen{Key: "k", Type: "sts", Domain: "example.net", Mode: "testing", MaxAge: 86400, MX: []string{"mx1.example.net"}, ID: "20261101000000abcdefgh", Reports: 5, First: "2026-11-01", Last: "2026-11-07"}
+	return ReportsView{
+		Summary: tlsrpt.DigestResult{
+			Domain: "example.net", From: "2026-11-01", To: "2026-11-07", Reports: 5, Successful: 135, Failed: 25,
+			Days:         days,
+			ByResultType: []tlsrpt.Count{{Key: "validation-failure", Sessions: 25}},
+			Failures: []tlsrpt.FailureGroup{{Policy: "k", ResultType: "validation-failure", ReceivingMX: "mx2.example.net",
+				Organizations: []string{"Google Inc."}, Sessions: 25, First: "2026-11-02", Last: "2026-11-02"}},
+			Policies:  []tlsrpt.PolicySeen{pol},
+			Reporters: []tlsrpt.Reporter{{Organization: "Google Inc.", Reports: 4}, {Organization: "Quiet", Reports: 1, First: "2026-11-01", Last: "2026-11-01"}},
+			Silent:    []tlsrpt.Reporter{{Organization: "Quiet", Reports: 1, First: "2026-11-01", Last: "2026-11-01"}},
+		},
+		Stats:  tlsrpt.WalkStats{Files: 6, Reports: 5, Duplicates: 1},
+		Errors: []string{"bad.json.gz: gzip: truncated stream"},
+	}
+}
+
+func TestWriteReportsPlain(t *testing.T) {
+	var b strings.Builder
+	if err := WriteReports(&b, reportsFixture(), Options{Width: 80}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.ContainsAny(out, "\x1b█░") {
+		t.Errorf("plain output has escapes or block characters:\n%s", out)
+	}
+	lines := strings.Split(out, "\n")
+	bar := func(day string) string {
+		for _, l := range lines {
+			if strings.HasPrefix(l, "  "+day+"  ") {
+				return l
+			}
+		}
+		t.Fatalf("no row for %s:\n%s", day, out)
+		return ""
+	}
+	// The busiest days (100 and 50 sessions) scale the bars: day 2 is half
+	// of day 1, half of it failed.
+	full := strings.Count(bar("2026-11-01"), "#")
+	if full < 20 || strings.Count(bar("2026-11-01"), "x") != 0 {
+		t.Errorf("day 1: %q", bar("2026-11-01"))
+	}
+	if ok, bad := strings.Count(bar("2026-11-02"), "#"), strings.Count(bar("2026-11-02"), "x"); ok+bad < full/2 || ok+bad > full/2+1 || bad < ok-1 || bad > ok+1 {
+		t.Errorf("day 2: %d ok, %d failed of %d: %q", ok, bad, full, bar("2026-11-02"))
+	}
+	flat := strings.Join(strings.Fields(out), " ") // wrapping aside
+	for _, want := range []string{
+		"TLS-RPT reports for example.net, 2026-11-01 .. 2026-11-07 (7 days)",
+		"5 reports from 2 organisations; 160 sessions, 25 failed (15.6%)",
+		"read 6 files: 1 duplicate report counted once, 1 unreadable",
+		"2026-11-03  ... 4 days without a report, to 2026-11-06",
+		"25  validation-failure at mx2.example.net, 2026-11-02",
+		"under testing, max_age 86400, mx mx1.example.net, id 20261101000000abcdefgh",
+		"Quiet last reported 2026-11-01",
+		"bad.json.gz: gzip: truncated stream",
+	} {
+		if !strings.Contains(flat, strings.Join(strings.Fields(want), " ")) {
+			t.Errorf("lacks %q:\n%s", want, out)
+		}
+	}
+	for _, l := range lines {
+		if len([]rune(l)) > 80 {
+			t.Errorf("line over 80 columns: %q", l)
+		}
+	}
+}
+
+func TestWriteReportsTerminal(t *testing.T) {
+	var b strings.Builder
+	WriteReports(&b, reportsFixture(), Options{Width: 80, Color: true, Icons: true})
+	out := b.String()
+	if !strings.Contains(out, "█") || !strings.Contains(out, "░") || !strings.Contains(out, "\x1b[") {
+		t.Errorf("terminal output without blocks or colour:\n%s", out)
+	}
+}
