@@ -279,3 +279,14 @@ func clipText(s string, n int) string {
 	}
 	return string(r[:n]) + "..."
 }
+
+// ReportsSummary reads the reports under paths into a digest for domain
+// ("" for all) since since (zero for all), with now as the reference for
+// silent reporters: what a reports view shows (the wizard's stage screen,
+// stspilot reports). Bad files are returned, never fatal; only a done
+// ctx stops it early.
+func ReportsSummary(ctx context.Context, paths []string, domain string, since, now time.Time) (tlsrpt.DigestResult, tlsrpt.WalkStats, []*tlsrpt.FileError) {
+	dg := tlsrpt.NewDigest(tlsrpt.Filter{Domain: domain, Since: since, Now: now})
+	st, errs := tlsrpt.Walk(ctx, paths, tlsrpt.Options{}, func(_ string, r *tlsrpt.Report) { dg.Add(r) })
+	return dg.Result(), st, errs
+}

@@ -229,3 +229,15 @@ func TestPromoteEvidenceGate(t *testing.T) {
 		t.Fatalf("clean evidence: %+v", out)
 	}
 }
+
+func TestReportsSummary(t *testing.T) {
+	dir := t.TempDir()
+	since := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	evReport(t, dir, "Google Inc.", tDomain, since, evPolicy, 100, "certificate-expired@mx1.example.test=3")
+	evReport(t, dir, "Google Inc.", tDomain, since.AddDate(0, 0, -3), evPolicy, 100)
+	os.WriteFile(filepath.Join(dir, "bad.json"), []byte("{"), 0o600)
+	s, st, errs := ReportsSummary(context.Background(), []string{dir}, tDomain, since, since.AddDate(0, 0, 2))
+	if s.Reports != 1 || s.Ignored != 1 || s.Failed != 3 || st.Files != 3 || len(errs) != 1 || len(s.Silent) != 0 {
+		t.Errorf("summary %+v stats %+v errors %v", s, st, errs)
+	}
+}
