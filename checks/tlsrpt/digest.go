@@ -355,6 +355,12 @@ func (d *Digest) Add(r *Report) {
 	d.day(day).Reports++
 	d.org(r).Reports++
 	for _, w := range r.Warnings {
+		// "policies[0].failure-details[3]: x" counts as "x" across reports.
+		if strings.HasPrefix(w, "policies[") {
+			if _, rest, ok := strings.Cut(w, ": "); ok {
+				w = rest
+			}
+		}
 		if _, ok := d.devs[w]; ok || len(d.devs) < MaxGroupKeys {
 			d.devs[w]++
 		}

@@ -122,6 +122,12 @@ func looksLikeHeader(head []byte) bool {
 // message may hold several reports; the ones that parse are returned
 // with the error of the others.
 func ReadFile(path string, opt Options) ([]*Report, error) {
+	// Stat before Open: opening a FIFO would block.
+	if fi, err := os.Stat(path); err != nil {
+		return nil, unwrapPathError(err)
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file")
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

@@ -149,3 +149,17 @@ func TestWalkExplicitNonReport(t *testing.T) {
 		t.Errorf("in a directory it is skipped: %v", errs)
 	}
 }
+
+// A FIFO named on the command line is refused, not opened (which would
+// block); inside a directory it is skipped.
+func TestWalkFIFO(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "pipe.json")
+	if err := mkfifo(p); err != nil {
+		t.Skip("no FIFOs here:", err)
+	}
+	st, errs := Walk(context.Background(), []string{p, dir}, Options{}, func(string, *Report) {})
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "not a regular file") || st.Skipped != 1 {
+		t.Errorf("errs %v stats %+v", errs, st)
+	}
+}
