@@ -351,7 +351,13 @@ func Walk(ctx context.Context, paths []string, opt Options, fn func(path string,
 			handle(root, true)
 			continue
 		}
-		err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		walkRoot := root
+		if lfi, err := os.Lstat(root); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
+			// A symbolic link named as the root is followed (WalkDir
+			// would not descend into it); links below it are not.
+			walkRoot = root + string(filepath.Separator)
+		}
+		err = filepath.WalkDir(walkRoot, func(path string, d fs.DirEntry, err error) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -363,7 +369,7 @@ func Walk(ctx context.Context, paths []string, opt Options, fn func(path string,
 				return nil
 			}
 			if d.IsDir() {
-				if path != root && d.Name() == "tmp" && isMaildir(filepath.Dir(path)) {
+				if path != walkRoot && d.Name() == "tmp" && isMaildir(filepath.Dir(path)) {
 					return fs.SkipDir
 				}
 				return nil

@@ -163,3 +163,23 @@ func TestWalkFIFO(t *testing.T) {
 		t.Errorf("errs %v stats %+v", errs, st)
 	}
 }
+
+// A symbolic link to a Maildir named as the root is followed; a link to a
+// directory found inside is not (no loops).
+func TestWalkSymlinkRoot(t *testing.T) {
+	abs, _ := filepath.Abs(corpusPath("maildir"))
+	dir := t.TempDir()
+	link := filepath.Join(dir, "mail")
+	if err := os.Symlink(abs, link); err != nil {
+		t.Skip("no symlinks here:", err)
+	}
+	os.Symlink(dir, filepath.Join(dir, "loop"))
+	st, errs := Walk(context.Background(), []string{link}, Options{}, func(string, *Report) {})
+	if len(errs) != 0 || st.Reports != 3 {
+		t.Errorf("through the link: stats %+v errors %v", st, errs)
+	}
+	st, errs = Walk(context.Background(), []string{dir}, Options{}, func(string, *Report) {})
+	if len(errs) != 0 || st.Reports != 0 || st.Skipped != 2 {
+		t.Errorf("links inside: stats %+v errors %v", st, errs)
+	}
+}
