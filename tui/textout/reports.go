@@ -354,3 +354,80 @@ func safeDigest(s tlsrpt.DigestResult) tlsrpt.DigestResult {
 	}
 	return s
 }
+
+// ReportsBrief is the reports view of a stage screen (the wizard): at most
+// six lines no wider than width, plain text for the caller to style:
+//
+//	TLS-RPT since 2026-11-01: 12 reports, 4,210 sessions, 25 failed
+//	failures/day ▁▁█▃▁▁▁  (2026-11-01 .. 2026-11-07)
+//	  25  validation-failure at mx2.example.net
+//	   3  certificate-expired at mx1.example.net
+//	silent: Quiet Mail (last 2026-11-01)
+//
+// Report text is made safe for the terminal (see safe).
+func ReportsBrief(sum tlsrpt.DigestResult, width int) []string {
+	s := safeDigest(sum)
+	if width < 20 {
+		width = 20
+	}
+	clipLine := func(l string) string {
+		r := []rune(l)
+		if len(r) > width {
+			return string(r[:width-1]) + "…"
+		}
+		return l
+	}
+	head := "TLS-RPT"
+	if s.Since != nil {
+		head += " since " + s.Since.Format("2006-01-02")
+	}
+	if s.Reports == 0 {
+		return []string{clipLine(head + ": no reports")}
+	}
+	out := []string{clipLine(fmt.Sprintf("%s: %d %s, %d sessions, %d failed", head, s.Reports, plur(s.Reports, "report", "reports"), s.Successful+s.Failed, s.Failed))}
+	if len(s.Days) > 0 {
+		days := s.Days
+		room := width - len("failures/day ") - len("  (2006-01-02 .. 2006-01-02)")
+		if room < 7 {
+			room = 7
+		}
+		if len(days) > room {
+			days = days[len(days)-room:]
+		}
+		var top int64
+		for _, d := range days {
+			top = max(top, d.Failed)
+		}
+		levels := []rune("▁▂▃▄▅▆▇█")
+		var spark []rune
+		for _, d := range days {
+			switch {
+			case d.Reports == 0:
+				spark = append(spark, ' ')
+			case d.Failed == 0 || top == 0:
+				spark = append(spark, levels[0])
+			default:
+				spark = append(spark, levels[max(1, int(d.Failed*int64(len(levels)-1)/top))])
+			}
+		}
+		out = append(out, clipLine(fmt.Sprintf("failures/day %s  (%s .. %s)", string(spark), days[0].Day, days[len(days)-1].Day)))
+	}
+	for i, f := range s.Failures {
+		if i == 3 {
+			break
+		}
+		where := f.ReceivingMX
+		if where == "" {
+			where = "MX not given"
+		}
+		out = append(out, clipLine(fmt.Sprintf("  %6d  %s at %s", f.Sessions, f.ResultType, where)))
+	}
+	if len(s.Silent) > 0 {
+		var names []string
+		for _, r := range s.Silent {
+			names = append(names, fmt.Sprintf("%s (last %s)", r.Organization, r.Last))
+		}
+		out = append(out, clipLine("silent: "+strings.Join(names, ", ")))
+	}
+	return out
+}

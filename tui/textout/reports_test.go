@@ -92,3 +92,26 @@ func TestWriteReportsTerminal(t *testing.T) {
 		t.Errorf("terminal output without blocks or colour:\n%s", out)
 	}
 }
+
+func TestReportsBrief(t *testing.T) {
+	v := reportsFixture()
+	v.Summary.Reporters[0].Organization = "Evil\x1b[2J"
+	v.Summary.Silent[0].Organization = "Quiet\x1b]0;x\x07"
+	lines := ReportsBrief(v.Summary, 60)
+	got := strings.Join(lines, "\n")
+	want := "TLS-RPT: 5 reports, 160 sessions, 25 failed\n" +
+		"failures/day ▁█    ▁  (2026-11-01 .. 2026-11-07)\n" +
+		"      25  validation-failure at mx2.example.net\n" +
+		"silent: Quiet\uFFFD]0;x\uFFFD (last 2026-11-01)"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	for _, l := range ReportsBrief(v.Summary, 20) {
+		if n := len([]rune(l)); n > 20 {
+			t.Errorf("%d wide: %q", n, l)
+		}
+	}
+	if l := ReportsBrief(tlsrpt.DigestResult{}, 40); len(l) != 1 || l[0] != "TLS-RPT: no reports" {
+		t.Errorf("empty: %q", l)
+	}
+}
