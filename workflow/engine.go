@@ -484,7 +484,7 @@ func (e *Engine) evidence(ctx context.Context, domain string, cur *Policy, since
 		return GateResult{Kind: GateEvidence, Open: true, Reason: "skipped: --without-reports"}, nil
 	}
 	if e.Evidence == nil {
-		return GateResult{Kind: GateEvidence, Reason: "no TLS-RPT reports are configured, so nothing shows what senders saw under the current policy; pass --without-reports to promote on the live checks alone"}, nil
+		return GateResult{Kind: GateEvidence, Reason: "no TLS-RPT reports are configured, so nothing shows what senders saw under the current policy; pass --reports PATH (or set reports in the config file), or --without-reports to promote on the live checks alone"}, nil
 	}
 	g, found, err := e.Evidence(ctx, domain, cur, since)
 	if err != nil {
