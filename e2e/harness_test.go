@@ -41,20 +41,31 @@ func needWorld(t testing.TB) Env {
 	return world
 }
 
-// capBuffer keeps at most max bytes and drops the rest.
+// capBuffer keeps at most max bytes and drops the rest. It is safe for
+// concurrent use: a test may read what a running process wrote so far.
 type capBuffer struct {
-	bytes.Buffer
+	mu  sync.Mutex
+	buf bytes.Buffer
 	max int
 }
 
 func (b *capBuffer) Write(p []byte) (int, error) {
-	if room := b.max - b.Len(); room < len(p) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := b.max - b.buf.Len(); room < len(p) {
 		if room > 0 {
-			b.Buffer.Write(p[:room])
+			b.buf.Write(p[:room])
 		}
 		return len(p), nil
 	}
-	return b.Buffer.Write(p)
+	return b.buf.Write(p)
+}
+
+// String returns what was written so far.
+func (b *capBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // run runs a command with a deadline and capped output. code is the exit
