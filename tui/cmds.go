@@ -2,11 +2,14 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"sync"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/tui/textout"
 	"github.com/stspilot/stspilot/workflow"
 )
 
@@ -27,6 +30,23 @@ func statusCmd(ctx context.Context, e *workflow.Engine, domain string) tea.Cmd {
 	return func() tea.Msg {
 		st, err := e.Status(ctx, domain)
 		return statusMsg{st: st, err: err}
+	}
+}
+
+// reportsSpan is how far back the dashboard's reports view looks: the
+// default first soak, two weeks.
+const reportsSpan = 14 * 24 * time.Hour
+
+// reportsCmd summarises the TLS-RPT reports at paths for domain, as the
+// few lines of textout.ReportsBrief.
+func reportsCmd(ctx context.Context, paths []string, domain string, now time.Time, width int) tea.Cmd {
+	return func() tea.Msg {
+		sum, _, errs := workflow.ReportsSummary(ctx, paths, domain, now.Add(-reportsSpan), now)
+		lines := textout.ReportsBrief(sum, width)
+		if len(errs) > 0 {
+			lines = append(lines, fmt.Sprintf("%d report files could not be read (stspilot reports says which)", len(errs)))
+		}
+		return reportsMsg{lines: lines}
 	}
 }
 

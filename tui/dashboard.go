@@ -27,6 +27,9 @@ type dashModel struct {
 	st      *workflow.StatusReport
 	stErr   error
 	spin    spinner.Model
+	// reports are the TLS-RPT summary lines (Options.Reports), nil
+	// without reports.
+	reports []string
 }
 
 type probeRow struct {
@@ -126,6 +129,16 @@ func (d dashModel) view() string {
 		if st.NextAt != nil {
 			b.WriteString(label("") + "gate opens " + st.NextAt.UTC().Format("2006-01-02 15:04 UTC") + " (in " + human(st.NextAt.Sub(c.now())) + ")\n")
 		}
+	}
+	for i, l := range d.reports {
+		if i == 4 {
+			break
+		}
+		name := ""
+		if i == 0 {
+			name = "Reports"
+		}
+		b.WriteString(label(name) + " " + ansi.Truncate(l, max(c.width-9, 20), "…") + "\n")
 	}
 	b.WriteString("\n")
 	nProbes, nRun := len(d.probes), 0

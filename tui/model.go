@@ -137,7 +137,11 @@ func (m *Model) applying() bool { return m.cancelApply != nil }
 
 // refresh re-reads the status and re-runs the live check.
 func (m *Model) refresh() tea.Cmd {
-	return tea.Batch(statusCmd(m.c.ctx, m.c.engine, m.c.domain), m.dash.startCheck())
+	cmds := []tea.Cmd{statusCmd(m.c.ctx, m.c.engine, m.c.domain), m.dash.startCheck()}
+	if len(m.c.opts.Reports) > 0 {
+		cmds = append(cmds, reportsCmd(m.c.ctx, m.c.opts.Reports, m.c.domain, m.c.now(), max(m.c.width-9, 20)))
+	}
+	return tea.Batch(cmds...)
 }
 
 // startApply runs req (confirmed: the plan the operator saw, or nil).
@@ -184,6 +188,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.c.engine, m.c.domain, m.c.rua = msg.engine, msg.domain, msg.rua
 		m.state = stDashboard
 		return m, m.refresh()
+	case reportsMsg:
+		m.dash.reports = msg.lines
+		return m, nil
 	case statusMsg:
 		m.dash.st, m.dash.stErr = msg.st, msg.err
 		if m.state == stWait {

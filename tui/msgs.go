@@ -72,3 +72,6 @@ type askQuitMsg struct{}
 
 // recheckMsg: the wait screen's periodic re-check is due.
 type recheckMsg struct{ gen int }
+
+// reportsMsg carries the dashboard's TLS-RPT summary lines.
+type reportsMsg struct{ lines []string }

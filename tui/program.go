@@ -78,6 +78,9 @@ type Options struct {
 	// Recheck is how often, in real time, the wait screen re-checks
 	// (default 2s).
 	Recheck time.Duration
+	// Reports are TLS-RPT report paths (--reports): the dashboard shows
+	// their daily failures and top causes for the domain.
+	Reports []string
 }
 
 // Run runs the wizard on a terminal until the operator quits or ctx ends.

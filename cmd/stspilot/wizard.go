@@ -47,6 +47,7 @@ DNS provider and its settings first; those stay in memory.`,
 	}
 	addWorkflowFlags(cmd, &o.WorkflowOptions)
 	cmd.Flags().StringVar(&o.RUA, "rua", "", "TLS-RPT report destination for rollout, `mailto:ADDRESS` or https:URL")
+	cmd.Flags().StringArrayVar(&o.Reports, "reports", nil, "TLS-RPT reports to summarise on the dashboard and use as promote's evidence: a `PATH` to a file, directory or Maildir (repeatable)")
 	return cmd
 }
 
@@ -74,8 +75,9 @@ func runWizardCmd(cmd *cobra.Command, f *factory, g *globalOptions, o *WizardOpt
 
 func wizardRun(ctx context.Context, o *WizardOptions) error {
 	opts := tui.Options{
-		Domain: o.Domain,
-		RUA:    o.RUA,
+		Domain:  o.Domain,
+		RUA:     o.RUA,
+		Reports: o.Reports,
 		Check: func(ctx context.Context, d string, progress func(checks.ProbeEvent)) *checks.Report {
 			return checks.Run(ctx, d, checks.Options{Resolvers: o.Resolvers, Timeout: o.Timeout, Progress: progress})
 		},
