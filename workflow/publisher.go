@@ -136,7 +136,7 @@ func (w *Webroot) Publish(ctx context.Context, domain string, policy []byte) (Pu
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return out, fmt.Errorf("webroot: %w", err)
 	}
-	if err := writeAtomic(out.Where, policy, 0o644); err != nil {
+	if err := WriteAtomic(out.Where, policy, 0o644); err != nil {
 		return out, fmt.Errorf("webroot: %w", err)
 	}
 	out.Changed = true
@@ -192,9 +192,11 @@ func readCapped(path string, n int64) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(f, n))
 }
 
-// writeAtomic writes data to path through a temporary file and a rename,
-// with fsync of the file and of the directory.
-func writeAtomic(path string, data []byte, perm os.FileMode) (err error) {
+// WriteAtomic writes data to path through a temporary file in the same
+// directory and a rename, with fsync of the file and of the directory: a
+// reader sees the old bytes or the new ones, never a mix. The publishers
+// and stspilot serve's report store use it.
+func WriteAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {

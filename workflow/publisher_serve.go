@@ -56,7 +56,7 @@ func (s *Serve) Publish(ctx context.Context, domain string, policy []byte) (Publ
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return out, fmt.Errorf("serve publisher: %w", err)
 	}
-	if err := writeAtomic(path, policy, 0o644); err != nil {
+	if err := WriteAtomic(path, policy, 0o644); err != nil {
 		return out, fmt.Errorf("serve publisher: %w", err)
 	}
 	out.Changed = true

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/stspilot/stspilot/checks/tlsrpt"
+	"github.com/stspilot/stspilot/workflow"
 )
 
 // ReportsDir is the directory under the state directory where received
@@ -150,7 +151,7 @@ func (rc *Receiver) store(meta ReportMeta, data []byte) (string, bool, error) {
 			return filepath.Join(ReportsDir, org, name), false, nil
 		}
 	}
-	if err := writeAtomic(path, data, 0o600); err != nil {
+	if err := workflow.WriteAtomic(path, data, 0o600); err != nil {
 		return "", false, err
 	}
 	return filepath.Join(ReportsDir, org, name), true, nil
@@ -176,43 +177,6 @@ func safeName(s string) string {
 		return "unknown"
 	}
 	return out
-}
-
-func writeAtomic(path string, data []byte, perm os.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(perm); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	_ = d.Sync()
-	return nil
 }
 
 // Validate is the receiver's default check: checks/tlsrpt's report parser
