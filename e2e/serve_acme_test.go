@@ -176,8 +176,13 @@ func TestServeACMEPebble(t *testing.T) {
 		conn.Close()
 		t.Errorf("serve presented a trusted certificate for mta-sts.%s, which it does not serve", stranger)
 	}
-	if strings.Contains(p.stderr.String(), stranger) {
-		t.Errorf("serve tried to get a certificate for %s:\n%s", stranger, p.stderr.String())
+	// The handshake above is refused ("no certificate available for ..."
+	// in serve's log); any other line naming the stranger would be serve
+	// asking for a certificate.
+	for _, line := range strings.Split(p.stderr.String(), "\n") {
+		if strings.Contains(line, stranger) && !strings.Contains(line, "no certificate available for") {
+			t.Errorf("serve tried to get a certificate for %s: %s", stranger, line)
+		}
 	}
 	certs, _ := filepath.Glob(filepath.Join(state, "acme", "certificates", "*", "*", "*.crt"))
 	if len(certs) != 2 {
