@@ -175,6 +175,7 @@ Exit 4 when the live checks find errors, else 0.`,
 	cmd.Flags().StringVar(&o.StateDir, "state-dir", "", "journal directory (default $XDG_STATE_HOME/stspilot)")
 	cmd.Flags().StringVar(&o.Zone, "zone", "", "DNS zone that holds the records (default: found with an SOA walk)")
 	cmd.Flags().StringVar(&o.Ladder, "ladder", "", "the ladder (default: the journal's, else the default ladder)")
+	cmd.Flags().StringArrayVar(&o.Reports, "reports", nil, "TLS-RPT report `PATH` for the evidence gate of the next promote (repeatable; config key reports)")
 	return cmd
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/checks/tlsrpt"
 	"github.com/stspilot/stspilot/dnsprovider"
 	"github.com/stspilot/stspilot/dnsprovider/memory"
 	"github.com/stspilot/stspilot/workflow"
@@ -93,8 +94,12 @@ func cannedFactory(t *testing.T, w *cannedWorld) (*factory, *strings.Builder, *s
 				return nil, &usageError{err}
 			}
 		}
+		var ev workflow.EvidenceFunc
+		if len(o.Reports) > 0 {
+			ev = workflow.ReportsEvidence(o.Reports, tlsrpt.Options{})
+		}
 		return &workflow.Engine{Provider: w.prov, Publisher: cannedPublisher{w}, Journal: fj, Ladder: lad, Zone: "example.test",
-			Check: w.check, Served: cannedServed{w}, Published: cannedPublished{w}, Poll: time.Millisecond}, nil
+			Check: w.check, Served: cannedServed{w}, Published: cannedPublished{w}, Poll: time.Millisecond, Evidence: ev}, nil
 	}
 	return f, out, errOut
 }
@@ -250,5 +255,27 @@ func TestConfigLadderPrecedence(t *testing.T) {
 	}
 	if c := execute(context.Background(), f, []string{"plan", "rollout", "example.test", "--config", dir + "/missing"}); c != exitUsage {
 		t.Errorf("a missing --config file: exit %d", c)
+	}
+}
+
+// TestStatusReports: status --reports plans the next promote with the
+// evidence gate over those reports: an empty directory blocks it, saying
+// there are no reports (rather than that none are configured).
+func TestStatusReports(t *testing.T) {
+	w := &cannedWorld{mx: []string{"mx1.example.test"}}
+	f, out, errOut := cannedFactory(t, w)
+	if c := execute(context.Background(), f, []string{"rollout", "example.test", "--yes", "--rua", "mailto:r@example.test", "--ladder", "testing@86400:0s,enforce@86400"}); c != exitOK {
+		t.Fatalf("rollout: %d\n%s%s", c, out, errOut)
+	}
+	out.Reset()
+	if c := execute(context.Background(), f, []string{"status", "example.test", "--json", "--reports", t.TempDir()}); c != exitOK {
+		t.Fatalf("status: %d\n%s%s", c, out, errOut)
+	}
+	var st workflow.StatusReport
+	if err := json.Unmarshal([]byte(out.String()), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Blocked == nil || !strings.Contains(st.Blocked.Reason, "no TLS-RPT reports since") || st.Blocked.Override != "--without-reports" {
+		t.Fatalf("blocked: %+v", st.Blocked)
 	}
 }
