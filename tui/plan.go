@@ -2,13 +2,13 @@ package tui
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
+	"github.com/stspilot/stspilot/tui/textout"
 	"github.com/stspilot/stspilot/workflow"
 )
 
@@ -35,35 +35,17 @@ func (p planModel) scroll(km tea.KeyMsg) planModel {
 	return p
 }
 
-func policyLabel(p *workflow.Policy) string {
-	if p == nil {
-		return "no policy"
-	}
-	return fmt.Sprintf("%s, max_age %d", p.Mode, p.MaxAge)
-}
-
-func lines(s string) []string {
-	s = strings.ReplaceAll(strings.TrimRight(s, "\r\n"), "\r\n", "\n")
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, "\n")
-}
-
-// diff renders the policy change line by line.
+// diff renders the policy change line by line (textout.PolicyDiff).
 func diff(c *common, before, after string) []string {
-	bl, al := lines(before), lines(after)
 	var out []string
-	for _, l := range bl {
-		if !slices.Contains(al, l) {
-			out = append(out, c.st.Err.Render("- "+l))
-		}
-	}
-	for _, l := range al {
-		if slices.Contains(bl, l) {
-			out = append(out, c.st.Subtle.Render("  "+l))
-		} else {
-			out = append(out, c.st.OK.Render("+ "+l))
+	for _, d := range textout.PolicyDiff(before, after) {
+		switch d.Op {
+		case '-':
+			out = append(out, c.st.Err.Render("- "+d.Text))
+		case '+':
+			out = append(out, c.st.OK.Render("+ "+d.Text))
+		default:
+			out = append(out, c.st.Subtle.Render("  "+d.Text))
 		}
 	}
 	return out
@@ -79,7 +61,7 @@ func (p planModel) view() string {
 		if pl.Current != nil && pl.Current.ID != "" {
 			old = pl.Current.ID
 		}
-		add(fmt.Sprintf("%s → %s", policyLabel(pl.Current), c.st.Bold.Render(policyLabel(pl.Target))))
+		add(fmt.Sprintf("%s → %s", textout.PolicyLabel(pl.Current), c.st.Bold.Render(textout.PolicyLabel(pl.Target))))
 		add(fmt.Sprintf("policy id %s → %s", old, c.st.Bold.Render(pl.Target.ID)))
 	}
 	if pl.Reason != "" {
@@ -216,7 +198,7 @@ func (m confirmModel) view() string {
 	fmt.Fprintf(&b, "%s\n\n", c.st.Bold.Render(fmt.Sprintf("Apply %s to %s?", p.Workflow, p.Domain)))
 	fmt.Fprintf(&b, "%d changes, each journaled before and after; the run stops at the\nfirst closed gate and says when to come back.\n", changes)
 	if p.Target != nil {
-		fmt.Fprintf(&b, "Target: %s, id %s\n", policyLabel(p.Target), p.Target.ID)
+		fmt.Fprintf(&b, "Target: %s, id %s\n", textout.PolicyLabel(p.Target), p.Target.ID)
 	}
 	if !m.destructive {
 		b.WriteString("\n" + c.st.Key.Render("y") + " apply   " + c.st.Key.Render("n") + " back to the plan\n")

@@ -94,7 +94,8 @@ func (o *Events) cross() string {
 
 func (o *Events) bang() string { return "!" }
 
-func policyLabel(p *workflow.Policy) string {
+// PolicyLabel names a policy in a few words ("testing, max_age 86400").
+func PolicyLabel(p *workflow.Policy) string {
 	if p == nil {
 		return "no policy"
 	}
@@ -114,7 +115,7 @@ func (o *Events) plan(b *strings.Builder, p *workflow.Plan) {
 		return
 	}
 	if p.Target != nil {
-		fmt.Fprintf(b, "  %s -> %s (id %s)\n", policyLabel(p.Current), h.st.bold(policyLabel(p.Target)), p.Target.ID)
+		fmt.Fprintf(b, "  %s -> %s (id %s)\n", PolicyLabel(p.Current), h.st.bold(PolicyLabel(p.Target)), p.Target.ID)
 	}
 	if p.Reason != "" {
 		h.prose(b, 2, "", p.Reason, nil)
@@ -145,29 +146,36 @@ func (o *Events) plan(b *strings.Builder, p *workflow.Plan) {
 	}
 }
 
-// diff shows the policy change line by line, in order: a longest common
-// subsequence of the lines, with removed lines before added ones.
+// diff shows the policy change line by line, in order (PolicyDiff).
 func (o *Events) diff(b *strings.Builder, before, after string) {
 	h := o.h
-	for _, d := range lineDiff(lines(before), lines(after)) {
-		switch d.op {
+	for _, d := range PolicyDiff(before, after) {
+		switch d.Op {
 		case '-':
-			fmt.Fprintf(b, "        %s %s\n", h.st.err("-"), d.text)
+			fmt.Fprintf(b, "        %s %s\n", h.st.err("-"), d.Text)
 		case '+':
-			fmt.Fprintf(b, "        %s %s\n", h.st.ok("+"), d.text)
+			fmt.Fprintf(b, "        %s %s\n", h.st.ok("+"), d.Text)
 		default:
-			fmt.Fprintf(b, "          %s\n", d.text)
+			fmt.Fprintf(b, "          %s\n", d.Text)
 		}
 	}
 }
 
-type diffLine struct {
-	op   byte // '-', '+' or ' '
-	text string
+// DiffLine is one line of a policy diff: Op is '-', '+' or ' '.
+type DiffLine struct {
+	Op   byte
+	Text string
+}
+
+// PolicyDiff compares two policy texts line by line (CRLF or LF): a
+// longest common subsequence of the lines, removed lines before added
+// ones. The text output and the wizard show the same diff.
+func PolicyDiff(before, after string) []DiffLine {
+	return lineDiff(lines(before), lines(after))
 }
 
 // lineDiff is a plain LCS diff; policies are a handful of lines.
-func lineDiff(a, b []string) []diffLine {
+func lineDiff(a, b []string) []DiffLine {
 	n, m := len(a), len(b)
 	lcs := make([][]int, n+1)
 	for i := range lcs {
@@ -182,18 +190,18 @@ func lineDiff(a, b []string) []diffLine {
 			}
 		}
 	}
-	var out []diffLine
+	var out []DiffLine
 	i, j := 0, 0
 	for i < n || j < m {
 		switch {
 		case i < n && j < m && a[i] == b[j]:
-			out = append(out, diffLine{' ', a[i]})
+			out = append(out, DiffLine{' ', a[i]})
 			i, j = i+1, j+1
 		case j == m || i < n && lcs[i+1][j] >= lcs[i][j+1]:
-			out = append(out, diffLine{'-', a[i]})
+			out = append(out, DiffLine{'-', a[i]})
 			i++
 		default:
-			out = append(out, diffLine{'+', b[j]})
+			out = append(out, DiffLine{'+', b[j]})
 			j++
 		}
 	}
@@ -318,11 +326,11 @@ func (o *Events) Status(st *workflow.StatusReport) {
 		if st.Rung >= 0 {
 			rung = fmt.Sprintf("rung %d", st.Rung+1)
 		}
-		fmt.Fprintf(&b, "  policy   %s, id %s (%s%s)\n", policyLabel(st.Policy), st.Policy.ID, rung, since)
+		fmt.Fprintf(&b, "  policy   %s, id %s (%s%s)\n", PolicyLabel(st.Policy), st.Policy.ID, rung, since)
 	}
 	fmt.Fprintf(&b, "  ladder   %s\n", st.Ladder)
 	if st.Pending != nil {
-		h.prose(&b, 2, "pending  ", fmt.Sprintf("a %s started %s did not finish (target %s, id %s): run it again to finish", st.Pending.Workflow, st.Pending.StartedAt.UTC().Format(time.RFC3339), policyLabel(&st.Pending.Target), st.Pending.Target.ID), h.st.warn)
+		h.prose(&b, 2, "pending  ", fmt.Sprintf("a %s started %s did not finish (target %s, id %s): run it again to finish", st.Pending.Workflow, st.Pending.StartedAt.UTC().Format(time.RFC3339), PolicyLabel(&st.Pending.Target), st.Pending.Target.ID), h.st.warn)
 	}
 	if st.Teardown != nil && !st.Teardown.NoneSince.IsZero() {
 		fmt.Fprintf(&b, "  teardown mode none live since %s; records may go at %s\n", st.Teardown.NoneSince.UTC().Format(time.RFC3339), st.Teardown.NoneSince.Add(st.Teardown.LastMaxAge).UTC().Format(time.RFC3339))

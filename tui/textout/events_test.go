@@ -12,13 +12,13 @@ func TestLineDiff(t *testing.T) {
 	b := []string{"version: STSv1", "mode: enforce", "mx: mx1.example.test", "max_age: 604800"}
 	var got []string
 	for _, d := range lineDiff(a, b) {
-		got = append(got, string(d.op)+d.text)
+		got = append(got, string(d.Op)+d.Text)
 	}
 	want := " version: STSv1|-mode: testing|+mode: enforce| mx: mx1.example.test|-max_age: 86400|+max_age: 604800"
 	if strings.Join(got, "|") != want {
 		t.Errorf("diff:\n%s\nwant\n%s", strings.Join(got, "|"), want)
 	}
-	if d := lineDiff(nil, b); len(d) != 4 || d[0].op != '+' {
+	if d := lineDiff(nil, b); len(d) != 4 || d[0].Op != '+' {
 		t.Errorf("diff from nothing: %v", d)
 	}
 }
