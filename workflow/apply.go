@@ -33,7 +33,7 @@ func (e *Engine) Apply(ctx context.Context, req Request, confirmed *Plan, obs Ob
 		obs = Discard
 	}
 	obs = &serialObserver{o: obs}
-	domain, err := mtastsDomain(req.Domain)
+	domain, err := normalizeDomain(req.Domain)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,9 @@ func (e *Engine) Apply(ctx context.Context, req Request, confirmed *Plan, obs Ob
 	return out, nil
 }
 
-func mtastsDomain(d string) (string, error) {
+// normalizeDomain is checks.NormalizeDomain with its error marked as a
+// usage error (exit 2).
+func normalizeDomain(d string) (string, error) {
 	n, err := checks.NormalizeDomain(d)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrUsage, err)

@@ -124,10 +124,10 @@ func readLive(rep *checks.Report) *live {
 	if rep.STS != nil {
 		l.stsID = rep.STS.ID
 		l.stsTTL = time.Duration(rep.STS.TTL) * time.Second
-		l.stsRecs = ours(rep.STS.Records, dnsprovider.KindSTS)
+		l.stsRecs = dnsprovider.TXTSet{Values: rep.STS.Records}.Ours(dnsprovider.KindSTS)
 	}
 	if rep.TLSRPT != nil {
-		l.rptRecs = ours(rep.TLSRPT.Records, dnsprovider.KindTLSRPT)
+		l.rptRecs = dnsprovider.TXTSet{Values: rep.TLSRPT.Records}.Ours(dnsprovider.KindTLSRPT)
 	}
 	if p := rep.Policy; p != nil && p.Text != "" && p.Mode != "" {
 		l.policy = &Policy{Mode: p.Mode, MaxAge: p.MaxAge, MX: p.MX, Text: p.Text, ID: l.stsID}
@@ -138,24 +138,12 @@ func readLive(rep *checks.Report) *live {
 	return l
 }
 
-// ours keeps the records of kind k: foreign TXT records at our names are
-// not ours to show as changed or to delete (invariant 5).
-func ours(recs []string, k dnsprovider.Kind) []string {
-	var out []string
-	for _, r := range recs {
-		if k.Matches(r) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 // Plan computes what req would do now, from live state and the journal.
 // It changes nothing and takes no lock.
 func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
-	domain, err := checks.NormalizeDomain(req.Domain)
+	domain, err := normalizeDomain(req.Domain)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+		return nil, err
 	}
 	mem, err := e.Journal.Peek(domain)
 	if err != nil {

@@ -43,9 +43,9 @@ type StatusReport struct {
 // Status reports a domain's stage from live state and the journal, and the
 // next workflow with its first closed gate. It changes nothing.
 func (e *Engine) Status(ctx context.Context, domain string) (*StatusReport, error) {
-	d, err := checks.NormalizeDomain(domain)
+	d, err := normalizeDomain(domain)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+		return nil, err
 	}
 	mem, err := e.Journal.Peek(d)
 	if err != nil {
