@@ -60,13 +60,13 @@ func TestWorkflowEvidenceGate(t *testing.T) {
 	w := newWorkflowRun(t)
 	common := []string{"--provider", "rfc2136", "--publish", w.publish(), "--ladder", testLadder}
 	t.Cleanup(func() {
-		if ids, _ := queryTXT(w.env["WORLD_DNS"], "_mta-sts."+ladderDomain); len(ids) > 0 || fetchAll(w.env, ladderDomain, ladderAddrs)[0] != "" {
+		if ids, _ := queryTXT(w.env["WORLD_DNS"], "_mta-sts."+ladderDomain); len(ids) > 0 || fetchAll(w.t, ladderDomain, ladderAddrs)[0] != "" {
 			w.run(nil, append([]string{"teardown", ladderDomain, "--wait", "--last-max-age", "10s", "--adopt-live"}, common...)...)
 		}
 	})
 	out := w.must(0, append([]string{"rollout", ladderDomain, "--rua", "mailto:tlsrpt@" + ladderDomain}, common...)...)
 	id, _ := field(out, "policy", "id").(string)
-	policy := fetchAll(w.env, ladderDomain, ladderAddrs)[0]
+	policy := fetchAll(w.t, ladderDomain, ladderAddrs)[0]
 	if id == "" || !strings.Contains(policy, "mode: testing") {
 		t.Fatalf("rollout: %v, served %q", out, policy)
 	}

@@ -2,13 +2,8 @@ package e2e
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -203,7 +198,7 @@ func (w *watcher) sample() {
 	if !ok {
 		return
 	}
-	bodies := fetchAll(w.env, ladderDomain, ladderAddrs)
+	bodies := fetchAll(w.t, ladderDomain, ladderAddrs)
 	now := time.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -285,31 +280,15 @@ func queryTXT(server, name string) ([]string, bool) {
 	return ids, true
 }
 
-// fetchAll fetches the policy from each address ("" when not 200).
-func fetchAll(env Env, domain string, addrs []string) []string {
-	pem, _ := os.ReadFile(env["WORLD_CA"])
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
+// fetchAll fetches the policy from each address of mta-sts.domain at once
+// ("" where the answer is not a 200).
+func fetchAll(t testing.TB, domain string, addrs []string) []string {
 	out := make([]string, len(addrs))
 	var wg sync.WaitGroup
 	for i, a := range addrs {
 		wg.Go(func() {
-			tr := &http.Transport{
-				TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "mta-sts." + domain},
-				DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-					return (&net.Dialer{}).DialContext(ctx, network, net.JoinHostPort(a, "443"))
-				},
-				DisableKeepAlives: true,
-			}
-			cl := &http.Client{Transport: tr, Timeout: 2 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-			resp, err := cl.Get("https://mta-sts." + domain + "/.well-known/mta-sts.txt")
-			if err != nil {
-				return
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-			if resp.StatusCode == 200 {
-				out[i] = string(b)
+			if f := fetchPolicy(t, "mta-sts."+domain, a, "stspilot-e2e-watcher"); f.err == nil && f.status == 200 {
+				out[i] = string(f.body)
 			}
 		})
 	}
@@ -339,7 +318,7 @@ func TestWorkflowWholeLadder(t *testing.T) {
 	t.Cleanup(func() {
 		// After a failure half-way, leave the ladder domain empty for the
 		// next test (the normal run ends with a teardown already).
-		if ids, _ := queryTXT(w.env["WORLD_DNS"], "_mta-sts."+ladderDomain); len(ids) > 0 || fetchAll(w.env, ladderDomain, ladderAddrs)[0] != "" {
+		if ids, _ := queryTXT(w.env["WORLD_DNS"], "_mta-sts."+ladderDomain); len(ids) > 0 || fetchAll(w.t, ladderDomain, ladderAddrs)[0] != "" {
 			w.run(nil, append([]string{"teardown", ladderDomain, "--wait", "--last-max-age", "10s", "--adopt-live"}, common...)...)
 		}
 	})
@@ -391,7 +370,7 @@ func TestWorkflowWholeLadder(t *testing.T) {
 	if ids, _ := queryTXT(w.env["WORLD_DNS"], "_mta-sts."+ladderDomain); len(ids) != 0 {
 		t.Errorf("_mta-sts still there after teardown: %q", ids)
 	}
-	if b := fetchAll(w.env, ladderDomain, ladderAddrs); b[0] != "" || b[1] != "" {
+	if b := fetchAll(w.t, ladderDomain, ladderAddrs); b[0] != "" || b[1] != "" {
 		t.Errorf("the policy is still served after teardown: %q", b)
 	}
 	if v, _ := stsQuery(t, ladderDomain); v != STSNone {
