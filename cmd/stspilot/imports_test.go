@@ -13,15 +13,17 @@ import (
 	"testing"
 )
 
-// The dependency rule of the layout (docs/style.md, README.md):
+// The dependency rule of the layout (README.md, "Layout and the import rule"):
 //
-//	cmd -> tui -> workflow -> {checks, dnsprovider}
+//	cmd -> tui -> workflow -> {checks, dnsprovider} -> internal
 //
 // A package may import packages of its own layer or of lower layers;
-// checks and dnsprovider never import each other; nothing outside cmd/
-// imports cmd/. Packages outside the layout (e2e, tools) may import any
+// checks and dnsprovider never import each other; internal/ is the leaf
+// that every layer may use and that imports no other layer; nothing
+// outside cmd/ imports cmd/. Packages outside the layout (e2e, tools) may import any
 // layer but cmd/; layout packages may not import them.
 var layers = map[string]int{
+	"internal":    -1,
 	"checks":      0,
 	"dnsprovider": 0,
 	"workflow":    1,
@@ -70,7 +72,7 @@ func checkEdge(module, from, to string) error {
 }
 
 func layerList() string {
-	return "cmd -> tui -> workflow -> {checks, dnsprovider}"
+	return "cmd -> tui -> workflow -> {checks, dnsprovider} -> internal"
 }
 
 // TestCheckEdge proves the checker can fail: a table of allowed and
@@ -93,6 +95,13 @@ func TestCheckEdge(t *testing.T) {
 		{"checks/smtpprobe", "checks/certs", true},
 		{"e2e", "checks/checktest", true},
 		{"cmd/stspilot", "github.com/spf13/cobra", true},
+		{"checks", "internal/redact", true},
+		{"dnsprovider/cloudflare", "internal", true},
+		{"workflow/journal", "internal/redact", true},
+		{"tui/textout", "internal/redact", true},
+		{"cmd/stspilot", "internal/redact", true},
+		{"internal/a", "internal/b", true},
+		{"e2e", "internal/redact", true},
 
 		{"checks", "dnsprovider", false},
 		{"dnsprovider/memory", "checks/mtasts", false},
@@ -105,6 +114,12 @@ func TestCheckEdge(t *testing.T) {
 		{"workflow", "cmd/stspilot", false},
 		{"checks", "e2e", false},
 		{"checks", "", false}, // the module root is outside the layout
+		{"internal/redact", "checks", false},
+		{"internal", "dnsprovider/memory", false},
+		{"internal/redact", "workflow", false},
+		{"internal/redact", "tui/textout", false},
+		{"internal/redact", "cmd/stspilot", false},
+		{"internal/redact", "e2e", false},
 	}
 	for _, tt := range tests {
 		from, to := m+"/"+tt.from, m+"/"+tt.to
