@@ -3,7 +3,6 @@ package tui
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,29 +11,10 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/internal/clock"
 	"github.com/stspilot/stspilot/workflow"
 	"github.com/stspilot/stspilot/workflow/sandbox"
 )
-
-// fakeClock stands still unless a test advances it; After advances it
-// (as in workflow's tests), so engine waits pass at once.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.Advance(d)
-	ch := make(chan time.Time, 1)
-	ch <- c.Now()
-	return ch
-}
 
 var t0 = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
@@ -43,7 +23,7 @@ var t0 = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 type world struct {
 	sb    *sandbox.Sandbox
 	e     *workflow.Engine
-	clock *fakeClock
+	clock *clock.Fake // stands still unless a test advances it; engine waits pass at once
 	opts  Options
 }
 
@@ -58,7 +38,7 @@ func newWorld(t testing.TB, breaks ...sandbox.Break) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{sb: sb, e: e, clock: &fakeClock{t: t0}}
+	w := &world{sb: sb, e: e, clock: clock.NewFake(t0)}
 	e.Clock = w.clock
 	d := &Demo{
 		Toggle: func(name string) (bool, error) { return sb.Toggle(sandbox.Break(name)) },

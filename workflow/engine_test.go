@@ -21,6 +21,7 @@ import (
 	"github.com/stspilot/stspilot/checks/mtasts/senders"
 	"github.com/stspilot/stspilot/dnsprovider"
 	"github.com/stspilot/stspilot/dnsprovider/memory"
+	"github.com/stspilot/stspilot/internal/clock"
 )
 
 // The engine tests run the real checks, the real served gate and the real
@@ -34,25 +35,6 @@ const (
 	pol2IP  = "127.0.0.11"
 	mx1IP   = "127.0.0.20"
 )
-
-// fakeClock advances only when the engine waits.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.Advance(d)
-	ch := make(chan time.Time, 1)
-	ch <- c.Now()
-	return ch
-}
 
 // mirror is a libdns provider over memory.Provider that copies every TXT
 // change into the checktest DNS server, so the checks see what was written.
@@ -240,7 +222,7 @@ type harness struct {
 	w       *checktest.World
 	dns     *mirror
 	webroot string
-	clock   *fakeClock
+	clock   *clock.Fake // advances only when the engine waits
 	j       *hookJournal
 	e       *Engine
 	// publishes counts policy writes that changed the file.
@@ -270,7 +252,7 @@ type hopts struct {
 func newHarness(t *testing.T, o hopts) *harness {
 	t.Helper()
 	w := checktest.New(t)
-	h := &harness{t: t, w: w, webroot: t.TempDir(), clock: &fakeClock{t: time.Now().UTC().Truncate(time.Second)}}
+	h := &harness{t: t, w: w, webroot: t.TempDir(), clock: clock.NewFake(time.Now().UTC().Truncate(time.Second))}
 	if o.file {
 		fj, err := OpenFileJournal(t.TempDir())
 		if err != nil {
