@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stspilot/stspilot/internal/atomicfile"
 	"github.com/stspilot/stspilot/workflow/journal"
 )
 
@@ -136,7 +137,7 @@ func (w *Webroot) Publish(ctx context.Context, domain string, policy []byte) (Pu
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return out, fmt.Errorf("webroot: %w", err)
 	}
-	if err := WriteAtomic(out.Where, policy, 0o644); err != nil {
+	if err := atomicfile.Write(out.Where, policy, 0o644); err != nil {
 		return out, fmt.Errorf("webroot: %w", err)
 	}
 	out.Changed = true
@@ -153,7 +154,7 @@ func (w *Webroot) Remove(ctx context.Context, domain string) (Published, error) 
 	switch {
 	case err == nil:
 		out.Changed = true
-		return out, syncDir(filepath.Dir(out.Where))
+		return out, atomicfile.SyncDir(filepath.Dir(out.Where))
 	case errors.Is(err, os.ErrNotExist):
 		return out, nil
 	default:
@@ -190,53 +191,6 @@ func readCapped(path string, n int64) ([]byte, error) {
 	}
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, n))
-}
-
-// WriteAtomic writes data to path through a temporary file in the same
-// directory and a rename, with fsync of the file and of the directory: a
-// reader sees the old bytes or the new ones, never a mix. The publishers
-// and stspilot serve's report store use it.
-func WriteAtomic(path string, data []byte, perm os.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(perm); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return err
-	}
-	return nil
 }
 
 // Exec runs a command with the policy on stdin (object storage, CDN

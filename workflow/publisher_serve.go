@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/stspilot/stspilot/internal/atomicfile"
 	"github.com/stspilot/stspilot/workflow/journal"
 )
 
@@ -56,7 +57,7 @@ func (s *Serve) Publish(ctx context.Context, domain string, policy []byte) (Publ
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return out, fmt.Errorf("serve publisher: %w", err)
 	}
-	if err := WriteAtomic(path, policy, 0o644); err != nil {
+	if err := atomicfile.Write(path, policy, 0o644); err != nil {
 		return out, fmt.Errorf("serve publisher: %w", err)
 	}
 	out.Changed = true
@@ -79,7 +80,7 @@ func (s *Serve) Remove(ctx context.Context, domain string) (Published, error) {
 		out.Changed = true
 		dir := filepath.Dir(path)
 		_ = os.Remove(dir) // only if empty; a leftover directory is harmless
-		return out, syncDir(filepath.Dir(dir))
+		return out, atomicfile.SyncDir(filepath.Dir(dir))
 	case errors.Is(err, os.ErrNotExist):
 		return out, nil
 	default:

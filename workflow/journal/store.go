@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/stspilot/stspilot/internal/atomicfile"
 )
 
 // Store is a state directory of journals: DOMAIN.json (the journal) and
@@ -25,7 +27,8 @@ type Store struct {
 	// Now is the clock for lock times, run ids and quarantine names.
 	Now func() time.Time
 	// hook, for tests, runs before each stage of an atomic write ("write",
-	// "sync", "rename"); an error aborts the write there.
+	// "sync", "rename") and before the lock file is written ("lock"); an
+	// error aborts the write there.
 	hook func(stage string) error
 }
 
@@ -240,19 +243,38 @@ func (s *Store) LockAs(domain, command string) (*Handle, error) {
 	}
 	b, _ := json.Marshal(h.holder)
 	b = append(b, '\n')
-	if err := f.Truncate(0); err == nil {
-		_, err = f.WriteAt(b, 0)
-		if err == nil {
-			err = f.Sync()
-		}
-	}
-	if err != nil {
+	if err := s.writeHolder(f, b); err != nil {
 		_ = unlock(f)
 		f.Close()
 		return nil, fmt.Errorf("journal: writing lock file %s: %w", path, err)
 	}
 	s.removeTemps(d)
 	return h, nil
+}
+
+// lockFile is what writeHolder needs of the lock file (an *os.File).
+type lockFile interface {
+	Truncate(size int64) error
+	WriteAt(b []byte, off int64) (int, error)
+	Sync() error
+}
+
+// writeHolder replaces the lock file's content with b, durably. Every
+// step's error is returned: a lock whose holder could not be recorded is
+// not taken.
+func (s *Store) writeHolder(f lockFile, b []byte) error {
+	if s.hook != nil {
+		if err := s.hook("lock"); err != nil {
+			return err
+		}
+	}
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(b, 0); err != nil {
+		return err
+	}
+	return f.Sync()
 }
 
 // readHolder reads who holds a lock. The holder writes the file right
@@ -274,7 +296,7 @@ func readHolder(f *os.File) Holder {
 // removeTemps deletes the temporary files of interrupted Saves of d (only
 // under d's lock, so no Save of d is running).
 func (s *Store) removeTemps(d string) {
-	tmps, _ := filepath.Glob(filepath.Join(s.dir, "."+d+".json.tmp-*"))
+	tmps, _ := filepath.Glob(filepath.Join(s.dir, atomicfile.TempPattern(d+".json")))
 	for _, t := range tmps {
 		_ = os.Remove(t)
 	}
@@ -432,7 +454,7 @@ func (h *Handle) Quarantine() (string, error) {
 	if err := os.Rename(h.path, dst); err != nil {
 		return "", fmt.Errorf("journal: quarantine: %w", err)
 	}
-	if err := syncDir(h.s.dir); err != nil {
+	if err := atomicfile.SyncDir(h.s.dir); err != nil {
 		return dst, fmt.Errorf("journal: quarantined to %s, but syncing the directory failed: %w", dst, err)
 	}
 	h.state, h.err, h.base = missing, nil, nil
@@ -453,51 +475,14 @@ func (h *Handle) Close() error {
 	return errors.Join(uerr, cerr)
 }
 
-// writeAtomic replaces path with data: temp file, write, fsync, rename,
-// fsync of the directory.
+// writeAtomic replaces path with data (atomicfile.Write, mode 0600).
 func (s *Store) writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+	var hook func(atomicfile.Stage) error
+	if s.hook != nil {
+		hook = func(st atomicfile.Stage) error { return s.hook(string(st)) }
+	}
+	if err := atomicfile.WriteHook(path, data, 0o600, hook); err != nil {
 		return fmt.Errorf("journal: %w", err)
-	}
-	name := tmp.Name()
-	done := false
-	defer func() {
-		if !done {
-			tmp.Close()
-			os.Remove(name)
-		}
-	}()
-	step := func(stage string, f func() error) error {
-		if s.hook != nil {
-			if err := s.hook(stage); err != nil {
-				return err
-			}
-		}
-		return f()
-	}
-	if err := step("write", func() error {
-		if err := tmp.Chmod(0o600); err != nil {
-			return err
-		}
-		_, err := tmp.Write(data)
-		return err
-	}); err != nil {
-		return fmt.Errorf("journal: writing %s: %w", path, err)
-	}
-	if err := step("sync", tmp.Sync); err != nil {
-		return fmt.Errorf("journal: writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("journal: writing %s: %w", path, err)
-	}
-	if err := step("rename", func() error { return os.Rename(name, path) }); err != nil {
-		return fmt.Errorf("journal: writing %s: %w", path, err)
-	}
-	done = true
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("journal: %s written, but syncing its directory failed: %w", path, err)
 	}
 	return nil
 }

@@ -405,6 +405,68 @@ func TestLockInSameProcessAndClose(t *testing.T) {
 	}
 }
 
+// failingLockFile fails at one step of writeHolder.
+type failingLockFile struct {
+	failAt string
+	synced bool
+}
+
+var errDiskFull = errors.New("no space left on device")
+
+func (f *failingLockFile) Truncate(int64) error {
+	if f.failAt == "truncate" {
+		return errDiskFull
+	}
+	return nil
+}
+
+func (f *failingLockFile) WriteAt(b []byte, _ int64) (int, error) {
+	if f.failAt == "write" {
+		return 0, errDiskFull
+	}
+	return len(b), nil
+}
+
+func (f *failingLockFile) Sync() error {
+	if f.failAt == "sync" {
+		return errDiskFull
+	}
+	f.synced = true
+	return nil
+}
+
+// A lock file whose holder cannot be written is an error at every step
+// (the error of the write and of the fsync was once lost), and LockAs then
+// gives the lock back.
+func TestLockFileWriteFailure(t *testing.T) {
+	s := openStore(t)
+	for _, step := range []string{"truncate", "write", "sync"} {
+		f := &failingLockFile{failAt: step}
+		if err := s.writeHolder(f, []byte("{}\n")); !errors.Is(err, errDiskFull) {
+			t.Errorf("writeHolder failing at %s: %v, want the failure", step, err)
+		}
+	}
+	f := &failingLockFile{}
+	if err := s.writeHolder(f, []byte("{}\n")); err != nil || !f.synced {
+		t.Fatalf("writeHolder: %v, synced %v", err, f.synced)
+	}
+
+	s.hook = func(st string) error {
+		if st == "lock" {
+			return errDiskFull
+		}
+		return nil
+	}
+	if h, err := s.Lock("example.com"); !errors.Is(err, errDiskFull) || !strings.Contains(err.Error(), "example.com.lock") {
+		t.Fatalf("Lock with a failing lock file write: %v, %v", h, err)
+	}
+	s.hook = nil
+	h := lock(t, s, "example.com") // the failed Lock released the flock
+	if h.Holder().PID != os.Getpid() {
+		t.Fatalf("holder %+v", h.Holder())
+	}
+}
+
 // corruptions are files a journal can turn into; each must be reported as
 // *CorruptError, survive Load and Save byte for byte, and be movable aside
 // only by Quarantine.

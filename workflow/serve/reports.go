@@ -15,7 +15,7 @@ import (
 	"strings"
 
 	"github.com/stspilot/stspilot/checks/tlsrpt"
-	"github.com/stspilot/stspilot/workflow"
+	"github.com/stspilot/stspilot/internal/atomicfile"
 )
 
 // ReportsDir is the directory under the state directory where received
@@ -151,7 +151,7 @@ func (rc *Receiver) store(meta ReportMeta, data []byte) (string, bool, error) {
 			return filepath.Join(ReportsDir, org, name), false, nil
 		}
 	}
-	if err := workflow.WriteAtomic(path, data, 0o600); err != nil {
+	if err := atomicfile.Write(path, data, 0o600); err != nil {
 		return "", false, err
 	}
 	return filepath.Join(ReportsDir, org, name), true, nil
