@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net/netip"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -201,26 +201,11 @@ func validHostname(h string) bool {
 
 // ---------------------------------------------------------------- running
 
-// item is one domain on its way through the pipeline.
-type item struct {
-	idx    int
-	input  string // as typed
-	where  string // "" for arguments, "FILE:LINE" for -f
-	domain string // normalised
-	rep    *checks.Report
-}
-
-// checkRun checks every domain with a bounded worker pool and prints the
-// reports in input order.
-//
-// Input order, not completion order: output is then reproducible and
-// diffable run to run, lines up with the input file, and a runbook can pair
-// results with inputs without sorting. Streaming is kept: a report is printed
-// as soon as it and all before it are done. Buffering is bounded by a window
-// of 4×concurrency domains in flight (started but not yet printed): a slow
-// domain (at worst --timeout) holds back at most that many finished reports,
-// so memory stays flat however long the list is, and the file itself is read
-// lazily.
+// checkRun checks every domain with checks.Batch (bounded concurrency, input
+// order, a window of 4×concurrency domains in flight) and prints each report
+// as it comes out: output is reproducible run to run and lines up with the
+// input, memory stays flat however long the list is, and the file itself is
+// read lazily.
 func checkRun(ctx context.Context, opts *CheckOptions) error {
 	var file io.Reader
 	name := opts.File
@@ -250,122 +235,54 @@ func checkRun(ctx context.Context, opts *CheckOptions) error {
 	}
 	status := &statusLine{w: opts.IO.ErrOut, on: !opts.JSON && opts.IO.IsStderrTTY()}
 
-	// work is cancelled when the caller's ctx is, or when stdout fails.
-	work, stop := context.WithCancelCause(ctx)
-	defer stop(nil)
 	copt := checks.Options{Resolvers: opts.Resolvers, Timeout: opts.Timeout}
-
-	window := make(chan struct{}, 4*opts.Concurrency)
-	jobs := make(chan *item)
-	results := make(chan *item)
-	var readErr error
-
-	var workers sync.WaitGroup
-	for range opts.Concurrency {
-		workers.Go(func() {
-			for it := range jobs {
-				it.rep = opts.RunCheck(work, it.domain, copt)
-				select {
-				case results <- it:
-				case <-work.Done():
-					return
-				}
-			}
-		})
-	}
-	go func() {
-		defer func() {
-			close(jobs)
-			workers.Wait()
-			close(results)
-		}()
-		next := 0
-		emit := func(input, where string) bool {
-			select {
-			case window <- struct{}{}:
-			case <-work.Done():
-				return false
-			}
-			it := &item{idx: next, input: input, where: where}
-			d, err := opts.Normalize(input)
-			if err != nil {
-				it.rep = invalidReport(opts, it, err)
-				select {
-				case results <- it:
-					next++
-					return true
-				case <-work.Done():
-					return false
-				}
-			}
-			it.domain = d
-			select {
-			case jobs <- it:
-				next++
-				return true
-			case <-work.Done():
-				return false
-			}
-		}
-		for _, d := range opts.Domains {
-			if !emit(d, "") {
-				return
-			}
-		}
-		if file != nil {
-			readErr = readDomains(file, name, emit)
-		}
-	}()
+	batch := checks.Batch(ctx, domainInputs(opts.Domains, file, name), checks.BatchOptions{
+		Concurrency: opts.Concurrency,
+		Check:       func(ctx context.Context, d string) *checks.Report { return opts.RunCheck(ctx, d, copt) },
+		Normalize:   opts.Normalize,
+		Now:         opts.Now,
+	})
 
 	status.show("checking…")
 	var t textout.Totals
-	var writeErr error
-	pending := map[int]*item{}
+	var runErr error
 	printed := 0
-	for it := range receive(work, results) {
-		pending[it.idx] = it
-		for p, ok := pending[printed]; ok; p, ok = pending[printed] {
-			delete(pending, printed)
-			printed++
-			<-window
-			rep := finishReport(opts, p)
-			switch {
-			case rep.Error != "":
-				t.Failed++
-			case rep.HasErrors():
-				t.Errors++
-			case rep.Worst() == checks.SevWarn:
-				t.Warnings++
-			default:
-				t.Healthy++
-			}
-			if writeErr != nil {
-				continue // stdout is gone: count, write nothing more
-			}
-			status.clear()
-			if jsonw != nil {
-				writeErr = jsonw.Report(rep)
-			} else {
-				writeErr = human.Report(rep)
-			}
-			if writeErr != nil {
-				stop(writeErr)
-				continue
-			}
-			status.show(fmt.Sprintf("checking… %d done", printed))
+	for r, err := range batch {
+		if err != nil {
+			runErr = err // the input's read error, or ctx's
+			break
 		}
+		printed++
+		rep := r.Report
+		switch {
+		case rep.Error != "":
+			t.Failed++
+		case rep.HasErrors():
+			t.Errors++
+		case rep.Worst() == checks.SevWarn:
+			t.Warnings++
+		default:
+			t.Healthy++
+		}
+		status.clear()
+		var werr error
+		if jsonw != nil {
+			werr = jsonw.Report(rep)
+		} else {
+			werr = human.Report(rep)
+		}
+		if werr != nil { // stdout is gone: stop the checks, write nothing more
+			return &exitError{exitFailure, fmt.Errorf("writing the results: %w", werr)}
+		}
+		status.show(fmt.Sprintf("checking… %d done", printed))
 	}
 	status.clear()
 
-	// readErr may only be read once results was closed, that is when the
-	// loop did not stop for a cancelled context or a write error.
 	switch {
 	case ctx.Err() != nil:
 		return context.Canceled
-	case writeErr != nil:
-		return &exitError{exitFailure, fmt.Errorf("writing the results: %w", writeErr)}
-	case readErr != nil:
-		return &exitError{exitFailure, readErr}
+	case runErr != nil:
+		return &exitError{exitFailure, runErr}
 	case printed == 0:
 		return usageErrorf("%s lists no domains", name)
 	}
@@ -383,20 +300,25 @@ func checkRun(ctx context.Context, opts *CheckOptions) error {
 	return nil
 }
 
-// receive yields items until ch is closed or ctx is done. On cancellation the
-// run ends at once: a producer blocked reading a terminal's stdin cannot be
-// woken, and nothing is waited for after an interrupt.
-func receive(ctx context.Context, ch <-chan *item) func(yield func(*item) bool) {
-	return func(yield func(*item) bool) {
-		for {
-			select {
-			case it, ok := <-ch:
-				if !ok || !yield(it) {
-					return
-				}
-			case <-ctx.Done():
+// domainInputs is the batch's input: the arguments, then the lines of file
+// (when not nil), then the file's read error, if any.
+func domainInputs(args []string, file io.Reader, name string) iter.Seq2[checks.BatchInput, error] {
+	return func(yield func(checks.BatchInput, error) bool) {
+		for in := range checks.Inputs(args...) {
+			if !yield(in, nil) {
 				return
 			}
+		}
+		if file == nil {
+			return
+		}
+		stopped := false
+		err := readDomains(file, name, func(input, where string) bool {
+			stopped = !yield(checks.BatchInput{Text: input, Where: where}, nil)
+			return !stopped
+		})
+		if err != nil && !stopped {
+			yield(checks.BatchInput{}, err)
 		}
 	}
 }
@@ -431,52 +353,6 @@ func readDomains(r io.Reader, name string, emit func(input, where string) bool) 
 			return nil
 		}
 	}
-}
-
-// invalidReport is the per-domain error for an input line that is not a
-// domain name: it goes out like any other report (JSON included) and makes
-// the run exit 1.
-func invalidReport(opts *CheckOptions, it *item, err error) *checks.Report {
-	msg := err.Error()
-	if it.where != "" {
-		msg = it.where + ": " + msg
-	}
-	return &checks.Report{
-		Schema:    checks.SchemaVersion,
-		Domain:    truncate(it.input, 253),
-		CheckedAt: opts.Now().UTC(),
-		Findings:  []checks.Finding{},
-		Error:     msg,
-	}
-}
-
-// finishReport holds the engine to the report contract whatever it
-// returned: never nil, schema set, findings a list, the input recorded.
-func finishReport(opts *CheckOptions, it *item) *checks.Report {
-	rep := it.rep
-	if rep == nil {
-		rep = &checks.Report{Domain: it.domain, CheckedAt: opts.Now().UTC(), Error: "internal error: the check returned no report"}
-	}
-	if rep.Schema == "" {
-		rep.Schema = checks.SchemaVersion
-	}
-	if rep.Findings == nil {
-		rep.Findings = []checks.Finding{}
-	}
-	if rep.Domain == "" {
-		rep.Domain = it.domain
-	}
-	if rep.Input == "" && it.input != rep.Domain && it.domain != "" {
-		rep.Input = it.input
-	}
-	return rep
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
 }
 
 func plural(n int, word string) string {

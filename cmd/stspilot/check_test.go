@@ -570,3 +570,11 @@ func TestCheckStatusLine(t *testing.T) {
 		})
 	}
 }
+
+// truncate shortens s to n bytes for test messages.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
