@@ -135,18 +135,6 @@ func LoadCredentials(path string) (*FileSource, error) {
 // at the default path; callers then use the environment alone.
 var ErrNoCredentialsFile = errors.New("no credentials file")
 
-// DefaultCredentialsPath is $XDG_CONFIG_HOME/stspilot/credentials, or
-// ~/.config/stspilot/credentials.
-func DefaultCredentialsPath(getenv func(string) string) string {
-	if d := getenv("XDG_CONFIG_HOME"); d != "" {
-		return d + "/stspilot/credentials"
-	}
-	if h := getenv("HOME"); h != "" {
-		return h + "/.config/stspilot/credentials"
-	}
-	return ""
-}
-
 // DefaultCredentials loads the file at path if it exists; a missing file
 // yields ErrNoCredentialsFile (not a failure for callers).
 func DefaultCredentials(path string) (*FileSource, error) {

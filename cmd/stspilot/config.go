@@ -8,10 +8,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/stspilot/stspilot/internal/xdg"
 )
 
 // The config file holds defaults for the workflow commands, one
@@ -24,15 +25,19 @@ var configKeys = map[string]bool{"ladder": true, "provider": true, "publish": tr
 
 const maxConfigFile = 64 << 10
 
-// defaultConfigPath is $XDG_CONFIG_HOME/stspilot/config or ~/.config/stspilot/config.
+// defaultConfigPath is $XDG_CONFIG_HOME/stspilot/config or
+// ~/.config/stspilot/config (xdg.ConfigFile), "" without a home directory.
 func defaultConfigPath() string {
-	if d := os.Getenv("XDG_CONFIG_HOME"); d != "" {
-		return filepath.Join(d, "stspilot", "config")
-	}
-	if h, err := os.UserHomeDir(); err == nil && h != "" {
-		return filepath.Join(h, ".config", "stspilot", "config")
-	}
-	return ""
+	p, _ := xdg.ConfigFile(nil, "config")
+	return p
+}
+
+// defaultCredentialsPath is $XDG_CONFIG_HOME/stspilot/credentials or
+// ~/.config/stspilot/credentials (xdg.ConfigFile) in the environment of
+// getenv, "" without a home directory.
+func defaultCredentialsPath(getenv xdg.Getenv) string {
+	p, _ := xdg.ConfigFile(getenv, "credentials")
+	return p
 }
 
 // loadConfig reads the config file; a missing default file is no config.

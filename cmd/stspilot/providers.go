@@ -111,7 +111,7 @@ func settingsSources(path string, lookupEnv func(string) (string, bool)) (file *
 		}
 		return f, path, nil
 	}
-	where = dnsprovider.DefaultCredentialsPath(func(k string) string { v, _ := lookupEnv(k); return v })
+	where = defaultCredentialsPath(func(k string) string { v, _ := lookupEnv(k); return v })
 	f, err := dnsprovider.DefaultCredentials(where)
 	switch {
 	case errors.Is(err, dnsprovider.ErrNoCredentialsFile):

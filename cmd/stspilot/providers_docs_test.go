@@ -38,7 +38,8 @@ environment (a variable set in the environment wins):
 
 - the file given with ` + "`--credentials FILE`" + ` (it must exist), or else
   ` + "`$XDG_CONFIG_HOME/stspilot/credentials`" + `, or ` + "`~/.config/stspilot/credentials`" + `
-  when ` + "`XDG_CONFIG_HOME`" + ` is not set (a missing default file is fine);
+  when ` + "`XDG_CONFIG_HOME`" + ` is not set to an absolute path (a missing
+  default file is fine);
 - it must be a regular file (not a symlink or a directory) that only its owner
   can read or write: ` + "`chmod 600 FILE`" + `; anything looser is refused before
   a byte of it is read;

@@ -39,7 +39,7 @@ type globalOptions struct {
 	JSON      bool
 	Timeout   time.Duration
 	// Credentials is the provider credentials file (--credentials); empty
-	// means dnsprovider.DefaultCredentialsPath, which may be absent.
+	// means defaultCredentialsPath, which may be absent.
 	Credentials string
 	// Config is the config file (--config); empty means defaultConfigPath,
 	// which may be absent.

@@ -478,7 +478,7 @@ func credentialSource(path string) (dnsprovider.Source, error) {
 		}
 		return dnsprovider.Chain(env, f), nil
 	}
-	f, err := dnsprovider.DefaultCredentials(dnsprovider.DefaultCredentialsPath(os.Getenv))
+	f, err := dnsprovider.DefaultCredentials(defaultCredentialsPath(os.Getenv))
 	switch {
 	case errors.Is(err, dnsprovider.ErrNoCredentialsFile):
 		return env, nil

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stspilot/stspilot/internal/atomicfile"
+	"github.com/stspilot/stspilot/internal/xdg"
 )
 
 // Store is a state directory of journals: DOMAIN.json (the journal) and
@@ -32,16 +33,14 @@ type Store struct {
 	hook func(stage string) error
 }
 
-// DefaultDir is $XDG_STATE_HOME/stspilot, else ~/.local/state/stspilot.
+// DefaultDir is $XDG_STATE_HOME/stspilot, else ~/.local/state/stspilot
+// (xdg.StateDir: a relative XDG_STATE_HOME is ignored).
 func DefaultDir() (string, error) {
-	if x := os.Getenv("XDG_STATE_HOME"); x != "" && filepath.IsAbs(x) {
-		return filepath.Join(x, "stspilot"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil || home == "" {
+	d, err := xdg.StateDir(nil)
+	if err != nil {
 		return "", errors.New("journal: no state directory: set XDG_STATE_HOME or HOME, or pass --state-dir")
 	}
-	return filepath.Join(home, ".local", "state", "stspilot"), nil
+	return d, nil
 }
 
 // Open returns the Store in dir (DefaultDir when dir is ""), creating the
