@@ -2,16 +2,10 @@ package e2e
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stspilot/stspilot/internal/testca"
 	"github.com/stspilot/stspilot/workflow"
 )
 
@@ -37,20 +32,13 @@ func startPebble(t *testing.T, env Env) (dirURL, caFile string, mgmt *http.Clien
 		t.Fatalf("pebble is not installed (Debian package pebble; e2e/world installs it): %v", err)
 	}
 	dir := t.TempDir()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "stspilot e2e pebble API CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
+	ca := testca.MustNew(t, testca.Options{Name: "stspilot e2e pebble API CA",
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)})
+	caFile = filepath.Join(dir, "pebble-api-ca.pem")
+	if err := ca.WriteCertPEM(caFile); err != nil {
 		t.Fatal(err)
 	}
-	ca, _ := x509.ParseCertificate(der)
-	caFile = filepath.Join(dir, "pebble-api-ca.pem")
-	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	certFile, keyFile := issue(t, dir, ca, caKey, pebbleIP)
+	certFile, keyFile := issue(t, dir, ca, pebbleIP)
 	cfg := map[string]any{"pebble": map[string]any{
 		"listenAddress":                  pebbleIP + ":14000",
 		"managementListenAddress":        pebbleIP + ":15000",
@@ -80,9 +68,7 @@ func startPebble(t *testing.T, env Env) (dirURL, caFile string, mgmt *http.Clien
 			t.Logf("pebble output:\n%s", out.String())
 		}
 	})
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-	mgmt = &http.Client{Timeout: netTime, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	mgmt = &http.Client{Timeout: netTime, Transport: &http.Transport{TLSClientConfig: ca.ClientConfig()}}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := mgmt.Get("https://" + pebbleIP + ":14000/dir")

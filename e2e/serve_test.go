@@ -4,18 +4,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -32,6 +26,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/stspilot/stspilot/checks/tlsrpt"
+	"github.com/stspilot/stspilot/internal/testca"
 	"github.com/stspilot/stspilot/workflow/serve"
 )
 
@@ -108,47 +103,18 @@ func issueWorldCert(t *testing.T, env Env, dir string, names ...string) (certFil
 	if err != nil {
 		t.Fatal(err)
 	}
-	cb, _ := pem.Decode(caPEM)
-	kb, _ := pem.Decode(keyPEM)
-	if cb == nil || kb == nil {
-		t.Fatal("world CA: no PEM")
-	}
-	ca, err := x509.ParseCertificate(cb.Bytes)
+	ca, err := testca.Load(caPEM, keyPEM)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("world CA: %v", err)
 	}
-	caKey, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return issue(t, dir, ca, caKey, names...)
+	return issue(t, dir, ca, names...)
 }
 
-func issue(t *testing.T, dir string, ca *x509.Certificate, caKey any, names ...string) (certFile, keyFile string) {
+// issue writes a leaf of ca for names (host names or IP addresses), valid
+// for a day, into dir.
+func issue(t *testing.T, dir string, ca *testca.CA, names ...string) (certFile, keyFile string) {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: pkix.Name{CommonName: names[0]},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, n := range names {
-		if ip := net.ParseIP(n); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, n)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalPKCS8PrivateKey(key)
-	certFile, keyFile = filepath.Join(dir, names[0]+".crt"), filepath.Join(dir, names[0]+".key")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
-	return certFile, keyFile
+	return ca.MustWritePEM(t, dir, testca.Leaf{Names: names, CommonName: names[0], NotAfter: time.Now().Add(24 * time.Hour)})
 }
 
 // serveProc is a running `stspilot serve`.

@@ -1,48 +1,24 @@
 package certs
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stspilot/stspilot/internal/testca"
 )
 
-type issuer struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-}
+type issuer struct{ *testca.CA }
 
 func newCA(t *testing.T, name string) issuer {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-24 * time.Hour), NotAfter: time.Now().Add(10 * 365 * 24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
-	return issuer{c, key}
+	return issuer{testca.MustNew(t, testca.Options{Name: name})}
 }
 
 func (ca issuer) leaf(t *testing.T, cn string, sans []string, nb, na time.Time) *x509.Certificate {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		DNSNames: sans, NotBefore: nb, NotAfter: na, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
-	return c
+	return ca.MustIssue(t, testca.Leaf{Names: sans, CommonName: cn, NotBefore: nb, NotAfter: na}).Leaf
 }
 
 func TestVerify(t *testing.T) {
@@ -50,7 +26,7 @@ func TestVerify(t *testing.T) {
 	ca := newCA(t, "test root")
 	other := newCA(t, "other root")
 	roots := x509.NewCertPool()
-	roots.AddCert(ca.cert)
+	roots.AddCert(ca.Cert)
 	year := now.Add(365 * 24 * time.Hour)
 	cases := []struct {
 		name   string // rule ids in the name
@@ -92,18 +68,12 @@ func TestVerify(t *testing.T) {
 func TestVerifyUsesIntermediates(t *testing.T) {
 	now := time.Now()
 	root := newCA(t, "root")
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "intermediate"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, root.cert, &key.PublicKey, root.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ic, _ := x509.ParseCertificate(der)
-	inter := issuer{ic, key}
+	inter := issuer{root.MustIntermediate(t, testca.Options{Name: "intermediate",
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)})}
+	ic := inter.Cert
 	leaf := inter.leaf(t, "mx", []string{"mx.example.test"}, now.Add(-time.Hour), now.Add(time.Hour))
 	roots := x509.NewCertPool()
-	roots.AddCert(root.cert)
+	roots.AddCert(root.Cert)
 	if got := Verify([]*x509.Certificate{leaf, ic}, "mx.example.test", roots, now); !got.Valid() {
 		t.Fatalf("chain with intermediate rejected: %+v", got)
 	}

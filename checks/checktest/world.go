@@ -10,16 +10,11 @@ package checktest
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"strings"
@@ -29,6 +24,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/stspilot/stspilot/checks/smtpprobe/smtptest"
+	"github.com/stspilot/stspilot/internal/testca"
 )
 
 // World is a running set of fake servers. Create it with New; it is closed
@@ -43,8 +39,7 @@ type World struct {
 	// Delay is added before every DNS answer, HTTP response and SMTP reply.
 	Delay time.Duration
 
-	caCert *x509.Certificate
-	caKey  *ecdsa.PrivateKey
+	ca *testca.CA
 
 	mu       sync.Mutex
 	zone     map[string][]dns.RR // by lower-case FQDN
@@ -86,27 +81,9 @@ func freePort(t testing.TB) int {
 // ---------------------------------------------------------------- CA
 
 func (w *World) newCA() {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "checktest root"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(10 * 365 * 24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	w.caCert, _ = x509.ParseCertificate(der)
-	w.caKey = key
-	w.Roots = x509.NewCertPool()
-	w.Roots.AddCert(w.caCert)
+	w.ca = testca.MustNew(w.t, testca.Options{Name: "checktest root",
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(10 * 365 * 24 * time.Hour)})
+	w.Roots = w.ca.Pool()
 }
 
 // CertOpts shape a leaf certificate.
@@ -116,61 +93,22 @@ type CertOpts struct {
 	CNOnly              bool      // no SAN, names[0] as CN
 }
 
-// Leaf issues a leaf for names.
+// Leaf issues a leaf for names, its chain ending with the issuing root.
 func (w *World) Leaf(names []string, o CertOpts) tls.Certificate {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		w.t.Fatal(err)
+	w.t.Helper()
+	l := testca.Leaf{Names: names, CommonName: names[0], NotBefore: o.NotBefore, NotAfter: o.NotAfter, Chain: true}
+	if l.NotAfter.IsZero() {
+		l.NotAfter = time.Now().Add(365 * 24 * time.Hour)
 	}
-	nb, na := o.NotBefore, o.NotAfter
-	if nb.IsZero() {
-		nb = time.Now().Add(-time.Hour)
+	if o.CNOnly {
+		l.Names = nil
 	}
-	if na.IsZero() {
-		na = time.Now().Add(365 * 24 * time.Hour)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: names[0]},
-		NotBefore:    nb, NotAfter: na,
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	if !o.CNOnly {
-		tmpl.DNSNames = names
-	}
-	issuer, ikey := w.caCert, w.caKey
+	issuer := w.ca
 	if o.Untrusted {
-		other := New0CA(w.t)
-		issuer, ikey = other.cert, other.key
+		issuer = testca.MustNew(w.t, testca.Options{Name: "untrusted root",
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)})
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, &key.PublicKey, ikey)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der, issuer.Raw}, PrivateKey: key}
-}
-
-type ca struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-}
-
-// New0CA makes a throwaway CA that no pool trusts.
-func New0CA(t testing.TB) ca {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "untrusted root"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
-	return ca{c, key}
+	return issuer.MustIssue(w.t, l)
 }
 
 // ---------------------------------------------------------------- DNS

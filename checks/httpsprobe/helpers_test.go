@@ -2,15 +2,10 @@ package httpsprobe
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stspilot/stspilot/internal/testca"
 )
 
 // testHost is the policy host every test certificate is about.
@@ -29,66 +26,21 @@ const testHost = "mta-sts.example.test"
 // wall clock (and prove Fetcher.Now is used).
 var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// ca is a throwaway certificate authority.
-type ca struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-}
+// ca is a throwaway certificate authority dated around testNow.
+type ca struct{ *testca.CA }
 
 func newCA(tb testing.TB, name string) *ca {
 	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(tb), Subject: pkix.Name{CommonName: name, Organization: []string{"httpsprobe test"}},
-		NotBefore: testNow.Add(-10 * 365 * 24 * time.Hour), NotAfter: testNow.Add(10 * 365 * 24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return &ca{cert, key}
+	return &ca{testca.MustNew(tb, testca.Options{Name: name, Organization: "httpsprobe test",
+		NotBefore: testNow.Add(-10 * 365 * 24 * time.Hour), NotAfter: testNow.Add(10 * 365 * 24 * time.Hour)})}
 }
 
-func (c *ca) pool() *x509.CertPool {
-	p := x509.NewCertPool()
-	p.AddCert(c.cert)
-	return p
-}
+func (c *ca) pool() *x509.CertPool { return c.Pool() }
 
 // leaf issues a server certificate valid from nb to na.
 func (c *ca) leaf(tb testing.TB, cn string, sans []string, nb, na time.Time) tls.Certificate {
 	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(tb), Subject: pkix.Name{CommonName: cn},
-		DNSNames: sans, NotBefore: nb, NotAfter: na,
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, &key.PublicKey, c.key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
-func serial(tb testing.TB) *big.Int {
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return n
+	return c.MustIssue(tb, testca.Leaf{Names: sans, CommonName: cn, NotBefore: nb, NotAfter: na})
 }
 
 // pki holds the test CA and the leaves the tests serve. It is built once per

@@ -30,6 +30,7 @@ import (
 	"github.com/stspilot/stspilot/checks"
 	"github.com/stspilot/stspilot/dnsprovider"
 	"github.com/stspilot/stspilot/dnsprovider/memory"
+	"github.com/stspilot/stspilot/internal/testca"
 	"github.com/stspilot/stspilot/workflow"
 )
 
@@ -80,7 +81,8 @@ type Sandbox struct {
 
 	zone    string // FQDN, lower case
 	mem     *memory.Provider
-	ca      *ca
+	ca      *testca.CA
+	roots   *x509.CertPool
 	mu      sync.Mutex
 	static  map[string][]dns.RR
 	broken  map[Break]bool
@@ -217,22 +219,22 @@ func (s *Sandbox) issue(start time.Time) error {
 	if err != nil {
 		return err
 	}
-	s.ca = c
+	s.ca, s.roots = c, c.Pool()
 	// Valid for ten years of sandbox time: the whole ladder and a
 	// teardown take months, not years.
 	nb, na := start.Add(-24*time.Hour), start.Add(10*365*24*time.Hour)
-	if s.policyCert, err = c.leaf([]string{"mta-sts." + s.Domain}, nb, na); err != nil {
+	if s.policyCert, err = leaf(c, []string{"mta-sts." + s.Domain}, nb, na); err != nil {
 		return err
 	}
-	if s.policyExpired, err = c.leaf([]string{"mta-sts." + s.Domain}, start.Add(-90*24*time.Hour), start.Add(-24*time.Hour)); err != nil {
+	if s.policyExpired, err = leaf(c, []string{"mta-sts." + s.Domain}, start.Add(-90*24*time.Hour), start.Add(-24*time.Hour)); err != nil {
 		return err
 	}
 	for _, h := range []string{"mx1", "mx2", "mx3"} {
-		if s.mxCerts[h+"."+s.Domain], err = c.leaf([]string{h + "." + s.Domain}, nb, na); err != nil {
+		if s.mxCerts[h+"."+s.Domain], err = leaf(c, []string{h + "." + s.Domain}, nb, na); err != nil {
 			return err
 		}
 	}
-	s.wrongCert, err = c.leaf([]string{"mail.hosting-elsewhere.test"}, nb, na)
+	s.wrongCert, err = leaf(c, []string{"mail.hosting-elsewhere.test"}, nb, na)
 	return err
 }
 
@@ -283,13 +285,13 @@ func (s *Sandbox) Close() {
 }
 
 // Roots is the pool that trusts the sandbox CA.
-func (s *Sandbox) Roots() *x509.CertPool { return s.ca.pool }
+func (s *Sandbox) Roots() *x509.CertPool { return s.roots }
 
 // CheckOptions are the checks' options that reach the sandbox; progress
 // may be nil.
 func (s *Sandbox) CheckOptions(progress func(checks.ProbeEvent)) checks.Options {
 	return checks.Options{
-		Resolvers: []string{s.DNSAddr}, Roots: s.ca.pool,
+		Resolvers: []string{s.DNSAddr}, Roots: s.roots,
 		HTTPSPort: s.HTTPSPort, SMTPPort: s.SMTPPort,
 		Timeout: 10 * time.Second, Now: s.Clock.Now, Progress: progress,
 	}
@@ -304,7 +306,7 @@ func (s *Sandbox) Check(ctx context.Context, domain string) *checks.Report {
 // the in-memory publisher and journal, the accelerated clock, live checks,
 // the served gate and the published gate all pointed at the sandbox.
 func (s *Sandbox) Engine() (*workflow.Engine, error) {
-	served, err := workflow.NewServedChecker([]string{s.DNSAddr}, s.ca.pool, s.HTTPSPort, s.Clock.Now)
+	served, err := workflow.NewServedChecker([]string{s.DNSAddr}, s.roots, s.HTTPSPort, s.Clock.Now)
 	if err != nil {
 		return nil, err
 	}
