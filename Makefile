@@ -1,0 +1,48 @@
+# Developer shortcuts; every target runs a command the README names.
+# The linters are pinned and installed into bin/ (git-ignored) when missing.
+
+GOLANGCI_LINT_VERSION := v2.15.0
+STATICCHECK_VERSION   := v0.8.2
+
+BIN           := $(CURDIR)/bin
+# The version is in the file name, so changing a pin installs the new one.
+GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+STATICCHECK   := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
+
+.PHONY: test test-short e2e lint vet staticcheck generate build
+
+# Everything, with the real-server world (as root; without root the e2e tests skip).
+test:
+	bash e2e/test
+
+# Unit tests only: no world, no slow inputs.
+test-short:
+	go test -short ./...
+
+# Only the end-to-end tests against the real-server world (as root).
+e2e:
+	bash e2e/test ./e2e
+
+build:
+	go build ./...
+
+vet:
+	go vet ./...
+
+staticcheck: $(STATICCHECK)
+	$(STATICCHECK) ./...
+
+lint: $(GOLANGCI_LINT)
+	$(GOLANGCI_LINT) run ./...
+
+# Regenerate docs/providers.md and the golden files after a deliberate change.
+generate:
+	go generate ./...
+
+$(GOLANGCI_LINT):
+	GOBIN=$(BIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(BIN)/golangci-lint $@
+
+$(STATICCHECK):
+	GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv $(BIN)/staticcheck $@
