@@ -8,9 +8,6 @@ func SetRetryForTest(p Provider, first, max time.Duration, attempts int) {
 	p.(*libdnsAdapter).retry = retryPolicy{first: first, max: max, attempts: attempts}
 }
 
-// ParseCredentials exposes parseCredentials to the fuzz test.
-var ParseCredentials = parseCredentials
-
 // LibdnsOf returns the libdns provider behind a provider built by
 // FromLibdns, for tests that add records behind its back.
 func LibdnsOf(p Provider) (LibdnsProvider, bool) {

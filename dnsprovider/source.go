@@ -1,14 +1,12 @@
 package dnsprovider
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"strings"
+
+	"github.com/stspilot/stspilot/internal/envfile"
 )
 
 // Source is where provider settings come from: the environment, a
@@ -85,51 +83,42 @@ const maxCredentialsFile = 64 << 10
 // quotes, an optional leading `export `. The file must be a regular file
 // that only its owner can read or write (mode 0600 or stricter), not a
 // symbolic link; anything else is refused with ErrConfig, before a byte of
-// it is read.
+// it is read (envfile.ReadFile, envfile.Parse).
 // A missing file is an error wrapping fs.ErrNotExist.
 // Errors name the file and the line, never a value.
 func LoadCredentials(path string) (*FileSource, error) {
-	// A symbolic link is refused: its target's owner and mode are not
-	// what the operator checked. Lstat, then compare with the file opened,
-	// so a swap between the two is caught too.
-	lst, err := os.Lstat(path)
-	if err != nil {
-		return nil, fmt.Errorf("credentials file: %w", err)
-	}
-	if lst.Mode()&fs.ModeSymlink != 0 {
+	data, err := envfile.ReadFile(path, envfile.ReadOptions{
+		Max:       maxCredentialsFile,
+		NoSymlink: true,
+		Check: func(st fs.FileInfo) error {
+			if perm := st.Mode().Perm(); perm&0o077 != 0 {
+				return fmt.Errorf("%w: credentials file %s has mode %04o; it holds secrets, so it must be 0600 (chmod 600 %s)", ErrConfig, path, perm, path)
+			}
+			return nil
+		},
+	})
+	switch {
+	case errors.Is(err, envfile.ErrSymlink):
 		return nil, fmt.Errorf("%w: credentials file %s is a symbolic link; give the file itself", ErrConfig, path)
-	}
-	if !lst.Mode().IsRegular() {
+	case errors.Is(err, envfile.ErrNotRegular):
 		return nil, fmt.Errorf("%w: credentials file %s is not a regular file", ErrConfig, path)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("credentials file: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("credentials file: %w", err)
-	}
-	if !st.Mode().IsRegular() || !os.SameFile(lst, st) {
-		return nil, fmt.Errorf("%w: credentials file %s is not a regular file", ErrConfig, path)
-	}
-	if perm := st.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("%w: credentials file %s has mode %04o; it holds secrets, so it must be 0600 (chmod 600 %s)", ErrConfig, path, perm, path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxCredentialsFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("credentials file %s: %w", path, err)
-	}
-	if len(data) > maxCredentialsFile {
+	case errors.Is(err, envfile.ErrTooLarge):
 		return nil, fmt.Errorf("%w: credentials file %s is larger than %d bytes", ErrConfig, path, maxCredentialsFile)
+	case errors.Is(err, ErrConfig):
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("credentials file: %w", err)
 	}
-	vals, err := parseCredentials(data)
+	vals, err := envfile.Parse(data, credentialsSyntax)
 	if err != nil {
 		return nil, fmt.Errorf("%w: credentials file %s: %v", ErrConfig, path, err)
 	}
 	return &FileSource{Path: path, vals: vals}, nil
 }
+
+// credentialsSyntax: environment variable names, and a leading "export "
+// so that a shell can source the file.
+var credentialsSyntax = envfile.Syntax{Export: true, Key: envfile.IsEnvName, Want: "NAME=value"}
 
 // ErrNoCredentialsFile is returned by DefaultCredentials when no file exists
 // at the default path; callers then use the environment alone.
@@ -146,52 +135,4 @@ func DefaultCredentials(path string) (*FileSource, error) {
 		return nil, ErrNoCredentialsFile
 	}
 	return fs_, err
-}
-
-func parseCredentials(data []byte) (map[string]string, error) {
-	if bytes.IndexByte(data, 0) >= 0 {
-		return nil, errors.New("binary content (NUL byte)")
-	}
-	vals := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 4096), maxCredentialsFile)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(strings.TrimSuffix(sc.Text(), "\r"))
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		line = strings.TrimPrefix(line, "export ")
-		k, v, ok := strings.Cut(line, "=")
-		k = strings.TrimSpace(k)
-		if !ok || !validEnvName(k) {
-			return nil, fmt.Errorf("line %d: want NAME=value", n)
-		}
-		v = strings.TrimSpace(v)
-		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') {
-			if v[len(v)-1] != v[0] {
-				return nil, fmt.Errorf("line %d: unterminated quote in the value of %s", n, k)
-			}
-			v = v[1 : len(v)-1]
-		}
-		if _, dup := vals[k]; dup {
-			return nil, fmt.Errorf("line %d: %s is set twice", n, k)
-		}
-		vals[k] = v
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	return vals, nil
-}
-
-func validEnvName(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i, c := range k {
-		if !(c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || i > 0 && c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
 }

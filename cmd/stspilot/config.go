@@ -1,17 +1,12 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
-	"fmt"
-	"io"
 	"io/fs"
-	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/stspilot/stspilot/internal/envfile"
 	"github.com/stspilot/stspilot/internal/xdg"
 )
 
@@ -42,51 +37,40 @@ func defaultCredentialsPath(getenv xdg.Getenv) string {
 
 // loadConfig reads the config file; a missing default file is no config.
 // explicit says the path came from --config, where missing is an error.
+// It must be a regular file (a symbolic link to one is fine) or a
+// character device (--config /dev/null: no config); a FIFO, socket or
+// directory is refused before it is opened.
 func loadConfig(path string, explicit bool) (map[string]string, error) {
 	if path == "" {
 		return nil, nil
 	}
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) && !explicit {
+	data, err := envfile.ReadFile(path, envfile.ReadOptions{Max: maxConfigFile, Devices: true})
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !explicit:
 		return nil, nil
-	}
-	if err != nil {
-		return nil, usageErrorf("config file: %v", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxConfigFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("config file %s: %w", path, err)
-	}
-	if len(data) > maxConfigFile {
+	case errors.Is(err, envfile.ErrNotRegular):
+		return nil, usageErrorf("config file %s is not a regular file", path)
+	case errors.Is(err, envfile.ErrTooLarge):
 		return nil, usageErrorf("config file %s is larger than %d bytes", path, maxConfigFile)
+	case err != nil:
+		return nil, usageErrorf("config file: %v", err)
 	}
 	return parseConfig(path, data)
 }
 
+// configSyntax: the keys of configKeys, no "export ".
+var configSyntax = envfile.Syntax{
+	Key:  func(k string) bool { return configKeys[k] },
+	Want: "KEY = VALUE with KEY one of ladder, provider, publish, state-dir, zone, ttl, rua, reports",
+}
+
 func parseConfig(path string, data []byte) (map[string]string, error) {
-	if bytes.IndexByte(data, 0) >= 0 {
-		return nil, usageErrorf("config file %s: binary content", path)
-	}
-	out := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 4096), maxConfigFile)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		k, v = strings.TrimSpace(k), strings.Trim(strings.TrimSpace(v), `"'`)
-		if !ok || !configKeys[k] {
-			return nil, usageErrorf("config file %s, line %d: want KEY = VALUE with KEY one of ladder, provider, publish, state-dir, zone, ttl, rua, reports", path, n)
-		}
-		if _, dup := out[k]; dup {
-			return nil, usageErrorf("config file %s, line %d: %s is set twice", path, n, k)
-		}
-		out[k] = v
-	}
-	if err := sc.Err(); err != nil {
+	out, err := envfile.Parse(data, configSyntax)
+	var le *envfile.LineError
+	switch {
+	case errors.As(err, &le):
+		return nil, usageErrorf("config file %s, %v", path, le)
+	case err != nil:
 		return nil, usageErrorf("config file %s: %v", path, err)
 	}
 	return out, nil
