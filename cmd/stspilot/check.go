@@ -11,7 +11,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -32,24 +31,20 @@ const (
 // CheckOptions is everything `stspilot check` needs. RunE fills it from the
 // command line and validates it; checkRun does the work.
 type CheckOptions struct {
-	IO *IOStreams
+	CommonOptions // Resolvers validated; Timeout positive
 
 	Domains     []string // as typed on the command line
 	File        string   // -f: one domain a line; "-" is stdin
 	Concurrency int
-	JSON        bool
-	Resolvers   []string // host:port, validated
-	Timeout     time.Duration
 
 	// RunCheck checks one normalised domain; Normalize validates input.
 	// Both come from the factory (checks.Run, checks.NormalizeDomain).
 	RunCheck  func(ctx context.Context, domain string, opt checks.Options) *checks.Report
 	Normalize func(string) (string, error)
-	Now       func() time.Time
 }
 
-func newCheckCmd(f *factory, g *globalOptions, runF func(context.Context, *CheckOptions) error) *cobra.Command {
-	opts := &CheckOptions{IO: f.IO, RunCheck: f.RunCheck, Normalize: f.Normalize, Now: f.Now}
+func newCheckCmd(f *factory, runF func(context.Context, *CheckOptions) error) *cobra.Command {
+	opts := &CheckOptions{CommonOptions: f.newCommon(), RunCheck: f.RunCheck, Normalize: f.Normalize}
 	cmd := &cobra.Command{
 		Use:   "check [DOMAIN...]",
 		Short: "Diagnose MTA-STS and TLS-RPT of domains, live and read-only",
@@ -71,38 +66,38 @@ some domain has errors, 1 when some domain could not be checked (1 beats 4),
   stspilot check --json -f domains.txt | jq -c 'select(.findings[].severity == "error")'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Domains = args
-			opts.JSON = g.JSON
-			opts.Timeout = g.Timeout
-			if len(args) == 0 && opts.File == "" {
-				return usageErrorf("give at least one domain, or -f FILE with one domain a line")
-			}
-			if opts.Concurrency < 1 || opts.Concurrency > maxConcurrency {
-				return usageErrorf("--concurrency must be between 1 and %d, not %d", maxConcurrency, opts.Concurrency)
-			}
-			if opts.Timeout <= 0 {
-				return usageErrorf("--timeout must be positive, not %s", opts.Timeout)
-			}
-			rs, err := parseResolvers(g.Resolvers)
-			if err != nil {
+			if err := f.prepare(cmd, &opts.CommonOptions, needResolvers); err != nil {
 				return err
 			}
-			opts.Resolvers = rs
-			// Domains typed as arguments are checked before any network
-			// traffic: a typo is a usage error, not a failed check.
-			for _, d := range args {
-				if _, err := opts.Normalize(d); err != nil {
-					return &usageError{err}
-				}
+			if err := opts.validate(); err != nil {
+				return err
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return checkRun(cmd.Context(), opts)
+			return runOr(cmd.Context(), opts, runF, checkRun)
 		},
 	}
 	cmd.Flags().StringVarP(&opts.File, "file", "f", "", "read domains from `FILE`, one a line (# comments; - for stdin)")
 	cmd.Flags().IntVar(&opts.Concurrency, "concurrency", defaultConcurrency, "check up to `N` domains at once")
 	return cmd
+}
+
+func (opts *CheckOptions) validate() error {
+	if len(opts.Domains) == 0 && opts.File == "" {
+		return usageErrorf("give at least one domain, or -f FILE with one domain a line")
+	}
+	if opts.Concurrency < 1 || opts.Concurrency > maxConcurrency {
+		return usageErrorf("--concurrency must be between 1 and %d, not %d", maxConcurrency, opts.Concurrency)
+	}
+	if opts.Timeout <= 0 {
+		return usageErrorf("--timeout must be positive, not %s", opts.Timeout)
+	}
+	// Domains typed as arguments are checked before any network traffic:
+	// a typo is a usage error, not a failed check.
+	for _, d := range opts.Domains {
+		if _, err := opts.Normalize(d); err != nil {
+			return &usageError{err}
+		}
+	}
+	return nil
 }
 
 // parseResolvers validates --resolver values and adds the default port:

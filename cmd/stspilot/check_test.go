@@ -14,6 +14,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/stspilot/stspilot/checks"
 )
 
@@ -22,9 +24,11 @@ import (
 func parseCheck(t *testing.T, f *factory, args ...string) (*CheckOptions, int, string) {
 	t.Helper()
 	var got *CheckOptions
-	root := newRootCmd(f, func(_ context.Context, o *CheckOptions) error {
-		got = o
-		return nil
+	root := rootWith(f, func(f *factory) *cobra.Command {
+		return newCheckCmd(f, func(_ context.Context, o *CheckOptions) error {
+			got = o
+			return nil
+		})
 	})
 	code := executeRoot(context.Background(), f, root, args)
 	return got, code, f.IO.ErrOut.(*strings.Builder).String()

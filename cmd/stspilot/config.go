@@ -77,14 +77,12 @@ func parseConfig(path string, data []byte) (map[string]string, error) {
 }
 
 // applyConfig fills the flags of cmd that were not given from cfg, except
-// provider, publish and ladder, which the journal's values beat (they are
-// kept in o.ConfigDefaults for newEngine).
-func applyConfig(cmd *cobra.Command, o *WorkflowOptions, cfg map[string]string) error {
-	o.ConfigDefaults = map[string]string{}
+// provider, publish and ladder, which the journal's values beat (newEngine
+// reads them from CommonOptions.Config).
+func applyConfig(cmd *cobra.Command, cfg map[string]string) error {
 	for k, v := range cfg {
 		switch k {
 		case "provider", "publish", "ladder":
-			o.ConfigDefaults[k] = v
 			continue
 		}
 		fl := cmd.Flags().Lookup(k)

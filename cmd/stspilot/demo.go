@@ -17,15 +17,13 @@ import (
 
 // DemoOptions are the flags of `stspilot demo`.
 type DemoOptions struct {
-	IO     *IOStreams
+	CommonOptions
 	Breaks []string
 	Day    time.Duration
-	// runF replaces the work (flag-parsing tests).
-	runF func(context.Context, *DemoOptions) error
 }
 
-func newDemoCmd(f *factory, g *globalOptions) *cobra.Command {
-	o := &DemoOptions{IO: f.IO}
+func newDemoCmd(f *factory, runF func(context.Context, *DemoOptions) error) *cobra.Command {
+	o := &DemoOptions{CommonOptions: f.newCommon()}
 	var names []string
 	for _, b := range sandbox.Breaks {
 		names = append(names, string(b.Name))
@@ -47,26 +45,33 @@ orphan-policy) need a rollout first, and mx-uncovered shows only once a
 policy exists that predates it: inject them live.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			for _, b := range o.Breaks {
-				if _, err := sandbox.ParseBreak(b); err != nil {
-					return &usageError{fmt.Errorf("--break: %w", err)}
-				}
+			if err := f.prepare(cmd, &o.CommonOptions, 0); err != nil {
+				return err
 			}
-			if o.Day <= 0 {
-				return usageErrorf("--day must be positive")
+			if err := o.validate(); err != nil {
+				return err
 			}
-			if !o.IO.IsStdinTTY() || !o.IO.IsStdoutTTY() {
-				return usageErrorf("the demo is an interactive wizard: run it on a terminal")
-			}
-			if o.runF != nil {
-				return o.runF(cmd.Context(), o)
-			}
-			return demoRun(cmd.Context(), o)
+			return runOr(cmd.Context(), o, runF, demoRun)
 		},
 	}
 	cmd.Flags().StringSliceVar(&o.Breaks, "break", nil, "inject a failure from the start (repeatable): `NAME` (see above)")
 	cmd.Flags().DurationVar(&o.Day, "day", sandbox.DefaultDay, "how long a sandbox day lasts in real time")
 	return cmd
+}
+
+func (o *DemoOptions) validate() error {
+	for _, b := range o.Breaks {
+		if _, err := sandbox.ParseBreak(b); err != nil {
+			return &usageError{fmt.Errorf("--break: %w", err)}
+		}
+	}
+	if o.Day <= 0 {
+		return usageErrorf("--day must be positive")
+	}
+	if !o.IO.IsStdinTTY() || !o.IO.IsStdoutTTY() {
+		return usageErrorf("the demo is an interactive wizard: run it on a terminal")
+	}
+	return nil
 }
 
 func demoRun(ctx context.Context, o *DemoOptions) error {

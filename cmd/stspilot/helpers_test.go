@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/stspilot/stspilot/checks"
 )
 
@@ -106,4 +108,18 @@ func runCmd(t *testing.T, fc *fakeChecker, stdin string, args ...string) (int, s
 	f, out, errOut := testFactory(stdin, fc)
 	code := execute(context.Background(), f, args)
 	return code, out.String(), errOut.String()
+}
+
+// rootWith is the command tree of f with cmd in place of the command of the
+// same name: a test builds cmd with a runF that captures the options.
+func rootWith(f *factory, cmd func(*factory) *cobra.Command) *cobra.Command {
+	root := newRootCmd(f)
+	c := cmd(f)
+	for _, old := range root.Commands() {
+		if old.Name() == c.Name() {
+			root.RemoveCommand(old)
+		}
+	}
+	root.AddCommand(c)
+	return root
 }

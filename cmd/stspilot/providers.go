@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,18 +20,15 @@ const providersSchema = "stspilot.providers/v1"
 
 // ProvidersOptions is everything `stspilot providers` needs.
 type ProvidersOptions struct {
-	IO    *IOStreams
+	CommonOptions // Credentials: empty means the default path, which may be absent
+
 	Names []string // as typed; empty means every listed provider
-	JSON  bool
-	// Credentials is --credentials; empty means the default path, which
-	// may be absent.
-	Credentials string
 	// LookupEnv reads the environment (os.LookupEnv outside tests).
 	LookupEnv func(string) (string, bool)
 }
 
-func newProvidersCmd(f *factory, g *globalOptions, runF func(*ProvidersOptions) error) *cobra.Command {
-	opts := &ProvidersOptions{IO: f.IO, LookupEnv: os.LookupEnv}
+func newProvidersCmd(f *factory, runF func(context.Context, *ProvidersOptions) error) *cobra.Command {
+	opts := &ProvidersOptions{CommonOptions: f.newCommon(), LookupEnv: os.LookupEnv}
 	cmd := &cobra.Command{
 		Use:   "providers [NAME...]",
 		Short: "List the DNS providers compiled in and the settings each needs",
@@ -47,20 +45,25 @@ never printed. The environment wins over the file. See docs/providers.md.`,
   stspilot providers --json | jq -r '.providers[] | select(.configured) | .name'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Names = args
-			opts.JSON = g.JSON
-			opts.Credentials = g.Credentials
-			for _, n := range args {
-				if _, ok := dnsprovider.Lookup(n); !ok {
-					return usageErrorf("unknown DNS provider %q (known: %s)", n, strings.Join(dnsprovider.Names(), ", "))
-				}
+			if err := f.prepare(cmd, &opts.CommonOptions, 0); err != nil {
+				return err
 			}
-			if runF != nil {
-				return runF(opts)
+			if err := opts.validate(); err != nil {
+				return err
 			}
-			return providersRun(opts)
+			return runOr(cmd.Context(), opts, runF, providersRun)
 		},
 	}
 	return cmd
+}
+
+func (opts *ProvidersOptions) validate() error {
+	for _, n := range opts.Names {
+		if _, ok := dnsprovider.Lookup(n); !ok {
+			return usageErrorf("unknown DNS provider %q (known: %s)", n, strings.Join(dnsprovider.Names(), ", "))
+		}
+	}
+	return nil
 }
 
 // providersDoc is the `providers --json` document.
@@ -159,7 +162,7 @@ func providersReport(opts *ProvidersOptions) (*providersDoc, error) {
 	return doc, nil
 }
 
-func providersRun(opts *ProvidersOptions) error {
+func providersRun(_ context.Context, opts *ProvidersOptions) error {
 	doc, err := providersReport(opts)
 	if err != nil {
 		return err

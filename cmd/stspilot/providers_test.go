@@ -64,8 +64,8 @@ func TestProvidersFlags(t *testing.T) {
 	isolateProviderEnv(t)
 	var got *ProvidersOptions
 	f, _, _ := testFactory("", &fakeChecker{})
-	g := &globalOptions{JSON: true, Credentials: "/x/creds"}
-	cmd := newProvidersCmd(f, g, func(o *ProvidersOptions) error { got = o; return nil })
+	f.global = &globalOptions{JSON: true, Credentials: "/x/creds"}
+	cmd := newProvidersCmd(f, func(_ context.Context, o *ProvidersOptions) error { got = o; return nil })
 	cmd.SetArgs([]string{"cloudflare", "route53"})
 	if err := cmd.Execute(); err != nil || got == nil {
 		t.Fatalf("err %v, options %v", err, got)

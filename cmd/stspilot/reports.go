@@ -27,21 +27,20 @@ const ReportsSchema = "stspilot.reports/v1"
 // ReportsOptions is everything `stspilot reports` needs. RunE fills it from
 // the command line and validates it; reportsRun does the work.
 type ReportsOptions struct {
-	IO *IOStreams
+	CommonOptions // Config: its "reports" path is a default PATH
 
 	// Paths are files, directories and Maildirs, as given.
 	Paths  []string
 	Domain string // normalised; "" for every domain
-	// Since is the start of the period (zero: everything).
-	Since    time.Time
-	JSON     bool
-	StateDir string // the journals, for policy ids; "" for the default
-	Now      func() time.Time
+	// Since is the start of the period (zero: everything); SinceText is
+	// --since as typed.
+	Since     time.Time
+	SinceText string
+	StateDir  string // the journals, for policy ids; "" for the default
 }
 
-func newReportsCmd(f *factory, g *globalOptions, runF func(context.Context, *ReportsOptions) error) *cobra.Command {
-	o := &ReportsOptions{IO: f.IO, Now: f.Now}
-	var since string
+func newReportsCmd(f *factory, runF func(context.Context, *ReportsOptions) error) *cobra.Command {
+	o := &ReportsOptions{CommonOptions: f.newCommon()}
 	cmd := &cobra.Command{
 		Use:   "reports [PATH...]",
 		Short: "Summarise TLS-RPT reports: files, directories, .json.gz, .eml, Maildir",
@@ -65,44 +64,46 @@ when a path or a file could not be read (everything else is still printed),
   stspilot reports --domain example.com --since 14d reports/ inbox.eml
   stspilot reports --json --since 2026-11-01 reports/ | jq '.summary.by_result_type'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Paths, o.JSON = args, g.JSON
-			if o.Domain != "" {
-				d, err := checks.NormalizeDomain(o.Domain)
-				if err != nil {
-					return &usageError{fmt.Errorf("--domain: %w", err)}
-				}
-				o.Domain = d
-			}
-			if since != "" {
-				t, err := parseSince(since, o.Now())
-				if err != nil {
-					return usageErrorf("--since %q: %v", since, err)
-				}
-				o.Since = t
-			}
-			cfg, err := loadConfig(first(g.Config, defaultConfigPath()), g.Config != "")
-			if err != nil {
+			o.Paths = args
+			if err := f.prepare(cmd, &o.CommonOptions, needConfig); err != nil {
 				return err
 			}
-			if o.StateDir == "" {
-				o.StateDir = cfg["state-dir"]
+			if err := o.validate(); err != nil {
+				return err
 			}
-			if len(o.Paths) == 0 {
-				o.Paths = defaultReportPaths(cfg["reports"], o.StateDir)
-				if len(o.Paths) == 0 {
-					return usageErrorf("give at least one PATH (a report file, a directory or a Maildir); no config \"reports\" path and no reports received by stspilot serve were found")
-				}
-			}
-			if runF != nil {
-				return runF(cmd.Context(), o)
-			}
-			return reportsRun(cmd.Context(), o)
+			return runOr(cmd.Context(), o, runF, reportsRun)
 		},
 	}
 	cmd.Flags().StringVar(&o.Domain, "domain", "", "only reports about policy domain `D`")
-	cmd.Flags().StringVar(&since, "since", "", "only reports for days after `DURATION|DATE` (14d, 36h, 2026-11-01, an RFC 3339 time)")
+	cmd.Flags().StringVar(&o.SinceText, "since", "", "only reports for days after `DURATION|DATE` (14d, 36h, 2026-11-01, an RFC 3339 time)")
 	cmd.Flags().StringVar(&o.StateDir, "state-dir", "", "journal directory, to name the policy ids (default $XDG_STATE_HOME/stspilot)")
 	return cmd
+}
+
+// validate normalises --domain and --since, and picks the default paths
+// when none were given.
+func (o *ReportsOptions) validate() error {
+	if o.Domain != "" {
+		d, err := checks.NormalizeDomain(o.Domain)
+		if err != nil {
+			return &usageError{fmt.Errorf("--domain: %w", err)}
+		}
+		o.Domain = d
+	}
+	if o.SinceText != "" {
+		t, err := parseSince(o.SinceText, o.Now())
+		if err != nil {
+			return usageErrorf("--since %q: %v", o.SinceText, err)
+		}
+		o.Since = t
+	}
+	if len(o.Paths) == 0 {
+		o.Paths = defaultReportPaths(o.Config["reports"], o.StateDir)
+		if len(o.Paths) == 0 {
+			return usageErrorf("give at least one PATH (a report file, a directory or a Maildir); no config \"reports\" path and no reports received by stspilot serve were found")
+		}
+	}
+	return nil
 }
 
 // parseSince reads DURATION (before now: "14d", "36h", "90m") or DATE

@@ -31,6 +31,10 @@ type factory struct {
 	Now func() time.Time
 	// NewEngine builds the workflow engine for one domain (newEngine).
 	NewEngine func(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error)
+
+	// global holds the persistent flags once newRootCmd bound them;
+	// prepare reads them.
+	global *globalOptions
 }
 
 // globalOptions are the persistent flags every command shares.
@@ -69,7 +73,7 @@ func run(args []string, in io.Reader, out, errOut io.Writer) int {
 // execute runs the command tree under ctx and maps the outcome to an exit
 // code. An interrupted context wins over whatever the command returned.
 func execute(ctx context.Context, f *factory, args []string) int {
-	return executeRoot(ctx, f, newRootCmd(f, nil), args)
+	return executeRoot(ctx, f, newRootCmd(f), args)
 }
 
 func executeRoot(ctx context.Context, f *factory, root *cobra.Command, args []string) int {
@@ -86,10 +90,11 @@ func executeRoot(ctx context.Context, f *factory, root *cobra.Command, args []st
 }
 
 // newRootCmd builds the command tree. Flags live in structs owned by each
-// constructor, never in package variables. checkRunF, when set, replaces the
-// work of `check` (tests of flag parsing).
-func newRootCmd(f *factory, checkRunF func(context.Context, *CheckOptions) error) *cobra.Command {
+// constructor, never in package variables; the persistent ones in f.global,
+// where every command's prepare reads them.
+func newRootCmd(f *factory) *cobra.Command {
 	g := &globalOptions{}
+	f.global = g
 	root := &cobra.Command{
 		Use:   "stspilot",
 		Short: "Diagnose, deploy and safely remove MTA-STS and TLS-RPT for mail domains",
@@ -104,7 +109,7 @@ DNS and the policy file step by step, each step behind a live gate, and
 		Args:          rootArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.IO.IsStdinTTY() && f.IO.IsStdoutTTY() {
-				return rootWizard(cmd, f, g) // design.md: on a terminal, the wizard
+				return rootWizard(cmd, f) // design.md: on a terminal, the wizard
 			}
 			return cmd.Help()
 		},
@@ -127,18 +132,18 @@ DNS and the policy file step by step, each step behind a live gate, and
 	pf.StringVar(&g.Credentials, "credentials", "", "DNS provider credentials `FILE` (NAME=value lines, mode 0600; default $XDG_CONFIG_HOME/stspilot/credentials); the environment wins over it")
 
 	root.AddCommand(
-		newCheckCmd(f, g, checkRunF),
-		newProvidersCmd(f, g, nil),
-		newStatusCmd(f, g),
-		newPlanCmd(f, g),
-		newWorkflowCmd(f, g, workflow.Rollout),
-		newWorkflowCmd(f, g, workflow.Promote),
-		newWorkflowCmd(f, g, workflow.Rollback),
-		newWorkflowCmd(f, g, workflow.Teardown),
-		newWizardCmd(f, g),
-		newDemoCmd(f, g),
-		newServeCmd(f, g, nil),
-		newReportsCmd(f, g, nil),
+		newCheckCmd(f, nil),
+		newProvidersCmd(f, nil),
+		newStatusCmd(f, nil),
+		newPlanCmd(f, nil),
+		newWorkflowCmd(f, workflow.Rollout, nil),
+		newWorkflowCmd(f, workflow.Promote, nil),
+		newWorkflowCmd(f, workflow.Rollback, nil),
+		newWorkflowCmd(f, workflow.Teardown, nil),
+		newWizardCmd(f, nil),
+		newDemoCmd(f, nil),
+		newServeCmd(f, nil),
+		newReportsCmd(f, nil),
 		newExitCodesTopic(),
 	)
 	return root

@@ -24,7 +24,7 @@ const acmeSyncInterval = 10 * time.Second
 
 // ServeOptions is everything `stspilot serve` needs.
 type ServeOptions struct {
-	IO *IOStreams
+	CommonOptions
 
 	Listen           []string
 	TLSCerts, TLSKey []string
@@ -37,8 +37,8 @@ type ServeOptions struct {
 	AccessLog        string // file, or "-" for stderr
 }
 
-func newServeCmd(f *factory, g *globalOptions, runF func(context.Context, *ServeOptions) error) *cobra.Command {
-	o := &ServeOptions{IO: f.IO}
+func newServeCmd(f *factory, runF func(context.Context, *ServeOptions) error) *cobra.Command {
+	o := &ServeOptions{CommonOptions: f.newCommon()}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Built-in MTA-STS policy host and TLS-RPT HTTPS receiver",
@@ -71,20 +71,13 @@ SIGINT or SIGTERM stops it gracefully (exit 130).`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(first(g.Config, defaultConfigPath()), g.Config != "")
-			if err != nil {
+			if err := f.prepare(cmd, &o.CommonOptions, needConfig); err != nil {
 				return err
-			}
-			if o.StateDir == "" {
-				o.StateDir = cfg["state-dir"]
 			}
 			if err := o.validate(); err != nil {
 				return err
 			}
-			if runF != nil {
-				return runF(cmd.Context(), o)
-			}
-			return serveRun(cmd.Context(), o)
+			return runOr(cmd.Context(), o, runF, serveRun)
 		},
 	}
 	fl := cmd.Flags()

@@ -5,6 +5,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // runServeFlags parses `serve ARGS` with the work replaced by a capture.
@@ -13,16 +15,12 @@ func runServeFlags(t *testing.T, args ...string) (*ServeOptions, int, string) {
 	var got *ServeOptions
 	var out, errOut bytes.Buffer
 	f := &factory{IO: newIOStreams(strings.NewReader(""), &out, &errOut, func(string) string { return "" })}
-	root := newRootCmd(f, nil)
-	for _, c := range root.Commands() {
-		if c.Name() == "serve" {
-			root.RemoveCommand(c)
-		}
-	}
-	root.AddCommand(newServeCmd(f, &globalOptions{}, func(_ context.Context, o *ServeOptions) error {
-		got = o
-		return nil
-	}))
+	root := rootWith(f, func(f *factory) *cobra.Command {
+		return newServeCmd(f, func(_ context.Context, o *ServeOptions) error {
+			got = o
+			return nil
+		})
+	})
 	code := executeRoot(context.Background(), f, root, append([]string{"--config", "/dev/null", "serve"}, args...))
 	return got, code, errOut.String()
 }

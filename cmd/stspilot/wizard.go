@@ -14,12 +14,14 @@ import (
 type WizardOptions struct {
 	WorkflowOptions
 	RUA string
-	// runF replaces the work (flag-parsing tests).
-	runF func(context.Context, *WizardOptions) error
 }
 
-func newWizardCmd(f *factory, g *globalOptions) *cobra.Command {
-	o := &WizardOptions{WorkflowOptions: WorkflowOptions{IO: f.IO, NewEngine: f.NewEngine}}
+func newWizardOptions(f *factory) *WizardOptions {
+	return &WizardOptions{WorkflowOptions: *f.newWorkflowOptions("")}
+}
+
+func newWizardCmd(f *factory, runF func(context.Context, *WizardOptions) error) *cobra.Command {
+	o := newWizardOptions(f)
 	cmd := &cobra.Command{
 		Use:   "wizard [DOMAIN]",
 		Short: "The interactive wizard for one domain: check, roll out, promote, roll back, tear down",
@@ -42,7 +44,7 @@ DNS provider and its settings first; those stay in memory.`,
 				}
 				o.Domain = d
 			}
-			return runWizardCmd(cmd, f, g, o)
+			return runWizardCmd(cmd, f, o, runF)
 		},
 	}
 	addWorkflowFlags(cmd, &o.WorkflowOptions)
@@ -51,26 +53,24 @@ DNS provider and its settings first; those stay in memory.`,
 	return cmd
 }
 
-func runWizardCmd(cmd *cobra.Command, f *factory, g *globalOptions, o *WizardOptions) error {
+// runWizardCmd is the RunE of `stspilot wizard` and of `stspilot` alone on
+// a terminal.
+func runWizardCmd(cmd *cobra.Command, f *factory, o *WizardOptions, runF func(context.Context, *WizardOptions) error) error {
+	if err := f.prepare(cmd, &o.CommonOptions, needConfig|needResolvers); err != nil {
+		return err
+	}
+	if err := o.validate(); err != nil {
+		return err
+	}
+	return runOr(cmd.Context(), o, runF, wizardRun)
+}
+
+// validate insists on a terminal.
+func (o *WizardOptions) validate() error {
 	if !o.IO.IsStdinTTY() || !o.IO.IsStdoutTTY() {
 		return usageErrorf("the wizard needs a terminal; use the scripted commands (stspilot help) without one")
 	}
-	cfg, err := loadConfig(first(g.Config, defaultConfigPath()), g.Config != "")
-	if err != nil {
-		return err
-	}
-	if err := applyConfig(cmd, &o.WorkflowOptions, cfg); err != nil {
-		return err
-	}
-	rs, err := parseResolvers(g.Resolvers)
-	if err != nil {
-		return err
-	}
-	o.Resolvers, o.Timeout, o.Creds = rs, g.Timeout, g.Credentials
-	if o.runF != nil {
-		return o.runF(cmd.Context(), o)
-	}
-	return wizardRun(cmd.Context(), o)
+	return nil
 }
 
 func wizardRun(ctx context.Context, o *WizardOptions) error {
@@ -87,7 +87,7 @@ func wizardRun(ctx context.Context, o *WizardOptions) error {
 	}
 	// With a domain and a provider (flag, config or journal), skip the
 	// set-up screen.
-	if o.Domain != "" && (o.Provider != "" || o.ConfigDefaults["provider"] != "") {
+	if o.Domain != "" && (o.Provider != "" || o.Config["provider"] != "") {
 		e, err := wizardEngine(ctx, o, tui.Setup{Domain: o.Domain})
 		if err != nil {
 			return err
@@ -118,7 +118,6 @@ func wizardEngine(ctx context.Context, o *WizardOptions, s tui.Setup) (*workflow
 }
 
 // rootWizard is `stspilot` with no arguments on a terminal.
-func rootWizard(cmd *cobra.Command, f *factory, g *globalOptions) error {
-	o := &WizardOptions{WorkflowOptions: WorkflowOptions{IO: f.IO, NewEngine: f.NewEngine}}
-	return runWizardCmd(cmd, f, g, o)
+func rootWizard(cmd *cobra.Command, f *factory) error {
+	return runWizardCmd(cmd, f, newWizardOptions(f), nil)
 }

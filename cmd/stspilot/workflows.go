@@ -23,26 +23,27 @@ import (
 // waitForever is what a bare --wait means: until the gates open.
 const waitForever = 400 * 24 * time.Hour
 
-// WorkflowOptions are the flags of rollout, promote, rollback, teardown and plan.
+// WorkflowOptions are the flags of rollout, promote, rollback, teardown,
+// plan and status.
 type WorkflowOptions struct {
-	IO        *IOStreams
-	Workflow  workflow.Workflow
-	PlanOnly  bool
-	Domain    string
-	Provider  string
-	Publish   string
-	StateDir  string
-	Zone      string
-	Ladder    string
-	Yes       bool
-	JSON      bool
-	Wait      time.Duration
-	TTL       time.Duration
-	Resolvers []string
-	Timeout   time.Duration
-	Creds     string
-	To        string
-	MX        []string
+	// CommonOptions: Resolvers validated; Config holds the config file's
+	// provider, publish and ladder, used when neither a flag nor the
+	// journal gives them (its other keys were applied to the flags).
+	CommonOptions
+
+	Workflow workflow.Workflow
+	PlanOnly bool
+	Domain   string
+	Provider string
+	Publish  string
+	StateDir string
+	Zone     string
+	Ladder   string
+	Yes      bool
+	Wait     time.Duration
+	TTL      time.Duration
+	To       string
+	MX       []string
 	// Reports are the TLS-RPT report paths of the evidence gate (--reports,
 	// config key reports); none: the gate has no reports configured.
 	Reports []string
@@ -50,15 +51,17 @@ type WorkflowOptions struct {
 	// Source, when set, holds provider settings typed into the wizard; it
 	// comes before the environment and the credentials file.
 	Source dnsprovider.Source
-	// ConfigDefaults are the config file's provider, publish and ladder:
-	// used when neither a flag nor the journal gives them.
-	ConfigDefaults map[string]string
 	// NewEngine builds the engine (tests replace it).
 	NewEngine func(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error)
 }
 
-func newWorkflowCmd(f *factory, g *globalOptions, wf workflow.Workflow) *cobra.Command {
-	o := &WorkflowOptions{IO: f.IO, Workflow: wf, NewEngine: f.NewEngine}
+// newWorkflowOptions are the options a workflow command starts from.
+func (f *factory) newWorkflowOptions(wf workflow.Workflow) *WorkflowOptions {
+	return &WorkflowOptions{CommonOptions: f.newCommon(), Workflow: wf, NewEngine: f.NewEngine}
+}
+
+func newWorkflowCmd(f *factory, wf workflow.Workflow, runF func(context.Context, *WorkflowOptions) error) *cobra.Command {
+	o := f.newWorkflowOptions(wf)
 	use, short, long := workflowHelp(wf)
 	cmd := &cobra.Command{
 		Use:   use,
@@ -67,7 +70,13 @@ func newWorkflowCmd(f *factory, g *globalOptions, wf workflow.Workflow) *cobra.C
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Domain = args[0]
-			return runWorkflowCmd(cmd.Context(), o, g, cmd)
+			if err := f.prepareDomain(cmd, o); err != nil {
+				return err
+			}
+			if err := o.validate(); err != nil {
+				return err
+			}
+			return runOr(cmd.Context(), o, runF, runWorkflow)
 		},
 	}
 	addWorkflowFlags(cmd, o)
@@ -130,8 +139,8 @@ the _mta-sts record, the TLS-RPT record (unless --keep-tlsrpt) and the policy.`
 	return "", "", ""
 }
 
-func newStatusCmd(f *factory, g *globalOptions) *cobra.Command {
-	o := &WorkflowOptions{IO: f.IO, NewEngine: f.NewEngine}
+func newStatusCmd(f *factory, runF func(context.Context, *WorkflowOptions) error) *cobra.Command {
+	o := f.newWorkflowOptions("")
 	cmd := &cobra.Command{
 		Use:   "status DOMAIN",
 		Short: "Stage, history, next step and when its gate opens",
@@ -143,33 +152,10 @@ Exit 4 when the live checks find errors, else 0.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Domain = args[0]
-			if err := o.prepare(cmd, g); err != nil {
+			if err := f.prepareDomain(cmd, o); err != nil {
 				return err
 			}
-			eng, err := o.NewEngine(cmd.Context(), o)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), o.Timeout+30*time.Second)
-			defer cancel()
-			st, err := eng.Status(ctx, o.Domain)
-			if err != nil {
-				return engineErr(err)
-			}
-			if o.JSON {
-				enc := json.NewEncoder(o.IO.Out)
-				enc.SetEscapeHTML(false)
-				if err := enc.Encode(st); err != nil {
-					return err
-				}
-			} else {
-				_, ev := o.observer()
-				ev.Status(st)
-			}
-			if st.Errors > 0 {
-				return &exitError{code: exitFindings}
-			}
-			return nil
+			return runOr(cmd.Context(), o, runF, statusRun)
 		},
 	}
 	cmd.Flags().StringVar(&o.StateDir, "state-dir", "", "journal directory (default $XDG_STATE_HOME/stspilot)")
@@ -179,8 +165,37 @@ Exit 4 when the live checks find errors, else 0.`,
 	return cmd
 }
 
-func newPlanCmd(f *factory, g *globalOptions) *cobra.Command {
-	o := &WorkflowOptions{IO: f.IO, PlanOnly: true, NewEngine: f.NewEngine}
+// statusRun prints where the domain stands.
+func statusRun(ctx context.Context, o *WorkflowOptions) error {
+	eng, err := o.NewEngine(ctx, o)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout+30*time.Second)
+	defer cancel()
+	st, err := eng.Status(ctx, o.Domain)
+	if err != nil {
+		return engineErr(err)
+	}
+	if o.JSON {
+		enc := json.NewEncoder(o.IO.Out)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(st); err != nil {
+			return err
+		}
+	} else {
+		_, ev := o.observer()
+		ev.Status(st)
+	}
+	if st.Errors > 0 {
+		return &exitError{code: exitFindings}
+	}
+	return nil
+}
+
+func newPlanCmd(f *factory, runF func(context.Context, *WorkflowOptions) error) *cobra.Command {
+	o := f.newWorkflowOptions("")
+	o.PlanOnly = true
 	cmd := &cobra.Command{
 		Use:   "plan WORKFLOW DOMAIN",
 		Short: "Show what a workflow would do now; changes nothing",
@@ -194,7 +209,13 @@ Exit 0 when the plan can run, 3 when a gate is closed, 5 when it would be refuse
 				return &usageError{err}
 			}
 			o.Workflow, o.Domain = wf, args[1]
-			return runWorkflowCmd(cmd.Context(), o, g, cmd)
+			if err := f.prepareDomain(cmd, o); err != nil {
+				return err
+			}
+			if err := o.validate(); err != nil {
+				return err
+			}
+			return runOr(cmd.Context(), o, runF, runWorkflow)
 		},
 	}
 	addWorkflowFlags(cmd, o)
@@ -208,18 +229,10 @@ Exit 0 when the plan can run, 3 when a gate is closed, 5 when it would be refuse
 	return cmd
 }
 
-// prepare applies the config file and the global flags, and validates the
-// resolvers and the domain: what every workflow command does first.
-func (o *WorkflowOptions) prepare(cmd *cobra.Command, g *globalOptions) error {
-	cfg, err := loadConfig(first(g.Config, defaultConfigPath()), g.Config != "")
-	if err != nil {
-		return err
-	}
-	if err := applyConfig(cmd, o, cfg); err != nil {
-		return err
-	}
-	o.JSON, o.Timeout, o.Creds = g.JSON, g.Timeout, g.Credentials
-	if o.Resolvers, err = parseResolvers(g.Resolvers); err != nil {
+// prepareDomain is prepare for the commands about one domain: the config
+// file, the global flags and the resolvers, then the domain normalised.
+func (f *factory) prepareDomain(cmd *cobra.Command, o *WorkflowOptions) error {
+	if err := f.prepare(cmd, &o.CommonOptions, needConfig|needResolvers); err != nil {
 		return err
 	}
 	d, err := checks.NormalizeDomain(o.Domain)
@@ -230,12 +243,9 @@ func (o *WorkflowOptions) prepare(cmd *cobra.Command, g *globalOptions) error {
 	return nil
 }
 
-func runWorkflowCmd(ctx context.Context, o *WorkflowOptions, g *globalOptions, cmd *cobra.Command) error {
-	if err := o.prepare(cmd, g); err != nil {
-		return err
-	}
-	d := o.Domain
-	o.Req.Domain, o.Req.Workflow, o.Req.MX = d, o.Workflow, o.MX
+// validate checks a workflow's (or plan's) own flags and fills the request.
+func (o *WorkflowOptions) validate() error {
+	o.Req.Domain, o.Req.Workflow, o.Req.MX = o.Domain, o.Workflow, o.MX
 	if o.Workflow == workflow.Rollback || o.PlanOnly && o.To != "" {
 		o.Req.To = workflow.Stage(o.To)
 		if o.Workflow == workflow.Rollback && o.To != "testing" && o.To != "none" {
@@ -248,6 +258,11 @@ func runWorkflowCmd(ctx context.Context, o *WorkflowOptions, g *globalOptions, c
 	if !o.PlanOnly && !o.Yes && !o.IO.CanPrompt() {
 		return usageErrorf("%s changes DNS records and the policy file: pass --yes to apply without a terminal to confirm on", o.Workflow)
 	}
+	return nil
+}
+
+// runWorkflow builds the engine and runs the workflow (or its plan).
+func runWorkflow(ctx context.Context, o *WorkflowOptions) error {
 	eng, err := o.NewEngine(ctx, o)
 	if err != nil {
 		return err
@@ -381,7 +396,7 @@ func newEngine(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error
 	if err != nil {
 		return nil, err
 	}
-	cfg := o.ConfigDefaults
+	cfg := o.Config
 	provName := first(o.Provider, first(jProv, cfg["provider"]))
 	publish := first(o.Publish, first(jPub, cfg["publish"]))
 	ladderSpec := first(o.Ladder, first(jLadder, cfg["ladder"]))
@@ -406,7 +421,7 @@ func newEngine(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error
 			return nil, &usageError{fmt.Errorf("--ladder: %w", err)}
 		}
 	}
-	src, err := credentialSource(o.Creds)
+	src, err := credentialSource(o.Credentials)
 	if err != nil {
 		return nil, err
 	}
