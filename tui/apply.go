@@ -180,7 +180,7 @@ func (a applyModel) view() string {
 		if r.state == "closed" && r.detail != "" {
 			b.WriteString("     " + c.st.Warn.Render(r.detail) + "\n")
 		}
-		if r.state == "running" || r.state == "closed" || (r.state == "done" && r.step.Kind == workflow.StepGate) {
+		if r.state == "running" || r.state == "closed" || (r.state == "done" && r.step.Kind.IsGate()) {
 			for _, t := range r.targets {
 				line := fmt.Sprintf("     %s %s %s %s", targetMark(c, t.State), t.Name, t.Addr, c.st.Subtle.Render(t.State))
 				b.WriteString(ansi.Truncate(line, c.width, "…") + "\n")

@@ -12,6 +12,7 @@ import (
 	"github.com/stspilot/stspilot/checks"
 	"github.com/stspilot/stspilot/dnsprovider"
 	"github.com/stspilot/stspilot/workflow"
+	"github.com/stspilot/stspilot/workflow/journal"
 	"github.com/stspilot/stspilot/workflow/sandbox"
 )
 
@@ -183,10 +184,10 @@ func TestQuitDuringApplyAsksAndLeavesTheJournalConsistent(t *testing.T) {
 		t.Fatalf("the apply did not end before the quit: %+v", d.m.apply.out)
 	}
 	h, _ := w.sb.Journal.History(w.sb.Domain, 0)
-	if len(h) == 0 || h[len(h)-1].Status == workflow.EntryPending {
+	if len(h) == 0 || h[len(h)-1].Status == journal.Pending {
 		t.Fatalf("journal after the quit: %+v", h)
 	}
-	txn, err := w.sb.Journal.Begin(w.sb.Domain, "test", workflow.Rollout)
+	txn, err := w.sb.Journal.Begin(w.sb.Domain, "test", w.clock.Now())
 	if err != nil {
 		t.Fatalf("the journal is still locked: %v", err)
 	}

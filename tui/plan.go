@@ -108,10 +108,10 @@ func (p planModel) view() string {
 				t = c.st.Danger.Render(t)
 			}
 			add(t)
-			if s.Done || s.Kind == workflow.StepGate {
+			if s.Done || s.Kind.IsGate() {
 				continue
 			}
-			if s.Kind == workflow.StepPublishPolicy {
+			if s.Kind.ShowsPolicy() {
 				for _, l := range diff(c, s.Before, s.After) {
 					add("     " + l)
 				}
@@ -191,7 +191,7 @@ func (m confirmModel) view() string {
 	var b strings.Builder
 	changes := 0
 	for _, s := range p.Steps {
-		if s.Kind != workflow.StepGate && !s.Done {
+		if !s.Kind.IsGate() && !s.Done {
 			changes++
 		}
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stspilot/stspilot/workflow"
+	"github.com/stspilot/stspilot/workflow/journal"
 )
 
 // lockedBuffer is an io.Writer safe for the program's renderer and the test.
@@ -63,10 +63,10 @@ wait:
 	}
 	keys.Close()
 	h, _ := w.sb.Journal.History(w.sb.Domain, 0)
-	if len(h) == 0 || h[len(h)-1].Status == workflow.EntryPending {
+	if len(h) == 0 || h[len(h)-1].Status == journal.Pending {
 		t.Fatalf("journal after Run returned: %+v", h)
 	}
-	txn, err := w.sb.Journal.Begin(w.sb.Domain, "test", workflow.Rollout)
+	txn, err := w.sb.Journal.Begin(w.sb.Domain, "test", w.clock.Now())
 	if err != nil {
 		t.Fatalf("Run returned while the apply still held the journal: %v", err)
 	}

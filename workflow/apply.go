@@ -11,6 +11,7 @@ import (
 	"github.com/stspilot/stspilot/checks"
 	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/dnsprovider"
+	"github.com/stspilot/stspilot/workflow/journal"
 )
 
 // ApplyOptions tune one run.
@@ -37,13 +38,16 @@ func (e *Engine) Apply(ctx context.Context, req Request, confirmed *Plan, obs Ob
 	if err != nil {
 		return nil, err
 	}
-	txn, err := e.Journal.Begin(domain, e.Command, req.Workflow)
+	txn, err := e.Journal.Begin(domain, e.Command, e.now())
 	if err != nil {
 		return nil, err
 	}
 	defer txn.Close()
-	mem := txn.Memory()
-	p, err := e.plan(ctx, req, domain, mem)
+	j, err := e.load(txn, domain)
+	if err != nil {
+		return nil, err
+	}
+	p, err := e.plan(ctx, req, domain, j)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +55,7 @@ func (e *Engine) Apply(ctx context.Context, req Request, confirmed *Plan, obs Ob
 		if err := samePlan(confirmed, p); err != nil {
 			return nil, err
 		}
-		if p.Target != nil && confirmed.Target != nil && p.Target.Text == confirmed.Target.Text && (mem == nil || mem.Intent == nil) {
+		if p.Target != nil && confirmed.Target != nil && p.Target.Text == confirmed.Target.Text && intentOf(j) == nil {
 			// Keep the id the operator saw.
 			p.Target.ID = confirmed.Target.ID
 			for i := range p.Steps {
@@ -61,10 +65,35 @@ func (e *Engine) Apply(ctx context.Context, req Request, confirmed *Plan, obs Ob
 			}
 		}
 	}
-	r := &run{e: e, txn: txn, obs: obs, p: p, mem: cloneMemory(mem), deadline: e.now().Add(opt.Wait), wait: opt.Wait > 0}
+	r := &run{e: e, txn: txn, obs: obs, p: p, j: j, pending: map[string]int{}, deadline: e.now().Add(opt.Wait), wait: opt.Wait > 0}
 	out := r.do(ctx)
 	obs.Event(Event{Time: e.now(), Kind: EventOutcome, Domain: domain, Outcome: out, NextAt: out.NextAt})
 	return out, nil
+}
+
+// load reads the journal under the lock (a new one when the domain has
+// none). Entries a killed run left pending are closed as failed with the
+// reason: this run re-reads live state and redoes only what is missing.
+func (e *Engine) load(txn Txn, domain string) (*journal.Journal, error) {
+	j, err := txn.Load()
+	if err != nil {
+		return nil, fmt.Errorf("%w (the file is left as it is; move it aside to start over)", err)
+	}
+	if j == nil {
+		return journal.New(domain)
+	}
+	now, stale := e.now(), false
+	for _, p := range j.Pending() {
+		if err := j.Finish(p.ID, journal.Failed, now, "interrupted: the run that started this change ended before it finished; the next run checked live state and redid only what was missing"); err == nil {
+			stale = true
+		}
+	}
+	if stale {
+		if err := txn.Save(j); err != nil {
+			return nil, err
+		}
+	}
+	return j, nil
 }
 
 // normalizeDomain is checks.NormalizeDomain with its error marked as a
@@ -101,35 +130,20 @@ func samePlan(a, b *Plan) error {
 	return nil
 }
 
-func cloneMemory(m *Memory) *Memory {
-	if m == nil {
-		return &Memory{}
-	}
-	c := *m
-	if m.Current != nil {
-		x := *m.Current
-		c.Current = &x
-	}
-	if m.Intent != nil {
-		x := *m.Intent
-		c.Intent = &x
-	}
-	if m.Teardown != nil {
-		x := *m.Teardown
-		c.Teardown = &x
-	}
-	return &c
-}
-
 // run is one Apply.
 type run struct {
-	e        *Engine
-	txn      Txn
-	obs      Observer
-	p        *Plan
-	mem      *Memory
-	deadline time.Time
-	wait     bool
+	e   *Engine
+	txn Txn
+	obs Observer
+	p   *Plan
+	// j is the journal, changed in place and saved with every entry.
+	j *journal.Journal
+	// pending maps a step id to the id of its pending entry.
+	pending map[string]int
+	// recordsGone is set once a teardown removed the policy.
+	recordsGone bool
+	deadline    time.Time
+	wait        bool
 	// servedOK is set once the served gate opened for the target in this
 	// run: the id is never set before (invariant 1).
 	servedOK bool
@@ -146,12 +160,12 @@ func (r *run) emit(ev Event) {
 
 func (r *run) outcome(st Status, msg string) *Outcome {
 	o := &Outcome{Domain: r.p.Domain, Workflow: r.p.Workflow, Status: st, Stage: r.p.Stage, Message: msg, Risk: r.p.Risk}
-	if r.mem.Current != nil {
-		pol := r.mem.Current.Policy
+	if r.j.Policy != nil {
+		pol := *r.j.Policy
 		o.Policy = &pol
 		o.Stage = Stage(pol.Mode)
 	}
-	if r.mem.Teardown != nil && !r.mem.Teardown.RecordsGoneAt.IsZero() {
+	if r.recordsGone {
 		o.Stage, o.Policy = StageAbsent, nil
 	}
 	return o
@@ -220,21 +234,45 @@ func doneMessage(p *Plan) string {
 	return "done"
 }
 
-// record journals an entry with the current memory.
-func (r *run) record(e Entry) error {
-	e.At = r.e.now()
-	if err := r.txn.Record(r.mem, e); err != nil {
+// record journals e: appended as pending, or completed as done or failed
+// when its step has a pending entry (else appended and completed at once),
+// together with the rest of the journal's state, before it returns.
+func (r *run) record(e journal.Entry, status journal.Status) error {
+	j, now := r.j, r.e.now()
+	if e.Run == "" {
+		e.Run = r.txn.Run()
+	}
+	e.Workflow = string(r.p.Workflow)
+	if status == journal.Pending {
+		r.pending[e.Step] = j.Append(e, now)
+	} else {
+		id, ok := r.pending[e.Step]
+		if !ok {
+			id = j.Append(e, now)
+		} else if p := j.Entry(id); p != nil {
+			p.Changed, p.TTL, p.After = e.Changed, e.TTL, e.After
+			delete(r.pending, e.Step)
+		}
+		if err := j.Finish(id, status, now, e.Error); err != nil {
+			return fmt.Errorf("writing the journal: %w", err)
+		}
+	}
+	settleStage(j)
+	if err := r.txn.Save(j); err != nil {
 		return fmt.Errorf("writing the journal: %w", err)
 	}
-	crashPoint("journal:" + string(e.Kind) + ":" + e.Status)
-	r.emit(Event{Kind: EventJournal, Message: e.Step + " " + e.Status})
+	crashPoint("journal:" + string(StepKindOf(e.Kind)) + ":" + string(status))
+	r.emit(Event{Kind: EventJournal, Message: e.Step + " " + string(status)})
 	return nil
 }
 
 // beginIntent journals the target before the first external change.
 func (r *run) beginIntent() error {
 	t := r.p.Target
-	if t == nil || (r.mem.Intent != nil && r.mem.Intent.Target.Text == t.Text && r.mem.Intent.Target.ID == t.ID) {
+	if t == nil {
+		return nil
+	}
+	if in := intentOf(r.j); in != nil && in.Target.Text == t.Text && in.Target.ID == t.ID {
 		return nil
 	}
 	rua := ""
@@ -243,38 +281,45 @@ func (r *run) beginIntent() error {
 			rua = strings.TrimPrefix(s.After, "v=TLSRPTv1; rua=")
 		}
 	}
-	r.mem.Intent = &Intent{Workflow: r.p.Workflow, Target: *t, RUA: rua, StartedAt: r.e.now()}
-	return r.record(Entry{Step: "0-intent", Kind: "intent", Status: EntryDone, Name: "https://mta-sts." + r.p.Domain + "/" + WellKnownPath, After: t.Text, PolicyID: t.ID, MaxAge: t.MaxAge})
+	target := *t
+	target.ServedAt, target.PublishedAt = time.Time{}, time.Time{}
+	r.j.Intent = &journal.Intent{Workflow: string(r.p.Workflow), Target: &target, RUA: rua, Run: r.txn.Run(), StartedAt: r.e.now()}
+	return r.record(journal.Entry{Step: "0-intent", Kind: stepIntent.Journal(), Name: "https://mta-sts." + r.p.Domain + "/" + WellKnownPath, After: t.Text, PolicyID: t.ID, MaxAge: t.MaxAge}, journal.Done)
 }
 
 func (r *run) change(ctx context.Context, s *Step) error {
-	p, e := r.p, r.e
-	if s.Kind == StepPublishPolicy || s.Kind == StepSetSTS || s.Kind == StepSetTLSRPT {
+	k, ok := kindInfo(s.Kind)
+	if !ok || k.exec == nil {
+		return fmt.Errorf("internal error: unknown step kind %q", s.Kind)
+	}
+	if k.intent {
 		if err := r.beginIntent(); err != nil {
 			return err
 		}
 	}
-	entry := Entry{Step: s.ID, Kind: s.Kind, Status: EntryPending, Name: s.Name, Before: s.Before, After: s.After}
-	if p.Target != nil {
-		entry.PolicyID, entry.MaxAge = p.Target.ID, p.Target.MaxAge
+	entry := journal.Entry{Step: s.ID, Kind: k.journal, Name: s.Name, Before: s.Before, After: s.After}
+	if k.policy {
+		entry.PolicyText = s.After
 	}
-	if err := r.record(entry); err != nil {
+	if t := r.p.Target; t != nil {
+		entry.PolicyID, entry.MaxAge = t.ID, t.MaxAge
+	}
+	if err := r.record(entry, journal.Pending); err != nil {
 		return err
 	}
-	changed, err := r.external(ctx, s, &entry)
+	changed, err := k.exec(r, ctx, s, &entry)
 	if err == nil {
 		crashPoint(string(s.Kind) + "-written")
 	}
 	entry.Changed = changed
 	if err != nil {
-		entry.Status, entry.Error = EntryFailed, err.Error()
-		if jerr := r.record(entry); jerr != nil {
+		entry.Error = err.Error()
+		if jerr := r.record(entry, journal.Failed); jerr != nil {
 			return errors.Join(err, jerr)
 		}
 		return err
 	}
-	entry.Status = EntryDone
-	if err := r.record(entry); err != nil {
+	if err := r.record(entry, journal.Done); err != nil {
 		return err
 	}
 	ev := Event{Kind: EventStepDone, Step: s, Changed: changed}
@@ -283,108 +328,22 @@ func (r *run) change(ctx context.Context, s *Step) error {
 		ev.Message = "already in place"
 	}
 	r.emit(ev)
-	_ = e
 	return nil
-}
-
-// external makes one change. It returns whether anything changed.
-func (r *run) external(ctx context.Context, s *Step, entry *Entry) (bool, error) {
-	p, e := r.p, r.e
-	switch s.Kind {
-	case StepPublishPolicy:
-		if p.Target.Mode == string(mtasts.ModeEnforce) {
-			// Invariant 2, checked again at the moment of writing.
-			if g := e.enforceLive(readLive(e.Check(ctx, p.Domain)), p.Target.MX); !g.Open {
-				return false, &Refusal{Reason: "enforce would make senders refuse mail to an MX that fails: " + g.Reason}
-			}
-		}
-		res, err := e.Publisher.Publish(ctx, p.Domain, []byte(p.Target.Text))
-		for _, w := range res.Warnings {
-			r.emit(Event{Kind: EventWarning, Message: w})
-		}
-		if err != nil {
-			return false, err
-		}
-		if res.Manual {
-			r.emit(Event{Kind: EventManual, Step: s, Message: res.Instructions})
-		}
-		return res.Changed, nil
-	case StepSetTLSRPT:
-		ch, err := e.Provider.SetOurs(ctx, p.Zone, s.Name, dnsprovider.KindTLSRPT, s.After, e.TTL)
-		entry.TTL = ch.ReplacedTTL
-		if err != nil {
-			return false, err
-		}
-		r.manualRecord(s, ch)
-		r.mem.TLSRPT = s.After
-		return ch.Changed, nil
-	case StepSetSTS:
-		if !r.servedOK {
-			return false, fmt.Errorf("internal error: the id would be set before the policy is served everywhere (invariant 1)")
-		}
-		ch, err := e.Provider.SetOurs(ctx, p.Zone, s.Name, dnsprovider.KindSTS, s.After, e.TTL)
-		entry.TTL = ch.ReplacedTTL
-		if err != nil {
-			return false, err
-		}
-		r.manualRecord(s, ch)
-		r.lastDNS, r.lastDNSKind = s.After, dnsprovider.KindSTS
-		return ch.Changed, nil
-	case StepDeleteSTS:
-		if err := r.teardownWindowOpen(); err != nil {
-			return false, err
-		}
-		ch, err := e.Provider.DeleteOurs(ctx, p.Zone, s.Name, dnsprovider.KindSTS)
-		entry.TTL = ch.ReplacedTTL
-		if err != nil {
-			return false, err
-		}
-		r.manualRecord(s, ch)
-		r.lastDNS, r.lastDNSKind = "", dnsprovider.KindSTS
-		return ch.Changed, nil
-	case StepDeleteTLSRPT:
-		ch, err := e.Provider.DeleteOurs(ctx, p.Zone, s.Name, dnsprovider.KindTLSRPT)
-		entry.TTL = ch.ReplacedTTL
-		if err != nil {
-			return false, err
-		}
-		r.manualRecord(s, ch)
-		r.mem.TLSRPT = ""
-		return ch.Changed, nil
-	case StepRemovePolicy:
-		if err := r.teardownWindowOpen(); err != nil {
-			return false, err
-		}
-		res, err := e.Publisher.Remove(ctx, p.Domain)
-		if err != nil {
-			return false, err
-		}
-		if res.Manual {
-			r.emit(Event{Kind: EventManual, Step: s, Message: res.Instructions})
-		}
-		r.mem.Current = nil
-		if r.mem.Teardown == nil {
-			r.mem.Teardown = &TeardownState{}
-		}
-		r.mem.Teardown.RecordsGoneAt = e.now()
-		return res.Changed, nil
-	}
-	return false, fmt.Errorf("internal error: unknown step kind %q", s.Kind)
 }
 
 // teardownWindowOpen refuses a deletion inside the cache window
 // (invariant 3), whatever the plan said.
 func (r *run) teardownWindowOpen() error {
-	td := r.mem.Teardown
+	noneSince, lastMaxAge, _, ok := teardownOf(r.j)
 	now := r.e.now()
-	if td == nil || td.NoneSince.IsZero() {
+	if !ok {
 		// Only the operator's --last-max-age and the id could have opened
 		// the plan's window; the plan checked them.
 		return nil
 	}
-	until := td.NoneSince.Add(td.LastMaxAge)
-	if r.mem.CachedUntil.After(until) {
-		until = r.mem.CachedUntil
+	until := noneSince.Add(lastMaxAge)
+	if c := cachedUntil(r.j); c.After(until) {
+		until = c
 	}
 	if now.Before(until) {
 		return &Refusal{Reason: fmt.Sprintf("deleting now would strand senders that cache the last testing/enforce policy until %s (invariant 3)", until.UTC().Format(time.RFC3339))}
@@ -485,47 +444,43 @@ func (e *Engine) clock() Clock {
 // published records that the target's id (or the deletion) is live at
 // every name server: the intent is complete.
 func (r *run) published(want string) error {
-	p, now := r.p, r.e.now()
+	p, j, now := r.p, r.j, r.e.now()
 	if want == "" || p.Target == nil {
 		return nil
 	}
 	t := *p.Target
-	prev := r.mem.Current
+	prev := j.Policy
 	// The policy this one replaces may stay in senders' caches for its
 	// max_age from now (a sender may have fetched it a moment ago).
-	for _, old := range []*Policy{p.Current, policyPtr(prev)} {
+	for _, old := range []*Policy{p.Current, prev} {
 		if old != nil && old.Mode != string(mtasts.ModeNone) && old.Text != t.Text {
-			if until := now.Add(time.Duration(old.MaxAge) * time.Second); until.After(r.mem.CachedUntil) {
-				r.mem.CachedUntil = until
+			if until := now.Add(time.Duration(old.MaxAge) * time.Second); until.After(cachedUntil(j)) {
+				setCachedUntil(j, until, now)
 			}
 		}
 	}
 	if t.Mode == string(mtasts.ModeNone) {
-		td := r.mem.Teardown
-		if td == nil || td.NoneSince.IsZero() || !td.RecordsGoneAt.IsZero() {
-			td = &TeardownState{NoneSince: now}
+		since, last, gone, ok := teardownOf(j)
+		if !ok || !gone.IsZero() {
+			since, last = now, 0
 		}
-		if wait := r.mem.CachedUntil.Sub(td.NoneSince); wait > td.LastMaxAge {
-			td.LastMaxAge = wait
+		if wait := cachedUntil(j).Sub(since); wait > last {
+			last = wait
 		}
-		r.mem.Teardown = td
+		setTeardown(j, since, last)
 	} else {
-		r.mem.Teardown = nil
+		j.ClearWindow(journal.WindowTeardown)
 	}
 	if prev != nil && prev.Text == t.Text && prev.ID == t.ID {
-		r.mem.Intent = nil
+		j.Intent = nil
+		settleStage(j)
 		return nil
 	}
-	r.mem.Current = &LivePolicy{Policy: t, PublishedAt: now}
-	r.mem.Intent = nil
-	return r.record(Entry{Step: "published", Kind: StepGate, Status: EntryDone, Name: "_mta-sts." + p.Domain, After: want, PolicyID: t.ID, MaxAge: t.MaxAge, Changed: true})
-}
-
-func policyPtr(l *LivePolicy) *Policy {
-	if l == nil {
-		return nil
-	}
-	return &l.Policy
+	t.ServedAt, t.PublishedAt = time.Time{}, now
+	j.Policy = &t
+	j.Intent = nil
+	setSoak(j, r.e.Ladder, &t)
+	return r.record(journal.Entry{Step: "published", Kind: StepGate.Journal(), Name: "_mta-sts." + p.Domain, After: want, PolicyID: t.ID, MaxAge: t.MaxAge, Changed: true}, journal.Done)
 }
 
 // window re-evaluates a window gate against the journal at this moment
@@ -533,13 +488,12 @@ func policyPtr(l *LivePolicy) *Policy {
 func (r *run) window(s *Step) GateResult {
 	p, now := r.p, r.e.now()
 	if p.Workflow == Teardown {
-		td := r.mem.Teardown
-		if td != nil && !td.NoneSince.IsZero() && td.LastMaxAge > 0 {
-			until := td.NoneSince.Add(td.LastMaxAge)
-			if r.mem.CachedUntil.After(until) {
-				until = r.mem.CachedUntil
+		if noneSince, lastMaxAge, _, ok := teardownOf(r.j); ok && lastMaxAge > 0 {
+			until := noneSince.Add(lastMaxAge)
+			if c := cachedUntil(r.j); c.After(until) {
+				until = c
 			}
-			return windowGate(now, until, fmt.Sprintf("the cache window (senders may hold a replaced testing/enforce policy for its max_age; mode none went live at %s)", td.NoneSince.UTC().Format(time.RFC3339)))
+			return windowGate(now, until, fmt.Sprintf("the cache window (senders may hold a replaced testing/enforce policy for its max_age; mode none went live at %s)", noneSince.UTC().Format(time.RFC3339)))
 		}
 	}
 	for _, g := range p.Gates {

@@ -12,6 +12,7 @@ import (
 	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/checks/tlsrpt"
 	"github.com/stspilot/stspilot/dnsprovider"
+	"github.com/stspilot/stspilot/workflow/journal"
 )
 
 // NoneMaxAge is the max_age of the mode: none policy of a teardown or a
@@ -145,14 +146,32 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	mem, err := e.Journal.Peek(domain)
+	j, err := e.peek(domain)
 	if err != nil {
 		return nil, err
 	}
-	return e.plan(ctx, req, domain, mem)
+	return e.plan(ctx, req, domain, j)
 }
 
-func (e *Engine) plan(ctx context.Context, req Request, domain string, mem *Memory) (*Plan, error) {
+// peek reads the journal of domain without locking: an empty one when
+// the domain has none.
+func (e *Engine) peek(domain string) (*journal.Journal, error) {
+	j, err := e.Journal.Peek(domain)
+	if err != nil || j != nil {
+		return j, err
+	}
+	return journal.New(domain)
+}
+
+// intentOf is the journal's change under way, nil when none.
+func intentOf(j *journal.Journal) *journal.Intent {
+	if j.Intent == nil || j.Intent.Target == nil {
+		return nil
+	}
+	return j.Intent
+}
+
+func (e *Engine) plan(ctx context.Context, req Request, domain string, j *journal.Journal) (*Plan, error) {
 	if len(e.Ladder) == 0 {
 		return nil, errors.New("workflow: the engine has no ladder")
 	}
@@ -165,7 +184,7 @@ func (e *Engine) plan(ctx context.Context, req Request, domain string, mem *Memo
 		return nil, fmt.Errorf("reading the live state of %s: %s", domain, rep.Error)
 	}
 	lv := readLive(rep)
-	p := &Plan{Domain: domain, Zone: zone, Workflow: req.Workflow, Stage: e.stage(lv, mem), Current: lv.policy, Rung: -1, PlannedAt: e.now(), Live: rep}
+	p := &Plan{Domain: domain, Zone: zone, Workflow: req.Workflow, Stage: e.stage(lv, j), Current: lv.policy, Rung: -1, PlannedAt: e.now(), Live: rep}
 	if req.Workflow == Rollout || req.preview {
 		// Said when the ladder is chosen, not on every promote.
 		p.Warnings = append(p.Warnings, e.Ladder.Warnings()...)
@@ -173,7 +192,7 @@ func (e *Engine) plan(ctx context.Context, req Request, domain string, mem *Memo
 
 	// Someone changed the served policy behind our back: nothing may go on
 	// top of bytes we did not publish, except an emergency rollback.
-	if d := drift(lv, mem); d != "" && !req.AdoptLive {
+	if d := drift(lv, j); d != "" && !req.AdoptLive {
 		if req.Workflow != Rollback {
 			p.Refusal = &Refusal{Reason: d, Override: "--adopt-live"}
 			return p, nil
@@ -184,29 +203,29 @@ func (e *Engine) plan(ctx context.Context, req Request, domain string, mem *Memo
 
 	// A change that a killed run left half-done is finished first, with
 	// the same bytes and the same id, unless this is a rollback.
-	if mem != nil && mem.Intent != nil && req.Workflow != Rollback {
-		if mem.Intent.Workflow != req.Workflow {
+	if in := intentOf(j); in != nil && req.Workflow != Rollback {
+		if Workflow(in.Workflow) != req.Workflow {
 			p.Refusal = &Refusal{Reason: fmt.Sprintf("an earlier %s of %s (started %s) did not finish; run `stspilot %s %s` to finish it first, or roll back",
-				mem.Intent.Workflow, domain, mem.Intent.StartedAt.UTC().Format(time.RFC3339), mem.Intent.Workflow, domain)}
+				in.Workflow, domain, in.StartedAt.UTC().Format(time.RFC3339), in.Workflow, domain)}
 			return p, nil
 		}
-		t := mem.Intent.Target
-		p.Target = &t
+		t := &Policy{Text: in.Target.Text, ID: in.Target.ID, Mode: in.Target.Mode, MaxAge: in.Target.MaxAge, MX: in.Target.MX}
+		p.Target = t
 		p.Rung = rungIndex(e.Ladder, t.Mode, t.MaxAge)
 		p.Reason = "finishing the change an earlier run started"
-		e.recipe(ctx, p, lv, mem.Intent.RUA)
+		e.recipe(ctx, p, lv, in.RUA)
 		return p, nil
 	}
 
 	switch req.Workflow {
 	case Rollout:
-		err = e.planRollout(ctx, p, lv, mem, req)
+		err = e.planRollout(ctx, p, lv, j, req)
 	case Promote:
-		err = e.planPromote(ctx, p, lv, mem, req)
+		err = e.planPromote(ctx, p, lv, j, req)
 	case Rollback:
-		err = e.planRollback(ctx, p, lv, mem, req)
+		err = e.planRollback(ctx, p, lv, j, req)
 	case Teardown:
-		err = e.planTeardown(ctx, p, lv, mem, req)
+		err = e.planTeardown(ctx, p, lv, j, req)
 	default:
 		err = fmt.Errorf("%w: unknown workflow %q", ErrUsage, req.Workflow)
 	}
@@ -228,20 +247,20 @@ func (e *Engine) zone(ctx context.Context, domain string) (string, error) {
 }
 
 // stage reads the stage from live state first and the journal second.
-func (e *Engine) stage(lv *live, mem *Memory) Stage {
+func (e *Engine) stage(lv *live, j *journal.Journal) Stage {
 	switch s := Stage(lv.rep.Stage); s {
 	case StageTesting, StageEnforce, StageNone:
 		return s
 	case StageAbsent:
-		if mem != nil && mem.Teardown != nil && mem.Teardown.RecordsGoneAt.IsZero() {
+		if teardownPending(j) {
 			return StageNone
 		}
 		return s
 	default:
 		// A half-done change of ours (policy served, id not yet bumped) is
 		// the stage of the policy it replaces, not broken.
-		if mem != nil && mem.Intent != nil && mem.Current != nil {
-			return Stage(mem.Current.Mode)
+		if intentOf(j) != nil && j.Policy != nil {
+			return Stage(j.Policy.Mode)
 		}
 		return StageBroken
 	}
@@ -249,23 +268,23 @@ func (e *Engine) stage(lv *live, mem *Memory) Stage {
 
 // drift says what differs between the served policy and what the journal
 // last published, or "" when nothing does (or the journal knows nothing).
-func drift(lv *live, mem *Memory) string {
-	if mem == nil || mem.Current == nil || lv.rep.Policy == nil || lv.rep.Policy.Text == "" {
+func drift(lv *live, j *journal.Journal) string {
+	if j.Policy == nil || lv.rep.Policy == nil || lv.rep.Policy.Text == "" {
 		return ""
 	}
 	served := lv.rep.Policy.Text
-	if served == mem.Current.Text {
+	if served == j.Policy.Text {
 		return ""
 	}
-	if mem.Intent != nil && served == mem.Intent.Target.Text {
+	if in := intentOf(j); in != nil && served == in.Target.Text {
 		return "" // our own change, half-done
 	}
 	return fmt.Sprintf("mta-sts.%s serves a policy other than the one stspilot last published (id %s, %s): someone changed it outside stspilot; check it, then run again with --adopt-live to take the served policy as the new baseline",
-		lv.rep.Domain, mem.Current.ID, strings.ReplaceAll(strings.TrimSpace(mem.Current.Text), "\r\n", "; "))
+		lv.rep.Domain, j.Policy.ID, strings.ReplaceAll(strings.TrimSpace(j.Policy.Text), "\r\n", "; "))
 }
 
 // render builds the target policy and its id.
-func (e *Engine) render(mode string, maxAge int64, mx []string, lv *live, mem *Memory) (*Policy, error) {
+func (e *Engine) render(mode string, maxAge int64, mx []string, lv *live) (*Policy, error) {
 	pol := mtasts.Policy{Version: "STSv1", Mode: mtasts.Mode(mode), MaxAge: maxAge}
 	if mode != string(mtasts.ModeNone) {
 		pol.MX = mx
@@ -330,7 +349,7 @@ func number(p *Plan) {
 	}
 }
 
-func (e *Engine) planRollout(ctx context.Context, p *Plan, lv *live, mem *Memory, req Request) error {
+func (e *Engine) planRollout(ctx context.Context, p *Plan, lv *live, j *journal.Journal, req Request) error {
 	if p.Stage == StageTesting || p.Stage == StageEnforce {
 		p.Nothing = true
 		p.Reason = fmt.Sprintf("%s is already in %s (policy id %s); use promote to climb the ladder", p.Domain, p.Stage, lv.stsID)
@@ -369,7 +388,7 @@ func (e *Engine) planRollout(ctx context.Context, p *Plan, lv *live, mem *Memory
 		}
 	}
 	first := e.Ladder[0]
-	t, err := e.render(first.Mode, int64(first.MaxAge/time.Second), mx, lv, mem)
+	t, err := e.render(first.Mode, int64(first.MaxAge/time.Second), mx, lv)
 	if err != nil {
 		return err
 	}
@@ -389,7 +408,7 @@ func describeProblems(ps []tlsrpt.Problem) string {
 	return strings.Join(s, "; ")
 }
 
-func (e *Engine) planPromote(ctx context.Context, p *Plan, lv *live, mem *Memory, req Request) error {
+func (e *Engine) planPromote(ctx context.Context, p *Plan, lv *live, j *journal.Journal, req Request) error {
 	if p.Stage != StageTesting && p.Stage != StageEnforce || lv.policy == nil {
 		p.Refusal = &Refusal{Reason: fmt.Sprintf("%s is %s: promote climbs from a live testing or enforce policy; run rollout first", p.Domain, p.Stage)}
 		return nil
@@ -403,7 +422,7 @@ func (e *Engine) planPromote(ctx context.Context, p *Plan, lv *live, mem *Memory
 	}
 	nr := e.Ladder[next]
 	// Window: the soak of the current rung, from when it went live.
-	since, how := e.liveSince(lv, mem)
+	since, how := e.liveSince(lv, j)
 	soak := soakOf(e.Ladder, cur.Mode, cur.MaxAge)
 	w := windowGate(e.now(), since.Add(soak), fmt.Sprintf("the %s soak of %s@%d (live since %s, %s)", soak, cur.Mode, cur.MaxAge, since.UTC().Format(time.RFC3339), how))
 	p.Gates = append(p.Gates, w)
@@ -437,7 +456,7 @@ func (e *Engine) planPromote(ctx context.Context, p *Plan, lv *live, mem *Memory
 			}
 		}
 	}
-	t, err := e.render(nr.Mode, int64(nr.MaxAge/time.Second), mx, lv, mem)
+	t, err := e.render(nr.Mode, int64(nr.MaxAge/time.Second), mx, lv)
 	if err != nil {
 		return err
 	}
@@ -455,9 +474,9 @@ func overrideIf(b bool, flag string) string {
 
 // liveSince is when the current policy went live: from the journal, else
 // from an id of our scheme, else now (an unknown start restarts the soak).
-func (e *Engine) liveSince(lv *live, mem *Memory) (time.Time, string) {
-	if mem != nil && mem.Current != nil && mem.Current.Text == lv.policy.Text && !mem.Current.PublishedAt.IsZero() {
-		return mem.Current.PublishedAt, "from the journal"
+func (e *Engine) liveSince(lv *live, j *journal.Journal) (time.Time, string) {
+	if j.Policy != nil && j.Policy.Text == lv.policy.Text && !j.Policy.PublishedAt.IsZero() {
+		return j.Policy.PublishedAt, "from the journal"
 	}
 	if t, _, ok := mtasts.ParseID(lv.stsID); ok {
 		if rec, match := mtasts.VerifyID(lv.stsID, []byte(lv.policy.Text)); rec && match {
@@ -544,7 +563,7 @@ func (e *Engine) enforceLive(lv *live, patterns []string) GateResult {
 	return g
 }
 
-func (e *Engine) planRollback(ctx context.Context, p *Plan, lv *live, mem *Memory, req Request) error {
+func (e *Engine) planRollback(ctx context.Context, p *Plan, lv *live, j *journal.Journal, req Request) error {
 	to := req.To
 	if to == "" {
 		to = StageTesting
@@ -552,7 +571,7 @@ func (e *Engine) planRollback(ctx context.Context, p *Plan, lv *live, mem *Memor
 	if to != StageTesting && to != StageNone {
 		return fmt.Errorf("%w: rollback --to %s: want testing or none", ErrUsage, to)
 	}
-	if lv.policy == nil && (mem == nil || mem.Current == nil) {
+	if lv.policy == nil && j.Policy == nil {
 		p.Nothing = true
 		p.Reason = fmt.Sprintf("%s serves no MTA-STS policy: nothing to roll back", p.Domain)
 		return nil
@@ -561,8 +580,8 @@ func (e *Engine) planRollback(ctx context.Context, p *Plan, lv *live, mem *Memor
 	switch {
 	case lv.policy != nil && len(lv.policy.MX) > 0:
 		mx = lv.policy.MX
-	case mem != nil && mem.Current != nil && len(mem.Current.MX) > 0:
-		mx = mem.Current.MX
+	case j.Policy != nil && len(j.Policy.MX) > 0:
+		mx = j.Policy.MX
 	default:
 		mx = mtasts.SuggestPatterns(lv.mxHosts)
 	}
@@ -575,7 +594,7 @@ func (e *Engine) planRollback(ctx context.Context, p *Plan, lv *live, mem *Memor
 		p.Reason = fmt.Sprintf("%s is already in %s with max_age %d", p.Domain, mode, lv.policy.MaxAge)
 		return nil
 	}
-	t, err := e.render(mode, maxAge, mx, lv, mem)
+	t, err := e.render(mode, maxAge, mx, lv)
 	if err != nil {
 		return err
 	}
@@ -592,7 +611,7 @@ func (e *Engine) planRollback(ctx context.Context, p *Plan, lv *live, mem *Memor
 	return nil
 }
 
-func (e *Engine) planTeardown(ctx context.Context, p *Plan, lv *live, mem *Memory, req Request) error {
+func (e *Engine) planTeardown(ctx context.Context, p *Plan, lv *live, j *journal.Journal, req Request) error {
 	hasSTS := len(lv.stsRecs) > 0
 	if p.Stage == StageAbsent && !hasSTS && lv.policy == nil {
 		p.Nothing = true
@@ -602,7 +621,7 @@ func (e *Engine) planTeardown(ctx context.Context, p *Plan, lv *live, mem *Memor
 	// Part 1: mode none with a new id, unless none is live already.
 	if lv.policy == nil || lv.policy.Mode != string(mtasts.ModeNone) || !hasSTS {
 		if hasSTS || lv.policy != nil {
-			t, err := e.render(string(mtasts.ModeNone), NoneMaxAge, nil, lv, mem)
+			t, err := e.render(string(mtasts.ModeNone), NoneMaxAge, nil, lv)
 			if err != nil {
 				return err
 			}
@@ -611,14 +630,14 @@ func (e *Engine) planTeardown(ctx context.Context, p *Plan, lv *live, mem *Memor
 				e.recipe(ctx, p, lv, "")
 				// The window starts once none is live; this run ends there.
 				p.Steps = append(p.Steps, Step{Kind: StepGate, Gate: GateWindow, Summary: "wait out the max_age of the last testing/enforce policy, counted from when mode none went live"})
-				e.teardownDeletes(p, lv, mem, req)
+				e.teardownDeletes(p, lv, req)
 				number(p)
 				return nil
 			}
 		}
 	}
 	// Part 2: none is live (or only leftovers are): wait, then delete.
-	until, what, err := e.teardownWindow(lv, mem, req)
+	until, what, err := e.teardownWindow(lv, j, req)
 	if err != nil {
 		p.Refusal = &Refusal{Reason: err.Error(), Override: "--last-max-age DURATION"}
 		return nil
@@ -626,7 +645,7 @@ func (e *Engine) planTeardown(ctx context.Context, p *Plan, lv *live, mem *Memor
 	w := windowGate(e.now(), until, what)
 	p.Gates = append(p.Gates, w)
 	p.Steps = append(p.Steps, Step{Kind: StepGate, Gate: GateWindow, Summary: w.Reason, Done: w.Open})
-	e.teardownDeletes(p, lv, mem, req)
+	e.teardownDeletes(p, lv, req)
 	number(p)
 	return nil
 }
@@ -634,12 +653,8 @@ func (e *Engine) planTeardown(ctx context.Context, p *Plan, lv *live, mem *Memor
 // teardownWindow: senders may hold the last testing/enforce policy until
 // max_age after the last time it was served (STS-SEND-5, STS-SEND-16), so
 // deletion waits for noneSince + that max_age (invariant 3).
-func (e *Engine) teardownWindow(lv *live, mem *Memory, req Request) (time.Time, string, error) {
-	var since time.Time
-	var maxAge time.Duration
-	if mem != nil && mem.Teardown != nil {
-		since, maxAge = mem.Teardown.NoneSince, mem.Teardown.LastMaxAge
-	}
+func (e *Engine) teardownWindow(lv *live, j *journal.Journal, req Request) (time.Time, string, error) {
+	since, maxAge, _, _ := teardownOf(j)
 	if since.IsZero() && lv.policy != nil && lv.policy.Mode == string(mtasts.ModeNone) {
 		if t, _, ok := mtasts.ParseID(lv.stsID); ok {
 			since = t
@@ -654,13 +669,13 @@ func (e *Engine) teardownWindow(lv *live, mem *Memory, req Request) (time.Time, 
 		return time.Time{}, "", fmt.Errorf("the journal does not say when mode none went live or what max_age the last testing/enforce policy had, so the cache window is unknown: senders may still hold an enforce policy; give the largest max_age ever published with --last-max-age")
 	}
 	until := since.Add(maxAge)
-	if mem != nil && mem.CachedUntil.After(until) {
-		until = mem.CachedUntil
+	if c := cachedUntil(j); c.After(until) {
+		until = c
 	}
 	return until, fmt.Sprintf("the cache window (senders may hold a replaced testing/enforce policy for its max_age; mode none went live at %s)", since.UTC().Format(time.RFC3339)), nil
 }
 
-func (e *Engine) teardownDeletes(p *Plan, lv *live, mem *Memory, req Request) {
+func (e *Engine) teardownDeletes(p *Plan, lv *live, req Request) {
 	sts := "_mta-sts." + p.Domain
 	p.Steps = append(p.Steps,
 		Step{Kind: StepDeleteSTS, Summary: "delete the _mta-sts record (no undo)", Name: sts, Before: strings.Join(lv.stsRecs, " | "), Destructive: true, Done: len(lv.stsRecs) == 0},

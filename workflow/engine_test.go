@@ -22,6 +22,7 @@ import (
 	"github.com/stspilot/stspilot/dnsprovider"
 	"github.com/stspilot/stspilot/dnsprovider/memory"
 	"github.com/stspilot/stspilot/internal/clock"
+	"github.com/stspilot/stspilot/workflow/journal"
 )
 
 // The engine tests run the real checks, the real served gate and the real
@@ -110,104 +111,111 @@ func (pp providerPublished) Check(ctx context.Context, zone, name string, want f
 }
 
 // hookJournal wraps a Journal; fail, when set, is called before every
-// Record, and an error stops the run there as if the process had been
-// killed right after the previous write.
+// save with the entry the save records, and an error stops the run there
+// as if the process had been killed right after the previous write.
 type hookJournal struct {
 	Journal
-	fail func(e Entry) error
+	fail func(e journal.Entry) error
 }
 
-func (h *hookJournal) Begin(domain, command string, wf Workflow) (Txn, error) {
-	t, err := h.Journal.Begin(domain, command, wf)
+func (h *hookJournal) Begin(domain, command string, now time.Time) (Txn, error) {
+	t, err := h.Journal.Begin(domain, command, now)
 	if err != nil {
 		return nil, err
 	}
 	return &hookTxn{Txn: t, h: h}, nil
 }
 
-func (h *hookJournal) must(domain string) *Memory {
-	m, err := h.Peek(domain)
+func (h *hookJournal) must(domain string) *journal.Journal {
+	j, err := h.Peek(domain)
 	if err != nil {
 		panic(err)
 	}
-	return m
+	return j
 }
 
 type hookTxn struct {
 	Txn
-	h *hookJournal
+	h     *hookJournal
+	saved []journal.Entry // the entries of the last save
 }
 
-func (t *hookTxn) Record(m *Memory, e Entry) error {
+func (t *hookTxn) Load() (*journal.Journal, error) {
+	j, err := t.Txn.Load()
+	if j != nil {
+		t.saved = slices.Clone(j.Entries)
+	}
+	return j, err
+}
+
+// Save calls the hook with the last entry that is new or changed since
+// the previous save: the one this save records.
+func (t *hookTxn) Save(j *journal.Journal) error {
 	if t.h.fail != nil {
-		if err := t.h.fail(e); err != nil {
-			return err
+		for i := len(j.Entries) - 1; i >= 0; i-- {
+			if i >= len(t.saved) || j.Entries[i] != t.saved[i] {
+				if err := t.h.fail(j.Entries[i]); err != nil {
+					return err
+				}
+				break
+			}
 		}
 	}
-	return t.Txn.Record(m, e)
+	if err := t.Txn.Save(j); err != nil {
+		return err
+	}
+	t.saved = slices.Clone(j.Entries)
+	return nil
 }
 
-// memJournal keeps Memory and entries in memory, with the same locking
-// contract as the file journal.
+// memJournal keeps each journal in memory, in its file encoding, with the
+// same locking contract as the file journal.
 type memJournal struct {
-	mu      sync.Mutex
-	mem     map[string]*Memory
-	entries map[string][]Entry
-	locked  map[string]bool
+	mu     sync.Mutex
+	docs   map[string][]byte
+	locked map[string]bool
 }
 
 func newMemJournal() *memJournal {
-	return &memJournal{mem: map[string]*Memory{}, entries: map[string][]Entry{}, locked: map[string]bool{}}
+	return &memJournal{docs: map[string][]byte{}, locked: map[string]bool{}}
 }
 
-func (j *memJournal) Peek(domain string) (*Memory, error) {
+func (j *memJournal) Peek(domain string) (*journal.Journal, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return cloneOrNil(j.mem[domain]), nil
-}
-
-func cloneOrNil(m *Memory) *Memory {
-	if m == nil {
-		return nil
+	b, ok := j.docs[domain]
+	if !ok {
+		return nil, nil
 	}
-	return cloneMemory(m)
+	return journal.Decode(b)
 }
 
-func (j *memJournal) History(domain string, n int) ([]Entry, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	e := j.entries[domain]
-	if n > 0 && len(e) > n {
-		e = e[len(e)-n:]
-	}
-	return append([]Entry(nil), e...), nil
-}
-
-func (j *memJournal) Begin(domain, command string, wf Workflow) (Txn, error) {
+func (j *memJournal) Begin(domain, command string, now time.Time) (Txn, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.locked[domain] {
 		return nil, fmt.Errorf("%s is locked by another run", domain)
 	}
 	j.locked[domain] = true
-	return &memTxn{j: j, domain: domain}, nil
+	return &memTxn{j: j, domain: domain, run: now.UTC().Format("20060102T150405Z") + "-1"}, nil
 }
 
 type memTxn struct {
 	j      *memJournal
 	domain string
+	run    string
 }
 
-func (t *memTxn) Memory() *Memory { return t.j.must(t.domain) }
-func (j *memJournal) must(d string) *Memory {
-	m, _ := j.Peek(d)
-	return m
-}
-func (t *memTxn) Record(m *Memory, e Entry) error {
+func (t *memTxn) Run() string                     { return t.run }
+func (t *memTxn) Load() (*journal.Journal, error) { return t.j.Peek(t.domain) }
+func (t *memTxn) Save(j *journal.Journal) error {
+	b, err := journal.Encode(j)
+	if err != nil {
+		return err
+	}
 	t.j.mu.Lock()
 	defer t.j.mu.Unlock()
-	t.j.mem[t.domain] = cloneMemory(m)
-	t.j.entries[t.domain] = append(t.j.entries[t.domain], e)
+	t.j.docs[t.domain] = b
 	return nil
 }
 func (t *memTxn) Close() error {
@@ -507,8 +515,8 @@ func TestKilledRunsConverge(t *testing.T) {
 		t.Run(string(cut), func(t *testing.T) {
 			h := newHarness(t, hopts{file: true})
 			killed := false
-			h.j.fail = func(e Entry) error {
-				if e.Kind == cut && e.Status == EntryDone && !killed {
+			h.j.fail = func(e journal.Entry) error {
+				if e.Kind == cut.Journal() && e.Status == journal.Done && !killed {
 					killed = true
 					return errors.New("killed")
 				}
@@ -573,7 +581,7 @@ func TestDriftRefused(t *testing.T) {
 // TestSecondRunLocked: two runs on one domain: the second is refused.
 func TestSecondRunLocked(t *testing.T) {
 	h := newHarness(t, hopts{})
-	txn, err := h.j.Begin(tDomain, "other", Rollout)
+	txn, err := h.j.Begin(tDomain, "other", h.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -649,5 +657,112 @@ func TestGeneratedPoliciesPassEverySender(t *testing.T) {
 	}
 	if len(texts) != 5 || !strings.Contains(texts[4], "mode: none") {
 		t.Fatalf("policies: %q", texts)
+	}
+}
+
+// TestJournalTakesTheEngineClock: every time the engine's run writes into
+// the journal (entries, intent, windows, the run id) is the engine's
+// clock's, here years from the real time; the intent keeps its run.
+func TestJournalTakesTheEngineClock(t *testing.T) {
+	h := newHarness(t, hopts{file: true})
+	t0 := time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)
+	h.clock.Set(t0)
+	killed := false
+	h.j.fail = func(e journal.Entry) error {
+		if e.Kind == journal.KindTXTSet && e.Status == journal.Pending && !killed {
+			killed = true
+			return errors.New("killed")
+		}
+		return nil
+	}
+	if out, _ := h.apply(Request{Workflow: Rollout, RUA: "mailto:r@example.test"}, ApplyOptions{}); out.Status != StatusFailed {
+		t.Fatalf("cut run: %+v", out)
+	}
+	j := h.j.must(tDomain)
+	if j.Intent == nil || j.Intent.Run == "" || !strings.HasPrefix(j.Intent.Run, "20310304T0506") {
+		t.Fatalf("intent %+v: want the run, on the engine's clock", j.Intent)
+	}
+	inRange := func(what string, at time.Time) {
+		t.Helper()
+		if at.Before(t0) || at.After(h.clock.Now()) {
+			t.Errorf("%s at %s, outside the engine's clock (%s to %s)", what, at, t0, h.clock.Now())
+		}
+	}
+	inRange("intent", j.Intent.StartedAt)
+	for _, e := range j.Entries {
+		if e.Run != j.Intent.Run {
+			t.Errorf("entry %d of run %q, the intent's is %q", e.ID, e.Run, j.Intent.Run)
+		}
+		inRange(fmt.Sprintf("entry %d started", e.ID), e.Started)
+		if !e.Finished.IsZero() {
+			inRange(fmt.Sprintf("entry %d finished", e.ID), e.Finished)
+		}
+	}
+	if j.TLSRPT == nil {
+		t.Fatal("no TLS-RPT record journaled")
+	}
+	inRange("tlsrpt", j.TLSRPT.SetAt)
+	// The rerun closes nothing pending here (the cut save never happened)
+	// and finishes; the windows it opens start on the engine's clock too.
+	h.clock.Advance(time.Hour)
+	if out, _ := h.apply(Request{Workflow: Rollout, RUA: "mailto:r@example.test"}, ApplyOptions{}); out.Status != StatusDone {
+		t.Fatalf("rerun: %+v", out)
+	}
+	j = h.j.must(tDomain)
+	if j.Intent != nil || j.Policy == nil {
+		t.Fatalf("after the rerun: intent %+v policy %+v", j.Intent, j.Policy)
+	}
+	inRange("published", j.Policy.PublishedAt)
+	for _, w := range j.Windows {
+		inRange("window "+w.Kind, w.Start)
+	}
+}
+
+// TestReadsJournalOfToday: a journal as stspilot.journal/v1 has been
+// written (markers, cache and teardown windows) plans and reports the
+// same: mode none live, deletion waits for the window's end, and the
+// history names the steps as before.
+func TestReadsJournalOfToday(t *testing.T) {
+	h := newHarness(t, hopts{})
+	b, err := os.ReadFile(filepath.Join("testdata", "journal-v1-teardown.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mj := h.j.Journal.(*memJournal)
+	mj.docs[tDomain] = b
+	h.clock.Set(time.Date(2030, 2, 2, 0, 0, 0, 0, time.UTC))
+	end := time.Date(2030, 3, 3, 0, 0, 0, 0, time.UTC)
+
+	p, err := h.e.Plan(context.Background(), Request{Workflow: Teardown, Domain: tDomain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Stage != StageNone || len(p.Gates) != 1 || p.Gates[0].Kind != GateWindow || p.Gates[0].Open || p.Gates[0].NextAt == nil || !p.Gates[0].NextAt.Equal(end) {
+		t.Fatalf("teardown plan: stage %s gates %+v", p.Stage, p.Gates)
+	}
+	st, err := h.e.Status(context.Background(), tDomain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Teardown == nil || !st.Teardown.NoneSince.Equal(time.Date(2030, 2, 1, 0, 0, 0, 0, time.UTC)) || st.Teardown.LastMaxAge != 30*24*time.Hour {
+		t.Errorf("status teardown %+v", st.Teardown)
+	}
+	var kinds []StepKind
+	for _, e := range st.History {
+		kinds = append(kinds, e.Kind)
+	}
+	if want := []StepKind{"intent", StepPublishPolicy, StepSetSTS, "published"}; !slices.Equal(kinds, want) {
+		t.Errorf("history kinds %q, want %q", kinds, want)
+	}
+	if e := st.History[2]; e.TTL != 300*time.Second || !e.At.Equal(time.Date(2030, 1, 31, 23, 59, 56, 0, time.UTC)) {
+		t.Errorf("history entry %+v", e)
+	}
+	// A run inside the window deletes nothing and keeps every entry.
+	out, _ := h.apply(Request{Workflow: Teardown}, ApplyOptions{})
+	if out.Status != StatusPending || out.NextAt == nil || !out.NextAt.Equal(end) {
+		t.Fatalf("teardown inside the window: %+v", out)
+	}
+	if j := h.j.must(tDomain); len(j.Entries) != 4 || j.Window(journal.WindowTeardown) == nil {
+		t.Errorf("the journal after the run: %d entries, windows %+v", len(j.Entries), j.Windows)
 	}
 }

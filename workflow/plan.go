@@ -37,19 +37,6 @@ const (
 	StageBroken  Stage = "broken"
 )
 
-// StepKind says what a step does.
-type StepKind string
-
-const (
-	StepPublishPolicy StepKind = "publish-policy" // write the policy through the publisher
-	StepSetSTS        StepKind = "set-sts"        // _mta-sts TXT "v=STSv1; id=NEW;"
-	StepSetTLSRPT     StepKind = "set-tlsrpt"     // _smtp._tls TXT "v=TLSRPTv1; rua=..."
-	StepDeleteSTS     StepKind = "delete-sts"     // remove our _mta-sts record
-	StepDeleteTLSRPT  StepKind = "delete-tlsrpt"  // remove our _smtp._tls record
-	StepRemovePolicy  StepKind = "remove-policy"  // stop serving the policy file
-	StepGate          StepKind = "gate"           // wait for a gate
-)
-
 // Step is one entry of a plan: a change or a gate.
 type Step struct {
 	// ID is stable for the same plan ("3-set-sts"), used in the journal.
@@ -67,15 +54,6 @@ type Step struct {
 	Destructive bool `json:"destructive,omitempty"`
 	// Done is set when live state already holds the step's result.
 	Done bool `json:"done,omitempty"`
-}
-
-// Policy is a policy as the engine handles it.
-type Policy struct {
-	Mode   string   `json:"mode"`
-	MaxAge int64    `json:"max_age"`
-	MX     []string `json:"mx,omitempty"`
-	Text   string   `json:"text"`
-	ID     string   `json:"id"`
 }
 
 // Plan is what a workflow will do now, step by step, each with its gate.

@@ -1,104 +1,227 @@
 package workflow
 
 import (
+	"fmt"
 	"time"
+
+	"github.com/stspilot/stspilot/workflow/journal"
 )
 
-// Memory is what the engine remembers of a domain between runs: the part
-// of the journal it plans from. Live state always comes first; Memory
-// answers what live state cannot (when a policy went live, what a killed
-// run was doing, when mode none went live).
-type Memory struct {
-	// Current is the last policy stspilot made live (its id published at
-	// every name server), nil before the first rollout and after a teardown.
-	Current *LivePolicy
-	// Intent is a change under way: set before the first external change
-	// of a recipe, cleared when its published gate opens.
-	Intent *Intent
-	// Teardown is set once mode none went live.
-	Teardown *TeardownState
-	// TLSRPT is the TLS-RPT record stspilot set ("" when none).
-	TLSRPT string
-	// CachedUntil is the latest time a sender may still hold a testing or
-	// enforce policy stspilot replaced: for each, the moment it stopped
-	// being live plus its max_age (STS-SEND-5, STS-SEND-16). A teardown
-	// deletes nothing before it.
-	CachedUntil time.Time
-	// Provider, Publish and Ladder are the settings of the last run (no
-	// secrets: a provider name, a --publish value, a ladder), so that the
-	// next command on the domain needs no flags.
-	Provider string
-	Publish  string
-	Ladder   string
-}
+// The engine's state between runs is the journal document itself
+// (journal.Journal, docs/journal.md): live state always comes first; the
+// journal answers what live state cannot (when a policy went live, what a
+// killed run was doing, when mode none went live, until when a replaced
+// policy may still be cached).
+//
+//   - Policy is the last policy stspilot made live, with when its id went
+//     live (PublishedAt);
+//   - Intent is a change under way, set before a workflow's first external
+//     change and cleared when its published gate opens;
+//   - the teardown window starts when mode none went live and lasts the
+//     max_age senders may still hold (Ended: the records are gone);
+//   - the cache window ends when the last replaced testing/enforce policy
+//     may have left every sender's cache;
+//   - Entries are every external change, written before and after it.
 
-// LivePolicy is a policy and when its id went live.
-type LivePolicy struct {
-	Policy
-	PublishedAt time.Time
-}
+// Policy is a policy as the engine handles it: the journal's.
+type Policy = journal.Policy
 
-// Intent is a change that a run started.
-type Intent struct {
-	Workflow  Workflow  `json:"workflow"`
-	Target    Policy    `json:"target"`
-	RUA       string    `json:"rua,omitempty"`
-	StartedAt time.Time `json:"started_at"`
-}
+// Intent is a change that a run started: the journal's.
+type Intent = journal.Intent
 
-// TeardownState is the teardown's cache window.
-type TeardownState struct {
-	// NoneSince is when the mode none policy's id went live.
-	NoneSince time.Time `json:"none_since"`
-	// LastMaxAge is the largest max_age of the testing/enforce policies
-	// that none replaced: senders may hold them that long (STS-SEND-16).
-	LastMaxAge time.Duration `json:"last_max_age"`
-	// RecordsGoneAt is when the records were deleted (teardown done).
-	RecordsGoneAt time.Time `json:"records_gone_at,omitzero"`
-}
-
-// Entry is one external change as the journal records it: written as
-// pending before the change and as done or failed after it (invariant 6).
-type Entry struct {
-	Step     string        `json:"step"`                // plan step id ("4-set-sts")
-	Kind     StepKind      `json:"kind"`                // what changed
-	Status   string        `json:"status"`              // pending, done, failed
-	Name     string        `json:"name"`                // DNS name or URL
-	Before   string        `json:"before,omitempty"`    // value before (record text or policy text)
-	After    string        `json:"after,omitempty"`     // value after
-	PolicyID string        `json:"policy_id,omitempty"` // the policy id concerned
-	MaxAge   int64         `json:"max_age,omitempty"`   // its max_age
-	TTL      time.Duration `json:"ttl,omitempty"`       // TTL of the record replaced (rollback risk window)
-	Changed  bool          `json:"changed"`             // false when live state already held it
-	Error    string        `json:"error,omitempty"`     // why it failed
-	At       time.Time     `json:"at"`                  // when
-}
-
-// Entry statuses.
-const (
-	EntryPending = "pending"
-	EntryDone    = "done"
-	EntryFailed  = "failed"
-)
-
-// Journal persists Memory and entries, one document per domain.
+// Journal stores the journal document of each domain.
 type Journal interface {
-	// Peek reads a domain's memory without locking (nil when there is none).
-	Peek(domain string) (*Memory, error)
-	// History returns the last n entries of a domain (all when n <= 0),
-	// oldest first.
-	History(domain string, n int) ([]Entry, error)
-	// Begin locks the domain for one run; a second Begin on the same domain
-	// fails while the first is open, saying who holds it.
-	Begin(domain, command string, wf Workflow) (Txn, error)
+	// Peek reads a domain's journal without locking (nil when there is none).
+	Peek(domain string) (*journal.Journal, error)
+	// Begin locks the domain for one run started at now; a second Begin on
+	// the same domain fails while the first is open, saying who holds it.
+	Begin(domain, command string, now time.Time) (Txn, error)
 }
 
-// Txn is one locked run on a domain's journal.
+// Txn is one locked run on a domain's journal (a *journal.Handle).
 type Txn interface {
-	// Memory is the state read under the lock (nil when there is none).
-	Memory() *Memory
-	// Record appends e and stores m, atomically and durably, before it returns.
-	Record(m *Memory, e Entry) error
+	// Run identifies the run in entries and intents.
+	Run() string
+	// Load reads the journal under the lock (nil when there is none).
+	Load() (*journal.Journal, error)
+	// Save writes the whole document, atomically and durably, before it
+	// returns.
+	Save(j *journal.Journal) error
 	// Close releases the lock.
 	Close() error
+}
+
+// FileJournal is the engine's Journal over a state directory of
+// workflow/journal (docs/journal.md).
+type FileJournal struct {
+	Store *journal.Store
+	// Provider, Publish and Ladder are recorded in the journal on every
+	// save, so that the next command on the domain needs no flags. None of
+	// them is a secret: a provider name, a --publish value, a ladder.
+	Provider, Publish, Ladder string
+}
+
+// OpenFileJournal opens the state directory dir ("" = the default).
+func OpenFileJournal(dir string) (*FileJournal, error) {
+	s, err := journal.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &FileJournal{Store: s}, nil
+}
+
+// Settings returns the provider, publisher and ladder the journal of
+// domain remembers ("" when it has none).
+func (f *FileJournal) Settings(domain string) (provider, publish, ladder string, err error) {
+	j, err := f.Store.Peek(domain)
+	if err != nil || j == nil {
+		return "", "", "", err
+	}
+	return j.Provider, j.Publish, j.Ladder, nil
+}
+
+// Peek implements Journal.
+func (f *FileJournal) Peek(domain string) (*journal.Journal, error) { return f.Store.Peek(domain) }
+
+// History returns the last n entries of domain's journal (all when n <= 0),
+// oldest first.
+func (f *FileJournal) History(domain string, n int) ([]journal.Entry, error) {
+	j, err := f.Store.Peek(domain)
+	if err != nil || j == nil {
+		return nil, err
+	}
+	return lastEntries(j, n), nil
+}
+
+func lastEntries(j *journal.Journal, n int) []journal.Entry {
+	es := j.Entries
+	if n > 0 && len(es) > n {
+		es = es[len(es)-n:]
+	}
+	return es
+}
+
+// Begin implements Journal: it takes the domain's lock.
+func (f *FileJournal) Begin(domain, command string, now time.Time) (Txn, error) {
+	if command == "" {
+		command = f.Store.Command
+	}
+	h, err := f.Store.LockAt(domain, command, now)
+	if err != nil {
+		return nil, err
+	}
+	return fileTxn{h, f}, nil
+}
+
+// fileTxn records the journal's settings on every save.
+type fileTxn struct {
+	*journal.Handle
+	f *FileJournal
+}
+
+func (t fileTxn) Save(j *journal.Journal) error {
+	if t.f.Provider != "" {
+		j.Provider = t.f.Provider
+	}
+	if t.f.Publish != "" {
+		j.Publish = t.f.Publish
+	}
+	if t.f.Ladder != "" {
+		j.Ladder = t.f.Ladder
+	}
+	return t.Handle.Save(j)
+}
+
+// Reading the state.
+
+// teardownOf is the teardown window: when mode none went live and how
+// long senders may hold the policy it replaced; ok=false before mode none
+// went live.
+func teardownOf(j *journal.Journal) (noneSince time.Time, lastMaxAge time.Duration, goneAt time.Time, ok bool) {
+	w := j.Window(journal.WindowTeardown)
+	if w == nil || w.Start.IsZero() {
+		return time.Time{}, 0, time.Time{}, false
+	}
+	return w.Start, time.Duration(w.Seconds) * time.Second, w.Ended, true
+}
+
+// teardownPending: mode none went live and the records are not gone yet.
+func teardownPending(j *journal.Journal) bool {
+	_, _, gone, ok := teardownOf(j)
+	return ok && gone.IsZero()
+}
+
+// cachedUntil is the latest time a sender may still hold a testing or
+// enforce policy stspilot replaced: for each, the moment it stopped being
+// live plus its max_age (STS-SEND-5, STS-SEND-16). A teardown deletes
+// nothing before it.
+func cachedUntil(j *journal.Journal) time.Time {
+	if w := j.Window(journal.WindowCache); w != nil {
+		return w.NotBefore
+	}
+	return time.Time{}
+}
+
+// Writing the state. The journal keeps whole seconds, truncated: window
+// ends are rounded up, so that storing a window never shortens it.
+
+// setTeardown starts (or extends) the teardown window.
+func setTeardown(j *journal.Journal, noneSince time.Time, lastMaxAge time.Duration) {
+	start := noneSince.UTC().Truncate(time.Second)
+	end := ceilSecond(noneSince.Add(lastMaxAge))
+	j.SetWindow(journal.Window{Kind: journal.WindowTeardown, Start: start, Seconds: int64(end.Sub(start) / time.Second), NotBefore: end,
+		Reason: "senders may hold the last testing/enforce policy for its max_age after mode none went live (STS-SEND-16)"})
+}
+
+// setCachedUntil moves the cache window's end to until, now being when
+// this was learned.
+func setCachedUntil(j *journal.Journal, until, now time.Time) {
+	start := now
+	if w := j.Window(journal.WindowCache); w != nil && w.NotBefore.Equal(ceilSecond(until)) {
+		start = w.Start
+	}
+	if start.After(until) {
+		start = until
+	}
+	end := ceilSecond(until)
+	start = start.UTC().Truncate(time.Second)
+	j.SetWindow(journal.Window{Kind: journal.WindowCache, Start: start, Seconds: int64(end.Sub(start) / time.Second), NotBefore: end,
+		Reason: "senders may hold a replaced testing/enforce policy until then (its max_age after it was replaced)"})
+}
+
+// setSoak records the soak of the policy that just went live.
+func setSoak(j *journal.Journal, l Ladder, p *Policy) {
+	if p.Mode == journal.StageNone || len(l) == 0 {
+		j.ClearWindow(journal.WindowSoak)
+		return
+	}
+	soak := soakOf(l, p.Mode, p.MaxAge)
+	j.SetWindow(journal.Window{Kind: journal.WindowSoak, Start: p.PublishedAt, Seconds: int64(soak / time.Second),
+		NotBefore: p.PublishedAt.Add(soak), Reason: fmt.Sprintf("the soak of %s@%d before promote", p.Mode, p.MaxAge)})
+}
+
+// settleStage records the stage the journal's state establishes.
+func settleStage(j *journal.Journal) {
+	stage, since := journal.StageAbsent, time.Time{}
+	noneSince, _, gone, td := teardownOf(j)
+	switch {
+	case j.Policy != nil:
+		stage, since = j.Policy.Mode, j.Policy.PublishedAt
+	case td && gone.IsZero():
+		stage, since = journal.StageNone, noneSince
+	case td:
+		since = gone
+	}
+	if stage != j.Stage || !since.IsZero() && !since.Equal(j.StageSince) {
+		j.Stage, j.StageSince = stage, since
+	}
+}
+
+// ceilSecond rounds t up to a whole second (the journal truncates).
+func ceilSecond(t time.Time) time.Time {
+	t = t.UTC()
+	if tr := t.Truncate(time.Second); !tr.Equal(t) {
+		return tr.Add(time.Second)
+	}
+	return t
 }

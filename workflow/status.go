@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/workflow/journal"
 )
 
 // StatusSchema names the JSON document of `stspilot status` (docs/json.md).
@@ -24,7 +25,7 @@ type StatusReport struct {
 	Rung   int    `json:"rung"`
 	Ladder string `json:"ladder"`
 	// Pending is a change a run started and did not finish.
-	Pending *Intent `json:"pending,omitempty"`
+	Pending *journal.Intent `json:"pending,omitempty"`
 	// Teardown is the teardown's cache window once none went live.
 	Teardown *TeardownState `json:"teardown,omitempty"`
 	// Next is the workflow to run next ("" at the top of the ladder).
@@ -34,7 +35,7 @@ type StatusReport struct {
 	NextAt   *time.Time `json:"next_at,omitempty"`
 	Blocked  *Refusal   `json:"blocked,omitempty"`
 	// History is the journal's last entries, oldest first.
-	History  []Entry          `json:"history,omitempty"`
+	History  []HistoryEntry   `json:"history,omitempty"`
 	Findings []checks.Finding `json:"findings,omitempty"`
 	// Errors counts error findings (exit 4).
 	Errors int `json:"errors"`
@@ -47,16 +48,13 @@ func (e *Engine) Status(ctx context.Context, domain string) (*StatusReport, erro
 	if err != nil {
 		return nil, err
 	}
-	mem, err := e.Journal.Peek(d)
+	mem, err := e.peek(d)
 	if err != nil {
 		return nil, err
 	}
-	st := &StatusReport{Schema: StatusSchema, Domain: d, Rung: -1, Ladder: e.Ladder.String()}
-	if mem != nil {
-		st.Pending, st.Teardown = mem.Intent, mem.Teardown
-	}
-	if st.History, err = e.Journal.History(d, 20); err != nil {
-		return nil, err
+	st := &StatusReport{Schema: StatusSchema, Domain: d, Rung: -1, Ladder: e.Ladder.String(), Pending: intentOf(mem), Teardown: teardownView(mem)}
+	for _, h := range lastEntries(mem, 20) {
+		st.History = append(st.History, historyEntry(h))
 	}
 	// Which workflow comes next follows from the stage; plan it to learn
 	// its gates. Promote is planned without evidence when none is configured.
@@ -113,4 +111,57 @@ func (e *Engine) Status(ctx context.Context, domain string) (*StatusReport, erro
 		}
 	}
 	return st, nil
+}
+
+// TeardownState is status's view of the journal's teardown window.
+type TeardownState struct {
+	// NoneSince is when the mode none policy's id went live.
+	NoneSince time.Time `json:"none_since"`
+	// LastMaxAge is how long senders may hold the testing/enforce
+	// policies that none replaced (STS-SEND-16).
+	LastMaxAge time.Duration `json:"last_max_age"`
+	// RecordsGoneAt is when the records were deleted (teardown done).
+	RecordsGoneAt time.Time `json:"records_gone_at,omitzero"`
+}
+
+func teardownView(j *journal.Journal) *TeardownState {
+	since, last, gone, ok := teardownOf(j)
+	if !ok {
+		return nil
+	}
+	return &TeardownState{NoneSince: since, LastMaxAge: last, RecordsGoneAt: gone}
+}
+
+// HistoryEntry is status's view of a journal entry (stspilot.status/v1):
+// the step's label rather than the journal's kind, the TTL as a Go duration,
+// and At, when the change was completed (started, while pending).
+type HistoryEntry struct {
+	Step     string        `json:"step"`
+	Kind     StepKind      `json:"kind"`
+	Status   string        `json:"status"`
+	Name     string        `json:"name"`
+	Before   string        `json:"before,omitempty"`
+	After    string        `json:"after,omitempty"`
+	PolicyID string        `json:"policy_id,omitempty"`
+	MaxAge   int64         `json:"max_age,omitempty"`
+	TTL      time.Duration `json:"ttl,omitempty"`
+	Changed  bool          `json:"changed"`
+	Error    string        `json:"error,omitempty"`
+	At       time.Time     `json:"at"`
+}
+
+// History entry statuses.
+const (
+	EntryPending = string(journal.Pending)
+	EntryDone    = string(journal.Done)
+	EntryFailed  = string(journal.Failed)
+)
+
+func historyEntry(e journal.Entry) HistoryEntry {
+	at := e.Finished
+	if at.IsZero() {
+		at = e.Started
+	}
+	return HistoryEntry{Step: e.Step, Kind: StepKind(StepKindOf(e.Kind).Label()), Status: string(e.Status), Name: e.Name, Before: e.Before, After: e.After,
+		PolicyID: e.PolicyID, MaxAge: e.MaxAge, TTL: time.Duration(e.TTL) * time.Second, Changed: e.Changed, Error: e.Error, At: at}
 }

@@ -124,7 +124,7 @@ func (o *Events) plan(b *strings.Builder, p *workflow.Plan) {
 		mark := fmt.Sprintf("%d.", i+1)
 		text := s.Summary
 		switch {
-		case s.Done && s.Kind == workflow.StepGate:
+		case s.Done && s.Kind.IsGate():
 			text += h.st.dim(" (open)")
 		case s.Done:
 			text += h.st.dim(" (already done)")
@@ -133,9 +133,9 @@ func (o *Events) plan(b *strings.Builder, p *workflow.Plan) {
 			text = h.st.err(text)
 		}
 		fmt.Fprintf(b, "  %-3s %s\n", mark, text)
-		if s.Kind == workflow.StepPublishPolicy && !s.Done {
+		if s.Kind.ShowsPolicy() && !s.Done {
 			o.diff(b, s.Before, s.After)
-		} else if s.Kind != workflow.StepGate && !s.Done && (s.After != "" || s.Before != "") {
+		} else if !s.Kind.IsGate() && !s.Done && (s.After != "" || s.Before != "") {
 			if s.Before != "" {
 				fmt.Fprintf(b, "        %s %s\n", h.st.err("-"), s.Before)
 			}
@@ -330,7 +330,7 @@ func (o *Events) Status(st *workflow.StatusReport) {
 	}
 	fmt.Fprintf(&b, "  ladder   %s\n", st.Ladder)
 	if st.Pending != nil {
-		h.prose(&b, 2, "pending  ", fmt.Sprintf("a %s started %s did not finish (target %s, id %s): run it again to finish", st.Pending.Workflow, st.Pending.StartedAt.UTC().Format(time.RFC3339), PolicyLabel(&st.Pending.Target), st.Pending.Target.ID), h.st.warn)
+		h.prose(&b, 2, "pending  ", fmt.Sprintf("a %s started %s did not finish (target %s, id %s): run it again to finish", st.Pending.Workflow, st.Pending.StartedAt.UTC().Format(time.RFC3339), PolicyLabel(st.Pending.Target), st.Pending.Target.ID), h.st.warn)
 	}
 	if st.Teardown != nil && !st.Teardown.NoneSince.IsZero() {
 		fmt.Fprintf(&b, "  teardown mode none live since %s; records may go at %s\n", st.Teardown.NoneSince.UTC().Format(time.RFC3339), st.Teardown.NoneSince.Add(st.Teardown.LastMaxAge).UTC().Format(time.RFC3339))

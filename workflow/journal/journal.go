@@ -72,6 +72,12 @@ const (
 	KindTLSRPTDelete Kind = "tlsrpt-delete" // the _smtp._tls TXT record deleted
 )
 
+// The engine's markers: entries that record a decision, not a change.
+const (
+	KindIntent    Kind = "intent"    // the intent was set before the first change (name: the policy URL)
+	KindPublished Kind = "published" // the published gate opened for the new id (name: the _mta-sts name)
+)
+
 // Window kinds: the not-before windows the engine's window gate reads.
 const (
 	// WindowSoak: the soak of the current rung; promote waits for NotBefore.
@@ -80,6 +86,10 @@ const (
 	// last testing/enforce policy for Seconds (its max_age, STS-SEND-16),
 	// so the records may go at NotBefore.
 	WindowTeardown = "teardown"
+	// WindowCache: a replaced testing/enforce policy may still be cached
+	// by senders until NotBefore (its max_age after it was replaced); a
+	// teardown deletes nothing before.
+	WindowCache = "cache"
 )
 
 // Journal is the whole document of one domain. Field order is the order

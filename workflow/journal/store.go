@@ -216,6 +216,13 @@ func (s *Store) Lock(domain string) (*Handle, error) {
 // this run ("stspilot promote"), leaving s.Command alone, so that one
 // Store can serve several commands at once (the wizard).
 func (s *Store) LockAs(domain, command string) (*Handle, error) {
+	return s.LockAt(domain, command, s.now())
+}
+
+// LockAt is LockAs for a run whose clock reads now: the lock file's
+// "since" and the run id (Handle.Run) are taken from it, so that a run on
+// an accelerated clock (the demo) journals one kind of time only.
+func (s *Store) LockAt(domain, command string, now time.Time) (*Handle, error) {
 	d, err := NormalizeDomain(domain)
 	if err != nil {
 		return nil, err
@@ -238,7 +245,7 @@ func (s *Store) LockAs(domain, command string) (*Handle, error) {
 		domain: d,
 		path:   filepath.Join(s.dir, d+".json"),
 		lock:   f,
-		holder: Holder{PID: os.Getpid(), Host: host, Command: sanitizeCommand(command), Since: s.now().UTC().Truncate(time.Second)},
+		holder: Holder{PID: os.Getpid(), Host: host, Command: sanitizeCommand(command), Since: now.UTC().Truncate(time.Second)},
 	}
 	b, _ := json.Marshal(h.holder)
 	b = append(b, '\n')
