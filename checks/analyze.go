@@ -17,6 +17,7 @@ import (
 	"github.com/stspilot/stspilot/checks/mtasts/senders"
 	"github.com/stspilot/stspilot/checks/smtpprobe"
 	"github.com/stspilot/stspilot/checks/tlsrpt"
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 // Thresholds of the advice findings.
@@ -70,7 +71,7 @@ func joinAll(t dnsprobe.TXTResult) []string {
 
 func (a *analysis) stsRecord() {
 	o, d := a.o, a.o.domain
-	name := "_mta-sts." + d
+	name := txtrecord.STSName(d)
 	records := joinAll(o.sts)
 	a.rep.STS = &STSInfo{Name: name, CNAME: o.sts.Chain, Records: records, TTL: o.sts.TTL}
 	if o.stsErr != nil {
@@ -154,8 +155,8 @@ func (a *analysis) firstBody() []byte {
 
 func (a *analysis) policyHost() {
 	o, d := a.o, a.o.domain
-	host := "mta-sts." + d
-	url := "https://" + host + httpsprobe.WellKnownPath
+	host := txtrecord.PolicyHost(d)
+	url := "https://" + host + txtrecord.WellKnownPath
 	pi := &PolicyInfo{Host: host, URL: url}
 	a.rep.Policy = pi
 	if len(o.host.Addrs) == 0 {
@@ -168,7 +169,7 @@ func (a *analysis) policyHost() {
 				obs = "address lookups failed: " + o.host.ErrA.Error()
 			}
 			a.hostGone = true
-			a.add(newFinding("teardown.host-gone", host, obs+" while "+"_mta-sts."+d+" still announces a policy",
+			a.add(newFinding("teardown.host-gone", host, obs+" while "+txtrecord.STSName(d)+" still announces a policy",
 				"serve a mode: none policy at "+url+" with a new id until the last policy's max_age has passed (stspilot teardown "+d+"), or put the host back"))
 		}
 		return
@@ -194,7 +195,7 @@ func (a *analysis) policyHost() {
 		case r.Err != nil && browserOK:
 			perAddr = append(perAddr, newFinding("policy.agent-blocked", subj,
 				fmt.Sprintf("as a mail sender (User-Agent %q): %v; as a browser: 200", r.UserAgent, r.Err),
-				"exempt "+httpsprobe.WellKnownPath+" on "+host+" from bot protection, WAF and User-Agent rules"))
+				"exempt "+txtrecord.WellKnownPath+" on "+host+" from bot protection, WAF and User-Agent rules"))
 		case r.Err != nil && r.TooLarge:
 			perAddr = append(perAddr, newFinding("policy.too-large", subj, "the response is larger than 64 KiB", "serve only the policy file: a few hundred bytes"))
 		case r.Err != nil:
@@ -207,9 +208,9 @@ func (a *analysis) policyHost() {
 		case r.Status != 200 && browserOK:
 			perAddr = append(perAddr, newFinding("policy.agent-blocked", subj,
 				fmt.Sprintf("as a mail sender (User-Agent %q): status %d; as a browser: status 200", r.UserAgent, r.Status),
-				"exempt "+httpsprobe.WellKnownPath+" on "+host+" from bot protection, WAF and User-Agent rules"))
+				"exempt "+txtrecord.WellKnownPath+" on "+host+" from bot protection, WAF and User-Agent rules"))
 		case r.Status != 200:
-			fix := "serve the policy file at exactly " + httpsprobe.WellKnownPath + " with status 200"
+			fix := "serve the policy file at exactly " + txtrecord.WellKnownPath + " with status 200"
 			if r.Status == 404 {
 				fix += " (GitHub Pages hides .well-known unless the repository has a .nojekyll file)"
 			}
@@ -300,7 +301,7 @@ func certObserved(c certs.Result) string {
 
 // contentTypeFinding checks the media type (STS-FETCH-9).
 func contentTypeFinding(r httpsprobe.Result, subj string) (Finding, bool) {
-	fix := "serve it as Content-Type: text/plain (nginx: location = " + httpsprobe.WellKnownPath + " { types { } default_type text/plain; })"
+	fix := "serve it as Content-Type: text/plain (nginx: location = " + txtrecord.WellKnownPath + " { types { } default_type text/plain; })"
 	if r.ContentType == "" {
 		return newFinding("policy.content-type", subj, "no Content-Type header", fix), true
 	}
@@ -417,7 +418,7 @@ func (a *analysis) policyText() {
 			m := matches
 			a.rep.STS.IDScheme.Matches = &m
 			if !matches {
-				a.add(newFinding("policy.id-drift", "_mta-sts."+a.o.domain,
+				a.add(newFinding("policy.id-drift", txtrecord.STSName(a.o.domain),
 					fmt.Sprintf("id %s was made for other bytes than %s serves (sha256 %s)", a.id, pi.Host, hashHex(a.body)[:12]),
 					fmt.Sprintf("_mta-sts.%s TXT %q", a.o.domain, "v=STSv1; id="+mtasts.NewID(a.o.now, a.body))))
 			}
@@ -468,7 +469,7 @@ func (a *analysis) orphanAndStage() {
 	switch {
 	case !a.stsAny && a.o.stsErr == nil:
 		if hasPolicy && (a.policy.Mode == mtasts.ModeEnforce || a.policy.Mode == mtasts.ModeTesting) {
-			f := newFinding("teardown.orphan-policy", "_mta-sts."+d,
+			f := newFinding("teardown.orphan-policy", txtrecord.STSName(d),
 				fmt.Sprintf("no _mta-sts record, but %s serves mode: %s, max_age: %d", rep.Policy.Host, a.policy.Mode, a.policy.MaxAge),
 				fmt.Sprintf("publish a mode: none policy, then %s TXT %q, and remove both only after %s (stspilot teardown %s)",
 					"_mta-sts."+d, "v=STSv1; id=<new id>", humanDuration(a.policy.MaxAge), d))
@@ -484,8 +485,8 @@ func (a *analysis) orphanAndStage() {
 		} else {
 			rep.Stage = "absent"
 		}
-		fix := "serve a policy at https://mta-sts." + d + httpsprobe.WellKnownPath + " first, then publish _mta-sts." + d + " TXT \"v=STSv1; id=<id>\" (stspilot rollout " + d + ")"
-		a.add(newFinding("sts-record.missing", "_mta-sts."+d, "no TXT record starting with v=STSv1", fix))
+		fix := "serve a policy at " + txtrecord.PolicyURL(d) + " first, then publish " + txtrecord.STSName(d) + " TXT \"v=STSv1; id=<id>\" (stspilot rollout " + d + ")"
+		a.add(newFinding("sts-record.missing", txtrecord.STSName(d), "no TXT record starting with v=STSv1", fix))
 	case a.stsValid && hasPolicy && !a.hasError(AreaSTS, "policy.id-drift", "policy.ip-divergence"):
 		rep.Stage = string(a.policy.Mode)
 		a.underPol = a.policy.Mode == mtasts.ModeEnforce || a.policy.Mode == mtasts.ModeTesting
@@ -696,7 +697,7 @@ func mergeBySubjectHost(fs []Finding) []Finding {
 
 func (a *analysis) tlsrptRecord() {
 	o, d := a.o, a.o.domain
-	name := "_smtp._tls." + d
+	name := txtrecord.TLSRPTName(d)
 	records := joinAll(o.rpt)
 	ti := &TLSRPTInfo{Name: name, Records: records}
 	a.rep.TLSRPT = ti

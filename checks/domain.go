@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
+
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 // ErrBadDomain wraps every domain-name validation failure (a usage error).
@@ -14,7 +16,7 @@ var ErrBadDomain = errors.New("invalid domain name")
 
 // maxDomainLen leaves room for the longest name we query, "_mta-sts." + domain,
 // inside the 253-octet limit of a DNS name.
-const maxDomainLen = 253 - len("_mta-sts.")
+const maxDomainLen = 253 - len(txtrecord.STSPrefix)
 
 var idnaProfile = idna.New(idna.MapForLookup(), idna.Transitional(false), idna.StrictDomainName(false), idna.BidiRule())
 

@@ -14,6 +14,7 @@ import (
 	"github.com/stspilot/stspilot/checks/httpsprobe"
 	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/checks/smtpprobe"
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 // Defaults for Options.
@@ -136,14 +137,14 @@ func probe(ctx context.Context, domain string, servers []string, opt Options, no
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		track("dns:_mta-sts."+domain+" TXT", func() bool {
-			o.sts, o.stsErr = res.TXT(ctx, "_mta-sts."+domain)
+		track("dns:"+txtrecord.STSName(domain)+" TXT", func() bool {
+			o.sts, o.stsErr = res.TXT(ctx, txtrecord.STSName(domain))
 			return o.stsErr == nil
 		})
 	})
 	wg.Go(func() {
-		track("dns:_smtp._tls."+domain+" TXT", func() bool {
-			o.rpt, o.rptErr = res.TXT(ctx, "_smtp._tls."+domain)
+		track("dns:"+txtrecord.TLSRPTName(domain)+" TXT", func() bool {
+			o.rpt, o.rptErr = res.TXT(ctx, txtrecord.TLSRPTName(domain))
 			return o.rptErr == nil
 		})
 	})
@@ -154,7 +155,7 @@ func probe(ctx context.Context, domain string, servers []string, opt Options, no
 }
 
 func probePolicyHost(ctx context.Context, o *observations, res *dnsprobe.Resolver, opt Options, now func() time.Time, track func(string, func() bool)) []fetchPair {
-	host := "mta-sts." + o.domain
+	host := txtrecord.PolicyHost(o.domain)
 	track("dns:"+host+" A/AAAA", func() bool {
 		o.host = res.Addrs(ctx, host)
 		return len(o.host.Addrs) > 0

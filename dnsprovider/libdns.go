@@ -112,8 +112,8 @@ func (a *libdnsAdapter) ReadTXT(ctx context.Context, zone, name string) (TXTSet,
 }
 
 func (a *libdnsAdapter) SetOurs(ctx context.Context, zone, name string, kind Kind, value string, ttl time.Duration) (Change, error) {
-	if !kind.Matches(value) {
-		return Change{}, fmt.Errorf("%s: refusing to write %q at %s: it does not start with %s", a.name, value, Fqdn(name), kind)
+	if !writable(kind, value) {
+		return Change{}, fmt.Errorf("%s: refusing to write %q at %s: it does not start with %s;", a.name, value, Fqdn(name), kind)
 	}
 	rel, err := relativeName(zone, name)
 	if err != nil {

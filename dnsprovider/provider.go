@@ -4,8 +4,8 @@
 // Every provider sits behind the narrow [Provider] interface. The libdns
 // providers (cloudflare, rfc2136, route53, ...) share one adapter,
 // [FromLibdns], which implements the invariant "touch only our names"
-// (design.md, invariant 5): it adds and deletes only the record that starts
-// with the [Kind]'s version tag and never writes a foreign TXT record of the
+// (design.md, invariant 5): it adds and deletes only the records of the
+// [Kind] (see [TXTSet.Ours]) and never writes a foreign TXT record of the
 // same name. The registry ([Providers], [Open]) says which providers exist,
 // which settings each needs and which of those are secret. After a write,
 // [WaitPropagated] asks every authoritative name server of the zone until
@@ -18,6 +18,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 // DefaultTTL is the TTL of a new record when the caller gives none and no
@@ -25,26 +27,23 @@ import (
 // without a TTL, so an explicit TTL is always sent.
 const DefaultTTL = 300 * time.Second
 
-// Kind names one of our records by its version tag.
-type Kind string
+// Kind names one of our records by its version tag. It is the one
+// ownership rule of txtrecord.Kind: the checks report by the same
+// classification (Classify: selected, near miss, foreign) that the
+// providers replace and delete by (Matches: selected or near miss).
+type Kind = txtrecord.Kind
 
 const (
 	// KindSTS is the _mta-sts record, "v=STSv1; id=..." (RFC 8461 §3.1).
-	KindSTS Kind = "v=STSv1"
+	KindSTS = txtrecord.KindSTS
 	// KindTLSRPT is the _smtp._tls record, "v=TLSRPTv1; rua=..." (RFC 8460 §3).
-	KindTLSRPT Kind = "v=TLSRPTv1"
+	KindTLSRPT = txtrecord.KindTLSRPT
 )
 
-// Matches reports whether the TXT value (strings joined, unquoted) is a
-// record of this kind: it starts with the version tag, followed by the end,
-// ';' or white space. The tag is case-sensitive (RFC 8461 §3.1 ABNF %s).
-func (k Kind) Matches(value string) bool {
-	if k == "" || !strings.HasPrefix(value, string(k)) {
-		return false
-	}
-	rest := value[len(k):]
-	return rest == "" || rest[0] == ';' || rest[0] == ' ' || rest[0] == '\t'
-}
+// writable reports whether value may be written as our record of kind: it
+// must be one compliant readers select, starting with exactly the version
+// tag and ';' (RFC 8461 §3.1, RFC 8460 §3).
+func writable(kind Kind, value string) bool { return kind.Classify(value) == txtrecord.Selected }
 
 // TXTSet is the TXT RRset at one name as a provider (or a name server) holds it.
 type TXTSet struct {
@@ -57,7 +56,9 @@ type TXTSet struct {
 	TTL time.Duration `json:"ttl"`
 }
 
-// Ours returns the values of kind k.
+// Ours returns the values of kind k: those compliant readers select and the
+// near misses of one (see txtrecord.Kind.Classify). SetOurs and DeleteOurs
+// replace and remove exactly these.
 func (s TXTSet) Ours(k Kind) []string {
 	var out []string
 	for _, v := range s.Values {
@@ -68,7 +69,7 @@ func (s TXTSet) Ours(k Kind) []string {
 	return out
 }
 
-// Foreign returns the values that are not of kind k.
+// Foreign returns the values that are not of kind k, which no write touches.
 func (s TXTSet) Foreign(k Kind) []string {
 	var out []string
 	for _, v := range s.Values {

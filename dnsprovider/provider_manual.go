@@ -67,8 +67,8 @@ func ctxClass(err error) error {
 // what the servers answer now; After is what the zone must hold once the
 // operator is done; Changed says whether that differs from Before.
 func (m *manualProvider) SetOurs(ctx context.Context, zone, name string, kind Kind, value string, ttl time.Duration) (Change, error) {
-	if !kind.Matches(value) {
-		return Change{}, m.errf("refusing to show %q at %s: it does not start with %s", value, Fqdn(name), kind)
+	if !writable(kind, value) {
+		return Change{}, m.errf("refusing to show %q at %s: it does not start with %s;", value, Fqdn(name), kind)
 	}
 	if _, err := relativeName(zone, name); err != nil {
 		return Change{}, m.errf("%v", err)

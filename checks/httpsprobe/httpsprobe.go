@@ -33,14 +33,12 @@ import (
 	"time"
 
 	"github.com/stspilot/stspilot/checks/certs"
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 // MaxBody is the largest policy body accepted (STS-FETCH-10: the RFC's
 // suggested 64 KiB, which mox, pmsr, tlspol and Google enforce).
 const MaxBody = 64 << 10
-
-// WellKnownPath is the policy's path on mta-sts.DOMAIN (STS-FETCH-1).
-const WellKnownPath = "/.well-known/mta-sts.txt"
 
 // User-Agent values. SenderUA is sent for the fetch that stands for a mail
 // sender; it names stspilot honestly instead of impersonating one (real
@@ -221,7 +219,7 @@ func (f *Fetcher) Fetch(ctx context.Context, host string, addr netip.Addr, userA
 	// validators, Connection: close (STS-FETCH-2, -7).
 	req := &http.Request{
 		Method:     http.MethodGet,
-		URL:        &url.URL{Scheme: "https", Host: host, Path: WellKnownPath},
+		URL:        &url.URL{Scheme: "https", Host: host, Path: txtrecord.WellKnownPath},
 		Proto:      "HTTP/1.1",
 		ProtoMajor: 1,
 		ProtoMinor: 1,

@@ -21,6 +21,7 @@ import (
 	"encoding/pem"
 
 	"github.com/stspilot/stspilot/checks/certs"
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 const policy = "version: STSv1\r\nmode: enforce\r\nmx: mail.example.test\r\nmax_age: 86400\r\n"
@@ -60,7 +61,7 @@ func TestResponses(t *testing.T) {
 			}
 		}},
 		{"STS-FETCH-6 301 recorded, not followed", func(_ *server, w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path != WellKnownPath {
+			if r.URL.Path != txtrecord.WellKnownPath {
 				redirectTargetHits.Add(1)
 				io.WriteString(w, policy)
 				return
@@ -226,7 +227,7 @@ func TestRequestShape(t *testing.T) {
 		t.Fatalf("%d requests", len(got))
 	}
 	for i, g := range got {
-		if g.method != "GET" || g.path != WellKnownPath || g.host != testHost || g.sni != testHost || g.proto != "HTTP/1.1" || !g.close {
+		if g.method != "GET" || g.path != txtrecord.WellKnownPath || g.host != testHost || g.sni != testHost || g.proto != "HTTP/1.1" || !g.close {
 			t.Errorf("request %d: %+v", i, g)
 		}
 		for _, h := range []string{"Accept", "Accept-Encoding", "If-None-Match", "If-Modified-Since", "Cache-Control", "Cookie", "Authorization"} {

@@ -12,49 +12,32 @@ package mtasts
 import (
 	"fmt"
 
-	"github.com/stspilot/stspilot/checks/internal/txtgrammar"
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 // Severities of a Problem.
 const (
 	// SevError: the RFC is broken; strict senders ignore or reject the record
 	// or policy.
-	SevError = "error"
+	SevError = txtrecord.SevError
 	// SevWarn: the RFC allows it, but a named implementation trips on it, or it
 	// is risky.
-	SevWarn = "warn"
+	SevWarn = txtrecord.SevWarn
 )
 
-// Problem is one thing wrong with a record or policy, with the rule it breaks.
-type Problem struct {
-	Rule     string `json:"rule"`           // e.g. "STS-POL-3"
-	Line     int    `json:"line,omitempty"` // 1-based policy line; 0 for TXT records / whole-body problems
-	Severity string `json:"severity"`       // SevError or SevWarn
-	Message  string `json:"message"`        // one user-facing sentence naming the offending text
-}
-
-// String renders the problem on one line, e.g.
-// `line 3: STS-POL-3 (error): empty line ...`.
-func (p Problem) String() string {
-	if p.Line > 0 {
-		return fmt.Sprintf("line %d: %s (%s): %s", p.Line, p.Rule, p.Severity, p.Message)
-	}
-	return fmt.Sprintf("%s (%s): %s", p.Rule, p.Severity, p.Message)
-}
+// Problem is one thing wrong with a record or policy, with the rule it
+// breaks (Rule, e.g. "STS-POL-3"), the 1-based policy line (Line, 0 for TXT
+// records and whole-body problems), its Severity (SevError or SevWarn) and
+// one user-facing sentence naming the offending text (Message). Its String
+// renders it on one line, e.g. `line 3: STS-POL-3 (error): empty line ...`.
+// It is the Problem of the TLS-RPT parser too.
+type Problem = txtrecord.Problem
 
 // Errors returns only the error-severity problems.
-func Errors(ps []Problem) []Problem {
-	var out []Problem
-	for _, p := range ps {
-		if p.Severity == SevError {
-			out = append(out, p)
-		}
-	}
-	return out
-}
+func Errors(ps []Problem) []Problem { return txtrecord.Errors(ps) }
 
 // q quotes offending text for a message (shared with the other TXT parser).
-var q = txtgrammar.Quote
+var q = txtrecord.Quote
 
 // problems collects Problems; its methods keep call sites short.
 type problems []Problem

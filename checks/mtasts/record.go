@@ -3,48 +3,28 @@ package mtasts
 import (
 	"strings"
 
-	"github.com/stspilot/stspilot/checks/internal/txtgrammar"
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
-
-// stsPrefix is what a joined TXT record must start with to be an MTA-STS
-// record (STS-TXT-4).
-const stsPrefix = "v=STSv1;"
 
 // JoinTXT joins the character-strings of one TXT RR in order, with nothing
 // in between (STS-TXT-3).
 func JoinTXT(strs []string) string { return strings.Join(strs, "") }
 
-// SelectRecords sorts joined TXT records found at _mta-sts.<domain>:
+// SelectRecords sorts joined TXT records found at _mta-sts.<domain> by the
+// ownership rule the DNS providers use too (txtrecord.Kind.Classify):
 //   - sts: those starting with exactly "v=STSv1;" (STS-TXT-4), the only ones a
 //     compliant sender considers;
 //   - near: near misses that some implementations accept (STS-TXT-4/14):
 //     "v=STSv1" followed by spaces or tabs and then ";" (mox, tlspol), or
-//     with no ";" at all (pmsr), or a prefix that differs only in case
-//     (mailauth matches "v=STSv1" case-insensitively);
-//   - foreign: everything else (SPF strings, verification tokens, ...).
+//     with no ";" at all and nothing or a space or tab after the tag
+//     (pmsr), or a prefix that differs only in case (mailauth matches
+//     "v=STSv1" case-insensitively);
+//   - foreign: everything else (SPF strings, verification tokens, another
+//     version such as "v=STSv10", ...).
 //
 // Order is kept within each list.
 func SelectRecords(records []string) (sts, near, foreign []string) {
-	for _, r := range records {
-		switch {
-		case strings.HasPrefix(r, stsPrefix):
-			sts = append(sts, r)
-		case isNearMiss(r):
-			near = append(near, r)
-		default:
-			foreign = append(foreign, r)
-		}
-	}
-	return sts, near, foreign
-}
-
-func isNearMiss(r string) bool {
-	const v = "v=STSv1"
-	if len(r) < len(v) || !strings.EqualFold(r[:len(v)], v) {
-		return false
-	}
-	rest := r[len(v):]
-	return strings.HasPrefix(strings.TrimLeft(rest, " \t"), ";") || !strings.Contains(rest, ";")
+	return txtrecord.KindSTS.Select(records)
 }
 
 // Record is one parsed _mta-sts TXT record.
@@ -55,22 +35,12 @@ type Record struct {
 }
 
 // Field is one name=value pair of a TXT record, or one extension line of a
-// policy.
+// policy. It converts to and from txtrecord.Field.
 type Field struct{ Name, Value string }
 
 // ValidID reports whether id is a valid MTA-STS id: 1 to 32 ASCII letters or
 // digits (STS-TXT-9).
-func ValidID(id string) bool {
-	if len(id) < 1 || len(id) > 32 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if !isAlnum(id[i]) {
-			return false
-		}
-	}
-	return true
-}
+func ValidID(id string) bool { return txtrecord.ValidSTSID(id) }
 
 // ParseRecord parses one joined record with the grammar of STS-TXT-8:
 //
@@ -101,9 +71,8 @@ func ParseRecord(s string) (Record, []Problem) {
 	}
 	rec.Fields = append(rec.Fields, Field{Name: "v", Value: "STSv1"})
 
-	segs := strings.Split(rest, ";")
-	// segs[0] is what lies between "v=STSv1" and the first ';'.
-	lead, fields := segs[0], segs[1:]
+	// lead is what lies between "v=STSv1" and the first ';'.
+	lead, fields := txtrecord.SplitFields(rest)
 	switch {
 	case lead == "":
 	case strings.Trim(lead, " \t") == "":
@@ -117,9 +86,7 @@ func ParseRecord(s string) (Record, []Problem) {
 		ps.err("STS-TXT-8", 0, "unexpected text %s right after \"v=STSv1\"; the record must begin with exactly \"v=STSv1;\"", q(lead))
 	}
 	// One trailing delimiter is allowed.
-	if n := len(fields); n > 0 && strings.Trim(fields[n-1], " \t") == "" {
-		fields = fields[:n-1]
-	}
+	fields = txtrecord.DropTrailingDelimiter(fields)
 	if len(fields) == 0 {
 		ps.err("STS-TXT-8", 0, "the record %s has no fields after \"v=STSv1\"; it needs at least \"; id=...\"", q(s))
 	}
@@ -154,29 +121,20 @@ func ParseRecord(s string) (Record, []Problem) {
 // recognisable way it reports an error and still returns the rest so that
 // parsing can go on; ok is false only when nothing recognisable is there.
 func recordPrefix(s string, ps *problems) (rest string, ok bool) {
-	const v = "v=STSv1"
-	if strings.HasPrefix(s, v) {
-		return s[len(v):], true
-	}
-	trimmed := strings.TrimLeft(s, " \t")
-	if trimmed != s && strings.HasPrefix(trimmed, v) {
+	rest, issue := txtrecord.CutVersion(s, txtrecord.KindSTS)
+	switch issue {
+	case txtrecord.PrefixLeadingSpace:
 		ps.err("STS-TXT-14", 0, "whitespace before \"v=STSv1\" in %s; the record must begin with exactly \"v=STSv1;\"", q(s))
-		return trimmed[len(v):], true
+	case txtrecord.PrefixCase:
+		trimmed := strings.TrimLeft(s, " \t")
+		ps.err("STS-TXT-8", 0, "the record begins with %s; \"v=STSv1\" is case-sensitive", q(trimmed[:len(txtrecord.KindSTS)]))
+	case txtrecord.PrefixSpaceAroundEq:
+		ps.err("STS-TXT-14", 0, "whitespace around '=' in %s; write exactly \"v=STSv1;\"", q(s))
+	case txtrecord.PrefixMissing:
+		ps.err("STS-TXT-8", 0, "the record %s does not begin with \"v=STSv1;\"", q(s))
+		return "", false
 	}
-	if len(trimmed) >= len(v) && strings.EqualFold(trimmed[:len(v)], v) {
-		ps.err("STS-TXT-8", 0, "the record begins with %s; \"v=STSv1\" is case-sensitive", q(trimmed[:len(v)]))
-		return trimmed[len(v):], true
-	}
-	// "v = STSv1", "v= STSv1", "v =STSv1"
-	if name, val, found := strings.Cut(trimmed, "="); found && strings.TrimRight(name, " \t") == "v" {
-		after := strings.TrimLeft(val, " \t")
-		if strings.HasPrefix(after, "STSv1") && (name != "v" || after != val) {
-			ps.err("STS-TXT-14", 0, "whitespace around '=' in %s; write exactly \"v=STSv1;\"", q(s))
-			return after[len("STSv1"):], true
-		}
-	}
-	ps.err("STS-TXT-8", 0, "the record %s does not begin with \"v=STSv1;\"", q(s))
-	return "", false
+	return rest, true
 }
 
 // parseRecordFields checks each field (the text between two ';').
@@ -230,7 +188,7 @@ func hasField(fs []Field, name string) bool {
 }
 
 var (
-	isAlnum          = txtgrammar.IsAlnum
-	validExtName     = txtgrammar.ValidExtName
-	validTXTExtValue = txtgrammar.ValidExtValue
+	isAlnum          = txtrecord.IsAlnum
+	validExtName     = txtrecord.ValidExtName
+	validTXTExtValue = txtrecord.ValidExtValue
 )

@@ -3,47 +3,32 @@ package tlsrpt
 import (
 	"fmt"
 
-	"github.com/stspilot/stspilot/checks/internal/txtgrammar"
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 // Severities of a Problem.
 const (
 	// SevError: the RFC is broken; compliant reporters ignore the record or the
 	// destination, so no reports arrive.
-	SevError = "error"
+	SevError = txtrecord.SevError
 	// SevWarn: the RFC allows it, but a named implementation trips on it, or it
 	// is risky.
-	SevWarn = "warn"
+	SevWarn = txtrecord.SevWarn
 )
 
-// Problem is one thing wrong with a record, with the rule it breaks.
+// Problem is one thing wrong with a record, with the rule it breaks (Rule,
+// e.g. "RPT-REC-4"), its Severity (SevError or SevWarn) and one user-facing
+// sentence naming the offending text (Message); Scheme marks a problem about
+// a URI scheme (see SchemeProblems). Its String renders it on one line, e.g.
+// `RPT-REC-4 (error): "http://r.example/x" uses http: ...`. It is the
+// Problem of the MTA-STS parser too; Line is always 0 here.
 //
 // Problem values are comparable, so callers may look them up with
 // slices.Contains (as SchemeProblems results are meant to be).
-type Problem struct {
-	Rule     string `json:"rule"`     // e.g. "RPT-REC-4"
-	Severity string `json:"severity"` // SevError or SevWarn
-	Message  string `json:"message"`  // one user-facing sentence naming the offending text
-
-	scheme bool // about a URI scheme (RPT-REC-4); see SchemeProblems
-}
-
-// String renders the problem on one line, e.g.
-// `RPT-REC-4 (error): "http://r.example/x" uses http: ...`.
-func (p Problem) String() string {
-	return fmt.Sprintf("%s (%s): %s", p.Rule, p.Severity, p.Message)
-}
+type Problem = txtrecord.Problem
 
 // Errors returns only the error-severity problems.
-func Errors(ps []Problem) []Problem {
-	var out []Problem
-	for _, p := range ps {
-		if p.Severity == SevError {
-			out = append(out, p)
-		}
-	}
-	return out
-}
+func Errors(ps []Problem) []Problem { return txtrecord.Errors(ps) }
 
 // SchemeProblems returns the problems about rua URI schemes (RPT-REC-4): a
 // scheme other than mailto: and https: (http: included), a destination with
@@ -53,7 +38,7 @@ func Errors(ps []Problem) []Problem {
 func SchemeProblems(ps []Problem) []Problem {
 	var out []Problem
 	for _, p := range ps {
-		if p.scheme {
+		if p.Scheme {
 			out = append(out, p)
 		}
 	}
@@ -61,7 +46,7 @@ func SchemeProblems(ps []Problem) []Problem {
 }
 
 // q quotes offending text for a message (shared with the other TXT parser).
-var q = txtgrammar.Quote
+var q = txtrecord.Quote
 
 // maxProblems caps how many problems one record yields, so that a 64 KiB
 // record of broken URIs gives a readable list. What is left out is summed up
@@ -88,7 +73,7 @@ func (ps *problems) add(p Problem) {
 	if p.Severity == SevError {
 		ps.worst = SevError
 	}
-	ps.scheme = ps.scheme || p.scheme
+	ps.scheme = ps.scheme || p.Scheme
 	ps.dropped++
 }
 
@@ -109,6 +94,6 @@ func (ps *problems) result() []Problem {
 		Rule:     ps.rule,
 		Severity: ps.worst,
 		Message:  fmt.Sprintf("%d more problems like these are not shown", ps.dropped),
-		scheme:   ps.scheme,
+		Scheme:   ps.scheme,
 	})
 }

@@ -8,12 +8,12 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/stspilot/stspilot/checks/internal/txtgrammar"
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 const (
 	// version is the exact, case-sensitive start of a record (RPT-REC-2).
-	version = "v=TLSRPTv1"
+	version = string(txtrecord.KindTLSRPT)
 	// rptPrefix is what a joined TXT record must start with for a reporter
 	// to consider it (RPT-REC-7).
 	rptPrefix = version + ";"
@@ -21,11 +21,10 @@ const (
 
 // RecordName returns the name of the TLS-RPT TXT record of domain:
 // "_smtp._tls.<domain>" (RPT-REC-1). A trailing dot on domain is dropped.
-func RecordName(domain string) string {
-	return "_smtp._tls." + strings.TrimSuffix(domain, ".")
-}
+func RecordName(domain string) string { return txtrecord.TLSRPTName(domain) }
 
-// SelectRecords sorts joined TXT records found at _smtp._tls.<domain>.
+// SelectRecords sorts joined TXT records found at _smtp._tls.<domain> by the
+// ownership rule the DNS providers use too (txtrecord.Kind.Classify).
 // Joining the character-strings of each RR with nothing in between
 // (RPT-REC-8) is the caller's job.
 //   - rpt: those starting with exactly "v=TLSRPTv1;" (RPT-REC-7), the only
@@ -39,31 +38,7 @@ func RecordName(domain string) string {
 //
 // Order is kept within each list.
 func SelectRecords(records []string) (rpt, near, foreign []string) {
-	for _, r := range records {
-		switch {
-		case strings.HasPrefix(r, rptPrefix):
-			rpt = append(rpt, r)
-		case isNearMiss(r):
-			near = append(near, r)
-		default:
-			foreign = append(foreign, r)
-		}
-	}
-	return rpt, near, foreign
-}
-
-func isNearMiss(r string) bool {
-	r = strings.TrimLeft(r, " \t")
-	if len(r) < len(version) || !strings.EqualFold(r[:len(version)], version) {
-		return false
-	}
-	rest := r[len(version):]
-	if strings.HasPrefix(strings.TrimLeft(rest, " \t"), ";") {
-		return true
-	}
-	// No ';' at all: "v=TLSRPTv1" alone or followed by whitespace, but not
-	// "v=TLSRPTv10".
-	return !strings.Contains(rest, ";") && (rest == "" || rest[0] == ' ' || rest[0] == '\t')
+	return txtrecord.KindTLSRPT.Select(records)
 }
 
 // Record is one parsed _smtp._tls TXT record.
@@ -115,9 +90,8 @@ func ParseRecord(s string) (Record, []Problem) {
 	}
 	rec.Fields = append(rec.Fields, Field{Name: "v", Value: "TLSRPTv1"})
 
-	segs := strings.Split(rest, ";")
-	// segs[0] is what lies between "v=TLSRPTv1" and the first ';'.
-	lead, fields := segs[0], segs[1:]
+	// lead is what lies between "v=TLSRPTv1" and the first ';'.
+	lead, fields := txtrecord.SplitFields(rest)
 	switch {
 	case lead == "":
 	case strings.Trim(lead, " \t") == "":
@@ -131,9 +105,7 @@ func ParseRecord(s string) (Record, []Problem) {
 		ps.err("RPT-REC-2", "unexpected text %s right after \"v=TLSRPTv1\"; the record must begin with exactly \"v=TLSRPTv1;\"", q(lead))
 	}
 	// One trailing delimiter is allowed.
-	if n := len(fields); n > 0 && strings.Trim(fields[n-1], " \t") == "" {
-		fields = fields[:n-1]
-	}
+	fields = txtrecord.DropTrailingDelimiter(fields)
 	if len(fields) == 0 {
 		ps.err("RPT-REC-2", "the record %s has no fields after \"v=TLSRPTv1\"; it needs at least \"; rua=mailto:...\"", q(s))
 	}
@@ -166,28 +138,20 @@ func ParseRecord(s string) (Record, []Problem) {
 // a recognisable way it reports an error and still returns the rest so that
 // parsing can go on; ok is false only when nothing recognisable is there.
 func parsePrefix(s string, ps *problems) (rest string, ok bool) {
-	if strings.HasPrefix(s, version) {
-		return s[len(version):], true
-	}
-	trimmed := strings.TrimLeft(s, " \t")
-	if trimmed != s && strings.HasPrefix(trimmed, version) {
+	rest, issue := txtrecord.CutVersion(s, txtrecord.KindTLSRPT)
+	switch issue {
+	case txtrecord.PrefixLeadingSpace:
 		ps.err("RPT-REC-2", "whitespace before \"v=TLSRPTv1\" in %s; the record must begin with exactly \"v=TLSRPTv1;\"", q(s))
-		return trimmed[len(version):], true
-	}
-	if len(trimmed) >= len(version) && strings.EqualFold(trimmed[:len(version)], version) {
+	case txtrecord.PrefixCase:
+		trimmed := strings.TrimLeft(s, " \t")
 		ps.err("RPT-REC-2", "the record begins with %s; \"v=TLSRPTv1\" is case-sensitive", q(trimmed[:len(version)]))
-		return trimmed[len(version):], true
+	case txtrecord.PrefixSpaceAroundEq:
+		ps.err("RPT-REC-2", "whitespace around '=' in %s; write exactly \"v=TLSRPTv1;\"", q(s))
+	case txtrecord.PrefixMissing:
+		ps.err("RPT-REC-2", "the record %s does not begin with \"v=TLSRPTv1;\"", q(s))
+		return "", false
 	}
-	// "v = TLSRPTv1", "v= TLSRPTv1", "v =TLSRPTv1"
-	if name, val, found := strings.Cut(trimmed, "="); found && strings.TrimRight(name, " \t") == "v" {
-		after := strings.TrimLeft(val, " \t")
-		if strings.HasPrefix(after, "TLSRPTv1") && (name != "v" || after != val) {
-			ps.err("RPT-REC-2", "whitespace around '=' in %s; write exactly \"v=TLSRPTv1;\"", q(s))
-			return after[len("TLSRPTv1"):], true
-		}
-	}
-	ps.err("RPT-REC-2", "the record %s does not begin with \"v=TLSRPTv1;\"", q(s))
-	return "", false
+	return rest, true
 }
 
 // parseFields checks each field (the text between two ';') and returns how
@@ -288,7 +252,7 @@ func Render(rua []string) (string, error) {
 			}
 		}
 	}
-	return rptPrefix + " rua=" + strings.Join(rua, ","), nil
+	return txtrecord.TLSRPTRecord{RUA: rua}.String(), nil
 }
 
 // schemeRE is the URI scheme grammar of RFC 3986.
@@ -299,7 +263,7 @@ var schemeRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
 func uriProblems(u string) []Problem {
 	var ps []Problem
 	add := func(sev string, scheme bool, rule, format string, args ...any) []Problem {
-		return append(ps, Problem{Rule: rule, Severity: sev, Message: fmt.Sprintf(format, args...), scheme: scheme})
+		return append(ps, Problem{Rule: rule, Severity: sev, Message: fmt.Sprintf(format, args...), Scheme: scheme})
 	}
 	if strings.ContainsAny(u, " \t") {
 		return add(SevError, false, "RPT-REC-3", "%s contains whitespace; separate URIs with ','", q(u))
@@ -490,7 +454,7 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 func isHex(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
 var (
-	isAlnum       = txtgrammar.IsAlnum
-	validExtName  = txtgrammar.ValidExtName
-	validExtValue = txtgrammar.ValidExtValue
+	isAlnum       = txtrecord.IsAlnum
+	validExtName  = txtrecord.ValidExtName
+	validExtValue = txtrecord.ValidExtValue
 )
