@@ -1,35 +1,12 @@
 package dnsprovider
 
 import (
-	"net"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
 )
-
-// FuzzHostPort: RFC2136_SERVER and --resolver values never panic, and what
-// is accepted is a host:port that net.SplitHostPort takes back and that
-// normalises to itself.
-func FuzzHostPort(f *testing.F) {
-	for _, s := range []string{"127.0.0.53", "[::1]:53", "::1", "ns1.example.test:5353", "[fe80::1%eth0]:53", "a:b:c", "", "[", "x:0", "1.2.3.4:65536"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		hp, err := hostPort(s, "53")
-		if err != nil {
-			return
-		}
-		h, p, err := net.SplitHostPort(hp)
-		if err != nil || h == "" || p == "" {
-			t.Fatalf("hostPort(%q) = %q, which does not split: %v", s, hp, err)
-		}
-		if again, err := hostPort(hp, "53"); err != nil || again != hp {
-			t.Fatalf("hostPort(%q) = %q, but hostPort(%q) = %q, %v", s, hp, hp, again, err)
-		}
-	})
-}
 
 // FuzzClassifyAnswer: any bytes a name server sends back either fail to
 // unpack or are classified without a panic, and the TXT values read are

@@ -343,45 +343,6 @@ func TestNoNameServers(t *testing.T) {
 	}
 }
 
-func TestHostPort(t *testing.T) {
-	for in, want := range map[string]string{
-		"127.0.0.53":        "127.0.0.53:53",
-		"127.0.0.53:5353":   "127.0.0.53:5353",
-		"ns1.example.test":  "ns1.example.test:53",
-		"ns1.example.test.": "ns1.example.test.:53",
-		"[::1]":             "[::1]:53",
-		"::1":               "[::1]:53",
-		"[2001:db8::1]:53":  "[2001:db8::1]:53",
-		" 10.0.0.1:53 ":     "10.0.0.1:53",
-	} {
-		if got, err := hostPort(in, "53"); err != nil || got != want {
-			t.Errorf("hostPort(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "1.2.3.4:0", "1.2.3.4:65536", "host:port", ":53", "a b:53", "[zz::1]:53", "http://x", "[::1"} {
-		if got, err := hostPort(bad, "53"); err == nil {
-			t.Errorf("hostPort(%q) = %q, want an error", bad, got)
-		}
-	}
-}
-
-func TestReadResolvConf(t *testing.T) {
-	p := t.TempDir() + "/resolv.conf"
-	writeFile(t, p, "# c\nsearch example\nnameserver 127.0.0.53\nnameserver ::1 # v6\nnameserver fe80::1%eth0\nnameserver bogus\nnameserver 127.0.0.53\n")
-	got, err := readResolvConf(p)
-	if want := []string{"127.0.0.53:53", "[::1]:53", "[fe80::1]:53"}; err != nil || !slices.Equal(got, want) {
-		t.Errorf("got %q, %v; want %q", got, err, want)
-	}
-	writeFile(t, p, "search x\n")
-	if _, err := readResolvConf(p); err == nil {
-		t.Error("a resolv.conf without nameserver gave no error")
-	}
-	writeFile(t, p, strings.Repeat("#", maxResolvConf+1))
-	if _, err := readResolvConf(p); err == nil {
-		t.Error("an oversized resolv.conf was read")
-	}
-}
-
 // BenchmarkReadAuthoritative: one round of the published gate (NS set,
 // glue and resolution, three server addresses) against in-process servers.
 func BenchmarkReadAuthoritative(b *testing.B) {

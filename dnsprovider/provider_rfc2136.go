@@ -12,6 +12,8 @@ import (
 	"github.com/libdns/libdns"
 	"github.com/libdns/rfc2136"
 	"github.com/miekg/dns"
+
+	"github.com/stspilot/stspilot/internal/dnsclient"
 )
 
 var rfc2136Info = Info{
@@ -54,7 +56,9 @@ type RFC2136Config struct {
 // contain the key.
 func NewRFC2136Config(v Values) (RFC2136Config, error) {
 	var c RFC2136Config
-	server, err := hostPort(v["server"], "53")
+	// A host name is fine here (the dialer resolves it): unlike the
+	// resolvers, this server is named for the zone it holds.
+	server, err := dnsclient.ParseHostPort(v["server"])
 	if err != nil {
 		return c, configErr("rfc2136", "%v: RFC2136_SERVER: %v", ErrConfig, err)
 	}

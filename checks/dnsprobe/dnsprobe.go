@@ -12,8 +12,10 @@
 //
 // Every exchange is bounded by the caller's context and by
 // Resolver.PerQuery. Replies are at most 64 KiB by construction (a UDP
-// datagram read into a 4096-octet buffer, or a TCP message with a 16-bit
-// length), and at most Resolver.MaxRRs records are kept per answer.
+// datagram read into a dnsclient.EDNSSize buffer, or a TCP message with a
+// 16-bit length), and at most Resolver.MaxRRs records are kept per answer.
+// The transport (EDNS0, the TCP retry of a truncated reply, the checks a
+// reply must pass) is internal/dnsclient's, shared with dnsprovider.
 package dnsprobe
 
 import (
@@ -26,6 +28,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/stspilot/stspilot/internal/dnsclient"
 )
 
 // Defaults for the zero fields of a Resolver.
@@ -37,9 +41,6 @@ const (
 // MaxCNAMEHops is the longest CNAME chain Query follows. A longer chain is
 // reported as ErrCNAMELoop.
 const MaxCNAMEHops = 8
-
-// ednsSize is the EDNS0 UDP payload size advertised in every query.
-const ednsSize = 4096
 
 // Sentinel errors. A lookup error wraps exactly one of them per server tried
 // (plus the underlying cause, when there is one), so errors.Is answers
@@ -62,10 +63,12 @@ var (
 	ErrNetwork = errors.New("network error")
 	// ErrCNAMELoop: the CNAME chain loops or is longer than MaxCNAMEHops.
 	ErrCNAMELoop = errors.New("CNAME loop or chain too long")
-	// ErrNoServers: the Resolver has no servers, or a resolv.conf names none.
-	ErrNoServers = errors.New("no DNS servers")
-	// ErrBadServer: a server address is not an IP literal with a port.
-	ErrBadServer = errors.New("invalid DNS server address")
+	// ErrNoServers: the Resolver has no servers, or a resolv.conf names
+	// none (the same error as dnsclient.ErrNoServers).
+	ErrNoServers = dnsclient.ErrNoServers
+	// ErrBadServer: a server address is not an IP literal with an
+	// optional port (the same error as dnsclient.ErrBadServer).
+	ErrBadServer = dnsclient.ErrBadServer
 	// ErrBadName: the name to look up is not a valid domain name. Such
 	// names are rejected before any network traffic.
 	ErrBadName = errors.New("invalid domain name")
@@ -92,7 +95,7 @@ func (c RCode) String() string {
 // A Resolver is safe for concurrent use as long as its fields are not
 // changed meanwhile. It has no cache.
 type Resolver struct {
-	Servers  []string      // tried in order: IP literals, port 53 by default, as NormalizeServer accepts them
+	Servers  []string      // tried in order: IP literals, port 53 by default, as dnsclient.ParseServer accepts them
 	PerQuery time.Duration // bound on one exchange with one server (UDP and its TCP retry); 0 = DefaultPerQuery
 	MaxRRs   int           // records kept per answer, the rest dropped and Answer.Truncated set; 0 = DefaultMaxRRs
 }
@@ -291,7 +294,7 @@ func canon(name string) string {
 	return strings.ToLower(strings.TrimSuffix(name, "."))
 }
 
-// servers returns r.Servers normalised (see NormalizeServer), or an error
+// servers returns r.Servers normalised (see dnsclient.ParseServer), or an error
 // naming the question when there are none or one is not an IP literal.
 func (r *Resolver) servers(name string, qtype uint16) ([]string, error) {
 	if len(r.Servers) == 0 {
@@ -299,7 +302,7 @@ func (r *Resolver) servers(name string, qtype uint16) ([]string, error) {
 	}
 	servers := make([]string, len(r.Servers))
 	for i, s := range r.Servers {
-		n, err := NormalizeServer(s)
+		n, err := dnsclient.ParseServer(s)
 		if err != nil {
 			return nil, fmt.Errorf("dnsprobe: %s %s: %w", dns.TypeToString[qtype], name, err)
 		}
@@ -330,30 +333,18 @@ func (r *Resolver) exchange(ctx context.Context, servers []string, name string, 
 }
 
 // exchangeOne asks one server, over UDP and then over TCP if the UDP reply
-// was truncated, and checks the reply.
+// was truncated (dnsclient.Exchange), and classifies the outcome.
 func (r *Resolver) exchangeOne(ctx context.Context, server, name string, qtype uint16) (*dns.Msg, *ServerError) {
-	perQuery := r.perQuery()
-	errPerQuery := fmt.Errorf("no reply within %v: %w", perQuery, context.DeadlineExceeded)
-	qctx, cancel := context.WithTimeoutCause(ctx, perQuery, errPerQuery)
-	defer cancel()
 	q := new(dns.Msg)
 	q.SetQuestion(dns.Fqdn(name), qtype)
 	q.RecursionDesired = true
-	q.SetEdns0(ednsSize, false)
 
 	fail := func(kind error, rcode int, err error) *ServerError {
 		return &ServerError{Server: server, Name: name, Type: qtype, Kind: kind, RCode: RCode(rcode), Err: err}
 	}
-	reply, err := r.roundTrip(qctx, "udp", server, q)
-	if err == nil && reply.Truncated {
-		reply, err = r.roundTrip(qctx, "tcp", server, q)
-	}
+	reply, err := dnsclient.Exchange(ctx, q, server, r.perQuery())
 	if err != nil {
-		err = deadlineCause(ctx, qctx, errPerQuery, err)
 		return nil, fail(classify(err), 0, err)
-	}
-	if err := matches(reply, q); err != nil {
-		return nil, fail(ErrBadReply, 0, err)
 	}
 	switch reply.Rcode {
 	case dns.RcodeSuccess, dns.RcodeNameError:
@@ -367,86 +358,16 @@ func (r *Resolver) exchangeOne(ctx context.Context, server, name string, qtype u
 	}
 }
 
-// roundTrip sends q to server over network ("udp" or "tcp") and reads the
-// reply. The context's deadline bounds every read and write, and cancelling
-// the context closes the connection, which ends a blocked read at once.
-func (r *Resolver) roundTrip(ctx context.Context, network, server string, q *dns.Msg) (*dns.Msg, error) {
-	c := &dns.Client{Net: network, UDPSize: ednsSize, Timeout: r.perQuery()}
-	co, err := c.DialContext(ctx, server)
-	if err != nil {
-		return nil, err
-	}
-	defer co.Close()
-	stop := context.AfterFunc(ctx, func() { co.Close() })
-	defer stop()
-	reply, _, err := c.ExchangeWithConnContext(ctx, q, co)
-	if err != nil {
-		return nil, err
-	}
-	return reply, nil
-}
-
-// deadlineCause returns what ended a failed exchange: the caller's context
-// (ctx), the per-query bound (qctx, errPerQuery), or err itself. A read
-// deadline can expire an instant before the context's timer fires, so an
-// expired deadline counts even while Err is still nil.
-func deadlineCause(ctx, qctx context.Context, errPerQuery, err error) error {
-	expired := func(c context.Context) bool {
-		d, ok := c.Deadline()
-		return ok && !time.Now().Before(d)
-	}
-	var ne net.Error
-	timeout := errors.As(err, &ne) && ne.Timeout()
-	switch {
-	case ctx.Err() != nil:
-		return context.Cause(ctx)
-	case timeout && expired(ctx):
-		return context.DeadlineExceeded
-	case qctx.Err() != nil, timeout && expired(qctx):
-		return errPerQuery
-	}
-	return err
-}
-
 // classify maps the cause of a failed exchange to its kind.
 func classify(err error) error {
-	var (
-		ne net.Error
-		de *dns.Error
-	)
+	var ne net.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return ErrTimeout
 	case errors.Is(err, context.Canceled):
 		return context.Canceled
-	case errors.As(err, &de):
-		return ErrBadReply // malformed reply or ID mismatch
+	case errors.Is(err, dnsclient.ErrBadReply):
+		return ErrBadReply // malformed reply, ID or question mismatch
 	}
 	return ErrNetwork
-}
-
-// matches checks that reply answers q: miekg/dns has already checked the ID.
-// A reply without a question section is accepted only with an error rcode
-// (some servers send REFUSED or FORMERR that way).
-func matches(reply, q *dns.Msg) error {
-	if !reply.Response {
-		return errors.New("QR bit not set")
-	}
-	if reply.Opcode != dns.OpcodeQuery {
-		return fmt.Errorf("opcode %s", dns.OpcodeToString[reply.Opcode])
-	}
-	if len(reply.Question) == 0 {
-		if reply.Rcode == dns.RcodeSuccess || reply.Rcode == dns.RcodeNameError {
-			return errors.New("no question section")
-		}
-		return nil
-	}
-	if len(reply.Question) != 1 {
-		return fmt.Errorf("%d questions", len(reply.Question))
-	}
-	got, want := reply.Question[0], q.Question[0]
-	if !strings.EqualFold(got.Name, want.Name) || got.Qtype != want.Qtype || got.Qclass != want.Qclass {
-		return fmt.Errorf("reply is for %s %s %s", got.Name, dns.ClassToString[got.Qclass], dns.TypeToString[got.Qtype])
-	}
-	return nil
 }

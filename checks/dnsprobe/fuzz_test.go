@@ -2,8 +2,6 @@ package dnsprobe
 
 import (
 	"errors"
-	"net/netip"
-	"slices"
 	"strings"
 	"testing"
 
@@ -11,42 +9,6 @@ import (
 )
 
 // Seed corpora live in testdata/fuzz/<FuzzName>/.
-
-// NormalizeServer either refuses with ErrBadServer or returns a host:port
-// that parses, has a port, and normalises to itself.
-func FuzzNormalizeServer(f *testing.F) {
-	f.Fuzz(func(t *testing.T, s string) {
-		out, err := NormalizeServer(s)
-		if err != nil {
-			if !errors.Is(err, ErrBadServer) {
-				t.Fatalf("NormalizeServer(%q) err = %v, want ErrBadServer", s, err)
-			}
-			return
-		}
-		ap, err := netip.ParseAddrPort(out)
-		if err != nil || ap.Port() == 0 {
-			t.Fatalf("NormalizeServer(%q) = %q: not host:port (%v)", s, out, err)
-		}
-		if again, err := NormalizeServer(out); err != nil || again != out {
-			t.Fatalf("NormalizeServer(%q) = %q, then %q, %v", s, out, again, err)
-		}
-	})
-}
-
-// Every server parsed from a resolv.conf is normalised and listed once.
-func FuzzParseResolvConf(f *testing.F) {
-	f.Fuzz(func(t *testing.T, data string) {
-		servers := parseResolvConf(data)
-		for i, s := range servers {
-			if n, err := NormalizeServer(s); err != nil || n != s {
-				t.Fatalf("server %q not normalised: %q, %v", s, n, err)
-			}
-			if slices.Contains(servers[:i], s) {
-				t.Fatalf("server %q listed twice in %q", s, servers)
-			}
-		}
-	})
-}
 
 // checkName either refuses with ErrBadName or returns a lower-case name
 // within the RFC 1035 limits that fits in a query and checks to itself.

@@ -1,0 +1,319 @@
+package dnsclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// server is an in-process DNS server on 127.0.0.1, UDP and TCP on the same
+// port. handle answers each query; it may return nil to send nothing.
+type server struct {
+	addr   string
+	handle func(network string, q *dns.Msg) *dns.Msg
+
+	mu  sync.Mutex
+	log []string // "udp TXT name. 1232" per query: network, type, name, EDNS size (0 without OPT)
+}
+
+func startServer(t *testing.T, handle func(network string, q *dns.Msg) *dns.Msg) *server {
+	t.Helper()
+	s := &server{handle: handle}
+	var (
+		pc  net.PacketConn
+		ln  net.Listener
+		err error
+	)
+	for range 20 { // find a port free for both UDP and TCP
+		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err = net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			break
+		}
+		pc.Close()
+	}
+	if err != nil {
+		t.Fatalf("no port free for UDP and TCP: %v", err)
+	}
+	s.addr = pc.LocalAddr().String()
+	h := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		network := w.LocalAddr().Network()
+		size := 0
+		if o := r.IsEdns0(); o != nil {
+			size = int(o.UDPSize())
+		}
+		s.mu.Lock()
+		if len(r.Question) == 1 {
+			s.log = append(s.log, fmt.Sprintf("%s %s %s %d", network, dns.TypeToString[r.Question[0].Qtype], r.Question[0].Name, size))
+		}
+		s.mu.Unlock()
+		if m := s.handle(network, r); m != nil {
+			w.WriteMsg(m)
+		}
+	})
+	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}} {
+		started := make(chan struct{})
+		srv.NotifyStartedFunc = func() { close(started) }
+		go srv.ActivateAndServe()
+		<-started
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			srv.ShutdownContext(ctx)
+		})
+	}
+	return s
+}
+
+func (s *server) queries() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.log)
+}
+
+func query(name string, qtype uint16) *dns.Msg {
+	q := new(dns.Msg)
+	q.SetQuestion(name, qtype)
+	q.RecursionDesired = true
+	return q
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// bigTXT answers with 40 TXT records of 200 octets (about 8 KB): more
+// than EDNSSize, so a UDP reply is truncated as a server must (TC set).
+func bigTXT(network string, q *dns.Msg) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetReply(q)
+	m.Authoritative = true
+	for i := range 40 {
+		m.Answer = append(m.Answer, &dns.TXT{
+			Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60},
+			Txt: []string{fmt.Sprintf("%03d", i) + strings.Repeat("x", 197)},
+		})
+	}
+	if network == "udp" {
+		size := dns.MinMsgSize
+		if o := q.IsEdns0(); o != nil {
+			size = int(o.UDPSize())
+		}
+		m.Truncate(size)
+	}
+	return m
+}
+
+// A UDP reply with TC set is asked again over TCP, and the TCP reply is
+// whole; the query advertises EDNSSize; the caller's message is unchanged.
+func TestTruncatedReplyRetriedOverTCP(t *testing.T) {
+	s := startServer(t, bigTXT)
+	q := query("big.example.test.", dns.TypeTXT)
+	reply, err := Exchange(testCtx(t), q, s.addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply.Truncated || len(reply.Answer) != 40 {
+		t.Errorf("reply: TC=%v, %d records; want the whole 40 over TCP", reply.Truncated, len(reply.Answer))
+	}
+	want := []string{"udp TXT big.example.test. 1232", "tcp TXT big.example.test. 1232"}
+	if got := s.queries(); !slices.Equal(got, want) {
+		t.Errorf("server saw %q, want %q", got, want)
+	}
+	if q.IsEdns0() != nil {
+		t.Error("Exchange added an OPT record to the caller's message")
+	}
+}
+
+// A small answer stays on UDP; a query with its own OPT keeps it.
+func TestSmallReplyOverUDP(t *testing.T) {
+	s := startServer(t, func(network string, q *dns.Msg) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(192, 0, 2, 1)}}
+		return m
+	})
+	if _, err := Exchange(testCtx(t), query("a.example.test.", dns.TypeA), s.addr, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	q := query("b.example.test.", dns.TypeA)
+	q.SetEdns0(4000, false)
+	if _, err := Exchange(testCtx(t), q, s.addr, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"udp A a.example.test. 1232", "udp A b.example.test. 4000"}
+	if got := s.queries(); !slices.Equal(got, want) {
+		t.Errorf("server saw %q, want %q", got, want)
+	}
+}
+
+// Replies that do not answer the question match ErrBadReply; a reply
+// without a question section is accepted with an error rcode only; any
+// rcode comes back as is.
+func TestReplyChecks(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		tweak func(m *dns.Msg)
+		bad   string // "" = accepted
+	}{
+		{"ok", func(m *dns.Msg) {}, ""},
+		{"SERVFAIL is returned, not an error", func(m *dns.Msg) { m.Rcode = dns.RcodeServerFailure }, ""},
+		{"REFUSED without question", func(m *dns.Msg) { m.Rcode = dns.RcodeRefused; m.Question = nil }, ""},
+		{"NOERROR without question", func(m *dns.Msg) { m.Question = nil }, "no question section"},
+		{"QR not set", func(m *dns.Msg) { m.Response = false }, "QR bit not set"},
+		{"other opcode", func(m *dns.Msg) { m.Opcode = dns.OpcodeNotify }, "opcode NOTIFY"},
+		{"other name", func(m *dns.Msg) { m.Question[0].Name = "other.example.test." }, "reply is for other.example.test."},
+		{"other type", func(m *dns.Msg) { m.Question[0].Qtype = dns.TypeMX }, "MX"},
+		{"other class", func(m *dns.Msg) { m.Question[0].Qclass = dns.ClassCHAOS }, "CH"},
+		{"two questions", func(m *dns.Msg) { m.Question = append(m.Question, m.Question[0]) }, "2 questions"},
+		{"name in other case", func(m *dns.Msg) { m.Question[0].Name = "X.Example.TEST." }, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startServer(t, func(network string, q *dns.Msg) *dns.Msg {
+				m := new(dns.Msg)
+				m.SetReply(q)
+				tc.tweak(m)
+				return m
+			})
+			reply, err := Exchange(testCtx(t), query("x.example.test.", dns.TypeTXT), s.addr, time.Second)
+			if tc.bad == "" {
+				if err != nil {
+					t.Fatalf("err = %v, want the reply", err)
+				}
+				return
+			}
+			var re *ReplyError
+			if !errors.Is(err, ErrBadReply) || !errors.As(err, &re) || !strings.Contains(err.Error(), tc.bad) || reply != nil {
+				t.Errorf("reply %v, err = %v; want ErrBadReply saying %q", reply != nil, err, tc.bad)
+			}
+		})
+	}
+}
+
+// A reply that does not unpack is a bad reply too, and keeps miekg/dns's
+// error.
+func TestMalformedReply(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 512)
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil || n < 12 {
+			return
+		}
+		// The query's ID, QR set, one answer announced, and a name cut
+		// short where it should be.
+		pc.WriteTo([]byte{buf[0], buf[1], 0x81, 0x80, 0, 0, 0, 1, 0, 0, 0, 0, 3, 'a', 'b'}, from)
+	}()
+	_, err = Exchange(testCtx(t), query("x.example.test.", dns.TypeA), pc.LocalAddr().String(), time.Second)
+	var de *dns.Error
+	if !errors.Is(err, ErrBadReply) || !errors.As(err, &de) {
+		t.Errorf("err = %v (%T), want ErrBadReply wrapping *dns.Error", err, err)
+	}
+}
+
+// A server that never answers: the exchange ends at the timeout with an
+// error that says so and wraps context.DeadlineExceeded; the caller's own
+// deadline gives context.DeadlineExceeded; cancelling ends it at once.
+func TestTimeoutAndCancel(t *testing.T) {
+	s := startServer(t, func(string, *dns.Msg) *dns.Msg { return nil })
+
+	start := time.Now()
+	_, err := Exchange(testCtx(t), query("x.example.test.", dns.TypeA), s.addr, 200*time.Millisecond)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no reply within 200ms") {
+		t.Errorf("timeout: err = %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("timeout of 200ms took %v", d)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	_, err = Exchange(ctx, query("x.example.test.", dns.TypeA), s.addr, 5*time.Second)
+	if err != context.DeadlineExceeded {
+		t.Errorf("caller's deadline: err = %v, want context.DeadlineExceeded", err)
+	}
+
+	ctx, cancel = context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start = time.Now()
+	_, err = Exchange(ctx, query("x.example.test.", dns.TypeA), s.addr, 5*time.Second)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: err = %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("cancel took %v to end the exchange", d)
+	}
+
+	if _, err := Exchange(ctx, query("x.example.test.", dns.TypeA), s.addr, time.Second); !errors.Is(err, context.Canceled) {
+		t.Errorf("ended context: err = %v, want context.Canceled", err)
+	}
+	if n := len(s.queries()); n != 3 {
+		t.Errorf("server saw %d queries, want 3 (none after the context ended)", n)
+	}
+}
+
+// The TCP retry shares the exchange's timeout: a server that truncates
+// over UDP and never answers over TCP costs one timeout, not two.
+func TestTCPRetrySharesTheTimeout(t *testing.T) {
+	release := make(chan struct{})
+	s := startServer(t, func(network string, q *dns.Msg) *dns.Msg {
+		if network == "tcp" {
+			<-release
+			return nil
+		}
+		return bigTXT(network, q)
+	})
+	t.Cleanup(func() { close(release) }) // before the server's shutdown, which waits for the handler
+	start := time.Now()
+	_, err := Exchange(testCtx(t), query("big.example.test.", dns.TypeTXT), s.addr, 300*time.Millisecond)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no reply within") {
+		t.Errorf("err = %v, want the exchange's timeout", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v", d)
+	}
+	if got := s.queries(); len(got) != 2 || !strings.HasPrefix(got[1], "tcp ") {
+		t.Errorf("server saw %q, want UDP then TCP", got)
+	}
+}
+
+// Nothing listens: a network error, neither a timeout nor a bad reply.
+func TestNetworkError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	q := query("x.example.test.", dns.TypeA)
+	q.SetEdns0(EDNSSize, false)
+	// UDP to a closed port gives "connection refused" on Linux.
+	_, err = Exchange(testCtx(t), q, addr, time.Second)
+	if err == nil || errors.Is(err, ErrBadReply) {
+		t.Errorf("err = %v, want a network error", err)
+	}
+}
+
+func TestQueryWithoutOneQuestion(t *testing.T) {
+	q := new(dns.Msg)
+	if _, err := Exchange(testCtx(t), q, "127.0.0.1:1", time.Second); err == nil {
+		t.Error("a query without a question was sent")
+	}
+}
