@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/internal/dnsclient"
 	"github.com/stspilot/stspilot/tui/textout"
 )
 
@@ -100,98 +100,22 @@ func (opts *CheckOptions) validate() error {
 	return nil
 }
 
-// parseResolvers validates --resolver values and adds the default port:
-// "192.0.2.53", "192.0.2.53:5353", "2001:db8::53", "[2001:db8::53]:5353",
-// "dns.example.net:53". Anything else is a usage error.
+// parseResolvers validates --resolver values and adds the default port,
+// with the one parser of DNS server addresses (dnsclient.ParseServer):
+// "192.0.2.53", "192.0.2.53:5353", "2001:db8::53", "[2001:db8::53]:5353".
+// Anything else, a host name included, is a usage error: a resolver given
+// by name would itself need a resolver, and would hide which server was
+// asked.
 func parseResolvers(in []string) ([]string, error) {
 	out := make([]string, 0, len(in))
 	for _, s := range in {
-		r, err := parseResolver(s)
+		r, err := dnsclient.ParseServer(s)
 		if err != nil {
-			return nil, usageErrorf("--resolver %q: %v", s, err)
+			return nil, usageErrorf("--resolver: %v", err)
 		}
 		out = append(out, r)
 	}
 	return out, nil
-}
-
-func parseResolver(s string) (string, error) {
-	if s == "" {
-		return "", errors.New("empty")
-	}
-	// A bare IP address, v4 or v6, takes the default port.
-	if a, err := netip.ParseAddr(s); err == nil {
-		if !validZone(a.Zone()) {
-			return "", fmt.Errorf("zone %q is not an interface name", a.Zone())
-		}
-		return netip.AddrPortFrom(a, 53).String(), nil
-	}
-	host, port := s, "53"
-	switch {
-	case strings.HasPrefix(s, "["):
-		end := strings.Index(s, "]")
-		if end < 0 {
-			return "", errors.New("missing ] after an IPv6 address")
-		}
-		host = s[1:end]
-		rest := s[end+1:]
-		if rest != "" {
-			if !strings.HasPrefix(rest, ":") {
-				return "", errors.New("want [IPv6]:PORT")
-			}
-			port = rest[1:]
-		}
-		a, err := netip.ParseAddr(host)
-		if err != nil || !a.Is6() || !validZone(a.Zone()) {
-			return "", fmt.Errorf("%q in brackets is not an IPv6 address", host)
-		}
-	case strings.Count(s, ":") > 1:
-		return "", errors.New("not an address; an IPv6 address with a port goes in brackets: [ADDR]:PORT")
-	case strings.Contains(s, ":"):
-		host, port, _ = strings.Cut(s, ":")
-	}
-	n, err := strconv.Atoi(port)
-	if err != nil || n < 1 || n > 65535 || port[0] == '+' {
-		return "", fmt.Errorf("port %q is not a number from 1 to 65535", port)
-	}
-	if a, err := netip.ParseAddr(host); err == nil {
-		return netip.AddrPortFrom(a, uint16(n)).String(), nil
-	}
-	if !validHostname(host) {
-		return "", fmt.Errorf("%q is neither an IP address nor a host name", host)
-	}
-	return host + ":" + port, nil
-}
-
-// validZone accepts the zone of a link-local IPv6 address (fe80::1%eth0):
-// an interface name or number, or none.
-func validZone(z string) bool {
-	for _, c := range []byte(z) {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// validHostname accepts letters, digits, hyphens and dots in labels of at
-// most 63 characters, none starting or ending with a hyphen.
-func validHostname(h string) bool {
-	h = strings.TrimSuffix(h, ".")
-	if h == "" || len(h) > 253 {
-		return false
-	}
-	for _, l := range strings.Split(h, ".") {
-		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
-			return false
-		}
-		for _, c := range []byte(l) {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // ---------------------------------------------------------------- running

@@ -57,8 +57,8 @@ func TestCheckFlags(t *testing.T) {
 			resolvers: []string{"[::1]:53"}, conc: 8, timeout: 30 * time.Second},
 		{name: "bracketed ipv6 with port", args: []string{"check", "--resolver", "[::1]:5353", "example.com"},
 			resolvers: []string{"[::1]:5353"}, conc: 8, timeout: 30 * time.Second},
-		{name: "host name", args: []string{"check", "--resolver", "ns1.example.net:53", "example.com"},
-			resolvers: []string{"ns1.example.net:53"}, conc: 8, timeout: 30 * time.Second},
+		{name: "ipv6 loopback with port", args: []string{"check", "--resolver", "[::1]:53", "example.com"},
+			resolvers: []string{"[::1]:53"}, conc: 8, timeout: 30 * time.Second},
 		{name: "repeatable, in order, flag before command", args: []string{"--resolver", "127.0.0.2", "check", "--resolver", "127.0.0.3:54", "example.com"},
 			resolvers: []string{"127.0.0.2:53", "127.0.0.3:54"}, conc: 8, timeout: 30 * time.Second},
 		{name: "timeout and concurrency", args: []string{"check", "--timeout", "5s", "--concurrency", "1", "example.com"},
@@ -68,6 +68,12 @@ func TestCheckFlags(t *testing.T) {
 		{name: "file only", args: []string{"check", "-f", "-"},
 			resolvers: []string{}, conc: 8, timeout: 30 * time.Second, file: "-"},
 
+		// Host names are refused (issue 12): a resolver given by name would
+		// need DNS itself, and checks and dnsprovider refused them later,
+		// blaming the domain instead of the flag.
+		{name: "host name", args: []string{"check", "--resolver", "ns1.example.net:53", "example.com"}, wantCode: 2, wantErr: "IP address with an optional port"},
+		{name: "resolver localhost", args: []string{"check", "--resolver", "localhost", "example.com"}, wantCode: 2, wantErr: "IP address with an optional port"},
+		{name: "resolver dns.quad9.net", args: []string{"check", "--resolver", "dns.quad9.net", "example.com"}, wantCode: 2, wantErr: "host name, not an IP address"},
 		{name: "resolver empty", args: []string{"check", "--resolver", "", "example.com"}, wantCode: 2, wantErr: "--resolver"},
 		{name: "resolver port zero", args: []string{"check", "--resolver", "127.0.0.1:0", "example.com"}, wantCode: 2, wantErr: "port"},
 		{name: "resolver port too big", args: []string{"check", "--resolver", "127.0.0.1:65536", "example.com"}, wantCode: 2, wantErr: "port"},

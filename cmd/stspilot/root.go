@@ -39,7 +39,7 @@ type factory struct {
 
 // globalOptions are the persistent flags every command shares.
 type globalOptions struct {
-	Resolvers []string // as typed; each command validates them
+	Resolvers []string // validated and normalised before any command runs (PersistentPreRunE)
 	JSON      bool
 	Timeout   time.Duration
 	// Credentials is the provider credentials file (--credentials); empty
@@ -114,6 +114,13 @@ DNS and the policy file step by step, each step behind a live gate, and
 			return cmd.Help()
 		},
 		PersistentPreRunE: func(*cobra.Command, []string) error {
+			// A bad --resolver is a usage error before anything runs,
+			// whatever the command.
+			rs, err := parseResolvers(g.Resolvers)
+			if err != nil {
+				return err
+			}
+			g.Resolvers = rs
 			if g.JSON {
 				f.IO.SetNeverPrompt(true) // style practice 5: --json never prompts
 			}
@@ -125,7 +132,7 @@ DNS and the policy file step by step, each step behind a live gate, and
 	root.SetFlagErrorFunc(flagError)
 
 	pf := root.PersistentFlags()
-	pf.StringArrayVar(&g.Resolvers, "resolver", nil, "DNS server to ask, as `ADDR[:PORT]` (repeatable; IPv6 in brackets with a port; default: /etc/resolv.conf)")
+	pf.StringArrayVar(&g.Resolvers, "resolver", nil, "DNS server to ask, an IP address with an optional port: `IP[:PORT]` (repeatable; IPv6 in brackets with a port; no host names; default: /etc/resolv.conf)")
 	pf.BoolVar(&g.JSON, "json", false, "print one JSON object per line on stdout (docs/json.md); implies no prompting")
 	pf.DurationVar(&g.Timeout, "timeout", defaultTimeout, "bound on checking one domain")
 	pf.StringVar(&g.Config, "config", "", "config `FILE` with defaults for the workflow commands (key = value: ladder, provider, publish, state-dir, zone, ttl, rua, reports; default $XDG_CONFIG_HOME/stspilot/config)")

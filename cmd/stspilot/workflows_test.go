@@ -176,6 +176,49 @@ func TestWorkflowExitCodes(t *testing.T) {
 	}
 }
 
+// TestResolverFlagEveryCommand: --resolver takes an IP address with an
+// optional port, and anything else is a usage error (exit 2) before any
+// command runs, with a sentence saying what is wanted, instead of a
+// failed run that blames the domain's name servers (issue 12).
+func TestResolverFlagEveryCommand(t *testing.T) {
+	w := &cannedWorld{mx: []string{"mx1.example.test"}}
+	f, out, errOut := cannedFactory(t, w)
+	run := func(args ...string) int {
+		out.Reset()
+		errOut.Reset()
+		return execute(context.Background(), f, args)
+	}
+	for _, cmd := range [][]string{
+		{"status", "example.test", "--json"},
+		{"plan", "rollout", "example.test", "--json"},
+		{"rollout", "example.test", "--yes", "--json", "--rua", "mailto:r@example.test"},
+		{"promote", "example.test", "--yes", "--json", "--without-reports"},
+		{"rollback", "example.test", "--yes", "--json"},
+		{"teardown", "example.test", "--yes", "--json"},
+		{"check", "example.test"},
+		{"providers"},
+	} {
+		for _, bad := range []string{"localhost", "dns.quad9.net", "dns.quad9.net:53", "", "127.0.0.1:0"} {
+			args := append([]string{"--resolver", bad}, cmd...)
+			if c := run(args...); c != exitUsage || !strings.Contains(errOut.String(), "IP address with an optional port") || !strings.Contains(errOut.String(), "--resolver") {
+				t.Errorf("%q: exit %d, want %d with a sentence naming the flag and what it wants; stderr %q", args, c, exitUsage, errOut.String())
+			}
+			if out.Len() != 0 {
+				t.Errorf("%q: printed %q on stdout", args, out.String())
+			}
+		}
+	}
+	if w.served != "" {
+		t.Errorf("a command ran despite the bad --resolver: served %q", w.served)
+	}
+	// Valid addresses are accepted (the canned world asks no resolver).
+	for _, good := range []string{"127.0.0.1:5353", "[::1]:53"} {
+		if c := run("status", "example.test", "--json", "--resolver", good); c != exitOK {
+			t.Errorf("--resolver %s: exit %d, %s", good, c, errOut.String())
+		}
+	}
+}
+
 // TestWorkflowNoMXRefused: rollout of a domain without MX is refused (5).
 func TestWorkflowNoMXRefused(t *testing.T) {
 	w := &cannedWorld{}
