@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/stspilot/stspilot/internal/loopback"
 )
 
 // fakeZone is a read-only authoritative zone for the in-process servers.
@@ -151,61 +154,44 @@ func (f *fakeServer) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 // left out of the returned set.
 func startServers(t testing.TB, handlers map[string]*fakeServer) (port string, up map[string]bool) {
 	t.Helper()
-	for attempt := 0; attempt < 20; attempt++ {
-		var closers []func()
-		closeAll := func() {
-			for _, c := range closers {
-				c()
-			}
-		}
-		up = map[string]bool{}
-		port = "0"
-		ok := true
-		addrs := make([]string, 0, len(handlers))
-		for a := range handlers {
-			addrs = append(addrs, a)
-		}
-		// IPv4 first: the port is chosen on the first address.
-		slices.SortFunc(addrs, func(a, b string) int {
-			return cmp.Or(cmp.Compare(strings.Count(a, ":"), strings.Count(b, ":")), cmp.Compare(a, b))
-		})
-		for _, addr := range addrs {
-			h := handlers[addr]
-			pc, err := net.ListenPacket("udp", net.JoinHostPort(addr, port))
-			if err != nil {
-				if strings.Contains(addr, ":") && port != "0" && !strings.Contains(err.Error(), "in use") {
-					continue // no IPv6 here
-				}
-				ok = false
-				break
-			}
-			if port == "0" {
-				_, port, _ = net.SplitHostPort(pc.LocalAddr().String())
-			}
-			l, err := net.Listen("tcp", net.JoinHostPort(addr, port))
-			if err != nil {
-				pc.Close()
-				ok = false
-				break
-			}
-			us := &dns.Server{PacketConn: pc, Handler: h}
-			ts := &dns.Server{Listener: l, Handler: h}
-			var wg sync.WaitGroup
-			wg.Add(2)
-			us.NotifyStartedFunc = wg.Done
-			ts.NotifyStartedFunc = wg.Done
-			go us.ActivateAndServe()
-			go ts.ActivateAndServe()
-			wg.Wait()
-			closers = append(closers, func() { us.Shutdown(); ts.Shutdown() })
-			up[addr] = true
-		}
-		if ok {
-			t.Cleanup(closeAll)
-			return port, up
-		}
-		closeAll()
+	addrs := make([]string, 0, len(handlers))
+	for a := range handlers {
+		addrs = append(addrs, a)
 	}
-	t.Fatal("cannot bind the fake DNS servers on one shared port")
-	return "", nil
+	// IPv4 first: the port is chosen on the first address.
+	slices.SortFunc(addrs, func(a, b string) int {
+		return cmp.Or(cmp.Compare(strings.Count(a, ":"), strings.Count(b, ":")), cmp.Compare(a, b))
+	})
+	var hosts []string
+	for _, a := range addrs {
+		pc, err := net.ListenPacket("udp", net.JoinHostPort(a, "0"))
+		if err != nil {
+			if strings.Contains(a, ":") {
+				continue // no IPv6 here
+			}
+			t.Fatal(err)
+		}
+		pc.Close()
+		hosts = append(hosts, a)
+	}
+	pairs, err := loopback.ListenPairs(hosts...)
+	if err != nil {
+		t.Fatalf("cannot bind the fake DNS servers on one shared port: %v", err)
+	}
+	up = map[string]bool{}
+	for i, p := range pairs {
+		h := handlers[hosts[i]]
+		us := &dns.Server{PacketConn: p.UDP, Handler: h}
+		ts := &dns.Server{Listener: p.TCP, Handler: h}
+		var wg sync.WaitGroup
+		wg.Add(2)
+		us.NotifyStartedFunc = wg.Done
+		ts.NotifyStartedFunc = wg.Done
+		go us.ActivateAndServe()
+		go ts.ActivateAndServe()
+		wg.Wait()
+		t.Cleanup(func() { us.Shutdown(); ts.Shutdown() })
+		up[hosts[i]] = true
+	}
+	return strconv.Itoa(pairs[0].Port()), up
 }

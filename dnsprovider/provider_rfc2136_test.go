@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/stspilot/stspilot/internal/loopback"
 )
 
 // tsigServer is an in-process primary for example.test that behaves like
@@ -36,14 +38,11 @@ func tsigServer(t *testing.T, z *fakeZone) string {
 		}
 		w.WriteMsg(m)
 	})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := loopback.ListenPair("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc, err := net.ListenPacket("udp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, pc := p.TCP, p.UDP
 	secret := map[string]string{"stspilot-key.": testKey}
 	ts := &dns.Server{Listener: l, Handler: h, TsigSecret: secret}
 	us := &dns.Server{PacketConn: pc, Handler: h, TsigSecret: secret}

@@ -2,28 +2,23 @@
 // an authoritative DNS server (miekg/dns) serving a mutable zone, HTTPS policy
 // hosts and STARTTLS MX servers on 127.0.0.0/8 addresses, all with
 // certificates from a throwaway CA, and an optional delay on every reply so
-// that a benchmark can count round trips.
+// that a benchmark can count round trips. The servers and the CA are those
+// of internal/loopback and internal/testca, which the sandbox runs too.
 //
 // Every server listens on loopback only. Policy hosts share one port and MX
 // servers another, so that the engine's port overrides reach all of them.
 package checktest
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"io"
-	"log"
 	"net"
 	"net/http"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
-	"github.com/stspilot/stspilot/checks/smtpprobe/smtptest"
+	"github.com/stspilot/stspilot/internal/loopback"
 	"github.com/stspilot/stspilot/internal/testca"
 )
 
@@ -39,20 +34,16 @@ type World struct {
 	// Delay is added before every DNS answer, HTTP response and SMTP reply.
 	Delay time.Duration
 
-	ca *testca.CA
-
-	mu       sync.Mutex
-	zone     map[string][]dns.RR // by lower-case FQDN
-	servfail map[string]bool
-
+	ca      *testca.CA
+	zone    loopback.Zone
 	closers []func()
-	mxs     []*smtptest.Server
+	mxs     []*loopback.SMTP
 }
 
 // New starts the DNS server and reserves the HTTPS and SMTP ports.
 func New(t testing.TB) *World {
 	t.Helper()
-	w := &World{t: t, zone: map[string][]dns.RR{}, servfail: map[string]bool{}}
+	w := &World{t: t}
 	w.newCA()
 	w.HTTPSPort = freePort(t)
 	w.SMTPPort = freePort(t)
@@ -115,98 +106,26 @@ func (w *World) Leaf(names []string, o CertOpts) tls.Certificate {
 
 // RR adds records in presentation format ("_mta-sts.example.test. 300 IN TXT \"v=STSv1; id=1\"").
 func (w *World) RR(lines ...string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, l := range lines {
-		rr, err := dns.NewRR(l)
-		if err != nil {
-			w.t.Fatalf("checktest: bad RR %q: %v", l, err)
-		}
-		name := strings.ToLower(rr.Header().Name)
-		w.zone[name] = append(w.zone[name], rr)
+	w.t.Helper()
+	if err := w.zone.Add(lines...); err != nil {
+		w.t.Fatalf("checktest: %v", err)
 	}
 }
 
 // ServFail makes every question about name answer SERVFAIL.
-func (w *World) ServFail(name string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.servfail[strings.ToLower(dns.Fqdn(name))] = true
-}
+func (w *World) ServFail(name string) { w.zone.ServFail(name) }
 
 // Remove deletes every record of type t (0: all types) at name.
-func (w *World) Remove(name string, t uint16) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	name = strings.ToLower(dns.Fqdn(name))
-	var keep []dns.RR
-	for _, rr := range w.zone[name] {
-		if t != 0 && rr.Header().Rrtype != t {
-			keep = append(keep, rr)
-		}
-	}
-	w.zone[name] = keep
-}
+func (w *World) Remove(name string, t uint16) { w.zone.Remove(name, t, "") }
 
 func (w *World) startDNS() {
-	h := dns.HandlerFunc(func(rw dns.ResponseWriter, q *dns.Msg) {
-		if w.Delay > 0 {
-			time.Sleep(w.Delay)
-		}
-		m := new(dns.Msg)
-		m.SetReply(q)
-		m.Authoritative = true
-		if len(q.Question) != 1 {
-			m.Rcode = dns.RcodeFormatError
-			_ = rw.WriteMsg(m)
-			return
-		}
-		qq := q.Question[0]
-		name := strings.ToLower(qq.Name)
-		w.mu.Lock()
-		if w.servfail[name] {
-			w.mu.Unlock()
-			m.Rcode = dns.RcodeServerFailure
-			_ = rw.WriteMsg(m)
-			return
-		}
-		rrs, exists := w.zone[name]
-		for _, rr := range rrs {
-			t := rr.Header().Rrtype
-			if t == qq.Qtype || (t == dns.TypeCNAME && qq.Qtype != dns.TypeCNAME) {
-				m.Answer = append(m.Answer, dns.Copy(rr))
-			}
-		}
-		w.mu.Unlock()
-		if !exists || len(rrs) == 0 {
-			m.Rcode = dns.RcodeNameError
-		}
-		size := dns.MinMsgSize
-		if opt := q.IsEdns0(); opt != nil {
-			m.SetEdns0(opt.UDPSize(), false)
-			size = int(opt.UDPSize())
-		}
-		if _, udp := rw.RemoteAddr().(*net.UDPAddr); udp {
-			m.Truncate(size) // sets TC: the client retries over TCP
-		}
-		_ = rw.WriteMsg(m)
-	})
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	d, err := loopback.StartDNS(loopback.DNSConfig{Records: w.zone.Records,
+		Delay: func() time.Duration { return w.Delay }})
 	if err != nil {
-		w.t.Fatal(err)
+		w.t.Fatalf("checktest: DNS: %v", err)
 	}
-	port := pc.LocalAddr().(*net.UDPAddr).Port
-	tl, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		pc.Close()
-		w.t.Fatal(err)
-	}
-	us := &dns.Server{PacketConn: pc, Handler: h}
-	ts := &dns.Server{Listener: tl, Handler: h}
-	go func() { _ = us.ActivateAndServe() }()
-	go func() { _ = ts.ActivateAndServe() }()
-	w.DNSAddr = pc.LocalAddr().String()
-	w.closers = append(w.closers, func() { _ = us.Shutdown(); _ = ts.Shutdown() })
+	w.DNSAddr = d.Addr
+	w.closers = append(w.closers, d.Close)
 }
 
 // ---------------------------------------------------------------- HTTPS
@@ -223,15 +142,7 @@ func (w *World) PolicyHost(ip string, cert tls.Certificate, handler http.Handler
 		}
 		handler.ServeHTTP(rw, r)
 	})
-	srv := &http.Server{Handler: delayed, ReadHeaderTimeout: 5 * time.Second,
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}, ErrorLog: log.New(io.Discard, "", 0)}
-	go func() { _ = srv.ServeTLS(l, "", "") }()
-	w.closers = append(w.closers, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		_ = srv.Close()
-	})
+	w.closers = append(w.closers, loopback.ServeHTTPS(l, testca.ServerConfig(cert), delayed))
 }
 
 // Policy returns a handler serving body as text/plain at the well-known path.
@@ -255,10 +166,10 @@ type MXOpts struct {
 	MaxVersion uint16 // 0: Go's default
 }
 
-// MX serves an SMTP server with STARTTLS (smtptest.Server) on ip:SMTPPort.
+// MX serves an SMTP server with STARTTLS (loopback.SMTP) on ip:SMTPPort.
 // The delay is the World's at the time of the call.
 func (w *World) MX(ip, hostname string, o MXOpts) {
-	srv := &smtptest.Server{
+	srv := &loopback.SMTP{
 		Hostname: hostname, Cert: o.Cert, NoSTARTTLS: o.NoSTARTTLS,
 		MinVersion: tls.VersionTLS10, MaxVersion: o.MaxVersion,
 		Addr: fmt.Sprintf("%s:%d", ip, w.SMTPPort),

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/stspilot/stspilot/internal/loopback"
 )
 
 // fakeOpts shapes a fake server's behaviour. They are fixed before the
@@ -57,25 +59,11 @@ func (f *fake) add(rr dns.RR) {
 
 func (f *fake) start(t testing.TB) {
 	t.Helper()
-	var (
-		pc  net.PacketConn
-		ln  net.Listener
-		err error
-	)
-	for range 20 { // find a port free for both UDP and TCP
-		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err = net.Listen("tcp", pc.LocalAddr().String())
-		if err == nil {
-			break
-		}
-		pc.Close()
-	}
+	p, err := loopback.ListenPair("127.0.0.1")
 	if err != nil {
-		t.Fatalf("no port free for UDP and TCP: %v", err)
+		t.Fatal(err)
 	}
+	pc, ln := p.UDP, p.TCP
 	f.Addr = pc.LocalAddr().String()
 	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: f}, {Listener: ln, Handler: f}} {
 		started := make(chan struct{})

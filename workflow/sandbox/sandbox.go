@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +29,7 @@ import (
 	"github.com/stspilot/stspilot/checks"
 	"github.com/stspilot/stspilot/dnsprovider"
 	"github.com/stspilot/stspilot/dnsprovider/memory"
+	"github.com/stspilot/stspilot/internal/loopback"
 	"github.com/stspilot/stspilot/internal/testca"
 	"github.com/stspilot/stspilot/workflow"
 )
@@ -84,7 +84,7 @@ type Sandbox struct {
 	ca      *testca.CA
 	roots   *x509.CertPool
 	mu      sync.Mutex
-	static  map[string][]dns.RR
+	static  loopback.Zone // the records the engine does not write
 	broken  map[Break]bool
 	saved   map[Break][]libdns.RR // records a break deleted, for Heal
 	drifted []byte                // the file before the drift break
@@ -126,7 +126,7 @@ func Start(ctx context.Context, o Options) (s *Sandbox, err error) {
 		Domain: d, zone: dns.Fqdn(d),
 		Clock:     NewClock(start, float64(24*time.Hour)/float64(o.Day)),
 		Publisher: &Publisher{}, Ladder: o.Ladder,
-		static: map[string][]dns.RR{}, broken: map[Break]bool{}, saved: map[Break][]libdns.RR{},
+		broken: map[Break]bool{}, saved: map[Break][]libdns.RR{},
 		mxCerts: map[string]*tls.Certificate{},
 	}
 	started := s
@@ -184,34 +184,22 @@ func Start(ctx context.Context, o Options) (s *Sandbox, err error) {
 	return s, nil
 }
 
-// startMXPair starts mx1 on 127.0.0.1 at a free port and mx2 on 127.0.0.2
-// at the same port, trying a few ports.
+// startMXPair starts mx1 on 127.0.0.1 and mx2 on 127.0.0.2 at one port
+// free on both.
 func (s *Sandbox) startMXPair() error {
-	var last error
-	for range 10 {
-		l, err := net.Listen("tcp", ip1+":0")
-		if err != nil {
-			return err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		l2, err := net.Listen("tcp", net.JoinHostPort(ip2, strconv.Itoa(port)))
-		if err != nil {
-			last = err
-			continue
-		}
-		l2.Close()
-		if _, _, err := s.startMX("mx1."+s.Domain, ip1, port); err != nil {
-			last = err
-			continue
-		}
-		if _, _, err := s.startMX("mx2."+s.Domain, ip2, port); err != nil {
-			return err
-		}
-		s.SMTPPort = port
-		return nil
+	ls, err := loopback.ListenTCP(ip1, ip2)
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("no port free on both %s and %s: %w", ip1, ip2, last)
+	if err := s.startMX("mx1."+s.Domain, ls[0]); err != nil {
+		ls[1].Close()
+		return err
+	}
+	if err := s.startMX("mx2."+s.Domain, ls[1]); err != nil {
+		return err
+	}
+	s.SMTPPort = ls[0].Addr().(*net.TCPAddr).Port
+	return nil
 }
 
 func (s *Sandbox) issue(start time.Time) error {
@@ -255,25 +243,13 @@ func (s *Sandbox) mxCert(sni, host string) *tls.Certificate {
 }
 
 func (s *Sandbox) rr(lines ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, l := range lines {
-		rr, err := dns.NewRR(l)
-		if err != nil || rr == nil {
-			panic(fmt.Sprintf("sandbox: bad built-in record %q: %v", l, err)) // a programming error, not input
-		}
-		n := strings.ToLower(rr.Header().Name)
-		s.static[n] = append(s.static[n], rr)
+	if err := s.static.Add(lines...); err != nil {
+		panic(fmt.Sprintf("sandbox: bad built-in record: %v", err)) // a programming error, not input
 	}
 }
 
 func (s *Sandbox) removeRR(name string, t uint16, data string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	name = strings.ToLower(dns.Fqdn(name))
-	s.static[name] = slices.DeleteFunc(s.static[name], func(rr dns.RR) bool {
-		return rr.Header().Rrtype == t && (data == "" || strings.Contains(rr.String(), data))
-	})
+	s.static.Remove(name, t, data)
 }
 
 // Close stops every server.
