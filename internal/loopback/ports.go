@@ -26,8 +26,8 @@ func (p Pair) Port() int { return p.UDP.LocalAddr().(*net.UDPAddr).Port }
 
 // Close closes both sockets.
 func (p Pair) Close() {
-	p.UDP.Close()
-	p.TCP.Close()
+	_ = p.UDP.Close()
+	_ = p.TCP.Close()
 }
 
 // ListenPair binds UDP and TCP on host at one port the kernel picks.
@@ -58,7 +58,7 @@ func ListenPairs(hosts ...string) ([]Pair, error) {
 		port = pc.LocalAddr().(*net.UDPAddr).Port
 		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 		if err != nil {
-			pc.Close()
+			_ = pc.Close()
 			return 0, err
 		}
 		out = append(out, Pair{UDP: pc, TCP: l})
@@ -87,7 +87,7 @@ func ListenTCP(hosts ...string) ([]net.Listener, error) {
 		return l.Addr().(*net.TCPAddr).Port, nil
 	}, func() {
 		for _, l := range out {
-			l.Close()
+			_ = l.Close()
 		}
 		out = nil
 	})

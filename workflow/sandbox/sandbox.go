@@ -192,7 +192,7 @@ func (s *Sandbox) startMXPair() error {
 		return err
 	}
 	if err := s.startMX("mx1."+s.Domain, ls[0]); err != nil {
-		ls[1].Close()
+		_ = ls[1].Close()
 		return err
 	}
 	if err := s.startMX("mx2."+s.Domain, ls[1]); err != nil {

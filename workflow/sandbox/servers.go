@@ -122,7 +122,7 @@ func (s *Sandbox) startMX(host string, l net.Listener) error {
 		SessionTimeout: 30 * time.Second,
 	}
 	if err := m.Listen(); err != nil {
-		l.Close()
+		_ = l.Close()
 		return err
 	}
 	s.closers = append(s.closers, m.Close)
