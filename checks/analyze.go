@@ -35,15 +35,14 @@ type analysis struct {
 	o   *observations
 	rep *Report
 
-	stsValid  bool   // exactly one STSv1 record that parses
-	stsAny    bool   // at least one STSv1 (or near-miss) record
-	id        string // the record's id, when valid
-	body      []byte // the policy as served by the first address that answered 200
-	policy    *mtasts.Policy
-	polValid  bool // body parsed without errors
-	hostGone  bool
-	underPol  bool // a testing or enforce policy is live: MX problems are errors
-	brokenWhy []string
+	stsValid bool   // exactly one STSv1 record that parses
+	stsAny   bool   // at least one STSv1 (or near-miss) record
+	id       string // the record's id, when valid
+	body     []byte // the policy as served by the first address that answered 200
+	policy   *mtasts.Policy
+	polValid bool // body parsed without errors
+	hostGone bool
+	underPol bool // a testing or enforce policy is live: MX problems are errors
 }
 
 func (a *analysis) add(f Finding) { a.rep.Findings = append(a.rep.Findings, f) }

@@ -6,13 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/stspilot/stspilot/checks/dnsprobe"
 	"github.com/stspilot/stspilot/checks/httpsprobe"
-	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/checks/smtpprobe"
 	"github.com/stspilot/stspilot/internal/txtrecord"
 )
@@ -246,8 +244,3 @@ func hashHex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
-
-// addrString formats an address for subjects and JSON.
-func addrString(a netip.Addr) string { return a.String() }
-
-var _ = mtasts.ValidID

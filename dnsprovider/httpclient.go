@@ -83,7 +83,7 @@ func boundedHTTPClient() *http.Client {
 type boundedTransport struct{ rt http.RoundTripper }
 
 func (b boundedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	return boundedClient{roundTripDoer{b.rt}}.Do(req)
+	return boundedClient{roundTripDoer(b)}.Do(req)
 }
 
 type roundTripDoer struct{ rt http.RoundTripper }

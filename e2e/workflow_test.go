@@ -159,12 +159,6 @@ func startWatcher(t *testing.T, env Env) *watcher {
 	return w
 }
 
-func (w *watcher) fail(format string, a ...any) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.errs = append(w.errs, fmt.Sprintf(format, a...))
-}
-
 // Stop ends the watch and reports what it saw.
 func (w *watcher) Stop() {
 	close(w.stop)

@@ -252,9 +252,8 @@ func (c countingPublisher) Publish(ctx context.Context, d string, b []byte) (Pub
 }
 
 type hopts struct {
-	file     bool     // the file journal instead of the in-memory one
-	mxNames  []string // names on mx1's certificate (nil: mx1 itself)
-	secondIP bool     // a second policy-host address serving its own webroot
+	file    bool     // the file journal instead of the in-memory one
+	mxNames []string // names on mx1's certificate (nil: mx1 itself)
 }
 
 func newHarness(t *testing.T, o hopts) *harness {

@@ -277,7 +277,7 @@ func follow(answer []dns.RR, name string, qtype uint16, chain []string) (rrs []d
 			return nil, end, chain, fmt.Errorf("dnsprobe: %s %s: %w: %s", dns.TypeToString[qtype], name, ErrCNAMELoop, chainString(name, chain))
 		}
 		if len(chain) == MaxCNAMEHops {
-			return nil, end, chain, fmt.Errorf("dnsprobe: %s %s: %w: more than %d CNAMEs: %s -> %s ...", dns.TypeToString[qtype], name, ErrCNAMELoop, MaxCNAMEHops, chainString(name, chain), target)
+			return nil, end, chain, fmt.Errorf("dnsprobe: %s %s: %w: more than %d CNAMEs: %s -> %s, and on", dns.TypeToString[qtype], name, ErrCNAMELoop, MaxCNAMEHops, chainString(name, chain), target)
 		}
 		chain = append(chain, target)
 		end = target

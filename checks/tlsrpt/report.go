@@ -459,10 +459,9 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 // flexStrings takes an array of strings, one string, or null. Elements
 // that are not strings are written as their JSON text.
 type flexStrings struct {
-	v        []string
-	present  bool
-	wasBare  bool // a bare string, not an array
-	notArray bool
+	v       []string
+	present bool
+	wasBare bool // a bare string, not an array
 }
 
 func (f *flexStrings) UnmarshalJSON(b []byte) error {

@@ -67,7 +67,7 @@ func TestExitCodesDocMatchesHelp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := regexp.MustCompile("(?m)^\\|\\s*(\\d+)\\s*\\|\\s*(.*?)\\s*\\|\\s*$")
+	row := regexp.MustCompile(`(?m)^\|\s*(\d+)\s*\|\s*(.*?)\s*\|\s*$`)
 	var got []string
 	for _, m := range row.FindAllStringSubmatch(string(doc), -1) {
 		got = append(got, m[1]+" "+m[2])

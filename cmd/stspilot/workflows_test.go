@@ -23,8 +23,6 @@ type cannedWorld struct {
 	mx     []string
 	served string
 	prov   dnsprovider.Provider
-	webDir string
-	ids    []string
 }
 
 func (w *cannedWorld) check(ctx context.Context, d string) *checks.Report {

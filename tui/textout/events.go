@@ -19,10 +19,9 @@ const EventSchema = "stspilot.event/v1"
 // what the operator must do by hand, and the outcome. It implements
 // workflow.Observer and is safe for concurrent use.
 type Events struct {
-	mu    sync.Mutex
-	h     *Human
-	w     io.Writer
-	plain bool // no per-address progress lines (logs stay short)
+	mu sync.Mutex
+	h  *Human
+	w  io.Writer
 	// lastGate keeps repeated identical gate lines of --wait from flooding.
 	lastGate string
 }
