@@ -3,19 +3,11 @@ package dnsprovider
 import (
 	"context"
 	"errors"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 )
-
-func writeFile(t *testing.T, path, data string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestManualProvider: the manual provider reads the authoritative servers,
 // writes nothing, and hands back the exact record to publish or delete.
