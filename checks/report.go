@@ -11,7 +11,9 @@ const SchemaVersion = "stspilot.check/v1"
 // Options configure one check run. The zero value checks against the system
 // resolver, the system roots and the real ports.
 type Options struct {
-	// Resolvers are DNS servers as host:port (default: /etc/resolv.conf).
+	// Resolvers are DNS servers, IP addresses with an optional port as
+	// dnsclient.ParseServer accepts them, host names refused (default:
+	// /etc/resolv.conf).
 	Resolvers []string
 	// Timeout bounds the whole check of one domain (default 30s).
 	Timeout time.Duration

@@ -11,6 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/stspilot/stspilot/internal/dnsclient"
 	"github.com/stspilot/stspilot/internal/loopback"
 )
 
@@ -116,5 +117,39 @@ func TestRFC2136TransferBoundedByContext(t *testing.T) {
 	_, err = rfc2136For(t, l.Addr().String(), testKey).ReadTXT(ctx, "example.test", "_mta-sts.example.test")
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "rfc2136: ") {
 		t.Errorf("err = %v, want rfc2136: ... deadline exceeded", err)
+	}
+}
+
+// RFC2136_SERVER may name the primary by host name (the dialer resolves
+// it); the resolvers may not (issue 12): they are refused before any
+// query, with dnsclient's sentence.
+func TestServerAddressRules(t *testing.T) {
+	key := "c2VjcmV0LXNlY3JldC1zZWNyZXQ="
+	for in, want := range map[string]string{
+		"ns1.example.test":      "ns1.example.test:53",
+		"ns1.example.test:5353": "ns1.example.test:5353",
+		"192.0.2.53":            "192.0.2.53:53",
+		"[2001:db8::53]:5353":   "[2001:db8::53]:5353",
+	} {
+		c, err := NewRFC2136Config(Values{"server": in, "key_name": "k", "key": key})
+		if err != nil || c.Server != want {
+			t.Errorf("RFC2136_SERVER=%s: %q, %v; want %q", in, c.Server, err, want)
+		}
+	}
+	for _, bad := range []string{"", "ns1.example.test:0", "a b", "300.1.1.1"} {
+		_, err := NewRFC2136Config(Values{"server": bad, "key_name": "k", "key": key})
+		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "RFC2136_SERVER") || strings.Contains(err.Error(), key) {
+			t.Errorf("RFC2136_SERVER=%q: err = %v", bad, err)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, bad := range []string{"localhost", "dns.quad9.net", "dns.quad9.net:53"} {
+		q := &Resolver{Servers: []string{bad}, Timeout: 100 * time.Millisecond}
+		_, err := FindZone(ctx, q, "example.test")
+		if !errors.Is(err, dnsclient.ErrBadServer) || !strings.Contains(err.Error(), "IP address with an optional port") {
+			t.Errorf("resolver %q: err = %v, want dnsclient.ErrBadServer", bad, err)
+		}
 	}
 }

@@ -64,7 +64,8 @@ type Values map[string]string
 
 // Env is what a provider may need from stspilot besides its settings.
 type Env struct {
-	// Resolvers are the recursive resolvers to use (host:port), as given by
+	// Resolvers are the recursive resolvers to use (IP:PORT, as
+	// dnsclient.ParseServer accepts them; host names are refused), as given by
 	// --resolver; empty means the system's. The manual provider reads the
 	// zone through them and the zone's authoritative servers.
 	Resolvers []string
