@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/stspilot/stspilot/internal/domainname"
 )
 
 // BatchInput is one domain of a batch as the user gave it.
@@ -43,7 +45,7 @@ type BatchOptions struct {
 	Check func(ctx context.Context, domain string) *Report
 	// Options are Run's options when Check is nil.
 	Options Options
-	// Normalize validates an input. Nil: NormalizeDomain.
+	// Normalize validates an input. Nil: domainname.Normalize.
 	Normalize func(string) (string, error)
 	// Now dates the reports Batch makes itself (invalid inputs, broken
 	// checks). Nil: time.Now.
@@ -97,7 +99,7 @@ func Batch(ctx context.Context, inputs iter.Seq2[BatchInput, error], opt BatchOp
 	}
 	normalize := opt.Normalize
 	if normalize == nil {
-		normalize = NormalizeDomain
+		normalize = domainname.Normalize
 	}
 	now := opt.Now
 	if now == nil {

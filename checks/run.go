@@ -12,6 +12,7 @@ import (
 	"github.com/stspilot/stspilot/checks/dnsprobe"
 	"github.com/stspilot/stspilot/checks/httpsprobe"
 	"github.com/stspilot/stspilot/checks/smtpprobe"
+	"github.com/stspilot/stspilot/internal/domainname"
 	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
@@ -66,7 +67,7 @@ func Run(ctx context.Context, input string, opt Options) *Report {
 	}
 	start := time.Now()
 	rep := &Report{Schema: SchemaVersion, CheckedAt: now().UTC(), Findings: []Finding{}}
-	domain, err := NormalizeDomain(input)
+	domain, err := domainname.Normalize(input)
 	if err != nil {
 		rep.Domain = truncate(input, 253)
 		rep.Error = err.Error()

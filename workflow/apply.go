@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stspilot/stspilot/checks"
 	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/dnsprovider"
+	"github.com/stspilot/stspilot/internal/domainname"
 	"github.com/stspilot/stspilot/workflow/journal"
 )
 
@@ -96,10 +96,10 @@ func (e *Engine) load(txn Txn, domain string) (*journal.Journal, error) {
 	return j, nil
 }
 
-// normalizeDomain is checks.NormalizeDomain with its error marked as a
+// normalizeDomain is domainname.Normalize with its error marked as a
 // usage error (exit 2).
 func normalizeDomain(d string) (string, error) {
-	n, err := checks.NormalizeDomain(d)
+	n, err := domainname.Normalize(d)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrUsage, err)
 	}

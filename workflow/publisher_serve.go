@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/stspilot/stspilot/internal/atomicfile"
-	"github.com/stspilot/stspilot/workflow/journal"
+	"github.com/stspilot/stspilot/internal/domainname"
 )
 
 // ServeDir is the directory under the state directory where the serve
@@ -22,7 +22,7 @@ const ServePolicyFile = "mta-sts.txt"
 // ServePolicyPath is where the serve publisher writes the policy of the
 // (normalised) domain in stateDir, and where `stspilot serve` reads it.
 func ServePolicyPath(stateDir, domain string) (string, error) {
-	d, err := journal.NormalizeDomain(domain)
+	d, err := domainname.Normalize(domain)
 	if err != nil {
 		return "", err
 	}

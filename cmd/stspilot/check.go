@@ -38,7 +38,7 @@ type CheckOptions struct {
 	Concurrency int
 
 	// RunCheck checks one normalised domain; Normalize validates input.
-	// Both come from the factory (checks.Run, checks.NormalizeDomain).
+	// Both come from the factory (checks.Run, domainname.Normalize).
 	RunCheck  func(ctx context.Context, domain string, opt checks.Options) *checks.Report
 	Normalize func(string) (string, error)
 }

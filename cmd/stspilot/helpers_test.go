@@ -11,18 +11,19 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/internal/domainname"
 )
 
 // fixedNow is the clock of every test report.
 var fixedNow = time.Date(2026, 11, 28, 16, 33, 7, 0, time.UTC)
 
-// fakeNormalize stands in for checks.NormalizeDomain, which is written
+// fakeNormalize stands in for domainname.Normalize, which is written
 // concurrently: lower-case, no trailing dot, at least two labels, no spaces
-// or slashes. Errors wrap checks.ErrBadDomain like the real one.
+// or slashes. Errors wrap domainname.ErrInvalid like the real one.
 func fakeNormalize(in string) (string, error) {
 	s := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(in), "."))
 	if s == "" || !strings.Contains(s, ".") || strings.ContainsAny(s, " \t/:@") || strings.Contains(s, "..") || len(s) > 244 {
-		return "", fmt.Errorf("%w %q", checks.ErrBadDomain, in)
+		return "", fmt.Errorf("%w %q", domainname.ErrInvalid, in)
 	}
 	return s, nil
 }

@@ -14,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stspilot/stspilot/checks"
 	"github.com/stspilot/stspilot/checks/tlsrpt"
+	"github.com/stspilot/stspilot/internal/domainname"
 	"github.com/stspilot/stspilot/tui/textout"
 	"github.com/stspilot/stspilot/workflow/journal"
 	"github.com/stspilot/stspilot/workflow/serve"
@@ -84,7 +84,7 @@ when a path or a file could not be read (everything else is still printed),
 // when none were given.
 func (o *ReportsOptions) validate() error {
 	if o.Domain != "" {
-		d, err := checks.NormalizeDomain(o.Domain)
+		d, err := domainname.Normalize(o.Domain)
 		if err != nil {
 			return &usageError{fmt.Errorf("--domain: %w", err)}
 		}

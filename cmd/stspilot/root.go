@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/internal/domainname"
 	"github.com/stspilot/stspilot/workflow"
 )
 
@@ -25,7 +26,7 @@ type factory struct {
 	IO *IOStreams
 	// RunCheck checks one normalised domain (checks.Run).
 	RunCheck func(ctx context.Context, domain string, opt checks.Options) *checks.Report
-	// Normalize validates a domain as typed (checks.NormalizeDomain).
+	// Normalize validates a domain as typed (domainname.Normalize).
 	Normalize func(string) (string, error)
 	// Now is the clock for reports cmd makes itself.
 	Now func() time.Time
@@ -64,7 +65,7 @@ func run(args []string, in io.Reader, out, errOut io.Writer) int {
 		IO:        newIOStreams(in, out, errOut, os.Getenv),
 		RunCheck:  checks.Run,
 		NewEngine: newEngine,
-		Normalize: checks.NormalizeDomain,
+		Normalize: domainname.Normalize,
 		Now:       time.Now,
 	}
 	return execute(ctx, f, args)

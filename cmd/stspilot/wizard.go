@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/internal/domainname"
 	"github.com/stspilot/stspilot/tui"
 	"github.com/stspilot/stspilot/workflow"
 )
@@ -38,7 +39,7 @@ DNS provider and its settings first; those stay in memory.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
-				d, err := checks.NormalizeDomain(args[0])
+				d, err := domainname.Normalize(args[0])
 				if err != nil {
 					return &usageError{err}
 				}

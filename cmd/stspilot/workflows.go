@@ -16,6 +16,7 @@ import (
 	"github.com/stspilot/stspilot/checks"
 	"github.com/stspilot/stspilot/checks/tlsrpt"
 	"github.com/stspilot/stspilot/dnsprovider"
+	"github.com/stspilot/stspilot/internal/domainname"
 	"github.com/stspilot/stspilot/tui/textout"
 	"github.com/stspilot/stspilot/workflow"
 )
@@ -235,7 +236,7 @@ func (f *factory) prepareDomain(cmd *cobra.Command, o *WorkflowOptions) error {
 	if err := f.prepare(cmd, &o.CommonOptions, needConfig|needResolvers); err != nil {
 		return err
 	}
-	d, err := checks.NormalizeDomain(o.Domain)
+	d, err := domainname.Normalize(o.Domain)
 	if err != nil {
 		return &usageError{err}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/stspilot/stspilot/checks/tlsrpt"
 	"github.com/stspilot/stspilot/dnsprovider"
 	"github.com/stspilot/stspilot/dnsprovider/memory"
+	"github.com/stspilot/stspilot/internal/domainname"
 	"github.com/stspilot/stspilot/workflow"
 )
 
@@ -80,7 +81,7 @@ func cannedFactory(t *testing.T, w *cannedWorld) (*factory, *strings.Builder, *s
 	w.prov = dnsprovider.FromLibdns("memory", m, dnsprovider.LibdnsOptions{})
 	state := t.TempDir()
 	f, out, errOut := testFactory("", &fakeChecker{})
-	f.Normalize = checks.NormalizeDomain
+	f.Normalize = domainname.Normalize
 	f.NewEngine = func(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error) {
 		fj, err := workflow.OpenFileJournal(state)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/stspilot/stspilot/checks"
 	"github.com/stspilot/stspilot/checks/checktest"
 	"github.com/stspilot/stspilot/checks/mtasts"
+	"github.com/stspilot/stspilot/internal/domainname"
 )
 
 // TestCheckAgainstWorld runs `stspilot check` with the real engine against
@@ -45,7 +46,7 @@ func TestCheckAgainstWorld(t *testing.T) {
 	}
 	runWorld := func(args ...string) (int, string, string) {
 		io, out, errOut := testStreams("")
-		f := &factory{IO: io, RunCheck: withWorld, Normalize: checks.NormalizeDomain, Now: time.Now}
+		f := &factory{IO: io, RunCheck: withWorld, Normalize: domainname.Normalize, Now: time.Now}
 		code := execute(context.Background(), f, append([]string{"check", "--resolver", w.DNSAddr, "--timeout", "20s"}, args...))
 		return code, out.String(), errOut.String()
 	}

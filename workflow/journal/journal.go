@@ -22,6 +22,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/stspilot/stspilot/internal/domainname"
 )
 
 // Schema is the version of the document this package reads and writes.
@@ -98,7 +100,7 @@ const (
 type Journal struct {
 	// Schema is always the constant Schema when written by this package.
 	Schema string `json:"schema"`
-	// Domain is the mail domain, lower case, A-label (NormalizeDomain).
+	// Domain is the mail domain, lower case, A-label (domainname.Normalize).
 	Domain string `json:"domain"`
 	// Stage is the stage the engine last established (Stage* constants,
 	// "" when unknown) and StageSince when it began.
@@ -230,9 +232,9 @@ type Entry struct {
 	Finished time.Time `json:"finished,omitzero"`
 }
 
-// New returns an empty journal for domain (normalised, see NormalizeDomain).
+// New returns an empty journal for domain (normalised, see domainname.Normalize).
 func New(domain string) (*Journal, error) {
-	d, err := NormalizeDomain(domain)
+	d, err := domainname.Normalize(domain)
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +335,7 @@ func (j *Journal) Validate() error {
 	if j.Schema != Schema {
 		return fmt.Errorf("schema %q, want %q", clip(j.Schema), Schema)
 	}
-	if d, err := NormalizeDomain(j.Domain); err != nil {
+	if d, err := domainname.Normalize(j.Domain); err != nil {
 		return err
 	} else if d != j.Domain {
 		return fmt.Errorf("domain %q is not in normal form (%q)", clip(j.Domain), d)

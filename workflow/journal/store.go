@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stspilot/stspilot/internal/atomicfile"
+	"github.com/stspilot/stspilot/internal/domainname"
 	"github.com/stspilot/stspilot/internal/xdg"
 )
 
@@ -83,7 +84,7 @@ func (s *Store) now() time.Time {
 
 // Path is the journal file of domain.
 func (s *Store) Path(domain string) (string, error) {
-	d, err := NormalizeDomain(domain)
+	d, err := domainname.Normalize(domain)
 	if err != nil {
 		return "", err
 	}
@@ -102,7 +103,7 @@ func (s *Store) Domains() ([]string, error) {
 		if !ok || !e.Type().IsRegular() {
 			continue
 		}
-		if d, err := NormalizeDomain(name); err == nil && d == name {
+		if d, err := domainname.Normalize(name); err == nil && d == name {
 			ds = append(ds, d)
 		}
 	}
@@ -116,7 +117,7 @@ func (s *Store) Domains() ([]string, error) {
 // replaces the file by rename, so Peek reads the old or the new document.
 // Errors: *CorruptError, *SchemaError, or an I/O error.
 func (s *Store) Peek(domain string) (*Journal, error) {
-	d, err := NormalizeDomain(domain)
+	d, err := domainname.Normalize(domain)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +224,7 @@ func (s *Store) LockAs(domain, command string) (*Handle, error) {
 // "since" and the run id (Handle.Run) are taken from it, so that a run on
 // an accelerated clock (the demo) journals one kind of time only.
 func (s *Store) LockAt(domain, command string, now time.Time) (*Handle, error) {
-	d, err := NormalizeDomain(domain)
+	d, err := domainname.Normalize(domain)
 	if err != nil {
 		return nil, err
 	}

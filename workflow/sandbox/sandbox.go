@@ -29,6 +29,7 @@ import (
 	"github.com/stspilot/stspilot/checks"
 	"github.com/stspilot/stspilot/dnsprovider"
 	"github.com/stspilot/stspilot/dnsprovider/memory"
+	"github.com/stspilot/stspilot/internal/domainname"
 	"github.com/stspilot/stspilot/internal/loopback"
 	"github.com/stspilot/stspilot/internal/testca"
 	"github.com/stspilot/stspilot/workflow"
@@ -108,7 +109,7 @@ func Start(ctx context.Context, o Options) (s *Sandbox, err error) {
 	if o.Domain == "" {
 		o.Domain = DefaultDomain
 	}
-	d, err := checks.NormalizeDomain(o.Domain)
+	d, err := domainname.Normalize(o.Domain)
 	if err != nil {
 		return nil, err
 	}

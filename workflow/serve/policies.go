@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stspilot/stspilot/internal/domainname"
 	"github.com/stspilot/stspilot/workflow"
 	"github.com/stspilot/stspilot/workflow/journal"
 )
@@ -63,7 +64,7 @@ var ErrNoPolicy = errors.New("no policy for this domain")
 
 // Lookup returns the policy of domain (normalised by the caller or not).
 func (p *Policies) Lookup(domain string) (Policy, error) {
-	d, err := journal.NormalizeDomain(domain)
+	d, err := domainname.Normalize(domain)
 	if err != nil {
 		return Policy{}, ErrNoPolicy
 	}
@@ -133,7 +134,7 @@ func (p *Policies) Domains() ([]string, error) {
 		if !e.IsDir() {
 			continue
 		}
-		d, err := journal.NormalizeDomain(e.Name())
+		d, err := domainname.Normalize(e.Name())
 		if err != nil || d != e.Name() {
 			continue
 		}

@@ -1,4 +1,6 @@
-package checks
+// Package domainname turns a mail domain as an operator types it into the
+// one form stspilot checks, journals and publishes under.
+package domainname
 
 import (
 	"errors"
@@ -11,8 +13,8 @@ import (
 	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
-// ErrBadDomain wraps every domain-name validation failure (a usage error).
-var ErrBadDomain = errors.New("invalid domain name")
+// ErrInvalid wraps every domain-name validation failure (a usage error).
+var ErrInvalid = errors.New("invalid domain name")
 
 // maxDomainLen leaves room for the longest name we query, "_mta-sts." + domain,
 // inside the 253-octet limit of a DNS name.
@@ -20,13 +22,18 @@ const maxDomainLen = 253 - len(txtrecord.STSPrefix)
 
 var idnaProfile = idna.New(idna.MapForLookup(), idna.Transitional(false), idna.StrictDomainName(false), idna.BidiRule())
 
-// NormalizeDomain turns user input into the A-label, lower-case, dot-less
-// form checked everywhere, or returns an error wrapping ErrBadDomain that says
-// what is wrong in words an operator can act on.
-func NormalizeDomain(in string) (string, error) {
+// Normalize turns user input into the A-label, lower-case form without a
+// trailing dot that is checked everywhere, or returns an error wrapping
+// ErrInvalid that says what is wrong in words an operator can act on.
+//
+// A name it returns is also a safe file name (journals are filed under
+// it): only letters, digits, hyphens and inner dots, at least two labels,
+// so "../x", "a/b", NUL bytes and the like are refused rather than mapped
+// to a path.
+func Normalize(in string) (string, error) {
 	s := strings.TrimSpace(in)
 	bad := func(format string, a ...any) (string, error) {
-		return "", fmt.Errorf("%w %q: %s", ErrBadDomain, truncate(in, 80), fmt.Sprintf(format, a...))
+		return "", fmt.Errorf("%w %q: %s", ErrInvalid, truncate(in, 80), fmt.Sprintf(format, a...))
 	}
 	switch {
 	case s == "":

@@ -1,0 +1,23 @@
+package checks
+
+import (
+	"fmt"
+	"strings"
+)
+
+// truncate shortens s to at most n bytes of printable text for messages.
+func truncate(s string, n int) string {
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() >= n {
+			b.WriteString("…")
+			break
+		}
+		if r < 0x20 || r == 0x7f {
+			fmt.Fprintf(&b, "\\x%02x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
