@@ -94,7 +94,7 @@ func (d dashModel) update(msg tea.Msg) (dashModel, tea.Cmd) {
 // ladderLine marks the live rung.
 func ladderLine(c *common, rung int) string {
 	var parts []string
-	for i, r := range c.engine.Ladder {
+	for i, r := range c.engine.Ladder() {
 		s := r.String()
 		if i == rung {
 			s = c.st.Bold.Render("[" + s + "]")

@@ -34,12 +34,17 @@ func newWorld(t testing.TB, breaks ...sandbox.Break) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(sb.Close)
-	e, err := sb.Engine()
+	w := &world{sb: sb, clock: clock.NewFake(t0)}
+	cfg, err := sb.Config()
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{sb: sb, e: e, clock: clock.NewFake(t0)}
-	e.Clock = w.clock
+	cfg.Clock = w.clock
+	e, err := workflow.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.e = e
 	d := &Demo{
 		Toggle: func(name string) (bool, error) { return sb.Toggle(sandbox.Break(name)) },
 		SkipTo: func(to time.Time) {
@@ -61,6 +66,19 @@ func newWorld(t testing.TB, breaks ...sandbox.Break) *world {
 		Recheck: 50 * time.Millisecond,
 	}
 	return w
+}
+
+// reconfigure replaces the world's engine with one whose configuration
+// change altered (a wrapped publisher).
+func (w *world) reconfigure(t testing.TB, change func(*workflow.Config)) {
+	t.Helper()
+	cfg := w.e.Config()
+	change(&cfg)
+	e, err := workflow.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.e, w.opts.Engine = e, e
 }
 
 // driver is a small Bubble Tea runtime for model tests: it calls Update

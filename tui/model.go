@@ -58,8 +58,8 @@ type common struct {
 }
 
 func (c *common) now() time.Time {
-	if c.engine != nil && c.engine.Clock != nil {
-		return c.engine.Clock.Now()
+	if c.engine != nil {
+		return c.engine.Now()
 	}
 	return time.Now()
 }

@@ -150,8 +150,8 @@ func (b blockingPublisher) Publish(ctx context.Context, d string, p []byte) (wor
 // holds no half-written entry and its lock is free.
 func TestQuitDuringApplyAsksAndLeavesTheJournalConsistent(t *testing.T) {
 	w := newWorld(t)
-	bp := blockingPublisher{Publisher: w.e.Publisher, started: make(chan struct{})}
-	w.e.Publisher = bp
+	bp := blockingPublisher{Publisher: w.e.Config().Publisher, started: make(chan struct{})}
+	w.reconfigure(t, func(c *workflow.Config) { c.Publisher = bp })
 	d := drive(t, NewModel(context.Background(), w.opts))
 	d.ready()
 	d.key("n")

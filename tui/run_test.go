@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stspilot/stspilot/workflow"
 	"github.com/stspilot/stspilot/workflow/journal"
 )
 
@@ -29,8 +30,8 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 // and its lock is free.
 func TestRunWaitsForTheApply(t *testing.T) {
 	w := newWorld(t)
-	bp := blockingPublisher{Publisher: w.e.Publisher, started: make(chan struct{})}
-	w.e.Publisher = bp
+	bp := blockingPublisher{Publisher: w.e.Config().Publisher, started: make(chan struct{})}
+	w.reconfigure(t, func(c *workflow.Config) { c.Publisher = bp })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	in, keys := io.Pipe()

@@ -38,7 +38,7 @@ func (e *Engine) Apply(ctx context.Context, req Request, confirmed *Plan, obs Ob
 	if err != nil {
 		return nil, err
 	}
-	txn, err := e.Journal.Begin(domain, e.Command, e.now())
+	txn, err := e.journal.Begin(domain, e.command, e.now())
 	if err != nil {
 		return nil, err
 	}
@@ -364,7 +364,7 @@ func (r *run) gate(ctx context.Context, s *Step) (*GateResult, error) {
 		var g GateResult
 		switch s.Gate {
 		case GateServed:
-			g = e.Served.Check(ctx, p.Domain, []byte(p.Target.Text))
+			g = e.served.Check(ctx, p.Domain, []byte(p.Target.Text))
 			if g.Open {
 				r.servedOK = true
 			}
@@ -380,7 +380,7 @@ func (r *run) gate(ctx context.Context, s *Step) (*GateResult, error) {
 					}
 				}
 			}
-			g = e.Published.Check(ctx, p.Zone, s.Name, func(t dnsprovider.TXTSet) bool {
+			g = e.published.Check(ctx, p.Zone, s.Name, func(t dnsprovider.TXTSet) bool {
 				ours := t.Ours(kind)
 				if want == "" {
 					return len(ours) == 0
@@ -413,7 +413,7 @@ func (r *run) gate(ctx context.Context, s *Step) (*GateResult, error) {
 		}
 		next := g.NextAt
 		if next == nil {
-			n := e.now().Add(e.poll())
+			n := e.now().Add(e.pollEvery)
 			next = &n
 			g.NextAt = next
 		}
@@ -429,16 +429,9 @@ func (r *run) gate(ctx context.Context, s *Step) (*GateResult, error) {
 		select {
 		case <-ctx.Done():
 			return &g, ctx.Err()
-		case <-r.e.clock().After(until.Sub(e.now())):
+		case <-r.e.clk.After(until.Sub(e.now())):
 		}
 	}
-}
-
-func (e *Engine) clock() Clock {
-	if e.Clock == nil {
-		return SystemClock{}
-	}
-	return e.Clock
 }
 
 // published records that the target's id (or the deletion) is live at
@@ -479,7 +472,7 @@ func (r *run) published(want string) error {
 	t.ServedAt, t.PublishedAt = time.Time{}, now
 	j.Policy = &t
 	j.Intent = nil
-	setSoak(j, r.e.Ladder, &t)
+	setSoak(j, r.e.ladder, &t)
 	return r.record(journal.Entry{Step: "published", Kind: StepGate.Journal(), Name: "_mta-sts." + p.Domain, After: want, PolicyID: t.ID, MaxAge: t.MaxAge, Changed: true}, journal.Done)
 }
 

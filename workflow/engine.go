@@ -39,34 +39,124 @@ type ServedGate interface {
 // reports were found in the window.
 type EvidenceFunc func(ctx context.Context, domain string, p *Policy, since time.Time) (GateResult, bool, error)
 
-// Engine runs the staged workflows of one domain at a time. It never
-// prints: everything goes to the Observer. It is safe to use one Engine for
-// several domains one after the other; the journal lock keeps two runs on
-// the same domain apart.
-type Engine struct {
-	Provider  dnsprovider.Provider
+// Config is what an Engine is made of (see New).
+type Config struct {
+	// Provider writes the DNS records.
+	Provider dnsprovider.Provider
+	// Publisher makes the policy file served at mta-sts.DOMAIN.
 	Publisher Publisher
-	Journal   Journal
-	Clock     Clock
-	Ladder    Ladder
+	// Journal keeps each domain's journal (FileJournal).
+	Journal Journal
+	// Clock is the engine's only source of time; nil: the system clock.
+	Clock Clock
+	// Ladder is the ladder of rungs rollout and promote climb.
+	Ladder Ladder
 	// Zone is the DNS zone that holds the domain's records; empty: found
 	// with FindZone.
 	Zone     string
 	FindZone func(ctx context.Context, domain string) (string, error)
 	// Check runs the live checks of a domain (checks.Run with the right options).
-	Check     func(ctx context.Context, domain string) *checks.Report
+	Check func(ctx context.Context, domain string) *checks.Report
+	// Served and Published evaluate the served and published gates.
 	Served    ServedGate
 	Published PublishedChecker
-	// Evidence is nil when no TLS-RPT reports are configured.
+	// Evidence evaluates the evidence gate; nil when no TLS-RPT reports
+	// are configured (promote then needs the operator's override).
 	Evidence EvidenceFunc
 	// TTL is the TTL of records we write; 0 keeps the old one or uses
 	// dnsprovider.DefaultTTL.
 	TTL time.Duration
-	// Poll is the re-check interval of --wait for served and published.
+	// Poll is the re-check interval of --wait for served and published;
+	// 0: DefaultPoll.
 	Poll time.Duration
 	// Command describes the run for the journal's lock ("stspilot promote").
 	Command string
 }
+
+// Engine runs the staged workflows of one domain at a time (see the
+// package documentation). It never prints: everything goes to the
+// Observer. It is safe to use one Engine for several domains one after
+// the other; the journal lock keeps two runs on the same domain apart.
+type Engine struct {
+	provider   dnsprovider.Provider
+	publisher  Publisher
+	journal    Journal
+	clk        Clock
+	ladder     Ladder
+	zoneName   string
+	findZone   func(ctx context.Context, domain string) (string, error)
+	check      func(ctx context.Context, domain string) *checks.Report
+	served     ServedGate
+	published  PublishedChecker
+	evidenceFn EvidenceFunc
+	ttl        time.Duration
+	pollEvery  time.Duration
+	command    string
+}
+
+// New checks c and returns its Engine: every part the workflows use must
+// be there (a missing one is an error, never a panic mid-run), the ladder
+// must be valid, and the zone must be given or findable.
+func New(c Config) (*Engine, error) {
+	var missing []string
+	for _, m := range []struct {
+		name string
+		nil  bool
+	}{
+		{"a DNS provider", c.Provider == nil},
+		{"a publisher", c.Publisher == nil},
+		{"a journal", c.Journal == nil},
+		{"live checks", c.Check == nil},
+		{"a served gate", c.Served == nil},
+		{"a published gate", c.Published == nil},
+		{"a zone or a way to find it", c.Zone == "" && c.FindZone == nil},
+	} {
+		if m.nil {
+			missing = append(missing, m.name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("workflow: the engine has no %s", strings.Join(missing, ", no "))
+	}
+	if err := c.Ladder.Validate(); err != nil {
+		return nil, fmt.Errorf("workflow: the engine's ladder: %w", err)
+	}
+	if c.TTL < 0 || c.Poll < 0 {
+		return nil, errors.New("workflow: negative TTL or poll interval")
+	}
+	if c.Clock == nil {
+		c.Clock = SystemClock{}
+	}
+	if c.Poll == 0 {
+		c.Poll = DefaultPoll
+	}
+	return &Engine{
+		provider: c.Provider, publisher: c.Publisher, journal: c.Journal, clk: c.Clock, ladder: c.Ladder.Clone(),
+		zoneName: c.Zone, findZone: c.FindZone, check: c.Check, served: c.Served, published: c.Published,
+		evidenceFn: c.Evidence, ttl: c.TTL, pollEvery: c.Poll, command: c.Command,
+	}, nil
+}
+
+// Config returns the engine's configuration, as New completed it; a
+// changed copy makes another engine with New.
+func (e *Engine) Config() Config {
+	return Config{
+		Provider: e.provider, Publisher: e.publisher, Journal: e.journal, Clock: e.clk, Ladder: e.ladder.Clone(),
+		Zone: e.zoneName, FindZone: e.findZone, Check: e.check, Served: e.served, Published: e.published,
+		Evidence: e.evidenceFn, TTL: e.ttl, Poll: e.pollEvery, Command: e.command,
+	}
+}
+
+// Ladder is the engine's ladder (a copy).
+func (e *Engine) Ladder() Ladder { return e.ladder.Clone() }
+
+// Check runs the live checks the engine plans from.
+func (e *Engine) Check(ctx context.Context, domain string) *checks.Report {
+	return e.check(ctx, domain)
+}
+
+// Now is the time on the engine's clock.
+func (e *Engine) Now() time.Time { return e.clk.Now() }
 
 // Request is what the operator asked for.
 type Request struct {
@@ -95,19 +185,7 @@ type Request struct {
 // ErrUsage marks a request that cannot be planned as asked (exit 2).
 var ErrUsage = errors.New("usage")
 
-func (e *Engine) now() time.Time {
-	if e.Clock == nil {
-		return time.Now()
-	}
-	return e.Clock.Now()
-}
-
-func (e *Engine) poll() time.Duration {
-	if e.Poll > 0 {
-		return e.Poll
-	}
-	return DefaultPoll
-}
+func (e *Engine) now() time.Time { return e.clk.Now() }
 
 // live is what the engine reads of a domain before planning.
 type live struct {
@@ -156,7 +234,7 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 // peek reads the journal of domain without locking: an empty one when
 // the domain has none.
 func (e *Engine) peek(domain string) (*journal.Journal, error) {
-	j, err := e.Journal.Peek(domain)
+	j, err := e.journal.Peek(domain)
 	if err != nil || j != nil {
 		return j, err
 	}
@@ -172,14 +250,14 @@ func intentOf(j *journal.Journal) *journal.Intent {
 }
 
 func (e *Engine) plan(ctx context.Context, req Request, domain string, j *journal.Journal) (*Plan, error) {
-	if len(e.Ladder) == 0 {
+	if len(e.ladder) == 0 {
 		return nil, errors.New("workflow: the engine has no ladder")
 	}
 	zone, err := e.zone(ctx, domain)
 	if err != nil {
 		return nil, err
 	}
-	rep := e.Check(ctx, domain)
+	rep := e.check(ctx, domain)
 	if rep.Error != "" {
 		return nil, fmt.Errorf("reading the live state of %s: %s", domain, rep.Error)
 	}
@@ -187,7 +265,7 @@ func (e *Engine) plan(ctx context.Context, req Request, domain string, j *journa
 	p := &Plan{Domain: domain, Zone: zone, Workflow: req.Workflow, Stage: e.stage(lv, j), Current: lv.policy, Rung: -1, PlannedAt: e.now(), Live: rep}
 	if req.Workflow == Rollout || req.preview {
 		// Said when the ladder is chosen, not on every promote.
-		p.Warnings = append(p.Warnings, e.Ladder.Warnings()...)
+		p.Warnings = append(p.Warnings, e.ladder.Warnings()...)
 	}
 
 	// Someone changed the served policy behind our back: nothing may go on
@@ -211,7 +289,7 @@ func (e *Engine) plan(ctx context.Context, req Request, domain string, j *journa
 		}
 		t := &Policy{Text: in.Target.Text, ID: in.Target.ID, Mode: in.Target.Mode, MaxAge: in.Target.MaxAge, MX: in.Target.MX}
 		p.Target = t
-		p.Rung = rungIndex(e.Ladder, t.Mode, t.MaxAge)
+		p.Rung = rungIndex(e.ladder, t.Mode, t.MaxAge)
 		p.Reason = "finishing the change an earlier run started"
 		e.recipe(ctx, p, lv, in.RUA)
 		return p, nil
@@ -233,13 +311,13 @@ func (e *Engine) plan(ctx context.Context, req Request, domain string, j *journa
 }
 
 func (e *Engine) zone(ctx context.Context, domain string) (string, error) {
-	if e.Zone != "" {
-		return dnsprovider.Fqdn(e.Zone), nil
+	if e.zoneName != "" {
+		return dnsprovider.Fqdn(e.zoneName), nil
 	}
-	if e.FindZone == nil {
+	if e.findZone == nil {
 		return "", errors.New("workflow: no zone and no way to find it")
 	}
-	z, err := e.FindZone(ctx, domain)
+	z, err := e.findZone(ctx, domain)
 	if err != nil {
 		return "", fmt.Errorf("finding the DNS zone of %s: %w", domain, err)
 	}
@@ -319,7 +397,7 @@ func (e *Engine) recipe(ctx context.Context, p *Plan, lv *live, rua string) {
 		before = lv.policy.Text
 	}
 	p.Steps = append(p.Steps,
-		Step{Kind: StepPublishPolicy, Summary: fmt.Sprintf("publish the %s policy (max_age %d) through %s", t.Mode, t.MaxAge, e.Publisher.Spec()), Name: host, Before: before, After: t.Text, Done: before == t.Text},
+		Step{Kind: StepPublishPolicy, Summary: fmt.Sprintf("publish the %s policy (max_age %d) through %s", t.Mode, t.MaxAge, e.publisher.Spec()), Name: host, Before: before, After: t.Text, Done: before == t.Text},
 		Step{Kind: StepGate, Gate: GateServed, Summary: "wait until every address of mta-sts." + p.Domain + " serves exactly the new policy", Name: host},
 	)
 	if rua != "" {
@@ -387,7 +465,7 @@ func (e *Engine) planRollout(ctx context.Context, p *Plan, lv *live, j *journal.
 			return fmt.Errorf("%w: --rua %q: %s", ErrUsage, rua, describeProblems(errs))
 		}
 	}
-	first := e.Ladder[0]
+	first := e.ladder[0]
 	t, err := e.render(first.Mode, int64(first.MaxAge/time.Second), mx, lv)
 	if err != nil {
 		return err
@@ -414,16 +492,16 @@ func (e *Engine) planPromote(ctx context.Context, p *Plan, lv *live, j *journal.
 		return nil
 	}
 	cur := lv.policy
-	next, ok := nextRung(e.Ladder, cur.Mode, cur.MaxAge)
+	next, ok := nextRung(e.ladder, cur.Mode, cur.MaxAge)
 	if !ok {
 		p.Nothing = true
 		p.Reason = fmt.Sprintf("%s is at the top of the ladder (%s, max_age %d)", p.Domain, cur.Mode, cur.MaxAge)
 		return nil
 	}
-	nr := e.Ladder[next]
+	nr := e.ladder[next]
 	// Window: the soak of the current rung, from when it went live.
 	since, how := e.liveSince(lv, j)
-	soak := soakOf(e.Ladder, cur.Mode, cur.MaxAge)
+	soak := soakOf(e.ladder, cur.Mode, cur.MaxAge)
 	w := windowGate(e.now(), since.Add(soak), fmt.Sprintf("the %s soak of %s@%d (live since %s, %s)", soak, cur.Mode, cur.MaxAge, since.UTC().Format(time.RFC3339), how))
 	p.Gates = append(p.Gates, w)
 	p.Steps = append(p.Steps, Step{Kind: StepGate, Gate: GateWindow, Summary: w.Reason, Done: w.Open})
@@ -436,7 +514,7 @@ func (e *Engine) planPromote(ctx context.Context, p *Plan, lv *live, j *journal.
 	p.Gates = append(p.Gates, ev)
 	p.Steps = append(p.Steps, Step{Kind: StepGate, Gate: GateEvidence, Summary: ev.Reason, Done: ev.Open})
 	if !ev.Open && ev.NextAt == nil {
-		p.Refusal = &Refusal{Reason: ev.Reason, Override: overrideIf(e.Evidence == nil || strings.Contains(ev.Reason, "no TLS-RPT reports"), "--without-reports")}
+		p.Refusal = &Refusal{Reason: ev.Reason, Override: overrideIf(e.evidenceFn == nil || strings.Contains(ev.Reason, "no TLS-RPT reports"), "--without-reports")}
 		for _, t := range ev.Targets {
 			p.Refusal.Details = append(p.Refusal.Details, t.Detail)
 		}
@@ -490,10 +568,10 @@ func (e *Engine) evidence(ctx context.Context, domain string, cur *Policy, since
 	if req.WithoutReports {
 		return GateResult{Kind: GateEvidence, Open: true, Reason: "skipped: --without-reports"}, nil
 	}
-	if e.Evidence == nil {
+	if e.evidenceFn == nil {
 		return GateResult{Kind: GateEvidence, Reason: "no TLS-RPT reports are configured, so nothing shows what senders saw under the current policy; pass --reports PATH (or set reports in the config file), or --without-reports to promote on the live checks alone"}, nil
 	}
-	g, found, err := e.Evidence(ctx, domain, cur, since)
+	g, found, err := e.evidenceFn(ctx, domain, cur, since)
 	if err != nil {
 		return g, err
 	}
@@ -587,7 +665,7 @@ func (e *Engine) planRollback(ctx context.Context, p *Plan, lv *live, j *journal
 	}
 	mode, maxAge := string(to), int64(NoneMaxAge)
 	if to == StageTesting {
-		maxAge = int64(e.Ladder[0].MaxAge / time.Second)
+		maxAge = int64(e.ladder[0].MaxAge / time.Second)
 	}
 	if lv.policy != nil && lv.policy.Mode == mode && lv.policy.MaxAge <= maxAge && p.Stage == to {
 		p.Nothing = true
@@ -598,7 +676,7 @@ func (e *Engine) planRollback(ctx context.Context, p *Plan, lv *live, j *journal
 	if err != nil {
 		return err
 	}
-	p.Target, p.Rung = t, rungIndex(e.Ladder, mode, maxAge)
+	p.Target, p.Rung = t, rungIndex(e.ladder, mode, maxAge)
 	if old := lv.policy; old != nil {
 		now := e.now()
 		ttl := lv.stsTTL
@@ -684,7 +762,7 @@ func (e *Engine) teardownDeletes(p *Plan, lv *live, req Request) {
 	if !req.KeepTLSRPT && len(lv.rptRecs) > 0 {
 		p.Steps = append(p.Steps, Step{Kind: StepDeleteTLSRPT, Summary: "delete the TLS-RPT record (no undo; keep it with --keep-tlsrpt)", Name: tlsrpt.RecordName(p.Domain), Before: strings.Join(lv.rptRecs, " | "), Destructive: true})
 	}
-	p.Steps = append(p.Steps, Step{Kind: StepRemovePolicy, Summary: "stop serving the policy file through " + e.Publisher.Spec() + " (no undo)", Name: "https://mta-sts." + p.Domain + "/" + WellKnownPath, Destructive: true, Done: lv.policy == nil && lv.rep.Policy != nil && len(lv.rep.Policy.Fetch) > 0 && allNotFound(lv.rep.Policy.Fetch)})
+	p.Steps = append(p.Steps, Step{Kind: StepRemovePolicy, Summary: "stop serving the policy file through " + e.publisher.Spec() + " (no undo)", Name: "https://mta-sts." + p.Domain + "/" + WellKnownPath, Destructive: true, Done: lv.policy == nil && lv.rep.Policy != nil && len(lv.rep.Policy.Fetch) > 0 && allNotFound(lv.rep.Policy.Fetch)})
 }
 
 func allNotFound(f []checks.FetchInfo) bool {

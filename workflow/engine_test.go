@@ -290,7 +290,7 @@ func newHarness(t *testing.T, o hopts) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.e = &Engine{
+	h.e, err = New(Config{
 		Provider:  prov,
 		Publisher: countingPublisher{&Webroot{Dir: h.webroot}, h},
 		Journal:   h.j,
@@ -304,6 +304,9 @@ func newHarness(t *testing.T, o hopts) *harness {
 		Published: providerPublished{prov},
 		Poll:      time.Second,
 		Command:   "test",
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return h
 }
@@ -339,7 +342,7 @@ func (h *harness) apply(req Request, opt ApplyOptions) (*Outcome, *Recorder) {
 }
 
 func (h *harness) txt(name string) []string {
-	set, err := h.e.Provider.ReadTXT(context.Background(), tDomain, name+"."+tDomain)
+	set, err := h.e.provider.ReadTXT(context.Background(), tDomain, name+"."+tDomain)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -763,5 +766,40 @@ func TestReadsJournalOfToday(t *testing.T) {
 	}
 	if j := h.j.must(tDomain); len(j.Entries) != 4 || j.Window(journal.WindowTeardown) == nil {
 		t.Errorf("the journal after the run: %d entries, windows %+v", len(j.Entries), j.Windows)
+	}
+}
+
+// TestNewRefusesAMissingPart: an engine without a part the workflows use
+// is an error from New, naming the part, never a nil-pointer panic later.
+func TestNewRefusesAMissingPart(t *testing.T) {
+	h := newHarness(t, hopts{})
+	full := h.e.Config()
+	if _, err := New(full); err != nil {
+		t.Fatalf("a complete configuration: %v", err)
+	}
+	for name, change := range map[string]func(*Config){
+		"DNS provider":   func(c *Config) { c.Provider = nil },
+		"publisher":      func(c *Config) { c.Publisher = nil },
+		"journal":        func(c *Config) { c.Journal = nil },
+		"live checks":    func(c *Config) { c.Check = nil },
+		"served gate":    func(c *Config) { c.Served = nil },
+		"published gate": func(c *Config) { c.Published = nil },
+		"zone":           func(c *Config) { c.Zone, c.FindZone = "", nil },
+		"ladder":         func(c *Config) { c.Ladder = nil },
+		"negative":       func(c *Config) { c.TTL = -time.Second },
+	} {
+		c := h.e.Config()
+		change(&c)
+		e, err := New(c)
+		if err == nil || e != nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("without the %s: %v, %v", name, e, err)
+		}
+	}
+	// Clock and Poll have defaults.
+	c := h.e.Config()
+	c.Clock, c.Poll = nil, 0
+	e, err := New(c)
+	if err != nil || e.Config().Poll != DefaultPoll || e.Config().Clock == nil {
+		t.Fatalf("defaults: %v %+v", err, e)
 	}
 }

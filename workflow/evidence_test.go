@@ -195,7 +195,7 @@ func TestPromoteEvidenceGate(t *testing.T) {
 	live := h.servedFile()
 	start := h.clock.Now()
 	dir := t.TempDir()
-	h.e.Evidence = ReportsEvidence([]string{dir}, tlsrpt.Options{})
+	h.e.evidenceFn = ReportsEvidence([]string{dir}, tlsrpt.Options{})
 	h.clock.Advance(15 * 24 * time.Hour)
 
 	// No reports yet.

@@ -52,7 +52,7 @@ func (e *Engine) Status(ctx context.Context, domain string) (*StatusReport, erro
 	if err != nil {
 		return nil, err
 	}
-	st := &StatusReport{Schema: StatusSchema, Domain: d, Rung: -1, Ladder: e.Ladder.String(), Pending: intentOf(mem), Teardown: teardownView(mem)}
+	st := &StatusReport{Schema: StatusSchema, Domain: d, Rung: -1, Ladder: e.ladder.String(), Pending: intentOf(mem), Teardown: teardownView(mem)}
 	for _, h := range lastEntries(mem, 20) {
 		st.History = append(st.History, historyEntry(h))
 	}
@@ -87,7 +87,7 @@ func (e *Engine) Status(ctx context.Context, domain string) (*StatusReport, erro
 	if p.Current != nil {
 		t, _ := e.liveSince(readLive(p.Live), mem)
 		st.LiveSince = &t
-		st.Rung = rungIndex(e.Ladder, p.Current.Mode, p.Current.MaxAge)
+		st.Rung = rungIndex(e.ladder, p.Current.Mode, p.Current.MaxAge)
 	}
 	for _, g := range p.Gates {
 		if !g.Open && g.NextAt != nil {

@@ -113,11 +113,11 @@ func (r *run) publishPolicy(ctx context.Context, s *Step, _ *journal.Entry) (boo
 	p, e := r.p, r.e
 	if p.Target.Mode == string(mtasts.ModeEnforce) {
 		// Invariant 2, checked again at the moment of writing.
-		if g := e.enforceLive(readLive(e.Check(ctx, p.Domain)), p.Target.MX); !g.Open {
+		if g := e.enforceLive(readLive(e.check(ctx, p.Domain)), p.Target.MX); !g.Open {
 			return false, &Refusal{Reason: "enforce would make senders refuse mail to an MX that fails: " + g.Reason}
 		}
 	}
-	res, err := e.Publisher.Publish(ctx, p.Domain, []byte(p.Target.Text))
+	res, err := e.publisher.Publish(ctx, p.Domain, []byte(p.Target.Text))
 	for _, w := range res.Warnings {
 		r.emit(Event{Kind: EventWarning, Message: w})
 	}
@@ -131,7 +131,7 @@ func (r *run) publishPolicy(ctx context.Context, s *Step, _ *journal.Entry) (boo
 }
 
 func (r *run) setTLSRPT(ctx context.Context, s *Step, entry *journal.Entry) (bool, error) {
-	ch, err := r.e.Provider.SetOurs(ctx, r.p.Zone, s.Name, dnsprovider.KindTLSRPT, s.After, r.e.TTL)
+	ch, err := r.e.provider.SetOurs(ctx, r.p.Zone, s.Name, dnsprovider.KindTLSRPT, s.After, r.e.ttl)
 	entry.TTL = ttlSeconds(ch.ReplacedTTL)
 	if err != nil {
 		return false, err
@@ -147,7 +147,7 @@ func (r *run) setSTS(ctx context.Context, s *Step, entry *journal.Entry) (bool, 
 	if !r.servedOK {
 		return false, fmt.Errorf("internal error: the id would be set before the policy is served everywhere (invariant 1)")
 	}
-	ch, err := r.e.Provider.SetOurs(ctx, r.p.Zone, s.Name, dnsprovider.KindSTS, s.After, r.e.TTL)
+	ch, err := r.e.provider.SetOurs(ctx, r.p.Zone, s.Name, dnsprovider.KindSTS, s.After, r.e.ttl)
 	entry.TTL = ttlSeconds(ch.ReplacedTTL)
 	if err != nil {
 		return false, err
@@ -161,7 +161,7 @@ func (r *run) deleteSTS(ctx context.Context, s *Step, entry *journal.Entry) (boo
 	if err := r.teardownWindowOpen(); err != nil {
 		return false, err
 	}
-	ch, err := r.e.Provider.DeleteOurs(ctx, r.p.Zone, s.Name, dnsprovider.KindSTS)
+	ch, err := r.e.provider.DeleteOurs(ctx, r.p.Zone, s.Name, dnsprovider.KindSTS)
 	entry.TTL = ttlSeconds(ch.ReplacedTTL)
 	if err != nil {
 		return false, err
@@ -172,7 +172,7 @@ func (r *run) deleteSTS(ctx context.Context, s *Step, entry *journal.Entry) (boo
 }
 
 func (r *run) deleteTLSRPT(ctx context.Context, s *Step, entry *journal.Entry) (bool, error) {
-	ch, err := r.e.Provider.DeleteOurs(ctx, r.p.Zone, s.Name, dnsprovider.KindTLSRPT)
+	ch, err := r.e.provider.DeleteOurs(ctx, r.p.Zone, s.Name, dnsprovider.KindTLSRPT)
 	entry.TTL = ttlSeconds(ch.ReplacedTTL)
 	if err != nil {
 		return false, err
@@ -186,7 +186,7 @@ func (r *run) removePolicy(ctx context.Context, s *Step, _ *journal.Entry) (bool
 	if err := r.teardownWindowOpen(); err != nil {
 		return false, err
 	}
-	res, err := r.e.Publisher.Remove(ctx, r.p.Domain)
+	res, err := r.e.publisher.Remove(ctx, r.p.Domain)
 	if err != nil {
 		return false, err
 	}

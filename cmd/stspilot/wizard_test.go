@@ -52,15 +52,16 @@ func TestWizardEngineTakesTheTypedSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Provider.Name() != "cloudflare" {
-		t.Errorf("provider %q, want cloudflare", e.Provider.Name())
+	cfg := e.Config()
+	if cfg.Provider.Name() != "cloudflare" {
+		t.Errorf("provider %q, want cloudflare", cfg.Provider.Name())
 	}
-	fj, ok := e.Journal.(*workflow.FileJournal)
+	fj, ok := cfg.Journal.(*workflow.FileJournal)
 	if !ok || fj.Provider != "cloudflare" || fj.Publish != "manual" {
-		t.Errorf("journal settings: %+v", e.Journal)
+		t.Errorf("journal settings: %+v", cfg.Journal)
 	}
-	if e.Command != "stspilot wizard" {
-		t.Errorf("command %q", e.Command)
+	if cfg.Command != "stspilot wizard" {
+		t.Errorf("command %q", cfg.Command)
 	}
 
 	none := dnsprovider.EnvSource(func(string) (string, bool) { return "", false })

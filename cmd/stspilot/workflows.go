@@ -456,7 +456,7 @@ func newEngine(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error
 	}
 	res := dnsprovider.NewResolver(env)
 	timeout := o.Timeout
-	return &workflow.Engine{
+	return workflow.New(workflow.Config{
 		Provider:  prov,
 		Publisher: pub,
 		Journal:   fj,
@@ -474,7 +474,7 @@ func newEngine(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error
 		Evidence:  evidence,
 		TTL:       o.TTL,
 		Command:   "stspilot " + string(o.Workflow),
-	}, nil
+	})
 }
 
 func first(a, b string) string {

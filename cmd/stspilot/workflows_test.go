@@ -97,8 +97,8 @@ func cannedFactory(t *testing.T, w *cannedWorld) (*factory, *strings.Builder, *s
 		if len(o.Reports) > 0 {
 			ev = workflow.ReportsEvidence(o.Reports, tlsrpt.Options{})
 		}
-		return &workflow.Engine{Provider: w.prov, Publisher: cannedPublisher{w}, Journal: fj, Ladder: lad, Zone: "example.test",
-			Check: w.check, Served: cannedServed{w}, Published: cannedPublished{w}, Poll: time.Millisecond, Evidence: ev}, nil
+		return workflow.New(workflow.Config{Provider: w.prov, Publisher: cannedPublisher{w}, Journal: fj, Ladder: lad, Zone: "example.test",
+			Check: w.check, Served: cannedServed{w}, Published: cannedPublished{w}, Poll: time.Millisecond, Evidence: ev})
 	}
 	return f, out, errOut
 }

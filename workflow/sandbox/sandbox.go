@@ -279,16 +279,26 @@ func (s *Sandbox) Check(ctx context.Context, domain string) *checks.Report {
 	return checks.Run(ctx, domain, s.CheckOptions(nil))
 }
 
-// Engine returns the workflow engine of the sandbox: the memory provider,
-// the in-memory publisher and journal, the accelerated clock, live checks,
-// the served gate and the published gate all pointed at the sandbox.
+// Engine returns the workflow engine of the sandbox (see Config).
 func (s *Sandbox) Engine() (*workflow.Engine, error) {
-	served, err := workflow.NewServedChecker([]string{s.DNSAddr}, s.roots, s.HTTPSPort, s.Clock.Now)
+	c, err := s.Config()
 	if err != nil {
 		return nil, err
 	}
+	return workflow.New(c)
+}
+
+// Config is the configuration of the sandbox's engine: the memory
+// provider, the in-memory publisher and journal, the accelerated clock,
+// live checks, the served gate and the published gate all pointed at the
+// sandbox. Tests change parts of it (the clock) before workflow.New.
+func (s *Sandbox) Config() (workflow.Config, error) {
+	served, err := workflow.NewServedChecker([]string{s.DNSAddr}, s.roots, s.HTTPSPort, s.Clock.Now)
+	if err != nil {
+		return workflow.Config{}, err
+	}
 	res := &dnsprovider.Resolver{Servers: []string{s.DNSAddr}, Port: strconv.Itoa(s.DNSPort), Timeout: 2 * time.Second}
-	return &workflow.Engine{
+	return workflow.Config{
 		Provider:  s.Provider,
 		Publisher: s.Publisher,
 		Journal:   s.Journal,

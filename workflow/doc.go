@@ -1,0 +1,59 @@
+// Package workflow is stspilot's engine: it moves one mail domain through
+// the MTA-STS stages (absent, testing, enforce, none) by the four staged
+// workflows of design.md, rollout, promote, rollback and teardown, so that
+// no step can break mail delivery.
+//
+// # What a run does
+//
+// Engine.Plan reads live state first (the checks of package checks: DNS,
+// the served policy, the MX hosts and their STARTTLS) and the domain's
+// journal second, and returns the Plan: the target policy, its steps and
+// the gates evaluated while planning. It changes nothing and takes no
+// lock. Engine.Apply takes the domain's journal lock, plans again, runs the
+// steps whose gates are open and stops at the first closed gate; --wait
+// (ApplyOptions.Wait) keeps re-checking a closed gate until it opens.
+// Engine.Status says where a domain stands and what comes next, and when.
+//
+// # The recipe
+//
+// Every change of policy follows the same order (design.md invariants 1
+// and 4): write the new policy file through the Publisher; the served gate
+// (every address of mta-sts.DOMAIN serves exactly the new bytes); set the
+// TLS-RPT record (rollout); set the _mta-sts record to a new id; the
+// published gate (every authoritative name server answers it). Teardown
+// first publishes mode none the same way, waits out the cache window, and
+// only then deletes the records and the policy file. The kinds of step are
+// one table (steps.go): its journal kind, label and executor.
+//
+// # Gates
+//
+// live: every MX is covered by the policy and passes STARTTLS with a valid
+// certificate (required for enforce, checked again when writing).
+// served and published: as above, re-polled every Config.Poll.
+// window: the soak of the current rung before promote, and the cache
+// window before a teardown deletes anything (STS-SEND-16).
+// evidence: TLS-RPT reports show no failures for the current policy
+// (Config.Evidence; the operator may go without).
+// A closed gate ends the run with StatusPending and the time to come back.
+//
+// # The journal
+//
+// The engine's memory between runs is the journal of workflow/journal
+// (docs/journal.md), one document per domain: the policy stspilot last
+// made live and since when, a change under way (the intent), the
+// not-before windows, and every external change, written pending before
+// it and done or failed after it (invariant 6). A run that finds an intent
+// finishes that change with the same bytes and id; a pending entry a
+// killed run left is closed as failed and live state decides what is
+// left to do. All of its times come from the engine's Clock.
+//
+// # Who drives it
+//
+// The commands of cmd/stspilot (rollout, promote, rollback, teardown,
+// plan, status) and the wizard of package tui build one Engine with New
+// and render the Events it sends to the Observer; the engine itself never
+// prints.
+// workflow/sandbox wires an Engine to a loopback world on an accelerated
+// clock for the demo and the tests; workflow/serve is the policy host the
+// serve publisher writes to.
+package workflow
