@@ -145,7 +145,7 @@ func newScenario(t *testing.T, domain string, s setup) *scenario {
 		}
 		switch {
 		case s.mxSilent:
-			silentListener(t, fmt.Sprintf("%s:%d", mxAddr, w.SMTPPort))
+			silentListener(t, w.Listen(mxAddr, w.SMTPPort))
 		case mxAddr != deadIP:
 			w.MX(mxAddr, mx1, opts)
 		}
@@ -396,11 +396,7 @@ func TestDNSFailures(t *testing.T) {
 
 // silentListener accepts connections and never writes, like a filtered or
 // hung SMTP server.
-func silentListener(t *testing.T, addr string) {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+func silentListener(t *testing.T, l net.Listener) {
 	var conns []net.Conn
 	var mu sync.Mutex
 	go func() {

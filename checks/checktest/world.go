@@ -12,9 +12,9 @@ package checktest
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -37,6 +37,7 @@ type World struct {
 	ca      *testca.CA
 	zone    loopback.Zone
 	closers []func()
+	held    map[int]net.Listener // reserved ports on 127.0.0.1, by port
 	mxs     []*loopback.SMTP
 }
 
@@ -45,8 +46,8 @@ func New(t testing.TB) *World {
 	t.Helper()
 	w := &World{t: t}
 	w.newCA()
-	w.HTTPSPort = freePort(t)
-	w.SMTPPort = freePort(t)
+	w.HTTPSPort = w.reserve()
+	w.SMTPPort = w.reserve()
 	w.startDNS()
 	t.Cleanup(w.Close)
 	return w
@@ -60,13 +61,42 @@ func (w *World) Close() {
 	w.closers = nil
 }
 
-func freePort(t testing.TB) int {
+// reserve picks a port and keeps it bound on 127.0.0.1 until a server
+// there takes it over (see listen), so that no other socket can take it
+// meanwhile; other addresses bind the port when a server starts.
+func (w *World) reserve() int {
+	w.t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("checktest: no free port: %v", err)
+		w.t.Fatalf("checktest: no free port: %v", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	if w.held == nil {
+		w.held = map[int]net.Listener{}
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	w.held[port] = l
+	w.closers = append(w.closers, func() { _ = l.Close() })
+	return port
+}
+
+// Listen returns a listener on ip:port (HTTPSPort or SMTPPort, for a server
+// of the test's own): the reserved one for 127.0.0.1. The World closes it.
+func (w *World) Listen(ip string, port int) net.Listener {
+	w.t.Helper()
+	l, err := w.listen(ip, port)
+	if err != nil {
+		w.t.Fatalf("checktest: %v", err)
+	}
+	w.closers = append(w.closers, func() { _ = l.Close() })
+	return l
+}
+
+func (w *World) listen(ip string, port int) (net.Listener, error) {
+	if l, ok := w.held[port]; ok && ip == "127.0.0.1" {
+		delete(w.held, port)
+		return l, nil
+	}
+	return net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
 }
 
 // ---------------------------------------------------------------- CA
@@ -132,7 +162,7 @@ func (w *World) startDNS() {
 
 // PolicyHost serves handler over HTTPS with cert on ip:HTTPSPort.
 func (w *World) PolicyHost(ip string, cert tls.Certificate, handler http.Handler) {
-	l, err := net.Listen("tcp", fmt.Sprintf("%s:%d", ip, w.HTTPSPort))
+	l, err := w.listen(ip, w.HTTPSPort)
 	if err != nil {
 		w.t.Fatalf("checktest: policy host %s: %v", ip, err)
 	}
@@ -169,10 +199,15 @@ type MXOpts struct {
 // MX serves an SMTP server with STARTTLS (loopback.SMTP) on ip:SMTPPort.
 // The delay is the World's at the time of the call.
 func (w *World) MX(ip, hostname string, o MXOpts) {
+	w.t.Helper()
+	l, err := w.listen(ip, w.SMTPPort)
+	if err != nil {
+		w.t.Fatalf("checktest: MX %s: %v", ip, err)
+	}
 	srv := &loopback.SMTP{
 		Hostname: hostname, Cert: o.Cert, NoSTARTTLS: o.NoSTARTTLS,
 		MinVersion: tls.VersionTLS10, MaxVersion: o.MaxVersion,
-		Addr: fmt.Sprintf("%s:%d", ip, w.SMTPPort),
+		Listener: l,
 	}
 	w.mxs = append(w.mxs, srv)
 	srv.Start(w.t)
