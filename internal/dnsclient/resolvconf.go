@@ -16,7 +16,7 @@ const DefaultResolvConf = "/etc/resolv.conf"
 // larger file is refused rather than read in part.
 const MaxResolvConf = 64 << 10
 
-// ErrNoServers: there is no DNS server to ask (a resolv.conf names none
+// ErrNoServers means there is no DNS server to ask (a resolv.conf names none
 // that is usable, or a caller was given none).
 var ErrNoServers = errors.New("no DNS servers")
 

@@ -34,18 +34,26 @@ nameserver 2001:db8::53
 nameserver fe80::1%eth0
 options edns0 trust-ad
 `, []string{"192.0.2.53:53", "[2001:db8::53]:53", "[fe80::1%eth0]:53"}},
-		{"trailing comments, tabs, CRLF, duplicates", "nameserver\t127.0.0.53 # systemd-resolved\r\nnameserver 127.0.0.53;again\r\nnameserver ::1\n",
-			[]string{"127.0.0.53:53", "[::1]:53"}},
+		{
+			"trailing comments, tabs, CRLF, duplicates", "nameserver\t127.0.0.53 # systemd-resolved\r\nnameserver 127.0.0.53;again\r\nnameserver ::1\n",
+			[]string{"127.0.0.53:53", "[::1]:53"},
+		},
 		{"bracketed and with port", "nameserver [::1]:5353\nnameserver 192.0.2.1:5300\n", []string{"[::1]:5353", "192.0.2.1:5300"}},
-		{"invalid entries skipped", "nameserver localhost\nnameserver\nnameserver 300.1.1.1\nnameservers 192.0.2.7\nnameserver 192.0.2.8\n",
-			[]string{"192.0.2.8:53"}},
+		{
+			"invalid entries skipped", "nameserver localhost\nnameserver\nnameserver 300.1.1.1\nnameservers 192.0.2.7\nnameserver 192.0.2.8\n",
+			[]string{"192.0.2.8:53"},
+		},
 		{"no final newline", "nameserver 192.0.2.9", []string{"192.0.2.9:53"}},
 		// dnsprovider's former copy: the link-local zone is kept now (an
 		// fe80:: address cannot be dialled without it), bogus entries skipped.
-		{"dnsprovider's case", "# c\nsearch example\nnameserver 127.0.0.53\nnameserver ::1 # v6\nnameserver fe80::1%eth0\nnameserver bogus\nnameserver 127.0.0.53\n",
-			[]string{"127.0.0.53:53", "[::1]:53", "[fe80::1%eth0]:53"}},
-		{"hostile entries skipped", "nameserver fe80::1%e\x00th0\nnameserver \x00\nnameserver " + strings.Repeat("9", 400) + "\nnameserver 192.0.2.10:0\nnameserver 192.0.2.11\n",
-			[]string{"192.0.2.11:53"}},
+		{
+			"dnsprovider's case", "# c\nsearch example\nnameserver 127.0.0.53\nnameserver ::1 # v6\nnameserver fe80::1%eth0\nnameserver bogus\nnameserver 127.0.0.53\n",
+			[]string{"127.0.0.53:53", "[::1]:53", "[fe80::1%eth0]:53"},
+		},
+		{
+			"hostile entries skipped", "nameserver fe80::1%e\x00th0\nnameserver \x00\nnameserver " + strings.Repeat("9", 400) + "\nnameserver 192.0.2.10:0\nnameserver 192.0.2.11\n",
+			[]string{"192.0.2.11:53"},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ReadResolvConf(writeConf(t, tc.conf))

@@ -143,8 +143,10 @@ func TestParseHostPort(t *testing.T) {
 			t.Errorf("ParseHostPort(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "1.2.3.4:0", "1.2.3.4:65536", "host:port", ":53", "a b:53", "[zz::1]:53", "http://x", "[::1",
-		"300.1.1.1", "ns1..example", "-", ".", "a/b", "ns1.example.test:0", strings.Repeat("a", 64) + ".example", "\x00"} {
+	for _, bad := range []string{
+		"", "1.2.3.4:0", "1.2.3.4:65536", "host:port", ":53", "a b:53", "[zz::1]:53", "http://x", "[::1",
+		"300.1.1.1", "ns1..example", "-", ".", "a/b", "ns1.example.test:0", strings.Repeat("a", 64) + ".example", "\x00",
+	} {
 		got, err := ParseHostPort(bad)
 		if err == nil {
 			t.Errorf("ParseHostPort(%q) = %q, want an error", bad, got)
