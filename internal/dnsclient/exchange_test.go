@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/stspilot/stspilot/internal/loopback"
 )
 
 // server is an in-process DNS server on 127.0.0.1, UDP and TCP on the same
@@ -27,25 +29,11 @@ type server struct {
 func startServer(t *testing.T, handle func(network string, q *dns.Msg) *dns.Msg) *server {
 	t.Helper()
 	s := &server{handle: handle}
-	var (
-		pc  net.PacketConn
-		ln  net.Listener
-		err error
-	)
-	for range 20 { // find a port free for both UDP and TCP
-		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err = net.Listen("tcp", pc.LocalAddr().String())
-		if err == nil {
-			break
-		}
-		pc.Close()
-	}
+	p, err := loopback.ListenPair("127.0.0.1")
 	if err != nil {
-		t.Fatalf("no port free for UDP and TCP: %v", err)
+		t.Fatal(err)
 	}
+	pc, ln := p.UDP, p.TCP
 	s.addr = pc.LocalAddr().String()
 	h := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
 		network := w.LocalAddr().Network()
