@@ -3,24 +3,27 @@ package tui
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
-	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest"
 	"github.com/muesli/termenv"
 
 	"github.com/stspilot/stspilot/dnsprovider"
+	"github.com/stspilot/stspilot/internal/golden"
 )
 
 // TestGolden renders screens through a real tea.Program (teatest) at
 // 80x24 with the colour profile pinned to plain ASCII (what NO_COLOR
 // gives), and compares the last frame with testdata/TestGolden/*.golden.
 // The sandbox's engine clock is frozen, so ids and times are stable.
-// Update with: go test ./tui -run TestGolden -update
+// Update with: go generate ./tui (internal/golden).
+//
+//go:generate go test -tags stspilot_update -run ^TestGolden .
 func TestGolden(t *testing.T) {
 	lipgloss.SetColorProfile(termenv.Ascii)
 	keys := func(s ...string) []tea.Msg {
@@ -75,7 +78,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			final := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(*Model)
-			golden.RequireEqual(t, []byte(final.View()))
+			golden.Check(t, filepath.Join("testdata", t.Name()+".golden"), []byte(final.View()))
 		})
 	}
 }
@@ -102,5 +105,5 @@ func TestGoldenSetup(t *testing.T) {
 	if bytes.Contains([]byte(out), []byte("hunter2")) {
 		t.Fatal("the secret is on screen")
 	}
-	golden.RequireEqual(t, []byte(out))
+	golden.Check(t, filepath.Join("testdata", t.Name()+".golden"), []byte(out))
 }

@@ -8,18 +8,19 @@ import (
 	"testing"
 
 	"github.com/stspilot/stspilot/dnsprovider"
+	"github.com/stspilot/stspilot/internal/golden"
 )
 
 // providersDocPath is generated from the registry by providersMarkdown;
-// STSPILOT_UPDATE_DOCS=1 go test ./cmd/stspilot -run TestProvidersDocMatchesRegistry
-// rewrites it.
+// go generate ./cmd/stspilot rewrites it (internal/golden).
 const providersDocPath = "../../docs/providers.md"
+
+//go:generate go test -tags stspilot_update -run ^TestProvidersDocMatchesRegistry$ .
 
 const providersDocIntro = `# DNS providers
 
 <!-- Generated from the dnsprovider registry by cmd/stspilot/providers_docs_test.go.
-     Do not edit: change the registry, then run
-     STSPILOT_UPDATE_DOCS=1 go test ./cmd/stspilot -run TestProvidersDocMatchesRegistry -->
+     Do not edit: change the registry, then run go generate ./cmd/stspilot -->
 
 stspilot writes two TXT records, ` + "`_mta-sts.DOMAIN`" + ` and ` + "`_smtp._tls.DOMAIN`" + `,
 through a DNS provider. It adds and deletes only the record that starts with
@@ -125,18 +126,10 @@ func providersMarkdown() string {
 // docs/providers.md is the registry, rendered: a provider, a setting or a
 // flag changed in the code without the docs fails here.
 func TestProvidersDocMatchesRegistry(t *testing.T) {
-	want := providersMarkdown()
-	if os.Getenv("STSPILOT_UPDATE_DOCS") != "" {
-		if err := os.WriteFile(providersDocPath, []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	golden.Check(t, providersDocPath, []byte(providersMarkdown()))
 	got, err := os.ReadFile(providersDocPath)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if string(got) != want {
-		t.Errorf("docs/providers.md is out of date with the registry; run\n  STSPILOT_UPDATE_DOCS=1 go test ./cmd/stspilot -run TestProvidersDocMatchesRegistry")
 	}
 	for _, p := range dnsprovider.Providers(true) {
 		if !strings.Contains(string(got), "\n## "+p.Name+"\n") {

@@ -2,8 +2,6 @@ package textout
 
 import (
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -12,9 +10,13 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/internal/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+// The golden file check_plain.golden is written by go generate (see
+// internal/golden): the test that compares it is the one that writes it.
+//
+//go:generate go test -tags stspilot_update -run ^TestHumanGolden$ .
 
 func render(t *testing.T, opt Options, reps ...*checks.Report) string {
 	t.Helper()
@@ -375,7 +377,7 @@ func TestHumanWriteError(t *testing.T) {
 }
 
 // One exact rendering, plain at 80 columns: the layout itself is reviewed
-// through this file. Regenerate with `go test ./tui/textout -update`.
+// through this file. Regenerate with `go generate ./tui/textout`.
 func TestHumanGolden(t *testing.T) {
 	var b strings.Builder
 	h := NewHuman(&b, Options{Width: 80})
@@ -387,17 +389,5 @@ func TestHumanGolden(t *testing.T) {
 	if err := h.Totals(Totals{Healthy: 1, Errors: 1, Failed: 1}); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "check_plain.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b.String() != string(want) {
-		t.Errorf("output differs from %s (run with -update and review the diff):\n%s", path, b.String())
-	}
+	golden.Check(t, filepath.Join("testdata", "check_plain.golden"), []byte(b.String()))
 }
