@@ -130,9 +130,9 @@ func DefaultCredentials(path string) (*FileSource, error) {
 	if path == "" {
 		return nil, ErrNoCredentialsFile
 	}
-	fs_, err := LoadCredentials(path)
+	src, err := LoadCredentials(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNoCredentialsFile
 	}
-	return fs_, err
+	return src, err
 }

@@ -12,10 +12,12 @@ import (
 // Stage names a step of Write, for the test hook of WriteHook.
 type Stage string
 
+// The stages of Write, in order: chmod and write the temporary file,
+// fsync it, rename it over the destination.
 const (
-	StageWrite  Stage = "write"  // chmod and write the temporary file
-	StageSync   Stage = "sync"   // fsync the temporary file
-	StageRename Stage = "rename" // rename it over the destination
+	StageWrite  Stage = "write"
+	StageSync   Stage = "sync"
+	StageRename Stage = "rename"
 )
 
 // TempPattern is the os.CreateTemp pattern of the temporary file of path:

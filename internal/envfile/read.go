@@ -69,8 +69,8 @@ func ReadFile(path string, o ReadOptions) ([]byte, error) {
 		return nil, ErrNotRegular
 	}
 	if o.Check != nil {
-		if err := o.Check(st); err != nil {
-			return nil, err
+		if cerr := o.Check(st); cerr != nil {
+			return nil, cerr
 		}
 	}
 	data, err := io.ReadAll(io.LimitReader(f, o.Max+1))

@@ -18,14 +18,26 @@ func TestRule(t *testing.T) {
 		credentials string
 		stateDir    string
 	}{
-		{"absolute XDG wins", map[string]string{"HOME": "/home/op", "XDG_CONFIG_HOME": "/etc/xdg", "XDG_STATE_HOME": "/var/lib/xdg"},
-			"/etc/xdg", "/var/lib/xdg", "/etc/xdg/stspilot/credentials", "/var/lib/xdg/stspilot"},
-		{"unset XDG falls back to HOME", map[string]string{"HOME": "/home/op"},
-			"/home/op/.config", "/home/op/.local/state", "/home/op/.config/stspilot/credentials", "/home/op/.local/state/stspilot"},
-		{"relative XDG is ignored", map[string]string{"HOME": "/home/op", "XDG_CONFIG_HOME": "cfg", "XDG_STATE_HOME": "relative/ignored"},
-			"/home/op/.config", "/home/op/.local/state", "/home/op/.config/stspilot/credentials", "/home/op/.local/state/stspilot"},
-		{"XDG without HOME", map[string]string{"XDG_CONFIG_HOME": "/c/", "XDG_STATE_HOME": "/s"},
-			"/c", "/s", "/c/stspilot/credentials", "/s/stspilot"},
+		{
+			"absolute XDG wins",
+			map[string]string{"HOME": "/home/op", "XDG_CONFIG_HOME": "/etc/xdg", "XDG_STATE_HOME": "/var/lib/xdg"},
+			"/etc/xdg", "/var/lib/xdg", "/etc/xdg/stspilot/credentials", "/var/lib/xdg/stspilot",
+		},
+		{
+			"unset XDG falls back to HOME",
+			map[string]string{"HOME": "/home/op"},
+			"/home/op/.config", "/home/op/.local/state", "/home/op/.config/stspilot/credentials", "/home/op/.local/state/stspilot",
+		},
+		{
+			"relative XDG is ignored",
+			map[string]string{"HOME": "/home/op", "XDG_CONFIG_HOME": "cfg", "XDG_STATE_HOME": "relative/ignored"},
+			"/home/op/.config", "/home/op/.local/state", "/home/op/.config/stspilot/credentials", "/home/op/.local/state/stspilot",
+		},
+		{
+			"XDG without HOME",
+			map[string]string{"XDG_CONFIG_HOME": "/c/", "XDG_STATE_HOME": "/s"},
+			"/c", "/s", "/c/stspilot/credentials", "/s/stspilot",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
