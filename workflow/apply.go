@@ -11,6 +11,7 @@ import (
 	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/dnsprovider"
 	"github.com/stspilot/stspilot/internal/domainname"
+	"github.com/stspilot/stspilot/internal/txtrecord"
 	"github.com/stspilot/stspilot/workflow/journal"
 )
 
@@ -60,7 +61,7 @@ func (e *Engine) Apply(ctx context.Context, req Request, confirmed *Plan, obs Ob
 			p.Target.ID = confirmed.Target.ID
 			for i := range p.Steps {
 				if p.Steps[i].Kind == StepSetSTS {
-					p.Steps[i].After = "v=STSv1; id=" + p.Target.ID + ";"
+					p.Steps[i].After = txtrecord.STSRecord{ID: p.Target.ID}.String()
 				}
 			}
 		}
@@ -119,7 +120,11 @@ func samePlan(a, b *Plan) error {
 		var k []string
 		for _, s := range p.Steps {
 			if s.Kind != StepGate && !s.Done {
-				k = append(k, string(s.Kind)+" "+s.Name+" "+strings.SplitN(s.After, "id=", 2)[0])
+				after := s.After
+				if s.Kind == StepSetSTS {
+					after = "" // the new id differs from plan to plan; the one shown is kept
+				}
+				k = append(k, string(s.Kind)+" "+s.Name+" "+after)
 			}
 		}
 		return k
@@ -275,16 +280,13 @@ func (r *run) beginIntent() error {
 	if in := intentOf(r.j); in != nil && in.Target.Text == t.Text && in.Target.ID == t.ID {
 		return nil
 	}
-	rua := ""
-	for _, s := range r.p.Steps {
-		if s.Kind == StepSetTLSRPT {
-			rua = strings.TrimPrefix(s.After, "v=TLSRPTv1; rua=")
-		}
-	}
+	// The intent keeps the rua value as written in the record, so that a
+	// later run sets the same destinations.
+	rua := strings.Join(r.p.RUA, ",")
 	target := *t
 	target.ServedAt, target.PublishedAt = time.Time{}, time.Time{}
 	r.j.Intent = &journal.Intent{Workflow: string(r.p.Workflow), Target: &target, RUA: rua, Run: r.txn.Run(), StartedAt: r.e.now()}
-	return r.record(journal.Entry{Step: "0-intent", Kind: stepIntent.Journal(), Name: "https://mta-sts." + r.p.Domain + "/" + WellKnownPath, After: t.Text, PolicyID: t.ID, MaxAge: t.MaxAge}, journal.Done)
+	return r.record(journal.Entry{Step: "0-intent", Kind: stepIntent.Journal(), Name: txtrecord.PolicyURL(r.p.Domain), After: t.Text, PolicyID: t.ID, MaxAge: t.MaxAge}, journal.Done)
 }
 
 func (r *run) change(ctx context.Context, s *Step) error {
@@ -473,7 +475,7 @@ func (r *run) published(want string) error {
 	j.Policy = &t
 	j.Intent = nil
 	setSoak(j, r.e.ladder, &t)
-	return r.record(journal.Entry{Step: "published", Kind: StepGate.Journal(), Name: "_mta-sts." + p.Domain, After: want, PolicyID: t.ID, MaxAge: t.MaxAge, Changed: true}, journal.Done)
+	return r.record(journal.Entry{Step: "published", Kind: StepGate.Journal(), Name: txtrecord.STSName(p.Domain), After: want, PolicyID: t.ID, MaxAge: t.MaxAge, Changed: true}, journal.Done)
 }
 
 // window re-evaluates a window gate against the journal at this moment

@@ -12,6 +12,7 @@ import (
 	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/checks/tlsrpt"
 	"github.com/stspilot/stspilot/dnsprovider"
+	"github.com/stspilot/stspilot/internal/txtrecord"
 	"github.com/stspilot/stspilot/workflow/journal"
 )
 
@@ -291,7 +292,7 @@ func (e *Engine) plan(ctx context.Context, req Request, domain string, j *journa
 		p.Target = t
 		p.Rung = rungIndex(e.ladder, t.Mode, t.MaxAge)
 		p.Reason = "finishing the change an earlier run started"
-		e.recipe(ctx, p, lv, in.RUA)
+		e.recipe(ctx, p, lv, txtrecord.SplitRUA(in.RUA))
 		return p, nil
 	}
 
@@ -357,8 +358,8 @@ func drift(lv *live, j *journal.Journal) string {
 	if in := intentOf(j); in != nil && served == in.Target.Text {
 		return "" // our own change, half-done
 	}
-	return fmt.Sprintf("mta-sts.%s serves a policy other than the one stspilot last published (id %s, %s): someone changed it outside stspilot; check it, then run again with --adopt-live to take the served policy as the new baseline",
-		lv.rep.Domain, j.Policy.ID, strings.ReplaceAll(strings.TrimSpace(j.Policy.Text), "\r\n", "; "))
+	return fmt.Sprintf("%s serves a policy other than the one stspilot last published (id %s, %s): someone changed it outside stspilot; check it, then run again with --adopt-live to take the served policy as the new baseline",
+		txtrecord.PolicyHost(lv.rep.Domain), j.Policy.ID, strings.ReplaceAll(strings.TrimSpace(j.Policy.Text), "\r\n", "; "))
 }
 
 // render builds the target policy and its id.
@@ -389,29 +390,30 @@ func (e *Engine) render(mode string, maxAge int64, mx []string, lv *live) (*Poli
 // recipe appends the ordered change recipe of design.md: write the policy,
 // served gate, (TLS-RPT), set the id, published gate. Steps that live state
 // already holds are marked Done.
-func (e *Engine) recipe(ctx context.Context, p *Plan, lv *live, rua string) {
+func (e *Engine) recipe(ctx context.Context, p *Plan, lv *live, rua []string) {
 	t := p.Target
-	host := "https://mta-sts." + p.Domain + "/" + WellKnownPath
+	host := txtrecord.PolicyURL(p.Domain)
 	before := ""
 	if lv.policy != nil {
 		before = lv.policy.Text
 	}
 	p.Steps = append(p.Steps,
 		Step{Kind: StepPublishPolicy, Summary: fmt.Sprintf("publish the %s policy (max_age %d) through %s", t.Mode, t.MaxAge, e.publisher.Spec()), Name: host, Before: before, After: t.Text, Done: before == t.Text},
-		Step{Kind: StepGate, Gate: GateServed, Summary: "wait until every address of mta-sts." + p.Domain + " serves exactly the new policy", Name: host},
+		Step{Kind: StepGate, Gate: GateServed, Summary: "wait until every address of " + txtrecord.PolicyHost(p.Domain) + " serves exactly the new policy", Name: host},
 	)
-	if rua != "" {
-		val := "v=TLSRPTv1; rua=" + rua
+	if len(rua) > 0 {
+		p.RUA = rua
+		val := txtrecord.TLSRPTRecord{RUA: rua}.String()
 		cur := ""
 		if len(lv.rptRecs) > 0 {
 			cur = strings.Join(lv.rptRecs, " | ")
 		}
-		p.Steps = append(p.Steps, Step{Kind: StepSetTLSRPT, Summary: "set the TLS-RPT record", Name: tlsrpt.RecordName(p.Domain), Before: cur, After: val, Done: len(lv.rptRecs) == 1 && lv.rptRecs[0] == val})
+		p.Steps = append(p.Steps, Step{Kind: StepSetTLSRPT, Summary: "set the TLS-RPT record", Name: txtrecord.TLSRPTName(p.Domain), Before: cur, After: val, Done: len(lv.rptRecs) == 1 && lv.rptRecs[0] == val})
 	}
-	val := "v=STSv1; id=" + t.ID + ";"
+	val := txtrecord.STSRecord{ID: t.ID}.String()
 	p.Steps = append(p.Steps,
-		Step{Kind: StepSetSTS, Summary: "set the policy id (after the policy is served everywhere)", Name: "_mta-sts." + p.Domain, Before: strings.Join(lv.stsRecs, " | "), After: val, Done: lv.stsID == t.ID},
-		Step{Kind: StepGate, Gate: GatePublished, Summary: "wait until every authoritative name server answers the new id", Name: "_mta-sts." + p.Domain},
+		Step{Kind: StepSetSTS, Summary: "set the policy id (after the policy is served everywhere)", Name: txtrecord.STSName(p.Domain), Before: strings.Join(lv.stsRecs, " | "), After: val, Done: lv.stsID == t.ID},
+		Step{Kind: StepGate, Gate: GatePublished, Summary: "wait until every authoritative name server answers the new id", Name: txtrecord.STSName(p.Domain)},
 	)
 	number(p)
 }
@@ -455,14 +457,15 @@ func (e *Engine) planRollout(ctx context.Context, p *Plan, lv *live, j *journal.
 	if len(uncovered) > 0 {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("the mx patterns %s do not cover %s: senders will report them while testing, and promote to enforce will refuse", strings.Join(mx, ", "), strings.Join(uncovered, ", ")))
 	}
-	rua := req.RUA
-	if rua == "" && len(lv.rptRecs) == 0 && !req.preview {
+	if req.RUA == "" && len(lv.rptRecs) == 0 && !req.preview {
 		return fmt.Errorf("%w: rollout needs --rua mailto:ADDRESS (or https:URL): TLS-RPT reports are how you learn what senders see while testing (tlsrpt.missing)", ErrUsage)
 	}
-	if rua != "" {
-		rec, probs := tlsrpt.ParseRecord("v=TLSRPTv1; rua=" + rua)
-		if errs := tlsrpt.Errors(probs); len(errs) > 0 || len(rec.RUA) == 0 {
-			return fmt.Errorf("%w: --rua %q: %s", ErrUsage, rua, describeProblems(errs))
+	var rua []string
+	if req.RUA != "" {
+		var probs []tlsrpt.Problem
+		rua, probs = tlsrpt.ParseRUA(req.RUA)
+		if errs := tlsrpt.Errors(probs); len(errs) > 0 || len(rua) == 0 {
+			return fmt.Errorf("%w: --rua %q: %s", ErrUsage, req.RUA, describeProblems(errs))
 		}
 	}
 	first := e.ladder[0]
@@ -539,7 +542,7 @@ func (e *Engine) planPromote(ctx context.Context, p *Plan, lv *live, j *journal.
 		return err
 	}
 	p.Target, p.Rung = t, next
-	e.recipe(ctx, p, lv, "")
+	e.recipe(ctx, p, lv, nil)
 	return nil
 }
 
@@ -685,7 +688,7 @@ func (e *Engine) planRollback(ctx context.Context, p *Plan, lv *live, j *journal
 		r.PolicyUntil = now.Add(r.OldMaxAge)
 		p.Risk = r
 	}
-	e.recipe(ctx, p, lv, "")
+	e.recipe(ctx, p, lv, nil)
 	return nil
 }
 
@@ -705,7 +708,7 @@ func (e *Engine) planTeardown(ctx context.Context, p *Plan, lv *live, j *journal
 			}
 			if lv.policy == nil || lv.policy.Mode != string(mtasts.ModeNone) {
 				p.Target, p.Rung = t, -1
-				e.recipe(ctx, p, lv, "")
+				e.recipe(ctx, p, lv, nil)
 				// The window starts once none is live; this run ends there.
 				p.Steps = append(p.Steps, Step{Kind: StepGate, Gate: GateWindow, Summary: "wait out the max_age of the last testing/enforce policy, counted from when mode none went live"})
 				e.teardownDeletes(p, lv, req)
@@ -754,15 +757,15 @@ func (e *Engine) teardownWindow(lv *live, j *journal.Journal, req Request) (time
 }
 
 func (e *Engine) teardownDeletes(p *Plan, lv *live, req Request) {
-	sts := "_mta-sts." + p.Domain
+	sts := txtrecord.STSName(p.Domain)
 	p.Steps = append(p.Steps,
 		Step{Kind: StepDeleteSTS, Summary: "delete the _mta-sts record (no undo)", Name: sts, Before: strings.Join(lv.stsRecs, " | "), Destructive: true, Done: len(lv.stsRecs) == 0},
 		Step{Kind: StepGate, Gate: GatePublished, Summary: "wait until every authoritative name server has dropped it", Name: sts},
 	)
 	if !req.KeepTLSRPT && len(lv.rptRecs) > 0 {
-		p.Steps = append(p.Steps, Step{Kind: StepDeleteTLSRPT, Summary: "delete the TLS-RPT record (no undo; keep it with --keep-tlsrpt)", Name: tlsrpt.RecordName(p.Domain), Before: strings.Join(lv.rptRecs, " | "), Destructive: true})
+		p.Steps = append(p.Steps, Step{Kind: StepDeleteTLSRPT, Summary: "delete the TLS-RPT record (no undo; keep it with --keep-tlsrpt)", Name: txtrecord.TLSRPTName(p.Domain), Before: strings.Join(lv.rptRecs, " | "), Destructive: true})
 	}
-	p.Steps = append(p.Steps, Step{Kind: StepRemovePolicy, Summary: "stop serving the policy file through " + e.publisher.Spec() + " (no undo)", Name: "https://mta-sts." + p.Domain + "/" + WellKnownPath, Destructive: true, Done: lv.policy == nil && lv.rep.Policy != nil && len(lv.rep.Policy.Fetch) > 0 && allNotFound(lv.rep.Policy.Fetch)})
+	p.Steps = append(p.Steps, Step{Kind: StepRemovePolicy, Summary: "stop serving the policy file through " + e.publisher.Spec() + " (no undo)", Name: txtrecord.PolicyURL(p.Domain), Destructive: true, Done: lv.policy == nil && lv.rep.Policy != nil && len(lv.rep.Policy.Fetch) > 0 && allNotFound(lv.rep.Policy.Fetch)})
 }
 
 func allNotFound(f []checks.FetchInfo) bool {

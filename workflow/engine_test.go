@@ -22,6 +22,7 @@ import (
 	"github.com/stspilot/stspilot/dnsprovider"
 	"github.com/stspilot/stspilot/dnsprovider/memory"
 	"github.com/stspilot/stspilot/internal/clock"
+	"github.com/stspilot/stspilot/internal/txtrecord"
 	"github.com/stspilot/stspilot/workflow/journal"
 )
 
@@ -314,11 +315,11 @@ func newHarness(t *testing.T, o hopts) *harness {
 // serveDir serves DIR/.well-known/mta-sts.txt as text/plain, 404 otherwise.
 func serveDir(dir string) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/"+WellKnownPath {
+		if r.URL.Path != txtrecord.WellKnownPath {
 			http.NotFound(rw, r)
 			return
 		}
-		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(WellKnownPath)))
+		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(txtrecord.WellKnownPath)))
 		if err != nil {
 			http.NotFound(rw, r)
 			return
@@ -350,7 +351,7 @@ func (h *harness) txt(name string) []string {
 }
 
 func (h *harness) servedFile() string {
-	b, _ := os.ReadFile(filepath.Join(h.webroot, filepath.FromSlash(WellKnownPath)))
+	b, _ := os.ReadFile(filepath.Join(h.webroot, filepath.FromSlash(txtrecord.WellKnownPath)))
 	return string(b)
 }
 
@@ -501,7 +502,7 @@ func TestPolicyBeforeID(t *testing.T) {
 	}
 	// The second address catches up; the rerun finishes without rewriting the policy.
 	os.MkdirAll(filepath.Join(stale, ".well-known"), 0o755)
-	os.WriteFile(filepath.Join(stale, filepath.FromSlash(WellKnownPath)), []byte(h.servedFile()), 0o644)
+	os.WriteFile(filepath.Join(stale, filepath.FromSlash(txtrecord.WellKnownPath)), []byte(h.servedFile()), 0o644)
 	pubs := h.publishes
 	out, _ = h.apply(Request{Workflow: Rollout, RUA: "mailto:r@example.test"}, ApplyOptions{})
 	if out.Status != StatusDone || h.publishes != pubs {
@@ -566,7 +567,7 @@ func TestDriftRefused(t *testing.T) {
 	}
 	h.clock.Advance(15 * 24 * time.Hour)
 	edited := strings.Replace(h.servedFile(), "mx: mx1.example.test", "mx: mx9.example.test", 1)
-	os.WriteFile(filepath.Join(h.webroot, filepath.FromSlash(WellKnownPath)), []byte(edited), 0o644)
+	os.WriteFile(filepath.Join(h.webroot, filepath.FromSlash(txtrecord.WellKnownPath)), []byte(edited), 0o644)
 	out, _ := h.apply(Request{Workflow: Promote, WithoutReports: true}, ApplyOptions{})
 	if out.Status != StatusRefused || out.Refusal.Override != "--adopt-live" {
 		t.Fatalf("promote over a drifted policy: %+v", out)

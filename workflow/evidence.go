@@ -12,6 +12,7 @@ import (
 
 	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/checks/tlsrpt"
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 // ReportsEvidence is the evidence gate over TLS-RPT reports stored under
@@ -234,7 +235,7 @@ func (ev *Evidence) Gate() (GateResult, bool) {
 			name = "(MX not given)"
 		}
 		if tlsrpt.PolicyHostProblem(k.resultType) {
-			name = "mta-sts." + ev.domain
+			name = txtrecord.PolicyHost(ev.domain)
 		}
 		days := gr.first.Format("2006-01-02")
 		if !gr.last.Equal(gr.first) {

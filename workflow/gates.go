@@ -15,6 +15,7 @@ import (
 
 	"github.com/stspilot/stspilot/checks/dnsprobe"
 	"github.com/stspilot/stspilot/checks/httpsprobe"
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 // GateKind names a gate of design.md.
@@ -91,7 +92,7 @@ func NewServedChecker(resolvers []string, roots *x509.CertPool, httpsPort int, n
 // Check fetches the policy from every address in parallel. want nil means
 // "anything valid": used to see what is served now.
 func (c *ServedChecker) Check(ctx context.Context, domain string, want []byte) GateResult {
-	host := "mta-sts." + domain
+	host := txtrecord.PolicyHost(domain)
 	g := GateResult{Kind: GateServed}
 	ar := c.Resolver.Addrs(ctx, host)
 	if len(ar.Addrs) == 0 {

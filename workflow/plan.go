@@ -66,6 +66,9 @@ type Plan struct {
 	// the plan publishes (nil when it publishes none).
 	Current *Policy `json:"current,omitempty"`
 	Target  *Policy `json:"target,omitempty"`
+	// RUA holds the TLS-RPT destinations the plan sets, nil when it sets
+	// none (the set-tlsrpt step writes them as one record).
+	RUA []string `json:"-"`
 	// Rung is the ladder position of Target (-1 for none or off-ladder).
 	Rung     int      `json:"rung"`
 	Steps    []Step   `json:"steps"`

@@ -14,11 +14,9 @@ import (
 	"time"
 
 	"github.com/stspilot/stspilot/internal/atomicfile"
+	"github.com/stspilot/stspilot/internal/txtrecord"
 	"github.com/stspilot/stspilot/workflow/journal"
 )
-
-// WellKnownPath is where senders fetch the policy (RFC 8461 §3.2, STS-FETCH-1).
-const WellKnownPath = ".well-known/mta-sts.txt"
 
 // Publisher puts the policy file where the policy host serves it. The served
 // gate, not the publisher, decides whether it worked: a publisher that
@@ -112,7 +110,9 @@ type Webroot struct{ Dir string }
 
 func (w *Webroot) Spec() string { return "webroot:" + w.Dir }
 
-func (w *Webroot) path() string { return filepath.Join(w.Dir, filepath.FromSlash(WellKnownPath)) }
+func (w *Webroot) path() string {
+	return filepath.Join(w.Dir, filepath.FromSlash(txtrecord.WellKnownPath))
+}
 
 // Publish writes the file atomically: a temporary file in the same
 // directory, fsync, rename over the old file, fsync of the directory. A
@@ -222,7 +222,7 @@ func (e *Exec) run(ctx context.Context, domain, action string, stdin []byte) (Pu
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", e.Command)
 	cmd.Stdin = bytes.NewReader(stdin)
 	cmd.Env = append(scrub(os.Environ(), e.ScrubEnv),
-		"STSPILOT_DOMAIN="+domain, "STSPILOT_ACTION="+action, "STSPILOT_POLICY_HOST=mta-sts."+domain)
+		"STSPILOT_DOMAIN="+domain, "STSPILOT_ACTION="+action, "STSPILOT_POLICY_HOST="+txtrecord.PolicyHost(domain))
 	var stderr tailBuffer
 	cmd.Stdout = io.Discard
 	cmd.Stderr = &stderr
@@ -295,18 +295,18 @@ func (Manual) Spec() string { return "manual" }
 
 func (Manual) Publish(ctx context.Context, domain string, policy []byte) (Published, error) {
 	return Published{
-		Where:        "https://mta-sts." + domain + "/" + WellKnownPath,
+		Where:        txtrecord.PolicyURL(domain),
 		Manual:       true,
 		Changed:      true,
-		Instructions: fmt.Sprintf("Serve exactly these %d bytes at https://mta-sts.%s/%s with status 200 and Content-Type text/plain, no redirect:\n%s", len(policy), domain, WellKnownPath, policy),
+		Instructions: fmt.Sprintf("Serve exactly these %d bytes at %s with status 200 and Content-Type text/plain, no redirect:\n%s", len(policy), txtrecord.PolicyURL(domain), policy),
 	}, nil
 }
 
 func (Manual) Remove(ctx context.Context, domain string) (Published, error) {
 	return Published{
-		Where:        "https://mta-sts." + domain + "/" + WellKnownPath,
+		Where:        txtrecord.PolicyURL(domain),
 		Manual:       true,
 		Changed:      true,
-		Instructions: fmt.Sprintf("Stop serving https://mta-sts.%s/%s (and remove the mta-sts.%s host if nothing else uses it).", domain, WellKnownPath, domain),
+		Instructions: fmt.Sprintf("Stop serving %s (and remove the %s host if nothing else uses it).", txtrecord.PolicyURL(domain), txtrecord.PolicyHost(domain)),
 	}, nil
 }

@@ -69,3 +69,30 @@ func FuzzModelAgrees(f *testing.F) {
 	}
 	f.Fuzz(modelAgrees)
 }
+
+// TestParseRUA_RPT_REC_3_4: a rua value on its own is checked like the rua
+// field of a record, and a ';' never ends it.
+func TestParseRUA_RPT_REC_3_4(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		rua   []string
+		rules []string
+	}{
+		{"mailto:a@b.c", []string{"mailto:a@b.c"}, nil},
+		{"mailto:a@b.c , https://r.example/x", []string{"mailto:a@b.c", "https://r.example/x"}, nil},
+		{"", nil, []string{"RPT-REC-3"}},
+		{"mailto:a@b.c,", []string{"mailto:a@b.c"}, []string{"RPT-REC-3"}},
+		{"http://r.example/", []string{"http://r.example/"}, []string{"RPT-REC-4"}},
+		{"mailto:a@b.c; x=y", []string{"mailto:a@b.c; x=y"}, []string{"RPT-REC-3"}},
+		{"mailto:a@b.c;x=y", []string{"mailto:a@b.c;x=y"}, []string{"RPT-REC-4"}},
+	} {
+		rua, ps := ParseRUA(tc.in)
+		var rules []string
+		for _, p := range Errors(ps) {
+			rules = append(rules, p.Rule)
+		}
+		if !slices.Equal(rua, tc.rua) || !slices.Equal(rules, tc.rules) {
+			t.Errorf("ParseRUA(%q) = %q, %v; want %q, %v", tc.in, rua, ps, tc.rua, tc.rules)
+		}
+	}
+}

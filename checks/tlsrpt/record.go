@@ -199,6 +199,19 @@ func parseFields(rec *Record, segs []string, ps *problems) (ruaFields int) {
 	return ruaFields
 }
 
+// ParseRUA checks the value of one rua field on its own (what an operator
+// gives: "mailto:a@b.c" or "mailto:a@b.c,https://r.example/x") the way
+// ParseRecord checks it inside a record, and returns the destinations in
+// order, including those with problems (RPT-REC-3/4). A ';' in value is part
+// of a URI, where it must be percent-encoded, never a field separator: the
+// value cannot smuggle a field into the record built from it.
+func ParseRUA(value string) ([]string, []Problem) {
+	var rec Record
+	var ps problems
+	parseRUA(&rec, value, &ps)
+	return rec.RUA, ps.result()
+}
+
 // parseRUA splits a rua value into URIs (RPT-REC-3) and checks each one.
 func parseRUA(rec *Record, value string, ps *problems) {
 	if value == "" {

@@ -32,6 +32,7 @@ import (
 	"github.com/stspilot/stspilot/internal/domainname"
 	"github.com/stspilot/stspilot/internal/loopback"
 	"github.com/stspilot/stspilot/internal/testca"
+	"github.com/stspilot/stspilot/internal/txtrecord"
 	"github.com/stspilot/stspilot/workflow"
 )
 
@@ -212,10 +213,10 @@ func (s *Sandbox) issue(start time.Time) error {
 	// Valid for ten years of sandbox time: the whole ladder and a
 	// teardown take months, not years.
 	nb, na := start.Add(-24*time.Hour), start.Add(10*365*24*time.Hour)
-	if s.policyCert, err = leaf(c, []string{"mta-sts." + s.Domain}, nb, na); err != nil {
+	if s.policyCert, err = leaf(c, []string{txtrecord.PolicyHost(s.Domain)}, nb, na); err != nil {
 		return err
 	}
-	if s.policyExpired, err = leaf(c, []string{"mta-sts." + s.Domain}, start.Add(-90*24*time.Hour), start.Add(-24*time.Hour)); err != nil {
+	if s.policyExpired, err = leaf(c, []string{txtrecord.PolicyHost(s.Domain)}, start.Add(-90*24*time.Hour), start.Add(-24*time.Hour)); err != nil {
 		return err
 	}
 	for _, h := range []string{"mx1", "mx2", "mx3"} {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/stspilot/stspilot/dnsprovider"
 	"github.com/stspilot/stspilot/internal/loopback"
-	"github.com/stspilot/stspilot/workflow"
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 // ---------------------------------------------------------------- DNS
@@ -61,7 +61,7 @@ func (s *Sandbox) startDNS() error {
 // failures of the field guide when it is injected.
 func (s *Sandbox) policyHandler() http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/"+workflow.WellKnownPath {
+		if r.URL.Path != txtrecord.WellKnownPath {
 			http.NotFound(rw, r)
 			return
 		}
@@ -70,7 +70,7 @@ func (s *Sandbox) policyHandler() http.Handler {
 			http.NotFound(rw, r)
 			return
 		case s.Broken(PolicyRedirect):
-			http.Redirect(rw, r, "https://www."+s.Domain+"/"+workflow.WellKnownPath, http.StatusMovedPermanently)
+			http.Redirect(rw, r, "https://www."+s.Domain+txtrecord.WellKnownPath, http.StatusMovedPermanently)
 			return
 		}
 		b := s.Publisher.File(s.Domain)

@@ -16,6 +16,8 @@ import (
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 // ACMEOptions configure certificates from an ACME CA.
@@ -129,7 +131,7 @@ func (a *ACME) Sync(ctx context.Context, wait bool) error {
 	a.mu.Lock()
 	var add []string
 	for _, d := range ds {
-		n := "mta-sts." + d
+		n := txtrecord.PolicyHost(d)
 		if !slices.Contains(a.managed, n) {
 			add = append(add, n)
 		}

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/stspilot/stspilot/workflow"
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 // Handler answers policy fetches and TLS-RPT POSTs. It routes by exact
@@ -21,7 +21,7 @@ type Handler struct {
 	Log      *AccessLog
 }
 
-const policyPath = "/" + workflow.WellKnownPath
+const policyPath = txtrecord.WellKnownPath
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -69,7 +69,7 @@ func (h *Handler) policy(w http.ResponseWriter, r *http.Request, e *AccessEntry)
 		return
 	}
 	host := hostName(r.Host)
-	domain, ok := strings.CutPrefix(host, "mta-sts.")
+	domain, ok := strings.CutPrefix(host, txtrecord.PolicyHostPrefix)
 	if !ok || domain == "" {
 		e.Reason = "host is not mta-sts.DOMAIN"
 		plain(w, http.StatusNotFound, "not found\n")
