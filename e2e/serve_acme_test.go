@@ -32,8 +32,10 @@ func startPebble(t *testing.T, env Env) (dirURL, caFile string, mgmt *http.Clien
 		t.Fatalf("pebble is not installed (Debian package pebble; e2e/world installs it): %v", err)
 	}
 	dir := t.TempDir()
-	ca := testca.MustNew(t, testca.Options{Name: "stspilot e2e pebble API CA",
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)})
+	ca := testca.MustNew(t, testca.Options{
+		Name:      "stspilot e2e pebble API CA",
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+	})
 	caFile = filepath.Join(dir, "pebble-api-ca.pem")
 	if err := ca.WriteCertPEM(caFile); err != nil {
 		t.Fatal(err)

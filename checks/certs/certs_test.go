@@ -68,8 +68,10 @@ func TestVerify(t *testing.T) {
 func TestVerifyUsesIntermediates(t *testing.T) {
 	now := time.Now()
 	root := newCA(t, "root")
-	inter := issuer{root.MustIntermediate(t, testca.Options{Name: "intermediate",
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)})}
+	inter := issuer{root.MustIntermediate(t, testca.Options{
+		Name:      "intermediate",
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+	})}
 	ic := inter.Cert
 	leaf := inter.leaf(t, "mx", []string{"mx.example.test"}, now.Add(-time.Hour), now.Add(time.Hour))
 	roots := x509.NewCertPool()

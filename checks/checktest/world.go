@@ -102,8 +102,10 @@ func (w *World) listen(ip string, port int) (net.Listener, error) {
 // ---------------------------------------------------------------- CA
 
 func (w *World) newCA() {
-	w.ca = testca.MustNew(w.t, testca.Options{Name: "checktest root",
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(10 * 365 * 24 * time.Hour)})
+	w.ca = testca.MustNew(w.t, testca.Options{
+		Name:      "checktest root",
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(10 * 365 * 24 * time.Hour),
+	})
 	w.Roots = w.ca.Pool()
 }
 
@@ -126,8 +128,10 @@ func (w *World) Leaf(names []string, o CertOpts) tls.Certificate {
 	}
 	issuer := w.ca
 	if o.Untrusted {
-		issuer = testca.MustNew(w.t, testca.Options{Name: "untrusted root",
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)})
+		issuer = testca.MustNew(w.t, testca.Options{
+			Name:      "untrusted root",
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		})
 	}
 	return issuer.MustIssue(w.t, l)
 }
@@ -149,8 +153,10 @@ func (w *World) ServFail(name string) { w.zone.ServFail(name) }
 func (w *World) Remove(name string, t uint16) { w.zone.Remove(name, t, "") }
 
 func (w *World) startDNS() {
-	d, err := loopback.StartDNS(loopback.DNSConfig{Records: w.zone.Records,
-		Delay: func() time.Duration { return w.Delay }})
+	d, err := loopback.StartDNS(loopback.DNSConfig{
+		Records: w.zone.Records,
+		Delay:   func() time.Duration { return w.Delay },
+	})
 	if err != nil {
 		w.t.Fatalf("checktest: DNS: %v", err)
 	}

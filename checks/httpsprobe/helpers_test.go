@@ -31,8 +31,10 @@ type ca struct{ *testca.CA }
 
 func newCA(tb testing.TB, name string) *ca {
 	tb.Helper()
-	return &ca{testca.MustNew(tb, testca.Options{Name: name, Organization: "httpsprobe test",
-		NotBefore: testNow.Add(-10 * 365 * 24 * time.Hour), NotAfter: testNow.Add(10 * 365 * 24 * time.Hour)})}
+	return &ca{testca.MustNew(tb, testca.Options{
+		Name: name, Organization: "httpsprobe test",
+		NotBefore: testNow.Add(-10 * 365 * 24 * time.Hour), NotAfter: testNow.Add(10 * 365 * 24 * time.Hour),
+	})}
 }
 
 func (c *ca) pool() *x509.CertPool { return c.Pool() }

@@ -56,9 +56,11 @@ func StartDNS(c DNSConfig) (*DNS, error) {
 		return nil, err
 	}
 	h := c.handler()
-	d := &DNS{Addr: p.Addr(), Port: p.Port(),
+	d := &DNS{
+		Addr: p.Addr(), Port: p.Port(),
 		udp: &dns.Server{PacketConn: p.UDP, Handler: h},
-		tcp: &dns.Server{Listener: p.TCP, Handler: h, ReadTimeout: 5 * time.Second}}
+		tcp: &dns.Server{Listener: p.TCP, Handler: h, ReadTimeout: 5 * time.Second},
+	}
 	for _, srv := range []*dns.Server{d.udp, d.tcp} {
 		started := make(chan struct{})
 		srv.NotifyStartedFunc = func() { close(started) }

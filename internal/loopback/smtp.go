@@ -17,6 +17,7 @@ import (
 // Hostile selects a misbehaviour in place of a normal session.
 type Hostile int
 
+// The behaviours of an SMTP server.
 const (
 	Polite              Hostile = iota // a normal, RFC 5321 conforming server
 	Silent                             // accept the connection, never send anything

@@ -39,6 +39,7 @@ import (
 // KeyType selects the key algorithm of a certificate.
 type KeyType int
 
+// The key types.
 const (
 	ECDSA KeyType = iota // ECDSA P-256 (the default)
 	RSA                  // RSA 2048

@@ -11,8 +11,10 @@ import (
 // newCA makes the sandbox's throwaway certificate authority; it lives in
 // memory only and is trusted by nothing but the sandbox's own checks.
 func newCA(now time.Time) (*testca.CA, error) {
-	return testca.New(testca.Options{Name: "stspilot sandbox root (throwaway)",
-		NotBefore: now.Add(-24 * time.Hour), NotAfter: now.Add(20 * 365 * 24 * time.Hour)})
+	return testca.New(testca.Options{
+		Name:      "stspilot sandbox root (throwaway)",
+		NotBefore: now.Add(-24 * time.Hour), NotAfter: now.Add(20 * 365 * 24 * time.Hour),
+	})
 }
 
 // leaf issues a server certificate for names valid from notBefore to

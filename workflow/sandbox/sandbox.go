@@ -329,13 +329,16 @@ func (s *Sandbox) evidence(ctx context.Context, domain string, p *workflow.Polic
 		return workflow.GateResult{}, false, nil
 	case s.Broken(TLSRPTFailing):
 		mx := "mx1." + domain
-		return workflow.GateResult{Kind: workflow.GateEvidence,
+		return workflow.GateResult{
+			Kind:    workflow.GateEvidence,
 			Reason:  fmt.Sprintf("TLS-RPT reports since %s show 37 of %d sessions to %s failing (certificate-host-mismatch) under policy %s", since.UTC().Format(time.RFC3339), sessions, mx, p.ID),
 			Targets: []workflow.TargetStatus{{Name: mx, State: workflow.StateFailed, Detail: "37 failed sessions: certificate-host-mismatch"}},
 		}, true, nil
 	}
-	return workflow.GateResult{Kind: workflow.GateEvidence, Open: true,
-		Reason: fmt.Sprintf("TLS-RPT reports since %s: %d sessions, no failures under policy %s", since.UTC().Format(time.RFC3339), sessions, p.ID)}, true, nil
+	return workflow.GateResult{
+		Kind: workflow.GateEvidence, Open: true,
+		Reason: fmt.Sprintf("TLS-RPT reports since %s: %d sessions, no failures under policy %s", since.UTC().Format(time.RFC3339), sessions, p.ID),
+	}, true, nil
 }
 
 // ErrNotApplicable is returned by Inject when a failure cannot be

@@ -45,8 +45,10 @@ func (s *Sandbox) rrsAt(name string) []dns.RR {
 // startDNS serves, authoritatively, the static records of the sandbox and
 // the zone the memory provider holds (what the engine wrote).
 func (s *Sandbox) startDNS() error {
-	d, err := loopback.StartDNS(loopback.DNSConfig{Host: ip1, Apex: s.zone,
-		Records: func(name string) ([]dns.RR, bool) { return s.rrsAt(name), false }})
+	d, err := loopback.StartDNS(loopback.DNSConfig{
+		Host: ip1, Apex: s.zone,
+		Records: func(name string) ([]dns.RR, bool) { return s.rrsAt(name), false },
+	})
 	if err != nil {
 		return err
 	}

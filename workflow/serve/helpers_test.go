@@ -24,8 +24,10 @@ type testCA struct {
 
 func newTestCA(t testing.TB) *testCA {
 	t.Helper()
-	ca := testca.MustNew(t, testca.Options{Name: "stspilot serve test CA",
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)})
+	ca := testca.MustNew(t, testca.Options{
+		Name:      "stspilot serve test CA",
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+	})
 	return &testCA{CA: ca, pool: ca.Pool()}
 }
 

@@ -44,6 +44,8 @@ func (ca *CA) Issue(t testing.TB, l Leaf) tls.Certificate {
 	if l.RSA {
 		key = testca.RSA
 	}
-	return ca.ca.MustIssue(t, testca.Leaf{Names: l.DNSNames, CommonName: l.CommonName,
-		NotBefore: l.NotBefore, NotAfter: l.NotAfter, Key: key})
+	return ca.ca.MustIssue(t, testca.Leaf{
+		Names: l.DNSNames, CommonName: l.CommonName,
+		NotBefore: l.NotBefore, NotAfter: l.NotAfter, Key: key,
+	})
 }

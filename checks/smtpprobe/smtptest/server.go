@@ -20,6 +20,7 @@ type Server = loopback.SMTP
 // Hostile selects a misbehaviour in place of a normal session.
 type Hostile = loopback.Hostile
 
+// The behaviours of a Server (internal/loopback's).
 const (
 	Polite              = loopback.Polite              // a normal, RFC 5321 conforming server
 	Silent              = loopback.Silent              // accept the connection, never send anything
