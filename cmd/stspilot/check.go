@@ -223,8 +223,8 @@ func checkRun(ctx context.Context, opts *CheckOptions) error {
 // (when not nil), then the file's read error, if any.
 func domainInputs(args []string, file io.Reader, name string) iter.Seq2[checks.BatchInput, error] {
 	return func(yield func(checks.BatchInput, error) bool) {
-		for in := range checks.Inputs(args...) {
-			if !yield(in, nil) {
+		for _, d := range args {
+			if !yield(checks.BatchInput{Text: d}, nil) {
 				return
 			}
 		}
