@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -17,8 +18,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"encoding/pem"
 
 	"github.com/stspilot/stspilot/checks/certs"
 	"github.com/stspilot/stspilot/internal/txtrecord"

@@ -23,9 +23,13 @@ const providersDocIntro = `# DNS providers
      Do not edit: change the registry, then run go generate ./cmd/stspilot -->
 
 stspilot writes two TXT records, ` + "`_mta-sts.DOMAIN`" + ` and ` + "`_smtp._tls.DOMAIN`" + `,
-through a DNS provider. It adds and deletes only the record that starts with
-its version tag (` + "`v=STSv1`" + `, ` + "`v=TLSRPTv1`" + `) and never rewrites another
-record of the same name. ` + "`stspilot providers`" + ` lists the providers compiled
+through a DNS provider. It adds and deletes only its own records: those
+that start with the version tag and ';' (` + "`v=STSv1;`" + `, ` + "`v=TLSRPTv1;`" + `) and
+the near misses of them that ` + "`stspilot check`" + ` reports (` + "`v=STSv1 ;`" + `, the tag
+in another case, no ';' at all), so that no second record is left for
+lenient senders to take. It never rewrites another record of the same
+name, another version (` + "`v=STSv10`" + `) included.
+` + "`stspilot providers`" + ` lists the providers compiled
 in, the settings each needs and which of them are set (never their values);
 ` + "`stspilot providers --json`" + ` is the same as a ` + "`stspilot.providers/v1`" + `
 document (see [json.md](json.md)).

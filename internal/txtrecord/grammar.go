@@ -40,8 +40,9 @@ func IsAlnum(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
-// ValidExtName: a letter or digit, then up to 31 letters, digits, '_', '-'
-// or '.' (STS-TXT-11, STS-POL-13, RPT-REC-6).
+// ValidExtName reports whether s is an extension field name: a letter or
+// digit, then up to 31 letters, digits, '_', '-' or '.' (STS-TXT-11,
+// STS-POL-13, RPT-REC-6).
 func ValidExtName(s string) bool {
 	if len(s) < 1 || len(s) > 32 || !IsAlnum(s[0]) {
 		return false
@@ -54,8 +55,9 @@ func ValidExtName(s string) bool {
 	return true
 }
 
-// ValidExtValue: one or more of %x21-3A / %x3C / %x3E-7E, that is printable
-// ASCII other than space, ';' and '=' (STS-TXT-11, RPT-REC-6).
+// ValidExtValue reports whether s is an extension field value: one or more
+// of %x21-3A / %x3C / %x3E-7E, that is printable ASCII other than space,
+// ';' and '=' (STS-TXT-11, RPT-REC-6).
 func ValidExtValue(s string) bool {
 	if s == "" {
 		return false
@@ -87,15 +89,15 @@ func ValidSTSID(id string) bool {
 type PrefixIssue int
 
 const (
-	// PrefixOK: the record starts with the tag exactly.
+	// PrefixOK means the record starts with the tag exactly.
 	PrefixOK PrefixIssue = iota
-	// PrefixLeadingSpace: space or tab before the tag.
+	// PrefixLeadingSpace means space or tab before the tag.
 	PrefixLeadingSpace
-	// PrefixCase: the tag in another case ("V=STSv1").
+	// PrefixCase means the tag is in another case ("V=STSv1").
 	PrefixCase
-	// PrefixSpaceAroundEq: space or tab around its '=' ("v = STSv1").
+	// PrefixSpaceAroundEq means space or tab around its '=' ("v = STSv1").
 	PrefixSpaceAroundEq
-	// PrefixMissing: nothing recognisable; rest is "".
+	// PrefixMissing means nothing recognisable is there; rest is "".
 	PrefixMissing
 )
 

@@ -16,16 +16,16 @@ const (
 type Class int
 
 const (
-	// Foreign: someone else's record (SPF, a verification token, another
+	// Foreign is someone else's record (SPF, a verification token, another
 	// version such as "v=STSv10"). Never touched, never reported on.
 	Foreign Class = iota
-	// NearMiss: meant as a record of the kind, but compliant readers drop it
+	// NearMiss is meant as a record of the kind, but compliant readers drop it
 	// because it does not start with exactly the tag and ';'
 	// (STS-TXT-4/14, RPT-REC-7). The checks report it; the providers treat
 	// it as ours, so that writing our record replaces it instead of leaving
 	// a second record that lenient readers (mox) would also take.
 	NearMiss
-	// Selected: starts with exactly the tag and ';', the only records a
+	// Selected starts with exactly the tag and ';', the only records a
 	// compliant sender or reporter considers (RFC 8461 §3.1, RFC 8460 §3;
 	// STS-TXT-4, RPT-REC-7).
 	Selected
