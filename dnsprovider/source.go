@@ -81,7 +81,8 @@ const maxCredentialsFile = 64 << 10
 // variable names of the environment (`CLOUDFLARE_API_TOKEN=...`), blank
 // lines and `#` comments ignored, a value optionally in single or double
 // quotes, an optional leading `export `. The file must be a regular file
-// that only its owner can read or write (mode 0600 or stricter), not a
+// owned by the running user or root (as OpenSSH wants of its keys) that
+// only its owner can read or write (mode 0600 or stricter), not a
 // symbolic link; anything else is refused with ErrConfig, before a byte of
 // it is read (envfile.ReadFile, envfile.Parse).
 // A missing file is an error wrapping fs.ErrNotExist.
@@ -91,6 +92,10 @@ func LoadCredentials(path string) (*FileSource, error) {
 		Max:       maxCredentialsFile,
 		NoSymlink: true,
 		Check: func(st fs.FileInfo) error {
+			var oe *envfile.OwnerError
+			if err := envfile.CheckOwner(st); errors.As(err, &oe) {
+				return fmt.Errorf("%w: credentials file %s is owned by uid %d; it holds secrets, so it must be owned by you (uid %d) or root", ErrConfig, path, oe.UID, oe.Self)
+			}
 			if perm := st.Mode().Perm(); perm&0o077 != 0 {
 				return fmt.Errorf("%w: credentials file %s has mode %04o; it holds secrets, so it must be 0600 (chmod 600 %s)", ErrConfig, path, perm, path)
 			}

@@ -45,8 +45,9 @@ environment (a variable set in the environment wins):
   ` + "`$XDG_CONFIG_HOME/stspilot/credentials`" + `, or ` + "`~/.config/stspilot/credentials`" + `
   when ` + "`XDG_CONFIG_HOME`" + ` is not set to an absolute path (a missing
   default file is fine);
-- it must be a regular file (not a symlink or a directory) that only its owner
-  can read or write: ` + "`chmod 600 FILE`" + `; anything looser is refused before
+- it must be a regular file (not a symlink or a directory), owned by the
+  user running stspilot or by root (as OpenSSH wants of its keys; root too
+  refuses another user's file), that only its owner can read or write: ` + "`chmod 600 FILE`" + `; anything looser is refused before
   a byte of it is read;
 - one ` + "`NAME=value`" + ` a line; blank lines and lines starting with ` + "`#`" + ` are
   skipped; an optional leading ` + "`export `" + `; the value may be in single or
