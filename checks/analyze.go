@@ -32,8 +32,9 @@ const (
 
 // analysis carries what later steps need from earlier ones.
 type analysis struct {
-	o   *observations
-	rep *Report
+	o    *observations
+	rep  *Report
+	live *Live // the typed facts; rep is their view
 
 	stsValid bool   // exactly one STSv1 record that parses
 	stsAny   bool   // at least one STSv1 (or near-miss) record
@@ -48,11 +49,14 @@ type analysis struct {
 func (a *analysis) add(f Finding) { a.rep.Findings = append(a.rep.Findings, f) }
 
 func analyze(o *observations, rep *Report) {
-	a := &analysis{o: o, rep: rep}
+	a := &analysis{o: o, rep: rep, live: &Live{}}
+	rep.Live = a.live
 	a.stsRecord()
 	a.policyHost()
+	a.live.PolicyGone = policyGone(o.fetches)
 	a.policyText()
 	a.orphanAndStage()
+	rep.Stage = a.live.Stage
 	a.mxCoverageAndTLS()
 	a.tlsrptRecord()
 	sortFindings(rep.Findings)
@@ -73,6 +77,7 @@ func (a *analysis) stsRecord() {
 	name := txtrecord.STSName(d)
 	records := joinAll(o.sts)
 	a.rep.STS = &STSInfo{Name: name, CNAME: o.sts.Chain, Records: records, TTL: o.sts.TTL}
+	a.live.STS = LiveRecord{Records: records, TTL: time.Duration(o.sts.TTL) * time.Second}
 	if o.stsErr != nil {
 		a.add(newFinding("sts-record.lookup-failed", name, "TXT lookup failed: "+o.stsErr.Error(),
 			"make the authoritative name servers of "+d+" answer TXT queries for "+name))
@@ -117,6 +122,7 @@ func (a *analysis) stsRecord() {
 		if len(idProbs) == 0 && len(errs) == 0 && rec.ID != "" {
 			a.stsValid = true
 			a.id = rec.ID
+			a.live.STS.ID = rec.ID
 			a.rep.STS.ID = rec.ID
 			if t, h, ok := mtasts.ParseID(rec.ID); ok {
 				a.rep.STS.IDScheme = &IDScheme{PublishedAt: t, Hash: h}
@@ -151,6 +157,17 @@ func (a *analysis) firstBody() []byte {
 }
 
 // ---------------------------------------------------------------- policy host
+
+// policyGone: the policy host answered, and not one fetch, as a sender or
+// as a browser, got the policy (status 200).
+func policyGone(fetches []fetchPair) bool {
+	for _, fp := range fetches {
+		if fp.sender.Status == 200 || fp.browser.Status == 200 {
+			return false
+		}
+	}
+	return len(fetches) > 0
+}
 
 func (a *analysis) policyHost() {
 	o, d := a.o, a.o.domain
@@ -327,6 +344,10 @@ func (a *analysis) policyText() {
 	pi := a.rep.Policy
 	p, probs := mtasts.ParsePolicy(a.body)
 	a.policy = &p
+	a.live.Served = a.body
+	if len(a.body) > 0 && p.Mode != "" {
+		a.live.Policy = &p
+	}
 	pi.Text = string(a.body)
 	pi.Mode, pi.MaxAge, pi.MX = string(p.Mode), p.MaxAge, p.MX
 	subj := pi.URL
@@ -476,23 +497,23 @@ func (a *analysis) orphanAndStage() {
 				f.Severity = SevWarn
 			}
 			a.add(f)
-			rep.Stage = "broken"
+			a.live.Stage = StageBroken
 			return
 		}
 		if hasPolicy && a.policy.Mode == mtasts.ModeNone {
-			rep.Stage = "none"
+			a.live.Stage = StageNone
 		} else {
-			rep.Stage = "absent"
+			a.live.Stage = StageAbsent
 		}
 		fix := "serve a policy at " + txtrecord.PolicyURL(d) + " first, then publish " + txtrecord.STSName(d) + " TXT \"v=STSv1; id=<id>\" (stspilot rollout " + d + ")"
 		a.add(newFinding("sts-record.missing", txtrecord.STSName(d), "no TXT record starting with v=STSv1", fix))
 	case a.stsValid && hasPolicy && !a.hasError(AreaSTS, "policy.id-drift", "policy.ip-divergence"):
-		rep.Stage = string(a.policy.Mode)
+		a.live.Stage = Stage(a.policy.Mode)
 		a.underPol = a.policy.Mode == mtasts.ModeEnforce || a.policy.Mode == mtasts.ModeTesting
 	case a.o.stsErr != nil:
-		rep.Stage = "broken"
+		a.live.Stage = StageBroken
 	default:
-		rep.Stage = "broken"
+		a.live.Stage = StageBroken
 		if hasPolicy {
 			a.underPol = a.policy.Mode == mtasts.ModeEnforce || a.policy.Mode == mtasts.ModeTesting
 		}
@@ -546,6 +567,7 @@ func (a *analysis) mxCoverageAndTLS() {
 			continue
 		}
 		info := MXInfo{Host: host, Preference: m.mx.Preference, CNAME: m.cname}
+		live := LiveMX{Host: host}
 		if enforcing {
 			pat, ok := mtasts.Covering(patterns, host)
 			info.Covered, info.Pattern = &ok, pat
@@ -580,12 +602,15 @@ func (a *analysis) mxCoverageAndTLS() {
 			f := newFinding("mx.unreachable", host, obs, "publish the address records of "+host+" or remove the MX record")
 			found = append(found, f)
 			info.Error = obs
+			live.NoAddress, live.Problem = true, obs
 		}
 		for _, r := range m.probes {
 			info.Addrs = append(info.Addrs, mxAddrInfo(r))
+			live.Addrs = append(live.Addrs, liveMXAddr(r))
 			found = append(found, a.tlsFindings(r)...)
 		}
 		a.rep.MX = append(a.rep.MX, info)
+		a.live.MX = append(a.live.MX, live)
 	}
 	_ = uncovered
 	if !a.underPol {
@@ -700,6 +725,7 @@ func (a *analysis) tlsrptRecord() {
 	records := joinAll(o.rpt)
 	ti := &TLSRPTInfo{Name: name, Records: records}
 	a.rep.TLSRPT = ti
+	a.live.TLSRPT = LiveRecord{Records: records, TTL: time.Duration(o.rpt.TTL) * time.Second}
 	example := fmt.Sprintf("%s TXT %q", name, "v=TLSRPTv1; rua=mailto:tlsrpt@"+d)
 	if o.rptErr != nil {
 		a.add(newFinding("sts-record.lookup-failed", name, "TXT lookup failed: "+o.rptErr.Error(), "make the name servers of "+d+" answer TXT queries for "+name))

@@ -50,7 +50,7 @@ type Report struct {
 	// DurationMS is how long the whole check took.
 	DurationMS int64 `json:"duration_ms"`
 	// Stage as read from live state: absent, testing, enforce, none, broken.
-	Stage    string       `json:"stage"`
+	Stage    Stage        `json:"stage"`
 	STS      *STSInfo     `json:"sts,omitempty"`
 	Policy   *PolicyInfo  `json:"policy,omitempty"`
 	MX       []MXInfo     `json:"mx,omitempty"`
@@ -59,6 +59,9 @@ type Report struct {
 	Findings []Finding    `json:"findings"`
 	// Error is set when the domain could not be checked at all (exit 1).
 	Error string `json:"error,omitempty"`
+	// Live is what the check established, typed (nil with Error): the
+	// report's fields above are its printable view.
+	Live *Live `json:"-"`
 }
 
 // STSInfo is the `_mta-sts` TXT record as seen.

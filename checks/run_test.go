@@ -213,7 +213,7 @@ func TestHealthyDomains(t *testing.T) {
 				maxAge = 86400
 			}
 			r := newScenario(t, "healthy.example.test", setup{mode: mode, maxAge: maxAge}).run()
-			if errs := ids(r, SevError); len(errs) > 0 || r.Stage != mode {
+			if errs := ids(r, SevError); len(errs) > 0 || string(r.Stage) != mode {
 				t.Fatalf("healthy %s domain: stage %s, errors %v\n%s", mode, r.Stage, errs, dump(r))
 			}
 			if w := ids(r, SevWarn); len(w) > 0 {
@@ -252,7 +252,7 @@ func TestFindings(t *testing.T) {
 		name      string
 		s         setup
 		want      map[string]Severity
-		stage     string
+		stage     Stage
 		notWanted []string
 	}{
 		{"STS-TXT-1 no record, no host", setup{noTXT: true, noPolicyA: true},

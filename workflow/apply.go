@@ -494,7 +494,7 @@ func (r *run) window(s *Step) GateResult {
 	for _, g := range p.Gates {
 		if g.Kind == GateWindow {
 			if g.NextAt != nil {
-				return windowGate(now, *g.NextAt, strings.SplitN(g.Reason, " ends at ", 2)[0])
+				return windowGate(now, *g.NextAt, g.window)
 			}
 			return g
 		}

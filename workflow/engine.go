@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -188,9 +187,10 @@ var ErrUsage = errors.New("usage")
 
 func (e *Engine) now() time.Time { return e.clk.Now() }
 
-// live is what the engine reads of a domain before planning.
+// live is what the engine reads of a domain before planning: the check's
+// typed observations (checks.Live) and what follows from them.
 type live struct {
-	rep     *checks.Report
+	obs     *checks.Live
 	policy  *Policy // served and valid, nil otherwise
 	stsID   string
 	stsTTL  time.Duration
@@ -199,20 +199,20 @@ type live struct {
 	mxHosts []string
 }
 
+// readLive reads a check's observations; a report without them (the
+// domain could not be checked) reads as nothing live.
 func readLive(rep *checks.Report) *live {
-	l := &live{rep: rep}
-	if rep.STS != nil {
-		l.stsID = rep.STS.ID
-		l.stsTTL = time.Duration(rep.STS.TTL) * time.Second
-		l.stsRecs = dnsprovider.TXTSet{Values: rep.STS.Records}.Ours(dnsprovider.KindSTS)
+	o := rep.Live
+	if o == nil {
+		o = &checks.Live{}
 	}
-	if rep.TLSRPT != nil {
-		l.rptRecs = dnsprovider.TXTSet{Values: rep.TLSRPT.Records}.Ours(dnsprovider.KindTLSRPT)
+	l := &live{obs: o, stsID: o.STS.ID, stsTTL: o.STS.TTL}
+	l.stsRecs = dnsprovider.TXTSet{Values: o.STS.Records}.Ours(dnsprovider.KindSTS)
+	l.rptRecs = dnsprovider.TXTSet{Values: o.TLSRPT.Records}.Ours(dnsprovider.KindTLSRPT)
+	if p := o.Policy; p != nil {
+		l.policy = &Policy{Mode: string(p.Mode), MaxAge: p.MaxAge, MX: p.MX, Text: string(o.Served), ID: l.stsID}
 	}
-	if p := rep.Policy; p != nil && p.Text != "" && p.Mode != "" {
-		l.policy = &Policy{Mode: p.Mode, MaxAge: p.MaxAge, MX: p.MX, Text: p.Text, ID: l.stsID}
-	}
-	for _, m := range rep.MX {
+	for _, m := range o.MX {
 		l.mxHosts = append(l.mxHosts, m.Host)
 	}
 	return l
@@ -261,6 +261,9 @@ func (e *Engine) plan(ctx context.Context, req Request, domain string, j *journa
 	rep := e.check(ctx, domain)
 	if rep.Error != "" {
 		return nil, fmt.Errorf("reading the live state of %s: %s", domain, rep.Error)
+	}
+	if rep.Live == nil {
+		return nil, fmt.Errorf("reading the live state of %s: the check observed nothing", domain)
 	}
 	lv := readLive(rep)
 	p := &Plan{Domain: domain, Zone: zone, Workflow: req.Workflow, Stage: e.stage(lv, j), Current: lv.policy, Rung: -1, PlannedAt: e.now(), Live: rep}
@@ -327,7 +330,7 @@ func (e *Engine) zone(ctx context.Context, domain string) (string, error) {
 
 // stage reads the stage from live state first and the journal second.
 func (e *Engine) stage(lv *live, j *journal.Journal) Stage {
-	switch s := Stage(lv.rep.Stage); s {
+	switch s := lv.obs.Stage; s {
 	case StageTesting, StageEnforce, StageNone:
 		return s
 	case StageAbsent:
@@ -348,10 +351,10 @@ func (e *Engine) stage(lv *live, j *journal.Journal) Stage {
 // drift says what differs between the served policy and what the journal
 // last published, or "" when nothing does (or the journal knows nothing).
 func drift(lv *live, j *journal.Journal) string {
-	if j.Policy == nil || lv.rep.Policy == nil || lv.rep.Policy.Text == "" {
+	if j.Policy == nil || len(lv.obs.Served) == 0 {
 		return ""
 	}
-	served := lv.rep.Policy.Text
+	served := string(lv.obs.Served)
 	if served == j.Policy.Text {
 		return ""
 	}
@@ -359,7 +362,7 @@ func drift(lv *live, j *journal.Journal) string {
 		return "" // our own change, half-done
 	}
 	return fmt.Sprintf("%s serves a policy other than the one stspilot last published (id %s, %s): someone changed it outside stspilot; check it, then run again with --adopt-live to take the served policy as the new baseline",
-		txtrecord.PolicyHost(lv.rep.Domain), j.Policy.ID, strings.ReplaceAll(strings.TrimSpace(j.Policy.Text), "\r\n", "; "))
+		txtrecord.PolicyHost(j.Domain), j.Policy.ID, strings.ReplaceAll(strings.TrimSpace(j.Policy.Text), "\r\n", "; "))
 }
 
 // render builds the target policy and its id.
@@ -510,14 +513,14 @@ func (e *Engine) planPromote(ctx context.Context, p *Plan, lv *live, j *journal.
 	p.Steps = append(p.Steps, Step{Kind: StepGate, Gate: GateWindow, Summary: w.Reason, Done: w.Open})
 
 	// Evidence: TLS-RPT reports for the current policy in the soak window.
-	ev, err := e.evidence(ctx, p.Domain, cur, since, req)
+	ev, noReports, err := e.evidence(ctx, p.Domain, cur, since, req)
 	if err != nil {
 		return err
 	}
 	p.Gates = append(p.Gates, ev)
 	p.Steps = append(p.Steps, Step{Kind: StepGate, Gate: GateEvidence, Summary: ev.Reason, Done: ev.Open})
 	if !ev.Open && ev.NextAt == nil {
-		p.Refusal = &Refusal{Reason: ev.Reason, Override: overrideIf(e.evidenceFn == nil || strings.Contains(ev.Reason, "no TLS-RPT reports"), "--without-reports")}
+		p.Refusal = &Refusal{Reason: ev.Reason, Override: overrideIf(noReports, "--without-reports")}
 		for _, t := range ev.Targets {
 			p.Refusal.Details = append(p.Refusal.Details, t.Detail)
 		}
@@ -567,22 +570,25 @@ func (e *Engine) liveSince(lv *live, j *journal.Journal) (time.Time, string) {
 	return e.now(), "unknown: neither the journal nor the id says, so the soak starts now"
 }
 
-func (e *Engine) evidence(ctx context.Context, domain string, cur *Policy, since time.Time, req Request) (GateResult, error) {
+// evidence evaluates the evidence gate; noReports says that no report
+// speaks for or against the current policy (none configured, or none in
+// the window), which the operator may override.
+func (e *Engine) evidence(ctx context.Context, domain string, cur *Policy, since time.Time, req Request) (g GateResult, noReports bool, err error) {
 	if req.WithoutReports {
-		return GateResult{Kind: GateEvidence, Open: true, Reason: "skipped: --without-reports"}, nil
+		return GateResult{Kind: GateEvidence, Open: true, Reason: "skipped: --without-reports"}, false, nil
 	}
 	if e.evidenceFn == nil {
-		return GateResult{Kind: GateEvidence, Reason: "no TLS-RPT reports are configured, so nothing shows what senders saw under the current policy; pass --reports PATH (or set reports in the config file), or --without-reports to promote on the live checks alone"}, nil
+		return GateResult{Kind: GateEvidence, Reason: "no TLS-RPT reports are configured, so nothing shows what senders saw under the current policy; pass --reports PATH (or set reports in the config file), or --without-reports to promote on the live checks alone"}, true, nil
 	}
 	g, found, err := e.evidenceFn(ctx, domain, cur, since)
 	if err != nil {
-		return g, err
+		return g, false, err
 	}
 	if !found {
-		return GateResult{Kind: GateEvidence, Reason: fmt.Sprintf("no TLS-RPT reports since %s for the current policy; wait for reports, or pass --without-reports", since.UTC().Format(time.RFC3339))}, nil
+		return GateResult{Kind: GateEvidence, Reason: fmt.Sprintf("no TLS-RPT reports since %s for the current policy; wait for reports, or pass --without-reports", since.UTC().Format(time.RFC3339))}, true, nil
 	}
 	g.Kind = GateEvidence
-	return g, nil
+	return g, false, nil
 }
 
 // enforceLive is the live gate for enforce (invariant 2): every live MX
@@ -590,35 +596,35 @@ func (e *Engine) evidence(ctx context.Context, domain string, cur *Policy, since
 // certificate for its name on every address.
 func (e *Engine) enforceLive(lv *live, patterns []string) GateResult {
 	g := GateResult{Kind: GateLive}
-	if len(lv.rep.MX) == 0 {
+	if len(lv.obs.MX) == 0 {
 		g.Reason = "no MX hosts were found"
 		return g
 	}
-	for _, m := range lv.rep.MX {
+	for _, m := range lv.obs.MX {
 		ts := TargetStatus{Name: m.Host, State: StateOK}
 		if _, ok := mtasts.Covering(patterns, m.Host); !ok {
 			ts.State, ts.Detail = StateFailed, fmt.Sprintf("no mx pattern of %s covers it (mx.uncovered)", strings.Join(patterns, ", "))
 			g.Targets = append(g.Targets, ts)
 			continue
 		}
-		if m.Error != "" {
-			ts.State, ts.Detail = StateFailed, m.Error
+		if m.NoAddress {
+			ts.State, ts.Detail = StateFailed, m.Problem
 			g.Targets = append(g.Targets, ts)
 			continue
 		}
 		for _, a := range m.Addrs {
 			at := TargetStatus{Name: m.Host, Addr: a.Addr, State: StateOK, Detail: "STARTTLS " + a.TLSVersion}
-			switch {
-			case a.Error != "" && !a.STARTTLS && a.Banner == "":
+			switch a.TLS {
+			case checks.TLSUnreachable:
 				// Unreachable from here: senders treat it as down, not as a
 				// policy failure; not a reason to refuse, but said.
-				at.State, at.Detail = StateUnreachable, a.Error
-			case !a.STARTTLS:
+				at.State, at.Detail = StateUnreachable, a.Err
+			case checks.TLSNoSTARTTLS:
 				at.State, at.Detail = StateFailed, "no STARTTLS (mx.starttls-missing)"
-			case a.CertProblem != "":
-				at.State, at.Detail = StateFailed, "certificate: "+a.CertProblem
-			case a.Error != "":
-				at.State, at.Detail = StateFailed, a.Error
+			case checks.TLSBadCert:
+				at.State, at.Detail = StateFailed, "certificate: "+string(a.CertProblem)
+			case checks.TLSFailed:
+				at.State, at.Detail = StateFailed, a.Err
 			}
 			g.Targets = append(g.Targets, at)
 		}
@@ -637,7 +643,7 @@ func (e *Engine) enforceLive(lv *live, patterns []string) GateResult {
 		return g
 	}
 	g.Open = true
-	g.Reason = fmt.Sprintf("all %d MX hosts are covered and pass STARTTLS with a valid certificate", len(lv.rep.MX))
+	g.Reason = fmt.Sprintf("all %d MX hosts are covered and pass STARTTLS with a valid certificate", len(lv.obs.MX))
 	if len(down) > 0 {
 		g.Reason += fmt.Sprintf(" (not reachable from here, so not checked: %s)", strings.Join(down, ", "))
 	}
@@ -765,11 +771,7 @@ func (e *Engine) teardownDeletes(p *Plan, lv *live, req Request) {
 	if !req.KeepTLSRPT && len(lv.rptRecs) > 0 {
 		p.Steps = append(p.Steps, Step{Kind: StepDeleteTLSRPT, Summary: "delete the TLS-RPT record (no undo; keep it with --keep-tlsrpt)", Name: txtrecord.TLSRPTName(p.Domain), Before: strings.Join(lv.rptRecs, " | "), Destructive: true})
 	}
-	p.Steps = append(p.Steps, Step{Kind: StepRemovePolicy, Summary: "stop serving the policy file through " + e.publisher.Spec() + " (no undo)", Name: txtrecord.PolicyURL(p.Domain), Destructive: true, Done: lv.policy == nil && lv.rep.Policy != nil && len(lv.rep.Policy.Fetch) > 0 && allNotFound(lv.rep.Policy.Fetch)})
-}
-
-func allNotFound(f []checks.FetchInfo) bool {
-	return !slices.ContainsFunc(f, func(x checks.FetchInfo) bool { return x.Status == 200 })
+	p.Steps = append(p.Steps, Step{Kind: StepRemovePolicy, Summary: "stop serving the policy file through " + e.publisher.Spec() + " (no undo)", Name: txtrecord.PolicyURL(p.Domain), Destructive: true, Done: lv.policy == nil && lv.obs.PolicyGone})
 }
 
 // rungIndex is the position of mode@maxAge on the ladder, -1 when off it.

@@ -39,6 +39,11 @@ type GateResult struct {
 	NextAt *time.Time `json:"next_at,omitempty"`
 	// Targets are the per-address (served) or per-name-server (published) results.
 	Targets []TargetStatus `json:"targets,omitempty"`
+
+	// window is what a window gate waits out ("the 336h0m0s soak of ..."),
+	// so that the gate is evaluated again at another time without reading
+	// its Reason back.
+	window string
 }
 
 // TargetStatus is the state of one address of the policy host or one
@@ -169,7 +174,7 @@ func summarize(g GateResult, what, verb string) GateResult {
 
 // windowGate is open once now has reached until.
 func windowGate(now, until time.Time, what string) GateResult {
-	g := GateResult{Kind: GateWindow}
+	g := GateResult{Kind: GateWindow, window: what}
 	if !now.Before(until) {
 		g.Open = true
 		g.Reason = fmt.Sprintf("%s ended at %s", what, until.UTC().Format(time.RFC3339))

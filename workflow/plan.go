@@ -26,15 +26,16 @@ func ParseWorkflow(s string) (Workflow, error) {
 	return "", fmt.Errorf("unknown workflow %q (want rollout, promote, rollback or teardown)", s)
 }
 
-// Stage is where a domain stands (design.md "Stages").
-type Stage string
+// Stage is where a domain stands (design.md "Stages"): checks' typed
+// stage, the one vocabulary of live state, plans and the journal.
+type Stage = checks.Stage
 
 const (
-	StageAbsent  Stage = "absent"
-	StageTesting Stage = "testing"
-	StageEnforce Stage = "enforce"
-	StageNone    Stage = "none"
-	StageBroken  Stage = "broken"
+	StageAbsent  = checks.StageAbsent
+	StageTesting = checks.StageTesting
+	StageEnforce = checks.StageEnforce
+	StageNone    = checks.StageNone
+	StageBroken  = checks.StageBroken
 )
 
 // Step is one entry of a plan: a change or a gate.

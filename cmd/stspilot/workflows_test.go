@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/checks/tlsrpt"
 	"github.com/stspilot/stspilot/dnsprovider"
 	"github.com/stspilot/stspilot/dnsprovider/memory"
@@ -44,6 +45,17 @@ func (w *cannedWorld) check(ctx context.Context, d string) *checks.Report {
 			rep.Stage = "testing"
 		}
 	}
+	// The typed observations the engine reads; the fields above are their view.
+	live := &checks.Live{Stage: rep.Stage, STS: checks.LiveRecord{Records: set.Values, ID: rep.STS.ID, TTL: set.TTL.Truncate(time.Second)},
+		TLSRPT: checks.LiveRecord{Records: rpt.Values}}
+	for _, h := range w.mx {
+		live.MX = append(live.MX, checks.LiveMX{Host: h, Addrs: []checks.LiveMXAddr{{Addr: "192.0.2.1", TLS: checks.TLSOK, TLSVersion: "TLS1.3"}}})
+	}
+	if w.served != "" {
+		live.Served = []byte(w.served)
+		live.Policy = &mtasts.Policy{Version: "STSv1", Mode: mtasts.ModeTesting, MaxAge: 86400, MX: w.mx}
+	}
+	rep.Live = live
 	return rep
 }
 

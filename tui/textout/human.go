@@ -196,7 +196,7 @@ func cleanValue(v reflect.Value) {
 func (h *Human) header(b *strings.Builder, r *checks.Report) {
 	line := h.st.bold(r.Domain)
 	if r.Stage != "" {
-		line += "  stage: " + h.stageStyle(r.Stage)(r.Stage)
+		line += "  stage: " + h.stageStyle(string(r.Stage))(string(r.Stage))
 	}
 	h.prose(b, 0, "", line, nil)
 

@@ -250,7 +250,7 @@ func TestHumanVerdict(t *testing.T) {
 		{"", nil, "boom", checks.SevError, "not checked: boom"},
 	}
 	for _, tt := range tests {
-		sev, text := verdict(&checks.Report{Stage: tt.stage, Findings: tt.fs, Error: tt.err})
+		sev, text := verdict(&checks.Report{Stage: checks.Stage(tt.stage), Findings: tt.fs, Error: tt.err})
 		if sev != tt.sev || !strings.Contains(text, tt.want) {
 			t.Errorf("verdict(%s, %d findings, %q) = %s %q; want %s ~%q", tt.stage, len(tt.fs), tt.err, sev, text, tt.sev, tt.want)
 		}

@@ -1,0 +1,138 @@
+package checks
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/stspilot/stspilot/checks/certs"
+	"github.com/stspilot/stspilot/checks/mtasts"
+	"github.com/stspilot/stspilot/checks/smtpprobe"
+)
+
+// Stage is where a domain stands, as design.md names the stages. It
+// marshals as its name, so the stage field of stspilot.check/v1 is the
+// plain string it always was.
+type Stage string
+
+// The stages.
+const (
+	StageAbsent  Stage = "absent"  // no MTA-STS record and no policy
+	StageTesting Stage = "testing" // a testing policy is live
+	StageEnforce Stage = "enforce" // an enforce policy is live
+	StageNone    Stage = "none"    // mode none is live (a teardown in progress)
+	StageBroken  Stage = "broken"  // the record and the policy disagree or fail
+)
+
+// Valid reports whether s is one of the stages (or "", unknown).
+func (s Stage) Valid() bool {
+	switch s {
+	case "", StageAbsent, StageTesting, StageEnforce, StageNone, StageBroken:
+		return true
+	}
+	return false
+}
+
+// MarshalText writes the stage's name.
+func (s Stage) MarshalText() ([]byte, error) { return []byte(s), nil }
+
+// UnmarshalText reads a stage's name and refuses any other text.
+func (s *Stage) UnmarshalText(b []byte) error {
+	st := Stage(b)
+	if !st.Valid() {
+		return fmt.Errorf("unknown stage %q", truncate(string(b), 40))
+	}
+	*s = st
+	return nil
+}
+
+// Live is what one check established about a domain, as typed facts to
+// decide from: the workflow engine plans from it, never from the strings
+// of the JSON report. Report's fields are its public, printable view.
+// Nil when the domain could not be checked (Report.Error).
+type Live struct {
+	// Stage is the stage live state shows.
+	Stage Stage
+	// STS is the _mta-sts RRset; its ID is set only when exactly one valid
+	// STSv1 record names it.
+	STS LiveRecord
+	// TLSRPT is the _smtp._tls RRset.
+	TLSRPT LiveRecord
+	// Served is the policy file as the first address that answered 200
+	// served it (nil when none did), byte for byte.
+	Served []byte
+	// Policy is Served parsed, nil when nothing was served or it names no
+	// mode.
+	Policy *mtasts.Policy
+	// PolicyGone: the policy host answered and not one address served the
+	// policy with status 200 (a removed policy file).
+	PolicyGone bool
+	// MX are the MX hosts probed, in preference order.
+	MX []LiveMX
+}
+
+// LiveRecord is a TXT RRset.
+type LiveRecord struct {
+	// Records are every TXT record at the name, strings joined.
+	Records []string
+	// ID is the id of the one valid STSv1 record ("" otherwise; _mta-sts only).
+	ID string
+	// TTL is the RRset's TTL.
+	TTL time.Duration
+}
+
+// LiveMX is one MX host and the SMTP probes of its addresses.
+type LiveMX struct {
+	Host string
+	// NoAddress says the host has no A or AAAA record; Problem says why.
+	NoAddress bool
+	Problem   string
+	Addrs     []LiveMXAddr
+}
+
+// TLSResult is how STARTTLS went at one MX address.
+type TLSResult string
+
+// The results, in the order they are decided.
+const (
+	TLSOK          TLSResult = "ok"          // STARTTLS with a valid certificate for the host
+	TLSUnreachable TLSResult = "unreachable" // no SMTP greeting at all (senders treat the host as down)
+	TLSNoSTARTTLS  TLSResult = "no-starttls" // SMTP answered without offering STARTTLS
+	TLSBadCert     TLSResult = "bad-cert"    // the certificate fails (CertProblem)
+	TLSFailed      TLSResult = "failed"      // the handshake or the session failed otherwise (Err)
+)
+
+// LiveMXAddr is the SMTP/STARTTLS probe of one MX address.
+type LiveMXAddr struct {
+	Addr string
+	TLS  TLSResult
+	// TLSVersion is the negotiated version's name ("TLS1.3"), "" without one.
+	TLSVersion string
+	// CertProblem is set for TLSBadCert.
+	CertProblem certs.Problem
+	// Err is the probe's error text, "" when it went through.
+	Err string
+}
+
+// liveMXAddr classifies one SMTP probe.
+func liveMXAddr(r smtpprobe.Result) LiveMXAddr {
+	l := LiveMXAddr{Addr: r.Addr.String(), CertProblem: r.Cert.Problem}
+	if r.TLSVersion != 0 {
+		l.TLSVersion = smtpprobe.TLSVersionName(r.TLSVersion)
+	}
+	if r.Err != nil {
+		l.Err = r.Err.Error()
+	}
+	switch {
+	case r.Err != nil && !r.STARTTLS && r.Banner == "":
+		l.TLS = TLSUnreachable
+	case !r.STARTTLS:
+		l.TLS = TLSNoSTARTTLS
+	case r.Cert.Problem != certs.OK:
+		l.TLS = TLSBadCert
+	case r.Err != nil:
+		l.TLS = TLSFailed
+	default:
+		l.TLS = TLSOK
+	}
+	return l
+}
