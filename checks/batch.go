@@ -188,7 +188,8 @@ type batchMsg struct {
 // produce pulls the inputs, each once a window slot is free, and hands the
 // valid ones to the workers; invalid ones go straight to the results.
 func produce(ctx context.Context, inputs iter.Seq2[BatchInput, error], normalize func(string) (string, error), now func() time.Time,
-	slots chan struct{}, jobs chan<- *BatchResult, results chan<- batchMsg) {
+	slots chan struct{}, jobs chan<- *BatchResult, results chan<- batchMsg,
+) {
 	// A slot is taken before the next input is pulled, so that no more
 	// than the window is read ahead.
 	slot := func() bool {
