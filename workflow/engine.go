@@ -202,7 +202,10 @@ type live struct {
 // readLive reads a check's observations; a report without them (the
 // domain could not be checked) reads as nothing live.
 func readLive(rep *checks.Report) *live {
-	o := rep.Live
+	var o *checks.Live
+	if rep != nil {
+		o = rep.Live
+	}
 	if o == nil {
 		o = &checks.Live{}
 	}
@@ -259,6 +262,9 @@ func (e *Engine) plan(ctx context.Context, req Request, domain string, j *journa
 		return nil, err
 	}
 	rep := e.check(ctx, domain)
+	if rep == nil {
+		return nil, fmt.Errorf("reading the live state of %s: the check returned nothing", domain)
+	}
 	if rep.Error != "" {
 		return nil, fmt.Errorf("reading the live state of %s: %s", domain, rep.Error)
 	}

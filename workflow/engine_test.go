@@ -804,3 +804,21 @@ func TestNewRefusesAMissingPart(t *testing.T) {
 		t.Fatalf("defaults: %v %+v", err, e)
 	}
 }
+
+// TestCheckWithoutObservationsIsAnError: a check that returns nothing, or
+// a report without its typed observations, stops the plan with an error
+// instead of a panic or a plan made from nothing.
+func TestCheckWithoutObservationsIsAnError(t *testing.T) {
+	h := newHarness(t, hopts{})
+	for name, rep := range map[string]*checks.Report{"nil": nil, "no observations": {Schema: checks.SchemaVersion, Domain: tDomain, Stage: checks.StageAbsent}} {
+		c := h.e.Config()
+		c.Check = func(context.Context, string) *checks.Report { return rep }
+		e, err := New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, err := e.Plan(context.Background(), Request{Workflow: Rollout, Domain: tDomain, RUA: "mailto:r@example.test"}); err == nil || !strings.Contains(err.Error(), "live state") {
+			t.Errorf("%s: plan %+v, err %v", name, p, err)
+		}
+	}
+}
