@@ -133,7 +133,9 @@ type DigestResult struct {
 	// Successful and Failed are the session totals (RPT-JSON-8).
 	Successful int64 `json:"successful_sessions"`
 	Failed     int64 `json:"failed_sessions"`
-	// Days are the totals per UTC day, oldest first, without gaps.
+	// Days are the totals per UTC day, oldest first: the newest ten
+	// years (maxGapDays) without gaps, older days only when they have a
+	// report.
 	Days []DayCount `json:"days"`
 	// Failure breakdowns, most sessions first (RPT-JSON-9; a session may
 	// count under several result types, RPT-JSON-10).
@@ -367,6 +369,32 @@ func (d *Digest) Add(r *Report) {
 	}
 }
 
+// maxGapDays bounds the days Result lists without gaps: ten years.
+const maxGapDays = 3660
+
+// dayList is the per-day list of Result: every day that has a report and,
+// counting back from the newest, the days between them without one,
+// until maxGapDays are listed; before that, only days with reports. The
+// cap keeps the list small, and counting from the newest end keeps the
+// recent days, the ones that say how the domain is doing now, whatever
+// an old report far back in the period does to the span.
+func dayList(sorted []time.Time, byDay map[time.Time]*DayCount) []DayCount {
+	var rev []DayCount
+	for i := len(sorted) - 1; i >= 0; i-- {
+		t := sorted[i]
+		rev = append(rev, *byDay[t])
+		if i == 0 {
+			break
+		}
+		// The silent days between this report day and the one before.
+		for g := t.AddDate(0, 0, -1); g.After(sorted[i-1]) && len(rev) < maxGapDays; g = g.AddDate(0, 0, -1) {
+			rev = append(rev, DayCount{Day: g.Format(dayLayout)})
+		}
+	}
+	slices.Reverse(rev)
+	return rev
+}
+
 func (d *Digest) day(t time.Time) *DayCount {
 	dc := d.days[t]
 	if dc == nil {
@@ -451,15 +479,7 @@ func (d *Digest) Result() DigestResult {
 	s.Days = []DayCount{}
 	if len(days) > 0 {
 		s.From, s.To = days[0].Format(dayLayout), days[len(days)-1].Format(dayLayout)
-		// Without gaps: a day with no report is a day of silence, and the
-		// chart shows it. Capped at ten years of days.
-		for t, n := days[0], 0; !t.After(days[len(days)-1]) && n < 3660; t, n = t.AddDate(0, 0, 1), n+1 {
-			if dc := d.days[t]; dc != nil {
-				s.Days = append(s.Days, *dc)
-			} else {
-				s.Days = append(s.Days, DayCount{Day: t.Format(dayLayout)})
-			}
-		}
+		s.Days = dayList(days, d.days)
 	}
 	s.ByResultType = d.groups[gResult].counts()
 	s.ByOrganization = d.groups[gOrg].counts()

@@ -136,3 +136,36 @@ func TestDigestCorpus(t *testing.T) {
 		t.Errorf("reporters %+v", s.Reporters)
 	}
 }
+
+// TestDigestDaysKeepNewest: a report ten years older than the rest does
+// not push the newest days out of Days: the cap on days listed without
+// gaps counts back from the newest day, and the old report's day is kept.
+func TestDigestDaysKeepNewest(t *testing.T) {
+	old := time.Date(2016, 4, 1, 0, 0, 0, 0, time.UTC)
+	recent := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	dg := NewDigest(Filter{Now: recent.AddDate(0, 0, 2)})
+	dg.Add(mustParse(t, genReport("Old Mail", "example.net", old, 10)))
+	dg.Add(mustParse(t, genReport("Google Inc.", "example.net", recent, 20)))
+	dg.Add(mustParse(t, genReport("Google Inc.", "example.net", recent.AddDate(0, 0, 1), 30)))
+	s := dg.Result()
+	if s.From != "2016-04-01" || s.To != "2026-11-21" {
+		t.Fatalf("from %s to %s", s.From, s.To)
+	}
+	if len(s.Days) != maxGapDays+1 {
+		t.Fatalf("%d days listed, want the %d newest without gaps and the old report's day", len(s.Days), maxGapDays)
+	}
+	last := s.Days[len(s.Days)-2:]
+	if last[0] != (DayCount{Day: "2026-11-20", Reports: 1, Successful: 20}) || last[1] != (DayCount{Day: "2026-11-21", Reports: 1, Successful: 30}) {
+		t.Errorf("newest days %+v", last)
+	}
+	if s.Days[0] != (DayCount{Day: "2016-04-01", Reports: 1, Successful: 10}) || s.Days[1].Reports != 0 {
+		t.Errorf("oldest days %+v %+v", s.Days[0], s.Days[1])
+	}
+	for i := 2; i < len(s.Days); i++ {
+		a, _ := time.Parse(dayLayout, s.Days[i-1].Day)
+		b, _ := time.Parse(dayLayout, s.Days[i].Day)
+		if b.Sub(a) != 24*time.Hour {
+			t.Fatalf("gap between %s and %s in the newest days", s.Days[i-1].Day, s.Days[i].Day)
+		}
+	}
+}

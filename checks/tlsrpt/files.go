@@ -97,6 +97,9 @@ func Sniff(name string, head []byte) Kind {
 	return KindOther
 }
 
+// isGzip: head starts with the gzip magic (RFC 1952, RPT-DEL-12).
+func isGzip(head []byte) bool { return len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b }
+
 // looksLikeHeader: the first line is "Name: value" with a field name of
 // printable ASCII (RFC 5322 §2.2), or an mbox "From " line.
 func looksLikeHeader(head []byte) bool {
@@ -145,7 +148,13 @@ func ReadFile(path string, opt Options) ([]*Report, error) {
 	}
 	br := bufio.NewReaderSize(io.LimitReader(f, opt.maxFile()+1), 4096)
 	head, _ := br.Peek(512)
-	switch Sniff(path, head) {
+	kind := Sniff(path, head)
+	if kind == KindGzip && !isGzip(head) {
+		// Named .gz but not gzip: say so, rather than what parsing the
+		// bytes as JSON would say.
+		return nil, fmt.Errorf("%w: not gzip (a .gz name, but the file does not start with the gzip bytes 1f 8b)", ErrNotReport)
+	}
+	switch kind {
 	case KindGzip, KindJSON:
 		r, err := ParseReport(br, opt.MaxReport)
 		if err != nil {

@@ -183,3 +183,16 @@ func TestWalkSymlinkRoot(t *testing.T) {
 		t.Errorf("links inside: stats %+v errors %v", st, errs)
 	}
 }
+
+// TestReadFileNotGzip: a .json.gz that is not gzip says "not gzip", not
+// what parsing its bytes as JSON would say.
+func TestReadFileNotGzip(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "garbage.json.gz")
+	if err := os.WriteFile(p, []byte("abc\x00\x01garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ReadFile(p, Options{})
+	if !errors.Is(err, ErrNotReport) || !strings.Contains(err.Error(), "not gzip") || strings.Contains(err.Error(), "JSON") {
+		t.Fatalf("err %v", err)
+	}
+}

@@ -145,6 +145,9 @@ func defaultReportPaths(cfgPath, stateDir string) []string {
 	return out
 }
 
+// reportsLookFor says what reports reads, for when it found nothing.
+const reportsLookFor = "stspilot reads .json and .json.gz files, mail messages (.eml, Maildir) with an application/tlsrpt+gzip or +json part, and the directories that hold them, recursively"
+
 // reportsDoc is the stspilot.reports/v1 document.
 type reportsDoc struct {
 	Schema  string              `json:"schema"`
@@ -184,6 +187,13 @@ func reportsRun(ctx context.Context, o *ReportsOptions) error {
 		if err := textout.WriteReports(o.IO.Out, textout.ReportsView{Summary: sum, Stats: stats, Errors: lines}, opt); err != nil {
 			return err
 		}
+	}
+	if stats.Reports == 0 && len(errs) == 0 {
+		skipped := ""
+		if stats.Skipped > 0 {
+			skipped = " (" + plural(stats.Skipped, "other file") + " skipped)"
+		}
+		fmt.Fprintf(o.IO.ErrOut, "stspilot: found no TLS-RPT reports in %s%s; %s\n", strings.Join(o.Paths, ", "), skipped, reportsLookFor)
 	}
 	if len(errs) > 0 {
 		return &exitError{code: exitFailure, err: fmt.Errorf("%d of the paths and files could not be read", len(errs))}

@@ -190,3 +190,34 @@ func TestReportsFlagReachesEngine(t *testing.T) {
 		t.Errorf("reports seen by the engine: %q", got)
 	}
 }
+
+// TestReportsNewestDays: the chart of the corpus, whose oldest report is
+// ten years before the others, ends with the newest days (it used to stop
+// ten years after the oldest, leaving them out).
+func TestReportsNewestDays(t *testing.T) {
+	reportsEnv(t)
+	_, out, _ := runCmd(t, &fakeChecker{}, "", "reports", reportCorpus)
+	for _, want := range []string{"  2016-04-01  ", "  2016-04-02  ... 3884 days without a report, to 2026-11-19", "  2026-11-20  ", "  2026-11-21  "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestReportsNothingFound: an empty directory exits 0 and says that no
+// report was found and what stspilot looks for; a .json.gz that is not
+// gzip says so.
+func TestReportsNothingFound(t *testing.T) {
+	reportsEnv(t)
+	dir := t.TempDir()
+	code, _, errOut := runCmd(t, &fakeChecker{}, "", "reports", dir)
+	if code != exitOK || !strings.Contains(errOut, "found no TLS-RPT reports in "+dir) || !strings.Contains(errOut, ".json.gz") || !strings.Contains(errOut, "Maildir") {
+		t.Errorf("empty directory: exit %d, %q", code, errOut)
+	}
+	bad := filepath.Join(dir, "garbage.json.gz")
+	os.WriteFile(bad, []byte("this is no gzip"), 0o600)
+	code, out, errOut := runCmd(t, &fakeChecker{}, "", "reports", bad)
+	if code != exitFailure || !strings.Contains(out, "not gzip") || strings.Contains(errOut, "found no") {
+		t.Errorf("garbage .json.gz: exit %d\n%s%s", code, out, errOut)
+	}
+}

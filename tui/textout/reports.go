@@ -224,17 +224,16 @@ func writeChart(b *strings.Builder, days []tlsrpt.DayCount, width int, icons boo
 	barW := max(width-2-10-2-2-9-14, 10)
 	for i := 0; i < len(days); i++ {
 		d := days[i]
-		// A run of more than three days without a report is one line.
-		if d.Reports == 0 {
-			j := i
-			for j < len(days) && days[j].Reports == 0 {
-				j++
-			}
-			if j-i > 3 {
-				fmt.Fprintf(b, "  %s  %s\n", d.Day, st.dim(fmt.Sprintf("... %d days without a report, to %s", j-i, days[j-1].Day)))
-				i = j - 1
+		// A run of more than three days without a report is one line. The
+		// run counts the days the list leaves out (it has every day only
+		// for the last ten years) as well as those listed with no report.
+		if from, to, n, next := silentRun(days, i); n > 3 {
+			fmt.Fprintf(b, "  %s  %s\n", from, st.dim(fmt.Sprintf("... %d days without a report, to %s", n, to)))
+			if next > i { // days[i:next] were listed silent days
+				i = next - 1
 				continue
 			}
+			// days[i] has a report after days left out of the list
 		}
 		n := d.Successful + d.Failed
 		okN, failN := 0, 0
@@ -257,6 +256,47 @@ func writeChart(b *strings.Builder, days []tlsrpt.DayCount, width int, icons boo
 		}
 		fmt.Fprintf(b, "  %s  %s  %s\n", d.Day, bar, counts)
 	}
+}
+
+// silentRun measures the days without a report from days[i] on: those
+// listed with no report, and those missing between listed days. It
+// returns the first and last silent day, their number, and the index of
+// the next entry with a report (len(days) when none); n is 0 when
+// days[i] has a report and follows its predecessor without a gap.
+func silentRun(days []tlsrpt.DayCount, i int) (from, to string, n, next int) {
+	start, ok := parseDay(days[i].Day)
+	if !ok {
+		return "", "", 0, i
+	}
+	if i > 0 && days[i-1].Reports > 0 { // after a silent day, i is inside a run already measured
+		if prev, ok := parseDay(days[i-1].Day); ok && prev.Before(start) {
+			start = prev.AddDate(0, 0, 1)
+		}
+	}
+	j := i
+	for j < len(days) && days[j].Reports == 0 {
+		j++
+	}
+	var end time.Time
+	if j < len(days) {
+		e, ok := parseDay(days[j].Day)
+		if !ok {
+			return "", "", 0, i
+		}
+		end = e.AddDate(0, 0, -1)
+	} else if e, ok := parseDay(days[j-1].Day); ok {
+		end = e
+	}
+	if end.Before(start) {
+		return "", "", 0, i
+	}
+	n = int(end.Sub(start)/(24*time.Hour)) + 1
+	return start.Format(time.DateOnly), end.Format(time.DateOnly), n, j
+}
+
+func parseDay(s string) (time.Time, bool) {
+	t, err := time.Parse(time.DateOnly, s)
+	return t, err == nil
 }
 
 // writeCount writes "  %8d  text", text wrapped under itself.

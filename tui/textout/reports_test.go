@@ -115,3 +115,37 @@ func TestReportsBrief(t *testing.T) {
 		t.Errorf("empty: %q", l)
 	}
 }
+
+// TestWriteReportsOldReport: when the digest lists only the newest days
+// without gaps (an old report far back), the chart counts the days left
+// out in the silent run and still shows the newest days.
+func TestWriteReportsOldReport(t *testing.T) {
+	v := reportsFixture()
+	v.Summary.From = "2016-04-01"
+	v.Summary.Days = append([]tlsrpt.DayCount{{Day: "2016-04-01", Reports: 1, Successful: 5}, {Day: "2016-05-01"}}, v.Summary.Days...)
+	var b strings.Builder
+	if err := WriteReports(&b, v, Options{Width: 80}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"  2016-04-01  #",
+		"  2016-04-02  ... 3865 days without a report, to 2026-10-31",
+		"  2026-11-01  #",
+		"  2026-11-03  ... 4 days without a report, to 2026-11-06",
+		"  2026-11-07  #",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lacks %q:\n%s", want, out)
+		}
+	}
+	// A report right after days left out: the gap line, then its row.
+	v.Summary.Days = []tlsrpt.DayCount{{Day: "2016-04-01", Reports: 1, Successful: 5}, {Day: "2016-04-10", Reports: 1, Successful: 5}}
+	b.Reset()
+	if err := WriteReports(&b, v, Options{Width: 80}); err != nil {
+		t.Fatal(err)
+	}
+	if out := b.String(); !strings.Contains(out, "2016-04-02  ... 8 days without a report, to 2016-04-09\n  2016-04-10  #") {
+		t.Errorf("gap before a report:\n%s", out)
+	}
+}
