@@ -47,7 +47,8 @@ whose workflows use --publish serve, it answers
 https://mta-sts.DOMAIN/.well-known/mta-sts.txt with status 200, Content-Type
 text/plain and the exact bytes the workflow published, never a redirect; any
 other path or host gets 404. It picks the domain by Host header and SNI, and
-picks up what workflows publish without a restart. HTTP/1.1 and HTTP/2.
+picks up what workflows publish without a restart. HTTP/1.1 only, with
+per-client and global connection caps (see docs/serve.md).
 
 Certificates come from files (--tls-cert/--tls-key, repeatable: one pair for
 all names, or the pair whose certificate names the SNI), or from an ACME CA

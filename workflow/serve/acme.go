@@ -108,7 +108,7 @@ func NewACME(o ACMEOptions, policies *Policies) (*ACME, error) {
 // TLSConfig serves the managed certificates and answers TLS-ALPN-01.
 func (a *ACME) TLSConfig() *tls.Config {
 	tc := a.cfg.TLSConfig()
-	tc.NextProtos = []string{"h2", "http/1.1", "acme-tls/1"}
+	tc.NextProtos = []string{"http/1.1", "acme-tls/1"}
 	tc.MinVersion = tls.VersionTLS12
 	return tc
 }

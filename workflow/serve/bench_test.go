@@ -10,8 +10,8 @@ import (
 )
 
 // BenchmarkPolicyFetch is the load test in process: b.N HTTPS policy
-// fetches over loopback from 8 clients (half HTTP/2, half HTTP/1.1 with
-// keep-alive). It reports requests/s and the p99 latency; it asserts only
+// fetches over loopback from 8 clients over HTTP/1.1 with keep-alive (half
+// of them prefer HTTP/2 and are answered over HTTP/1.1). It reports requests/s and the p99 latency; it asserts only
 // that every answer was the policy.
 //
 //	go test -run '^$' -bench PolicyFetch -benchtime 5000x ./workflow/serve

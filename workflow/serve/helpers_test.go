@@ -93,6 +93,7 @@ func (s *syncBuffer) String() string {
 // running is a Server on a loopback listener.
 type running struct {
 	addr string
+	srv  *Server
 	ca   *testCA
 	done chan error
 	stop context.CancelFunc
@@ -123,7 +124,7 @@ func start(t testing.TB, cfg Config, groups ...[]string) *running {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{addr: ln.Addr().String(), ca: ca, done: make(chan error, 1), stop: cancel}
+	r := &running{addr: ln.Addr().String(), srv: s, ca: ca, done: make(chan error, 1), stop: cancel}
 	go func() { r.done <- s.Serve(ctx, []net.Listener{ln}) }()
 	t.Cleanup(func() {
 		cancel()

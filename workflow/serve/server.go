@@ -8,21 +8,24 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
-
-	"golang.org/x/net/netutil"
 )
 
 // Defaults of the server's bounds. A policy fetch is one small GET; a
 // report is one POST of at most a few MiB: nothing legitimate needs more.
+// A sender fetches once per connection; a benchmark reuses its connections
+// back to back: neither needs a keep-alive connection to wait long for its
+// next request.
 const (
 	DefaultReadHeaderTimeout = 5 * time.Second
 	DefaultReadTimeout       = 30 * time.Second
 	DefaultWriteTimeout      = 30 * time.Second
-	DefaultIdleTimeout       = 60 * time.Second
+	DefaultIdleTimeout       = 5 * time.Second
 	DefaultMaxHeaderBytes    = 16 << 10
 	DefaultMaxConns          = 1024
+	DefaultMaxConnsPerClient = 64
 	DefaultShutdownTimeout   = 10 * time.Second
 	DefaultRUAPath           = "/tlsrpt"
 )
@@ -47,10 +50,19 @@ type Config struct {
 	// failures, ...); nil discards them.
 	ErrorLog *log.Logger
 
+	// ReadHeaderTimeout bounds the TLS handshake and each request's
+	// headers, and also the time from accepting a connection to the end of
+	// its first request's headers. IdleTimeout is how long a kept-alive
+	// connection waits for its next request.
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout, ShutdownTimeout time.Duration
 	MaxHeaderBytes                                                             int
-	// MaxConns caps open connections per listener.
+	// MaxConns caps open connections over all listeners; at the cap a new
+	// connection evicts the oldest idle keep-alive connection.
 	MaxConns int
+	// MaxConnsPerClient caps open connections from one IPv4 address or
+	// one IPv6 /64; a further one evicts that client's oldest idle
+	// connection, or is closed when none of its connections is idle.
+	MaxConnsPerClient int
 }
 
 // Server is the policy host and report receiver on one or more listeners.
@@ -58,6 +70,7 @@ type Server struct {
 	cfg     Config
 	handler *Handler
 	srv     *http.Server
+	conns   *connTracker
 }
 
 // New builds a Server from cfg.
@@ -81,6 +94,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
 	}
+	if cfg.MaxConnsPerClient <= 0 {
+		cfg.MaxConnsPerClient = min(DefaultMaxConnsPerClient, cfg.MaxConns)
+	}
 	if cfg.RUAPath == "" {
 		cfg.RUAPath = DefaultRUAPath
 	}
@@ -101,19 +117,24 @@ func New(cfg Config) (*Server, error) {
 		if tc.MinVersion == 0 {
 			tc.MinVersion = tls.VersionTLS12
 		}
-		if len(tc.NextProtos) == 0 {
-			tc.NextProtos = []string{"h2", "http/1.1"}
+		// HTTP/1.1 only (see docs/serve.md): ALPN never offers h2.
+		tc.NextProtos = slices.DeleteFunc(slices.Clone(tc.NextProtos), func(p string) bool { return p == "h2" })
+		if !slices.Contains(tc.NextProtos, "http/1.1") {
+			tc.NextProtos = append([]string{"http/1.1"}, tc.NextProtos...)
 		}
 	}
 	errLog := cfg.ErrorLog
 	if errLog == nil {
 		errLog = log.New(discard{}, "", 0)
 	}
+	// Serve speaks HTTP/1.1 only. Senders fetch a policy over HTTP/1.1
+	// (one small GET per connection), and Go's HTTP/2 server has no
+	// per-stream header timeout: a HEADERS frame without END_HEADERS held
+	// a connection until the idle timeout, and its streams make a
+	// connection's idleness, which the connection caps rely on, a guess.
 	protos := new(http.Protocols)
 	protos.SetHTTP1(true)
-	if tc != nil {
-		protos.SetHTTP2(true)
-	}
+	conns := newConnTracker(cfg.MaxConns, cfg.MaxConnsPerClient, cfg.ReadHeaderTimeout)
 	srv := &http.Server{
 		Handler:           h,
 		TLSConfig:         tc,
@@ -124,17 +145,9 @@ func New(cfg Config) (*Server, error) {
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          errLog,
 		Protocols:         protos,
-		HTTP2: &http.HTTP2Config{
-			MaxConcurrentStreams: 100,
-			MaxReadFrameSize:     1 << 14,
-			// HTTP/2 has no ReadHeaderTimeout of its own: an idle or
-			// stalled connection is closed after this.
-			PingTimeout:      cfg.ReadHeaderTimeout,
-			SendPingTimeout:  cfg.IdleTimeout,
-			WriteByteTimeout: cfg.WriteTimeout,
-		},
+		ConnState:         conns.connState,
 	}
-	return &Server{cfg: cfg, handler: h, srv: srv}, nil
+	return &Server{cfg: cfg, handler: h, srv: srv, conns: conns}, nil
 }
 
 // Handler is the server's http.Handler (for tests and embedding).
@@ -169,7 +182,7 @@ func (s *Server) Serve(ctx context.Context, lns []net.Listener) error {
 	errc := make(chan error, len(lns))
 	var wg sync.WaitGroup
 	for _, ln := range lns {
-		ln = netutil.LimitListener(ln, s.cfg.MaxConns)
+		ln := s.conns.listener(ln)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
