@@ -12,6 +12,7 @@ import (
 
 	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/checks/tlsrpt"
+	"github.com/stspilot/stspilot/internal/satcount"
 	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
@@ -39,6 +40,12 @@ import (
 //   - otherwise the gate is open and says how many sessions and reporters
 //     back it.
 //
+// A report counts once (RPT-DEL-5: one per organisation and report-id).
+// When its stored copies differ (a receiver keeps every body it was
+// sent), the copy with the most failures for this gate counts (Rank)
+// and the reason names the conflict: a forged copy can close the gate,
+// never open it.
+//
 // Files that cannot be read are named in the reason and never stop the
 // rest; a path that does not exist at all is an error (a mistyped
 // --reports must not read as "no reports").
@@ -54,7 +61,9 @@ func ReportsEvidence(paths []string, opt tlsrpt.Options) EvidenceFunc {
 			}
 		}
 		ev := EvaluateReports(domain, p, since)
-		_, errs := tlsrpt.Walk(ctx, paths, opt, ev.Add)
+		wopt := opt
+		wopt.Rank, wopt.Conflict = ev.Rank, ev.Conflict
+		_, errs := tlsrpt.Walk(ctx, paths, wopt, ev.Add)
 		if err := ctx.Err(); err != nil {
 			return GateResult{}, false, err
 		}
@@ -83,6 +92,11 @@ type Evidence struct {
 	older      int // entries of other policies in the window
 	badFiles   []string
 	nBadFiles  int
+	// conflict is the one told for the next report; conflicts those
+	// of reports that counted (at most 3 kept), nConflicts their number.
+	conflict   *tlsrpt.Conflict
+	conflicts  []string
+	nConflicts int
 }
 
 type evKey struct{ resultType, mx, reason string }
@@ -109,18 +123,63 @@ func (ev *Evidence) FileError(e *tlsrpt.FileError) {
 	}
 }
 
+// current: an entry of the policy under evaluation (type sts with its
+// text, or without a policy-string).
+func (ev *Evidence) current(p tlsrpt.Policy) bool {
+	return p.Type == tlsrpt.PolicySTS && (len(p.String) == 0 || tlsrpt.SamePolicy(p.String, ev.policy.Text))
+}
+
+// Rank is the failed sessions of r that Add would count against the
+// gate: those of entries for the current policy in the window, and the
+// policy-host failures of the domain's other entries. tlsrpt.Walk takes
+// it as Options.Rank, so that of differing copies of one report the one
+// that closes the gate counts.
+func (ev *Evidence) Rank(r *tlsrpt.Report) int64 {
+	if !r.DateRange.EndExclusive().After(ev.since) {
+		return 0
+	}
+	var n int64
+	for _, res := range r.Policies {
+		if res.Policy.Domain != ev.domain {
+			continue
+		}
+		if ev.current(res.Policy) {
+			n = satcount.Add(n, res.Failures())
+			continue
+		}
+		for _, d := range res.FailureDetails {
+			if tlsrpt.PolicyHostProblem(d.ResultType) {
+				n = satcount.Add(n, d.FailedSessionCount)
+			}
+		}
+	}
+	return n
+}
+
+// Conflict notes that the next report added was read in copies that
+// differ (tlsrpt.Walk's Options.Conflict); the gate names it when that
+// report counts.
+func (ev *Evidence) Conflict(c tlsrpt.Conflict) { ev.conflict = &c }
+
 // Add counts one report (the path is unused; it fits tlsrpt.Walk).
 func (ev *Evidence) Add(_ string, r *tlsrpt.Report) {
+	c := ev.conflict
+	ev.conflict = nil
 	if !r.DateRange.EndExclusive().After(ev.since) {
 		return
+	}
+	if c != nil && c.Organization == r.OrganizationName && c.ReportID == r.ReportID && ev.touches(r) {
+		ev.nConflicts++
+		if len(ev.conflicts) < 3 {
+			ev.conflicts = append(ev.conflicts, clipText(fmt.Sprintf("%s %s: %d copies, %d..%d failed sessions", r.OrganizationName, r.ReportID, c.Copies, c.LowestRank, c.Rank), 160))
+		}
 	}
 	counted := false
 	for _, res := range r.Policies {
 		if res.Policy.Domain != ev.domain {
 			continue
 		}
-		current := res.Policy.Type == tlsrpt.PolicySTS &&
-			(len(res.Policy.String) == 0 || tlsrpt.SamePolicy(res.Policy.String, ev.policy.Text))
+		current := ev.current(res.Policy)
 		if !current {
 			ev.older++
 		} else {
@@ -143,6 +202,16 @@ func (ev *Evidence) Add(_ string, r *tlsrpt.Report) {
 		ev.reports++
 		ev.orgs[r.OrganizationName] = true
 	}
+}
+
+// touches: r has an entry for the domain.
+func (ev *Evidence) touches(r *tlsrpt.Report) bool {
+	for _, res := range r.Policies {
+		if res.Policy.Domain == ev.domain {
+			return true
+		}
+	}
+	return false
 }
 
 func (ev *Evidence) addFailure(r *tlsrpt.Report, d tlsrpt.FailureDetail) {
@@ -214,6 +283,9 @@ func (ev *Evidence) Gate() (GateResult, bool) {
 	var notes []string
 	if ev.older > 0 {
 		notes = append(notes, fmt.Sprintf("%d report entries of other policies left out", ev.older))
+	}
+	if ev.nConflicts > 0 {
+		notes = append(notes, fmt.Sprintf("%d reports were stored in copies that differ, the copy with the most failures counted: %s", ev.nConflicts, strings.Join(ev.conflicts, "; ")))
 	}
 	if ev.nBadFiles > 0 {
 		notes = append(notes, fmt.Sprintf("%d report files could not be read: %s", ev.nBadFiles, strings.Join(ev.badFiles, "; ")))
@@ -288,6 +360,6 @@ func clipText(s string, n int) string {
 // ctx stops it early.
 func ReportsSummary(ctx context.Context, paths []string, domain string, since, now time.Time) (tlsrpt.DigestResult, tlsrpt.WalkStats, []*tlsrpt.FileError) {
 	dg := tlsrpt.NewDigest(tlsrpt.Filter{Domain: domain, Since: since, Now: now})
-	st, errs := tlsrpt.Walk(ctx, paths, tlsrpt.Options{}, func(_ string, r *tlsrpt.Report) { dg.Add(r) })
+	st, errs := tlsrpt.Walk(ctx, paths, tlsrpt.Options{Rank: dg.Rank, Conflict: dg.Conflict}, func(_ string, r *tlsrpt.Report) { dg.Add(r) })
 	return dg.Result(), st, errs
 }

@@ -241,3 +241,25 @@ func TestReportsSummary(t *testing.T) {
 		t.Errorf("summary %+v stats %+v errors %v", s, st, errs)
 	}
 }
+
+// Issue 14.1: copies of one report (same organisation and report-id) that
+// differ count once, by the copy with the most failures for this gate; a
+// copy with more failures elsewhere (another domain) or a clean one
+// cannot hide them, and the reason names the conflict.
+func TestEvidenceDifferingCopies(t *testing.T) {
+	dir := t.TempDir()
+	since := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	day := since.AddDate(0, 0, 1)
+	evReport(t, dir, "Google Inc.", tDomain, day, evPolicy, 100, "certificate-expired@mx1.example.test=37")
+	// The same report-id, failing elsewhere only (a larger total).
+	evReport(t, dir, "Google Inc.", "other.test", day, evPolicy, 100, "validation-failure@mx1.other.test=1000")
+	// And clean for the domain, in a file that sorts first.
+	evReport(t, dir, "Google Inc.", tDomain, day, evPolicy, 137)
+	os.Rename(filepath.Join(dir, fmt.Sprintf("Google_Inc.!%s!%d.json", tDomain, day.UTC().Truncate(24*time.Hour).Unix())), filepath.Join(dir, "0-clean.json"))
+	evReport(t, dir, "Google Inc.", tDomain, day, evPolicy, 100, "certificate-expired@mx1.example.test=37")
+	g, found := evaluate(t, dir, since)
+	if !found || g.Open || !strings.Contains(g.Reason, "37 failed sessions") || !strings.Contains(g.Reason, "1 reports were stored in copies that differ") ||
+		!strings.Contains(g.Reason, "3 copies, 0..37 failed sessions") || !strings.Contains(g.Reason, "(1 reports") {
+		t.Fatalf("found %v gate %+v", found, g)
+	}
+}

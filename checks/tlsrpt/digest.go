@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/stspilot/stspilot/internal/satcount"
 )
 
 // The digest: what a rollout decision needs from a pile of reports,
@@ -55,7 +57,12 @@ type Digest struct {
 	groups   [numGroups]*group
 	failures map[failureKey]*FailureGroup
 	devs     map[string]int
+	// conflict is the Conflict told for the next report Add gets.
+	conflict *Conflict
 }
+
+// maxConflicts caps DigestResult.Conflicts.
+const maxConflicts = 100
 
 const (
 	gResult = iota
@@ -156,6 +163,10 @@ type DigestResult struct {
 	// Deviations are the tolerated deviations from RFC 8460, with how
 	// many reports had each.
 	Deviations []Count `json:"deviations,omitempty"`
+	// Conflicts are the reports counted that were read in copies that
+	// differ (same organisation and report-id, other content): the copy
+	// with the most failures counted (at most 100 listed).
+	Conflicts []Conflict `json:"conflicts,omitempty"`
 }
 
 // DayCount is one UTC day.
@@ -275,8 +286,31 @@ func SamePolicy(lines []string, text string) bool {
 	return slices.Equal(norm(a.Patterns()), norm(b.Patterns()))
 }
 
+// Rank is the failed sessions Add would count of r (the entries the
+// filter keeps); Walk takes it as Options.Rank, so that of differing
+// copies of a report the digest counts the one with the most failures.
+func (d *Digest) Rank(r *Report) int64 {
+	if !d.f.Since.IsZero() && !r.DateRange.EndExclusive().After(d.f.Since) {
+		return 0
+	}
+	var n int64
+	for _, p := range r.Policies {
+		if d.f.Domain == "" || p.Policy.Domain == d.f.Domain {
+			n = satcount.Add(n, p.Failures())
+		}
+	}
+	return n
+}
+
+// Conflict notes that the next report added was read in copies that
+// differ; Walk calls it as Options.Conflict. Only reports that count
+// are listed in DigestResult.Conflicts.
+func (d *Digest) Conflict(c Conflict) { d.conflict = &c }
+
 // Add counts one report; reports outside the filter count as Ignored.
 func (d *Digest) Add(r *Report) {
+	c := d.conflict
+	d.conflict = nil
 	if !d.f.Since.IsZero() && !r.DateRange.EndExclusive().After(d.f.Since) {
 		d.sum.Ignored++
 		return
@@ -354,6 +388,9 @@ func (d *Digest) Add(r *Report) {
 		return
 	}
 	d.sum.Reports++
+	if c != nil && c.Organization == r.OrganizationName && c.ReportID == r.ReportID && len(d.sum.Conflicts) < maxConflicts {
+		d.sum.Conflicts = append(d.sum.Conflicts, *c)
+	}
 	d.day(day).Reports++
 	d.org(r).Reports++
 	for _, w := range r.Warnings {

@@ -13,8 +13,10 @@
 //   - ReadFile reads one file (.json, .json.gz, .eml, a Maildir file);
 //     Walk reads files, directories and Maildirs recursively, one file
 //     at a time, hands each report to a callback once (duplicates by
-//     organisation and report-id dropped) and collects an error per bad
-//     file without stopping.
+//     organisation and report-id dropped; of copies that differ, the one
+//     of the highest rank, by default the most failures, whatever the
+//     order of the files, the conflict told) and collects an error per
+//     bad file without stopping.
 //
 // The record parser, below, does no I/O at all. Every problem it reports names the rule it
 // breaks, by the ids of docs/rules.md (RPT-REC-*, OPS-3).

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"net/textproto"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -41,6 +43,33 @@ type Options struct {
 	// MaxReport caps one report's JSON after decompression (<= 0:
 	// DefaultMaxReport): a gzip bomb stops there.
 	MaxReport int64
+
+	// Rank weighs a copy of a report for Walk when the stored copies of
+	// one report (same organisation and report-id) differ: the copy with
+	// the highest rank is the one handed on (nil: (*Report).Failures).
+	// Callers rank by the failures they would count, so that a forged
+	// copy can only add failures, never hide them.
+	Rank func(*Report) int64
+	// Conflict, when set, is told about each report whose copies differ,
+	// just before Walk hands on the copy it chose.
+	Conflict func(Conflict)
+}
+
+// Conflict is a report (one organisation and report-id) read in copies
+// whose contents differ: a report re-sent with other numbers, or a forgery.
+// Walk counts one copy, the one of the highest rank (Options.Rank; equal
+// ranks: the same copy whatever the order of the files).
+type Conflict struct {
+	Organization string `json:"organization"`
+	ReportID     string `json:"report_id"`
+	// Copies is how many differing contents were read (at most 100).
+	Copies int `json:"copies"`
+	// Path is the file of the copy counted; Rank its rank (failed
+	// sessions, unless the caller ranks otherwise) and LowestRank the
+	// rank of the copy with the fewest.
+	Path       string `json:"path"`
+	Rank       int64  `json:"rank"`
+	LowestRank int64  `json:"lowest_rank"`
 }
 
 func (o Options) maxFile() int64 {
@@ -305,15 +334,60 @@ type WalkStats struct {
 	// Skipped are files in directories that hold no report (other mail,
 	// other files).
 	Skipped int `json:"skipped"`
+	// Conflicts are reports whose copies differ (see Conflict); each is
+	// counted once, by its copy of the highest rank.
+	Conflicts int `json:"conflicts"`
+}
+
+// maxDistinctCopies caps the differing contents Walk tells apart per report.
+const maxDistinctCopies = 100
+
+// walkPick is, per report key, the copy Walk will hand on.
+type walkPick struct {
+	file, idx    int // files[file], report idx in it
+	rank, lowest int64
+	fp           [16]byte
+	// seen are the differing contents read (nil while there is one).
+	seen [][16]byte
+}
+
+// fingerprint identifies a report's content (its parsed form, so that
+// the same report as JSON, gzip or mail is one content).
+func fingerprint(r *Report) [16]byte {
+	b, err := json.Marshal(r)
+	if err != nil {
+		b = []byte(r.Key())
+	}
+	h := sha256.Sum256(b)
+	var fp [16]byte
+	copy(fp[:], h[:16])
+	return fp
+}
+
+func reportKey(r *Report) [16]byte {
+	k := sha256.Sum256([]byte(r.Key()))
+	var key [16]byte
+	copy(key[:], k[:16])
+	return key
 }
 
 // Walk reads the reports under paths: files, plain directories and
 // Maildir folders (cur/ and new/; tmp/ holds deliveries in progress and
 // is left alone), recursively, without following symbolic links to
-// directories. It hands each report to fn once: a report seen again (same
-// organisation and report-id, RPT-DEL-5) is counted as a duplicate. It
-// holds one file at a time, so memory does not grow with the number of
-// files (only a 16-byte key per report, for duplicates).
+// directories. It hands each report to fn once (RPT-DEL-5: one report per
+// organisation and report-id; the others are counted as duplicates).
+// When the copies of a report differ, the one of the highest
+// Options.Rank (by default the most failed sessions) is handed on, the
+// same one whatever the order of the files, and the conflict is counted
+// (WalkStats.Conflicts) and told to Options.Conflict.
+//
+// It reads in two passes: the first ranks every copy, keeping a few
+// dozen bytes per report and the file names; the second reads again the
+// files that hold a chosen copy and hands those on, in the order of the
+// files. It holds one file at a time, so memory does not grow with the
+// size of the files, only by a small record per report. A chosen copy
+// that changed between the passes (a file moved or rewritten meanwhile)
+// is an error of its file.
 //
 // A bad file never stops the rest: its error is collected. A file inside a
 // directory that is no report at all (other mail, a README) is skipped;
@@ -323,7 +397,12 @@ type WalkStats struct {
 func Walk(ctx context.Context, paths []string, opt Options, fn func(path string, r *Report)) (WalkStats, []*FileError) {
 	var st WalkStats
 	var errs []*FileError
-	seen := map[[16]byte]struct{}{}
+	rank := opt.Rank
+	if rank == nil {
+		rank = (*Report).Failures
+	}
+	picks := map[[16]byte]*walkPick{}
+	var files []string // the files that hold reports, in walk order
 	handle := func(path string, explicit bool) {
 		reps, err := ReadFile(path, opt)
 		if !explicit && errors.Is(err, ErrNoReport) && len(reps) == 0 {
@@ -334,17 +413,29 @@ func Walk(ctx context.Context, paths []string, opt Options, fn func(path string,
 		if err != nil {
 			errs = append(errs, &FileError{Path: path, Err: err})
 		}
-		for _, r := range reps {
-			k := sha256.Sum256([]byte(r.Key()))
-			var key [16]byte
-			copy(key[:], k[:16])
-			if _, dup := seen[key]; dup {
-				st.Duplicates++
+		if len(reps) == 0 {
+			return
+		}
+		file := len(files)
+		files = append(files, path)
+		for i, r := range reps {
+			key, fp, rk := reportKey(r), fingerprint(r), rank(r)
+			p := picks[key]
+			if p == nil {
+				picks[key] = &walkPick{file: file, idx: i, rank: rk, lowest: rk, fp: fp}
 				continue
 			}
-			seen[key] = struct{}{}
-			st.Reports++
-			fn(path, r)
+			st.Duplicates++
+			p.lowest = min(p.lowest, rk)
+			switch {
+			case p.seen == nil && fp != p.fp:
+				p.seen = [][16]byte{p.fp, fp}
+			case p.seen != nil && len(p.seen) < maxDistinctCopies && !slices.Contains(p.seen, fp):
+				p.seen = append(p.seen, fp)
+			}
+			if rk > p.rank || rk == p.rank && bytes.Compare(fp[:], p.fp[:]) < 0 {
+				p.file, p.idx, p.rank, p.fp = file, i, rk, fp
+			}
 		}
 	}
 	for _, root := range paths {
@@ -402,10 +493,49 @@ func Walk(ctx context.Context, paths []string, opt Options, fn func(path string,
 			errs = append(errs, &FileError{Path: root, Err: err})
 		}
 	}
+	if ctx.Err() == nil {
+		walkDeliver(ctx, files, picks, opt, &st, &errs, fn)
+	}
 	if ctx.Err() != nil {
 		errs = append(errs, &FileError{Path: "", Err: ctx.Err()})
 	}
 	return st, errs
+}
+
+// walkDeliver is Walk's second pass: it reads again each file holding a
+// chosen copy and hands the chosen copies on, in file order.
+func walkDeliver(ctx context.Context, files []string, picks map[[16]byte]*walkPick, opt Options, st *WalkStats, errs *[]*FileError, fn func(string, *Report)) {
+	want := make([][]*walkPick, len(files))
+	for _, p := range picks {
+		want[p.file] = append(want[p.file], p)
+	}
+	for file, ps := range want {
+		if len(ps) == 0 {
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		path := files[file]
+		slices.SortFunc(ps, func(a, b *walkPick) int { return a.idx - b.idx })
+		reps, _ := ReadFile(path, opt)
+		for _, p := range ps {
+			if p.idx >= len(reps) || fingerprint(reps[p.idx]) != p.fp {
+				*errs = append(*errs, &FileError{Path: path, Err: errors.New("changed while it was being read; read the reports again")})
+				continue
+			}
+			r := reps[p.idx]
+			if p.seen != nil {
+				st.Conflicts++
+				if opt.Conflict != nil {
+					opt.Conflict(Conflict{Organization: r.OrganizationName, ReportID: r.ReportID, Copies: len(p.seen),
+						Path: path, Rank: p.rank, LowestRank: p.lowest})
+				}
+			}
+			st.Reports++
+			fn(path, r)
+		}
+	}
 }
 
 // isMaildir: dir has cur/ and new/ (Maildir layout).

@@ -3,6 +3,7 @@ package tlsrpt
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -194,5 +195,67 @@ func TestReadFileNotGzip(t *testing.T) {
 	_, err := ReadFile(p, Options{})
 	if !errors.Is(err, ErrNotReport) || !strings.Contains(err.Error(), "not gzip") || strings.Contains(err.Error(), "JSON") {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// copyReport is one copy of Google Inc.'s report R for a.test, with
+// failed sessions.
+func copyReport(failed int) string {
+	det := ""
+	if failed > 0 {
+		det = fmt.Sprintf(`,"failure-details":[{"result-type":"certificate-expired","receiving-mx-hostname":"mx1.a.test","failed-session-count":%d}]`, failed)
+	}
+	return fmt.Sprintf(`{"organization-name":"Google Inc.","report-id":"R","date-range":{"start-datetime":"2026-11-28T00:00:00Z","end-datetime":"2026-11-28T23:59:59Z"},
+"policies":[{"policy":{"policy-type":"sts","policy-domain":"a.test"},"summary":{"total-successful-session-count":100,"total-failure-session-count":%d}%s}]}`, failed, det)
+}
+
+// RPT-DEL-5 with differing copies (issue 14.1): of the copies of one
+// report, Walk hands on the one with the most failures whatever the
+// names and order of the files, and tells the conflict.
+func TestWalkConflictChoiceIndependentOfOrder(t *testing.T) {
+	for _, names := range [][3]string{{"a.json", "b.json", "c.json"}, {"c.json", "b.json", "a.json"}, {"b.json", "c.json", "a.json"}} {
+		dir := t.TempDir()
+		for i, failed := range []int{37, 0, 5} {
+			if err := os.WriteFile(filepath.Join(dir, names[i]), []byte(copyReport(failed)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The failing copy again, identical: a duplicate, not a conflict.
+		os.WriteFile(filepath.Join(dir, "d.json"), []byte(copyReport(37)), 0o600)
+		for _, paths := range [][]string{{dir}, {filepath.Join(dir, "d.json"), filepath.Join(dir, names[1]), dir}} {
+			var got []string
+			var cs []Conflict
+			st, errs := Walk(context.Background(), paths, Options{Conflict: func(c Conflict) { cs = append(cs, c) }}, func(path string, r *Report) {
+				got = append(got, fmt.Sprint(r.Failures()))
+			})
+			if len(errs) != 0 || strings.Join(got, ",") != "37" || st.Reports != 1 || st.Conflicts != 1 {
+				t.Errorf("%v %v: handed on %v, stats %+v, errors %v", names, paths, got, st, errs)
+			}
+			if len(cs) != 1 || cs[0].Copies != 3 || cs[0].Rank != 37 || cs[0].LowestRank != 0 || cs[0].Organization != "Google Inc." || cs[0].ReportID != "R" {
+				t.Errorf("%v: conflicts %+v", names, cs)
+			}
+		}
+		// A caller's rank decides (here: the fewest failures).
+		var got []int64
+		Walk(context.Background(), []string{dir}, Options{Rank: func(r *Report) int64 { return -r.Failures() }}, func(_ string, r *Report) {
+			got = append(got, r.Failures())
+		})
+		if len(got) != 1 || got[0] != 0 {
+			t.Errorf("%v: with a rank of the fewest failures: %v", names, got)
+		}
+	}
+	// Equal ranks: the same copy whatever the order.
+	var first string
+	for _, names := range [][2]string{{"a.json", "b.json"}, {"b.json", "a.json"}} {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, names[0]), []byte(copyReport(0)), 0o600)
+		os.WriteFile(filepath.Join(dir, names[1]), []byte(strings.Replace(copyReport(0), "100", "200", 1)), 0o600)
+		var ok int64
+		Walk(context.Background(), []string{dir}, Options{}, func(_ string, r *Report) { ok, _ = r.Sessions() })
+		if first == "" {
+			first = fmt.Sprint(ok)
+		} else if fmt.Sprint(ok) != first {
+			t.Errorf("equal ranks: %d after %s", ok, first)
+		}
 	}
 }

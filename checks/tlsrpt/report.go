@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/stspilot/stspilot/internal/satcount"
 )
 
 // Limits of report parsing (RPT-JSON-13: report content is untrusted).
@@ -216,13 +218,36 @@ func (r *Report) Key() string {
 	return strings.ToLower(strings.TrimSpace(r.OrganizationName)) + "\x00" + strings.TrimSpace(r.ReportID)
 }
 
-// Sessions returns the report's total successful and failed sessions.
+// Sessions returns the report's total successful and failed sessions
+// (sums saturate at satcount.Max, never wrap around).
 func (r *Report) Sessions() (ok, failed int64) {
 	for _, p := range r.Policies {
-		ok += p.Summary.Successful
-		failed += p.Summary.Failure
+		ok = satcount.Add(ok, p.Summary.Successful)
+		failed = satcount.Add(failed, p.Summary.Failure)
 	}
 	return ok, failed
+}
+
+// Failures is the failed sessions a policies[] entry reports: its
+// summary's count, or the sum of its failure details when that is more
+// (a report may detail failures its summary leaves out).
+func (p Result) Failures() int64 {
+	var d int64
+	for _, f := range p.FailureDetails {
+		d = satcount.Add(d, f.FailedSessionCount)
+	}
+	return max(p.Summary.Failure, d)
+}
+
+// Failures is the failed sessions of the whole report (Result.Failures
+// of every entry, saturating): the default rank of Walk among differing
+// copies of one report.
+func (r *Report) Failures() int64 {
+	var n int64
+	for _, p := range r.Policies {
+		n = satcount.Add(n, p.Failures())
+	}
+	return n
 }
 
 // Parse parses one report's JSON (RPT-JSON-1..11). It is tolerant where

@@ -48,7 +48,8 @@ func newReportsCmd(f *factory, runF func(context.Context, *ReportsOptions) error
 and .json.gz files, mail messages (.eml, multipart/report with an
 application/tlsrpt+gzip or +json part), Maildir folders and plain directories,
 recursively. The same report seen twice (same organisation and report-id) is
-counted once. It prints sessions and failures per day as a bar chart, failures
+counted once; when its copies differ, the copy with the most failures counts
+and the conflict is listed. It prints sessions and failures per day as a bar chart, failures
 by result type, reporting organisation, receiving MX and IP and sending MTA,
 the policies the reports saw (with the policy id when the text matches a
 policy in the journal), and reporters that have gone silent.
@@ -164,7 +165,7 @@ type reportsFileError struct {
 
 func reportsRun(ctx context.Context, o *ReportsOptions) error {
 	dg := tlsrpt.NewDigest(tlsrpt.Filter{Domain: o.Domain, Since: o.Since, Now: o.Now()})
-	stats, errs := tlsrpt.Walk(ctx, o.Paths, tlsrpt.Options{}, func(_ string, r *tlsrpt.Report) { dg.Add(r) })
+	stats, errs := tlsrpt.Walk(ctx, o.Paths, tlsrpt.Options{Rank: dg.Rank, Conflict: dg.Conflict}, func(_ string, r *tlsrpt.Report) { dg.Add(r) })
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -84,6 +85,80 @@ func WriteHook(path string, data []byte, perm fs.FileMode, hook func(Stage) erro
 	done = true
 	if err := SyncDir(dir); err != nil {
 		return fmt.Errorf("%s written, but syncing its directory failed: %w", path, err)
+	}
+	return nil
+}
+
+// WriteNew creates path with data, never replacing anything: the data is
+// written to a temporary file (TempPattern), fsynced, then hard-linked to
+// path, which fails when path exists; the temporary name is removed and
+// the directory fsynced. A reader sees no file or the whole of it. When
+// path exists, the error wraps fs.ErrExist and nothing was written. On a
+// file system without hard links it falls back to creating path with
+// O_EXCL and writing into it (still never replacing; a reader may then
+// see it while it is written).
+func WriteNew(path string, data []byte, perm fs.FileMode) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, TempPattern(path))
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	name := tmp.Name()
+	defer os.Remove(name)
+	err = tmp.Chmod(perm)
+	if err == nil {
+		_, err = tmp.Write(data)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Link(name, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("writing %s: %w", path, fs.ErrExist)
+		}
+		var le *os.LinkError
+		if !errors.As(err, &le) {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+		// No hard links here (EPERM, ENOTSUP, EXDEV...): O_EXCL.
+		if err := writeExcl(path, data, perm); err != nil {
+			return err
+		}
+	}
+	if err := SyncDir(dir); err != nil {
+		return fmt.Errorf("%s written, but syncing its directory failed: %w", path, err)
+	}
+	return nil
+}
+
+func writeExcl(path string, data []byte, perm fs.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("writing %s: %w", path, fs.ErrExist)
+		}
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	err = f.Chmod(perm)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		// Never leave a partial file under the final name.
+		os.Remove(path)
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stspilot/stspilot/checks/tlsrpt"
+	"github.com/stspilot/stspilot/internal/satcount"
 )
 
 // ReportsView is what `stspilot reports` shows: the digest of the reports
@@ -71,6 +72,9 @@ func WriteReports(w io.Writer, v ReportsView, opt Options) error {
 	}
 	if v.Stats.Skipped > 0 {
 		extra = append(extra, fmt.Sprintf("%d other %s skipped", v.Stats.Skipped, plur(v.Stats.Skipped, "file", "files")))
+	}
+	if v.Stats.Conflicts > 0 {
+		extra = append(extra, st.warn(fmt.Sprintf("%d %s in copies that differ, the one with the most failures counted", v.Stats.Conflicts, plur(v.Stats.Conflicts, "report", "reports"))))
 	}
 	if s.Ignored > 0 {
 		extra = append(extra, fmt.Sprintf("%d %s outside the domain or period", s.Ignored, plur(s.Ignored, "report", "reports")))
@@ -154,6 +158,17 @@ func WriteReports(w io.Writer, v ReportsView, opt Options) error {
 		b.WriteString("\n" + st.bold("Reporters gone silent") + "\n")
 		for _, r := range s.Silent {
 			fmt.Fprintf(&b, "  %s %s\n", st.warn(r.Organization), fmt.Sprintf("last reported %s (%d %s since %s)", r.Last, r.Reports, plur(r.Reports, "report", "reports"), r.First))
+		}
+	}
+	if len(s.Conflicts) > 0 {
+		b.WriteString("\n" + st.bold("Reports stored in copies that differ") + " " + st.dim("(the copy with the most failures counted)") + "\n")
+		for i, c := range s.Conflicts {
+			if i == maxRows {
+				fmt.Fprintf(&b, "  %s\n", st.dim(fmt.Sprintf("and %d more", len(s.Conflicts)-maxRows)))
+				break
+			}
+			fmt.Fprintf(&b, "  %s %s\n", st.warn(c.Organization), c.ReportID)
+			writeWrapped(&b, 4, width, fmt.Sprintf("%d copies, %s to %s failed sessions; counted: %s", c.Copies, count(c.LowestRank), count(c.Rank), c.Path))
 		}
 	}
 	if len(s.Deviations) > 0 {
@@ -384,6 +399,12 @@ func safeDigest(s tlsrpt.DigestResult) tlsrpt.DigestResult {
 		ps[i] = p
 	}
 	s.Policies = ps
+	cs := make([]tlsrpt.Conflict, len(s.Conflicts))
+	for i, c := range s.Conflicts {
+		c.Organization, c.ReportID, c.Path = safe(c.Organization), safe(c.ReportID), safe(c.Path)
+		cs[i] = c
+	}
+	s.Conflicts = cs
 	for _, rs := range []*[]tlsrpt.Reporter{&s.Reporters, &s.Silent} {
 		c := make([]tlsrpt.Reporter, len(*rs))
 		for i, r := range *rs {
@@ -470,4 +491,13 @@ func ReportsBrief(sum tlsrpt.DigestResult, width int) []string {
 		out = append(out, clipLine("silent: "+strings.Join(names, ", ")))
 	}
 	return out
+}
+
+// count writes a session count; a saturated sum (satcount.Max: the true
+// count did not fit) reads "more than N".
+func count(n int64) string {
+	if satcount.Saturated(n) {
+		return fmt.Sprintf("more than %d", n)
+	}
+	return fmt.Sprint(n)
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"mime"
 	"net/http"
 	"os"
@@ -127,10 +128,16 @@ func (rc *Receiver) Receive(r *http.Request) (rel string, created bool, err erro
 	return rc.store(meta, data)
 }
 
-// store writes data as STATE/reports/ORG/REPORTID.json atomically. A file
-// of that name holding other bytes keeps its content: the new report gets
-// a suffix from its hash (RPT-DEL-10: the body is authoritative, two
-// different bodies are two reports).
+// store keeps data under STATE/reports/ORG/, never overwriting or losing
+// a stored report: the first body of a report-id is REPORTID.json, other
+// bodies of the same id go beside it as REPORTID-HASH.json (RPT-DEL-10:
+// the body is authoritative, two different bodies are two copies, and
+// the reports reader decides which one counts). Each name is created
+// atomically and only when absent (atomicfile.WriteNew: link without
+// replace), so concurrent POSTs cannot clobber each other; a body
+// already stored under one of its names is answered as stored (created
+// false). A name that cannot be compared (unreadable) is an error, never
+// taken for absent.
 func (rc *Receiver) store(meta ReportMeta, data []byte) (string, bool, error) {
 	org := safeName(meta.Org)
 	id := safeName(meta.ReportID)
@@ -138,23 +145,61 @@ func (rc *Receiver) store(meta ReportMeta, data []byte) (string, bool, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", false, err
 	}
-	name := id + ".json"
-	path := filepath.Join(dir, name)
-	if old, err := readCapped(path, int64(len(data))); err == nil {
-		if bytes.Equal(old, data) {
-			return filepath.Join(ReportsDir, org, name), false, nil
-		}
-		sum := sha256.Sum256(data)
-		name = id + "-" + hex.EncodeToString(sum[:6]) + ".json"
-		path = filepath.Join(dir, name)
-		if old, err := readCapped(path, int64(len(data))); err == nil && bytes.Equal(old, data) {
-			return filepath.Join(ReportsDir, org, name), false, nil
+	sum := sha256.Sum256(data)
+	h := hex.EncodeToString(sum[:])
+	// The short hash is the usual second name; the full one is there in
+	// case two bodies share the short one.
+	for _, name := range []string{id + ".json", id + "-" + h[:12] + ".json", id + "-" + h + ".json"} {
+		path := filepath.Join(dir, name)
+		rel := filepath.Join(ReportsDir, org, name)
+		for try := 0; try < 2; try++ {
+			same, exists, err := sameContent(path, data)
+			if err != nil {
+				return "", false, err
+			}
+			if same {
+				return rel, false, nil
+			}
+			if exists {
+				break // other bytes: the next name
+			}
+			err = atomicfile.WriteNew(path, data, 0o600)
+			if err == nil {
+				return rel, true, nil
+			}
+			if !errors.Is(err, fs.ErrExist) {
+				return "", false, err
+			}
+			// Another request created it meanwhile: compare again.
 		}
 	}
-	if err := atomicfile.Write(path, data, 0o600); err != nil {
-		return "", false, err
+	return "", false, fmt.Errorf("report %s/%s: every name for this body holds other bytes", org, id)
+}
+
+// sameContent says whether path holds exactly data (same) and whether
+// anything is there at all (exists). Only "no such file" is absence;
+// every other error is returned.
+func sameContent(path string, data []byte) (same, exists bool, err error) {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, false, nil
 	}
-	return filepath.Join(ReportsDir, org, name), true, nil
+	if err != nil {
+		return false, false, err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() != int64(len(data)) {
+		return false, true, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false, true, err
+	}
+	defer f.Close()
+	old, err := io.ReadAll(io.LimitReader(f, int64(len(data))+1))
+	if err != nil {
+		return false, true, err
+	}
+	return bytes.Equal(old, data), true, nil
 }
 
 // safeName maps s to a file name of letters, digits, '-', '_' and '.',
