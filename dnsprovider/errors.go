@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
+
+	"github.com/stspilot/stspilot/internal/redact"
 )
 
 // Sentinel classes of provider errors, for errors.Is.
@@ -19,19 +20,13 @@ var (
 	ErrConfig = errors.New("provider configuration")
 )
 
-// redactor replaces known secret values in error text.
+// redactor replaces known secret values in error text (internal/redact,
+// which the --debug log uses too).
 type redactor struct{ secrets []string }
 
-const redacted = "[redacted]"
+const redacted = redact.Mark
 
-func (r redactor) clean(s string) string {
-	for _, sec := range r.secrets {
-		if len(sec) >= 4 { // shorter "secrets" would shred ordinary text
-			s = strings.ReplaceAll(s, sec, redacted)
-		}
-	}
-	return s
-}
+func (r redactor) clean(s string) string { return redact.String(s, r.secrets) }
 
 // providerError is what every provider error becomes: the provider's name,
 // a redacted message and a class. It deliberately does not unwrap to the

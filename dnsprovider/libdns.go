@@ -3,6 +3,7 @@ package dnsprovider
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -65,7 +66,9 @@ func (a *libdnsAdapter) read(ctx context.Context, zone, name string) (TXTSet, []
 	var recs []libdns.Record
 	err = retry(ctx, a.retry, func() error {
 		var e error
+		start := time.Now()
 		recs, e = a.p.GetRecords(ctx, zoneArg(zone))
+		a.logCall(ctx, "get", zone, start, len(recs), e)
 		return a.err(e)
 	})
 	if err != nil {
@@ -181,7 +184,9 @@ func (a *libdnsAdapter) SetOurs(ctx context.Context, zone, name string, kind Kin
 	if !present {
 		rec := libdns.TXT{Name: rel, TTL: ttl, Text: value}
 		steps = append(steps, func() error {
+			start := time.Now()
 			_, e := a.p.AppendRecords(ctx, zoneArg(zone), []libdns.Record{rec})
+			a.logCall(ctx, "append", zone, start, 1, e)
 			return a.err(e)
 		})
 	}
@@ -196,9 +201,24 @@ func (a *libdnsAdapter) SetOurs(ctx context.Context, zone, name string, kind Kin
 
 func (a *libdnsAdapter) deleteStep(ctx context.Context, zone string, recs []libdns.Record) func() error {
 	return func() error {
+		start := time.Now()
 		_, e := a.p.DeleteRecords(ctx, zoneArg(zone), recs)
+		a.logCall(ctx, "delete", zone, start, len(recs), e)
 		return a.err(e)
 	}
+}
+
+// logCall writes one debug line per provider API call (stspilot --debug):
+// the error as redacted by a.err, never the provider's own text.
+func (a *libdnsAdapter) logCall(ctx context.Context, op, zone string, start time.Time, records int, err error) {
+	if !slog.Default().Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	args := []any{"provider", a.name, "op", op, "zone", zone, "records", records, "took", time.Since(start).Round(time.Microsecond)}
+	if err != nil {
+		args = append(args, "err", a.err(err))
+	}
+	slog.DebugContext(ctx, "dns provider call", args...)
 }
 
 // runSteps runs the writes in order, each retried when transient, then

@@ -1,8 +1,10 @@
 package dnsprovider_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -90,5 +92,33 @@ func TestSecretRedacted(t *testing.T) {
 	_, err := p.ReadTXT(context.Background(), "example.test", "_mta-sts.example.test")
 	if err == nil || strings.Contains(err.Error(), "s3cr3t") || !errors.Is(err, dnsprovider.ErrAuth) || !strings.Contains(err.Error(), "CLOUDFLARE_API_TOKEN") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestProviderCallsLogged: with a debug logger (stspilot --debug) every
+// provider call is one line, and a secret in the provider's error is
+// redacted there as in the error, even by a handler that redacts nothing.
+func TestProviderCallsLogged(t *testing.T) {
+	var buf bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	defer slog.SetDefault(prev)
+	m := &memory.Provider{}
+	m.AddZone("example.test")
+	p := dnsprovider.FromLibdns("cloudflare", m, dnsprovider.LibdnsOptions{Secrets: []string{"s3cr3t-token"}})
+	ctx := context.Background()
+	if _, err := p.SetOurs(ctx, "example.test", "_mta-sts.example.test.", dnsprovider.KindSTS, "v=STSv1; id=new;", 0); err != nil {
+		t.Fatal(err)
+	}
+	m.Fail = func(string) error { return errors.New("401 Unauthorized token s3cr3t-token") }
+	p.ReadTXT(ctx, "example.test", "_mta-sts.example.test")
+	out := buf.String()
+	for _, want := range []string{"op=get", "op=append", "provider=cloudflare", "zone=example.test", "[redacted]"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the log lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "s3cr3t") {
+		t.Errorf("a secret reached the log:\n%s", out)
 	}
 }

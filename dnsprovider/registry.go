@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/stspilot/stspilot/internal/redact"
 )
 
 // Setting is one value a provider needs.
@@ -171,11 +173,26 @@ func Open(name string, src Source, env Env) (Provider, error) {
 			secrets = append(secrets, v[s.Name])
 		}
 	}
+	redact.Default.Add(secrets...) // the --debug log never shows them either
 	p, err := e.open(v, secrets, env)
 	if err != nil {
 		return nil, wrapErr(e.info.Name, redactor{secrets: secrets}, err, strings.Join(e.info.SecretEnv(), ", "))
 	}
 	return p, nil
+}
+
+// SecretValues returns the values src holds for the secret settings of
+// every registered provider: what a log must never show.
+func SecretValues(src Source) []string {
+	var out []string
+	for _, e := range registry {
+		for _, s := range e.info.Settings {
+			if v, ok := src.Lookup(s.Env); ok && s.Secret && v != "" {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
 }
 
 // register adds a row; it panics on a duplicate name or a setting whose

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -143,7 +144,13 @@ var (
 func (f *Fetcher) Fetch(ctx context.Context, host string, addr netip.Addr, userAgent string) (res Result) {
 	start := time.Now()
 	res = Result{Host: host, Addr: addr, UserAgent: userAgent}
-	defer func() { res.Elapsed = time.Since(start) }()
+	defer func() {
+		res.Elapsed = time.Since(start)
+		if slog.Default().Enabled(ctx, slog.LevelDebug) { // stspilot --debug
+			slog.DebugContext(ctx, "https fetch", "host", res.Host, "addr", res.Addr.String(), "status", res.Status,
+				"bytes", len(res.Body), "kind", string(res.Kind), "took", res.Elapsed.Round(time.Microsecond), "err", errText(res.Err))
+		}
+	}()
 	fail := func(k ErrKind, err error) Result {
 		res.Kind, res.Err = k, err
 		return res
@@ -436,6 +443,14 @@ func validHost(h string) bool {
 		}
 	}
 	return true
+}
+
+// errText is err's text, "" for nil (a log line without "<nil>").
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 func truncate(s string, n int) string {

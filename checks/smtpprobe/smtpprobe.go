@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
@@ -127,7 +128,17 @@ var ErrNoSTARTTLS = errors.New("the server does not offer STARTTLS in its EHLO r
 func (p *Prober) Probe(ctx context.Context, mxHost string, addr netip.Addr) (res Result) {
 	start := time.Now()
 	res = Result{Host: mxHost, Addr: addr, Stage: StageConnect}
-	defer func() { res.Elapsed = time.Since(start) }()
+	defer func() {
+		res.Elapsed = time.Since(start)
+		if slog.Default().Enabled(ctx, slog.LevelDebug) { // stspilot --debug
+			args := []any{"host", res.Host, "addr", res.Addr.String(), "stage", fmt.Sprint(res.Stage), "starttls", res.STARTTLS,
+				"kind", res.Kind, "took", res.Elapsed.Round(time.Microsecond)}
+			if res.Err != nil {
+				args = append(args, "err", res.Err.Error())
+			}
+			slog.DebugContext(ctx, "smtp probe", args...)
+		}
+	}()
 
 	helo := p.HeloName
 	if helo == "" {

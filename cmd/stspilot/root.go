@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -36,6 +37,8 @@ type factory struct {
 	// global holds the persistent flags once newRootCmd bound them;
 	// prepare reads them.
 	global *globalOptions
+	// stopDebug closes the --debug log, when one was opened.
+	stopDebug func()
 }
 
 // globalOptions are the persistent flags every command shares.
@@ -49,6 +52,9 @@ type globalOptions struct {
 	// Config is the config file (--config); empty means defaultConfigPath,
 	// which may be absent.
 	Config string
+	// Debug is the debug log file (--debug, else $STSPILOT_DEBUG); empty
+	// means no debug log.
+	Debug string
 }
 
 // run is the whole program: it parses args, runs the command and returns the
@@ -83,6 +89,10 @@ func executeRoot(ctx context.Context, f *factory, root *cobra.Command, args []st
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
 	cmd, err := root.ExecuteContextC(ctx)
+	if f.stopDebug != nil {
+		f.stopDebug()
+		f.stopDebug = nil
+	}
 	if ctx.Err() != nil && !errors.Is(err, context.Canceled) {
 		err = context.Canceled
 	}
@@ -114,7 +124,7 @@ DNS and the policy file step by step, each step behind a live gate, and
 			}
 			return cmd.Help()
 		},
-		PersistentPreRunE: func(*cobra.Command, []string) error {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			// A bad --resolver is a usage error before anything runs,
 			// whatever the command.
 			rs, err := parseResolvers(g.Resolvers)
@@ -122,6 +132,17 @@ DNS and the policy file step by step, each step behind a live gate, and
 				return err
 			}
 			g.Resolvers = rs
+			if g.Debug == "" {
+				g.Debug = os.Getenv(envDebug)
+			}
+			if g.Debug != "" {
+				stop, err := startDebug(g.Debug, g.Credentials)
+				if err != nil {
+					return err
+				}
+				f.stopDebug = stop
+				slog.Debug("stspilot start", "version", currentVersion(), "command", cmd.CommandPath())
+			}
 			if g.JSON {
 				f.IO.SetNeverPrompt(true) // style practice 5: --json never prompts
 			}
@@ -137,6 +158,7 @@ DNS and the policy file step by step, each step behind a live gate, and
 	pf.BoolVar(&g.JSON, "json", false, "print one JSON object per line on stdout (docs/json.md); implies no prompting")
 	pf.DurationVar(&g.Timeout, "timeout", defaultTimeout, "bound on checking one domain")
 	pf.StringVar(&g.Config, "config", "", "config `FILE` with defaults for the workflow commands (key = value: ladder, provider, publish, state-dir, zone, ttl, rua, reports; default $XDG_CONFIG_HOME/stspilot/config)")
+	pf.StringVar(&g.Debug, "debug", "", "write a debug log (provider calls, DNS, HTTPS and SMTP probe steps; secrets redacted) to `FILE` (default $"+envDebug+"; none)")
 	pf.StringVar(&g.Credentials, "credentials", "", "DNS provider credentials `FILE` (NAME=value lines, mode 0600; default $XDG_CONFIG_HOME/stspilot/credentials); the environment wins over it")
 
 	root.AddCommand(

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"time"
@@ -61,6 +62,26 @@ func (e *ReplyError) Is(target error) bool { return target == ErrBadReply }
 // context.DeadlineExceeded that says "no reply within" timeout when the
 // timeout passed; a *ReplyError; or the network error.
 func Exchange(ctx context.Context, q *dns.Msg, server string, timeout time.Duration) (*dns.Msg, error) {
+	if !slog.Default().Enabled(ctx, slog.LevelDebug) {
+		return exchange(ctx, q, server, timeout)
+	}
+	start := time.Now()
+	reply, err := exchange(ctx, q, server, timeout)
+	args := []any{"server", server, "took", time.Since(start).Round(time.Microsecond)}
+	if len(q.Question) == 1 {
+		args = append(args, "name", q.Question[0].Name, "type", dns.TypeToString[q.Question[0].Qtype])
+	}
+	if reply != nil {
+		args = append(args, "rcode", dns.RcodeToString[reply.Rcode], "answers", len(reply.Answer))
+	}
+	if err != nil {
+		args = append(args, "err", err)
+	}
+	slog.DebugContext(ctx, "dns query", args...) // stspilot --debug
+	return reply, err
+}
+
+func exchange(ctx context.Context, q *dns.Msg, server string, timeout time.Duration) (*dns.Msg, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
