@@ -24,8 +24,6 @@ var (
 // which the --debug log uses too).
 type redactor struct{ secrets []string }
 
-const redacted = redact.Mark
-
 func (r redactor) clean(s string) string { return redact.String(s, r.secrets) }
 
 // providerError is what every provider error becomes: the provider's name,
