@@ -59,7 +59,23 @@ func analyze(o *observations, rep *Report) {
 	rep.Stage = a.live.Stage
 	a.mxCoverageAndTLS()
 	a.tlsrptRecord()
+	if domainMissing(o) {
+		// The domain itself does not exist: every name under it is
+		// NXDOMAIN too (RFC 8020), so the missing record, policy and MX
+		// findings would all say the same thing less clearly.
+		rep.Findings = []Finding{newFinding("domain.nxdomain", o.domain,
+			"the resolver answered NXDOMAIN for "+o.domain+": the name does not exist",
+			"check the spelling of "+o.domain+"; a domain that receives mail must exist in DNS and have MX records (the zone's name servers must serve it)")}
+	}
 	sortFindings(rep.Findings)
+}
+
+// domainMissing: the domain's MX lookup and both TXT lookups under it
+// answered NXDOMAIN. Asking all three keeps a server that wrongly answers
+// NXDOMAIN for a name with records only below it (an empty non-terminal)
+// from making a domain with records look missing.
+func domainMissing(o *observations) bool {
+	return o.mxErr == nil && o.mx.NXDomain && o.stsErr == nil && o.sts.NXDomain && o.rptErr == nil && o.rpt.NXDomain
 }
 
 // ---------------------------------------------------------------- _mta-sts TXT

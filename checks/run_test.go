@@ -386,6 +386,18 @@ func TestDNSFailures(t *testing.T) {
 			t.Fatalf("want a could-not-check error, got %q and %v", r.Error, ids(r, ""))
 		}
 	})
+	t.Run("STS-SEND-9 NXDOMAIN", func(t *testing.T) {
+		s := newScenario(t, "exists.example.test", setup{})
+		s.domain = "nosuch.example.test"
+		r := s.run()
+		f := find(r, "domain.nxdomain")
+		if f == nil || f.Severity != SevError || len(r.Findings) != 1 || !strings.Contains(f.Observed, "NXDOMAIN") || f.Fix == "" {
+			t.Fatalf("want one domain.nxdomain error\n%s", dump(r))
+		}
+		if r.Stage != StageAbsent || !r.HasErrors() {
+			t.Errorf("stage %q, errors %v", r.Stage, r.HasErrors())
+		}
+	})
 	t.Run("bad domain", func(t *testing.T) {
 		r := Run(context.Background(), "exa mple..com", Options{Resolvers: []string{deadIP + ":53"}})
 		if r.Error == "" {

@@ -30,7 +30,7 @@ var exitCodeTable = []struct {
 }{
 	{exitOK, "done, or healthy"},
 	{exitFailure, "error (network, provider, I/O), or a domain that could not be checked"},
-	{exitUsage, "usage error (unknown command or flag, bad flag value, invalid domain argument)"},
+	{exitUsage, "usage error (unknown command or flag, bad flag value, a missing argument, a domain argument that is invalid or an IP address)"},
 	{exitPending, "pending: a gate is still closed; the output says which and when to retry (`next_at` in JSON)"},
 	{exitFindings, "`check`/`status` found errors"},
 	{exitRefused, "refused: the step would break mail (the output says why and what would override it)"},

@@ -5,6 +5,7 @@ package domainname
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"unicode/utf8"
 
@@ -46,6 +47,8 @@ func Normalize(in string) (string, error) {
 		return bad("give the mail domain (the part after @), not an address")
 	case !utf8.ValidString(s):
 		return bad("not valid UTF-8")
+	case isIP(s):
+		return bad("an IP address, not a domain name; give the mail domain (the part after @ in its addresses)")
 	case strings.ContainsAny(s, " \t/\\:"):
 		return bad("contains a space, slash or colon")
 	}
@@ -73,7 +76,19 @@ func Normalize(in string) (string, error) {
 			return bad("%v", err)
 		}
 	}
+	if strings.Trim(labels[len(labels)-1], "0123456789") == "" {
+		// RFC 3696 §2: no top-level domain is all digits.
+		return bad("the last label %q is all digits; no top-level domain is", labels[len(labels)-1])
+	}
 	return ascii, nil
+}
+
+// isIP: s is an IPv4 or IPv6 address, possibly in brackets or with a
+// zone, or the in-addr form of IPv4 with a trailing dot.
+func isIP(s string) bool {
+	s = strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"), ".")
+	_, err := netip.ParseAddr(s)
+	return err == nil
 }
 
 func checkLabel(l string) error {

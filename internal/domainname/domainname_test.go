@@ -39,6 +39,12 @@ func TestNormalize(t *testing.T) {
 		{strings.Repeat("abcdefghi.", 25) + "com", "253-octet"},
 		{strings.Repeat("x", 5000), "characters long"},
 		{"exa\x00mple.com", ""},
+		{"192.0.2.1", "an IP address"},
+		{"192.0.2.1.", "an IP address"},
+		{"2001:db8::1", "an IP address"},
+		{"[2001:db8::1]", "an IP address"},
+		{"::ffff:192.0.2.1", "an IP address"},
+		{"mail.123", "all digits"},
 	}
 	for _, c := range bad {
 		_, err := Normalize(c.in)
