@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -184,8 +185,8 @@ func (ev *Evidence) Add(_ string, r *tlsrpt.Report) {
 			ev.older++
 		} else {
 			counted = true
-			ev.successful += res.Summary.Successful
-			ev.failed += res.Summary.Failure
+			ev.successful = satcount.Add(ev.successful, res.Summary.Successful)
+			ev.failed = satcount.Add(ev.failed, res.Summary.Failure)
 			if res.Summary.Failure > 0 && len(res.FailureDetails) == 0 {
 				// Failures counted but not detailed: still failures.
 				ev.addFailure(r, tlsrpt.FailureDetail{ResultType: "(not detailed)", FailedSessionCount: res.Summary.Failure})
@@ -228,7 +229,7 @@ func (ev *Evidence) addFailure(r *tlsrpt.Report, d tlsrpt.FailureDetail) {
 			ev.order = append(ev.order, k)
 		}
 	}
-	g.sessions += d.FailedSessionCount
+	g.sessions = satcount.Add(g.sessions, d.FailedSessionCount)
 	if d.ReceivingIP != "" && len(g.ips) < 5 && !slices.Contains(g.ips, d.ReceivingIP) {
 		g.ips = append(g.ips, d.ReceivingIP)
 	}
@@ -297,11 +298,11 @@ func (ev *Evidence) Gate() (GateResult, bool) {
 	var failed int64
 	keys := slices.Clone(ev.order)
 	slices.SortStableFunc(keys, func(a, b evKey) int {
-		return int(min(max(ev.groups[b].sessions-ev.groups[a].sessions, -1), 1))
+		return cmp.Compare(ev.groups[b].sessions, ev.groups[a].sessions)
 	})
 	for _, k := range keys {
 		gr := ev.groups[k]
-		failed += gr.sessions
+		failed = satcount.Add(failed, gr.sessions)
 		name := k.mx
 		if name == "" {
 			name = "(MX not given)"
@@ -317,13 +318,13 @@ func (ev *Evidence) Gate() (GateResult, bool) {
 			Name:   name,
 			Addr:   strings.Join(gr.ips, " "),
 			State:  StateFailed,
-			Detail: fmt.Sprintf("%d failed sessions, %s, reported by %s on %s: %s", gr.sessions, k.resultType, strings.Join(gr.orgs, ", "), days, Cause(k.resultType, k.mx, k.reason, ev.policy.MX)),
+			Detail: fmt.Sprintf("%s failed sessions, %s, reported by %s on %s: %s", satcount.String(gr.sessions), k.resultType, strings.Join(gr.orgs, ", "), days, Cause(k.resultType, k.mx, k.reason, ev.policy.MX)),
 		})
 	}
 	switch {
 	case len(keys) > 0:
-		g.Reason = fmt.Sprintf("TLS-RPT reports since %s show %d failed sessions under policy %s (%d reports, %d successful sessions): fix the causes below and roll back or wait for clean reports; once a cause is fixed, --without-reports promotes over the old failures%s",
-			sinceS, failed, id, ev.reports, ev.successful, note)
+		g.Reason = fmt.Sprintf("TLS-RPT reports since %s show %s failed sessions under policy %s (%d reports, %s successful sessions): fix the causes below and roll back or wait for clean reports; once a cause is fixed, --without-reports promotes over the old failures%s",
+			sinceS, satcount.String(failed), id, ev.reports, satcount.String(ev.successful), note)
 		return g, true
 	case ev.reports == 0:
 		return GateResult{Kind: GateEvidence, Reason: fmt.Sprintf("no TLS-RPT reports since %s for the current policy %s%s; wait for reports, or pass --without-reports", sinceS, id, note)}, false
@@ -337,8 +338,8 @@ func (ev *Evidence) Gate() (GateResult, bool) {
 		orgs = append(orgs[:5], fmt.Sprintf("%d more", len(ev.orgs)-5))
 	}
 	g.Open = true
-	g.Reason = fmt.Sprintf("TLS-RPT reports since %s: %d reports from %s, %d sessions, no failures under policy %s%s",
-		sinceS, ev.reports, strings.Join(orgs, ", "), ev.successful+ev.failed, id, note)
+	g.Reason = fmt.Sprintf("TLS-RPT reports since %s: %d reports from %s, %s sessions, no failures under policy %s%s",
+		sinceS, ev.reports, strings.Join(orgs, ", "), satcount.String(satcount.Add(ev.successful, ev.failed)), id, note)
 	return g, true
 }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -261,5 +263,27 @@ func TestEvidenceDifferingCopies(t *testing.T) {
 	if !found || g.Open || !strings.Contains(g.Reason, "37 failed sessions") || !strings.Contains(g.Reason, "1 reports were stored in copies that differ") ||
 		!strings.Contains(g.Reason, "3 copies, 0..37 failed sessions") || !strings.Contains(g.Reason, "(1 reports") {
 		t.Fatalf("found %v gate %+v", found, g)
+	}
+}
+
+// Issue 14.8: session counts of 2^63-1 in two reports saturate instead of
+// wrapping to a negative number; the reason says "more than".
+func TestEvidenceSaturatedCounts(t *testing.T) {
+	dir := t.TempDir()
+	since := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	huge := fmt.Sprint(int64(math.MaxInt64))
+	for _, org := range []string{"A", "B"} {
+		evReport(t, dir, org, tDomain, since.AddDate(0, 0, 1), evPolicy, math.MaxInt64)
+	}
+	g, found := evaluate(t, dir, since)
+	if !found || !g.Open || !strings.Contains(g.Reason, "more than 9223372036854775806 sessions") {
+		t.Errorf("clean: found %v gate %+v", found, g)
+	}
+	evReport(t, dir, "C", tDomain, since.AddDate(0, 0, 2), evPolicy, 1, "certificate-expired@mx1.example.test="+huge)
+	evReport(t, dir, "D", tDomain, since.AddDate(0, 0, 2), evPolicy, 1, "certificate-expired@mx1.example.test="+huge)
+	g, _ = evaluate(t, dir, since)
+	if g.Open || !strings.Contains(g.Reason, "show more than 9223372036854775806 failed sessions") || regexp.MustCompile(`\s-\d`).MatchString(g.Reason) ||
+		len(g.Targets) != 1 || !strings.HasPrefix(g.Targets[0].Detail, "more than 9223372036854775806 failed sessions") {
+		t.Errorf("failures: gate %+v", g)
 	}
 }

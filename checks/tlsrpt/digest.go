@@ -78,15 +78,17 @@ type group struct {
 	other int64
 }
 
-func (g *group) add(k string, n int64) {
+// add adds n under k; it reports whether the sum saturated.
+func (g *group) add(k string, n int64) bool {
 	if k == "" {
 		k = NotGivenKey
 	}
 	if _, ok := g.m[k]; !ok && len(g.m) >= MaxGroupKeys {
-		g.other += n
-		return
+		return satcount.AddTo(&g.other, n)
 	}
-	g.m[k] += n
+	v := satcount.Add(g.m[k], n)
+	g.m[k] = v
+	return satcount.Saturated(v)
 }
 
 func (g *group) counts() []Count {
@@ -163,6 +165,9 @@ type DigestResult struct {
 	// Deviations are the tolerated deviations from RFC 8460, with how
 	// many reports had each.
 	Deviations []Count `json:"deviations,omitempty"`
+	// Saturated is true when a count reached satcount.Max (2^63-1) and
+	// stayed there: the true count is at least that (sums never wrap).
+	Saturated bool `json:"saturated,omitempty"`
 	// Conflicts are the reports counted that were read in copies that
 	// differ (same organisation and report-id, other content): the copy
 	// with the most failures counted (at most 100 listed).
@@ -324,14 +329,13 @@ func (d *Digest) Add(r *Report) {
 		}
 		counted = true
 		dc := d.day(day)
-		dc.Successful += p.Summary.Successful
-		dc.Failed += p.Summary.Failure
-		d.sum.Successful += p.Summary.Successful
-		d.sum.Failed += p.Summary.Failure
-
 		org := d.org(r)
-		org.Successful += p.Summary.Successful
-		org.Failed += p.Summary.Failure
+		for _, c := range []*int64{&dc.Successful, &d.sum.Successful, &org.Successful} {
+			d.add(c, p.Summary.Successful)
+		}
+		for _, c := range []*int64{&dc.Failed, &d.sum.Failed, &org.Failed} {
+			d.add(c, p.Summary.Failure)
+		}
 
 		key := PolicyKey(p.Policy)
 		ps := d.policies[key]
@@ -352,17 +356,17 @@ func (d *Digest) Add(r *Report) {
 			}
 		}
 		ps.Reports++
-		ps.Successful += p.Summary.Successful
-		ps.Failed += p.Summary.Failure
+		d.add(&ps.Successful, p.Summary.Successful)
+		d.add(&ps.Failed, p.Summary.Failure)
 		ps.First, ps.Last = minDay(ps.First, ds), maxDay(ps.Last, ds)
 
 		for _, f := range p.FailureDetails {
 			n := f.FailedSessionCount
-			d.groups[gResult].add(f.ResultType, n)
-			d.groups[gOrg].add(r.OrganizationName, n)
-			d.groups[gMX].add(f.ReceivingMXHostname, n)
-			d.groups[gIP].add(f.ReceivingIP, n)
-			d.groups[gMTA].add(f.SendingMTAIP, n)
+			for g, k := range [numGroups]string{gResult: f.ResultType, gOrg: r.OrganizationName, gMX: f.ReceivingMXHostname, gIP: f.ReceivingIP, gMTA: f.SendingMTAIP} {
+				if d.groups[g].add(k, n) {
+					d.sum.Saturated = true
+				}
+			}
 			fk := failureKey{policy: key, resultType: f.ResultType, mx: f.ReceivingMXHostname, reason: clip(f.FailureReasonCode, 200)}
 			fg := d.failures[fk]
 			if fg == nil {
@@ -375,7 +379,7 @@ func (d *Digest) Add(r *Report) {
 					d.failures[fk] = fg
 				}
 			}
-			fg.Sessions += n
+			d.add(&fg.Sessions, n)
 			fg.First, fg.Last = minDay(fg.First, ds), maxDay(fg.Last, ds)
 			fg.Organizations = addCapped(fg.Organizations, r.OrganizationName, 10)
 			if f.ReceivingIP != "" {
@@ -430,6 +434,14 @@ func dayList(sorted []time.Time, byDay map[time.Time]*DayCount) []DayCount {
 	}
 	slices.Reverse(rev)
 	return rev
+}
+
+// add adds n to the count *c, saturating (satcount), and marks the
+// result when a sum saturates.
+func (d *Digest) add(c *int64, n int64) {
+	if satcount.AddTo(c, n) {
+		d.sum.Saturated = true
+	}
 }
 
 func (d *Digest) day(t time.Time) *DayCount {

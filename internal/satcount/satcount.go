@@ -4,7 +4,10 @@
 // 2^63-1 sessions add up to "at least 2^63-1", never to a negative number.
 package satcount
 
-import "math"
+import (
+	"math"
+	"strconv"
+)
 
 // Max is the value a saturated sum holds.
 const Max = math.MaxInt64
@@ -41,3 +44,12 @@ func Mul(a, b int64) int64 {
 // Saturated reports whether n is a saturated sum: the true count is at
 // least Max and may be more.
 func Saturated(n int64) bool { return n == Max }
+
+// String writes n for people: "more than 9223372036854775806" when it is
+// saturated (the true count did not fit), else the number.
+func String(n int64) string {
+	if Saturated(n) {
+		return "more than " + strconv.FormatInt(n-1, 10)
+	}
+	return strconv.FormatInt(n, 10)
+}

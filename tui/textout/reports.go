@@ -3,6 +3,7 @@ package textout
 import (
 	"fmt"
 	"io"
+	"math/bits"
 	"strings"
 	"time"
 
@@ -55,16 +56,16 @@ func WriteReports(w io.Writer, v ReportsView, opt Options) error {
 	if s.Since != nil {
 		fmt.Fprintf(&b, "  since %s\n", s.Since.Format("2006-01-02 15:04 MST"))
 	}
-	total := s.Successful + s.Failed
-	fail := fmt.Sprintf("%d failed", s.Failed)
+	total := satcount.Add(s.Successful, s.Failed)
+	fail := satcount.String(s.Failed) + " failed"
 	switch {
 	case s.Failed > 0:
-		fail = st.err(fmt.Sprintf("%d failed (%s)", s.Failed, pct(s.Failed, total)))
+		fail = st.err(fmt.Sprintf("%s failed (%s)", satcount.String(s.Failed), pct(s.Failed, total)))
 	case total > 0:
 		fail = st.ok("none failed")
 	}
-	fmt.Fprintf(&b, "  %d %s from %d %s; %d sessions, %s\n", s.Reports, plur(s.Reports, "report", "reports"),
-		len(s.Reporters), plur(len(s.Reporters), "organisation", "organisations"), total, fail)
+	fmt.Fprintf(&b, "  %d %s from %d %s; %s sessions, %s\n", s.Reports, plur(s.Reports, "report", "reports"),
+		len(s.Reporters), plur(len(s.Reporters), "organisation", "organisations"), satcount.String(total), fail)
 	read := fmt.Sprintf("  read %d %s", v.Stats.Files, plur(v.Stats.Files, "file", "files"))
 	var extra []string
 	if v.Stats.Duplicates > 0 {
@@ -150,7 +151,7 @@ func WriteReports(w io.Writer, v ReportsView, opt Options) error {
 		b.WriteString("\n" + st.bold("Policies the reports saw") + "\n")
 		for _, p := range s.Policies {
 			fmt.Fprintf(&b, "  %s\n", reportPolicy(s.Policies, p.Key))
-			line := fmt.Sprintf("%d %s, %s..%s, %d sessions, %d failed", p.Reports, plur(p.Reports, "report", "reports"), p.First, p.Last, p.Successful+p.Failed, p.Failed)
+			line := fmt.Sprintf("%d %s, %s..%s, %s sessions, %s failed", p.Reports, plur(p.Reports, "report", "reports"), p.First, p.Last, satcount.String(satcount.Add(p.Successful, p.Failed)), satcount.String(p.Failed))
 			writeWrapped(&b, 4, width, line)
 		}
 	}
@@ -168,7 +169,7 @@ func WriteReports(w io.Writer, v ReportsView, opt Options) error {
 				break
 			}
 			fmt.Fprintf(&b, "  %s %s\n", st.warn(c.Organization), c.ReportID)
-			writeWrapped(&b, 4, width, fmt.Sprintf("%d copies, %s to %s failed sessions; counted: %s", c.Copies, count(c.LowestRank), count(c.Rank), c.Path))
+			writeWrapped(&b, 4, width, fmt.Sprintf("%d copies, %s to %s failed sessions; counted: %s", c.Copies, satcount.String(c.LowestRank), satcount.String(c.Rank), c.Path))
 		}
 	}
 	if len(s.Deviations) > 0 {
@@ -233,7 +234,7 @@ func writeChart(b *strings.Builder, days []tlsrpt.DayCount, width int, icons boo
 	b.WriteString("\n" + st.bold("Sessions per day") + " " + st.dim("("+legend+")") + "\n")
 	var top int64
 	for _, d := range days {
-		top = max(top, d.Successful+d.Failed)
+		top = max(top, satcount.Add(d.Successful, d.Failed))
 	}
 	// "  2006-01-02  " + bar + "  " + "%9d" + " %6d failed".
 	barW := max(width-2-10-2-2-9-14, 10)
@@ -250,11 +251,11 @@ func writeChart(b *strings.Builder, days []tlsrpt.DayCount, width int, icons boo
 			}
 			// days[i] has a report after days left out of the list
 		}
-		n := d.Successful + d.Failed
+		n := satcount.Add(d.Successful, d.Failed)
 		okN, failN := 0, 0
 		if top > 0 && n > 0 {
-			all := int((n*int64(barW) + top - 1) / top)
-			failN = int((d.Failed*int64(barW) + top - 1) / top)
+			all := scale(n, int64(barW), top, true)
+			failN = scale(d.Failed, int64(barW), top, true)
 			failN = min(failN, all)
 			okN = all - failN
 			if d.Successful > 0 && okN == 0 && all > 1 {
@@ -262,12 +263,12 @@ func writeChart(b *strings.Builder, days []tlsrpt.DayCount, width int, icons boo
 			}
 		}
 		bar := st.ok(strings.Repeat(okC, okN)) + st.err(strings.Repeat(failC, failN)) + strings.Repeat(" ", barW-okN-failN)
-		counts := fmt.Sprintf("%9d", n)
+		counts := fmt.Sprintf("%9s", satcount.String(n))
 		switch {
 		case d.Reports == 0:
 			counts = st.dim(fmt.Sprintf("%9s", "no report"))
 		case d.Failed > 0:
-			counts += st.err(fmt.Sprintf(" %6d failed", d.Failed))
+			counts += st.err(fmt.Sprintf(" %6s failed", satcount.String(d.Failed)))
 		}
 		fmt.Fprintf(b, "  %s  %s  %s\n", d.Day, bar, counts)
 	}
@@ -318,7 +319,7 @@ func parseDay(s string) (time.Time, bool) {
 func writeCount(b *strings.Builder, width int, n int64, text string) {
 	for i, l := range wrap(text, max(width-12, 20)) {
 		if i == 0 {
-			fmt.Fprintf(b, "  %8d  %s\n", n, l)
+			fmt.Fprintf(b, "  %8s  %s\n", satcount.String(n), l)
 		} else {
 			b.WriteString(strings.Repeat(" ", 12) + l + "\n")
 		}
@@ -445,7 +446,8 @@ func ReportsBrief(sum tlsrpt.DigestResult, width int) []string {
 	if s.Reports == 0 {
 		return []string{clipLine(head + ": no reports")}
 	}
-	out := []string{clipLine(fmt.Sprintf("%s: %d %s, %d sessions, %d failed", head, s.Reports, plur(s.Reports, "report", "reports"), s.Successful+s.Failed, s.Failed))}
+	out := []string{clipLine(fmt.Sprintf("%s: %d %s, %s sessions, %s failed", head, s.Reports, plur(s.Reports, "report", "reports"),
+		satcount.String(satcount.Add(s.Successful, s.Failed)), satcount.String(s.Failed)))}
 	if len(s.Days) > 0 {
 		days := s.Days
 		room := width - len("failures/day ") - len("  (2006-01-02 .. 2006-01-02)")
@@ -468,7 +470,7 @@ func ReportsBrief(sum tlsrpt.DigestResult, width int) []string {
 			case d.Failed == 0 || top == 0:
 				spark = append(spark, levels[0])
 			default:
-				spark = append(spark, levels[max(1, int(d.Failed*int64(len(levels)-1)/top))])
+				spark = append(spark, levels[max(1, scale(d.Failed, int64(len(levels)-1), top, false))])
 			}
 		}
 		out = append(out, clipLine(fmt.Sprintf("failures/day %s  (%s .. %s)", string(spark), days[0].Day, days[len(days)-1].Day)))
@@ -481,7 +483,7 @@ func ReportsBrief(sum tlsrpt.DigestResult, width int) []string {
 		if where == "" {
 			where = "MX not given"
 		}
-		out = append(out, clipLine(fmt.Sprintf("  %6d  %s at %s", f.Sessions, f.ResultType, where)))
+		out = append(out, clipLine(fmt.Sprintf("  %6s  %s at %s", satcount.String(f.Sessions), f.ResultType, where)))
 	}
 	if len(s.Silent) > 0 {
 		var names []string
@@ -493,11 +495,21 @@ func ReportsBrief(sum tlsrpt.DigestResult, width int) []string {
 	return out
 }
 
-// count writes a session count; a saturated sum (satcount.Max: the true
-// count did not fit) reads "more than N".
-func count(n int64) string {
-	if satcount.Saturated(n) {
-		return fmt.Sprintf("more than %d", n)
+// scale is n*w/top (rounded up when up, else down) for 0 <= n <= top and
+// a small w, without overflow: counts may be as large as satcount.Max.
+func scale(n, w, top int64, up bool) int {
+	if n <= 0 || w <= 0 || top <= 0 {
+		return 0
 	}
-	return fmt.Sprint(n)
+	hi, lo := bits.Mul64(uint64(n), uint64(w))
+	if up {
+		var c uint64
+		lo, c = bits.Add64(lo, uint64(top-1), 0)
+		hi += c
+	}
+	if hi >= uint64(top) { // n > top: not a share of top
+		return int(w)
+	}
+	q, _ := bits.Div64(hi, lo, uint64(top))
+	return int(min(q, uint64(w)))
 }
