@@ -26,14 +26,14 @@ type Entry struct {
 	ResultType string
 }
 
-// Sender names used in the catalogue, as in rules.md §7.
+// Sender names used in the catalogue, as in docs/rules.md, "Sender implementations".
 var (
 	allSenders    = []string{"Google", "Microsoft 365", "mox", "go-mtasts/maddy", "postfix-mta-sts-resolver", "postfix-tlspol", "mailauth", "chasquid"}
 	strictSenders = []string{"mox", "go-mtasts/maddy", "postfix-tlspol"}
 )
 
 // Catalog lists every finding id stspilot can report. The ids are a contract
-// (design.md): add, never rename.
+// (docs/design.md): add, never rename.
 var Catalog = map[string]Entry{}
 
 func init() {

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// designIDs is the minimum catalogue of design.md, copied verbatim: the names
+// designIDs is the minimum catalogue of docs/design.md, copied verbatim: the names
 // are a contract, so a rename here must fail.
 var designIDs = []string{
 	"sts-record.missing", "sts-record.multiple", "sts-record.syntax", "sts-record.id-invalid", "sts-record.foreign-txt",
@@ -27,7 +27,7 @@ var designIDs = []string{
 func TestCatalogHoldsDesignIDs(t *testing.T) {
 	for _, id := range designIDs {
 		if _, ok := Catalog[id]; !ok {
-			t.Errorf("design.md finding id %q missing from the catalogue", id)
+			t.Errorf("docs/design.md finding id %q missing from the catalogue", id)
 		}
 	}
 }
@@ -50,7 +50,7 @@ func TestCatalogEntriesComplete(t *testing.T) {
 		}
 		for _, r := range e.Rules {
 			if !strings.HasPrefix(r, "STS-") && !strings.HasPrefix(r, "RPT-") && !strings.HasPrefix(r, "OPS-") {
-				t.Errorf("%s: rule %q is not a rules.md id", e.ID, r)
+				t.Errorf("%s: rule %q is not a docs/rules.md id", e.ID, r)
 			}
 		}
 		if !strings.Contains(e.ID, ".") || strings.ToLower(e.ID) != e.ID {

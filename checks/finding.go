@@ -1,7 +1,7 @@
 // Package checks is stspilot's live diagnosis: it runs the DNS, HTTPS and SMTP
 // probes of a domain in parallel, reads what they saw through the pure protocol
 // models (checks/mtasts, checks/tlsrpt) and turns every problem into a Finding
-// from the catalogue in design.md.
+// from the catalogue in docs/design.md.
 //
 // The sub-packages never import this one: probes return observations, the
 // protocol models return problems with rule ids, and only this package knows

@@ -9,7 +9,7 @@ import (
 	"github.com/stspilot/stspilot/checks/smtpprobe"
 )
 
-// Stage is where a domain stands, as design.md names the stages. It
+// Stage is where a domain stands, as docs/design.md names the stages. It
 // marshals as its name, so the stage field of stspilot.check/v1 is the
 // plain string it always was.
 type Stage string

@@ -70,7 +70,7 @@ type STSInfo struct {
 	CNAME   []string `json:"cname_chain,omitempty"`
 	Records []string `json:"records,omitempty"` // every TXT RR, strings joined
 	ID      string   `json:"id,omitempty"`
-	// IDScheme is set when the id has stspilot's form (design.md).
+	// IDScheme is set when the id has stspilot's form (docs/design.md).
 	IDScheme *IDScheme `json:"id_scheme,omitempty"`
 	TTL      uint32    `json:"ttl,omitempty"`
 }

@@ -17,7 +17,7 @@ import (
 )
 
 // TestMemoryConformance: set, read back, re-set idempotently, foreign
-// records preserved, delete only ours, long values (design.md invariant 5).
+// records preserved, delete only ours, long values (docs/design.md invariant 5).
 func TestMemoryConformance(t *testing.T) {
 	for _, quoted := range []bool{false, true} {
 		m := &memory.Provider{QuoteTXT: quoted}

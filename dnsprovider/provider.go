@@ -4,7 +4,7 @@
 // Every provider sits behind the narrow [Provider] interface. The libdns
 // providers (cloudflare, rfc2136, route53, ...) share one adapter,
 // [FromLibdns], which implements the invariant "touch only our names"
-// (design.md, invariant 5): it adds and deletes only the records of the
+// (docs/design.md, invariant 5): it adds and deletes only the records of the
 // [Kind] (see [TXTSet.Ours]) and never writes a foreign TXT record of the
 // same name. The registry ([Providers], [Open]) says which providers exist,
 // which settings each needs and which of those are secret. After a write,

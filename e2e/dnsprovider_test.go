@@ -128,7 +128,9 @@ func TestRFC2136Conformance(t *testing.T) {
 // TestRFC2136QuotesAndBackslashes: a record of ours holding quotes and a
 // backslash (left by another tool) is really deleted when ours is set, and a
 // foreign one with the same characters is left exactly as it was.
-// libdns/rfc2136 on its own deletes nothing in that case (WORLD.md).
+// libdns/rfc2136 on its own deletes nothing in that case: it reads TXT text
+// back in escaped form, and an exact delete with that text matches no record
+// (see NewRFC2136 in dnsprovider).
 func TestRFC2136QuotesAndBackslashes(t *testing.T) {
 	env := needWorld(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -51,7 +51,7 @@ type MX struct {
 type Scenario struct {
 	Name   string   // short name; the subdomain label ("apex" for the zone itself)
 	Domain string   // the policy domain
-	Rules  []string // rules.md ids the scenario exercises
+	Rules  []string // docs/rules.md ids the scenario exercises
 	Note   string   // what is set up, in a few words
 
 	// What the world serves, checked by the world's own tests.
@@ -63,7 +63,7 @@ type Scenario struct {
 	STS STSVerdict
 	MX  []MX
 
-	// What `stspilot check DOMAIN` is expected to say (design.md's catalogue;
+	// What `stspilot check DOMAIN` is expected to say (docs/design.md's catalogue;
 	// a best expectation written before the engine, to be confirmed by it).
 	WantFindings []string // exactly the error-severity finding ids
 	WantWarnings []string // warning ids that must be among the warnings (others may appear)

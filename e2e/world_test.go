@@ -17,8 +17,8 @@ import (
 	"github.com/miekg/dns"
 )
 
-// designCatalogue is the finding-id catalogue of design.md ("Findings: the
-// checks catalogue"); ids are a contract there: added to, never renamed.
+// designCatalogue is the finding-id catalogue of docs/design.md ("Findings and the
+// seven field failures"); ids are a contract there: added to, never renamed.
 var designCatalogue = []string{
 	"sts-record.missing", "sts-record.multiple", "sts-record.syntax", "sts-record.id-invalid", "sts-record.foreign-txt",
 	"policy.unreachable", "policy.http-status", "policy.redirect", "policy.content-type", "policy.cert",
@@ -35,8 +35,8 @@ var designCatalogue = []string{
 var ruleID = regexp.MustCompile(`^(STS-(TXT|FETCH|POL|SEND)|RPT-(REC|JSON|TYPE|DEL))-[0-9]+$|^OPS-[0-9]+$`)
 
 // TestScenarioTable checks the table itself (no world needed): unique names
-// and domains inside the zone, finding ids from design.md, rule ids from
-// rules.md, and an exit code that follows from the findings.
+// and domains inside the zone, finding ids from docs/design.md, rule ids from
+// docs/rules.md, and an exit code that follows from the findings.
 func TestScenarioTable(t *testing.T) {
 	names, domains := map[string]bool{}, map[string]bool{}
 	for _, s := range Scenarios {
@@ -52,12 +52,12 @@ func TestScenarioTable(t *testing.T) {
 		}
 		for _, id := range append(slices.Clone(s.WantFindings), s.WantWarnings...) {
 			if !slices.Contains(designCatalogue, id) {
-				t.Errorf("%s: finding %q is not in design.md's catalogue", s.Name, id)
+				t.Errorf("%s: finding %q is not in docs/design.md's catalogue", s.Name, id)
 			}
 		}
 		for _, r := range s.Rules {
 			if !ruleID.MatchString(r) {
-				t.Errorf("%s: %q is not a rules.md id", s.Name, r)
+				t.Errorf("%s: %q is not a docs/rules.md id", s.Name, r)
 			}
 		}
 		if want := map[bool]int{true: 4, false: 0}[len(s.WantFindings) > 0]; s.WantExit != want {
@@ -267,7 +267,7 @@ func classifyServe(t *testing.T, host string, ips []string) (Serve, []byte) {
 var schemeID = regexp.MustCompile(`^([0-9]{14})([a-z2-7]{8})$`)
 
 // checkSchemeID checks the id of a scenario whose TXT record uses stspilot's
-// id scheme (design.md): UTC yyyymmddhhmmss + the first 8 characters of
+// id scheme (docs/design.md): UTC yyyymmddhhmmss + the first 8 characters of
 // lower-case base32(sha256(policy)). "match" must hash the served bytes,
 // "drift" must not (STS-TXT-10).
 func checkSchemeID(t *testing.T, s Scenario, served []byte) {

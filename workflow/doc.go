@@ -1,6 +1,6 @@
 // Package workflow is stspilot's engine: it moves one mail domain through
 // the MTA-STS stages (absent, testing, enforce, none) by the four staged
-// workflows of design.md, rollout, promote, rollback and teardown, so that
+// workflows of docs/design.md, rollout, promote, rollback and teardown, so that
 // no step can break mail delivery.
 //
 // # What a run does
@@ -16,7 +16,7 @@
 //
 // # The recipe
 //
-// Every change of policy follows the same order (design.md invariants 1
+// Every change of policy follows the same order (docs/design.md invariants 1
 // and 4): write the new policy file through the Publisher; the served gate
 // (every address of mta-sts.DOMAIN serves exactly the new bytes); set the
 // TLS-RPT record (rollout); set the _mta-sts record to a new id; the

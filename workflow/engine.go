@@ -396,7 +396,7 @@ func (e *Engine) render(mode string, maxAge int64, mx []string, lv *live) (*Poli
 	return t, nil
 }
 
-// recipe appends the ordered change recipe of design.md: write the policy,
+// recipe appends the ordered change recipe of docs/design.md: write the policy,
 // served gate, (TLS-RPT), set the id, published gate. Steps that live state
 // already holds are marked Done.
 func (e *Engine) recipe(ctx context.Context, p *Plan, lv *live, rua []string) {

@@ -19,7 +19,7 @@ import (
 
 // ReportsEvidence is the evidence gate over TLS-RPT reports stored under
 // paths (files, directories, Maildirs; see tlsrpt.Walk), for promote and
-// plan --reports (design.md, the evidence gate).
+// plan --reports (docs/design.md, the evidence gate).
 //
 // It reads every report for the domain whose date range ends after since
 // (the soak window: since is when the current policy went live) and keeps

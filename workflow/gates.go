@@ -18,7 +18,7 @@ import (
 	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
-// GateKind names a gate of design.md.
+// GateKind names a gate of docs/design.md.
 type GateKind string
 
 const (
@@ -71,7 +71,7 @@ const (
 // ServedChecker evaluates the served gate: the exact policy bytes come back
 // from every A and AAAA address of mta-sts.DOMAIN with status 200,
 // text/plain, no redirect and a valid certificate for that name
-// (design.md step 2; STS-FETCH-1..10).
+// (docs/design.md step 2; STS-FETCH-1..10).
 type ServedChecker struct {
 	Resolver *dnsprobe.Resolver
 	Fetcher  *httpsprobe.Fetcher

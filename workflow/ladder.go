@@ -50,7 +50,7 @@ func (r Rung) String() string { return r.Mode + "@" + strconv.FormatInt(r.MaxAge
 // (Validate returns nil) is what ParseLadder returns.
 type Ladder []Rung
 
-// DefaultLadder is design.md's ladder:
+// DefaultLadder is docs/design.md's ladder:
 // testing@86400:14d,enforce@86400:7d,enforce@604800:30d,enforce@2592000.
 // Treat it as read-only; Clone it before changing a copy.
 var DefaultLadder = Ladder{
@@ -269,7 +269,7 @@ func (l Ladder) Validate() error {
 	return nil
 }
 
-// Recommended values (design.md "Stages, the ladder and workflows"); values
+// Recommended values (docs/design.md "Stages and the ladder"); values
 // below them are honoured with a warning.
 const (
 	recommendedMinMaxAge   = 86400 * time.Second  // OPS-1: rumoured Gmail floor

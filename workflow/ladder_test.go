@@ -12,7 +12,7 @@ const defaultLadderText = "testing@86400:14d,enforce@86400:7d,enforce@604800:30d
 
 func TestDefaultLadderIsDesignsLadder(t *testing.T) {
 	if got := DefaultLadder.String(); got != defaultLadderText {
-		t.Fatalf("DefaultLadder.String() = %q, want design.md's %q", got, defaultLadderText)
+		t.Fatalf("DefaultLadder.String() = %q, want docs/design.md's %q", got, defaultLadderText)
 	}
 	if err := DefaultLadder.Validate(); err != nil {
 		t.Fatalf("DefaultLadder invalid: %v", err)

@@ -7,7 +7,7 @@ import (
 	"github.com/stspilot/stspilot/checks"
 )
 
-// Workflow names a staged workflow of design.md.
+// Workflow names a staged workflow of docs/design.md.
 type Workflow string
 
 const (
@@ -26,7 +26,7 @@ func ParseWorkflow(s string) (Workflow, error) {
 	return "", fmt.Errorf("unknown workflow %q (want rollout, promote, rollback or teardown)", s)
 }
 
-// Stage is where a domain stands (design.md "Stages"): checks' typed
+// Stage is where a domain stands (docs/design.md "Stages"): checks' typed
 // stage, the one vocabulary of live state, plans and the journal.
 type Stage = checks.Stage
 

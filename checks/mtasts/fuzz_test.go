@@ -7,10 +7,10 @@ import (
 	"unicode/utf8"
 )
 
-// recordRE is the STS-TXT-8 grammar as rules.md states it.
+// recordRE is the STS-TXT-8 grammar as docs/rules.md states it.
 var recordRE = regexp.MustCompile(`^v=STSv1([ \t]*;[ \t]*(id=[A-Za-z0-9]{1,32}|[A-Za-z0-9][A-Za-z0-9_.-]{0,31}=[\x21-\x3A\x3C\x3E-\x7E]+))+([ \t]*;[ \t]*)?$`)
 
-// patternRE is the STS-POL-10 grammar as rules.md states it.
+// patternRE is the STS-POL-10 grammar as docs/rules.md states it.
 var patternRE = regexp.MustCompile(`^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$`)
 
 var idRE = regexp.MustCompile(`^[A-Za-z0-9]{1,32}$`)

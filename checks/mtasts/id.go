@@ -14,7 +14,7 @@ const idTimeLayout = "20060102150405"
 const idHashLen = 8
 
 // NewID returns the id stspilot publishes for policy bytes first served at
-// t (design.md, "The id scheme"): the UTC time as yyyymmddhhmmss, then the
+// t (docs/design.md, "The id scheme"): the UTC time as yyyymmddhhmmss, then the
 // first 8 characters of the lower-case standard base32 (RFC 4648) encoding of
 // sha256(policy). The result has 22 letters and digits, a valid id under
 // STS-TXT-9, and changes with the content (STS-TXT-10). t must lie in the

@@ -152,7 +152,7 @@ var providerWildcards = []string{
 //     "aspmx.l.google.com", "*.aspmx.l.google.com" and "*.googlemail.com"
 //     (OPS-7; "*.aspmx.l.google.com" does not cover aspmx.l.google.com);
 //   - Microsoft's DANE hosts two labels below mx.microsoft get
-//     "*.<label>.mx.microsoft" (OPS-6; inferred, see rules.md);
+//     "*.<label>.mx.microsoft" (OPS-6; inferred, see docs/rules.md);
 //   - every other host is listed exactly.
 //
 // Hosts are lower-cased and lose a trailing dot. Names that no valid pattern

@@ -8,7 +8,7 @@ import (
 )
 
 // Render returns policy bytes that the strictest known parsers accept
-// (design.md invariant 7): "version: STSv1" first, then mode, then one
+// (docs/design.md invariant 7): "version: STSv1" first, then mode, then one
 // "mx: " line per pattern, then "max_age: N", then the extensions; CRLF
 // after every line, the last one included; no blank lines, no comments.
 //

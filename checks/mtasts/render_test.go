@@ -98,7 +98,7 @@ func checkStrict(t *testing.T, b []byte) {
 }
 
 // Property: for random valid policies, ParsePolicy(Render(p)) gives p back
-// with no problem at all (design.md invariant 7).
+// with no problem at all (docs/design.md invariant 7).
 func TestRenderRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for range 3000 {

@@ -462,7 +462,7 @@ func TestTLSVersionName(t *testing.T) {
 // BenchmarkProbeConcurrent probes 4 fake MX servers at once, each delaying
 // every reply by 50 ms. A probe waits for 5 delayed replies (greeting, EHLO,
 // STARTTLS, EHLO over TLS, QUIT), so "rtt/op" near 5 means the probes ran in
-// parallel and near 20 that they were serialised (design.md, Performance).
+// parallel and near 20 that they were serialised (docs/design.md, Performance).
 func BenchmarkProbeConcurrent(b *testing.B) {
 	const delay = 50 * time.Millisecond
 	ca := smtptest.NewCA(b, "Bench Root")

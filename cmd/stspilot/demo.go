@@ -38,8 +38,8 @@ few seconds. Then it runs the wizard on ` + sandbox.DefaultDomain + `: the whole
 rollback and a teardown in minutes. It touches no real domain and needs no
 network or privileges.
 
-Failures of the field guide can be injected from the start with --break, or
-live with the x key in the wizard: ` + strings.Join(names, ", ") + `.
+The seven ways MTA-STS fails in the field (docs/design.md) can be injected
+from the start with --break, or live with the x key in the wizard: ` + strings.Join(names, ", ") + `.
 Those that change what stspilot published (policy-drift, tlsrpt-missing,
 orphan-policy) need a rollout first, and mx-uncovered shows only once a
 policy exists that predates it: inject them live.`,

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// The exit codes of every stspilot command (design.md). They are a contract
+// The exit codes of every stspilot command (docs/exit-codes.md). They are a contract
 // with scripts: add, never renumber.
 const (
 	exitOK          = 0

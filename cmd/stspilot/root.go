@@ -18,7 +18,7 @@ import (
 	"github.com/stspilot/stspilot/workflow"
 )
 
-// defaultTimeout bounds the check of one domain (design.md: --timeout).
+// defaultTimeout bounds the check of one domain (--timeout; README, common flags).
 const defaultTimeout = 30 * time.Second
 
 // factory holds what commands need from the outside world. Tests build one
@@ -120,7 +120,7 @@ DNS and the policy file step by step, each step behind a live gate, and
 		Args:          rootArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.IO.IsStdinTTY() && f.IO.IsStdoutTTY() {
-				return rootWizard(cmd, f) // design.md: on a terminal, the wizard
+				return rootWizard(cmd, f) // on a terminal, the wizard (README)
 			}
 			return cmd.Help()
 		},

@@ -23,7 +23,7 @@ import (
 // at the wire: method, path, the exact set of query parameters, the
 // Authorization header and the JSON body. A request outside the contract
 // fails the test; PATCH and PUT fail it too, since stspilot must never
-// rewrite a record (design.md invariant 5).
+// rewrite a record (docs/design.md invariant 5).
 type CloudflareFake struct {
 	// Token is the API token the fake accepts; ZoneToken, when set, is
 	// the one it wants on zone lookups.

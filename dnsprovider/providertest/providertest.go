@@ -1,7 +1,7 @@
 // Package providertest is the conformance suite every dnsprovider.Provider
 // must pass: set, read back, re-set idempotently, foreign records of the
 // same name preserved, delete only ours, long values split and joined
-// (design.md invariant 5). It runs against the in-memory provider, the fake
+// (docs/design.md invariant 5). It runs against the in-memory provider, the fake
 // Cloudflare API and rfc2136 on the real BIND9 of the test world.
 package providertest
 

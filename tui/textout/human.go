@@ -263,7 +263,8 @@ func verdict(r *checks.Report) (checks.Severity, string) {
 // ---------------------------------------------------------------- findings
 
 // section is one group of findings; the order is the order an operator
-// fixes things in (the field guide's seven failures), unknown areas last.
+// fixes things in (the seven field failures of docs/design.md), unknown
+// areas last.
 type section struct {
 	key, title string
 	findings   []checks.Finding

@@ -54,8 +54,8 @@ func assertOrder(t *testing.T, s string, needles ...string) {
 	}
 }
 
-// Sections come in the order an operator fixes things (the field guide's
-// seven failures): TXT record, policy host, MX coverage, MX TLS, id sync
+// Sections come in the order an operator fixes things (the seven field
+// failures of docs/design.md): TXT record, policy host, MX coverage, MX TLS, id sync
 // (STS-TXT-10), mode and max_age (STS-POL-9), TLS-RPT, removal; unknown
 // areas last.
 func TestHumanSectionOrder(t *testing.T) {
@@ -106,7 +106,7 @@ func TestGroupFindingsSeverityOrder(t *testing.T) {
 }
 
 // Every part of a finding is shown: severity, id, subject, observed, why,
-// senders, fix, rules, TLS-RPT result-type (design.md: findings catalogue).
+// senders, fix, rules, TLS-RPT result-type (docs/design.md, "Findings and the seven field failures").
 func TestHumanFindingFields(t *testing.T) {
 	out := render(t, Options{}, brokenEnforce())
 	block := out[strings.Index(out, "ERROR  mx.starttls-missing"):]

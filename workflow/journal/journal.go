@@ -1,6 +1,6 @@
 // Package journal keeps what stspilot did to each domain: one versioned
 // JSON document per domain in a state directory, written atomically before
-// and after every external change (design.md invariant 6), one writer per
+// and after every external change (docs/design.md invariant 6), one writer per
 // domain at a time. docs/journal.md documents the format field by field.
 //
 // The package holds no workflow logic and no gates: it stores what the
@@ -38,7 +38,7 @@ const schemaPrefix = "stspilot.journal/v"
 // corrupt; Save refuses to write a document that would exceed it.
 const MaxSize = 8 << 20
 
-// Stages, as design.md names them ("" when the journal does not say).
+// Stages, as docs/design.md names them ("" when the journal does not say).
 const (
 	StageAbsent  = "absent"
 	StageTesting = "testing"

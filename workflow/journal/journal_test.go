@@ -320,7 +320,7 @@ func TestDocExample(t *testing.T) {
 	}
 	for _, p := range []*Policy{j.Policy, j.Intent.Target} {
 		if rec, match := mtasts.VerifyID(p.ID, []byte(p.Text)); !rec || !match {
-			t.Errorf("example id %q does not follow design.md's id scheme for its policy text", p.ID)
+			t.Errorf("example id %q does not follow docs/design.md's id scheme for its policy text", p.ID)
 		}
 	}
 	var h Holder

@@ -14,7 +14,8 @@ import (
 // Break names a failure the sandbox can inject.
 type Break string
 
-// The failures, by the field guide's seven.
+// The failures, grouped by the seven field failures of docs/design.md
+// ("Findings and the seven field failures").
 const (
 	PolicyNotFound    Break = "policy-404"          // 1: the policy host answers 404
 	PolicyRedirect    Break = "policy-redirect"     // 1: it redirects (senders do not follow)
@@ -32,13 +33,14 @@ const (
 // BreakInfo describes a failure for people.
 type BreakInfo struct {
 	Name Break
-	// Failure is its number in the field guide (1-7).
+	// Failure is the number of the field failure it belongs to (1-7,
+	// docs/design.md).
 	Failure int
 	// Title says what is injected; Expect what stspilot should do about it.
 	Title, Expect string
 }
 
-// Breaks lists every failure the sandbox injects, in field-guide order.
+// Breaks lists every failure the sandbox injects, in the order of the seven field failures.
 var Breaks = []BreakInfo{
 	{PolicyNotFound, 1, "policy host answers 404", "check: policy.http-status; the served gate stays closed"},
 	{PolicyRedirect, 1, "policy host redirects", "check: policy.redirect; the served gate fails"},

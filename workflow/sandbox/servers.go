@@ -60,7 +60,7 @@ func (s *Sandbox) startDNS() error {
 // ---------------------------------------------------------------- HTTPS
 
 // policyHandler serves the publisher's file, or one of the policy-host
-// failures of the field guide when it is injected.
+// field failures (docs/design.md) when it is injected.
 func (s *Sandbox) policyHandler() http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != txtrecord.WellKnownPath {

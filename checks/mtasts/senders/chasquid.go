@@ -1,6 +1,6 @@
 package senders
 
-// emulateChasquid models chasquid, which the digest covers only through
+// emulateChasquid models chasquid, which docs/rules.md covers only through
 // its commit "sts: Reject policies with max_age > 1y".
 //
 // Modelled: it rejects max_age above 31557600 and max_age 0 (STS-POL-9).

@@ -17,7 +17,7 @@ const scanLineMax = 64<<10 - 1
 
 // emulateGoMTASTS models foxcpp/go-mtasts, the library maddy uses.
 //
-// Modelled from the digest: it does not filter TXT records and needs exactly
+// Modelled from docs/rules.md: it does not filter TXT records and needs exactly
 // one TXT RR of any kind, so a foreign record beside the STSv1 one means no
 // policy (STS-TXT-4, OPS-12); any non-empty id is accepted, the last one
 // kept (STS-TXT-9, -12); the body is read with bufio.Scanner (split on LF,
@@ -28,7 +28,7 @@ const scanLineMax = 64<<10 - 1
 // (STS-POL-13); repeated keys keep the last value (STS-POL-14); max_age is
 // read with strconv.Atoi (a sign is accepted, no upper bound, STS-POL-9); a
 // trailing dot on an mx pattern is stripped (STS-POL-10).
-// Assumed: the record must start with "v=STSv1;" (the digest lists no
+// Assumed: the record must start with "v=STSv1;" (docs/rules.md lists no
 // selection leniency for it); its other fields are not checked; mx patterns
 // are not checked beyond that.
 func emulateGoMTASTS(in Input) Verdict {

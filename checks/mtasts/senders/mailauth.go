@@ -17,7 +17,7 @@ var reMailauthRecord = regexp.MustCompile(`(?i)^v=stsv1\b`)
 
 // emulateMailauth models postalsys/mailauth (Node).
 //
-// Modelled from the digest: "v=STSv1" is matched case-insensitively as a
+// Modelled from docs/rules.md: "v=STSv1" is matched case-insensitively as a
 // whole word (STS-TXT-4); two or more such records are an error,
 // multi_sts_records, which still ends in no policy (STS-TXT-5); any
 // non-empty id is accepted (STS-TXT-9); the body is split on an optional CR

@@ -14,7 +14,7 @@ var moxFetch = fetchProfile{timeout: time.Minute, timeoutText: "60 s", bodyCap: 
 
 // emulateMox models mox (mjl-/mox mtasts/), a strict ABNF parser.
 //
-// Modelled from the digest: a record is an MTA-STS record once "v=STSv1"
+// Modelled from docs/rules.md: a record is an MTA-STS record once "v=STSv1"
 // plus a delimiter (spaces or tabs allowed before ";") has been read, and the
 // rest must follow the grammar, id charset included (STS-TXT-4, -9, -14); a
 // repeated TXT id keeps the first (STS-TXT-12); the policy is parsed by a

@@ -14,7 +14,7 @@ var pmsrFetch = fetchProfile{timeout: 4 * time.Second, timeoutText: "4 s (its de
 
 // emulatePMSR models postfix-mta-sts-resolver (Python).
 //
-// Modelled from the digest: TXT records are kept when they start with
+// Modelled from docs/rules.md: TXT records are kept when they start with
 // "v=STSv1", even without ";" (STS-TXT-4); fields are split on ";" and "=",
 // any non-empty id is accepted and the last kept (STS-TXT-9, -12); the body
 // is decoded with the declared charset, ASCII when none is given, so

@@ -3,14 +3,15 @@
 // which senders would reject or misread what they publish.
 //
 // Each implementation is a small emulator of its own parsing decisions,
-// written from the project's digest of their sources (docs/rules.md, §1-§4 and
-// §7): mox, go-mtasts (foxcpp, used by maddy), pmsr (postfix-mta-sts-resolver),
+// written from what docs/rules.md says of their sources (the STS-TXT,
+// STS-FETCH, STS-POL and STS-SEND rules, and "Sender implementations"):
+// mox, go-mtasts (foxcpp, used by maddy), pmsr (postfix-mta-sts-resolver),
 // tlspol (postfix-tlspol), mailauth (postalsys) and chasquid. RFCReading is the
 // reference: a strict RFC 8461 reader.
 //
-// Modelling rule: every emulator reproduces the behaviours the digest
+// Modelling rule: every emulator reproduces the behaviours docs/rules.md
 // describes for it (its line splitting, key handling, which checks it skips or
-// adds). Where the digest says nothing about a detail, the emulator behaves as
+// adds). Where docs/rules.md says nothing about a detail, the emulator behaves as
 // the RFC does, and its doc comment says which details are assumed.
 //
 // Outcome conventions shared by every emulator:

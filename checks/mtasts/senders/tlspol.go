@@ -14,7 +14,7 @@ const tlspolCache = 30 * 24 * 3600
 
 // emulateTLSPol models postfix-tlspol (Go, a Postfix policy server).
 //
-// Modelled from the digest: spaces or tabs are allowed before the first ";"
+// Modelled from docs/rules.md: spaces or tabs are allowed before the first ";"
 // of the record, the id charset and length are enforced, and the id is
 // never stored (STS-TXT-4, -9, STS-SEND-3); a non-200 status means "no
 // policy" (STS-FETCH-5); the body is split on LF with one trailing CR dropped
