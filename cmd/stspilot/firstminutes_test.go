@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -49,5 +51,48 @@ func TestDomainIsIPAddress(t *testing.T) {
 	reps := decodeLines(t, out)
 	if len(reps) != 3 || reps[1].Domain != "192.0.2.1" || !strings.Contains(reps[1].Error, "stdin:2") || !strings.Contains(reps[1].Error, "an IP address") {
 		t.Errorf("reports %+v", reps)
+	}
+}
+
+// TestWorkflowNamesEveryMissingFlag: a rollback with no journal and no
+// terminal names --yes, --provider and --publish in one message (exit 2),
+// instead of one per try, and creates no state directory on the way.
+func TestWorkflowNamesEveryMissingFlag(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	state := filepath.Join(t.TempDir(), "state")
+	t.Setenv("XDG_STATE_HOME", state)
+	run := func(args ...string) (int, string, string) {
+		f, out, errOut := testFactory("", &fakeChecker{})
+		f.Normalize, f.NewEngine = domainname.Normalize, newEngine
+		code := execute(context.Background(), f, args)
+		return code, out.String(), errOut.String()
+	}
+	code, out, errOut := run("rollback", "example.com")
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	if code != exitUsage || out != "" || len(lines) != 2 || !strings.HasPrefix(lines[0], "stspilot: rollback needs 3 flags: --yes") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	for _, want := range []string{"--yes (there is no terminal to confirm on)", "--provider NAME (no journal of example.com remembers one; known: ", "manual", "--publish SPEC (where the policy file goes: webroot:DIR, serve, exec:CMD or manual"} {
+		if !strings.Contains(lines[0], want) {
+			t.Errorf("lacks %q: %s", want, lines[0])
+		}
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("a failed run created the state directory: %v", err)
+	}
+	code, _, errOut = run("rollback", "example.com", "--yes")
+	if code != exitUsage || !strings.Contains(errOut, "rollback needs 2 flags: --provider NAME") || !strings.Contains(errOut, "and --publish SPEC") || strings.Contains(errOut, "--yes") {
+		t.Errorf("with --yes: exit %d, %q", code, errOut)
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("a run missing --provider created the state directory: %v", err)
+	}
+	code, _, errOut = run("rollback", "example.com", "--publish", "manual")
+	if code != exitUsage || !strings.Contains(errOut, "rollback needs 2 flags: --yes (there is no terminal to confirm on) and --provider NAME") || strings.Contains(errOut, "--publish") {
+		t.Errorf("with --publish: exit %d, %q", code, errOut)
+	}
+	code, _, errOut = run("rollback", "example.com", "--publish", "manual", "--provider", "manual")
+	if code != exitUsage || !strings.Contains(errOut, "stspilot: rollback changes DNS records and the policy file: pass --yes to apply without a terminal to confirm on\n") {
+		t.Errorf("only --yes missing: exit %d, %q", code, errOut)
 	}
 }

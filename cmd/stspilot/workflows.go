@@ -19,6 +19,7 @@ import (
 	"github.com/stspilot/stspilot/internal/domainname"
 	"github.com/stspilot/stspilot/tui/textout"
 	"github.com/stspilot/stspilot/workflow"
+	"github.com/stspilot/stspilot/workflow/journal"
 )
 
 // waitForever is what a bare --wait means: until the gates open.
@@ -54,6 +55,10 @@ type WorkflowOptions struct {
 	Source dnsprovider.Source
 	// NewEngine builds the engine (tests replace it).
 	NewEngine func(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error)
+
+	// needYes: the run would change something, and neither --yes nor a
+	// terminal to confirm on was given (validate).
+	needYes bool
 }
 
 // newWorkflowOptions are the options a workflow command starts from.
@@ -256,19 +261,66 @@ func (o *WorkflowOptions) validate() error {
 	if o.Wait < 0 {
 		return usageErrorf("--wait must not be negative")
 	}
-	if !o.PlanOnly && !o.Yes && !o.IO.CanPrompt() {
-		return usageErrorf("%s changes DNS records and the policy file: pass --yes to apply without a terminal to confirm on", o.Workflow)
-	}
+	// Without --yes and a terminal the run cannot go on, but the engine
+	// is still built first (runWorkflow), so that one message names
+	// every flag missing, not one per try.
+	o.needYes = !o.PlanOnly && !o.Yes && !o.IO.CanPrompt()
 	return nil
 }
 
 // runWorkflow builds the engine and runs the workflow (or its plan).
 func runWorkflow(ctx context.Context, o *WorkflowOptions) error {
 	eng, err := o.NewEngine(ctx, o)
+	if o.needYes {
+		var m *missingError
+		if !errors.As(err, &m) {
+			m = &missingError{workflow: o.Workflow, domain: o.Domain}
+		}
+		m.needs = append([]need4{needYes}, m.needs...)
+		return &usageError{m}
+	}
 	if err != nil {
 		return err
 	}
 	return workflowRun(ctx, o, eng)
+}
+
+// need4 is a requirement of a workflow run that a flag meets.
+type need4 uint8
+
+const (
+	needYes need4 = iota
+	needProvider
+	needPublish
+)
+
+// missingError names every flag a workflow run needs and was not given,
+// in one message (exit 2): in an emergency, one try tells all.
+type missingError struct {
+	workflow workflow.Workflow
+	domain   string
+	needs    []need4
+}
+
+func (e *missingError) Error() string {
+	if len(e.needs) == 1 && e.needs[0] == needYes {
+		return fmt.Sprintf("%s changes DNS records and the policy file: pass --yes to apply without a terminal to confirm on", e.workflow)
+	}
+	var parts []string
+	for _, n := range e.needs {
+		switch n {
+		case needYes:
+			parts = append(parts, "--yes (there is no terminal to confirm on)")
+		case needProvider:
+			parts = append(parts, fmt.Sprintf("--provider NAME (no journal of %s remembers one; known: %s; see stspilot providers)", e.domain, strings.Join(dnsprovider.Names(), ", ")))
+		case needPublish:
+			parts = append(parts, fmt.Sprintf("--publish SPEC (where the policy file goes: webroot:DIR, serve, exec:CMD or manual; no journal of %s remembers one)", e.domain))
+		}
+	}
+	if len(parts) == 1 {
+		return fmt.Sprintf("%s needs %s", e.workflow, parts[0])
+	}
+	return fmt.Sprintf("%s needs %d flags: %s and %s", e.workflow, len(parts), strings.Join(parts[:len(parts)-1], ", "), parts[len(parts)-1])
 }
 
 // observer picks the renderer: JSON lines, or text for people.
@@ -389,10 +441,14 @@ func confirm(s *IOStreams, p *workflow.Plan) (bool, error) {
 // journal, ladder, live checks, served and published gates. Settings the
 // journal remembers (provider, publisher, ladder) fill the flags not given.
 func newEngine(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error) {
-	fj, err := workflow.OpenFileJournal(o.StateDir)
+	// The settings are read without creating the state directory: plan
+	// and status change nothing, and neither does a run that fails for
+	// want of a flag. Only a run that can go on opens it for writing.
+	st, err := journal.OpenExisting(o.StateDir)
 	if err != nil {
 		return nil, err
 	}
+	fj := &workflow.FileJournal{Store: st}
 	jProv, jPub, jLadder, err := fj.Settings(o.Domain)
 	if err != nil {
 		return nil, err
@@ -410,11 +466,20 @@ func newEngine(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error
 	if readOnly && publish == "" {
 		publish = "manual"
 	}
-	if provName == "" {
-		return nil, usageErrorf("--provider NAME is required the first time (known: %s; see stspilot providers)", strings.Join(dnsprovider.Names(), ", "))
+	if provName == "" || publish == "" {
+		m := &missingError{workflow: o.Workflow, domain: o.Domain}
+		if provName == "" {
+			m.needs = append(m.needs, needProvider)
+		}
+		if publish == "" {
+			m.needs = append(m.needs, needPublish)
+		}
+		return nil, &usageError{m}
 	}
-	if publish == "" {
-		return nil, usageErrorf("--publish webroot:DIR|exec:CMD|serve|manual is required the first time")
+	if !readOnly && !o.needYes {
+		if fj, err = workflow.OpenFileJournal(o.StateDir); err != nil {
+			return nil, err
+		}
 	}
 	lad := workflow.DefaultLadder.Clone()
 	if ladderSpec != "" {

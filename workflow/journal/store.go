@@ -518,3 +518,27 @@ func sanitizeCommand(cmd string) string {
 		return r
 	}, clip(cmd))
 }
+
+// OpenExisting is Open for readers that change nothing (status, plan,
+// completion): it never creates the state directory. A directory that
+// does not exist yet holds no journals: Peek returns nil and Domains
+// none. Anything that writes through the Store fails.
+func OpenExisting(dir string) (*Store, error) {
+	if dir == "" {
+		d, err := DefaultDir()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("journal: state directory %s: %w", dir, err)
+	}
+	if fi, err := os.Stat(abs); err == nil && !fi.IsDir() {
+		return nil, fmt.Errorf("journal: state directory %s is not a directory", abs)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("journal: state directory: %w", err)
+	}
+	return &Store{dir: abs, Command: defaultCommand(os.Args), Now: time.Now}, nil
+}

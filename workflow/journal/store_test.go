@@ -691,3 +691,24 @@ func TestPeekDuringSavesSeesWholeDocuments(t *testing.T) {
 		t.Fatalf("%d entries", len(p.Entries))
 	}
 }
+
+// TestOpenExisting: the read-only opener never creates the state
+// directory; a missing one holds no journals, and a write fails.
+func TestOpenExisting(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	st, err := OpenExisting(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j, err := st.Peek("example.com"); j != nil || err != nil {
+		t.Errorf("Peek in a missing directory: %v, %v", j, err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("OpenExisting created %s: %v", dir, err)
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o600)
+	if _, err := OpenExisting(file); err == nil {
+		t.Error("a file as the state directory was accepted")
+	}
+}
