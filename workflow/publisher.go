@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/stspilot/stspilot/internal/atomicfile"
@@ -226,10 +225,14 @@ func (e *Exec) run(ctx context.Context, domain, action string, stdin []byte) (Pu
 	var stderr tailBuffer
 	cmd.Stdout = io.Discard
 	cmd.Stderr = &stderr
-	// The command runs in its own process group so that a timeout kills
-	// what it started too (an upload tool under sh), not only the shell.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	// The command must not outlive the run: a publish that lands after the
+	// run ended (and its journal lock was released) could serve a policy
+	// no journal knows about. So it runs in its own process group, which a
+	// cancelled ctx (timeout, SIGINT, SIGTERM, SIGHUP) kills whole, and Run
+	// returns only once the shell is gone: the caller holds the journal
+	// lock until then. Should stspilot itself be killed outright, the
+	// kernel kills the shell too where it can (Linux: parent-death signal).
+	killWithRun(cmd)
 	cmd.WaitDelay = 5 * time.Second
 	err := cmd.Run()
 	if err != nil {

@@ -34,7 +34,7 @@ var exitCodeTable = []struct {
 	{exitPending, "pending: a gate is still closed; the output says which and when to retry (`next_at` in JSON)"},
 	{exitFindings, "`check`/`status` found errors"},
 	{exitRefused, "refused: the step would break mail (the output says why and what would override it)"},
-	{exitInterrupted, "interrupted (SIGINT or SIGTERM)"},
+	{exitInterrupted, "interrupted (SIGINT, SIGTERM or SIGHUP)"},
 }
 
 // exitCodePrecedence explains which code wins when a run has several

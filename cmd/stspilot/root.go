@@ -57,23 +57,33 @@ type globalOptions struct {
 	Debug string
 }
 
+// interruptSignals end a run with exit 130 ("interrupted").
+var interruptSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
 // run is the whole program: it parses args, runs the command and returns the
-// exit code. SIGINT and SIGTERM cancel the context every command runs under;
-// a second signal kills the process the default way.
+// exit code. SIGINT, SIGTERM and SIGHUP (the terminal or SSH session going
+// away) cancel the context every command runs under, so that a run stops
+// what it started (an exec publisher) and releases its journal lock only
+// after; a second signal kills the process the default way.
 func run(args []string, in io.Reader, out, errOut io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop()
-	}()
-	f := &factory{
+	return runSignals(&factory{
 		IO:        newIOStreams(in, out, errOut, os.Getenv),
 		RunCheck:  checks.Run,
 		NewEngine: newEngine,
 		Normalize: domainname.Normalize,
 		Now:       time.Now,
-	}
+	}, args)
+}
+
+// runSignals is execute under the interrupt signals (run's, and the tests'
+// child process with a sandbox factory).
+func runSignals(f *factory, args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), interruptSignals...)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	return execute(ctx, f, args)
 }
 

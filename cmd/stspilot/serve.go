@@ -61,7 +61,7 @@ stored under STATE/reports/, where "stspilot reports" reads them.
 
 The access log (JSON lines, --access-log, default stderr) records every
 request with the sender's User-Agent and the policy id it was served.
-SIGINT or SIGTERM stops it gracefully (exit 130).`,
+SIGINT, SIGTERM or SIGHUP stops it gracefully (exit 130).`,
 		Example: `  stspilot serve --tls-cert /etc/ssl/mta-sts.pem --tls-key /etc/ssl/mta-sts.key
   stspilot serve --acme --acme-email hostmaster@example.com --access-log /var/log/stspilot/access.log
   stspilot rollout example.com --publish serve --provider cloudflare`,

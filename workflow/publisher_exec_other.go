@@ -1,0 +1,9 @@
+//go:build !unix
+
+package workflow
+
+import "os/exec"
+
+// killWithRun: no process groups here; a cancelled context kills the
+// shell only (exec.CommandContext's default).
+func killWithRun(*exec.Cmd) {}
