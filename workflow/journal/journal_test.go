@@ -201,22 +201,32 @@ func TestDecodeRefusesNewerSchema(t *testing.T) {
 	}
 }
 
+// lowerMaxSize sets the journal cap to n for the rest of the test, so an
+// input over the cap is small (the production cap is MaxSize).
+func lowerMaxSize(t *testing.T, n int64) {
+	t.Helper()
+	old := maxSize
+	maxSize = n
+	t.Cleanup(func() { maxSize = old })
+}
+
 func TestDecodeSizeCap(t *testing.T) {
-	big := make([]byte, MaxSize+1)
-	for i := range big {
-		big[i] = ' '
+	if maxSize != MaxSize || MaxSize != 8<<20 {
+		t.Fatalf("the cap in force is %d, MaxSize %d: want both 8 MiB", maxSize, MaxSize)
 	}
+	lowerMaxSize(t, 64<<10)
+	big := bytes.Repeat([]byte(" "), int(maxSize)+1)
 	if _, err := Decode(big); err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Fatalf("Decode of %d bytes: %v", len(big), err)
 	}
 	// Encode refuses to write what Decode would refuse to read.
 	j, _ := New("example.com")
-	huge := strings.Repeat("x", 1<<20)
+	huge := strings.Repeat("x", 8<<10)
 	for i := 0; i < 9; i++ {
 		j.Append(Entry{Kind: KindPolicyWrite, Name: "https://mta-sts.example.com/", PolicyText: huge}, t0)
 	}
 	if _, err := Encode(j); err == nil || !strings.Contains(err.Error(), "limit") {
-		t.Fatalf("Encode of a 9 MiB journal: %v", err)
+		t.Fatalf("Encode of a journal 9/8 of the cap: %v", err)
 	}
 }
 

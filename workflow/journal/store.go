@@ -140,8 +140,8 @@ func (s *Store) read(d string) (*Journal, error) {
 		return nil, &CorruptError{Path: path, Reason: "it is a symbolic link; stspilot reads and writes only a regular file there"}
 	case !fi.Mode().IsRegular():
 		return nil, &CorruptError{Path: path, Reason: "it is not a regular file"}
-	case fi.Size() > MaxSize:
-		return nil, &CorruptError{Path: path, Reason: fmt.Sprintf("it is %d bytes, above the %d-byte limit", fi.Size(), MaxSize)}
+	case fi.Size() > maxSize:
+		return nil, &CorruptError{Path: path, Reason: fmt.Sprintf("it is %d bytes, above the %d-byte limit", fi.Size(), maxSize)}
 	}
 	f, err := os.OpenFile(path, os.O_RDONLY|openNoFollow, 0)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -151,12 +151,12 @@ func (s *Store) read(d string) (*Journal, error) {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, maxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("journal: reading %s: %w", path, err)
 	}
-	if len(data) > MaxSize {
-		return nil, &CorruptError{Path: path, Reason: fmt.Sprintf("it is above the %d-byte limit", MaxSize)}
+	if int64(len(data)) > maxSize {
+		return nil, &CorruptError{Path: path, Reason: fmt.Sprintf("it is above the %d-byte limit", maxSize)}
 	}
 	j, err := Decode(data)
 	var se *SchemaError
