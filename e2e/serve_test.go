@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -19,6 +20,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -464,7 +466,7 @@ func TestServeLoad(t *testing.T) {
 	var wg sync.WaitGroup
 	for w := range workers {
 		c := policyClient(serveIP, roots)
-		if w%2 == 1 { // half over HTTP/1.1
+		if w%2 == 1 { // half do not offer h2 (serve answers all over HTTP/1.1)
 			c.Transport.(*http.Transport).TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 		}
 		wg.Go(func() {
@@ -496,9 +498,240 @@ func TestServeLoad(t *testing.T) {
 	})
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	p99 := lat[len(lat)*99/100]
-	msg := fmt.Sprintf("serve load: %d requests, %d clients (h2 and http/1.1), %.0f requests/s, p50 %v, p99 %v, %d failed",
+	msg := fmt.Sprintf("serve load: %d requests, %d clients over HTTP/1.1 (half would prefer h2), %.0f requests/s, p50 %v, p99 %v, %d failed",
 		requests, workers, float64(requests)/elapsed.Seconds(), lat[len(lat)/2].Round(time.Microsecond), p99.Round(time.Microsecond), n)
 	t.Log(msg)
 	fmt.Println(msg)
 	_ = slices.Max(lat)
+}
+
+// legitLimit bounds a legitimate fetch during an attack: far above the
+// milliseconds one takes, the timeout of the fetches that all failed
+// before serve capped connections per client.
+const legitLimit = 5 * time.Second
+
+// fetchFrom fetches url from ip:443 on a fresh connection from the loopback
+// address src and fails the test unless the policy comes back within
+// legitLimit.
+func fetchFrom(t *testing.T, ip, src string, roots *x509.CertPool, url, policy, what string) {
+	t.Helper()
+	tr := &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+			return d.DialContext(ctx, network, net.JoinHostPort(ip, "443"))
+		},
+		DisableKeepAlives: true,
+	}
+	c := &http.Client{Transport: tr, Timeout: legitLimit}
+	t0 := time.Now()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("%s: a fetch from %s failed after %v: %v", what, src, time.Since(t0).Round(time.Millisecond), err)
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxPolicy))
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != policy {
+		t.Fatalf("%s: fetch from %s: %d %q", what, src, resp.StatusCode, b)
+	}
+	t.Logf("%s: a fetch from %s took %v", what, src, time.Since(t0).Round(time.Millisecond))
+}
+
+// holdIdle opens perSrc TLS connections from each loopback address of srcs
+// to ip:443, fetches the policy of host once over each (HTTP/1.1
+// keep-alive) and leaves them open. It returns the connections, and how
+// many got no answer (refused or evicted while the attack went on).
+func holdIdle(t *testing.T, ip, host string, roots *x509.CertPool, srcs []string, perSrc int) (held []net.Conn, failed int) {
+	t.Helper()
+	type job struct{ src string }
+	jobs := make(chan job, len(srcs)*perSrc)
+	for range perSrc {
+		for _, s := range srcs {
+			jobs <- job{s}
+		}
+	}
+	close(jobs)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for j := range jobs {
+				d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(j.src)}, Timeout: netTime}
+				raw, err := d.Dial("tcp", net.JoinHostPort(ip, "443"))
+				if err != nil {
+					mu.Lock()
+					failed++
+					mu.Unlock()
+					continue
+				}
+				c := tls.Client(raw, &tls.Config{RootCAs: roots, ServerName: host, NextProtos: []string{"http/1.1"}})
+				c.SetDeadline(time.Now().Add(netTime))
+				_, err = io.WriteString(c, "GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: "+host+"\r\nUser-Agent: idle-holder\r\n\r\n")
+				var resp *http.Response
+				if err == nil {
+					resp, err = http.ReadResponse(bufio.NewReader(c), nil)
+				}
+				if err == nil {
+					_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, maxPolicy))
+					resp.Body.Close()
+				}
+				mu.Lock()
+				if err != nil || resp.StatusCode != 200 {
+					failed++
+					c.Close()
+				} else {
+					c.SetDeadline(time.Time{})
+					held = append(held, c)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	return held, failed
+}
+
+// TestServeSlots: on the real binary with its default caps, idle
+// keep-alive connections from one client or from many, and connections
+// that stall before their first request, do not stop other clients'
+// fetches, and stalled connections are closed after the header timeout.
+func TestServeSlots(t *testing.T) {
+	env := needWorld(t)
+	state := t.TempDir()
+	d := servedDomain(t, env, serveIP)
+	host := "mta-sts." + d
+	certFile, keyFile := issueWorldCert(t, env, t.TempDir(), host)
+	policy := "version: STSv1\nmode: testing\nmx: mx1." + env["WORLD_ZONE"] + "\nmax_age: 86400\n"
+	os.MkdirAll(filepath.Join(state, "serve", d), 0o755)
+	os.WriteFile(filepath.Join(state, "serve", d, "mta-sts.txt"), []byte(policy), 0o644)
+	startServe(t, state, serveIP, "--tls-cert", certFile, "--tls-key", keyFile, "--access-log", "/dev/null")
+	roots := worldRoots(t)
+	url := "https://" + host + "/.well-known/mta-sts.txt"
+	fetchFrom(t, serveIP, "127.0.3.1", roots, url, policy, "before any attack")
+
+	// The report's attack: 1024 idle keep-alive connections, one GET
+	// each, from one client. It keeps at most its cap of them; ten
+	// fetches of another client all get through, and so does one from
+	// the attacking address (it evicts one of its own idle connections).
+	t0 := time.Now()
+	held, failed := holdIdle(t, serveIP, host, roots, []string{"127.0.3.10"}, serve.DefaultMaxConns)
+	took := time.Since(t0)
+	open := stillOpen(held, 500*time.Millisecond)
+	t.Logf("one client: %d connections answered (%d not) in %v, %d still open", len(held), failed, took.Round(time.Millisecond), open)
+	if open > serve.DefaultMaxConnsPerClient {
+		t.Errorf("one client holds %d open connections, more than its cap of %d", open, serve.DefaultMaxConnsPerClient)
+	}
+	for i := range 10 {
+		fetchFrom(t, serveIP, "127.0.3.2", roots, url, policy, fmt.Sprintf("idle connections from one client, fetch %d", i+1))
+	}
+	fetchFrom(t, serveIP, "127.0.3.10", roots, url, policy, "the attacking address itself")
+	for _, c := range held {
+		c.Close()
+	}
+
+	// Many clients fill the global cap with idle connections: a new
+	// client evicts the oldest idle one.
+	var srcs []string
+	for i := range 20 {
+		srcs = append(srcs, fmt.Sprintf("127.0.4.%d", i+1))
+	}
+	held, failed = holdIdle(t, serveIP, host, roots, srcs, serve.DefaultMaxConnsPerClient-4)
+	t.Logf("%d clients: %d idle connections answered (%d not)", len(srcs), len(held), failed)
+	fetchFrom(t, serveIP, "127.0.3.3", roots, url, policy, fmt.Sprintf("%d idle connections from %d clients", len(held), len(srcs)))
+	for _, c := range held {
+		c.Close()
+	}
+
+	// Stalls: a client's cap of connections each of a TCP connection
+	// without a TLS handshake, of HTTP/1.1 headers that never end, and of
+	// HTTP/2 spoken anyway after ALPN chose HTTP/1.1 (the preface, then a
+	// HEADERS frame without END_HEADERS, which held a connection 61 s
+	// when serve spoke HTTP/2).
+	type stalled struct {
+		c  net.Conn
+		t0 time.Time
+	}
+	var stalls []stalled
+	for i, kind := range []string{"tcp", "http1", "h2"} {
+		src := fmt.Sprintf("127.0.5.%d", i+1)
+		for range serve.DefaultMaxConnsPerClient {
+			dl := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: netTime}
+			t0 := time.Now()
+			raw, err := dl.Dial("tcp", net.JoinHostPort(serveIP, "443"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c net.Conn = raw
+			if kind != "tcp" {
+				tc := tls.Client(raw, &tls.Config{RootCAs: roots, ServerName: host, NextProtos: []string{"h2", "http/1.1"}})
+				tc.SetDeadline(time.Now().Add(netTime))
+				if err := tc.Handshake(); err != nil {
+					t.Fatalf("%s stall: handshake: %v", kind, err)
+				}
+				if p := tc.ConnectionState().NegotiatedProtocol; p != "http/1.1" {
+					t.Fatalf("ALPN chose %q for a client offering h2 and http/1.1, want http/1.1", p)
+				}
+				if kind == "http1" {
+					io.WriteString(tc, "GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: "+host+"\r\n")
+				} else {
+					io.WriteString(tc, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"+
+						"\x00\x00\x00\x04\x00\x00\x00\x00\x00"+ // SETTINGS
+						"\x00\x00\x01\x01\x01\x00\x00\x00\x01\x82") // HEADERS, END_STREAM, no END_HEADERS
+				}
+				c = tc
+			}
+			stalls = append(stalls, stalled{c, t0})
+		}
+	}
+	defer func() {
+		for _, s := range stalls {
+			s.c.Close()
+		}
+	}()
+	fetchFrom(t, serveIP, "127.0.3.4", roots, url, policy, fmt.Sprintf("%d stalled connections", len(stalls)))
+	// Each stalled connection is closed by the server about the header
+	// timeout (5s) after it was opened.
+	var worst time.Duration
+	for i, s := range stalls {
+		s.c.SetReadDeadline(s.t0.Add(30 * time.Second))
+		_, err := io.Copy(io.Discard, s.c)
+		el := time.Since(s.t0)
+		if isTimeout(err) {
+			t.Fatalf("stalled connection %d was still open after %v", i, el.Round(time.Millisecond))
+		}
+		worst = max(worst, el)
+	}
+	t.Logf("the last stalled connection was closed %v after it was opened", worst.Round(time.Millisecond))
+	if worst > 2*serve.DefaultReadHeaderTimeout {
+		t.Errorf("a stalled connection stayed open %v, want about the header timeout (%v)", worst.Round(time.Millisecond), serve.DefaultReadHeaderTimeout)
+	}
+}
+
+// stillOpen counts the connections of cs that the server has not closed:
+// those on which a read waits until the deadline (a close the server made
+// reaches the client in far less).
+func stillOpen(cs []net.Conn, wait time.Duration) int {
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(wait)
+	for _, c := range cs {
+		wg.Go(func() {
+			c.SetReadDeadline(deadline)
+			if _, err := c.Read(make([]byte, 1)); isTimeout(err) {
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return int(n.Load())
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
