@@ -103,13 +103,18 @@ func (a *analysis) stsRecord() {
 	a.stsAny = len(sts)+len(near) > 0
 	switch {
 	case len(sts) == 0 && len(near) > 0:
+		want := "v=STSv1; id=" + a.suggestID()
 		f := newFinding("sts-record.syntax", name, "record does not start with exactly \"v=STSv1;\": "+quoteList(near),
-			fmt.Sprintf("%s TXT %q", name, "v=STSv1; id="+a.suggestID()))
+			fmt.Sprintf("%s TXT %q", name, want))
 		f.Rules = append(f.Rules, "STS-TXT-4", "STS-TXT-14")
+		f.Action = txtAction(name, want)
 		a.add(f)
 	case len(sts) > 1:
-		a.add(newFinding("sts-record.multiple", name, fmt.Sprintf("%d STSv1 records: %s", len(sts), quoteList(sts)),
-			fmt.Sprintf("delete all but one; keep exactly: %s TXT %q", name, "v=STSv1; id="+a.suggestID())))
+		want := "v=STSv1; id=" + a.suggestID()
+		f := newFinding("sts-record.multiple", name, fmt.Sprintf("%d STSv1 records: %s", len(sts), quoteList(sts)),
+			fmt.Sprintf("delete all but one; keep exactly: %s TXT %q", name, want))
+		f.Action = txtAction(name, want)
+		a.add(f)
 	case len(sts) == 1:
 		rec, probs := mtasts.ParseRecord(sts[0])
 		var idProbs, errs, warns []string
@@ -123,16 +128,22 @@ func (a *analysis) stsRecord() {
 				warns = append(warns, p.Rule+": "+p.Message)
 			}
 		}
-		fix := fmt.Sprintf("%s TXT %q", name, "v=STSv1; id="+a.suggestID())
+		want := "v=STSv1; id=" + a.suggestID()
+		fix := fmt.Sprintf("%s TXT %q", name, want)
 		if len(idProbs) > 0 {
-			a.add(newFinding("sts-record.id-invalid", name, strings.Join(idProbs, "; "), fix))
+			f := newFinding("sts-record.id-invalid", name, strings.Join(idProbs, "; "), fix)
+			f.Action = txtAction(name, want)
+			a.add(f)
 		}
 		if len(errs) > 0 {
-			a.add(newFinding("sts-record.syntax", name, strings.Join(errs, "; "), fix))
+			f := newFinding("sts-record.syntax", name, strings.Join(errs, "; "), fix)
+			f.Action = txtAction(name, want)
+			a.add(f)
 		}
 		if len(warns) > 0 {
 			f := newFinding("sts-record.syntax", name, strings.Join(warns, "; "), fix)
 			f.Severity = SevWarn
+			f.Action = txtAction(name, want)
 			a.add(f)
 		}
 		if len(idProbs) == 0 && len(errs) == 0 && rec.ID != "" {
@@ -201,8 +212,10 @@ func (a *analysis) policyHost() {
 				obs = "address lookups failed: " + o.host.ErrA.Error()
 			}
 			a.hostGone = true
-			a.add(newFinding("teardown.host-gone", host, obs+" while "+txtrecord.STSName(d)+" still announces a policy",
-				"serve a mode: none policy at "+url+" with a new id until the last policy's max_age has passed (stspilot teardown "+d+"), or put the host back"))
+			f := newFinding("teardown.host-gone", host, obs+" while "+txtrecord.STSName(d)+" still announces a policy",
+				"serve a mode: none policy at "+url+" with a new id until the last policy's max_age has passed, or put the host back")
+			f.Action = workflowAction(ActionTeardown)
+			a.add(f)
 		}
 		return
 	}
@@ -507,8 +520,9 @@ func (a *analysis) orphanAndStage() {
 		if hasPolicy && (a.policy.Mode == mtasts.ModeEnforce || a.policy.Mode == mtasts.ModeTesting) {
 			f := newFinding("teardown.orphan-policy", txtrecord.STSName(d),
 				fmt.Sprintf("no _mta-sts record, but %s serves mode: %s, max_age: %d", rep.Policy.Host, a.policy.Mode, a.policy.MaxAge),
-				fmt.Sprintf("publish a mode: none policy, then %s TXT %q, and remove both only after %s (stspilot teardown %s)",
-					"_mta-sts."+d, "v=STSv1; id=<new id>", humanDuration(a.policy.MaxAge), d))
+				fmt.Sprintf("publish a mode: none policy, then %s TXT %q, and remove both only after %s",
+					"_mta-sts."+d, "v=STSv1; id=<new id>", humanDuration(a.policy.MaxAge)))
+			f.Action = workflowAction(ActionTeardown)
 			if a.policy.Mode == mtasts.ModeTesting {
 				f.Severity = SevWarn
 			}
@@ -521,8 +535,12 @@ func (a *analysis) orphanAndStage() {
 		} else {
 			a.live.Stage = StageAbsent
 		}
-		fix := "serve a policy at " + txtrecord.PolicyURL(d) + " first, then publish " + txtrecord.STSName(d) + " TXT \"v=STSv1; id=<id>\" (stspilot rollout " + d + ")"
-		a.add(newFinding("sts-record.missing", txtrecord.STSName(d), "no TXT record starting with v=STSv1", fix))
+		fix := "serve a policy at " + txtrecord.PolicyURL(d) + " first, then publish " + txtrecord.STSName(d) + " TXT \"v=STSv1; id=<id>\""
+		f := newFinding("sts-record.missing", txtrecord.STSName(d), "no TXT record starting with v=STSv1", fix)
+		if a.live.Stage == StageAbsent {
+			f.Action = workflowAction(ActionRollout)
+		}
+		a.add(f)
 	case a.stsValid && hasPolicy && !a.hasError(AreaSTS, "policy.id-drift", "policy.ip-divergence"):
 		a.live.Stage = Stage(a.policy.Mode)
 		a.underPol = a.policy.Mode == mtasts.ModeEnforce || a.policy.Mode == mtasts.ModeTesting
@@ -772,6 +790,7 @@ func (a *analysis) tlsrptRecord() {
 			}
 		}
 		fixed := example
+		var fixedRec *Action // set when fixed keeps the record's own destination
 		var good []string
 		for _, u := range rec.RUA {
 			if _, err := tlsrpt.Render([]string{u}); err == nil {
@@ -781,6 +800,7 @@ func (a *analysis) tlsrptRecord() {
 		if len(good) > 0 {
 			if s, err := tlsrpt.Render(good[:1]); err == nil {
 				fixed = fmt.Sprintf("%s TXT %q", name, s)
+				fixedRec = txtAction(name, s)
 			}
 		}
 		if len(scheme) > 0 {
@@ -788,14 +808,19 @@ func (a *analysis) tlsrptRecord() {
 			for _, p := range scheme {
 				ms = append(ms, p.Message)
 			}
-			a.add(newFinding("tlsrpt.rua-scheme", name, strings.Join(ms, "; "), "use mailto: or https: destinations only, e.g. "+fixed))
+			f := newFinding("tlsrpt.rua-scheme", name, strings.Join(ms, "; "), "use mailto: or https: destinations only, e.g. "+fixed)
+			f.Action = fixedRec
+			a.add(f)
 		}
 		if len(errs) > 0 {
-			a.add(newFinding("tlsrpt.syntax", name, strings.Join(errs, "; "), fixed))
+			f := newFinding("tlsrpt.syntax", name, strings.Join(errs, "; "), fixed)
+			f.Action = fixedRec
+			a.add(f)
 		}
 		if len(warns) > 0 {
 			f := newFinding("tlsrpt.syntax", name, strings.Join(warns, "; "), fixed)
 			f.Severity = SevWarn
+			f.Action = fixedRec
 			a.add(f)
 		}
 		if tlsrpt.MultipleRUA(rec) {

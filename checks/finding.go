@@ -44,4 +44,37 @@ type Finding struct {
 	// ResultType is the RFC 8460 result-type a reporting sender would put in
 	// its TLS-RPT report for this problem ("" when none applies).
 	ResultType string `json:"result_type,omitempty"`
+	// Action is what stspilot itself can do about the finding, beside
+	// Fix's words (nil when the fix is outside stspilot: a server, a
+	// certificate). Front ends render it: the command line prints the
+	// command, the wizard offers the key.
+	Action *Action `json:"action,omitempty"`
+}
+
+// Action is a typed fix: exactly one of its fields is set.
+type Action struct {
+	// Workflow names the staged workflow that fixes the finding: rollout,
+	// promote, rollback or teardown (the workflow package's names).
+	Workflow string `json:"workflow,omitempty"`
+	// Record is the exact DNS record to publish in place of what is there.
+	Record *ActionRecord `json:"record,omitempty"`
+}
+
+// ActionRecord is one DNS record, as a zone holds it.
+type ActionRecord struct {
+	Name  string `json:"name"`  // owner name, no trailing dot
+	Type  string `json:"type"`  // "TXT"
+	Value string `json:"value"` // the record's text, strings joined
+}
+
+// The workflows an Action may name.
+const (
+	ActionRollout  = "rollout"
+	ActionTeardown = "teardown"
+)
+
+func workflowAction(wf string) *Action { return &Action{Workflow: wf} }
+
+func txtAction(name, value string) *Action {
+	return &Action{Record: &ActionRecord{Name: name, Type: "TXT", Value: value}}
 }

@@ -243,6 +243,20 @@ func TestHealthyDomains(t *testing.T) {
 	}
 }
 
+// findingActions is the typed action each finding id carries when
+// TestFindings' cases raise it ("TXT NAME": a record; tlsrpt findings have
+// one only when the record's own destination can be kept).
+var findingActions = map[string]string{
+	"sts-record.missing":     "rollout",
+	"teardown.orphan-policy": "teardown",
+	"teardown.host-gone":     "teardown",
+	"sts-record.multiple":    "TXT _mta-sts.DOMAIN",
+	"sts-record.syntax":      "TXT _mta-sts.DOMAIN",
+	"sts-record.id-invalid":  "TXT _mta-sts.DOMAIN",
+	"tlsrpt.syntax":          "TXT _smtp._tls.DOMAIN",
+	"tlsrpt.rua-scheme":      "TXT _smtp._tls.DOMAIN",
+}
+
 // Each case breaks one thing and names the finding ids (and severities)
 // that must appear. Rule ids are in the names.
 func TestFindings(t *testing.T) {
@@ -357,6 +371,31 @@ func TestFindings(t *testing.T) {
 				}
 				if f.Observed == "" || f.Why == "" || f.Subject == "" || (f.Severity != SevInfo && f.Fix == "" && id != "mx.too-many") {
 					t.Fatalf("%s lacks observed/why/subject/fix: %+v", id, f)
+				}
+			}
+			for _, f := range r.Findings {
+				if strings.Contains(f.Fix, "stspilot ") || strings.Contains(f.Fix, "--") {
+					t.Errorf("%s: the fix names a command or flag (its action does that): %q", f.ID, f.Fix)
+				}
+				if a := f.Action; a != nil && (a.Workflow == "") == (a.Record == nil) {
+					t.Errorf("%s: an action sets exactly one of workflow and record: %+v", f.ID, a)
+				}
+			}
+			for id, want := range findingActions {
+				f := find(r, id)
+				if f == nil {
+					continue
+				}
+				var got string
+				switch {
+				case f.Action == nil:
+				case f.Action.Record != nil:
+					got = f.Action.Record.Type + " " + f.Action.Record.Name
+				default:
+					got = f.Action.Workflow
+				}
+				if want = strings.ReplaceAll(want, "DOMAIN", d); got != want && !(got == "" && strings.HasPrefix(id, "tlsrpt.")) {
+					t.Errorf("%s: action %q, want %q", id, got, want)
 				}
 			}
 			for _, id := range c.notWanted {

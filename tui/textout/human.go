@@ -127,7 +127,7 @@ func (h *Human) Report(r *checks.Report) error {
 	h.n++
 	h.header(&b, r)
 	if r.Error == "" {
-		h.findings(&b, r.Findings)
+		h.findings(&b, r.Domain, r.Findings)
 	}
 	h.seen(&b, r)
 	_, err := io.WriteString(h.w, b.String())
@@ -343,7 +343,7 @@ func sevRank(s checks.Severity) int {
 	}
 }
 
-func (h *Human) findings(b *strings.Builder, fs []checks.Finding) {
+func (h *Human) findings(b *strings.Builder, domain string, fs []checks.Finding) {
 	if len(fs) == 0 {
 		return
 	}
@@ -356,13 +356,13 @@ func (h *Human) findings(b *strings.Builder, fs []checks.Finding) {
 			if j > 0 {
 				b.WriteString("\n")
 			}
-			h.finding(b, f)
+			h.finding(b, domain, f)
 		}
 	}
 	b.WriteString("\n")
 }
 
-func (h *Human) finding(b *strings.Builder, f checks.Finding) {
+func (h *Human) finding(b *strings.Builder, domain string, f checks.Finding) {
 	head := h.st.bold(f.ID)
 	if f.Subject != "" {
 		head += "  " + f.Subject
@@ -383,12 +383,25 @@ func (h *Human) finding(b *strings.Builder, f checks.Finding) {
 		}
 		h.copyLines(b, findIndent, findLabel, "", block, blockIndent)
 	}
+	if cmd := ActionCommand(domain, f.Action); cmd != "" {
+		h.copyLines(b, findIndent, findLabel, "run", []string{cmd}, 0)
+	}
 	if len(f.Rules) > 0 {
 		h.field(b, findIndent, findLabel, "rules", strings.Join(f.Rules, ", "))
 	}
 	if f.ResultType != "" {
 		h.field(b, findIndent, findLabel, "tls-rpt", "result-type "+f.ResultType)
 	}
+}
+
+// ActionCommand is the command line that carries out a finding's typed
+// action ("stspilot teardown example.com"), "" for none or for a record
+// (the fix shows the record itself).
+func ActionCommand(domain string, a *checks.Action) string {
+	if a == nil || a.Workflow == "" {
+		return ""
+	}
+	return "stspilot " + a.Workflow + " " + domain
 }
 
 // splitFix separates a fix into prose and the exact lines to copy: the lines

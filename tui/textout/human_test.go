@@ -139,6 +139,27 @@ func TestHumanFixIsCopyable(t *testing.T) {
 	}
 }
 
+// A finding's typed action is printed as the command that carries it
+// out, on a line of its own after the fix; a record action adds nothing
+// (the fix is the record).
+func TestHumanActionCommand(t *testing.T) {
+	r := brokenEnforce()
+	r.Findings = []checks.Finding{
+		{ID: "teardown.orphan-policy", Severity: checks.SevError, Area: "teardown", Subject: "_mta-sts.example.com",
+			Observed: "no record", Why: "cached", Fix: "publish a mode: none policy", Action: &checks.Action{Workflow: "teardown"}},
+		{ID: "sts-record.syntax", Severity: checks.SevError, Area: "sts", Subject: "_mta-sts.example.com", Observed: "bad", Why: "ignored",
+			Fix:    `_mta-sts.example.com TXT "v=STSv1; id=1"`,
+			Action: &checks.Action{Record: &checks.ActionRecord{Name: "_mta-sts.example.com", Type: "TXT", Value: "v=STSv1; id=1"}}},
+	}
+	out := render(t, Options{Width: 80}, r)
+	if !strings.Contains(out, "    fix       publish a mode: none policy\n    run       stspilot teardown example.com\n") {
+		t.Errorf("the teardown action is not printed as its command:\n%s", out)
+	}
+	if strings.Count(out, "    run ") != 1 {
+		t.Errorf("a record action printed a command:\n%s", out)
+	}
+}
+
 func TestSplitFix(t *testing.T) {
 	tests := []struct {
 		fix   string
