@@ -58,10 +58,12 @@ func loadConfig(path string, explicit bool) (map[string]string, error) {
 	return parseConfig(path, data)
 }
 
-// configSyntax: the keys of configKeys, no "export ".
+// configSyntax: the keys of configKeys, no "export ". The file holds no
+// secrets, so an unknown key is named in the error.
 var configSyntax = envfile.Syntax{
-	Key:  func(k string) bool { return configKeys[k] },
-	Want: "KEY = VALUE with KEY one of ladder, provider, publish, state-dir, zone, ttl, rua, reports",
+	Key:     func(k string) bool { return configKeys[k] },
+	Want:    "KEY = VALUE with KEY one of ladder, provider, publish, state-dir, zone, ttl, rua, reports",
+	NameKey: true,
 }
 
 func parseConfig(path string, data []byte) (map[string]string, error) {

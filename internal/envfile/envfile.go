@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Syntax is what one kind of file accepts beyond the common format.
@@ -24,7 +25,14 @@ type Syntax struct {
 	Key func(string) bool
 	// Want describes a good line for errors about a bad one: "NAME=value".
 	Want string
+	// NameKey says the file holds no secrets, so an error about a key the
+	// syntax refuses may quote that key (clipped). Never set it for a file
+	// that may hold secrets: the text before "=" can be part of one.
+	NameKey bool
 }
+
+// maxNamedKey is how much of a refused key an error quotes.
+const maxNamedKey = 40
 
 // LineError is a bad line: Line counts from 1. Msg names at most a key.
 type LineError struct {
@@ -66,7 +74,11 @@ func Parse(data []byte, syn Syntax) (map[string]string, error) {
 		k, v, ok := strings.Cut(line, "=")
 		k = strings.TrimSpace(k)
 		if !ok || !valid(k) {
-			return nil, &LineError{Line: n + 1, Msg: "want " + want}
+			msg := "want " + want
+			if ok && k != "" && syn.NameKey {
+				msg = fmt.Sprintf("unknown key %q; %s", clipKey(k), msg)
+			}
+			return nil, &LineError{Line: n + 1, Msg: msg}
 		}
 		v = strings.TrimSpace(v)
 		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') {
@@ -81,6 +93,19 @@ func Parse(data []byte, syn Syntax) (map[string]string, error) {
 		vals[k] = v
 	}
 	return vals, nil
+}
+
+// clipKey shortens k to maxNamedKey bytes without splitting a UTF-8
+// sequence.
+func clipKey(k string) string {
+	if len(k) <= maxNamedKey {
+		return k
+	}
+	cut := maxNamedKey
+	for cut > 0 && !utf8.RuneStart(k[cut]) {
+		cut--
+	}
+	return k[:cut] + "..."
 }
 
 // IsEnvName says whether k is an environment variable name: letters,

@@ -3,12 +3,16 @@ package envfile
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
 var configKeys = map[string]bool{"ladder": true, "state-dir": true, "publish": true}
 
-var configSyntax = Syntax{Key: func(k string) bool { return configKeys[k] }, Want: "KEY = VALUE"}
+var (
+	configSyntax = Syntax{Key: func(k string) bool { return configKeys[k] }, Want: "KEY = VALUE"}
+	namedSyntax  = Syntax{Key: configSyntax.Key, Want: configSyntax.Want, NameKey: true}
+)
 
 func TestParseConfigStyle(t *testing.T) {
 	data := "# defaults\r\n\n  ladder = testing@60:1m  \r\nstate-dir = '/tmp/x'\npublish = exec:echo \"hi\"\n"
@@ -33,6 +37,12 @@ func TestParseErrors(t *testing.T) {
 		{"export ladder = a\n", configSyntax, 1, "want KEY = VALUE"}, // export only where the syntax allows it
 		{"export A=1\n", Syntax{}, 1, "want NAME=value"},
 		{"A=1\r\nmy-key=v\r\n", Syntax{Export: true}, 2, "want NAME=value"},
+		// A file without secrets names the key it does not know, clipped;
+		// a line without "=" still names nothing.
+		{"ladder = a\nladdr = b\n", namedSyntax, 2, `unknown key "laddr"; want KEY = VALUE`},
+		{"nonsense\n", namedSyntax, 1, "want KEY = VALUE"},
+		{"= b\n", namedSyntax, 1, "want KEY = VALUE"},
+		{strings.Repeat("x", 50) + "=1\n", namedSyntax, 1, `unknown key "` + strings.Repeat("x", 40) + `..."; want KEY = VALUE`},
 	}
 	for _, tt := range tests {
 		_, err := Parse([]byte(tt.data), tt.syn)
