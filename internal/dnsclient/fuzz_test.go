@@ -8,9 +8,8 @@ import (
 	"testing"
 )
 
-// Seed corpora live in testdata/fuzz/<FuzzName>/ (FuzzParseServer holds
-// those of the former dnsprobe FuzzNormalizeServer and cmd/stspilot
-// FuzzParseResolver; FuzzParseHostPort those of dnsprovider's FuzzHostPort).
+// Hand-written seeds live in testdata/fuzz/<FuzzName>/ and in the f.Add
+// calls; generated corpus entries are committed only when they found a bug.
 
 // ParseServer either refuses with ErrBadServer or returns an IP:PORT that
 // parses, has a port, and normalises to itself; ParseHostPort accepts it
