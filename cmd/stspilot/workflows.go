@@ -190,7 +190,7 @@ func statusRun(ctx context.Context, o *WorkflowOptions) error {
 			return err
 		}
 	} else {
-		_, ev := o.observer()
+		_, ev := o.observer(eng)
 		ev.Status(st)
 	}
 	if st.Errors > 0 {
@@ -324,16 +324,17 @@ func (e *missingError) Error() string {
 }
 
 // observer picks the renderer: JSON lines, or text for people.
-func (o *WorkflowOptions) observer() (workflow.Observer, *textout.Events) {
+// Times are printed against eng's clock (the sandbox's in the demo).
+func (o *WorkflowOptions) observer(eng *workflow.Engine) (workflow.Observer, *textout.Events) {
 	if o.JSON {
 		return textout.NewEventJSON(o.IO.Out), nil
 	}
-	ev := textout.NewEvents(o.IO.Out, textout.Options{Color: o.IO.ColorEnabled(), Icons: o.IO.IsStdoutTTY(), Width: o.IO.Width()})
+	ev := textout.NewEvents(o.IO.Out, textout.Options{Color: o.IO.ColorEnabled(), Icons: o.IO.IsStdoutTTY(), Width: o.IO.Width(), Now: eng.Now})
 	return ev, ev
 }
 
 func workflowRun(ctx context.Context, o *WorkflowOptions, eng *workflow.Engine) error {
-	obs, _ := o.observer()
+	obs, _ := o.observer(eng)
 	pctx, cancel := context.WithTimeout(ctx, o.Timeout+30*time.Second)
 	plan, err := eng.Plan(pctx, o.Req)
 	cancel()

@@ -49,7 +49,7 @@ func (o *Events) Event(e workflow.Event) {
 	case workflow.EventGate:
 		o.gate(&b, e)
 	case workflow.EventWait:
-		fmt.Fprintf(&b, "    %s waiting until %s, then checking again\n", h.st.dim("…"), e.NextAt.Local().Format("2006-01-02 15:04:05 MST"))
+		fmt.Fprintf(&b, "    %s waiting until %s, then checking again\n", h.st.dim("…"), stamp(*e.NextAt))
 	case workflow.EventWarning:
 		h.prose(&b, 0, h.st.warn(o.bang())+" ", e.Message, nil)
 	case workflow.EventManual:
@@ -63,7 +63,11 @@ func (o *Events) Event(e workflow.Event) {
 	case workflow.EventRefused:
 		o.refusal(&b, e.Refusal)
 	case workflow.EventOutcome:
-		o.outcome(&b, e.Outcome)
+		now := e.Time // the engine's clock
+		if now.IsZero() {
+			now = h.clock()
+		}
+		o.outcome(&b, e.Outcome, now)
 	case workflow.EventJournal, workflow.EventProgress:
 		// journal writes and raw progress are for JSON and the wizard
 	}
@@ -260,7 +264,7 @@ func (o *Events) refusal(b *strings.Builder, r *workflow.Refusal) {
 	}
 }
 
-func (o *Events) outcome(b *strings.Builder, out *workflow.Outcome) {
+func (o *Events) outcome(b *strings.Builder, out *workflow.Outcome, now time.Time) {
 	if out == nil {
 		return
 	}
@@ -273,7 +277,7 @@ func (o *Events) outcome(b *strings.Builder, out *workflow.Outcome) {
 	case workflow.StatusPending:
 		next := ""
 		if out.NextAt != nil {
-			next = fmt.Sprintf("; run again after %s (in %s), or add --wait", out.NextAt.Local().Format("2006-01-02 15:04:05 MST"), time.Until(*out.NextAt).Round(time.Second))
+			next = fmt.Sprintf("; run again after %s (in %s), or add --wait", stamp(*out.NextAt), In(out.NextAt.Sub(now)))
 		}
 		h.prose(b, 0, h.st.warn("pending: "), out.Message+next, nil)
 	case workflow.StatusRefused:
@@ -342,7 +346,7 @@ func (o *Events) Status(st *workflow.StatusReport) {
 		h.prose(&b, 2, "next     ", next, nil)
 	}
 	if st.NextAt != nil {
-		fmt.Fprintf(&b, "  opens    %s (in %s)\n", st.NextAt.Local().Format("2006-01-02 15:04:05 MST"), time.Until(*st.NextAt).Round(time.Minute))
+		fmt.Fprintf(&b, "  opens    %s (in %s)\n", stamp(*st.NextAt), In(st.NextAt.Sub(h.clock())))
 	}
 	if len(st.Findings) > 0 {
 		fmt.Fprintf(&b, "  findings %d errors, %d warnings (stspilot check %s for details)\n", st.Errors, len(st.Findings)-st.Errors, st.Domain)
@@ -370,4 +374,29 @@ func (o *Events) Status(st *workflow.StatusReport) {
 		}
 	}
 	io.WriteString(o.w, b.String())
+}
+
+// stamp prints a time the engine gave, in UTC: the same on every machine,
+// and the zone the journal and the JSON use.
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
+
+// In prints how long until something, in the largest two units
+// ("14d 0h", "3h 20m", "4m 10s"); "now" for zero or less.
+func In(d time.Duration) string {
+	if d <= 0 {
+		return "now"
+	}
+	d = d.Round(time.Second)
+	days := int(d / (24 * time.Hour))
+	d -= time.Duration(days) * 24 * time.Hour
+	h, mi, s := int(d/time.Hour), int(d%time.Hour/time.Minute), int(d%time.Minute/time.Second)
+	switch {
+	case days > 0:
+		return fmt.Sprintf("%dd %dh", days, h)
+	case h > 0:
+		return fmt.Sprintf("%dh %dm", h, mi)
+	case mi > 0:
+		return fmt.Sprintf("%dm %ds", mi, s)
+	}
+	return fmt.Sprintf("%ds", s)
 }

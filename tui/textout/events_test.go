@@ -3,6 +3,7 @@ package textout
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stspilot/stspilot/workflow"
 )
@@ -55,5 +56,21 @@ func TestEventsRender(t *testing.T) {
 	}
 	if strings.Contains(out, "\x1b[") {
 		t.Errorf("escape sequences without colour:\n%q", out)
+	}
+}
+
+// Times the engine gives are printed in UTC, and "(in …)" is counted from
+// the engine's clock (the event's time, or Options.Now), never the real
+// one: the demo's sandbox clock is months away from it.
+func TestEventsTimesFollowTheEngineClock(t *testing.T) {
+	sandboxNow := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	next := sandboxNow.Add(14 * 24 * time.Hour)
+	var b strings.Builder
+	o := NewEvents(&b, Options{Now: func() time.Time { return sandboxNow }})
+	o.Event(workflow.Event{Time: sandboxNow, Kind: workflow.EventOutcome, Outcome: &workflow.Outcome{Status: workflow.StatusPending, Message: "the soak goes on", NextAt: &next}})
+	o.Status(&workflow.StatusReport{Domain: "example.test", Stage: workflow.StageTesting, Ladder: "testing@86400", NextAt: &next})
+	out := b.String()
+	if strings.Count(out, "2030-01-15 00:00:00 UTC (in 14d 0h)") != 2 {
+		t.Errorf("want the gate's time in UTC and in 14d 0h, twice:\n%s", out)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
@@ -35,6 +36,10 @@ type Options struct {
 	// Width is the column count to wrap prose to (0: DefaultWidth). Records
 	// and policy lines meant to be copied are never wrapped.
 	Width int
+	// Now is the engine's clock, for "(in 3h 20m)" after a time the
+	// engine gave (nil: the real clock). The demo's sandbox runs on its
+	// own clock, so the real one would be days off.
+	Now func() time.Time
 }
 
 // Totals counts the outcomes of a run over several domains.
@@ -55,6 +60,15 @@ type Human struct {
 	icons bool
 	st    styles
 	n     int // reports written so far
+	now   func() time.Time
+}
+
+// clock is the time now on the engine's clock (Options.Now).
+func (h *Human) clock() time.Time {
+	if h.now != nil {
+		return h.now()
+	}
+	return time.Now()
 }
 
 // NewHuman writes to w. The colour renderer is bound to w, never to the
@@ -67,7 +81,7 @@ func NewHuman(w io.Writer, opt Options) *Human {
 	if width < minWidth {
 		width = minWidth
 	}
-	return &Human{w: w, width: width, icons: opt.Icons, st: newStyles(w, opt.Color)}
+	return &Human{w: w, width: width, icons: opt.Icons, st: newStyles(w, opt.Color), now: opt.Now}
 }
 
 // styles are plain string transforms, so that with colour off nothing runs
