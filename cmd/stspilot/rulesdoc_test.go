@@ -133,3 +133,66 @@ func TestRulesDocDefinesCitedIDs(t *testing.T) {
 		t.Errorf("only %d citations found: the walk is broken", cites)
 	}
 }
+
+var (
+	// outsideRef names a document that is not in the repository.
+	outsideRef = regexp.MustCompile(`(?i)field guide|world\.md|\.\./shared|/work/shared`)
+	// docsRef is a docs/ file named in code or prose.
+	docsRef = regexp.MustCompile(`\bdocs/([A-Za-z0-9_-]+\.md)\b`)
+	// mdLink is the target of a Markdown link.
+	mdLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	// codeSpan is inline code, where brackets are not links.
+	codeSpan = regexp.MustCompile("`[^`]*`")
+)
+
+// The repository stands alone: no comment or document points at a file
+// outside it, every docs/NAME.md it names exists, and every relative link
+// of its Markdown resolves.
+func TestDocsPointInsideRepository(t *testing.T) {
+	root := "../.."
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == ".git" || d.Name() == "testdata" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		ext := filepath.Ext(path)
+		if ext != ".go" && ext != ".md" || d.Name() == "rulesdoc_test.go" {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for n, line := range strings.Split(string(data), "\n") {
+			if m := outsideRef.FindString(line); m != "" {
+				t.Errorf("%s:%d points outside the repository (%q)", path, n+1, m)
+			}
+			for _, m := range docsRef.FindAllStringSubmatch(line, -1) {
+				if _, err := os.Stat(filepath.Join(root, "docs", m[1])); err != nil {
+					t.Errorf("%s:%d names docs/%s, which does not exist", path, n+1, m[1])
+				}
+			}
+			if ext != ".md" {
+				continue
+			}
+			for _, m := range mdLink.FindAllStringSubmatch(codeSpan.ReplaceAllString(line, ""), -1) {
+				target, _, _ := strings.Cut(m[1], "#")
+				if target == "" || strings.Contains(target, ":") {
+					continue // an anchor on the same page, or a URL
+				}
+				if _, err := os.Stat(filepath.Join(filepath.Dir(path), target)); err != nil {
+					t.Errorf("%s:%d links to %s, which does not exist", path, n+1, m[1])
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
