@@ -392,9 +392,9 @@ func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 		case key.Matches(km, k.Override) && p.Refusal != nil && overridable(p.Refusal.Override):
 			req := m.plan.req
 			switch p.Refusal.Override {
-			case "--without-reports":
+			case workflow.CodeWithoutReports:
 				req.WithoutReports = true
-			case "--adopt-live":
+			case workflow.CodeAdoptLive:
 				req.AdoptLive = true
 			}
 			return m, planCmd(m.c.ctx, m.c.engine, req)
@@ -469,7 +469,9 @@ func (m *Model) skip() tea.Cmd {
 	return statusCmd(m.c.ctx, m.c.engine, m.c.domain)
 }
 
-func overridable(flag string) bool { return flag == "--without-reports" || flag == "--adopt-live" }
+func overridable(c workflow.Code) bool {
+	return c == workflow.CodeWithoutReports || c == workflow.CodeAdoptLive
+}
 
 // syncKeys enables the keys that apply to the screen shown.
 func (m *Model) syncKeys() {

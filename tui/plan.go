@@ -87,9 +87,9 @@ func (p planModel) view() string {
 			add("  · " + d)
 		}
 		if r.Override != "" {
-			hint := "override on the command line with " + r.Override
+			hint := "override on the command line: " + string(r.Override)
 			if overridable(r.Override) {
-				hint = "press O to plan again with " + r.Override
+				hint = "press O to plan again with " + string(r.Override)
 			}
 			add(c.st.Subtle.Render(hint))
 		}

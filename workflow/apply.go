@@ -222,6 +222,9 @@ func (r *run) do(ctx context.Context) *Outcome {
 		}
 		if g != nil && !g.Open {
 			o := r.outcome(StatusPending, g.Reason)
+			if g.State == GateBlocked {
+				o.Message = blockedMessage(g)
+			}
 			o.Gate, o.NextAt = g, g.NextAt
 			return o
 		}
@@ -348,7 +351,7 @@ func (r *run) teardownWindowOpen() error {
 		until = c
 	}
 	if now.Before(until) {
-		return &Refusal{Reason: fmt.Sprintf("deleting now would strand senders that cache the last testing/enforce policy until %s (invariant 3)", until.UTC().Format(time.RFC3339))}
+		return &Refusal{Code: CodeCacheWindow, Reason: fmt.Sprintf("deleting now would strand senders that cache the last testing/enforce policy until %s (invariant 3)", until.UTC().Format(time.RFC3339))}
 	}
 	return nil
 }
@@ -369,6 +372,9 @@ func (r *run) gate(ctx context.Context, s *Step) (*GateResult, error) {
 			g = e.served.Check(ctx, p.Domain, []byte(p.Target.Text))
 			if g.Open {
 				r.servedOK = true
+				if err := r.ledgerServed(); err != nil {
+					return nil, err
+				}
 			}
 		case GatePublished:
 			want, kind := r.lastDNS, r.lastDNSKind
@@ -404,14 +410,23 @@ func (r *run) gate(ctx context.Context, s *Step) (*GateResult, error) {
 				}
 			}
 			if !g.Open && g.NextAt == nil {
-				return nil, &Refusal{Reason: g.Reason}
+				return nil, &Refusal{Code: refusalOfGate(g.Kind), Reason: g.Reason}
 			}
 		default:
 			return nil, fmt.Errorf("internal error: unknown gate %q", s.Gate)
 		}
 		if g.Open {
+			g.State = ""
 			r.emit(Event{Kind: EventGate, Step: s, Gate: &g})
 			return &g, nil
+		}
+		if g.State == "" {
+			g.State = GateWaiting
+		}
+		if g.State == GateBlocked {
+			// What senders do meanwhile, whatever the operator does.
+			g.Meanwhile = Horizon(r.j, e.now()).Worst
+			g.NextAt = nil
 		}
 		next := g.NextAt
 		if next == nil {
@@ -474,6 +489,14 @@ func (r *run) published(want string) error {
 	t.ServedAt, t.PublishedAt = time.Time{}, now
 	j.Policy = &t
 	j.Intent = nil
+	if lp := j.LedgerFind(journal.PolicyHash(t.Text)); lp != nil && !lp.Replaced() && (lp.ID == t.ID || lp.ID == "") {
+		lp.ID = t.ID
+		if lp.PublishedAt.IsZero() {
+			lp.PublishedAt = now.UTC().Truncate(time.Second)
+		}
+	} else {
+		j.LedgerAdd(ledgerEntry(&t, now))
+	}
 	setSoak(j, r.e.ladder, &t)
 	return r.record(journal.Entry{Step: "published", Kind: StepGate.Journal(), Name: txtrecord.STSName(p.Domain), After: want, PolicyID: t.ID, MaxAge: t.MaxAge, Changed: true}, journal.Done)
 }
@@ -500,4 +523,46 @@ func (r *run) window(s *Step) GateResult {
 		}
 	}
 	return GateResult{Kind: GateWindow, Open: true, Reason: "no window applies"}
+}
+
+// ledgerServed records in the ledger that every address of the policy
+// host serves the target: every other policy is replaced now (no address
+// serves it any more), and the target may be held by senders from now on.
+func (r *run) ledgerServed() error {
+	t, j := r.p.Target, r.j
+	if t == nil {
+		return nil
+	}
+	now := ceilSecond(r.e.now())
+	h := journal.PolicyHash(t.Text)
+	n := j.LedgerReplace(h, now)
+	before := len(j.Ledger)
+	lp := j.LedgerAdd(journal.LedgerPolicy{Hash: h, ID: t.ID, Mode: t.Mode, MaxAge: t.MaxAge, MX: slices.Clone(t.MX)})
+	if n == 0 && len(j.Ledger) == before && lp.ID == t.ID {
+		return nil
+	}
+	if err := r.txn.Save(j); err != nil {
+		return fmt.Errorf("writing the journal: %w", err)
+	}
+	return nil
+}
+
+// blockedMessage says what blocks a blocked gate, the fix, and what
+// senders do meanwhile.
+func blockedMessage(g *GateResult) string {
+	var b strings.Builder
+	b.WriteString(g.Reason)
+	var ids []string
+	for _, x := range g.Blockers {
+		if x.Finding != "" && !slices.Contains(ids, x.Finding) {
+			ids = append(ids, x.Finding)
+		}
+	}
+	if len(ids) > 0 {
+		fmt.Fprintf(&b, "; the fix: %s", strings.Join(ids, ", "))
+	}
+	if m := g.Meanwhile; m != nil {
+		fmt.Fprintf(&b, "; meanwhile senders keep the cached %s policy until %s whatever you do", m.Mode, m.Until.UTC().Format(time.RFC3339))
+	}
+	return b.String()
 }

@@ -272,6 +272,7 @@ func (e *Engine) plan(ctx context.Context, req Request, domain string, j *journa
 		return nil, fmt.Errorf("reading the live state of %s: the check observed nothing", domain)
 	}
 	lv := readLive(rep)
+	e.noteLive(j, lv)
 	p := &Plan{Domain: domain, Zone: zone, Workflow: req.Workflow, Stage: e.stage(lv, j), Current: lv.policy, Rung: -1, PlannedAt: e.now(), Live: rep}
 	if req.Workflow == Rollout || req.preview {
 		// Said when the ladder is chosen, not on every promote.
@@ -282,7 +283,7 @@ func (e *Engine) plan(ctx context.Context, req Request, domain string, j *journa
 	// top of bytes we did not publish, except an emergency rollback.
 	if d := drift(lv, j); d != "" && !req.AdoptLive {
 		if req.Workflow != Rollback {
-			p.Refusal = &Refusal{Reason: d, Override: "--adopt-live"}
+			p.Refusal = &Refusal{Code: CodeDrift, Reason: d, Override: CodeAdoptLive}
 			return p, nil
 		}
 		// An emergency rollback goes on: it replaces the drifted policy.
@@ -293,8 +294,8 @@ func (e *Engine) plan(ctx context.Context, req Request, domain string, j *journa
 	// the same bytes and the same id, unless this is a rollback.
 	if in := intentOf(j); in != nil && req.Workflow != Rollback {
 		if Workflow(in.Workflow) != req.Workflow {
-			p.Refusal = &Refusal{Reason: fmt.Sprintf("an earlier %s of %s (started %s) did not finish; run `stspilot %s %s` to finish it first, or roll back",
-				in.Workflow, domain, in.StartedAt.UTC().Format(time.RFC3339), in.Workflow, domain)}
+			p.Refusal = &Refusal{Code: CodeFinishInterrupted, Workflow: Workflow(in.Workflow), Reason: fmt.Sprintf("an earlier %s of %s (started %s) did not finish; finish that %s first, or roll back",
+				in.Workflow, domain, in.StartedAt.UTC().Format(time.RFC3339), in.Workflow)}
 			return p, nil
 		}
 		t := &Policy{Text: in.Target.Text, ID: in.Target.ID, Mode: in.Target.Mode, MaxAge: in.Target.MaxAge, MX: in.Target.MX}
@@ -367,7 +368,7 @@ func drift(lv *live, j *journal.Journal) string {
 	if in := intentOf(j); in != nil && served == in.Target.Text {
 		return "" // our own change, half-done
 	}
-	return fmt.Sprintf("%s serves a policy other than the one stspilot last published (id %s, %s): someone changed it outside stspilot; check it, then run again with --adopt-live to take the served policy as the new baseline",
+	return fmt.Sprintf("%s serves a policy other than the one stspilot last published (id %s, %s): someone changed it outside stspilot; check it, then run again taking the served policy as the new baseline",
 		txtrecord.PolicyHost(j.Domain), j.Policy.ID, strings.ReplaceAll(strings.TrimSpace(j.Policy.Text), "\r\n", "; "))
 }
 
@@ -445,7 +446,7 @@ func (e *Engine) planRollout(ctx context.Context, p *Plan, lv *live, j *journal.
 		return nil
 	}
 	if len(lv.mxHosts) == 0 {
-		p.Refusal = &Refusal{Reason: fmt.Sprintf("%s has no MX records: an MTA-STS policy lists the MX hosts, so there is nothing to protect yet (mx.none)", p.Domain)}
+		p.Refusal = &Refusal{Code: CodeNoMX, Reason: fmt.Sprintf("%s has no MX records: an MTA-STS policy lists the MX hosts, so there is nothing to protect yet (mx.none)", p.Domain)}
 		return nil
 	}
 	mx := req.MX
@@ -454,7 +455,7 @@ func (e *Engine) planRollout(ctx context.Context, p *Plan, lv *live, j *journal.
 	}
 	for _, m := range mx {
 		if err := mtasts.ValidatePattern(m); err != nil {
-			return fmt.Errorf("%w: mx pattern %q: %v", ErrUsage, m, err)
+			return &InputError{Code: CodeMXPattern, Msg: fmt.Sprintf("mx pattern %q: %v", m, err)}
 		}
 	}
 	var uncovered []string
@@ -467,14 +468,14 @@ func (e *Engine) planRollout(ctx context.Context, p *Plan, lv *live, j *journal.
 		p.Warnings = append(p.Warnings, fmt.Sprintf("the mx patterns %s do not cover %s: senders will report them while testing, and promote to enforce will refuse", strings.Join(mx, ", "), strings.Join(uncovered, ", ")))
 	}
 	if req.RUA == "" && len(lv.rptRecs) == 0 && !req.preview {
-		return fmt.Errorf("%w: rollout needs --rua mailto:ADDRESS (or https:URL): TLS-RPT reports are how you learn what senders see while testing (tlsrpt.missing)", ErrUsage)
+		return &InputError{Code: CodeRUA, Msg: "rollout needs a TLS-RPT destination, mailto:ADDRESS (or https:URL): TLS-RPT reports are how you learn what senders see while testing (tlsrpt.missing)"}
 	}
 	var rua []string
 	if req.RUA != "" {
 		var probs []tlsrpt.Problem
 		rua, probs = tlsrpt.ParseRUA(req.RUA)
 		if errs := tlsrpt.Errors(probs); len(errs) > 0 || len(rua) == 0 {
-			return fmt.Errorf("%w: --rua %q: %s", ErrUsage, req.RUA, describeProblems(errs))
+			return &InputError{Code: CodeRUA, Msg: fmt.Sprintf("the TLS-RPT destination %q: %s", req.RUA, describeProblems(errs))}
 		}
 	}
 	first := e.ladder[0]
@@ -500,7 +501,7 @@ func describeProblems(ps []tlsrpt.Problem) string {
 
 func (e *Engine) planPromote(ctx context.Context, p *Plan, lv *live, j *journal.Journal, req Request) error {
 	if p.Stage != StageTesting && p.Stage != StageEnforce || lv.policy == nil {
-		p.Refusal = &Refusal{Reason: fmt.Sprintf("%s is %s: promote climbs from a live testing or enforce policy; run rollout first", p.Domain, p.Stage)}
+		p.Refusal = &Refusal{Code: CodeRolloutFirst, Workflow: Rollout, Reason: fmt.Sprintf("%s is %s: promote climbs from a live testing or enforce policy; roll out first", p.Domain, p.Stage)}
 		return nil
 	}
 	cur := lv.policy
@@ -526,7 +527,7 @@ func (e *Engine) planPromote(ctx context.Context, p *Plan, lv *live, j *journal.
 	p.Gates = append(p.Gates, ev)
 	p.Steps = append(p.Steps, Step{Kind: StepGate, Gate: GateEvidence, Summary: ev.Reason, Done: ev.Open})
 	if !ev.Open && ev.NextAt == nil {
-		p.Refusal = &Refusal{Reason: ev.Reason, Override: overrideIf(noReports, "--without-reports")}
+		p.Refusal = &Refusal{Code: CodeEvidence, Reason: ev.Reason, Override: overrideIf(noReports, CodeWithoutReports)}
 		for _, t := range ev.Targets {
 			p.Refusal.Details = append(p.Refusal.Details, t.Detail)
 		}
@@ -538,7 +539,7 @@ func (e *Engine) planPromote(ctx context.Context, p *Plan, lv *live, j *journal.
 		p.Gates = append(p.Gates, lg)
 		p.Steps = append(p.Steps, Step{Kind: StepGate, Gate: GateLive, Summary: lg.Reason, Done: lg.Open})
 		if !lg.Open && p.Refusal == nil {
-			p.Refusal = &Refusal{Reason: "enforce would make senders refuse mail to an MX that fails: " + lg.Reason}
+			p.Refusal = &Refusal{Code: CodeMXFails, Reason: "enforce would make senders refuse mail to an MX that fails: " + lg.Reason}
 			for _, t := range lg.Targets {
 				if t.State != StateOK {
 					p.Refusal.Details = append(p.Refusal.Details, fmt.Sprintf("%s %s: %s", t.Name, t.Addr, t.Detail))
@@ -555,9 +556,9 @@ func (e *Engine) planPromote(ctx context.Context, p *Plan, lv *live, j *journal.
 	return nil
 }
 
-func overrideIf(b bool, flag string) string {
+func overrideIf(b bool, c Code) Code {
 	if b {
-		return flag
+		return c
 	}
 	return ""
 }
@@ -581,17 +582,17 @@ func (e *Engine) liveSince(lv *live, j *journal.Journal) (time.Time, string) {
 // the window), which the operator may override.
 func (e *Engine) evidence(ctx context.Context, domain string, cur *Policy, since time.Time, req Request) (g GateResult, noReports bool, err error) {
 	if req.WithoutReports {
-		return GateResult{Kind: GateEvidence, Open: true, Reason: "skipped: --without-reports"}, false, nil
+		return GateResult{Kind: GateEvidence, Open: true, Reason: "skipped: the operator chose to go on without TLS-RPT reports"}, false, nil
 	}
 	if e.evidenceFn == nil {
-		return GateResult{Kind: GateEvidence, Reason: "no TLS-RPT reports are configured, so nothing shows what senders saw under the current policy; pass --reports PATH (or set reports in the config file), or --without-reports to promote on the live checks alone"}, true, nil
+		return GateResult{Kind: GateEvidence, Reason: "no TLS-RPT reports are configured, so nothing shows what senders saw under the current policy; give a source of reports, or go on without reports to promote on the live checks alone"}, true, nil
 	}
 	g, found, err := e.evidenceFn(ctx, domain, cur, since)
 	if err != nil {
 		return g, false, err
 	}
 	if !found {
-		return GateResult{Kind: GateEvidence, Reason: fmt.Sprintf("no TLS-RPT reports since %s for the current policy; wait for reports, or pass --without-reports", since.UTC().Format(time.RFC3339))}, true, nil
+		return GateResult{Kind: GateEvidence, Reason: fmt.Sprintf("no TLS-RPT reports since %s for the current policy; wait for reports, or go on without reports", since.UTC().Format(time.RFC3339))}, true, nil
 	}
 	g.Kind = GateEvidence
 	return g, false, nil
@@ -662,7 +663,7 @@ func (e *Engine) planRollback(ctx context.Context, p *Plan, lv *live, j *journal
 		to = StageTesting
 	}
 	if to != StageTesting && to != StageNone {
-		return fmt.Errorf("%w: rollback --to %s: want testing or none", ErrUsage, to)
+		return &InputError{Code: CodeTo, Msg: fmt.Sprintf("rollback to %s: want testing or none", to)}
 	}
 	if lv.policy == nil && j.Policy == nil {
 		p.Nothing = true
@@ -682,7 +683,7 @@ func (e *Engine) planRollback(ctx context.Context, p *Plan, lv *live, j *journal
 	if to == StageTesting {
 		maxAge = int64(e.ladder[0].MaxAge / time.Second)
 	}
-	if lv.policy != nil && lv.policy.Mode == mode && lv.policy.MaxAge <= maxAge && p.Stage == to {
+	if lv.policy != nil && lv.policy.Mode == mode && lv.policy.MaxAge <= maxAge && p.Stage == to && intentOf(j) == nil {
 		p.Nothing = true
 		p.Reason = fmt.Sprintf("%s is already in %s with max_age %d", p.Domain, mode, lv.policy.MaxAge)
 		return nil
@@ -692,16 +693,61 @@ func (e *Engine) planRollback(ctx context.Context, p *Plan, lv *live, j *journal
 		return err
 	}
 	p.Target, p.Rung = t, rungIndex(e.ladder, mode, maxAge)
-	if old := lv.policy; old != nil {
-		now := e.now()
+	// The risk is what senders may hold (the ledger's horizon), not what
+	// is served now: after an interrupted rollback the host serves the
+	// half-published target while senders hold the policy it replaces.
+	now := e.now()
+	if w := Horizon(j, now).Worst; w != nil {
 		ttl := lv.stsTTL
-		r := &RiskWindow{OldTXTTTL: ttl, OldMaxAge: time.Duration(old.MaxAge) * time.Second, OldMode: old.Mode}
-		r.TXTUntil = now.Add(ttl)
-		r.PolicyUntil = now.Add(r.OldMaxAge)
-		p.Risk = r
+		if ttl <= 0 && w.TXTTTL > 0 {
+			ttl = time.Duration(w.TXTTTL) * time.Second
+		}
+		p.Risk = &RiskWindow{OldTXTTTL: int64(ttl / time.Second), OldMaxAge: w.MaxAge, OldMode: w.Mode, OldMX: w.MX,
+			TXTUntil: now.Add(ttl), PolicyUntil: w.Until}
 	}
+	p.Downgrade = downgrade(p, j, now)
 	e.recipe(ctx, p, lv, nil)
 	return nil
+}
+
+// downgrade reports whether p's target lowers the mode senders may hold.
+func downgrade(p *Plan, j *journal.Journal, now time.Time) bool {
+	if p.Target == nil {
+		return false
+	}
+	held := 0
+	if p.Current != nil {
+		held = modeRank(p.Current.Mode)
+	}
+	if w := Horizon(j, now).Worst; w != nil && modeRank(w.Mode) > held {
+		held = modeRank(w.Mode)
+	}
+	return modeRank(p.Target.Mode) < held
+}
+
+// noteLive enters the live policy in the ledger when the ledger does not
+// hold it (a domain first met with a policy live, a policy changed outside
+// stspilot), conservatively: live since at least max_age ago, replaced
+// when stspilot replaces it.
+func (e *Engine) noteLive(j *journal.Journal, lv *live) {
+	pol := lv.policy
+	if pol == nil || lv.stsID == "" {
+		return
+	}
+	if in := intentOf(j); in != nil && in.Target.Text == pol.Text {
+		return // our own change, half-done: entered when its served gate opens
+	}
+	h := journal.PolicyHash(pol.Text)
+	if lp := j.LedgerFind(h); lp != nil && !lp.Replaced() {
+		return
+	}
+	if j.Policy != nil && j.Policy.Text == pol.Text && !j.Policy.PublishedAt.IsZero() {
+		j.LedgerAdd(ledgerEntry(j.Policy, j.Policy.PublishedAt))
+		return
+	}
+	lp := ledgerEntry(pol, e.now().Add(-time.Duration(pol.MaxAge)*time.Second))
+	lp.Assumed = true
+	j.LedgerAdd(lp)
 }
 
 func (e *Engine) planTeardown(ctx context.Context, p *Plan, lv *live, j *journal.Journal, req Request) error {
@@ -732,7 +778,7 @@ func (e *Engine) planTeardown(ctx context.Context, p *Plan, lv *live, j *journal
 	// Part 2: none is live (or only leftovers are): wait, then delete.
 	until, what, err := e.teardownWindow(lv, j, req)
 	if err != nil {
-		p.Refusal = &Refusal{Reason: err.Error(), Override: "--last-max-age DURATION"}
+		p.Refusal = &Refusal{Code: CodeUnknownWindow, Reason: err.Error(), Override: CodeLastMaxAge}
 		return nil
 	}
 	w := windowGate(e.now(), until, what)
@@ -759,7 +805,7 @@ func (e *Engine) teardownWindow(lv *live, j *journal.Journal, req Request) (time
 		maxAge = req.LastMaxAge
 	}
 	if since.IsZero() || maxAge <= 0 {
-		return time.Time{}, "", fmt.Errorf("the journal does not say when mode none went live or what max_age the last testing/enforce policy had, so the cache window is unknown: senders may still hold an enforce policy; give the largest max_age ever published with --last-max-age")
+		return time.Time{}, "", fmt.Errorf("the journal does not say when mode none went live or what max_age the last testing/enforce policy had, so the cache window is unknown: senders may still hold an enforce policy; give the largest max_age ever published")
 	}
 	until := since.Add(maxAge)
 	if c := cachedUntil(j); c.After(until) {
@@ -775,7 +821,7 @@ func (e *Engine) teardownDeletes(p *Plan, lv *live, req Request) {
 		Step{Kind: StepGate, Gate: GatePublished, Summary: "wait until every authoritative name server has dropped it", Name: sts},
 	)
 	if !req.KeepTLSRPT && len(lv.rptRecs) > 0 {
-		p.Steps = append(p.Steps, Step{Kind: StepDeleteTLSRPT, Summary: "delete the TLS-RPT record (no undo; keep it with --keep-tlsrpt)", Name: txtrecord.TLSRPTName(p.Domain), Before: strings.Join(lv.rptRecs, " | "), Destructive: true})
+		p.Steps = append(p.Steps, Step{Kind: StepDeleteTLSRPT, Summary: "delete the TLS-RPT record (no undo; it can be kept)", Name: txtrecord.TLSRPTName(p.Domain), Before: strings.Join(lv.rptRecs, " | "), Destructive: true, Skip: CodeKeepTLSRPT})
 	}
 	p.Steps = append(p.Steps, Step{Kind: StepRemovePolicy, Summary: "stop serving the policy file through " + e.publisher.Spec() + " (no undo)", Name: txtrecord.PolicyURL(p.Domain), Destructive: true, Done: lv.policy == nil && lv.obs.PolicyGone})
 }

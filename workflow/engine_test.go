@@ -395,7 +395,7 @@ func wholeLadder(t *testing.T, file bool) {
 	// Without --without-reports and no reports configured: refused.
 	h.clock.Advance(15 * 24 * time.Hour)
 	out, _ = h.apply(Request{Workflow: Promote}, ApplyOptions{})
-	if out.Status != StatusRefused || out.Refusal.Override != "--without-reports" {
+	if out.Status != StatusRefused || out.Refusal.Override != CodeWithoutReports {
 		t.Fatalf("promote without evidence: %+v", out)
 	}
 	// Up the ladder, waiting out each soak with --wait on the fake clock.
@@ -413,7 +413,7 @@ func wholeLadder(t *testing.T, file bool) {
 
 	// Rollback: immediate, with the risk window of the enforce policy.
 	out, rec := h.apply(Request{Workflow: Rollback}, ApplyOptions{})
-	if out.Status != StatusDone || out.Stage != StageTesting || out.Risk == nil || out.Risk.OldMaxAge != 2592000*time.Second || out.Risk.OldTXTTTL != dnsprovider.DefaultTTL {
+	if out.Status != StatusDone || out.Stage != StageTesting || out.Risk == nil || out.Risk.OldMaxAge != 2592000 || out.Risk.OldTXTTTL != int64(dnsprovider.DefaultTTL/time.Second) {
 		t.Fatalf("rollback: %+v risk %+v", out, out.Risk)
 	}
 	if !slices.Contains(rec.Kinds(), EventRisk) {
@@ -569,7 +569,7 @@ func TestDriftRefused(t *testing.T) {
 	edited := strings.Replace(h.servedFile(), "mx: mx1.example.test", "mx: mx9.example.test", 1)
 	os.WriteFile(filepath.Join(h.webroot, filepath.FromSlash(txtrecord.WellKnownPath)), []byte(edited), 0o644)
 	out, _ := h.apply(Request{Workflow: Promote, WithoutReports: true}, ApplyOptions{})
-	if out.Status != StatusRefused || out.Refusal.Override != "--adopt-live" {
+	if out.Status != StatusRefused || out.Refusal.Override != CodeAdoptLive {
 		t.Fatalf("promote over a drifted policy: %+v", out)
 	}
 	out, rec := h.apply(Request{Workflow: Rollback}, ApplyOptions{})

@@ -56,9 +56,9 @@ func ReportsEvidence(paths []string, opt tlsrpt.Options) EvidenceFunc {
 		for _, path := range paths {
 			if _, err := os.Stat(path); err != nil {
 				if errors.Is(err, fs.ErrNotExist) {
-					return GateResult{}, false, fmt.Errorf("--reports %s: no such file or directory", path)
+					return GateResult{}, false, fmt.Errorf("the reports path %s: no such file or directory", path)
 				}
-				return GateResult{}, false, fmt.Errorf("--reports %s: %w", path, err)
+				return GateResult{}, false, fmt.Errorf("the reports path %s: %w", path, err)
 			}
 		}
 		ev := EvaluateReports(domain, p, since)
@@ -254,7 +254,7 @@ func Cause(resultType, mx, reason string, patterns []string) string {
 	}
 	switch {
 	case tlsrpt.PolicyHostProblem(resultType):
-		c = tlsrpt.Describe(resultType) + ": run stspilot check on the domain and fix the policy host"
+		c = tlsrpt.Describe(resultType) + ": check the domain and fix the policy host"
 	case resultType == tlsrpt.ResultValidationFailure && uncovered:
 		c = fmt.Sprintf("MX %s is not covered by any mx pattern (%s): under enforce senders refuse it; add a pattern that covers it (STS-SEND-20)", mx, strings.Join(patterns, ", "))
 	default:

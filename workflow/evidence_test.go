@@ -202,7 +202,7 @@ func TestPromoteEvidenceGate(t *testing.T) {
 
 	// No reports yet.
 	out, _ = h.apply(Request{Workflow: Promote}, ApplyOptions{})
-	if out.Status != StatusRefused || out.Refusal.Override != "--without-reports" || !strings.Contains(out.Refusal.Reason, "no TLS-RPT reports") {
+	if out.Status != StatusRefused || out.Refusal.Override != CodeWithoutReports || !strings.Contains(out.Refusal.Reason, "no TLS-RPT reports") {
 		t.Fatalf("no reports: %+v", out.Refusal)
 	}
 

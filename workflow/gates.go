@@ -29,16 +29,39 @@ const (
 	GateEvidence  GateKind = "evidence"  // TLS-RPT reports show no failures for this policy
 )
 
+// GateState says how a closed gate opens.
+type GateState string
+
+const (
+	// GateWaiting: the gate opens by itself (a window ends at NextAt; a
+	// change propagates and the next poll may see it).
+	GateWaiting GateState = "waiting"
+	// GateBlocked: the gate opens only once something is fixed (an
+	// address of the policy host answers an error); NextAt is only the
+	// next re-check, never a time it opens.
+	GateBlocked GateState = "blocked"
+)
+
 // GateResult is one evaluation of a gate.
 type GateResult struct {
 	Kind GateKind `json:"kind"`
 	Open bool     `json:"open"`
+	// State says how a closed gate opens ("" when open).
+	State GateState `json:"state,omitempty"`
 	// Reason says why it is closed (or what opened it), in words.
 	Reason string `json:"reason"`
-	// NextAt is when to look again: the end of a window, or the next poll.
+	// NextAt is when to look again: the end of a window (waiting), or the
+	// next re-check (a poll; for a blocked gate the only time it has).
 	NextAt *time.Time `json:"next_at,omitempty"`
 	// Targets are the per-address (served) or per-name-server (published) results.
 	Targets []TargetStatus `json:"targets,omitempty"`
+	// Blockers are what blocks a blocked gate: each address that answers
+	// an error, what it answered, and the fix.
+	Blockers []Blocker `json:"blockers,omitempty"`
+	// Meanwhile is what senders do while the gate is blocked: the worst
+	// case of the horizon (senders keep this cached policy until its Until
+	// whatever the operator does); nil when nothing may be cached.
+	Meanwhile *CachedPolicy `json:"meanwhile,omitempty"`
 
 	// window is what a window gate waits out ("the 336h0m0s soak of ..."),
 	// so that the gate is evaluated again at another time without reading
@@ -57,6 +80,21 @@ type TargetStatus struct {
 	// (answers wrongly: status, type, certificate), lame, unreachable.
 	State  string `json:"state"`
 	Detail string `json:"detail,omitempty"`
+	// Finding is the id of checks' finding for a failed answer
+	// ("policy.http-status"): its fix text is the fix ("" when none).
+	Finding string `json:"finding,omitempty"`
+}
+
+// Blocker is one address that blocks a gate.
+type Blocker struct {
+	// Name is the host asked (mta-sts.DOMAIN) and Addr its address ("" when
+	// the host has none).
+	Name string `json:"name"`
+	Addr string `json:"addr,omitempty"`
+	// Answer is what it answered ("HTTP 404", "connection refused").
+	Answer string `json:"answer"`
+	// Finding is the id of checks' finding whose fix applies.
+	Finding string `json:"finding,omitempty"`
 }
 
 // Target states.
@@ -108,7 +146,9 @@ func (c *ServedChecker) Check(ctx context.Context, domain string, want []byte) G
 			why = ar.ErrA.Error()
 		}
 		g.Reason = fmt.Sprintf("%s has no address (%s): add A/AAAA records for the policy host", host, why)
-		g.Targets = []TargetStatus{{Name: host, State: StateUnreachable, Detail: why}}
+		g.Targets = []TargetStatus{{Name: host, State: StateUnreachable, Detail: why, Finding: "policy.unreachable"}}
+		g.State = GateBlocked
+		g.Blockers = []Blocker{{Name: host, Answer: why, Finding: "policy.unreachable"}}
 		return g
 	}
 	g.Targets = make([]TargetStatus, len(ar.Addrs))
@@ -119,7 +159,25 @@ func (c *ServedChecker) Check(ctx context.Context, domain string, want []byte) G
 		})
 	}
 	wg.Wait()
-	return summarize(g, host, "serve the new policy")
+	return blockers(summarize(g, host, "serve the new policy"))
+}
+
+// blockers marks a closed served gate blocked when an address answers an
+// error (a status, a redirect, a certificate, a refused or timed-out
+// connection): it opens only once that is fixed. An address that serves
+// other bytes is a change still on its way: waiting.
+func blockers(g GateResult) GateResult {
+	if g.Open {
+		return g
+	}
+	g.State = GateWaiting
+	for _, t := range g.Targets {
+		if t.State == StateFailed || t.State == StateUnreachable {
+			g.State = GateBlocked
+			g.Blockers = append(g.Blockers, Blocker{Name: t.Name, Addr: t.Addr, Answer: t.Detail, Finding: t.Finding})
+		}
+	}
+	return g
 }
 
 func (c *ServedChecker) fetchOne(ctx context.Context, host string, a netip.Addr, want []byte) TargetStatus {
@@ -127,18 +185,18 @@ func (c *ServedChecker) fetchOne(ctx context.Context, host string, a netip.Addr,
 	r := c.Fetcher.Fetch(ctx, host, a, httpsprobe.SenderUA)
 	mt, _, _ := mime.ParseMediaType(r.ContentType)
 	switch {
-	case r.Err != nil && r.Status == 0:
-		ts.State, ts.Detail = StateUnreachable, r.Err.Error()
 	case r.Cert.Problem != "":
-		ts.State, ts.Detail = StateFailed, fmt.Sprintf("certificate: %s", r.Cert.Problem)
+		ts.State, ts.Detail, ts.Finding = StateFailed, fmt.Sprintf("certificate: %s", r.Cert.Problem), "policy.cert"
+	case r.Err != nil && r.Status == 0:
+		ts.State, ts.Detail, ts.Finding = StateUnreachable, r.Err.Error(), "policy.unreachable"
 	case r.Err != nil:
-		ts.State, ts.Detail = StateFailed, r.Err.Error()
+		ts.State, ts.Detail, ts.Finding = StateFailed, r.Err.Error(), "policy.unreachable"
 	case r.Status >= 300 && r.Status < 400:
-		ts.State, ts.Detail = StateFailed, fmt.Sprintf("redirect %d to %s (senders do not follow redirects)", r.Status, r.Location)
+		ts.State, ts.Detail, ts.Finding = StateFailed, fmt.Sprintf("redirect %d to %s (senders do not follow redirects)", r.Status, r.Location), "policy.redirect"
 	case r.Status != 200:
-		ts.State, ts.Detail = StatePending, fmt.Sprintf("HTTP %d", r.Status)
+		ts.State, ts.Detail, ts.Finding = StateFailed, fmt.Sprintf("HTTP %d", r.Status), "policy.http-status"
 	case mt != "text/plain":
-		ts.State, ts.Detail = StateFailed, fmt.Sprintf("Content-Type %q, senders want text/plain", r.ContentType)
+		ts.State, ts.Detail, ts.Finding = StateFailed, fmt.Sprintf("Content-Type %q, senders want text/plain", r.ContentType), "policy.content-type"
 	case want != nil && !bytes.Equal(r.Body, want):
 		ts.State, ts.Detail = StatePending, fmt.Sprintf("serves other bytes (sha256 %s, %d bytes)", shortHash(r.Body), len(r.Body))
 	default:

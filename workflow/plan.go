@@ -53,6 +53,9 @@ type Step struct {
 	// Destructive steps delete something; the wizard and the prompt say
 	// "no undo" for them.
 	Destructive bool `json:"destructive,omitempty"`
+	// Skip names the option that leaves this step out ("" when none), e.g.
+	// CodeKeepTLSRPT.
+	Skip Code `json:"skip,omitempty"`
 	// Done is set when live state already holds the step's result.
 	Done bool `json:"done,omitempty"`
 }
@@ -71,9 +74,13 @@ type Plan struct {
 	// none (the set-tlsrpt step writes them as one record).
 	RUA []string `json:"-"`
 	// Rung is the ladder position of Target (-1 for none or off-ladder).
-	Rung     int      `json:"rung"`
-	Steps    []Step   `json:"steps"`
-	Warnings []string `json:"warnings,omitempty"`
+	Rung int `json:"rung"`
+	// Downgrade is set when the plan lowers the mode senders may hold
+	// (enforce to testing, anything to none): front ends say so in its
+	// title.
+	Downgrade bool     `json:"downgrade,omitempty"`
+	Steps     []Step   `json:"steps"`
+	Warnings  []string `json:"warnings,omitempty"`
 	// Gates are the gates evaluated while planning (live, window, evidence).
 	Gates []GateResult `json:"gates,omitempty"`
 	// Refusal is set when the workflow must not run (exit 5).
@@ -112,11 +119,19 @@ func (p *Plan) Destructive() bool {
 
 // Refusal explains why a step would break mail (exit 5).
 type Refusal struct {
+	// Code says which refusal this is (CodeDrift, CodeFinishInterrupted, ...).
+	Code   Code   `json:"code"`
 	Reason string `json:"reason"`
 	// Details list what was found (findings, addresses).
 	Details []string `json:"details,omitempty"`
-	// Override is the flag that accepts the risk, "" when nothing can.
-	Override string `json:"override,omitempty"`
+	// Override is the override that accepts the risk (CodeAdoptLive, ...),
+	// "" when nothing can; front ends render it as their flag or key.
+	Override Code `json:"override,omitempty"`
+	// Workflow is the workflow to run first (CodeFinishInterrupted,
+	// CodeRolloutFirst, CodeFixOrRollback), "" when none.
+	Workflow Workflow `json:"workflow,omitempty"`
+	// Finding is the id of checks' finding whose fix applies, "" when none.
+	Finding string `json:"finding,omitempty"`
 }
 
 func (r *Refusal) Error() string { return "refused: " + r.Reason }
@@ -125,18 +140,25 @@ func (r *Refusal) Error() string { return "refused: " + r.Reason }
 // rollback: resolvers may hold the old TXT record for its TTL, and senders
 // that ignore ids (tlspol, STS-SEND-5) may keep the old policy until its
 // max_age runs out.
+//
+// The policy part is the horizon's worst case (Horizon): what senders may
+// hold, not what is served now.
 type RiskWindow struct {
-	OldTXTTTL time.Duration `json:"old_txt_ttl"`
-	OldMaxAge time.Duration `json:"old_max_age"`
-	OldMode   string        `json:"old_mode"`
+	// OldTXTTTL is the TTL in seconds of the _mta-sts record replaced.
+	OldTXTTTL int64 `json:"old_txt_ttl"`
+	// OldMaxAge, OldMode and OldMX describe the worst policy senders may
+	// hold (max_age in seconds).
+	OldMaxAge int64    `json:"old_max_age"`
+	OldMode   string   `json:"old_mode"`
+	OldMX     []string `json:"old_mx,omitempty"`
 	// TXTUntil and PolicyUntil are when each part of the window ends.
 	TXTUntil    time.Time `json:"txt_until"`
 	PolicyUntil time.Time `json:"policy_until"`
 }
 
 func (r *RiskWindow) String() string {
-	return fmt.Sprintf("resolvers may serve the old _mta-sts record for up to %s (until %s); senders that ignore the id may keep the old %s policy for up to %s (until %s)",
-		r.OldTXTTTL, r.TXTUntil.UTC().Format(time.RFC3339), r.OldMode, r.OldMaxAge, r.PolicyUntil.UTC().Format(time.RFC3339))
+	return fmt.Sprintf("resolvers may serve the old _mta-sts record for up to %s (until %s); senders that ignore the id may keep the old %s policy (max_age %d) until %s",
+		time.Duration(r.OldTXTTTL)*time.Second, r.TXTUntil.UTC().Format(time.RFC3339), r.OldMode, r.OldMaxAge, r.PolicyUntil.UTC().Format(time.RFC3339))
 }
 
 // Status is how a run ended.

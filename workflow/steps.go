@@ -114,7 +114,7 @@ func (r *run) publishPolicy(ctx context.Context, s *Step, _ *journal.Entry) (boo
 	if p.Target.Mode == string(mtasts.ModeEnforce) {
 		// Invariant 2, checked again at the moment of writing.
 		if g := e.enforceLive(readLive(e.check(ctx, p.Domain)), p.Target.MX); !g.Open {
-			return false, &Refusal{Reason: "enforce would make senders refuse mail to an MX that fails: " + g.Reason}
+			return false, &Refusal{Code: CodeMXFails, Reason: "enforce would make senders refuse mail to an MX that fails: " + g.Reason}
 		}
 	}
 	res, err := e.publisher.Publish(ctx, p.Domain, []byte(p.Target.Text))

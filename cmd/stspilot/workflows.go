@@ -411,6 +411,13 @@ func firstClosed(p *workflow.Plan) *workflow.GateResult {
 
 // engineErr maps engine errors to exit codes: usage errors to 2.
 func engineErr(err error) error {
+	var in *workflow.InputError
+	if errors.As(err, &in) {
+		// The engine names the input by code; the command line by its flag.
+		if f := textout.Flag(in.Code); f != "" {
+			err = fmt.Errorf("%w (%s)", err, f)
+		}
+	}
 	if errors.Is(err, workflow.ErrUsage) {
 		return &usageError{err}
 	}

@@ -329,7 +329,7 @@ func TestStatusReports(t *testing.T) {
 	if err := json.Unmarshal([]byte(out.String()), &st); err != nil {
 		t.Fatal(err)
 	}
-	if st.Blocked == nil || !strings.Contains(st.Blocked.Reason, "no TLS-RPT reports since") || st.Blocked.Override != "--without-reports" {
+	if st.Blocked == nil || !strings.Contains(st.Blocked.Reason, "no TLS-RPT reports since") || st.Blocked.Override != workflow.CodeWithoutReports {
 		t.Fatalf("blocked: %+v", st.Blocked)
 	}
 }

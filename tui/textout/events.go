@@ -61,7 +61,7 @@ func (o *Events) Event(e workflow.Event) {
 	case workflow.EventRisk:
 		h.prose(&b, 0, h.st.warn("risk window: "), e.Message, nil)
 	case workflow.EventRefused:
-		o.refusal(&b, e.Refusal)
+		o.refusal(&b, e.Refusal, e.Domain)
 	case workflow.EventOutcome:
 		now := e.Time // the engine's clock
 		if now.IsZero() {
@@ -250,7 +250,7 @@ func (o *Events) gate(b *strings.Builder, e workflow.Event) {
 	}
 }
 
-func (o *Events) refusal(b *strings.Builder, r *workflow.Refusal) {
+func (o *Events) refusal(b *strings.Builder, r *workflow.Refusal, domain string) {
 	if r == nil {
 		return
 	}
@@ -259,8 +259,11 @@ func (o *Events) refusal(b *strings.Builder, r *workflow.Refusal) {
 	for _, d := range r.Details {
 		h.prose(b, 4, "- ", d, nil)
 	}
-	if r.Override != "" {
-		fmt.Fprintf(b, "  to accept the risk: %s\n", h.st.code(r.Override))
+	if r.Workflow != "" && domain != "" {
+		fmt.Fprintf(b, "  next: %s\n", h.st.code(Command(r.Workflow, domain)))
+	}
+	if f := Flag(r.Override); f != "" {
+		fmt.Fprintf(b, "  to accept the risk: %s\n", h.st.code(f))
 	}
 }
 

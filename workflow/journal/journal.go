@@ -12,6 +12,8 @@ package journal
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,8 +31,15 @@ import (
 // Schema is the version of the document this package reads and writes.
 // Every change an older reader would misread or silently drop (a new
 // field included) bumps the number; readers refuse versions above their
-// own (see SchemaError).
-const Schema = "stspilot.journal/v1"
+// own (see SchemaError) and migrate the older ones they know on read
+// (SchemaV1: the ledger is rebuilt from its policy and entries).
+const Schema = "stspilot.journal/v2"
+
+// SchemaV1 is the first version, read and migrated, never written.
+const SchemaV1 = "stspilot.journal/v1"
+
+// schemaNumber is Schema's version number.
+const schemaNumber = 2
 
 const schemaPrefix = "stspilot.journal/v"
 
@@ -127,6 +136,9 @@ type Journal struct {
 	// of a recipe, cleared when its last gate opens. A run that finds one
 	// finishes (or rolls back) that change before anything else.
 	Intent *Intent `json:"intent,omitempty"`
+	// Ledger is every policy that was ever live under an id, oldest first
+	// (see LedgerPolicy): what senders may still hold in their caches.
+	Ledger []LedgerPolicy `json:"ledger,omitempty"`
 	// Windows are the current not-before windows, at most one per kind
 	// (see SetWindow).
 	Windows []Window `json:"windows,omitempty"`
@@ -153,6 +165,81 @@ type Policy struct {
 	// PublishedAt is when every name server answered the id (published
 	// gate): the policy is live from then on.
 	PublishedAt time.Time `json:"published_at,omitzero"`
+}
+
+// LedgerPolicy is one policy that was live under an id: senders that
+// fetched it may hold it until ReplacedAt + MaxAge (STS-SEND-5), or, while
+// it is not replaced, for MaxAge from any moment.
+type LedgerPolicy struct {
+	// Hash is the SHA-256 of the policy file, lower-case hex (PolicyHash).
+	Hash string `json:"hash"`
+	// ID is the _mta-sts id it was live under ("" when unknown).
+	ID string `json:"id,omitempty"`
+	// Mode is testing, enforce or none.
+	Mode string `json:"mode"`
+	// MaxAge is its max_age in seconds.
+	MaxAge int64 `json:"max_age"`
+	// MX are its mx patterns.
+	MX []string `json:"mx,omitempty"`
+	// PublishedAt is when every name server first answered its id (zero
+	// while a run is between the served and the published gate); for a
+	// policy stspilot found live (Assumed), max_age before it was found.
+	PublishedAt time.Time `json:"published_at,omitzero"`
+	// ReplacedAt is when no address of the policy host served it any more
+	// (the served gate of its successor); zero while it may still be
+	// served.
+	ReplacedAt time.Time `json:"replaced_at,omitzero"`
+	// TXTTTL is the TTL in seconds of its _mta-sts record when that record
+	// was replaced: how long resolvers may still answer its id.
+	TXTTTL int64 `json:"txt_ttl,omitempty"`
+	// Assumed is set for a policy stspilot found live and did not publish:
+	// it is taken as live since at least max_age before it was found.
+	Assumed bool `json:"assumed,omitempty"`
+}
+
+// PolicyHash is the ledger's hash of a policy file.
+func PolicyHash(text string) string {
+	s := sha256.Sum256([]byte(text))
+	return hex.EncodeToString(s[:])
+}
+
+// Replaced reports whether the ledger policy is replaced.
+func (p *LedgerPolicy) Replaced() bool { return !p.ReplacedAt.IsZero() }
+
+// LedgerFind returns the last ledger policy with hash, or nil.
+func (j *Journal) LedgerFind(hash string) *LedgerPolicy {
+	for i := len(j.Ledger) - 1; i >= 0; i-- {
+		if j.Ledger[i].Hash == hash {
+			return &j.Ledger[i]
+		}
+	}
+	return nil
+}
+
+// LedgerAdd appends p unless the last policy with p's hash and id is
+// still unreplaced, and returns the policy the ledger holds.
+func (j *Journal) LedgerAdd(p LedgerPolicy) *LedgerPolicy {
+	if old := j.LedgerFind(p.Hash); old != nil && !old.Replaced() && (old.ID == p.ID || old.ID == "" || p.ID == "") {
+		if old.ID == "" {
+			old.ID = p.ID
+		}
+		return old
+	}
+	j.Ledger = append(j.Ledger, p)
+	return &j.Ledger[len(j.Ledger)-1]
+}
+
+// LedgerReplace marks every unreplaced policy but the one with hash keep
+// as replaced at now, and returns how many it marked.
+func (j *Journal) LedgerReplace(keep string, now time.Time) int {
+	n := 0
+	for i := range j.Ledger {
+		if p := &j.Ledger[i]; !p.Replaced() && p.Hash != keep {
+			p.ReplacedAt = now
+			n++
+		}
+	}
+	return n
 }
 
 // TLSRPT is the TLS-RPT record stspilot set.
@@ -327,6 +414,7 @@ func (j *Journal) ClearWindow(kind string) {
 var (
 	kindRe     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
 	policyIDRe = regexp.MustCompile(`^[A-Za-z0-9]{1,32}$`)
+	hashRe     = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
 const maxPolicyMaxAge = 31557600 // STS-POL-9
@@ -358,6 +446,21 @@ func (j *Journal) Validate() error {
 		}
 		if err := j.Intent.Target.validate("intent target"); err != nil {
 			return err
+		}
+	}
+	for i, p := range j.Ledger {
+		at := fmt.Sprintf("ledger %d", i+1)
+		switch {
+		case !hashRe.MatchString(p.Hash):
+			return fmt.Errorf("%s: hash %q is not 64 lower-case hex digits", at, clip(p.Hash))
+		case p.Mode != "testing" && p.Mode != "enforce" && p.Mode != "none":
+			return fmt.Errorf("%s: mode %q is not testing, enforce or none", at, clip(p.Mode))
+		case p.ID != "" && !policyIDRe.MatchString(p.ID):
+			return fmt.Errorf("%s: id %q is not 1 to 32 letters and digits", at, clip(p.ID))
+		case p.MaxAge < 0 || p.MaxAge > maxPolicyMaxAge:
+			return fmt.Errorf("%s: max_age %d is outside 0 to %d", at, p.MaxAge, maxPolicyMaxAge)
+		case p.TXTTTL < 0:
+			return fmt.Errorf("%s: negative txt_ttl", at)
 		}
 	}
 	seen := map[string]bool{}
@@ -464,10 +567,13 @@ func Decode(data []byte) (*Journal, error) {
 	if err := json.Unmarshal(data, &head); err != nil {
 		return nil, fmt.Errorf("not a JSON object with a string schema (truncated or damaged?): %v", jsonErr(err))
 	}
+	v1 := false
 	switch {
 	case head.Schema == nil:
 		return nil, errors.New(`no "schema" field: not an stspilot journal`)
 	case *head.Schema == Schema:
+	case *head.Schema == SchemaV1:
+		v1 = true
 	case newerSchema(*head.Schema):
 		return nil, &SchemaError{Found: *head.Schema}
 	default:
@@ -477,10 +583,16 @@ func Decode(data []byte) (*Journal, error) {
 	dec.DisallowUnknownFields()
 	var j Journal
 	if err := dec.Decode(&j); err != nil {
-		return nil, fmt.Errorf("invalid %s document: %v", Schema, jsonErr(err))
+		return nil, fmt.Errorf("invalid %s document: %v", *head.Schema, jsonErr(err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("data after the JSON document")
+	}
+	if v1 {
+		if j.Ledger != nil {
+			return nil, fmt.Errorf("invalid %s document: a ledger, which %s does not have", SchemaV1, SchemaV1)
+		}
+		j.migrateV1()
 	}
 	if j.Entries == nil {
 		j.Entries = []Entry{}
@@ -498,7 +610,100 @@ func newerSchema(s string) bool {
 		return false
 	}
 	n, err := strconv.Atoi(v)
-	return err == nil && n > 1
+	return err == nil && n > schemaNumber
+}
+
+// migrateV1 turns a stspilot.journal/v1 document into the current one:
+// the ledger is rebuilt from the published markers (every id the name
+// servers answered, with the policy its entries wrote) and the policy
+// stspilot last made live. A policy is taken as replaced when the next
+// one was published (later than the served gate that replaced it, so
+// the horizon it gives is never shorter).
+func (j *Journal) migrateV1() {
+	j.Schema = Schema
+	texts := map[string]string{} // policy id -> text
+	for _, e := range j.Entries {
+		if e.PolicyID == "" {
+			continue
+		}
+		switch {
+		case e.PolicyText != "":
+			texts[e.PolicyID] = e.PolicyText
+		case e.Kind == KindIntent && e.After != "" && texts[e.PolicyID] == "":
+			texts[e.PolicyID] = e.After
+		}
+	}
+	if j.Policy != nil && j.Policy.ID != "" {
+		texts[j.Policy.ID] = j.Policy.Text
+	}
+	add := func(text, id string, maxAge int64, mx []string, at time.Time) {
+		if text == "" {
+			return
+		}
+		mode := policyField(text, "mode")
+		if mode != "testing" && mode != "enforce" && mode != "none" {
+			return
+		}
+		h := PolicyHash(text)
+		if n := len(j.Ledger); n > 0 && j.Ledger[n-1].Hash == h && j.Ledger[n-1].ID == id {
+			return
+		}
+		if mx == nil {
+			mx = policyMX(text)
+		}
+		if n := len(j.Ledger); n > 0 && j.Ledger[n-1].ReplacedAt.IsZero() {
+			j.Ledger[n-1].ReplacedAt = at
+		}
+		j.Ledger = append(j.Ledger, LedgerPolicy{Hash: h, ID: id, Mode: mode, MaxAge: maxAge, MX: mx, PublishedAt: at})
+	}
+	for i, e := range j.Entries {
+		if e.Kind != KindPublished || e.Status != Done || e.PolicyID == "" {
+			continue
+		}
+		// The TTL of the record a later txt-set replaced.
+		at := e.Finished
+		if at.IsZero() {
+			at = e.Started
+		}
+		add(texts[e.PolicyID], e.PolicyID, e.MaxAge, nil, at)
+		for _, later := range j.Entries[i+1:] {
+			if later.Kind == KindTXTSet && later.TTL > 0 && strings.Contains(later.Before, e.PolicyID) {
+				if n := len(j.Ledger); n > 0 {
+					j.Ledger[n-1].TXTTTL = later.TTL
+				}
+				break
+			}
+		}
+	}
+	if p := j.Policy; p != nil && p.Text != "" && !p.PublishedAt.IsZero() {
+		add(p.Text, p.ID, p.MaxAge, p.MX, p.PublishedAt)
+	}
+	if len(j.Ledger) == 0 {
+		j.Ledger = nil
+	}
+}
+
+// policyField is the value of the first "key:" line of a policy file.
+func policyField(text, key string) string {
+	for l := range strings.Lines(text) {
+		k, v, ok := strings.Cut(l, ":")
+		if ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// policyMX is the mx patterns of a policy file.
+func policyMX(text string) []string {
+	var mx []string
+	for l := range strings.Lines(text) {
+		k, v, ok := strings.Cut(l, ":")
+		if ok && strings.TrimSpace(k) == "mx" {
+			mx = append(mx, strings.TrimSpace(v))
+		}
+	}
+	return mx
 }
 
 // jsonErr keeps JSON errors short: they may quote parts of the input.
@@ -553,6 +758,10 @@ func (j *Journal) normalizeTimes() {
 	}
 	if j.Intent != nil {
 		n(&j.Intent.StartedAt)
+	}
+	for i := range j.Ledger {
+		n(&j.Ledger[i].PublishedAt)
+		n(&j.Ledger[i].ReplacedAt)
 	}
 	for i := range j.Windows {
 		w := &j.Windows[i]
