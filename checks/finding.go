@@ -11,6 +11,7 @@ package checks
 // Severity of a finding. Only errors make `check` exit 4.
 type Severity string
 
+// The severities, most severe first.
 const (
 	SevError Severity = "error"
 	SevWarn  Severity = "warn"

@@ -185,13 +185,13 @@ func probeMX(ctx context.Context, o *observations, res *dnsprobe.Resolver, opt O
 		return o.mxErr == nil
 	})
 	hosts := o.mx.MX
-	max := opt.MaxMX
-	if max <= 0 {
-		max = DefaultMaxMX
+	maxMX := opt.MaxMX
+	if maxMX <= 0 {
+		maxMX = DefaultMaxMX
 	}
-	if len(hosts) > max {
-		o.mxSkipped = len(hosts) - max
-		hosts = hosts[:max]
+	if len(hosts) > maxMX {
+		o.mxSkipped = len(hosts) - maxMX
+		hosts = hosts[:maxMX]
 	}
 	o.mxHosts = make([]mxObs, len(hosts))
 	sem := make(chan struct{}, maxParallelSMTP)

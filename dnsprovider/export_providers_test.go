@@ -4,8 +4,8 @@ import "time"
 
 // SetRetryForTest replaces the retry policy of a provider built by
 // FromLibdns, so that tests of retries do not sleep for seconds.
-func SetRetryForTest(p Provider, first, max time.Duration, attempts int) {
-	p.(*libdnsAdapter).retry = retryPolicy{first: first, max: max, attempts: attempts}
+func SetRetryForTest(p Provider, first, longest time.Duration, attempts int) {
+	p.(*libdnsAdapter).retry = retryPolicy{first: first, max: longest, attempts: attempts}
 }
 
 // LibdnsOf returns the libdns provider behind a provider built by

@@ -23,7 +23,7 @@ func TestMemoryConformance(t *testing.T) {
 		m := &memory.Provider{QuoteTXT: quoted}
 		m.AddZone("example.test")
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
+		t.Cleanup(cancel)
 		foreign := "google-site-verification=abc"
 		if _, err := m.AppendRecords(ctx, "example.test.", []libdns.Record{libdns.TXT{Name: "_mta-sts", TTL: time.Hour, Text: foreign}, libdns.TXT{Name: "_mta-sts", TTL: time.Hour, Text: "v=STSv1; id=old;"}}); err != nil {
 			t.Fatal(err)

@@ -18,16 +18,16 @@ import (
 type ServerState string
 
 const (
-	// ServerPending: not asked yet.
+	// ServerPending means: not asked yet.
 	ServerPending ServerState = "pending"
-	// ServerOK: answers authoritatively an RRset that want accepts.
+	// ServerOK means: answers authoritatively an RRset that want accepts.
 	ServerOK ServerState = "ok"
-	// ServerMismatch: answers authoritatively, but not (yet) what is wanted.
+	// ServerMismatch means: answers authoritatively, but not (yet) what is wanted.
 	ServerMismatch ServerState = "mismatch"
-	// ServerLame: answers, but not as an authoritative server of the zone
+	// ServerLame means: answers, but not as an authoritative server of the zone
 	// (REFUSED, SERVFAIL, NOTAUTH, or no AA bit).
 	ServerLame ServerState = "lame"
-	// ServerUnreachable: no answer (timeout, connection refused), or the
+	// ServerUnreachable means: no answer (timeout, connection refused), or the
 	// name server has no address.
 	ServerUnreachable ServerState = "unreachable"
 )
@@ -159,9 +159,9 @@ type nsAddr struct {
 // nameServers finds the NS set of zone through the recursive resolvers, and
 // every A and AAAA address of each NS: from the additional section (glue)
 // when given, else by asking the resolvers.
-func (q *Resolver) nameServers(ctx context.Context, zone string) ([]nsAddr, error) {
+func (r *Resolver) nameServers(ctx context.Context, zone string) ([]nsAddr, error) {
 	zone = Fqdn(zone)
-	in, err := q.query(ctx, zone, dns.TypeNS)
+	in, err := r.query(ctx, zone, dns.TypeNS)
 	if err != nil {
 		return nil, fmt.Errorf("the name servers of %s: %w", zone, err)
 	}
@@ -202,7 +202,7 @@ func (q *Resolver) nameServers(ctx context.Context, zone string) ([]nsAddr, erro
 			}
 			continue
 		}
-		wg.Go(func() { out[i] = q.resolveNS(ctx, n) })
+		wg.Go(func() { out[i] = r.resolveNS(ctx, n) })
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
@@ -217,11 +217,11 @@ func (q *Resolver) nameServers(ctx context.Context, zone string) ([]nsAddr, erro
 }
 
 // resolveNS looks up the A and AAAA addresses of one name server.
-func (q *Resolver) resolveNS(ctx context.Context, n string) []nsAddr {
+func (r *Resolver) resolveNS(ctx context.Context, n string) []nsAddr {
 	var out []nsAddr
 	var errs []string
 	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
-		in, err := q.query(ctx, n, t)
+		in, err := r.query(ctx, n, t)
 		if err != nil {
 			errs = append(errs, err.Error())
 			continue
@@ -251,13 +251,13 @@ func (q *Resolver) resolveNS(ctx context.Context, n string) []nsAddr {
 
 // askOne queries TXT at name from one server address, without recursion,
 // and classifies the answer.
-func (q *Resolver) askOne(ctx context.Context, s nsAddr, name string, want func(TXTSet) bool) ServerStatus {
+func (r *Resolver) askOne(ctx context.Context, s nsAddr, name string, want func(TXTSet) bool) ServerStatus {
 	st := ServerStatus{NS: s.ns, Addr: s.addr, State: ServerUnreachable, Answer: TXTSet{Name: Fqdn(name)}}
 	if !s.addr.IsValid() {
 		st.Error = s.err
 		return st
 	}
-	in, err := q.queryAuth(ctx, s.addr, name, dns.TypeTXT)
+	in, err := r.queryAuth(ctx, s.addr, name, dns.TypeTXT)
 	if err != nil {
 		st.Error = err.Error()
 		return st
@@ -309,7 +309,7 @@ func ReadAuthoritative(ctx context.Context, q *Resolver, zone, name string, want
 
 // poll asks the servers whose previous status (prev, same order; nil for
 // the first round) is not ok.
-func (q *Resolver) poll(ctx context.Context, servers []nsAddr, prev []ServerStatus, name string, want func(TXTSet) bool) []ServerStatus {
+func (r *Resolver) poll(ctx context.Context, servers []nsAddr, prev []ServerStatus, name string, want func(TXTSet) bool) []ServerStatus {
 	out := make([]ServerStatus, len(servers))
 	var wg sync.WaitGroup
 	for i, s := range servers {
@@ -317,7 +317,7 @@ func (q *Resolver) poll(ctx context.Context, servers []nsAddr, prev []ServerStat
 			out[i] = prev[i]
 			continue
 		}
-		wg.Go(func() { out[i] = q.askOne(ctx, s, name, want) })
+		wg.Go(func() { out[i] = r.askOne(ctx, s, name, want) })
 	}
 	wg.Wait()
 	return out

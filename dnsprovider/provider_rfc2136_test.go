@@ -24,8 +24,8 @@ func tsigServer(t *testing.T, z *fakeZone) string {
 		m := new(dns.Msg)
 		m.SetReply(req)
 		q := req.Question[0]
-		switch {
-		case q.Qtype == dns.TypeAXFR:
+		switch q.Qtype {
+		case dns.TypeAXFR:
 			if req.IsTsig() == nil || w.TsigStatus() != nil || !strings.EqualFold(q.Name, z.apex) {
 				m.Rcode = dns.RcodeNotAuth
 				w.WriteMsg(m)

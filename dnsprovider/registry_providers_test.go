@@ -64,11 +64,11 @@ var envScheme = regexp.MustCompile(`^[A-Z][A-Z0-9]*_[A-Z][A-Z0-9_]*$`)
 func TestRegistryProviders(t *testing.T) {
 	isolateAWS(t)
 	all := dnsprovider.Providers(false)
-	real := 0
+	realAPIs := 0
 	seenEnv := map[string]string{}
 	for _, info := range all {
 		if info.Module != "" {
-			real++
+			realAPIs++
 		}
 		t.Run(info.Name, func(t *testing.T) {
 			if info.Title == "" || info.Description == "" || !strings.HasPrefix(info.Docs, "https://") {
@@ -145,8 +145,8 @@ func TestRegistryProviders(t *testing.T) {
 			}
 		})
 	}
-	if real < 10 {
-		t.Errorf("%d libdns providers in the registry, want at least 10", real)
+	if realAPIs < 10 {
+		t.Errorf("%d libdns providers in the registry, want at least 10", realAPIs)
 	}
 	if _, ok := dnsprovider.Lookup("memory"); !ok {
 		t.Error("the hidden memory provider is gone")

@@ -666,7 +666,7 @@ func TestServeSlots(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var c net.Conn = raw
+			c := net.Conn(raw)
 			if kind != "tcp" {
 				tc := tls.Client(raw, &tls.Config{RootCAs: roots, ServerName: host, NextProtos: []string{"h2", "http/1.1"}})
 				tc.SetDeadline(time.Now().Add(netTime))

@@ -193,7 +193,7 @@ func (d dashModel) view() string {
 				top = append(top, c.st.Warn.Render("! "+f.ID)+" "+f.Subject)
 			}
 		}
-		b.WriteString(fmt.Sprintf("Findings: %d errors, %d warnings", errs, warns))
+		fmt.Fprintf(&b, "Findings: %d errors, %d warnings", errs, warns)
 		if errs+warns > 0 {
 			b.WriteString(c.st.Subtle.Render("  (f: each with its fix)"))
 		}

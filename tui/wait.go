@@ -84,8 +84,8 @@ func (w waitModel) view() string {
 	}
 	b.WriteString(c.st.Bold.Render(fmt.Sprintf("Waiting: %s of %s is closed", gate, w.req.Workflow)) + "\n")
 	b.WriteString(reason + "\n\n")
-	b.WriteString(fmt.Sprintf("opens    %s\n", w.opens()))
-	b.WriteString(fmt.Sprintf("timer    %s real time\n", w.timer.View()))
+	fmt.Fprintf(&b, "opens    %s\n", w.opens())
+	fmt.Fprintf(&b, "timer    %s real time\n", w.timer.View())
 	line := fmt.Sprintf("checked  %d times while waiting", w.rechecks)
 	if w.st != nil {
 		line += fmt.Sprintf("; stage %s", w.st.Stage)

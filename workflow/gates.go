@@ -21,6 +21,7 @@ import (
 // GateKind names a gate of docs/design.md.
 type GateKind string
 
+// The gates, in the order a recipe meets them.
 const (
 	GateLive      GateKind = "live"      // the checks for the target mode pass
 	GateServed    GateKind = "served"    // every policy-host address serves the exact new bytes

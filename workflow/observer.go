@@ -8,6 +8,7 @@ import (
 // EventKind says what an Event reports.
 type EventKind string
 
+// The kinds of event, in the order a run sends them.
 const (
 	EventPlan     EventKind = "plan"      // the plan about to be applied (Plan set)
 	EventStep     EventKind = "step"      // a step starts (Step set)

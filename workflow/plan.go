@@ -10,6 +10,7 @@ import (
 // Workflow names a staged workflow of docs/design.md.
 type Workflow string
 
+// The four workflows.
 const (
 	Rollout  Workflow = "rollout"  // absent -> testing and a TLS-RPT record
 	Promote  Workflow = "promote"  // next rung of the ladder
@@ -30,6 +31,7 @@ func ParseWorkflow(s string) (Workflow, error) {
 // stage, the one vocabulary of live state, plans and the journal.
 type Stage = checks.Stage
 
+// The stages, as package checks names them.
 const (
 	StageAbsent  = checks.StageAbsent
 	StageTesting = checks.StageTesting
@@ -164,6 +166,7 @@ func (r *RiskWindow) String() string {
 // Status is how a run ended.
 type Status string
 
+// The ways a run ends, with the exit code each maps to.
 const (
 	StatusDone    Status = "done"    // exit 0
 	StatusNothing Status = "nothing" // exit 0: live state already was the end

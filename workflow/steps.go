@@ -15,6 +15,7 @@ import (
 // new kind of step is one row there plus its executor.
 type StepKind string
 
+// The kinds of step, one row each in stepKinds.
 const (
 	StepPublishPolicy StepKind = "publish-policy" // write the policy through the publisher
 	StepSetSTS        StepKind = "set-sts"        // _mta-sts TXT "v=STSv1; id=NEW;"

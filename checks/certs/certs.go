@@ -15,6 +15,7 @@ import (
 // Problem classifies why a chain is not acceptable. The zero value means valid.
 type Problem string
 
+// The problems, in the words of findings and JSON.
 const (
 	OK          Problem = ""
 	Expired     Problem = "expired"       // leaf (or an intermediate) outside its validity period

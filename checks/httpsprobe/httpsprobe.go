@@ -214,7 +214,7 @@ func (f *Fetcher) Fetch(ctx context.Context, host string, addr netip.Addr, userA
 		},
 	}
 	tc := tls.Client(raw, cfg)
-	if err := tc.HandshakeContext(ctx); err != nil {
+	if err = tc.HandshakeContext(ctx); err != nil {
 		if errors.Is(err, errCertRejected) || (res.Cert.Problem != certs.OK) {
 			return fail(KindCert, fmt.Errorf("the certificate of %s is not acceptable (%s); no request was sent", host, certText(res.Cert)))
 		}
@@ -234,7 +234,7 @@ func (f *Fetcher) Fetch(ctx context.Context, host string, addr netip.Addr, userA
 		Host:       host,
 		Close:      true,
 	}
-	if err := req.Write(tc); err != nil {
+	if err = req.Write(tc); err != nil {
 		if isTimeout(err) {
 			return fail(KindTimeout, fmt.Errorf("sending the request: %s", waited()))
 		}

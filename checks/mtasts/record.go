@@ -152,13 +152,12 @@ func parseRecordFields(rec *Record, segs []string, ps *problems) {
 		}
 		if strings.ContainsAny(f, " \t") {
 			n, v := strings.TrimRight(name, " \t"), strings.TrimLeft(value, " \t")
-			if !strings.ContainsAny(n, " \t") && !strings.ContainsAny(v, " \t") {
-				ps.err("STS-TXT-14", 0, "whitespace around '=' in %s; write %s", q(f), q(n+"="+v))
-				name, value = n, v
-			} else {
+			if strings.ContainsAny(n, " \t") || strings.ContainsAny(v, " \t") {
 				ps.err("STS-TXT-8", 0, "field %s contains whitespace; separate fields with ';'", q(f))
 				continue
 			}
+			ps.err("STS-TXT-14", 0, "whitespace around '=' in %s; write %s", q(f), q(n+"="+v))
+			name, value = n, v
 		}
 		if name == "id" {
 			if !ValidID(value) {

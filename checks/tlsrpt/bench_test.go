@@ -55,10 +55,10 @@ func writeReports(tb testing.TB, dir string, n int) int64 {
 	return total
 }
 
-func replaceOnce(s, old, new string) string {
+func replaceOnce(s, old, repl string) string {
 	for i := 0; i+len(old) <= len(s); i++ {
 		if s[i:i+len(old)] == old {
-			return s[:i] + new + s[i+len(old):]
+			return s[:i] + repl + s[i+len(old):]
 		}
 	}
 	return s

@@ -33,7 +33,7 @@ const (
 	maxMIMEParts = 100
 )
 
-// ErrNoReport: a message or file holds no TLS-RPT report.
+// ErrNoReport says a message or file holds no TLS-RPT report.
 var ErrNoReport = errors.New("no TLS-RPT report in it")
 
 // Options are the caps of reading report files.
@@ -452,7 +452,7 @@ func Walk(ctx context.Context, paths []string, opt Options, fn func(path string,
 			continue
 		}
 		walkRoot := root
-		if lfi, err := os.Lstat(root); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
+		if lfi, lerr := os.Lstat(root); lerr == nil && lfi.Mode()&fs.ModeSymlink != 0 {
 			// A symbolic link named as the root is followed (WalkDir
 			// would not descend into it); links below it are not.
 			walkRoot = root + string(filepath.Separator)

@@ -349,8 +349,8 @@ func readCapped(r io.Reader, limit int64) ([]byte, error) {
 }
 
 // checkDepth fails with ErrTooDeep when data nests arrays and objects
-// deeper than max, looking only at brackets outside strings.
-func checkDepth(data []byte, max int) error {
+// deeper than maxDepth, looking only at brackets outside strings.
+func checkDepth(data []byte, maxDepth int) error {
 	depth, inStr, esc := 0, false, false
 	for _, c := range data {
 		switch {
@@ -367,8 +367,8 @@ func checkDepth(data []byte, max int) error {
 			inStr = true
 		case c == '{' || c == '[':
 			depth++
-			if depth > max {
-				return fmt.Errorf("%w: deeper than %d levels (RPT-JSON-13)", ErrTooDeep, max)
+			if depth > maxDepth {
+				return fmt.Errorf("%w: deeper than %d levels (RPT-JSON-13)", ErrTooDeep, maxDepth)
 			}
 		case c == '}' || c == ']':
 			depth--

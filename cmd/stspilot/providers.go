@@ -108,11 +108,11 @@ type settingJSON struct {
 // value).
 func settingsSources(path string, lookupEnv func(string) (string, bool)) (file *dnsprovider.FileSource, where string, err error) {
 	if path != "" {
-		f, err := dnsprovider.LoadCredentials(path)
+		file, err = dnsprovider.LoadCredentials(path)
 		if err != nil {
 			return nil, path, &usageError{err}
 		}
-		return f, path, nil
+		return file, path, nil
 	}
 	where = defaultCredentialsPath(func(k string) string { v, _ := lookupEnv(k); return v })
 	f, err := dnsprovider.DefaultCredentials(where)

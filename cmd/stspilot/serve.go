@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log"
 	"net"
 	"os"
@@ -125,9 +124,10 @@ func serveRun(ctx context.Context, o *ServeOptions) error {
 		return err
 	}
 	state := st.Dir()
-	var logw io.Writer = o.IO.ErrOut
+	logw := o.IO.ErrOut
 	if o.AccessLog != "-" && o.AccessLog != "" {
-		lf, err := os.OpenFile(o.AccessLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+		var lf *os.File
+		lf, err = os.OpenFile(o.AccessLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
 		if err != nil {
 			return fmt.Errorf("--access-log: %w", err)
 		}
@@ -154,7 +154,8 @@ func serveRun(ctx context.Context, o *ServeOptions) error {
 		}
 		cfg.TLS = acme.TLSConfig()
 	} else {
-		fc, err := serve.LoadFileCerts(o.TLSCerts, o.TLSKey)
+		var fc *serve.FileCerts
+		fc, err = serve.LoadFileCerts(o.TLSCerts, o.TLSKey)
 		if err != nil {
 			return &usageError{err}
 		}

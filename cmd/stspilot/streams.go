@@ -61,8 +61,9 @@ func isTerminal(v any) bool {
 	return ok && f != nil && term.IsTerminal(f.Fd())
 }
 
-// IsStdinTTY, IsStdoutTTY and IsStderrTTY report whether each stream is a
-// terminal; the setters override the answer (tests, or a forced mode).
+// IsStdinTTY reports whether stdin is a terminal; IsStdoutTTY and
+// IsStderrTTY the same of theirs. The setters override the answer (tests,
+// or a forced mode).
 func (s *IOStreams) IsStdinTTY() bool      { return s.stdinTTY }
 func (s *IOStreams) IsStdoutTTY() bool     { return s.stdoutTTY }
 func (s *IOStreams) IsStderrTTY() bool     { return s.stderrTTY }

@@ -358,7 +358,8 @@ func workflowRun(ctx context.Context, o *WorkflowOptions, eng *workflow.Engine) 
 		return nil
 	}
 	if plan.Refusal == nil && !plan.Nothing && plan.Changes() && !o.Yes {
-		ok, err := confirm(o.IO, plan)
+		var ok bool
+		ok, err = confirm(o.IO, plan)
 		if err != nil {
 			return err
 		}
@@ -368,7 +369,7 @@ func workflowRun(ctx context.Context, o *WorkflowOptions, eng *workflow.Engine) 
 		}
 	}
 	// The plan was shown: the engine's own plan event is not repeated.
-	var shown workflow.Observer = obs
+	shown := obs
 	if !o.Yes {
 		shown = skipPlan{obs}
 	}

@@ -71,7 +71,7 @@ func (o *Events) Event(e workflow.Event) {
 	case workflow.EventJournal, workflow.EventProgress:
 		// journal writes and raw progress are for JSON and the wizard
 	}
-	io.WriteString(o.w, b.String())
+	_, _ = io.WriteString(o.w, b.String()) // an Observer has no error to return
 }
 
 func (o *Events) arrow() string {
@@ -376,7 +376,7 @@ func (o *Events) Status(st *workflow.StatusReport) {
 			fmt.Fprintf(&b, "    %s  %-7s %s\n", e.At.UTC().Format("2006-01-02 15:04:05"), e.Status, what)
 		}
 	}
-	io.WriteString(o.w, b.String())
+	_, _ = io.WriteString(o.w, b.String()) // an Observer has no error to return
 }
 
 // stamp prints a time the engine gave, in UTC: the same on every machine,

@@ -59,7 +59,7 @@ func Open(dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: state directory %s: %w", dir, err)
 	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
+	if err = os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("journal: state directory: %w", err)
 	}
 	fi, err := os.Stat(abs)

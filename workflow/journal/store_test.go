@@ -209,12 +209,12 @@ func TestSaveRefusesToRewriteHistory(t *testing.T) {
 		{"invalid", func(j *Journal) { j.Stage = "party" }},
 	}
 	for _, tt := range tests {
-		j, err := h.Load()
+		loaded, err := h.Load()
 		if err != nil {
 			t.Fatal(err)
 		}
-		tt.mutate(j)
-		if err := h.Save(j); err == nil {
+		tt.mutate(loaded)
+		if err := h.Save(loaded); err == nil {
 			t.Errorf("%s: saved", tt.name)
 		}
 		if now, _ := os.ReadFile(h.Path()); !bytes.Equal(now, saved) {

@@ -43,8 +43,8 @@ type connTracker struct {
 	refused, evicted, expired atomic.Int64
 }
 
-func newConnTracker(max, perClient int, header time.Duration) *connTracker {
-	return &connTracker{max: max, perClient: perClient, header: header, clients: map[netip.Addr]int{}}
+func newConnTracker(limit, perClient int, header time.Duration) *connTracker {
+	return &connTracker{max: limit, perClient: perClient, header: header, clients: map[netip.Addr]int{}}
 }
 
 type connPhase uint8

@@ -104,9 +104,9 @@ func (rc *Receiver) Receive(r *http.Request) (rel string, created bool, err erro
 		if len(body) < 2 || body[0] != 0x1f || body[1] != 0x8b {
 			return "", false, refuse(http.StatusBadRequest, "application/tlsrpt+gzip body does not start with the gzip magic bytes 1f 8b (RFC 8460 section 6.5)")
 		}
-		zr, err := gzip.NewReader(bytes.NewReader(body))
-		if err != nil {
-			return "", false, refuse(http.StatusBadRequest, "gzip: %v", err)
+		zr, zerr := gzip.NewReader(bytes.NewReader(body))
+		if zerr != nil {
+			return "", false, refuse(http.StatusBadRequest, "gzip: %v", zerr)
 		}
 		data, err = io.ReadAll(io.LimitReader(zr, maxJSON+1))
 		if err != nil {

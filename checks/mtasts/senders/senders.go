@@ -46,6 +46,7 @@ type Input struct {
 // Outcome is what an implementation makes of the input as a whole.
 type Outcome string
 
+// The outcomes, from best to worst.
 const (
 	Policy     Outcome = "policy"      // it has a usable policy
 	NoPolicy   Outcome = "no-policy"   // it acts as if the domain had no MTA-STS
@@ -287,11 +288,12 @@ func (p fetchProfile) check(in Input, b *builder) bool {
 			return b.fail(FetchError, fmt.Sprintf("HTTP status %d is not 200", in.Status), "STS-FETCH-5")
 		}
 	}
-	if isTextPlain(in.ContentType) {
+	switch {
+	case isTextPlain(in.ContentType):
 		// Fine for everyone.
-	} else if p.checkType {
+	case p.checkType:
 		return b.fail(Invalid, "Content-Type "+describeType(in.ContentType)+" is not text/plain", "STS-FETCH-9")
-	} else {
+	default:
 		b.note("does not check Content-Type ("+describeType(in.ContentType)+")", "STS-FETCH-9")
 	}
 	if len(in.Body) > maxBody {
