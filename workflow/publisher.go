@@ -24,7 +24,10 @@ import (
 // Contract: Publish and Remove are idempotent, honour ctx, and never print;
 // what the operator must know comes back in Published.
 type Publisher interface {
-	// Spec is the --publish value that rebuilds this publisher ("webroot:/srv/sts").
+	// Spec is what the journal keeps of this publisher: the --publish
+	// value that rebuilds it ("webroot:/srv/sts", "serve", "manual"), but
+	// for an exec publisher only "exec" (journal.KeptPublish): a command is
+	// never written into a journal nor read from one.
 	Spec() string
 	// Publish hands over the exact policy bytes for domain.
 	Publish(ctx context.Context, domain string, policy []byte) (Published, error)
@@ -48,8 +51,14 @@ type Published struct {
 // ErrBadPublish is a malformed --publish value (a usage error).
 var ErrBadPublish = errors.New("invalid --publish")
 
+// ErrNoExecCommand is an exec publisher named without its command: what a
+// journal says of one (journal.PublishExec). The command must come from
+// the operator (the command line, a trusted config file) on every run;
+// the caller says where.
+var ErrNoExecCommand = errors.New("the exec publisher's command is not kept in the journal; stspilot never runs a command read from a journal")
+
 // ParsePublisher parses a --publish value: webroot:DIR, exec:CMD, serve or
-// manual. scrubEnv names environment variables that exec commands must not
+// manual; a bare "exec" (a journal's) is ErrNoExecCommand. scrubEnv names environment variables that exec commands must not
 // inherit (provider secrets). serve uses the default state directory; use
 // ParsePublisherIn when the state directory is another.
 func ParsePublisher(spec string, scrubEnv []string) (Publisher, error) {
@@ -59,7 +68,7 @@ func ParsePublisher(spec string, scrubEnv []string) (Publisher, error) {
 // ParsePublisherIn is ParsePublisher with the state directory the serve
 // publisher writes into ("" = journal.DefaultDir).
 func ParsePublisherIn(spec string, scrubEnv []string, stateDir string) (Publisher, error) {
-	kind, arg, _ := strings.Cut(strings.TrimSpace(spec), ":")
+	kind, arg, colon := strings.Cut(strings.TrimSpace(spec), ":")
 	switch kind {
 	case "serve":
 		if arg != "" {
@@ -86,7 +95,10 @@ func ParsePublisherIn(spec string, scrubEnv []string, stateDir string) (Publishe
 			return nil, fmt.Errorf("%w %q: %v", ErrBadPublish, spec, err)
 		}
 		return &Webroot{Dir: abs}, nil
-	case "exec":
+	case journal.PublishExec:
+		if !colon {
+			return nil, ErrNoExecCommand
+		}
 		if strings.TrimSpace(arg) == "" {
 			return nil, fmt.Errorf("%w %q: exec needs a command, e.g. exec:'aws s3 cp - s3://bucket/.well-known/mta-sts.txt'", ErrBadPublish, spec)
 		}
@@ -196,7 +208,9 @@ func readCapped(path string, n int64) ([]byte, error) {
 // uploads, configuration management). The command runs under `sh -c` with
 // STSPILOT_DOMAIN, STSPILOT_ACTION (publish or remove) and
 // STSPILOT_POLICY_HOST set; remove gets an empty stdin. A non-zero exit is a
-// failure that shows the command's stderr (the last 4 KiB).
+// failure that shows the command's stderr (the last 4 KiB). The command
+// itself is never shown, logged or journaled (Spec is "exec"): it may hold
+// a secret.
 type Exec struct {
 	Command string
 	// ScrubEnv are variables removed from the command's environment: the
@@ -206,12 +220,12 @@ type Exec struct {
 	Timeout time.Duration
 }
 
-func (e *Exec) Spec() string { return "exec:" + e.Command }
+func (e *Exec) Spec() string { return journal.PublishExec }
 
 const execOutputCap = 4 << 10
 
 func (e *Exec) run(ctx context.Context, domain, action string, stdin []byte) (Published, error) {
-	out := Published{Where: "exec: " + e.Command, Changed: true}
+	out := Published{Where: "the exec publisher's command", Changed: true}
 	timeout := e.Timeout
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
@@ -238,12 +252,12 @@ func (e *Exec) run(ctx context.Context, domain, action string, stdin []byte) (Pu
 	if err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if ctx.Err() != nil {
-			return out, fmt.Errorf("exec publisher %q: %s after %s: %w", e.Command, action, timeout, ctx.Err())
+			return out, fmt.Errorf("exec publisher: %s after %s: %w", action, timeout, ctx.Err())
 		}
 		if msg == "" {
 			msg = "(no output on stderr)"
 		}
-		return out, fmt.Errorf("exec publisher %q failed (%v): %s", e.Command, err, msg)
+		return out, fmt.Errorf("exec publisher failed (%v): %s", err, msg)
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,15 +17,24 @@ func TestParsePublisher(t *testing.T) {
 		bad      bool
 	}{
 		{in: "webroot:/srv/sts", spec: "webroot:/srv/sts"},
-		{in: "exec:cat >/dev/null", spec: "exec:cat >/dev/null"},
+		// The journal keeps no command (journal.KeptPublish).
+		{in: "exec:cat >/dev/null", spec: "exec"},
 		{in: "manual", spec: "manual"},
 		{in: "webroot:", bad: true},
 		{in: "exec:  ", bad: true},
 		{in: "manual:x", bad: true},
 		{in: "", bad: true},
 		{in: "ftp:x", bad: true},
+		{in: "exec", bad: true},
 	} {
 		p, err := ParsePublisher(tc.in, nil)
+		if tc.in == "exec" {
+			// What a journal says: never an error about a flag.
+			if !errors.Is(err, ErrNoExecCommand) || errors.Is(err, ErrBadPublish) || p != nil {
+				t.Errorf("%q: %v, %v; want ErrNoExecCommand", tc.in, p, err)
+			}
+			continue
+		}
 		if tc.bad {
 			if !errors.Is(err, ErrBadPublish) {
 				t.Errorf("%q: err = %v, want ErrBadPublish", tc.in, err)
@@ -134,5 +144,26 @@ func TestManualPublisher(t *testing.T) {
 	got, err := Manual{}.Publish(context.Background(), "example.test", []byte("version: STSv1\nmode: testing\n"))
 	if err != nil || !got.Manual || !strings.Contains(got.Instructions, "mode: testing") || !strings.Contains(got.Instructions, "https://mta-sts.example.test/.well-known/mta-sts.txt") {
 		t.Errorf("%+v %v", got, err)
+	}
+}
+
+// The exec publisher's command may hold a secret (a token on the command
+// line): it is never in what the publisher reports, its errors, or its
+// Spec (what the journal keeps).
+func TestExecNeverShowsItsCommand(t *testing.T) {
+	const secret = "tok-3f9a1c"
+	policy := []byte("version: STSv1\nmode: none\nmax_age: 86400\n")
+	for _, e := range []*Exec{
+		{Command: "TOKEN=" + secret + "; cat >/dev/null"},
+		{Command: "TOKEN=" + secret + "; echo refused >&2; exit 3"},
+		{Command: "TOKEN=" + secret + "; sleep 30", Timeout: 50 * time.Millisecond},
+	} {
+		got, err := e.Publish(context.Background(), "example.test", policy)
+		rm, rerr := e.Remove(context.Background(), "example.test")
+		for _, s := range []string{got.Where, got.Instructions, strings.Join(got.Warnings, " "), rm.Where, e.Spec(), fmt.Sprint(err), fmt.Sprint(rerr)} {
+			if strings.Contains(s, secret) {
+				t.Errorf("%q shows the command: %q", e.Command, s)
+			}
+		}
 	}
 }

@@ -57,7 +57,8 @@ type FileJournal struct {
 	Store *journal.Store
 	// Provider, Publish and Ladder are recorded in the journal on every
 	// save, so that the next command on the domain needs no flags. None of
-	// them is a secret: a provider name, a --publish value, a ladder.
+	// them is a secret: a provider name, a publisher's Spec (no command), a
+	// ladder.
 	Provider, Publish, Ladder string
 }
 
@@ -71,7 +72,9 @@ func OpenFileJournal(dir string) (*FileJournal, error) {
 }
 
 // Settings returns the provider, publisher and ladder the journal of
-// domain remembers ("" when it has none).
+// domain remembers ("" when it has none). Of an exec publisher, publish is
+// only journal.PublishExec, whatever the file says: ParsePublisher refuses
+// it with ErrNoExecCommand.
 func (f *FileJournal) Settings(domain string) (provider, publish, ladder string, err error) {
 	j, err := f.Store.Peek(domain)
 	if err != nil || j == nil {

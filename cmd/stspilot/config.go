@@ -8,6 +8,7 @@ import (
 
 	"github.com/stspilot/stspilot/internal/envfile"
 	"github.com/stspilot/stspilot/internal/xdg"
+	"github.com/stspilot/stspilot/workflow/journal"
 )
 
 // The config file holds defaults for the workflow commands, one
@@ -39,12 +40,18 @@ func defaultCredentialsPath(getenv xdg.Getenv) string {
 // explicit says the path came from --config, where missing is an error.
 // It must be a regular file (a symbolic link to one is fine) or a
 // character device (--config /dev/null: no config); a FIFO, socket or
-// directory is refused before it is opened.
+// directory is refused before it is opened. A file that sets publish =
+// exec:CMD, a command stspilot will run, must besides be trusted
+// (trustExec).
 func loadConfig(path string, explicit bool) (map[string]string, error) {
 	if path == "" {
 		return nil, nil
 	}
-	data, err := envfile.ReadFile(path, envfile.ReadOptions{Max: maxConfigFile, Devices: true})
+	var st fs.FileInfo
+	data, err := envfile.ReadFile(path, envfile.ReadOptions{Max: maxConfigFile, Devices: true, Check: func(fi fs.FileInfo) error {
+		st = fi
+		return nil
+	}})
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && !explicit:
 		return nil, nil
@@ -55,7 +62,37 @@ func loadConfig(path string, explicit bool) (map[string]string, error) {
 	case err != nil:
 		return nil, usageErrorf("config file: %v", err)
 	}
-	return parseConfig(path, data)
+	cfg, err := parseConfig(path, data)
+	if err != nil {
+		return nil, err
+	}
+	if journal.KeptPublish(cfg["publish"]) == journal.PublishExec {
+		if err := trustExec(path, st); err != nil {
+			return nil, err
+		}
+	}
+	return cfg, nil
+}
+
+// trustExec refuses a config file that sets an exec publisher unless it is
+// a regular file owned by the running user or root that neither group nor
+// others may write: anyone else who can change it could choose the command
+// stspilot runs, with the user's rights and environment.
+func trustExec(path string, st fs.FileInfo) error {
+	const why = "sets publish = exec:..., a command stspilot runs; stspilot takes a command only from a config file that is yours (or root's) and that group and others cannot write"
+	var oe *envfile.OwnerError
+	err := envfile.CheckTrusted(st)
+	switch {
+	case !st.Mode().IsRegular():
+		return usageErrorf("config file %s %s, and it is not a regular file", path, why)
+	case errors.As(err, &oe):
+		return usageErrorf("config file %s %s; it is owned by uid %d", path, why, oe.UID)
+	case errors.Is(err, envfile.ErrWritable):
+		return usageErrorf("config file %s %s; it has mode %04o (chmod go-w %s)", path, why, st.Mode().Perm(), path)
+	case err != nil:
+		return usageErrorf("config file %s %s: %v", path, why, err)
+	}
+	return nil
 }
 
 // configSyntax: the keys of configKeys, no "export ". The file holds no

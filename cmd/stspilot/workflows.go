@@ -105,7 +105,7 @@ func newWorkflowCmd(f *factory, wf workflow.Workflow, runF func(context.Context,
 func addWorkflowFlags(cmd *cobra.Command, o *WorkflowOptions) {
 	fl := cmd.Flags()
 	fl.StringVar(&o.Provider, "provider", "", "DNS provider `NAME` (see stspilot providers; default: the one the journal remembers)")
-	fl.StringVar(&o.Publish, "publish", "", "where the policy file goes: webroot:`DIR`, exec:CMD, serve (for stspilot serve) or manual (default: the journal's)")
+	fl.StringVar(&o.Publish, "publish", "", "where the policy file goes: webroot:`DIR`, exec:CMD, serve (for stspilot serve) or manual (default: the journal's; it keeps no exec command)")
 	fl.StringVar(&o.StateDir, "state-dir", "", "journal directory (default $XDG_STATE_HOME/stspilot)")
 	fl.StringVar(&o.Zone, "zone", "", "DNS zone that holds the records (default: found with an SOA walk)")
 	fl.StringVar(&o.Ladder, "ladder", "", "the ladder, `MODE@MAX_AGE:SOAK,...` (default: the journal's, else testing@86400:14d,enforce@86400:7d,enforce@604800:30d,enforce@2592000)")
@@ -292,6 +292,8 @@ const (
 	needYes need4 = iota
 	needProvider
 	needPublish
+	// needExecCommand: the journal says exec, never which command.
+	needExecCommand
 )
 
 // missingError names every flag a workflow run needs and was not given,
@@ -315,6 +317,8 @@ func (e *missingError) Error() string {
 			parts = append(parts, fmt.Sprintf("--provider NAME (no journal of %s remembers one; known: %s; see stspilot providers)", e.domain, strings.Join(dnsprovider.Names(), ", ")))
 		case needPublish:
 			parts = append(parts, fmt.Sprintf("--publish SPEC (where the policy file goes: webroot:DIR, serve, exec:CMD or manual; no journal of %s remembers one)", e.domain))
+		case needExecCommand:
+			parts = append(parts, fmt.Sprintf("--publish exec:CMD (the journal of %s says the policy goes through an exec publisher, but stspilot never runs a command read from a journal: give the command with --publish, or as publish = exec:CMD in your config file)", e.domain))
 		}
 	}
 	if len(parts) == 1 {
@@ -464,7 +468,7 @@ func newEngine(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error
 	}
 	cfg := o.Config
 	provName := first(o.Provider, first(jProv, cfg["provider"]))
-	publish := first(o.Publish, first(jPub, cfg["publish"]))
+	publish, execNoCommand := publishSpec(o.Publish, jPub, cfg["publish"], st.Dir())
 	ladderSpec := first(o.Ladder, first(jLadder, cfg["ladder"]))
 	readOnly := o.PlanOnly || o.Workflow == ""
 	if readOnly && provName == "" {
@@ -480,7 +484,10 @@ func newEngine(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error
 		if provName == "" {
 			m.needs = append(m.needs, needProvider)
 		}
-		if publish == "" {
+		switch {
+		case execNoCommand:
+			m.needs = append(m.needs, needExecCommand)
+		case publish == "":
 			m.needs = append(m.needs, needPublish)
 		}
 		return nil, &usageError{m}
@@ -516,6 +523,9 @@ func newEngine(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error
 		scrub = append(scrub, i.SecretEnv()...)
 	}
 	pub, err := workflow.ParsePublisherIn(publish, scrub, fj.Store.Dir())
+	if errors.Is(err, workflow.ErrNoExecCommand) {
+		return nil, usageErrorf("--publish %q: exec needs a command, e.g. exec:'aws s3 cp - s3://bucket/.well-known/mta-sts.txt'", publish)
+	}
 	if err != nil {
 		return nil, &usageError{err}
 	}
@@ -549,6 +559,25 @@ func newEngine(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error
 		TTL:       o.TTL,
 		Command:   "stspilot " + string(o.Workflow),
 	})
+}
+
+// publishSpec picks the publisher: the flag, else the journal's, else the
+// config file's. A journal names an exec publisher without its command
+// (workflow.ErrNoExecCommand): the command then comes from the config
+// file (loadConfig made sure it is trusted), never from the journal, and
+// execNoCommand says there is none there either.
+func publishSpec(flag, fromJournal, fromConfig, stateDir string) (spec string, execNoCommand bool) {
+	spec = first(flag, first(fromJournal, fromConfig))
+	if flag != "" || fromJournal == "" {
+		return spec, false
+	}
+	if _, err := workflow.ParsePublisherIn(fromJournal, nil, stateDir); !errors.Is(err, workflow.ErrNoExecCommand) {
+		return spec, false
+	}
+	if journal.KeptPublish(fromConfig) == journal.PublishExec {
+		return fromConfig, false
+	}
+	return "", true
 }
 
 func first(a, b string) string {

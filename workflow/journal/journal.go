@@ -123,8 +123,9 @@ type Journal struct {
 	// ("testing@86400:14d,enforce@86400:7d,...").
 	Ladder string `json:"ladder,omitempty"`
 	// Provider is the DNS provider's registry name ("rfc2136") and Publish
-	// the --publish value ("webroot:/srv/sts") of the last run, so that the
-	// next command needs no flags. Never a credential.
+	// the publisher of the last run ("webroot:/srv/sts", "serve", "manual",
+	// "exec"; see KeptPublish), so that the next command needs no flags.
+	// Never a credential, never a command.
 	Provider string `json:"provider,omitempty"`
 	Publish  string `json:"publish,omitempty"`
 	// Policy is the policy stspilot last made live (its id answered by
@@ -600,7 +601,25 @@ func Decode(data []byte) (*Journal, error) {
 	if err := j.Validate(); err != nil {
 		return nil, err
 	}
+	j.Publish = KeptPublish(j.Publish)
 	return &j, nil
+}
+
+// PublishExec is all a journal keeps of an exec publisher.
+const PublishExec = "exec"
+
+// KeptPublish is what a journal keeps of a publisher given as spec (a
+// --publish value): spec itself, except that an exec publisher ("exec:CMD")
+// is only PublishExec. Whoever can write a journal (or get a change to a
+// state directory kept in git merged) must not choose a command stspilot
+// runs, so a command is never written into a journal, and one found there
+// (stspilot wrote them before) is dropped as the journal is read: Decode
+// and Encode apply KeptPublish.
+func KeptPublish(spec string) string {
+	if kind, _, _ := strings.Cut(strings.TrimSpace(spec), ":"); kind == PublishExec {
+		return PublishExec
+	}
+	return spec
 }
 
 // newerSchema reports whether s is stspilot.journal/vN with N > 1.
@@ -716,10 +735,12 @@ func jsonErr(err error) string {
 
 // Encode writes j as the file holds it: indented JSON with a trailing
 // newline, HTML characters unescaped so that policy text stays readable.
+// It sets j.Publish to KeptPublish(j.Publish): no command is written.
 func Encode(j *Journal) ([]byte, error) {
 	if err := j.Validate(); err != nil {
 		return nil, fmt.Errorf("journal: not writing an invalid journal: %w", err)
 	}
+	j.Publish = KeptPublish(j.Publish)
 	if j.Entries == nil {
 		j.Entries = []Entry{}
 	}

@@ -377,3 +377,64 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// Issue 14, item 5: a journal's publish field was run as a command. A
+// journal keeps only "exec" of an exec publisher: a command is never
+// written, and one found in a journal (as stspilot wrote them before, or
+// as a hand edit or a merged pull request put it there) is dropped as it
+// is read, whatever reads it.
+func TestNoCommandInAJournal(t *testing.T) {
+	for spec, want := range map[string]string{
+		"exec:curl -T - https://cdn.example/$TOKEN": "exec",
+		" exec:x":             "exec",
+		"exec":                "exec",
+		"webroot:/srv/www":    "webroot:/srv/www",
+		"webroot:/srv/exec:x": "webroot:/srv/exec:x",
+		"serve":               "serve",
+		"manual":              "manual",
+		"":                    "",
+	} {
+		if got := KeptPublish(spec); got != want {
+			t.Errorf("KeptPublish(%q) = %q, want %q", spec, got, want)
+		}
+	}
+
+	j := full(t)
+	j.Publish = "exec:touch /tmp/stspilot-pwned; upload --token s3cr3t"
+	b, err := Encode(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte("touch")) || bytes.Contains(b, []byte("s3cr3t")) || !bytes.Contains(b, []byte(`"publish": "exec",`)) {
+		t.Errorf("Encode wrote the command:\n%s", b)
+	}
+
+	// A journal of today, with the command in it, reads safely.
+	edited := bytes.Replace(b, []byte(`"publish": "exec",`), []byte(`"publish": "exec:touch /tmp/stspilot-pwned",`), 1)
+	got, err := Decode(edited)
+	if err != nil || got.Publish != "exec" {
+		t.Fatalf("Decode of a journal with an exec command: publish %q, %v; want %q", got.Publish, err, "exec")
+	}
+	s := openStore(t)
+	path, err := s.Path("example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, edited, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.Peek("example.com"); err != nil || p.Publish != "exec" {
+		t.Errorf("Peek: %v, %v", p, err)
+	}
+	h := lock(t, s, "example.com")
+	l, err := h.Load()
+	if err != nil || l.Publish != "exec" {
+		t.Fatalf("Load: %v, %v", l, err)
+	}
+	if err := h.Save(l); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); bytes.Contains(b, []byte("touch")) {
+		t.Errorf("the command is still in the saved journal")
+	}
+}
