@@ -347,7 +347,7 @@ func (r *run) teardownWindowOpen() error {
 		return nil
 	}
 	until := noneSince.Add(lastMaxAge)
-	if c := cachedUntil(r.j); c.After(until) {
+	if c := cachedUntil(r.j, now); c.After(until) {
 		until = c
 	}
 	if now.Before(until) {
@@ -464,7 +464,7 @@ func (r *run) published(want string) error {
 	// max_age from now (a sender may have fetched it a moment ago).
 	for _, old := range []*Policy{p.Current, prev} {
 		if old != nil && old.Mode != string(mtasts.ModeNone) && old.Text != t.Text {
-			if until := now.Add(time.Duration(old.MaxAge) * time.Second); until.After(cachedUntil(j)) {
+			if until := now.Add(time.Duration(old.MaxAge) * time.Second); until.After(cachedUntil(j, now)) {
 				setCachedUntil(j, until, now)
 			}
 		}
@@ -474,7 +474,7 @@ func (r *run) published(want string) error {
 		if !ok || !gone.IsZero() {
 			since, last = now, 0
 		}
-		if wait := cachedUntil(j).Sub(since); wait > last {
+		if wait := cachedUntil(j, now).Sub(since); wait > last {
 			last = wait
 		}
 		setTeardown(j, since, last)
@@ -508,7 +508,7 @@ func (r *run) window(s *Step) GateResult {
 	if p.Workflow == Teardown {
 		if noneSince, lastMaxAge, _, ok := teardownOf(r.j); ok && lastMaxAge > 0 {
 			until := noneSince.Add(lastMaxAge)
-			if c := cachedUntil(r.j); c.After(until) {
+			if c := cachedUntil(r.j, now); c.After(until) {
 				until = c
 			}
 			return windowGate(now, until, fmt.Sprintf("the cache window (senders may hold a replaced testing/enforce policy for its max_age; mode none went live at %s)", noneSince.UTC().Format(time.RFC3339)))

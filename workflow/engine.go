@@ -501,6 +501,10 @@ func describeProblems(ps []tlsrpt.Problem) string {
 
 func (e *Engine) planPromote(ctx context.Context, p *Plan, lv *live, j *journal.Journal, req Request) error {
 	if p.Stage != StageTesting && p.Stage != StageEnforce || lv.policy == nil {
+		if r := fixOrRollback(p, j, e.now()); r != nil {
+			p.Refusal = r
+			return nil
+		}
 		p.Refusal = &Refusal{Code: CodeRolloutFirst, Workflow: Rollout, Reason: fmt.Sprintf("%s is %s: promote climbs from a live testing or enforce policy; roll out first", p.Domain, p.Stage)}
 		return nil
 	}
@@ -766,10 +770,13 @@ func (e *Engine) planTeardown(ctx context.Context, p *Plan, lv *live, j *journal
 			}
 			if lv.policy == nil || lv.policy.Mode != string(mtasts.ModeNone) {
 				p.Target, p.Rung = t, -1
+				p.Downgrade = downgrade(p, j, e.now())
 				e.recipe(ctx, p, lv, nil)
 				// The window starts once none is live; this run ends there.
 				p.Steps = append(p.Steps, Step{Kind: StepGate, Gate: GateWindow, Summary: "wait out the max_age of the last testing/enforce policy, counted from when mode none went live"})
-				e.teardownDeletes(p, lv, req)
+				// The deletion comes after the none id went live: its diff
+				// shows that id, not the one live now.
+				e.teardownDeletes(p, lv, req, txtrecord.STSRecord{ID: t.ID}.String())
 				number(p)
 				return nil
 			}
@@ -784,7 +791,7 @@ func (e *Engine) planTeardown(ctx context.Context, p *Plan, lv *live, j *journal
 	w := windowGate(e.now(), until, what)
 	p.Gates = append(p.Gates, w)
 	p.Steps = append(p.Steps, Step{Kind: StepGate, Gate: GateWindow, Summary: w.Reason, Done: w.Open})
-	e.teardownDeletes(p, lv, req)
+	e.teardownDeletes(p, lv, req, strings.Join(lv.stsRecs, " | "))
 	number(p)
 	return nil
 }
@@ -804,20 +811,37 @@ func (e *Engine) teardownWindow(lv *live, j *journal.Journal, req Request) (time
 	if req.LastMaxAge > maxAge {
 		maxAge = req.LastMaxAge
 	}
-	if since.IsZero() || maxAge <= 0 {
+	now := e.now()
+	if (since.IsZero() || maxAge <= 0) && !ledgerKnowsLast(j) {
 		return time.Time{}, "", fmt.Errorf("the journal does not say when mode none went live or what max_age the last testing/enforce policy had, so the cache window is unknown: senders may still hold an enforce policy; give the largest max_age ever published")
 	}
 	until := since.Add(maxAge)
-	if c := cachedUntil(j); c.After(until) {
+	if c := cachedUntil(j, now); c.After(until) {
 		until = c
+	}
+	if since.IsZero() {
+		return until, "the cache window (senders may hold a replaced testing/enforce policy for its max_age, as the ledger records)", nil
 	}
 	return until, fmt.Sprintf("the cache window (senders may hold a replaced testing/enforce policy for its max_age; mode none went live at %s)", since.UTC().Format(time.RFC3339)), nil
 }
 
-func (e *Engine) teardownDeletes(p *Plan, lv *live, req Request) {
+// ledgerKnowsLast reports whether the ledger knows the testing/enforce
+// policies mode none replaced: one of them is there, replaced.
+func ledgerKnowsLast(j *journal.Journal) bool {
+	for _, p := range j.Ledger {
+		if p.Mode != string(mtasts.ModeNone) && p.Replaced() {
+			return true
+		}
+	}
+	return false
+}
+
+// teardownDeletes appends the deletions; stsBefore is the _mta-sts record
+// live when the deletion runs.
+func (e *Engine) teardownDeletes(p *Plan, lv *live, req Request, stsBefore string) {
 	sts := txtrecord.STSName(p.Domain)
 	p.Steps = append(p.Steps,
-		Step{Kind: StepDeleteSTS, Summary: "delete the _mta-sts record (no undo)", Name: sts, Before: strings.Join(lv.stsRecs, " | "), Destructive: true, Done: len(lv.stsRecs) == 0},
+		Step{Kind: StepDeleteSTS, Summary: "delete the _mta-sts record (no undo)", Name: sts, Before: stsBefore, Destructive: true, Done: stsBefore == ""},
 		Step{Kind: StepGate, Gate: GatePublished, Summary: "wait until every authoritative name server has dropped it", Name: sts},
 	)
 	if !req.KeepTLSRPT && len(lv.rptRecs) > 0 {
@@ -874,4 +898,38 @@ func soakOf(l Ladder, mode string, maxAge int64) time.Duration {
 		}
 	}
 	return soak
+}
+
+// fixOrRollback is the refusal of a domain whose policy is broken (or
+// gone) while the ledger shows that senders may hold an enforce policy:
+// the next step is the fix or a rollback, never a rollout. nil otherwise.
+func fixOrRollback(p *Plan, j *journal.Journal, now time.Time) *Refusal {
+	if p.Stage == StageNone {
+		return nil
+	}
+	w := Horizon(j, now).Worst
+	if w == nil || w.Mode != string(mtasts.ModeEnforce) {
+		return nil
+	}
+	r := &Refusal{Code: CodeFixOrRollback, Workflow: Rollback, Finding: brokenFinding(p.Live),
+		Reason: fmt.Sprintf("%s is %s while senders may hold the enforce policy (mx %s) until %s whatever you do: fix the policy host, or roll back",
+			p.Domain, p.Stage, strings.Join(w.MX, ", "), w.Until.UTC().Format(time.RFC3339))}
+	if r.Finding != "" {
+		r.Details = append(r.Details, "the fix: "+r.Finding)
+	}
+	return r
+}
+
+// brokenFinding is the id of the first error finding about the policy or
+// its record, "" when there is none.
+func brokenFinding(rep *checks.Report) string {
+	if rep == nil {
+		return ""
+	}
+	for _, f := range rep.Findings {
+		if f.Severity == checks.SevError && (f.Area == checks.AreaPolicy || f.Area == checks.AreaSTS) {
+			return f.ID
+		}
+	}
+	return ""
 }

@@ -747,7 +747,7 @@ func TestReadsJournalOfToday(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Teardown == nil || !st.Teardown.NoneSince.Equal(time.Date(2030, 2, 1, 0, 0, 0, 0, time.UTC)) || st.Teardown.LastMaxAge != 30*24*time.Hour {
+	if st.Teardown == nil || !st.Teardown.NoneSince.Equal(time.Date(2030, 2, 1, 0, 0, 0, 0, time.UTC)) || st.Teardown.LastMaxAge != 30*24*3600 {
 		t.Errorf("status teardown %+v", st.Teardown)
 	}
 	var kinds []StepKind
@@ -757,7 +757,7 @@ func TestReadsJournalOfToday(t *testing.T) {
 	if want := []StepKind{"intent", StepPublishPolicy, StepSetSTS, "published"}; !slices.Equal(kinds, want) {
 		t.Errorf("history kinds %q, want %q", kinds, want)
 	}
-	if e := st.History[2]; e.TTL != 300*time.Second || !e.At.Equal(time.Date(2030, 1, 31, 23, 59, 56, 0, time.UTC)) {
+	if e := st.History[2]; e.TTL != 300 || !e.At.Equal(time.Date(2030, 1, 31, 23, 59, 56, 0, time.UTC)) {
 		t.Errorf("history entry %+v", e)
 	}
 	// A run inside the window deletes nothing and keeps every entry.

@@ -158,11 +158,18 @@ func teardownPending(j *journal.Journal) bool {
 // enforce policy stspilot replaced: for each, the moment it stopped being
 // live plus its max_age (STS-SEND-5, STS-SEND-16). A teardown deletes
 // nothing before it.
-func cachedUntil(j *journal.Journal) time.Time {
+//
+// It is the larger of the cache window the journal keeps and the
+// horizon of the ledger at now (Horizon).
+func cachedUntil(j *journal.Journal, now time.Time) time.Time {
+	var t time.Time
 	if w := j.Window(journal.WindowCache); w != nil {
-		return w.NotBefore
+		t = w.NotBefore
 	}
-	return time.Time{}
+	if h := Horizon(j, now).Until(); h.After(t) {
+		t = h
+	}
+	return t
 }
 
 // Writing the state. The journal keeps whole seconds, truncated: window

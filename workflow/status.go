@@ -10,7 +10,10 @@ import (
 )
 
 // StatusSchema names the JSON document of `stspilot status` (docs/json.md).
-const StatusSchema = "stspilot.status/v1"
+//
+// v2: every duration is integer seconds (teardown.last_max_age,
+// history[].ttl were Go durations in nanoseconds), and the horizon.
+const StatusSchema = "stspilot.status/v2"
 
 // StatusReport is where a domain stands, what happened to it, and what
 // comes next and when.
@@ -28,6 +31,9 @@ type StatusReport struct {
 	Pending *journal.Intent `json:"pending,omitempty"`
 	// Teardown is the teardown's cache window once none went live.
 	Teardown *TeardownState `json:"teardown,omitempty"`
+	// Horizon is until when senders may hold each policy of the ledger,
+	// and the worst case (nil when nothing may be cached).
+	Horizon *HorizonReport `json:"horizon,omitempty"`
 	// Next is the workflow to run next ("" at the top of the ladder).
 	Next Workflow `json:"next,omitempty"`
 	// NextStep says what it would do or what blocks it.
@@ -53,6 +59,12 @@ func (e *Engine) Status(ctx context.Context, domain string) (*StatusReport, erro
 		return nil, err
 	}
 	st := &StatusReport{Schema: StatusSchema, Domain: d, Rung: -1, Ladder: e.ladder.String(), Pending: intentOf(mem), Teardown: teardownView(mem)}
+	defer func() {
+		// After planning: the plan entered a policy found live.
+		if h := Horizon(mem, e.now()); len(h.Policies) > 0 {
+			st.Horizon = h
+		}
+	}()
 	for _, h := range lastEntries(mem, 20) {
 		st.History = append(st.History, historyEntry(h))
 	}
@@ -68,6 +80,12 @@ func (e *Engine) Status(ctx context.Context, domain string) (*StatusReport, erro
 		next = Rollout
 	case StageNone:
 		next = Teardown
+	case StageBroken:
+		// Broken while an enforce policy may be cached: the next step is
+		// the fix or a rollback, never a rollout.
+		if w := Horizon(mem, e.now()).Worst; w != nil && w.Mode == string(StageEnforce) {
+			next = Rollback
+		}
 	}
 	if next != Promote {
 		if p, err = e.plan(ctx, Request{Workflow: next, Domain: d, preview: true}, d, mem); err != nil {
@@ -104,6 +122,13 @@ func (e *Engine) Status(ctx context.Context, domain string) (*StatusReport, erro
 		if st.NextStep == "" {
 			st.NextStep = "blocked: " + p.Refusal.Reason
 		}
+	case next == Rollback:
+		// Broken with an enforce policy cached (see fixOrRollback).
+		if r := fixOrRollback(p, mem, e.now()); r != nil {
+			st.Next, st.NextStep = Rollback, r.Reason
+			break
+		}
+		st.Next = next
 	default:
 		st.Next = next
 		if st.NextStep == "" && p.Target != nil {
@@ -117,9 +142,9 @@ func (e *Engine) Status(ctx context.Context, domain string) (*StatusReport, erro
 type TeardownState struct {
 	// NoneSince is when the mode none policy's id went live.
 	NoneSince time.Time `json:"none_since"`
-	// LastMaxAge is how long senders may hold the testing/enforce
-	// policies that none replaced (STS-SEND-16).
-	LastMaxAge time.Duration `json:"last_max_age"`
+	// LastMaxAge is how long, in seconds, senders may hold the
+	// testing/enforce policies that none replaced (STS-SEND-16).
+	LastMaxAge int64 `json:"last_max_age"`
 	// RecordsGoneAt is when the records were deleted (teardown done).
 	RecordsGoneAt time.Time `json:"records_gone_at,omitzero"`
 }
@@ -129,25 +154,25 @@ func teardownView(j *journal.Journal) *TeardownState {
 	if !ok {
 		return nil
 	}
-	return &TeardownState{NoneSince: since, LastMaxAge: last, RecordsGoneAt: gone}
+	return &TeardownState{NoneSince: since, LastMaxAge: int64(last / time.Second), RecordsGoneAt: gone}
 }
 
-// HistoryEntry is status's view of a journal entry (stspilot.status/v1):
-// the step's label rather than the journal's kind, the TTL as a Go duration,
+// HistoryEntry is status's view of a journal entry (stspilot.status/v2):
+// the step's label rather than the journal's kind, the TTL in seconds,
 // and At, when the change was completed (started, while pending).
 type HistoryEntry struct {
-	Step     string        `json:"step"`
-	Kind     StepKind      `json:"kind"`
-	Status   string        `json:"status"`
-	Name     string        `json:"name"`
-	Before   string        `json:"before,omitempty"`
-	After    string        `json:"after,omitempty"`
-	PolicyID string        `json:"policy_id,omitempty"`
-	MaxAge   int64         `json:"max_age,omitempty"`
-	TTL      time.Duration `json:"ttl,omitempty"`
-	Changed  bool          `json:"changed"`
-	Error    string        `json:"error,omitempty"`
-	At       time.Time     `json:"at"`
+	Step     string    `json:"step"`
+	Kind     StepKind  `json:"kind"`
+	Status   string    `json:"status"`
+	Name     string    `json:"name"`
+	Before   string    `json:"before,omitempty"`
+	After    string    `json:"after,omitempty"`
+	PolicyID string    `json:"policy_id,omitempty"`
+	MaxAge   int64     `json:"max_age,omitempty"`
+	TTL      int64     `json:"ttl,omitempty"`
+	Changed  bool      `json:"changed"`
+	Error    string    `json:"error,omitempty"`
+	At       time.Time `json:"at"`
 }
 
 // History entry statuses.
@@ -163,5 +188,5 @@ func historyEntry(e journal.Entry) HistoryEntry {
 		at = e.Started
 	}
 	return HistoryEntry{Step: e.Step, Kind: StepKind(StepKindOf(e.Kind).Label()), Status: string(e.Status), Name: e.Name, Before: e.Before, After: e.After,
-		PolicyID: e.PolicyID, MaxAge: e.MaxAge, TTL: time.Duration(e.TTL) * time.Second, Changed: e.Changed, Error: e.Error, At: at}
+		PolicyID: e.PolicyID, MaxAge: e.MaxAge, TTL: e.TTL, Changed: e.Changed, Error: e.Error, At: at}
 }

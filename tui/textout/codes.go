@@ -1,6 +1,12 @@
 package textout
 
-import "github.com/stspilot/stspilot/workflow"
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/stspilot/stspilot/workflow"
+)
 
 // flags are the command line's flags for the engine's codes (the engine
 // names overrides and inputs by code, never by flag).
@@ -21,4 +27,18 @@ func Flag(c workflow.Code) string { return flags[c] }
 // Command is the command line that runs workflow w on domain.
 func Command(w workflow.Workflow, domain string) string {
 	return "stspilot " + string(w) + " " + domain
+}
+
+// HorizonText is the horizon's worst case in words: "a sender may hold
+// enforce (mx ...) until T".
+func HorizonText(c *workflow.CachedPolicy) string {
+	mx := ""
+	if len(c.MX) > 0 {
+		mx = " (mx " + strings.Join(c.MX, ", ") + ")"
+	}
+	still := ""
+	if c.Served {
+		still = ", later while it is still served"
+	}
+	return fmt.Sprintf("a sender may hold %s%s, max_age %d, until %s%s", c.Mode, mx, c.MaxAge, c.Until.UTC().Format(time.RFC3339), still)
 }
