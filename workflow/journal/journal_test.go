@@ -415,6 +415,11 @@ func TestNoCommandInAJournal(t *testing.T) {
 	if err != nil || got.Publish != "exec" {
 		t.Fatalf("Decode of a journal with an exec command: publish %q, %v; want %q", got.Publish, err, "exec")
 	}
+	// A v1 journal, as stspilot wrote them with the command, too.
+	v1 := []byte(`{"schema":"stspilot.journal/v1","domain":"example.com","stage":"","publish":"exec:touch /tmp/stspilot-pwned","entries":[]}`)
+	if got, err := Decode(v1); err != nil || got.Publish != "exec" {
+		t.Fatalf("Decode of a v1 journal with an exec command: %v, %v; want publish %q", got, err, "exec")
+	}
 	s := openStore(t)
 	path, err := s.Path("example.com")
 	if err != nil {
