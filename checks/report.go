@@ -50,7 +50,7 @@ type Report struct {
 	// DurationMS is how long the whole check took.
 	DurationMS int64 `json:"duration_ms"`
 	// Stage as read from live state: absent, testing, enforce, none, broken.
-	Stage    Stage        `json:"stage"`
+	Stage    Stage        `json:"stage,omitempty"` // "" (left out) when Error is set
 	STS      *STSInfo     `json:"sts,omitempty"`
 	Policy   *PolicyInfo  `json:"policy,omitempty"`
 	MX       []MXInfo     `json:"mx,omitempty"`

@@ -40,8 +40,10 @@ var exitCodeTable = []struct {
 // exitCodePrecedence explains which code wins when a run has several
 // outcomes, as printed by the help topic and docs/exit-codes.md.
 const exitCodePrecedence = `When one run has several outcomes, the first that applies wins:
-130 (interrupted), then 2 (usage), then 1 (some domain could not be checked),
-then 4 (some domain has error findings), then 0. Warnings alone exit 0.`
+130 (interrupted), then 2 (usage), then 1 (an error, or some domain could not be checked),
+then 5 (refused), then 3 (pending), then 4 (some domain has error findings), then 0.
+Warnings alone exit 0. Only the workflow commands and plan exit 3 or 5 (a
+refused plan exits 5 even while a gate is closed); only check and status exit 4.`
 
 // exitError carries an exit code and, optionally, an error to print. A nil
 // err means the output already said everything (for example `check` exiting

@@ -49,6 +49,13 @@ func TestJSONLines(t *testing.T) {
 	if !strings.Contains(lines[2], `"error":"could not check down.example`) || !strings.Contains(lines[2], `"findings":[]`) {
 		t.Errorf("error report: %s", lines[2])
 	}
+	// docs/json.md: stage is left out when error is set, and present otherwise.
+	if strings.Contains(lines[2], `"stage"`) {
+		t.Errorf("error report has a stage: %s", lines[2])
+	}
+	if !strings.Contains(lines[0], `"stage":"`) || !strings.Contains(lines[1], `"stage":"`) {
+		t.Error("a checked report lost its stage")
+	}
 }
 
 func TestWrap(t *testing.T) {
