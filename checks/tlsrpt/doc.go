@@ -5,14 +5,23 @@
 //
 // Reports (RPT-JSON-*, RPT-TYPE-*, RPT-DEL-*):
 //   - Parse parses one report's JSON; ParseReport reads one from an
-//     io.Reader, gzip or JSON (sniffed by the magic bytes), capped;
-//     DecodeGzip and ReadJSON are the capped readers underneath. A
-//     receiver of POSTed reports (RPT-DEL-8) calls ParseReport, or
-//     Parse on bytes it decompressed itself.
-//   - ParseMessage reads the reports of one mail (RPT-DEL-3).
+//     io.Reader, gzip or JSON (sniffed by the magic bytes), capped, as a
+//     stream: token by token, one failure-details entry at a time,
+//     never holding the JSON whole. Identical failure details are
+//     folded into one entry as they pass (counts added), and past 1,000
+//     distinct entries in a report the rest are added up under coarser
+//     keys ((other) for the fields dropped), so what a report keeps is
+//     bounded whatever its size; policies[] and policy-string are
+//     capped at 1,000. DecodeGzip and ReadJSON are capped readers for
+//     callers that want the bytes. A receiver of POSTed reports
+//     (RPT-DEL-8) calls ParseReport on the body as it arrives, or Parse
+//     on bytes it decompressed itself.
+//   - ParseMessage reads the reports of one mail (RPT-DEL-3), one part
+//     at a time; the decoded JSON of all its parts together is capped
+//     (Options.MaxMessage), past which the rest is not read.
 //   - ReadFile reads one file (.json, .json.gz, .eml, a Maildir file);
-//     Walk reads files, directories and Maildirs recursively, one file
-//     at a time, hands each report to a callback once (duplicates by
+//     Walk reads files, directories and Maildirs recursively, one
+//     report at a time, hands each report to a callback once (duplicates by
 //     organisation and report-id dropped; of copies that differ, the one
 //     of the highest rank, by default the most failures, whatever the
 //     order of the files, the conflict told) and collects an error per

@@ -31,6 +31,10 @@ const (
 	maxMIMEDepth = 8
 	// maxMIMEParts caps the parts of one message.
 	maxMIMEParts = 100
+	// DefaultMaxMessage caps the decoded reports of one message, all
+	// parts together: two reports at DefaultMaxReport (a real message
+	// carries one report, RPT-DEL-3).
+	DefaultMaxMessage = 2 * DefaultMaxReport
 )
 
 // ErrNoReport says a message or file holds no TLS-RPT report.
@@ -43,6 +47,11 @@ type Options struct {
 	// MaxReport caps one report's JSON after decompression (<= 0:
 	// DefaultMaxReport): a gzip bomb stops there.
 	MaxReport int64
+	// MaxMessage caps the decoded JSON of all the reports of one mail
+	// message together (<= 0: DefaultMaxMessage): a message of many
+	// large parts stops there, with ErrTooLarge, and the rest of it is
+	// not read.
+	MaxMessage int64
 
 	// Rank weighs a copy of a report for Walk when the stored copies of
 	// one report (same organisation and report-id) differ: the copy with
@@ -152,28 +161,37 @@ func looksLikeHeader(head []byte) bool {
 // or a message (.eml, a Maildir file). A file of none of these kinds
 // fails with ErrNoReport; so does a message without a TLS-RPT part. A
 // message may hold several reports; the ones that parse are returned
-// with the error of the others.
+// with the error of the others. Walk does not collect them: it reads
+// each report as its part is parsed.
 func ReadFile(path string, opt Options) ([]*Report, error) {
+	var out []*Report
+	err := readFileEach(path, opt, func(r *Report) { out = append(out, r) })
+	return out, err
+}
+
+// readFileEach is ReadFile handing each report to fn as it is parsed,
+// holding one at a time.
+func readFileEach(path string, opt Options, fn func(*Report)) error {
 	// Stat before Open: opening a FIFO would block.
 	if fi, err := os.Stat(path); err != nil {
-		return nil, unwrapPathError(err)
+		return unwrapPathError(err)
 	} else if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file")
+		return fmt.Errorf("not a regular file")
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file")
+		return fmt.Errorf("not a regular file")
 	}
 	if st.Size() > opt.maxFile() {
-		return nil, fmt.Errorf("file of %d bytes is %w of %d bytes", st.Size(), ErrTooLarge, opt.maxFile())
+		return fmt.Errorf("file of %d bytes is %w of %d bytes", st.Size(), ErrTooLarge, opt.maxFile())
 	}
 	br := bufio.NewReaderSize(io.LimitReader(f, opt.maxFile()+1), 4096)
 	head, _ := br.Peek(512)
@@ -181,19 +199,20 @@ func ReadFile(path string, opt Options) ([]*Report, error) {
 	if kind == KindGzip && !isGzip(head) {
 		// Named .gz but not gzip: say so, rather than what parsing the
 		// bytes as JSON would say.
-		return nil, fmt.Errorf("%w: not gzip (a .gz name, but the file does not start with the gzip bytes 1f 8b)", ErrNotReport)
+		return fmt.Errorf("%w: not gzip (a .gz name, but the file does not start with the gzip bytes 1f 8b)", ErrNotReport)
 	}
 	switch kind {
 	case KindGzip, KindJSON:
 		r, err := ParseReport(br, opt.MaxReport)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		return []*Report{r}, nil
+		fn(r)
+		return nil
 	case KindMessage:
-		return ParseMessage(br, opt)
+		return parseMessageEach(br, opt, fn)
 	}
-	return nil, fmt.Errorf("%w: neither JSON, gzip nor a mail message", ErrNoReport)
+	return fmt.Errorf("%w: neither JSON, gzip nor a mail message", ErrNoReport)
 }
 
 // ParseMessage reads the TLS-RPT reports of one mail message (RPT-DEL-3):
@@ -204,29 +223,47 @@ func ReadFile(path string, opt Options) ([]*Report, error) {
 // application/octet-stream with a .json or .gz file name, and forwarded
 // messages (message/rfc822). r is read to its end; the caller caps it.
 func ParseMessage(r io.Reader, opt Options) ([]*Report, error) {
+	var out []*Report
+	err := parseMessageEach(r, opt, func(rep *Report) { out = append(out, rep) })
+	return out, err
+}
+
+// parseMessageEach is ParseMessage handing each report to fn as its part
+// is parsed: one report at a time in memory, the parts' decoded JSON
+// bounded by Options.MaxMessage in all.
+func parseMessageEach(r io.Reader, opt Options, fn func(*Report)) error {
 	msg, err := mail.ReadMessage(bufio.NewReader(r))
 	if err != nil {
-		return nil, fmt.Errorf("mail message: %w", err)
+		return fmt.Errorf("mail message: %w", err)
 	}
-	w := &mimeWalk{opt: opt}
+	maxMsg := opt.MaxMessage
+	if maxMsg <= 0 {
+		maxMsg = DefaultMaxMessage
+	}
+	w := &mimeWalk{opt: opt, fn: fn, budget: &messageBudget{left: maxMsg, max: maxMsg}}
 	w.entity(textproto.MIMEHeader(msg.Header), msg.Body, 0)
 	switch {
-	case len(w.reports) == 0 && len(w.errs) == 0:
-		return nil, fmt.Errorf("%w: no application/tlsrpt+gzip or application/tlsrpt+json part", ErrNoReport)
+	case w.n == 0 && len(w.errs) == 0:
+		return fmt.Errorf("%w: no application/tlsrpt+gzip or application/tlsrpt+json part", ErrNoReport)
 	case len(w.errs) > 0:
-		return w.reports, errors.Join(w.errs...)
+		return errors.Join(w.errs...)
 	}
-	return w.reports, nil
+	return nil
 }
 
 type mimeWalk struct {
-	opt     Options
-	reports []*Report
-	errs    []error
-	parts   int
+	opt    Options
+	fn     func(*Report)
+	n      int // reports handed on
+	errs   []error
+	parts  int
+	budget *messageBudget
 }
 
 func (w *mimeWalk) entity(h textproto.MIMEHeader, body io.Reader, depth int) {
+	if w.budget.spent() {
+		return // the message is over MaxMessage: read no further
+	}
 	if depth > maxMIMEDepth {
 		w.errs = append(w.errs, fmt.Errorf("MIME parts nested deeper than %d", maxMIMEDepth))
 		return
@@ -257,6 +294,9 @@ func (w *mimeWalk) entity(h textproto.MIMEHeader, body io.Reader, depth int) {
 				return
 			}
 			w.entity(p.Header, p, depth+1)
+			if w.budget.spent() {
+				return
+			}
 		}
 	case mt == "message/rfc822":
 		msg, err := mail.ReadMessage(bufio.NewReader(decodeCTE(h, body)))
@@ -266,12 +306,13 @@ func (w *mimeWalk) entity(h textproto.MIMEHeader, body io.Reader, depth int) {
 		}
 		w.entity(textproto.MIMEHeader(msg.Header), msg.Body, depth+1)
 	case isReportPart(mt, h, params):
-		r, err := ParseReport(decodeCTE(h, body), w.opt.MaxReport)
+		r, err := parseReport(decodeCTE(h, body), w.opt.MaxReport, w.budget)
 		if err != nil {
 			w.errs = append(w.errs, fmt.Errorf("%s part: %w", mt, err))
 			return
 		}
-		w.reports = append(w.reports, r)
+		w.n++
+		w.fn(r)
 	}
 }
 
@@ -384,8 +425,9 @@ func reportKey(r *Report) [16]byte {
 // It reads in two passes: the first ranks every copy, keeping a few
 // dozen bytes per report and the file names; the second reads again the
 // files that hold a chosen copy and hands those on, in the order of the
-// files. It holds one file at a time, so memory does not grow with the
-// size of the files, only by a small record per report. A chosen copy
+// files. It holds one report at a time (parsed as a stream, see
+// ParseReport), so memory does not grow with the size of the files or
+// messages, only by a small record per report. A chosen copy
 // that changed between the passes (a file moved or rewritten meanwhile)
 // is an error of its file.
 //
@@ -404,26 +446,19 @@ func Walk(ctx context.Context, paths []string, opt Options, fn func(path string,
 	picks := map[[16]byte]*walkPick{}
 	var files []string // the files that hold reports, in walk order
 	handle := func(path string, explicit bool) {
-		reps, err := ReadFile(path, opt)
-		if !explicit && errors.Is(err, ErrNoReport) && len(reps) == 0 {
-			st.Skipped++
-			return
-		}
-		st.Files++
-		if err != nil {
-			errs = append(errs, &FileError{Path: path, Err: err})
-		}
-		if len(reps) == 0 {
-			return
-		}
-		file := len(files)
-		files = append(files, path)
-		for i, r := range reps {
+		file, idx := -1, 0
+		err := readFileEach(path, opt, func(r *Report) {
+			if file < 0 {
+				file = len(files)
+				files = append(files, path)
+			}
+			i := idx
+			idx++
 			key, fp, rk := reportKey(r), fingerprint(r), rank(r)
 			p := picks[key]
 			if p == nil {
 				picks[key] = &walkPick{file: file, idx: i, rank: rk, lowest: rk, fp: fp}
-				continue
+				return
 			}
 			st.Duplicates++
 			p.lowest = min(p.lowest, rk)
@@ -436,6 +471,14 @@ func Walk(ctx context.Context, paths []string, opt Options, fn func(path string,
 			if rk > p.rank || rk == p.rank && bytes.Compare(fp[:], p.fp[:]) < 0 {
 				p.file, p.idx, p.rank, p.fp = file, i, rk, fp
 			}
+		})
+		if !explicit && errors.Is(err, ErrNoReport) && idx == 0 {
+			st.Skipped++
+			return
+		}
+		st.Files++
+		if err != nil {
+			errs = append(errs, &FileError{Path: path, Err: err})
 		}
 	}
 	for _, root := range paths {
@@ -518,13 +561,19 @@ func walkDeliver(ctx context.Context, files []string, picks map[[16]byte]*walkPi
 		}
 		path := files[file]
 		slices.SortFunc(ps, func(a, b *walkPick) int { return a.idx - b.idx })
-		reps, _ := ReadFile(path, opt)
-		for _, p := range ps {
-			if p.idx >= len(reps) || fingerprint(reps[p.idx]) != p.fp {
-				*errs = append(*errs, &FileError{Path: path, Err: errors.New("changed while it was being read; read the reports again")})
-				continue
+		next, idx := 0, 0
+		_ = readFileEach(path, opt, func(r *Report) {
+			i := idx
+			idx++
+			if next >= len(ps) || ps[next].idx != i {
+				return
 			}
-			r := reps[p.idx]
+			p := ps[next]
+			next++
+			if fingerprint(r) != p.fp {
+				*errs = append(*errs, &FileError{Path: path, Err: errors.New("changed while it was being read; read the reports again")})
+				return
+			}
 			if p.seen != nil {
 				st.Conflicts++
 				if opt.Conflict != nil {
@@ -534,6 +583,9 @@ func walkDeliver(ctx context.Context, files []string, picks map[[16]byte]*walkPi
 			}
 			st.Reports++
 			fn(path, r)
+		})
+		if next < len(ps) {
+			*errs = append(*errs, &FileError{Path: path, Err: errors.New("changed while it was being read; read the reports again")})
 		}
 	}
 }

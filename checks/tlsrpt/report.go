@@ -263,8 +263,16 @@ func (r *Report) Failures() int64 {
 // It refuses, with an error wrapping ErrNotReport: anything but one JSON
 // object; a missing or empty organization-name or report-id; a missing or
 // unreadable date-range; a missing policies array; a policy without
-// policy-type; negative counts. JSON nested deeper than MaxDepth fails
-// with ErrTooDeep before it is decoded. Parse never panics.
+// policy-type; negative counts; more than 1,000 policies[] entries or
+// policy-string lines. JSON nested deeper than MaxDepth fails with
+// ErrTooDeep before it is decoded. Parse never panics.
+//
+// Failure details are folded as they are read: entries that differ only
+// in failed-session-count become one (counts added, saturating), and
+// past 1,000 distinct entries in a report the rest are added up under
+// coarser keys, their addresses, helo and additional information (then
+// MX and reason code, then result type) replaced by OtherKey, with a
+// warning. No failed session is lost; memory stays bounded.
 func Parse(data []byte) (*Report, error) {
 	if err := checkDepth(data, MaxDepth); err != nil {
 		return nil, err
@@ -272,28 +280,19 @@ func Parse(data []byte) (*Report, error) {
 	if !utf8.Valid(data) {
 		data = bytes.ToValidUTF8(data, []byte("\uFFFD"))
 	}
-	var w wireReport
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&w); err != nil {
-		return nil, fmt.Errorf("%w: JSON: %s", ErrNotReport, jsonError(err))
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%w: more than one JSON value (RPT-JSON-1)", ErrNotReport)
-	}
-	return w.report()
+	return parseJSON(bytes.NewReader(data))
 }
 
 // ParseReport reads one report from r: gzip (recognised by its first
 // bytes 1f 8b, RPT-DEL-12) or JSON, at most limit bytes of JSON after
-// decompression (limit <= 0: DefaultMaxReport). Over the limit it fails
-// with ErrTooLarge without reading further, so a gzip bomb costs at most
-// limit bytes of memory.
+// decompression (limit <= 0: DefaultMaxReport). It streams: the JSON is
+// parsed as it is read (and decompressed), never held whole, and
+// failure-details are folded as they pass (see Parse), so that memory
+// stays small whatever the report. Over the limit it fails with
+// ErrTooLarge without reading further. A receiver can hand it a request
+// body as it arrives.
 func ParseReport(r io.Reader, limit int64) (*Report, error) {
-	data, err := ReadJSON(r, limit)
-	if err != nil {
-		return nil, err
-	}
-	return Parse(data)
+	return parseReport(r, limit, nil)
 }
 
 // ReadJSON returns the report bytes of r: r's content decompressed when it
@@ -408,26 +407,12 @@ func clip(s string, n int) string {
 	return s[:n] + "..."
 }
 
-// The wire shape: every member optional and loosely typed, so that
-// report() can say exactly what is missing and tolerate what real
-// reporters send.
-type wireReport struct {
-	Org       *flexString     `json:"organization-name"`
-	DateRange *wireDateRange  `json:"date-range"`
-	Contact   flexString      `json:"contact-info"`
-	ReportID  *flexString     `json:"report-id"`
-	Policies  *[]*wirePolicyR `json:"policies"`
-}
-
+// The wire shapes: every member optional and loosely typed, so that the
+// parser (stream.go) can say exactly what is missing and tolerate what
+// real reporters send.
 type wireDateRange struct {
 	Start flexString `json:"start-datetime"`
 	End   flexString `json:"end-datetime"`
-}
-
-type wirePolicyR struct {
-	Policy  *wirePolicy   `json:"policy"`
-	Summary *wireSummary  `json:"summary"`
-	Details []*wireDetail `json:"failure-details"`
 }
 
 type wirePolicy struct {
@@ -576,132 +561,6 @@ func parseTime(s string) (time.Time, bool, error) {
 		}
 	}
 	return time.Time{}, false, fmt.Errorf("%q is not an RFC 3339 date-time", clip(s, 40))
-}
-
-func (w *wireReport) report() (*Report, error) {
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrNotReport}, a...)...)
-	}
-	var ws warnings
-	r := &Report{}
-	switch {
-	case w.Org == nil || strings.TrimSpace(w.Org.s) == "":
-		return nil, bad("organization-name missing (RPT-JSON-2)")
-	case w.ReportID == nil || strings.TrimSpace(w.ReportID.s) == "":
-		return nil, bad("report-id missing (RPT-JSON-2)")
-	case w.DateRange == nil:
-		return nil, bad("date-range missing (RPT-JSON-2)")
-	case w.Policies == nil:
-		return nil, bad("policies missing (RPT-JSON-3)")
-	}
-	r.OrganizationName = strings.TrimSpace(w.Org.s)
-	r.ReportID = strings.TrimSpace(w.ReportID.s)
-	r.ContactInfo = strings.TrimSpace(w.Contact.s)
-	start, strict1, err := parseTime(w.DateRange.Start.s)
-	if err != nil {
-		return nil, bad("date-range start-datetime: %v", err)
-	}
-	end, strict2, err := parseTime(w.DateRange.End.s)
-	if err != nil {
-		return nil, bad("date-range end-datetime: %v", err)
-	}
-	if !strict1 || !strict2 {
-		ws.add("date-range is not in RFC 3339 form (RPT-JSON-2)")
-	}
-	r.DateRange = DateRange{Start: start, End: end}
-	if r.DateRange.EndExclusive().Before(start) {
-		return nil, bad("date-range ends before it starts")
-	}
-	if ex := r.DateRange.EndExclusive(); !start.Equal(r.DateRange.Day()) || !ex.Equal(r.DateRange.Day().Add(24*time.Hour)) {
-		ws.add("date-range %s..%s is not one whole UTC day (RPT-JSON-11)", start.Format(time.RFC3339), end.Format(time.RFC3339))
-	}
-	for i, wp := range *w.Policies {
-		var p Result
-		switch {
-		case wp == nil || wp.Policy == nil:
-			return nil, bad("policies[%d]: policy missing (RPT-JSON-3)", i)
-		case strings.TrimSpace(wp.Policy.Type.s) == "":
-			return nil, bad("policies[%d]: policy-type missing (RPT-JSON-4)", i)
-		}
-		p.Policy.Type = strings.TrimSpace(wp.Policy.Type.s)
-		p.Policy.Domain = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(wp.Policy.Domain.s), "."))
-		p.Policy.String = wp.Policy.String.v
-		p.Policy.MXHost = wp.Policy.MXHost.v
-		if p.Policy.Type != PolicySTS && p.Policy.Type != PolicyTLSA && p.Policy.Type != PolicyNoPolicyFound {
-			ws.add("policies[%d]: unknown policy-type %q kept as is (RPT-JSON-4)", i, clip(p.Policy.Type, 40))
-		}
-		if p.Policy.Domain == "" {
-			ws.add("policies[%d]: policy-domain missing (RPT-JSON-6)", i)
-		}
-		if p.Policy.Type == PolicySTS && !wp.Policy.String.present {
-			ws.add("policies[%d]: policy-string missing (RPT-JSON-5)", i)
-		}
-		if wp.Policy.String.wasBare {
-			ws.add("policies[%d]: policy-string is a string, not an array (RPT-JSON-5)", i)
-		}
-		if wp.Policy.MXHost.wasBare {
-			ws.add("policies[%d]: mx-host is a string, not an array (RPT-JSON-7, erratum E6241)", i)
-		}
-		if wp.Summary == nil {
-			ws.add("policies[%d]: summary missing, counted as 0 sessions (RPT-JSON-8)", i)
-		} else {
-			for _, c := range []struct {
-				f    *flexInt
-				name string
-				dst  *int64
-			}{{wp.Summary.OK, "total-successful-session-count", &p.Summary.Successful}, {wp.Summary.Fail, "total-failure-session-count", &p.Summary.Failure}} {
-				switch {
-				case c.f == nil:
-					ws.add("policies[%d]: %s missing, counted as 0 (RPT-JSON-8)", i, c.name)
-				case c.f.n < 0:
-					return nil, bad("policies[%d]: %s is negative", i, c.name)
-				default:
-					if c.f.quoted {
-						ws.add("policies[%d]: %s is a string, not a number (RPT-JSON-8)", i, c.name)
-					}
-					*c.dst = c.f.n
-				}
-			}
-		}
-		for j, wd := range wp.Details {
-			if wd == nil {
-				continue
-			}
-			d := FailureDetail{
-				ResultType:            strings.TrimSpace(wd.ResultType.s),
-				SendingMTAIP:          strings.TrimSpace(wd.SendingIP.s),
-				ReceivingMXHostname:   strings.ToLower(strings.TrimSuffix(strings.TrimSpace(wd.MXHostname.s), ".")),
-				ReceivingMXHelo:       strings.TrimSpace(wd.MXHelo.s),
-				ReceivingIP:           strings.TrimSpace(wd.ReceivingIP.s),
-				AdditionalInformation: strings.TrimSpace(firstNonEmpty(wd.AddInfo.s, wd.AddInfoURI.s)),
-				FailureReasonCode:     strings.TrimSpace(firstNonEmpty(wd.ReasonCode.s, wd.ReasonCodeUS.s)),
-			}
-			if d.ResultType == "" {
-				ws.add("policies[%d].failure-details[%d]: result-type missing (RPT-JSON-9)", i, j)
-				d.ResultType = "unknown"
-			} else if !KnownResultType(d.ResultType) {
-				ws.add("policies[%d].failure-details[%d]: unregistered result-type %q kept as is (RPT-TYPE)", i, j, clip(d.ResultType, 40))
-			}
-			switch {
-			case wd.Count == nil:
-				ws.add("policies[%d].failure-details[%d]: failed-session-count missing, counted as 0 (RPT-JSON-9)", i, j)
-			case wd.Count.n < 0:
-				return nil, bad("policies[%d].failure-details[%d]: failed-session-count is negative", i, j)
-			default:
-				if wd.Count.quoted {
-					ws.add("policies[%d].failure-details[%d]: failed-session-count is a string, not a number (RPT-JSON-9)", i, j)
-				}
-				d.FailedSessionCount = wd.Count.n
-			}
-			p.FailureDetails = append(p.FailureDetails, d)
-		}
-		r.Policies = append(r.Policies, p)
-	}
-	if r.Policies == nil {
-		r.Policies = []Result{}
-	}
-	r.Warnings = ws.w
-	return r, nil
 }
 
 func firstNonEmpty(a, b string) string {
