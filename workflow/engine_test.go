@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -236,6 +237,23 @@ type harness struct {
 	e       *Engine
 	// publishes counts policy writes that changed the file.
 	publishes int
+	// hostFail, when set, is what the policy host answers instead of the
+	// policy: "404" or "redirect" (see breakable).
+	hostFail atomic.Value
+}
+
+// breakable answers as hostFail says, else as next does.
+func (h *harness) breakable(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		switch f, _ := h.hostFail.Load().(string); f {
+		case "404":
+			http.NotFound(rw, r)
+		case "redirect":
+			http.Redirect(rw, r, "https://www.example.test/mta-sts.txt", http.StatusMovedPermanently)
+		default:
+			next.ServeHTTP(rw, r)
+		}
+	})
 }
 
 // countingPublisher wraps a publisher and counts real changes.
@@ -281,7 +299,7 @@ func newHarness(t *testing.T, o hopts) *harness {
 	}
 	w.MX(mx1IP, "mx1."+tDomain, checktest.MXOpts{Cert: w.Leaf(names, checktest.CertOpts{})})
 	leaf := w.Leaf([]string{"mta-sts." + tDomain}, checktest.CertOpts{})
-	w.PolicyHost(polIP, leaf, serveDir(h.webroot))
+	w.PolicyHost(polIP, leaf, h.breakable(serveDir(h.webroot)))
 	served, err := NewServedChecker([]string{w.DNSAddr}, w.Roots, w.HTTPSPort, nil)
 	if err != nil {
 		t.Fatal(err)
