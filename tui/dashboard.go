@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/internal/duration"
 	"github.com/stspilot/stspilot/workflow"
 )
 
@@ -209,22 +210,10 @@ func (d dashModel) view() string {
 	return b.String()
 }
 
-// human prints a duration in days, hours and minutes.
+// human prints a time left for people ("12d 4h", "5m"), or "now".
 func human(d time.Duration) string {
 	if d <= 0 {
 		return "now"
 	}
-	d = d.Round(time.Second)
-	days := int(d / (24 * time.Hour))
-	d -= time.Duration(days) * 24 * time.Hour
-	h, mi, s := int(d/time.Hour), int(d%time.Hour/time.Minute), int(d%time.Minute/time.Second)
-	switch {
-	case days > 0:
-		return fmt.Sprintf("%dd %dh", days, h)
-	case h > 0:
-		return fmt.Sprintf("%dh %dm", h, mi)
-	case mi > 0:
-		return fmt.Sprintf("%dm %ds", mi, s)
-	}
-	return fmt.Sprintf("%ds", s)
+	return duration.Format(d)
 }

@@ -214,7 +214,7 @@ func TestWaitScreenOnAFakeClock(t *testing.T) {
 	if want := t0.Add(14 * 24 * time.Hour); !d.m.wait.nextAt.Equal(want) {
 		t.Errorf("waiting until %s, want %s", d.m.wait.nextAt, want)
 	}
-	if v := d.m.View(); !strings.Contains(v, "Waiting: the window gate of promote is closed") || !strings.Contains(v, "(in 14d 0h)") {
+	if v := d.m.View(); !strings.Contains(v, "Waiting: the window gate of promote is closed") || !strings.Contains(v, "(in 14d)") {
 		t.Errorf("wait screen:\n%s", v)
 	}
 	// Re-checks run while the clock has not moved; the screen stays.
@@ -225,7 +225,7 @@ func TestWaitScreenOnAFakeClock(t *testing.T) {
 	w.clock.Advance(13 * 24 * time.Hour)
 	n := d.m.wait.rechecks
 	d.until("a re-check a day before", func() bool { return d.m.wait.rechecks > n })
-	if d.m.state != stWait || !strings.Contains(d.m.View(), "(in 1d 0h)") {
+	if d.m.state != stWait || !strings.Contains(d.m.View(), "(in 1d)") {
 		t.Fatalf("a day before the gate: %s\n%s", d.m.State(), d.m.View())
 	}
 	gen := d.m.applyGen

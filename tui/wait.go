@@ -8,6 +8,7 @@ import (
 	"github.com/charmbracelet/bubbles/timer"
 	tea "github.com/charmbracelet/bubbletea"
 
+	"github.com/stspilot/stspilot/internal/duration"
 	"github.com/stspilot/stspilot/workflow"
 )
 
@@ -85,7 +86,7 @@ func (w waitModel) view() string {
 	b.WriteString(c.st.Bold.Render(fmt.Sprintf("Waiting: %s of %s is closed", gate, w.req.Workflow)) + "\n")
 	b.WriteString(reason + "\n\n")
 	fmt.Fprintf(&b, "opens    %s\n", w.opens())
-	fmt.Fprintf(&b, "timer    %s real time\n", w.timer.View())
+	fmt.Fprintf(&b, "timer    %s real time\n", duration.Format(w.timer.Timeout))
 	line := fmt.Sprintf("checked  %d times while waiting", w.rechecks)
 	if w.st != nil {
 		line += fmt.Sprintf("; stage %s", w.st.Stage)

@@ -11,6 +11,7 @@ import (
 	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/checks/tlsrpt"
 	"github.com/stspilot/stspilot/dnsprovider"
+	"github.com/stspilot/stspilot/internal/duration"
 	"github.com/stspilot/stspilot/internal/txtrecord"
 	"github.com/stspilot/stspilot/workflow/journal"
 )
@@ -519,7 +520,7 @@ func (e *Engine) planPromote(ctx context.Context, p *Plan, lv *live, j *journal.
 	// Window: the soak of the current rung, from when it went live.
 	since, how := e.liveSince(lv, j)
 	soak := soakOf(e.ladder, cur.Mode, cur.MaxAge)
-	w := windowGate(e.now(), since.Add(soak), fmt.Sprintf("the %s soak of %s@%d (live since %s, %s)", soak, cur.Mode, cur.MaxAge, since.UTC().Format(time.RFC3339), how))
+	w := windowGate(e.now(), since.Add(soak), fmt.Sprintf("the %s soak of %s@%d (live since %s, %s)", duration.Format(soak), cur.Mode, cur.MaxAge, since.UTC().Format(time.RFC3339), how))
 	p.Gates = append(p.Gates, w)
 	p.Steps = append(p.Steps, Step{Kind: StepGate, Gate: GateWindow, Summary: w.Reason, Done: w.Open})
 

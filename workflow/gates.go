@@ -15,6 +15,7 @@ import (
 
 	"github.com/stspilot/stspilot/checks/dnsprobe"
 	"github.com/stspilot/stspilot/checks/httpsprobe"
+	"github.com/stspilot/stspilot/internal/duration"
 	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
@@ -241,7 +242,7 @@ func windowGate(now, until time.Time, what string) GateResult {
 	}
 	u := until.UTC()
 	g.NextAt = &u
-	g.Reason = fmt.Sprintf("%s ends at %s (in %s)", what, u.Format(time.RFC3339), until.Sub(now).Round(time.Second))
+	g.Reason = fmt.Sprintf("%s ends at %s (in %s)", what, u.Format(time.RFC3339), duration.Format(until.Sub(now)))
 	return g
 }
 

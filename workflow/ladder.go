@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stspilot/stspilot/internal/duration"
 )
 
 // The two modes a rung may have. Mode none is not a rung: it is where
@@ -134,57 +136,22 @@ func ParseLadder(s string) (Ladder, error) {
 
 var errTooLarge = errors.New("above the limit")
 
-// parseDuration reads plain seconds or digits followed by one unit (s, m,
-// h, d), at most limit.
+// parseDuration reads a duration with the one parser of durations
+// (internal/duration: plain seconds, or whole numbers with units s, m, h,
+// d), at most limit.
 func parseDuration(s string, limit time.Duration) (time.Duration, error) {
-	if s == "" {
-		return 0, errors.New("empty")
-	}
-	unit := time.Second
-	digits := s
-	switch s[len(s)-1] {
-	case 's':
-		digits = s[:len(s)-1]
-	case 'm':
-		unit, digits = time.Minute, s[:len(s)-1]
-	case 'h':
-		unit, digits = time.Hour, s[:len(s)-1]
-	case 'd':
-		unit, digits = day, s[:len(s)-1]
-	}
-	if digits == "" {
-		return 0, errors.New("no number before the unit")
-	}
-	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return 0, errors.New("not a number of seconds or a number with a unit s, m, h or d")
-		}
-	}
-	if len(digits) > 12 {
+	d, err := duration.Parse(s)
+	if errors.Is(err, duration.ErrTooLarge) || err == nil && d > limit {
 		return 0, errTooLarge
 	}
-	n, err := strconv.ParseInt(digits, 10, 64)
-	if err != nil || n > int64(limit/unit) {
-		return 0, errTooLarge
+	if err != nil {
+		return 0, errors.New(strings.TrimPrefix(err.Error(), strconv.Quote(s)+": "))
 	}
-	return time.Duration(n) * unit, nil
+	return d, nil
 }
 
-// formatDuration writes d with the largest unit that divides it exactly,
-// in the syntax parseDuration reads ("14d", "90m", "45s", "0s").
-func formatDuration(d time.Duration) string {
-	switch {
-	case d == 0:
-		return "0s"
-	case d%day == 0:
-		return strconv.FormatInt(int64(d/day), 10) + "d"
-	case d%time.Hour == 0:
-		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
-	case d%time.Minute == 0:
-		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
-	}
-	return strconv.FormatInt(int64(d/time.Second), 10) + "s"
-}
+// formatDuration writes d in the syntax parseDuration reads ("14d", "90m").
+func formatDuration(d time.Duration) string { return duration.Exact(d) }
 
 func clip(s string) string {
 	if len(s) > 40 {

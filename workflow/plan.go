@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/internal/duration"
 )
 
 // Workflow names a staged workflow of docs/design.md.
@@ -160,7 +161,7 @@ type RiskWindow struct {
 
 func (r *RiskWindow) String() string {
 	return fmt.Sprintf("resolvers may serve the old _mta-sts record for up to %s (until %s); senders that ignore the id may keep the old %s policy (max_age %d) until %s",
-		time.Duration(r.OldTXTTTL)*time.Second, r.TXTUntil.UTC().Format(time.RFC3339), r.OldMode, r.OldMaxAge, r.PolicyUntil.UTC().Format(time.RFC3339))
+		duration.Format(time.Duration(r.OldTXTTTL)*time.Second), r.TXTUntil.UTC().Format(time.RFC3339), r.OldMode, r.OldMaxAge, r.PolicyUntil.UTC().Format(time.RFC3339))
 }
 
 // Status is how a run ended.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stspilot/stspilot/checks"
 	"github.com/stspilot/stspilot/internal/dnsclient"
+	"github.com/stspilot/stspilot/internal/duration"
 	"github.com/stspilot/stspilot/tui/textout"
 )
 
@@ -46,8 +47,9 @@ type CheckOptions struct {
 func newCheckCmd(f *factory, runF func(context.Context, *CheckOptions) error) *cobra.Command {
 	opts := &CheckOptions{CommonOptions: f.newCommon(), RunCheck: f.RunCheck, Normalize: f.Normalize}
 	cmd := &cobra.Command{
-		Use:   "check [DOMAIN...]",
-		Short: "Diagnose MTA-STS and TLS-RPT of domains, live and read-only",
+		Use:     "check [DOMAIN...]",
+		Short:   "Diagnose MTA-STS and TLS-RPT of domains, live and read-only",
+		GroupID: groupDiagnose,
 		Long: `Check reads a domain's MTA-STS and TLS-RPT deployment the way sending mail
 servers do: the _mta-sts TXT record, the policy file from every address of the
 policy host, every MX host's STARTTLS and certificate, and the _smtp._tls
@@ -88,7 +90,7 @@ func (opts *CheckOptions) validate() error {
 		return usageErrorf("--concurrency must be between 1 and %d, not %d", maxConcurrency, opts.Concurrency)
 	}
 	if opts.Timeout <= 0 {
-		return usageErrorf("--timeout must be positive, not %s", opts.Timeout)
+		return usageErrorf("--timeout must be positive, not %s", duration.Format(opts.Timeout))
 	}
 	// Domains typed as arguments are checked before any network traffic:
 	// a typo is a usage error, not a failed check.

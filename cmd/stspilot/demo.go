@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/internal/duration"
 	"github.com/stspilot/stspilot/tui"
 	"github.com/stspilot/stspilot/workflow/sandbox"
 )
@@ -29,8 +30,9 @@ func newDemoCmd(f *factory, runF func(context.Context, *DemoOptions) error) *cob
 		names = append(names, string(b.Name))
 	}
 	cmd := &cobra.Command{
-		Use:   "demo",
-		Short: "The wizard against a sandbox world built into stspilot: rehearse every step",
+		Use:     "demo",
+		Short:   "The wizard against a sandbox world built into stspilot: rehearse every step",
+		GroupID: groupRun,
 		Long: `Demo starts a sandbox world inside stspilot, on loopback only: an authoritative
 DNS server fed by an in-memory DNS provider, an HTTPS policy host with a
 throwaway CA, two STARTTLS MX servers and a clock on which a day passes in a
@@ -43,7 +45,7 @@ from the start with --break, or live with the x key in the wizard: ` + strings.J
 Those that change what stspilot published (policy-drift, tlsrpt-missing,
 orphan-policy) need a rollout first, and mx-uncovered shows only once a
 policy exists that predates it: inject them live.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.prepare(cmd, &o.CommonOptions, 0); err != nil {
 				return err
@@ -55,7 +57,7 @@ policy exists that predates it: inject them live.`,
 		},
 	}
 	cmd.Flags().StringSliceVar(&o.Breaks, "break", nil, "inject a failure from the start (repeatable): `NAME` (see above)")
-	cmd.Flags().DurationVar(&o.Day, "day", sandbox.DefaultDay, "how long a sandbox day lasts in real time")
+	cmd.Flags().Var(duration.NewValue(&o.Day, sandbox.DefaultDay), "day", "how long a sandbox day lasts in real time, a `DURATION`")
 	return cmd
 }
 

@@ -4,10 +4,15 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/stspilot/stspilot/internal/domainname"
+	"github.com/stspilot/stspilot/workflow"
 )
 
 // The tests of issue 15's command-line part ("the first ten minutes"):
@@ -94,5 +99,124 @@ func TestWorkflowNamesEveryMissingFlag(t *testing.T) {
 	code, _, errOut = run("rollback", "example.com", "--publish", "manual", "--provider", "manual")
 	if code != exitUsage || !strings.Contains(errOut, "stspilot: rollback changes DNS records and the policy file: pass --yes to apply without a terminal to confirm on\n") {
 		t.Errorf("only --yes missing: exit %d, %q", code, errOut)
+	}
+}
+
+// TestArgumentCountIsUsage: a missing or extra argument is a usage error
+// (exit 2) with a sentence saying what the command takes, not cobra's
+// "accepts 1 arg(s), received 0" (exit 1).
+func TestArgumentCountIsUsage(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"status"}, "stspilot: status needs the mail DOMAIN to work on: stspilot status DOMAIN\n"},
+		{[]string{"rollout"}, "stspilot: rollout needs the mail DOMAIN to work on: stspilot rollout DOMAIN\n"},
+		{[]string{"promote"}, "stspilot: promote needs the mail DOMAIN"},
+		{[]string{"rollback"}, "stspilot: rollback needs the mail DOMAIN"},
+		{[]string{"teardown"}, "stspilot: teardown needs the mail DOMAIN"},
+		{[]string{"rollback", "a.example", "b.example"}, `rollback takes one DOMAIN, not 2 arguments ("a.example" "b.example"); run it once per domain`},
+		{[]string{"plan"}, "plan needs a WORKFLOW (rollout, promote, rollback or teardown) and a DOMAIN: stspilot plan WORKFLOW DOMAIN"},
+		{[]string{"plan", "example.com"}, `plan needs a WORKFLOW (rollout, promote, rollback or teardown) before the domain: stspilot plan WORKFLOW example.com`},
+		{[]string{"plan", "rollout"}, "plan needs a DOMAIN after the workflow: stspilot plan rollout DOMAIN"},
+		{[]string{"plan", "rollout", "a.example", "b.example"}, "plan takes a WORKFLOW and one DOMAIN, not 3 arguments"},
+		{[]string{"demo", "now"}, `demo takes no arguments, got "now"`},
+		{[]string{"version", "x"}, `version takes no arguments`},
+	} {
+		code, out, errOut := runCmd(t, &fakeChecker{}, "", tt.args...)
+		if code != exitUsage || out != "" || !strings.Contains(errOut, tt.want) || !strings.Contains(errOut, "--help' for usage.") || strings.Contains(errOut, "arg(s)") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and %q", tt.args, code, out, errOut, tt.want)
+		}
+	}
+}
+
+// TestVersionCommand: `stspilot version` prints what --version does, with
+// the Go version and platform.
+func TestVersionCommand(t *testing.T) {
+	code, out, _ := runCmd(t, &fakeChecker{}, "", "version")
+	_, flag, _ := runCmd(t, &fakeChecker{}, "", "--version")
+	if code != exitOK || !strings.HasPrefix(out, strings.TrimSpace(flag)+" (go") || !strings.Contains(out, "/") {
+		t.Errorf("version: exit %d %q; --version %q", code, out, flag)
+	}
+}
+
+// TestHelpGroupsExamplesPlaceholders: --help groups the commands, the
+// changing commands, plan and status show examples, and flags say what
+// they take.
+func TestHelpGroupsExamplesPlaceholders(t *testing.T) {
+	_, out, _ := runCmd(t, &fakeChecker{}, "", "--help")
+	order := []string{"Available Commands:", "Diagnose (read-only):", "  check ", "  status ", "Change a domain", "  plan ", "  rollout ", "  promote ", "  rollback ", "  teardown ", "Run interactively", "  demo ", "Other:", "  version "}
+	at := 0
+	for _, w := range order {
+		i := strings.Index(out[at:], w)
+		if i < 0 {
+			t.Fatalf("--help lacks %q after position %d:\n%s", w, at, out)
+		}
+		at += i
+	}
+	for _, c := range []string{"rollout", "promote", "rollback", "teardown", "plan", "status"} {
+		_, out, _ := runCmd(t, &fakeChecker{}, "", c, "--help")
+		if !strings.Contains(out, "Examples:\n  stspilot "+c+" ") {
+			t.Errorf("%s --help has no example:\n%s", c, out)
+		}
+	}
+	_, out, _ = runCmd(t, &fakeChecker{}, "", "rollout", "--help")
+	for _, w := range []string{"--publish SPEC", "webroot:DIR", "serve", "exec:CMD", "manual", "--provider NAME", "--wait DURATION", "--ttl DURATION", "--state-dir DIR", "--zone ZONE", "--dry-run", "--timeout DURATION"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("rollout --help lacks %q", w)
+		}
+	}
+	if strings.Contains(out, "--publish DIR") || goDurationRE.MatchString(out) {
+		t.Errorf("rollout --help:\n%s", out)
+	}
+}
+
+// goDurationRE matches durations as Go writes them (720h0m0s, 5m0s).
+var goDurationRE = regexp.MustCompile(`[0-9]+h[0-9]+m[0-9]+s|\b[0-9]+m[0-9]+s\b`)
+
+// TestDurationFlagsTakeDays: every duration flag reads days ("1d"), and a
+// bad one is a usage error saying what it wants.
+func TestDurationFlagsTakeDays(t *testing.T) {
+	var got *WorkflowOptions
+	f, _, errOut := testFactory("", &fakeChecker{})
+	root := rootWith(f, func(f *factory) *cobra.Command {
+		return newWorkflowCmd(f, workflow.Teardown, func(_ context.Context, o *WorkflowOptions) error { got = o; return nil })
+	})
+	if code := executeRoot(context.Background(), f, root, []string{"teardown", "example.com", "--yes", "--timeout", "1d", "--ttl", "1d", "--wait", "2d", "--last-max-age", "30d"}); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if got.Timeout != 24*time.Hour || got.TTL != 24*time.Hour || got.Wait != 48*time.Hour || got.Req.LastMaxAge != 720*time.Hour {
+		t.Errorf("timeout %v ttl %v wait %v last-max-age %v", got.Timeout, got.TTL, got.Wait, got.Req.LastMaxAge)
+	}
+	code, _, errOut2 := runCmd(t, &fakeChecker{}, "", "check", "--timeout", "soon", "example.com")
+	if code != exitUsage || !strings.Contains(errOut2, `"soon" is not a duration`) {
+		t.Errorf("--timeout soon: exit %d %q", code, errOut2)
+	}
+}
+
+// TestDryRunIsPlan: --dry-run on a workflow command does what stspilot
+// plan WORKFLOW DOMAIN does with the same flags: the same output and exit
+// code, nothing changed, no --yes needed.
+func TestDryRunIsPlan(t *testing.T) {
+	w := &cannedWorld{mx: []string{"mx1.example.test"}}
+	f, out, errOut := cannedFactory(t, w)
+	run := func(args ...string) (int, string) {
+		out.Reset()
+		errOut.Reset()
+		c := execute(context.Background(), f, args)
+		return c, out.String()
+	}
+	c1, plan := run("plan", "rollout", "example.test", "--rua", "mailto:r@example.test")
+	c2, dry := run("rollout", "example.test", "--rua", "mailto:r@example.test", "--dry-run")
+	if c1 != exitOK || c1 != c2 || plan != dry || !strings.Contains(dry, "mode: testing") || w.served != "" {
+		t.Fatalf("plan: exit %d\n%s\ndry run: exit %d\n%s%s (served %q)", c1, plan, c2, dry, errOut, w.served)
+	}
+	if c, _ := run("rollout", "example.test", "--yes", "--rua", "mailto:r@example.test"); c != exitOK {
+		t.Fatalf("rollout: exit %d %s", c, errOut)
+	}
+	c1, _ = run("plan", "promote", "example.test", "--without-reports")
+	c2, _ = run("promote", "example.test", "--without-reports", "--dry-run")
+	if c1 != exitPending || c2 != exitPending {
+		t.Errorf("promote inside the soak: plan %d, --dry-run %d; want 3", c1, c2)
 	}
 }

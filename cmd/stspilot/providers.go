@@ -30,8 +30,9 @@ type ProvidersOptions struct {
 func newProvidersCmd(f *factory, runF func(context.Context, *ProvidersOptions) error) *cobra.Command {
 	opts := &ProvidersOptions{CommonOptions: f.newCommon(), LookupEnv: os.LookupEnv}
 	cmd := &cobra.Command{
-		Use:   "providers [NAME...]",
-		Short: "List the DNS providers compiled in and the settings each needs",
+		Use:     "providers [NAME...]",
+		Short:   "List the DNS providers compiled in and the settings each needs",
+		GroupID: groupOther,
 		Long: `Providers lists the DNS providers stspilot can write the _mta-sts and
 _smtp._tls TXT records through, the settings each one needs (environment
 variables, or NAME=value lines of the 0600 credentials file), which of them

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/stspilot/stspilot/checks/tlsrpt"
 	"github.com/stspilot/stspilot/internal/domainname"
+	"github.com/stspilot/stspilot/internal/duration"
 	"github.com/stspilot/stspilot/tui/textout"
 	"github.com/stspilot/stspilot/workflow/journal"
 	"github.com/stspilot/stspilot/workflow/serve"
@@ -42,8 +42,9 @@ type ReportsOptions struct {
 func newReportsCmd(f *factory, runF func(context.Context, *ReportsOptions) error) *cobra.Command {
 	o := &ReportsOptions{CommonOptions: f.newCommon()}
 	cmd := &cobra.Command{
-		Use:   "reports [PATH...]",
-		Short: "Summarise TLS-RPT reports: files, directories, .json.gz, .eml, Maildir",
+		Use:     "reports [PATH...]",
+		Short:   "Summarise TLS-RPT reports: files, directories, .json.gz, .eml, Maildir",
+		GroupID: groupDiagnose,
 		Long: `Reports reads TLS-RPT aggregate reports (RFC 8460) wherever they landed: .json
 and .json.gz files, mail messages (.eml, multipart/report with an
 application/tlsrpt+gzip or +json part), Maildir folders and plain directories,
@@ -111,12 +112,7 @@ func (o *ReportsOptions) validate() error {
 // ("2026-11-01", UTC midnight, or an RFC 3339 time).
 func parseSince(s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		if days, err := strconv.Atoi(n); err == nil && days >= 0 && days <= 36600 {
-			return now.Add(-time.Duration(days) * 24 * time.Hour), nil
-		}
-	}
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+	if d, err := duration.Parse(s); err == nil {
 		return now.Add(-d), nil
 	}
 	if t, err := time.Parse("2006-01-02", s); err == nil {

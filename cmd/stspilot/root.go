@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/stspilot/stspilot/checks"
 	"github.com/stspilot/stspilot/internal/domainname"
+	"github.com/stspilot/stspilot/internal/duration"
 	"github.com/stspilot/stspilot/workflow"
 )
 
@@ -166,15 +168,27 @@ DNS and the policy file step by step, each step behind a live gate, and
 	pf := root.PersistentFlags()
 	pf.StringArrayVar(&g.Resolvers, "resolver", nil, "DNS server to ask, an IP address with an optional port: `IP[:PORT]` (repeatable; IPv6 in brackets with a port; no host names; default: /etc/resolv.conf)")
 	pf.BoolVar(&g.JSON, "json", false, "print one JSON object per line on stdout (docs/json.md); implies no prompting")
-	pf.DurationVar(&g.Timeout, "timeout", defaultTimeout, "bound on checking one domain")
+	pf.Var(duration.NewValue(&g.Timeout, defaultTimeout), "timeout", "bound on checking one domain, a `DURATION` (30s, 2m)")
 	pf.StringVar(&g.Config, "config", "", "config `FILE` with defaults for the workflow commands (key = value: ladder, provider, publish, state-dir, zone, ttl, rua, reports; default $XDG_CONFIG_HOME/stspilot/config)")
 	pf.StringVar(&g.Debug, "debug", "", "write a debug log (provider calls, DNS, HTTPS and SMTP probe steps; secrets redacted) to `FILE` (default $"+envDebug+"; none)")
 	pf.StringVar(&g.Credentials, "credentials", "", "DNS provider credentials `FILE` (NAME=value lines, mode 0600; default $XDG_CONFIG_HOME/stspilot/credentials); the environment wins over it")
 
+	root.AddGroup(
+		&cobra.Group{ID: groupDiagnose, Title: "Diagnose (read-only):"},
+		&cobra.Group{ID: groupChange, Title: "Change a domain (plan first; each step behind a gate):"},
+		&cobra.Group{ID: groupRun, Title: "Run interactively or as a service:"},
+		&cobra.Group{ID: groupOther, Title: "Other:"},
+	)
+	root.SetHelpCommandGroupID(groupOther)
+	root.SetCompletionCommandGroupID(groupOther)
+	// The groups under one "Available Commands:" heading, as without
+	// groups, in the order they are added (the order of a first session).
+	cobra.EnableCommandSorting = false
+	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(), "{{else}}{{range $group := .Groups}}", "{{else}}\n\nAvailable Commands:{{range $group := .Groups}}", 1))
 	root.AddCommand(
 		newCheckCmd(f, nil),
-		newProvidersCmd(f, nil),
 		newStatusCmd(f, nil),
+		newReportsCmd(f, nil),
 		newPlanCmd(f, nil),
 		newWorkflowCmd(f, workflow.Rollout, nil),
 		newWorkflowCmd(f, workflow.Promote, nil),
@@ -183,11 +197,20 @@ DNS and the policy file step by step, each step behind a live gate, and
 		newWizardCmd(f, nil),
 		newDemoCmd(f, nil),
 		newServeCmd(f, nil),
-		newReportsCmd(f, nil),
+		newProvidersCmd(f, nil),
+		newVersionCmd(f),
 		newExitCodesTopic(),
 	)
 	return root
 }
+
+// The groups of `stspilot --help`.
+const (
+	groupDiagnose = "diagnose"
+	groupChange   = "change"
+	groupRun      = "run"
+	groupOther    = "other"
+)
 
 // rootArgs turns an unknown subcommand into a usage error (exit 2), with
 // cobra's suggestion when there is one.

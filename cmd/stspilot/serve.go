@@ -39,8 +39,9 @@ type ServeOptions struct {
 func newServeCmd(f *factory, runF func(context.Context, *ServeOptions) error) *cobra.Command {
 	o := &ServeOptions{CommonOptions: f.newCommon()}
 	cmd := &cobra.Command{
-		Use:   "serve",
-		Short: "Built-in MTA-STS policy host and TLS-RPT HTTPS receiver",
+		Use:     "serve",
+		Short:   "Built-in MTA-STS policy host and TLS-RPT HTTPS receiver",
+		GroupID: groupRun,
 		Long: `Serve is an HTTPS policy host that senders cannot trip over: for every domain
 whose workflows use --publish serve, it answers
 https://mta-sts.DOMAIN/.well-known/mta-sts.txt with status 200, Content-Type

@@ -1,6 +1,12 @@
 package main
 
-import "runtime/debug"
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+)
 
 // version is set at link time for releases:
 //
@@ -48,4 +54,19 @@ func buildVersion(linked string, info *debug.BuildInfo, ok bool) string {
 func currentVersion() string {
 	info, ok := debug.ReadBuildInfo()
 	return buildVersion(version, info, ok)
+}
+
+// newVersionCmd is `stspilot version`: what --version prints, and the Go
+// version and platform the binary was built for, for bug reports.
+func newVersionCmd(f *factory) *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "Print the version of stspilot",
+		GroupID: groupOther,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintf(f.IO.Out, "stspilot %s (%s, %s/%s)\n", currentVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			return err
+		},
+	}
 }

@@ -24,8 +24,9 @@ func newWizardOptions(f *factory) *WizardOptions {
 func newWizardCmd(f *factory, runF func(context.Context, *WizardOptions) error) *cobra.Command {
 	o := newWizardOptions(f)
 	cmd := &cobra.Command{
-		Use:   "wizard [DOMAIN]",
-		Short: "The interactive wizard for one domain: check, roll out, promote, roll back, tear down",
+		Use:     "wizard [DOMAIN]",
+		Short:   "The interactive wizard for one domain: check, roll out, promote, roll back, tear down",
+		GroupID: groupRun,
 		Long: `The wizard shows a domain's stage, the ladder and the next gate, the live
 checks as they run, and each workflow's plan before it asks to apply it.
 The emergency rollback is one key (!) and one confirmation away on every

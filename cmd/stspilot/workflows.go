@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/stspilot/stspilot/checks/tlsrpt"
 	"github.com/stspilot/stspilot/dnsprovider"
 	"github.com/stspilot/stspilot/internal/domainname"
+	"github.com/stspilot/stspilot/internal/duration"
 	"github.com/stspilot/stspilot/tui/textout"
 	"github.com/stspilot/stspilot/workflow"
 	"github.com/stspilot/stspilot/workflow/journal"
@@ -68,14 +71,20 @@ func (f *factory) newWorkflowOptions(wf workflow.Workflow) *WorkflowOptions {
 
 func newWorkflowCmd(f *factory, wf workflow.Workflow, runF func(context.Context, *WorkflowOptions) error) *cobra.Command {
 	o := f.newWorkflowOptions(wf)
-	use, short, long := workflowHelp(wf)
+	use, short, long, example := workflowHelp(wf)
+	var dryRun bool
 	cmd := &cobra.Command{
-		Use:   use,
-		Short: short,
-		Long:  long,
-		Args:  cobra.ExactArgs(1),
+		Use:     use,
+		Short:   short,
+		Long:    long,
+		Example: example,
+		GroupID: groupChange,
+		Args: func(cmd *cobra.Command, args []string) error {
+			return domainArg(cmd, waitArg(cmd, o, args))
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Domain = args[0]
+			o.Domain = waitArg(cmd, o, args)[0]
+			o.PlanOnly = dryRun // stspilot plan WORKFLOW DOMAIN, with the same flags
 			if err := f.prepareDomain(cmd, o); err != nil {
 				return err
 			}
@@ -86,6 +95,7 @@ func newWorkflowCmd(f *factory, wf workflow.Workflow, runF func(context.Context,
 		},
 	}
 	addWorkflowFlags(cmd, o)
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show the plan and change nothing, as stspilot plan "+string(wf)+" DOMAIN does (exit 3 when a gate is closed, 5 when it would be refused)")
 	switch wf {
 	case workflow.Rollout:
 		cmd.Flags().StringVar(&o.Req.RUA, "rua", "", "TLS-RPT report destination, `mailto:ADDRESS` or https:URL (required unless the domain has a TLS-RPT record)")
@@ -94,10 +104,10 @@ func newWorkflowCmd(f *factory, wf workflow.Workflow, runF func(context.Context,
 		cmd.Flags().BoolVar(&o.Req.WithoutReports, "without-reports", false, "promote on the live checks alone, without TLS-RPT evidence")
 		cmd.Flags().StringArrayVar(&o.Reports, "reports", nil, "TLS-RPT reports for the evidence gate: a `PATH` to a file, directory or Maildir (repeatable)")
 	case workflow.Rollback:
-		cmd.Flags().StringVar(&o.To, "to", "testing", "where to go back to: `testing` or none")
+		cmd.Flags().StringVar(&o.To, "to", "testing", "where to go back to, a `STAGE`: testing or none")
 	case workflow.Teardown:
 		cmd.Flags().BoolVar(&o.Req.KeepTLSRPT, "keep-tlsrpt", false, "leave the _smtp._tls record in place")
-		cmd.Flags().DurationVar(&o.Req.LastMaxAge, "last-max-age", 0, "largest max_age ever published, when the journal does not know it (`DURATION`, e.g. 720h)")
+		cmd.Flags().Var(&duration.Value{D: &o.Req.LastMaxAge, Seconds: true}, "last-max-age", "largest max_age ever published, when the journal does not know it (`DURATION`: 30d, 86400)")
 	}
 	return cmd
 }
@@ -105,44 +115,74 @@ func newWorkflowCmd(f *factory, wf workflow.Workflow, runF func(context.Context,
 func addWorkflowFlags(cmd *cobra.Command, o *WorkflowOptions) {
 	fl := cmd.Flags()
 	fl.StringVar(&o.Provider, "provider", "", "DNS provider `NAME` (see stspilot providers; default: the one the journal remembers)")
-	fl.StringVar(&o.Publish, "publish", "", "where the policy file goes: webroot:`DIR`, exec:CMD, serve (for stspilot serve) or manual (default: the journal's; it keeps no exec command)")
-	fl.StringVar(&o.StateDir, "state-dir", "", "journal directory (default $XDG_STATE_HOME/stspilot)")
-	fl.StringVar(&o.Zone, "zone", "", "DNS zone that holds the records (default: found with an SOA walk)")
+	fl.StringVar(&o.Publish, "publish", "", "where the policy file goes, a `SPEC`: webroot:DIR (written to DIR/.well-known/mta-sts.txt), serve (for stspilot serve), exec:CMD (the policy on CMD's stdin) or manual (shown, you put it in place) (default: the journal's; it keeps no exec command)")
+	fl.StringVar(&o.StateDir, "state-dir", "", "journal `DIR`ectory (default $XDG_STATE_HOME/stspilot)")
+	fl.StringVar(&o.Zone, "zone", "", "DNS `ZONE` that holds the records (default: found with an SOA walk)")
 	fl.StringVar(&o.Ladder, "ladder", "", "the ladder, `MODE@MAX_AGE:SOAK,...` (default: the journal's, else testing@86400:14d,enforce@86400:7d,enforce@604800:30d,enforce@2592000)")
 	fl.BoolVar(&o.Yes, "yes", false, "apply without asking (required when not on a terminal)")
-	fl.DurationVar(&o.Wait, "wait", 0, "keep re-checking closed gates for up to `DURATION` (bare --wait: until they open)")
-	fl.Lookup("wait").NoOptDefVal = waitForever.String()
-	fl.DurationVar(&o.TTL, "ttl", 0, "TTL of the records written (default: keep the old one, or 300s)")
+	fl.Var(duration.NewValue(&o.Wait, 0), "wait", "keep re-checking closed gates for up to `DURATION` (2d, 12h; bare --wait: until they open)")
+	fl.Lookup("wait").NoOptDefVal = duration.Exact(waitForever)
+	fl.Var(duration.NewValue(&o.TTL, 0), "ttl", "TTL of the records written, a `DURATION` (5m, 1h, 1d; default: keep the old one, or 5m)")
 	fl.BoolVar(&o.Req.AdoptLive, "adopt-live", false, "accept a served policy that differs from what stspilot last published")
 }
 
-func workflowHelp(wf workflow.Workflow) (use, short, long string) {
+// waitArg lets --wait take its DURATION after a space. The flag may be
+// given bare (wait until the gates open), so the parser leaves "2d" in
+// "--wait 2d" as an argument; when --wait was given bare and exactly one
+// argument is a duration, that is the wait, and the rest are returned.
+func waitArg(cmd *cobra.Command, o *WorkflowOptions, args []string) []string {
+	fl := cmd.Flags().Lookup("wait")
+	if fl == nil || !fl.Changed || o.Wait != waitForever || len(args) != 2 {
+		return args
+	}
+	for i, a := range args {
+		if d, err := duration.Parse(a); err == nil && strings.IndexFunc(a, unicode.IsLetter) > 0 {
+			o.Wait = d
+			return slices.Delete(slices.Clone(args), i, i+1)
+		}
+	}
+	return args
+}
+
+func workflowHelp(wf workflow.Workflow) (use, short, long, example string) {
 	switch wf {
 	case workflow.Rollout:
 		return "rollout DOMAIN", "Deploy MTA-STS in testing mode (max_age 86400) and a TLS-RPT record",
 			`Rollout publishes a testing policy covering the live MX hosts, waits until every
 address of mta-sts.DOMAIN serves it, sets the TLS-RPT record and then the
-_mta-sts id, and waits until every authoritative name server answers it.`
+_mta-sts id, and waits until every authoritative name server answers it.`,
+			`  stspilot rollout example.com --provider rfc2136 --publish webroot:/var/www/mta-sts --rua mailto:tlsrpt@example.com
+  stspilot rollout example.com --provider cloudflare --publish serve --rua https://mta-sts.example.com/tlsrpt --yes --wait
+  stspilot rollout example.com --provider manual --publish manual --rua mailto:tlsrpt@example.com --dry-run`
 	case workflow.Promote:
 		return "promote DOMAIN", "Climb one rung of the ladder when its gates are open",
 			`Promote moves to the next rung (testing -> enforce -> longer max_age) once the
 current rung's soak has passed, TLS-RPT reports show no failures (or
 --without-reports), and, for enforce, every MX is covered and passes TLS.
 A closed gate exits 3 with the time to come back; a step that would break mail
-exits 5.`
+exits 5.`,
+			`  stspilot promote example.com --reports ~/Maildir/.TLSRPT
+  stspilot promote example.com --without-reports --yes --wait 2d
+  stspilot promote example.com --yes --json --without-reports | jq -r 'select(.event=="outcome") | .outcome.next_at // empty'`
 	case workflow.Rollback:
 		return "rollback DOMAIN", "Emergency: back to testing (or --to none) now, no soak gates",
 			`Rollback publishes a testing policy (or mode none) with a new id at once. It
 never skips the served-then-published order, and it prints the remaining risk
 window: resolvers may hold the old TXT record for its TTL, and senders that
-ignore ids may keep the old policy until its max_age runs out.`
+ignore ids may keep the old policy until its max_age runs out.`,
+			`  stspilot rollback example.com --yes
+  stspilot rollback example.com --yes --to none
+  stspilot rollback example.com --provider rfc2136 --publish webroot:/var/www/mta-sts --yes   # no journal on this machine`
 	case workflow.Teardown:
 		return "teardown DOMAIN", "Remove MTA-STS safely: mode none, wait out caches, delete",
 			`Teardown publishes mode none with a new id, waits until the max_age of the last
 testing/enforce policy has passed since none went live, and only then deletes
-the _mta-sts record, the TLS-RPT record (unless --keep-tlsrpt) and the policy.`
+the _mta-sts record, the TLS-RPT record (unless --keep-tlsrpt) and the policy.`,
+			`  stspilot teardown example.com --yes               # mode none now; exit 3 and the date to come back
+  stspilot teardown example.com --yes               # again after that date: deletes the records and the policy
+  stspilot teardown example.com --yes --keep-tlsrpt --last-max-age 30d`
 	}
-	return "", "", ""
+	return "", "", "", ""
 }
 
 func newStatusCmd(f *factory, runF func(context.Context, *WorkflowOptions) error) *cobra.Command {
@@ -155,7 +195,11 @@ the stage and live policy, the rung of the ladder, a change a killed run left
 unfinished, the teardown window, the next workflow and when its gate opens,
 the live findings and the journal's last entries. It changes nothing.
 Exit 4 when the live checks find errors, else 0.`,
-		Args: cobra.ExactArgs(1),
+		Example: `  stspilot status example.com
+  stspilot status example.com --reports ~/Maildir/.TLSRPT
+  stspilot status example.com --json | jq -r '.next_at // empty'`,
+		GroupID: groupDiagnose,
+		Args:    domainArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Domain = args[0]
 			if err := f.prepareDomain(cmd, o); err != nil {
@@ -164,9 +208,9 @@ Exit 4 when the live checks find errors, else 0.`,
 			return runOr(cmd.Context(), o, runF, statusRun)
 		},
 	}
-	cmd.Flags().StringVar(&o.StateDir, "state-dir", "", "journal directory (default $XDG_STATE_HOME/stspilot)")
-	cmd.Flags().StringVar(&o.Zone, "zone", "", "DNS zone that holds the records (default: found with an SOA walk)")
-	cmd.Flags().StringVar(&o.Ladder, "ladder", "", "the ladder (default: the journal's, else the default ladder)")
+	cmd.Flags().StringVar(&o.StateDir, "state-dir", "", "journal `DIR`ectory (default $XDG_STATE_HOME/stspilot)")
+	cmd.Flags().StringVar(&o.Zone, "zone", "", "DNS `ZONE` that holds the records (default: found with an SOA walk)")
+	cmd.Flags().StringVar(&o.Ladder, "ladder", "", "the ladder, `MODE@MAX_AGE:SOAK,...` (default: the journal's, else the default ladder)")
 	cmd.Flags().StringArrayVar(&o.Reports, "reports", nil, "TLS-RPT report `PATH` for the evidence gate of the next promote (repeatable; config key reports)")
 	return cmd
 }
@@ -207,8 +251,13 @@ func newPlanCmd(f *factory, runF func(context.Context, *WorkflowOptions) error) 
 		Short: "Show what a workflow would do now; changes nothing",
 		Long: `Plan computes, from live state and the journal, the steps a workflow would run
 now and the gate of each, and prints them. It changes nothing and takes no lock.
-Exit 0 when the plan can run, 3 when a gate is closed, 5 when it would be refused.`,
-		Args: cobra.ExactArgs(2),
+Exit 0 when the plan can run, 3 when a gate is closed, 5 when it would be refused.
+"stspilot WORKFLOW DOMAIN --dry-run" does the same.`,
+		Example: `  stspilot plan rollout example.com --rua mailto:tlsrpt@example.com
+  stspilot plan promote example.com --without-reports
+  stspilot plan rollback example.com --to none --json | jq 'select(.event=="plan") | .plan.steps'`,
+		GroupID: groupChange,
+		Args:    planArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			wf, err := workflow.ParseWorkflow(args[0])
 			if err != nil {
@@ -229,9 +278,9 @@ Exit 0 when the plan can run, 3 when a gate is closed, 5 when it would be refuse
 	cmd.Flags().StringSliceVar(&o.MX, "mx", nil, "rollout: mx patterns")
 	cmd.Flags().BoolVar(&o.Req.WithoutReports, "without-reports", false, "promote: without TLS-RPT evidence")
 	cmd.Flags().StringArrayVar(&o.Reports, "reports", nil, "promote: TLS-RPT report `PATH` for the evidence gate (repeatable)")
-	cmd.Flags().StringVar(&o.To, "to", "testing", "rollback: testing or none")
+	cmd.Flags().StringVar(&o.To, "to", "testing", "rollback: a `STAGE`, testing or none")
 	cmd.Flags().BoolVar(&o.Req.KeepTLSRPT, "keep-tlsrpt", false, "teardown: keep the TLS-RPT record")
-	cmd.Flags().DurationVar(&o.Req.LastMaxAge, "last-max-age", 0, "teardown: largest max_age ever published")
+	cmd.Flags().Var(&duration.Value{D: &o.Req.LastMaxAge, Seconds: true}, "last-max-age", "teardown: largest max_age ever published, a `DURATION` (30d, or seconds)")
 	return cmd
 }
 

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stspilot/stspilot/internal/duration"
 	"github.com/stspilot/stspilot/workflow"
 )
 
@@ -386,23 +387,11 @@ func (o *Events) Status(st *workflow.StatusReport) {
 // and the zone the journal and the JSON use.
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
 
-// In prints how long until something, in the largest two units
-// ("14d 0h", "3h 20m", "4m 10s"); "now" for zero or less.
+// In prints how long until something for people ("14d", "3h 20m",
+// "4m 10s", internal/duration's form); "now" for zero or less.
 func In(d time.Duration) string {
 	if d <= 0 {
 		return "now"
 	}
-	d = d.Round(time.Second)
-	days := int(d / (24 * time.Hour))
-	d -= time.Duration(days) * 24 * time.Hour
-	h, mi, s := int(d/time.Hour), int(d%time.Hour/time.Minute), int(d%time.Minute/time.Second)
-	switch {
-	case days > 0:
-		return fmt.Sprintf("%dd %dh", days, h)
-	case h > 0:
-		return fmt.Sprintf("%dh %dm", h, mi)
-	case mi > 0:
-		return fmt.Sprintf("%dm %ds", mi, s)
-	}
-	return fmt.Sprintf("%ds", s)
+	return duration.Format(d)
 }

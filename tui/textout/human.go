@@ -15,6 +15,7 @@ import (
 	"github.com/muesli/termenv"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/internal/duration"
 )
 
 // DefaultWidth is the wrap width when the caller does not know the
@@ -976,21 +977,10 @@ func elapsed(ms int64) string {
 // nbsp glues words that must not wrap apart; prose prints it as a space.
 const nbsp = "\u00a0"
 
-// seconds writes a max_age as the largest exact units: 604800 -> "7d",
-// 90000 -> "1d1h".
+// seconds writes a max_age for people: 604800 -> "7d", 90000 -> "1d 1h".
 func seconds(s int64) string {
 	if s <= 0 {
 		return "0s"
 	}
-	var out string
-	for _, u := range []struct {
-		secs int64
-		name string
-	}{{86400, "d"}, {3600, "h"}, {60, "m"}, {1, "s"}} {
-		if n := s / u.secs; n > 0 {
-			out += strconv.FormatInt(n, 10) + u.name
-			s -= n * u.secs
-		}
-	}
-	return out
+	return duration.Format(time.Duration(min(s, int64(duration.Max/time.Second))) * time.Second)
 }
