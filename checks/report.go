@@ -37,7 +37,10 @@ type ProbeEvent struct {
 	Probe   string        `json:"probe"` // e.g. "dns:_mta-sts TXT", "https:127.0.0.10", "smtp:mx1.example.test/127.0.0.20"
 	Done    bool          `json:"done"`
 	OK      bool          `json:"ok"`
-	Elapsed time.Duration `json:"elapsed"`
+	Elapsed time.Duration `json:"-"`
+	// ElapsedMS is Elapsed in milliseconds (every JSON duration is whole
+	// seconds, or milliseconds in a field named *_ms).
+	ElapsedMS int64 `json:"elapsed_ms"`
 }
 
 // Report is everything one check of one domain found. Field names are part of

@@ -131,7 +131,8 @@ func probe(ctx context.Context, domain string, servers []string, opt Options, no
 		}
 		ok := f()
 		if opt.Progress != nil {
-			opt.Progress(ProbeEvent{Probe: name, Done: true, OK: ok, Elapsed: time.Since(t0)})
+			el := time.Since(t0)
+			opt.Progress(ProbeEvent{Probe: name, Done: true, OK: ok, Elapsed: el, ElapsedMS: el.Milliseconds()})
 		}
 	}
 	var wg sync.WaitGroup

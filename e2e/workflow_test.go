@@ -54,7 +54,7 @@ func (w *workflowRun) run(extraEnv []string, args ...string) (outcome map[string
 // runWorkflowBinary runs bin with args and --json --yes --state-dir state,
 // the world's resolver, CA and rfc2136 settings (TSIG from world.env) and
 // extraEnv. It fails tb if the binary cannot run, times out, prints the
-// TSIG secret or a line that is not a stspilot.event/v1 object.
+// TSIG secret or a line that is not a stspilot.event/v2 object.
 func runWorkflowBinary(tb testing.TB, env Env, state, bin string, extraEnv []string, args ...string) (outcome map[string]any, code int, stdout, stderr string) {
 	tb.Helper()
 	full := append(slices.Clone(args), "--json", "--yes", "--state-dir", state, "--resolver", env["WORLD_DNS"])
@@ -79,7 +79,7 @@ func runWorkflowBinary(tb testing.TB, env Env, state, bin string, extraEnv []str
 		if json.Unmarshal([]byte(line), &ev) != nil {
 			continue
 		}
-		if ev["schema"] != "stspilot.event/v1" {
+		if ev["schema"] != "stspilot.event/v2" {
 			tb.Fatalf("event without the schema: %s", line)
 		}
 		if ev["event"] == "outcome" {

@@ -123,7 +123,7 @@ func outcomeOf(t *testing.T, stdout string) map[string]any {
 		if err := json.Unmarshal([]byte(l), &ev); err != nil {
 			t.Fatalf("not a JSON line: %q", l)
 		}
-		if ev["schema"] != "stspilot.event/v1" {
+		if ev["schema"] != "stspilot.event/v2" {
 			t.Fatalf("no schema: %q", l)
 		}
 		if ev["event"] == "outcome" {

@@ -13,7 +13,10 @@ import (
 )
 
 // EventSchema names the JSON-lines schema of workflow events (docs/json.md).
-const EventSchema = "stspilot.event/v1"
+// v2:
+// durations are integer seconds (risk.old_txt_ttl, risk.old_max_age were
+// Go durations in nanoseconds), refusals carry codes, gates a state.
+const EventSchema = "stspilot.event/v2"
 
 // Events renders the workflow engine's events as text for people: the
 // plan, each step as it runs, the gates with their per-address results,
