@@ -577,8 +577,9 @@ func walkDeliver(ctx context.Context, files []string, picks map[[16]byte]*walkPi
 			if p.seen != nil {
 				st.Conflicts++
 				if opt.Conflict != nil {
-					opt.Conflict(Conflict{Organization: r.OrganizationName, ReportID: r.ReportID, Copies: len(p.seen),
-						Path: path, Rank: p.rank, LowestRank: p.lowest})
+					c := Conflict{Organization: r.OrganizationName, ReportID: r.ReportID, Copies: len(p.seen)}
+					c.Path, c.Rank, c.LowestRank = path, p.rank, p.lowest
+					opt.Conflict(c)
 				}
 			}
 			st.Reports++

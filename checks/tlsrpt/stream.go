@@ -224,9 +224,9 @@ func parseJSON(r io.Reader) (*Report, error) {
 	var dr *wireDateRange
 	var policies []Result
 	for p.dec.More() {
-		key, err := p.key()
-		if err != nil {
-			return nil, err
+		key, kerr := p.key()
+		if kerr != nil {
+			return nil, kerr
 		}
 		switch {
 		case strings.EqualFold(key, "organization-name"):
@@ -252,10 +252,10 @@ func parseJSON(r io.Reader) (*Report, error) {
 			return nil, err
 		}
 	}
-	if _, err := p.dec.Token(); err != nil { // the closing '}'
+	if _, err = p.dec.Token(); err != nil { // the closing '}'
 		return nil, jsonErr(err)
 	}
-	if _, err := p.dec.Token(); err != io.EOF {
+	if _, err = p.dec.Token(); err != io.EOF {
 		return nil, notReport("more than one JSON value (RPT-JSON-1)")
 	}
 
