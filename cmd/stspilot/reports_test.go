@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -221,3 +222,55 @@ func TestReportsNothingFound(t *testing.T) {
 		t.Errorf("garbage .json.gz: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// Issue 14.1: copies of one report that differ count once, by the copy
+// with the most failures, and the conflict is in the text and the JSON
+// (stats.conflicts, summary.conflicts).
+func TestReportsConflictingCopies(t *testing.T) {
+	reportsEnv(t)
+	dir := t.TempDir()
+	copyOf := func(failed int) string {
+		det := ""
+		if failed > 0 {
+			det = `,"failure-details":[{"result-type":"certificate-expired","receiving-mx-hostname":"mx1.example.net","failed-session-count":` + itoa(failed) + `}]`
+		}
+		return `{"organization-name":"Google Inc.","report-id":"R","date-range":{"start-datetime":"2026-11-28T00:00:00Z","end-datetime":"2026-11-28T23:59:59Z"},` +
+			`"policies":[{"policy":{"policy-type":"sts","policy-domain":"example.net"},"summary":{"total-successful-session-count":1763,"total-failure-session-count":` + itoa(failed) + `}` + det + `}]}`
+	}
+	os.WriteFile(filepath.Join(dir, "R.json"), []byte(copyOf(37)), 0o600)
+	os.WriteFile(filepath.Join(dir, "0-forged.json"), []byte(copyOf(0)), 0o600)
+	code, out, errOut := runCmd(t, &fakeChecker{}, "", "reports", "--json", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var doc struct {
+		Stats   struct{ Reports, Duplicates, Conflicts int }
+		Summary struct {
+			Failed    int64 `json:"failed_sessions"`
+			Conflicts []struct {
+				Organization string
+				ReportID     string `json:"report_id"`
+				Copies       int
+				Path         string
+				Rank         int64
+				LowestRank   int64 `json:"lowest_rank"`
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	c := doc.Summary.Conflicts
+	if doc.Stats.Reports != 1 || doc.Stats.Conflicts != 1 || doc.Summary.Failed != 37 || len(c) != 1 ||
+		c[0].Organization != "Google Inc." || c[0].ReportID != "R" || c[0].Copies != 2 || filepath.Base(c[0].Path) != "R.json" || c[0].Rank != 37 || c[0].LowestRank != 0 {
+		t.Errorf("doc %+v", doc)
+	}
+	_, out, _ = runCmd(t, &fakeChecker{}, "", "reports", dir)
+	for _, want := range []string{"1 report in copies that differ, the one with the most failures counted", "Reports stored in copies that differ", "2 copies, 0 to 37 failed sessions"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
