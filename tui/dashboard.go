@@ -122,13 +122,35 @@ func (d dashModel) view() string {
 		}
 		b.WriteString(line + "\n")
 		b.WriteString(label("Ladder") + ladderLine(c, st.Rung) + "\n")
-		next := string(st.Next)
-		if next == "" {
-			next = "nothing"
+		if st.Horizon != nil && st.Horizon.Worst != nil {
+			b.WriteString(label("Cached") + worstLine(st.Horizon.Worst) + "\n")
 		}
-		b.WriteString(label("Next") + c.st.Bold.Render(next) + ": " + st.NextStep + "\n")
-		if st.NextAt != nil {
-			b.WriteString(label("") + "gate opens " + st.NextAt.UTC().Format("2006-01-02 15:04 UTC") + " (in " + human(st.NextAt.Sub(c.now())) + ")\n")
+		switch {
+		case st.Pending != nil:
+			// An interrupted change comes first: nothing else runs until
+			// it is finished (or rolled back).
+			p := st.Pending
+			what := "removing the policy"
+			if p.Target != nil {
+				what = fmt.Sprintf("to %s@%d", p.Target.Mode, p.Target.MaxAge)
+			}
+			b.WriteString(label("Halted") + c.st.Warn.Render(fmt.Sprintf("a %s (%s) started %s did not finish", p.Workflow, what, stamp(p.StartedAt))) + "\n")
+			keys := c.st.Key.Render("n") + " finishes it"
+			if p.Workflow != string(workflow.Rollback) {
+				keys += "   " + c.st.Key.Render("!") + " rolls back instead"
+			}
+			b.WriteString(label("") + keys + "\n")
+		case st.Stage == workflow.StageBroken:
+			b.WriteString(d.brokenLines(label))
+		default:
+			next := string(st.Next)
+			if next == "" {
+				next = "nothing"
+			}
+			b.WriteString(label("Next") + c.st.Bold.Render(next) + ": " + st.NextStep + "\n")
+			if st.NextAt != nil {
+				b.WriteString(label("") + "gate opens " + stamp(*st.NextAt) + " (in " + human(st.NextAt.Sub(c.now())) + ")\n")
+			}
 		}
 	}
 	for i, l := range d.reports {
@@ -216,4 +238,46 @@ func human(d time.Duration) string {
 		return "now"
 	}
 	return duration.Format(d)
+}
+
+// brokenLines: a broken stage offers the fix of its worst finding and
+// the rollback, never another workflow's prerequisites.
+func (d dashModel) brokenLines(label func(string) string) string {
+	c := d.c
+	var f *checks.Finding
+	for _, src := range [][]checks.Finding{d.st.Findings, reportFindings(d.rep)} {
+		for i := range src {
+			if src[i].Severity == checks.SevError {
+				f = &src[i]
+				break
+			}
+		}
+		if f != nil {
+			break
+		}
+	}
+	var b strings.Builder
+	if f == nil {
+		b.WriteString(label("Broken") + c.st.Danger.Render("live state matches no stage") + "\n")
+	} else {
+		b.WriteString(label("Broken") + c.st.Danger.Render(f.ID) + " " + f.Subject + ": " + f.Observed + "\n")
+		if f.Fix != "" {
+			first, _, _ := strings.Cut(f.Fix, "\n")
+			b.WriteString(label("Fix") + c.st.OK.Render(first) + "\n")
+		}
+		if a := f.Action; a != nil && a.Workflow != "" && a.Workflow != "rollback" {
+			if k := workflowKey(a.Workflow); k != "" {
+				b.WriteString(label("") + c.st.Key.Render(k) + " plans the " + a.Workflow + " that fixes it\n")
+			}
+		}
+	}
+	b.WriteString(label("") + c.st.Key.Render("!") + " rolls back to testing now   " + c.st.Key.Render("f") + " each finding with its fix\n")
+	return b.String()
+}
+
+func reportFindings(r *checks.Report) []checks.Finding {
+	if r == nil {
+		return nil
+	}
+	return r.Findings
 }

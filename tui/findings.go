@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -54,10 +55,40 @@ func (f findingsModel) view() string {
 		if x.Fix != "" {
 			out = append(out, c.st.OK.Render("  fix:  ")+x.Fix)
 		}
+		if a := x.Action; a != nil && a.Workflow != "" {
+			if k := workflowKey(a.Workflow); k != "" {
+				out = append(out, c.st.OK.Render("  key:  ")+c.st.Key.Render(k)+" plans the "+a.Workflow)
+			}
+		}
 	}
 	if n == 0 {
 		out = append(out, "", c.st.OK.Render("✓ no errors or warnings"))
 	}
 	off := min(f.off, max(len(out)-1, 0))
 	return strings.Join(out[off:], "\n")
+}
+
+// actions are the workflows the findings shown name as their fix (but
+// rollback, which is ! everywhere).
+func (f findingsModel) actions() []string {
+	var out []string
+	if f.rep == nil {
+		return nil
+	}
+	for _, x := range f.rep.Findings {
+		if a := x.Action; a != nil && a.Workflow != "" && a.Workflow != "rollback" && !slices.Contains(out, a.Workflow) {
+			out = append(out, a.Workflow)
+		}
+	}
+	return out
+}
+
+// actionKey reports the workflow whose key km is, among the actions.
+func (f findingsModel) actionKey(km tea.KeyMsg) (string, bool) {
+	for _, wf := range f.actions() {
+		if km.String() == workflowKey(wf) {
+			return wf, true
+		}
+	}
+	return "", false
 }

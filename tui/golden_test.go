@@ -15,6 +15,7 @@ import (
 
 	"github.com/stspilot/stspilot/dnsprovider"
 	"github.com/stspilot/stspilot/internal/golden"
+	"github.com/stspilot/stspilot/workflow"
 )
 
 // TestGolden renders screens through a real tea.Program (teatest) at
@@ -37,21 +38,39 @@ func TestGolden(t *testing.T) {
 		}
 		return out
 	}
+	// interrupted: the rollback from enforce that a 404 of the policy host
+	// blocked, left unfinished (issue 13).
+	interrupted := func(t testing.TB, w *world) {
+		enforcedThenBroken(t, w)
+		out, err := w.e.Apply(context.Background(), workflow.Request{Workflow: workflow.Rollback, Domain: w.sb.Domain}, nil, nil, workflow.ApplyOptions{})
+		if err != nil || out.Status != workflow.StatusPending {
+			t.Fatalf("rollback: %+v %v", out, err)
+		}
+	}
 	cases := []struct {
 		name  string
-		steps [][]tea.Msg // messages, each batch followed by a wait for the next marker
+		setup func(testing.TB, *world) // before the program starts
+		steps [][]tea.Msg              // messages, each batch followed by a wait for the next marker
 		marks []string
 	}{
-		{"dashboard", nil, []string{"Findings:|Ladder"}},
-		{"plan", [][]tea.Msg{keys("n")}, []string{"Findings:|Ladder", "Plan: rollout"}},
-		{"confirm", [][]tea.Msg{keys("n"), keys("enter")}, []string{"Findings:|Ladder", "Plan: rollout", "Apply rollout to"}},
-		{"apply", [][]tea.Msg{keys("n"), keys("enter"), keys("y")}, []string{"Findings:|Ladder", "Plan: rollout", "Apply rollout to", "back to the dashboard"}},
-		{"breaks", [][]tea.Msg{keys("x")}, []string{"Findings:|Ladder", "Inject a field failure"}},
-		{"rollback-question", [][]tea.Msg{keys("!")}, []string{"Findings:|Ladder", "Emergency rollback"}},
+		{"dashboard", nil, nil, []string{"Findings:|Ladder"}},
+		{"plan", nil, [][]tea.Msg{keys("n")}, []string{"Findings:|Ladder", "Plan: rollout"}},
+		{"confirm", nil, [][]tea.Msg{keys("n"), keys("enter")}, []string{"Findings:|Ladder", "Plan: rollout", "Apply rollout to"}},
+		{"apply", nil, [][]tea.Msg{keys("n"), keys("enter"), keys("y")}, []string{"Findings:|Ladder", "Plan: rollout", "Apply rollout to", "back to the dashboard"}},
+		{"breaks", nil, [][]tea.Msg{keys("x")}, []string{"Findings:|Ladder", "Inject a field failure"}},
+		{"rollback-question", nil, [][]tea.Msg{keys("!")}, []string{"Findings:|Ladder", "Emergency rollback"}},
+		// The blocked wait screen: cause, fix, horizon, keys, no countdown
+		// (re-checks an hour apart, so that none runs while it is drawn).
+		{"blocked-wait", func(t testing.TB, w *world) { enforcedThenBroken(t, w); w.opts.Recheck = time.Hour },
+			[][]tea.Msg{keys("!"), keys("y")}, []string{"Findings:|Ladder", "Emergency rollback", "Blocked:|(policy.http-status)|meanwhile"}},
+		{"interrupted-dashboard", interrupted, nil, []string{"Findings:|did not finish"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			w := newWorld(t)
+			if c.setup != nil {
+				c.setup(t, w)
+			}
 			m := NewModel(context.Background(), w.opts)
 			tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
 			wait := func(mark string) {

@@ -61,3 +61,19 @@ func (k keyMap) FullHelp() [][]key.Binding {
 		{k.Breaks, k.Skip, k.Rollback, k.Help, k.Quit},
 	}
 }
+
+// workflowKey is the key that plans wf on the dashboard and the findings
+// screen ("!" rolls back from anywhere); "" for an unknown name.
+func workflowKey(wf string) string {
+	switch wf {
+	case "rollout":
+		return "o"
+	case "promote":
+		return "p"
+	case "teardown":
+		return "t"
+	case "rollback":
+		return "!"
+	}
+	return ""
+}

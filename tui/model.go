@@ -93,8 +93,11 @@ type Model struct {
 	// note is a one-line message (what a key did).
 	note string
 
-	applyGen       int
-	cancelApply    context.CancelFunc
+	applyGen    int
+	cancelApply context.CancelFunc
+	// behind: the running apply is the wait screen's re-run, shown there
+	// rather than on the apply screen.
+	behind         bool
 	quitting       bool // quit once the running apply has returned
 	rollbackQueued bool // roll back once the running apply has returned
 }
@@ -144,8 +147,18 @@ func (m *Model) refresh() tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
+// rerun runs the waited-for workflow again behind the wait screen.
+func (m *Model) rerun() tea.Cmd {
+	back := m.state
+	cmd := m.startApply(m.wait.req, nil)
+	m.state, m.behind = back, true
+	m.wait.checking, m.wait.runs = true, m.wait.runs+1
+	return cmd
+}
+
 // startApply runs req (confirmed: the plan the operator saw, or nil).
 func (m *Model) startApply(req workflow.Request, confirmed *workflow.Plan) tea.Cmd {
+	m.behind = false
 	m.applyGen++
 	ctx, cancel := context.WithCancel(m.c.ctx)
 	m.cancelApply = cancel
@@ -193,7 +206,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case statusMsg:
 		m.dash.st, m.dash.stErr = msg.st, msg.err
-		if m.state == stWait {
+		if m.wait.active {
 			m.wait.rechecks++
 			m.wait.st = msg.st
 		}
@@ -212,7 +225,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		m.note = ""
-		m.plan = newPlan(m.c, msg.req, msg.plan)
+		m.plan = newPlan(m.c, msg.req, msg.plan, m.dash.rep)
 		m.state = stPlan
 		return m, nil
 	case eventMsg, applyDoneMsg:
@@ -230,13 +243,26 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, m.refresh()
 	case recheckMsg:
-		if m.state != stWait || msg.gen != m.wait.gen {
+		if !m.wait.active || msg.gen != m.wait.gen {
 			return m, nil
 		}
-		if m.wait.due() {
-			return m, m.startApply(m.wait.req, nil)
+		next := m.wait.tick()
+		if msg.now {
+			next = nil // the periodic tick goes on by itself
 		}
-		return m, tea.Batch(statusCmd(m.c.ctx, m.c.engine, m.c.domain), m.wait.tick())
+		m.wait.sinceRun++
+		if (msg.now && !m.wait.checking) || m.wait.due() {
+			if m.applying() {
+				return m, next
+			}
+			return m, tea.Batch(m.rerun(), next)
+		}
+		return m, tea.Batch(statusCmd(m.c.ctx, m.c.engine, m.c.domain), next)
+	case waitSecondMsg:
+		if !m.wait.active || msg.gen != m.wait.gen {
+			return m, nil
+		}
+		return m, m.wait.second() // the view counts down from the engine's clock
 	}
 	return m.updateChild(msg)
 }
@@ -314,13 +340,28 @@ func (m *Model) updateApply(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.cancelApply = nil
 		m.apply.finish(msg.out, msg.err)
 		refresh := m.refresh()
+		behind := m.behind
+		m.behind = false
+		pending := msg.err == nil && msg.out != nil && msg.out.Status == workflow.StatusPending && (msg.out.NextAt != nil || msg.out.Gate != nil)
 		switch {
 		case m.quitting:
 			return m, tea.Quit
 		case m.rollbackQueued:
 			m.rollbackQueued = false
+			m.wait.active = false
 			return m, m.startApply(m.rollbackReq(), nil)
-		case msg.err == nil && msg.out != nil && msg.out.Status == workflow.StatusPending && msg.out.NextAt != nil:
+		case behind && !m.wait.active:
+			// The operator left the wait screen while its run went on.
+			return m, refresh
+		case behind && pending:
+			m.wait = m.wait.again(msg.out)
+			return m, refresh
+		case behind:
+			// It finished (or failed): show how, on the apply screen.
+			m.wait.active = false
+			m.state = stApply
+			return m, refresh
+		case pending:
 			m.wait = newWait(m.c, m.applyGen, msg.req, msg.out)
 			m.state = stWait
 			return m, tea.Batch(refresh, m.wait.start())
@@ -359,11 +400,15 @@ func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		switch {
 		case key.Matches(km, k.Next):
-			if m.dash.st == nil || m.dash.st.Next == "" {
+			st := m.dash.st
+			switch {
+			case st != nil && st.Pending != nil:
+				return m, plan(workflow.Workflow(st.Pending.Workflow))
+			case st == nil || st.Next == "":
 				m.note = "nothing to do next"
 				return m, nil
 			}
-			return m, plan(m.dash.st.Next)
+			return m, plan(st.Next)
 		case key.Matches(km, k.Rollout):
 			return m, plan(workflow.Rollout)
 		case key.Matches(km, k.Promote):
@@ -389,13 +434,23 @@ func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 		switch {
 		case key.Matches(km, k.Back):
 			m.state = stDashboard
-		case key.Matches(km, k.Override) && p.Refusal != nil && overridable(p.Refusal.Override):
+		case key.Matches(km, k.Override):
+			override, first, ok := refusalAction(p.Refusal)
+			if !ok {
+				return m, nil
+			}
 			req := m.plan.req
-			switch p.Refusal.Override {
+			switch override {
 			case workflow.CodeWithoutReports:
 				req.WithoutReports = true
 			case workflow.CodeAdoptLive:
 				req.AdoptLive = true
+			}
+			if first != "" {
+				req = workflow.Request{Workflow: first, Domain: m.c.domain}
+				if first == workflow.Rollout {
+					req.RUA = m.c.rua
+				}
 			}
 			return m, planCmd(m.c.ctx, m.c.engine, req)
 		case key.Matches(km, k.Enter) && p.Refusal == nil && !p.Nothing:
@@ -427,20 +482,34 @@ func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if km, ok := msg.(tea.KeyMsg); ok {
 			switch {
 			case key.Matches(km, k.Back):
-				m.wait.gen = -1 // stops the re-checks
+				m.wait.active = false // stops the re-checks
 				m.state = stDashboard
-				m.note = "stopped waiting; the gate opens " + m.wait.opens()
-			case key.Matches(km, k.Skip) && m.c.opts.Demo != nil:
+				m.note = m.wait.leftNote()
+			case key.Matches(km, k.Recheck):
+				return m, m.wait.recheckNow()
+			case key.Matches(km, k.Findings):
+				m.back, m.state = stWait, stFindings
+				m.findings.off = 0
+			case key.Matches(km, k.Skip) && m.c.opts.Demo != nil && !m.wait.nextAt.IsZero():
 				m.c.opts.Demo.SkipTo(m.wait.nextAt)
 				return m, m.wait.recheckNow()
 			}
 			return m, nil
 		}
-		m.wait, cmd = m.wait.update(msg)
 	case stFindings:
 		if km, ok := msg.(tea.KeyMsg); ok {
 			if key.Matches(km, k.Back) {
 				m.state = m.back
+				return m, nil
+			}
+			if wf, ok := m.findings.actionKey(km); ok {
+				m.note = "planning " + wf + "…"
+				req := workflow.Request{Workflow: workflow.Workflow(wf), Domain: m.c.domain}
+				if req.Workflow == workflow.Rollout {
+					req.RUA = m.c.rua
+				}
+				m.wait.active = false
+				return m, planCmd(m.c.ctx, m.c.engine, req)
 			}
 			m.findings = m.findings.scroll(km)
 		}
@@ -469,10 +538,6 @@ func (m *Model) skip() tea.Cmd {
 	return statusCmd(m.c.ctx, m.c.engine, m.c.domain)
 }
 
-func overridable(c workflow.Code) bool {
-	return c == workflow.CodeWithoutReports || c == workflow.CodeAdoptLive
-}
-
 // syncKeys enables the keys that apply to the screen shown.
 func (m *Model) syncKeys() {
 	k := &m.c.keys
@@ -497,7 +562,12 @@ func (m *Model) syncKeys() {
 	case stSetup:
 		k.Enter.SetEnabled(true)
 	case stDashboard:
-		k.Next.SetEnabled(m.dash.st != nil && m.dash.st.Next != "")
+		st := m.dash.st
+		k.Next.SetHelp("n", "next step")
+		k.Next.SetEnabled(st != nil && (st.Pending != nil || st.Next != ""))
+		if st != nil && st.Pending != nil {
+			k.Next.SetHelp("n", "finish "+st.Pending.Workflow)
+		}
 		k.Rollout.SetEnabled(true)
 		k.Promote.SetEnabled(true)
 		k.Teardown.SetEnabled(true)
@@ -508,7 +578,11 @@ func (m *Model) syncKeys() {
 	case stPlan:
 		p := m.plan.plan
 		k.Enter.SetEnabled(p != nil && p.Refusal == nil && !p.Nothing)
-		k.Override.SetEnabled(p != nil && p.Refusal != nil && overridable(p.Refusal.Override))
+		act := false
+		if p != nil {
+			_, _, act = refusalAction(p.Refusal)
+		}
+		k.Override.SetEnabled(act)
 		k.Back.SetEnabled(true)
 		k.Up.SetEnabled(true)
 		k.Down.SetEnabled(true)
@@ -524,8 +598,20 @@ func (m *Model) syncKeys() {
 		k.Enter.SetEnabled(!m.applying())
 	case stWait:
 		k.Back.SetEnabled(true)
-		k.Skip.SetEnabled(demo)
+		k.Recheck.SetEnabled(true)
+		k.Findings.SetEnabled(true)
+		k.Skip.SetEnabled(demo && !m.wait.nextAt.IsZero())
 	case stFindings:
+		for _, wf := range m.findings.actions() {
+			switch wf {
+			case "rollout":
+				k.Rollout.SetEnabled(true)
+			case "teardown":
+				k.Teardown.SetEnabled(true)
+			case "promote":
+				k.Promote.SetEnabled(true)
+			}
+		}
 		k.Up.SetEnabled(true)
 		k.Down.SetEnabled(true)
 		k.Back.SetEnabled(true)
@@ -562,7 +648,7 @@ func (m *Model) View() string {
 	case stApply:
 		body = m.apply.view()
 	case stWait:
-		body = m.wait.view()
+		body = m.wait.view(m.dash.rep)
 	case stFindings:
 		body = m.findings.view()
 	case stBreaks:

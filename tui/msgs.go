@@ -70,8 +70,15 @@ type injectMsg struct {
 // askQuitMsg: the filter turned a quit during an apply into a question.
 type askQuitMsg struct{}
 
-// recheckMsg: the wait screen's periodic re-check is due.
-type recheckMsg struct{ gen int }
+// recheckMsg: the wait screen's periodic re-check is due (now: the
+// operator asked for it, or the demo moved the clock).
+type recheckMsg struct {
+	gen int
+	now bool
+}
+
+// waitSecondMsg redraws the wait screen's countdown.
+type waitSecondMsg struct{ gen int }
 
 // reportsMsg carries the dashboard's TLS-RPT summary lines.
 type reportsMsg struct{ lines []string }

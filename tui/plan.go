@@ -8,6 +8,7 @@ import (
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
+	"github.com/stspilot/stspilot/checks"
 	"github.com/stspilot/stspilot/tui/textout"
 	"github.com/stspilot/stspilot/workflow"
 )
@@ -20,10 +21,25 @@ type planModel struct {
 	req  workflow.Request
 	plan *workflow.Plan
 	off  int
+	// rep is the live check, for the fix a refusal names.
+	rep *checks.Report
 }
 
-func newPlan(c *common, req workflow.Request, p *workflow.Plan) planModel {
-	return planModel{c: c, req: req, plan: p}
+func newPlan(c *common, req workflow.Request, p *workflow.Plan, rep *checks.Report) planModel {
+	return planModel{c: c, req: req, plan: p, rep: rep}
+}
+
+// findingByID is the first finding of rep with id.
+func findingByID(rep *checks.Report, id string) *checks.Finding {
+	if rep == nil {
+		return nil
+	}
+	for i := range rep.Findings {
+		if rep.Findings[i].ID == id {
+			return &rep.Findings[i]
+		}
+	}
+	return nil
 }
 
 func (p planModel) scroll(km tea.KeyMsg) planModel {
@@ -55,7 +71,11 @@ func (p planModel) view() string {
 	c, pl := p.c, p.plan
 	var out []string
 	add := func(s string) { out = append(out, strings.Split(s, "\n")...) }
-	add(c.st.Bold.Render("Plan: "+string(pl.Workflow)+" "+pl.Domain) + c.st.Subtle.Render("  stage "+string(pl.Stage)))
+	title := c.st.Bold.Render("Plan: " + string(pl.Workflow) + " " + pl.Domain)
+	if from, to, ok := lowers(pl); ok {
+		title += " " + c.st.Danger.Render("lowers "+from+" to "+to)
+	}
+	add(title + c.st.Subtle.Render("  stage "+string(pl.Stage)))
 	if pl.Target != nil {
 		old := "none"
 		if pl.Current != nil && pl.Current.ID != "" {
@@ -86,12 +106,13 @@ func (p planModel) view() string {
 		for _, d := range r.Details {
 			add("  · " + d)
 		}
-		if r.Override != "" {
-			hint := "override on the command line: " + string(r.Override)
-			if overridable(r.Override) {
-				hint = "press O to plan again with " + string(r.Override)
+		if r.Finding != "" {
+			if f := findingByID(p.rep, r.Finding); f != nil && f.Fix != "" {
+				add(c.st.OK.Render("fix: ") + f.Fix + c.st.Subtle.Render("  ("+f.ID+")"))
 			}
-			add(c.st.Subtle.Render(hint))
+		}
+		if h := refusalHint(r); h != "" {
+			add(c.st.Subtle.Render(h))
 		}
 	}
 	if pl.Nothing {
@@ -215,4 +236,40 @@ func (m confirmModel) view() string {
 		b.WriteString(c.st.Err.Render("✗ that is not "+p.Domain) + "\n")
 	}
 	return b.String()
+}
+
+// refusalAction is what O does on a refused plan: plan again accepting
+// the risk (an override the wizard can take), or plan the workflow the
+// refusal says comes first. ok is false when O does nothing.
+func refusalAction(r *workflow.Refusal) (override workflow.Code, first workflow.Workflow, ok bool) {
+	if r == nil {
+		return "", "", false
+	}
+	switch r.Override {
+	case workflow.CodeWithoutReports, workflow.CodeAdoptLive:
+		return r.Override, "", true
+	}
+	if r.Workflow != "" {
+		return "", r.Workflow, true
+	}
+	return "", "", false
+}
+
+// refusalHint says what the keys do about a refusal, in the wizard's
+// words: keys, never flags or commands.
+func refusalHint(r *workflow.Refusal) string {
+	override, first, ok := refusalAction(r)
+	switch {
+	case override == workflow.CodeWithoutReports:
+		return "O plans again without TLS-RPT reports: promote on the live checks alone"
+	case override == workflow.CodeAdoptLive:
+		return "O plans again taking the served policy as the new baseline"
+	case ok && r.Code == workflow.CodeFinishInterrupted:
+		return "O plans the interrupted " + string(first) + ", to finish it first"
+	case ok:
+		return "O plans the " + string(first) + " first"
+	case r.Override != "":
+		return "the wizard cannot accept this risk; ! rolls back from anywhere"
+	}
+	return ""
 }

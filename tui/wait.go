@@ -5,36 +5,55 @@ import (
 	"strings"
 	"time"
 
-	"github.com/charmbracelet/bubbles/timer"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
-	"github.com/stspilot/stspilot/internal/duration"
+	"github.com/stspilot/stspilot/checks"
 	"github.com/stspilot/stspilot/workflow"
 )
 
-// waitModel counts down to the closed gate and re-checks the status every
-// few seconds; when the gate's time has come it runs the workflow again
-// (the operator confirmed it already).
+// waitModel is one screen for a closed gate, whatever happens while it is
+// shown: a waiting gate counts down on the engine's clock and runs the
+// workflow again when its time has come; a blocked gate shows the cause,
+// the fix and the horizon, and runs the workflow again every few seconds
+// (and on c). The runs happen behind this screen: it never flips to the
+// apply screen and back.
 type waitModel struct {
-	c        *common
-	gen      int
-	req      workflow.Request
-	out      *workflow.Outcome
+	c      *common
+	gen    int
+	active bool // false once the operator left (esc)
+	req    workflow.Request
+	out    *workflow.Outcome
+	gate   gateView
+	// nextAt is when a waiting gate opens (zero for a blocked one).
 	nextAt   time.Time
-	timer    timer.Model
 	rechecks int
-	st       *workflow.StatusReport
+	// checking: a run of req is in flight behind the screen.
+	checking bool
+	// runs counts those runs; sinceRun the re-checks since the last one.
+	runs, sinceRun int
+	st             *workflow.StatusReport
 }
 
 // newWait starts waiting for out's gate; gen tells its re-checks from
 // those of an earlier wait.
 func newWait(c *common, gen int, req workflow.Request, out *workflow.Outcome) waitModel {
-	w := waitModel{c: c, gen: gen, req: req, out: out, nextAt: *out.NextAt}
-	w.timer = timer.NewWithInterval((c.real(w.nextAt.Sub(c.now())) + time.Second).Round(time.Second), time.Second)
+	w := waitModel{c: c, gen: gen, active: true, req: req}
+	return w.again(out)
+}
+
+// again takes the outcome of a run behind the screen.
+func (w waitModel) again(out *workflow.Outcome) waitModel {
+	w.out, w.checking, w.sinceRun = out, false, 0
+	w.gate = classify(out.Gate)
+	w.nextAt = time.Time{}
+	if !w.gate.blocked && out.NextAt != nil {
+		w.nextAt = *out.NextAt
+	}
 	return w
 }
 
-func (w waitModel) start() tea.Cmd { return tea.Batch(w.timer.Init(), w.tick()) }
+func (w waitModel) start() tea.Cmd { return tea.Batch(w.tick(), w.second()) }
 
 func (w waitModel) every() time.Duration {
 	if w.c.opts.Recheck > 0 {
@@ -43,38 +62,53 @@ func (w waitModel) every() time.Duration {
 	return 2 * time.Second
 }
 
+// blockedEvery is how many re-checks pass between runs for a blocked gate.
+const blockedEvery = 5
+
 func (w waitModel) tick() tea.Cmd {
 	gen := w.gen
 	return tea.Tick(w.every(), func(time.Time) tea.Msg { return recheckMsg{gen: gen} })
 }
 
+// second redraws the countdown each second.
+func (w waitModel) second() tea.Cmd {
+	gen := w.gen
+	return tea.Tick(time.Second, func(time.Time) tea.Msg { return waitSecondMsg{gen: gen} })
+}
+
 func (w waitModel) recheckNow() tea.Cmd {
 	gen := w.gen
-	return func() tea.Msg { return recheckMsg{gen: gen} }
+	return func() tea.Msg { return recheckMsg{gen: gen, now: true} }
 }
 
-// due reports whether the engine's clock has reached the gate.
-func (w waitModel) due() bool { return !w.c.now().Before(w.nextAt) }
+// due reports whether the workflow should run again now: a waiting gate's
+// time has come on the engine's clock, or a blocked gate's turn is due.
+func (w waitModel) due() bool {
+	if w.checking {
+		return false
+	}
+	if w.gate.blocked || w.nextAt.IsZero() {
+		return w.sinceRun >= blockedEvery
+	}
+	return !w.c.now().Before(w.nextAt)
+}
 
 func (w waitModel) opens() string {
-	return w.nextAt.UTC().Format("2006-01-02 15:04 UTC") + " (in " + human(w.nextAt.Sub(w.c.now())) + ")"
+	return stamp(w.nextAt) + " (in " + human(w.nextAt.Sub(w.c.now())) + ")"
 }
 
-func (w waitModel) update(msg tea.Msg) (waitModel, tea.Cmd) {
-	switch msg := msg.(type) {
-	case timer.TickMsg, timer.StartStopMsg:
-		var cmd tea.Cmd
-		w.timer, cmd = w.timer.Update(msg)
-		return w, cmd
-	case timer.TimeoutMsg:
-		if msg.ID == w.timer.ID() {
-			return w, w.recheckNow()
-		}
+// leftNote is the status line after esc.
+func (w waitModel) leftNote() string {
+	if w.gate.blocked || w.nextAt.IsZero() {
+		return "stopped waiting: " + string(w.req.Workflow) + " is blocked until the cause is fixed; n on the dashboard runs it again"
 	}
-	return w, nil
+	return "stopped waiting; the gate opens " + w.opens() + "; n on the dashboard runs " + string(w.req.Workflow) + " again"
 }
 
-func (w waitModel) view() string {
+func (w waitModel) view(rep *checks.Report) string {
+	if w.gate.blocked {
+		return w.blockedView(rep)
+	}
 	c := w.c
 	var b strings.Builder
 	gate := "a gate"
@@ -85,19 +119,83 @@ func (w waitModel) view() string {
 	}
 	b.WriteString(c.st.Bold.Render(fmt.Sprintf("Waiting: %s of %s is closed", gate, w.req.Workflow)) + "\n")
 	b.WriteString(reason + "\n\n")
-	fmt.Fprintf(&b, "opens    %s\n", w.opens())
-	fmt.Fprintf(&b, "timer    %s real time\n", duration.Format(w.timer.Timeout))
+	if !w.nextAt.IsZero() {
+		fmt.Fprintf(&b, "opens    %s\n", w.opens())
+	}
+	b.WriteString(w.checkedLine() + "\n")
+	if h := horizon(w.gate.meanwhile); h != "" {
+		b.WriteString(c.st.Warn.Render("meanwhile") + " " + h + "\n")
+	}
+	b.WriteString("\n" + c.st.Subtle.Render("It opens by itself; then "+string(w.req.Workflow)+" runs again here."))
+	b.WriteString("\n" + c.st.Subtle.Render("c re-checks now, esc leaves it waiting.") + "\n")
+	if c.opts.Demo != nil {
+		b.WriteString(c.st.Subtle.Render("Demo: s moves the sandbox clock to the gate.") + "\n")
+	}
+	return b.String()
+}
+
+func (w waitModel) checkedLine() string {
 	line := fmt.Sprintf("checked  %d times while waiting", w.rechecks)
+	if w.checking {
+		line += "; checking now…"
+	}
 	if w.st != nil {
 		line += fmt.Sprintf("; stage %s", w.st.Stage)
 		if w.st.Errors > 0 {
 			line += fmt.Sprintf(", %d errors", w.st.Errors)
 		}
 	}
-	b.WriteString(line + "\n\n")
-	b.WriteString(c.st.Subtle.Render("When it opens, "+string(w.req.Workflow)+" runs again by itself. esc stops waiting.") + "\n")
-	if c.opts.Demo != nil {
-		b.WriteString(c.st.Subtle.Render("Demo: s moves the sandbox clock to the gate.") + "\n")
+	return line
+}
+
+// blockedView: the cause (address and answer), the fix check gives for
+// it, the horizon, and the keys; never a countdown.
+func (w waitModel) blockedView(rep *checks.Report) string {
+	c := w.c
+	var b strings.Builder
+	b.WriteString(c.st.Danger.Render(fmt.Sprintf("Blocked: the %s gate of %s will not open by itself", w.gate.kind, w.req.Workflow)) + "\n\n")
+	const labelW = 10
+	label := func(s string) string { return c.st.Subtle.Render(fmt.Sprintf("%-*s", labelW, s)) }
+	// field wraps text under its label, continuation lines hanging.
+	field := func(l, text string) {
+		for i, line := range strings.Split(ansi.Wrap(text, max(c.width-labelW, 20), " "), "\n") {
+			if i > 0 {
+				l = ""
+			}
+			b.WriteString(label(l) + line + "\n")
+		}
 	}
+	for i, cause := range w.gate.causes {
+		l := ""
+		if i == 0 {
+			l = "cause"
+		}
+		field(l, cause)
+	}
+	if f := findingFor(rep, w.gate); f != nil {
+		fix := f.Fix
+		if fix == "" {
+			fix = f.Observed
+		}
+		first, rest, _ := strings.Cut(fix, "\n")
+		field("fix", c.st.OK.Render(first)+c.st.Subtle.Render(" ("+f.ID+")"))
+		for _, l := range strings.Split(rest, "\n") {
+			if l != "" {
+				b.WriteString(label("") + l + "\n")
+			}
+		}
+	} else if w.gate.finding != "" {
+		field("fix", c.st.Subtle.Render("reading the live check… ("+w.gate.finding+")"))
+	}
+	if h := horizon(w.gate.meanwhile); h != "" {
+		field("meanwhile", h)
+	}
+	again := "once the fix is in, " + string(w.req.Workflow) + " finishes here by itself"
+	if w.checking {
+		again = "checking now…"
+	}
+	b.WriteString(label("") + c.st.Subtle.Render(again) + "\n\n")
+	fmt.Fprintf(&b, "%s re-check now   %s show the finding   %s roll back   %s leave\n",
+		c.st.Key.Render("c"), c.st.Key.Render("f"), c.st.Key.Render("!"), c.st.Key.Render("esc"))
 	return b.String()
 }
