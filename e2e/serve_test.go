@@ -234,7 +234,7 @@ func TestServeLadder(t *testing.T) {
 	if field(out, "status") != "done" || field(out, "policy", "mode") != "testing" {
 		t.Fatalf("rollout: %v", out)
 	}
-	policyFile := filepath.Join(state, "serve", d, "mta-sts.txt")
+	policyFile := filepath.Join(state, "publish", d, "mta-sts.txt")
 	if _, err := os.Stat(policyFile); err != nil {
 		t.Fatalf("the serve publisher left no policy: %v", err)
 	}
@@ -360,8 +360,8 @@ func TestServeHostile(t *testing.T) {
 	d := servedDomain(t, env, serveIP)
 	certFile, keyFile := issueWorldCert(t, env, t.TempDir(), "mta-sts."+d, "mta-sts.other."+env["WORLD_ZONE"])
 	policy := "version: STSv1\nmode: testing\nmx: mx1." + env["WORLD_ZONE"] + "\nmax_age: 86400\n"
-	os.MkdirAll(filepath.Join(state, "serve", d), 0o755)
-	os.WriteFile(filepath.Join(state, "serve", d, "mta-sts.txt"), []byte(policy), 0o644)
+	os.MkdirAll(filepath.Join(state, "publish", d), 0o750)
+	os.WriteFile(filepath.Join(state, "publish", d, "mta-sts.txt"), []byte(policy), 0o640)
 	startServe(t, state, serveIP, "--tls-cert", certFile, "--tls-key", keyFile)
 	c := policyClient(serveIP, worldRoots(t))
 	url := "https://mta-sts." + d + "/.well-known/mta-sts.txt"
@@ -449,8 +449,8 @@ func TestServeLoad(t *testing.T) {
 	d := servedDomain(t, env, serveIP)
 	certFile, keyFile := issueWorldCert(t, env, t.TempDir(), "mta-sts."+d)
 	policy := "version: STSv1\nmode: enforce\nmx: mx1." + env["WORLD_ZONE"] + "\nmax_age: 86400\n"
-	os.MkdirAll(filepath.Join(state, "serve", d), 0o755)
-	os.WriteFile(filepath.Join(state, "serve", d, "mta-sts.txt"), []byte(policy), 0o644)
+	os.MkdirAll(filepath.Join(state, "publish", d), 0o750)
+	os.WriteFile(filepath.Join(state, "publish", d, "mta-sts.txt"), []byte(policy), 0o640)
 	startServe(t, state, serveIP, "--tls-cert", certFile, "--tls-key", keyFile, "--access-log", "/dev/null")
 	const requests, workers = 4000, 8
 	roots := worldRoots(t)
@@ -607,8 +607,8 @@ func TestServeSlots(t *testing.T) {
 	host := "mta-sts." + d
 	certFile, keyFile := issueWorldCert(t, env, t.TempDir(), host)
 	policy := "version: STSv1\nmode: testing\nmx: mx1." + env["WORLD_ZONE"] + "\nmax_age: 86400\n"
-	os.MkdirAll(filepath.Join(state, "serve", d), 0o755)
-	os.WriteFile(filepath.Join(state, "serve", d, "mta-sts.txt"), []byte(policy), 0o644)
+	os.MkdirAll(filepath.Join(state, "publish", d), 0o750)
+	os.WriteFile(filepath.Join(state, "publish", d, "mta-sts.txt"), []byte(policy), 0o640)
 	startServe(t, state, serveIP, "--tls-cert", certFile, "--tls-key", keyFile, "--access-log", "/dev/null")
 	roots := worldRoots(t)
 	url := "https://" + host + "/.well-known/mta-sts.txt"

@@ -118,7 +118,13 @@ func (r *run) publishPolicy(ctx context.Context, s *Step, _ *journal.Entry) (boo
 			return false, &Refusal{Code: CodeMXFails, Reason: "enforce would make senders refuse mail to an MX that fails: " + g.Reason}
 		}
 	}
-	res, err := e.publisher.Publish(ctx, p.Domain, []byte(p.Target.Text))
+	var res Published
+	var err error
+	if ip, ok := e.publisher.(IDPublisher); ok {
+		res, err = ip.PublishID(ctx, p.Domain, []byte(p.Target.Text), p.Target.ID)
+	} else {
+		res, err = e.publisher.Publish(ctx, p.Domain, []byte(p.Target.Text))
+	}
 	for _, w := range res.Warnings {
 		r.emit(Event{Kind: EventWarning, Message: w})
 	}

@@ -21,9 +21,15 @@ const (
 	// childExecEnv, when set, is the command of an exec publisher that
 	// replaces the sandbox's in-memory one.
 	childExecEnv = "STSPILOT_TEST_CHILD_EXEC"
+	// mainEnv, when set, makes the test binary the CLI as main runs it,
+	// with no sandbox (serve as another user).
+	mainEnv = "STSPILOT_TEST_MAIN"
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(mainEnv) != "" {
+		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	if dir := os.Getenv(childEnv); dir != "" {
 		os.Exit(childMain(dir, os.Args[1:]))
 	}

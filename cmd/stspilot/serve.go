@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log"
 	"net"
 	"os"
@@ -33,6 +35,8 @@ type ServeOptions struct {
 	ACMECARoot       string
 	RUAPath          string
 	StateDir         string
+	ReportsDir       string // "" = STATE/reports
+	ACMEDir          string // "" = STATE/acme
 	AccessLog        string // file, or "-" for stderr
 }
 
@@ -55,9 +59,14 @@ all names, or the pair whose certificate names the SNI), or from an ACME CA
 (--acme, TLS-ALPN-01 on the listening port) for the mta-sts names of the
 served domains only, never for other names.
 
+It reads STATE/publish only (each domain's policy and its id file), never a
+journal, so it may run as another user in the group of STATE/publish; see
+docs/serve.md for the user and group set-up.
+
 It also takes TLS-RPT reports (rua=https://mta-sts.DOMAIN/tlsrpt): POST with
 Content-Type application/tlsrpt+gzip or application/tlsrpt+json, validated and
-stored under STATE/reports/, where "stspilot reports" reads them.
+stored under --reports-dir (default STATE/reports), where "stspilot reports"
+reads them.
 
 The access log (JSON lines, --access-log, default stderr) records every
 request with the sender's User-Agent and the policy id it was served.
@@ -91,6 +100,8 @@ SIGINT, SIGTERM or SIGHUP stops it gracefully (exit 130).`,
 	fl.StringVar(&o.ACMECARoot, "acme-ca-root", "", "PEM `FILE` of roots to trust for the ACME CA's own HTTPS (a test CA such as Pebble)")
 	fl.StringVar(&o.RUAPath, "rua-path", serve.DefaultRUAPath, "`PATH` that takes TLS-RPT reports by POST (\"-\" turns the receiver off)")
 	fl.StringVar(&o.StateDir, "state-dir", "", "state `DIR` the workflows publish into (default $XDG_STATE_HOME/stspilot)")
+	fl.StringVar(&o.ReportsDir, "reports-dir", "", "`DIR` to store received reports in, writable by serve's user (default STATE/reports)")
+	fl.StringVar(&o.ACMEDir, "acme-dir", "", "`DIR` for the ACME account, keys and certificates, writable by serve's user (default STATE/acme)")
 	fl.StringVar(&o.AccessLog, "access-log", "-", "access log `FILE` (JSON lines; - is stderr)")
 	return cmd
 }
@@ -119,12 +130,49 @@ func (o *ServeOptions) validate() error {
 	return nil
 }
 
+// serveDirs are the directories serve uses: the state directory (of which
+// it reads STATE/publish, and STATE/serve of the earlier layout, only), and
+// the two it writes.
+type serveDirs struct {
+	state, reports, acme string
+}
+
+// dirs resolves the directories without creating the state directory:
+// serve may run as a user that cannot, and must not create a journal
+// directory.
+func (o *ServeOptions) dirs() (serveDirs, error) {
+	state := o.StateDir
+	if state == "" {
+		d, err := journal.DefaultDir()
+		if err != nil {
+			return serveDirs{}, err
+		}
+		state = d
+	}
+	var sd serveDirs
+	for _, p := range []struct {
+		dst  *string
+		v, d string
+	}{{&sd.state, state, ""}, {&sd.reports, o.ReportsDir, filepath.Join(state, serve.ReportsDir)}, {&sd.acme, o.ACMEDir, filepath.Join(state, "acme")}} {
+		v := p.v
+		if v == "" {
+			v = p.d
+		}
+		abs, err := filepath.Abs(v)
+		if err != nil {
+			return serveDirs{}, err
+		}
+		*p.dst = abs
+	}
+	return sd, nil
+}
+
 func serveRun(ctx context.Context, o *ServeOptions) error {
-	st, err := journal.Open(o.StateDir)
+	dirs, err := o.dirs()
 	if err != nil {
 		return err
 	}
-	state := st.Dir()
+	state := dirs.state
 	logw := o.IO.ErrOut
 	if o.AccessLog != "-" && o.AccessLog != "" {
 		var lf *os.File
@@ -135,19 +183,32 @@ func serveRun(ctx context.Context, o *ServeOptions) error {
 		defer lf.Close()
 		logw = lf
 	}
+	policies := serve.NewPolicies(state)
+	policies.Warn = func(msg string) { fmt.Fprintf(o.IO.ErrOut, "stspilot serve: warning: %s\n", msg) }
 	cfg := serve.Config{
-		StateDir: state,
-		RUAPath:  o.RUAPath,
-		Log:      serve.NewAccessLog(logw),
-		ErrorLog: log.New(o.IO.ErrOut, "serve: ", 0),
+		StateDir:   state,
+		ReportsDir: dirs.reports,
+		Policies:   policies,
+		RUAPath:    o.RUAPath,
+		Log:        serve.NewAccessLog(logw),
+		ErrorLog:   log.New(o.IO.ErrOut, "serve: ", 0),
 	}
-	policies := &serve.Policies{StateDir: state}
+	if o.RUAPath != "-" {
+		// Found at start rather than at the first report: the reports
+		// directory must be serve's user's to write.
+		if err = mkdirReports(dirs); err != nil {
+			return fmt.Errorf("reports directory: %w (give serve's user a directory of its own with --reports-dir; docs/serve.md)", err)
+		}
+		if err = writable(dirs.reports); err != nil {
+			return fmt.Errorf("reports directory %s is not writable by this user: %w (--reports-dir; docs/serve.md)", dirs.reports, err)
+		}
+	}
 	var acme *serve.ACME
 	if o.ACME {
 		host, port, _ := net.SplitHostPort(o.Listen[0])
 		p, _ := strconv.Atoi(port)
 		acme, err = serve.NewACME(serve.ACMEOptions{
-			CA: o.ACMECA, Email: o.ACMEEmail, CARoot: o.ACMECARoot, StateDir: state,
+			CA: o.ACMECA, Email: o.ACMEEmail, CARoot: o.ACMECARoot, Dir: dirs.acme,
 			ListenHost: host, TLSALPNPort: p, Log: o.IO.ErrOut,
 		}, policies)
 		if err != nil {
@@ -172,14 +233,14 @@ func serveRun(ctx context.Context, o *ServeOptions) error {
 	}
 	domains, err := policies.Domains()
 	if err != nil {
-		return err
+		return fmt.Errorf("reading the publish directory: %w (serve's user must be in its group; docs/serve.md)", err)
 	}
 	var addrs []string
 	for _, ln := range lns {
 		addrs = append(addrs, ln.Addr().String())
 	}
 	fmt.Fprintf(o.IO.ErrOut, "stspilot serve: listening on %s; %d domain(s) published with --publish serve in %s\n",
-		strings.Join(addrs, ", "), len(domains), filepath.Join(state, "serve"))
+		strings.Join(addrs, ", "), len(domains), policies.Dir)
 	if acme != nil {
 		if err := acme.Sync(ctx, false); err != nil {
 			fmt.Fprintf(o.IO.ErrOut, "stspilot serve: %v\n", err)
@@ -187,4 +248,33 @@ func serveRun(ctx context.Context, o *ServeOptions) error {
 		go acme.Watch(ctx, acmeSyncInterval, func(err error) { fmt.Fprintf(o.IO.ErrOut, "stspilot serve: %v\n", err) })
 	}
 	return srv.Serve(ctx, lns)
+}
+
+// writable checks that this user may create files in dir.
+func writable(dir string) error {
+	f, err := os.CreateTemp(dir, ".stspilot-serve-check-*")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+// mkdirReports creates the reports directory (0750) when missing: under
+// the state directory, which it creates 0700 like every command; a
+// directory given with --reports-dir must have its parent already.
+func mkdirReports(d serveDirs) error {
+	if fi, err := os.Stat(d.reports); err == nil && fi.IsDir() {
+		return nil
+	}
+	if filepath.Dir(d.reports) == d.state {
+		if err := os.MkdirAll(d.state, 0o700); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(d.reports, 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return nil
 }

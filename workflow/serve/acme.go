@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -29,8 +28,9 @@ type ACMEOptions struct {
 	// CARoot is a PEM file of roots to trust for the CA's own HTTPS
 	// endpoint (a test CA such as Pebble); "" = the system's roots.
 	CARoot string
-	// StateDir holds the account and certificates under acme/ (0700).
-	StateDir string
+	// Dir holds the account, keys and certificates (created 0700):
+	// STATE/acme, or a directory of serve's user's own.
+	Dir string
 	// ListenHost and TLSALPNPort are where the CA's validator connects for
 	// TLS-ALPN-01 (default: any address, port 443): the serve listener
 	// itself answers the challenge through TLSConfig.
@@ -54,8 +54,8 @@ type ACME struct {
 // NewACME builds certificate management over certmagic with TLS-ALPN-01
 // (HTTP-01 is off: serve listens for HTTPS only).
 func NewACME(o ACMEOptions, policies *Policies) (*ACME, error) {
-	if o.StateDir == "" {
-		return nil, errors.New("acme: no state directory")
+	if o.Dir == "" {
+		return nil, errors.New("acme: no directory")
 	}
 	logger := zap.NewNop()
 	if o.Log != nil {
@@ -73,7 +73,7 @@ func NewACME(o ACMEOptions, policies *Policies) (*ACME, error) {
 			return nil, fmt.Errorf("acme: --acme-ca-root %s holds no PEM certificate", o.CARoot)
 		}
 	}
-	storage := filepath.Join(o.StateDir, "acme")
+	storage := o.Dir
 	if err := os.MkdirAll(storage, 0o700); err != nil {
 		return nil, fmt.Errorf("acme: %w", err)
 	}

@@ -66,7 +66,7 @@ func BenchmarkLookup(b *testing.B) {
 	state := b.TempDir()
 	publish(b, state, "a.test", []byte(policyA))
 	setJournalPolicy(b, state, "a.test", policyA, "20261129050000abcdefgh")
-	p := &Policies{StateDir: state}
+	p := NewPolicies(state)
 	for b.Loop() {
 		if pol, err := p.Lookup("a.test"); err != nil || pol.ID == "" {
 			b.Fatal(pol, err)

@@ -45,6 +45,15 @@ func publish(t testing.TB, state, domain string, policy []byte) {
 	}
 }
 
+// publishID puts policy for domain with its id where the serve publisher
+// would, as a workflow's publish step does.
+func publishID(t testing.TB, state, domain string, policy []byte, id string) {
+	t.Helper()
+	if _, err := (&workflow.Serve{StateDir: state}).PublishID(context.Background(), domain, policy, id); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // setJournalPolicy gives domain a journal whose live policy is text with id.
 func setJournalPolicy(t testing.TB, state, domain, text, id string) {
 	t.Helper()

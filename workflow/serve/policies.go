@@ -1,8 +1,10 @@
 // Package serve is the built-in policy host and TLS-RPT receiver behind
 // `stspilot serve`: it serves the policies the serve publisher leaves in the
-// state directory (STATE/serve/DOMAIN/mta-sts.txt) at
-// https://mta-sts.DOMAIN/.well-known/mta-sts.txt, and stores TLS-RPT
-// reports POSTed to the rua path under STATE/reports/.
+// publish directory (STATE/publish/DOMAIN/mta-sts.txt, with the policy id
+// in policy.json beside it) at https://mta-sts.DOMAIN/.well-known/mta-sts.txt,
+// and stores TLS-RPT reports POSTed to the rua path in its reports
+// directory (STATE/reports/ unless told otherwise). It never reads a
+// journal: it may run as a user that cannot (docs/serve.md).
 //
 // It is built to be the host senders cannot trip over (field failures 1 to
 // 4): the exact bytes, status 200, Content-Type text/plain, never a
@@ -15,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,30 +26,77 @@ import (
 
 	"github.com/stspilot/stspilot/internal/domainname"
 	"github.com/stspilot/stspilot/workflow"
-	"github.com/stspilot/stspilot/workflow/journal"
 )
 
-// MaxPolicySize caps a policy file read from the state directory: senders
+// MaxPolicySize caps a policy file read from the publish directory: senders
 // cap the fetch at 64 KiB (STS-FETCH-10), so a larger file is an error.
 const MaxPolicySize = 64 << 10
 
-// Policies reads the serve publisher's files from a state directory. It
-// stats the file on every lookup and rereads it only when it changed (a new
+// Policies reads the serve publisher's files: DOMAIN/mta-sts.txt and its
+// id file DOMAIN/policy.json under the publish directory, and nothing
+// else (never a journal, never the state directory's listing). It stats
+// the files on every lookup and rereads them only when they changed (a new
 // inode from the publisher's rename, or another size or mtime), so a
 // workflow's publish is served on the next request without a restart.
 // Safe for concurrent use.
 type Policies struct {
-	StateDir string
+	// Dir is the publish directory (STATE/publish).
+	Dir string
+	// LegacyDir is the directory of the earlier layout (STATE/serve,
+	// policies without id files), read for a domain that has no policy
+	// under Dir; "" reads none. Its policies are served without an id.
+	LegacyDir string
+	// Warn is told once per domain served from LegacyDir (nil: nobody).
+	Warn func(msg string)
 
-	mu    sync.Mutex
-	cache map[string]*entry // normalised domain -> its policy
+	// fsys is how Policies touches files (nil: the os package); tests
+	// audit every path through it.
+	fsys files
+
+	mu     sync.Mutex
+	cache  map[string]*entry // normalised domain -> its policy
+	warned map[string]bool
+}
+
+// NewPolicies reads the policies the serve publisher leaves in stateDir:
+// stateDir/publish, and stateDir/serve of the earlier layout.
+func NewPolicies(stateDir string) *Policies {
+	return &Policies{
+		Dir:       filepath.Join(stateDir, workflow.PublishDir),
+		LegacyDir: filepath.Join(stateDir, workflow.LegacyServeDir),
+	}
+}
+
+// files is the file access of Policies: every path it opens, stats or
+// lists.
+type files interface {
+	Open(name string) (*os.File, error)
+	Stat(name string) (fs.FileInfo, error)
+	ReadDir(name string) ([]fs.DirEntry, error)
+}
+
+type osFiles struct{}
+
+func (osFiles) Open(name string) (*os.File, error)         { return os.Open(name) }
+func (osFiles) Stat(name string) (fs.FileInfo, error)      { return os.Stat(name) }
+func (osFiles) ReadDir(name string) ([]fs.DirEntry, error) { return os.ReadDir(name) }
+
+func (p *Policies) files() files {
+	if p.fsys == nil {
+		return osFiles{}
+	}
+	return p.fsys
 }
 
 type entry struct {
+	legacy bool
+	// fi is the policy file's FileInfo when data was read; sum is the
+	// SHA-256 of data.
 	fi   fs.FileInfo
 	data []byte
-	// jfi is the journal file's FileInfo when id was computed (nil: none).
-	jfi fs.FileInfo
+	sum  string
+	// mfi is the id file's FileInfo when id was decided (nil: none).
+	mfi fs.FileInfo
 	id  string
 }
 
@@ -54,9 +104,12 @@ type entry struct {
 type Policy struct {
 	Domain string
 	Data   []byte
-	// ID is the policy id the journal gives these exact bytes ("" when the
-	// journal cannot tell, e.g. it is not readable by this user).
+	// ID is the policy id of these exact bytes, from the id file beside
+	// them when its hash is theirs ("" when none is: a policy of the
+	// earlier layout, or one published without an id).
 	ID string
+	// Legacy is set when the policy was read from LegacyDir.
+	Legacy bool
 }
 
 // ErrNoPolicy is returned for a domain without a served policy.
@@ -65,43 +118,61 @@ var ErrNoPolicy = errors.New("no policy for this domain")
 // Lookup returns the policy of domain (normalised by the caller or not).
 func (p *Policies) Lookup(domain string) (Policy, error) {
 	d, err := domainname.Normalize(domain)
-	if err != nil {
+	if err != nil || p.Dir == "" {
 		return Policy{}, ErrNoPolicy
 	}
-	path, err := workflow.ServePolicyPath(p.StateDir, d)
-	if err != nil {
-		return Policy{}, ErrNoPolicy
+	fsys := p.files()
+	legacy := false
+	path := filepath.Join(p.Dir, d, workflow.ServePolicyFile)
+	fi, err := fsys.Stat(path)
+	if (err != nil || !fi.Mode().IsRegular()) && p.LegacyDir != "" {
+		legacy = true
+		path = filepath.Join(p.LegacyDir, d, workflow.ServePolicyFile)
+		fi, err = fsys.Stat(path)
 	}
-	fi, err := os.Stat(path)
 	if err != nil || !fi.Mode().IsRegular() {
 		p.forget(d)
 		return Policy{}, ErrNoPolicy
 	}
 	p.mu.Lock()
-	e := p.cache[d]
+	old := p.cache[d]
 	p.mu.Unlock()
-	fresh := e == nil || !sameFile(e.fi, fi)
+	e := old
+	fresh := e == nil || e.legacy != legacy || !sameFile(e.fi, fi)
 	if fresh {
 		// Read through one descriptor and cache its FileInfo with the
 		// bytes: the publisher replaces the file by rename, so an inode's
 		// content never changes and the pair cannot mismatch.
-		data, ofi, err := readFile(path, MaxPolicySize)
+		data, ofi, err := readFile(fsys, path, MaxPolicySize)
 		if err != nil {
 			p.forget(d)
 			return Policy{}, fmt.Errorf("policy of %s: %w", d, err)
 		}
-		e = &entry{fi: ofi, data: data}
+		e = &entry{legacy: legacy, fi: ofi, data: data, sum: workflow.PolicySHA256(data)}
 	}
-	jpath := filepath.Join(p.StateDir, d+".json")
-	jfi, jerr := os.Stat(jpath)
-	if jerr != nil {
-		jfi = nil
+	var mfi fs.FileInfo
+	mpath := filepath.Join(p.Dir, d, workflow.ServeMetaFile)
+	if !legacy {
+		if m, err := fsys.Stat(mpath); err == nil && m.Mode().IsRegular() {
+			mfi = m
+		}
 	}
-	if fresh || (e.jfi == nil) != (jfi == nil) || (jfi != nil && !sameFile(e.jfi, jfi)) {
+	if fresh || (e.mfi == nil) != (mfi == nil) || (mfi != nil && !sameFile(e.mfi, mfi)) {
 		ne := *e
-		ne.jfi, ne.id = jfi, ""
-		if jfi != nil {
-			ne.id = policyID(p.StateDir, d, ne.data)
+		ne.mfi, ne.id = mfi, ""
+		if mfi != nil {
+			if b, ofi, err := readFile(fsys, mpath, workflow.MaxServeMetaSize); err == nil {
+				ne.mfi = ofi
+				if m, err := workflow.ParseServeMeta(b); err == nil && m.SHA256 == ne.sum {
+					ne.id = m.ID
+				}
+			}
+		}
+		if ne.id == "" && !legacy && old != nil && old.sum == ne.sum {
+			// The id file is not (or no longer) about these bytes, as
+			// between the publisher's two renames: keep the id already
+			// verified for them.
+			ne.id = old.id
 		}
 		e = &ne
 	}
@@ -110,8 +181,18 @@ func (p *Policies) Lookup(domain string) (Policy, error) {
 		p.cache = map[string]*entry{}
 	}
 	p.cache[d] = e
+	warn := legacy && !p.warned[d] && p.Warn != nil
+	if warn {
+		if p.warned == nil {
+			p.warned = map[string]bool{}
+		}
+		p.warned[d] = true
+	}
 	p.mu.Unlock()
-	return Policy{Domain: d, Data: e.data, ID: e.id}, nil
+	if warn {
+		p.Warn(fmt.Sprintf("the policy of %s is served from %s, the layout of the earlier release, without its policy id; the next workflow run on %s publishes it to %s", d, filepath.Dir(path), d, filepath.Join(p.Dir, d)))
+	}
+	return Policy{Domain: d, Data: e.data, ID: e.id, Legacy: legacy}, nil
 }
 
 func (p *Policies) forget(d string) {
@@ -120,29 +201,35 @@ func (p *Policies) forget(d string) {
 	p.mu.Unlock()
 }
 
-// Domains lists the domains with a served policy, sorted.
+// Domains lists the domains with a served policy, sorted: those under Dir
+// and those only under LegacyDir.
 func (p *Policies) Domains() ([]string, error) {
-	ents, err := os.ReadDir(filepath.Join(p.StateDir, workflow.ServeDir))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var ds []string
-	for _, e := range ents {
-		if !e.IsDir() {
+	seen := map[string]bool{}
+	for i, root := range []string{p.Dir, p.LegacyDir} {
+		if root == "" {
 			continue
 		}
-		d, err := domainname.Normalize(e.Name())
-		if err != nil || d != e.Name() {
+		ents, err := p.files().ReadDir(root)
+		if errors.Is(err, fs.ErrNotExist) || (i == 1 && err != nil) {
 			continue
 		}
-		if fi, err := os.Stat(filepath.Join(p.StateDir, workflow.ServeDir, d, workflow.ServePolicyFile)); err == nil && fi.Mode().IsRegular() {
-			ds = append(ds, d)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range ents {
+			if !e.IsDir() {
+				continue
+			}
+			d, err := domainname.Normalize(e.Name())
+			if err != nil || d != e.Name() || seen[d] {
+				continue
+			}
+			if fi, err := p.files().Stat(filepath.Join(root, d, workflow.ServePolicyFile)); err == nil && fi.Mode().IsRegular() {
+				seen[d] = true
+			}
 		}
 	}
-	slices.Sort(ds)
+	ds := slices.Sorted(maps.Keys(seen))
 	return ds, nil
 }
 
@@ -150,58 +237,10 @@ func sameFile(a, b fs.FileInfo) bool {
 	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
 }
 
-// policyID finds the id the journal of d gives the exact bytes data: the
-// live policy, the one being rolled out, or the newest policy-write entry
-// with this text.
-func policyID(stateDir, d string, data []byte) string {
-	s, err := journalStore(stateDir)
-	if err != nil {
-		return ""
-	}
-	j, err := s.Peek(d)
-	if err != nil || j == nil {
-		return ""
-	}
-	text := string(data)
-	if j.Intent != nil && j.Intent.Target != nil && j.Intent.Target.Text == text && j.Intent.Target.ID != "" {
-		return j.Intent.Target.ID
-	}
-	if j.Policy != nil && j.Policy.Text == text && j.Policy.ID != "" {
-		return j.Policy.ID
-	}
-	for i := len(j.Entries) - 1; i >= 0; i-- {
-		if e := j.Entries[i]; e.PolicyID != "" && e.PolicyText == text {
-			return e.PolicyID
-		}
-	}
-	return ""
-}
-
-var (
-	storeMu sync.Mutex
-	stores  = map[string]*journal.Store{}
-)
-
-// journalStore opens the journal store of stateDir once. journal.Open
-// creates the directory when missing; serve's state directory exists.
-func journalStore(dir string) (*journal.Store, error) {
-	storeMu.Lock()
-	defer storeMu.Unlock()
-	if s := stores[dir]; s != nil {
-		return s, nil
-	}
-	s, err := journal.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	stores[dir] = s
-	return s, nil
-}
-
 // readFile reads at most n bytes of path and returns them with the open
 // file's FileInfo.
-func readFile(path string, n int64) ([]byte, fs.FileInfo, error) {
-	f, err := os.Open(path)
+func readFile(fsys files, path string, n int64) ([]byte, fs.FileInfo, error) {
+	f, err := fsys.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}

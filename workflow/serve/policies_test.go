@@ -11,15 +11,17 @@ import (
 
 func TestDomainsAndLookupBounds(t *testing.T) {
 	state := t.TempDir()
-	p := &Policies{StateDir: state}
+	p := NewPolicies(state)
 	if ds, err := p.Domains(); err != nil || len(ds) != 0 {
 		t.Fatalf("no serve dir: %v %v", ds, err)
 	}
 	publish(t, state, "b.test", []byte(policyB))
 	publish(t, state, "a.test", []byte(policyA))
-	os.MkdirAll(filepath.Join(state, "serve", "empty.test"), 0o755)      // no policy file
-	os.MkdirAll(filepath.Join(state, "serve", "Upper.Test"), 0o755)      // not a normalised name
-	os.WriteFile(filepath.Join(state, "serve", "file.test"), nil, 0o644) // not a directory
+	for _, dir := range []string{"publish", "serve"} { // and the earlier layout
+		os.MkdirAll(filepath.Join(state, dir, "empty.test"), 0o755)      // no policy file
+		os.MkdirAll(filepath.Join(state, dir, "Upper.Test"), 0o755)      // not a normalised name
+		os.WriteFile(filepath.Join(state, dir, "file.test"), nil, 0o644) // not a directory
+	}
 	if ds, err := p.Domains(); err != nil || strings.Join(ds, ",") != "a.test,b.test" {
 		t.Errorf("Domains = %v %v, want a.test,b.test", ds, err)
 	}
@@ -44,7 +46,7 @@ func TestDomainsAndLookupBounds(t *testing.T) {
 func FuzzHandlerHost(f *testing.F) {
 	state := f.TempDir()
 	publish(f, state, "a.test", []byte(policyA))
-	h := &Handler{Policies: &Policies{StateDir: state}, RUAPath: "/tlsrpt", Receiver: &Receiver{StateDir: state, Validate: Validate}}
+	h := &Handler{Policies: NewPolicies(state), RUAPath: "/tlsrpt", Receiver: &Receiver{StateDir: state, Validate: Validate}}
 	for _, s := range []string{"mta-sts.a.test", "MTA-STS.A.TEST.:443", "mta-sts.", "mta-sts.../..", "[::1]:443", "mta-sts.a.test:99999", "\x00", "mta-sts.a.test\xff"} {
 		f.Add(s, "/.well-known/mta-sts.txt")
 	}

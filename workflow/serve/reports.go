@@ -24,6 +24,14 @@ import (
 // reports` and the evidence gate read it recursively.
 const ReportsDir = "reports"
 
+// Modes of stored reports: serve's user writes them, its group (stspilot,
+// docs/serve.md) reads them, so the operator's `stspilot reports` and
+// evidence gate can; others nothing.
+const (
+	reportDirMode  = 0o750
+	reportFileMode = 0o640
+)
+
 // Default caps of a POSTed report.
 const (
 	// DefaultMaxReportBody caps the request body as sent (compressed or not).
@@ -47,6 +55,8 @@ type ReportValidator func(data []byte) (ReportMeta, error)
 // Content-Type application/tlsrpt+gzip or application/tlsrpt+json.
 type Receiver struct {
 	StateDir string
+	// Dir is the reports directory ("" = StateDir/reports).
+	Dir string
 	// Validate checks the decompressed JSON (required).
 	Validate ReportValidator
 	// MaxBody and MaxJSON cap the body and the decompressed JSON
@@ -67,8 +77,9 @@ func refuse(status int, format string, a ...any) error {
 }
 
 // Receive reads, validates and stores one report; it returns the stored
-// path relative to the state directory and whether it was new (a report
-// already stored with the same bytes is a success, not a new file).
+// path relative to the reports directory's parent (reports/ORG/NAME) and
+// whether it was new (a report already stored with the same bytes is a
+// success, not a new file).
 func (rc *Receiver) Receive(r *http.Request) (rel string, created bool, err error) {
 	maxBody, maxJSON := rc.MaxBody, rc.MaxJSON
 	if maxBody <= 0 {
@@ -141,8 +152,12 @@ func (rc *Receiver) Receive(r *http.Request) (rel string, created bool, err erro
 func (rc *Receiver) store(meta ReportMeta, data []byte) (string, bool, error) {
 	org := safeName(meta.Org)
 	id := safeName(meta.ReportID)
-	dir := filepath.Join(rc.StateDir, ReportsDir, org)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	root := rc.Dir
+	if root == "" {
+		root = filepath.Join(rc.StateDir, ReportsDir)
+	}
+	dir := filepath.Join(root, org)
+	if err := os.MkdirAll(dir, reportDirMode); err != nil {
 		return "", false, err
 	}
 	sum := sha256.Sum256(data)
@@ -151,7 +166,7 @@ func (rc *Receiver) store(meta ReportMeta, data []byte) (string, bool, error) {
 	// case two bodies share the short one.
 	for _, name := range []string{id + ".json", id + "-" + h[:12] + ".json", id + "-" + h + ".json"} {
 		path := filepath.Join(dir, name)
-		rel := filepath.Join(ReportsDir, org, name)
+		rel := filepath.Join(filepath.Base(root), org, name)
 		for try := 0; try < 2; try++ {
 			same, exists, err := sameContent(path, data)
 			if err != nil {
@@ -163,7 +178,7 @@ func (rc *Receiver) store(meta ReportMeta, data []byte) (string, bool, error) {
 			if exists {
 				break // other bytes: the next name
 			}
-			err = atomicfile.WriteNew(path, data, 0o600)
+			err = atomicfile.WriteNew(path, data, reportFileMode)
 			if err == nil {
 				return rel, true, nil
 			}

@@ -32,9 +32,16 @@ const (
 
 // Config configures a Server. Zero values take the defaults above.
 type Config struct {
-	// StateDir is the state directory (policies under serve/, reports
-	// stored under reports/).
+	// StateDir is the state directory: serve reads the policies of
+	// StateDir/publish (and of StateDir/serve, the earlier layout) and
+	// nothing else of it, and stores reports under StateDir/reports
+	// unless ReportsDir says otherwise.
 	StateDir string
+	// ReportsDir is where received reports are stored ("" =
+	// StateDir/reports): a directory serve's user may write.
+	ReportsDir string
+	// Policies replaces NewPolicies(StateDir) (to share it with ACME).
+	Policies *Policies
 	// TLS must offer certificates (GetCertificate or Certificates); nil
 	// serves plain HTTP, for tests and for a TLS-terminating proxy in front.
 	TLS *tls.Config
@@ -103,13 +110,17 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Validate == nil {
 		cfg.Validate = Validate
 	}
-	h := &Handler{Policies: &Policies{StateDir: cfg.StateDir}, Log: cfg.Log}
+	pol := cfg.Policies
+	if pol == nil {
+		pol = NewPolicies(cfg.StateDir)
+	}
+	h := &Handler{Policies: pol, Log: cfg.Log}
 	if cfg.RUAPath != "-" {
 		if cfg.RUAPath[0] != '/' {
 			return nil, fmt.Errorf("serve: rua path %q must start with /", cfg.RUAPath)
 		}
 		h.RUAPath = cfg.RUAPath
-		h.Receiver = &Receiver{StateDir: cfg.StateDir, Validate: cfg.Validate, MaxBody: cfg.MaxReportBody, MaxJSON: cfg.MaxReportJSON}
+		h.Receiver = &Receiver{StateDir: cfg.StateDir, Dir: cfg.ReportsDir, Validate: cfg.Validate, MaxBody: cfg.MaxReportBody, MaxJSON: cfg.MaxReportJSON}
 	}
 	var tc *tls.Config
 	if cfg.TLS != nil {

@@ -100,13 +100,15 @@ func TestPolicyFetch(t *testing.T) {
 	}
 }
 
-// A publish is served on the next request, with the journal's policy id in
-// the access log; a removal turns the domain to 404 and leaves others.
+// A publish is served on the next request, with the id file's policy id
+// in the access log (never the journal's: serve reads no journal); a
+// removal turns the domain to 404 and leaves others.
 func TestPolicyChangesWithoutRestartAndPolicyID(t *testing.T) {
 	state := t.TempDir()
-	publish(t, state, "a.test", []byte(policyA))
+	publishID(t, state, "a.test", []byte(policyA), "20261129050000abcdefgh")
 	publish(t, state, "b.test", []byte(policyB))
-	setJournalPolicy(t, state, "a.test", policyA, "20261129050000abcdefgh")
+	// A journal that names other ids: serve must not take them.
+	setJournalPolicy(t, state, "a.test", policyA, "20261129049999zzzzzzzz")
 	logBuf := &syncBuffer{}
 	r := start(t, Config{StateDir: state, Log: NewAccessLog(logBuf)}, []string{"mta-sts.a.test", "mta-sts.b.test"})
 	c := r.client(true)
@@ -116,15 +118,16 @@ func TestPolicyChangesWithoutRestartAndPolicyID(t *testing.T) {
 	}
 	next := strings.Replace(policyA, "testing", "enforce", 1)
 	publish(t, state, "a.test", []byte(next))
+	setJournalPolicy(t, state, "a.test", next, "20261129059999yyyyyyyy")
 	if resp, body := get(t, c, "GET", url, nil); resp.StatusCode != 200 || body != next {
 		t.Fatalf("after publish: %d %q, want the new bytes without a restart", resp.StatusCode, body)
 	}
-	setJournalPolicy(t, state, "a.test", next, "20261129060000bcdefghi")
+	publishID(t, state, "a.test", []byte(next), "20261129060000bcdefghi")
 	get(t, c, "GET", url, nil)
 	ids := policyIDs(t, logBuf.String(), "a.test")
 	want := []string{"20261129050000abcdefgh", "", "20261129060000bcdefghi"}
 	if strings.Join(ids, ",") != strings.Join(want, ",") {
-		t.Errorf("policy ids in the log = %q, want %q (the second fetch served bytes the journal did not know yet)", ids, want)
+		t.Errorf("policy ids in the log = %q, want %q (the second fetch served bytes published without an id)", ids, want)
 	}
 	if _, err := (&serveRemover{state}).remove("a.test"); err != nil {
 		t.Fatal(err)
@@ -300,8 +303,15 @@ func TestConcurrentPublishAndFetch(t *testing.T) {
 	for i := range versions {
 		versions[i] = strings.Replace(policyA, "86400", fmt.Sprint(86400+i), 1) + strings.Repeat("# padding\n", i)
 	}
-	publish(t, state, "a.test", []byte(versions[0]))
-	r := start(t, Config{StateDir: state}, []string{"mta-sts.a.test"})
+	// Every version has its own id and its own length: the access log's
+	// bytes say which version a fetch got, and its id must be that one's.
+	idOf := map[int64]string{}
+	for i, v := range versions {
+		idOf[int64(len(v))] = fmt.Sprintf("20261206%06dversion", i)
+	}
+	publishID(t, state, "a.test", []byte(versions[0]), idOf[int64(len(versions[0]))])
+	logBuf := &syncBuffer{}
+	r := start(t, Config{StateDir: state, Log: NewAccessLog(logBuf)}, []string{"mta-sts.a.test"})
 	valid := map[string]bool{}
 	for _, v := range versions {
 		valid[v] = true
@@ -333,7 +343,7 @@ func TestConcurrentPublishAndFetch(t *testing.T) {
 		})
 	}
 	for _, v := range versions[1:] {
-		publish(t, state, "a.test", []byte(v))
+		publishID(t, state, "a.test", []byte(v), idOf[int64(len(v))])
 		time.Sleep(2 * time.Millisecond)
 	}
 	close(stop)
@@ -343,5 +353,27 @@ func TestConcurrentPublishAndFetch(t *testing.T) {
 	}
 	if _, body := get(t, r.client(false), "GET", url, nil); body != versions[len(versions)-1] {
 		t.Errorf("after the last publish: got another version")
+	}
+	// The publish order (id file, then policy) and serve's hash check: no
+	// fetch is logged with another version's id.
+	var fetches, withID int
+	for _, line := range strings.Split(strings.TrimSpace(logBuf.String()), "\n") {
+		var e AccessEntry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Status != 200 {
+			continue
+		}
+		fetches++
+		if e.PolicyID != "" {
+			withID++
+			if e.PolicyID != idOf[e.Bytes] {
+				t.Errorf("a fetch of %d bytes was logged with id %s, want %s", e.Bytes, e.PolicyID, idOf[e.Bytes])
+			}
+		}
+	}
+	if withID == 0 || fetches == 0 {
+		t.Errorf("%d of %d fetches logged with an id", withID, fetches)
 	}
 }
