@@ -3,6 +3,8 @@ package serve
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -158,5 +160,34 @@ func TestReceiveConcurrentCopiesAllKept(t *testing.T) {
 	}
 	if lost != 0 || len(ents) != 2*ids {
 		t.Errorf("%d files, %d of %d bodies lost", len(ents), lost, 2*ids)
+	}
+}
+
+// A name taken by other bytes is never reused: the body goes under the
+// next name (the short hash, then the whole hash), and each name keeps
+// what it held.
+func TestStoreNamesTakenByOtherBytes(t *testing.T) {
+	state := t.TempDir()
+	rc := &Receiver{StateDir: state, Validate: Validate}
+	body := attackReport("R", 1, 0, 0)
+	sum := sha256.Sum256(body)
+	h := hex.EncodeToString(sum[:])
+	dir := filepath.Join(state, ReportsDir, "Google_Inc.")
+	os.MkdirAll(dir, 0o700)
+	taken := map[string]string{"R.json": "first", "R-" + h[:12] + ".json": strings.Repeat("x", len(body))}
+	for name, content := range taken {
+		os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600)
+	}
+	rel, created, err := rc.store(ReportMeta{Org: "Google Inc.", ReportID: "R"}, body)
+	if err != nil || !created || filepath.Base(rel) != "R-"+h+".json" {
+		t.Fatalf("stored as %s (created %v): %v", rel, created, err)
+	}
+	for name, content := range taken {
+		if b, _ := os.ReadFile(filepath.Join(dir, name)); string(b) != content {
+			t.Errorf("%s was overwritten", name)
+		}
+	}
+	if _, created, err := rc.store(ReportMeta{Org: "Google Inc.", ReportID: "R"}, body); err != nil || created {
+		t.Errorf("the same body again: created %v, %v", created, err)
 	}
 }
