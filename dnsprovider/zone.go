@@ -2,6 +2,7 @@ package dnsprovider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -19,19 +20,20 @@ import (
 // zone that holds name. A referral (NS records in the authority section of
 // a non-authoritative answer, as a non-recursive server gives for a child
 // zone) names the child's apex. Without either it walks up one label at a
-// time. It never returns "." (no provider manages the root).
+// time. It never returns "." (no provider manages the root). Its errors
+// do not repeat what the caller was doing ("finding the zone of ...").
 func FindZone(ctx context.Context, q *Resolver, name string) (string, error) {
 	name = Fqdn(name)
 	if _, ok := dns.IsDomainName(name); !ok || name == "." || len(name) > 254 {
-		return "", fmt.Errorf("finding the zone of %q: not a domain name", name)
+		return "", fmt.Errorf("%q is not a domain name", name)
 	}
 	for cur := name; cur != "."; {
 		in, err := q.query(ctx, cur, dns.TypeSOA)
 		if err != nil {
-			return "", fmt.Errorf("finding the zone of %s: %w", name, err)
+			return "", err // it names the query and the server
 		}
 		if in.Rcode != dns.RcodeSuccess && in.Rcode != dns.RcodeNameError {
-			return "", fmt.Errorf("finding the zone of %s: SOA %s answered %s", name, cur, dns.RcodeToString[in.Rcode])
+			return "", fmt.Errorf("SOA query for %s answered %s", cur, dns.RcodeToString[in.Rcode])
 		}
 		for _, rr := range in.Answer {
 			if soa, ok := rr.(*dns.SOA); ok && Fqdn(soa.Hdr.Name) == cur {
@@ -61,5 +63,10 @@ func FindZone(ctx context.Context, q *Resolver, name string) (string, error) {
 		}
 		cur = next
 	}
-	return "", fmt.Errorf("finding the zone of %s: no SOA record found for it or any parent name (do the resolvers answer for it?)", name)
+	return "", fmt.Errorf("%w for %s or any parent name (do the resolvers answer for it?)", ErrNoZone, name)
 }
+
+// ErrNoZone is FindZone's error when no name from the domain up has an
+// SOA record: the resolvers do not know the zone (a typo, a zone not
+// delegated yet, or resolvers that cannot see it).
+var ErrNoZone = errors.New("no SOA record found")

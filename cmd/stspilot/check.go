@@ -137,7 +137,7 @@ func checkRun(ctx context.Context, opts *CheckOptions) error {
 	default:
 		fh, err := os.Open(opts.File)
 		if err != nil {
-			return &exitError{exitFailure, err}
+			return &exitError{exitFailure, fmt.Errorf("-f: %w", err)}
 		}
 		defer fh.Close()
 		file = fh

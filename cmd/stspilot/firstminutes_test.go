@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/spf13/cobra"
 
 	"github.com/stspilot/stspilot/internal/domainname"
+	"github.com/stspilot/stspilot/internal/loopback"
 	"github.com/stspilot/stspilot/workflow"
 )
 
@@ -218,5 +221,47 @@ func TestDryRunIsPlan(t *testing.T) {
 	c2, _ = run("promote", "example.test", "--without-reports", "--dry-run")
 	if c1 != exitPending || c2 != exitPending {
 		t.Errorf("promote inside the soak: plan %d, --dry-run %d; want 3", c1, c2)
+	}
+}
+
+// TestStatusFailure: status on a domain whose zone no resolver knows says
+// so once (not "finding the zone of ... finding the zone of"), points at
+// --zone, prints an error object under --json, and creates no state
+// directory: it changes nothing.
+func TestStatusFailure(t *testing.T) {
+	srv, err := loopback.StartDNS(loopback.DNSConfig{Records: func(string) ([]dns.RR, bool) { return nil, false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	state := filepath.Join(t.TempDir(), "state")
+	t.Setenv("XDG_STATE_HOME", state)
+	run := func(args ...string) (int, string, string) {
+		f, out, errOut := testFactory("", &fakeChecker{})
+		f.Normalize, f.NewEngine = domainname.Normalize, newEngine
+		code := execute(context.Background(), f, append([]string{"--resolver", srv.Addr, "--timeout", "5s"}, args...))
+		return code, out.String(), errOut.String()
+	}
+	code, out, errOut := run("status", "example.com")
+	if code != exitFailure || out != "" || strings.Count(errOut, "zone of") != 1 || !strings.Contains(errOut, "no SOA record found for example.com") || !strings.Contains(errOut, "--zone ZONE") {
+		t.Errorf("status: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, out, _ = run("status", "example.com", "--json")
+	var doc struct{ Schema, Domain, Error string }
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != exitFailure || doc.Schema != workflow.StatusSchema || doc.Domain != "example.com" || !strings.Contains(doc.Error, "no SOA record") {
+		t.Errorf("status --json: exit %d, %v, %q", code, err, out)
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("status created the state directory: %v", err)
+	}
+}
+
+// TestCheckMissingFileNamesFlag: a -f FILE that cannot be opened names -f.
+func TestCheckMissingFileNamesFlag(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	code, out, errOut := runCmd(t, &fakeChecker{}, "", "check", "-f", missing)
+	if code != exitFailure || out != "" || !strings.HasPrefix(errOut, "stspilot: -f: open "+missing+": no such file or directory") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }

@@ -215,8 +215,20 @@ Exit 4 when the live checks find errors, else 0.`,
 	return cmd
 }
 
-// statusRun prints where the domain stands.
-func statusRun(ctx context.Context, o *WorkflowOptions) error {
+// statusRun prints where the domain stands. With --json a failure is
+// also a document on stdout ({schema, domain, error}), as check's is.
+func statusRun(ctx context.Context, o *WorkflowOptions) (err error) {
+	if o.JSON {
+		defer func() {
+			var ee *exitError
+			if err == nil || errors.As(err, &ee) && ee.err == nil || errors.Is(err, context.Canceled) {
+				return
+			}
+			enc := json.NewEncoder(o.IO.Out)
+			enc.SetEscapeHTML(false)
+			_ = enc.Encode(statusError{Schema: workflow.StatusSchema, Domain: o.Domain, Error: err.Error()})
+		}()
+	}
 	eng, err := o.NewEngine(ctx, o)
 	if err != nil {
 		return err
@@ -463,8 +475,19 @@ func firstClosed(p *workflow.Plan) *workflow.GateResult {
 	return nil
 }
 
-// engineErr maps engine errors to exit codes: usage errors to 2.
+// statusError is status --json's document when status fails.
+type statusError struct {
+	Schema string `json:"schema"`
+	Domain string `json:"domain"`
+	Error  string `json:"error"`
+}
+
+// engineErr maps engine errors to exit codes: usage errors to 2. A zone
+// the resolvers do not know gets the flag that names it.
 func engineErr(err error) error {
+	if errors.Is(err, dnsprovider.ErrNoZone) {
+		return fmt.Errorf("%w; if the records live in a zone these resolvers cannot see, name it with --zone ZONE (or ask other resolvers with --resolver)", err)
+	}
 	var in *workflow.InputError
 	if errors.As(err, &in) {
 		// The engine names the input by code; the command line by its flag.
