@@ -864,6 +864,8 @@ func listed(lines []string) string {
 
 func humanDuration(secs int64) string {
 	switch {
+	case secs == 86400:
+		return "1 day"
 	case secs >= 86400 && secs%86400 == 0:
 		return fmt.Sprintf("%d days", secs/86400)
 	case secs >= 86400:

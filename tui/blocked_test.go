@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ func enforcedThenBroken(t testing.TB, w *world) {
 
 // leaks finds a flag or a command line in a rendered screen: the wizard
 // offers keys, never flags or commands.
-var leaks = regexp.MustCompile(`--[a-z]|stspilot [a-z]`)
+var leaks = regexp.MustCompile(`--[a-z]|stspilot (rollout|promote|rollback|teardown|check|status|plan|reports|serve|providers|demo|help|version|wizard)\b`)
 
 func assertNoCommands(t *testing.T, d *driver) {
 	t.Helper()
@@ -178,4 +179,62 @@ func TestWaitingGateCountsDownOnTheEngineClock(t *testing.T) {
 	w.clock.Advance(time.Second)
 	d.screen("a second later", "(in 1m 29s)")
 	assertNoCommands(t, d)
+}
+
+// TestNoScreenNamesAFlagOrCommand walks the screens each demo failure
+// leads to from testing (the dashboard with its full help, the findings,
+// the promote plan and what O plans from it, the teardown plan and its
+// confirmation, the rollback question) and, through drive's check, finds
+// no flag and no command line on any of them.
+func TestNoScreenNamesAFlagOrCommand(t *testing.T) {
+	for _, b := range sandbox.Breaks {
+		t.Run(string(b.Name), func(t *testing.T) {
+			w := newWorld(t)
+			ctx := context.Background()
+			if out, err := w.e.Apply(ctx, workflow.Request{Workflow: workflow.Rollout, Domain: w.sb.Domain, RUA: sandbox.DefaultRUA}, nil, nil, workflow.ApplyOptions{}); err != nil || out.Status != workflow.StatusDone {
+				t.Fatalf("rollout: %+v %v", out, err)
+			}
+			w.clock.Advance(15 * 24 * time.Hour)
+			d := drive(t, NewModel(ctx, w.opts))
+			d.ready()
+			d.key("x")
+			i := slices.IndexFunc(d.m.breaks.items, func(f Failure) bool { return f.Name == string(b.Name) })
+			d.key(string(breakKeys[i]))
+			d.until("the failure injected", func() bool { return d.m.breaks.items[i].On && !d.m.dash.running && d.m.dash.rep != nil })
+			d.key("esc")
+			d.key("?")
+			d.key("?")
+			d.key("f")
+			d.key("esc")
+			planned := func(k string) {
+				d.key(k)
+				d.until("the plan of "+k, func() bool { return d.m.state == stPlan || d.m.err != nil })
+			}
+			planned("p")
+			if d.m.state == stPlan && d.m.c.keys.Override.Enabled() {
+				d.key("O")
+				d.until("the plan O made", func() bool { return !strings.HasPrefix(d.m.note, "planning") || d.m.err != nil })
+			}
+			d.m.state, d.m.err = stDashboard, nil
+			planned("t")
+			if d.m.state == stPlan && d.m.plan.plan.Refusal == nil && !d.m.plan.plan.Nothing {
+				d.key("enter")
+				d.key("esc")
+			}
+			d.m.state = stDashboard
+			d.key("!")
+			d.key("n")
+			seen := map[string]bool{}
+			for _, v := range d.views {
+				for _, s := range []string{"Plan: promote", "Plan: teardown", "Findings for", "Inject a field failure", "Emergency rollback"} {
+					if strings.Contains(v, s) {
+						seen[s] = true
+					}
+				}
+			}
+			if len(seen) < 4 {
+				t.Errorf("the walk saw only %v", seen)
+			}
+		})
+	}
 }

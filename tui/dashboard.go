@@ -118,7 +118,10 @@ func (d dashModel) view() string {
 		st := d.st
 		line := label("Stage") + c.st.Bold.Render(string(st.Stage))
 		if st.Policy != nil {
-			line += fmt.Sprintf("  %s@%d  id %s", st.Policy.Mode, st.Policy.MaxAge, st.Policy.ID)
+			line += fmt.Sprintf("  %s@%d", st.Policy.Mode, st.Policy.MaxAge)
+			if st.Policy.ID != "" {
+				line += "  id " + st.Policy.ID
+			}
 		}
 		b.WriteString(line + "\n")
 		b.WriteString(label("Ladder") + ladderLine(c, st.Rung) + "\n")
@@ -244,16 +247,15 @@ func human(d time.Duration) string {
 // the rollback, never another workflow's prerequisites.
 func (d dashModel) brokenLines(label func(string) string) string {
 	c := d.c
+	// The worst finding: errors first, status's before the live check's.
 	var f *checks.Finding
-	for _, src := range [][]checks.Finding{d.st.Findings, reportFindings(d.rep)} {
-		for i := range src {
-			if src[i].Severity == checks.SevError {
-				f = &src[i]
-				break
+	for _, sev := range []checks.Severity{checks.SevError, checks.SevWarn} {
+		for _, src := range [][]checks.Finding{d.st.Findings, reportFindings(d.rep)} {
+			for i := range src {
+				if f == nil && src[i].Severity == sev {
+					f = &src[i]
+				}
 			}
-		}
-		if f != nil {
-			break
 		}
 	}
 	var b strings.Builder

@@ -94,6 +94,9 @@ type driver struct {
 
 func drive(t *testing.T, m *Model) *driver {
 	d := &driver{t: t, m: m, msgs: make(chan tea.Msg, 4096)}
+	// Every screen any model test renders offers keys, never a flag or a
+	// command line (the engine's codes are rendered as keys here).
+	t.Cleanup(func() { assertNoCommands(t, d) })
 	d.m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
 	d.run(m.Init())
 	return d
