@@ -372,6 +372,82 @@ func TestWorkflowWholeLadder(t *testing.T) {
 	}
 }
 
+// TestWorkflowRollbackOnBrokenHost: the bug of issue 13 on the real
+// world. Enforce is live; nginx answers 404 (the ladder domain's root is
+// moved aside, so nginx really finds no file); rollback publishes the
+// testing file into the moved root and stops at the served gate, blocked
+// (exit 3, gate.state "blocked", the 404 named, the id untouched). The
+// root is put back (healed: nginx now serves the half-published testing
+// file) and rollback again goes through (exit 0) with the risk of what
+// senders may hold: enforce and its max_age, not the testing file served.
+func TestWorkflowRollbackOnBrokenHost(t *testing.T) {
+	w := newWorkflowRun(t)
+	const ladder = "testing@4:1s,enforce@15"
+	common := []string{"--provider", "rfc2136", "--publish", w.publish(), "--ladder", ladder}
+	root, aside := w.webroot(), w.webroot()+".aside"
+	t.Cleanup(func() {
+		if _, err := os.Stat(aside); err == nil {
+			os.RemoveAll(root)
+			os.Rename(aside, root)
+		}
+		if ids, _ := queryTXT(w.env["WORLD_DNS"], "_mta-sts."+ladderDomain); len(ids) > 0 || fetchAll(w.t, ladderDomain, ladderAddrs)[0] != "" {
+			w.run(nil, append([]string{"teardown", ladderDomain, "--wait", "--last-max-age", "20s", "--adopt-live"}, common...)...)
+		}
+	})
+	w.must(0, append([]string{"rollout", ladderDomain, "--rua", "mailto:tlsrpt@" + ladderDomain}, common...)...)
+	out := w.must(0, "promote", ladderDomain, "--without-reports", "--wait")
+	if field(out, "policy", "mode") != "enforce" || field(out, "policy", "max_age") != 15.0 {
+		t.Fatalf("promote: %v", out)
+	}
+	ids, _ := queryTXT(w.env["WORLD_DNS"], "_mta-sts."+ladderDomain)
+
+	// nginx answers 404: its root for the domain is gone.
+	if err := os.Rename(root, aside); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range ladderAddrs {
+		if f := fetchPolicy(t, "mta-sts."+ladderDomain, a, "stspilot-e2e"); f.status != 404 {
+			t.Fatalf("nginx at %s answers %d (%v), want 404", a, f.status, f.err)
+		}
+	}
+	out, code, stdout, _ := w.run(nil, "rollback", ladderDomain, "--publish", "webroot:"+aside)
+	if code != 3 || field(out, "status") != "pending" || field(out, "gate", "state") != "blocked" || field(out, "gate", "kind") != "served" {
+		t.Fatalf("rollback on a 404: exit %d %v\n%s", code, out, stdout)
+	}
+	blockers, _ := field(out, "gate", "blockers").([]any)
+	if len(blockers) != len(ladderAddrs) {
+		t.Fatalf("blockers %v, want one per address", blockers)
+	}
+	for _, b := range blockers {
+		bm, _ := b.(map[string]any)
+		if !strings.Contains(fmt.Sprint(bm["answer"]), "404") || bm["finding"] != "policy.http-status" || !slices.Contains(ladderAddrs, fmt.Sprint(bm["addr"])) {
+			t.Errorf("blocker %v", bm)
+		}
+	}
+	if field(out, "gate", "meanwhile", "mode") != "enforce" {
+		t.Errorf("meanwhile %v, want the cached enforce policy", field(out, "gate", "meanwhile"))
+	}
+	if msg := fmt.Sprint(field(out, "message")); !strings.Contains(msg, "404") || !strings.Contains(msg, "policy.http-status") {
+		t.Errorf("message %q names no 404 or fix", msg)
+	}
+	if now, _ := queryTXT(w.env["WORLD_DNS"], "_mta-sts."+ladderDomain); !slices.Equal(now, ids) {
+		t.Fatalf("the id changed behind a blocked served gate: %q, was %q", now, ids)
+	}
+
+	// Healed: nginx serves the testing file the first rollback wrote.
+	if err := os.Rename(aside, root); err != nil {
+		t.Fatal(err)
+	}
+	// (The journal remembers the last --publish: give the root again.)
+	out = w.must(0, "rollback", ladderDomain, "--publish", w.publish())
+	if field(out, "status") != "done" || field(out, "policy", "mode") != "testing" || field(out, "risk", "old_mode") != "enforce" || field(out, "risk", "old_max_age") != 15.0 {
+		t.Fatalf("rollback once healed: %v", out)
+	}
+	if now, _ := queryTXT(w.env["WORLD_DNS"], "_mta-sts."+ladderDomain); len(now) != 1 || slices.Equal(now, ids) {
+		t.Errorf("after the rollback the id is %q (was %q)", now, ids)
+	}
+}
+
 func (w *workflowRun) oracleAccepts(mode string) {
 	w.t.Helper()
 	v, out := stsQuery(w.t, ladderDomain)
