@@ -235,6 +235,13 @@ func serveRun(ctx context.Context, o *ServeOptions) error {
 	if err != nil {
 		return fmt.Errorf("reading the publish directory: %w (serve's user must be in its group; docs/serve.md)", err)
 	}
+	for _, d := range domains {
+		// Now rather than at the first fetch: a warning about a policy
+		// of the earlier layout, or an unreadable one.
+		if _, lerr := policies.Lookup(d); lerr != nil {
+			fmt.Fprintf(o.IO.ErrOut, "stspilot serve: warning: %v\n", lerr)
+		}
+	}
 	var addrs []string
 	for _, ln := range lns {
 		addrs = append(addrs, ln.Addr().String())

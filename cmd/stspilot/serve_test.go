@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -35,6 +37,20 @@ func TestServeFlags(t *testing.T) {
 	}
 	if o, code, _ := runServeFlags(t, "--acme", "--acme-ca", "https://127.0.0.1:14000/dir"); code != 0 || !o.ACME || o.Listen[0] != ":443" || o.RUAPath != "/tlsrpt" {
 		t.Errorf("--acme: exit %d, %+v", code, o)
+	}
+	o, code, msg = runServeFlags(t, "--acme", "--state-dir", "/srv/state", "--reports-dir", "rpt", "--acme-dir", "/srv/serve/acme")
+	if code != 0 || o.ReportsDir != "rpt" || o.ACMEDir != "/srv/serve/acme" {
+		t.Fatalf("--reports-dir, --acme-dir: exit %d %s %+v", code, msg, o)
+	}
+	// Reports and ACME default under the state directory; a relative
+	// directory is made absolute.
+	d, err := o.dirs()
+	if wd, _ := os.Getwd(); err != nil || d.state != "/srv/state" || d.reports != filepath.Join(wd, "rpt") || d.acme != "/srv/serve/acme" {
+		t.Errorf("dirs %+v %v", d, err)
+	}
+	o.ReportsDir, o.ACMEDir = "", ""
+	if d, _ := o.dirs(); d.reports != "/srv/state/reports" || d.acme != "/srv/state/acme" {
+		t.Errorf("default dirs %+v", d)
 	}
 	for _, bad := range [][]string{
 		{},                      // no certificates
