@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/stspilot/stspilot/internal/domainname"
 	"github.com/stspilot/stspilot/internal/loopback"
 	"github.com/stspilot/stspilot/workflow"
+	"github.com/stspilot/stspilot/workflow/journal"
 )
 
 // The tests of issue 15's command-line part ("the first ten minutes"):
@@ -263,5 +265,80 @@ func TestCheckMissingFileNamesFlag(t *testing.T) {
 	code, out, errOut := runCmd(t, &fakeChecker{}, "", "check", "-f", missing)
 	if code != exitFailure || out != "" || !strings.HasPrefix(errOut, "stspilot: -f: open "+missing+": no such file or directory") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// TestCompletion: the shell's completions, through cobra's __complete as
+// the shells call it: plan's WORKFLOW, --provider, --publish, rollback's
+// --to, demo's --break, the domains the journal knows (read from the
+// state directory, which completion never creates) and the exit-codes
+// help topic.
+func TestCompletion(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	home := filepath.Join(t.TempDir(), "state")
+	t.Setenv("XDG_STATE_HOME", home)
+	state := filepath.Join(home, "stspilot")
+	complete := func(args ...string) []string {
+		t.Helper()
+		code, out, errOut := runCmd(t, &fakeChecker{}, "", append([]string{"__complete"}, args...)...)
+		if code != exitOK {
+			t.Fatalf("__complete %q: exit %d %s", args, code, errOut)
+		}
+		var names []string
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			if !strings.HasPrefix(l, ":") {
+				name, _, _ := strings.Cut(l, "\t")
+				names = append(names, name)
+			}
+		}
+		return names
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"plan", ""}, "rollout promote rollback teardown"},
+		{[]string{"plan", "ro"}, "rollout rollback"},
+		{[]string{"rollout", "example.com", "--provider", "rfc"}, "rfc2136"},
+		{[]string{"rollout", "example.com", "--publish", ""}, "webroot: serve exec: manual"},
+		{[]string{"rollback", "example.com", "--to", ""}, "testing none"},
+		{[]string{"plan", "rollback", "example.com", "--to", "n"}, "none"},
+		{[]string{"demo", "--break", "mx-"}, "mx-uncovered mx-cert-name"},
+		{[]string{"help", "exit"}, "exit-codes"},
+		{[]string{"status", ""}, ""},
+	} {
+		if got := strings.Join(complete(tt.args...), " "); got != tt.want {
+			t.Errorf("__complete %q = %q, want %q", tt.args, got, tt.want)
+		}
+	}
+	if got := complete("rollout", "example.com", "--provider", ""); len(got) < 3 || !slices.Contains(got, "manual") {
+		t.Errorf("--provider completes %q", got)
+	}
+	if _, err := os.Stat(home); !os.IsNotExist(err) {
+		t.Fatalf("completion created the state directory: %v", err)
+	}
+	os.MkdirAll(state, 0o700)
+	for _, d := range []string{"example.com", "example.org", "other.net"} {
+		j, err := journal.New(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := journal.Encode(j)
+		os.WriteFile(filepath.Join(state, d+".json"), data, 0o600)
+	}
+	os.WriteFile(filepath.Join(state, "not a journal.txt"), nil, 0o600)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"status", ""}, "example.com example.org other.net"},
+		{[]string{"rollback", "ex"}, "example.com example.org"},
+		{[]string{"plan", "promote", "o"}, "other.net"},
+		{[]string{"rollback", "example.com", ""}, ""},
+		{[]string{"status", "--state-dir", t.TempDir(), ""}, ""},
+	} {
+		if got := strings.Join(complete(tt.args...), " "); got != tt.want {
+			t.Errorf("__complete %q = %q, want %q", tt.args, got, tt.want)
+		}
 	}
 }

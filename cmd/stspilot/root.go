@@ -201,6 +201,20 @@ DNS and the policy file step by step, each step behind a live gate, and
 		newVersionCmd(f),
 		newExitCodesTopic(),
 	)
+	for _, c := range root.Commands() {
+		registerCompletions(c)
+		switch c.Name() {
+		case "plan":
+			c.ValidArgsFunction = completePlan
+		case "status", "wizard", "rollout", "promote", "rollback", "teardown":
+			c.ValidArgsFunction = completeDomain
+		case "check":
+			c.ValidArgsFunction = func(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+				return journalDomains(cmd, toComplete), cobra.ShellCompDirectiveNoFileComp
+			}
+		}
+	}
+	completeHelpTopics(root)
 	return root
 }
 
