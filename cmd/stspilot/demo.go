@@ -56,7 +56,7 @@ policy exists that predates it: inject them live.`,
 			return runOr(cmd.Context(), o, runF, demoRun)
 		},
 	}
-	cmd.Flags().StringSliceVar(&o.Breaks, "break", nil, "inject a failure from the start (repeatable): `NAME` (see above)")
+	cmd.Flags().StringSliceVar(&o.Breaks, "break", nil, "inject a failure from the start (repeatable): `NAME`, one of "+strings.Join(names, ", "))
 	cmd.Flags().Var(duration.NewValue(&o.Day, sandbox.DefaultDay), "day", "how long a sandbox day lasts in real time, a `DURATION`")
 	return cmd
 }

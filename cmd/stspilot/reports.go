@@ -78,7 +78,7 @@ when a path or a file could not be read (everything else is still printed),
 	}
 	cmd.Flags().StringVar(&o.Domain, "domain", "", "only reports about policy domain `D`")
 	cmd.Flags().StringVar(&o.SinceText, "since", "", "only reports for days after `DURATION|DATE` (14d, 36h, 2026-11-01, an RFC 3339 time)")
-	cmd.Flags().StringVar(&o.StateDir, "state-dir", "", "journal directory, to name the policy ids (default $XDG_STATE_HOME/stspilot)")
+	cmd.Flags().StringVar(&o.StateDir, "state-dir", "", "journal `DIR`ectory, to name the policy ids (default $XDG_STATE_HOME/stspilot)")
 	return cmd
 }
 

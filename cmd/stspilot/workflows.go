@@ -286,8 +286,8 @@ Exit 0 when the plan can run, 3 when a gate is closed, 5 when it would be refuse
 		},
 	}
 	addWorkflowFlags(cmd, o)
-	cmd.Flags().StringVar(&o.Req.RUA, "rua", "", "rollout: TLS-RPT destination")
-	cmd.Flags().StringSliceVar(&o.MX, "mx", nil, "rollout: mx patterns")
+	cmd.Flags().StringVar(&o.Req.RUA, "rua", "", "rollout: TLS-RPT destination, `mailto:ADDRESS` or https:URL")
+	cmd.Flags().StringSliceVar(&o.MX, "mx", nil, "rollout: mx `PATTERN`s of the policy (repeatable)")
 	cmd.Flags().BoolVar(&o.Req.WithoutReports, "without-reports", false, "promote: without TLS-RPT evidence")
 	cmd.Flags().StringArrayVar(&o.Reports, "reports", nil, "promote: TLS-RPT report `PATH` for the evidence gate (repeatable)")
 	cmd.Flags().StringVar(&o.To, "to", "testing", "rollback: a `STAGE`, testing or none")
