@@ -152,13 +152,14 @@ func (m *Model) rerun() tea.Cmd {
 	back := m.state
 	cmd := m.startApply(m.wait.req, nil)
 	m.state, m.behind = back, true
-	m.wait.checking, m.wait.runs = true, m.wait.runs+1
+	m.wait.active, m.wait.checking, m.wait.runs = true, true, m.wait.runs+1
 	return cmd
 }
 
 // startApply runs req (confirmed: the plan the operator saw, or nil).
 func (m *Model) startApply(req workflow.Request, confirmed *workflow.Plan) tea.Cmd {
-	m.behind = false
+	// A run in front ends any wait: its own outcome may start a new one.
+	m.behind, m.wait.active = false, false
 	m.applyGen++
 	ctx, cancel := context.WithCancel(m.c.ctx)
 	m.cancelApply = cancel
@@ -483,6 +484,9 @@ func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 			switch {
 			case key.Matches(km, k.Back):
 				m.wait.active = false // stops the re-checks
+				if m.behind && m.applying() {
+					m.cancelApply() // its re-run stops at the next safe point
+				}
 				m.state = stDashboard
 				m.note = m.wait.leftNote()
 			case key.Matches(km, k.Recheck):
@@ -721,6 +725,9 @@ func (m *Model) rollbackBox() string {
 		"Back to mode testing now: no soak or evidence gates; the policy\n" +
 		"is still served before its id changes. Senders may keep the old\n" +
 		"policy for its max_age (the run shows the risk window).\n"
+	if st := m.dash.st; st != nil && st.Horizon != nil && st.Horizon.Worst != nil {
+		txt += c.st.Warn.Render("Whatever you do, "+worstLine(st.Horizon.Worst)+".") + "\n"
+	}
 	if m.applying() {
 		txt += "The running " + string(m.apply.req.Workflow) + " is stopped first.\n"
 	}

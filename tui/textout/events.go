@@ -238,6 +238,25 @@ func (o *Events) gate(b *strings.Builder, e workflow.Event) {
 	if !g.Open {
 		mark = h.st.warn("…")
 	}
+	if g.State == workflow.GateBlocked {
+		// Blocked: what answered what, where, and the fix; no countdown.
+		h.prose(b, 4, h.st.err(o.cross())+" "+string(g.Kind)+": ", "blocked until fixed: "+g.Reason, nil)
+		for _, bl := range g.Blockers {
+			where := bl.Name
+			if bl.Addr != "" {
+				where += " " + bl.Addr
+			}
+			line := where + " answers " + bl.Answer
+			if bl.Finding != "" {
+				line += " (fix: finding " + bl.Finding + " of " + h.st.code(Command("check", e.Domain)) + ")"
+			}
+			h.prose(b, 8, "- ", line, nil)
+		}
+		if g.Meanwhile != nil {
+			h.prose(b, 8, h.st.warn("meanwhile: "), HorizonText(g.Meanwhile)+", whatever you do", nil)
+		}
+		return
+	}
 	h.prose(b, 4, mark+" "+string(g.Kind)+": ", g.Reason, nil)
 	if len(g.Targets) > 1 || !g.Open {
 		for _, t := range g.Targets {
@@ -283,7 +302,11 @@ func (o *Events) outcome(b *strings.Builder, out *workflow.Outcome, now time.Tim
 		h.prose(b, 0, h.st.ok("= "), "nothing to do: "+out.Message, nil)
 	case workflow.StatusPending:
 		next := ""
-		if out.NextAt != nil {
+		switch {
+		case out.Gate != nil && out.Gate.State == workflow.GateBlocked:
+			// A blocked gate has no time to come back at: only a fix opens it.
+			next = fmt.Sprintf("; blocked until fixed: fix it, then run %s again, or add --wait to keep re-checking", Command(out.Workflow, out.Domain))
+		case out.NextAt != nil:
 			next = fmt.Sprintf("; run again after %s (in %s), or add --wait", stamp(*out.NextAt), In(out.NextAt.Sub(now)))
 		}
 		h.prose(b, 0, h.st.warn("pending: "), out.Message+next, nil)

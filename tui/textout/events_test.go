@@ -74,3 +74,35 @@ func TestEventsTimesFollowTheEngineClock(t *testing.T) {
 		t.Errorf("want the gate's time in UTC and in 14d, twice:\n%s", out)
 	}
 }
+
+// A blocked gate prints what answered what and where, the finding whose
+// fix applies, and what senders hold meanwhile; its outcome gives the
+// command to run once it is fixed and no time or countdown.
+func TestEventsBlockedGate(t *testing.T) {
+	now := time.Date(2030, 1, 16, 0, 0, 0, 0, time.UTC)
+	poll := now.Add(5 * time.Second)
+	g := &workflow.GateResult{Kind: workflow.GateServed, State: workflow.GateBlocked, NextAt: &poll,
+		Reason:    "1 of 1 addresses of mta-sts.demo.test answer an error",
+		Targets:   []workflow.TargetStatus{{Name: "mta-sts.demo.test", Addr: "127.0.0.1", State: workflow.StateFailed, Detail: "HTTP 404", Finding: "policy.http-status"}},
+		Blockers:  []workflow.Blocker{{Name: "mta-sts.demo.test", Addr: "127.0.0.1", Answer: "HTTP 404", Finding: "policy.http-status"}},
+		Meanwhile: &workflow.CachedPolicy{Mode: "enforce", MaxAge: 86400, MX: []string{"mx1.demo.test"}, Until: now.Add(24 * time.Hour)}}
+	var b strings.Builder
+	o := NewEvents(&b, Options{Width: 200})
+	o.Event(workflow.Event{Time: now, Kind: workflow.EventGate, Domain: "demo.test", Gate: g})
+	o.Event(workflow.Event{Time: now, Kind: workflow.EventOutcome, Domain: "demo.test", Outcome: &workflow.Outcome{
+		Domain: "demo.test", Workflow: workflow.Rollback, Status: workflow.StatusPending, Message: g.Reason, NextAt: &poll, Gate: g}})
+	out := b.String()
+	for _, want := range []string{
+		"served: blocked until fixed:",
+		"- mta-sts.demo.test 127.0.0.1 answers HTTP 404 (fix: finding policy.http-status of stspilot check demo.test)",
+		"meanwhile: a sender may hold enforce (mx mx1.demo.test), max_age 86400, until 2030-01-17T00:00:00Z, whatever you do",
+		"blocked until fixed: fix it, then run stspilot rollback demo.test again, or add --wait to keep re-checking",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "(in ") || strings.Contains(out, "run again after") {
+		t.Errorf("a blocked gate has a countdown:\n%s", out)
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stspilot/stspilot/checks"
 	"github.com/stspilot/stspilot/internal/duration"
+	"github.com/stspilot/stspilot/workflow"
 )
 
 // DefaultWidth is the wrap width when the caller does not know the
@@ -416,7 +417,7 @@ func ActionCommand(domain string, a *checks.Action) string {
 	if a == nil || a.Workflow == "" {
 		return ""
 	}
-	return "stspilot " + a.Workflow + " " + domain
+	return Command(workflow.Workflow(a.Workflow), domain)
 }
 
 // splitFix separates a fix into prose and the exact lines to copy: the lines
