@@ -14,6 +14,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/spf13/cobra"
 
+	"github.com/stspilot/stspilot/checks"
 	"github.com/stspilot/stspilot/internal/domainname"
 	"github.com/stspilot/stspilot/internal/loopback"
 	"github.com/stspilot/stspilot/workflow"
@@ -340,5 +341,27 @@ func TestCompletion(t *testing.T) {
 		if got := strings.Join(complete(tt.args...), " "); got != tt.want {
 			t.Errorf("__complete %q = %q, want %q", tt.args, got, tt.want)
 		}
+	}
+}
+
+// TestCheckNXDOMAIN: a domain the resolver says does not exist is the
+// error finding domain.nxdomain, exit 4, not "stage: absent" with
+// warnings and exit 0.
+func TestCheckNXDOMAIN(t *testing.T) {
+	srv, err := loopback.StartDNS(loopback.DNSConfig{Records: func(string) ([]dns.RR, bool) { return nil, false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	f, out, errOut := testFactory("", &fakeChecker{})
+	f.Normalize, f.RunCheck = domainname.Normalize, checks.Run
+	code := execute(context.Background(), f, []string{"check", "--resolver", srv.Addr, "--timeout", "10s", "--json", "foo.invalid"})
+	reps := decodeLines(t, out.String())
+	if code != exitFindings || len(reps) != 1 || len(reps[0].Findings) != 1 || reps[0].Findings[0].ID != "domain.nxdomain" || reps[0].Findings[0].Severity != checks.SevError {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	out.Reset()
+	if code := execute(context.Background(), f, []string{"check", "--resolver", srv.Addr, "--timeout", "10s", "foo.invalid"}); code != exitFindings || !strings.Contains(out.String(), "domain.nxdomain") || !strings.Contains(out.String(), "does not exist") {
+		t.Errorf("human: exit %d\n%s", code, out)
 	}
 }

@@ -203,6 +203,10 @@ func TestReportsNewestDays(t *testing.T) {
 			t.Errorf("lacks %q:\n%s", want, out)
 		}
 	}
+	_, out, _ = runCmd(t, &fakeChecker{}, "", "reports", "--since", "400d", reportCorpus)
+	if !strings.Contains(out, "  2026-11-20  ") || !strings.Contains(out, "  2026-11-21  ") || strings.Contains(out, "2016-04-01") {
+		t.Errorf("--since 400d:\n%s", out)
+	}
 }
 
 // TestReportsNothingFound: an empty directory exits 0 and says that no
