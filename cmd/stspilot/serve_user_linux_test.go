@@ -99,6 +99,18 @@ func TestServeRunsAsAnotherUser(t *testing.T) {
 	must(t, err)
 	addr := ln.Addr().String()
 	ln.Close()
+	// Outside the group, serve refuses to start and says why, rather than
+	// answering 404 for every domain.
+	outsider := exec.Command(bin, "--config", "/dev/null", "serve", "--listen", addr, "--state-dir", state,
+		"--reports-dir", reports, "--tls-cert", certFile, "--tls-key", keyFile, "--rua-path", "-")
+	outsider.Env = []string{mainEnv + "=1", "HOME=/nonexistent"}
+	outsider.Dir = "/"
+	outsider.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}}
+	out, oerr := outsider.CombinedOutput()
+	var oee *exec.ExitError
+	if !errors.As(oerr, &oee) || oee.ExitCode() != exitFailure || !strings.Contains(string(out), "reading the publish directory") {
+		t.Errorf("serve outside the group: %v\n%s\nwant exit %d naming the publish directory", oerr, out, exitFailure)
+	}
 	cmd := exec.Command(bin, "--config", "/dev/null", "serve", "--listen", addr, "--state-dir", state,
 		"--reports-dir", reports, "--tls-cert", certFile, "--tls-key", keyFile, "--access-log", "-")
 	cmd.Env = []string{mainEnv + "=1", "HOME=/nonexistent", "PATH=/usr/bin:/bin"}
