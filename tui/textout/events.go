@@ -363,7 +363,7 @@ func (o *Events) Status(st *workflow.StatusReport) {
 	}
 	fmt.Fprintf(&b, "  ladder   %s\n", st.Ladder)
 	if st.Pending != nil {
-		h.prose(&b, 2, "pending  ", fmt.Sprintf("a %s started %s did not finish (target %s, id %s): run it again to finish", st.Pending.Workflow, st.Pending.StartedAt.UTC().Format(time.RFC3339), PolicyLabel(st.Pending.Target), st.Pending.Target.ID), h.st.warn)
+		h.prose(&b, 2, "pending  ", fmt.Sprintf("a %s started %s did not finish (target %s, id %s): %s finishes it", st.Pending.Workflow, st.Pending.StartedAt.UTC().Format(time.RFC3339), PolicyLabel(st.Pending.Target), st.Pending.Target.ID, Command(workflow.Workflow(st.Pending.Workflow), st.Domain)), h.st.warn)
 	}
 	if st.Teardown != nil && !st.Teardown.NoneSince.IsZero() {
 		fmt.Fprintf(&b, "  teardown mode none live since %s; records may go at %s\n", st.Teardown.NoneSince.UTC().Format(time.RFC3339), st.Teardown.NoneSince.Add(time.Duration(st.Teardown.LastMaxAge)*time.Second).UTC().Format(time.RFC3339))
@@ -377,6 +377,15 @@ func (o *Events) Status(st *workflow.StatusReport) {
 	}
 	if next != "" {
 		h.prose(&b, 2, "next     ", next, nil)
+	}
+	if r := st.Blocked; r != nil {
+		// The codes of what blocks the next step, as commands and flags.
+		if r.Workflow != "" {
+			h.prose(&b, 2, "run      ", Command(r.Workflow, st.Domain), nil)
+		}
+		if f := Flag(r.Override); f != "" {
+			h.prose(&b, 2, "accept   ", f+" accepts the risk", nil)
+		}
 	}
 	if st.NextAt != nil {
 		fmt.Fprintf(&b, "  opens    %s (in %s)\n", stamp(*st.NextAt), In(st.NextAt.Sub(h.clock())))

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stspilot/stspilot/workflow"
+	"github.com/stspilot/stspilot/workflow/journal"
 )
 
 func TestLineDiff(t *testing.T) {
@@ -104,5 +105,22 @@ func TestEventsBlockedGate(t *testing.T) {
 	}
 	if strings.Contains(out, "(in ") || strings.Contains(out, "run again after") {
 		t.Errorf("a blocked gate has a countdown:\n%s", out)
+	}
+}
+
+// Status names the command that finishes an interrupted change, and the
+// command and flag of what blocks the next step.
+func TestStatusNamesCommandsForCodes(t *testing.T) {
+	var b strings.Builder
+	o := NewEvents(&b, Options{Width: 200})
+	o.Status(&workflow.StatusReport{Domain: "demo.test", Stage: workflow.StageBroken, Ladder: "testing@86400",
+		Pending: &journal.Intent{Workflow: "rollback", Target: &journal.Policy{Mode: "testing", MaxAge: 86400, ID: "x1"}},
+		Next:    workflow.Promote, NextStep: "blocked: an earlier rollback did not finish",
+		Blocked: &workflow.Refusal{Code: workflow.CodeFinishInterrupted, Workflow: workflow.Rollback, Override: workflow.CodeAdoptLive}})
+	out := b.String()
+	for _, want := range []string{"stspilot rollback demo.test finishes it", "run      stspilot rollback demo.test", "accept   --adopt-live accepts the risk"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
 	}
 }
