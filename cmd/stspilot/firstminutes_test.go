@@ -306,6 +306,7 @@ func TestCompletion(t *testing.T) {
 		{[]string{"plan", "rollback", "example.com", "--to", "n"}, "none"},
 		{[]string{"demo", "--break", "mx-"}, "mx-uncovered mx-cert-name"},
 		{[]string{"help", "exit"}, "exit-codes"},
+		{[]string{"providers", "cloud"}, "cloudflare cloudns"},
 		{[]string{"status", ""}, ""},
 	} {
 		if got := strings.Join(complete(tt.args...), " "); got != tt.want {

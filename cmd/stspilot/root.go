@@ -206,6 +206,8 @@ DNS and the policy file step by step, each step behind a live gate, and
 		switch c.Name() {
 		case "plan":
 			c.ValidArgsFunction = completePlan
+		case "providers":
+			c.ValidArgsFunction = completeProvider
 		case "status", "wizard", "rollout", "promote", "rollback", "teardown":
 			c.ValidArgsFunction = completeDomain
 		case "check":

@@ -337,7 +337,7 @@ func runWorkflow(ctx context.Context, o *WorkflowOptions) error {
 		if !errors.As(err, &m) {
 			m = &missingError{workflow: o.Workflow, domain: o.Domain}
 		}
-		m.needs = append([]need4{needYes}, m.needs...)
+		m.needs = append([]requirement{reqYes}, m.needs...)
 		return &usageError{m}
 	}
 	if err != nil {
@@ -346,13 +346,13 @@ func runWorkflow(ctx context.Context, o *WorkflowOptions) error {
 	return workflowRun(ctx, o, eng)
 }
 
-// need4 is a requirement of a workflow run that a flag meets.
-type need4 uint8
+// requirement is something a workflow run needs that a flag gives.
+type requirement uint8
 
 const (
-	needYes need4 = iota
-	needProvider
-	needPublish
+	reqYes requirement = iota
+	reqProvider
+	reqPublish
 	// needExecCommand: the journal says exec, never which command.
 	needExecCommand
 )
@@ -362,21 +362,21 @@ const (
 type missingError struct {
 	workflow workflow.Workflow
 	domain   string
-	needs    []need4
+	needs    []requirement
 }
 
 func (e *missingError) Error() string {
-	if len(e.needs) == 1 && e.needs[0] == needYes {
+	if len(e.needs) == 1 && e.needs[0] == reqYes {
 		return fmt.Sprintf("%s changes DNS records and the policy file: pass --yes to apply without a terminal to confirm on", e.workflow)
 	}
 	var parts []string
 	for _, n := range e.needs {
 		switch n {
-		case needYes:
+		case reqYes:
 			parts = append(parts, "--yes (there is no terminal to confirm on)")
-		case needProvider:
+		case reqProvider:
 			parts = append(parts, fmt.Sprintf("--provider NAME (no journal of %s remembers one; known: %s; see stspilot providers)", e.domain, strings.Join(dnsprovider.Names(), ", ")))
-		case needPublish:
+		case reqPublish:
 			parts = append(parts, fmt.Sprintf("--publish SPEC (where the policy file goes: webroot:DIR, serve, exec:CMD or manual; no journal of %s remembers one)", e.domain))
 		case needExecCommand:
 			parts = append(parts, fmt.Sprintf("--publish exec:CMD (the journal of %s says the policy goes through an exec publisher, but stspilot never runs a command read from a journal: give the command with --publish, or as publish = exec:CMD in your config file)", e.domain))
@@ -554,13 +554,13 @@ func newEngine(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error
 	if provName == "" || publish == "" {
 		m := &missingError{workflow: o.Workflow, domain: o.Domain}
 		if provName == "" {
-			m.needs = append(m.needs, needProvider)
+			m.needs = append(m.needs, reqProvider)
 		}
 		switch {
 		case execNoCommand:
 			m.needs = append(m.needs, needExecCommand)
 		case publish == "":
-			m.needs = append(m.needs, needPublish)
+			m.needs = append(m.needs, reqPublish)
 		}
 		return nil, &usageError{m}
 	}
