@@ -489,7 +489,7 @@ func (r *run) published(want string) error {
 	t.ServedAt, t.PublishedAt = time.Time{}, now
 	j.Policy = &t
 	j.Intent = nil
-	if lp := j.LedgerFind(journal.PolicyHash(t.Text)); lp != nil && !lp.Replaced() && (lp.ID == t.ID || lp.ID == "") {
+	if lp := j.LedgerFind(journal.PolicyHash(t.Text)); lp != nil && !lp.Replaced() {
 		lp.ID = t.ID
 		if lp.PublishedAt.IsZero() {
 			lp.PublishedAt = now.UTC().Truncate(time.Second)

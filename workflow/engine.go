@@ -703,9 +703,11 @@ func (e *Engine) planRollback(ctx context.Context, p *Plan, lv *live, j *journal
 	// half-published target while senders hold the policy it replaces.
 	now := e.now()
 	if w := Horizon(j, now).Worst; w != nil {
+		// The TTL of the record this rollback replaces: as observed, or as
+		// the ledger knows it when larger.
 		ttl := lv.stsTTL
-		if ttl <= 0 && w.TXTTTL > 0 {
-			ttl = time.Duration(w.TXTTTL) * time.Second
+		if t := time.Duration(w.TXTTTL) * time.Second; t > ttl {
+			ttl = t
 		}
 		p.Risk = &RiskWindow{OldTXTTTL: int64(ttl / time.Second), OldMaxAge: w.MaxAge, OldMode: w.Mode, OldMX: w.MX,
 			TXTUntil: now.Add(ttl), PolicyUntil: w.Until}

@@ -242,6 +242,7 @@ func windowGate(now, until time.Time, what string) GateResult {
 	}
 	u := until.UTC()
 	g.NextAt = &u
+	g.State = GateWaiting
 	g.Reason = fmt.Sprintf("%s ends at %s (in %s)", what, u.Format(time.RFC3339), duration.Format(until.Sub(now)))
 	return g
 }

@@ -233,9 +233,46 @@ func TestInterruptedRollbackHealed(t *testing.T) {
 	if lp == nil || lp.ReplacedAt.Before(healedAt) || lp.ReplacedAt.After(healedAt.Add(time.Second)) || lp.ID != enf.ID || lp.PublishedAt.IsZero() {
 		t.Errorf("ledger entry of enforce@604800: %+v, want replaced at %s", lp, healedAt)
 	}
+	if lp != nil && lp.TXTTTL != int64(dnsprovider.DefaultTTL/time.Second) {
+		t.Errorf("the enforce policy's record was replaced with TTL %d, the ledger says %d", int64(dnsprovider.DefaultTTL/time.Second), lp.TXTTTL)
+	}
 	hz := Horizon(j, h.clock.Now())
 	if hz.Worst == nil || hz.Worst.Mode != "enforce" || hz.Worst.Served || !hz.Worst.Until.Equal(lp.ReplacedAt.Add(604800*time.Second)) {
 		t.Errorf("horizon after the rollback: %+v", hz.Worst)
+	}
+	// Each policy is in the ledger once, and only the one served now is
+	// unreplaced.
+	served := 0
+	seen := map[string]bool{}
+	for _, e := range j.Ledger {
+		if seen[e.Hash+e.ID] {
+			t.Errorf("ledger holds %s %s twice", e.Mode, e.ID)
+		}
+		seen[e.Hash+e.ID] = true
+		if !e.Replaced() {
+			served++
+		}
+	}
+	if served != 1 {
+		t.Errorf("%d unreplaced ledger policies, want the testing one: %+v", served, j.Ledger)
+	}
+
+	// Teardown: once the records and the file are gone, nothing is served
+	// and no testing or enforce policy may be cached any more.
+	if out, _ := h.apply(Request{Workflow: Teardown}, ApplyOptions{Wait: 10 * 24 * time.Hour}); out.Status != StatusDone {
+		t.Fatalf("teardown: %+v", out)
+	}
+	j = h.j.must(tDomain)
+	for _, e := range j.Ledger {
+		if !e.Replaced() {
+			t.Errorf("after teardown %s %s is not replaced", e.Mode, e.ID)
+		}
+	}
+	if hz := Horizon(j, h.clock.Now()); hz.Worst != nil || !hz.Until().IsZero() {
+		t.Errorf("horizon after teardown: %+v", hz)
+	}
+	if h.clock.Now().Before(lp.ReplacedAt.Add(604800 * time.Second)) {
+		t.Errorf("teardown finished at %s, inside the horizon of enforce@604800 (%s)", h.clock.Now(), lp.ReplacedAt.Add(604800*time.Second))
 	}
 }
 

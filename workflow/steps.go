@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/stspilot/stspilot/checks/mtasts"
@@ -161,6 +162,7 @@ func (r *run) setSTS(ctx context.Context, s *Step, entry *journal.Entry) (bool, 
 	}
 	r.manualRecord(s, ch)
 	r.lastDNS, r.lastDNSKind = s.After, dnsprovider.KindSTS
+	r.ledgerTXTReplaced(s.Before, entry.TTL)
 	return ch.Changed, nil
 }
 
@@ -175,6 +177,7 @@ func (r *run) deleteSTS(ctx context.Context, s *Step, entry *journal.Entry) (boo
 	}
 	r.manualRecord(s, ch)
 	r.lastDNS, r.lastDNSKind = "", dnsprovider.KindSTS
+	r.ledgerTXTReplaced(s.Before, entry.TTL)
 	return ch.Changed, nil
 }
 
@@ -201,6 +204,8 @@ func (r *run) removePolicy(ctx context.Context, s *Step, _ *journal.Entry) (bool
 		r.emit(Event{Kind: EventManual, Step: s, Message: res.Instructions})
 	}
 	now := r.e.now()
+	// Nothing is served any more: every policy of the ledger is replaced.
+	r.j.LedgerReplace("", ceilSecond(now))
 	r.j.Policy = nil
 	r.j.ClearWindow(journal.WindowSoak)
 	if w := r.j.Window(journal.WindowTeardown); w != nil {
@@ -213,3 +218,17 @@ func (r *run) removePolicy(ctx context.Context, s *Step, _ *journal.Entry) (bool
 
 // ttlSeconds is a TTL as the journal keeps it: whole seconds.
 func ttlSeconds(d time.Duration) int64 { return int64(d / time.Second) }
+
+// ledgerTXTReplaced records in the ledger the TTL of the _mta-sts record
+// that was replaced (before): resolvers may answer the ids it named that
+// long after.
+func (r *run) ledgerTXTReplaced(before string, ttl int64) {
+	if ttl <= 0 || before == "" {
+		return
+	}
+	for i := range r.j.Ledger {
+		if lp := &r.j.Ledger[i]; lp.ID != "" && strings.Contains(before, "id="+lp.ID+";") || lp.ID != "" && strings.HasSuffix(strings.TrimSpace(before), "id="+lp.ID) {
+			lp.TXTTTL = ttl
+		}
+	}
+}

@@ -217,12 +217,17 @@ func (j *Journal) LedgerFind(hash string) *LedgerPolicy {
 	return nil
 }
 
-// LedgerAdd appends p unless the last policy with p's hash and id is
-// still unreplaced, and returns the policy the ledger holds.
+// LedgerAdd appends p unless a policy with p's hash is still unreplaced:
+// the same bytes still served are the same entry, whatever id names them
+// now (the newest id is kept, and the earliest published_at). It returns
+// the policy the ledger holds.
 func (j *Journal) LedgerAdd(p LedgerPolicy) *LedgerPolicy {
-	if old := j.LedgerFind(p.Hash); old != nil && !old.Replaced() && (old.ID == p.ID || old.ID == "" || p.ID == "") {
-		if old.ID == "" {
+	if old := j.LedgerFind(p.Hash); old != nil && !old.Replaced() {
+		if p.ID != "" {
 			old.ID = p.ID
+		}
+		if old.PublishedAt.IsZero() || !p.PublishedAt.IsZero() && p.PublishedAt.Before(old.PublishedAt) {
+			old.PublishedAt = p.PublishedAt
 		}
 		return old
 	}
