@@ -152,7 +152,7 @@ func TestLeavingABlockedRollbackOffersToFinishIt(t *testing.T) {
 	if p := d.m.plan.plan; p.Workflow != workflow.Rollback {
 		t.Fatalf("n planned %s", p.Workflow)
 	}
-	if v := d.m.View(); !strings.Contains(v, "Plan: rollback demo.test lowers enforce to testing") {
+	if v := d.m.View(); !strings.Contains(v, "Plan: rollback demo.test lowers enforce to testing") || !strings.Contains(v, "nothing served (senders may hold enforce) → testing") {
 		t.Errorf("the plan hides that it lowers the mode:\n%s", v)
 	}
 	assertNoCommands(t, d)

@@ -81,7 +81,11 @@ func (p planModel) view() string {
 		if pl.Current != nil && pl.Current.ID != "" {
 			old = pl.Current.ID
 		}
-		add(fmt.Sprintf("%s → %s", textout.PolicyLabel(pl.Current), c.st.Bold.Render(textout.PolicyLabel(pl.Target))))
+		cur := textout.PolicyLabel(pl.Current)
+		if from, _, ok := lowers(pl); ok && pl.Current == nil {
+			cur = "nothing served (senders may hold " + from + ")"
+		}
+		add(fmt.Sprintf("%s → %s", cur, c.st.Bold.Render(textout.PolicyLabel(pl.Target))))
 		add(fmt.Sprintf("policy id %s → %s", old, c.st.Bold.Render(pl.Target.ID)))
 	}
 	if pl.Reason != "" {

@@ -93,6 +93,12 @@ func (w waitModel) due() bool {
 	return !w.c.now().Before(w.nextAt)
 }
 
+// timed: the gate opens at nextAt (a window); otherwise nextAt is only
+// the next poll of an answer that has not turned yet.
+func (w waitModel) timed() bool {
+	return !w.nextAt.IsZero() && (w.out.Gate == nil || w.out.Gate.Kind == workflow.GateWindow)
+}
+
 func (w waitModel) opens() string {
 	return stamp(w.nextAt) + " (in " + human(w.nextAt.Sub(w.c.now())) + ")"
 }
@@ -101,6 +107,9 @@ func (w waitModel) opens() string {
 func (w waitModel) leftNote() string {
 	if w.gate.blocked || w.nextAt.IsZero() {
 		return "stopped waiting: " + string(w.req.Workflow) + " is blocked until the cause is fixed; n on the dashboard runs it again"
+	}
+	if !w.timed() {
+		return "stopped waiting; n on the dashboard runs " + string(w.req.Workflow) + " again"
 	}
 	return "stopped waiting; the gate opens " + w.opens() + "; n on the dashboard runs " + string(w.req.Workflow) + " again"
 }
@@ -120,7 +129,11 @@ func (w waitModel) view(rep *checks.Report) string {
 	b.WriteString(c.st.Bold.Render(fmt.Sprintf("Waiting: %s of %s is closed", gate, w.req.Workflow)) + "\n")
 	b.WriteString(reason + "\n\n")
 	if !w.nextAt.IsZero() {
-		fmt.Fprintf(&b, "opens    %s\n", w.opens())
+		label := "opens    "
+		if !w.timed() {
+			label = "recheck  "
+		}
+		b.WriteString(label + w.opens() + "\n")
 	}
 	b.WriteString(w.checkedLine() + "\n")
 	if h := horizon(w.gate.meanwhile); h != "" {
@@ -135,7 +148,11 @@ func (w waitModel) view(rep *checks.Report) string {
 }
 
 func (w waitModel) checkedLine() string {
-	line := fmt.Sprintf("checked  %d times while waiting", w.rechecks)
+	times := fmt.Sprintf("%d times", w.rechecks)
+	if w.rechecks == 1 {
+		times = "once"
+	}
+	line := "checked  " + times + " while waiting"
 	if w.checking {
 		line += "; checking now…"
 	}
