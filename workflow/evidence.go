@@ -323,11 +323,11 @@ func (ev *Evidence) Gate() (GateResult, bool) {
 	}
 	switch {
 	case len(keys) > 0:
-		g.Reason = fmt.Sprintf("TLS-RPT reports since %s show %s failed sessions under policy %s (%d reports, %s successful sessions): fix the causes below and roll back or wait for clean reports; once a cause is fixed, --without-reports promotes over the old failures%s",
+		g.Reason = fmt.Sprintf("TLS-RPT reports since %s show %s failed sessions under policy %s (%d reports, %s successful sessions): fix the causes below and roll back or wait for clean reports; once a cause is fixed, going on without reports promotes over the old failures%s",
 			sinceS, satcount.String(failed), id, ev.reports, satcount.String(ev.successful), note)
 		return g, true
 	case ev.reports == 0:
-		return GateResult{Kind: GateEvidence, Reason: fmt.Sprintf("no TLS-RPT reports since %s for the current policy %s%s; wait for reports, or pass --without-reports", sinceS, id, note)}, false
+		return GateResult{Kind: GateEvidence, Reason: fmt.Sprintf("no TLS-RPT reports since %s for the current policy %s%s; wait for reports, or go on without reports", sinceS, id, note)}, false
 	}
 	orgs := make([]string, 0, len(ev.orgs))
 	for o := range ev.orgs {

@@ -49,7 +49,7 @@ type Published struct {
 }
 
 // ErrBadPublish is a malformed --publish value (a usage error).
-var ErrBadPublish = errors.New("invalid --publish")
+var ErrBadPublish = errors.New("invalid publisher")
 
 // ErrNoExecCommand is an exec publisher named without its command: what a
 // journal says of one (journal.PublishExec). The command must come from
@@ -72,7 +72,7 @@ func ParsePublisherIn(spec string, scrubEnv []string, stateDir string) (Publishe
 	switch kind {
 	case "serve":
 		if arg != "" {
-			return nil, fmt.Errorf("%w %q: serve takes no argument (it writes into the state directory; see --state-dir)", ErrBadPublish, spec)
+			return nil, fmt.Errorf("%w %q: serve takes no argument (it writes into the state directory)", ErrBadPublish, spec)
 		}
 		if stateDir == "" {
 			d, err := journal.DefaultDir()

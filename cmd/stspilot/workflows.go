@@ -599,7 +599,7 @@ func newEngine(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error
 		return nil, usageErrorf("--publish %q: exec needs a command, e.g. exec:'aws s3 cp - s3://bucket/.well-known/mta-sts.txt'", publish)
 	}
 	if err != nil {
-		return nil, &usageError{err}
+		return nil, &usageError{fmt.Errorf("--publish: %w", err)}
 	}
 	served, err := workflow.NewServedChecker(o.Resolvers, nil, 0, nil)
 	if err != nil {
