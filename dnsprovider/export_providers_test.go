@@ -1,6 +1,10 @@
 package dnsprovider
 
-import "time"
+import (
+	"net/http"
+	"testing"
+	"time"
+)
 
 // SetRetryForTest replaces the retry policy of a provider built by
 // FromLibdns, so that tests of retries do not sleep for seconds.
@@ -17,3 +21,17 @@ func LibdnsOf(p Provider) (LibdnsProvider, bool) {
 	}
 	return a.p, true
 }
+
+// SetProviderTransportForTest puts rt under every HTTP client this package
+// hands to a provider, until the test ends.
+func SetProviderTransportForTest(t testing.TB, rt http.RoundTripper) {
+	old := providerTransport
+	providerTransport = rt
+	t.Cleanup(func() { providerTransport = old })
+}
+
+// MaxResponseBody is the cap of a response body, and ErrTooLarge what a
+// read past it fails with.
+const MaxResponseBody = maxResponseBody
+
+var ErrTooLarge = errTooLarge

@@ -26,8 +26,21 @@ type HTTPDoer interface {
 	Do(*http.Request) (*http.Response, error)
 }
 
+// providerTransport carries the requests of every client this package
+// hands to a provider; tests replace it (SetProviderTransportForTest) to
+// reach a fake server through the very client a provider was given.
+var providerTransport http.RoundTripper = http.DefaultTransport
+
 // newHTTPClient is the production client: a timeout on every request.
-func newHTTPClient() *http.Client { return &http.Client{Timeout: httpTimeout} }
+func newHTTPClient() *http.Client {
+	return &http.Client{Timeout: httpTimeout, Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return providerTransport.RoundTrip(r)
+	})}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // boundedClient caps every response body and turns an error status whose
 // body is not JSON (a proxy's HTML page, an empty 503) into an error that
@@ -53,6 +66,10 @@ func (b boundedClient) Do(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// errTooLarge is the error of a read past maxResponseBody. Providers
+// report it with their own words around it, so tests look for its text.
+var errTooLarge = fmt.Errorf("response body larger than %d bytes", maxResponseBody)
+
 // cappedBody fails a read past its limit instead of truncating silently.
 type cappedBody struct {
 	rc   io.ReadCloser
@@ -61,7 +78,13 @@ type cappedBody struct {
 
 func (c *cappedBody) Read(p []byte) (int, error) {
 	if c.left <= 0 {
-		return 0, fmt.Errorf("response body larger than %d bytes", maxResponseBody)
+		// A body of exactly the cap is fine: only a byte past it fails.
+		var one [1]byte
+		n, err := c.rc.Read(one[:])
+		if n == 0 {
+			return 0, err
+		}
+		return 0, errTooLarge
 	}
 	if int64(len(p)) > c.left {
 		p = p[:c.left]
@@ -76,7 +99,9 @@ func (c *cappedBody) Close() error { return c.rc.Close() }
 // boundedHTTPClient is an *http.Client with the timeout and the bounds of
 // boundedClient, for providers whose HTTPClient field is an *http.Client.
 func boundedHTTPClient() *http.Client {
-	return &http.Client{Timeout: httpTimeout, Transport: boundedTransport{http.DefaultTransport}}
+	return &http.Client{Timeout: httpTimeout, Transport: boundedTransport{roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return providerTransport.RoundTrip(r)
+	})}}
 }
 
 // boundedTransport applies boundedClient's rules at the transport.

@@ -10,6 +10,7 @@ var cloudflareInfo = Info{
 	Description: "Cloudflare DNS through its v4 API, with a scoped API token",
 	Docs:        "https://github.com/libdns/cloudflare#authenticating",
 	Module:      "github.com/libdns/cloudflare v0.2.2",
+	HTTPClient:  HTTPCapped,
 	Settings: []Setting{
 		{Name: "api_token", Env: "CLOUDFLARE_API_TOKEN", Secret: true, Required: true,
 			Help: "API token with Zone / DNS / Edit on the zone (a token, not the global API key)"},

@@ -15,6 +15,7 @@ var manualInfo = Info{
 	Description: "writes nothing: shows the exact record to publish or remove, reads the zone's authoritative servers and waits until every one answers it",
 	Docs:        "https://github.com/stspilot/stspilot/blob/main/docs/providers.md#manual",
 	Manual:      true,
+	HTTPClient:  HTTPNone,
 }
 
 func openManual(_ Values, _ []string, env Env) (Provider, error) {

@@ -22,6 +22,7 @@ var rfc2136Info = Info{
 	Description: "signed dynamic updates (TSIG) to the zone's primary server; reads the zone by AXFR with the same key",
 	Docs:        "https://github.com/stspilot/stspilot/blob/main/docs/providers.md#rfc2136",
 	Module:      "github.com/libdns/rfc2136 v1.0.1",
+	HTTPClient:  HTTPNone,
 	Settings: []Setting{
 		{Name: "server", Env: "RFC2136_SERVER", Required: true, Help: "primary server, host:port (port 53 when left out; IPv6 in brackets: [2001:db8::1]:53)"},
 		{Name: "key_name", Env: "RFC2136_KEY_NAME", Required: true, Help: "TSIG key name, as in the server's key statement"},

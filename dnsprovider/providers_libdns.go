@@ -14,6 +14,7 @@ import (
 	"github.com/libdns/dynu"
 	"github.com/libdns/gandi"
 	"github.com/libdns/inwx"
+	"github.com/libdns/libdns"
 	"github.com/libdns/namecheap"
 	"github.com/libdns/netcup"
 	"github.com/libdns/porkbun"
@@ -68,6 +69,7 @@ var route53Info = Info{
 	Description: "Route 53 hosted zones through the AWS SDK; with no keys set, the SDK's default credential chain (AWS_* variables, ~/.aws, SSO, instance roles)",
 	Docs:        "https://github.com/libdns/route53#authenticating",
 	Module:      "github.com/libdns/route53 v1.6.2",
+	HTTPClient:  HTTPLibraryDefault + ": the AWS SDK's client, which libdns/route53 v1.6.2 builds itself (no field or option takes another); requests carry our deadline, response bodies are not capped",
 	Settings: []Setting{
 		setting("route53", "access_key_id", false, false, "access key ID; with ROUTE53_SECRET_ACCESS_KEY, overrides the default credential chain"),
 		setting("route53", "secret_access_key", secret, false, "secret access key of that key ID"),
@@ -125,6 +127,7 @@ var desecInfo = Info{
 	Description: "deSEC.io, the free DNSSEC hosting, through its REST API",
 	Docs:        "https://github.com/libdns/desec#readme",
 	Module:      "github.com/libdns/desec v1.1.1",
+	HTTPClient:  HTTPLibraryDefault + ": http.DefaultClient (libdns/desec v1.1.1: no field or option takes another); requests carry our deadline, but response bodies are read whole",
 	Settings: []Setting{
 		setting("desec", "token", secret, required, "API token from https://desec.io/tokens (no token-management permission needed)"),
 	},
@@ -142,6 +145,7 @@ var cloudnsInfo = Info{
 	Description: "ClouDNS through its HTTP API, as an API user or sub-user",
 	Docs:        "https://github.com/libdns/cloudns#readme",
 	Module:      "github.com/libdns/cloudns v1.2.0",
+	HTTPClient:  HTTPCapped,
 	Settings: []Setting{
 		setting("cloudns", "auth_id", false, false, "API user ID (auth-id); or set CLOUDNS_SUB_AUTH_ID or CLOUDNS_SUB_AUTH_USER"),
 		setting("cloudns", "sub_auth_id", false, false, "API sub-user ID (sub-auth-id), used when CLOUDNS_AUTH_ID is not set"),
@@ -169,6 +173,7 @@ var dynuInfo = Info{
 	Description: "Dynu DNS through its v2 API",
 	Docs:        "https://github.com/libdns/dynu#readme",
 	Module:      "github.com/libdns/dynu v1.0.0",
+	HTTPClient:  HTTPCapped,
 	Settings: []Setting{
 		setting("dynu", "api_token", secret, required, "API key from https://www.dynu.com/ControlPanel/APICredentials"),
 		setting("dynu", "own_domain", false, false, "your root domain in Dynu, when the zone is a Dynu domain (my.dynu.com in dynu.com)"),
@@ -176,7 +181,13 @@ var dynuInfo = Info{
 }
 
 func openDynu(v Values, secrets []string, _ Env) (Provider, error) {
-	return FromLibdns("dynu", &dynu.Provider{APIToken: v["api_token"], OwnDomain: v["own_domain"]}, libdnsOptions(dynuInfo, secrets)), nil
+	p := &dynu.Provider{APIToken: v["api_token"], OwnDomain: v["own_domain"]}
+	// libdns/dynu builds its client in a sync.Once on first use, with a
+	// client of its own; run the Once now and give it ours instead.
+	c := dynu.NewClient(p.APIToken)
+	c.HTTPClient = boundedHTTPClient()
+	p.Once.Do(func() { p.Client = c })
+	return FromLibdns("dynu", p, libdnsOptions(dynuInfo, secrets)), nil
 }
 
 // --- Gandi ------------------------------------------------------------------
@@ -187,6 +198,7 @@ var gandiInfo = Info{
 	Description: "Gandi LiveDNS through its v5 API",
 	Docs:        "https://github.com/libdns/gandi#readme",
 	Module:      "github.com/libdns/gandi v1.1.0",
+	HTTPClient:  HTTPLibraryDefault + ": http.DefaultClient (libdns/gandi v1.1.0: no field or option takes another); requests carry our deadline, but response bodies are read whole",
 	Settings: []Setting{
 		setting("gandi", "bearer_token", secret, required, "personal access token with the Manage domain name technical configurations permission"),
 	},
@@ -204,6 +216,7 @@ var inwxInfo = Info{
 	Description: "INWX through its JSON-RPC API",
 	Docs:        "https://github.com/libdns/inwx#readme",
 	Module:      "github.com/libdns/inwx v0.3.1",
+	HTTPClient:  HTTPLibraryDefault + ": a client with a cookie jar for the session that libdns/inwx v0.3.1 builds for every call (no field or option takes another); requests carry our deadline, but response bodies are read whole",
 	Settings: []Setting{
 		setting("inwx", "username", false, required, "INWX account user name"),
 		setting("inwx", "password", secret, required, "INWX account password"),
@@ -225,9 +238,11 @@ func openInwx(v Values, secrets []string, _ Env) (Provider, error) {
 var namecheapInfo = Info{
 	Name:        "namecheap",
 	Title:       "Namecheap",
-	Description: "Namecheap through its XML API (the API must be enabled and the client IP whitelisted)",
+	Description: "Namecheap through its XML API (the API must be enabled and the client IP whitelisted); reads only",
 	Docs:        "https://github.com/libdns/namecheap#readme",
 	Module:      "github.com/libdns/namecheap v1.0.0",
+	Caveat:      "it reads the zone but refuses every write: libdns/namecheap v1.0.0 re-sends every host record of the domain through setHosts without the EmailType parameter, which resets the domain's mail settings at Namecheap and drops its custom MX records. Publish the two TXT records with the manual provider (or in Namecheap's dashboard) until the library keeps EmailType",
+	HTTPClient:  HTTPLibraryDefault + ": http.DefaultClient (libdns/namecheap v1.0.0: no field or option takes another); requests carry our deadline, but response bodies are read whole",
 	Settings: []Setting{
 		setting("namecheap", "api_key", secret, required, "API key from Profile / Tools / Namecheap API Access"),
 		setting("namecheap", "user", false, required, "API user name (usually the account name)"),
@@ -246,7 +261,42 @@ func openNamecheap(v Values, secrets []string, _ Env) (Provider, error) {
 		return nil, err
 	}
 	p := &namecheap.Provider{APIKey: v["api_key"], User: v["user"], ClientIP: v["client_ip"], APIEndpoint: v["api_endpoint"]}
-	return FromLibdns("namecheap", p, libdnsOptions(namecheapInfo, secrets)), nil
+	return FromLibdns("namecheap", namecheapReadOnly{p}, libdnsOptions(namecheapInfo, secrets)), nil
+}
+
+// errNamecheapWrite is why the namecheap provider writes nothing.
+//
+// Namecheap's API has no call that adds or removes one record:
+// namecheap.domains.dns.setHosts replaces every host record of the domain,
+// and its top-level EmailType parameter (MX, MXE, FWD, OX, GMAIL) says how
+// mail is routed; getHosts returns it as an attribute of
+// DomainDNSGetHostsResult. libdns/namecheap v1.0.0 never reads that
+// attribute (getHostsResponseRecord, internal/namecheap/namecheap.go
+// lines 121-140, has no EmailType) and never sends the top-level parameter
+// (addToValues, line 171, numbers it per host: EmailType1, EmailType2 ...,
+// and only for MX records built from a libdns.MX, not for those read back
+// by getHosts). AppendRecords and DeleteRecords (provider.go) re-send the
+// whole zone through setHosts, so adding our TXT record resets the
+// domain's mail settings and drops its custom MX records: mail for the
+// very domain MTA-STS protects would stop. The library builds its own
+// HTTP client (http.DefaultClient, line 439), so there is no place to add
+// the parameter on its way out either.
+var errNamecheapWrite = fmt.Errorf("%w: refusing to write: libdns/namecheap v1.0.0 rewrites every host record of the domain through setHosts without its EmailType, which resets the domain's mail settings at Namecheap (custom MX records are dropped); publish the record by hand with the manual provider", ErrConfig)
+
+// namecheapReadOnly reads through libdns/namecheap and refuses every
+// write (errNamecheapWrite) before anything is sent.
+type namecheapReadOnly struct{ p *namecheap.Provider }
+
+func (n namecheapReadOnly) GetRecords(ctx context.Context, zone string) ([]libdns.Record, error) {
+	return n.p.GetRecords(ctx, zone)
+}
+
+func (namecheapReadOnly) AppendRecords(context.Context, string, []libdns.Record) ([]libdns.Record, error) {
+	return nil, errNamecheapWrite
+}
+
+func (namecheapReadOnly) DeleteRecords(context.Context, string, []libdns.Record) ([]libdns.Record, error) {
+	return nil, errNamecheapWrite
 }
 
 // --- netcup -----------------------------------------------------------------
@@ -257,6 +307,7 @@ var netcupInfo = Info{
 	Description: "netcup's DNS through its CCP API",
 	Docs:        "https://github.com/libdns/netcup#readme",
 	Module:      "github.com/libdns/netcup v1.0.0",
+	HTTPClient:  HTTPLibraryDefault + ": http.DefaultClient (libdns/netcup v1.0.0: no field or option takes another); requests carry our deadline, but response bodies are read whole",
 	Settings: []Setting{
 		setting("netcup", "customer_number", false, required, "netcup customer number"),
 		setting("netcup", "api_key", secret, required, "CCP API key"),
@@ -277,6 +328,7 @@ var porkbunInfo = Info{
 	Description: "Porkbun through its v3 API (API access must be enabled for the domain)",
 	Docs:        "https://github.com/libdns/porkbun#readme",
 	Module:      "github.com/libdns/porkbun v1.1.0",
+	HTTPClient:  HTTPLibraryDefault + ": a new http.Client for every request in libdns/porkbun v1.1.0 (no field or option takes another), without a timeout and without a context: a call is not cut at our deadline, and response bodies are read whole",
 	Settings: []Setting{
 		setting("porkbun", "api_key", secret, required, "API key (pk1_...)"),
 		setting("porkbun", "api_secret_key", secret, required, "secret API key (sk1_...)"),
@@ -296,6 +348,7 @@ var powerdnsInfo = Info{
 	Description: "a PowerDNS Authoritative server through its HTTP API (for RFC 2136 updates use rfc2136)",
 	Docs:        "https://github.com/libdns/powerdns#readme",
 	Module:      "github.com/libdns/powerdns v0.1.4",
+	HTTPClient:  HTTPLibraryDefault + ": http.DefaultClient, through github.com/mittwald/go-powerdns, which libdns/powerdns v0.1.4 builds without passing a client (no field or option takes another); requests carry our deadline, but response bodies are read whole",
 	Settings: []Setting{
 		setting("powerdns", "server_url", false, required, "base URL of the API, e.g. https://pdns.example.net:8081"),
 		{Name: "server_id", Env: "POWERDNS_SERVER_ID", Default: "localhost", Help: "server ID in the API"},
@@ -321,6 +374,7 @@ var (
 	_ LibdnsProvider = (*gandi.Provider)(nil)
 	_ LibdnsProvider = (*inwx.Provider)(nil)
 	_ LibdnsProvider = (*namecheap.Provider)(nil)
+	_ LibdnsProvider = namecheapReadOnly{}
 	_ LibdnsProvider = (*netcup.Provider)(nil)
 	_ LibdnsProvider = (*porkbun.Provider)(nil)
 	_ LibdnsProvider = (*powerdns.Provider)(nil)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/stspilot/stspilot/internal/redact"
@@ -47,6 +48,35 @@ type Info struct {
 	// Hidden providers (memory) are for tests and the demo; `providers`
 	// does not list them.
 	Hidden bool `json:"-"`
+	// HTTPClient says what carries the provider's API calls: HTTPCapped,
+	// HTTPNone, or HTTPLibraryDefault then ": " and why stspilot's client
+	// cannot be used (docs/providers.md lists these exceptions).
+	HTTPClient string `json:"-"`
+	// Caveat is what a user must know before relying on the provider
+	// (a write it refuses, a risk it carries), or empty.
+	Caveat string `json:"-"`
+}
+
+// Values of Info.HTTPClient.
+const (
+	// HTTPCapped: every API call goes through stspilot's client: a
+	// timeout per request, response bodies capped, and an error status
+	// with a body that is not JSON reported by its status.
+	HTTPCapped = "capped"
+	// HTTPNone: the provider makes no HTTP calls (DNS only, or nothing).
+	HTTPNone = "none"
+	// HTTPLibraryDefault starts the value of a provider whose library
+	// uses a client of its own and has no way to be given ours.
+	HTTPLibraryDefault = "library default"
+)
+
+// httpClientValid reports whether v is a value Info.HTTPClient may take.
+func httpClientValid(v string) bool {
+	if v == HTTPCapped || v == HTTPNone {
+		return true
+	}
+	reason, ok := strings.CutPrefix(v, HTTPLibraryDefault+": ")
+	return ok && strings.TrimSpace(reason) != ""
 }
 
 // SecretEnv returns the environment variables of the secret settings.
@@ -195,12 +225,16 @@ func SecretValues(src Source) []string {
 	return out
 }
 
-// register adds a row; it panics on a duplicate name or a setting whose
-// variable does not follow the NAME_SETTING scheme (a programming error,
-// caught by the registry's tests).
+// register adds a row; it panics on a duplicate name, a setting whose
+// variable does not follow the NAME_SETTING scheme or an HTTPClient that
+// is not one of its values (programming errors, caught by every test of
+// the package).
 func register(info Info, open Factory) {
 	if _, dup := find(info.Name); dup {
 		panic("dnsprovider: provider registered twice: " + info.Name)
+	}
+	if !httpClientValid(info.HTTPClient) {
+		panic("dnsprovider: " + info.Name + ": HTTPClient " + strconv.Quote(info.HTTPClient) + " is not capped, none or \"library default: REASON\"")
 	}
 	prefix := strings.ToUpper(info.Name) + "_"
 	for _, s := range info.Settings {

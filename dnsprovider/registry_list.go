@@ -30,6 +30,7 @@ var memoryInfo = Info{
 	Description: "an in-process zone for tests and the demo sandbox; nothing leaves the process",
 	Docs:        "https://github.com/stspilot/stspilot/blob/main/docs/providers.md#memory",
 	Hidden:      true,
+	HTTPClient:  HTTPNone,
 }
 
 // Memory is the zone store behind the "memory" provider of this process,

@@ -82,6 +82,18 @@ export DESEC_TOKEN=...          # the provider's settings, as for stspilot
 STSPILOT_LIVE_PROVIDERS=desec:example.org go test ./dnsprovider -run TestConformanceLive -v
 ` + "```" + `
 
+## HTTP clients
+
+Where a provider's library takes an HTTP client, stspilot gives it its own
+(**capped** below): every request times out after 60 s, a response body
+larger than 8 MiB fails instead of being read, and an error status whose
+body is not JSON (a proxy's HTML page) is reported by its status. The
+other libraries build a client of their own and offer no way to pass
+another; each is listed below as an exception, with what that means. Their
+requests still carry the deadline of the step that makes them (except
+porkbun's, whose library sends them without a context), but their
+responses are read whole.
+
 ## Providers
 `
 
@@ -90,14 +102,18 @@ STSPILOT_LIVE_PROVIDERS=desec:example.org go test ./dnsprovider -run TestConform
 func providersMarkdown() string {
 	var b strings.Builder
 	b.WriteString(providersDocIntro)
-	b.WriteString("\n| Provider | For | Implemented by |\n|---|---|---|\n")
+	b.WriteString("\n| Provider | For | Implemented by | HTTP client |\n|---|---|---|---|\n")
 	all := dnsprovider.Providers(true)
 	for _, p := range all {
 		mod := p.Module
 		if mod == "" {
 			mod = "stspilot"
 		}
-		fmt.Fprintf(&b, "| [`%s`](#%s) | %s | %s |\n", p.Name, p.Name, p.Title, mod)
+		httpc := p.HTTPClient
+		if strings.HasPrefix(httpc, dnsprovider.HTTPLibraryDefault) {
+			httpc = "the library's own ([exception](#" + p.Name + "))"
+		}
+		fmt.Fprintf(&b, "| [`%s`](#%s) | %s | %s | %s |\n", p.Name, p.Name, p.Title, mod, httpc)
 	}
 	for _, p := range all {
 		fmt.Fprintf(&b, "\n## %s\n\n**%s**: %s.", p.Name, p.Title, p.Description)
@@ -112,6 +128,15 @@ func providersMarkdown() string {
 			fmt.Fprintf(&b, "Implemented by `%s`. ", p.Module)
 		}
 		fmt.Fprintf(&b, "Documentation: <%s>\n\n", p.Docs)
+		if p.Caveat != "" {
+			fmt.Fprintf(&b, "**Caveat**: %s.\n\n", p.Caveat)
+		}
+		switch reason, exception := strings.CutPrefix(p.HTTPClient, dnsprovider.HTTPLibraryDefault+": "); {
+		case p.HTTPClient == dnsprovider.HTTPCapped:
+			b.WriteString("HTTP client: capped (stspilot's).\n\n")
+		case exception:
+			fmt.Fprintf(&b, "HTTP client: an exception, the library's own: %s.\n\n", reason)
+		}
 		if len(p.Settings) == 0 {
 			b.WriteString("No settings.\n")
 			continue
@@ -144,6 +169,14 @@ func TestProvidersDocMatchesRegistry(t *testing.T) {
 			if !strings.Contains(string(got), "| `"+s.Env+"` |") {
 				t.Errorf("no row for %s", s.Env)
 			}
+		}
+		// A provider whose HTTP calls escape stspilot's capped client is
+		// listed as an exception with its reason; a caveat is shown.
+		if reason, ok := strings.CutPrefix(p.HTTPClient, dnsprovider.HTTPLibraryDefault+": "); ok && !strings.Contains(string(got), "HTTP client: an exception, the library's own: "+reason) {
+			t.Errorf("%s is not listed as an HTTP client exception", p.Name)
+		}
+		if p.Caveat != "" && !strings.Contains(string(got), "**Caveat**: "+p.Caveat) {
+			t.Errorf("the caveat of %s is not shown", p.Name)
 		}
 	}
 }
