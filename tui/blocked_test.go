@@ -147,6 +147,15 @@ func TestLeavingABlockedRollbackOffersToFinishIt(t *testing.T) {
 	if strings.Contains(v, "first") {
 		t.Errorf("the dashboard sends the operator elsewhere first:\n%s", v)
 	}
+	// Promote is refused until the rollback is finished; O plans that.
+	d.key("p")
+	d.until("the promote plan", func() bool { return d.m.state == stPlan })
+	if r := d.m.plan.plan.Refusal; r == nil || r.Code != workflow.CodeFinishInterrupted || !strings.Contains(d.m.View(), "O plans the interrupted rollback, to finish it first") {
+		t.Fatalf("promote over an interrupted rollback:\n%s", d.m.View())
+	}
+	d.key("O")
+	d.until("the rollback plan O made", func() bool { return d.m.state == stPlan && d.m.plan.plan.Workflow == workflow.Rollback })
+	d.key("esc")
 	d.key("n")
 	d.until("the rollback plan", func() bool { return d.m.state == stPlan })
 	if p := d.m.plan.plan; p.Workflow != workflow.Rollback {
@@ -236,5 +245,32 @@ func TestNoScreenNamesAFlagOrCommand(t *testing.T) {
 				t.Errorf("the walk saw only %v", seen)
 			}
 		})
+	}
+}
+
+// TestFindingActionKey: a finding whose typed action is a workflow offers
+// that workflow's key on the findings screen, and the key plans it.
+func TestFindingActionKey(t *testing.T) {
+	w := newWorld(t)
+	d := drive(t, NewModel(context.Background(), w.opts))
+	rollout(d)
+	d.key("enter")
+	d.ready()
+	d.key("x")
+	i := slices.IndexFunc(d.m.breaks.items, func(f Failure) bool { return f.Name == string(sandbox.OrphanPolicy) })
+	d.key(string(breakKeys[i]))
+	d.until("the orphan policy in the check", func() bool { return !d.m.dash.running && hasFinding(d.m.dash.rep, "teardown.orphan-policy") })
+	d.key("esc")
+	if v := d.m.View(); !strings.Contains(v, "t plans the teardown that fixes it") {
+		t.Errorf("the broken dashboard does not offer the finding's action:\n%s", v)
+	}
+	d.key("f")
+	if v := d.m.View(); !strings.Contains(v, "key:  t plans the teardown") {
+		t.Fatalf("the findings screen does not offer the action's key:\n%s", v)
+	}
+	d.key("t")
+	d.until("the teardown plan", func() bool { return d.m.state == stPlan })
+	if p := d.m.plan.plan; p.Workflow != workflow.Teardown {
+		t.Fatalf("t on the findings planned %s", p.Workflow)
 	}
 }
