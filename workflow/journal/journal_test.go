@@ -7,6 +7,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,10 @@ func full(t testing.TB) *Journal {
 	j.Provider, j.Publish = "rfc2136", "webroot:/srv/www"
 	j.Policy = &Policy{Text: policyText, ID: "20261129050000abcdefgh", Mode: "testing", MaxAge: 86400, MX: []string{"mx1.example.com"}, ServedAt: t0, PublishedAt: t0.Add(time.Minute)}
 	j.TLSRPT = &TLSRPT{Record: "v=TLSRPTv1; rua=mailto:tlsrpt@example.com", SetAt: t0}
+	j.Ledger = []LedgerPolicy{
+		{Hash: PolicyHash("version: STSv1\r\nmode: enforce\r\nmx: old.example.com\r\nmax_age: 604800\r\n"), ID: "old1", Mode: "enforce", MaxAge: 604800, MX: []string{"old.example.com"}, PublishedAt: t0.Add(-30 * 24 * time.Hour), ReplacedAt: t0, TXTTTL: 3600, Assumed: true},
+		{Hash: PolicyHash(policyText), ID: "20261129050000abcdefgh", Mode: "testing", MaxAge: 86400, MX: []string{"mx1.example.com"}, PublishedAt: t0.Add(time.Minute)},
+	}
 	j.Intent = &Intent{Workflow: "promote", Target: &Policy{Text: strings.Replace(policyText, "testing", "enforce", 1), ID: "20261213050000ijklmnop", Mode: "enforce", MaxAge: 86400}, RUA: "mailto:tlsrpt@example.com", Run: "20261213T050000Z-42", StartedAt: t0.Add(14 * 24 * time.Hour)}
 	j.SetWindow(Window{Kind: WindowSoak, Start: t0, Seconds: 14 * 86400, NotBefore: t0.Add(14 * 24 * time.Hour), Reason: "soak of testing@86400"})
 	j.SetWindow(Window{Kind: WindowTeardown, Start: t0, Seconds: 86400, NotBefore: t0.Add(24 * time.Hour), Ended: t0.Add(25 * time.Hour)})
@@ -441,5 +446,57 @@ func TestNoCommandInAJournal(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(path); bytes.Contains(b, []byte("touch")) {
 		t.Errorf("the command is still in the saved journal")
+	}
+}
+
+// TestMigrateV1: a stspilot.journal/v1 document is read as the current
+// version with its ledger rebuilt: one policy per id every name server
+// answered, in order, each replaced when the next was published, with the
+// TTL its record was replaced with; the live policy last and unreplaced.
+func TestMigrateV1(t *testing.T) {
+	testing1 := policyText
+	enforce := strings.Replace(policyText, "testing", "enforce", 1)
+	j, err := New("example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(e Entry, at time.Time) {
+		id := j.Append(e, at)
+		if err := j.Finish(id, Done, at.Add(time.Second), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	url := "https://mta-sts.example.com/.well-known/mta-sts.txt"
+	add(Entry{Kind: KindPolicyWrite, Name: url, After: testing1, PolicyText: testing1, PolicyID: "id1", MaxAge: 86400}, t0)
+	add(Entry{Kind: KindTXTSet, Name: "_mta-sts.example.com", After: "v=STSv1; id=id1;", PolicyID: "id1", MaxAge: 86400}, t0.Add(time.Minute))
+	add(Entry{Kind: KindPublished, Name: "_mta-sts.example.com", After: "v=STSv1; id=id1;", PolicyID: "id1", MaxAge: 86400, Changed: true}, t0.Add(2*time.Minute))
+	t1 := t0.Add(15 * 24 * time.Hour)
+	add(Entry{Kind: KindPolicyWrite, Name: url, Before: testing1, After: enforce, PolicyText: enforce, PolicyID: "id2", MaxAge: 86400}, t1)
+	add(Entry{Kind: KindTXTSet, Name: "_mta-sts.example.com", Before: "v=STSv1; id=id1;", After: "v=STSv1; id=id2;", PolicyID: "id2", MaxAge: 86400, TTL: 600}, t1.Add(time.Minute))
+	add(Entry{Kind: KindPublished, Name: "_mta-sts.example.com", After: "v=STSv1; id=id2;", PolicyID: "id2", MaxAge: 86400, Changed: true}, t1.Add(2*time.Minute))
+	j.Policy = &Policy{Text: enforce, ID: "id2", Mode: "enforce", MaxAge: 86400, MX: []string{"mx1.example.com"}, PublishedAt: t1.Add(2*time.Minute + time.Second)}
+	b, err := Encode(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := bytes.Replace(b, []byte(Schema), []byte(SchemaV1), 1)
+	got, err := Decode(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Schema != Schema || len(got.Ledger) != 2 {
+		t.Fatalf("migrated: schema %s, ledger %+v", got.Schema, got.Ledger)
+	}
+	l0, l1 := got.Ledger[0], got.Ledger[1]
+	if l0.ID != "id1" || l0.Mode != "testing" || l0.Hash != PolicyHash(testing1) || !slices.Equal(l0.MX, []string{"mx1.example.com"}) || !l0.PublishedAt.Equal(t0.Add(2*time.Minute+time.Second)) || !l0.ReplacedAt.Equal(l1.PublishedAt) || l0.TXTTTL != 600 {
+		t.Errorf("ledger[0] %+v", l0)
+	}
+	if l1.ID != "id2" || l1.Mode != "enforce" || l1.Replaced() || l1.Hash != PolicyHash(enforce) {
+		t.Errorf("ledger[1] %+v", l1)
+	}
+	// A v1 document never has a ledger.
+	bad := bytes.Replace(v1, []byte(`"entries"`), []byte(`"ledger": [], "entries"`), 1)
+	if _, err := Decode(bad); err == nil {
+		t.Error("a v1 document with a ledger was accepted")
 	}
 }
