@@ -259,7 +259,9 @@ func TestFindingActionKey(t *testing.T) {
 	d.key("x")
 	i := slices.IndexFunc(d.m.breaks.items, func(f Failure) bool { return f.Name == string(sandbox.OrphanPolicy) })
 	d.key(string(breakKeys[i]))
-	d.until("the orphan policy in the check", func() bool { return !d.m.dash.running && hasFinding(d.m.dash.rep, "teardown.orphan-policy") })
+	d.until("the orphan policy in the check and the status", func() bool {
+		return !d.m.dash.running && hasFinding(d.m.dash.rep, "teardown.orphan-policy") && d.m.dash.st != nil && d.m.dash.st.Stage == workflow.StageBroken
+	})
 	d.key("esc")
 	if v := d.m.View(); !strings.Contains(v, "t plans the teardown that fixes it") {
 		t.Errorf("the broken dashboard does not offer the finding's action:\n%s", v)
