@@ -737,8 +737,10 @@ func downgrade(p *Plan, j *journal.Journal, now time.Time) bool {
 // stspilot), conservatively: live since at least max_age ago, replaced
 // when stspilot replaces it.
 func (e *Engine) noteLive(j *journal.Journal, lv *live) {
+	// A policy served without an _mta-sts record counts too: senders
+	// that fetched it while a record named it may still hold it.
 	pol := lv.policy
-	if pol == nil || lv.stsID == "" {
+	if pol == nil {
 		return
 	}
 	if in := intentOf(j); in != nil && in.Target.Text == pol.Text {
