@@ -34,7 +34,28 @@
 // window before a teardown deletes anything (STS-SEND-16).
 // evidence: TLS-RPT reports show no failures for the current policy
 // (Config.Evidence; the operator may go without).
-// A closed gate ends the run with StatusPending and the time to come back.
+// A closed gate ends the run with StatusPending. It is waiting
+// (GateWaiting: it opens by itself, a window at NextAt, a change still
+// propagating) or blocked (GateBlocked: an address of the policy host
+// answers an error; it names the address, the answer, the check finding
+// whose fix applies and what senders do meanwhile, and NextAt is only the
+// next re-check). --wait re-checks either on the poll interval.
+//
+// # The ledger and the horizon
+//
+// The journal's ledger lists every policy that was ever live under an id;
+// a policy enters it when its served gate opens, and the policies it
+// replaces are marked replaced then (not before: a rollback stopped by a
+// broken host has replaced nothing). Horizon computes from it until when
+// senders may hold each one (replaced_at + max_age, or now + max_age while
+// served) and the worst case; the rollback risk window, the teardown's
+// cache window, a blocked gate's meanwhile and Status read it.
+//
+// # Codes, not flags
+//
+// Refusals, overrides and missing inputs carry a Code (CodeAdoptLive,
+// CodeFinishInterrupted, ...); the engine writes no flag or command names
+// into its messages, and each front end renders a code its own way.
 //
 // # The journal
 //

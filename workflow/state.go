@@ -20,7 +20,10 @@ import (
 //   - the teardown window starts when mode none went live and lasts the
 //     max_age senders may still hold (Ended: the records are gone);
 //   - the cache window ends when the last replaced testing/enforce policy
-//     may have left every sender's cache;
+//     may have left every sender's cache (the ledger's horizon, Horizon,
+//     extends it);
+//   - Ledger is every policy that was ever live, with when it went live
+//     and when it stopped being served;
 //   - Entries are every external change, written before and after it.
 
 // Policy is a policy as the engine handles it: the journal's.
