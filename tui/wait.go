@@ -134,6 +134,10 @@ func (w waitModel) view(rep *checks.Report) string {
 			label = "recheck  "
 		}
 		b.WriteString(label + w.opens() + "\n")
+		if w.timed() {
+			// The demo's clock runs faster than the wall clock.
+			fmt.Fprintf(&b, "timer    %s real time\n", human(c.real(w.nextAt.Sub(c.now()))))
+		}
 	}
 	b.WriteString(w.checkedLine() + "\n")
 	if h := horizon(w.gate.meanwhile); h != "" {
