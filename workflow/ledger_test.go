@@ -125,6 +125,16 @@ func TestRollbackBlockedByBrokenHost(t *testing.T) {
 			sts := h.txt("_mta-sts")
 			heal := h.breakHost(tc.kind)
 
+			// Broken with enforce cached: promote advises the fix or a
+			// rollback, never a rollout.
+			pp, err := h.e.Plan(context.Background(), Request{Workflow: Promote, Domain: tDomain, WithoutReports: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := pp.Refusal; r == nil || r.Code != CodeFixOrRollback || r.Workflow != Rollback || r.Finding == "" || strings.Contains(r.Reason, "roll out") {
+				t.Errorf("promote on a broken host with enforce cached: %+v", pp.Refusal)
+			}
+
 			out, _ := h.apply(Request{Workflow: Rollback}, ApplyOptions{})
 			now := h.clock.Now()
 			g := out.Gate
