@@ -384,3 +384,26 @@ func TestLedgerFromV1Journal(t *testing.T) {
 		t.Errorf("horizon of the migrated journal %+v", hz)
 	}
 }
+
+// TestTeardownPlanShowsTheIDLiveAtTheDeletion: the teardown plan from a
+// live testing policy deletes the _mta-sts record after mode none's id
+// went live, so the deletion's diff shows that id, not today's.
+func TestTeardownPlanShowsTheIDLiveAtTheDeletion(t *testing.T) {
+	h := newHarness(t, hopts{})
+	live := h.climb(0)
+	p, err := h.e.Plan(context.Background(), Request{Workflow: Teardown, Domain: tDomain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Target == nil || p.Target.Mode != "none" || !p.Downgrade {
+		t.Fatalf("teardown plan: target %+v downgrade %v", p.Target, p.Downgrade)
+	}
+	for _, s := range p.Steps {
+		if s.Kind == StepDeleteSTS && (!strings.Contains(s.Before, p.Target.ID) || strings.Contains(s.Before, live.ID)) {
+			t.Errorf("delete-sts before %q, want the none policy's id %s", s.Before, p.Target.ID)
+		}
+		if s.Kind == StepDeleteTLSRPT && s.Skip != CodeKeepTLSRPT {
+			t.Errorf("delete-tlsrpt names no option to keep it: %+v", s)
+		}
+	}
+}
