@@ -464,7 +464,7 @@ func (r *run) published(want string) error {
 	// max_age from now (a sender may have fetched it a moment ago).
 	for _, old := range []*Policy{p.Current, prev} {
 		if old != nil && old.Mode != string(mtasts.ModeNone) && old.Text != t.Text {
-			if until := now.Add(time.Duration(old.MaxAge) * time.Second); until.After(cachedUntil(j, now)) {
+			if until := now.Add(time.Duration(old.MaxAge) * time.Second); until.After(cacheWindowEnd(j)) {
 				setCachedUntil(j, until, now)
 			}
 		}

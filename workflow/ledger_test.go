@@ -407,3 +407,33 @@ func TestTeardownPlanShowsTheIDLiveAtTheDeletion(t *testing.T) {
 		}
 	}
 }
+
+// TestReadsJournalV2: a journal as stspilot.journal/v2 is written today
+// (testing -> enforce@86400 -> enforce@604800, a rollback stopped by a 404,
+// healed an hour later) reads back byte for byte, and its horizon is the
+// enforce@604800 policy until a week after the healed rollback replaced
+// it. Keep it when the format changes: it is the old journal then.
+func TestReadsJournalV2(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "journal-v2-rollback.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := journal.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := journal.Encode(j); err != nil || string(out) != string(b) {
+		t.Errorf("journal-v2-rollback.json does not round-trip (%v)", err)
+	}
+	hz := Horizon(j, time.Date(2030, 1, 23, 0, 0, 0, 0, time.UTC))
+	w := hz.Worst
+	if w == nil || w.Mode != "enforce" || w.MaxAge != 604800 || w.Served || !w.Until.Equal(time.Date(2030, 1, 29, 1, 0, 0, 0, time.UTC)) {
+		t.Errorf("worst case %+v", w)
+	}
+	if len(hz.Policies) != 2 || !hz.Policies[1].Served || hz.Policies[1].Mode != "testing" {
+		t.Errorf("cached policies %+v, want the enforce@604800 replaced and the testing one served", hz.Policies)
+	}
+	if c := cachedUntil(j, hz.At); !c.Equal(w.Until) {
+		t.Errorf("cache window %s, want the horizon %s", c, w.Until)
+	}
+}

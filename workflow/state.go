@@ -165,14 +165,20 @@ func teardownPending(j *journal.Journal) bool {
 // It is the larger of the cache window the journal keeps and the
 // horizon of the ledger at now (Horizon).
 func cachedUntil(j *journal.Journal, now time.Time) time.Time {
-	var t time.Time
-	if w := j.Window(journal.WindowCache); w != nil {
-		t = w.NotBefore
-	}
+	t := cacheWindowEnd(j)
 	if h := Horizon(j, now).Until(); h.After(t) {
 		t = h
 	}
 	return t
+}
+
+// cacheWindowEnd is the end of the journal's cache window alone (zero
+// when it has none).
+func cacheWindowEnd(j *journal.Journal) time.Time {
+	if w := j.Window(journal.WindowCache); w != nil {
+		return w.NotBefore
+	}
+	return time.Time{}
 }
 
 // Writing the state. The journal keeps whole seconds, truncated: window
