@@ -9,7 +9,7 @@ BIN           := $(CURDIR)/bin
 GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 STATICCHECK   := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
 
-.PHONY: test test-short e2e lint vet staticcheck generate build
+.PHONY: test test-short e2e lint vet staticcheck generate build bench
 
 # Everything, with the real-server world (as root; without root the e2e tests skip).
 test:
@@ -25,6 +25,10 @@ e2e:
 
 build:
 	go build ./...
+
+# The check's benchmarks (README, "How long does a check wait?").
+bench:
+	go test -run '^$$' -bench 'CheckOverlap' -benchtime 5x ./checks
 
 vet:
 	go vet ./...

@@ -1,12 +1,14 @@
 package checks
 
 import (
+	"context"
 	"flag"
 	"os"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // designIDs is the minimum catalogue of docs/design.md, copied verbatim: the names
@@ -82,6 +84,10 @@ func markProduced(r *Report) {
 func TestMain(m *testing.M) {
 	flag.Parse()
 	code := m.Run()
+	// Join the courtesy commands of every Run, so none outlives the tests.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	WaitCourtesy(ctx)
+	cancel()
 	if code == 0 && !filtered() {
 		var missing []string
 		for _, id := range IDs() {

@@ -3,6 +3,8 @@ package checks
 import (
 	"crypto/x509"
 	"time"
+
+	"github.com/stspilot/stspilot/checks/smtpprobe"
 )
 
 // SchemaVersion names the JSON document `check --json` prints (docs/json.md).
@@ -30,6 +32,10 @@ type Options struct {
 	// Progress, when set, is called as each probe starts and ends (the
 	// wizard's spinners). It must not block.
 	Progress func(ProbeEvent)
+	// Courtesy takes the commands MX probes send after their last
+	// observation (EHLO and QUIT), which Run never waits for (nil: the
+	// package's own, which WaitCourtesy joins).
+	Courtesy *smtpprobe.Courtesy
 }
 
 // ProbeEvent tells a front end that a probe started or finished.

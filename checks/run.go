@@ -27,6 +27,18 @@ const (
 	resolvConf      = "/etc/resolv.conf"
 )
 
+// courtesy holds the courtesy commands of every Run whose
+// Options.Courtesy is nil.
+var courtesy smtpprobe.Courtesy
+
+// WaitCourtesy joins the commands that MX probes of Runs without an
+// Options.Courtesy send after their last observation (EHLO and QUIT, which
+// observe nothing and so never delay a report): it returns when they have
+// all ended or, once ctx is done, cuts those still running and returns. A
+// program calls it with a short bound before it exits, so that servers see
+// a QUIT where one is quick and the exit is never held up.
+func WaitCourtesy(ctx context.Context) { courtesy.Wait(ctx) }
+
 // observations is everything the probes saw; analysis turns it into a Report.
 type observations struct {
 	domain string
@@ -196,16 +208,26 @@ func probeMX(ctx context.Context, o *observations, res *dnsprobe.Resolver, opt O
 	}
 	o.mxHosts = make([]mxObs, len(hosts))
 	sem := make(chan struct{}, maxParallelSMTP)
-	p := &smtpprobe.Prober{Roots: opt.Roots, Port: opt.SMTPPort, Now: now}
+	p := &smtpprobe.Prober{Roots: opt.Roots, Port: opt.SMTPPort, Now: now, Courtesy: opt.Courtesy}
+	if p.Courtesy == nil {
+		p.Courtesy = &courtesy
+	}
 	var wg sync.WaitGroup
 	for i, m := range hosts {
 		o.mxHosts[i].mx = m
 		if m.Host == "" { // null MX
 			continue
 		}
-		wg.Go(func() {
-			if t, ok, err := res.CNAMETarget(ctx, m.Host); err == nil && ok {
-				o.mxHosts[i].cname = t
+		// Whether the MX host is an alias: its own CNAME question, in
+		// parallel, and the A answer the address lookup gets anyway (which
+		// starts with the CNAME when there is one), so that no question is
+		// asked twice.
+		var alias string
+		var aliasOK bool
+		var aliasDone sync.WaitGroup
+		aliasDone.Go(func() {
+			if t, ok, err := res.CNAME(ctx, m.Host); err == nil && ok {
+				alias, aliasOK = t, true
 			}
 		})
 		wg.Go(func() {
@@ -236,6 +258,12 @@ func probeMX(ctx context.Context, o *observations, res *dnsprobe.Resolver, opt O
 				})
 			}
 			inner.Wait()
+			aliasDone.Wait()
+			if t, ok := mo.addrs.AliasOf(); ok {
+				mo.cname = t
+			} else if aliasOK {
+				mo.cname = alias
+			}
 		})
 	}
 	wg.Wait()

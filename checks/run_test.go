@@ -14,6 +14,7 @@ import (
 
 	"github.com/stspilot/stspilot/checks/checktest"
 	"github.com/stspilot/stspilot/checks/mtasts"
+	"github.com/stspilot/stspilot/checks/smtpprobe"
 )
 
 const (
@@ -532,5 +533,26 @@ func TestHostileDNSData(t *testing.T) {
 		if len(f.Observed) > 8<<10 || len(f.Fix) > 8<<10 {
 			t.Fatalf("%s: observed %d bytes, fix %d bytes: not bounded", f.ID, len(f.Observed), len(f.Fix))
 		}
+	}
+}
+
+// TestRunCourtesy: the MX probe's closing EHLO and QUIT, which observe
+// nothing, go to Options.Courtesy instead of holding up the report, and
+// Courtesy.Wait joins them.
+func TestRunCourtesy(t *testing.T) {
+	const d = "courtesy.example.test"
+	var c smtpprobe.Courtesy
+	s := newScenario(t, d, setup{opt: func(o *Options) { o.Courtesy = &c }})
+	r := s.run()
+	if errs := ids(r, SevError); len(errs) != 0 {
+		t.Fatalf("errors %v\n%s", errs, dump(r))
+	}
+	c.Wait(t.Context())
+	if n := c.Running(); n != 0 {
+		t.Errorf("%d courtesies running after Wait", n)
+	}
+	want := []string{"EHLO stspilot.invalid", "STARTTLS", "TLS EHLO stspilot.invalid", "TLS QUIT"}
+	if got := s.w.MXCommands(); !slices.Equal(got, want) {
+		t.Errorf("MX commands %q, want %q", got, want)
 	}
 }

@@ -226,3 +226,13 @@ func (w *World) SetDelay(d time.Duration) {
 		s.Delay = d
 	}
 }
+
+// MXCommands is every command the MX servers received so far, those of the
+// first MX started first ("TLS " marks those sent after STARTTLS).
+func (w *World) MXCommands() []string {
+	var out []string
+	for _, s := range w.mxs {
+		out = append(out, s.Commands()...)
+	}
+	return out
+}

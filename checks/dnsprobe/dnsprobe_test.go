@@ -490,6 +490,15 @@ func TestCNAMETargetFlagsAliasMX_OPS_2(t *testing.T) {
 				if err != nil || ok != (want[m.Host] != "") || target != want[m.Host] {
 					t.Errorf("CNAMETarget(%s) = %q, %v, %v; want %q", m.Host, target, ok, err, want[m.Host])
 				}
+				// The same from the address lookup's answer and a lone
+				// CNAME question, as the check asks them (no question twice).
+				target, ok = r.Addrs(testCtx(t), m.Host).AliasOf()
+				if !ok {
+					target, ok, _ = r.CNAME(testCtx(t), m.Host)
+				}
+				if ok != (want[m.Host] != "") || target != want[m.Host] {
+					t.Errorf("AliasOf, CNAME(%s) = %q, %v; want %q", m.Host, target, ok, want[m.Host])
+				}
 			}
 		})
 	}

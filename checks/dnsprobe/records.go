@@ -146,6 +146,33 @@ func (r *Resolver) Addrs(ctx context.Context, host string) AddrResult {
 	return res
 }
 
+// AliasOf reports whether the host looked up owns a CNAME, as the address
+// lookup saw it (the answers start with the CNAME when there is one), and
+// returns its target. Together with Resolver.CNAME it answers what
+// CNAMETarget does without asking the A question a second time.
+func (a AddrResult) AliasOf() (target string, ok bool) {
+	if len(a.Chain) == 0 {
+		return "", false
+	}
+	return a.Chain[0], true
+}
+
+// CNAME asks whether name itself owns a CNAME (one question of type CNAME,
+// nothing followed) and returns its target (lower case, without trailing
+// dot). NXDOMAIN and NODATA are ok false with a nil error.
+func (r *Resolver) CNAME(ctx context.Context, name string) (target string, ok bool, err error) {
+	ans, err := r.Query(ctx, name, dns.TypeCNAME)
+	if err != nil {
+		return "", false, err
+	}
+	for _, rr := range ans.RRs {
+		if c, isC := rr.(*dns.CNAME); isC {
+			return canon(c.Target), true, nil
+		}
+	}
+	return "", false, nil
+}
+
 // CNAMETarget reports whether name itself owns a CNAME and returns its
 // target (lower case, without trailing dot). It is used to flag MX targets
 // that are aliases, which RFC 2181 §10.3 forbids (OPS-2).

@@ -50,6 +50,12 @@ type Prober struct {
 	Timeout  time.Duration  // per probe, 0 = DefaultTimeout; also bounded by ctx
 	HeloName string         // EHLO argument, "" = DefaultHeloName; must not contain spaces or controls
 	Now      func() time.Time
+	// Courtesy, when set, takes the courtesy commands that follow the
+	// observations (EHLO and QUIT after the handshake, QUIT after a
+	// refusal) into the background, so that Probe returns without waiting
+	// for their replies; the caller joins them with Courtesy.Wait. Nil
+	// sends them before Probe returns.
+	Courtesy *Courtesy
 }
 
 // Stage names the step a probe was at when it stopped.
@@ -64,7 +70,7 @@ const (
 	StageEHLO      Stage = "ehlo"      // EHLO and its extension list
 	StageSTARTTLS  Stage = "starttls"  // the STARTTLS command and its 220 reply
 	StageHandshake Stage = "handshake" // the TLS handshake
-	StageDone      Stage = "done"      // handshake completed; EHLO and QUIT sent over TLS
+	StageDone      Stage = "done"      // handshake completed; EHLO and QUIT follow over TLS (see Prober.Courtesy)
 )
 
 // Error kinds. Connect failures are "refused", "timeout" or "unreachable"
@@ -121,7 +127,8 @@ var ErrNoSTARTTLS = errors.New("the server does not offer STARTTLS in its EHLO r
 
 // Probe connects to addr on p.Port and performs greeting, EHLO, STARTTLS and
 // the TLS handshake with SNI mxHost (STS-SEND-11), then verifies the chain
-// for mxHost (STS-SEND-10), sends EHLO again and QUIT. TLS 1.0 to 1.3 are
+// for mxHost (STS-SEND-10), sends EHLO again and QUIT (in the background
+// when p.Courtesy is set). TLS 1.0 to 1.3 are
 // offered so that a server below TLS 1.2 is observed (TLSVersion) rather
 // than hidden behind a handshake failure (STS-SEND-21). It never panics and
 // returns within p.Timeout or when ctx is done, whichever comes first.
@@ -170,15 +177,19 @@ func (p *Prober) Probe(ctx context.Context, mxHost string, addr netip.Addr) (res
 		res.Kind, res.Err = dialError(ctx, target, err)
 		return res
 	}
-	defer raw.Close()
+	s := &session{ctx: ctx, raw: raw, bg: p.Courtesy, conn: &limitConn{Conn: raw, left: maxRead}}
+	defer func() {
+		if !s.handed {
+			_ = raw.Close()
+		}
+	}()
 	if dl, ok := ctx.Deadline(); ok {
 		_ = raw.SetDeadline(dl)
 	}
 	// Cancellation of the parent context interrupts any blocked read or write.
-	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	s.stop = context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
+	defer s.stop()
 
-	s := &session{ctx: ctx, conn: &limitConn{Conn: raw, left: maxRead}}
 	s.br = bufio.NewReaderSize(s.conn, maxLine)
 	p.converse(s, &res, mxHost, helo)
 	return res
@@ -263,12 +274,7 @@ func (p *Prober) converse(s *session, res *Result, mxHost, helo string) {
 	// Be polite, as a sender would before MAIL FROM; failures here change
 	// nothing that was observed.
 	s.conn, s.br = tc, bufio.NewReaderSize(tc, maxLine)
-	if !s.politeDeadline() {
-		return
-	}
-	if _, err := s.cmd("EHLO " + helo); err == nil {
-		s.quit()
-	}
+	s.quit("EHLO " + helo)
 }
 
 // session is one SMTP connection: conn is the raw (read-limited) or TLS
@@ -277,6 +283,11 @@ type session struct {
 	ctx  context.Context
 	conn net.Conn
 	br   *bufio.Reader
+
+	raw    net.Conn    // the TCP connection under conn
+	stop   func() bool // stops the cancellation of ctx from cutting raw
+	bg     *Courtesy   // where the courtesy commands go; nil = inline
+	handed bool        // raw belongs to bg now, which closes it
 }
 
 // cmd sends one command line and reads its reply.
@@ -287,11 +298,40 @@ func (s *session) cmd(line string) (reply, error) {
 	return readReply(s.br)
 }
 
-// quit sends QUIT and waits for the reply, ignoring every error.
-func (s *session) quit() {
-	if s.politeDeadline() {
-		_, _ = s.cmd("QUIT")
+// quit sends the courtesy commands before (each once the previous one was
+// answered, as a sender pipelining nothing would), then QUIT, ignoring every
+// error. With a Courtesy they go in the background and quit returns at once.
+func (s *session) quit(before ...string) {
+	cmds := append(before, "QUIT")
+	if s.bg == nil {
+		if s.politeDeadline() {
+			for _, c := range cmds {
+				if _, err := s.cmd(c); err != nil {
+					return
+				}
+			}
+		}
+		return
 	}
+	// The probe is over: from here the connection is the courtesy's, cut
+	// only by its own bound or Courtesy.Wait. A probe already cancelled
+	// sends nothing more.
+	if !s.stop() || s.ctx.Err() != nil {
+		return
+	}
+	s.handed = true
+	conn, br := s.conn, s.br
+	s.bg.start(s.raw, func() {
+		_ = conn.SetDeadline(time.Now().Add(politeTimeout))
+		for _, c := range cmds {
+			if _, err := io.WriteString(conn, c+"\r\n"); err != nil {
+				return
+			}
+			if _, err := readReply(br); err != nil {
+				return
+			}
+		}
+	})
 }
 
 // politeDeadline shortens the deadline to politeTimeout for the courtesy

@@ -491,3 +491,74 @@ func BenchmarkProbeConcurrent(b *testing.B) {
 	}
 	b.ReportMetric(float64(time.Since(start))/float64(n)/float64(delay), "rtt/op")
 }
+
+// TestProbeCourtesy: with a Courtesy, Probe returns once the handshake is
+// verified and the EHLO and QUIT that observe nothing follow in the
+// background; Wait joins them, and cuts those still running once its
+// context is done.
+func TestProbeCourtesy(t *testing.T) {
+	f := newFixture(t)
+	t.Run("sent in the background and joined", func(t *testing.T) {
+		srv := &smtptest.Server{Hostname: mxHost, Cert: f.valid}
+		srv.Start(t)
+		var c smtpprobe.Courtesy
+		p := f.prober(srv)
+		p.Courtesy = &c
+		r := p.Probe(t.Context(), mxHost, loopback)
+		checkOutcome(t, r, smtpprobe.StageDone, "", "")
+		c.Wait(t.Context())
+		if n := c.Running(); n != 0 {
+			t.Errorf("%d courtesies still running after Wait", n)
+		}
+		want := []string{"EHLO stspilot.invalid", "STARTTLS", "TLS EHLO stspilot.invalid", "TLS QUIT"}
+		if got := srv.Commands(); !slices.Equal(got, want) {
+			t.Errorf("commands = %q, want %q", got, want)
+		}
+	})
+	t.Run("QUIT after a refusal", func(t *testing.T) {
+		srv := &smtptest.Server{NoSTARTTLS: true, Cert: f.valid}
+		srv.Start(t)
+		var c smtpprobe.Courtesy
+		p := f.prober(srv)
+		p.Courtesy = &c
+		r := p.Probe(t.Context(), mxHost, loopback)
+		checkOutcome(t, r, smtpprobe.StageEHLO, smtpprobe.KindProtocol, "does not offer STARTTLS")
+		c.Wait(t.Context())
+		if got := srv.Commands(); !slices.Equal(got, []string{"EHLO stspilot.invalid", "QUIT"}) {
+			t.Errorf("commands = %q, want EHLO then QUIT", got)
+		}
+	})
+	t.Run("an expired Wait cuts a stalled courtesy", func(t *testing.T) {
+		// Every reply is late: the courtesy's EHLO is still unanswered
+		// when Wait is called, so its QUIT is never sent.
+		srv := &smtptest.Server{Hostname: mxHost, Cert: f.valid, Delay: 400 * time.Millisecond}
+		srv.Start(t)
+		var c smtpprobe.Courtesy
+		p := f.prober(srv)
+		p.Courtesy = &c
+		r := p.Probe(t.Context(), mxHost, loopback)
+		checkOutcome(t, r, smtpprobe.StageDone, "", "")
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		c.Wait(ctx)
+		if n := c.Running(); n != 0 {
+			t.Errorf("%d courtesies still running after Wait", n)
+		}
+		srv.Close()
+		if got := srv.Commands(); slices.Contains(got, "TLS QUIT") {
+			t.Errorf("commands = %q: the cut courtesy went on to QUIT", got)
+		}
+	})
+	t.Run("a probe that never connected hands nothing over", func(t *testing.T) {
+		srv := &smtptest.Server{Hostname: mxHost, Cert: f.valid}
+		srv.Start(t)
+		var c smtpprobe.Courtesy
+		p := f.prober(srv)
+		p.Courtesy = &c
+		p.HeloName = "x y" // refused before connecting
+		_ = p.Probe(t.Context(), mxHost, loopback)
+		if n := c.Running(); n != 0 {
+			t.Errorf("%d courtesies for a probe that never connected", n)
+		}
+	})
+}

@@ -68,14 +68,25 @@ var interruptSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP
 // what it started (an exec publisher) and releases its journal lock only
 // after; a second signal kills the process the default way.
 func run(args []string, in io.Reader, out, errOut io.Writer) int {
-	return runSignals(&factory{
+	code := runSignals(&factory{
 		IO:        newIOStreams(in, out, errOut, os.Getenv),
 		RunCheck:  checks.Run,
 		NewEngine: newEngine,
 		Normalize: domainname.Normalize,
 		Now:       time.Now,
 	}, args)
+	// The MX probes' closing EHLO and QUIT run in the background once the
+	// observations are in: give them a moment to end politely, then cut
+	// them, so that the exit never waits on a slow server.
+	ctx, cancel := context.WithTimeout(context.Background(), courtesyAtExit)
+	checks.WaitCourtesy(ctx)
+	cancel()
+	return code
 }
+
+// courtesyAtExit bounds how long the process waits at exit for the MX
+// probes' closing commands (output is complete by then).
+const courtesyAtExit = 100 * time.Millisecond
 
 // runSignals is execute under the interrupt signals (run's, and the tests'
 // child process with a sandbox factory).
