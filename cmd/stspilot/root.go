@@ -198,6 +198,7 @@ DNS and the policy file step by step, each step behind a live gate, and
 	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(), "{{else}}{{range $group := .Groups}}", "{{else}}\n\nAvailable Commands:{{range $group := .Groups}}", 1))
 	root.AddCommand(
 		newCheckCmd(f, nil),
+		newWatchCmd(f, nil),
 		newStatusCmd(f, nil),
 		newReportsCmd(f, nil),
 		newPlanCmd(f, nil),

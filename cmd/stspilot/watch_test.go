@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stspilot/stspilot/internal/clock"
+)
+
+func runWatch(t *testing.T, fc *fakeChecker, stdin string, cycles int, args ...string) (int, string, string) {
+	t.Helper()
+	f, out, errOut := testFactory(stdin, fc)
+	root := rootWith(f, func(f *factory) *cobra.Command {
+		return newWatchCmd(f, func(ctx context.Context, o *WatchOptions) error {
+			o.Clock, o.cycles = clock.NewFake(fixedNow), cycles
+			return watchRun(ctx, o)
+		})
+	})
+	code := executeRoot(context.Background(), f, root, args)
+	return code, out.String(), errOut.String()
+}
+
+func TestWatchPrintsEventsAsJSONLines(t *testing.T) {
+	code, out, errOut := runWatch(t, &fakeChecker{}, "", 3, "watch", "--json", "--state-dir", t.TempDir(), "err.example.com", "warn.example.com", "ok.example.com")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want one event per finding, once: %q", out)
+	}
+	var e struct {
+		Schema, Change, Domain string
+		Alert                  bool
+		Finding                struct{ ID, Severity, Subject string }
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &e); err != nil {
+		t.Fatal(err)
+	}
+	if e.Schema != "stspilot.watch/v1" || e.Change != "appeared" || e.Domain != "err.example.com" || !e.Alert ||
+		e.Finding.ID != "mx.uncovered" || e.Finding.Severity != "error" || e.Finding.Subject != "mx2.err.example.com" {
+		t.Errorf("event: %s", lines[0])
+	}
+	if !strings.Contains(lines[1], `"domain":"warn.example.com"`) || !strings.Contains(lines[1], `"alert":false`) {
+		t.Errorf("second event: %s", lines[1])
+	}
+}
+
+func TestWatchHumanLines(t *testing.T) {
+	code, out, errOut := runWatch(t, &fakeChecker{}, "fail.example.com\n", 1, "watch", "--state-dir", t.TempDir(), "-f", "-", "err.example.com")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "err.example.com  appeared  error  mx.uncovered  mx2.err.example.com") || !strings.Contains(out, "[alert]") {
+		t.Errorf("human line: %q", out)
+	}
+	if !strings.Contains(errOut, "fail.example.com could not be checked") {
+		t.Errorf("stderr: %q", errOut)
+	}
+}
+
+func TestWatchUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"watch", "--state-dir", dir}, "the journal knows no domain"},
+		{[]string{"watch", "--on-alert", "/bin/page", "example.com"}, "--on-alert takes exec:CMD"},
+		{[]string{"watch", "--interval", "0s", "example.com"}, "--interval"},
+		{[]string{"watch", "--concurrency", "0", "example.com"}, "--concurrency"},
+		{[]string{"watch", "not a domain"}, "invalid"},
+	} {
+		code, _, errOut := runWatch(t, &fakeChecker{}, "", 1, c.args...)
+		if code != exitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, %q; want 2 and %q", c.args, code, errOut, c.want)
+		}
+	}
+}
