@@ -1,11 +1,13 @@
 package serve
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/stspilot/stspilot/internal/txtrecord"
 )
@@ -18,7 +20,10 @@ type Handler struct {
 	// Receiver takes reports POSTed to RUAPath; nil disables it.
 	Receiver *Receiver
 	RUAPath  string
-	Log      *AccessLog
+	// ReportTimeout bounds a report's processing (0: only the server's
+	// timeouts).
+	ReportTimeout time.Duration
+	Log           *AccessLog
 }
 
 const policyPath = txtrecord.WellKnownPath
@@ -111,11 +116,50 @@ func (h *Handler) report(w http.ResponseWriter, r *http.Request, e *AccessEntry)
 		plain(w, http.StatusMethodNotAllowed, "POST a TLS-RPT report here\n")
 		return
 	}
-	rel, created, err := h.Receiver.Receive(r)
+	// Reports are taken on the host mta-sts.D of a served domain D only,
+	// and stored under D.
+	host := hostName(r.Host)
+	d, ok := strings.CutPrefix(host, txtrecord.PolicyHostPrefix)
+	var domain string
+	if ok && h.Policies != nil {
+		if p, err := h.Policies.Lookup(d); err == nil {
+			domain = p.Domain
+		}
+	}
+	if domain == "" {
+		e.Reason = "host is not mta-sts.DOMAIN of a served domain"
+		plain(w, http.StatusNotFound, "not found: reports are taken on mta-sts.DOMAIN of a domain served here\n")
+		return
+	}
+	if r.TLS != nil && r.TLS.ServerName != "" && hostName(r.TLS.ServerName) != host {
+		e.Reason = "Host does not match SNI"
+		plain(w, http.StatusMisdirectedRequest, "Host does not match the TLS server name\n")
+		return
+	}
+	e.Domain = domain
+	// The report's deadline: past it (or once the client is gone) the
+	// receiver stops reading and stores nothing, and a body that stalls
+	// is cut off there rather than at the server's read timeout.
+	if h.ReportTimeout > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), h.ReportTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+		dl, _ := ctx.Deadline()
+		_ = http.NewResponseController(w).SetReadDeadline(dl)
+	}
+	rel, created, err := h.Receiver.Receive(r, domain)
 	if err != nil {
 		var re *receiveError
 		if errors.As(err, &re) {
 			e.Reason = re.reason
+			if re.retryAfter != "" {
+				w.Header().Set("Retry-After", re.retryAfter)
+			}
+			if re.status == http.StatusServiceUnavailable || re.status == http.StatusInsufficientStorage || re.status == http.StatusRequestEntityTooLarge {
+				// The rest of the body is not read: do not keep the
+				// connection for it.
+				w.Header().Set("Connection", "close")
+			}
 			plain(w, re.status, re.reason+"\n")
 			return
 		}
@@ -161,6 +205,9 @@ func (c *countingWriter) WriteHeader(code int) {
 	}
 	c.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection.
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 func (c *countingWriter) Write(b []byte) (int, error) {
 	if c.status == 0 {

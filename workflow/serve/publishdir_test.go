@@ -3,6 +3,7 @@ package serve
 import (
 	"go/parser"
 	"go/token"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -219,14 +220,14 @@ func TestReportsDir(t *testing.T) {
 	if err := os.Mkdir(reports, 0o750); err != nil {
 		t.Fatal(err)
 	}
-	rc := &Receiver{StateDir: state, Dir: reports, Validate: func([]byte) (ReportMeta, error) {
+	rc := &Receiver{StateDir: state, Dir: reports, Validate: func(io.Reader, int64) (ReportMeta, error) {
 		return ReportMeta{Org: "Org", ReportID: "r1"}, nil
 	}}
-	rel, created, err := rc.store(ReportMeta{Org: "Org", ReportID: "r1"}, []byte("{}"))
-	if err != nil || !created || rel != filepath.Join("rpt", "Org", "r1.json") {
+	rel, created, err := storeBytes(rc, ReportMeta{Org: "Org", ReportID: "r1"}, "a.test", []byte("{}"))
+	if err != nil || !created || rel != filepath.Join("rpt", "a.test", "Org", "r1.json.gz") {
 		t.Fatalf("store: %q %v %v", rel, created, err)
 	}
-	fi, err := os.Stat(filepath.Join(reports, "Org", "r1.json"))
+	fi, err := os.Stat(filepath.Join(reports, "a.test", "Org", "r1.json.gz"))
 	if err != nil || fi.Mode().Perm() != 0o640 {
 		t.Errorf("stored report: %v %v, want mode 0640", fi, err)
 	}

@@ -63,7 +63,8 @@ func gate(t *testing.T, state string) workflow.GateResult {
 // The evidence gate stays closed and names the conflict.
 func TestReceiveCleanCopyCannotOpenGate(t *testing.T) {
 	state := t.TempDir()
-	h := &Handler{Receiver: &Receiver{StateDir: state, Validate: Validate}, RUAPath: "/tlsrpt"}
+	publish(t, state, "a.test", []byte(attackPolicy))
+	h := &Handler{Policies: NewPolicies(state), Receiver: &Receiver{StateDir: state, Validate: Validate}, RUAPath: "/tlsrpt"}
 	failing := attackReport("R", 1763, 37, 200)
 	if st := postHandler(h, failing); st != http.StatusCreated {
 		t.Fatalf("failure report: %d", st)
@@ -71,12 +72,12 @@ func TestReceiveCleanCopyCannotOpenGate(t *testing.T) {
 	if g := gate(t, state); g.Open || !strings.Contains(g.Reason, "37 failed sessions") {
 		t.Fatalf("the failure report does not close the gate: %+v", g)
 	}
-	stored := filepath.Join(state, ReportsDir, "Google_Inc.", "R.json")
+	stored := filepath.Join(state, ReportsDir, "a.test", "Google_Inc.", "R.json.gz")
 	for _, clean := range [][]byte{attackReport("R", 1800, 0, 0), attackReport("R", 1800, 0, 400)} {
 		if st := postHandler(h, clean); st != http.StatusCreated {
 			t.Errorf("clean copy of %d bytes: %d, want 201 (kept as another copy)", len(clean), st)
 		}
-		if b, err := os.ReadFile(stored); err != nil || !bytes.Equal(b, failing) {
+		if b, err := readStored(stored); err != nil || !bytes.Equal(b, failing) {
 			t.Fatalf("the failure report was overwritten by a clean copy of %d bytes: %v\n%s", len(clean), err, b)
 		}
 		g := gate(t, state)
@@ -108,7 +109,8 @@ func TestReceiveCleanCopyCannotOpenGate(t *testing.T) {
 // is kept, whole, under its own name (run with -race).
 func TestReceiveConcurrentCopiesAllKept(t *testing.T) {
 	state := t.TempDir()
-	h := &Handler{Receiver: &Receiver{StateDir: state, Validate: Validate}, RUAPath: "/tlsrpt"}
+	publish(t, state, "a.test", []byte(attackPolicy))
+	h := &Handler{Policies: NewPolicies(state), Receiver: &Receiver{StateDir: state, Validate: Validate, MaxInFlight: 2 * 100}, RUAPath: "/tlsrpt"}
 	const ids = 100
 	bodies := map[string][2][]byte{}
 	for i := range ids {
@@ -133,7 +135,7 @@ func TestReceiveConcurrentCopiesAllKept(t *testing.T) {
 			t.Errorf("status %d, want 201 for every distinct body", c)
 		}
 	}
-	dir := filepath.Join(state, ReportsDir, "Google_Inc.")
+	dir := filepath.Join(state, ReportsDir, "a.test", "Google_Inc.")
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +146,7 @@ func TestReceiveConcurrentCopiesAllKept(t *testing.T) {
 			t.Errorf("a temporary file is left: %s", e.Name())
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		b, err := readStored(filepath.Join(dir, e.Name()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,14 +174,14 @@ func TestStoreNamesTakenByOtherBytes(t *testing.T) {
 	body := attackReport("R", 1, 0, 0)
 	sum := sha256.Sum256(body)
 	h := hex.EncodeToString(sum[:])
-	dir := filepath.Join(state, ReportsDir, "Google_Inc.")
+	dir := filepath.Join(state, ReportsDir, "a.test", "Google_Inc.")
 	os.MkdirAll(dir, 0o700)
-	taken := map[string]string{"R.json": "first", "R-" + h[:12] + ".json": strings.Repeat("x", len(body))}
+	taken := map[string]string{"R.json.gz": "first", "R-" + h[:12] + ".json.gz": string(gz(t, []byte(strings.Repeat("x", len(body)))))}
 	for name, content := range taken {
 		os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600)
 	}
-	rel, created, err := rc.store(ReportMeta{Org: "Google Inc.", ReportID: "R"}, body)
-	if err != nil || !created || filepath.Base(rel) != "R-"+h+".json" {
+	rel, created, err := storeBytes(rc, ReportMeta{Org: "Google Inc.", ReportID: "R"}, "a.test", body)
+	if err != nil || !created || filepath.Base(rel) != "R-"+h+".json.gz" {
 		t.Fatalf("stored as %s (created %v): %v", rel, created, err)
 	}
 	for name, content := range taken {
@@ -187,7 +189,7 @@ func TestStoreNamesTakenByOtherBytes(t *testing.T) {
 			t.Errorf("%s was overwritten", name)
 		}
 	}
-	if _, created, err := rc.store(ReportMeta{Org: "Google Inc.", ReportID: "R"}, body); err != nil || created {
+	if _, created, err := storeBytes(rc, ReportMeta{Org: "Google Inc.", ReportID: "R"}, "a.test", body); err != nil || created {
 		t.Errorf("the same body again: created %v, %v", created, err)
 	}
 }

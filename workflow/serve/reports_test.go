@@ -48,14 +48,15 @@ func post(t *testing.T, c *http.Client, url, ctype string, body []byte) (int, st
 func TestReceiveReports(t *testing.T) {
 	state := t.TempDir()
 	logBuf := &syncBuffer{}
+	publish(t, state, "a.test", []byte(policyA))
 	r := start(t, Config{StateDir: state, Log: NewAccessLog(logBuf)}, []string{"mta-sts.a.test"})
 	c := r.client(false)
 	url := "https://mta-sts.a.test/tlsrpt"
 	if st, msg := post(t, c, url, "application/tlsrpt+json", []byte(sampleReport)); st != 201 {
 		t.Fatalf("json: %d %s", st, msg)
 	}
-	path := filepath.Join(state, "reports", "Company-X", "5065427c-23d3-47ca-b6e0-946ea0e8c4be.json")
-	if b, err := os.ReadFile(path); err != nil || string(b) != sampleReport {
+	path := filepath.Join(state, "reports", "a.test", "Company-X", "5065427c-23d3-47ca-b6e0-946ea0e8c4be.json.gz")
+	if b, err := readStored(path); err != nil || string(b) != sampleReport {
 		t.Fatalf("stored report: %v %q", err, b)
 	}
 	if st, _ := post(t, c, url, "application/tlsrpt+gzip", gz(t, []byte(sampleReport))); st != 200 {
@@ -69,7 +70,7 @@ func TestReceiveReports(t *testing.T) {
 	if len(ents) != 2 {
 		t.Errorf("%d files, want both bodies kept (RPT-DEL-10)", len(ents))
 	}
-	if !strings.Contains(logBuf.String(), `"report":"reports/Company-X/5065427c`) {
+	if !strings.Contains(logBuf.String(), `"report":"reports/a.test/Company-X/5065427c`) {
 		t.Errorf("access log does not name the stored report:\n%s", logBuf.String())
 	}
 }
@@ -77,6 +78,7 @@ func TestReceiveReports(t *testing.T) {
 // Hostile and malformed reports: 415, 413, 400 with a reason; nothing stored.
 func TestReceiveRefusals(t *testing.T) {
 	state := t.TempDir()
+	publish(t, state, "a.test", []byte(policyA))
 	r := start(t, Config{StateDir: state, MaxReportBody: 64 << 10, MaxReportJSON: 256 << 10}, []string{"mta-sts.a.test"})
 	c := r.client(false)
 	url := "https://mta-sts.a.test/tlsrpt"
@@ -109,12 +111,10 @@ func TestReceiveRefusals(t *testing.T) {
 			t.Errorf("%s: %d %q, want %d with a reason", tc.name, st, msg, tc.want)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(state, "reports")); err == nil {
-		ents, _ := os.ReadDir(filepath.Join(state, "reports"))
-		t.Errorf("refused reports left files: %v", ents)
+	if files := storedFiles(t, filepath.Join(state, "reports")); len(files) != 0 {
+		t.Errorf("refused reports left files: %v", files)
 	}
 	// The policy host is unaffected by all that.
-	publish(t, state, "a.test", []byte(policyA))
 	if resp, body := get(t, c, "GET", "https://mta-sts.a.test/.well-known/mta-sts.txt", nil); resp.StatusCode != 200 || body != policyA {
 		t.Errorf("policy after the refusals: %d", resp.StatusCode)
 	}
@@ -130,12 +130,12 @@ func TestReportNamesSanitised(t *testing.T) {
 		{Org: "a/b\\c\x00d", ReportID: strings.Repeat("z", 500)},
 		{Org: "", ReportID: "é"},
 	} {
-		rel, created, err := rc.store(m, []byte(sampleReport))
+		rel, created, err := storeBytes(rc, m, "a.test", []byte(sampleReport))
 		if err != nil || !created {
 			t.Fatalf("%q: %v", m, err)
 		}
 		abs, _ := filepath.Abs(filepath.Join(state, rel))
-		if !strings.HasPrefix(abs, filepath.Join(state, "reports")+string(filepath.Separator)) || strings.Count(rel, string(filepath.Separator)) != 2 || len(filepath.Base(rel)) > 110 {
+		if !strings.HasPrefix(abs, filepath.Join(state, "reports")+string(filepath.Separator)) || strings.Count(rel, string(filepath.Separator)) != 3 || len(filepath.Base(rel)) > 110 {
 			t.Errorf("%q stored as %s", m, rel)
 		}
 	}
@@ -146,7 +146,7 @@ func FuzzValidate(f *testing.F) {
 	f.Add([]byte(`{"organization-name":"x","report-id":"y","date-range":{},"policies":[]}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := Validate(b)
+		m, err := Validate(bytes.NewReader(b), 0)
 		if err == nil && (strings.TrimSpace(m.Org) == "" || strings.TrimSpace(m.ReportID) == "") {
 			t.Fatalf("accepted a report without org or id: %q", b)
 		}

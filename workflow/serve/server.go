@@ -49,8 +49,16 @@ type Config struct {
 	RUAPath string
 	// Validate checks POSTed reports (default Validate: checks/tlsrpt).
 	Validate ReportValidator
-	// MaxReportBody and MaxReportJSON cap reports (see Receiver).
+	// MaxReportBody and MaxReportJSON cap a report as sent and
+	// decompressed, MaxReportsInFlight the reports processed at once (one
+	// more: 503), ReportsQuota the bytes of the reports directory (past
+	// it: 507) (see Receiver). ReportTimeout bounds a report's processing
+	// (default DefaultReportTimeout, and never past two thirds of
+	// WriteTimeout, so that the answer can still be written).
 	MaxReportBody, MaxReportJSON int64
+	MaxReportsInFlight           int
+	ReportsQuota                 int64
+	ReportTimeout                time.Duration
 	// Log receives the access log (nil: none).
 	Log *AccessLog
 	// ErrorLog receives the HTTP server's own errors (TLS handshake
@@ -120,7 +128,14 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("serve: rua path %q must start with /", cfg.RUAPath)
 		}
 		h.RUAPath = cfg.RUAPath
-		h.Receiver = &Receiver{StateDir: cfg.StateDir, Dir: cfg.ReportsDir, Validate: cfg.Validate, MaxBody: cfg.MaxReportBody, MaxJSON: cfg.MaxReportJSON}
+		h.Receiver = &Receiver{StateDir: cfg.StateDir, Dir: cfg.ReportsDir, Validate: cfg.Validate,
+			MaxBody: cfg.MaxReportBody, MaxJSON: cfg.MaxReportJSON, MaxInFlight: cfg.MaxReportsInFlight,
+			Quota: cfg.ReportsQuota, ErrorLog: cfg.ErrorLog}
+		h.ReportTimeout = cfg.ReportTimeout
+		if h.ReportTimeout <= 0 {
+			h.ReportTimeout = DefaultReportTimeout
+		}
+		h.ReportTimeout = min(h.ReportTimeout, cfg.WriteTimeout*2/3)
 	}
 	var tc *tls.Config
 	if cfg.TLS != nil {
