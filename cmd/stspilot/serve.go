@@ -36,6 +36,7 @@ type ServeOptions struct {
 	RUAPath          string
 	StateDir         string
 	ReportsDir       string // "" = STATE/reports
+	ReportsQuotaMiB  int64  // MiB the stored reports may take
 	ACMEDir          string // "" = STATE/acme
 	AccessLog        string // file, or "-" for stderr
 }
@@ -66,7 +67,8 @@ docs/serve.md for the user and group set-up.
 It also takes TLS-RPT reports (rua=https://mta-sts.DOMAIN/tlsrpt): POST with
 Content-Type application/tlsrpt+gzip or application/tlsrpt+json, validated and
 stored under --reports-dir (default STATE/reports), where "stspilot reports"
-reads them.
+reads them: only on mta-sts.DOMAIN of a served DOMAIN and about that domain, a
+few at a time, 16 MiB decompressed at most, within --reports-quota.
 
 The access log (JSON lines, --access-log, default stderr) records every
 request with the sender's User-Agent and the policy id it was served.
@@ -101,6 +103,7 @@ SIGINT, SIGTERM or SIGHUP stops it gracefully (exit 130).`,
 	fl.StringVar(&o.RUAPath, "rua-path", serve.DefaultRUAPath, "`PATH` that takes TLS-RPT reports by POST (\"-\" turns the receiver off)")
 	fl.StringVar(&o.StateDir, "state-dir", "", "state `DIR` the workflows publish into (default $XDG_STATE_HOME/stspilot)")
 	fl.StringVar(&o.ReportsDir, "reports-dir", "", "`DIR` to store received reports in, writable by serve's user (default STATE/reports)")
+	fl.Int64Var(&o.ReportsQuotaMiB, "reports-quota", serve.DefaultReportsQuota>>20, "`MIB` the reports directory may hold; past it reports are refused (507)")
 	fl.StringVar(&o.ACMEDir, "acme-dir", "", "`DIR` for the ACME account, keys and certificates, writable by serve's user (default STATE/acme)")
 	fl.StringVar(&o.AccessLog, "access-log", "-", "access log `FILE` (JSON lines; - is stderr)")
 	return cmd
@@ -124,6 +127,8 @@ func (o *ServeOptions) validate() error {
 		return usageErrorf("give one --tls-key per --tls-cert (got %d and %d)", len(o.TLSCerts), len(o.TLSKey))
 	case !o.ACME && (o.ACMECA != "" || o.ACMEEmail != "" || o.ACMECARoot != ""):
 		return usageErrorf("--acme-ca, --acme-email and --acme-ca-root need --acme")
+	case o.ReportsQuotaMiB <= 0 || o.ReportsQuotaMiB > 1<<30:
+		return usageErrorf("--reports-quota %d: want a number of MiB from 1 to %d", o.ReportsQuotaMiB, 1<<30)
 	case o.RUAPath != "-" && !strings.HasPrefix(o.RUAPath, "/"):
 		return usageErrorf("--rua-path %q must start with /", o.RUAPath)
 	}
@@ -188,10 +193,12 @@ func serveRun(ctx context.Context, o *ServeOptions) error {
 	cfg := serve.Config{
 		StateDir:   state,
 		ReportsDir: dirs.reports,
-		Policies:   policies,
-		RUAPath:    o.RUAPath,
-		Log:        serve.NewAccessLog(logw),
-		ErrorLog:   log.New(o.IO.ErrOut, "serve: ", 0),
+		// The quota counts the reports directory's files.
+		ReportsQuota: o.ReportsQuotaMiB << 20,
+		Policies:     policies,
+		RUAPath:      o.RUAPath,
+		Log:          serve.NewAccessLog(logw),
+		ErrorLog:     log.New(o.IO.ErrOut, "serve: ", 0),
 	}
 	if o.RUAPath != "-" {
 		// Found at start rather than at the first report: the reports

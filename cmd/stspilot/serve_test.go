@@ -48,6 +48,12 @@ func TestServeFlags(t *testing.T) {
 	if wd, _ := os.Getwd(); err != nil || d.state != "/srv/state" || d.reports != filepath.Join(wd, "rpt") || d.acme != "/srv/serve/acme" {
 		t.Errorf("dirs %+v %v", d, err)
 	}
+	if o.ReportsQuotaMiB != 1024 {
+		t.Errorf("default --reports-quota %d, want 1024 (1 GiB)", o.ReportsQuotaMiB)
+	}
+	if o, code, msg := runServeFlags(t, "--acme", "--reports-quota", "200"); code != 0 || o.ReportsQuotaMiB != 200 {
+		t.Errorf("--reports-quota 200: exit %d %s %+v", code, msg, o)
+	}
 	o.ReportsDir, o.ACMEDir = "", ""
 	if d, _ := o.dirs(); d.reports != "/srv/state/reports" || d.acme != "/srv/state/acme" {
 		t.Errorf("default dirs %+v", d)
@@ -60,6 +66,8 @@ func TestServeFlags(t *testing.T) {
 		{"--tls-cert", "a", "--tls-key", "b", "--listen", "443"},
 		{"--tls-cert", "a", "--tls-key", "b", "--rua-path", "tlsrpt"},
 		{"--acme", "extra-arg"},
+		{"--acme", "--reports-quota", "0"},
+		{"--acme", "--reports-quota", "-5"},
 	} {
 		if o, code, _ := runServeFlags(t, bad...); code != exitUsage || o != nil {
 			t.Errorf("serve %q: exit %d, want %d (usage) without running", bad, code, exitUsage)
