@@ -282,11 +282,11 @@ func TestServeLadder(t *testing.T) {
 	if err != nil || code != 0 || cout != "201" {
 		t.Fatalf("curl POST of a report: %v exit %d status %q %s", err, code, cout, cerr)
 	}
-	stored, _ := filepath.Glob(filepath.Join(state, "reports", "*", "*.json"))
+	stored, _ := filepath.Glob(filepath.Join(state, "reports", d, "*", "*.json.gz"))
 	if len(stored) != 1 {
 		t.Fatalf("stored reports: %v", stored)
 	}
-	b, _ := os.ReadFile(stored[0])
+	b := gunzipFile(t, stored[0])
 	if string(b) != report {
 		t.Errorf("stored report differs from the one POSTed")
 	}
@@ -437,6 +437,207 @@ loop:
 	}
 	if sent == len(line) {
 		t.Errorf("the slow client got all %d header bytes through", sent)
+	}
+}
+
+// gunzipFile returns the decompressed content of a stored report.
+func gunzipFile(t *testing.T, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	b, err := io.ReadAll(io.LimitReader(zr, 64<<20))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return b
+}
+
+// vmHWM is the peak resident size of process pid (VmHWM), in bytes.
+func vmHWM(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(rest), "%d", &kb)
+			return kb << 10
+		}
+	}
+	t.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
+}
+
+// TestServeHostileReportFlood is issue 14.2's attack on the real binary:
+// 40 POSTs of a 33 KB gzip bomb (a valid report padded to 33.5 MB with
+// blanks) at concurrency 20, over HTTP/1.1. Each used to be stored
+// decompressed and the lot drove serve to 3.8 GB and policy fetches to
+// seconds; now serve's peak resident size stays under 300 MB, under 200 MB
+// is on disk (nothing, in fact), every bomb is refused (413, or 503 while
+// the receiver is full) and policy fetches during the flood answer within
+// 2 s. A report about another domain, or POSTed to another host, is refused.
+func TestServeHostileReportFlood(t *testing.T) {
+	env := needWorld(t)
+	state := t.TempDir()
+	d := servedDomain(t, env, serveIP)
+	certFile, keyFile := issueWorldCert(t, env, t.TempDir(), "mta-sts."+d, "mta-sts.other."+env["WORLD_ZONE"])
+	policy := "version: STSv1\nmode: testing\nmx: mx1." + env["WORLD_ZONE"] + "\nmax_age: 86400\n"
+	os.MkdirAll(filepath.Join(state, "publish", d), 0o750)
+	os.WriteFile(filepath.Join(state, "publish", d, "mta-sts.txt"), []byte(policy), 0o640)
+	p := startServe(t, state, serveIP, "--tls-cert", certFile, "--tls-key", keyFile, "--access-log", "/dev/null")
+	roots := worldRoots(t)
+	h1 := func() *http.Client {
+		c := policyClient(serveIP, roots)
+		tr := c.Transport.(*http.Transport)
+		tr.ForceAttemptHTTP2 = false
+		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+		return c
+	}
+	url := "https://mta-sts." + d + "/.well-known/mta-sts.txt"
+	fetch := func(c *http.Client) (time.Duration, error) {
+		t0 := time.Now()
+		resp, err := c.Get(url)
+		if err != nil {
+			return 0, err
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != policy {
+			return 0, fmt.Errorf("policy fetch: %d %q", resp.StatusCode, b)
+		}
+		return time.Since(t0), nil
+	}
+	if _, err := fetch(h1()); err != nil {
+		t.Fatal(err)
+	}
+	report := func(domain string, pad int) []byte {
+		r := fmt.Sprintf(`{"organization-name":"flood","date-range":{"start-datetime":"2026-11-28T00:00:00Z","end-datetime":"2026-11-28T23:59:59Z"},"contact-info":"x@sender.test","report-id":"r-%s","policies":[{"policy":{"policy-type":"sts","policy-string":["version: STSv1","mode: testing"],"policy-domain":"%s"},"summary":{"total-successful-session-count":1,"total-failure-session-count":0}}]}`, uniq(t), domain)
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		zw.Write([]byte(r))
+		zw.Write(bytes.Repeat([]byte{' '}, pad))
+		zw.Close()
+		return b.Bytes()
+	}
+	postTo := func(c *http.Client, host string, body []byte) (int, string, error) {
+		resp, err := c.Post("https://"+host+"/tlsrpt", "application/tlsrpt+gzip", bytes.NewReader(body))
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return resp.StatusCode, resp.Header.Get("Retry-After"), nil
+	}
+	// Refused before the flood: another domain's report, another host.
+	if st, _, err := postTo(h1(), "mta-sts."+d, report("google.com", 0)); err != nil || st != http.StatusForbidden {
+		t.Errorf("a report about google.com on mta-sts.%s: %d %v, want 403", d, st, err)
+	}
+	if st, _, err := postTo(h1(), "mta-sts.other."+env["WORLD_ZONE"], report("other."+env["WORLD_ZONE"], 0)); err != nil || st != http.StatusNotFound {
+		t.Errorf("a report on the host of an unserved domain: %d %v, want 404", st, err)
+	}
+
+	bomb := report(d, 33_500_000)
+	if len(bomb) > 64<<10 {
+		t.Fatalf("the bomb is %d bytes", len(bomb))
+	}
+	before := vmHWM(t, p.cmd.Process.Pid)
+	var attacking atomic.Bool
+	attacking.Store(true)
+	var during, slowest atomic.Int64
+	fetched := make(chan error, 1)
+	go func() {
+		c := h1()
+		for attacking.Load() {
+			lat, err := fetch(c)
+			if err != nil {
+				fetched <- err
+				return
+			}
+			if int64(lat) > slowest.Load() {
+				slowest.Store(int64(lat))
+			}
+			if attacking.Load() {
+				during.Add(1)
+			}
+		}
+		fetched <- nil
+	}()
+	const bombs, workers = 40, 20
+	jobs := make(chan int, bombs)
+	for i := range bombs {
+		jobs <- i
+	}
+	close(jobs)
+	var mu sync.Mutex
+	codes := map[string]int{}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := h1()
+			for range jobs {
+				st, retry, err := postTo(c, "mta-sts."+d, bomb)
+				k := fmt.Sprint(st)
+				switch {
+				case err != nil:
+					k = "error: " + err.Error()
+				case st == http.StatusServiceUnavailable && retry == "":
+					k = "503 without Retry-After"
+				}
+				mu.Lock()
+				codes[k]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	attacking.Store(false)
+	if err := <-fetched; err != nil {
+		t.Errorf("policy fetch during the flood: %v", err)
+	}
+	peak := vmHWM(t, p.cmd.Process.Pid)
+	var disk int64
+	filepath.WalkDir(filepath.Join(state, "reports"), func(_ string, e os.DirEntry, err error) error {
+		if err == nil && e.Type().IsRegular() {
+			if fi, err := e.Info(); err == nil {
+				disk += fi.Size()
+			}
+		}
+		return nil
+	})
+	t.Logf("answers %v; serve's peak RSS %d MB (%d MB before); %d bytes on disk; %d policy fetches during the flood, the slowest %v",
+		codes, peak>>20, before>>20, disk, during.Load(), time.Duration(slowest.Load()))
+	if codes["413"]+codes["503"] != bombs || codes["413"] == 0 {
+		t.Errorf("answers to the bombs: %v, want 413 and 503 (with Retry-After) only", codes)
+	}
+	if peak >= 300<<20 {
+		t.Errorf("serve's peak RSS is %d MB, want under 300 MB", peak>>20)
+	}
+	if disk >= 200<<20 {
+		t.Errorf("%d MB on disk under the reports directory, want under 200 MB", disk>>20)
+	}
+	if during.Load() == 0 {
+		t.Errorf("no policy fetch completed during the flood")
+	}
+	if lat := time.Duration(slowest.Load()); lat >= 2*time.Second {
+		t.Errorf("the slowest policy fetch during the flood took %v, want under 2s", lat)
+	}
+	// A real report still goes through, stored under the domain.
+	if st, _, err := postTo(h1(), "mta-sts."+d, report(d, 0)); err != nil || st != http.StatusCreated {
+		t.Errorf("a report after the flood: %d %v, want 201", st, err)
+	}
+	if got, _ := filepath.Glob(filepath.Join(state, "reports", d, "flood", "*.json.gz")); len(got) != 1 {
+		t.Errorf("stored after the flood: %v", got)
 	}
 }
 
