@@ -3,18 +3,21 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/stspilot/stspilot/checks"
 	"github.com/stspilot/stspilot/dnsprovider"
 	"github.com/stspilot/stspilot/internal/clock"
 	"github.com/stspilot/stspilot/internal/duration"
+	"github.com/stspilot/stspilot/internal/metricsrv"
 	"github.com/stspilot/stspilot/tui/textout"
 	"github.com/stspilot/stspilot/workflow"
 	"github.com/stspilot/stspilot/workflow/journal"
@@ -47,6 +50,9 @@ type WatchOptions struct {
 	// a test, ends it after that many wake-ups.
 	Clock  clock.Clock
 	cycles int
+	// afterCycles, set by a test, is called with the metrics' address
+	// once the cycles are done, before the metrics server stops.
+	afterCycles func(metricsAddr string)
 }
 
 func newWatchCmd(f *factory, runF func(context.Context, *WatchOptions) error) *cobra.Command {
@@ -114,6 +120,9 @@ func (o *WatchOptions) validate() error {
 	}
 	if o.HookTimeout <= 0 {
 		return usageErrorf("--hook-timeout must be positive, not %s", duration.Format(o.HookTimeout))
+	}
+	if err := validListen("--metrics-listen", o.MetricsListen); err != nil {
+		return err
 	}
 	if o.OnAlert != "" {
 		cmd, ok := strings.CutPrefix(o.OnAlert, "exec:")
@@ -223,6 +232,18 @@ func watchRun(ctx context.Context, o *WatchOptions) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var metrics *watch.Metrics
+	var metricsAddr string
+	if o.MetricsListen != "" {
+		reg := metricsrv.NewRegistry()
+		metrics = watch.NewMetrics(reg)
+		addr, stop, err := startMetrics(ctx, o.MetricsListen, reg, logf)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		metricsAddr = addr
+	}
 	var writeErr error
 	cfg := watch.Config{
 		Domains:     domains,
@@ -234,6 +255,9 @@ func watchRun(ctx context.Context, o *WatchOptions) error {
 		Check:       func(ctx context.Context, d string) *checks.Report { return o.RunCheck(ctx, d, copt) },
 		Horizon:     journalHorizon(st),
 		Checked: func(c watch.Checked) {
+			if metrics != nil {
+				metrics.Observe(c)
+			}
 			if c.Report.Error != "" {
 				logf("%s could not be checked: %s", c.Domain, c.Report.Error)
 			}
@@ -253,6 +277,9 @@ func watchRun(ctx context.Context, o *WatchOptions) error {
 	logf("watching %s every %s", plural(len(domains), "domain"), duration.Format(o.Interval))
 	if err := watch.Run(ctx, cfg); err != nil {
 		return err
+	}
+	if o.afterCycles != nil {
+		o.afterCycles(metricsAddr)
 	}
 	outMu.Lock()
 	defer outMu.Unlock()
@@ -286,4 +313,34 @@ func journalHorizon(st *journal.Store) func(string, *checks.Report, time.Time) w
 		}
 		return watch.HorizonFromReport(rep, now)
 	}
+}
+
+// startMetrics listens on addr (a usage error when it cannot) and serves
+// /metrics and /healthz until ctx ends; stop waits for the server.
+func startMetrics(ctx context.Context, addr string, reg *prometheus.Registry, logf func(string, ...any)) (bound string, stop func(), err error) {
+	ln, err := metricsrv.Listen(addr)
+	if err != nil {
+		return "", nil, &exitError{exitFailure, fmt.Errorf("--metrics-listen: %w", err)}
+	}
+	logf("metrics on http://%s/metrics", ln.Addr())
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := metricsrv.Serve(ctx, ln, reg); err != nil {
+			logf("metrics: %v", err)
+		}
+	}()
+	return ln.Addr().String(), func() { cancel(); <-done }, nil
+}
+
+// validListen checks an optional HOST:PORT flag value.
+func validListen(flag, addr string) error {
+	if addr == "" {
+		return nil
+	}
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+		return usageErrorf("%s %q: want HOST:PORT or :PORT", flag, addr)
+	}
+	return nil
 }

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -74,10 +77,64 @@ func TestWatchUsageErrors(t *testing.T) {
 		{[]string{"watch", "--interval", "0s", "example.com"}, "--interval"},
 		{[]string{"watch", "--concurrency", "0", "example.com"}, "--concurrency"},
 		{[]string{"watch", "not a domain"}, "invalid"},
+		{[]string{"watch", "--metrics-listen", "localhost", "example.com"}, "--metrics-listen"},
 	} {
 		code, _, errOut := runWatch(t, &fakeChecker{}, "", 1, c.args...)
 		if code != exitUsage || !strings.Contains(errOut, c.want) {
 			t.Errorf("%v: exit %d, %q; want 2 and %q", c.args, code, errOut, c.want)
 		}
 	}
+}
+
+func TestWatchServesMetrics(t *testing.T) {
+	f, _, errOut := testFactory("", &fakeChecker{})
+	stop, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr := make(chan string, 1)
+	root := rootWith(f, func(f *factory) *cobra.Command {
+		return newWatchCmd(f, func(ctx context.Context, o *WatchOptions) error {
+			o.MetricsListen = "127.0.0.1:0"
+			o.Clock = clock.NewFake(fixedNow)
+			o.cycles = 1
+			// the fake check runs before the metrics are read: serve
+			// them from the run, then stop
+			o.afterCycles = func(a string) {
+				addr <- a
+				<-stop.Done()
+			}
+			return watchRun(ctx, o)
+		})
+	})
+	done := make(chan int, 1)
+	go func() {
+		done <- executeRoot(context.Background(), f, root, []string{"watch", "--state-dir", t.TempDir(), "err.example.com"})
+	}()
+	a := <-addr
+	body := httpGet(t, "http://"+a+"/metrics")
+	for _, want := range []string{`stspilot_check_up{domain="err.example.com"} 1`, `stspilot_check_findings{domain="err.example.com",severity="error"} 1`, "go_goroutines"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, body)
+		}
+	}
+	if got := httpGet(t, "http://"+a+"/healthz"); got != "ok\n" {
+		t.Errorf("/healthz: %q", got)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d: %s", code, errOut)
+	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return string(b)
 }
