@@ -14,7 +14,8 @@ import (
 // TestDemoInTmux runs the built `stspilot demo` in a real terminal (tmux,
 // 80x24) and drives it with keys as an operator would: rollout -> promote
 // to enforce (waiting out the soak) -> an injected MX certificate failure
-// (seen by the check, refused by promote) -> emergency rollback ->
+// (seen by the check, refused by promote) -> emergency rollback -> enforce
+// again, a policy host answering 404, the rollback blocked and finished ->
 // teardown (domain typed, cache window waited out) -> quit. It asserts
 // what the screen shows at each stage. The demo is its own world, so this
 // test needs no e2e world; it fails rather than skips in CI without tmux.
@@ -126,6 +127,57 @@ func TestDemoInTmux(t *testing.T) {
 	keys("f")
 	expect("healed", "f [ ] 3 mx-cert-name", "healed mx-cert-name")
 	keys("Escape")
+
+	// Issue 13: back to enforce, then the policy host answers 404 and the
+	// emergency rollback cannot finish by itself. Its wait screen says
+	// why, what to fix and what senders hold meanwhile, with no countdown,
+	// and stays put while it re-checks; esc leaves the rollback halted,
+	// the dashboard offers n to finish it, and once the host is healed
+	// the plan says that it lowers the mode. (Each Escape is followed by
+	// an expect: Escape and a letter sent at once read as alt+letter.)
+	expect("dashboard after healing", "Stage  testing", "Findings:")
+	keys("p")
+	expect("promote again", "Plan: promote demo.test")
+	keys("Enter")
+	keys("y")
+	expect("waiting for the soak again", "Waiting: the window gate of promote is closed")
+	keys("s")
+	expect("enforce again", "✓ done: demo.test is live: mode enforce")
+	keys("Enter")
+	expect("dashboard in enforce", "Stage  enforce")
+	keys("x")
+	expect("switchboard again", "Inject a field failure")
+	keys("a")
+	expect("host broken", "a [x] 1 policy-404", "injected policy-404")
+	keys("Escape")
+	expect("dashboard, host broken", "Stage  ")
+	keys("!")
+	expect("rollback question again", "Emergency rollback of demo.test")
+	keys("y")
+	expect("blocked", "Blocked: the served gate of rollback will not open by itself", "answers HTTP 404",
+		"(policy.http-status)", "meanwhile", "senders keep the cached enforce policy")
+	for range 8 { // it re-runs behind the one screen, never flipping to the apply screen
+		time.Sleep(500 * time.Millisecond)
+		if s := screen(); !strings.Contains(s, "Blocked:") || strings.Contains(s, "opens ") {
+			t.Fatalf("the blocked wait screen flipped or counts down:\n%s", s)
+		}
+	}
+	keys("Escape")
+	expect("halted", "did not finish", "n finishes it", "stopped waiting")
+	keys("x")
+	expect("switchboard to heal", "Inject a field failure")
+	keys("a")
+	expect("host healed", "a [ ] 1 policy-404", "healed policy-404")
+	keys("Escape")
+	expect("dashboard, host healed", "n finishes it")
+	keys("n")
+	expect("finish the rollback", "Plan: rollback demo.test lowers enforce to testing")
+	keys("Enter")
+	keys("y")
+	expect("rollback finished", "✓ done: demo.test is live: mode testing")
+	keys("Enter")
+	expect("testing once more", "Stage  testing")
+
 	keys("t")
 	expect("teardown plan", "Plan: teardown demo.test", "delete the _mta-sts record (no undo)")
 	keys("Enter")

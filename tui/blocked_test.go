@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	tea "github.com/charmbracelet/bubbletea"
+
 	"github.com/stspilot/stspilot/workflow"
 	"github.com/stspilot/stspilot/workflow/sandbox"
 )
@@ -275,4 +277,15 @@ func TestFindingActionKey(t *testing.T) {
 	if p := d.m.plan.plan; p.Workflow != workflow.Teardown {
 		t.Fatalf("t on the findings planned %s", p.Workflow)
 	}
+}
+
+// TestKeysReadTogether: keys the terminal delivers in one read ("xa")
+// are each a key (the switchboard opens, then a injects); the fields of
+// the set-up and confirmation screens still take them as text.
+func TestKeysReadTogether(t *testing.T) {
+	w := newWorld(t)
+	d := drive(t, NewModel(context.Background(), w.opts))
+	d.ready()
+	d.send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("xa")})
+	d.until("policy-404 injected", func() bool { return d.m.state == stBreaks && d.m.breaks.items[0].On })
 }

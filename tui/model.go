@@ -187,6 +187,16 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.overlay = ovQuit
 		return m, nil
 	case tea.KeyMsg:
+		if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste && !m.typing() {
+			// Keys typed faster than the terminal is read arrive as one
+			// message ("xa"): each is a key of its own here.
+			var cmds []tea.Cmd
+			for _, r := range msg.Runes {
+				_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt})
+				cmds = append(cmds, cmd)
+			}
+			return m, tea.Batch(cmds...)
+		}
 		m.syncKeys() // the keys of the screen shown now, whatever was rendered last
 		if cmd, done := m.globalKey(msg); done {
 			return m, cmd
@@ -268,6 +278,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m.updateChild(msg)
 }
 
+// typing: the screen shown takes letters as text (the set-up form, the
+// domain typed to confirm a deletion).
+func (m *Model) typing() bool {
+	return m.overlay == ovNone && (m.state == stSetup || (m.state == stConfirm && m.confirm.destructive))
+}
+
 // globalKey handles the overlays and the keys of every screen: quit,
 // help, and the emergency rollback.
 func (m *Model) globalKey(msg tea.KeyMsg) (tea.Cmd, bool) {
@@ -304,7 +320,7 @@ func (m *Model) globalKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 		}
 		return nil, true
 	}
-	typing := m.state == stSetup || (m.state == stConfirm && m.confirm.destructive)
+	typing := m.typing()
 	switch {
 	case msg.String() == "ctrl+c" || (!typing && key.Matches(msg, k.Quit)):
 		if m.applying() {
