@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stspilot/stspilot/internal/metricsrv"
 	"github.com/stspilot/stspilot/workflow/journal"
 	"github.com/stspilot/stspilot/workflow/serve"
 )
@@ -39,6 +40,7 @@ type ServeOptions struct {
 	ReportsQuotaMiB  int64  // MiB the stored reports may take
 	ACMEDir          string // "" = STATE/acme
 	AccessLog        string // file, or "-" for stderr
+	MetricsListen    string // "" = no metrics
 }
 
 func newServeCmd(f *factory, runF func(context.Context, *ServeOptions) error) *cobra.Command {
@@ -106,6 +108,7 @@ SIGINT, SIGTERM or SIGHUP stops it gracefully (exit 130).`,
 	fl.Int64Var(&o.ReportsQuotaMiB, "reports-quota", serve.DefaultReportsQuota>>20, "`MIB` the reports directory may hold; past it reports are refused (507)")
 	fl.StringVar(&o.ACMEDir, "acme-dir", "", "`DIR` for the ACME account, keys and certificates, writable by serve's user (default STATE/acme)")
 	fl.StringVar(&o.AccessLog, "access-log", "-", "access log `FILE` (JSON lines; - is stderr)")
+	fl.StringVar(&o.MetricsListen, "metrics-listen", "", "serve Prometheus metrics on `ADDR` (/metrics, /healthz; docs/monitoring.md)")
 	return cmd
 }
 
@@ -132,7 +135,7 @@ func (o *ServeOptions) validate() error {
 	case o.RUAPath != "-" && !strings.HasPrefix(o.RUAPath, "/"):
 		return usageErrorf("--rua-path %q must start with /", o.RUAPath)
 	}
-	return nil
+	return validListen("--metrics-listen", o.MetricsListen)
 }
 
 // serveDirs are the directories serve uses: the state directory (of which
@@ -229,6 +232,17 @@ func serveRun(ctx context.Context, o *ServeOptions) error {
 			return &usageError{err}
 		}
 		cfg.TLS = fc.TLSConfig()
+	}
+	if o.MetricsListen != "" {
+		reg := metricsrv.NewRegistry()
+		cfg.Metrics = serve.NewMetrics(reg, policies)
+		_, stop, err := startMetrics(ctx, o.MetricsListen, reg, func(format string, args ...any) {
+			fmt.Fprintf(o.IO.ErrOut, "stspilot serve: "+format+"\n", args...)
+		})
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	srv, err := serve.New(cfg)
 	if err != nil {

@@ -54,6 +54,9 @@ func TestServeFlags(t *testing.T) {
 	if o, code, msg := runServeFlags(t, "--acme", "--reports-quota", "200"); code != 0 || o.ReportsQuotaMiB != 200 {
 		t.Errorf("--reports-quota 200: exit %d %s %+v", code, msg, o)
 	}
+	if o, code, msg := runServeFlags(t, "--acme", "--metrics-listen", "127.0.0.1:9465"); code != 0 || o.MetricsListen != "127.0.0.1:9465" {
+		t.Errorf("--metrics-listen: exit %d %s %+v", code, msg, o)
+	}
 	o.ReportsDir, o.ACMEDir = "", ""
 	if d, _ := o.dirs(); d.reports != "/srv/state/reports" || d.acme != "/srv/state/acme" {
 		t.Errorf("default dirs %+v", d)
@@ -68,6 +71,7 @@ func TestServeFlags(t *testing.T) {
 		{"--acme", "extra-arg"},
 		{"--acme", "--reports-quota", "0"},
 		{"--acme", "--reports-quota", "-5"},
+		{"--acme", "--metrics-listen", "9464"},
 	} {
 		if o, code, _ := runServeFlags(t, bad...); code != exitUsage || o != nil {
 			t.Errorf("serve %q: exit %d, want %d (usage) without running", bad, code, exitUsage)

@@ -31,6 +31,11 @@ type AccessEntry struct {
 	Report     string  `json:"report,omitempty"`
 	Reason     string  `json:"reason,omitempty"`
 	DurationMS float64 `json:"duration_ms"`
+
+	// counts is the served policy's fetch counter, rua marks a report
+	// request: for the metrics, never logged.
+	counts *FetchCounts
+	rua    bool
 }
 
 // AccessLog writes AccessEntry values as JSON lines; safe for concurrent use.

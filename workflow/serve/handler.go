@@ -24,6 +24,9 @@ type Handler struct {
 	// timeouts).
 	ReportTimeout time.Duration
 	Log           *AccessLog
+	// Metrics counts the reports (nil: no metrics); policy fetches are
+	// counted by the policy's own FetchCounts.
+	Metrics *Metrics
 }
 
 const policyPath = txtrecord.WellKnownPath
@@ -44,6 +47,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if e.Status == 0 {
 		e.Status = http.StatusOK
 	}
+	// Counted once the answer is out: an atomic add on the counter the
+	// policy was cached with, a label lookup only for a report.
+	if e.counts != nil {
+		e.counts.Inc(ClassifySender(e.UserAgent))
+	} else if e.rua {
+		h.Metrics.report(e.Domain, e.Status)
+	}
 	e.DurationMS = float64(now().Sub(start).Microseconds()) / 1000
 	h.Log.Log(e)
 }
@@ -59,6 +69,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *AccessEntry) 
 	case path == policyPath:
 		h.policy(w, r, e)
 	case h.Receiver != nil && h.RUAPath != "" && path == h.RUAPath:
+		e.rua = true
 		h.report(w, r, e)
 	default:
 		e.Reason = "no such path"
@@ -96,7 +107,7 @@ func (h *Handler) policy(w http.ResponseWriter, r *http.Request, e *AccessEntry)
 		plain(w, http.StatusNotFound, "not found\n")
 		return
 	}
-	e.Domain, e.PolicyID = p.Domain, p.ID
+	e.Domain, e.PolicyID, e.counts = p.Domain, p.ID, p.Counts
 	hd := w.Header()
 	hd.Set("Content-Type", "text/plain")
 	hd.Set("Content-Length", strconv.Itoa(len(p.Data)))

@@ -56,6 +56,8 @@ type Policies struct {
 	mu     sync.Mutex
 	cache  map[string]*entry // normalised domain -> its policy
 	warned map[string]bool
+	// counts are the fetch counters of every (domain, id) served.
+	counts map[countsKey]*FetchCounts
 }
 
 // NewPolicies reads the policies the serve publisher leaves in stateDir:
@@ -98,6 +100,8 @@ type entry struct {
 	// mfi is the id file's FileInfo when id was decided (nil: none).
 	mfi fs.FileInfo
 	id  string
+	// counts counts the fetches of (domain, id).
+	counts *FetchCounts
 }
 
 // Policy is a policy ready to serve.
@@ -110,6 +114,8 @@ type Policy struct {
 	ID string
 	// Legacy is set when the policy was read from LegacyDir.
 	Legacy bool
+	// Counts counts its fetches by sender class (the metrics').
+	Counts *FetchCounts
 }
 
 // ErrNoPolicy is returned for a domain without a served policy.
@@ -180,6 +186,13 @@ func (p *Policies) Lookup(domain string) (Policy, error) {
 	if p.cache == nil {
 		p.cache = map[string]*entry{}
 	}
+	if e.counts == nil || e.counts.id != e.id {
+		if e == old {
+			ne := *e
+			e = &ne
+		}
+		e.counts = p.countsFor(d, e.id)
+	}
 	p.cache[d] = e
 	warn := legacy && !p.warned[d] && p.Warn != nil
 	if warn {
@@ -192,7 +205,7 @@ func (p *Policies) Lookup(domain string) (Policy, error) {
 	if warn {
 		p.Warn(fmt.Sprintf("the policy of %s is served from %s, the layout of the earlier release, without its policy id; the next workflow run on %s publishes it to %s", d, filepath.Dir(path), d, filepath.Join(p.Dir, d)))
 	}
-	return Policy{Domain: d, Data: e.data, ID: e.id, Legacy: legacy}, nil
+	return Policy{Domain: d, Data: e.data, ID: e.id, Legacy: legacy, Counts: e.counts}, nil
 }
 
 func (p *Policies) forget(d string) {

@@ -61,6 +61,8 @@ type Config struct {
 	ReportTimeout                time.Duration
 	// Log receives the access log (nil: none).
 	Log *AccessLog
+	// Metrics counts reports (NewMetrics; nil: none).
+	Metrics *Metrics
 	// ErrorLog receives the HTTP server's own errors (TLS handshake
 	// failures, ...); nil discards them.
 	ErrorLog *log.Logger
@@ -122,7 +124,7 @@ func New(cfg Config) (*Server, error) {
 	if pol == nil {
 		pol = NewPolicies(cfg.StateDir)
 	}
-	h := &Handler{Policies: pol, Log: cfg.Log}
+	h := &Handler{Policies: pol, Log: cfg.Log, Metrics: cfg.Metrics}
 	if cfg.RUAPath != "-" {
 		if cfg.RUAPath[0] != '/' {
 			return nil, fmt.Errorf("serve: rua path %q must start with /", cfg.RUAPath)

@@ -1,0 +1,154 @@
+package serve
+
+import (
+	"net/http"
+	"strings"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// SenderClass is a small fixed set of sender kinds read from a fetch's
+// User-Agent, for the fetch counter's sender label and for status.
+type SenderClass uint8
+
+// The classes, in label order.
+const (
+	SenderGoogle    SenderClass = iota // Google-SMTP-STS
+	SenderMicrosoft                    // no User-Agent at all (Microsoft 365 sends none)
+	SenderPMSR                         // postfix-mta-sts-resolver
+	SenderTLSPol                       // postfix-tlspol
+	SenderGo                           // Go's default Go-http-client: go-mtasts (maddy), mox
+	SenderBrowser                      // Mozilla/...: a person or a checker
+	SenderOther
+	numSenderClasses
+)
+
+var senderNames = [numSenderClasses]string{"google", "microsoft", "postfix-mta-sts-resolver", "postfix-tlspol", "go", "browser", "other"}
+
+// String is the class's label value.
+func (c SenderClass) String() string {
+	if c >= numSenderClasses {
+		return "other"
+	}
+	return senderNames[c]
+}
+
+// SenderClasses lists every class, in order.
+func SenderClasses() []SenderClass {
+	out := make([]SenderClass, numSenderClasses)
+	for i := range out {
+		out[i] = SenderClass(i)
+	}
+	return out
+}
+
+// ClassifySender reads the sender class from a User-Agent; it allocates
+// nothing.
+func ClassifySender(ua string) SenderClass {
+	switch {
+	case ua == "":
+		return SenderMicrosoft
+	case strings.Contains(ua, "Google-SMTP-STS"):
+		return SenderGoogle
+	case strings.Contains(ua, "mta-sts-resolver"):
+		return SenderPMSR
+	case strings.Contains(ua, "tlspol"):
+		return SenderTLSPol
+	case strings.HasPrefix(ua, "Go-http-client/"):
+		return SenderGo
+	case strings.HasPrefix(ua, "Mozilla/"):
+		return SenderBrowser
+	}
+	return SenderOther
+}
+
+// FetchCounts counts the fetches of one policy id of one domain by sender
+// class. It is resolved once, when the policy is read, and cached with it,
+// so that counting a fetch is one atomic add.
+type FetchCounts struct {
+	domain, id string
+	n          [numSenderClasses]atomic.Uint64
+}
+
+// Inc counts one fetch by class c; a nil FetchCounts counts nothing.
+func (f *FetchCounts) Inc(c SenderClass) {
+	if f == nil || c >= numSenderClasses {
+		return
+	}
+	f.n[c].Add(1)
+}
+
+type countsKey struct{ domain, id string }
+
+// countsFor is the one FetchCounts of (domain, id); p.mu is held.
+func (p *Policies) countsFor(domain, id string) *FetchCounts {
+	k := countsKey{domain, id}
+	if c, ok := p.counts[k]; ok {
+		return c
+	}
+	if p.counts == nil {
+		p.counts = map[countsKey]*FetchCounts{}
+	}
+	c := &FetchCounts{domain: domain, id: id}
+	p.counts[k] = c
+	return c
+}
+
+// Metrics are serve's Prometheus metrics (docs/monitoring.md).
+type Metrics struct {
+	fetches *prometheus.Desc
+	pol     *Policies
+	reports *prometheus.CounterVec
+}
+
+// NewMetrics registers serve's metrics with reg: the policy fetches that
+// pol counts and the reports the handler counts.
+func NewMetrics(reg prometheus.Registerer, pol *Policies) *Metrics {
+	m := &Metrics{
+		fetches: prometheus.NewDesc("stspilot_serve_policy_fetches_total",
+			"Policy fetches answered 200, by domain, sender class (from the User-Agent) and the policy id served.",
+			[]string{"domain", "sender", "id"}, nil),
+		pol: pol,
+		reports: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stspilot_serve_reports_received_total",
+			Help: "TLS-RPT reports POSTed for a served domain, by result: stored, duplicate, rejected (4xx), failed (5xx)."}, []string{"domain", "result"}),
+	}
+	reg.MustRegister(m, m.reports)
+	return m
+}
+
+// Describe implements prometheus.Collector (the fetch counter).
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) { ch <- m.fetches }
+
+// Collect implements prometheus.Collector: the fetch counts, read at
+// scrape time, off the fetches' path.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	m.pol.mu.Lock()
+	all := make([]*FetchCounts, 0, len(m.pol.counts))
+	for _, c := range m.pol.counts {
+		all = append(all, c)
+	}
+	m.pol.mu.Unlock()
+	for _, c := range all {
+		for i := range c.n {
+			ch <- prometheus.MustNewConstMetric(m.fetches, prometheus.CounterValue, float64(c.n[i].Load()), c.domain, senderNames[i], c.id)
+		}
+	}
+}
+
+// report counts one report request of a served domain by its answer.
+func (m *Metrics) report(domain string, status int) {
+	if m == nil || domain == "" {
+		return
+	}
+	result := "rejected"
+	switch {
+	case status == http.StatusCreated:
+		result = "stored"
+	case status == http.StatusOK:
+		result = "duplicate"
+	case status >= 500:
+		result = "failed"
+	}
+	m.reports.WithLabelValues(domain, result).Inc()
+}

@@ -1,0 +1,146 @@
+package serve
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+func TestClassifySender(t *testing.T) {
+	for ua, want := range map[string]string{
+		"":                "microsoft",
+		"Google-SMTP-STS": "google",
+		"Mozilla/5.0 (compatible; Google-SMTP-STS)":    "google",
+		"postfix-mta-sts-resolver/1.4.0":               "postfix-mta-sts-resolver",
+		"postfix-tlspol/1.8":                           "postfix-tlspol",
+		"Go-http-client/1.1":                           "go",
+		"Go-http-client/2.0":                           "go",
+		"Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0": "browser",
+		"curl/8.5.0":                                   "other",
+	} {
+		if got := ClassifySender(ua).String(); got != want {
+			t.Errorf("ClassifySender(%q) = %s, want %s", ua, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { ClassifySender("postfix-mta-sts-resolver/1.4.0") }); n != 0 {
+		t.Errorf("ClassifySender allocates %v times", n)
+	}
+}
+
+// Fetches are counted by domain, sender class and the id serve published;
+// a new id starts new series and the old one keeps its count; reports are
+// counted by result.
+func TestServeMetrics(t *testing.T) {
+	state := t.TempDir()
+	publishID(t, state, "a.test", []byte(policyA), "20261206120000aaaaaaaa")
+	pol := NewPolicies(state)
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg, pol)
+	h := &Handler{Policies: pol, RUAPath: "/tlsrpt", Receiver: &Receiver{StateDir: state, Validate: Validate}, Metrics: m}
+	get := func(ua string) {
+		req := httptest.NewRequest("GET", policyPath, nil)
+		req.Host = "mta-sts.a.test"
+		if ua != "" {
+			req.Header.Set("User-Agent", ua)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("fetch: %d", rec.Code)
+		}
+	}
+	get("Google-SMTP-STS")
+	get("Google-SMTP-STS")
+	get("")
+	get("Go-http-client/1.1")
+	publishID(t, state, "a.test", []byte(policyA+"x"), "20261206130000bbbbbbbb")
+	get("postfix-mta-sts-resolver/1.4")
+
+	post := func(body string) int {
+		req := httptest.NewRequest("POST", "/tlsrpt", bytes.NewReader([]byte(body)))
+		req.Host = "mta-sts.a.test"
+		req.Header.Set("Content-Type", "application/tlsrpt+json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if c := post(sampleReport); c != http.StatusCreated {
+		t.Fatalf("report: %d", c)
+	}
+	post(sampleReport)
+	post("{not json")
+
+	val := func(name string, labels ...string) float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != name {
+				continue
+			}
+		next:
+			for _, mt := range mf.GetMetric() {
+				for i := 0; i < len(labels); i += 2 {
+					found := false
+					for _, lp := range mt.GetLabel() {
+						if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
+							found = true
+						}
+					}
+					if !found {
+						continue next
+					}
+				}
+				return mt.GetCounter().GetValue()
+			}
+		}
+		return -1
+	}
+	const fetches = "stspilot_serve_policy_fetches_total"
+	for _, c := range []struct {
+		sender, id string
+		want       float64
+	}{
+		{"google", "20261206120000aaaaaaaa", 2}, {"microsoft", "20261206120000aaaaaaaa", 1}, {"go", "20261206120000aaaaaaaa", 1},
+		{"browser", "20261206120000aaaaaaaa", 0}, {"postfix-mta-sts-resolver", "20261206130000bbbbbbbb", 1}, {"google", "20261206130000bbbbbbbb", 0},
+	} {
+		if got := val(fetches, "domain", "a.test", "sender", c.sender, "id", c.id); got != c.want {
+			t.Errorf("%s %s: %v fetches, want %v", c.sender, c.id, got, c.want)
+		}
+	}
+	if n := testutil.CollectAndCount(m, fetches); n != 14 {
+		t.Errorf("%d fetch series, want 7 classes x 2 ids", n)
+	}
+	const reports = "stspilot_serve_reports_received_total"
+	for res, want := range map[string]float64{"stored": 1, "duplicate": 1, "rejected": 1} {
+		if got := val(reports, "domain", "a.test", "result", res); got != want {
+			t.Errorf("reports %s: %v, want %v", res, got, want)
+		}
+	}
+	if probs, err := testutil.GatherAndLint(reg); err != nil || len(probs) > 0 {
+		t.Errorf("lint: %v %+v", err, probs)
+	}
+}
+
+// Counting a fetch allocates nothing beyond what serving it does: the
+// counter is cached with the policy.
+func BenchmarkFetchCounted(b *testing.B) {
+	state := b.TempDir()
+	publishID(b, state, "a.test", []byte(policyA), "20261206120000aaaaaaaa")
+	pol := NewPolicies(state)
+	NewMetrics(prometheus.NewRegistry(), pol)
+	p, err := pol.Lookup("a.test")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		p.Counts.Inc(ClassifySender("Google-SMTP-STS"))
+	}
+}
