@@ -193,60 +193,79 @@ func TestWaitingGateCountsDownOnTheEngineClock(t *testing.T) {
 }
 
 // TestNoScreenNamesAFlagOrCommand walks the screens each demo failure
-// leads to from testing (the dashboard with its full help, the findings,
-// the promote plan and what O plans from it, the teardown plan and its
-// confirmation, the rollback question) and, through drive's check, finds
+// leads to from testing and from enforce (the dashboard with its full
+// help, the findings, the promote plan and what O plans from it, the plan
+// n opens, the teardown plan and its confirmation, the rollback question) and, through drive's check, finds
 // no flag and no command line on any of them.
 func TestNoScreenNamesAFlagOrCommand(t *testing.T) {
 	for _, b := range sandbox.Breaks {
-		t.Run(string(b.Name), func(t *testing.T) {
-			w := newWorld(t)
-			ctx := context.Background()
-			if out, err := w.e.Apply(ctx, workflow.Request{Workflow: workflow.Rollout, Domain: w.sb.Domain, RUA: sandbox.DefaultRUA}, nil, nil, workflow.ApplyOptions{}); err != nil || out.Status != workflow.StatusDone {
-				t.Fatalf("rollout: %+v %v", out, err)
+		for _, enforce := range []bool{false, true} {
+			name := string(b.Name) + "/testing"
+			if enforce {
+				name = string(b.Name) + "/enforce"
 			}
-			w.clock.Advance(15 * 24 * time.Hour)
-			d := drive(t, NewModel(ctx, w.opts))
-			d.ready()
-			d.key("x")
-			i := slices.IndexFunc(d.m.breaks.items, func(f Failure) bool { return f.Name == string(b.Name) })
-			d.key(string(breakKeys[i]))
-			d.until("the failure injected", func() bool { return d.m.breaks.items[i].On && !d.m.dash.running && d.m.dash.rep != nil })
-			d.key("esc")
-			d.key("?")
-			d.key("?")
-			d.key("f")
-			d.key("esc")
-			planned := func(k string) {
-				d.key(k)
-				d.until("the plan of "+k, func() bool { return d.m.state == stPlan || d.m.err != nil })
+			t.Run(name, func(t *testing.T) { walkScreens(t, b.Name, enforce) })
+		}
+	}
+}
+
+// walkScreens starts in testing (or enforce), injects failure b and visits
+// the screens it leads to.
+func walkScreens(t *testing.T, b sandbox.Break, enforce bool) {
+	w := newWorld(t)
+	ctx := context.Background()
+	if out, err := w.e.Apply(ctx, workflow.Request{Workflow: workflow.Rollout, Domain: w.sb.Domain, RUA: sandbox.DefaultRUA}, nil, nil, workflow.ApplyOptions{}); err != nil || out.Status != workflow.StatusDone {
+		t.Fatalf("rollout: %+v %v", out, err)
+	}
+	w.clock.Advance(15 * 24 * time.Hour)
+	if enforce {
+		if out, err := w.e.Apply(ctx, workflow.Request{Workflow: workflow.Promote, Domain: w.sb.Domain, WithoutReports: true}, nil, nil, workflow.ApplyOptions{}); err != nil || out.Stage != workflow.StageEnforce {
+			t.Fatalf("promote: %+v %v", out, err)
+		}
+	}
+	d := drive(t, NewModel(ctx, w.opts))
+	d.ready()
+	d.key("x")
+	i := slices.IndexFunc(d.m.breaks.items, func(f Failure) bool { return f.Name == string(b) })
+	d.key(string(breakKeys[i]))
+	d.until("the failure injected", func() bool { return d.m.breaks.items[i].On && !d.m.dash.running && d.m.dash.rep != nil })
+	d.key("esc")
+	d.key("?")
+	d.key("?")
+	d.key("f")
+	d.key("esc")
+	planned := func(k string) {
+		d.key(k)
+		d.until("the plan of "+k, func() bool { return d.m.state == stPlan || d.m.err != nil })
+	}
+	planned("p")
+	if d.m.state == stPlan && d.m.c.keys.Override.Enabled() {
+		d.key("O")
+		d.until("the plan O made", func() bool { return !strings.HasPrefix(d.m.note, "planning") || d.m.err != nil })
+	}
+	d.m.state, d.m.err = stDashboard, nil
+	if d.m.c.keys.Next.Enabled() {
+		planned("n")
+		d.m.state, d.m.err = stDashboard, nil
+	}
+	planned("t")
+	if d.m.state == stPlan && d.m.plan.plan.Refusal == nil && !d.m.plan.plan.Nothing {
+		d.key("enter")
+		d.key("esc")
+	}
+	d.m.state = stDashboard
+	d.key("!")
+	d.key("n")
+	seen := map[string]bool{}
+	for _, v := range d.views {
+		for _, s := range []string{"Plan: promote", "Plan: teardown", "Findings for", "Inject a field failure", "Emergency rollback"} {
+			if strings.Contains(v, s) {
+				seen[s] = true
 			}
-			planned("p")
-			if d.m.state == stPlan && d.m.c.keys.Override.Enabled() {
-				d.key("O")
-				d.until("the plan O made", func() bool { return !strings.HasPrefix(d.m.note, "planning") || d.m.err != nil })
-			}
-			d.m.state, d.m.err = stDashboard, nil
-			planned("t")
-			if d.m.state == stPlan && d.m.plan.plan.Refusal == nil && !d.m.plan.plan.Nothing {
-				d.key("enter")
-				d.key("esc")
-			}
-			d.m.state = stDashboard
-			d.key("!")
-			d.key("n")
-			seen := map[string]bool{}
-			for _, v := range d.views {
-				for _, s := range []string{"Plan: promote", "Plan: teardown", "Findings for", "Inject a field failure", "Emergency rollback"} {
-					if strings.Contains(v, s) {
-						seen[s] = true
-					}
-				}
-			}
-			if len(seen) < 4 {
-				t.Errorf("the walk saw only %v", seen)
-			}
-		})
+		}
+	}
+	if len(seen) < 4 {
+		t.Errorf("the walk saw only %v", seen)
 	}
 }
 
