@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
@@ -31,6 +32,10 @@ type diskQuota struct {
 	// hit is set by a refusal since the last walk.
 	hit bool
 }
+
+// incomingPrefix starts the names of reports being received (readers
+// skip names starting with a dot).
+const incomingPrefix = ".incoming-"
 
 // quotaInterval is how often a full quota is looked at again and logged.
 const quotaInterval = time.Minute
@@ -59,18 +64,27 @@ func (q *diskQuota) room() error {
 	return q.refusalLocked()
 }
 
-// scanLocked sums the sizes of the regular files under root; q.mu held.
+// staleIncoming is the age past which a temporary file of a report is
+// a leftover (of a crash): a report in flight is far younger
+// (ReportTimeout).
+const staleIncoming = time.Hour
+
+// scanLocked sums the sizes of the regular files under root, removing
+// leftover temporary files; q.mu held.
 func (q *diskQuota) scanLocked(t time.Time) {
 	var used int64
-	_ = filepath.WalkDir(q.root, func(_ string, d fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(q.root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return nil
+		}
+		fi, err := d.Info()
 		if err != nil {
 			return nil
 		}
-		if d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				used += fi.Size()
-			}
+		if strings.HasPrefix(d.Name(), incomingPrefix) && t.Sub(fi.ModTime()) > staleIncoming && os.Remove(path) == nil {
+			return nil
 		}
+		used += fi.Size()
 		return nil
 	})
 	// Temporary files of reports in flight are in the walk and in
@@ -127,7 +141,7 @@ func (q *diskQuota) stage(root, domain string) (*stagedReport, error) {
 	if err := os.MkdirAll(dir, reportDirMode); err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(dir, ".incoming-*"+reportExt)
+	f, err := os.CreateTemp(dir, incomingPrefix+"*"+reportExt)
 	if err != nil {
 		return nil, err
 	}

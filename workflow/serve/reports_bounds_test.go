@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"io/fs"
 	"log"
@@ -314,4 +315,66 @@ func setNow(t time.Time) func() {
 	old := now
 	now = func() time.Time { return t }
 	return func() { now = old }
+}
+
+// guarded parses b through the receiver's jsonGuard (blank runs folded).
+func guarded(b []byte) (ReportMeta, error) {
+	return Validate(&jsonGuard{r: bytes.NewReader(b), maxString: len(b) + 1}, 0)
+}
+
+// Folding blank runs changes nothing the parser sees: the corpus reads
+// the same through the guard, padded or not.
+func TestJSONGuardKeepsReports(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("..", "..", "checks", "tlsrpt", "testdata", "reports", "*.json"))
+	if len(files) < 3 {
+		t.Fatalf("corpus: %v", files)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, werr := Validate(bytes.NewReader(b), 0)
+		for _, in := range [][]byte{b, bytes.ReplaceAll(b, []byte("\n"), []byte("\n \t\n\r\n   "))} {
+			got, gerr := guarded(in)
+			if (werr == nil) != (gerr == nil) || fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s: through the guard %+v %v, directly %+v %v", f, got, gerr, want, werr)
+			}
+		}
+	}
+}
+
+func FuzzJSONGuard(f *testing.F) {
+	f.Add([]byte(sampleReport))
+	f.Add([]byte(`{"a" :  "b  \"  c"  ,  "d":[1 ,  2]}`))
+	f.Add([]byte("  \x1f\x8b"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want, werr := Validate(bytes.NewReader(b), 0)
+		got, gerr := guarded(b)
+		if (werr == nil) != (gerr == nil) || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%q: through the guard %+v %v, directly %+v %v", b, got, gerr, want, werr)
+		}
+	})
+}
+
+// A temporary file left by a crash is removed when the directory is
+// measured, and does not count; a recent one (a report in flight) stays.
+func TestReceiveRemovesLeftovers(t *testing.T) {
+	h, state := boundsHandler(t, &Receiver{})
+	dir := filepath.Join(state, ReportsDir, "a.test")
+	os.MkdirAll(dir, 0o750)
+	old, recent := filepath.Join(dir, ".incoming-1.json.gz"), filepath.Join(dir, ".incoming-2.json.gz")
+	os.WriteFile(old, []byte("x"), 0o640)
+	os.WriteFile(recent, []byte("x"), 0o640)
+	long := time.Now().Add(-2 * staleIncoming)
+	os.Chtimes(old, long, long)
+	if rec := postTo(h, "mta-sts.a.test", "application/tlsrpt+json", []byte(sampleReport)); rec.Code != http.StatusCreated {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if _, err := os.Stat(old); err == nil {
+		t.Errorf("the leftover is still there")
+	}
+	if _, err := os.Stat(recent); err != nil {
+		t.Errorf("a recent temporary file was removed: %v", err)
+	}
 }
