@@ -12,10 +12,13 @@ var cloudflareInfo = Info{
 	Module:      "github.com/libdns/cloudflare v0.2.2",
 	HTTPClient:  HTTPCapped,
 	Settings: []Setting{
+		// lego's (and so Traefik's) names for the same two tokens.
 		{Name: "api_token", Env: "CLOUDFLARE_API_TOKEN", Secret: true, Required: true,
-			Help: "API token with Zone / DNS / Edit on the zone (a token, not the global API key)"},
+			Aliases: []string{"CLOUDFLARE_DNS_API_TOKEN", "CF_DNS_API_TOKEN"},
+			Help:    "API token with Zone / DNS / Edit on the zone (a token, not the global API key)"},
 		{Name: "zone_token", Env: "CLOUDFLARE_ZONE_TOKEN", Secret: true,
-			Help: "token with Zone / Zone / Read on all zones, when the API token is scoped to one zone"},
+			Aliases: []string{"CLOUDFLARE_ZONE_API_TOKEN", "CF_ZONE_API_TOKEN"},
+			Help:    "token with Zone / Zone / Read on all zones, when the API token is scoped to one zone"},
 	},
 }
 

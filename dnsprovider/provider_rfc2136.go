@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/libdns/libdns"
@@ -24,10 +26,16 @@ var rfc2136Info = Info{
 	Module:      "github.com/libdns/rfc2136 v1.0.1",
 	HTTPClient:  HTTPNone,
 	Settings: []Setting{
-		{Name: "server", Env: "RFC2136_SERVER", Required: true, Help: "primary server, host:port (port 53 when left out; IPv6 in brackets: [2001:db8::1]:53)"},
-		{Name: "key_name", Env: "RFC2136_KEY_NAME", Required: true, Help: "TSIG key name, as in the server's key statement"},
-		{Name: "key_alg", Env: "RFC2136_KEY_ALG", Default: "hmac-sha256", Help: "TSIG algorithm: hmac-sha256, hmac-sha512, hmac-sha384, hmac-sha224 or hmac-sha1"},
-		{Name: "key", Env: "RFC2136_KEY", Required: true, Secret: true, Help: "TSIG secret, base64"},
+		// The aliases are lego's names (RFC2136_TSIG_KEY is the key's
+		// name there, RFC2136_TSIG_SECRET the secret).
+		{Name: "server", Env: "RFC2136_SERVER", Required: true, Aliases: []string{"RFC2136_NAMESERVER"},
+			Help: "primary server, host:port or an address (port 53 when left out; IPv6 in brackets: [2001:db8::1]:53); a host name is resolved once, at the first call"},
+		{Name: "key_name", Env: "RFC2136_KEY_NAME", Required: true, Aliases: []string{"RFC2136_TSIG_KEY"},
+			Help: "TSIG key name, as in the server's key statement"},
+		{Name: "key_alg", Env: "RFC2136_KEY_ALG", Default: "hmac-sha256", Aliases: []string{"RFC2136_TSIG_ALGORITHM"},
+			Help: "TSIG algorithm: hmac-sha256, hmac-sha512, hmac-sha384, hmac-sha224 or hmac-sha1 (a trailing dot is fine)"},
+		{Name: "key", Env: "RFC2136_KEY", Required: true, Secret: true, Aliases: []string{"RFC2136_TSIG_SECRET"},
+			Help: "TSIG secret, base64"},
 	},
 }
 
@@ -57,8 +65,9 @@ type RFC2136Config struct {
 // contain the key.
 func NewRFC2136Config(v Values) (RFC2136Config, error) {
 	var c RFC2136Config
-	// A host name is fine here (the dialer resolves it): unlike the
-	// resolvers, this server is named for the zone it holds.
+	// A host name is fine here (the provider resolves it once, at its
+	// first call): unlike the resolvers, this server is named for the
+	// zone it holds.
 	server, err := dnsclient.ParseHostPort(v["server"])
 	if err != nil {
 		return c, configErr("rfc2136", "%v: RFC2136_SERVER: %v", ErrConfig, err)
@@ -120,17 +129,25 @@ func openRFC2136(v Values, secrets []string, env Env) (Provider, error) {
 //   - BIND refuses a name that is not a zone apex with "bad
 //     authentication", like a wrong key: explain tells them apart.
 func NewRFC2136(c RFC2136Config, secrets []string) Provider {
-	secrets = append(secrets, c.Key)
-	z := &rfc2136Zone{
-		cfg: c,
-		lib: &rfc2136.Provider{KeyName: c.KeyName, KeyAlg: c.KeyAlg, Key: c.Key, Server: c.Server},
-		red: redactor{secrets: secrets},
+	return newRFC2136Zone(c, secrets).provider()
+}
+
+func newRFC2136Zone(c RFC2136Config, secrets []string) *rfc2136Zone {
+	return &rfc2136Zone{
+		cfg:    c,
+		lib:    rfc2136.Provider{KeyName: c.KeyName, KeyAlg: c.KeyAlg, Key: c.Key, Server: c.Server},
+		red:    redactor{secrets: append(secrets, c.Key)},
+		lookup: net.DefaultResolver.LookupNetIP,
 	}
+}
+
+// provider is z behind the libdns adapter.
+func (z *rfc2136Zone) provider() Provider {
 	// Escaped stays false: GetRecords below returns raw TXT text, which
 	// is also what lets an exact delete of a record with quotes or
 	// backslashes match (libdns/rfc2136's own GetRecords returns the
 	// escaped form, and its exact delete of that deletes nothing).
-	return FromLibdns("rfc2136", z, LibdnsOptions{Secrets: secrets, AuthHint: rfc2136AuthHint})
+	return FromLibdns("rfc2136", z, LibdnsOptions{Secrets: z.red.secrets, AuthHint: rfc2136AuthHint})
 }
 
 // rfc2136Zone is libdns/rfc2136 with its zone read replaced: our AXFR is
@@ -139,8 +156,67 @@ func NewRFC2136(c RFC2136Config, secrets []string) Provider {
 // not an apex).
 type rfc2136Zone struct {
 	cfg RFC2136Config
-	lib *rfc2136.Provider
+	lib rfc2136.Provider // Server is set per call, to the resolved address
 	red redactor
+	// lookup resolves a host name (net.DefaultResolver.LookupNetIP;
+	// tests answer themselves).
+	lookup func(ctx context.Context, network, host string) ([]netip.Addr, error)
+
+	mu   sync.Mutex
+	addr string // cfg.Server with its host resolved, once resolved
+}
+
+// rfc2136ResolveTimeout bounds the one lookup of the server's host name.
+const rfc2136ResolveTimeout = 10 * time.Second
+
+// server returns the server's address as IP:PORT. A host name in
+// cfg.Server is resolved the first time, bounded by ctx and by
+// rfc2136ResolveTimeout, and the address kept: the zone transfer, the
+// update and the SOA query of one run all go to the one server, and no
+// call after the first waits for a lookup.
+func (z *rfc2136Zone) server(ctx context.Context) (string, error) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.addr != "" {
+		return z.addr, nil
+	}
+	host, port, err := net.SplitHostPort(z.cfg.Server)
+	if err != nil { // NewRFC2136Config gives HOST:PORT
+		return "", configErr("rfc2136", "%v: RFC2136_SERVER %q is not host:port", ErrConfig, z.cfg.Server)
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		z.addr = z.cfg.Server
+		return z.addr, nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, rfc2136ResolveTimeout)
+	defer cancel()
+	ips, err := z.lookup(rctx, "ip", host)
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return "", fmt.Errorf("resolving the server %s: %w", host, cerr)
+		}
+		var de *net.DNSError
+		if errors.As(err, &de) && de.IsNotFound {
+			return "", configErr("rfc2136", "%v: the server %s (RFC2136_SERVER) has no address: %v", ErrConfig, host, err)
+		}
+		return "", fmt.Errorf("resolving the server %s: %w", host, err)
+	}
+	if len(ips) == 0 {
+		return "", configErr("rfc2136", "%v: the server %s (RFC2136_SERVER) has no address", ErrConfig, host)
+	}
+	z.addr = net.JoinHostPort(ips[0].Unmap().String(), port)
+	return z.addr, nil
+}
+
+// libAt is the library's provider talking to the resolved server.
+func (z *rfc2136Zone) libAt(ctx context.Context) (*rfc2136.Provider, error) {
+	addr, err := z.server(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lib := z.lib
+	lib.Server = addr
+	return &lib, nil
 }
 
 func (z *rfc2136Zone) GetRecords(ctx context.Context, zone string) ([]libdns.Record, error) {
@@ -149,12 +225,20 @@ func (z *rfc2136Zone) GetRecords(ctx context.Context, zone string) ([]libdns.Rec
 }
 
 func (z *rfc2136Zone) AppendRecords(ctx context.Context, zone string, recs []libdns.Record) ([]libdns.Record, error) {
-	out, err := z.lib.AppendRecords(ctx, zone, recs)
+	lib, err := z.libAt(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out, err := lib.AppendRecords(ctx, zone, recs)
 	return out, z.explain(ctx, zone, err)
 }
 
 func (z *rfc2136Zone) DeleteRecords(ctx context.Context, zone string, recs []libdns.Record) ([]libdns.Record, error) {
-	out, err := z.lib.DeleteRecords(ctx, zone, recs)
+	lib, err := z.libAt(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out, err := lib.DeleteRecords(ctx, zone, recs)
 	return out, z.explain(ctx, zone, err)
 }
 
@@ -182,8 +266,12 @@ func (z *rfc2136Zone) transfer(ctx context.Context, zone string) ([]dns.RR, erro
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	addr, err := z.server(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", z.cfg.Server)
+	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("zone transfer of %s from %s: %w", zone, z.cfg.Server, err)
 	}
@@ -195,7 +283,7 @@ func (z *rfc2136Zone) transfer(ctx context.Context, zone string) ([]dns.RR, erro
 	m := new(dns.Msg)
 	m.SetAxfr(zone)
 	m.SetTsig(z.cfg.KeyName, z.cfg.KeyAlg, 300, time.Now().Unix())
-	env, err := t.In(m, z.cfg.Server)
+	env, err := t.In(m, addr)
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("zone transfer of %s from %s: %w", zone, z.cfg.Server, err)
@@ -279,7 +367,11 @@ func (z *rfc2136Zone) apexOf(ctx context.Context, zone string) (string, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(zone, dns.TypeSOA)
 	m.RecursionDesired = false
-	in, err := q.exchange(ctx, m, z.cfg.Server)
+	addr, err := z.server(ctx)
+	if err != nil {
+		return "", err
+	}
+	in, err := q.exchange(ctx, m, addr)
 	if err != nil {
 		return "", err
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/stspilot/stspilot/internal/envfile"
 	"github.com/stspilot/stspilot/internal/redact"
 )
 
@@ -25,6 +26,46 @@ type Setting struct {
 	Default string `json:"default,omitempty"`
 	// Help says what the value is, in a few words.
 	Help string `json:"help"`
+	// Aliases are other variables that mean exactly the same thing, so
+	// that an operator's lego or Traefik environment works unchanged
+	// (CF_DNS_API_TOKEN for CLOUDFLARE_API_TOKEN). They are looked up
+	// after Env, in this order (see Vars).
+	Aliases []string `json:"aliases,omitempty"`
+}
+
+// FileSuffix makes the variable of a secret setting (or of an alias)
+// into the one that names a file holding the value:
+// CLOUDFLARE_API_TOKEN_FILE=/run/secrets/cf_token, as Docker and
+// Kubernetes secrets are mounted (and as lego reads them).
+const FileSuffix = "_FILE"
+
+// Vars returns every variable that may supply s, in the order they are
+// looked up: Env, then each alias in the order the registry gives; a
+// secret's NAME_FILE right after each NAME.
+func (s Setting) Vars() []string {
+	var out []string
+	for _, v := range s.vars() {
+		out = append(out, v.name)
+	}
+	return out
+}
+
+// settingVar is one variable of a setting: file says it names a file that
+// holds the value.
+type settingVar struct {
+	name string
+	file bool
+}
+
+func (s Setting) vars() []settingVar {
+	var out []settingVar
+	for _, n := range append([]string{s.Env}, s.Aliases...) {
+		out = append(out, settingVar{name: n})
+		if s.Secret {
+			out = append(out, settingVar{name: n + FileSuffix, file: true})
+		}
+	}
+	return out
 }
 
 // Info describes one provider of the registry.
@@ -161,15 +202,30 @@ func Names() []string {
 	return out
 }
 
-// Resolve reads the settings of info from src. A missing required setting
-// is an ErrConfig error that names every missing variable, never a value.
+// Resolve reads the settings of info from src (see LookupSetting). A
+// missing required setting is an ErrConfig error that names every missing
+// variable, never a value; so are two variables of one setting that
+// disagree, and a NAME_FILE that cannot be read.
 func Resolve(info Info, src Source) (Values, error) {
+	v, _, err := resolve(info, src)
+	return v, err
+}
+
+// resolve is Resolve that also returns, for each setting set under
+// another variable than its Env, that variable.
+func resolve(info Info, src Source) (Values, map[string]string, error) {
 	v := Values{}
+	aliased := map[string]string{}
 	var missing []string
 	for _, s := range info.Settings {
-		val, ok := src.Lookup(s.Env)
-		val = strings.TrimSpace(val)
-		if !ok || val == "" {
+		val, from, err := LookupSetting(s, src)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", info.Name, err)
+		}
+		if from != "" && from != s.Env {
+			aliased[s.Env] = from
+		}
+		if from == "" {
 			if s.Default != "" && !s.Secret {
 				v[s.Name] = s.Default
 				continue
@@ -182,9 +238,9 @@ func Resolve(info Info, src Source) (Values, error) {
 		v[s.Name] = val
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("%s: %w: missing %s (set it in the environment or in %s)", info.Name, ErrConfig, strings.Join(missing, ", "), src.Where())
+		return nil, nil, fmt.Errorf("%s: %w: missing %s (set it in the environment or in %s)", info.Name, ErrConfig, strings.Join(missing, ", "), src.Where())
 	}
-	return v, nil
+	return v, aliased, nil
 }
 
 // Open builds the named provider with its settings from src.
@@ -193,7 +249,7 @@ func Open(name string, src Source, env Env) (Provider, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown DNS provider %q (known: %s)", ErrConfig, name, strings.Join(Names(), ", "))
 	}
-	v, err := Resolve(e.info, src)
+	v, aliased, err := resolve(e.info, src)
 	if err != nil {
 		return nil, err
 	}
@@ -206,19 +262,56 @@ func Open(name string, src Source, env Env) (Provider, error) {
 	redact.Default.Add(secrets...) // the --debug log never shows them either
 	p, err := e.open(v, secrets, env)
 	if err != nil {
-		return nil, wrapErr(e.info.Name, redactor{secrets: secrets}, err, strings.Join(e.info.SecretEnv(), ", "))
+		return nil, aliasNote(wrapErr(e.info.Name, redactor{secrets: secrets}, err, strings.Join(e.info.SecretEnv(), ", ")), aliased)
 	}
 	return p, nil
 }
 
+// aliasNote adds to err, which names settings by their Env, the variable
+// each of those was actually set as (RFC2136_SERVER as RFC2136_NAMESERVER).
+func aliasNote(err error, aliased map[string]string) error {
+	var notes []string
+	for env, from := range aliased {
+		if mentions(err.Error(), env) {
+			notes = append(notes, env+" is set as "+from)
+		}
+	}
+	if len(notes) == 0 {
+		return err
+	}
+	sort.Strings(notes)
+	return fmt.Errorf("%w (%s)", err, strings.Join(notes, "; "))
+}
+
 // SecretValues returns the values src holds for the secret settings of
-// every registered provider: what a log must never show.
+// every registered provider, under any of their variables (the content of
+// a NAME_FILE too, when it can be read): what a log must never show.
 func SecretValues(src Source) []string {
 	var out []string
 	for _, e := range registry {
 		for _, s := range e.info.Settings {
-			if v, ok := src.Lookup(s.Env); ok && s.Secret && v != "" {
+			if !s.Secret {
+				continue
+			}
+			for _, sv := range s.vars() {
+				v, ok := src.Lookup(sv.name)
+				if !ok || strings.TrimSpace(v) == "" {
+					continue
+				}
+				if sv.file {
+					// A file that cannot be read may be a secret
+					// put in NAME_FILE by mistake: hide that too.
+					c, err := envfile.ReadSecretFile(strings.TrimSpace(v))
+					if err != nil {
+						out = append(out, strings.TrimSpace(v))
+						continue
+					}
+					v = c
+				}
 				out = append(out, v)
+				if t := strings.TrimSpace(v); t != v {
+					out = append(out, t)
+				}
 			}
 		}
 	}
@@ -237,10 +330,44 @@ func register(info Info, open Factory) {
 		panic("dnsprovider: " + info.Name + ": HTTPClient " + strconv.Quote(info.HTTPClient) + " is not capped, none or \"library default: REASON\"")
 	}
 	prefix := strings.ToUpper(info.Name) + "_"
+	seen := map[string]bool{}
 	for _, s := range info.Settings {
 		if !strings.HasPrefix(s.Env, prefix) || slices.ContainsFunc(info.Settings, func(o Setting) bool { return o.Name == s.Name && o.Env != s.Env }) {
 			panic("dnsprovider: bad setting " + s.Env + " for " + info.Name)
 		}
+		// Every variable (aliases and NAME_FILE forms included) names
+		// one setting only, and an alias is a name of its own, not a
+		// NAME_FILE.
+		for _, a := range s.Aliases {
+			if !envfile.IsEnvName(a) || strings.HasSuffix(a, FileSuffix) {
+				panic("dnsprovider: bad alias " + a + " of " + s.Env)
+			}
+		}
+		for _, n := range s.Vars() {
+			if seen[n] {
+				panic("dnsprovider: " + info.Name + ": variable " + n + " names two settings")
+			}
+			seen[n] = true
+		}
 	}
 	registry = append(registry, entry{info: info, open: open})
+}
+
+// mentions reports whether text names the variable name as a whole word
+// (RFC2136_KEY is not in RFC2136_KEY_NAME).
+func mentions(text, name string) bool {
+	word := func(c byte) bool {
+		return c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+	}
+	for i := 0; ; {
+		j := strings.Index(text[i:], name)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(name)
+		if (start == 0 || !word(text[start-1])) && (end == len(text) || !word(text[end])) {
+			return true
+		}
+		i = start + 1
+	}
 }

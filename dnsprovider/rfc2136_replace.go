@@ -53,8 +53,12 @@ func (z *rfc2136Zone) ReplaceRecords(ctx context.Context, zone string, del, add 
 	}
 	m.SetTsig(z.cfg.KeyName, z.cfg.KeyAlg, 300, time.Now().Unix())
 	c := &dns.Client{Net: "tcp", TsigSecret: map[string]string{z.cfg.KeyName: z.cfg.Key}, Timeout: DefaultQueryTimeout}
+	addr, err := z.server(ctx)
+	if err != nil {
+		return err
+	}
 	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", z.cfg.Server)
+	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return z.explain(ctx, zone, fmt.Errorf("update of %s at %s: %w", zone, z.cfg.Server, err))
 	}

@@ -141,3 +141,67 @@ func DefaultCredentials(path string) (*FileSource, error) {
 	}
 	return src, err
 }
+
+// LookupSetting finds the value of s in src under each of its variables
+// (Setting.Vars: Env, then its aliases, a secret's NAME_FILE after each
+// NAME) and returns it with the variable that supplied it, from; from is
+// empty when none of them has a non-blank value. Values are trimmed of
+// space; a NAME_FILE is read once, with envfile.ReadSecretFile's checks.
+// Two variables that both hold a value must hold the same one: otherwise
+// the error names both, never a value, as it names the variable and the
+// path of a NAME_FILE it refuses. Errors wrap ErrConfig.
+func LookupSetting(s Setting, src Source) (value, from string, err error) {
+	for _, sv := range s.vars() {
+		raw, ok := src.Lookup(sv.name)
+		raw = strings.TrimSpace(raw)
+		if !ok || raw == "" {
+			continue
+		}
+		v := raw
+		if sv.file {
+			if v, err = readSecretVar(sv.name, raw); err != nil {
+				return "", "", err
+			}
+			v = strings.TrimSpace(v)
+		}
+		switch {
+		case from == "":
+			value, from = v, sv.name
+		case v != value:
+			return "", "", fmt.Errorf("%w: %s and %s are both set, to different values (not shown): set only one of them", ErrConfig, from, sv.name)
+		}
+	}
+	return value, from, nil
+}
+
+// readSecretVar reads the file that the variable name (a NAME_FILE) gives
+// as path. Errors name the variable, never the content, and never the
+// path either: a secret put in NAME_FILE by mistake would be the path.
+func readSecretVar(name, path string) (string, error) {
+	v, err := envfile.ReadSecretFile(path)
+	if err == nil {
+		return v, nil
+	}
+	var oe *envfile.OwnerError
+	var pe *fs.PathError
+	why := ""
+	switch {
+	case errors.As(err, &oe):
+		why = fmt.Sprintf("is owned by uid %d; it holds a secret, so it must be owned by you (uid %d) or root", oe.UID, oe.Self)
+	case errors.Is(err, envfile.ErrWritable):
+		why = "is writable by group or others; it holds a secret, so only its owner may write to it (chmod go-w)"
+	case errors.Is(err, envfile.ErrNotRegular):
+		why = "is not a regular file"
+	case errors.Is(err, envfile.ErrTooLarge):
+		why = fmt.Sprintf("is larger than %d bytes", envfile.MaxSecretFile)
+	case errors.Is(err, envfile.ErrBinary), errors.Is(err, envfile.ErrEmpty):
+		why = err.Error()
+	case errors.Is(err, fs.ErrNotExist):
+		why = "does not exist (" + name + " holds the path of a file, not the value)"
+	case errors.As(err, &pe):
+		why = "cannot be read: " + pe.Op + ": " + pe.Err.Error()
+	default:
+		why = "cannot be read"
+	}
+	return "", fmt.Errorf("%w: the file that %s names %s", ErrConfig, name, why)
+}

@@ -46,11 +46,20 @@ func TestProvidersBinaryNeverPrintsSecrets(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(credDir, "credentials"), []byte(file.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// The machine's own provider settings must not mix in.
+	// The machine's own provider settings must not mix in, under any
+	// of their names (lego's aliases, NAME_FILE) either.
+	providerVar := map[string]bool{}
+	for _, p := range dnsprovider.Providers(true) {
+		for _, s := range p.Settings {
+			for _, v := range s.Vars() {
+				providerVar[v] = true
+			}
+		}
+	}
 	var base []string
 	for _, kv := range childEnv("NO_COLOR=1") {
 		k, _, _ := strings.Cut(kv, "=")
-		if info, ok := dnsprovider.Lookup(strings.ToLower(strings.SplitN(k, "_", 2)[0])); ok && len(info.Settings) > 0 {
+		if info, ok := dnsprovider.Lookup(strings.ToLower(strings.SplitN(k, "_", 2)[0])); providerVar[k] || ok && len(info.Settings) > 0 {
 			continue
 		}
 		base = append(base, kv)

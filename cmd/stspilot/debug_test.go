@@ -118,3 +118,35 @@ func TestDebugOff(t *testing.T) {
 		t.Errorf("the check ran although the debug log could not be opened: %v", fc.Calls())
 	}
 }
+
+// TestDebugLogNeverHoldsAliasedSecrets: secrets given under lego's names
+// or in a NAME_FILE (and a secret put in a NAME_FILE by mistake) are
+// redacted from the debug log like those under stspilot's own names.
+func TestDebugLogNeverHoldsAliasedSecrets(t *testing.T) {
+	const alias, inFile, misplaced = "cf-alias-4e5f6a7b8c9d", "tsig-file-1a2b3c4d5e6f", "zone-misplaced-7a8b9c0d"
+	dir := t.TempDir()
+	path := filepath.Join(dir, "debug.log")
+	t.Setenv("XDG_CONFIG_HOME", dir)
+	secretPath := filepath.Join(dir, "tsig")
+	if err := os.WriteFile(secretPath, []byte(inFile+"\n"), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CF_DNS_API_TOKEN", alias)
+	t.Setenv("RFC2136_TSIG_SECRET_FILE", secretPath)
+	t.Setenv("CF_ZONE_API_TOKEN_FILE", misplaced)
+	t.Setenv(envDebug, path)
+	f, _, errOut := testFactory("", &fakeChecker{})
+	f.RunCheck = leakyCheck(&fakeChecker{}, alias, inFile, misplaced)
+	if code := execute(context.Background(), f, []string{"check", "example.com"}); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	got := readDebugLog(t, path)
+	for _, s := range []string{alias, inFile, misplaced} {
+		if strings.Contains(got, s) {
+			t.Errorf("%s reached the debug log:\n%s", s, got)
+		}
+	}
+	if !strings.Contains(got, "token=[redacted]") {
+		t.Errorf("nothing was redacted:\n%s", got)
+	}
+}

@@ -39,8 +39,11 @@ variables, or NAME=value lines of the 0600 credentials file), which of them
 are secret or required, and a link to the provider's documentation.
 
 For each provider it also says whether it is configured: which of its
-variables are set, in the environment or the credentials file. Values are
-never printed. The environment wins over the file. See docs/providers.md.`,
+settings are set, in the environment or the credentials file, and under
+which variable: lego's names are read too (CF_DNS_API_TOKEN,
+RFC2136_NAMESERVER, ...), and a secret NAME also as NAME_FILE, the path of
+a file that holds it. Values are never printed. The environment wins over
+the file. See docs/providers.md.`,
 		Example: `  stspilot providers
   stspilot providers cloudflare route53
   stspilot providers --json | jq -r '.providers[] | select(.configured) | .name'`,
@@ -85,7 +88,10 @@ type providerJSON struct {
 	Docs        string `json:"docs"`
 	Module      string `json:"module,omitempty"`
 	Manual      bool   `json:"manual,omitempty"`
-	// Configured: every required setting is set (values unchecked).
+	// Configured: every required setting is set, none is refused (two
+	// of its variables that differ, a NAME_FILE that cannot be read),
+	// and for a provider whose settings are all optional (route53), at
+	// least one is set. Values are not checked.
 	Configured bool          `json:"configured"`
 	Settings   []settingJSON `json:"settings"`
 }
@@ -97,10 +103,19 @@ type settingJSON struct {
 	Required bool   `json:"required"`
 	Default  string `json:"default,omitempty"`
 	Help     string `json:"help"`
-	// Set says the variable has a non-blank value; Source says where:
-	// "environment" or "file". The value itself is never output.
+	// Aliases are the other variables that mean the same (lego's
+	// names); a secret may also be given as NAME_FILE for each.
+	Aliases []string `json:"aliases,omitempty"`
+	// Set says the setting has a non-blank value; Var is the variable
+	// that gave it (Env, an alias, or one of them + "_FILE") and Source
+	// where that variable is: "environment" or "file". The value itself
+	// is never output.
 	Set    bool   `json:"set"`
+	Var    string `json:"var,omitempty"`
 	Source string `json:"source,omitempty"`
+	// Error says why the setting cannot be used (two of its variables
+	// differ, a NAME_FILE that is refused); it never holds a value.
+	Error string `json:"error,omitempty"`
 }
 
 // settingsSources opens the credentials file: the one given, or the
@@ -143,20 +158,36 @@ func providersReport(opts *ProvidersOptions) (*providersDoc, error) {
 			}
 		}
 	}
+	env := dnsprovider.EnvSource(opts.LookupEnv)
+	src := dnsprovider.Chain(env, file)
 	for _, info := range infos {
 		p := providerJSON{Name: info.Name, Title: info.Title, Description: info.Description, Docs: info.Docs,
 			Module: info.Module, Manual: info.Manual, Configured: true, Settings: []settingJSON{}}
+		anyRequired, anySet := false, false
 		for _, s := range info.Settings {
-			sj := settingJSON{Name: s.Name, Env: s.Env, Secret: s.Secret, Required: s.Required, Default: s.Default, Help: s.Help}
-			if v, ok := opts.LookupEnv(s.Env); ok && strings.TrimSpace(v) != "" {
-				sj.Set, sj.Source = true, "environment"
-			} else if v, ok := file.Lookup(s.Env); ok && strings.TrimSpace(v) != "" {
-				sj.Set, sj.Source = true, "file"
+			sj := settingJSON{Name: s.Name, Env: s.Env, Secret: s.Secret, Required: s.Required, Default: s.Default, Help: s.Help, Aliases: s.Aliases}
+			// The lookup Open does (aliases, NAME_FILE read and
+			// checked); only the variable's name is kept.
+			_, from, err := dnsprovider.LookupSetting(s, src)
+			switch {
+			case err != nil:
+				sj.Error = err.Error()
+				p.Configured = false
+			case from != "":
+				sj.Set, sj.Var, sj.Source = true, from, "file"
+				if v, ok := env.Lookup(from); ok && strings.TrimSpace(v) != "" {
+					sj.Source = "environment"
+				}
+				anySet = true
 			}
+			anyRequired = anyRequired || s.Required
 			if s.Required && !sj.Set {
 				p.Configured = false
 			}
 			p.Settings = append(p.Settings, sj)
+		}
+		if !anyRequired && len(info.Settings) > 0 && !anySet {
+			p.Configured = false
 		}
 		doc.Providers = append(doc.Providers, p)
 	}
@@ -213,10 +244,24 @@ func writeProvidersHuman(w io.Writer, doc *providersDoc) error {
 			if !s.Required {
 				state = "not set"
 			}
-			if s.Set {
+			switch {
+			case s.Error != "":
+				state = "refused (below)"
+			case s.Set && s.Var != s.Env:
+				state = "set (" + s.Source + ", as " + s.Var + ")"
+			case s.Set:
 				state = "set (" + s.Source + ")"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.Env, strings.Join(marks, ", "), state, s.Help)
+			help := s.Help
+			if len(s.Aliases) > 0 {
+				help += "; also read as " + strings.Join(s.Aliases, ", ")
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.Env, strings.Join(marks, ", "), state, help)
+		}
+		for _, s := range p.Settings {
+			if s.Error != "" {
+				fmt.Fprintf(tw, "  %s refused: %s\n", s.Env, s.Error)
+			}
 		}
 		fmt.Fprintf(tw, "  docs: %s\n", p.Docs)
 	}
@@ -230,6 +275,6 @@ func writeProvidersHuman(w io.Writer, doc *providersDoc) error {
 	case doc.CredentialsFile != "":
 		file = "the credentials file " + doc.CredentialsFile + " (absent)"
 	}
-	_, err := fmt.Fprintf(w, "\nSettings are read from the environment, then from %s.\nValues are never shown. See docs/providers.md.\n", file)
+	_, err := fmt.Fprintf(w, "\nSettings are read from the environment, then from %s.\nA secret NAME may also be given as NAME_FILE, the path of a file that holds it.\nValues are never shown. See docs/providers.md.\n", file)
 	return err
 }

@@ -63,6 +63,32 @@ EOF
 stspilot providers cloudflare
 ` + "```" + `
 
+### Other names: lego's, and NAME_FILE
+
+Where lego (and so Traefik) names the same setting differently, its name
+is read too, so that an existing lego or Traefik environment works
+unchanged: ` + "`CLOUDFLARE_DNS_API_TOKEN`" + ` and ` + "`CF_DNS_API_TOKEN`" + ` for
+` + "`CLOUDFLARE_API_TOKEN`" + `, ` + "`RFC2136_NAMESERVER`" + `, ` + "`RFC2136_TSIG_KEY`" + ` (the key's
+*name*), ` + "`RFC2136_TSIG_SECRET`" + ` and ` + "`RFC2136_TSIG_ALGORITHM`" + ` for rfc2136. Each
+provider's table lists them under "Also read as".
+
+Every secret setting, under each of its names, can also be given as
+` + "`NAME_FILE`" + `: the path of a file that holds the value, as Docker and
+Kubernetes mount secrets (` + "`CF_DNS_API_TOKEN_FILE=/run/secrets/cf_token`" + `). The
+file is read once, when the provider is opened: it must be a regular file
+(a symbolic link is followed, as in a Kubernetes secret volume), owned by
+the user running stspilot or by root, that neither group nor others may
+write (others may read it), at most 64 KiB, and not empty; a trailing line
+end is dropped. Anything else is refused with an error that names the
+variable, never the path or the content.
+
+A setting is looked up under its names in this order: the name in the
+table, its ` + "`_FILE`" + `, then each other name as listed, each followed by its
+` + "`_FILE`" + `; each name is looked up in the environment, then in the credentials
+file. When two of them hold values, the values must be the same: otherwise
+stspilot refuses to guess, and the error names both variables (never a
+value). ` + "`stspilot providers`" + ` shows which variable supplied each setting.
+
 Secret settings are never printed, logged, written to the journal or put in
 error messages: errors name the variable to check, not its value. Errors about
 the file name the file and the line, never a value.
@@ -141,13 +167,19 @@ func providersMarkdown() string {
 			b.WriteString("No settings.\n")
 			continue
 		}
-		b.WriteString("| Variable | Secret | Required | What |\n|---|---|---|---|\n")
+		b.WriteString("| Variable | Also read as | Secret | Required | What |\n|---|---|---|---|---|\n")
 		for _, s := range p.Settings {
 			req := map[bool]string{true: "yes", false: "no"}[s.Required]
 			if s.Default != "" {
 				req += ", default `" + s.Default + "`"
 			}
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", s.Env, map[bool]string{true: "**secret**", false: "no"}[s.Secret], req, strings.ReplaceAll(s.Help, "|", `\|`))
+			// Every variable but the first, in lookup order (the
+			// NAME_FILE forms of a secret included).
+			also := "-"
+			if vars := s.Vars()[1:]; len(vars) > 0 {
+				also = "`" + strings.Join(vars, "`, `") + "`"
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", s.Env, also, map[bool]string{true: "**secret**", false: "no"}[s.Secret], req, strings.ReplaceAll(s.Help, "|", `\|`))
 		}
 	}
 	return b.String()
@@ -168,6 +200,11 @@ func TestProvidersDocMatchesRegistry(t *testing.T) {
 		for _, s := range p.Settings {
 			if !strings.Contains(string(got), "| `"+s.Env+"` |") {
 				t.Errorf("no row for %s", s.Env)
+			}
+			for _, a := range s.Aliases {
+				if !strings.Contains(string(got), "`"+a+"`") {
+					t.Errorf("the alias %s of %s is not listed", a, s.Env)
+				}
 			}
 		}
 		// A provider whose HTTP calls escape stspilot's capped client is

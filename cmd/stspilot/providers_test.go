@@ -26,7 +26,9 @@ func isolateProviderEnv(t *testing.T) string {
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
 	for _, p := range dnsprovider.Providers(true) {
 		for _, s := range p.Settings {
-			t.Setenv(s.Env, "")
+			for _, v := range s.Vars() { // aliases and NAME_FILE too
+				t.Setenv(v, "")
+			}
 		}
 	}
 	return filepath.Join(home, ".config", "stspilot")
@@ -299,4 +301,194 @@ func TestProvidersNeverPrintSecrets(t *testing.T) {
 		t.Errorf("the error does not say which variable to check: %s", stderr.String())
 	}
 	check("the CLI error of a refused cloudflare call", stderr.String())
+}
+
+// `providers` names the variable that supplied each setting when it is
+// not the setting's own (a lego alias, a NAME_FILE), in text and JSON;
+// a setting whose variables disagree, or whose NAME_FILE is refused, is
+// shown refused with the reason (never a value) and leaves its provider
+// not configured.
+func TestProvidersShowAliasSource(t *testing.T) {
+	dir := isolateProviderEnv(t)
+	tokFile := filepath.Join(t.TempDir(), "cf_token")
+	writeCreds(t, tokFile, "tsig-from-file-never-printed\n", 0o644)
+	t.Setenv("CF_DNS_API_TOKEN", "cf-alias-never-printed")
+	t.Setenv("RFC2136_NAMESERVER", "ns1.example.test")
+	t.Setenv("RFC2136_TSIG_SECRET_FILE", tokFile)
+	writeCreds(t, filepath.Join(dir, "credentials"), "RFC2136_TSIG_KEY=stspilot-key\nDESEC_TOKEN=desec-never-printed\nDESEC_TOKEN_FILE="+tokFile+"\n", 0o600)
+
+	code, out, errOut := runCmd(t, &fakeChecker{}, "", "providers", "cloudflare", "rfc2136", "desec")
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	for _, want := range []string{
+		"cloudflare  Cloudflare  (configured)",
+		"set (environment, as CF_DNS_API_TOKEN)",
+		"rfc2136  RFC 2136 dynamic update",
+		"set (environment, as RFC2136_NAMESERVER)",
+		"set (file, as RFC2136_TSIG_KEY)",
+		"set (environment, as RFC2136_TSIG_SECRET_FILE)",
+		"also read as CLOUDFLARE_DNS_API_TOKEN, CF_DNS_API_TOKEN",
+		"desec  deSEC  (not configured)",
+		"DESEC_TOKEN refused: provider configuration: DESEC_TOKEN and DESEC_TOKEN_FILE are both set, to different values",
+		"NAME_FILE",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(out, "rfc2136  RFC 2136 dynamic update (BIND, Knot, PowerDNS, ...)  (configured)") {
+		t.Errorf("rfc2136 from lego's names is not configured:\n%s", out)
+	}
+	if strings.Contains(out, "never-printed") || strings.Contains(out, "never_printed") {
+		t.Errorf("a value is printed:\n%s", out)
+	}
+
+	code, out, _ = runCmd(t, &fakeChecker{}, "", "providers", "--json", "cloudflare", "rfc2136", "desec")
+	doc := decodeProviders(t, out)
+	by := map[string]settingJSON{}
+	conf := map[string]bool{}
+	for _, p := range doc.Providers {
+		conf[p.Name] = p.Configured
+		for _, s := range p.Settings {
+			by[s.Env] = s
+		}
+	}
+	for env, want := range map[string][2]string{
+		"CLOUDFLARE_API_TOKEN": {"CF_DNS_API_TOKEN", "environment"},
+		"RFC2136_SERVER":       {"RFC2136_NAMESERVER", "environment"},
+		"RFC2136_KEY_NAME":     {"RFC2136_TSIG_KEY", "file"},
+		"RFC2136_KEY":          {"RFC2136_TSIG_SECRET_FILE", "environment"},
+	} {
+		if s := by[env]; !s.Set || s.Var != want[0] || s.Source != want[1] || s.Error != "" {
+			t.Errorf("%s: %+v; want set by %s in the %s", env, s, want[0], want[1])
+		}
+	}
+	if s := by["RFC2136_KEY_ALG"]; s.Set || s.Var != "" || !slices.Equal(s.Aliases, []string{"RFC2136_TSIG_ALGORITHM"}) {
+		t.Errorf("RFC2136_KEY_ALG: %+v", s)
+	}
+	if s := by["DESEC_TOKEN"]; s.Set || !strings.Contains(s.Error, "DESEC_TOKEN and DESEC_TOKEN_FILE") {
+		t.Errorf("DESEC_TOKEN: %+v", s)
+	}
+	if code != 0 || !conf["cloudflare"] || !conf["rfc2136"] || conf["desec"] {
+		t.Errorf("exit %d, configured: %v", code, conf)
+	}
+	if strings.Contains(out, "never-printed") || strings.Contains(out, tokFile) {
+		t.Errorf("a value or the secret file's path is in the JSON:\n%s", out)
+	}
+
+	// A NAME_FILE that is refused: shown with the reason, not its path.
+	os.Chmod(tokFile, 0o666)
+	_, out, _ = runCmd(t, &fakeChecker{}, "", "providers", "rfc2136")
+	if !strings.Contains(out, "rfc2136  RFC 2136 dynamic update (BIND, Knot, PowerDNS, ...)  (not configured)") ||
+		!strings.Contains(out, "RFC2136_KEY refused: provider configuration: the file that RFC2136_TSIG_SECRET_FILE names is writable by group or others") ||
+		strings.Contains(out, tokFile) {
+		t.Errorf("group-writable secret file:\n%s", out)
+	}
+}
+
+// route53's settings are all optional: it is "configured" once one of
+// them is set, not merely because none is required.
+func TestProvidersRoute53Configured(t *testing.T) {
+	isolateProviderEnv(t)
+	_, out, _ := runCmd(t, &fakeChecker{}, "", "providers", "route53", "manual")
+	if !strings.Contains(out, "route53  Amazon Route 53  (not configured)") {
+		t.Errorf("route53 with nothing set:\n%s", out)
+	}
+	if !strings.Contains(out, "manual  Manual (you edit the zone)  (configured)") {
+		t.Errorf("manual needs nothing:\n%s", out)
+	}
+	t.Setenv("ROUTE53_PROFILE", "ops")
+	_, out, _ = runCmd(t, &fakeChecker{}, "", "--json", "providers", "route53")
+	if doc := decodeProviders(t, out); len(doc.Providers) != 1 || !doc.Providers[0].Configured {
+		t.Errorf("route53 with ROUTE53_PROFILE: %s", out)
+	}
+}
+
+// TestProvidersNeverPrintAliasSecrets is TestProvidersNeverPrintSecrets
+// for the other names: every alias of every secret set to its own
+// sentinel (so each disagrees with the setting's own variable), every
+// NAME_FILE naming a file that holds another, and one NAME_FILE holding a
+// sentinel instead of a path. No sentinel, and no secret file's path,
+// reaches the output of `providers` or the CLI's error of opening each
+// provider.
+func TestProvidersNeverPrintAliasSecrets(t *testing.T) {
+	dir := isolateProviderEnv(t)
+	files := t.TempDir()
+	var sentinels []string
+	misplaced := false
+	n := 0
+	for _, p := range dnsprovider.Providers(true) {
+		for _, s := range p.Settings {
+			if !s.Secret {
+				continue
+			}
+			for _, v := range s.Vars() {
+				n++
+				val := fmt.Sprintf("SNTLals%03dQzxv", n)
+				sentinels = append(sentinels, val)
+				switch {
+				case !strings.HasSuffix(v, dnsprovider.FileSuffix):
+					t.Setenv(v, val)
+				case !misplaced:
+					misplaced = true
+					t.Setenv(v, val) // a secret where its path belongs
+				default:
+					path := filepath.Join(files, fmt.Sprintf("SNTLpath%03d", n))
+					writeCreds(t, path, val+"\n", 0o400)
+					sentinels = append(sentinels, path)
+					t.Setenv(v, path)
+				}
+			}
+		}
+	}
+	if n < 40 {
+		t.Fatalf("only %d secret variables: are the aliases and NAME_FILE forms missing?", n)
+	}
+	creds := filepath.Join(dir, "credentials")
+	writeCreds(t, creds, "CF_ZONE_API_TOKEN=SNTLinfileQzxv\n", 0o600)
+	sentinels = append(sentinels, "SNTLinfileQzxv")
+	check := func(what, text string) {
+		t.Helper()
+		for _, s := range sentinels {
+			if strings.Contains(text, s) {
+				t.Errorf("%s contains %s:\n%s", what, s, text)
+				return
+			}
+		}
+	}
+	for _, args := range [][]string{
+		{"providers"},
+		{"providers", "--json"},
+		{"--credentials", creds, "--json", "providers", "cloudflare", "route53", "rfc2136"},
+	} {
+		code, out, errOut := runCmd(t, &fakeChecker{}, "", args...)
+		if code != 0 {
+			t.Errorf("%q: exit %d: %s", args, code, errOut)
+		}
+		check(fmt.Sprintf("stdout of %q", args), out)
+		check(fmt.Sprintf("stderr of %q", args), errOut)
+	}
+	src := dnsprovider.Chain(dnsprovider.EnvSource(os.LookupEnv), mustCreds(t, creds))
+	for _, name := range dnsprovider.Names() {
+		_, err := dnsprovider.Open(name, src, dnsprovider.Env{})
+		if err == nil {
+			if name == "cloudflare" {
+				t.Error("cloudflare opened with disagreeing tokens")
+			}
+			continue
+		}
+		var stderr bytes.Buffer
+		printError(&stderr, err, nil)
+		check("the CLI error of opening "+name, stderr.String())
+	}
+}
+
+func mustCreds(t *testing.T, path string) *dnsprovider.FileSource {
+	t.Helper()
+	f, err := dnsprovider.LoadCredentials(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
