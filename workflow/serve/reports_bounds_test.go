@@ -205,6 +205,10 @@ func TestReceivePaddingBombs(t *testing.T) {
 			t.Errorf("2 MiB of padding %s: %d %s, want 413", where, rec.Code, rec.Body)
 		}
 	}
+	// A string over 256 KiB, well under the 1 MiB cap.
+	if rec := postTo(h, "mta-sts.a.test", "application/tlsrpt+gzip", pad("string", 300<<10)); rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(rec.Body.String(), "string") {
+		t.Errorf("a 300 KiB string: %d %s, want 413 naming the string", rec.Code, rec.Body)
+	}
 	if files := storedFiles(t, filepath.Join(state, ReportsDir)); len(files) != 0 {
 		t.Fatalf("refused reports were stored: %v", files)
 	}
