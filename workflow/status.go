@@ -45,6 +45,27 @@ type StatusReport struct {
 	Findings []checks.Finding `json:"findings,omitempty"`
 	// Errors counts error findings (exit 4).
 	Errors int `json:"errors"`
+	// Fetchers says which senders fetched the live id since it was
+	// published, from serve's access log; the front end fills it (the
+	// engine does not know the log). Nil without a live id.
+	Fetchers *LiveFetchers `json:"fetchers,omitempty"`
+}
+
+// LiveFetchers is what serve's access log says about the live policy id:
+// the fetches answered with it since it was published, by sender class
+// (google, microsoft, postfix-mta-sts-resolver, postfix-tlspol, go,
+// browser, other).
+type LiveFetchers struct {
+	// Log is the access log read; "" when none is configured.
+	Log   string     `json:"log,omitempty"`
+	ID    string     `json:"id"`
+	Since *time.Time `json:"since,omitempty"`
+	// Senders counts the fetches by class; classes with none are left out.
+	Senders map[string]int `json:"senders,omitempty"`
+	// Truncated: only the end of a large log was read.
+	Truncated bool `json:"truncated,omitempty"`
+	// Error says why the log could not be read.
+	Error string `json:"error,omitempty"`
 }
 
 // Status reports a domain's stage from live state and the journal, and the

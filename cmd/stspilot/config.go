@@ -14,10 +14,11 @@ import (
 // The config file holds defaults for the workflow commands, one
 // `key = value` a line (# comments): ladder, provider, publish, state-dir,
 // zone, ttl, rua, reports (a TLS-RPT report path for the evidence gate of
-// promote and plan). Precedence: a flag, then what the domain's journal
+// promote and plan), access_log (serve's access log, which serve writes and
+// status reads). Precedence: a flag, then what the domain's journal
 // remembers (provider, publish, ladder), then this file, then the built-in
 // defaults. It holds no secrets (they go in the credentials file).
-var configKeys = map[string]bool{"ladder": true, "provider": true, "publish": true, "state-dir": true, "zone": true, "ttl": true, "rua": true, "reports": true}
+var configKeys = map[string]bool{"ladder": true, "provider": true, "publish": true, "state-dir": true, "zone": true, "ttl": true, "rua": true, "reports": true, "access_log": true}
 
 const maxConfigFile = 64 << 10
 
@@ -99,7 +100,7 @@ func trustExec(path string, st fs.FileInfo) error {
 // secrets, so an unknown key is named in the error.
 var configSyntax = envfile.Syntax{
 	Key:     func(k string) bool { return configKeys[k] },
-	Want:    "KEY = VALUE with KEY one of ladder, provider, publish, state-dir, zone, ttl, rua, reports",
+	Want:    "KEY = VALUE with KEY one of ladder, provider, publish, state-dir, zone, ttl, rua, reports, access_log",
 	NameKey: true,
 }
 
@@ -121,7 +122,7 @@ func parseConfig(path string, data []byte) (map[string]string, error) {
 func applyConfig(cmd *cobra.Command, cfg map[string]string) error {
 	for k, v := range cfg {
 		switch k {
-		case "provider", "publish", "ladder":
+		case "provider", "publish", "ladder", "access_log":
 			continue
 		}
 		fl := cmd.Flags().Lookup(k)

@@ -88,6 +88,9 @@ SIGINT, SIGTERM or SIGHUP stops it gracefully (exit 130).`,
 			if err := f.prepare(cmd, &o.CommonOptions, needConfig); err != nil {
 				return err
 			}
+			if v := o.Config["access_log"]; v != "" && !cmd.Flags().Changed("access-log") {
+				o.AccessLog = v
+			}
 			if err := o.validate(); err != nil {
 				return err
 			}
@@ -107,7 +110,7 @@ SIGINT, SIGTERM or SIGHUP stops it gracefully (exit 130).`,
 	fl.StringVar(&o.ReportsDir, "reports-dir", "", "`DIR` to store received reports in, writable by serve's user (default STATE/reports)")
 	fl.Int64Var(&o.ReportsQuotaMiB, "reports-quota", serve.DefaultReportsQuota>>20, "`MIB` the reports directory may hold; past it reports are refused (507)")
 	fl.StringVar(&o.ACMEDir, "acme-dir", "", "`DIR` for the ACME account, keys and certificates, writable by serve's user (default STATE/acme)")
-	fl.StringVar(&o.AccessLog, "access-log", "-", "access log `FILE` (JSON lines; - is stderr)")
+	fl.StringVar(&o.AccessLog, "access-log", "-", "access log `FILE` (JSON lines; - is stderr; config key access_log)")
 	fl.StringVar(&o.MetricsListen, "metrics-listen", "", "serve Prometheus metrics on `ADDR` (/metrics, /healthz; docs/monitoring.md)")
 	return cmd
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/stspilot/stspilot/tui/textout"
 	"github.com/stspilot/stspilot/workflow"
 	"github.com/stspilot/stspilot/workflow/journal"
+	"github.com/stspilot/stspilot/workflow/serve"
 )
 
 // waitForever is what a bare --wait means: until the gates open.
@@ -52,7 +53,10 @@ type WorkflowOptions struct {
 	// Reports are the TLS-RPT report paths of the evidence gate (--reports,
 	// config key reports); none: the gate has no reports configured.
 	Reports []string
-	Req     workflow.Request
+	// AccessLog is serve's access log for status (--access-log, else
+	// the config key access_log).
+	AccessLog string
+	Req       workflow.Request
 	// Source, when set, holds provider settings typed into the wizard; it
 	// comes before the environment and the credentials file.
 	Source dnsprovider.Source
@@ -212,6 +216,7 @@ Exit 4 when the live checks find errors, else 0.`,
 	cmd.Flags().StringVar(&o.Zone, "zone", "", "DNS `ZONE` that holds the records (default: found with an SOA walk)")
 	cmd.Flags().StringVar(&o.Ladder, "ladder", "", "the ladder, `MODE@MAX_AGE:SOAK,...` (default: the journal's, else the default ladder)")
 	cmd.Flags().StringArrayVar(&o.Reports, "reports", nil, "TLS-RPT report `PATH` for the evidence gate of the next promote (repeatable; config key reports)")
+	cmd.Flags().StringVar(&o.AccessLog, "access-log", "", "serve's access log `FILE`: which senders fetched the live id (config key access_log)")
 	return cmd
 }
 
@@ -239,7 +244,11 @@ func statusRun(ctx context.Context, o *WorkflowOptions) (err error) {
 	if err != nil {
 		return engineErr(err)
 	}
+	st.Fetchers = liveFetchers(st, first(o.AccessLog, o.Config["access_log"]))
 	if o.JSON {
+		if st.Fetchers != nil && st.Fetchers.Log == "" {
+			st.Fetchers = nil // documented: absent when no log is configured
+		}
 		enc := json.NewEncoder(o.IO.Out)
 		enc.SetEscapeHTML(false)
 		if err := enc.Encode(st); err != nil {
@@ -677,4 +686,36 @@ func credentialSource(path string) (dnsprovider.Source, error) {
 		return nil, &usageError{err}
 	}
 	return dnsprovider.Chain(env, f), nil
+}
+
+// liveFetchers reads serve's access log for the senders that fetched the
+// live id since it was published (nil without a live id).
+func liveFetchers(st *workflow.StatusReport, logPath string) *workflow.LiveFetchers {
+	if st.Policy == nil || st.Policy.ID == "" {
+		return nil
+	}
+	lf := &workflow.LiveFetchers{Log: logPath, ID: st.Policy.ID, Since: st.LiveSince}
+	if logPath == "" || logPath == "-" {
+		lf.Log = ""
+		return lf
+	}
+	var since time.Time
+	if st.LiveSince != nil {
+		since = *st.LiveSince
+	}
+	got, err := serve.ReadFetchers(logPath, st.Domain, st.Policy.ID, since)
+	if err != nil {
+		lf.Error = err.Error()
+		return lf
+	}
+	lf.Truncated = got.Truncated
+	for _, c := range serve.SenderClasses() {
+		if n := got.Counts[c]; n > 0 {
+			if lf.Senders == nil {
+				lf.Senders = map[string]int{}
+			}
+			lf.Senders[c.String()] = n
+		}
+	}
+	return lf
 }

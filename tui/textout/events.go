@@ -396,6 +396,9 @@ func (o *Events) Status(st *workflow.StatusReport) {
 			h.prose(&b, 4, h.sevStyle(f.Severity)(string(f.Severity))+" ", f.ID+": "+f.Observed, nil)
 		}
 	}
+	if lf := st.Fetchers; lf != nil {
+		h.prose(&b, 2, "fetched  ", FetchersText(lf), nil)
+	}
 	if len(st.History) > 0 {
 		b.WriteString("  history\n")
 		for _, e := range st.History {
@@ -429,4 +432,28 @@ func In(d time.Duration) string {
 		return "now"
 	}
 	return duration.Format(d)
+}
+
+// FetchersText says which senders fetched the live id, from serve's access
+// log, or why that is not known.
+func FetchersText(lf *workflow.LiveFetchers) string {
+	switch {
+	case lf.Log == "":
+		return "no serve access log configured (access_log in the config file, or --access-log): which senders fetched id " + lf.ID + " is not known"
+	case lf.Error != "":
+		return "serve's access log could not be read: " + lf.Error
+	case len(lf.Senders) == 0:
+		return "no sender has fetched id " + lf.ID + " from serve since it was published (" + lf.Log + ")"
+	}
+	names := make([]string, 0, len(lf.Senders))
+	for _, c := range []string{"google", "microsoft", "postfix-mta-sts-resolver", "postfix-tlspol", "go", "browser", "other"} {
+		if n, ok := lf.Senders[c]; ok {
+			names = append(names, fmt.Sprintf("%s %d", c, n))
+		}
+	}
+	out := "id " + lf.ID + " since it was published: " + strings.Join(names, ", ")
+	if lf.Truncated {
+		out += " (the end of a large log only)"
+	}
+	return out
 }

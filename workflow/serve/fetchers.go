@@ -1,0 +1,90 @@
+package serve
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"time"
+)
+
+// MaxAccessLogRead caps how much of an access log ReadFetchers reads: the
+// last 64 MiB.
+const MaxAccessLogRead = 64 << 20
+
+// Fetchers is what the access log says about one policy id of one domain:
+// the 200 answers to its fetches since a time, by sender class.
+type Fetchers struct {
+	Counts [numSenderClasses]int
+	// Truncated: the log is larger than the part read (its end).
+	Truncated bool
+}
+
+// ReadFetchers reads the access log at path (its last MaxAccessLogRead
+// bytes; lines over 64 KiB and lines that are not entries are skipped) and
+// counts the policy fetches of domain answered 200 with id since since.
+func ReadFetchers(path, domain, id string, since time.Time) (Fetchers, error) {
+	var out Fetchers
+	f, err := os.Open(path)
+	if err != nil {
+		return out, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return out, err
+	}
+	if !fi.Mode().IsRegular() {
+		return out, errors.New(path + " is not a regular file")
+	}
+	var r io.Reader = f
+	if fi.Size() > MaxAccessLogRead {
+		if _, err := f.Seek(fi.Size()-MaxAccessLogRead, io.SeekStart); err != nil {
+			return out, err
+		}
+		out.Truncated = true
+		r = io.LimitReader(f, MaxAccessLogRead)
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), 64<<10)
+	first := out.Truncated // the first line of a tail is likely cut
+	for {
+		if !sc.Scan() {
+			if errors.Is(sc.Err(), bufio.ErrTooLong) {
+				// skip the over-long line and go on
+				sc = bufio.NewScanner(skipLine(r))
+				sc.Buffer(make([]byte, 0, 4096), 64<<10)
+				continue
+			}
+			break
+		}
+		if first {
+			first = false
+			continue
+		}
+		var e struct {
+			Time      time.Time `json:"time"`
+			Status    int       `json:"status"`
+			UserAgent string    `json:"user_agent"`
+			Domain    string    `json:"domain"`
+			PolicyID  string    `json:"policy_id"`
+		}
+		if json.Unmarshal(sc.Bytes(), &e) != nil || e.Status != 200 || e.Domain != domain || e.PolicyID != id || e.Time.Before(since) {
+			continue
+		}
+		out.Counts[ClassifySender(e.UserAgent)]++
+	}
+	return out, sc.Err()
+}
+
+// skipLine reads r up to and past the next newline and returns it.
+func skipLine(r io.Reader) io.Reader {
+	br := bufio.NewReader(r)
+	for {
+		_, err := br.ReadSlice('\n')
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return br
+		}
+	}
+}
