@@ -33,7 +33,7 @@ var rfc2136Info = Info{
 		{Name: "key_name", Env: "RFC2136_KEY_NAME", Required: true, Aliases: []string{"RFC2136_TSIG_KEY"},
 			Help: "TSIG key name, as in the server's key statement"},
 		{Name: "key_alg", Env: "RFC2136_KEY_ALG", Default: "hmac-sha256", Aliases: []string{"RFC2136_TSIG_ALGORITHM"},
-			Help: "TSIG algorithm: hmac-sha256, hmac-sha512, hmac-sha384, hmac-sha224 or hmac-sha1 (a trailing dot is fine)"},
+			Help: "TSIG algorithm: hmac-sha256, hmac-sha512, hmac-sha384, hmac-sha224 or hmac-sha1 (a trailing dot is fine); lego's default is hmac-sha1, so a lego set-up that left it out needs RFC2136_TSIG_ALGORITHM=hmac-sha1 here"},
 		{Name: "key", Env: "RFC2136_KEY", Required: true, Secret: true, Aliases: []string{"RFC2136_TSIG_SECRET"},
 			Help: "TSIG secret, base64"},
 	},

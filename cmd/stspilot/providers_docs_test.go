@@ -70,7 +70,11 @@ is read too, so that an existing lego or Traefik environment works
 unchanged: ` + "`CLOUDFLARE_DNS_API_TOKEN`" + ` and ` + "`CF_DNS_API_TOKEN`" + ` for
 ` + "`CLOUDFLARE_API_TOKEN`" + `, ` + "`RFC2136_NAMESERVER`" + `, ` + "`RFC2136_TSIG_KEY`" + ` (the key's
 *name*), ` + "`RFC2136_TSIG_SECRET`" + ` and ` + "`RFC2136_TSIG_ALGORITHM`" + ` for rfc2136. Each
-provider's table lists them under "Also read as".
+provider's table lists them under "Also read as". One default differs: when
+no algorithm is set, lego signs with hmac-sha1 and stspilot with
+hmac-sha256, so a lego set-up that relied on that default needs
+` + "`RFC2136_TSIG_ALGORITHM=hmac-sha1`" + `. lego's ` + "`RFC2136_TSIG_FILE`" + ` (a whole BIND key
+file) is not read: give the key's name and secret.
 
 Every secret setting, under each of its names, can also be given as
 ` + "`NAME_FILE`" + `: the path of a file that holds the value, as Docker and
