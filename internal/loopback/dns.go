@@ -26,6 +26,10 @@ type DNSConfig struct {
 	Apex string
 	// Delay, when set, is waited before every answer (read at each one).
 	Delay func() time.Duration
+	// UDPReadBuffer, when set, sizes the UDP socket's receive buffer (up
+	// to the system's maximum), so that a burst of questions (a benchmark
+	// checking hundreds of domains at once) is queued rather than dropped.
+	UDPReadBuffer int
 }
 
 // DNS is an authoritative DNS server on loopback, over UDP and TCP on one
@@ -54,6 +58,9 @@ func StartDNS(c DNSConfig) (*DNS, error) {
 	p, err := ListenPair(host)
 	if err != nil {
 		return nil, err
+	}
+	if u, ok := p.UDP.(*net.UDPConn); ok && c.UDPReadBuffer > 0 {
+		_ = u.SetReadBuffer(c.UDPReadBuffer)
 	}
 	h := c.handler()
 	d := &DNS{
