@@ -370,3 +370,20 @@ func TestRFC2136ResolvesHostOnce(t *testing.T) {
 		t.Errorf("address: %v", err)
 	}
 }
+
+// An exec publisher or hook runs without the secrets under any of their
+// names: SecretVars lists lego's names and every NAME_FILE too, and no
+// variable that is not secret.
+func TestSecretVarsCoverAliases(t *testing.T) {
+	got := SecretVars()
+	for _, want := range []string{"CLOUDFLARE_API_TOKEN", "CLOUDFLARE_API_TOKEN_FILE", "CF_DNS_API_TOKEN", "CF_DNS_API_TOKEN_FILE", "CLOUDFLARE_DNS_API_TOKEN", "CF_ZONE_API_TOKEN_FILE", "RFC2136_KEY", "RFC2136_KEY_FILE", "RFC2136_TSIG_SECRET", "RFC2136_TSIG_SECRET_FILE", "ROUTE53_SECRET_ACCESS_KEY_FILE"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("SecretVars lacks %s", want)
+		}
+	}
+	for _, not := range []string{"RFC2136_TSIG_KEY", "RFC2136_NAMESERVER", "ROUTE53_REGION"} {
+		if slices.Contains(got, not) {
+			t.Errorf("SecretVars holds %s, which is not secret", not)
+		}
+	}
+}

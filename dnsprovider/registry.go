@@ -131,6 +131,21 @@ func (i Info) SecretEnv() []string {
 	return out
 }
 
+// SecretVars returns every variable that may hold a secret setting of a
+// registered provider, hidden ones included: each Env, its aliases and
+// their NAME_FILE forms. An exec publisher or hook runs without them.
+func SecretVars() []string {
+	var out []string
+	for _, e := range registry {
+		for _, s := range e.info.Settings {
+			if s.Secret {
+				out = append(out, s.Vars()...)
+			}
+		}
+	}
+	return out
+}
+
 // Values are the settings of one provider as read from the environment and
 // the config file, keyed by Setting.Name.
 type Values map[string]string

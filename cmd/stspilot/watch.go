@@ -217,10 +217,7 @@ func watchRun(ctx context.Context, o *WatchOptions) error {
 
 	var hook *watch.Hook
 	if command, ok := strings.CutPrefix(o.OnAlert, "exec:"); ok {
-		var scrub []string
-		for _, i := range dnsprovider.Providers(true) {
-			scrub = append(scrub, i.SecretEnv()...)
-		}
+		scrub := dnsprovider.SecretVars() // lego's names and NAME_FILE too
 		hook = watch.StartHook(ctx, watch.HookConfig{
 			Run: func(ctx context.Context, stdin []byte) error {
 				return workflow.RunHook(ctx, command, scrub, nil, stdin, o.HookTimeout)

@@ -599,10 +599,7 @@ func newEngine(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error
 		}
 		return nil, err
 	}
-	var scrub []string
-	for _, i := range dnsprovider.Providers(true) {
-		scrub = append(scrub, i.SecretEnv()...)
-	}
+	scrub := dnsprovider.SecretVars() // lego's names and NAME_FILE too
 	pub, err := workflow.ParsePublisherIn(publish, scrub, fj.Store.Dir())
 	if errors.Is(err, workflow.ErrNoExecCommand) {
 		return nil, usageErrorf("--publish %q: exec needs a command, e.g. exec:'aws s3 cp - s3://bucket/.well-known/mta-sts.txt'", publish)
