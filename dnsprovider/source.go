@@ -148,8 +148,8 @@ func DefaultCredentials(path string) (*FileSource, error) {
 // empty when none of them has a non-blank value. Values are trimmed of
 // space; a NAME_FILE is read once, with envfile.ReadSecretFile's checks.
 // Two variables that both hold a value must hold the same one: otherwise
-// the error names both, never a value, as it names the variable and the
-// path of a NAME_FILE it refuses. Errors wrap ErrConfig.
+// the error names both, never a value; a NAME_FILE it refuses is named by
+// its variable only, not its path. Errors wrap ErrConfig.
 func LookupSetting(s Setting, src Source) (value, from string, err error) {
 	for _, sv := range s.vars() {
 		raw, ok := src.Lookup(sv.name)
