@@ -264,6 +264,11 @@ func (r *run) record(e journal.Entry, status journal.Status) error {
 		if err := j.Finish(id, status, now, e.Error); err != nil {
 			return fmt.Errorf("writing the journal: %w", err)
 		}
+		if n := len(j.Entries); n > 0 && j.Entries[n-1].ID == id {
+			// A re-run that changed nothing (a gate still closed) or failed
+			// as the last one did is one more run of the same entry.
+			j.Fold()
+		}
 	}
 	settleStage(j)
 	if err := r.txn.Save(j); err != nil {

@@ -374,9 +374,9 @@ func TestLedgerFromV1Journal(t *testing.T) {
 	if last.ID != j.Policy.ID || last.Mode != "none" || last.MaxAge != 86400 || !last.PublishedAt.Equal(j.Policy.PublishedAt) || last.Replaced() || last.Hash != journal.PolicyHash(j.Policy.Text) {
 		t.Errorf("ledger entry of the live policy %+v (policy %+v)", last, j.Policy)
 	}
-	// It round-trips as v2.
+	// It round-trips as the current schema (v2 added the ledger).
 	out, err := journal.Encode(j)
-	if err != nil || !strings.Contains(string(out), `"schema": "stspilot.journal/v2"`) || !strings.Contains(string(out), `"ledger"`) {
+	if err != nil || !strings.Contains(string(out), `"schema": "`+journal.Schema+`"`) || !strings.Contains(string(out), `"ledger"`) {
 		t.Fatalf("encoded: %v\n%s", err, out)
 	}
 	hz := Horizon(j, time.Date(2030, 2, 2, 0, 0, 0, 0, time.UTC))
@@ -408,9 +408,10 @@ func TestTeardownPlanShowsTheIDLiveAtTheDeletion(t *testing.T) {
 	}
 }
 
-// TestReadsJournalV2: a journal as stspilot.journal/v2 is written today
+// TestReadsJournalV2: a journal as stspilot.journal/v2 was written
 // (testing -> enforce@86400 -> enforce@604800, a rollback stopped by a 404,
-// healed an hour later) reads back byte for byte, and its horizon is the
+// healed an hour later) reads back byte for byte (written as
+// stspilot.journal/v3, which only added fields), and its horizon is the
 // enforce@604800 policy until a week after the healed rollback replaced
 // it. Keep it when the format changes: it is the old journal then.
 func TestReadsJournalV2(t *testing.T) {
@@ -422,7 +423,8 @@ func TestReadsJournalV2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := journal.Encode(j); err != nil || string(out) != string(b) {
+	v3 := strings.Replace(string(b), `"schema": "stspilot.journal/v2"`, `"schema": "stspilot.journal/v3"`, 1)
+	if out, err := journal.Encode(j); err != nil || string(out) != v3 {
 		t.Errorf("journal-v2-rollback.json does not round-trip (%v)", err)
 	}
 	hz := Horizon(j, time.Date(2030, 1, 23, 0, 0, 0, 0, time.UTC))

@@ -40,6 +40,8 @@ type StatusReport struct {
 	NextStep string     `json:"next_step,omitempty"`
 	NextAt   *time.Time `json:"next_at,omitempty"`
 	Blocked  *Refusal   `json:"blocked,omitempty"`
+	// Journal is the size of the domain's journal; nil when it is empty.
+	Journal *JournalSize `json:"journal,omitempty"`
 	// History is the journal's last entries, oldest first.
 	History  []HistoryEntry   `json:"history,omitempty"`
 	Findings []checks.Finding `json:"findings,omitempty"`
@@ -68,6 +70,35 @@ type LiveFetchers struct {
 	Error string `json:"error,omitempty"`
 }
 
+// JournalSize is how large a journal is against the size past which its
+// oldest history moves to the archive beside it.
+type JournalSize struct {
+	// Bytes is the journal's size as written.
+	Bytes int64 `json:"bytes"`
+	// Limit is the size past which the oldest completed entries move to
+	// the archive (far below the cap no journal is written over).
+	Limit int64 `json:"limit"`
+	// Archived counts the entries moved to the archive so far.
+	Archived int `json:"archived"`
+	// Warning is set once the journal passes half of Limit.
+	Warning string `json:"warning,omitempty"`
+}
+
+// journalSize is status's view of j's size (nil for an empty journal).
+func journalSize(j *journal.Journal) *JournalSize {
+	if j == nil || len(j.Entries) == 0 && j.Policy == nil && j.Intent == nil && len(j.Ledger) == 0 && j.Archive == nil {
+		return nil
+	}
+	js := &JournalSize{Bytes: journal.Size(j), Limit: journal.RotateAt()}
+	if j.Archive != nil {
+		js.Archived = j.Archive.Entries
+	}
+	if js.Bytes > js.Limit/2 {
+		js.Warning = fmt.Sprintf("the journal is %d bytes, %d%% of the %d bytes past which its oldest history moves to the archive file beside it (%s.archive.jsonl)", js.Bytes, js.Bytes*100/js.Limit, js.Limit, j.Domain)
+	}
+	return js
+}
+
 // Status reports a domain's stage from live state and the journal, and the
 // next workflow with its first closed gate. It changes nothing.
 func (e *Engine) Status(ctx context.Context, domain string) (*StatusReport, error) {
@@ -79,7 +110,7 @@ func (e *Engine) Status(ctx context.Context, domain string) (*StatusReport, erro
 	if err != nil {
 		return nil, err
 	}
-	st := &StatusReport{Schema: StatusSchema, Domain: d, Rung: -1, Ladder: e.ladder.String(), Pending: intentOf(mem), Teardown: teardownView(mem)}
+	st := &StatusReport{Schema: StatusSchema, Domain: d, Rung: -1, Ladder: e.ladder.String(), Pending: intentOf(mem), Teardown: teardownView(mem), Journal: journalSize(mem)}
 	defer func() {
 		// After planning: the plan entered a policy found live.
 		if h := Horizon(mem, e.now()); len(h.Policies) > 0 {
@@ -194,6 +225,11 @@ type HistoryEntry struct {
 	Changed  bool      `json:"changed"`
 	Error    string    `json:"error,omitempty"`
 	At       time.Time `json:"at"`
+	// Count is how many runs the entry stands for, when more than one
+	// (re-runs that repeated it were folded into it); At is then the
+	// latest's completion and FirstAt the first's.
+	Count   int       `json:"count,omitempty"`
+	FirstAt time.Time `json:"first_at,omitzero"`
 }
 
 // History entry statuses.
@@ -208,6 +244,13 @@ func historyEntry(e journal.Entry) HistoryEntry {
 	if at.IsZero() {
 		at = e.Started
 	}
-	return HistoryEntry{Step: e.Step, Kind: StepKind(StepKindOf(e.Kind).Label()), Status: string(e.Status), Name: e.Name, Before: e.Before, After: e.After,
+	h := HistoryEntry{Step: e.Step, Kind: StepKind(StepKindOf(e.Kind).Label()), Status: string(e.Status), Name: e.Name, Before: e.Before, After: e.After,
 		PolicyID: e.PolicyID, MaxAge: e.MaxAge, TTL: e.TTL, Changed: e.Changed, Error: e.Error, At: at}
+	if e.Runs() > 1 {
+		h.Count, h.FirstAt = e.Runs(), at
+		if !e.LastAt.IsZero() {
+			h.At = e.LastAt
+		}
+	}
+	return h
 }

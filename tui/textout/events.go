@@ -399,6 +399,9 @@ func (o *Events) Status(st *workflow.StatusReport) {
 	if lf := st.Fetchers; lf != nil {
 		h.prose(&b, 2, "fetched  ", FetchersText(lf), nil)
 	}
+	if js := st.Journal; js != nil && js.Warning != "" {
+		h.prose(&b, 2, "journal  ", js.Warning, h.st.warn)
+	}
 	if len(st.History) > 0 {
 		b.WriteString("  history\n")
 		for _, e := range st.History {
@@ -414,6 +417,9 @@ func (o *Events) Status(st *workflow.StatusReport) {
 			}
 			if e.Error != "" {
 				what += ": " + e.Error
+			}
+			if e.Count > 1 {
+				what += fmt.Sprintf(" (%d runs since %s)", e.Count, e.FirstAt.UTC().Format("2006-01-02 15:04:05"))
 			}
 			fmt.Fprintf(&b, "    %s  %-7s %s\n", e.At.UTC().Format("2006-01-02 15:04:05"), e.Status, what)
 		}

@@ -124,3 +124,24 @@ func TestStatusNamesCommandsForCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusShowsFoldedRunsAndJournalWarning: an entry that stands for
+// many re-runs is one history line with its count, and a large journal
+// is a warning line.
+func TestStatusShowsFoldedRunsAndJournalWarning(t *testing.T) {
+	var b strings.Builder
+	o := NewEvents(&b, Options{Width: 200})
+	first := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	o.Status(&workflow.StatusReport{Domain: "demo.test", Stage: workflow.StageAbsent, Ladder: "testing@86400",
+		Journal: &workflow.JournalSize{Bytes: 600000, Limit: 1 << 20, Warning: "the journal is 600000 bytes"},
+		History: []workflow.HistoryEntry{{Kind: "publish-policy", Status: "done", At: first.Add(999 * time.Minute), Count: 1000, FirstAt: first}}})
+	out := b.String()
+	for _, want := range []string{"journal  the journal is 600000 bytes", "2026-11-03 01:39:00  done"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(out, "publish-policy (no change) (1000 runs since 2026-11-02 09:00:00)") || strings.Count(out, "publish-policy") != 1 {
+		t.Errorf("history of a folded entry:\n%s", out)
+	}
+}

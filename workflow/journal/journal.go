@@ -32,14 +32,21 @@ import (
 // Every change an older reader would misread or silently drop (a new
 // field included) bumps the number; readers refuse versions above their
 // own (see SchemaError) and migrate the older ones they know on read
-// (SchemaV1: the ledger is rebuilt from its policy and entries).
-const Schema = "stspilot.journal/v2"
+// (SchemaV1: the ledger is rebuilt from its policy and entries; SchemaV2:
+// nothing to rebuild, it lacks only what v3 added).
+const Schema = "stspilot.journal/v3"
 
 // SchemaV1 is the first version, read and migrated, never written.
 const SchemaV1 = "stspilot.journal/v1"
 
+// SchemaV2 added the ledger; read and migrated, never written. v3 added
+// an entry's count, last_run and last_at (repeated runs folded into one
+// entry, Fold) and the document's archive (history moved to the archive
+// files beside the journal).
+const SchemaV2 = "stspilot.journal/v2"
+
 // schemaNumber is Schema's version number.
-const schemaNumber = 2
+const schemaNumber = 3
 
 const schemaPrefix = "stspilot.journal/v"
 
@@ -143,6 +150,9 @@ type Journal struct {
 	// Windows are the current not-before windows, at most one per kind
 	// (see SetWindow).
 	Windows []Window `json:"windows,omitempty"`
+	// Archive says what history Save moved to the archive files beside
+	// the journal (docs/journal.md); nil while none was.
+	Archive *Archive `json:"archive,omitempty"`
 	// Entries are the external changes, oldest first, append-only: Save
 	// refuses to drop, reorder or alter an entry, except to complete a
 	// pending one.
@@ -290,6 +300,19 @@ type Window struct {
 	Ended time.Time `json:"ended,omitzero"`
 }
 
+// Archive is what a journal says of the history moved out of it: the
+// oldest completed entries, moved to DOMAIN.archive.jsonl when the
+// journal grew past RotateSize (see Store).
+type Archive struct {
+	// Entries is how many entries were moved, in all.
+	Entries int `json:"entries"`
+	// LastID is the id of the newest entry moved: the journal's entries
+	// go on from LastID+1.
+	LastID int `json:"last_id"`
+	// At is when entries were last moved.
+	At time.Time `json:"at"`
+}
+
 // Entry is one external change.
 type Entry struct {
 	// ID is unique in the journal: 1, 2, 3, ... in order (Append sets it).
@@ -327,6 +350,57 @@ type Entry struct {
 	// completed.
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished,omitzero"`
+	// Count is how many runs the entry stands for: a later run that
+	// repeated it exactly (nothing changed, or the same failure; see
+	// Repeats) was folded into it (Fold). 0 means one; written from 2.
+	Count int `json:"count,omitempty"`
+	// LastRun and LastAt are the run and the completion time of the
+	// latest repetition; Run, Started and Finished stay the first's.
+	LastRun string    `json:"last_run,omitempty"`
+	LastAt  time.Time `json:"last_at,omitzero"`
+}
+
+// Runs is how many runs the entry stands for (Count, at least 1).
+func (e *Entry) Runs() int { return max(e.Count, 1) }
+
+// Repeats reports whether b repeats a: both completed without changing
+// anything (done with changed false, or failed), and the same apart from
+// ids, runs, times and counts. A run that only repeats what the previous
+// run recorded (a rollout re-run while a gate stays closed) adds nothing
+// a reader needs twice.
+func Repeats(a, b Entry) bool {
+	if a.Status == Pending || b.Status == Pending || a.Changed || b.Changed {
+		return false
+	}
+	strip := func(e Entry) Entry {
+		e.ID, e.Run, e.Started, e.Finished, e.Count, e.LastRun, e.LastAt = 0, "", time.Time{}, time.Time{}, 0, "", time.Time{}
+		return e
+	}
+	return strip(a) == strip(b)
+}
+
+// Fold folds the last entry into the one before it when it repeats it
+// (Repeats): the earlier entry's count grows by the last one's runs and
+// its last_run and last_at become the last one's run and completion time;
+// the last entry goes. It reports whether it folded. Save accepts the
+// fold of an entry saved pending, so that a retry loop keeps one entry.
+func (j *Journal) Fold() bool {
+	n := len(j.Entries)
+	if n < 2 || !Repeats(j.Entries[n-2], j.Entries[n-1]) {
+		return false
+	}
+	prev, last := &j.Entries[n-2], j.Entries[n-1]
+	prev.Count = prev.Runs() + last.Runs()
+	prev.LastRun = last.Run
+	if last.LastRun != "" {
+		prev.LastRun = last.LastRun
+	}
+	prev.LastAt = last.Finished
+	if !last.LastAt.IsZero() {
+		prev.LastAt = last.LastAt
+	}
+	j.Entries = j.Entries[:n-1]
+	return true
 }
 
 // New returns an empty journal for domain (normalised, see domainname.Normalize).
@@ -345,6 +419,8 @@ func (j *Journal) Append(e Entry, now time.Time) int {
 	e.ID = 1
 	if n := len(j.Entries); n > 0 {
 		e.ID = j.Entries[n-1].ID + 1
+	} else if j.Archive != nil {
+		e.ID = j.Archive.LastID + 1
 	}
 	e.Status = Pending
 	if e.Started.IsZero() {
@@ -482,6 +558,12 @@ func (j *Journal) Validate() error {
 		seen[w.Kind] = true
 	}
 	last := 0
+	if a := j.Archive; a != nil {
+		if a.Entries < 0 || a.LastID < 0 {
+			return errors.New("archive: negative count or id")
+		}
+		last = a.LastID
+	}
 	for i, e := range j.Entries {
 		at := fmt.Sprintf("entry %d (id %d)", i+1, e.ID)
 		switch {
@@ -501,6 +583,8 @@ func (j *Journal) Validate() error {
 			return fmt.Errorf("%s: max_age %d is outside 0 to %d", at, e.MaxAge, maxPolicyMaxAge)
 		case e.TTL < 0:
 			return fmt.Errorf("%s: negative ttl", at)
+		case e.Count < 0:
+			return fmt.Errorf("%s: negative count", at)
 		}
 		last = e.ID
 	}
@@ -573,11 +657,13 @@ func Decode(data []byte) (*Journal, error) {
 	if err := json.Unmarshal(data, &head); err != nil {
 		return nil, fmt.Errorf("not a JSON object with a string schema (truncated or damaged?): %v", jsonErr(err))
 	}
-	v1 := false
+	v1, v2 := false, false
 	switch {
 	case head.Schema == nil:
 		return nil, errors.New(`no "schema" field: not an stspilot journal`)
 	case *head.Schema == Schema:
+	case *head.Schema == SchemaV2:
+		v2 = true
 	case *head.Schema == SchemaV1:
 		v1 = true
 	case newerSchema(*head.Schema):
@@ -594,6 +680,12 @@ func Decode(data []byte) (*Journal, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("data after the JSON document")
 	}
+	if v1 || v2 {
+		if err := j.beforeV3(); err != nil {
+			return nil, fmt.Errorf("invalid %s document: %v", *head.Schema, err)
+		}
+		j.Schema = Schema
+	}
 	if v1 {
 		if j.Ledger != nil {
 			return nil, fmt.Errorf("invalid %s document: a ledger, which %s does not have", SchemaV1, SchemaV1)
@@ -608,6 +700,19 @@ func Decode(data []byte) (*Journal, error) {
 	}
 	j.Publish = KeptPublish(j.Publish)
 	return &j, nil
+}
+
+// beforeV3 refuses what v3 added in a document of an older version.
+func (j *Journal) beforeV3() error {
+	if j.Archive != nil {
+		return errors.New("an archive, which it does not have")
+	}
+	for _, e := range j.Entries {
+		if e.Count != 0 || e.LastRun != "" || !e.LastAt.IsZero() {
+			return fmt.Errorf("entry %d: count, last_run or last_at, which it does not have", e.ID)
+		}
+	}
+	return nil
 }
 
 // PublishExec is all a journal keeps of an exec publisher.
@@ -742,6 +847,22 @@ func jsonErr(err error) string {
 // newline, HTML characters unescaped so that policy text stays readable.
 // It sets j.Publish to KeptPublish(j.Publish): no command is written.
 func Encode(j *Journal) ([]byte, error) {
+	b, err := encode(j)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > maxSize {
+		return nil, sizeError(j.Domain, len(b))
+	}
+	return b, nil
+}
+
+func sizeError(domain string, n int) error {
+	return fmt.Errorf("journal: the journal of %s would be %d bytes, above the %d-byte limit", domain, n, maxSize)
+}
+
+// encode is Encode without the size cap.
+func encode(j *Journal) ([]byte, error) {
 	if err := j.Validate(); err != nil {
 		return nil, fmt.Errorf("journal: not writing an invalid journal: %w", err)
 	}
@@ -755,9 +876,6 @@ func Encode(j *Journal) ([]byte, error) {
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(j); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
-	}
-	if int64(b.Len()) > maxSize {
-		return nil, fmt.Errorf("journal: the journal of %s would be %d bytes, above the %d-byte limit", j.Domain, b.Len(), maxSize)
 	}
 	return b.Bytes(), nil
 }
@@ -798,6 +916,10 @@ func (j *Journal) normalizeTimes() {
 	for i := range j.Entries {
 		n(&j.Entries[i].Started)
 		n(&j.Entries[i].Finished)
+		n(&j.Entries[i].LastAt)
+	}
+	if j.Archive != nil {
+		n(&j.Archive.At)
 	}
 }
 

@@ -73,7 +73,7 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	if !bytes.HasSuffix(b, []byte("}\n")) || bytes.HasSuffix(b, []byte("\n\n")) {
 		t.Errorf("the file must end in exactly one newline")
 	}
-	if !bytes.HasPrefix(b, []byte("{\n  \"schema\": \"stspilot.journal/v2\",\n  \"domain\": \"example.com\",\n  \"stage\": \"testing\",")) {
+	if !bytes.HasPrefix(b, []byte("{\n  \"schema\": \"stspilot.journal/v3\",\n  \"domain\": \"example.com\",\n  \"stage\": \"testing\",")) {
 		t.Errorf("field order or indentation changed:\n%.200s", b)
 	}
 	if bytes.Contains(b, []byte(`\u003c`)) || !bytes.Contains(b, []byte(`\r\n`)) {
@@ -194,7 +194,7 @@ func TestDecodeRefusesBadDocuments(t *testing.T) {
 }
 
 func TestDecodeRefusesNewerSchema(t *testing.T) {
-	for _, s := range []string{"stspilot.journal/v3", "stspilot.journal/v10"} {
+	for _, s := range []string{"stspilot.journal/v4", "stspilot.journal/v10"} {
 		_, err := Decode([]byte(`{"schema":"` + s + `","domain":"example.com","whatever":[1]}`))
 		var se *SchemaError
 		if !errors.As(err, &se) || se.Found != s {

@@ -300,12 +300,14 @@ func readHolder(f *os.File) Holder {
 	return Holder{}
 }
 
-// removeTemps deletes the temporary files of interrupted Saves of d (only
-// under d's lock, so no Save of d is running).
+// removeTemps deletes the temporary files of interrupted Saves of d and
+// of its archive (only under d's lock, so no Save of d is running).
 func (s *Store) removeTemps(d string) {
-	tmps, _ := filepath.Glob(filepath.Join(s.dir, atomicfile.TempPattern(d+".json")))
-	for _, t := range tmps {
-		_ = os.Remove(t)
+	for _, name := range []string{d + ".json", d + archiveSuffix} {
+		tmps, _ := filepath.Glob(filepath.Join(s.dir, atomicfile.TempPattern(name)))
+		for _, t := range tmps {
+			_ = os.Remove(t)
+		}
 	}
 }
 
@@ -400,9 +402,29 @@ func (h *Handle) Save(j *Journal) error {
 	if err := appendOnly(h.base, j.Entries); err != nil {
 		return err
 	}
-	data, err := Encode(j)
+	data, err := encode(j)
 	if err != nil {
 		return err
+	}
+	if int64(len(data)) > rotateSize {
+		// Past the rotation size: the oldest history goes to the archive
+		// first. When that fails, a journal still under the cap is
+		// written whole: the rotation size is soft, the cap is not.
+		rotated, rdata, rerr := h.rotate(j)
+		switch {
+		case rerr == nil:
+			if err := h.s.writeAtomic(h.path, rdata); err != nil {
+				return err
+			}
+			j.Entries, j.Archive = rotated.Entries, rotated.Archive
+			h.state, h.base = loaded, slices.Clone(j.Entries)
+			return nil
+		case int64(len(data)) > maxSize:
+			return errors.Join(sizeError(j.Domain, len(data)), rerr)
+		}
+	}
+	if int64(len(data)) > maxSize {
+		return sizeError(j.Domain, len(data))
 	}
 	if err := h.s.writeAtomic(h.path, data); err != nil {
 		return err
@@ -411,15 +433,21 @@ func (h *Handle) Save(j *Journal) error {
 	return nil
 }
 
-// appendOnly checks that next keeps every entry of prev: unchanged, or a
-// pending one completed (same id, kind, name and start).
+// appendOnly checks that next keeps every entry of prev: unchanged, a
+// pending one completed (same id, kind, name and start), a completed one
+// that a repetition was folded into (Fold: only its count, last_run and
+// last_at grew), and the last one, saved pending, folded into the one
+// before it.
 func appendOnly(prev, next []Entry) error {
+	if n := len(prev); len(next) == n-1 && n >= 2 && prev[n-1].Status == Pending && folded(prev[n-2], next[n-2]) {
+		prev = prev[:n-1]
+	}
 	if len(next) < len(prev) {
 		return fmt.Errorf("journal: entries are append-only: %d saved, %d now", len(prev), len(next))
 	}
 	for i, p := range prev {
 		n := next[i]
-		if n == p {
+		if n == p || p.Status != Pending && folded(p, n) {
 			continue
 		}
 		if p.Status != Pending {
@@ -430,6 +458,16 @@ func appendOnly(prev, next []Entry) error {
 		}
 	}
 	return nil
+}
+
+// folded reports whether n is p with more repetitions folded into it.
+func folded(p, n Entry) bool {
+	if n.Runs() <= p.Runs() {
+		return false
+	}
+	q := n
+	q.Count, q.LastRun, q.LastAt = p.Count, p.LastRun, p.LastAt
+	return q == p
 }
 
 // Quarantine moves a journal that cannot be read aside, to

@@ -565,13 +565,13 @@ func TestQuarantineRefusals(t *testing.T) {
 
 func TestNewerSchemaIsRefusedAndKept(t *testing.T) {
 	s := openStore(t)
-	data := []byte(`{"schema": "stspilot.journal/v3", "domain": "example.com", "new_thing": {"a": 1}}` + "\n")
+	data := []byte(`{"schema": "stspilot.journal/v4", "domain": "example.com", "new_thing": {"a": 1}}` + "\n")
 	path := filepath.Join(s.Dir(), "example.com.json")
 	os.WriteFile(path, data, 0o600)
 	h := lock(t, s, "example.com")
 	_, err := h.Load()
 	var se *SchemaError
-	if !errors.As(err, &se) || se.Path != path || se.Found != "stspilot.journal/v3" {
+	if !errors.As(err, &se) || se.Path != path || se.Found != "stspilot.journal/v4" {
 		t.Fatalf("Load: %v", err)
 	}
 	j, _ := New("example.com")
