@@ -1,0 +1,341 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stspilot/stspilot/workflow"
+)
+
+// The monitoring test runs `stspilot watch`, `stspilot serve` and a real
+// Prometheus on a loopback address of its own (nothing else in the world
+// uses it), each on its own port.
+const (
+	monitorIP   = "127.0.0.94"
+	watchPort   = "9464"
+	serveMPort  = "9465"
+	promPort    = "9090"
+	watchBroken = "testing.example.test" // nginx serves it from WORLD_DIR/www/DOMAIN
+)
+
+// proc is a long-running child whose stdout and stderr are kept.
+type proc struct {
+	cmd            *exec.Cmd
+	stdout, stderr *capBuffer
+	done           chan error
+	stopped        bool
+}
+
+func startProc(t *testing.T, wantExit int, env []string, name string, args ...string) *proc {
+	t.Helper()
+	p := &proc{stdout: &capBuffer{max: 4 << 20}, stderr: &capBuffer{max: 1 << 20}, done: make(chan error, 1)}
+	p.cmd = exec.Command(name, args...)
+	p.cmd.Env = env
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() { p.stop(t, wantExit) })
+	return p
+}
+
+// stop sends SIGTERM once and checks the exit code (-1: any).
+func (p *proc) stop(t *testing.T, wantExit int) {
+	if p.stopped {
+		return
+	}
+	p.stopped = true
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		var ee *exec.ExitError
+		code := 0
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		}
+		if wantExit >= 0 && code != wantExit {
+			t.Errorf("%s after SIGTERM: exit %d (%v), want %d\n%s", filepath.Base(p.cmd.Path), code, err, wantExit, p.stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		t.Errorf("%s did not stop within 30s of SIGTERM", filepath.Base(p.cmd.Path))
+	}
+}
+
+// eventually polls f every 250 ms until it returns "" (done) or the time
+// is up, and fails with f's last word.
+func eventually(t *testing.T, within time.Duration, f func() string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		msg := f()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %s", within, msg)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+type watchEvent struct {
+	Schema  string `json:"schema"`
+	Change  string `json:"change"`
+	Domain  string `json:"domain"`
+	Alert   bool   `json:"alert"`
+	Finding struct {
+		ID       string `json:"id"`
+		Severity string `json:"severity"`
+		Subject  string `json:"subject"`
+	} `json:"finding"`
+}
+
+// hasEvent says whether the JSON lines in text hold an event of domain
+// with change and finding id.
+func hasEvent(text, domain, change, id string) bool {
+	sc := bufio.NewScanner(strings.NewReader(text))
+	for sc.Scan() {
+		var e watchEvent
+		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Schema == "stspilot.watch/v1" && e.Domain == domain && e.Change == change && e.Finding.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func httpGetLocal(url string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), netTime)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if resp.StatusCode != 200 {
+		return string(b), errors.New(resp.Status)
+	}
+	return string(b), err
+}
+
+// promQuery asks Prometheus for the instant value of an expression: the
+// value of its only sample, or "" when it has none.
+func promQuery(expr string) (string, error) {
+	body, err := httpGetLocal("http://" + net.JoinHostPort(monitorIP, promPort) + "/api/v1/query?query=" + url.QueryEscape(expr))
+	if err != nil {
+		return "", err
+	}
+	var r struct {
+		Status string `json:"status"`
+		Data   struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		return "", err
+	}
+	if r.Status != "success" || len(r.Data.Result) != 1 {
+		return "", nil
+	}
+	s, _ := r.Data.Result[0].Value[1].(string)
+	return s, nil
+}
+
+// TestWatchAndPrometheus watches two world domains with a short interval,
+// breaks one mid-run (nginx answers 404) and heals it: the events appear on
+// stdout and on the alert hook's stdin. A real Prometheus scrapes watch and
+// serve, and its HTTP API returns their metrics; promtool accepts both
+// endpoints.
+func TestWatchAndPrometheus(t *testing.T) {
+	env := needWorld(t)
+	bin := stspilotBin(t)
+	promBin, err := exec.LookPath("prometheus")
+	if err != nil {
+		if inCI() {
+			t.Fatal("prometheus is not installed (Debian package prometheus; .ci/run installs it)")
+		}
+		t.Skip("prometheus is not installed (apt-get install prometheus)")
+	}
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("promtool missing beside prometheus")
+	}
+	dir := t.TempDir()
+	childenv := childEnv("SSL_CERT_FILE="+env["WORLD_CA"], "NO_COLOR=1")
+
+	// serve, with a policy of its own and its metrics
+	state := filepath.Join(dir, "serve-state")
+	served := "watchsrv." + env["WORLD_ZONE"]
+	const servedID = "20261206120000watchsrv"
+	if _, err := (&workflow.Serve{StateDir: state}).PublishID(context.Background(), served, []byte("version: STSv1\r\nmode: testing\r\nmx: mx1."+env["WORLD_ZONE"]+"\r\nmax_age: 86400\r\n"), servedID); err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := issueWorldCert(t, env, dir, "mta-sts."+served)
+	sp := startServe(t, state, monitorIP, "--tls-cert", certFile, "--tls-key", keyFile, "--config", "/dev/null",
+		"--metrics-listen", net.JoinHostPort(monitorIP, serveMPort))
+	client := policyClient(monitorIP, worldRoots(t))
+	for _, ua := range []string{"Google-SMTP-STS", "Google-SMTP-STS", "", "Go-http-client/1.1"} {
+		req, _ := http.NewRequest("GET", "https://mta-sts."+served+"/.well-known/mta-sts.txt", nil)
+		req.Header.Set("User-Agent", ua)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("fetch from serve: %s\n%s", resp.Status, sp.stderr.String())
+		}
+	}
+
+	// watch, with the hook keeping its stdin
+	hookOut := filepath.Join(dir, "hook.jsonl")
+	w := startProc(t, 130, childenv, bin, "watch", "--json", "--interval", "2s", "--timeout", "10s", "--concurrency", "2",
+		"--resolver", env["WORLD_DNS"], "--state-dir", filepath.Join(dir, "state"), "--config", "/dev/null",
+		"--on-alert", "exec:cat >> "+hookOut, "--metrics-listen", net.JoinHostPort(monitorIP, watchPort),
+		"ok."+env["WORLD_ZONE"], watchBroken)
+
+	// Prometheus scraping both every second
+	promDir := filepath.Join(dir, "prometheus")
+	if err := os.MkdirAll(promDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := `global: {scrape_interval: 1s, evaluation_interval: 1s}
+scrape_configs:
+  - job_name: stspilot-watch
+    static_configs: [{targets: ["` + net.JoinHostPort(monitorIP, watchPort) + `"]}]
+  - job_name: stspilot-serve
+    static_configs: [{targets: ["` + net.JoinHostPort(monitorIP, serveMPort) + `"]}]
+`
+	cfgFile := filepath.Join(promDir, "prometheus.yml")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prom := startProc(t, -1, childEnv(), promBin, "--config.file="+cfgFile, "--storage.tsdb.path="+filepath.Join(promDir, "data"),
+		"--web.listen-address="+net.JoinHostPort(monitorIP, promPort))
+
+	// the first checks: ok is checked and up
+	eventually(t, 60*time.Second, func() string {
+		if v, err := promQuery(`stspilot_check_up{domain="ok.` + env["WORLD_ZONE"] + `"}`); err != nil || v != "1" {
+			return "Prometheus has no stspilot_check_up 1 for ok: " + v + " " + errString(err) + "\nwatch:\n" + w.stderr.String() + "\nprometheus:\n" + tail(prom.stderr.String(), 2000)
+		}
+		return ""
+	})
+
+	// break: the policy file goes, nginx answers 404
+	policyFile := filepath.Join(env["WORLD_DIR"], "www", watchBroken, ".well-known", "mta-sts.txt")
+	aside := policyFile + ".watch-aside"
+	if err := os.Rename(policyFile, aside); err != nil {
+		t.Fatal(err)
+	}
+	restored := false
+	restore := func() {
+		if !restored {
+			restored = true
+			if err := os.Rename(aside, policyFile); err != nil {
+				t.Errorf("restoring %s: %v", policyFile, err)
+			}
+		}
+	}
+	t.Cleanup(restore)
+	eventually(t, 60*time.Second, func() string {
+		if !hasEvent(w.stdout.String(), watchBroken, "appeared", "policy.http-status") {
+			return "no appeared policy.http-status event on stdout:\n" + w.stdout.String() + "\n" + w.stderr.String()
+		}
+		b, _ := os.ReadFile(hookOut)
+		if !hasEvent(string(b), watchBroken, "appeared", "policy.http-status") {
+			return "the hook's stdin had no appeared policy.http-status event:\n" + string(b) + "\n" + w.stderr.String()
+		}
+		return ""
+	})
+	eventually(t, 30*time.Second, func() string {
+		if v, err := promQuery(`stspilot_check_findings{domain="` + watchBroken + `",severity="error"} > 0`); err != nil || v == "" {
+			return "Prometheus does not see the error finding: " + errString(err)
+		}
+		return ""
+	})
+	restore()
+	eventually(t, 60*time.Second, func() string {
+		if !hasEvent(w.stdout.String(), watchBroken, "cleared", "policy.http-status") {
+			return "no cleared policy.http-status event:\n" + w.stdout.String()
+		}
+		b, _ := os.ReadFile(hookOut)
+		if !hasEvent(string(b), watchBroken, "cleared", "policy.http-status") {
+			return "the hook's stdin had no cleared event:\n" + string(b)
+		}
+		return ""
+	})
+
+	// serve's fetch counter and watch's certificate expiry, through Prometheus
+	eventually(t, 30*time.Second, func() string {
+		v, err := promQuery(`stspilot_serve_policy_fetches_total{domain="` + served + `",sender="google",id="` + servedID + `"}`)
+		if err != nil || v != "2" {
+			return "serve's google fetches in Prometheus: " + v + " " + errString(err)
+		}
+		if v, err := promQuery(`stspilot_serve_policy_fetches_total{domain="` + served + `",sender="microsoft"}`); err != nil || v != "1" {
+			return "serve's microsoft fetches: " + v + " " + errString(err)
+		}
+		if v, err := promQuery(`stspilot_cert_expiry_timestamp_seconds{domain="ok.` + env["WORLD_ZONE"] + `",role="mx",host="mx1.` + env["WORLD_ZONE"] + `"} > time()`); err != nil || v == "" {
+			return "no future expiry of mx1's certificate: " + errString(err)
+		}
+		return ""
+	})
+
+	// promtool accepts both endpoints
+	for _, port := range []string{watchPort, serveMPort} {
+		body, err := httpGetLocal("http://" + net.JoinHostPort(monitorIP, port) + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cmd := exec.CommandContext(ctx, promtool, "check", "metrics")
+		cmd.Stdin = strings.NewReader(body)
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Errorf("promtool check metrics on :%s: %v\n%s", port, err, out)
+		}
+		if h, err := httpGetLocal("http://" + net.JoinHostPort(monitorIP, port) + "/healthz"); err != nil || h != "ok\n" {
+			t.Errorf("/healthz on :%s: %q %v", port, h, err)
+		}
+	}
+	w.stop(t, 130)
+	b, _ := os.ReadFile(hookOut)
+	if strings.Contains(string(b), env["WORLD_TSIG_SECRET"]) {
+		t.Error("the hook saw a secret")
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
