@@ -222,7 +222,7 @@ DNS and the policy file step by step, each step behind a live gate, and
 			c.ValidArgsFunction = completeProvider
 		case "status", "wizard", "rollout", "promote", "rollback", "teardown":
 			c.ValidArgsFunction = completeDomain
-		case "check":
+		case "check", "watch":
 			c.ValidArgsFunction = func(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 				return journalDomains(cmd, toComplete), cobra.ShellCompDirectiveNoFileComp
 			}

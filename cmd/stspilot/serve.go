@@ -239,11 +239,11 @@ func serveRun(ctx context.Context, o *ServeOptions) error {
 	if o.MetricsListen != "" {
 		reg := metricsrv.NewRegistry()
 		cfg.Metrics = serve.NewMetrics(reg, policies)
-		_, stop, err := startMetrics(ctx, o.MetricsListen, reg, func(format string, args ...any) {
+		_, stop, merr := startMetrics(ctx, o.MetricsListen, reg, func(format string, args ...any) {
 			fmt.Fprintf(o.IO.ErrOut, "stspilot serve: "+format+"\n", args...)
 		})
-		if err != nil {
-			return err
+		if merr != nil {
+			return merr
 		}
 		defer stop()
 	}

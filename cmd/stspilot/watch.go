@@ -75,7 +75,8 @@ policy-host certificate that expires before the horizon of the enforce policy
 senders may hold (mx.cert-expires-in-horizon, policy.cert-expires-in-horizon).
 
 --on-alert exec:CMD runs CMD (under sh -c, in a process group of its own,
-killed on exit, bounded by --hook-timeout) with the event's JSON line on stdin,
+killed on exit, bounded by --hook-timeout) with the event's JSON line on stdin
+and STSPILOT_DOMAIN, STSPILOT_CHANGE, STSPILOT_FINDING, STSPILOT_SEVERITY set,
 for error findings and the alerts: the policy host failing for some sender, an
 uncovered MX, a certificate expiring within the horizon, id drift, the
 _mta-sts record gone while a policy is served. A failing hook is logged and
@@ -146,7 +147,7 @@ func (o *WatchOptions) validate() error {
 func (o *WatchOptions) watchDomains(st *journal.Store) ([]string, error) {
 	out := slices.Clone(o.Domains)
 	if o.File != "" {
-		var r = o.IO.In
+		r := o.IO.In
 		name := "stdin"
 		if o.File != "-" {
 			fh, err := os.Open(o.File)
@@ -219,8 +220,8 @@ func watchRun(ctx context.Context, o *WatchOptions) error {
 	if command, ok := strings.CutPrefix(o.OnAlert, "exec:"); ok {
 		scrub := dnsprovider.SecretVars() // lego's names and NAME_FILE too
 		hook = watch.StartHook(ctx, watch.HookConfig{
-			Run: func(ctx context.Context, stdin []byte) error {
-				return workflow.RunHook(ctx, command, scrub, nil, stdin, o.HookTimeout)
+			Run: func(ctx context.Context, e watch.Event, stdin []byte) error {
+				return workflow.RunHook(ctx, command, scrub, watch.Env(e), stdin, o.HookTimeout)
 			},
 			Log: func(msg string) { logf("%s", msg) },
 		})

@@ -110,8 +110,10 @@ func NewMetrics(reg prometheus.Registerer, pol *Policies) *Metrics {
 			"Policy fetches answered 200, by domain, sender class (from the User-Agent) and the policy id served.",
 			[]string{"domain", "sender", "id"}, nil),
 		pol: pol,
-		reports: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stspilot_serve_reports_received_total",
-			Help: "TLS-RPT reports POSTed for a served domain, by result: stored, duplicate, rejected (4xx), failed (5xx)."}, []string{"domain", "result"}),
+		reports: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stspilot_serve_reports_received_total",
+			Help: "TLS-RPT reports POSTed for a served domain, by result: stored, duplicate, rejected (4xx), failed (5xx).",
+		}, []string{"domain", "result"}),
 	}
 	reg.MustRegister(m, m.reports)
 	return m

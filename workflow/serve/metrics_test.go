@@ -107,8 +107,12 @@ func TestServeMetrics(t *testing.T) {
 		sender, id string
 		want       float64
 	}{
-		{"google", "20261206120000aaaaaaaa", 2}, {"microsoft", "20261206120000aaaaaaaa", 1}, {"go", "20261206120000aaaaaaaa", 1},
-		{"browser", "20261206120000aaaaaaaa", 0}, {"postfix-mta-sts-resolver", "20261206130000bbbbbbbb", 1}, {"google", "20261206130000bbbbbbbb", 0},
+		{"google", "20261206120000aaaaaaaa", 2},
+		{"microsoft", "20261206120000aaaaaaaa", 1},
+		{"go", "20261206120000aaaaaaaa", 1},
+		{"browser", "20261206120000aaaaaaaa", 0},
+		{"postfix-mta-sts-resolver", "20261206130000bbbbbbbb", 1},
+		{"google", "20261206130000bbbbbbbb", 0},
 	} {
 		if got := val(fetches, "domain", "a.test", "sender", c.sender, "id", c.id); got != c.want {
 			t.Errorf("%s %s: %v fetches, want %v", c.sender, c.id, got, c.want)

@@ -9,9 +9,9 @@ import (
 
 // HookConfig shapes a Hook.
 type HookConfig struct {
-	// Run runs the hook once with the event's JSON line on stdin
+	// Run runs the hook once for e, with e's JSON line on stdin
 	// (workflow.RunHook for exec:CMD).
-	Run func(ctx context.Context, stdin []byte) error
+	Run func(ctx context.Context, e Event, stdin []byte) error
 	// Log reports a failed try, a given-up event or a dropped one; the
 	// watch goes on whatever the hook does.
 	Log func(msg string)
@@ -109,7 +109,7 @@ func (h *Hook) work(ctx context.Context) {
 func (h *Hook) deliver(ctx context.Context, e Event, line []byte) {
 	wait := h.cfg.Backoff
 	for try := 1; ; try++ {
-		err := h.cfg.Run(ctx, line)
+		err := h.cfg.Run(ctx, e, line)
 		if err == nil {
 			return
 		}
@@ -126,4 +126,12 @@ func (h *Hook) deliver(ctx context.Context, e Event, line []byte) {
 		}
 		wait = min(2*wait, h.cfg.MaxBackoff)
 	}
+}
+
+// Env is the environment a hook command gets for e beside its stdin:
+// STSPILOT_DOMAIN, STSPILOT_CHANGE, STSPILOT_FINDING (the id) and
+// STSPILOT_SEVERITY.
+func Env(e Event) []string {
+	return []string{"STSPILOT_DOMAIN=" + e.Domain, "STSPILOT_CHANGE=" + string(e.Change),
+		"STSPILOT_FINDING=" + e.Finding.ID, "STSPILOT_SEVERITY=" + string(e.Finding.Severity)}
 }

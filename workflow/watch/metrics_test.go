@@ -17,9 +17,10 @@ func TestMetricsValues(t *testing.T) {
 	m := NewMetrics(reg)
 	exp1 := time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)
 	exp2 := exp1.Add(24 * time.Hour)
-	rep := &checks.Report{Domain: "a.test", DurationMS: 1500, Findings: []checks.Finding{
-		fnd("mx.uncovered", "mx2.a.test", checks.SevError), fnd("tlsrpt.missing", "_smtp._tls.a.test", checks.SevWarn), fnd("policy.id-drift", "x", checks.SevError),
-	},
+	rep := &checks.Report{
+		Domain: "a.test", DurationMS: 1500, Findings: []checks.Finding{
+			fnd("mx.uncovered", "mx2.a.test", checks.SevError), fnd("tlsrpt.missing", "_smtp._tls.a.test", checks.SevWarn), fnd("policy.id-drift", "x", checks.SevError),
+		},
 		Policy: &checks.PolicyInfo{Host: "mta-sts.a.test", Mode: "enforce", MaxAge: 604800, Fetch: []checks.FetchInfo{{CertExpiry: exp2.Format(time.RFC3339)}, {CertExpiry: exp1.Format(time.RFC3339)}}},
 		MX:     []checks.MXInfo{{Host: "mx1.a.test", Addrs: []checks.MXAddrInfo{{CertExpiry: exp2.Format(time.RFC3339)}}}, {Host: "mx2.a.test"}},
 	}

@@ -101,8 +101,12 @@ func TestJitterBounds(t *testing.T) {
 // sender refetches.
 func TestPolicyRefetch_STS_SEND_5(t *testing.T) {
 	for _, c := range []struct{ maxAge, want time.Duration }{
-		{0, 12 * time.Hour}, {604800 * time.Second, 12 * time.Hour}, {86400 * time.Second, 12 * time.Hour},
-		{10 * time.Hour, 5 * time.Hour}, {time.Hour, 30 * time.Minute}, {time.Second, time.Minute},
+		{0, 12 * time.Hour},
+		{604800 * time.Second, 12 * time.Hour},
+		{86400 * time.Second, 12 * time.Hour},
+		{10 * time.Hour, 5 * time.Hour},
+		{time.Hour, 30 * time.Minute},
+		{time.Second, time.Minute},
 	} {
 		if got := PolicyRefetch(c.maxAge); got != c.want {
 			t.Errorf("PolicyRefetch(%s) = %s, want %s", c.maxAge, got, c.want)
@@ -182,13 +186,17 @@ func TestRunCyclesEmitsChanges(t *testing.T) {
 func TestRunAddsHorizonFindings_STS_SEND_4(t *testing.T) {
 	clk := clock.NewFake(t0)
 	check := func(_ context.Context, d string) *checks.Report {
-		return &checks.Report{Schema: checks.SchemaVersion, Domain: d, CheckedAt: clk.Now(), Findings: []checks.Finding{},
+		return &checks.Report{
+			Schema: checks.SchemaVersion, Domain: d, CheckedAt: clk.Now(), Findings: []checks.Finding{},
 			Policy: &checks.PolicyInfo{Host: "mta-sts." + d, Mode: "enforce", MaxAge: 604800},
-			MX:     []checks.MXInfo{{Host: "mx1." + d, Addrs: []checks.MXAddrInfo{{Addr: "127.0.0.1", CertExpiry: t0.Add(72 * time.Hour).Format(time.RFC3339)}}}}}
+			MX:     []checks.MXInfo{{Host: "mx1." + d, Addrs: []checks.MXAddrInfo{{Addr: "127.0.0.1", CertExpiry: t0.Add(72 * time.Hour).Format(time.RFC3339)}}}},
+		}
 	}
 	var events []Event
-	err := Run(context.Background(), Config{Domains: []string{"a.test"}, Clock: clk, Check: check, Cycles: 1,
-		Event: func(e Event) { events = append(events, e) }})
+	err := Run(context.Background(), Config{
+		Domains: []string{"a.test"}, Clock: clk, Check: check, Cycles: 1,
+		Event: func(e Event) { events = append(events, e) },
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,13 +233,13 @@ func TestHookRetriesFailingCommand(t *testing.T) {
 	out := filepath.Join(dir, "stdin")
 	count := filepath.Join(dir, "count")
 	// fails twice, then keeps its stdin
-	cmd := `n=$(cat ` + count + ` 2>/dev/null || echo 0); n=$((n+1)); echo $n > ` + count + `; if [ $n -lt 3 ]; then echo "try $n broken" >&2; exit 3; fi; cat > ` + out
+	cmd := `n=$(cat ` + count + ` 2>/dev/null || echo 0); n=$((n+1)); echo $n > ` + count + `; if [ $n -lt 3 ]; then echo "try $n broken" >&2; exit 3; fi; echo "$STSPILOT_DOMAIN $STSPILOT_CHANGE $STSPILOT_FINDING $STSPILOT_SEVERITY" > ` + out + `.env; cat > ` + out
 	var mu sync.Mutex
 	var logs []string
 	var waits []time.Duration
 	h := StartHook(context.Background(), HookConfig{
-		Run: func(ctx context.Context, stdin []byte) error {
-			return workflow.RunHook(ctx, cmd, nil, nil, stdin, 10*time.Second)
+		Run: func(ctx context.Context, e Event, stdin []byte) error {
+			return workflow.RunHook(ctx, cmd, nil, Env(e), stdin, 10*time.Second)
 		},
 		Log:     func(m string) { mu.Lock(); logs = append(logs, m); mu.Unlock() },
 		Backoff: time.Second, MaxBackoff: 90 * time.Second,
@@ -248,6 +256,9 @@ func TestHookRetriesFailingCommand(t *testing.T) {
 		!strings.Contains(string(got), `"id":"mx.uncovered"`) || !strings.HasSuffix(string(got), "\n") {
 		t.Errorf("hook stdin: %s", got)
 	}
+	if env, _ := os.ReadFile(out + ".env"); string(env) != "a.test appeared mx.uncovered error\n" {
+		t.Errorf("hook environment: %q", env)
+	}
 	if len(logs) != 2 || !strings.Contains(logs[0], "try 1 of 5 failed") || !strings.Contains(logs[0], "try 1 broken") {
 		t.Errorf("logs: %q", logs)
 	}
@@ -261,7 +272,7 @@ func TestHookGivesUpAndGoesOn(t *testing.T) {
 	var logs []string
 	tries := map[string]int{}
 	h := StartHook(context.Background(), HookConfig{
-		Run: func(_ context.Context, stdin []byte) error {
+		Run: func(_ context.Context, _ Event, stdin []byte) error {
 			tries[string(stdin)]++
 			return context.DeadlineExceeded
 		},
@@ -311,11 +322,13 @@ func BenchmarkWatchMemory(b *testing.B) {
 		}
 		var ms runtime.MemStats
 		events := 0
-		err := Run(ctx, Config{Domains: domains, Interval: time.Hour, Concurrency: 8, Clock: clk, Check: check,
+		err := Run(ctx, Config{
+			Domains: domains, Interval: time.Hour, Concurrency: 8, Clock: clk, Check: check,
 			Checked: func(Checked) {},
 			Event: func(Event) {
 				events++
-			}})
+			},
+		})
 		if err != nil {
 			b.Fatal(err)
 		}
