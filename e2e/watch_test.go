@@ -24,11 +24,14 @@ import (
 // Prometheus on a loopback address of its own (nothing else in the world
 // uses it), each on its own port.
 const (
-	monitorIP   = "127.0.0.94"
-	watchPort   = "9464"
-	serveMPort  = "9465"
-	promPort    = "9090"
-	watchBroken = "testing.example.test" // nginx serves it from WORLD_DIR/www/DOMAIN
+	monitorIP  = "127.0.0.94"
+	watchPort  = "9464"
+	serveMPort = "9465"
+	promPort   = "9090"
+	// watchBroken is the world's domain for deploy tests (an empty webroot
+	// on nginx, no records): the test deploys a policy there, breaks it
+	// and heals it, and leaves it empty again.
+	watchBroken = "fresh.example.test"
 )
 
 // proc is a long-running child whose stdout and stderr are kept.
@@ -163,7 +166,8 @@ func promQuery(expr string) (string, error) {
 }
 
 // TestWatchAndPrometheus watches two world domains with a short interval,
-// breaks one mid-run (nginx answers 404) and heals it: the events appear on
+// deploys a policy on fresh, breaks it mid-run (nginx answers 404) and
+// heals it: the events appear on
 // stdout and on the alert hook's stdin. A real Prometheus scrapes watch and
 // serve, and its HTTP API returns their metrics; promtool accepts both
 // endpoints.
@@ -208,6 +212,27 @@ func TestWatchAndPrometheus(t *testing.T) {
 		}
 	}
 
+	// a testing policy on fresh: the file on nginx, the record in BIND
+	wellKnown := filepath.Join(env["WORLD_DIR"], "www", watchBroken, ".well-known")
+	policyFile := filepath.Join(wellKnown, "mta-sts.txt")
+	policy := []byte("version: STSv1\r\nmode: testing\r\nmx: mx1." + env["WORLD_ZONE"] + "\r\nmax_age: 86400\r\n")
+	_, statErr := os.Stat(wellKnown)
+	if err := os.MkdirAll(wellKnown, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		os.Remove(policyFile)
+		if statErr != nil {
+			os.Remove(wellKnown)
+		}
+	})
+	if err := os.WriteFile(policyFile, policy, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stsName := "_mta-sts." + watchBroken
+	worldUpdate(t, env, nil, []string{stsName + ` 1 IN TXT "v=STSv1; id=watch1"`})
+	t.Cleanup(func() { worldUpdate(t, env, []string{stsName}, nil) })
+
 	// watch, with the hook keeping its stdin
 	hookOut := filepath.Join(dir, "hook.jsonl")
 	w := startProc(t, 130, childenv, bin, "watch", "--json", "--interval", "2s", "--timeout", "10s", "--concurrency", "2",
@@ -242,22 +267,17 @@ scrape_configs:
 		return ""
 	})
 
+	// fresh is checked and up before it breaks
+	eventually(t, 60*time.Second, func() string {
+		if v, err := promQuery(`stspilot_policy_max_age_seconds{domain="` + watchBroken + `",mode="testing"}`); err != nil || v != "86400" {
+			return "Prometheus has no max_age of the policy on fresh: " + v + " " + errString(err) + "\nwatch:\n" + w.stderr.String()
+		}
+		return ""
+	})
 	// break: the policy file goes, nginx answers 404
-	policyFile := filepath.Join(env["WORLD_DIR"], "www", watchBroken, ".well-known", "mta-sts.txt")
-	aside := policyFile + ".watch-aside"
-	if err := os.Rename(policyFile, aside); err != nil {
+	if err := os.Remove(policyFile); err != nil {
 		t.Fatal(err)
 	}
-	restored := false
-	restore := func() {
-		if !restored {
-			restored = true
-			if err := os.Rename(aside, policyFile); err != nil {
-				t.Errorf("restoring %s: %v", policyFile, err)
-			}
-		}
-	}
-	t.Cleanup(restore)
 	eventually(t, 60*time.Second, func() string {
 		if !hasEvent(w.stdout.String(), watchBroken, "appeared", "policy.http-status") {
 			return "no appeared policy.http-status event on stdout:\n" + w.stdout.String() + "\n" + w.stderr.String()
@@ -274,7 +294,9 @@ scrape_configs:
 		}
 		return ""
 	})
-	restore()
+	if err := os.WriteFile(policyFile, policy, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	eventually(t, 60*time.Second, func() string {
 		if !hasEvent(w.stdout.String(), watchBroken, "cleared", "policy.http-status") {
 			return "no cleared policy.http-status event:\n" + w.stdout.String()
