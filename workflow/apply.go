@@ -90,6 +90,10 @@ func (e *Engine) load(txn Txn, domain string) (*journal.Journal, error) {
 		}
 	}
 	if stale {
+		// Killed at the same point as the run before: one entry.
+		j.Fold()
+	}
+	if stale {
 		if err := txn.Save(j); err != nil {
 			return nil, err
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/dnsprovider"
 	"github.com/stspilot/stspilot/workflow/journal"
 )
 
@@ -261,4 +262,89 @@ func TestStatusWarnsBeforeRotation(t *testing.T) {
 			t.Errorf("status JSON journal has no %q: %s", k, raw)
 		}
 	}
+}
+
+// closedPublished is a published gate that stays closed: a name server
+// still answers the old record.
+type closedPublished struct{}
+
+func (closedPublished) Check(ctx context.Context, zone, name string, want func(dnsprovider.TXTSet) bool) GateResult {
+	return GateResult{Kind: GatePublished, Reason: "ns2 still answers the old record"}
+}
+
+// TestStuckRunsDoNotGrowTheJournal: re-runs that repeat several steps
+// each (a rollout whose published gate stays closed: the policy, the
+// TLS-RPT and the _mta-sts records all already in place) and an emergency
+// rollback re-run while the policy host answers 404 (one intent, one id)
+// leave the journal as long as their second run did.
+func TestStuckRunsDoNotGrowTheJournal(t *testing.T) {
+	t.Run("published gate", func(t *testing.T) {
+		h := newHarness(t, hopts{})
+		published := h.e.published
+		h.e.published = closedPublished{}
+		out, _ := h.apply(Request{Workflow: Rollout, RUA: "mailto:r@example.test"}, ApplyOptions{})
+		if out.Status != StatusPending || out.Gate.Kind != GatePublished {
+			t.Fatalf("rollout: %+v", out)
+		}
+		restore := h.sameWorld()
+		h.clock.Advance(time.Minute)
+		h.apply(Request{Workflow: Rollout, RUA: "mailto:r@example.test"}, ApplyOptions{})
+		second := h.j.must(tDomain)
+		for range 50 {
+			h.clock.Advance(time.Minute)
+			if out, _ = h.apply(Request{Workflow: Rollout, RUA: "mailto:r@example.test"}, ApplyOptions{}); out.Status != StatusPending {
+				t.Fatalf("re-run: %+v", out)
+			}
+		}
+		j := h.j.must(tDomain)
+		if len(j.Entries) != len(second.Entries) {
+			t.Fatalf("%d entries after 50 re-runs, %d after the second run", len(j.Entries), len(second.Entries))
+		}
+		folded := 0
+		for _, e := range j.Entries {
+			if e.Count == 51 {
+				folded++
+			}
+		}
+		if folded < 2 {
+			t.Errorf("%d entries stand for the 51 re-runs, want each of their steps: %+v", folded, j.Entries)
+		}
+		restore()
+		h.e.published = published
+		if out, _ = h.apply(Request{Workflow: Rollout, RUA: "mailto:r@example.test"}, ApplyOptions{}); out.Status != StatusDone || out.Policy.ID != j.Intent.Target.ID {
+			t.Fatalf("rollout once published: %+v", out)
+		}
+	})
+	t.Run("rollback", func(t *testing.T) {
+		h := newHarness(t, hopts{})
+		h.climb(1)
+		h.breakHost("404")
+		out, _ := h.apply(Request{Workflow: Rollback}, ApplyOptions{})
+		if out.Status != StatusPending {
+			t.Fatalf("rollback against a 404: %+v", out)
+		}
+		id := h.j.must(tDomain).Intent.Target.ID
+		restore := h.sameWorld()
+		h.clock.Advance(time.Minute)
+		h.apply(Request{Workflow: Rollback}, ApplyOptions{})
+		second := h.j.must(tDomain)
+		for range 50 {
+			h.clock.Advance(time.Minute)
+			if out, _ = h.apply(Request{Workflow: Rollback}, ApplyOptions{}); out.Status != StatusPending {
+				t.Fatalf("re-run: %+v", out)
+			}
+		}
+		j := h.j.must(tDomain)
+		if len(j.Entries) != len(second.Entries) || j.Intent.Target.ID != id {
+			t.Fatalf("%d entries after 50 re-runs, %d after the second run; intent id %s, was %s", len(j.Entries), len(second.Entries), j.Intent.Target.ID, id)
+		}
+		if e := j.Entries[len(j.Entries)-1]; e.Count != 51 || e.Kind != journal.KindPolicyWrite {
+			t.Errorf("last entry %+v, want the policy write with count 51", e)
+		}
+		restore()
+		h.hostFail.Store("")
+		if out, _ = h.apply(Request{Workflow: Rollback}, ApplyOptions{}); out.Status != StatusDone || out.Policy.ID != id {
+			t.Fatalf("rollback once the host serves: %+v (intent id %s)", out, id)
+		}
+	})
 }

@@ -697,6 +697,12 @@ func (e *Engine) planRollback(ctx context.Context, p *Plan, lv *live, j *journal
 	if err != nil {
 		return err
 	}
+	if in := intentOf(j); in != nil && Workflow(in.Workflow) == Rollback && in.Target.Text == t.Text && in.Target.ID != "" {
+		// A rollback run again while its gate stays closed goes on with
+		// the same bytes under the same id, as any interrupted change
+		// does: one intent, and a re-run that records nothing new.
+		t.ID = in.Target.ID
+	}
 	p.Target, p.Rung = t, rungIndex(e.ladder, mode, maxAge)
 	// The risk is what senders may hold (the ledger's horizon), not what
 	// is served now: after an interrupted rollback the host serves the

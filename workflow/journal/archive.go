@@ -76,6 +76,9 @@ func RotateAt() int64 { return rotateSize }
 
 // Size is the number of bytes j takes in its file (0 when it is invalid).
 func Size(j *Journal) int64 {
+	if j == nil {
+		return 0
+	}
 	c := *j
 	b, err := encode(&c)
 	if err != nil {

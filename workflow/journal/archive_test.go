@@ -342,3 +342,53 @@ func TestRotationCrashKeepsHistory(t *testing.T) {
 		})
 	}
 }
+
+// TestFoldOverARunOfSteps: a re-run whose steps all repeat the previous
+// run's (A B C, then A B C again) folds each into its earlier one; a
+// change or an intent in between stops the fold.
+func TestFoldOverARunOfSteps(t *testing.T) {
+	s := openStore(t)
+	h := lock(t, s, "example.com")
+	j, _ := New("example.com")
+	step := func(run, name string, at time.Time) bool {
+		e := noChange(run, at)
+		e.Step = name
+		id := j.Append(e, at)
+		if err := h.Save(j); err != nil {
+			t.Fatal(err)
+		}
+		j.Finish(id, Done, at, "")
+		folded := j.Fold()
+		if err := h.Save(j); err != nil {
+			t.Fatalf("%s %s: %v", run, name, err)
+		}
+		return folded
+	}
+	for r := range 3 {
+		at := t0.Add(time.Duration(r) * time.Hour)
+		for _, name := range []string{"a", "b", "c"} {
+			if got := step(fmt.Sprint("run-", r), name, at); got != (r > 0) {
+				t.Fatalf("run %d step %s: folded %v", r, name, got)
+			}
+		}
+	}
+	if len(j.Entries) != 3 || j.Entries[0].Count != 3 || j.Entries[2].Count != 3 || j.Entries[1].LastRun != "run-2" {
+		t.Fatalf("entries %+v", j.Entries)
+	}
+	// A change, then the same steps again: not folded across the change.
+	id := j.Append(Entry{Kind: KindTXTSet, Name: "_mta-sts.example.com", Changed: true}, t0.Add(5*time.Hour))
+	j.Finish(id, Done, t0.Add(5*time.Hour), "")
+	j.Entry(id).Changed = true
+	if err := h.Save(j); err != nil {
+		t.Fatal(err)
+	}
+	if step("run-5", "a", t0.Add(5*time.Hour)) {
+		t.Fatal("folded across a change")
+	}
+	id = j.Append(Entry{Kind: KindIntent, Name: "https://mta-sts.example.com/.well-known/mta-sts.txt"}, t0.Add(6*time.Hour))
+	j.Finish(id, Done, t0.Add(6*time.Hour), "")
+	h.Save(j)
+	if step("run-6", "a", t0.Add(6*time.Hour)) {
+		t.Fatal("folded across an intent")
+	}
+}

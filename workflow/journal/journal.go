@@ -379,28 +379,44 @@ func Repeats(a, b Entry) bool {
 	return strip(a) == strip(b)
 }
 
-// Fold folds the last entry into the one before it when it repeats it
-// (Repeats): the earlier entry's count grows by the last one's runs and
-// its last_run and last_at become the last one's run and completion time;
-// the last entry goes. It reports whether it folded. Save accepts the
-// fold of an entry saved pending, so that a retry loop keeps one entry.
+// foldBack is how far back Fold looks for the entry the last one repeats.
+const foldBack = 16
+
+// Fold folds the last entry into the latest earlier one it repeats
+// (Repeats), looking back over entries that changed nothing only (never
+// across a change, an intent or a pending entry, and at most foldBack
+// entries): that entry's count grows by the last one's runs, its
+// last_run and last_at become the last one's run and completion time, and
+// the last entry goes. It reports whether it folded. A re-run whose steps
+// all repeat the previous run's (a rollout re-run while a gate stays
+// closed) thus leaves the journal as long as it was. Save accepts the fold
+// of an entry saved pending.
 func (j *Journal) Fold() bool {
 	n := len(j.Entries)
-	if n < 2 || !Repeats(j.Entries[n-2], j.Entries[n-1]) {
+	if n < 2 {
 		return false
 	}
-	prev, last := &j.Entries[n-2], j.Entries[n-1]
-	prev.Count = prev.Runs() + last.Runs()
-	prev.LastRun = last.Run
-	if last.LastRun != "" {
-		prev.LastRun = last.LastRun
+	last := j.Entries[n-1]
+	for i := n - 2; i >= 0 && i >= n-1-foldBack; i-- {
+		prev := &j.Entries[i]
+		if Repeats(*prev, last) {
+			prev.Count = prev.Runs() + last.Runs()
+			prev.LastRun = last.Run
+			if last.LastRun != "" {
+				prev.LastRun = last.LastRun
+			}
+			prev.LastAt = last.Finished
+			if !last.LastAt.IsZero() {
+				prev.LastAt = last.LastAt
+			}
+			j.Entries = j.Entries[:n-1]
+			return true
+		}
+		if prev.Status == Pending || prev.Changed || prev.Kind == KindIntent {
+			return false
+		}
 	}
-	prev.LastAt = last.Finished
-	if !last.LastAt.IsZero() {
-		prev.LastAt = last.LastAt
-	}
-	j.Entries = j.Entries[:n-1]
-	return true
+	return false
 }
 
 // New returns an empty journal for domain (normalised, see domainname.Normalize).

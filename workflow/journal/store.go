@@ -436,11 +436,16 @@ func (h *Handle) Save(j *Journal) error {
 // appendOnly checks that next keeps every entry of prev: unchanged, a
 // pending one completed (same id, kind, name and start), a completed one
 // that a repetition was folded into (Fold: only its count, last_run and
-// last_at grew), and the last one, saved pending, folded into the one
-// before it.
+// last_at grew), and the last one, saved pending, folded into an earlier
+// one.
 func appendOnly(prev, next []Entry) error {
-	if n := len(prev); len(next) == n-1 && n >= 2 && prev[n-1].Status == Pending && folded(prev[n-2], next[n-2]) {
-		prev = prev[:n-1]
+	if n := len(prev); len(next) == n-1 && n >= 2 && prev[n-1].Status == Pending {
+		for i := n - 2; i >= 0 && i >= n-2-foldBack; i-- {
+			if folded(prev[i], next[i]) {
+				prev = prev[:n-1]
+				break
+			}
+		}
 	}
 	if len(next) < len(prev) {
 		return fmt.Errorf("journal: entries are append-only: %d saved, %d now", len(prev), len(next))
