@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/stspilot/stspilot/checks/certs"
+	"github.com/stspilot/stspilot/checks/internal/conn"
 	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
@@ -174,15 +175,8 @@ func (f *Fetcher) Fetch(ctx context.Context, host string, addr netip.Addr, userA
 	if now == nil {
 		now = time.Now
 	}
-	port := f.Port
-	if port <= 0 || port > 65535 {
-		port = 443
-	}
-	target := netip.AddrPortFrom(addr.Unmap(), uint16(port)).String()
-
-	// Dial exactly addr:port; the zero Dialer uses no proxy.
-	var d net.Dialer
-	raw, err := d.DialContext(ctx, "tcp", target)
+	target := conn.Target(addr, f.Port, 443)
+	raw, err := conn.Dial(ctx, target)
 	if err != nil {
 		return fail(dialError(parent, start, timeout, target, err))
 	}
@@ -235,7 +229,7 @@ func (f *Fetcher) Fetch(ctx context.Context, host string, addr netip.Addr, userA
 		Close:      true,
 	}
 	if err = req.Write(tc); err != nil {
-		if isTimeout(err) {
+		if conn.IsTimeout(err) {
 			return fail(KindTimeout, fmt.Errorf("sending the request: %s", waited()))
 		}
 		return fail(KindHTTP, fmt.Errorf("sending the request failed: %w", err))
@@ -294,7 +288,7 @@ func (f *Fetcher) Fetch(ctx context.Context, host string, addr netip.Addr, userA
 		return fail(KindTooLarge, fmt.Errorf("the body exceeds the %d KiB senders accept (reading stopped there)", MaxBody>>10))
 	case err == nil:
 		return res
-	case isTimeout(err):
+	case conn.IsTimeout(err):
 		return fail(KindTimeout, fmt.Errorf("the body was incomplete after %d bytes: %s", len(body), waited()))
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
 		return fail(KindBody, fmt.Errorf("the server closed the connection after %d bytes of the body", len(body)))
@@ -332,17 +326,16 @@ func (b *budgetReader) Read(p []byte) (int, error) {
 // are told apart: the first means nothing listens, the second usually a
 // firewall dropping the port or a host that is down.
 func dialError(parent context.Context, start time.Time, timeout time.Duration, target string, err error) (ErrKind, error) {
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
+	switch conn.Classify(err) {
+	case conn.Refused:
 		return KindRefused, fmt.Errorf("connection to %s refused (nothing listens on that port)", target)
-	case isTimeout(err):
+	case conn.Timeout:
 		text := timeoutText(parent, start, timeout)
 		if !errors.Is(parent.Err(), context.Canceled) {
 			text += " (the port is filtered or the host is down)"
 		}
 		return KindTimeout, fmt.Errorf("connection to %s did not complete: %s", target, text)
-	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH),
-		errors.Is(err, syscall.EADDRNOTAVAIL), errors.Is(err, syscall.ENETDOWN):
+	case conn.NoRoute:
 		return KindConnect, fmt.Errorf("%s is unreachable from here (no route)", target)
 	}
 	return KindConnect, fmt.Errorf("connection to %s failed: %w", target, err)
@@ -354,7 +347,7 @@ func handshakeError(err error, waited func() string) (ErrKind, error) {
 	var op *net.OpError
 	var rh tls.RecordHeaderError
 	switch {
-	case isTimeout(err):
+	case conn.IsTimeout(err):
 		return KindTimeout, fmt.Errorf("the TLS handshake did not complete: %s", waited())
 	case errors.As(err, &rh):
 		return KindTLS, errors.New("the server does not speak TLS on this port (it answered with something else)")
@@ -383,7 +376,7 @@ func headerError(err error, waited func() string) (ErrKind, error) {
 		return KindTLS, fmt.Errorf("the server ended the TLS session instead of answering: %w", op.Err)
 	case errors.Is(err, errHeaderLimit):
 		return KindHTTP, err
-	case isTimeout(err):
+	case conn.IsTimeout(err):
 		return KindTimeout, fmt.Errorf("no complete response headers: %s", waited())
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
 		return KindHTTP, errors.New("the server closed the connection without a complete HTTP response")
@@ -404,12 +397,6 @@ func timeoutText(parent context.Context, start time.Time, timeout time.Duration)
 		return "no answer before the caller's deadline"
 	}
 	return "no answer within the " + timeout.String() + " limit"
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
-		(errors.As(err, &ne) && ne.Timeout())
 }
 
 // certText renders a certs.Result for an error message.

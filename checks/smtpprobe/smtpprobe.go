@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/stspilot/stspilot/checks/certs"
+	"github.com/stspilot/stspilot/checks/internal/conn"
 )
 
 // DefaultHeloName is the EHLO argument used when Prober.HeloName is empty.
@@ -166,13 +167,8 @@ func (p *Prober) Probe(ctx context.Context, mxHost string, addr netip.Addr) (res
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	port := p.Port
-	if port <= 0 || port > 65535 {
-		port = 25
-	}
-	target := netip.AddrPortFrom(addr.Unmap(), uint16(port)).String()
-	var d net.Dialer
-	raw, err := d.DialContext(ctx, "tcp", target)
+	target := conn.Target(addr, p.Port, 25)
+	raw, err := conn.Dial(ctx, target)
 	if err != nil {
 		res.Kind, res.Err = dialError(ctx, target, err)
 		return res
@@ -354,7 +350,7 @@ func (s *session) readError(what string, err error) (string, error) {
 		return KindProtocol, fmt.Errorf("%s: %w", what, err)
 	case errors.Is(err, errReadLimit):
 		return KindProtocol, fmt.Errorf("%s: %w", what, err)
-	case isTimeout(err):
+	case conn.IsTimeout(err):
 		return KindTimeout, fmt.Errorf("no complete reply to %s: %s", what, s.timeoutText())
 	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
 		return KindProtocol, fmt.Errorf("the server closed the connection before replying to %s", what)
@@ -368,7 +364,7 @@ func (s *session) handshakeError(err error) (string, error) {
 	switch {
 	case errors.Is(err, errReadLimit):
 		return KindProtocol, fmt.Errorf("TLS handshake: %w", err)
-	case isTimeout(err):
+	case conn.IsTimeout(err):
 		return KindTimeout, fmt.Errorf("TLS handshake did not complete: %s", s.timeoutText())
 	case strings.Contains(err.Error(), "unsupported protocol version"):
 		return KindTLS, fmt.Errorf("TLS handshake failed: the server offers only SSL 3.0 or older, TLS 1.0 to 1.3 were offered (%w)", err)
@@ -397,24 +393,18 @@ func (s *session) timeoutText() string {
 // are told apart: the first means nothing listens, the second usually that a
 // firewall (often the prober's own network) drops port 25.
 func dialError(ctx context.Context, target string, err error) (string, error) {
+	c := conn.Classify(err)
 	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
+	case c == conn.Refused:
 		return KindRefused, fmt.Errorf("connection to %s refused", target)
 	case errors.Is(ctx.Err(), context.Canceled):
 		return KindTimeout, fmt.Errorf("connection to %s: the probe was cancelled", target)
-	case isTimeout(err):
+	case c == conn.Timeout:
 		return KindTimeout, fmt.Errorf("connection to %s timed out (the port is filtered or the host is down)", target)
-	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH),
-		errors.Is(err, syscall.EADDRNOTAVAIL), errors.Is(err, syscall.ENETDOWN):
+	case c == conn.NoRoute:
 		return KindUnreachable, fmt.Errorf("%s is unreachable from here (no route)", target)
 	}
 	return KindUnreachable, fmt.Errorf("connection to %s failed: %w", target, err)
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
-		(errors.As(err, &ne) && ne.Timeout())
 }
 
 // validHelo accepts a domain or address literal: printable ASCII, no spaces.
