@@ -17,6 +17,7 @@ import (
 	"github.com/stspilot/stspilot/checks/mtasts/senders"
 	"github.com/stspilot/stspilot/checks/smtpprobe"
 	"github.com/stspilot/stspilot/checks/tlsrpt"
+	"github.com/stspilot/stspilot/internal/printable"
 	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
@@ -850,7 +851,7 @@ func quoteList(ss []string) string {
 			parts = append(parts, fmt.Sprintf("and %d more", len(ss)-maxListed))
 			break
 		}
-		parts = append(parts, fmt.Sprintf("%q", truncate(s, 120)))
+		parts = append(parts, fmt.Sprintf("%q", printable.Clip(s, 120)))
 	}
 	return strings.Join(parts, ", ")
 }

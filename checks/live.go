@@ -7,6 +7,7 @@ import (
 	"github.com/stspilot/stspilot/checks/certs"
 	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/checks/smtpprobe"
+	"github.com/stspilot/stspilot/internal/printable"
 )
 
 // Stage is where a domain stands, as docs/design.md names the stages. It
@@ -39,7 +40,7 @@ func (s Stage) MarshalText() ([]byte, error) { return []byte(s), nil }
 func (s *Stage) UnmarshalText(b []byte) error {
 	st := Stage(b)
 	if !st.Valid() {
-		return fmt.Errorf("unknown stage %q", truncate(string(b), 40))
+		return fmt.Errorf("unknown stage %q", printable.Clip(string(b), 40))
 	}
 	*s = st
 	return nil

@@ -13,6 +13,7 @@ import (
 	"github.com/stspilot/stspilot/checks/httpsprobe"
 	"github.com/stspilot/stspilot/checks/smtpprobe"
 	"github.com/stspilot/stspilot/internal/domainname"
+	"github.com/stspilot/stspilot/internal/printable"
 	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
@@ -81,7 +82,7 @@ func Run(ctx context.Context, input string, opt Options) *Report {
 	rep := &Report{Schema: SchemaVersion, CheckedAt: now().UTC(), Findings: []Finding{}}
 	domain, err := domainname.Normalize(input)
 	if err != nil {
-		rep.Domain = truncate(input, 253)
+		rep.Domain = printable.Clip(input, 253)
 		rep.Error = err.Error()
 		return rep
 	}

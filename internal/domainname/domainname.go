@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/net/idna"
 
+	"github.com/stspilot/stspilot/internal/printable"
 	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
@@ -34,7 +35,7 @@ var idnaProfile = idna.New(idna.MapForLookup(), idna.Transitional(false), idna.S
 func Normalize(in string) (string, error) {
 	s := strings.TrimSpace(in)
 	bad := func(format string, a ...any) (string, error) {
-		return "", fmt.Errorf("%w %q: %s", ErrInvalid, truncate(in, 80), fmt.Sprintf(format, a...))
+		return "", fmt.Errorf("%w %q: %s", ErrInvalid, printable.Clip(in, 80), fmt.Sprintf(format, a...))
 	}
 	switch {
 	case s == "":
@@ -59,7 +60,7 @@ func Normalize(in string) (string, error) {
 	}
 	ascii = strings.ToLower(ascii)
 	if again, err := idnaProfile.ToASCII(ascii); err != nil || again != ascii {
-		return bad("the A-label form %q is not itself valid", truncate(ascii, 80))
+		return bad("the A-label form %q is not itself valid", printable.Clip(ascii, 80))
 	}
 	if strings.HasPrefix(ascii, "mta-sts.") || strings.HasPrefix(ascii, "_mta-sts.") {
 		return bad("give the mail domain itself; stspilot adds the mta-sts. and _mta-sts. names")
@@ -96,7 +97,7 @@ func checkLabel(l string) error {
 	case l == "":
 		return errors.New("empty label (two dots in a row)")
 	case len(l) > 63:
-		return fmt.Errorf("label %q is longer than 63 octets", truncate(l, 20))
+		return fmt.Errorf("label %q is longer than 63 octets", printable.Clip(l, 20))
 	case l[0] == '-' || l[len(l)-1] == '-':
 		return fmt.Errorf("label %q starts or ends with a hyphen", l)
 	}
@@ -107,21 +108,4 @@ func checkLabel(l string) error {
 		}
 	}
 	return nil
-}
-
-// truncate shortens s to at most n bytes of printable text for messages.
-func truncate(s string, n int) string {
-	var b strings.Builder
-	for _, r := range s {
-		if b.Len() >= n {
-			b.WriteString("…")
-			break
-		}
-		if r < 0x20 || r == 0x7f {
-			fmt.Fprintf(&b, "\\x%02x", r)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
