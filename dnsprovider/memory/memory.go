@@ -66,9 +66,20 @@ func (p *Provider) Records(zone string) []libdns.RR {
 	return append([]libdns.RR(nil), p.zones[zkey(zone)]...)
 }
 
-func (p *Provider) zone(zone string) ([]libdns.RR, error) {
+// begin starts the operation op on zone for a libdns method: it honours
+// ctx and Fail, then locks p and returns the zone's records. When it
+// returns no error, the caller unlocks p.mu.
+func (p *Provider) begin(ctx context.Context, op, zone string) ([]libdns.RR, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := p.fail(op); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
 	z, ok := p.zones[zkey(zone)]
 	if !ok {
+		p.mu.Unlock()
 		return nil, fmt.Errorf("zone %s not found", zkey(zone))
 	}
 	return z, nil
@@ -76,18 +87,11 @@ func (p *Provider) zone(zone string) ([]libdns.RR, error) {
 
 // GetRecords implements libdns.RecordGetter.
 func (p *Provider) GetRecords(ctx context.Context, zone string) ([]libdns.Record, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := p.fail("get"); err != nil {
-		return nil, err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	z, err := p.zone(zone)
+	z, err := p.begin(ctx, "get", zone)
 	if err != nil {
 		return nil, err
 	}
+	defer p.mu.Unlock()
 	out := make([]libdns.Record, 0, len(z))
 	for _, rr := range z {
 		if rr.Type == "TXT" {
@@ -106,18 +110,11 @@ func (p *Provider) GetRecords(ctx context.Context, zone string) ([]libdns.Record
 // AppendRecords implements libdns.RecordAppender. Adding a record that
 // exists already (same name, type and data) is an error, as at most APIs.
 func (p *Provider) AppendRecords(ctx context.Context, zone string, recs []libdns.Record) ([]libdns.Record, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := p.fail("append"); err != nil {
-		return nil, err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	z, err := p.zone(zone)
+	z, err := p.begin(ctx, "append", zone)
 	if err != nil {
 		return nil, err
 	}
+	defer p.mu.Unlock()
 	var added []libdns.Record
 	for _, r := range recs {
 		rr := r.RR()
@@ -138,18 +135,11 @@ func (p *Provider) AppendRecords(ctx context.Context, zone string, recs []libdns
 // records of the same name, and of the same type and data where those are
 // given. Deleting what is absent is not an error.
 func (p *Provider) DeleteRecords(ctx context.Context, zone string, recs []libdns.Record) ([]libdns.Record, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := p.fail("delete"); err != nil {
-		return nil, err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	z, err := p.zone(zone)
+	z, err := p.begin(ctx, "delete", zone)
 	if err != nil {
 		return nil, err
 	}
+	defer p.mu.Unlock()
 	var deleted []libdns.Record
 	for _, r := range recs {
 		rr := r.RR()
