@@ -26,14 +26,7 @@ var moxFetch = fetchProfile{timeout: time.Minute, timeoutText: "60 s", bodyCap: 
 // must be valid, even the ones it ignores.
 func emulateMox(in Input) Verdict {
 	b := newBuilder(ImplMox)
-	rec, ok := selectOne(b, in.TXT, reWSPSemicolon.MatchString, `"v=STSv1" and ";"`)
-	if !ok {
-		return b.v
-	}
-	if !strings.HasPrefix(rec, "v=STSv1;") {
-		b.note("takes a record with spaces or tabs before the first ';', which RFC selection drops", "STS-TXT-4", "STS-TXT-14")
-	}
-	if _, ok := strictRecord(b, rec); !ok {
+	if !wspRecord(b, in.TXT) {
 		return b.v
 	}
 	if !moxFetch.check(in, b) {

@@ -44,6 +44,22 @@ func emulateRFC(in Input) Verdict {
 	return b.v
 }
 
+// wspRecord selects the one record that starts with "v=STSv1" and a ';'
+// with spaces or tabs allowed before it, notes when there are some (RFC
+// selection drops such a record), and checks it against the full grammar
+// (strictRecord). Used by the readers that select that way: mox and tlspol.
+func wspRecord(b *builder, txt []string) bool {
+	rec, ok := selectOne(b, txt, reWSPSemicolon.MatchString, `"v=STSv1" and ";"`)
+	if !ok {
+		return false
+	}
+	if !strings.HasPrefix(rec, "v=STSv1;") {
+		b.note("takes a record with spaces or tabs before the first ';', which RFC selection drops", "STS-TXT-4", "STS-TXT-14")
+	}
+	_, ok = strictRecord(b, rec)
+	return ok
+}
+
 // strictRecord checks one selected record against the full grammar
 // (STS-TXT-8, -9, -11) and returns its first id. Used by the strict readers:
 // rfc8461, mox and tlspol.

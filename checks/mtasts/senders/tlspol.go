@@ -1,9 +1,6 @@
 package senders
 
-import (
-	"strings"
-	"time"
-)
+import "time"
 
 // tlspolFetch: 2 s per attempt, 3 attempts, 64 KiB, text/plain required, and
 // any status but 200 read as "no policy" (STS-FETCH-5/9/10, OPS-8).
@@ -27,14 +24,7 @@ const tlspolCache = 30 * 24 * 3600
 // included; each of the 3 attempts takes as long as the observed fetch.
 func emulateTLSPol(in Input) Verdict {
 	b := newBuilder(ImplTLSPol)
-	rec, ok := selectOne(b, in.TXT, reWSPSemicolon.MatchString, `"v=STSv1" and ";"`)
-	if !ok {
-		return b.v
-	}
-	if !strings.HasPrefix(rec, "v=STSv1;") {
-		b.note("takes a record with spaces or tabs before the first ';', which RFC selection drops", "STS-TXT-4", "STS-TXT-14")
-	}
-	if _, ok := strictRecord(b, rec); !ok {
+	if !wspRecord(b, in.TXT) {
 		return b.v
 	}
 	if !tlspolFetch.check(in, b) {
