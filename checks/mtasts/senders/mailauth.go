@@ -166,12 +166,10 @@ func mailauthPolicy(b *builder, body string) bool {
 			return b.fail(Invalid, "policy has no max_age field", "STS-POL-6")
 		}
 		return b.fail(Invalid, fmt.Sprintf("max_age %q is not 1-10 digits", clip(maxAge)), "STS-POL-9")
-	case len(mx) == 0 && mode != "none":
-		return b.fail(Invalid, "policy has no mx field and mode is not none", "STS-POL-6")
 	}
-	n := parseDigits(maxAge)
-	if n > rfcMaxAge {
-		return b.fail(Invalid, fmt.Sprintf("max_age %d is over 31557600", n), "STS-POL-9")
+	n, ok := mxAndMaxAge(b, mode, maxAge, mx)
+	if !ok {
+		return false
 	}
 	b.accept(mode, n, mx)
 	return true

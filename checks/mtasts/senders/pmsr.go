@@ -194,12 +194,10 @@ func pmsrPolicy(b *builder, text string) bool {
 		return b.fail(Invalid, fmt.Sprintf("mode %q is not enforce, testing or none", clip(mode)), "STS-POL-5", "STS-POL-8")
 	case !reMaxAge.MatchString(maxAge):
 		return b.fail(Invalid, fmt.Sprintf("max_age %q is not 1-10 digits", clip(maxAge)), "STS-POL-9")
-	case len(mx) == 0 && mode != "none":
-		return b.fail(Invalid, "policy has no mx field and mode is not none", "STS-POL-6")
 	}
-	n := parseDigits(maxAge)
-	if n > rfcMaxAge {
-		return b.fail(Invalid, fmt.Sprintf("max_age %d is over 31557600", n), "STS-POL-9")
+	n, ok := mxAndMaxAge(b, mode, maxAge, mx)
+	if !ok {
+		return false
 	}
 	if mode == "testing" {
 		return b.fail(NoPolicy, "answers NOTFOUND for a testing policy (strict_testing is off by default), so nothing is enforced or reported", "STS-SEND-14", "OPS-10")
@@ -210,6 +208,20 @@ func pmsrPolicy(b *builder, text string) bool {
 
 // isPolicyKey reports whether k is one of the single-valued policy keys.
 func isPolicyKey(k string) bool { return k == "version" || k == "mode" || k == "max_age" }
+
+// mxAndMaxAge ends the field checks of the readers that take max_age as
+// 1-10 digits (mailauth, pmsr): mx is needed unless mode is none, and
+// max_age may not exceed the RFC's 31557600. It returns max_age.
+func mxAndMaxAge(b *builder, mode, maxAge string, mx []string) (int64, bool) {
+	if len(mx) == 0 && mode != "none" {
+		return 0, b.fail(Invalid, "policy has no mx field and mode is not none", "STS-POL-6")
+	}
+	n := parseDigits(maxAge)
+	if n > rfcMaxAge {
+		return 0, b.fail(Invalid, fmt.Sprintf("max_age %d is over 31557600", n), "STS-POL-9")
+	}
+	return n, true
+}
 
 // parseDigits reads a string of 1-10 ASCII digits.
 func parseDigits(s string) int64 {
