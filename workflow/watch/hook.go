@@ -132,6 +132,8 @@ func (h *Hook) deliver(ctx context.Context, e Event, line []byte) {
 // STSPILOT_DOMAIN, STSPILOT_CHANGE, STSPILOT_FINDING (the id) and
 // STSPILOT_SEVERITY.
 func Env(e Event) []string {
-	return []string{"STSPILOT_DOMAIN=" + e.Domain, "STSPILOT_CHANGE=" + string(e.Change),
-		"STSPILOT_FINDING=" + e.Finding.ID, "STSPILOT_SEVERITY=" + string(e.Finding.Severity)}
+	return []string{
+		"STSPILOT_DOMAIN=" + e.Domain, "STSPILOT_CHANGE=" + string(e.Change),
+		"STSPILOT_FINDING=" + e.Finding.ID, "STSPILOT_SEVERITY=" + string(e.Finding.Severity),
+	}
 }
