@@ -6,7 +6,6 @@ import (
 
 	"github.com/charmbracelet/bubbles/spinner"
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/x/ansi"
 
 	"github.com/stspilot/stspilot/workflow"
 )
@@ -159,7 +158,7 @@ func (a applyModel) view() string {
 	if !a.finished {
 		title = a.spin.View() + " " + title
 	}
-	b.WriteString(c.st.Bold.Render(title) + c.st.Subtle.Render(fmt.Sprintf("  journal: %d writes", a.journal)) + "\n")
+	b.WriteString(c.st.Bold.Render(title) + c.st.Subtle.Render("  journal: "+plural(a.journal, "write")) + "\n")
 	for i, r := range a.steps {
 		var mark string
 		switch r.state {
@@ -176,14 +175,16 @@ func (a applyModel) view() string {
 		default:
 			mark = c.st.Subtle.Render("·")
 		}
-		b.WriteString(ansi.Truncate(fmt.Sprintf("%s %d. %s", mark, i+1, r.step.Summary), c.width, "…") + "\n")
+		// Long lines wrap (the root's fit), never cut: a host name or the
+		// id at the end is what the operator reads.
+		b.WriteString(fmt.Sprintf("%s %d. %s", mark, i+1, r.step.Summary) + "\n")
 		if r.state == "closed" && r.detail != "" {
 			b.WriteString("     " + c.st.Warn.Render(r.detail) + "\n")
 		}
 		if r.state == "running" || r.state == "closed" || (r.state == "done" && r.step.Kind.IsGate()) {
 			for _, t := range r.targets {
 				line := fmt.Sprintf("     %s %s %s %s", targetMark(c, t.State), t.Name, t.Addr, c.st.Subtle.Render(t.State))
-				b.WriteString(ansi.Truncate(line, c.width, "…") + "\n")
+				b.WriteString(line + "\n")
 			}
 		}
 	}

@@ -60,6 +60,6 @@ func (b breaksModel) view() string {
 		}
 		fmt.Fprintf(&s, "%s %s %d %-20s %s\n", c.st.Key.Render(string(breakKeys[i])), box, f.Number, f.Name, f.Title)
 	}
-	s.WriteString("\n" + c.st.Subtle.Render("Then c checks again, n/p runs the next step: each one is caught.") + "\n")
+	s.WriteString("\n" + c.st.Subtle.Render("esc, then c checks again and n/p runs the next step: each one is caught.") + "\n")
 	return s.String()
 }

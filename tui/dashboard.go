@@ -31,6 +31,9 @@ type dashModel struct {
 	// reports are the TLS-RPT summary lines (Options.Reports), nil
 	// without reports.
 	reports []string
+	// reread is the gate time whose opening made the clock read the
+	// status again (once per gate).
+	reread time.Time
 }
 
 type probeRow struct {
@@ -152,7 +155,7 @@ func (d dashModel) view() string {
 			}
 			b.WriteString(label("Next") + c.st.Bold.Render(next) + ": " + st.NextStep + "\n")
 			if st.NextAt != nil {
-				b.WriteString(label("") + "gate opens " + stamp(*st.NextAt) + " (in " + human(st.NextAt.Sub(c.now())) + ")\n")
+				b.WriteString(label("") + "gate opens " + stamp(*st.NextAt) + " " + inParens(st.NextAt.Sub(c.now())) + "\n")
 			}
 		}
 	}
@@ -176,9 +179,9 @@ func (d dashModel) view() string {
 	head := c.st.Bold.Render("Live check")
 	switch {
 	case d.running:
-		head += fmt.Sprintf("  %s %d probes, %d running", d.spin.View(), nProbes, nRun)
+		head += fmt.Sprintf("  %s %s, %d running", d.spin.View(), plural(nProbes, "probe"), nRun)
 	case d.rep != nil:
-		head += fmt.Sprintf("  %d probes, stage seen: %s", nProbes, d.rep.Stage)
+		head += fmt.Sprintf("  %s, stage seen: %s", plural(nProbes, "probe"), d.rep.Stage)
 	}
 	b.WriteString(head + "\n")
 	colW := max(c.width/2-1, 20)
@@ -201,7 +204,7 @@ func (d dashModel) view() string {
 		b.WriteString(" " + row + "\n")
 	}
 	if len(cells) > 8 {
-		b.WriteString(c.st.Subtle.Render(fmt.Sprintf(" … and %d more probes", len(cells)-8)) + "\n")
+		b.WriteString(c.st.Subtle.Render(" … and "+plural(len(cells)-8, "more probe")) + "\n")
 	}
 	if d.rep != nil {
 		if d.rep.Error != "" {
@@ -219,7 +222,7 @@ func (d dashModel) view() string {
 				top = append(top, c.st.Warn.Render("! "+f.ID)+" "+f.Subject)
 			}
 		}
-		fmt.Fprintf(&b, "Findings: %d errors, %d warnings", errs, warns)
+		fmt.Fprintf(&b, "Findings: %s, %s", plural(errs, "error"), plural(warns, "warning"))
 		if errs+warns > 0 {
 			b.WriteString(c.st.Subtle.Render("  (f: each with its fix)"))
 		}
@@ -233,6 +236,22 @@ func (d dashModel) view() string {
 		}
 	}
 	return b.String()
+}
+
+// plural is "1 probe", "2 probes" (word is singular and takes an s).
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// inParens is "(in 12d 4h)", or "(now)" once the time has come.
+func inParens(d time.Duration) string {
+	if d <= 0 {
+		return "(now)"
+	}
+	return "(in " + human(d) + ")"
 }
 
 // human prints a time left for people ("12d 4h", "5m"), or "now".

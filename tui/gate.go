@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -93,6 +94,13 @@ func horizon(c *workflow.CachedPolicy) string {
 
 // stamp prints an engine time in UTC to the minute.
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+
+// rfc3339UTC is a UTC timestamp as the engine writes it in its reasons.
+var rfc3339UTC = regexp.MustCompile(`\b(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(:\d{2}(\.\d+)?)?Z\b`)
+
+// stamps rewrites the engine's timestamps in text as stamp does, so that
+// one screen never shows one time in two formats.
+func stamps(text string) string { return rfc3339UTC.ReplaceAllString(text, "$1 $2 UTC") }
 
 // lowers reports whether a plan lowers the mode senders may hold (the
 // engine's marker), and from which mode to which.

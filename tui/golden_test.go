@@ -16,6 +16,7 @@ import (
 	"github.com/stspilot/stspilot/dnsprovider"
 	"github.com/stspilot/stspilot/internal/golden"
 	"github.com/stspilot/stspilot/workflow"
+	"github.com/stspilot/stspilot/workflow/sandbox"
 )
 
 // TestGolden renders screens through a real tea.Program (teatest) at
@@ -47,6 +48,15 @@ func TestGolden(t *testing.T) {
 			t.Fatalf("rollback: %+v %v", out, err)
 		}
 	}
+	// rolledOut: testing, a day into the soak: promote's window gate is
+	// closed and its plan is longer than the screen.
+	rolledOut := func(t testing.TB, w *world) {
+		out, err := w.e.Apply(context.Background(), workflow.Request{Workflow: workflow.Rollout, Domain: w.sb.Domain, RUA: sandbox.DefaultRUA}, nil, nil, workflow.ApplyOptions{})
+		if err != nil || out.Status != workflow.StatusDone {
+			t.Fatalf("rollout: %+v %v", out, err)
+		}
+		w.clock.Advance(24 * time.Hour)
+	}
 	cases := []struct {
 		name  string
 		setup func(testing.TB, *world) // before the program starts
@@ -57,6 +67,10 @@ func TestGolden(t *testing.T) {
 		{"plan", nil, [][]tea.Msg{keys("n")}, []string{"Findings:|Ladder", "Plan: rollout"}},
 		{"confirm", nil, [][]tea.Msg{keys("n"), keys("enter")}, []string{"Findings:|Ladder", "Plan: rollout", "Apply rollout to"}},
 		{"apply", nil, [][]tea.Msg{keys("n"), keys("enter"), keys("y")}, []string{"Findings:|Ladder", "Plan: rollout", "Apply rollout to", "back to the dashboard"}},
+		// The promote plan: the changes and their diff first, each gate
+		// once below them, and how to scroll; space pages down to them.
+		{"plan-promote", rolledOut, [][]tea.Msg{keys("p")}, []string{"Findings:|Ladder", "Plan: promote|space/pgdn"}},
+		{"plan-promote-paged", rolledOut, [][]tea.Msg{keys("p"), {tea.KeyMsg{Type: tea.KeySpace, Runes: []rune{' '}}}}, []string{"Findings:|Ladder", "Plan: promote", "end of the plan"}},
 		{"breaks", nil, [][]tea.Msg{keys("x")}, []string{"Findings:|Ladder", "Inject a field failure"}},
 		{"rollback-question", nil, [][]tea.Msg{keys("!")}, []string{"Findings:|Ladder", "Emergency rollback"}},
 		// The blocked wait screen: cause, fix, horizon, keys, no countdown

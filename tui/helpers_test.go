@@ -85,11 +85,14 @@ func (w *world) reconfigure(t testing.TB, change func(*workflow.Config)) {
 // with each message, runs the commands it returns on goroutines, and feeds
 // their messages back, one at a time, as tea.Program does.
 type driver struct {
-	t     *testing.T
-	m     *Model
-	msgs  chan tea.Msg
-	quit  bool
-	views []string // every View rendered, to search for leaks
+	t    *testing.T
+	m    *Model
+	msgs chan tea.Msg
+	quit bool
+	// interrupted: the program ended with tea.InterruptMsg (ctrl+c: Run
+	// returns tea.ErrInterrupted, exit 130).
+	interrupted bool
+	views       []string // every View rendered, to search for leaks
 }
 
 func drive(t *testing.T, m *Model) *driver {
@@ -123,6 +126,9 @@ func (d *driver) send(msg tea.Msg) {
 		return
 	case tea.QuitMsg:
 		d.quit = true
+		return
+	case tea.InterruptMsg:
+		d.quit, d.interrupted = true, true
 		return
 	}
 	_, cmd := d.m.Update(msg)

@@ -8,7 +8,7 @@ type keyMap struct {
 	Next, Rollout, Promote, Teardown key.Binding
 	Recheck, Findings, Rollback      key.Binding
 	Enter, Back, Override, Yes, No   key.Binding
-	Up, Down                         key.Binding
+	Up, Down, PageUp, PageDown       key.Binding
 	Breaks, Skip                     key.Binding
 	Help, Quit                       key.Binding
 }
@@ -29,6 +29,8 @@ func newKeyMap() keyMap {
 		No:       key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n", "no")),
 		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
 		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		PageUp:   key.NewBinding(key.WithKeys("pgup"), key.WithHelp("pgup", "page up")),
+		PageDown: key.NewBinding(key.WithKeys("pgdown", " "), key.WithHelp("space", "page down")),
 		Breaks:   key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "inject failure")),
 		Skip:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "skip time")),
 		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
@@ -38,13 +40,13 @@ func newKeyMap() keyMap {
 
 func (k *keyMap) all() []*key.Binding {
 	return []*key.Binding{&k.Next, &k.Rollout, &k.Promote, &k.Teardown, &k.Recheck, &k.Findings, &k.Rollback,
-		&k.Enter, &k.Back, &k.Override, &k.Yes, &k.No, &k.Up, &k.Down, &k.Breaks, &k.Skip, &k.Help, &k.Quit}
+		&k.Enter, &k.Back, &k.Override, &k.Yes, &k.No, &k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Breaks, &k.Skip, &k.Help, &k.Quit}
 }
 
 // ShortHelp implements help.KeyMap.
 func (k keyMap) ShortHelp() []key.Binding {
 	var out []key.Binding
-	for _, b := range []key.Binding{k.Yes, k.No, k.Enter, k.Rollback, k.Next, k.Promote, k.Override, k.Recheck, k.Findings, k.Breaks, k.Skip, k.Back, k.Quit, k.Help} {
+	for _, b := range []key.Binding{k.Yes, k.No, k.Enter, k.Rollback, k.Next, k.Rollout, k.Promote, k.Teardown, k.Override, k.Recheck, k.Findings, k.Breaks, k.Skip, k.Back, k.Quit, k.Help} {
 		if b.Enabled() {
 			out = append(out, b)
 		}
@@ -56,7 +58,7 @@ func (k keyMap) ShortHelp() []key.Binding {
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Next, k.Rollout, k.Promote, k.Teardown},
-		{k.Recheck, k.Findings, k.Up, k.Down},
+		{k.Recheck, k.Findings, k.Up, k.Down, k.PageDown, k.PageUp},
 		{k.Enter, k.Back, k.Override, k.Yes, k.No},
 		{k.Breaks, k.Skip, k.Rollback, k.Help, k.Quit},
 	}

@@ -13,6 +13,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/stspilot/stspilot/tui/textout"
 	"github.com/stspilot/stspilot/workflow"
 )
 
@@ -99,6 +100,7 @@ type Model struct {
 	// rather than on the apply screen.
 	behind         bool
 	quitting       bool // quit once the running apply has returned
+	interrupted    bool // the quit is ctrl+c's: Run returns tea.ErrInterrupted
 	rollbackQueued bool // roll back once the running apply has returned
 }
 
@@ -126,9 +128,15 @@ func NewModel(ctx context.Context, o Options) *Model {
 // Init implements tea.Model.
 func (m *Model) Init() tea.Cmd {
 	if m.state == stDashboard {
-		return m.refresh()
+		return tea.Batch(m.refresh(), clockTick())
 	}
-	return m.setup.init()
+	return tea.Batch(m.setup.init(), clockTick())
+}
+
+// clockTick redraws every second: the header's sandbox clock and every
+// "(in …)" count down while the operator only looks.
+func clockTick() tea.Cmd {
+	return tea.Tick(time.Second, func(time.Time) tea.Msg { return clockMsg{} })
 }
 
 // State names the screen shown (tests and the e2e test read it).
@@ -215,6 +223,14 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case reportsMsg:
 		m.dash.reports = msg.lines
 		return m, nil
+	case clockMsg:
+		// Once the gate the dashboard counts down to has opened, its
+		// status is read again: the next step may have changed.
+		if st := m.dash.st; m.state == stDashboard && st != nil && st.NextAt != nil && !m.c.now().Before(*st.NextAt) && !m.dash.reread.Equal(*st.NextAt) {
+			m.dash.reread = *st.NextAt
+			return m, tea.Batch(clockTick(), statusCmd(m.c.ctx, m.c.engine, m.c.domain))
+		}
+		return m, clockTick()
 	case statusMsg:
 		m.dash.st, m.dash.stErr = msg.st, msg.err
 		if m.wait.active {
@@ -278,6 +294,15 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m.updateChild(msg)
 }
 
+// quit ends the program: ctrl+c as an interrupt (Run returns
+// tea.ErrInterrupted, which the command reports as exit 130), q as a quit.
+func (m *Model) quit() tea.Cmd {
+	if m.interrupted {
+		return tea.Interrupt
+	}
+	return tea.Quit
+}
+
 // typing: the screen shown takes letters as text (the set-up form, the
 // domain typed to confirm a deletion).
 func (m *Model) typing() bool {
@@ -299,9 +324,10 @@ func (m *Model) globalKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 				m.cancelApply()
 				return nil, true
 			}
-			return tea.Quit, true
+			return m.quit(), true
 		case key.Matches(msg, k.No):
 			m.overlay = ovNone
+			m.interrupted = false
 		}
 		return nil, true
 	case ovRollback:
@@ -323,15 +349,19 @@ func (m *Model) globalKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 	typing := m.typing()
 	switch {
 	case msg.String() == "ctrl+c" || (!typing && key.Matches(msg, k.Quit)):
+		// ctrl+c is an interrupt (exit 130 through the cmd layer), q a quit.
+		m.interrupted = msg.String() == "ctrl+c"
 		if m.applying() {
 			m.overlay = ovQuit
 			return nil, true
 		}
-		return tea.Quit, true
+		return m.quit(), true
 	case !typing && key.Matches(msg, k.Help):
 		m.help.ShowAll = !m.help.ShowAll
 		return nil, true
-	case key.Matches(msg, k.Rollback) && (msg.String() == "ctrl+r" || !typing):
+	case key.Matches(msg, k.Rollback) && (msg.String() == "ctrl+r" || !typing || m.state == stConfirm):
+		// A domain typed to confirm has no "!": it rolls back there too.
+		// Only the set-up form takes it as text (a token may hold one).
 		if m.c.engine == nil {
 			m.err = errors.New("set up the domain first: there is nothing to roll back yet")
 			return nil, true
@@ -362,7 +392,7 @@ func (m *Model) updateApply(msg tea.Msg) (tea.Model, tea.Cmd) {
 		pending := msg.err == nil && msg.out != nil && msg.out.Status == workflow.StatusPending && (msg.out.NextAt != nil || msg.out.Gate != nil)
 		switch {
 		case m.quitting:
-			return m, tea.Quit
+			return m, m.quit()
 		case m.rollbackQueued:
 			m.rollbackQueued = false
 			m.wait.active = false
@@ -474,7 +504,7 @@ func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.confirm = newConfirmFor(m.c, m.plan.req, p)
 			m.state = stConfirm
 			return m, m.confirm.focus()
-		case key.Matches(km, k.Up), key.Matches(km, k.Down):
+		case key.Matches(km, k.Up), key.Matches(km, k.Down), key.Matches(km, k.PageUp), key.Matches(km, k.PageDown):
 			m.plan = m.plan.scroll(km)
 		}
 	case stConfirm:
@@ -606,6 +636,8 @@ func (m *Model) syncKeys() {
 		k.Back.SetEnabled(true)
 		k.Up.SetEnabled(true)
 		k.Down.SetEnabled(true)
+		k.PageUp.SetEnabled(true)
+		k.PageDown.SetEnabled(true)
 	case stConfirm:
 		if m.confirm.destructive {
 			k.Enter.SetEnabled(true)
@@ -652,7 +684,7 @@ func (m *Model) View() string {
 	if c.opts.Demo != nil {
 		head += c.st.Subtle.Render(" · demo sandbox, " + c.now().Format("2006-01-02 15:04") + " UTC")
 		if n := m.breaks.on(); n > 0 {
-			head += c.st.Danger.Render(fmt.Sprintf(" · %d failure(s) injected", n))
+			head += c.st.Danger.Render(" · " + plural(n, "failure") + " injected")
 		}
 	}
 	var body string
@@ -674,6 +706,7 @@ func (m *Model) View() string {
 	case stBreaks:
 		body = m.breaks.view()
 	}
+	body = stamps(body)
 	switch m.overlay {
 	case ovRollback:
 		body = m.rollbackBox() + "\n" + body
@@ -689,12 +722,17 @@ func (m *Model) View() string {
 	}
 	// help.Model does not always keep to its Width once the ellipsis no
 	// longer fits (bubbles v1.0.0), so cut each line here too.
-	helpView := m.help.View(c.keys)
-	hl := strings.Split(helpView, "\n")
-	for i := range hl {
-		hl[i] = ansi.Truncate(hl[i], w, "…")
+	var helpView string
+	if m.help.ShowAll {
+		helpView = m.help.View(c.keys)
+		hl := strings.Split(helpView, "\n")
+		for i := range hl {
+			hl[i] = ansi.Truncate(hl[i], w, "…")
+		}
+		helpView = strings.Join(hl, "\n")
+	} else {
+		helpView = m.shortHelp(w)
 	}
-	helpView = strings.Join(hl, "\n")
 	footLines := 0
 	if foot != "" {
 		foot = ansi.Wrap(foot, w, "")
@@ -703,7 +741,11 @@ func (m *Model) View() string {
 	helpLines := strings.Count(helpView, "\n") + 1
 	room := h - 2 - footLines - helpLines
 	out := []string{ansi.Truncate(head, w, "…"), ""}
-	out = append(out, fit(body, w, room)...)
+	if m.state == stPlan && m.overlay == ovNone {
+		out = append(out, fit(strings.Join(m.plan.window(wrapLines(body, w), room), "\n"), w, room)...)
+	} else {
+		out = append(out, fit(body, w, room)...)
+	}
 	if foot != "" {
 		out = append(out, foot)
 	}
@@ -711,26 +753,87 @@ func (m *Model) View() string {
 	return strings.Join(out, "\n")
 }
 
+// shortHelp is the footer: the keys of the screen shown on at most two
+// lines of w columns, "q quit" and "? help" always last and always shown;
+// keys that do not fit are left to the ? overlay.
+func (m *Model) shortHelp(w int) string {
+	st := m.help.Styles
+	sep := st.ShortSeparator.Render(" • ")
+	item := func(b key.Binding) string {
+		return st.ShortKey.Render(b.Help().Key) + " " + st.ShortDesc.Render(b.Help().Desc)
+	}
+	var items []string
+	for _, b := range m.c.keys.ShortHelp() {
+		if b.Help() != m.c.keys.Quit.Help() && b.Help() != m.c.keys.Help.Help() {
+			items = append(items, item(b))
+		}
+	}
+	tail := item(m.c.keys.Quit) + sep + item(m.c.keys.Help)
+	width := func(parts []string) int { return ansi.StringWidth(strings.Join(parts, sep)) }
+	// Greedy: fill the first line, then the second, which ends with tail.
+	var first, second []string
+	i := 0
+	for ; i < len(items) && width(append(first[:len(first):len(first)], items[i])) <= w; i++ {
+		first = append(first, items[i])
+	}
+	if i == len(items) && width(append(first[:len(first):len(first)], tail)) <= w {
+		return strings.Join(append(first, tail), sep)
+	}
+	for ; i < len(items) && width(append(second[:len(second):len(second)], items[i], tail)) <= w; i++ {
+		second = append(second, items[i])
+	}
+	if i < len(items) && len(second) > 0 {
+		second[len(second)-1] = st.Ellipsis.Render("…") // more under ?
+		if width(append(second[:len(second):len(second)], tail)) > w {
+			second = second[:len(second)-1]
+		}
+	}
+	out := strings.Join(append(second, tail), sep)
+	if len(first) > 0 {
+		out = strings.Join(first, sep) + "\n" + out
+	}
+	lines := strings.Split(out, "\n")
+	for j := range lines {
+		lines[j] = ansi.Truncate(lines[j], w, "…")
+	}
+	return strings.Join(lines, "\n")
+}
+
 // fit wraps body to w columns and keeps at most h lines, saying how many
 // were cut; it pads to h lines so that the help bar stays at the bottom.
+// Lines break at spaces only, never inside a URL, a host name or a
+// timestamp, and their continuation lines are indented; only a word wider
+// than the screen is cut into pieces.
 func fit(body string, w, h int) []string {
 	if h < 1 {
 		return nil
 	}
-	var lines []string
-	for _, l := range strings.Split(strings.TrimRight(body, "\n"), "\n") {
-		if ansi.StringWidth(l) > w {
-			lines = append(lines, strings.Split(ansi.Wrap(l, w, ""), "\n")...)
-		} else {
-			lines = append(lines, l)
-		}
-	}
+	lines := wrapLines(body, w)
 	if len(lines) > h {
 		cut := len(lines) - h + 1
-		lines = append(lines[:h-1], fmt.Sprintf("… %d more lines (make the window taller)", cut))
+		lines = append(lines[:h-1], "… "+plural(cut, "more line")+" (make the window taller)")
 	}
 	for len(lines) < h {
 		lines = append(lines, "")
+	}
+	return lines
+}
+
+// wrapLines wraps body to w columns (see fit).
+func wrapLines(body string, w int) []string {
+	var lines []string
+	for _, l := range strings.Split(strings.TrimRight(body, "\n"), "\n") {
+		if ansi.StringWidth(l) <= w {
+			lines = append(lines, l)
+			continue
+		}
+		for _, p := range textout.Wrap(l, w, 2) {
+			if ansi.StringWidth(p) > w {
+				lines = append(lines, strings.Split(ansi.Hardwrap(p, w, true), "\n")...)
+				continue
+			}
+			lines = append(lines, p)
+		}
 	}
 	return lines
 }

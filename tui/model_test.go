@@ -375,3 +375,72 @@ func TestResize(t *testing.T) {
 		}
 	}
 }
+
+// TestRollbackKeyOnTheConfirmations: ! asks for the rollback on the
+// confirmations too, the teardown's (where letters are text) included,
+// and never lands in the typed domain.
+func TestRollbackKeyOnTheConfirmations(t *testing.T) {
+	w := newWorld(t)
+	d := drive(t, NewModel(context.Background(), w.opts))
+	rollout(d)
+	for _, wf := range []string{"p", "t"} {
+		d.m.state = stDashboard
+		d.key(wf)
+		d.until("the plan", func() bool { return d.m.state == stPlan })
+		d.key("enter")
+		if d.m.state != stConfirm {
+			t.Fatalf("%s: enter on the plan led to %s", wf, d.m.State())
+		}
+		if d.m.confirm.destructive {
+			d.typeText("demo")
+		}
+		d.key("!")
+		if d.m.overlay != ovRollback || !strings.Contains(d.m.View(), "Emergency rollback of demo.test") {
+			t.Fatalf("! on the %s confirmation: overlay %d\n%s", wf, d.m.overlay, d.m.View())
+		}
+		d.key("n")
+		if d.m.overlay != ovNone || d.m.state != stConfirm || d.m.applying() {
+			t.Fatalf("n on the rollback question changed something: %s overlay %d", d.m.State(), d.m.overlay)
+		}
+		if d.m.confirm.destructive && d.m.confirm.in.Value() != "demo" {
+			t.Errorf("the typed domain is %q after !", d.m.confirm.in.Value())
+		}
+	}
+	// The apply screen, once the run is done.
+	d.m.state = stApply
+	d.key("!")
+	if d.m.overlay != ovRollback {
+		t.Fatalf("! on the apply screen: overlay %d", d.m.overlay)
+	}
+	d.key("n")
+}
+
+// TestQuitKeys: q quits, ctrl+c interrupts (Run returns
+// tea.ErrInterrupted: exit 130), on the set-up form too, where q is text.
+func TestQuitKeys(t *testing.T) {
+	w := newWorld(t)
+	d := drive(t, NewModel(context.Background(), w.opts))
+	d.ready()
+	d.key("q")
+	d.until("the quit", func() bool { return d.quit })
+	if d.interrupted {
+		t.Fatalf("q: quit %v interrupted %v", d.quit, d.interrupted)
+	}
+	d = drive(t, NewModel(context.Background(), w.opts))
+	d.ready()
+	d.key("ctrl+c")
+	d.until("the interrupt", func() bool { return d.quit })
+	if !d.interrupted {
+		t.Fatalf("ctrl+c: quit %v interrupted %v", d.quit, d.interrupted)
+	}
+	s := drive(t, NewModel(context.Background(), Options{Providers: dnsprovider.Providers(false)}))
+	s.key("q")
+	if s.quit {
+		t.Fatal("q quit the set-up form, where it is a letter")
+	}
+	s.key("ctrl+c")
+	s.until("the interrupt", func() bool { return s.quit })
+	if !s.interrupted {
+		t.Fatalf("ctrl+c on set-up: quit %v interrupted %v", s.quit, s.interrupted)
+	}
+}

@@ -21,6 +21,10 @@ type engineMsg struct {
 	err    error
 }
 
+// clockMsg: a second has passed; the header clock and the countdowns
+// are drawn again (they tick while the operator only looks).
+type clockMsg struct{}
+
 // statusMsg: engine.Status finished.
 type statusMsg struct {
 	st  *workflow.StatusReport

@@ -20,7 +20,9 @@ type planModel struct {
 	c    *common
 	req  workflow.Request
 	plan *workflow.Plan
-	off  int
+	// off is the first line shown; page is how many lines the last frame
+	// had room for (the root sets both when it draws).
+	off, page int
 	// rep is the live check, for the fix a refusal names.
 	rep *checks.Report
 }
@@ -42,12 +44,22 @@ func findingByID(rep *checks.Report, id string) *checks.Finding {
 	return nil
 }
 
+// scroll moves by a line (j/k, arrows) or a page (space/pgdn, pgup);
+// the root clamps off to the plan's length when it draws.
 func (p planModel) scroll(km tea.KeyMsg) planModel {
-	if key.Matches(km, p.c.keys.Down) {
+	k := p.c.keys
+	page := max(p.page-1, 1)
+	switch {
+	case key.Matches(km, k.Down):
 		p.off++
-	} else if p.off > 0 {
+	case key.Matches(km, k.Up):
 		p.off--
+	case key.Matches(km, k.PageDown):
+		p.off += page
+	case key.Matches(km, k.PageUp):
+		p.off -= page
 	}
+	p.off = max(p.off, 0)
 	return p
 }
 
@@ -94,16 +106,6 @@ func (p planModel) view() string {
 	for _, w := range pl.Warnings {
 		add(c.st.Warn.Render("! " + w))
 	}
-	for _, g := range pl.Gates {
-		mark := c.st.OK.Render("✓ open  ")
-		if !g.Open {
-			mark = c.st.Warn.Render("⏸ closed")
-		}
-		add(fmt.Sprintf("gate %-8s %s %s", g.Kind, mark, g.Reason))
-	}
-	if pl.Risk != nil {
-		add(c.st.Warn.Render("risk window: ") + pl.Risk.String())
-	}
 	if r := pl.Refusal; r != nil {
 		add("")
 		add(c.st.Danger.Render("Refused: ") + r.Reason)
@@ -122,9 +124,18 @@ func (p planModel) view() string {
 	if pl.Nothing {
 		add(c.st.OK.Render("✓ nothing to do"))
 	}
+	// The changes and their diff come first, then the gates, each once:
+	// a step that only evaluates a gate listed below is not repeated.
+	listed := map[workflow.GateKind]bool{}
+	for _, g := range pl.Gates {
+		listed[g.Kind] = true
+	}
 	if pl.Refusal == nil && !pl.Nothing {
 		add("")
 		for i, s := range pl.Steps {
+			if s.Kind.IsGate() && listed[s.Gate] {
+				continue
+			}
 			t := fmt.Sprintf("%d. %s", i+1, s.Summary)
 			switch {
 			case s.Done:
@@ -150,8 +161,45 @@ func (p planModel) view() string {
 			}
 		}
 	}
-	off := min(p.off, max(len(out)-1, 0))
-	return strings.Join(out[off:], "\n")
+	if len(pl.Gates) > 0 {
+		add("")
+		add(c.st.Bold.Render("Gates") + c.st.Subtle.Render("  (checked again before each change)"))
+		for _, g := range pl.Gates {
+			mark := c.st.OK.Render("✓ open  ")
+			if !g.Open {
+				mark = c.st.Warn.Render("⏸ closed")
+			}
+			add(fmt.Sprintf("gate %-8s %s %s", g.Kind, mark, g.Reason))
+		}
+	}
+	if pl.Risk != nil {
+		add(c.st.Warn.Render("risk window: ") + pl.Risk.String())
+	}
+	return strings.Join(out, "\n")
+}
+
+// window is the part of the plan's lines that fits in room lines, from
+// p.off (clamped), with a last line that says how to scroll when it does
+// not all fit.
+func (p *planModel) window(lines []string, room int) []string {
+	if room < 2 || len(lines) <= room {
+		p.off, p.page = 0, room
+		return lines
+	}
+	show := room - 1
+	p.page = show
+	p.off = min(max(p.off, 0), len(lines)-show)
+	out := append([]string(nil), lines[p.off:p.off+show]...)
+	var hint string
+	switch below := len(lines) - p.off - show; {
+	case below > 0 && p.off > 0:
+		hint = fmt.Sprintf("… %s below, %d above: space/j down, pgup/k up", plural(below, "more line"), p.off)
+	case below > 0:
+		hint = "… " + plural(below, "more line") + " below: space/pgdn or j/↓ scrolls"
+	default:
+		hint = fmt.Sprintf("(end of the plan; pgup or k/↑ scrolls back %s)", plural(p.off, "line"))
+	}
+	return append(out, p.c.st.Subtle.Render(hint))
 }
 
 // confirmModel asks before anything is written: y for ordinary changes,
@@ -221,7 +269,7 @@ func (m confirmModel) view() string {
 		}
 	}
 	fmt.Fprintf(&b, "%s\n\n", c.st.Bold.Render(fmt.Sprintf("Apply %s to %s?", p.Workflow, p.Domain)))
-	fmt.Fprintf(&b, "%d changes, each journaled before and after; the run stops at the\nfirst closed gate and says when to come back.\n", changes)
+	fmt.Fprintf(&b, "%s, each journaled before and after; the run stops at the\nfirst closed gate and says when to come back.\n", plural(changes, "change"))
 	if p.Target != nil {
 		fmt.Fprintf(&b, "Target: %s, id %s\n", textout.PolicyLabel(p.Target), p.Target.ID)
 	}

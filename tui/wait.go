@@ -100,7 +100,7 @@ func (w waitModel) timed() bool {
 }
 
 func (w waitModel) opens() string {
-	return stamp(w.nextAt) + " (in " + human(w.nextAt.Sub(w.c.now())) + ")"
+	return stamp(w.nextAt) + " " + inParens(w.nextAt.Sub(w.c.now()))
 }
 
 // leftNote is the status line after esc.
@@ -163,7 +163,7 @@ func (w waitModel) checkedLine() string {
 	if w.st != nil {
 		line += fmt.Sprintf("; stage %s", w.st.Stage)
 		if w.st.Errors > 0 {
-			line += fmt.Sprintf(", %d errors", w.st.Errors)
+			line += ", " + plural(w.st.Errors, "error")
 		}
 	}
 	return line

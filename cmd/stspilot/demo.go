@@ -124,14 +124,14 @@ func demoHooks(sb *sandbox.Sandbox) *tui.Demo {
 	return d
 }
 
-// runProgram runs the wizard on the terminal; an interrupted context is
-// reported as such (exit 130).
+// runProgram runs the wizard on the terminal; an interrupted context or
+// ctrl+c in the wizard is reported as such (exit 130).
 func runProgram(ctx context.Context, s *IOStreams, opts tui.Options) error {
 	if !s.ColorEnabled() {
 		tui.NoColor()
 	}
 	err := tui.Run(ctx, opts, s.In, s.Out)
-	if errors.Is(err, tea.ErrProgramKilled) || ctx.Err() != nil {
+	if errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, tea.ErrInterrupted) || ctx.Err() != nil {
 		return context.Canceled
 	}
 	return err

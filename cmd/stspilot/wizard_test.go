@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stspilot/stspilot/dnsprovider"
 	"github.com/stspilot/stspilot/tui"
@@ -86,5 +88,33 @@ func TestDemoBreakNeedsSomethingToBreak(t *testing.T) {
 	code := execute(context.Background(), f, []string{"demo", "--break", "policy-drift"})
 	if code != 2 || !strings.Contains(errOut.String(), "no policy is published yet") || !strings.Contains(errOut.String(), "inject it with x") {
 		t.Errorf("exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+// TestWizardCtrlCExits130: ctrl+c leaves the wizard as an interrupt (exit
+// 130, as on every other command), even on the set-up screen where letters
+// are text; q quits with 0 (the tui's TestQuitKeys).
+func TestWizardCtrlCExits130(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want int
+	}{{"\x03", exitInterrupted}, {"ab\x03", exitInterrupted}} {
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		s := &IOStreams{In: pr, Out: io.Discard, ErrOut: io.Discard}
+		go func() {
+			time.Sleep(200 * time.Millisecond) // the set-up screen is up
+			pw.Write([]byte(tt.in))
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err := runProgram(ctx, s, tui.Options{Providers: dnsprovider.Providers(false)})
+		timedOut := ctx.Err() != nil
+		cancel()
+		if timedOut {
+			t.Fatalf("%q: the wizard did not end", tt.in)
+		}
+		if got := exitCode(err); got != tt.want {
+			t.Errorf("%q: exit %d (%v), want %d", tt.in, got, err, tt.want)
+		}
 	}
 }

@@ -87,9 +87,37 @@ func TestWrap(t *testing.T) {
 	}
 }
 
+// TestWrapIndents: the screens' Wrap indents continuation lines and never
+// splits a URL, a host name or a timestamp at a hyphen.
+func TestWrapIndents(t *testing.T) {
+	tests := []struct {
+		text  string
+		width int
+		want  []string
+	}{
+		{"fetch https://mta-sts.demo-domain.test/.well-known/mta-sts.txt failed", 30,
+			[]string{"fetch", "  https://mta-sts.demo-domain.test/.well-known/mta-sts.txt", "  failed"}},
+		{"senders keep mx backup-mx.demo.test until 2030-01-17 00:00 UTC", 24,
+			[]string{"senders keep mx", "  backup-mx.demo.test", "  until", "  2030-01-17 00:00 UTC"}},
+		{"     + a-very-long-host-name.test b", 20,
+			[]string{"     +", "       a-very-long-host-name.test", "       b"}},
+		{"a b\nc d", 3, []string{"a b", "c d"}},
+	}
+	for _, tt := range tests {
+		if got := Wrap(tt.text, tt.width, 2); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("Wrap(%q, %d, 2) = %q, want %q", tt.text, tt.width, got, tt.want)
+		}
+	}
+}
+
 func FuzzWrap(f *testing.F) {
-	for _, s := range []string{"one two three", `a "b c" d`, "x\ny z", "é 漢字 ab\u00a0cd", `"""`, "\t\t a"} {
+	for _, s := range []string{"one two three", `a "b c" d`, "x\ny z", "é 漢字 ab\u00a0cd", `"""`, "\t\t a",
+		// URLs, host names and timestamps: never split at a hyphen
+		"see https://mta-sts.example-domain.test/.well-known/mta-sts.txt now",
+		"mx backup-mx-01.example-domain.test until 2030-01-17 00:00 UTC whatever",
+		"  cached until 2030-01-17T00:00:00Z by smtp-relay.mail-host.test"} {
 		f.Add(s, 10)
+		f.Add(s, 23)
 	}
 	f.Fuzz(func(t *testing.T, s string, width int) {
 		width = width%200 + 1
@@ -97,6 +125,22 @@ func FuzzWrap(f *testing.F) {
 			width = -width + 1
 		}
 		lines := wrap(s, width)
+		wrapped := Wrap(s, width, 2)
+		if len(wrapped) != len(lines) && !strings.ContainsAny(s, " \t") {
+			t.Fatalf("indentation re-wrapped a text without spaces: %q -> %q", s, wrapped)
+		}
+		// no word is ever split: each word of each line is a word of s
+		words := map[string]bool{}
+		for _, w := range strings.Fields(strings.ToValidUTF8(s, "\uFFFD")) {
+			words[w] = true
+		}
+		for _, l := range wrapped {
+			for _, w := range strings.Fields(l) {
+				if !words[w] && !strings.Contains(s, `"`) {
+					t.Fatalf("Wrap split a word: %q in %q", w, wrapped)
+				}
+			}
+		}
 		if len(lines) < strings.Count(s, "\n")+1 {
 			t.Fatalf("%d lines for %d paragraphs", len(lines), strings.Count(s, "\n")+1)
 		}

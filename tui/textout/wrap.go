@@ -2,6 +2,7 @@ package textout
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
@@ -14,14 +15,42 @@ import (
 // own rather than being cut. Runs of spaces are kept where the line does not
 // break (aligned columns survive). Newlines in text start new lines.
 // Escape sequences count as zero width, so styled words may be wrapped.
-func wrap(text string, width int) []string {
+func wrap(text string, width int) []string { return Wrap(text, width, 0) }
+
+// Wrap is wrap for screens: the continuation lines of a paragraph are
+// indented indent cells more than the paragraph's own indentation (at most
+// half the width), so that they read as part of the line above. URLs, host
+// names, addresses and timestamps ("2030-01-17 00:00 UTC" breaks only at
+// its spaces) are never split at a hyphen or a slash.
+func Wrap(text string, width, indent int) []string {
 	if width < 1 {
 		width = 1
 	}
 	text = strings.ToValidUTF8(text, "\uFFFD")
+	glued := false
+	if indent > 0 {
+		// A timestamp with a time of day stays on one line: its spaces
+		// are glued (no-break spaces) while wrapping.
+		g := stampSpaces.ReplaceAllStringFunc(text, func(s string) string { return strings.ReplaceAll(s, " ", "\u00a0") })
+		glued = g != text
+		text = g
+	}
 	var out []string
+	defer func() {
+		if glued {
+			for i := range out {
+				out[i] = strings.ReplaceAll(out[i], "\u00a0", " ")
+			}
+		}
+	}()
 	for _, para := range strings.Split(text, "\n") {
 		var line strings.Builder
+		cont := ""
+		if indent > 0 {
+			s := ansi.Strip(para)
+			lead := len(s) - len(strings.TrimLeft(s, " \t"))
+			cont = strings.Repeat(" ", max(min(lead+indent, width/2), 0))
+		}
 		for i, t := range tokens(para) {
 			// Measure the candidate line whole: widths of graphemes do not
 			// always add up across a join.
@@ -32,12 +61,17 @@ func wrap(text string, width int) []string {
 			}
 			out = append(out, line.String())
 			line.Reset()
+			line.WriteString(cont)
 			line.WriteString(t.word)
 		}
 		out = append(out, line.String())
 	}
 	return out
 }
+
+// stampSpaces matches a date with its time of day ("2030-01-17 00:00
+// UTC"), whose spaces Wrap does not break at.
+var stampSpaces = regexp.MustCompile(`\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2})?( UTC)?`)
 
 // token is a word and the spaces before it.
 type token struct{ gap, word string }
