@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -347,4 +348,39 @@ func TestStuckRunsDoNotGrowTheJournal(t *testing.T) {
 			t.Fatalf("rollback once the host serves: %+v (intent id %s)", out, id)
 		}
 	})
+}
+
+// TestReadsJournalV3: a journal as stspilot.journal/v3 is written today
+// (testing -> enforce@86400 with its oldest history moved to the archive,
+// then a rollback run four times against a 404, its change-less re-runs
+// folded into one entry, healed) reads back byte for byte, and its
+// horizon is the enforce policy until a day after the healed rollback
+// replaced it. Keep it when the format changes: it is the old journal
+// then.
+func TestReadsJournalV3(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "journal-v3-folded.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := journal.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := journal.Encode(j); err != nil || string(out) != string(b) {
+		t.Errorf("journal-v3-folded.json does not round-trip (%v)", err)
+	}
+	if a := j.Archive; a == nil || a.Entries != 6 || a.LastID != 6 || j.Entries[0].ID != 7 {
+		t.Errorf("archive %+v, first entry %d", a, j.Entries[0].ID)
+	}
+	if e := j.Entry(12); e == nil || e.Count != 3 || e.Runs() != 3 || e.LastAt.IsZero() || e.LastRun == "" || e.Changed {
+		t.Errorf("folded entry %+v", e)
+	}
+	if next := j.Append(journal.Entry{Kind: journal.KindTXTSet, Name: "_mta-sts.example.test"}, time.Now()); next != 16 {
+		t.Errorf("next id %d, want 16", next)
+	}
+	hz := Horizon(j, time.Date(2026, 12, 21, 0, 0, 0, 0, time.UTC))
+	w := hz.Worst
+	if w == nil || w.Mode != "enforce" || w.MaxAge != 86400 || w.Served || !w.Until.Equal(time.Date(2026, 12, 21, 19, 32, 7, 0, time.UTC)) {
+		t.Errorf("worst case %+v", w)
+	}
 }

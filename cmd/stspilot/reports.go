@@ -248,5 +248,22 @@ func journalPolicyID(j *journal.Journal, lines []string) string {
 	if j.Policy != nil && j.Policy.ID != "" && tlsrpt.SamePolicy(lines, j.Policy.Text) {
 		return j.Policy.ID
 	}
+	// The ledger keeps every policy that was live, whatever history moved
+	// to the archive: its mode, max_age and mx are what SamePolicy compares.
+	for i := len(j.Ledger) - 1; i >= 0; i-- {
+		lp := j.Ledger[i]
+		if lp.ID == "" {
+			continue
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "version: STSv1\nmode: %s\n", lp.Mode)
+		for _, mx := range lp.MX {
+			fmt.Fprintf(&b, "mx: %s\n", mx)
+		}
+		fmt.Fprintf(&b, "max_age: %d\n", lp.MaxAge)
+		if tlsrpt.SamePolicy(lines, b.String()) {
+			return lp.ID
+		}
+	}
 	return ""
 }
