@@ -256,12 +256,20 @@ func (z *rfc2136Zone) axfr(ctx context.Context, zone string) ([]libdns.Record, e
 				Text: txtValue(txt),
 			})
 		}
+		if mx, ok := rr.(*dns.MX); ok {
+			out = append(out, libdns.MX{
+				Name:       libdns.RelativeName(strings.ToLower(mx.Hdr.Name), zone),
+				TTL:        time.Duration(mx.Hdr.Ttl) * time.Second,
+				Preference: mx.Preference,
+				Target:     strings.ToLower(dns.Fqdn(mx.Mx)),
+			})
+		}
 	}
 	return out, nil
 }
 
 // transfer is a TSIG-signed AXFR of zone, bounded by ctx and by a record
-// cap; it returns the TXT records only, as the zone holds them.
+// cap; it returns the TXT and MX records only, as the zone holds them.
 func (z *rfc2136Zone) transfer(ctx context.Context, zone string) ([]dns.RR, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -308,7 +316,8 @@ func (z *rfc2136Zone) transfer(ctx context.Context, zone string) ([]dns.RR, erro
 			if n++; n > maxAXFRRecords {
 				return nil, fmt.Errorf("zone transfer of %s from %s: more than %d records", zone, z.cfg.Server, maxAXFRRecords)
 			}
-			if _, ok := rr.(*dns.TXT); ok {
+			switch rr.(type) {
+			case *dns.TXT, *dns.MX:
 				out = append(out, rr)
 			}
 		}

@@ -42,6 +42,11 @@ func (z *rfc2136Zone) ReplaceRecords(ctx context.Context, zone string, del, add 
 		if !strings.HasSuffix(name, ".") {
 			name = libdns.AbsoluteName(name, zone)
 		}
+		if mx, ok := r.(libdns.MX); ok {
+			ins = append(ins, &dns.MX{Hdr: dns.RR_Header{Name: dns.Fqdn(name), Rrtype: dns.TypeMX, Class: dns.ClassINET, Ttl: uint32(rr.TTL / time.Second)},
+				Preference: mx.Preference, Mx: dns.Fqdn(mx.Target)})
+			continue
+		}
 		t := &dns.TXT{Hdr: dns.RR_Header{Name: dns.Fqdn(name), Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: uint32(rr.TTL / time.Second)}}
 		for _, s := range SplitTXT(txtText(r)) {
 			t.Txt = append(t.Txt, escapeTXT(s))
@@ -84,19 +89,28 @@ func (z *rfc2136Zone) exactTXT(ctx context.Context, zone string, del []libdns.Re
 		return nil, nil
 	}
 	want := map[string]bool{}
+	var out []dns.RR
 	for _, r := range del {
 		rr := r.RR()
 		name := rr.Name
 		if !strings.HasSuffix(name, ".") {
 			name = libdns.AbsoluteName(name, zone)
 		}
+		if mx, ok := r.(libdns.MX); ok {
+			// An MX record's RDATA is exact as it is: delete it as such.
+			out = append(out, &dns.MX{Hdr: dns.RR_Header{Name: strings.ToLower(dns.Fqdn(name)), Rrtype: dns.TypeMX, Class: dns.ClassINET},
+				Preference: mx.Preference, Mx: strings.ToLower(dns.Fqdn(mx.Target))})
+			continue
+		}
 		want[strings.ToLower(dns.Fqdn(name))+"\x00"+txtText(r)] = true
+	}
+	if len(want) == 0 {
+		return out, nil
 	}
 	rrs, err := z.transfer(ctx, zone)
 	if err != nil {
 		return nil, err
 	}
-	var out []dns.RR
 	for _, rr := range rrs {
 		if t, ok := rr.(*dns.TXT); ok && want[strings.ToLower(t.Hdr.Name)+"\x00"+txtValue(t)] {
 			out = append(out, t)

@@ -122,7 +122,24 @@ func TestRFC2136Conformance(t *testing.T) {
 		Served: func(ctx context.Context, name string) (dnsprovider.TXTSet, error) {
 			return servedTXT(t, name), nil
 		},
+		ServedMX: func(ctx context.Context, name string) (dnsprovider.MXSet, error) {
+			return servedMX(t, name), nil
+		},
 	})
+}
+
+// servedMX is the MX RRset BIND answers for name.
+func servedMX(t testing.TB, name string) dnsprovider.MXSet {
+	set := dnsprovider.MXSet{Name: dnsprovider.Fqdn(name)}
+	var recs []dnsprovider.MX
+	for _, rr := range query(t, name, dns.TypeMX) {
+		if mx, ok := rr.(*dns.MX); ok {
+			recs = append(recs, dnsprovider.MX{Pref: mx.Preference, Host: mx.Mx})
+			set.TTL = max(set.TTL, time.Duration(mx.Hdr.Ttl)*time.Second)
+		}
+	}
+	set.Records, _ = dnsprovider.NormalizeMX(recs)
+	return set
 }
 
 // TestRFC2136QuotesAndBackslashes: a record of ours holding quotes and a

@@ -53,6 +53,9 @@ type cfRecord struct {
 	Name    string `json:"name"` // absolute, no trailing dot, as Cloudflare
 	Content string `json:"content"`
 	TTL     int    `json:"ttl"`
+	// Priority is an MX record's preference (Cloudflare keeps it apart
+	// from the content, which is the bare target).
+	Priority int `json:"priority,omitempty"`
 }
 
 // NewCloudflareFake starts a fake that serves the given zones. It is
@@ -124,6 +127,20 @@ func (f *CloudflareFake) AddTXT(name, content string, ttl time.Duration) {
 		return
 	}
 	f.add(&cfRecord{ZoneID: zid, Type: "TXT", Name: name, Content: content, TTL: int(ttl / time.Second)})
+}
+
+// AddMX puts an MX record in a zone behind the provider's back.
+func (f *CloudflareFake) AddMX(name string, pref int, host string, ttl time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	name = strings.ToLower(strings.TrimSuffix(name, "."))
+	for zone, zid := range f.zones {
+		if name == zone || strings.HasSuffix(name, "."+zone) {
+			f.add(&cfRecord{ZoneID: zid, Type: "MX", Name: name, Content: strings.TrimSuffix(strings.ToLower(host), "."), TTL: int(ttl / time.Second), Priority: pref})
+			return
+		}
+	}
+	f.t.Errorf("cloudflare fake: AddMX(%s): no zone holds it", name)
 }
 
 // TXT returns the stored contents at name, raw as the fake holds them.
@@ -351,13 +368,16 @@ func (f *CloudflareFake) create(w http.ResponseWriter, r *http.Request, zid stri
 		return
 	}
 	switch {
-	case b.ID != "" || b.Type != "TXT":
-		f.bad(w, r, "want a new TXT record, got id %q type %q", b.ID, b.Type)
+	case b.ID != "" || b.Type != "TXT" && b.Type != "MX":
+		f.bad(w, r, "want a new TXT or MX record, got id %q type %q", b.ID, b.Type)
+		return
+	case b.Type == "MX" && (b.Content == "" || strings.HasSuffix(b.Content, ".") || strings.ContainsAny(b.Content, "\" \t")):
+		f.bad(w, r, "MX content %q: want the bare target host without the trailing dot", b.Content)
 		return
 	case b.Name == "" || strings.HasSuffix(b.Name, ".") || strings.HasSuffix(strings.ToLower(b.Name), zone):
 		f.bad(w, r, "name %q: libdns sends names relative to the zone", b.Name)
 		return
-	case len(b.Content) < 2 || b.Content[0] != '"' || b.Content[len(b.Content)-1] != '"':
+	case b.Type == "TXT" && (len(b.Content) < 2 || b.Content[0] != '"' || b.Content[len(b.Content)-1] != '"'):
 		f.bad(w, r, "TXT content %q is not wrapped in quotes", b.Content)
 		return
 	case b.TTL <= 0:
@@ -369,8 +389,11 @@ func (f *CloudflareFake) create(w http.ResponseWriter, r *http.Request, zid stri
 		name = zone
 	}
 	rec := &cfRecord{ZoneID: zid, Type: b.Type, Name: name, Content: b.Content, TTL: b.TTL}
+	if b.Type == "MX" {
+		rec.Priority = b.Priority
+	}
 	for _, o := range f.records {
-		if o.ZoneID == zid && o.Type == rec.Type && o.Name == rec.Name && o.Content == rec.Content {
+		if o.ZoneID == zid && o.Type == rec.Type && o.Name == rec.Name && o.Content == rec.Content && o.Priority == rec.Priority {
 			// Cloudflare refuses an identical record (code 81058).
 			writeCF(w, http.StatusBadRequest, nil, nil, 81058, "An identical record already exists.")
 			return

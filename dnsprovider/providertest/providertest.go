@@ -34,6 +34,9 @@ type Harness struct {
 	// for name (a DNS query), to check that what the provider reads is what
 	// the world sees. Nil for providers without a server (memory, fakes).
 	Served func(ctx context.Context, name string) (dnsprovider.TXTSet, error)
+	// ServedMX, when set, reads the MX RRset the zone's authoritative
+	// server answers for name.
+	ServedMX func(ctx context.Context, name string) (dnsprovider.MXSet, error)
 	// Timeout bounds each subtest; 0 means 30s.
 	Timeout time.Duration
 }
@@ -230,6 +233,10 @@ func Run(t *testing.T, h Harness) {
 		}
 	})
 
+	if mp, ok := dnsprovider.MXOf(p); ok {
+		t.Run("MX", func(t *testing.T) { runMX(t, h, mp, ctxFor) })
+	}
+
 	t.Run("CanceledContext", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
@@ -250,4 +257,93 @@ func sorted(s []string) []string {
 	c := slices.Clone(s)
 	slices.Sort(c)
 	return c
+}
+
+// runMX checks the MX read and write of a provider that has one: the
+// RRset becomes exactly what was asked, idempotently, with the TTL kept
+// when none is given; TXT records of the name and the MX RRset of other
+// names are left alone (invariant 5).
+func runMX(t *testing.T, h Harness, p dnsprovider.MXProvider, ctxFor func(*testing.T) context.Context) {
+	ctx := ctxFor(t)
+	name := h.name("mx")
+	other := h.name("mxother")
+	host := func(l string) string { return l + "." + dnsprovider.Fqdn(h.Zone) }
+	readMX := func(name string) dnsprovider.MXSet {
+		t.Helper()
+		got, err := p.ReadMX(ctx, h.Zone, name)
+		if err != nil {
+			t.Fatalf("ReadMX(%s): %v", name, err)
+		}
+		if h.ServedMX != nil {
+			served, err := h.ServedMX(ctx, name)
+			if err != nil {
+				t.Fatalf("servedMX(%s): %v", name, err)
+			}
+			if !served.Equal(got) {
+				t.Errorf("the provider reads %s but the server serves %s", got, served)
+			}
+		}
+		return got
+	}
+	if err := h.AddForeign(ctx, name, "v=spf1 -all", time.Hour); err != nil {
+		t.Fatalf("AddForeign: %v", err)
+	}
+	if got := readMX(name); len(got.Records) != 0 {
+		t.Fatalf("a fresh name has MX records: %s", got)
+	}
+	old := []dnsprovider.MX{{Pref: 20, Host: host("mx2")}, {Pref: 10, Host: host("mx1")}}
+	ch, err := p.SetMX(ctx, h.Zone, name, old, 600*time.Second)
+	if err != nil {
+		t.Fatalf("SetMX: %v", err)
+	}
+	if !ch.Changed || len(ch.Before.Records) != 0 || !strings.Contains(ch.Record, " 600 IN MX 10 "+host("mx1")) {
+		t.Errorf("first SetMX: changed=%v before=%s record=%q", ch.Changed, ch.Before, ch.Record)
+	}
+	want := []dnsprovider.MX{{Pref: 10, Host: host("mx1")}, {Pref: 20, Host: host("mx2")}}
+	got := readMX(name)
+	if !slices.Equal(got.Records, want) || got.TTL != 600*time.Second {
+		t.Fatalf("read back %s, want %v with TTL 10m", got, want)
+	}
+	if !got.Equal(ch.After) {
+		t.Errorf("MXChange.After %s differs from the read-back %s", ch.After, got)
+	}
+	if _, err := p.SetMX(ctx, h.Zone, other, []dnsprovider.MX{{Pref: 5, Host: host("keep")}}, 300*time.Second); err != nil {
+		t.Fatalf("SetMX other: %v", err)
+	}
+	// Idempotent.
+	if ch, err := p.SetMX(ctx, h.Zone, name, want, 600*time.Second); err != nil || ch.Changed {
+		t.Errorf("re-set: changed=%v err=%v", ch.Changed, err)
+	}
+	// Replace, keeping the TTL of the replaced RRset.
+	ch, err = p.SetMX(ctx, h.Zone, name, []dnsprovider.MX{{Pref: 10, Host: host("mx5")}}, 0)
+	if err != nil {
+		t.Fatalf("SetMX replace: %v", err)
+	}
+	if !ch.Changed || ch.ReplacedTTL != 600*time.Second || !slices.Equal(ch.Before.Records, want) {
+		t.Errorf("replace: changed=%v replaced=%s before=%s", ch.Changed, ch.ReplacedTTL, ch.Before)
+	}
+	if got := readMX(name); !slices.Equal(got.Records, []dnsprovider.MX{{Pref: 10, Host: host("mx5")}}) || got.TTL != 600*time.Second {
+		t.Errorf("after replace: %s", got)
+	}
+	// A TTL change alone is a change.
+	if ch, err := p.SetMX(ctx, h.Zone, name, []dnsprovider.MX{{Pref: 10, Host: host("mx5")}}, 60*time.Second); err != nil || !ch.Changed {
+		t.Errorf("TTL change: changed=%v err=%v", ch.Changed, err)
+	}
+	if got := readMX(name); got.TTL != 60*time.Second || len(got.Records) != 1 {
+		t.Errorf("after the TTL change: %s", got)
+	}
+	// Nothing else moved.
+	if got := readMX(other); !slices.Equal(got.Records, []dnsprovider.MX{{Pref: 5, Host: host("keep")}}) {
+		t.Errorf("the MX RRset of another name changed: %s", got)
+	}
+	if txt, err := h.Provider.ReadTXT(ctx, h.Zone, name); err != nil || !slices.Equal(txt.Values, []string{"v=spf1 -all"}) {
+		t.Errorf("the TXT records of the name changed: %s (%v)", txt, err)
+	}
+	// Never an empty RRset, never outside the zone.
+	if _, err := p.SetMX(ctx, h.Zone, name, nil, 0); err == nil {
+		t.Error("SetMX removed every MX record")
+	}
+	if _, err := p.SetMX(ctx, h.Zone, "elsewhere.invalid.", want, 0); err == nil {
+		t.Error("SetMX accepted a name outside the zone")
+	}
 }
