@@ -579,6 +579,7 @@ func (a *analysis) mxCoverageAndTLS() {
 		patterns = a.policy.MX
 	}
 	var found []Finding
+	a.live.MXTTL = time.Duration(o.mx.TTL) * time.Second
 	if len(o.mx.MX) == 0 || (len(o.mx.MX) == 1 && o.mx.MX[0].Host == "") {
 		obs := "no MX record"
 		if len(o.mx.MX) == 1 {
@@ -602,7 +603,7 @@ func (a *analysis) mxCoverageAndTLS() {
 			continue
 		}
 		info := MXInfo{Host: host, Preference: m.mx.Preference, CNAME: m.cname}
-		live := LiveMX{Host: host}
+		live := LiveMX{Host: host, Preference: m.mx.Preference}
 		if enforcing {
 			pat, ok := mtasts.Covering(patterns, host)
 			info.Covered, info.Pattern = &ok, pat

@@ -69,6 +69,8 @@ type Live struct {
 	PolicyGone bool
 	// MX are the MX hosts probed, in preference order.
 	MX []LiveMX
+	// MXTTL is the TTL of the MX RRset as the resolver answered it.
+	MXTTL time.Duration
 }
 
 // LiveRecord is a TXT RRset.
@@ -84,6 +86,9 @@ type LiveRecord struct {
 // LiveMX is one MX host and the SMTP probes of its addresses.
 type LiveMX struct {
 	Host string
+	// Preference is the MX record's preference (0 for a probed host that
+	// is not an MX record yet).
+	Preference uint16
 	// NoAddress says the host has no A or AAAA record; Problem says why.
 	NoAddress bool
 	Problem   string

@@ -5,11 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/libdns/libdns"
+	"github.com/miekg/dns"
 )
 
 // MX is one MX record: a preference and an exchange host (absolute, lower
@@ -302,3 +305,67 @@ func (a *libdnsAdapter) SetMX(ctx context.Context, zone, name string, want []MX,
 }
 
 var _ MXProvider = (*libdnsAdapter)(nil)
+
+// MXServerStatus is what one address of one authoritative name server
+// answers for an MX RRset.
+type MXServerStatus struct {
+	NS     string      `json:"ns"`
+	Addr   netip.Addr  `json:"addr"`
+	State  ServerState `json:"state"`
+	Answer MXSet       `json:"answer"`
+	Rcode  string      `json:"rcode,omitempty"`
+	Error  string      `json:"error,omitempty"`
+}
+
+// ReadAuthoritativeMX asks every address of every name server of zone, in
+// parallel and without recursion, for the MX RRset at name; want (nil:
+// any) decides ok or mismatch, as ReadAuthoritative does for TXT.
+func ReadAuthoritativeMX(ctx context.Context, q *Resolver, zone, name string, want func(MXSet) bool) ([]MXServerStatus, error) {
+	if _, err := relativeName(zone, name); err != nil {
+		return nil, err
+	}
+	servers, err := q.nameServers(ctx, zone)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]MXServerStatus, len(servers))
+	var wg sync.WaitGroup
+	for i, s := range servers {
+		wg.Go(func() {
+			st := MXServerStatus{NS: s.ns, Addr: s.addr, State: ServerUnreachable, Answer: MXSet{Name: Fqdn(name)}}
+			defer func() { out[i] = st }()
+			if !s.addr.IsValid() {
+				st.Error = s.err
+				return
+			}
+			in, err := q.queryAuth(ctx, s.addr, name, dns.TypeMX)
+			if err != nil {
+				st.Error = err.Error()
+				return
+			}
+			st.Rcode = dns.RcodeToString[in.Rcode]
+			switch {
+			case in.Rcode != dns.RcodeSuccess && in.Rcode != dns.RcodeNameError:
+				st.State, st.Error = ServerLame, "answered "+st.Rcode
+			case !in.Authoritative:
+				st.State, st.Error = ServerLame, "answered without the AA bit: it is not authoritative for the zone"
+			default:
+				var recs []MX
+				for _, rr := range in.Answer {
+					if mx, ok := rr.(*dns.MX); ok && strings.EqualFold(Fqdn(mx.Hdr.Name), Fqdn(name)) {
+						recs = append(recs, MX{Pref: mx.Preference, Host: Fqdn(mx.Mx)})
+						st.Answer.TTL = max(st.Answer.TTL, time.Duration(mx.Hdr.Ttl)*time.Second)
+					}
+				}
+				sortMX(recs)
+				st.Answer.Records = recs
+				st.State = ServerOK
+				if want != nil && !want(st.Answer) {
+					st.State = ServerMismatch
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return out, ctx.Err()
+}

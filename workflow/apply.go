@@ -198,8 +198,20 @@ func (r *run) do(ctx context.Context) *Outcome {
 	if p.Risk != nil {
 		r.emit(Event{Kind: EventRisk, Risk: p.Risk, Message: p.Risk.String()})
 	}
+	if err := r.beginMigration(); err != nil {
+		o := r.outcome(StatusFailed, "writing the journal")
+		o.Error = err.Error()
+		return o
+	}
 	for i := range p.Steps {
 		s := &p.Steps[i]
+		if s.target != nil && s.target != p.Target {
+			// The next policy change of a plan that makes several.
+			if p.Target != nil {
+				p.Current = p.Target
+			}
+			p.Target, r.servedOK, r.lastDNS, r.lastDNSKind = s.target, false, "", ""
+		}
 		if err := ctx.Err(); err != nil {
 			o := r.outcome(StatusFailed, "interrupted")
 			o.Error = err.Error()
@@ -238,6 +250,8 @@ func (r *run) do(ctx context.Context) *Outcome {
 
 func doneMessage(p *Plan) string {
 	switch {
+	case p.Workflow == MXMigrate:
+		return mxDoneMessage(p)
 	case p.Workflow == Teardown:
 		return fmt.Sprintf("MTA-STS is removed from %s", p.Domain)
 	case p.Target != nil:
@@ -376,8 +390,14 @@ func (r *run) gate(ctx context.Context, s *Step) (*GateResult, error) {
 	p, e := r.p, r.e
 	for {
 		var g GateResult
-		switch s.Gate {
-		case GateServed:
+		mg, handled, err := r.mxGate(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		switch gate := s.Gate; {
+		case handled:
+			g = mg
+		case gate == GateServed:
 			g = e.served.Check(ctx, p.Domain, []byte(p.Target.Text))
 			if g.Open {
 				r.servedOK = true
@@ -385,15 +405,18 @@ func (r *run) gate(ctx context.Context, s *Step) (*GateResult, error) {
 					return nil, err
 				}
 			}
-		case GatePublished:
+		case gate == GatePublished:
 			want, kind := r.lastDNS, r.lastDNSKind
 			if kind == "" {
 				// The set step was already done in an earlier run.
 				kind = dnsprovider.KindSTS
 				want = ""
-				for _, x := range p.Steps {
-					if x.Kind == StepSetSTS {
-						want = x.After
+				for i := range p.Steps {
+					if &p.Steps[i] == s {
+						break // the set step before this gate, not a later one
+					}
+					if p.Steps[i].Kind == StepSetSTS {
+						want = p.Steps[i].After
 					}
 				}
 			}
@@ -409,9 +432,9 @@ func (r *run) gate(ctx context.Context, s *Step) (*GateResult, error) {
 					return nil, err
 				}
 			}
-		case GateWindow:
+		case gate == GateWindow:
 			g = r.window(s)
-		case GateLive, GateEvidence:
+		case gate == GateLive, gate == GateEvidence:
 			// Evaluated while planning; a closed one made the plan a refusal.
 			for _, pg := range p.Gates {
 				if pg.Kind == s.Gate {

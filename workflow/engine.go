@@ -72,6 +72,10 @@ type Config struct {
 	Poll time.Duration
 	// Command describes the run for the journal's lock ("stspilot promote").
 	Command string
+	// ProbeMX probes one prospective MX host (checks.ProbeMXHost with the
+	// check's options): the preflight of mx-migrate. nil: mx-migrate
+	// cannot check its targets and refuses in enforce.
+	ProbeMX func(ctx context.Context, host string) checks.LiveMX
 }
 
 // Engine runs the staged workflows of one domain at a time (see the
@@ -93,6 +97,7 @@ type Engine struct {
 	ttl        time.Duration
 	pollEvery  time.Duration
 	command    string
+	probeMX    func(ctx context.Context, host string) checks.LiveMX
 }
 
 // New checks c and returns its Engine: every part the workflows use must
@@ -134,7 +139,7 @@ func New(c Config) (*Engine, error) {
 	return &Engine{
 		provider: c.Provider, publisher: c.Publisher, journal: c.Journal, clk: c.Clock, ladder: c.Ladder.Clone(),
 		zoneName: c.Zone, findZone: c.FindZone, check: c.Check, served: c.Served, published: c.Published,
-		evidenceFn: c.Evidence, ttl: c.TTL, pollEvery: c.Poll, command: c.Command,
+		evidenceFn: c.Evidence, ttl: c.TTL, pollEvery: c.Poll, command: c.Command, probeMX: c.ProbeMX,
 	}, nil
 }
 
@@ -144,7 +149,7 @@ func (e *Engine) Config() Config {
 	return Config{
 		Provider: e.provider, Publisher: e.publisher, Journal: e.journal, Clock: e.clk, Ladder: e.ladder.Clone(),
 		Zone: e.zoneName, FindZone: e.findZone, Check: e.check, Served: e.served, Published: e.published,
-		Evidence: e.evidenceFn, TTL: e.ttl, Poll: e.pollEvery, Command: e.command,
+		Evidence: e.evidenceFn, TTL: e.ttl, Poll: e.pollEvery, Command: e.command, ProbeMX: e.probeMX,
 	}
 }
 
@@ -178,6 +183,15 @@ type Request struct {
 	// LastMaxAge is the operator's word for the max_age of the last
 	// testing/enforce policy when the journal does not know it (teardown).
 	LastMaxAge time.Duration
+	// MXTo is the target MX set of mx-migrate (the whole set).
+	MXTo []dnsprovider.MX
+	// MXTTL is the TTL of the new MX records (0: the replaced one's).
+	MXTTL time.Duration
+	// MXSwitch is how the MX records change: MXSwitchProvider,
+	// MXSwitchManual, or "" (the provider when it can write MX records).
+	MXSwitch string
+	// KeepOld keeps the old mx patterns in the final policy (mx-migrate).
+	KeepOld bool
 
 	// preview plans for status: missing inputs (--rua) are not errors.
 	preview bool
@@ -293,7 +307,7 @@ func (e *Engine) plan(ctx context.Context, req Request, domain string, j *journa
 
 	// A change that a killed run left half-done is finished first, with
 	// the same bytes and the same id, unless this is a rollback.
-	if in := intentOf(j); in != nil && req.Workflow != Rollback {
+	if in := intentOf(j); in != nil && req.Workflow != Rollback && !(req.Workflow == MXMigrate && Workflow(in.Workflow) == MXMigrate) {
 		if Workflow(in.Workflow) != req.Workflow {
 			p.Refusal = &Refusal{Code: CodeFinishInterrupted, Workflow: Workflow(in.Workflow), Reason: fmt.Sprintf("an earlier %s of %s (started %s) did not finish; finish that %s first, or roll back",
 				in.Workflow, domain, in.StartedAt.UTC().Format(time.RFC3339), in.Workflow)}
@@ -316,6 +330,8 @@ func (e *Engine) plan(ctx context.Context, req Request, domain string, j *journa
 		err = e.planRollback(ctx, p, lv, j, req)
 	case Teardown:
 		err = e.planTeardown(ctx, p, lv, j, req)
+	case MXMigrate:
+		err = e.planMXMigrate(ctx, p, lv, j, req)
 	default:
 		err = fmt.Errorf("%w: unknown workflow %q", ErrUsage, req.Workflow)
 	}

@@ -17,15 +17,18 @@ const (
 	Promote  Workflow = "promote"  // next rung of the ladder
 	Rollback Workflow = "rollback" // back to testing (or none), no soak gates
 	Teardown Workflow = "teardown" // none -> wait out caches -> remove the records
+	// MXMigrate changes the MX set under a live policy (widen, window,
+	// switch, drain, narrow).
+	MXMigrate Workflow = "mx-migrate"
 )
 
-// ParseWorkflow accepts the four workflow names.
+// ParseWorkflow accepts the workflow names.
 func ParseWorkflow(s string) (Workflow, error) {
 	switch w := Workflow(s); w {
-	case Rollout, Promote, Rollback, Teardown:
+	case Rollout, Promote, Rollback, Teardown, MXMigrate:
 		return w, nil
 	}
-	return "", fmt.Errorf("unknown workflow %q (want rollout, promote, rollback or teardown)", s)
+	return "", fmt.Errorf("unknown workflow %q (want rollout, promote, rollback, teardown or mx-migrate)", s)
 }
 
 // Stage is where a domain stands (docs/design.md "Stages"): checks' typed
@@ -61,6 +64,12 @@ type Step struct {
 	Skip Code `json:"skip,omitempty"`
 	// Done is set when live state already holds the step's result.
 	Done bool `json:"done,omitempty"`
+
+	// target is the policy change the step belongs to when a plan makes
+	// more than one (mx-migrate); nil: the plan's Target.
+	target *Policy
+	// mx: a published gate over the domain's MX RRset (mx-migrate).
+	mx bool
 }
 
 // Plan is what a workflow will do now, step by step, each with its gate.
@@ -98,6 +107,9 @@ type Plan struct {
 	// Live is the check the plan was made from (not part of the JSON plan;
 	// status shows its findings).
 	Live *checks.Report `json:"-"`
+
+	// mx is the mx-migrate workflow's part of the plan.
+	mx *mxPlan
 }
 
 // Changes reports whether the plan changes anything.

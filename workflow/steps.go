@@ -56,6 +56,9 @@ var stepKinds = []stepKind{
 	{kind: StepDeleteSTS, journal: journal.KindTXTDelete, label: "delete-sts", exec: (*run).deleteSTS},
 	{kind: StepDeleteTLSRPT, journal: journal.KindTLSRPTDelete, label: "delete-tlsrpt", exec: (*run).deleteTLSRPT},
 	{kind: StepRemovePolicy, journal: journal.KindPolicyRemove, label: "remove-policy", policy: true, exec: (*run).removePolicy},
+	// The one write of a record that is not ours: the domain's MX RRset,
+	// in the mx-migrate workflow only (invariant 5).
+	{kind: StepSetMX, journal: journalMXSet, label: "set-mx", exec: (*run).setMX},
 	// A gate's entry is the published gate's: the new id (or a deletion)
 	// is answered by every name server.
 	{kind: StepGate, journal: journal.KindPublished, label: "published"},
@@ -118,6 +121,9 @@ func (r *run) publishPolicy(ctx context.Context, s *Step, _ *journal.Entry) (boo
 		if g := e.enforceLive(readLive(e.check(ctx, p.Domain)), p.Target.MX); !g.Open {
 			return false, &Refusal{Code: CodeMXFails, Reason: "enforce would make senders refuse mail to an MX that fails: " + g.Reason}
 		}
+	}
+	if err := r.mxCovers(p.Target); err != nil {
+		return false, err
 	}
 	var res Published
 	var err error

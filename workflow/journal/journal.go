@@ -153,10 +153,40 @@ type Journal struct {
 	// Archive says what history Save moved to the archive files beside
 	// the journal (docs/journal.md); nil while none was.
 	Archive *Archive `json:"archive,omitempty"`
+	// MXMigration is an MX migration under way (the mx-migrate
+	// workflow), kept across rollbacks so that the next run continues it;
+	// nil when none is.
+	MXMigration *MXMigration `json:"mx_migration,omitempty"`
 	// Entries are the external changes, oldest first, append-only: Save
 	// refuses to drop, reorder or alter an entry, except to complete a
 	// pending one.
 	Entries []Entry `json:"entries"`
+}
+
+// MXMigration is the progress of an MX migration: the MX set it moves
+// from and to, the mx patterns before it began, and when the new MX set
+// was answered by every name server.
+type MXMigration struct {
+	// From is the MX set that was live when the migration began, To the
+	// target set, each as "PREF HOST." sorted by preference.
+	From []string `json:"from"`
+	To   []string `json:"to"`
+	// FromTTL is the TTL in seconds of the MX RRset the switch replaced
+	// (0 until known): resolvers may hand it out that long after.
+	FromTTL int64 `json:"from_ttl,omitempty"`
+	// OldMX are the mx patterns of the policy before the migration; NewMX
+	// the patterns for the targets.
+	OldMX []string `json:"old_mx,omitempty"`
+	NewMX []string `json:"new_mx,omitempty"`
+	// KeepOld: the final policy keeps OldMX.
+	KeepOld bool `json:"keep_old,omitempty"`
+	// Manual: the operator changes the MX records by hand.
+	Manual    bool      `json:"manual,omitempty"`
+	StartedAt time.Time `json:"started_at,omitzero"`
+	// SwitchedAt is when every name server answered To (zero before).
+	SwitchedAt time.Time `json:"switched_at,omitzero"`
+	// DoneAt is when the final policy went live (zero before).
+	DoneAt time.Time `json:"done_at,omitzero"`
 }
 
 // Policy is an MTA-STS policy as published.
@@ -918,6 +948,11 @@ func (j *Journal) normalizeTimes() {
 	}
 	if j.Intent != nil {
 		n(&j.Intent.StartedAt)
+	}
+	if m := j.MXMigration; m != nil {
+		n(&m.StartedAt)
+		n(&m.SwitchedAt)
+		n(&m.DoneAt)
 	}
 	for i := range j.Ledger {
 		n(&j.Ledger[i].PublishedAt)
