@@ -18,7 +18,7 @@ const (
 	EventProgress EventKind = "progress"  // per-address progress of a gate (Target set)
 	EventWarning  EventKind = "warning"   // something the operator should know (Message)
 	EventManual   EventKind = "manual"    // the operator must act (Message holds the exact record or file)
-	EventWait     EventKind = "wait"      // --wait sleeps until NextAt, then re-checks
+	EventWait     EventKind = "wait"      // a waiting run sleeps until NextAt, then re-checks
 	EventRefused  EventKind = "refused"   // the workflow refuses to go on (Refusal set)
 	EventRisk     EventKind = "risk"      // rollback's remaining risk window (Risk set)
 	EventJournal  EventKind = "journal"   // the journal was written (Message: entry id)

@@ -8,6 +8,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/stspilot/stspilot/workflow/journal"
+	"github.com/stspilot/stspilot/workflow/serve"
 )
 
 // The exit codes of every stspilot command (docs/exit-codes.md). They are a contract
@@ -107,7 +110,7 @@ func printError(w io.Writer, err error, cmd *cobra.Command) {
 		fmt.Fprintln(w, "stspilot: interrupted")
 		return
 	}
-	fmt.Fprintf(w, "stspilot: %v\n", err)
+	fmt.Fprintf(w, "stspilot: %v%s\n", err, flagHint(err))
 	var ue *usageError
 	if errors.As(err, &ue) && cmd != nil {
 		fmt.Fprintf(w, "Run '%s --help' for usage.\n", cmd.CommandPath())
@@ -139,4 +142,18 @@ func newExitCodesTopic() *cobra.Command {
 		fmt.Fprint(c.OutOrStdout(), c.Long)
 	})
 	return cmd
+}
+
+// flagHint names the flag that answers an engine error that names none
+// (the engine speaks types; the command line renders flags).
+func flagHint(err error) string {
+	switch {
+	case errors.Is(err, journal.ErrNoStateDir):
+		return ", or pass --state-dir DIR"
+	case errors.Is(err, serve.ErrCertKeyCount):
+		return ": give as many --tls-key as --tls-cert"
+	case errors.Is(err, serve.ErrCARoots):
+		return " (--acme-ca-root)"
+	}
+	return ""
 }

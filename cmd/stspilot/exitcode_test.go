@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/stspilot/stspilot/workflow/journal"
+	"github.com/stspilot/stspilot/workflow/serve"
 )
 
 func TestExitCode(t *testing.T) {
@@ -96,5 +99,27 @@ func TestExitCodesDocMatchesHelp(t *testing.T) {
 	}
 	if !strings.Contains(norm(out), norm(exitCodePrecedence)) {
 		t.Error("help exit-codes does not state the precedence")
+	}
+}
+
+// The engine's errors name no flag; printError adds the flag that answers
+// them (the front end renders flags).
+func TestPrintErrorAddsFlagHint(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("status: %w", journal.ErrNoStateDir), "or pass --state-dir DIR"},
+		{fmt.Errorf("serve: %w (got 2 certificates and 1 keys)", serve.ErrCertKeyCount), "give as many --tls-key as --tls-cert"},
+		{fmt.Errorf("acme: %w: x holds no PEM certificate", serve.ErrCARoots), "(--acme-ca-root)"},
+	} {
+		var b strings.Builder
+		printError(&b, tc.err, nil)
+		if !strings.Contains(b.String(), tc.want) {
+			t.Errorf("printError(%v) = %q, want it to contain %q", tc.err, b.String(), tc.want)
+		}
+		if strings.Contains(tc.err.Error(), "--") {
+			t.Errorf("the engine's error %q names a flag", tc.err)
+		}
 	}
 }

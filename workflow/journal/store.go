@@ -34,12 +34,16 @@ type Store struct {
 	hook func(stage string) error
 }
 
+// ErrNoStateDir is DefaultDir's error when neither XDG_STATE_HOME nor HOME
+// is set. It names no flag: the front ends say how to give a directory.
+var ErrNoStateDir = errors.New("journal: no state directory: set XDG_STATE_HOME or HOME")
+
 // DefaultDir is $XDG_STATE_HOME/stspilot, else ~/.local/state/stspilot
 // (xdg.StateDir: a relative XDG_STATE_HOME is ignored).
 func DefaultDir() (string, error) {
 	d, err := xdg.StateDir(nil)
 	if err != nil {
-		return "", errors.New("journal: no state directory: set XDG_STATE_HOME or HOME, or pass --state-dir")
+		return "", ErrNoStateDir
 	}
 	return d, nil
 }

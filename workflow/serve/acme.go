@@ -53,6 +53,11 @@ type ACME struct {
 
 // NewACME builds certificate management over certmagic with TLS-ALPN-01
 // (HTTP-01 is off: serve listens for HTTPS only).
+
+// ErrCARoots wraps a failure to read the roots trusted for the ACME CA's
+// own HTTPS.
+var ErrCARoots = errors.New("the ACME CA's roots")
+
 func NewACME(o ACMEOptions, policies *Policies) (*ACME, error) {
 	if o.Dir == "" {
 		return nil, errors.New("acme: no directory")
@@ -66,11 +71,11 @@ func NewACME(o ACMEOptions, policies *Policies) (*ACME, error) {
 	if o.CARoot != "" {
 		pem, err := readCapped(o.CARoot, 1<<20)
 		if err != nil {
-			return nil, fmt.Errorf("acme: --acme-ca-root: %w", err)
+			return nil, fmt.Errorf("acme: %w: %w", ErrCARoots, err)
 		}
 		roots = x509.NewCertPool()
 		if !roots.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("acme: --acme-ca-root %s holds no PEM certificate", o.CARoot)
+			return nil, fmt.Errorf("acme: %w: %s holds no PEM certificate", ErrCARoots, o.CARoot)
 		}
 	}
 	storage := o.Dir

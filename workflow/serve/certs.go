@@ -16,11 +16,15 @@ type FileCerts struct {
 	certs []*tls.Certificate
 }
 
+// ErrCertKeyCount is LoadFileCerts' error when the certificate and key
+// files do not pair up one to one.
+var ErrCertKeyCount = errors.New("every certificate file needs its key file")
+
 // LoadFileCerts loads certificate/key file pairs (certFiles[i] with
 // keyFiles[i]).
 func LoadFileCerts(certFiles, keyFiles []string) (*FileCerts, error) {
 	if len(certFiles) == 0 || len(certFiles) != len(keyFiles) {
-		return nil, fmt.Errorf("serve: give as many --tls-key as --tls-cert (got %d and %d)", len(certFiles), len(keyFiles))
+		return nil, fmt.Errorf("serve: %w (got %d certificates and %d keys)", ErrCertKeyCount, len(certFiles), len(keyFiles))
 	}
 	fc := &FileCerts{}
 	for i := range certFiles {
