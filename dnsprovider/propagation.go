@@ -179,15 +179,7 @@ func (r *Resolver) nameServers(ctx context.Context, zone string) ([]nsAddr, erro
 	slices.Sort(names)
 	glue := map[string][]netip.Addr{}
 	for _, rr := range in.Extra {
-		var a netip.Addr
-		switch v := rr.(type) {
-		case *dns.A:
-			a, _ = netip.AddrFromSlice(v.A.To4())
-		case *dns.AAAA:
-			a, _ = netip.AddrFromSlice(v.AAAA.To16())
-		default:
-			continue
-		}
+		a := rrAddr(rr)
 		n := Fqdn(rr.Header().Name)
 		if a.IsValid() && slices.Contains(names, n) && !slices.Contains(glue[n], a) {
 			glue[n] = append(glue[n], a)
@@ -216,6 +208,19 @@ func (r *Resolver) nameServers(ctx context.Context, zone string) ([]nsAddr, erro
 	return flat, nil
 }
 
+// rrAddr is the address of an A or AAAA record; for any other record, or
+// one without a valid address, the zero Addr.
+func rrAddr(rr dns.RR) netip.Addr {
+	var a netip.Addr
+	switch v := rr.(type) {
+	case *dns.A:
+		a, _ = netip.AddrFromSlice(v.A.To4())
+	case *dns.AAAA:
+		a, _ = netip.AddrFromSlice(v.AAAA.To16())
+	}
+	return a
+}
+
 // resolveNS looks up the A and AAAA addresses of one name server.
 func (r *Resolver) resolveNS(ctx context.Context, n string) []nsAddr {
 	var out []nsAddr
@@ -227,14 +232,7 @@ func (r *Resolver) resolveNS(ctx context.Context, n string) []nsAddr {
 			continue
 		}
 		for _, rr := range in.Answer {
-			var a netip.Addr
-			switch v := rr.(type) {
-			case *dns.A:
-				a, _ = netip.AddrFromSlice(v.A.To4())
-			case *dns.AAAA:
-				a, _ = netip.AddrFromSlice(v.AAAA.To16())
-			}
-			if a.IsValid() && len(out) < maxAddrsPerNS && !slices.ContainsFunc(out, func(o nsAddr) bool { return o.addr == a }) {
+			if a := rrAddr(rr); a.IsValid() && len(out) < maxAddrsPerNS && !slices.ContainsFunc(out, func(o nsAddr) bool { return o.addr == a }) {
 				out = append(out, nsAddr{ns: n, addr: a})
 			}
 		}
