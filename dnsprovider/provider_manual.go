@@ -63,6 +63,19 @@ func ctxClass(err error) error {
 	return nil
 }
 
+// current starts a Change of SetOurs or DeleteOurs at name: Before is
+// what the servers answer now, and ours its records of kind.
+func (m *manualProvider) current(ctx context.Context, zone, name string, kind Kind) (Change, []string, error) {
+	if _, err := relativeName(zone, name); err != nil {
+		return Change{}, nil, m.errf("%v", err)
+	}
+	before, err := m.ReadTXT(ctx, zone, name)
+	if err != nil {
+		return Change{}, nil, err
+	}
+	return Change{Before: before, Manual: true}, before.Ours(kind), nil
+}
+
 // SetOurs writes nothing. Change.Record is the zone-file line to publish,
 // with the records of kind to remove (if any) listed after it; Before is
 // what the servers answer now; After is what the zone must hold once the
@@ -71,15 +84,11 @@ func (m *manualProvider) SetOurs(ctx context.Context, zone, name string, kind Ki
 	if !writable(kind, value) {
 		return Change{}, m.errf("refusing to show %q at %s: it does not start with %s;", value, Fqdn(name), kind)
 	}
-	if _, err := relativeName(zone, name); err != nil {
-		return Change{}, m.errf("%v", err)
-	}
-	before, err := m.ReadTXT(ctx, zone, name)
+	ch, ours, err := m.current(ctx, zone, name, kind)
 	if err != nil {
 		return Change{}, err
 	}
-	ch := Change{Before: before, Manual: true}
-	ours := before.Ours(kind)
+	before := ch.Before
 	if len(ours) > 0 {
 		ch.ReplacedTTL = before.TTL // TTLs of one RRset are equal (RFC 2181 §5.2)
 	}
@@ -105,15 +114,11 @@ func (m *manualProvider) SetOurs(ctx context.Context, zone, name string, kind Ki
 // DeleteOurs writes nothing. Change.Record lists the records to delete as
 // zone-file lines.
 func (m *manualProvider) DeleteOurs(ctx context.Context, zone, name string, kind Kind) (Change, error) {
-	if _, err := relativeName(zone, name); err != nil {
-		return Change{}, m.errf("%v", err)
-	}
-	before, err := m.ReadTXT(ctx, zone, name)
+	ch, ours, err := m.current(ctx, zone, name, kind)
 	if err != nil {
 		return Change{}, err
 	}
-	ch := Change{Before: before, Manual: true}
-	ours := before.Ours(kind)
+	before := ch.Before
 	ch.After = TXTSet{Name: before.Name, Values: before.Foreign(kind), TTL: before.TTL}
 	if len(ch.After.Values) == 0 {
 		ch.After.TTL = 0
