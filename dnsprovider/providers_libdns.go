@@ -22,7 +22,9 @@ import (
 	"github.com/libdns/route53"
 )
 
-// The libdns providers with a plain constructor: their Info and Factory.
+// The libdns providers with a plain constructor: their Info and the build
+// of the library's provider (registerLibdns); route53 has a Factory of its
+// own, for its credential chain.
 // Settings are named after the provider's struct fields (their JSON tags),
 // the variable after the provider and the setting (NAME_SETTING).
 //
@@ -46,6 +48,29 @@ const (
 // secrets redacted, and the variables to check when it refuses them.
 func libdnsOptions(info Info, secrets []string) LibdnsOptions {
 	return LibdnsOptions{Secrets: secrets, AuthHint: strings.Join(info.SecretEnv(), ", ")}
+}
+
+// libdnsBuild makes a library's provider from complete, validated settings
+// (checking what the library would choke on): the one part of a libdns
+// provider's Factory that differs between them.
+type libdnsBuild func(v Values) (LibdnsProvider, error)
+
+// registerLibdns registers a libdns provider: its Factory builds the
+// library's provider and adapts it with the options of its Info.
+func registerLibdns(info Info, build libdnsBuild) {
+	register(info, func(v Values, secrets []string, _ Env) (Provider, error) {
+		p, err := build(v)
+		if err != nil {
+			return nil, err
+		}
+		return FromLibdns(info.Name, p, libdnsOptions(info, secrets)), nil
+	})
+}
+
+// libraryDefaultClient is the HTTPClient of a library that sends its
+// requests through http.DefaultClient with no way to be given ours.
+func libraryDefaultClient(module string) string {
+	return HTTPLibraryDefault + ": http.DefaultClient (" + module + ": no field or option takes another); requests carry our deadline, but response bodies are read whole"
 }
 
 // checkURL validates a URL setting: several providers panic on one they
@@ -127,14 +152,14 @@ var desecInfo = Info{
 	Description: "deSEC.io, the free DNSSEC hosting, through its REST API",
 	Docs:        "https://github.com/libdns/desec#readme",
 	Module:      "github.com/libdns/desec v1.1.1",
-	HTTPClient:  HTTPLibraryDefault + ": http.DefaultClient (libdns/desec v1.1.1: no field or option takes another); requests carry our deadline, but response bodies are read whole",
+	HTTPClient:  libraryDefaultClient("libdns/desec v1.1.1"),
 	Settings: []Setting{
 		setting("desec", "token", secret, required, "API token from https://desec.io/tokens (no token-management permission needed)"),
 	},
 }
 
-func openDesec(v Values, secrets []string, _ Env) (Provider, error) {
-	return FromLibdns("desec", &desec.Provider{Token: v["token"]}, libdnsOptions(desecInfo, secrets)), nil
+func newDesec(v Values) (LibdnsProvider, error) {
+	return &desec.Provider{Token: v["token"]}, nil
 }
 
 // --- ClouDNS ----------------------------------------------------------------
@@ -154,7 +179,7 @@ var cloudnsInfo = Info{
 	},
 }
 
-func openCloudns(v Values, secrets []string, _ Env) (Provider, error) {
+func newCloudns(v Values) (LibdnsProvider, error) {
 	if v["auth_id"] == "" && v["sub_auth_id"] == "" && v["sub_auth_user"] == "" {
 		return nil, fmt.Errorf("%w: missing CLOUDNS_AUTH_ID (or CLOUDNS_SUB_AUTH_ID or CLOUDNS_SUB_AUTH_USER)", ErrConfig)
 	}
@@ -162,7 +187,7 @@ func openCloudns(v Values, secrets []string, _ Env) (Provider, error) {
 		AuthId: v["auth_id"], SubAuthId: v["sub_auth_id"], SubAuthUser: v["sub_auth_user"], AuthPassword: v["auth_password"],
 		HTTPClient: boundedHTTPClient(),
 	}
-	return FromLibdns("cloudns", p, libdnsOptions(cloudnsInfo, secrets)), nil
+	return p, nil
 }
 
 // --- Dynu -------------------------------------------------------------------
@@ -180,14 +205,14 @@ var dynuInfo = Info{
 	},
 }
 
-func openDynu(v Values, secrets []string, _ Env) (Provider, error) {
+func newDynu(v Values) (LibdnsProvider, error) {
 	p := &dynu.Provider{APIToken: v["api_token"], OwnDomain: v["own_domain"]}
 	// libdns/dynu builds its client in a sync.Once on first use, with a
 	// client of its own; run the Once now and give it ours instead.
 	c := dynu.NewClient(p.APIToken)
 	c.HTTPClient = boundedHTTPClient()
 	p.Once.Do(func() { p.Client = c })
-	return FromLibdns("dynu", p, libdnsOptions(dynuInfo, secrets)), nil
+	return p, nil
 }
 
 // --- Gandi ------------------------------------------------------------------
@@ -198,14 +223,14 @@ var gandiInfo = Info{
 	Description: "Gandi LiveDNS through its v5 API",
 	Docs:        "https://github.com/libdns/gandi#readme",
 	Module:      "github.com/libdns/gandi v1.1.0",
-	HTTPClient:  HTTPLibraryDefault + ": http.DefaultClient (libdns/gandi v1.1.0: no field or option takes another); requests carry our deadline, but response bodies are read whole",
+	HTTPClient:  libraryDefaultClient("libdns/gandi v1.1.0"),
 	Settings: []Setting{
 		setting("gandi", "bearer_token", secret, required, "personal access token with the Manage domain name technical configurations permission"),
 	},
 }
 
-func openGandi(v Values, secrets []string, _ Env) (Provider, error) {
-	return FromLibdns("gandi", &gandi.Provider{BearerToken: v["bearer_token"]}, libdnsOptions(gandiInfo, secrets)), nil
+func newGandi(v Values) (LibdnsProvider, error) {
+	return &gandi.Provider{BearerToken: v["bearer_token"]}, nil
 }
 
 // --- INWX -------------------------------------------------------------------
@@ -225,12 +250,12 @@ var inwxInfo = Info{
 	},
 }
 
-func openInwx(v Values, secrets []string, _ Env) (Provider, error) {
+func newInwx(v Values) (LibdnsProvider, error) {
 	if err := checkURL("inwx", "INWX_ENDPOINT_URL", v["endpoint_url"]); err != nil {
 		return nil, err
 	}
 	p := &inwx.Provider{Username: v["username"], Password: v["password"], SharedSecret: v["shared_secret"], EndpointURL: v["endpoint_url"]}
-	return FromLibdns("inwx", p, libdnsOptions(inwxInfo, secrets)), nil
+	return p, nil
 }
 
 // --- Namecheap --------------------------------------------------------------
@@ -242,7 +267,7 @@ var namecheapInfo = Info{
 	Docs:        "https://github.com/libdns/namecheap#readme",
 	Module:      "github.com/libdns/namecheap v1.0.0",
 	Caveat:      "it reads the zone but refuses every write: libdns/namecheap v1.0.0 re-sends every host record of the domain through setHosts without the EmailType parameter, which resets the domain's mail settings at Namecheap and drops its custom MX records. Publish the two TXT records with the manual provider (or in Namecheap's dashboard) until the library keeps EmailType",
-	HTTPClient:  HTTPLibraryDefault + ": http.DefaultClient (libdns/namecheap v1.0.0: no field or option takes another); requests carry our deadline, but response bodies are read whole",
+	HTTPClient:  libraryDefaultClient("libdns/namecheap v1.0.0"),
 	Settings: []Setting{
 		setting("namecheap", "api_key", secret, required, "API key from Profile / Tools / Namecheap API Access"),
 		setting("namecheap", "user", false, required, "API user name (usually the account name)"),
@@ -253,7 +278,7 @@ var namecheapInfo = Info{
 	},
 }
 
-func openNamecheap(v Values, secrets []string, _ Env) (Provider, error) {
+func newNamecheap(v Values) (LibdnsProvider, error) {
 	if _, err := netip.ParseAddr(v["client_ip"]); err != nil {
 		return nil, fmt.Errorf("%w: NAMECHEAP_CLIENT_IP is not an IP address", ErrConfig)
 	}
@@ -261,7 +286,7 @@ func openNamecheap(v Values, secrets []string, _ Env) (Provider, error) {
 		return nil, err
 	}
 	p := &namecheap.Provider{APIKey: v["api_key"], User: v["user"], ClientIP: v["client_ip"], APIEndpoint: v["api_endpoint"]}
-	return FromLibdns("namecheap", namecheapReadOnly{p}, libdnsOptions(namecheapInfo, secrets)), nil
+	return namecheapReadOnly{p}, nil
 }
 
 // errNamecheapWrite is why the namecheap provider writes nothing.
@@ -307,7 +332,7 @@ var netcupInfo = Info{
 	Description: "netcup's DNS through its CCP API",
 	Docs:        "https://github.com/libdns/netcup#readme",
 	Module:      "github.com/libdns/netcup v1.0.0",
-	HTTPClient:  HTTPLibraryDefault + ": http.DefaultClient (libdns/netcup v1.0.0: no field or option takes another); requests carry our deadline, but response bodies are read whole",
+	HTTPClient:  libraryDefaultClient("libdns/netcup v1.0.0"),
 	Settings: []Setting{
 		setting("netcup", "customer_number", false, required, "netcup customer number"),
 		setting("netcup", "api_key", secret, required, "CCP API key"),
@@ -315,9 +340,9 @@ var netcupInfo = Info{
 	},
 }
 
-func openNetcup(v Values, secrets []string, _ Env) (Provider, error) {
+func newNetcup(v Values) (LibdnsProvider, error) {
 	p := &netcup.Provider{CustomerNumber: v["customer_number"], APIKey: v["api_key"], APIPassword: v["api_password"]}
-	return FromLibdns("netcup", p, libdnsOptions(netcupInfo, secrets)), nil
+	return p, nil
 }
 
 // --- Porkbun ----------------------------------------------------------------
@@ -335,9 +360,9 @@ var porkbunInfo = Info{
 	},
 }
 
-func openPorkbun(v Values, secrets []string, _ Env) (Provider, error) {
+func newPorkbun(v Values) (LibdnsProvider, error) {
 	p := &porkbun.Provider{APIKey: v["api_key"], APISecretKey: v["api_secret_key"]}
-	return FromLibdns("porkbun", p, libdnsOptions(porkbunInfo, secrets)), nil
+	return p, nil
 }
 
 // --- PowerDNS ---------------------------------------------------------------
@@ -356,13 +381,13 @@ var powerdnsInfo = Info{
 	},
 }
 
-func openPowerdns(v Values, secrets []string, _ Env) (Provider, error) {
+func newPowerdns(v Values) (LibdnsProvider, error) {
 	// go-powerdns panics on a URL it cannot parse.
 	if err := checkURL("powerdns", "POWERDNS_SERVER_URL", v["server_url"]); err != nil {
 		return nil, err
 	}
 	p := &powerdns.Provider{ServerURL: v["server_url"], ServerID: v["server_id"], APIToken: v["api_token"]}
-	return FromLibdns("powerdns", p, libdnsOptions(powerdnsInfo, secrets)), nil
+	return p, nil
 }
 
 // Interface guards: every provider can read, add and delete records.

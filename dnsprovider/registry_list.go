@@ -5,21 +5,23 @@ import (
 )
 
 // The registry: every compiled-in provider, one call each. Each provider's
-// file (provider_NAME.go) holds its Info and Factory; this list is the
+// file (provider_NAME.go, or providers_libdns.go for the libdns ones)
+// holds its Info and Factory, or for a libdns provider the build of the
+// library's provider (registerLibdns adds the rest); this list is the
 // single place that says which exist.
 func init() {
 	register(memoryInfo, openMemory)
 	register(cloudflareInfo, openCloudflare)
 	register(route53Info, openRoute53)
-	register(cloudnsInfo, openCloudns)
-	register(desecInfo, openDesec)
-	register(dynuInfo, openDynu)
-	register(gandiInfo, openGandi)
-	register(inwxInfo, openInwx)
-	register(namecheapInfo, openNamecheap)
-	register(netcupInfo, openNetcup)
-	register(porkbunInfo, openPorkbun)
-	register(powerdnsInfo, openPowerdns)
+	registerLibdns(cloudnsInfo, newCloudns)
+	registerLibdns(desecInfo, newDesec)
+	registerLibdns(dynuInfo, newDynu)
+	registerLibdns(gandiInfo, newGandi)
+	registerLibdns(inwxInfo, newInwx)
+	registerLibdns(namecheapInfo, newNamecheap)
+	registerLibdns(netcupInfo, newNetcup)
+	registerLibdns(porkbunInfo, newPorkbun)
+	registerLibdns(powerdnsInfo, newPowerdns)
 	register(rfc2136Info, openRFC2136)
 	register(manualInfo, openManual)
 }
