@@ -32,20 +32,15 @@ func MatchMX(impl, pattern, host string) bool {
 
 // matchOneLabel is RFC 8461 §4.1 matching: "*.suffix" covers label.suffix
 // for exactly one non-empty label.
-func matchOneLabel(pattern, host string) bool {
-	if host == "" {
-		return false
-	}
-	suffix, wild := strings.CutPrefix(pattern, "*.")
-	if !wild {
-		return pattern == host
-	}
-	label, ok := strings.CutSuffix(host, "."+suffix)
-	return ok && suffix != "" && label != "" && !strings.Contains(label, ".")
-}
+func matchOneLabel(pattern, host string) bool { return matchWildcard(pattern, host, false) }
 
 // matchAnyDepth treats "*.suffix" as "any name ending in .suffix".
-func matchAnyDepth(pattern, host string) bool {
+func matchAnyDepth(pattern, host string) bool { return matchWildcard(pattern, host, true) }
+
+// matchWildcard matches host against pattern: a pattern without "*." only
+// itself, and "*.suffix" a non-empty label before .suffix, which may hold
+// dots only when anyDepth.
+func matchWildcard(pattern, host string, anyDepth bool) bool {
 	if host == "" {
 		return false
 	}
@@ -54,5 +49,5 @@ func matchAnyDepth(pattern, host string) bool {
 		return pattern == host
 	}
 	label, ok := strings.CutSuffix(host, "."+suffix)
-	return ok && suffix != "" && label != ""
+	return ok && suffix != "" && label != "" && (anyDepth || !strings.Contains(label, "."))
 }
