@@ -89,13 +89,7 @@ func newWorkflowCmd(f *factory, wf workflow.Workflow, runF func(context.Context,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Domain = waitArg(cmd, o, args)[0]
 			o.PlanOnly = dryRun // stspilot plan WORKFLOW DOMAIN, with the same flags
-			if err := f.prepareDomain(cmd, o); err != nil {
-				return err
-			}
-			if err := o.validate(); err != nil {
-				return err
-			}
-			return runOr(cmd.Context(), o, runF, runWorkflow)
+			return f.runWorkflowCmd(cmd, o, runF)
 		},
 	}
 	addWorkflowFlags(cmd, o)
@@ -285,13 +279,7 @@ Exit 0 when the plan can run, 3 when a gate is closed, 5 when it would be refuse
 				return &usageError{err}
 			}
 			o.Workflow, o.Domain = wf, args[1]
-			if err := f.prepareDomain(cmd, o); err != nil {
-				return err
-			}
-			if err := o.validate(); err != nil {
-				return err
-			}
-			return runOr(cmd.Context(), o, runF, runWorkflow)
+			return f.runWorkflowCmd(cmd, o, runF)
 		},
 	}
 	addWorkflowFlags(cmd, o)
@@ -317,6 +305,18 @@ func (f *factory) prepareDomain(cmd *cobra.Command, o *WorkflowOptions) error {
 	}
 	o.Domain = d
 	return nil
+}
+
+// runWorkflowCmd runs a workflow or plan command once its arguments are in
+// o: prepared for the domain, its flags validated.
+func (f *factory) runWorkflowCmd(cmd *cobra.Command, o *WorkflowOptions, runF func(context.Context, *WorkflowOptions) error) error {
+	if err := f.prepareDomain(cmd, o); err != nil {
+		return err
+	}
+	if err := o.validate(); err != nil {
+		return err
+	}
+	return runOr(cmd.Context(), o, runF, runWorkflow)
 }
 
 // validate checks a workflow's (or plan's) own flags and fills the request.
