@@ -72,17 +72,13 @@ func ParseRecord(s string) (Record, []Problem) {
 	rec.Fields = append(rec.Fields, Field{Name: "v", Value: "STSv1"})
 
 	// lead is what lies between "v=STSv1" and the first ';'.
-	lead, fields := txtrecord.SplitFields(rest)
-	switch {
-	case lead == "":
-	case strings.Trim(lead, " \t") == "":
-		if len(fields) > 0 {
-			ps.warn("STS-TXT-14", 0, "whitespace before the first ';' (%s): the grammar allows it, but compliant senders select only records starting with exactly \"v=STSv1;\"", q("v=STSv1"+lead+";"))
-		}
-	case lead[0] == ' ' || lead[0] == '\t':
+	lead, fields, issue := txtrecord.SplitLead(rest)
+	switch issue {
+	case txtrecord.LeadBlank:
+		ps.warn("STS-TXT-14", 0, "whitespace before the first ';' (%s): the grammar allows it, but compliant senders select only records starting with exactly \"v=STSv1;\"", q("v=STSv1"+lead+";"))
+	case txtrecord.LeadUnseparated:
 		ps.err("STS-TXT-8", 0, "fields must be separated by ';': write %s", q("v=STSv1; "+strings.TrimLeft(rest, " \t")))
-		fields = append([]string{lead}, fields...)
-	default:
+	case txtrecord.LeadJunk:
 		ps.err("STS-TXT-8", 0, "unexpected text %s right after \"v=STSv1\"; the record must begin with exactly \"v=STSv1;\"", q(lead))
 	}
 	// One trailing delimiter is allowed.

@@ -91,17 +91,13 @@ func ParseRecord(s string) (Record, []Problem) {
 	rec.Fields = append(rec.Fields, Field{Name: "v", Value: "TLSRPTv1"})
 
 	// lead is what lies between "v=TLSRPTv1" and the first ';'.
-	lead, fields := txtrecord.SplitFields(rest)
-	switch {
-	case lead == "":
-	case strings.Trim(lead, " \t") == "":
-		if len(fields) > 0 {
-			ps.err("RPT-REC-7", "whitespace before the first ';' (%s): compliant reporters consider only records starting with exactly \"v=TLSRPTv1;\" (mox accepts it)", q(version+lead+";"))
-		}
-	case lead[0] == ' ' || lead[0] == '\t':
+	lead, fields, issue := txtrecord.SplitLead(rest)
+	switch issue {
+	case txtrecord.LeadBlank:
+		ps.err("RPT-REC-7", "whitespace before the first ';' (%s): compliant reporters consider only records starting with exactly \"v=TLSRPTv1;\" (mox accepts it)", q(version+lead+";"))
+	case txtrecord.LeadUnseparated:
 		ps.err("RPT-REC-2", "fields must be separated by ';': write %s", q(rptPrefix+" "+strings.TrimLeft(rest, " \t")))
-		fields = append([]string{lead}, fields...)
-	default:
+	case txtrecord.LeadJunk:
 		ps.err("RPT-REC-2", "unexpected text %s right after \"v=TLSRPTv1\"; the record must begin with exactly \"v=TLSRPTv1;\"", q(lead))
 	}
 	// One trailing delimiter is allowed.

@@ -137,6 +137,42 @@ func SplitFields(rest string) (lead string, fields []string) {
 	return segs[0], segs[1:]
 }
 
+// LeadIssue is what SplitLead found between the version tag and the
+// first ';'.
+type LeadIssue int
+
+const (
+	// LeadNone: nothing ("v=STSv1;"), or blanks that end the record.
+	LeadNone LeadIssue = iota
+	// LeadBlank: only spaces or tabs, then a ';' ("v=STSv1 ;"): the
+	// grammar allows it, selection by an exact "v=STSv1;" does not.
+	LeadBlank
+	// LeadUnseparated: a blank, then text with no ';' before it
+	// ("v=STSv1 id=1"); SplitLead makes that text the first field.
+	LeadUnseparated
+	// LeadJunk: other text right after the tag ("v=STSv1x;").
+	LeadJunk
+)
+
+// SplitLead is SplitFields that also says what the lead is. For
+// LeadUnseparated the lead is the first of fields too.
+func SplitLead(rest string) (lead string, fields []string, issue LeadIssue) {
+	lead, fields = SplitFields(rest)
+	switch {
+	case lead == "":
+	case strings.Trim(lead, " \t") == "":
+		if len(fields) > 0 {
+			issue = LeadBlank
+		}
+	case lead[0] == ' ' || lead[0] == '\t':
+		issue = LeadUnseparated
+		fields = append([]string{lead}, fields...)
+	default:
+		issue = LeadJunk
+	}
+	return lead, fields, issue
+}
+
 // DropTrailingDelimiter removes the one empty (or blank) last field that a
 // trailing ';' leaves, which both grammars allow.
 func DropTrailingDelimiter(fields []string) []string {

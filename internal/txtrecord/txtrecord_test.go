@@ -283,3 +283,23 @@ func TestProblem(t *testing.T) {
 		t.Errorf("Errors = %v", got)
 	}
 }
+
+func TestSplitLead(t *testing.T) {
+	for _, c := range []struct {
+		rest   string
+		lead   string
+		fields []string
+		issue  LeadIssue
+	}{
+		{"; id=1", "", []string{" id=1"}, LeadNone},
+		{"  ", "  ", nil, LeadNone},
+		{" ; id=1", " ", []string{" id=1"}, LeadBlank},
+		{" id=1; x=2", " id=1", []string{" id=1", " x=2"}, LeadUnseparated},
+		{"x; id=1", "x", []string{" id=1"}, LeadJunk},
+	} {
+		lead, fields, issue := SplitLead(c.rest)
+		if lead != c.lead || !slices.Equal(fields, c.fields) || issue != c.issue {
+			t.Errorf("SplitLead(%q) = %q, %q, %d; want %q, %q, %d", c.rest, lead, fields, issue, c.lead, c.fields, c.issue)
+		}
+	}
+}
