@@ -193,3 +193,82 @@ func TestDemoInTmux(t *testing.T) {
 	keys("q")
 	expect("quit", "EXIT=0")
 }
+
+// TestDemoHangupCleansUp: closing the terminal (SIGHUP, sent twice as the
+// emulator and the kernel each do) ends the demo the way q does: its
+// temporary directories are removed and it exits 130.
+func TestDemoHangupCleansUp(t *testing.T) {
+	tmux, err := exec.LookPath("tmux")
+	if err != nil {
+		if inCI() {
+			t.Fatal("tmux is not installed (.ci/run installs it): the wizard's terminal test did not run")
+		}
+		t.Skip("tmux is not installed")
+	}
+	dir := t.TempDir()
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "stspilot")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, errOut, code, err := run(ctx, os.Environ(), "go", "build", "-o", bin, "./cmd/stspilot")
+	if err != nil || code != 0 {
+		t.Fatalf("go build ./cmd/stspilot: %v (exit %d): %s%s", err, code, out, errOut)
+	}
+	sock := filepath.Join(dir, "tmux.sock")
+	tm := func(args ...string) string {
+		t.Helper()
+		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(c, tmux, append([]string{"-S", sock, "-f", "/dev/null"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	status := filepath.Join(dir, "status")
+	// exec: the pane's process is the demo itself, whose pid tmux reports.
+	tm("new-session", "-d", "-s", "demo", "-x", "80", "-y", "24",
+		fmt.Sprintf("env LANG=C.UTF-8 TERM=xterm-256color TMPDIR=%s sh -c '%s demo --day 2s; echo $? >%s'", tmp, bin, status))
+	t.Cleanup(func() { exec.Command(tmux, "-S", sock, "kill-server").Run() })
+	temps := func() []string {
+		m, _ := filepath.Glob(filepath.Join(tmp, "stspilot-demo-*"))
+		return m
+	}
+	deadline := time.Now().Add(45 * time.Second)
+	for !strings.Contains(tm("capture-pane", "-p", "-t", "demo"), "Findings:") || len(temps()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo never came up (temporary directories %q):\n%s", temps(), tm("capture-pane", "-p", "-t", "demo"))
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+	out, _, _, err = run(ctx, os.Environ(), "pgrep", "-f", "-x", bin+" demo --day 2s")
+	pid := strings.TrimSpace(out)
+	if err != nil || pid == "" || strings.Contains(pid, "\n") {
+		t.Fatalf("pgrep found %q: %v", pid, err)
+	}
+	for range 2 {
+		if _, _, _, err := run(ctx, os.Environ(), "kill", "-HUP", pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(status)
+		if s := strings.TrimSpace(string(b)); s != "" {
+			if s != "130" {
+				t.Errorf("exit %s after SIGHUP, want 130", s)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the demo did not end on SIGHUP")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if left := temps(); len(left) > 0 {
+		t.Fatalf("SIGHUP left the demo's temporary directories: %q", left)
+	}
+}

@@ -95,6 +95,13 @@ func runSignals(f *factory, args []string) int {
 	defer stop()
 	go func() {
 		<-ctx.Done()
+		// A second SIGINT or SIGTERM kills the process the default way;
+		// a second SIGHUP never comes from an operator in a hurry but
+		// from the terminal going away (the emulator and the kernel each
+		// send one): it is ignored, so that the run still cleans up (the
+		// demo's temporary directories) as q does. Ignored before stop,
+		// so that no instant leaves SIGHUP at its default.
+		signal.Ignore(syscall.SIGHUP)
 		stop()
 	}()
 	return execute(ctx, f, args)
