@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -31,6 +32,9 @@ type dashModel struct {
 	// reports are the TLS-RPT summary lines (Options.Reports), nil
 	// without reports.
 	reports []string
+	// room is how many lines the dashboard may use (the root sets it
+	// before it draws).
+	room int
 	// reread is the gate time whose opening made the clock read the
 	// status again (once per gate).
 	reread time.Time
@@ -170,6 +174,8 @@ func (d dashModel) view() string {
 		b.WriteString(label(name) + " " + ansi.Truncate(l, max(c.width-9, 20), "…") + "\n")
 	}
 	b.WriteString("\n")
+	top := b.String()
+	b.Reset()
 	nProbes, nRun := len(d.probes), 0
 	for _, p := range d.probes {
 		if !p.done {
@@ -183,29 +189,8 @@ func (d dashModel) view() string {
 	case d.rep != nil:
 		head += fmt.Sprintf("  %s, stage seen: %s", plural(nProbes, "probe"), d.rep.Stage)
 	}
-	b.WriteString(head + "\n")
-	colW := max(c.width/2-1, 20)
-	var cells []string
-	for _, p := range d.probes {
-		mark := d.spin.View()
-		switch {
-		case p.done && p.ok:
-			mark = c.st.OK.Render("✓")
-		case p.done:
-			mark = c.st.Err.Render("✗")
-		}
-		cells = append(cells, ansi.Truncate(mark+" "+p.name, colW, "…"))
-	}
-	for i := 0; i < len(cells) && i < 8; i += 2 {
-		row := cells[i]
-		if i+1 < len(cells) {
-			row += strings.Repeat(" ", max(colW-ansi.StringWidth(row), 1)) + cells[i+1]
-		}
-		b.WriteString(" " + row + "\n")
-	}
-	if len(cells) > 8 {
-		b.WriteString(c.st.Subtle.Render(" … and "+plural(len(cells)-8, "more probe")) + "\n")
-	}
+	head += "\n"
+	var bottom strings.Builder
 	if d.rep != nil {
 		if d.rep.Error != "" {
 			b.WriteString(c.st.Err.Render("✗ "+d.rep.Error) + "\n")
@@ -235,8 +220,116 @@ func (d dashModel) view() string {
 			b.WriteString(" " + ansi.Truncate(t, c.width-2, "…") + "\n")
 		}
 	}
+	bottom.WriteString(b.String())
+	// The grid takes the rows the screen has left (at least four).
+	lines := func(s string) int { return strings.Count(s, "\n") }
+	rows := max(d.room-lines(top)-lines(head)-lines(bottom.String()), 4)
+	return top + head + d.grid(rows) + bottom.String()
+}
+
+// grid lays the probes out in two columns on at most rows lines, the
+// last saying how many did not fit. Once the check is done each mark
+// agrees with the findings: ✗ for a probe with an error finding, ! for
+// one with a warning, ✓ when it answered and nothing is wrong, and a
+// plain · when it found nothing there and nothing is wrong with that
+// (no policy host before the rollout).
+func (d dashModel) grid(rows int) string {
+	c := d.c
+	colW := max(c.width/2-1, 20)
+	var cells []string
+	for _, p := range d.probes {
+		mark := d.spin.View()
+		if p.done {
+			switch sev, found := d.probeSeverity(p.name); {
+			case found && sev == checks.SevError:
+				mark = c.st.Err.Render("✗")
+			case found && sev == checks.SevWarn:
+				mark = c.st.Warn.Render("!")
+			case p.ok:
+				mark = c.st.OK.Render("✓")
+			case d.rep == nil:
+				mark = c.st.Err.Render("✗")
+			default:
+				mark = c.st.Subtle.Render("·")
+			}
+		}
+		cells = append(cells, ansi.Truncate(mark+" "+probeLabel(c.domain, p.name), colW, "…"))
+	}
+	fits := rows * 2
+	if len(cells) > fits {
+		fits = (rows - 1) * 2
+	}
+	var b strings.Builder
+	for i := 0; i < len(cells) && i < fits; i += 2 {
+		row := cells[i]
+		if i+1 < len(cells) && i+1 < fits {
+			row += strings.Repeat(" ", max(colW-ansi.StringWidth(row), 1)) + cells[i+1]
+		}
+		b.WriteString(" " + row + "\n")
+	}
+	if len(cells) > fits {
+		b.WriteString(c.st.Subtle.Render(" … and "+plural(len(cells)-fits, "more probe")) + "\n")
+	}
 	return b.String()
 }
+
+// probeLabel names every probe one way, kind:host or kind:host/address:
+// the HTTPS probes, named by address alone, get the policy host.
+func probeLabel(domain, name string) string {
+	if addr, ok := strings.CutPrefix(name, "https:"); ok && !strings.Contains(addr, "/") {
+		return "https:mta-sts." + domain + "/" + addr
+	}
+	return name
+}
+
+// probeSeverity is the worst severity of the findings about what the probe
+// looked at (found is false when none is).
+func (d dashModel) probeSeverity(name string) (sev checks.Severity, found bool) {
+	if d.rep == nil {
+		return "", false
+	}
+	kind, rest, _ := strings.Cut(name, ":")
+	host, addr, _ := strings.Cut(rest, "/")
+	var families []string
+	switch {
+	case kind == "smtp":
+		families = []string{"mx."}
+	case kind == "https":
+		addr, host = host, "mta-sts."+d.c.domain
+		families = []string{"policy."}
+	case strings.HasSuffix(rest, " TXT") && strings.HasPrefix(rest, "_mta-sts."):
+		families = []string{"sts-record."}
+	case strings.HasSuffix(rest, " TXT"):
+		families = []string{"tlsrpt."}
+	case strings.HasSuffix(rest, " MX"):
+		families = []string{"mx.none", "mx.too-many", "domain."}
+	default:
+		return "", false // an address lookup: its answer is the finding
+	}
+	host = strings.TrimSuffix(strings.TrimSuffix(host, " TXT"), " MX")
+	for _, f := range d.rep.Findings {
+		if f.Severity != checks.SevError && f.Severity != checks.SevWarn {
+			continue
+		}
+		if !slices.ContainsFunc(families, func(p string) bool { return strings.HasPrefix(f.ID, p) }) {
+			continue
+		}
+		words := strings.FieldsFunc(f.Subject, func(r rune) bool { return strings.ContainsRune(" ()/,[]", r) })
+		if len(words) > 0 && !slices.Contains(words, host) && !(kind == "dns" && f.Subject == "") {
+			continue
+		}
+		if addr != "" && slices.ContainsFunc(words, isAddr) && !slices.Contains(words, addr) {
+			continue // about another address of the host
+		}
+		if !found || f.Severity == checks.SevError {
+			sev, found = f.Severity, true
+		}
+	}
+	return sev, found
+}
+
+// isAddr: an IPv4 or IPv6 address.
+func isAddr(s string) bool { _, err := netip.ParseAddr(s); return err == nil }
 
 // plural is "1 probe", "2 probes" (word is singular and takes an s).
 func plural(n int, word string) string {

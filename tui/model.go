@@ -740,6 +740,10 @@ func (m *Model) View() string {
 	}
 	helpLines := strings.Count(helpView, "\n") + 1
 	room := h - 2 - footLines - helpLines
+	if m.state == stDashboard && m.overlay == ovNone {
+		m.dash.room = room
+		body = stamps(m.dash.view())
+	}
 	out := []string{ansi.Truncate(head, w, "…"), ""}
 	if m.state == stPlan && m.overlay == ovNone {
 		out = append(out, fit(strings.Join(m.plan.window(wrapLines(body, w), room), "\n"), w, room)...)
