@@ -89,10 +89,15 @@ func (m *mirror) wrote(asked, changed []libdns.Record) {
 	m.writes += len(changed)
 	m.mu.Unlock()
 	names := map[string]bool{}
+	mx := false
 	for _, r := range asked {
 		names[relOf(r)] = true
+		mx = mx || r.RR().Type == "MX"
 	}
 	m.sync(names)
+	if mx {
+		m.syncMX()
+	}
 }
 
 // providerPublished is the published gate over the provider itself (the
