@@ -133,7 +133,7 @@ type inv8 struct {
 	t *testing.T
 	// broken, when set, gets each violation instead of failing t.
 	broken func(string)
-	held map[string]heldPolicy
+	held   map[string]heldPolicy
 	// used: MX host -> until when a resolver may hand it out.
 	used   map[string]time.Time
 	checks int
@@ -467,8 +467,9 @@ func TestMXMigrateRollbackKeepsProgress(t *testing.T) {
 		t.Fatalf("continue: %+v", out)
 	}
 	h.clock.Advance(86401 * time.Second)
-	out, _ = h.apply(req, ApplyOptions{})
-	h.dns.syncMX()
+	if out, _ = h.apply(req, ApplyOptions{}); out.Status != StatusPending || out.Gate.Kind != GateDrain {
+		t.Fatalf("switch: %+v", out)
+	}
 	h.clock.Advance(301 * time.Second)
 	if out, _ = h.apply(req, ApplyOptions{}); out.Status != StatusDone {
 		t.Fatalf("last run: %+v", out)
