@@ -9,7 +9,7 @@ BIN           := $(CURDIR)/bin
 GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 STATICCHECK   := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
 
-.PHONY: test test-short e2e lint vet staticcheck generate build bench
+.PHONY: test test-short e2e lint vet staticcheck generate build bench bench-serve
 
 # Everything, with the real-server world (as root; without root the e2e tests skip).
 test:
@@ -30,6 +30,12 @@ build:
 bench:
 	go test -run '^$$' -bench 'CheckOverlap' -benchtime 5x ./checks
 	go test -run '^$$' -bench 'CheckMany' -benchtime 1x ./checks
+
+# stspilot serve beside the world's nginx, same policy and certificate, loaded by wrk
+# (README: "The built-in policy host"); as root, installs Debian's wrk when missing.
+bench-serve:
+	command -v wrk >/dev/null || apt-get install -y -q wrk
+	STSPILOT_BENCH=1 STSPILOT_RACE=0 bash e2e/test -run TestServeVsNginx -v ./e2e
 
 vet:
 	go vet ./...

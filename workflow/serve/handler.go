@@ -58,8 +58,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Log.Log(e)
 }
 
+// Header values of every policy answer (canonical keys, set directly).
+var (
+	hdrNosniff   = []string{"nosniff"}
+	hdrTextPlain = []string{"text/plain"}
+	hdrNoStore   = []string{"no-store"}
+)
+
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *AccessEntry) {
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header()["X-Content-Type-Options"] = hdrNosniff
 	path := r.URL.Path
 	if r.URL.RawQuery != "" && path == policyPath {
 		// Senders fetch the bare URL; a query is not the policy URL.
@@ -109,11 +116,13 @@ func (h *Handler) policy(w http.ResponseWriter, r *http.Request, e *AccessEntry)
 	}
 	e.Domain, e.PolicyID, e.counts = p.Domain, p.ID, p.Counts
 	hd := w.Header()
-	hd.Set("Content-Type", "text/plain")
-	hd.Set("Content-Length", strconv.Itoa(len(p.Data)))
+	// The values are shared, never written: net/http copies the header at
+	// WriteHeader, and only reads it.
+	hd["Content-Type"] = hdrTextPlain
+	hd["Content-Length"] = []string{strconv.Itoa(len(p.Data))}
 	// Senders must not cache by HTTP rules (STS-FETCH-7); tell caches in
 	// between not to either, so a new policy is seen on the next fetch.
-	hd.Set("Cache-Control", "no-store")
+	hd["Cache-Control"] = hdrNoStore
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodGet {
 		_, _ = w.Write(p.Data)
@@ -198,8 +207,12 @@ func plain(w http.ResponseWriter, status int, body string) {
 // port and trailing dot.
 func hostName(hostport string) string {
 	h := hostport
-	if host, _, err := net.SplitHostPort(hostport); err == nil {
-		h = host
+	// Only a name with a port (or an IPv6 literal) needs splitting; a bare
+	// name spares SplitHostPort's error.
+	if strings.IndexByte(hostport, ':') >= 0 {
+		if host, _, err := net.SplitHostPort(hostport); err == nil {
+			h = host
+		}
 	}
 	return strings.TrimSuffix(strings.ToLower(h), ".")
 }

@@ -90,7 +90,12 @@ func (p *Policies) files() files {
 	return p.fsys
 }
 
+// domainPaths are the files of one domain: its policy and id file under
+// Dir, and its policy under LegacyDir ("" when there is none).
+type domainPaths struct{ pub, meta, legacy string }
+
 type entry struct {
+	paths  *domainPaths
 	legacy bool
 	// fi is the policy file's FileInfo when data was read; sum is the
 	// SHA-256 of data.
@@ -123,26 +128,45 @@ var ErrNoPolicy = errors.New("no policy for this domain")
 
 // Lookup returns the policy of domain (normalised by the caller or not).
 func (p *Policies) Lookup(domain string) (Policy, error) {
-	d, err := domainname.Normalize(domain)
-	if err != nil || p.Dir == "" {
-		return Policy{}, ErrNoPolicy
+	// A name already served is a cache key, so it is normalised already:
+	// the normalisation (IDNA, twice) and the paths are done once per
+	// domain, not once per request. The files are still looked at on
+	// every request.
+	p.mu.Lock()
+	old := p.cache[domain]
+	p.mu.Unlock()
+	d := domain
+	if old == nil {
+		var err error
+		if d, err = domainname.Normalize(domain); err != nil || p.Dir == "" {
+			return Policy{}, ErrNoPolicy
+		}
+		p.mu.Lock()
+		old = p.cache[d]
+		p.mu.Unlock()
+	}
+	var paths *domainPaths
+	if old != nil {
+		paths = old.paths
+	} else {
+		paths = &domainPaths{pub: filepath.Join(p.Dir, d, workflow.ServePolicyFile), meta: filepath.Join(p.Dir, d, workflow.ServeMetaFile)}
+		if p.LegacyDir != "" {
+			paths.legacy = filepath.Join(p.LegacyDir, d, workflow.ServePolicyFile)
+		}
 	}
 	fsys := p.files()
 	legacy := false
-	path := filepath.Join(p.Dir, d, workflow.ServePolicyFile)
+	path := paths.pub
 	fi, err := fsys.Stat(path)
-	if (err != nil || !fi.Mode().IsRegular()) && p.LegacyDir != "" {
+	if (err != nil || !fi.Mode().IsRegular()) && paths.legacy != "" {
 		legacy = true
-		path = filepath.Join(p.LegacyDir, d, workflow.ServePolicyFile)
+		path = paths.legacy
 		fi, err = fsys.Stat(path)
 	}
 	if err != nil || !fi.Mode().IsRegular() {
 		p.forget(d)
 		return Policy{}, ErrNoPolicy
 	}
-	p.mu.Lock()
-	old := p.cache[d]
-	p.mu.Unlock()
 	e := old
 	fresh := e == nil || e.legacy != legacy || !sameFile(e.fi, fi)
 	if fresh {
@@ -154,10 +178,10 @@ func (p *Policies) Lookup(domain string) (Policy, error) {
 			p.forget(d)
 			return Policy{}, fmt.Errorf("policy of %s: %w", d, err)
 		}
-		e = &entry{legacy: legacy, fi: ofi, data: data, sum: workflow.PolicySHA256(data)}
+		e = &entry{paths: paths, legacy: legacy, fi: ofi, data: data, sum: workflow.PolicySHA256(data)}
 	}
 	var mfi fs.FileInfo
-	mpath := filepath.Join(p.Dir, d, workflow.ServeMetaFile)
+	mpath := paths.meta
 	if !legacy {
 		if m, err := fsys.Stat(mpath); err == nil && m.Mode().IsRegular() {
 			mfi = m
