@@ -209,14 +209,9 @@ func (p *Prober) converse(s *session, res *Result, mxHost, helo string) {
 	}
 
 	res.Stage = StageEHLO
-	ehlo, err := s.cmd("EHLO " + helo)
+	ehlo, kind, err := s.command("EHLO", helo, 250)
 	if err != nil {
-		fail(s.readError("EHLO", err))
-		return
-	}
-	if ehlo.code != 250 {
-		s.quit()
-		fail(KindProtocol, fmt.Errorf("the server answered EHLO with %s", ehlo))
+		fail(kind, err)
 		return
 	}
 	res.EHLO = ehloKeywords(ehlo)
@@ -228,14 +223,8 @@ func (p *Prober) converse(s *session, res *Result, mxHost, helo string) {
 	}
 
 	res.Stage = StageSTARTTLS
-	st, err := s.cmd("STARTTLS")
-	if err != nil {
-		fail(s.readError("STARTTLS", err))
-		return
-	}
-	if st.code != 220 {
-		s.quit()
-		fail(KindProtocol, fmt.Errorf("the server answered STARTTLS with %s", st))
+	if _, kind, err := s.command("STARTTLS", "", 220); err != nil {
+		fail(kind, err)
 		return
 	}
 	if s.br.Buffered() > 0 {
@@ -292,6 +281,26 @@ func (s *session) cmd(line string) (reply, error) {
 		return reply{}, err
 	}
 	return readReply(s.br)
+}
+
+// command sends the command verb (with arg, when not "") and wants the
+// reply code want. Otherwise it returns the kind and error to fail the
+// probe with, after QUIT when the server answered.
+func (s *session) command(verb, arg string, want int) (reply, string, error) {
+	line := verb
+	if arg != "" {
+		line += " " + arg
+	}
+	r, err := s.cmd(line)
+	if err != nil {
+		kind, err := s.readError(verb, err)
+		return r, kind, err
+	}
+	if r.code != want {
+		s.quit()
+		return r, KindProtocol, fmt.Errorf("the server answered %s with %s", verb, r)
+	}
+	return r, "", nil
 }
 
 // quit sends the courtesy commands before (each once the previous one was
