@@ -58,9 +58,7 @@ func emulateGoMTASTS(in Input) Verdict {
 		b.fail(NoPolicy, "TXT record has no id", "STS-TXT-9")
 		return b.v
 	}
-	if !reID.MatchString(id) {
-		b.note(fmt.Sprintf("accepts TXT id %q, which is not 1-32 letters or digits", clip(id)), "STS-TXT-9")
-	}
+	noteLaxID(b, id)
 	if !goMTASTSFetch.check(in, b) {
 		return b.v
 	}

@@ -61,9 +61,7 @@ func emulateMailauth(in Input) Verdict {
 	if !strings.HasPrefix(rec, "v=STSv1;") {
 		b.note(fmt.Sprintf("takes TXT record %q, which does not start with exactly \"v=STSv1;\"", clip(rec)), "STS-TXT-4", "STS-TXT-8")
 	}
-	if !reID.MatchString(id) {
-		b.note(fmt.Sprintf("accepts TXT id %q, which is not 1-32 letters or digits", clip(id)), "STS-TXT-9")
-	}
+	noteLaxID(b, id)
 	if !mailauthFetch.check(in, b) {
 		return b.v
 	}

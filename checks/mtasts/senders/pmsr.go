@@ -54,9 +54,7 @@ func emulatePMSR(in Input) Verdict {
 	if !strings.HasPrefix(rec, "v=STSv1;") {
 		b.note("keeps a record that does not start with exactly \"v=STSv1;\"", "STS-TXT-4", "STS-TXT-14")
 	}
-	if !reID.MatchString(fields["id"]) {
-		b.note(fmt.Sprintf("accepts TXT id %q, which is not 1-32 letters or digits", clip(fields["id"])), "STS-TXT-9")
-	}
+	noteLaxID(b, fields["id"])
 	if !pmsrFetch.check(in, b) {
 		return b.v
 	}

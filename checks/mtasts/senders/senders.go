@@ -336,6 +336,14 @@ func charsetParam(ct string) string {
 	return ""
 }
 
+// noteLaxID notes an id the reader takes although it is not 1-32 letters
+// or digits (STS-TXT-9): those that do not check the id's charset.
+func noteLaxID(b *builder, id string) {
+	if !reID.MatchString(id) {
+		b.note(fmt.Sprintf("accepts TXT id %q, which is not 1-32 letters or digits", clip(id)), "STS-TXT-9")
+	}
+}
+
 // selectOne returns the one TXT record keep accepts, or fails the verdict
 // with NoPolicy unless exactly one is accepted (STS-TXT-4, STS-TXT-5).
 func selectOne(b *builder, txt []string, keep func(string) bool, what string) (string, bool) {
