@@ -38,6 +38,22 @@ func Write(path string, data []byte, perm fs.FileMode) error {
 	return WriteHook(path, data, perm, nil)
 }
 
+// fill gives the new file f its mode, then data, fsyncs and closes it;
+// it closes f whatever fails.
+func fill(f *os.File, data []byte, perm fs.FileMode) error {
+	err := f.Chmod(perm)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // WriteHook is Write with hook run before each stage; an error from hook
 // aborts the write there as that stage's failure would. Tests use it to
 // simulate a crash or a full disk.
@@ -105,17 +121,7 @@ func WriteNew(path string, data []byte, perm fs.FileMode) error {
 	}
 	name := tmp.Name()
 	defer os.Remove(name)
-	err = tmp.Chmod(perm)
-	if err == nil {
-		_, err = tmp.Write(data)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := fill(tmp, data, perm); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err := os.Link(name, path); err != nil {
@@ -145,17 +151,7 @@ func writeExcl(path string, data []byte, perm fs.FileMode) error {
 		}
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	err = f.Chmod(perm)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := fill(f, data, perm); err != nil {
 		// Never leave a partial file under the final name.
 		os.Remove(path)
 		return fmt.Errorf("writing %s: %w", path, err)
