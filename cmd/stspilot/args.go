@@ -26,7 +26,7 @@ func domainArg(cmd *cobra.Command, args []string) error {
 
 // planArgs is the validator of plan: a WORKFLOW, then a DOMAIN.
 func planArgs(cmd *cobra.Command, args []string) error {
-	workflows := "rollout, promote, rollback or teardown"
+	workflows := "rollout, promote, rollback, teardown or mx-migrate"
 	switch len(args) {
 	case 0:
 		return usageErrorf("plan needs a WORKFLOW (%s) and a DOMAIN: %s WORKFLOW DOMAIN", workflows, cmd.CommandPath())

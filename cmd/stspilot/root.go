@@ -213,6 +213,7 @@ DNS and the policy file step by step, each step behind a live gate, and
 		newWorkflowCmd(f, workflow.Promote, nil),
 		newWorkflowCmd(f, workflow.Rollback, nil),
 		newWorkflowCmd(f, workflow.Teardown, nil),
+		newWorkflowCmd(f, workflow.MXMigrate, nil),
 		newWizardCmd(f, nil),
 		newDemoCmd(f, nil),
 		newServeCmd(f, nil),

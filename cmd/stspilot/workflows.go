@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -50,6 +51,10 @@ type WorkflowOptions struct {
 	TTL      time.Duration
 	To       string
 	MX       []string
+	// MXTo are the --to values of mx-migrate (HOST[:PREF][,...] each),
+	// Switch its --switch.
+	MXTo   []string
+	Switch string
 	// Reports are the TLS-RPT report paths of the evidence gate (--reports,
 	// config key reports); none: the gate has no reports configured.
 	Reports []string
@@ -106,8 +111,56 @@ func newWorkflowCmd(f *factory, wf workflow.Workflow, runF func(context.Context,
 	case workflow.Teardown:
 		cmd.Flags().BoolVar(&o.Req.KeepTLSRPT, "keep-tlsrpt", false, "leave the _smtp._tls record in place")
 		cmd.Flags().Var(&duration.Value{D: &o.Req.LastMaxAge, Seconds: true}, "last-max-age", "largest max_age ever published, when the journal does not know it (`DURATION`: 30d, 86400)")
+	case workflow.MXMigrate:
+		addMXMigrateFlags(cmd, o, "")
 	}
 	return cmd
+}
+
+// addMXMigrateFlags adds the flags of mx-migrate (prefix: "mx-migrate: "
+// in plan's help).
+func addMXMigrateFlags(cmd *cobra.Command, o *WorkflowOptions, prefix string) {
+	if cmd.Flags().Lookup("to") == nil {
+		cmd.Flags().StringArrayVar(&o.MXTo, "to", nil, prefix+"the whole target MX set, `HOST[:PREF][,HOST[:PREF]...]` (repeatable; preferences 10, 20, ... in the order given when left out)")
+	}
+	cmd.Flags().StringVar(&o.Switch, "switch", "", prefix+"how the MX records change, a `MODE`: provider (the DNS provider writes them; the default when it can) or manual (you change them; the published gate waits for every name server)")
+	cmd.Flags().BoolVar(&o.Req.KeepOld, "keep-old", false, prefix+"keep the old MX hosts' patterns in the final policy")
+}
+
+// parseMXTo reads the --to values of mx-migrate: HOST[:PREF] separated by
+// commas, preferences 10, 20, ... in order where left out.
+func parseMXTo(vals []string) ([]dnsprovider.MX, error) {
+	var out []dnsprovider.MX
+	n := 0
+	for _, v := range vals {
+		for _, item := range strings.Split(v, ",") {
+			item = strings.TrimSpace(item)
+			if item == "" {
+				continue
+			}
+			n++
+			host, pref, hasPref := strings.Cut(item, ":")
+			p := uint64(n * 10)
+			if hasPref {
+				var err error
+				if p, err = strconv.ParseUint(pref, 10, 16); err != nil {
+					return nil, fmt.Errorf("--to %q: the preference %q is not a number from 0 to 65535", item, pref)
+				}
+			}
+			h, err := domainname.Normalize(host)
+			if err != nil {
+				return nil, fmt.Errorf("--to %q: %v", item, err)
+			}
+			if !strings.Contains(h, ".") {
+				return nil, fmt.Errorf("--to %q: give the MX host's full name", item)
+			}
+			out = append(out, dnsprovider.MX{Pref: uint16(p), Host: h})
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("mx-migrate needs the target MX set: --to HOST[:PREF][,HOST[:PREF]...]")
+	}
+	return out, nil
 }
 
 func addWorkflowFlags(cmd *cobra.Command, o *WorkflowOptions) {
@@ -179,6 +232,21 @@ the _mta-sts record, the TLS-RPT record (unless --keep-tlsrpt) and the policy.`,
 			`  stspilot teardown example.com --yes               # mode none now; exit 3 and the date to come back
   stspilot teardown example.com --yes               # again after that date: deletes the records and the policy
   stspilot teardown example.com --yes --keep-tlsrpt --last-max-age 30d`
+	case workflow.MXMigrate:
+		return "mx-migrate DOMAIN --to HOST[:PREF][,...]", "Change the MX hosts under a live policy without losing mail",
+			`mx-migrate moves the domain to a new MX set (--to is the whole set) while a
+testing or enforce policy is live, so that no sender ever meets an MX host that
+a policy it may still hold does not cover (invariant 8). It checks every
+target (STARTTLS with a valid certificate for its name; in enforce a failing
+target is refused, exit 5), widens the policy to the old and the new hosts,
+waits until no sender may still hold a policy without the new ones, switches
+the MX records (through the provider, or --switch manual: shown, and the
+published gate waits), waits out the old MX records' TTL, then narrows the
+policy to the new hosts (unless --keep-old) and checks the result. A closed
+window exits 3 with the time to come back; run the same command again then.`,
+			`  stspilot mx-migrate example.com --to mx1.new.example.net,mx2.new.example.net --yes
+  stspilot mx-migrate example.com --to mx.new.example.net:5 --switch manual --yes --wait
+  stspilot plan mx-migrate example.com --to mx.new.example.net`
 	}
 	return "", "", "", ""
 }
@@ -279,6 +347,14 @@ Exit 0 when the plan can run, 3 when a gate is closed, 5 when it would be refuse
 				return &usageError{err}
 			}
 			o.Workflow, o.Domain = wf, args[1]
+			if wf != workflow.MXMigrate {
+				// --to is rollback's STAGE here.
+				o.To = "testing"
+				if n := len(o.MXTo); n > 0 {
+					o.To = o.MXTo[n-1]
+				}
+				o.MXTo = nil
+			}
 			return f.runWorkflowCmd(cmd, o, runF)
 		},
 	}
@@ -287,9 +363,10 @@ Exit 0 when the plan can run, 3 when a gate is closed, 5 when it would be refuse
 	cmd.Flags().StringSliceVar(&o.MX, "mx", nil, "rollout: mx `PATTERN`s of the policy (repeatable)")
 	cmd.Flags().BoolVar(&o.Req.WithoutReports, "without-reports", false, "promote: without TLS-RPT evidence")
 	cmd.Flags().StringArrayVar(&o.Reports, "reports", nil, "promote: TLS-RPT report `PATH` for the evidence gate (repeatable)")
-	cmd.Flags().StringVar(&o.To, "to", "testing", "rollback: a `STAGE`, testing or none")
+	cmd.Flags().StringArrayVar(&o.MXTo, "to", nil, "rollback: a `STAGE`, testing (default) or none; mx-migrate: the whole target MX set, HOST[:PREF][,...] (repeatable)")
 	cmd.Flags().BoolVar(&o.Req.KeepTLSRPT, "keep-tlsrpt", false, "teardown: keep the TLS-RPT record")
 	cmd.Flags().Var(&duration.Value{D: &o.Req.LastMaxAge, Seconds: true}, "last-max-age", "teardown: largest max_age ever published, a `DURATION` (30d, or seconds)")
+	addMXMigrateFlags(cmd, o, "mx-migrate: ")
 	return cmd
 }
 
@@ -330,6 +407,18 @@ func (o *WorkflowOptions) validate() error {
 	}
 	if o.Wait < 0 {
 		return usageErrorf("--wait must not be negative")
+	}
+	if o.Workflow == workflow.MXMigrate {
+		to, err := parseMXTo(o.MXTo)
+		if err != nil {
+			return &usageError{err}
+		}
+		switch o.Switch {
+		case "", workflow.MXSwitchProvider, workflow.MXSwitchManual:
+		default:
+			return usageErrorf("--switch must be provider or manual, not %q", o.Switch)
+		}
+		o.Req.MXTo, o.Req.MXSwitch, o.Req.MXTTL = to, o.Switch, o.TTL
 	}
 	// Without --yes and a terminal the run cannot go on, but the engine
 	// is still built first (runWorkflow), so that one message names
@@ -636,6 +725,9 @@ func newEngine(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error
 		Evidence:  evidence,
 		TTL:       o.TTL,
 		Command:   "stspilot " + string(o.Workflow),
+		ProbeMX: func(ctx context.Context, host string) checks.LiveMX {
+			return checks.ProbeMXHost(ctx, host, checks.Options{Resolvers: o.Resolvers, Timeout: timeout})
+		},
 	})
 }
 

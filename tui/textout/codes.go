@@ -19,6 +19,8 @@ var flags = map[workflow.Code]string{
 	workflow.CodeRUA:            "--rua",
 	workflow.CodeMXPattern:      "--mx",
 	workflow.CodeTo:             "--to",
+	workflow.CodeMXTo:           "--to HOST[:PREF]",
+	workflow.CodeMXSwitch:       "--switch",
 }
 
 // Flag is the command line's flag for code c ("" when it has none).
