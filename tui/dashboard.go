@@ -197,7 +197,7 @@ func (d dashModel) view() string {
 		}
 		errs, warns := 0, 0
 		var top []string
-		for _, f := range d.rep.Findings {
+		for _, f := range findings(d.rep, d.st) {
 			switch f.Severity {
 			case checks.SevError:
 				errs++

@@ -9,13 +9,49 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/workflow"
 )
 
 // findingsModel lists the live check's findings, each with its fix.
 type findingsModel struct {
 	c   *common
 	rep *checks.Report
+	// st is the last status: what blocks the next step beyond the live
+	// check (TLS-RPT failures) is a finding too.
+	st  *workflow.StatusReport
 	off int
+}
+
+// blockedFinding is the finding for TLS-RPT failures that block promote
+// (nil when nothing of the kind does): the live check cannot see them,
+// the status's refusal can.
+func blockedFinding(st *workflow.StatusReport) *checks.Finding {
+	if st == nil || st.Blocked == nil || st.Blocked.Code != workflow.CodeEvidence || st.Blocked.Override == workflow.CodeWithoutReports {
+		return nil
+	}
+	r := st.Blocked
+	observed := r.Reason
+	if len(r.Details) > 0 {
+		observed += ": " + strings.Join(r.Details, "; ")
+	}
+	return &checks.Finding{
+		ID: "tlsrpt.failures", Severity: checks.SevError, Subject: "_smtp._tls." + st.Domain + " reports",
+		Observed: observed,
+		Why:      "senders report TLS failures under the live policy: once it enforces, they would refuse that mail instead of delivering it",
+		Fix:      "fix what the reports name (the MX host and the result type); promote goes ahead once the reports under the live policy show no failures",
+	}
+}
+
+// findings are the live check's and the status's, errors and warnings.
+func findings(rep *checks.Report, st *workflow.StatusReport) []checks.Finding {
+	var out []checks.Finding
+	if f := blockedFinding(st); f != nil {
+		out = append(out, *f)
+	}
+	if rep != nil {
+		out = append(out, rep.Findings...)
+	}
+	return out
 }
 
 func (f findingsModel) scroll(km tea.KeyMsg) findingsModel {
@@ -36,7 +72,7 @@ func (f findingsModel) view() string {
 	var out []string
 	out = append(out, c.st.Bold.Render(fmt.Sprintf("Findings for %s (stage seen: %s)", f.rep.Domain, f.rep.Stage)))
 	n := 0
-	for _, x := range f.rep.Findings {
+	for _, x := range findings(f.rep, f.st) {
 		if x.Severity == checks.SevInfo {
 			continue
 		}

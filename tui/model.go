@@ -233,6 +233,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, clockTick()
 	case statusMsg:
 		m.dash.st, m.dash.stErr = msg.st, msg.err
+		m.findings.st = msg.st
 		if m.wait.active {
 			m.wait.rechecks++
 			m.wait.st = msg.st
@@ -842,27 +843,37 @@ func wrapLines(body string, w int) []string {
 	return lines
 }
 
+// boxText is the widest a question box's text may be: the box (border and
+// padding add 4) fits 60 columns, and the screen when it is narrower.
+func (m *Model) boxText() int { return max(min(m.c.width, 60)-4, 16) }
+
+// boxed wraps each paragraph of a question box to boxText.
+func (m *Model) boxed(paras ...string) string {
+	var lines []string
+	for _, p := range paras {
+		lines = append(lines, textout.Wrap(p, m.boxText(), 0)...)
+	}
+	return m.c.st.Box.Render(strings.Join(lines, "\n"))
+}
+
 func (m *Model) rollbackBox() string {
 	c := m.c
-	txt := c.st.Danger.Render("Emergency rollback of "+c.domain) + "\n" +
-		"Back to mode testing now: no soak or evidence gates; the policy\n" +
-		"is still served before its id changes. Senders may keep the old\n" +
-		"policy for its max_age (the run shows the risk window).\n"
+	paras := []string{c.st.Danger.Render("Emergency rollback of " + c.domain),
+		"Back to mode testing now: no soak or evidence gates; the policy is still served before its id changes. " +
+			"Senders may keep the old policy for its max_age (the run shows the risk window)."}
 	if st := m.dash.st; st != nil && st.Horizon != nil && st.Horizon.Worst != nil {
-		txt += c.st.Warn.Render("Whatever you do, "+worstLine(st.Horizon.Worst)+".") + "\n"
+		paras = append(paras, c.st.Warn.Render("Whatever you do, "+worstLine(st.Horizon.Worst)+"."))
 	}
 	if m.applying() {
-		txt += "The running " + string(m.apply.req.Workflow) + " is stopped first.\n"
+		paras = append(paras, "The running "+string(m.apply.req.Workflow)+" is stopped first.")
 	}
-	txt += c.st.Key.Render("y") + " roll back   " + c.st.Key.Render("n") + " cancel"
-	return c.st.Box.Render(txt)
+	paras = append(paras, c.st.Key.Render("y")+" roll back   "+c.st.Key.Render("n")+" cancel")
+	return m.boxed(paras...)
 }
 
 func (m *Model) quitBox() string {
 	c := m.c
-	txt := c.st.Warn.Render("A "+string(m.apply.req.Workflow)+" is running.") + "\n" +
-		"Quit anyway? The run stops at the next safe point; the journal\n" +
-		"records what was done, and the next run finishes the change.\n" +
-		c.st.Key.Render("y") + " quit   " + c.st.Key.Render("n") + " keep going"
-	return c.st.Box.Render(txt)
+	return m.boxed(c.st.Warn.Render("A "+string(m.apply.req.Workflow)+" is running."),
+		"Quit anyway? The run stops at the next safe point; the journal records what was done, and the next run finishes the change.",
+		c.st.Key.Render("y")+" quit   "+c.st.Key.Render("n")+" keep going")
 }

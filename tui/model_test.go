@@ -398,6 +398,11 @@ func TestRollbackKeyOnTheConfirmations(t *testing.T) {
 		if d.m.overlay != ovRollback || !strings.Contains(d.m.View(), "Emergency rollback of demo.test") {
 			t.Fatalf("! on the %s confirmation: overlay %d\n%s", wf, d.m.overlay, d.m.View())
 		}
+		for _, l := range strings.Split(d.m.rollbackBox(), "\n") {
+			if ansiWidth(l) > 60 {
+				t.Fatalf("the rollback question is wider than 60 columns:\n%s", d.m.rollbackBox())
+			}
+		}
 		d.key("n")
 		if d.m.overlay != ovNone || d.m.state != stConfirm || d.m.applying() {
 			t.Fatalf("n on the rollback question changed something: %s overlay %d", d.m.State(), d.m.overlay)
@@ -442,5 +447,50 @@ func TestQuitKeys(t *testing.T) {
 	s.until("the interrupt", func() bool { return s.quit })
 	if !s.interrupted {
 		t.Fatalf("ctrl+c on set-up: quit %v interrupted %v", s.quit, s.interrupted)
+	}
+}
+
+// TestTLSRPTFailuresAreAFinding: TLS-RPT reports with failures block
+// promote; the Findings screen lists that as a finding with its fix, and
+// the dashboard counts it.
+func TestTLSRPTFailuresAreAFinding(t *testing.T) {
+	w := newWorld(t)
+	d := drive(t, NewModel(context.Background(), w.opts))
+	rollout(d)
+	w.clock.Advance(15 * 24 * time.Hour)
+	d.key("enter")
+	d.ready()
+	d.key("x")
+	i := slices.IndexFunc(d.m.breaks.items, func(f Failure) bool { return f.Name == string(sandbox.TLSRPTFailing) })
+	d.key(string(breakKeys[i]))
+	d.until("promote blocked by the reports", func() bool {
+		st := d.m.dash.st
+		return st != nil && st.Blocked != nil && st.Blocked.Code == workflow.CodeEvidence && !d.m.dash.running
+	})
+	d.key("esc")
+	if v := d.m.View(); !strings.Contains(v, "✗ tlsrpt.failures") {
+		t.Errorf("the dashboard does not count the reports' failures:\n%s", v)
+	}
+	d.key("f")
+	if v := d.m.View(); !strings.Contains(v, "tlsrpt.failures") || !strings.Contains(v, "fix:") {
+		t.Errorf("findings screen lacks the TLS-RPT failures and their fix:\n%s", v)
+	}
+}
+
+// TestSetupHints: placeholders read as examples, the rua's follows the
+// domain typed, and a setting's help is never cut to its field.
+func TestSetupHints(t *testing.T) {
+	long := "API token with DNS edit rights on every zone the domain lives in, from the provider's console"
+	d := drive(t, NewModel(context.Background(), Options{Providers: []dnsprovider.Info{{Name: "acme", Settings: []dnsprovider.Setting{
+		{Name: "api_token", Env: "ACME_API_TOKEN", Secret: true, Required: true, Help: long}}}}}))
+	d.typeText("mail.example.org")
+	v := d.m.View()
+	for _, want := range []string{"e.g. mailto:tlsrpt@mail.example.org", "e.g. webroot:"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("set-up lacks %q:\n%s", want, v)
+		}
+	}
+	if !strings.Contains(strings.Join(strings.Fields(v), " "), long) {
+		t.Errorf("the setting's help is cut:\n%s", v)
 	}
 }

@@ -35,8 +35,26 @@ func newInput(placeholder, value string) textinput.Model {
 	in.Placeholder = placeholder
 	in.SetValue(value)
 	in.CharLimit = 512
-	in.Width = 40
+	in.Width = 50
 	return in
+}
+
+// hint is a placeholder that reads as an example, not as a value typed
+// (in every colour profile, NO_COLOR included).
+func hint(example string) string {
+	if example == "" {
+		return ""
+	}
+	return "e.g. " + example
+}
+
+// ruaHint follows the domain typed so far.
+func ruaHint(domain string) string {
+	domain = strings.TrimSpace(domain)
+	if domain == "" {
+		domain = "example.com"
+	}
+	return hint("mailto:tlsrpt@" + domain)
 }
 
 func newSetup(c *common) setupModel {
@@ -45,9 +63,12 @@ func newSetup(c *common) setupModel {
 		ps = dnsprovider.Providers(false)
 	}
 	s := setupModel{c: c, providers: ps,
-		domain:  newInput("example.com", c.opts.Domain),
-		publish: newInput("webroot:/srv/mta-sts or manual", ""),
-		rua:     newInput("mailto:tlsrpt@example.com", c.opts.RUA),
+		domain:  newInput(hint("example.com"), c.opts.Domain),
+		publish: newInput(hint("webroot:/srv/mta-sts")+" (empty: manual)", ""),
+		rua:     newInput(ruaHint(c.opts.Domain), c.opts.RUA),
+	}
+	for _, in := range []*textinput.Model{&s.domain, &s.publish, &s.rua} {
+		in.PlaceholderStyle = c.st.Subtle
 	}
 	s.pickProvider(0)
 	s.domain.Focus()
@@ -61,10 +82,13 @@ func (s *setupModel) pickProvider(i int) {
 	s.prov = (i + len(s.providers)) % len(s.providers)
 	s.settings = nil
 	for _, st := range s.providers[s.prov].Settings {
-		in := newInput(st.Help, "")
+		// The help is a line of its own (never cut to the field's
+		// width); the placeholder only shows the default.
+		in := newInput("", "")
 		if st.Default != "" && !st.Secret {
-			in.Placeholder = st.Default
+			in.Placeholder = hint(st.Default) + " (the default)"
 		}
+		in.PlaceholderStyle = s.c.st.Subtle
 		if st.Secret {
 			in.EchoMode = textinput.EchoPassword
 			in.EchoCharacter = '•'
@@ -145,6 +169,7 @@ func (s setupModel) update(msg tea.Msg) (setupModel, tea.Cmd, Setup, bool) {
 	if in := s.input(s.focus); in != nil {
 		*in, cmd = in.Update(msg)
 	}
+	s.rua.Placeholder = ruaHint(s.domain.Value())
 	return s, cmd, Setup{}, false
 }
 
@@ -201,7 +226,7 @@ func (s setupModel) view() string {
 		if f.s.Secret {
 			label += " (secret)"
 		}
-		fmt.Fprintf(&b, "%s%-14s\n     %s\n", mark(2+i), label, f.in.View())
+		fmt.Fprintf(&b, "%s%-14s %s\n     %s\n", mark(2+i), label, c.st.Subtle.Render(f.s.Help), f.in.View())
 	}
 	fmt.Fprintf(&b, "%s%-14s %s\n", mark(2+len(s.settings)), "publish", s.publish.View())
 	fmt.Fprintf(&b, "%s%-14s %s\n", mark(3+len(s.settings)), "TLS-RPT rua", s.rua.View())
