@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/stspilot/stspilot/internal/redact"
@@ -68,6 +69,12 @@ func wrapErr(provider string, r redactor, err error, authHint string) error {
 	case errors.Is(err, ErrConfig):
 		// A factory's own validation (a malformed URL, a half-given key pair).
 		e.class = ErrConfig
+	case errors.Is(err, errTooLarge) || strings.Contains(msg, errTooLarge.Error()):
+		// Our size cap (some libraries format it away with %v): the same
+		// answer again, never transient, whatever the words around it.
+	case errors.Is(err, ErrTransient):
+		// A failure our own client classed as transient.
+		e.class = ErrTransient
 	case reAuth.MatchString(msg):
 		e.class = ErrAuth
 		if authHint != "" {

@@ -186,6 +186,12 @@ func newCloudns(v Values) (LibdnsProvider, error) {
 	p := &cloudns.Provider{
 		AuthId: v["auth_id"], SubAuthId: v["sub_auth_id"], SubAuthUser: v["sub_auth_user"], AuthPassword: v["auth_password"],
 		HTTPClient: boundedHTTPClient(),
+		// One layer retries: ours (the adapter's retry of ErrTransient,
+		// bounded by the step's deadline). libdns/cloudns would also retry
+		// every transport or read failure up to 5 times with backoff from
+		// 1 s, under ours, and those include a response over our size cap,
+		// which no retry can fix.
+		OperationRetries: 1,
 	}
 	return p, nil
 }
