@@ -48,20 +48,30 @@ func DefaultDir() (string, error) {
 	return d, nil
 }
 
-// Open returns the Store in dir (DefaultDir when dir is ""), creating the
-// directory with mode 0700 when it does not exist. An existing directory
-// keeps its mode: teams may keep it in a shared repository.
-func Open(dir string) (*Store, error) {
+// absDir is the absolute path of the state directory dir (DefaultDir
+// when dir is ""), for Open and OpenExisting.
+func absDir(dir string) (string, error) {
 	if dir == "" {
 		d, err := DefaultDir()
 		if err != nil {
-			return nil, err
+			return "", err
 		}
 		dir = d
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return nil, fmt.Errorf("journal: state directory %s: %w", dir, err)
+		return "", fmt.Errorf("journal: state directory %s: %w", dir, err)
+	}
+	return abs, nil
+}
+
+// Open returns the Store in dir (DefaultDir when dir is ""), creating the
+// directory with mode 0700 when it does not exist. An existing directory
+// keeps its mode: teams may keep it in a shared repository.
+func Open(dir string) (*Store, error) {
+	abs, err := absDir(dir)
+	if err != nil {
+		return nil, err
 	}
 	if err = os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("journal: state directory: %w", err)
@@ -571,16 +581,9 @@ func sanitizeCommand(cmd string) string {
 // does not exist yet holds no journals: Peek returns nil and Domains
 // none. Anything that writes through the Store fails.
 func OpenExisting(dir string) (*Store, error) {
-	if dir == "" {
-		d, err := DefaultDir()
-		if err != nil {
-			return nil, err
-		}
-		dir = d
-	}
-	abs, err := filepath.Abs(dir)
+	abs, err := absDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("journal: state directory %s: %w", dir, err)
+		return nil, err
 	}
 	if fi, err := os.Stat(abs); err == nil && !fi.IsDir() {
 		return nil, fmt.Errorf("journal: state directory %s is not a directory", abs)
