@@ -53,17 +53,10 @@ func (e *Engine) Apply(ctx context.Context, req Request, confirmed *Plan, obs Ob
 		return nil, err
 	}
 	if confirmed != nil {
+		// The id the operator saw is not kept: a new one is minted when
+		// the change starts (mintID), as it is for every plan.
 		if err := samePlan(confirmed, p); err != nil {
 			return nil, err
-		}
-		if p.Target != nil && confirmed.Target != nil && p.Target.Text == confirmed.Target.Text && intentOf(j) == nil {
-			// Keep the id the operator saw.
-			p.Target.ID = confirmed.Target.ID
-			for i := range p.Steps {
-				if p.Steps[i].Kind == StepSetSTS {
-					p.Steps[i].After = txtrecord.STSRecord{ID: p.Target.ID}.String()
-				}
-			}
 		}
 	}
 	r := &run{e: e, txn: txn, obs: obs, p: p, j: j, pending: map[string]int{}, deadline: e.now().Add(opt.Wait), wait: opt.Wait > 0}
@@ -304,8 +297,10 @@ func (r *run) beginIntent() error {
 		return nil
 	}
 	if in := intentOf(r.j); in != nil && in.Target.Text == t.Text && in.Target.ID == t.ID {
+		// A change an earlier run started: same bytes, same id.
 		return nil
 	}
+	r.mintID(t)
 	// The intent keeps the rua value as written in the record, so that a
 	// later run sets the same destinations.
 	rua := strings.Join(r.p.RUA, ",")
@@ -313,6 +308,43 @@ func (r *run) beginIntent() error {
 	target.ServedAt, target.PublishedAt = time.Time{}, time.Time{}
 	r.j.Intent = &journal.Intent{Workflow: string(r.p.Workflow), Target: &target, RUA: rua, Run: r.txn.Run(), StartedAt: r.e.now()}
 	return r.record(journal.Entry{Step: "0-intent", Kind: stepIntent.Journal(), Name: txtrecord.PolicyURL(r.p.Domain), After: t.Text, PolicyID: t.ID, MaxAge: t.MaxAge}, journal.Done)
+}
+
+// mintID gives t the id of this moment, when its change starts: the plan
+// minted t's id when it was made, and a run that waited (a soak, a window,
+// a prompt) would otherwise publish the time of the plan, not the time the
+// policy was first written (docs/design.md, "The id scheme"). The steps
+// that name the planned id (set the id, delete it after a teardown's
+// window) name the new one. An id the plan did not mint is kept: the live
+// id of the same bytes (nothing to change) and an id that is not of the
+// scheme for t's bytes. A started change keeps its intent's id
+// (beginIntent).
+func (r *run) mintID(t *Policy) {
+	live := ""
+	if rep := r.p.Live; rep != nil && rep.Live != nil {
+		live = rep.Live.STS.ID
+	}
+	if t.ID == "" || t.ID == live {
+		return
+	}
+	if rec, ok := mtasts.VerifyID(t.ID, []byte(t.Text)); !rec || !ok {
+		return
+	}
+	now := r.e.now()
+	id := mtasts.NewID(now, []byte(t.Text))
+	if id == live { // never reuse the live id by accident
+		id = mtasts.NewID(now.Add(time.Second), []byte(t.Text))
+	}
+	if id == t.ID {
+		return
+	}
+	oldRec, newRec := txtrecord.STSRecord{ID: t.ID}.String(), txtrecord.STSRecord{ID: id}.String()
+	for i := range r.p.Steps {
+		s := &r.p.Steps[i]
+		s.Before = strings.ReplaceAll(s.Before, oldRec, newRec)
+		s.After = strings.ReplaceAll(s.After, oldRec, newRec)
+	}
+	t.ID = id
 }
 
 func (r *run) change(ctx context.Context, s *Step) error {
