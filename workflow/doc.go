@@ -20,7 +20,9 @@
 // and 4): write the new policy file through the Publisher; the served gate
 // (every address of mta-sts.DOMAIN serves exactly the new bytes); set the
 // TLS-RPT record (rollout); set the _mta-sts record to a new id; the
-// published gate (every authoritative name server answers it). Teardown
+// published gate (every authoritative name server answers it). The new
+// id carries the time the change starts (the intent is journaled just
+// before the policy is written), not the time of the plan. Teardown
 // first publishes mode none the same way, waits out the cache window, and
 // only then deletes the records and the policy file. The kinds of step are
 // one table (steps.go): its journal kind, label and executor.
