@@ -2,7 +2,10 @@ package dnsprovider
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -217,8 +220,32 @@ func newDynu(v Values) (LibdnsProvider, error) {
 	// client of its own; run the Once now and give it ours instead.
 	c := dynu.NewClient(p.APIToken)
 	c.HTTPClient = boundedHTTPClient()
+	c.HTTPClient.Transport = closedEarlyTransient{c.HTTPClient.Transport}
 	p.Once.Do(func() { p.Client = c })
 	return p, nil
+}
+
+// closedEarlyTransient turns a connection the server closed before it
+// answered (io.EOF from the transport) into an ErrTransient that is not
+// io.EOF, for libdns/dynu v1.0.0: that is the one error the library
+// retries itself (client.go, doRetryWithCustomError, with backoff for up
+// to 15 minutes), and it reports each retry through log.Printf, on the
+// process's global logger, which a library must not write to and which
+// no option of the library can redirect. Without an io.EOF the library
+// neither retries nor logs; our own retry, bounded by the step's
+// deadline, retries the ErrTransient instead, as the library did (reads
+// and writes alike). The library's logged text was the transport error,
+// which holds the request URL and not the API key (a header), but now
+// nothing of it is logged at all; the error reaches the user through
+// wrapErr's redaction like every other.
+type closedEarlyTransient struct{ rt http.RoundTripper }
+
+func (c closedEarlyTransient) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.rt.RoundTrip(req)
+	if err != nil && errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: the server closed the connection without an answer (EOF)", ErrTransient)
+	}
+	return resp, err
 }
 
 // --- Gandi ------------------------------------------------------------------
