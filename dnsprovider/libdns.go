@@ -58,12 +58,13 @@ type rawTXT struct {
 	ttl   time.Duration
 }
 
-func (a *libdnsAdapter) read(ctx context.Context, zone, name string) (TXTSet, []rawTXT, error) {
-	rel, err := relativeName(zone, name)
+// records gets every record of zone (retried, logged), for reading the
+// RRsets at name, which it returns relative to zone.
+func (a *libdnsAdapter) records(ctx context.Context, zone, name string) (rel string, recs []libdns.Record, err error) {
+	rel, err = relativeName(zone, name)
 	if err != nil {
-		return TXTSet{}, nil, fmt.Errorf("%s: %w", a.name, err)
+		return "", nil, fmt.Errorf("%s: %w", a.name, err)
 	}
-	var recs []libdns.Record
 	err = retry(ctx, a.retry, func() error {
 		var e error
 		start := time.Now()
@@ -71,6 +72,14 @@ func (a *libdnsAdapter) read(ctx context.Context, zone, name string) (TXTSet, []
 		a.logCall(ctx, "get", zone, start, len(recs), e)
 		return a.err(e)
 	})
+	if err != nil {
+		return "", nil, err
+	}
+	return rel, recs, nil
+}
+
+func (a *libdnsAdapter) read(ctx context.Context, zone, name string) (TXTSet, []rawTXT, error) {
+	rel, recs, err := a.records(ctx, zone, name)
 	if err != nil {
 		return TXTSet{}, nil, err
 	}

@@ -155,18 +155,7 @@ type rawMX struct {
 }
 
 func (a *libdnsAdapter) readMX(ctx context.Context, zone, name string) (MXSet, []rawMX, error) {
-	rel, err := relativeName(zone, name)
-	if err != nil {
-		return MXSet{}, nil, fmt.Errorf("%s: %w", a.name, err)
-	}
-	var recs []libdns.Record
-	err = retry(ctx, a.retry, func() error {
-		var e error
-		start := time.Now()
-		recs, e = a.p.GetRecords(ctx, zoneArg(zone))
-		a.logCall(ctx, "get", zone, start, len(recs), e)
-		return a.err(e)
-	})
+	rel, recs, err := a.records(ctx, zone, name)
 	if err != nil {
 		return MXSet{}, nil, err
 	}
