@@ -494,3 +494,53 @@ func TestSetupHints(t *testing.T) {
 		t.Errorf("the setting's help is cut:\n%s", v)
 	}
 }
+
+// TestPlanScrollsByLineAndPage: j/k move a line, space and pgdn a page,
+// pgup back; the last line says how to scroll while the plan goes on.
+func TestPlanScrollsByLineAndPage(t *testing.T) {
+	w := newWorld(t)
+	d := drive(t, NewModel(context.Background(), w.opts))
+	rollout(d)
+	w.clock.Advance(24 * time.Hour)
+	d.key("enter")
+	d.ready()
+	d.key("p")
+	d.until("the promote plan", func() bool { return d.m.state == stPlan })
+	if v := d.m.View(); !strings.Contains(v, "space/pgdn or j/↓ scrolls") {
+		t.Fatalf("the plan does not say how to scroll:\n%s", v)
+	}
+	d.key("j")
+	if d.m.plan.off != 1 {
+		t.Fatalf("j: offset %d", d.m.plan.off)
+	}
+	d.key("k")
+	d.send(tea.KeyMsg{Type: tea.KeySpace, Runes: []rune{' '}})
+	d.m.View()
+	if d.m.plan.off < 2 || !strings.Contains(d.m.View(), "gate live") {
+		t.Fatalf("space: offset %d\n%s", d.m.plan.off, d.m.View())
+	}
+	d.send(tea.KeyMsg{Type: tea.KeyPgUp})
+	if d.m.plan.off != 0 {
+		t.Fatalf("pgup: offset %d", d.m.plan.off)
+	}
+	d.send(tea.KeyMsg{Type: tea.KeyPgDown})
+	if d.m.plan.off == 0 {
+		t.Fatal("pgdn did not scroll")
+	}
+}
+
+// TestClockTicks: the header clock and the countdowns are drawn again
+// every second while nothing else happens.
+func TestClockTicks(t *testing.T) {
+	w := newWorld(t)
+	m := NewModel(context.Background(), w.opts)
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	before := m.View()
+	w.clock.Advance(3 * time.Hour)
+	if _, cmd := m.Update(clockMsg{}); cmd == nil {
+		t.Fatal("the clock tick is not re-armed")
+	}
+	if after := m.View(); after == before || !strings.Contains(after, w.clock.Now().UTC().Format("2006-01-02 15:04")) {
+		t.Fatalf("the header clock did not move:\n%s", after)
+	}
+}

@@ -169,7 +169,11 @@ func (p planModel) view() string {
 			if !g.Open {
 				mark = c.st.Warn.Render("⏸ closed")
 			}
-			add(fmt.Sprintf("gate %-8s %s %s", g.Kind, mark, g.Reason))
+			reason := g.Reason
+			if pl.Refusal != nil && reason == pl.Refusal.Reason {
+				reason = "(the refusal above)" // said once
+			}
+			add(fmt.Sprintf("gate %-8s %s %s", g.Kind, mark, reason))
 		}
 	}
 	if pl.Risk != nil {
