@@ -6,9 +6,9 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/x/ansi"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/tui/textout"
 	"github.com/stspilot/stspilot/workflow"
 )
 
@@ -179,7 +179,7 @@ func (w waitModel) blockedView(rep *checks.Report) string {
 	label := func(s string) string { return c.st.Subtle.Render(fmt.Sprintf("%-*s", labelW, s)) }
 	// field wraps text under its label, continuation lines hanging.
 	field := func(l, text string) {
-		for i, line := range strings.Split(ansi.Wrap(text, max(c.width-labelW, 20), " "), "\n") {
+		for i, line := range textout.Wrap(text, max(c.width-labelW, 20), 0) {
 			if i > 0 {
 				l = ""
 			}

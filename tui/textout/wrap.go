@@ -15,20 +15,24 @@ import (
 // own rather than being cut. Runs of spaces are kept where the line does not
 // break (aligned columns survive). Newlines in text start new lines.
 // Escape sequences count as zero width, so styled words may be wrapped.
-func wrap(text string, width int) []string { return Wrap(text, width, 0) }
+func wrap(text string, width int) []string { return wrapText(text, width, 0, false) }
 
 // Wrap is wrap for screens: the continuation lines of a paragraph are
 // indented indent cells more than the paragraph's own indentation (at most
 // half the width), so that they read as part of the line above. URLs, host
 // names, addresses and timestamps ("2030-01-17 00:00 UTC" breaks only at
 // its spaces) are never split at a hyphen or a slash.
-func Wrap(text string, width, indent int) []string {
+func Wrap(text string, width, indent int) []string { return wrapText(text, width, indent, true) }
+
+// wrapText is wrap, with continuation lines indented, and timestamps
+// glued when glue is set.
+func wrapText(text string, width, indent int, glue bool) []string {
 	if width < 1 {
 		width = 1
 	}
 	text = strings.ToValidUTF8(text, "\uFFFD")
 	glued := false
-	if indent > 0 {
+	if glue {
 		// A timestamp with a time of day stays on one line: its spaces
 		// are glued (no-break spaces) while wrapping.
 		g := stampSpaces.ReplaceAllStringFunc(text, func(s string) string { return strings.ReplaceAll(s, " ", "\u00a0") })
