@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/stspilot/stspilot/dnsprovider"
@@ -17,80 +18,74 @@ type AuthPublished struct {
 
 // Check implements PublishedChecker.
 func (a AuthPublished) Check(ctx context.Context, zone, name string, want func(dnsprovider.TXTSet) bool) GateResult {
-	g := GateResult{Kind: GatePublished}
 	res, err := dnsprovider.ReadAuthoritative(ctx, a.Resolver, zone, name, want)
 	if err != nil {
-		g.Reason = fmt.Sprintf("asking the name servers of %s: %v", strings.TrimSuffix(zone, "."), err)
-		return g
+		return nsGate(zone, nil, err, "")
 	}
+	var targets []TargetStatus
 	for _, s := range res.Servers {
-		ts := TargetStatus{Name: strings.TrimSuffix(s.NS, "."), State: StatePending}
-		if s.Addr.IsValid() {
-			ts.Addr = s.Addr.String()
-		}
-		switch s.State {
-		case dnsprovider.ServerOK:
-			ts.State = StateOK
-		case dnsprovider.ServerLame:
-			ts.State = StateLame
-		case dnsprovider.ServerUnreachable:
-			ts.State = StateUnreachable
-		}
-		switch {
-		case s.Error != "":
-			ts.Detail = s.Error
-		case len(s.Answer.Values) == 0:
-			ts.Detail = "no TXT record (" + s.Rcode + ")"
-		default:
-			ts.Detail = strings.Join(s.Answer.Values, " | ")
-		}
-		g.Targets = append(g.Targets, ts)
+		targets = append(targets, nsTarget(s.NS, s.Addr, s.State, s.Error, s.Rcode, "TXT", s.Answer.Values))
 	}
-	if len(g.Targets) == 0 {
-		g.Reason = "the zone " + strings.TrimSuffix(zone, ".") + " has no name server to ask"
-		return g
-	}
-	return summarize(g, "the name servers of "+strings.TrimSuffix(zone, "."), "answer the new record")
+	return nsGate(zone, targets, nil, "answer the new record")
 }
 
 // CheckMX implements MXPublishedChecker: every address of every name
 // server of zone answers, without recursion, an MX RRset at name that want
 // accepts.
 func (a AuthPublished) CheckMX(ctx context.Context, zone, name string, want func(dnsprovider.MXSet) bool) GateResult {
-	g := GateResult{Kind: GatePublished}
 	res, err := dnsprovider.ReadAuthoritativeMX(ctx, a.Resolver, zone, name, want)
 	if err != nil {
-		g.Reason = fmt.Sprintf("asking the name servers of %s: %v", strings.TrimSuffix(zone, "."), err)
-		return g
+		return nsGate(zone, nil, err, "")
 	}
+	var targets []TargetStatus
 	for _, s := range res {
-		ts := TargetStatus{Name: strings.TrimSuffix(s.NS, "."), State: StatePending}
-		if s.Addr.IsValid() {
-			ts.Addr = s.Addr.String()
-		}
-		switch s.State {
-		case dnsprovider.ServerOK:
-			ts.State = StateOK
-		case dnsprovider.ServerLame:
-			ts.State = StateLame
-		case dnsprovider.ServerUnreachable:
-			ts.State = StateUnreachable
-		}
-		switch {
-		case s.Error != "":
-			ts.Detail = s.Error
-		case len(s.Answer.Records) == 0:
-			ts.Detail = "no MX record (" + s.Rcode + ")"
-		default:
-			ts.Detail = strings.Join(mxLines(s.Answer.Records), " | ")
-		}
-		g.Targets = append(g.Targets, ts)
+		targets = append(targets, nsTarget(s.NS, s.Addr, s.State, s.Error, s.Rcode, "MX", mxLines(s.Answer.Records)))
 	}
-	if len(g.Targets) == 0 {
-		g.Reason = "the zone " + strings.TrimSuffix(zone, ".") + " has no name server to ask"
+	return nsGate(zone, targets, nil, "answer the new MX set")
+}
+
+// nsTarget is one address of one name server as a target of the published
+// gate: its state, then its error, its answer (lines) or that it has no
+// record of kind (with the response code).
+func nsTarget(ns string, addr netip.Addr, state dnsprovider.ServerState, errText, rcode, kind string, answer []string) TargetStatus {
+	ts := TargetStatus{Name: strings.TrimSuffix(ns, "."), State: StatePending}
+	if addr.IsValid() {
+		ts.Addr = addr.String()
+	}
+	switch state {
+	case dnsprovider.ServerOK:
+		ts.State = StateOK
+	case dnsprovider.ServerLame:
+		ts.State = StateLame
+	case dnsprovider.ServerUnreachable:
+		ts.State = StateUnreachable
+	}
+	switch {
+	case errText != "":
+		ts.Detail = errText
+	case len(answer) == 0:
+		ts.Detail = "no " + kind + " record (" + rcode + ")"
+	default:
+		ts.Detail = strings.Join(answer, " | ")
+	}
+	return ts
+}
+
+// nsGate is the published gate over the targets of zone's name servers,
+// which must all answer what; err says they could not be asked.
+func nsGate(zone string, targets []TargetStatus, err error, what string) GateResult {
+	g := GateResult{Kind: GatePublished}
+	z := strings.TrimSuffix(zone, ".")
+	if err != nil {
+		g.Reason = fmt.Sprintf("asking the name servers of %s: %v", z, err)
 		return g
 	}
-	return summarize(g, "the name servers of "+strings.TrimSuffix(zone, "."), "answer the new MX set")
+	g.Targets = targets
+	if len(g.Targets) == 0 {
+		g.Reason = "the zone " + z + " has no name server to ask"
+		return g
+	}
+	return summarize(g, "the name servers of "+z, what)
 }
 
 // ReadMX implements MXReader: the MX RRset most authoritative servers
