@@ -38,16 +38,13 @@ func (z *rfc2136Zone) ReplaceRecords(ctx context.Context, zone string, del, add 
 	var ins []dns.RR
 	for _, r := range add {
 		rr := r.RR()
-		name := rr.Name
-		if !strings.HasSuffix(name, ".") {
-			name = libdns.AbsoluteName(name, zone)
-		}
+		name := ownerName(rr, zone)
 		if mx, ok := r.(libdns.MX); ok {
-			ins = append(ins, &dns.MX{Hdr: dns.RR_Header{Name: dns.Fqdn(name), Rrtype: dns.TypeMX, Class: dns.ClassINET, Ttl: uint32(rr.TTL / time.Second)},
+			ins = append(ins, &dns.MX{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeMX, Class: dns.ClassINET, Ttl: uint32(rr.TTL / time.Second)},
 				Preference: mx.Preference, Mx: dns.Fqdn(mx.Target)})
 			continue
 		}
-		t := &dns.TXT{Hdr: dns.RR_Header{Name: dns.Fqdn(name), Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: uint32(rr.TTL / time.Second)}}
+		t := &dns.TXT{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: uint32(rr.TTL / time.Second)}}
 		for _, s := range SplitTXT(txtText(r)) {
 			t.Txt = append(t.Txt, escapeTXT(s))
 		}
@@ -92,17 +89,14 @@ func (z *rfc2136Zone) exactTXT(ctx context.Context, zone string, del []libdns.Re
 	var out []dns.RR
 	for _, r := range del {
 		rr := r.RR()
-		name := rr.Name
-		if !strings.HasSuffix(name, ".") {
-			name = libdns.AbsoluteName(name, zone)
-		}
+		name := ownerName(rr, zone)
 		if mx, ok := r.(libdns.MX); ok {
 			// An MX record's RDATA is exact as it is: delete it as such.
-			out = append(out, &dns.MX{Hdr: dns.RR_Header{Name: strings.ToLower(dns.Fqdn(name)), Rrtype: dns.TypeMX, Class: dns.ClassINET},
+			out = append(out, &dns.MX{Hdr: dns.RR_Header{Name: strings.ToLower(name), Rrtype: dns.TypeMX, Class: dns.ClassINET},
 				Preference: mx.Preference, Mx: strings.ToLower(dns.Fqdn(mx.Target))})
 			continue
 		}
-		want[strings.ToLower(dns.Fqdn(name))+"\x00"+txtText(r)] = true
+		want[strings.ToLower(name)+"\x00"+txtText(r)] = true
 	}
 	if len(want) == 0 {
 		return out, nil
@@ -117,6 +111,16 @@ func (z *rfc2136Zone) exactTXT(ctx context.Context, zone string, del []libdns.Re
 		}
 	}
 	return out, nil
+}
+
+// ownerName is the absolute owner name of rr, a record of zone: its name
+// is relative to zone unless it ends in a dot.
+func ownerName(rr libdns.RR, zone string) string {
+	name := rr.Name
+	if !strings.HasSuffix(name, ".") {
+		name = libdns.AbsoluteName(name, zone)
+	}
+	return dns.Fqdn(name)
 }
 
 func txtText(r libdns.Record) string {
