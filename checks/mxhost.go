@@ -21,19 +21,12 @@ func ProbeMXHost(ctx context.Context, host string, opt Options) LiveMX {
 		return live
 	}
 	live.Host = h
-	servers := opt.Resolvers
-	if len(servers) == 0 {
-		servers, err = dnsprobe.SystemServers(resolvConf)
-		if err != nil {
-			live.NoAddress, live.Problem = true, "no DNS resolver: "+err.Error()
-			return live
-		}
+	servers, err := opt.servers()
+	if err != nil {
+		live.NoAddress, live.Problem = true, "no DNS resolver: "+err.Error()
+		return live
 	}
-	timeout := opt.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := opt.bound(ctx)
 	defer cancel()
 	res := &dnsprobe.Resolver{Servers: servers}
 	addrs := res.Addrs(ctx, h)

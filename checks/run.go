@@ -71,6 +71,24 @@ type mxObs struct {
 	probes []smtpprobe.Result
 }
 
+// servers are the resolvers to ask: opt.Resolvers, or the system's when
+// none are given.
+func (opt Options) servers() ([]string, error) {
+	if len(opt.Resolvers) > 0 {
+		return opt.Resolvers, nil
+	}
+	return dnsprobe.SystemServers(resolvConf)
+}
+
+// bound limits ctx to opt.Timeout, DefaultTimeout when that is not set.
+func (opt Options) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	timeout := opt.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	return context.WithTimeout(ctx, timeout)
+}
+
 // Run checks one domain live. It never returns nil; a domain that could not
 // be checked at all has Report.Error set (and no findings).
 func Run(ctx context.Context, input string, opt Options) *Report {
@@ -90,19 +108,12 @@ func Run(ctx context.Context, input string, opt Options) *Report {
 	if input != domain {
 		rep.Input = input
 	}
-	servers := opt.Resolvers
-	if len(servers) == 0 {
-		servers, err = dnsprobe.SystemServers(resolvConf)
-		if err != nil {
-			rep.Error = "no DNS resolver: " + err.Error() + " (give one with --resolver)"
-			return rep
-		}
+	servers, err := opt.servers()
+	if err != nil {
+		rep.Error = "no DNS resolver: " + err.Error() + " (give one with --resolver)"
+		return rep
 	}
-	timeout := opt.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := opt.bound(ctx)
 	defer cancel()
 
 	obs := probe(ctx, domain, servers, opt, now)
