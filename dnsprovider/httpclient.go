@@ -29,7 +29,7 @@ type HTTPDoer interface {
 // providerTransport carries the requests of every client this package
 // hands to a provider; tests replace it (SetProviderTransportForTest) to
 // reach a fake server through the very client a provider was given.
-var providerTransport http.RoundTripper = http.DefaultTransport
+var providerTransport = http.DefaultTransport
 
 // newHTTPClient is the production client: a timeout on every request.
 func newHTTPClient() *http.Client {

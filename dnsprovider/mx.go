@@ -269,7 +269,7 @@ func (a *libdnsAdapter) SetMX(ctx context.Context, zone, name string, want []MX,
 		}
 	}
 	for i, step := range steps {
-		if err := retry(ctx, a.retry, step); err != nil {
+		if err = retry(ctx, a.retry, step); err != nil {
 			if i == 0 {
 				if after, _, rerr := a.readMX(ctx, zone, name); rerr == nil && after.Equal(before) {
 					return ch, err

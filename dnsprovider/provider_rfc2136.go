@@ -184,7 +184,7 @@ func (z *rfc2136Zone) server(ctx context.Context) (string, error) {
 	if err != nil { // NewRFC2136Config gives HOST:PORT
 		return "", configErr("rfc2136", "%v: RFC2136_SERVER %q is not host:port", ErrConfig, z.cfg.Server)
 	}
-	if _, err := netip.ParseAddr(host); err == nil {
+	if _, perr := netip.ParseAddr(host); perr == nil {
 		z.addr = z.cfg.Server
 		return z.addr, nil
 	}

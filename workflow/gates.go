@@ -35,10 +35,10 @@ const (
 type GateState string
 
 const (
-	// GateWaiting: the gate opens by itself (a window ends at NextAt; a
+	// GateWaiting means the gate opens by itself (a window ends at NextAt; a
 	// change propagates and the next poll may see it).
 	GateWaiting GateState = "waiting"
-	// GateBlocked: the gate opens only once something is fixed (an
+	// GateBlocked means the gate opens only once something is fixed (an
 	// address of the policy host answers an error); NextAt is only the
 	// next re-check, never a time it opens.
 	GateBlocked GateState = "blocked"

@@ -51,8 +51,9 @@ const (
 	GateFinal GateKind = "final"
 )
 
-// The step kind of the switch.
-const StepSetMX StepKind = "set-mx" // the domain's MX RRset set to the target set
+// StepSetMX is the step kind of the switch: the domain's MX RRset set to
+// the target set.
+const StepSetMX StepKind = "set-mx"
 
 // Journal kinds of the mx-migrate workflow.
 const (

@@ -293,8 +293,8 @@ func (s *session) command(verb, arg string, want int) (reply, string, error) {
 	}
 	r, err := s.cmd(line)
 	if err != nil {
-		kind, err := s.readError(verb, err)
-		return r, kind, err
+		kind, rerr := s.readError(verb, err)
+		return r, kind, rerr
 	}
 	if r.code != want {
 		s.quit()

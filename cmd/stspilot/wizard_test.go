@@ -100,7 +100,7 @@ func TestWizardCtrlCExits130(t *testing.T) {
 		want int
 	}{{"\x03", exitInterrupted}, {"ab\x03", exitInterrupted}} {
 		pr, pw := io.Pipe()
-		defer pw.Close()
+		t.Cleanup(func() { pw.Close() })
 		s := &IOStreams{In: pr, Out: io.Discard, ErrOut: io.Discard}
 		go func() {
 			time.Sleep(200 * time.Millisecond) // the set-up screen is up

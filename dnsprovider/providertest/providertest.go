@@ -309,12 +309,12 @@ func runMX(t *testing.T, h Harness, p dnsprovider.MXProvider, ctxFor func(*testi
 	if !got.Equal(ch.After) {
 		t.Errorf("MXChange.After %s differs from the read-back %s", ch.After, got)
 	}
-	if _, err := p.SetMX(ctx, h.Zone, other, []dnsprovider.MX{{Pref: 5, Host: host("mx3")}}, 300*time.Second); err != nil {
+	if _, err = p.SetMX(ctx, h.Zone, other, []dnsprovider.MX{{Pref: 5, Host: host("mx3")}}, 300*time.Second); err != nil {
 		t.Fatalf("SetMX other: %v", err)
 	}
 	// Idempotent.
-	if ch, err := p.SetMX(ctx, h.Zone, name, want, 600*time.Second); err != nil || ch.Changed {
-		t.Errorf("re-set: changed=%v err=%v", ch.Changed, err)
+	if again, aerr := p.SetMX(ctx, h.Zone, name, want, 600*time.Second); aerr != nil || again.Changed {
+		t.Errorf("re-set: changed=%v err=%v", again.Changed, aerr)
 	}
 	// Replace, keeping the TTL of the replaced RRset.
 	ch, err = p.SetMX(ctx, h.Zone, name, []dnsprovider.MX{{Pref: 10, Host: host("mx5")}}, 0)

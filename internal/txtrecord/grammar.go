@@ -142,15 +142,15 @@ func SplitFields(rest string) (lead string, fields []string) {
 type LeadIssue int
 
 const (
-	// LeadNone: nothing ("v=STSv1;"), or blanks that end the record.
+	// LeadNone is nothing ("v=STSv1;"), or blanks that end the record.
 	LeadNone LeadIssue = iota
-	// LeadBlank: only spaces or tabs, then a ';' ("v=STSv1 ;"): the
+	// LeadBlank is only spaces or tabs, then a ';' ("v=STSv1 ;"): the
 	// grammar allows it, selection by an exact "v=STSv1;" does not.
 	LeadBlank
-	// LeadUnseparated: a blank, then text with no ';' before it
+	// LeadUnseparated is a blank, then text with no ';' before it
 	// ("v=STSv1 id=1"); SplitLead makes that text the first field.
 	LeadUnseparated
-	// LeadJunk: other text right after the tag ("v=STSv1x;").
+	// LeadJunk is other text right after the tag ("v=STSv1x;").
 	LeadJunk
 )
 

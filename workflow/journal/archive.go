@@ -134,7 +134,7 @@ func (h *Handle) rotate(j *Journal) (*Journal, []byte, error) {
 	if n == 0 {
 		return nil, nil, errors.New("journal: no completed entry to move to the archive")
 	}
-	if err := h.s.appendArchive(h.domain, j.Entries[:n]); err != nil {
+	if err = h.s.appendArchive(h.domain, j.Entries[:n]); err != nil {
 		return nil, nil, err
 	}
 	r := *j
@@ -197,7 +197,7 @@ func (s *Store) appendArchive(d string, entries []Entry) error {
 			if err := s.shiftArchives(d); err != nil {
 				return err
 			}
-			cur, dirty = slices.Clone(header), false
+			cur = slices.Clone(header) // dirty again below
 		}
 		cur = append(cur, line...)
 		dirty = true

@@ -51,13 +51,12 @@ type ACME struct {
 	managed []string
 }
 
-// NewACME builds certificate management over certmagic with TLS-ALPN-01
-// (HTTP-01 is off: serve listens for HTTPS only).
-
 // ErrCARoots wraps a failure to read the roots trusted for the ACME CA's
 // own HTTPS.
 var ErrCARoots = errors.New("the ACME CA's roots")
 
+// NewACME builds certificate management over certmagic with TLS-ALPN-01
+// (HTTP-01 is off: serve listens for HTTPS only).
 func NewACME(o ACMEOptions, policies *Policies) (*ACME, error) {
 	if o.Dir == "" {
 		return nil, errors.New("acme: no directory")

@@ -217,8 +217,8 @@ func (rc *Receiver) receive(ctx context.Context, body io.Reader, gz bool, domain
 		}
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			if err := raw.failure(maxBody, false); err != nil {
-				return "", false, err
+			if ferr := raw.failure(maxBody, false); ferr != nil {
+				return "", false, ferr
 			}
 			return "", false, refuse(http.StatusBadRequest, "gzip: %v", err)
 		}
@@ -334,7 +334,7 @@ func (rc *Receiver) store(ctx context.Context, meta ReportMeta, domain string, s
 			if exists {
 				break // other content: the next name
 			}
-			if err := ctx.Err(); err != nil {
+			if ctx.Err() != nil {
 				return "", false, refuseCtx(ctx)
 			}
 			err = st.link(path)

@@ -32,13 +32,13 @@ func Dial(ctx context.Context, target string) (net.Conn, error) {
 type Class int
 
 const (
-	// Other: none of the below; the error says what.
+	// Other is none of the below; the error says what.
 	Other Class = iota
-	// Refused: nothing listens on the port (ECONNREFUSED).
+	// Refused means nothing listens on the port (ECONNREFUSED).
 	Refused
-	// Timeout: the deadline passed or the context ended (see IsTimeout).
+	// Timeout means the deadline passed or the context ended (see IsTimeout).
 	Timeout
-	// NoRoute: the network or host is unreachable from here, or the
+	// NoRoute means the network or host is unreachable from here, or the
 	// local address is not available.
 	NoRoute
 )
