@@ -72,9 +72,10 @@ func TestWorkflowEvidenceGate(t *testing.T) {
 	}
 	reports := t.TempDir()
 
-	// No reports for the live policy: refused, and --without-reports named.
+	// No reports for the live policy: refused, and the without-reports
+	// override named (stspilot.event/v2 names overrides by their codes).
 	out = w.must(5, "promote", ladderDomain, "--reports", reports, "--wait")
-	if r, _ := field(out, "refusal", "override").(string); r != "--without-reports" {
+	if r, _ := field(out, "refusal", "override").(string); r != "without-reports" {
 		t.Errorf("no reports: %v", out)
 	}
 

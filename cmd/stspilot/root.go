@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -133,6 +134,10 @@ func executeRoot(ctx context.Context, f *factory, root *cobra.Command, args []st
 // newRootCmd builds the command tree. Flags live in structs owned by each
 // constructor, never in package variables; the persistent ones in f.global,
 // where every command's prepare reads them.
+// commandOrder sets cobra.EnableCommandSorting once: it is a package
+// global of cobra's, and the script tests build root commands concurrently.
+var commandOrder sync.Once
+
 func newRootCmd(f *factory) *cobra.Command {
 	g := &globalOptions{}
 	f.global = g
@@ -200,8 +205,9 @@ DNS and the policy file step by step, each step behind a live gate, and
 	root.SetHelpCommandGroupID(groupOther)
 	root.SetCompletionCommandGroupID(groupOther)
 	// The groups under one "Available Commands:" heading, as without
-	// groups, in the order they are added (the order of a first session).
-	cobra.EnableCommandSorting = false
+	// groups, in the order they are added (the order of a first session):
+	// commandOrder turns off cobra's sorting, a package global, once.
+	commandOrder.Do(func() { cobra.EnableCommandSorting = false })
 	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(), "{{else}}{{range $group := .Groups}}", "{{else}}\n\nAvailable Commands:{{range $group := .Groups}}", 1))
 	root.AddCommand(
 		newCheckCmd(f, nil),
