@@ -109,7 +109,7 @@ func TestDemoInTmux(t *testing.T) {
 	keys("f")
 	expect("injected", "f [x] 3 mx-cert-name", "injected mx-cert-name")
 	keys("Escape")
-	expect("failure seen", "✗ mx.cert-name", "Findings: 1 errors")
+	expect("failure seen", "✗ mx.cert-name", "Findings: 1 error,")
 	keys("p")
 	expect("refused", "Refused: enforce would make senders refuse mail", "mx1.demo.test")
 
