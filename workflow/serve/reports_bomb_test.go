@@ -23,7 +23,11 @@ func paddedBomb(t testing.TB, id string, pad int) []byte {
 // default bounds. Each used to be stored decompressed (33.5 MB) and the
 // lot drove the process to 3.8 GB; now they are refused (413, or 503
 // while the receiver is full) as they are read, the heap stays small,
-// nothing is stored, and policy fetches during the attack stay fast.
+// nothing is stored, and policy fetches keep being served during the
+// attack: the flood goes on until minFetches of them have completed in it
+// (a starved fetch fails on its client's timeout, or the flood runs out at
+// maxBombs). How long a fetch took is logged, not asserted: a threshold
+// on a shared machine fails by chance.
 func TestReceiveBombFlood(t *testing.T) {
 	if testing.Short() {
 		t.Skip("decompresses 40 x 16 MiB")
@@ -70,8 +74,10 @@ func TestReceiveBombFlood(t *testing.T) {
 	attacking.Store(true)
 	var during atomic.Int64
 	var slowest atomic.Int64
+	var fetchEnded atomic.Bool
 	fetched := make(chan error, 1)
 	go func() {
+		defer fetchEnded.Store(true)
 		c := r.client(false)
 		var ferr error
 		for attacking.Load() {
@@ -98,12 +104,18 @@ func TestReceiveBombFlood(t *testing.T) {
 		fetched <- ferr
 	}()
 
-	const bombs, workers = 40, 20
-	jobs := make(chan int, bombs)
-	for i := range bombs {
-		jobs <- i
-	}
-	close(jobs)
+	// At least the 40 bombs, and more until minFetches policy
+	// fetches have completed during the flood.
+	const bombs, maxBombs, minFetches, workers = 40, 400, 3, 20
+	jobs := make(chan int)
+	var sent int
+	go func() {
+		defer close(jobs)
+		for sent < maxBombs && !fetchEnded.Load() && (sent < bombs || during.Load() < minFetches) {
+			jobs <- sent
+			sent++
+		}
+	}()
 	codes := map[int]int{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -137,20 +149,17 @@ func TestReceiveBombFlood(t *testing.T) {
 	close(stop)
 	<-sampled
 
-	if codes[http.StatusRequestEntityTooLarge]+codes[http.StatusServiceUnavailable] != bombs || codes[http.StatusRequestEntityTooLarge] == 0 {
+	if codes[http.StatusRequestEntityTooLarge]+codes[http.StatusServiceUnavailable] != sent || codes[http.StatusRequestEntityTooLarge] == 0 {
 		t.Errorf("answers to the bombs (status: count; -1 no answer, -2 503 without Retry-After): %v; want 413s and 503s only", codes)
 	}
 	growth := int64(peak.Load()) - int64(base)
-	t.Logf("answers %v, heap in use grew by %.1f MB at its peak; %d policy fetches during the attack, the slowest %v",
-		codes, float64(growth)/1e6, during.Load(), time.Duration(slowest.Load()))
+	t.Logf("%d bombs, answers %v, heap in use grew by %.1f MB at its peak; %d policy fetches during the attack, the slowest %v",
+		sent, codes, float64(growth)/1e6, during.Load(), time.Duration(slowest.Load()))
 	if growth > 150<<20 {
 		t.Errorf("the heap grew by %d MB under the attack, want well under 150 MB", growth>>20)
 	}
-	if during.Load() == 0 {
-		t.Errorf("no policy fetch completed during the attack")
-	}
-	if d := time.Duration(slowest.Load()); d > 2*time.Second {
-		t.Errorf("a policy fetch during the attack took %v, want under 2s", d)
+	if n := during.Load(); n < minFetches {
+		t.Errorf("%d policy fetches completed during an attack of %d bombs, want %d: fetches are starved", n, sent, minFetches)
 	}
 	if files := storedFiles(t, filepath.Join(state, ReportsDir)); len(files) != 0 {
 		t.Errorf("the bombs left files: %v", files)
