@@ -347,10 +347,12 @@ func TestRFC2136ResolvesHostOnce(t *testing.T) {
 	}
 	short, cancel2 := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel2()
-	start := time.Now()
+	// The lookup returns only when its context ends: DeadlineExceeded
+	// says the call's deadline reached it (no wall-clock bound, which
+	// fails by chance on a loaded machine).
 	_, err = z.provider().ReadTXT(short, "example.test", "_mta-sts.example.test")
-	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
-		t.Errorf("a stuck lookup: %v after %s", err, time.Since(start))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a stuck lookup: %v, want the call's deadline", err)
 	}
 	// A name with no address is the operator's to fix.
 	z = newRFC2136Zone(c, nil)

@@ -300,13 +300,15 @@ func TestWaitPropagatedSlowServer(t *testing.T) {
 	q.Timeout = 100 * time.Millisecond
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 800*time.Millisecond)
 	defer cancel2()
-	start := time.Now()
 	_, err = WaitPropagated(ctx2, PropagationOptions{Resolver: q, Interval: 50 * time.Millisecond}, "example.test", "_mta-sts.example.test", wantValue(newSTS))
 	if err == nil || !strings.Contains(err.Error(), "ns2.example.test. (127.0.0.3) unreachable") {
 		t.Errorf("err = %v", err)
 	}
-	if el := time.Since(start); el > 5*time.Second {
-		t.Errorf("WaitPropagated ran %s past a 800ms deadline", el)
+	// Ended by the caller's deadline (not by a wall-clock bound, which
+	// fails by chance on a loaded machine; a wait that ignored the
+	// deadline hangs the test).
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want the caller's deadline to end the wait", err)
 	}
 }
 
