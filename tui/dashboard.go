@@ -157,7 +157,11 @@ func (d dashModel) view() string {
 			if next == "" {
 				next = "nothing"
 			}
-			b.WriteString(label("Next") + c.st.Bold.Render(next) + ": " + st.NextStep + "\n")
+			step := st.NextStep
+			if st.NextAt != nil {
+				step = dropCountdown(step)
+			}
+			b.WriteString(label("Next") + c.st.Bold.Render(next) + ": " + step + "\n")
 			if st.NextAt != nil {
 				b.WriteString(label("") + "gate opens " + stamp(*st.NextAt) + " " + inParens(st.NextAt.Sub(c.now())) + "\n")
 			}

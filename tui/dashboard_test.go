@@ -54,3 +54,14 @@ func TestProbeMarksAgreeWithFindings(t *testing.T) {
 		t.Errorf("a failed probe during the check:\n%s", g)
 	}
 }
+
+// TestOneTimeOneFormat: the engine's timestamps read as the screen's own,
+// and its countdowns, stale once drawn, give way to the screen's.
+func TestOneTimeOneFormat(t *testing.T) {
+	in := "the 14d soak of testing@86400 (live since 2030-01-01T00:00:00Z, from the journal) ends at 2030-01-15T00:00:00Z (in 13d 22h)"
+	got := dropCountdown(stamps(in))
+	want := "the 14d soak of testing@86400 (live since 2030-01-01 00:00 UTC, from the journal) ends at 2030-01-15 00:00 UTC"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}

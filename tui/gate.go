@@ -98,6 +98,14 @@ func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 // rfc3339UTC is a UTC timestamp as the engine writes it in its reasons.
 var rfc3339UTC = regexp.MustCompile(`\b(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(:\d{2}(\.\d+)?)?Z\b`)
 
+// inCountdown is a countdown the engine wrote into a reason when it
+// planned ("(in 13d 22h)"), stale a second later.
+var inCountdown = regexp.MustCompile(` \(in [0-9][^()]*\)`)
+
+// dropCountdown removes the engine's countdowns from a reason shown above
+// the screen's own, which ticks: one time, one countdown.
+func dropCountdown(text string) string { return inCountdown.ReplaceAllString(text, "") }
+
 // stamps rewrites the engine's timestamps in text as stamp does, so that
 // one screen never shows one time in two formats.
 func stamps(text string) string { return rfc3339UTC.ReplaceAllString(text, "$1 $2 UTC") }

@@ -127,6 +127,9 @@ func (w waitModel) view(rep *checks.Report) string {
 		reason = w.out.Gate.Reason
 	}
 	b.WriteString(c.st.Bold.Render(fmt.Sprintf("Waiting: %s of %s is closed", gate, w.req.Workflow)) + "\n")
+	if !w.nextAt.IsZero() {
+		reason = dropCountdown(reason) // the opens line below counts down
+	}
 	b.WriteString(reason + "\n\n")
 	if !w.nextAt.IsZero() {
 		label := "opens    "
