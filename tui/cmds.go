@@ -9,6 +9,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/internal/printable"
 	"github.com/stspilot/stspilot/tui/textout"
 	"github.com/stspilot/stspilot/workflow"
 )
@@ -44,7 +45,9 @@ func reportsCmd(ctx context.Context, paths []string, domain string, now time.Tim
 		sum, _, errs := workflow.ReportsSummary(ctx, paths, domain, now.Add(-reportsSpan), now)
 		lines := textout.ReportsBrief(sum, width)
 		if len(errs) > 0 {
-			lines = append(lines, fmt.Sprintf("%d report files could not be read (stspilot reports says which)", len(errs)))
+			// Name the first file and why, not a command to run: no
+			// screen tells the user to run a command or pass a flag.
+			lines = append(lines, printable.Clip(fmt.Sprintf("%d report files could not be read, the first: %v", len(errs), errs[0]), max(width, 20)))
 		}
 		return reportsMsg{lines: lines}
 	}
