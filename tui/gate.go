@@ -27,7 +27,7 @@ type gateView struct {
 	meanwhile *workflow.CachedPolicy
 }
 
-// classify reads a closed gate (design.md "Waiting and blocked") from its
+// classify reads a closed gate (docs/design.md "Waiting and blocked") from its
 // state and blockers.
 func classify(g *workflow.GateResult) gateView {
 	if g == nil {
