@@ -102,10 +102,10 @@ func TestWizardCtrlCExits130(t *testing.T) {
 		pr, pw := io.Pipe()
 		t.Cleanup(func() { pw.Close() })
 		s := &IOStreams{In: pr, Out: io.Discard, ErrOut: io.Discard}
-		go func() {
-			time.Sleep(200 * time.Millisecond) // the set-up screen is up
-			pw.Write([]byte(tt.in))
-		}()
+		// Written at once, no sleep: the pipe holds the bytes until the
+		// wizard reads them, and its model handles keys in order only
+		// after its first screen (the set-up screen) is set up.
+		go pw.Write([]byte(tt.in))
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		err := runProgram(ctx, s, tui.Options{Providers: dnsprovider.Providers(false)})
 		timedOut := ctx.Err() != nil
