@@ -311,7 +311,7 @@ func (e *Engine) planMXMigrate(ctx context.Context, p *Plan, lv *live, j *journa
 			mig.FromTTL = ttlSeconds(liveMX.TTL)
 		}
 	}
-	mig.NewMX, mig.KeepOld, mig.Manual = newPats, req.KeepOld || mig.KeepOld && req.KeepOld, manual
+	mig.NewMX, mig.KeepOld, mig.Manual = newPats, req.KeepOld, manual
 	from := parseMXLines(mig.From)
 	wide := widenPatterns(mig.OldMX, newPats)
 	final := newPats
@@ -359,6 +359,9 @@ func (e *Engine) planMXMigrate(ctx context.Context, p *Plan, lv *live, j *journa
 
 	// 3. window.
 	wg := mxWindowGate(j, now, mxHosts(to))
+	if !switched {
+		p.Gates = append(p.Gates, wg)
+	}
 	p.Steps = append(p.Steps, Step{Kind: StepGate, Gate: GateWindow, Summary: wg.Reason, Done: switched || wg.Open && widened})
 
 	// 4. switch.
