@@ -242,3 +242,35 @@ func TestMXMigrateRefusesWrongName(t *testing.T) {
 		t.Errorf("MX changed: %q", hosts)
 	}
 }
+
+// TestMXMigrateKilled: the binary is killed with SIGKILL right after each
+// external change of the migration (the widened policy written, the MX
+// RRset written, before its journal entry is done, after the MX set was
+// answered everywhere); the same command again converges, and the watcher
+// sees invariant 8 hold across the kill.
+func TestMXMigrateKilled(t *testing.T) {
+	for _, point := range []string{"publish-policy-written", "set-mx-written", "journal:set-mx:pending", "journal:mx-published:done"} {
+		t.Run(point, func(t *testing.T) {
+			w, _ := enforceLadder(t)
+			watch := startMXWatcher(t, w.env)
+			defer watch.Stop()
+			args := []string{"mx-migrate", ladderDomain, "--to", mx5.Host, "--wait"}
+			_, code, stdout, stderr := w.run([]string{"STSPILOT_CRASH=" + point}, args...)
+			if code != -1 && code != 137 {
+				t.Fatalf("the crash point %s was not reached: exit %d\n%s\n%s", point, code, stdout, stderr)
+			}
+			out, code, stdout, _ := w.run(nil, args...)
+			if code != 0 || field(out, "status") != "done" {
+				t.Fatalf("rerun: exit %d %v\n%s", code, out, stdout)
+			}
+			if hosts, _, _ := queryMX(w.env["WORLD_DNS"], ladderDomain); !slices.Equal(hosts, []string{mx5.Host}) {
+				t.Errorf("MX after the rerun: %q", hosts)
+			}
+			for _, b := range fetchAll(t, ladderDomain, ladderAddrs) {
+				if strings.Contains(b, mx1.Host) || !strings.Contains(b, mx5.Host) {
+					t.Errorf("policy after the rerun: %q", b)
+				}
+			}
+		})
+	}
+}
