@@ -24,7 +24,7 @@ import (
 // uncovered by an enforce policy a sender may still hold (last seen served
 // plus its max_age).
 
-const mxLadder = "testing@4:1s,enforce@5:1s"
+const mxLadder = "testing@4:1s,enforce@5"
 
 // mxWatcher is the TXT watcher plus the MX RRset and invariant 8.
 type mxWatcher struct {
