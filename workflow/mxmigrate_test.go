@@ -533,3 +533,43 @@ func TestMXMigrateSwitchRechecksWindow(t *testing.T) {
 		t.Errorf("MX changed: %q", got)
 	}
 }
+
+// TestMXMigrateConfirmedPlan: applied with the plan the operator confirmed
+// (as the command line does), each run sets only ids that name the policy
+// served at that moment (invariant 1): the id of one change of the plan is
+// never written by the set step of another.
+func TestMXMigrateConfirmedPlan(t *testing.T) {
+	h := newMXHarness(t, hopts{})
+	h.toEnforce()
+	req := Request{Workflow: MXMigrate, MXTo: toMX2, Domain: tDomain}
+	var last *Outcome
+	for i := 0; i < 4; i++ {
+		ctx := context.Background()
+		p, err := h.e.Plan(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := h.e.Apply(ctx, req, p, nil, ApplyOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = out
+		ids := h.txt("_mta-sts")
+		if len(ids) != 1 {
+			t.Fatalf("run %d: _mta-sts %q", i, ids)
+		}
+		id := strings.TrimSuffix(strings.TrimPrefix(ids[0], "v=STSv1; id="), ";")
+		if rec, match := mtasts.VerifyID(id, []byte(h.servedFile())); !rec || !match {
+			t.Fatalf("run %d (%s): the id %s does not name the served policy %q", i, out.Status, id, h.servedFile())
+		}
+		if out.Status == StatusDone {
+			break
+		}
+		if out.NextAt != nil {
+			h.clock.Set(*out.NextAt)
+		}
+	}
+	if last.Status != StatusDone {
+		t.Fatalf("last: %+v", last)
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/dnsprovider"
+	"github.com/stspilot/stspilot/internal/txtrecord"
 	"github.com/stspilot/stspilot/workflow/journal"
 )
 
@@ -160,6 +161,9 @@ func (r *run) setTLSRPT(ctx context.Context, s *Step, entry *journal.Entry) (boo
 func (r *run) setSTS(ctx context.Context, s *Step, entry *journal.Entry) (bool, error) {
 	if !r.servedOK {
 		return false, fmt.Errorf("internal error: the id would be set before the policy is served everywhere (invariant 1)")
+	}
+	if t := r.p.Target; t != nil && s.After != (txtrecord.STSRecord{ID: t.ID}).String() {
+		return false, fmt.Errorf("internal error: the id %q would name a policy other than the one served (invariant 1)", s.After)
 	}
 	ch, err := r.e.provider.SetOurs(ctx, r.p.Zone, s.Name, dnsprovider.KindSTS, s.After, r.e.ttl)
 	entry.TTL = ttlSeconds(ch.ReplacedTTL)
