@@ -25,6 +25,14 @@ const EDNSSize = 1232
 // no timeout.
 const DefaultTimeout = 3 * time.Second
 
+// Tries is how many times an exchange sends its query over UDP to a server
+// that does not answer, as a stub resolver does (the C library's resolv.conf
+// "options attempts:2"): one lost datagram, the query's or the reply's,
+// costs one try, not the lookup. The exchange's timeout is split evenly
+// between the tries; every resend carries the same ID, so a late reply to
+// an earlier one is taken as well.
+const Tries = 2
+
 // ErrBadReply is matched (errors.Is) by the error of an exchange whose reply
 // does not answer the question: malformed, QR bit not set, another opcode,
 // ID, name, type or class.
@@ -46,10 +54,14 @@ func (e *ReplyError) Is(target error) bool { return target == ErrBadReply }
 // set, and returns the reply. q is not modified; what is sent is a copy
 // with an EDNS0 OPT record advertising EDNSSize, unless q has one.
 //
-// The whole exchange (UDP and the TCP retry) is bounded by timeout
-// (DefaultTimeout when not positive) and by ctx: the deadline bounds every
-// dial, write and read, and ctx ending closes the connection, which ends
-// a blocked read at once.
+// A UDP query that gets no reply within its share of the time is sent
+// again, Tries times in all (see Tries), on the same socket and with the
+// same ID; the first reply with that ID ends the wait.
+//
+// The whole exchange (every UDP try and the TCP retry) is bounded by
+// timeout (DefaultTimeout when not positive) and by ctx: the deadline
+// bounds every dial, write and read, and ctx ending closes the connection,
+// which ends a blocked read at once.
 //
 // The reply must answer q (miekg/dns checks the ID; a UDP reply with another
 // ID is ignored): otherwise the error matches ErrBadReply. A reply without a
@@ -99,7 +111,7 @@ func exchange(ctx context.Context, q *dns.Msg, server string, timeout time.Durat
 	qctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
 	defer cancel()
 
-	reply, err := roundTrip(qctx, "udp", server, q, timeout)
+	reply, err := udpTries(qctx, server, q, timeout)
 	if err == nil && reply.Truncated {
 		reply, err = roundTrip(qctx, "tcp", server, q, timeout)
 	}
@@ -133,6 +145,38 @@ func roundTrip(ctx context.Context, network, server string, q *dns.Msg, timeout 
 		return nil, err
 	}
 	return reply, nil
+}
+
+// udpTries sends q to server over UDP and reads the reply, sending q again
+// on the same socket when a try's share of the time passes without one:
+// Tries sends, the time left before ctx's deadline split evenly between
+// them (the last one waits until that deadline). Only a try that timed out
+// is followed by another; an error or a reply ends the exchange.
+func udpTries(ctx context.Context, server string, q *dns.Msg, timeout time.Duration) (*dns.Msg, error) {
+	c := &dns.Client{Net: "udp", UDPSize: EDNSSize, Timeout: timeout}
+	co, err := c.DialContext(ctx, server)
+	if err != nil {
+		return nil, err
+	}
+	defer co.Close()
+	stop := context.AfterFunc(ctx, func() { co.Close() })
+	defer stop()
+	share := timeout / Tries
+	if d, ok := ctx.Deadline(); ok {
+		share = time.Until(d) / Tries
+	}
+	for try := 1; ; try++ {
+		tctx, cancel := ctx, context.CancelFunc(func() {})
+		if try < Tries {
+			tctx, cancel = context.WithTimeout(ctx, share)
+		}
+		reply, _, err := c.ExchangeWithConnContext(tctx, q, co)
+		cancel()
+		var ne net.Error
+		if err == nil || try >= Tries || ctx.Err() != nil || !errors.As(err, &ne) || !ne.Timeout() {
+			return reply, err
+		}
+	}
 }
 
 // deadlineCause returns what ended a failed exchange: the caller's context

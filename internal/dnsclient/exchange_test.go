@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -249,11 +250,15 @@ func TestTimeoutAndCancel(t *testing.T) {
 		t.Errorf("cancel took %v to end the exchange", d)
 	}
 
+	n := len(s.queries())
 	if _, err := Exchange(ctx, query("x.example.test.", dns.TypeA), s.addr, time.Second); !errors.Is(err, context.Canceled) {
 		t.Errorf("ended context: err = %v, want context.Canceled", err)
 	}
-	if n := len(s.queries()); n != 3 {
-		t.Errorf("server saw %d queries, want 3 (none after the context ended)", n)
+	// Each of the three exchanges sent its query (the first two again,
+	// unanswered: see TestResendsAnUnansweredQuery); none after the
+	// context ended.
+	if got := len(s.queries()); got != n || n < 3 {
+		t.Errorf("server saw %d queries, then %d after the context ended; want at least 3, then none", n, got)
 	}
 }
 
@@ -304,4 +309,134 @@ func TestQueryWithoutOneQuestion(t *testing.T) {
 	if _, err := Exchange(testCtx(t), q, "127.0.0.1:1", time.Second); err == nil {
 		t.Error("a query without a question was sent")
 	}
+}
+
+// answerA answers q with one A record.
+func answerA(q *dns.Msg) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetReply(q)
+	m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(192, 0, 2, 1)}}
+	return m
+}
+
+// A UDP query whose first datagram gets no reply is sent again, with the
+// same ID, after its share of the timeout, and the reply to the resend is
+// the answer; within the caller's deadline too when that is the shorter.
+func TestResendsAnUnansweredQuery(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		ctx      time.Duration // the caller's deadline
+		timeout  time.Duration
+		resendBy time.Duration // the resend goes out before this
+	}{
+		{"the exchange's timeout", 10 * time.Second, 600 * time.Millisecond, 600 * time.Millisecond},
+		{"the caller's deadline", 600 * time.Millisecond, 10 * time.Second, 600 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var ids []uint16
+			s := startServer(t, func(network string, q *dns.Msg) *dns.Msg {
+				mu.Lock()
+				defer mu.Unlock()
+				ids = append(ids, q.Id)
+				if len(ids) == 1 {
+					return nil // the first datagram is lost
+				}
+				return answerA(q)
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), tc.ctx)
+			defer cancel()
+			start := time.Now()
+			reply, err := Exchange(ctx, query("a.example.test.", dns.TypeA), s.addr, tc.timeout)
+			if err != nil {
+				t.Fatalf("err = %v, want the answer to the resent query", err)
+			}
+			if len(reply.Answer) != 1 {
+				t.Errorf("reply %v", reply)
+			}
+			if d := time.Since(start); d >= tc.resendBy {
+				t.Errorf("took %v, want the resend before %v", d, tc.resendBy)
+			}
+			want := []string{"udp A a.example.test. 1232", "udp A a.example.test. 1232"}
+			if got := s.queries(); !slices.Equal(got, want) {
+				t.Errorf("server saw %q, want %q", got, want)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(ids) != 2 || ids[0] != ids[1] {
+				t.Errorf("query IDs %v, want one ID sent twice", ids)
+			}
+		})
+	}
+}
+
+// A reply to the first datagram that comes late, after the resend went
+// out, is the answer: both carry the same ID.
+func TestLateReplyToTheFirstTryCounts(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 2048)
+		var first *dns.Msg
+		for range Tries {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			q := new(dns.Msg)
+			if q.Unpack(buf[:n]) != nil {
+				return
+			}
+			if first == nil {
+				first = q
+				continue
+			}
+			// The resend is here: answer the first datagram only.
+			b, _ := answerA(first).Pack()
+			pc.WriteTo(b, from)
+		}
+	}()
+	reply, err := Exchange(testCtx(t), query("a.example.test.", dns.TypeA), pc.LocalAddr().String(), 400*time.Millisecond)
+	if err != nil || len(reply.Answer) != 1 {
+		t.Errorf("reply %v, err = %v; want the late answer", reply, err)
+	}
+	pc.Close() // ends the server's read when no resend came
+	<-done
+}
+
+// A server that never answers: every try is sent, the exchange fails at
+// its timeout, not later, and leaves no goroutine behind.
+func TestNoReplyToAnyTry(t *testing.T) {
+	s := startServer(t, func(string, *dns.Msg) *dns.Msg { return nil })
+	before := runtime.NumGoroutine()
+	start := time.Now()
+	_, err := Exchange(testCtx(t), query("x.example.test.", dns.TypeA), s.addr, 300*time.Millisecond)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no reply within 300ms") {
+		t.Errorf("err = %v, want the exchange's timeout", err)
+	}
+	if d := time.Since(start); d < 290*time.Millisecond || d > 2*time.Second {
+		t.Errorf("took %v, want the 300ms timeout", d)
+	}
+	if got := len(s.queries()); got != Tries {
+		t.Errorf("server saw %d queries, want %d tries", got, Tries)
+	}
+	// The caller's deadline ends it as well.
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := Exchange(ctx, query("x.example.test.", dns.TypeA), s.addr, 5*time.Second); err != context.DeadlineExceeded {
+		t.Errorf("caller's deadline: err = %v, want context.DeadlineExceeded", err)
+	}
+	var after int
+	for range 50 {
+		if after = runtime.NumGoroutine(); after <= before {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("%d goroutines before the exchanges, %d after", before, after)
 }
