@@ -459,7 +459,7 @@ func number(p *Plan) {
 func (e *Engine) planRollout(ctx context.Context, p *Plan, lv *live, j *journal.Journal, req Request) error {
 	if p.Stage == StageTesting || p.Stage == StageEnforce {
 		p.Nothing = true
-		p.Reason = fmt.Sprintf("%s is already in %s (policy id %s); use promote to climb the ladder", p.Domain, p.Stage, lv.stsID)
+		p.Reason = fmt.Sprintf("%s is already in %s (policy id %s); the ladder goes on by promotion, not by a second rollout", p.Domain, p.Stage, lv.stsID)
 		return nil
 	}
 	if len(lv.mxHosts) == 0 {

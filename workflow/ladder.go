@@ -197,7 +197,7 @@ func (l Ladder) Validate() error {
 		switch r.Mode {
 		case RungTesting:
 			if seenEnforce {
-				return bad("testing after enforce: the ladder climbs from testing to enforce (use rollback to go down)")
+				return bad("testing after enforce: the ladder climbs from testing to enforce (going back down is a rollback, not a rung)")
 			}
 		case RungEnforce:
 			seenEnforce = true
