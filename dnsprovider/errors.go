@@ -35,6 +35,28 @@ type providerError struct {
 	provider string
 	msg      string
 	class    error // ErrAuth, ErrTransient, context.Canceled, ... or nil
+	// inFlight: the write was given up on while its request may still
+	// reach the provider (an *inFlightError).
+	inFlight bool
+}
+
+// inFlightError is a write given up on at its deadline whose request
+// could not be stopped and may still change the zone: a zone read back
+// unchanged right after it proves nothing.
+type inFlightError struct{ err error }
+
+func (e *inFlightError) Error() string { return e.err.Error() }
+func (e *inFlightError) Unwrap() error { return e.err }
+
+// mayStillLand reports whether err is a write that may still change the
+// zone after it was given up on.
+func mayStillLand(err error) bool {
+	var pe *providerError
+	if errors.As(err, &pe) {
+		return pe.inFlight
+	}
+	var fe *inFlightError
+	return errors.As(err, &fe)
 }
 
 func (e *providerError) Error() string { return e.provider + ": " + e.msg }
@@ -60,7 +82,8 @@ func wrapErr(provider string, r redactor, err error, authHint string) error {
 		return err
 	}
 	msg := r.clean(err.Error())
-	e := &providerError{provider: provider, msg: msg}
+	var fe *inFlightError
+	e := &providerError{provider: provider, msg: msg, inFlight: errors.As(err, &fe)}
 	switch {
 	case errors.Is(err, context.Canceled):
 		e.class = context.Canceled

@@ -236,9 +236,10 @@ func (a *libdnsAdapter) logCall(ctx context.Context, op, zone string, start time
 func (a *libdnsAdapter) runSteps(ctx context.Context, zone, name, op string, ch Change, steps []func() error, ok func(TXTSet) bool) (Change, error) {
 	for i, step := range steps {
 		if err := retry(ctx, a.retry, step); err != nil {
-			if i == 0 {
+			if i == 0 && !mayStillLand(err) {
 				// Nothing may have changed, but a timeout can hide a
-				// write that happened: read back to be sure.
+				// write that happened: read back to be sure. (A write
+				// still in flight may land after any read-back.)
 				if after, _, rerr := a.read(ctx, zone, name); rerr == nil && after.Equal(ch.Before) {
 					return ch, err
 				}

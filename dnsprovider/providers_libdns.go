@@ -386,7 +386,7 @@ var porkbunInfo = Info{
 	Description: "Porkbun through its v3 API (API access must be enabled for the domain)",
 	Docs:        "https://github.com/libdns/porkbun#readme",
 	Module:      "github.com/libdns/porkbun v1.1.0",
-	HTTPClient:  HTTPLibraryDefault + ": a new http.Client for every request in libdns/porkbun v1.1.0 (no field or option takes another), without a timeout and without a context: a call is not cut at our deadline, and response bodies are read whole",
+	HTTPClient:  HTTPLibraryDefault + ": a new http.Client for every request in libdns/porkbun v1.1.0 (no field or option takes another), without a timeout and without a context: stspilot stops waiting at the step's deadline (at most 60 s) and leaves the request to finish in the background, so a write given up on may still land (reported as a partial change, with the zone read back); response bodies are read whole",
 	Settings: []Setting{
 		setting("porkbun", "api_key", secret, required, "API key (pk1_...)"),
 		setting("porkbun", "api_secret_key", secret, required, "secret API key (sk1_...)"),
@@ -395,7 +395,7 @@ var porkbunInfo = Info{
 
 func newPorkbun(v Values) (LibdnsProvider, error) {
 	p := &porkbun.Provider{APIKey: v["api_key"], APISecretKey: v["api_secret_key"]}
-	return p, nil
+	return porkbunBounded{p}, nil
 }
 
 // --- PowerDNS ---------------------------------------------------------------
@@ -435,5 +435,6 @@ var (
 	_ LibdnsProvider = namecheapReadOnly{}
 	_ LibdnsProvider = (*netcup.Provider)(nil)
 	_ LibdnsProvider = (*porkbun.Provider)(nil)
+	_ LibdnsProvider = porkbunBounded{}
 	_ LibdnsProvider = (*powerdns.Provider)(nil)
 )
