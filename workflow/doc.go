@@ -1,7 +1,10 @@
 // Package workflow is stspilot's engine: it moves one mail domain through
 // the MTA-STS stages (absent, testing, enforce, none) by the four staged
 // workflows of docs/design.md, rollout, promote, rollback and teardown, so that
-// no step can break mail delivery.
+// no step can break mail delivery; a fifth, mx-migrate (mxmigrate.go),
+// changes the domain's MX set under a live policy without a moment in
+// which a sender may use an MX host its cached enforce policy does not
+// cover (invariant 8).
 //
 // # What a run does
 //
