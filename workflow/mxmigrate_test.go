@@ -573,3 +573,27 @@ func TestMXMigrateConfirmedPlan(t *testing.T) {
 		t.Fatalf("last: %+v", last)
 	}
 }
+
+// TestMXMigrateStatus: status names a migration under way as the next
+// step, planned with its own target, until it is done.
+func TestMXMigrateStatus(t *testing.T) {
+	h := newMXHarness(t, hopts{})
+	h.toEnforce()
+	h.apply(Request{Workflow: MXMigrate, MXTo: toMX2}, ApplyOptions{})
+	st, err := h.e.Status(context.Background(), tDomain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Next != MXMigrate || st.MXMigration == nil || st.NextAt == nil || !strings.Contains(st.NextStep, "window") {
+		t.Fatalf("status mid-migration: next %q step %q at %v mig %+v", st.Next, st.NextStep, st.NextAt, st.MXMigration)
+	}
+	h.clock.Advance(86401 * time.Second)
+	h.apply(Request{Workflow: MXMigrate, MXTo: toMX2}, ApplyOptions{})
+	h.clock.Advance(301 * time.Second)
+	if out, _ := h.apply(Request{Workflow: MXMigrate, MXTo: toMX2}, ApplyOptions{}); out.Status != StatusDone {
+		t.Fatalf("migration: %+v", out)
+	}
+	if st, err = h.e.Status(context.Background(), tDomain); err != nil || st.Next == MXMigrate || st.MXMigration != nil {
+		t.Fatalf("status after the migration: %v next %q mig %+v", err, st.Next, st.MXMigration)
+	}
+}

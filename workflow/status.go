@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/stspilot/stspilot/checks"
@@ -36,6 +37,9 @@ type StatusReport struct {
 	Horizon *HorizonReport `json:"horizon,omitempty"`
 	// Next is the workflow to run next ("" at the top of the ladder).
 	Next Workflow `json:"next,omitempty"`
+	// MXMigration is an MX migration under way (mx-migrate), nil when
+	// none is.
+	MXMigration *journal.MXMigration `json:"mx_migration,omitempty"`
 	// NextStep says what it would do or what blocks it.
 	NextStep string     `json:"next_step,omitempty"`
 	NextAt   *time.Time `json:"next_at,omitempty"`
@@ -139,8 +143,20 @@ func (e *Engine) Status(ctx context.Context, domain string) (*StatusReport, erro
 			next = Rollback
 		}
 	}
+	// An MX migration under way comes first, while a policy is live.
+	if m := mem.MXMigration; m != nil && m.DoneAt.IsZero() && (p.Stage == StageTesting || p.Stage == StageEnforce) {
+		next = MXMigrate
+		st.MXMigration = m
+	}
 	if next != Promote {
-		if p, err = e.plan(ctx, Request{Workflow: next, Domain: d, preview: true}, d, mem); err != nil {
+		req := Request{Workflow: next, Domain: d, preview: true}
+		if m := st.MXMigration; next == MXMigrate {
+			req.MXTo, req.KeepOld = parseMXLines(m.To), m.KeepOld
+			if m.Manual {
+				req.MXSwitch = MXSwitchManual
+			}
+		}
+		if p, err = e.plan(ctx, req, d, mem); err != nil {
 			return nil, err
 		}
 	}
@@ -183,7 +199,9 @@ func (e *Engine) Status(ctx context.Context, domain string) (*StatusReport, erro
 		st.Next = next
 	default:
 		st.Next = next
-		if st.NextStep == "" && p.Target != nil {
+		if st.NextStep == "" && next == MXMigrate {
+			st.NextStep = "the MX migration to " + strings.Join(st.MXMigration.To, ", ") + " goes on: its gates are open"
+		} else if st.NextStep == "" && p.Target != nil {
 			st.NextStep = fmt.Sprintf("%s to %s, max_age %d: its gates are open", next, p.Target.Mode, p.Target.MaxAge)
 		}
 	}

@@ -375,6 +375,9 @@ func (o *Events) Status(st *workflow.StatusReport) {
 	if st.Next != "" {
 		next = string(st.Next) + ": " + next
 	}
+	if m := st.MXMigration; m != nil {
+		h.prose(&b, 2, "mx       ", fmt.Sprintf("migrating from %s to %s: %s --to %s continues it", strings.Join(m.From, ", "), strings.Join(m.To, ", "), Command(workflow.MXMigrate, st.Domain), mxToFlag(m.To)), nil)
+	}
 	if next != "" {
 		h.prose(&b, 2, "next     ", next, nil)
 	}
@@ -462,4 +465,15 @@ func FetchersText(lf *workflow.LiveFetchers) string {
 		out += " (the end of a large log only)"
 	}
 	return out
+}
+
+// mxToFlag renders a migration's target set ("10 mx1.example.") as the
+// value of mx-migrate's --to ("mx1.example:10").
+func mxToFlag(to []string) string {
+	var out []string
+	for _, l := range to {
+		pref, host, _ := strings.Cut(l, " ")
+		out = append(out, strings.TrimSuffix(host, ".")+":"+pref)
+	}
+	return strings.Join(out, ",")
 }
