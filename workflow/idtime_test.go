@@ -1,7 +1,9 @@
 package workflow
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -25,7 +27,7 @@ func (h *harness) idTime(id string) time.Time {
 }
 
 // TestIDTimeIsWhenTheChangeStarts: promote --wait across the 14-day soak
-// publishes an id whose time is when the policy was written, after the
+// of testing, and again across the 7-day soak of enforce@86400, publishes an id whose time is when the policy was written, after the
 // soak ended, not when the plan was made at its start: from live DNS
 // alone anyone reads when the current policy was published.
 func TestIDTimeIsWhenTheChangeStarts(t *testing.T) {
@@ -37,25 +39,31 @@ func TestIDTimeIsWhenTheChangeStarts(t *testing.T) {
 	if at := h.idTime(out.Policy.ID); !at.Equal(h.clock.Now()) {
 		t.Errorf("rollout without a wait: id time %s, want now %s", at, h.clock.Now())
 	}
-	soakEnd := h.j.must(tDomain).Policy.PublishedAt.Add(14 * 24 * time.Hour)
-	start := h.clock.Now()
-	out, _ = h.apply(Request{Workflow: Promote, WithoutReports: true}, ApplyOptions{Wait: 40 * 24 * time.Hour})
-	if out.Status != StatusDone || out.Policy.Mode != "enforce" {
-		t.Fatalf("promote --wait: %+v", out)
-	}
-	end := h.clock.Now()
-	if !end.After(start.Add(13 * 24 * time.Hour)) {
-		t.Fatalf("the run did not wait out the soak (%s to %s)", start, end)
-	}
-	at := h.idTime(out.Policy.ID)
-	if at.Before(soakEnd.Truncate(time.Second)) || at.After(end) {
-		t.Errorf("id %s carries %s, want a time between the soak's end %s and the run's end %s", out.Policy.ID, at, soakEnd, end)
-	}
-	if got := h.txt("_mta-sts"); len(got) != 1 || got[0] != (txtrecord.STSRecord{ID: out.Policy.ID}).String() {
-		t.Errorf("_mta-sts holds %q, want the id %s", got, out.Policy.ID)
-	}
-	if j := h.j.must(tDomain); j.Policy == nil || j.Policy.ID != out.Policy.ID {
-		t.Errorf("the journal's policy %+v, want the id %s", j.Policy, out.Policy.ID)
+	// The 14-day soak of testing, then the 7-day soak of enforce@86400.
+	for _, rung := range []struct {
+		soak time.Duration
+		want string
+	}{{14 * 24 * time.Hour, "enforce@86400"}, {7 * 24 * time.Hour, "enforce@604800"}} {
+		soakEnd := h.j.must(tDomain).Policy.PublishedAt.Add(rung.soak)
+		start := h.clock.Now()
+		out, _ = h.apply(Request{Workflow: Promote, WithoutReports: true}, ApplyOptions{Wait: 40 * 24 * time.Hour})
+		if out.Status != StatusDone || fmt.Sprintf("%s@%d", out.Policy.Mode, out.Policy.MaxAge) != rung.want {
+			t.Fatalf("promote --wait to %s: %+v", rung.want, out)
+		}
+		end := h.clock.Now()
+		if !end.After(start.Add(rung.soak - 24*time.Hour)) {
+			t.Fatalf("the run did not wait out the soak (%s to %s)", start, end)
+		}
+		at := h.idTime(out.Policy.ID)
+		if at.Before(soakEnd.Truncate(time.Second)) || at.After(end) {
+			t.Errorf("%s: id %s carries %s, want a time between the soak's end %s and the run's end %s", rung.want, out.Policy.ID, at, soakEnd, end)
+		}
+		if got := h.txt("_mta-sts"); len(got) != 1 || got[0] != (txtrecord.STSRecord{ID: out.Policy.ID}).String() {
+			t.Errorf("_mta-sts holds %q, want the id %s", got, out.Policy.ID)
+		}
+		if j := h.j.must(tDomain); j.Policy == nil || j.Policy.ID != out.Policy.ID {
+			t.Errorf("the journal's policy %+v, want the id %s", j.Policy, out.Policy.ID)
+		}
 	}
 }
 
@@ -99,5 +107,38 @@ func TestResumedRunKeepsItsIntentsID(t *testing.T) {
 	}
 	if got := h.txt("_mta-sts"); len(got) != 1 || got[0] != (txtrecord.STSRecord{ID: in.Target.ID}).String() {
 		t.Errorf("_mta-sts holds %q, want the intent's id %s", got, in.Target.ID)
+	}
+}
+
+// TestConfirmedPlanGetsTheIDOfItsChange: the plan the operator confirmed
+// before the soak (as the command line and the wizard pass it) does not
+// bring its id along: promote --wait publishes an id of the moment the
+// policy is written, and sets the record the steps name.
+func TestConfirmedPlanGetsTheIDOfItsChange(t *testing.T) {
+	h := newHarness(t, hopts{})
+	if out, _ := h.apply(Request{Workflow: Rollout, RUA: "mailto:r@example.test"}, ApplyOptions{}); out.Status != StatusDone {
+		t.Fatalf("rollout: %+v", out)
+	}
+	soakEnd := h.j.must(tDomain).Policy.PublishedAt.Add(14 * 24 * time.Hour)
+	req := Request{Workflow: Promote, Domain: tDomain, WithoutReports: true}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	shown, err := h.e.Plan(ctx, req)
+	if err != nil || shown.Target == nil {
+		t.Fatalf("plan: %+v %v", shown, err)
+	}
+	rec := &Recorder{}
+	out, err := h.e.Apply(ctx, req, shown, rec, ApplyOptions{Wait: 40 * 24 * time.Hour})
+	if err != nil || out.Status != StatusDone {
+		t.Fatalf("promote --wait: %+v %v", out, err)
+	}
+	if out.Policy.ID == shown.Target.ID {
+		t.Errorf("the id %s of the plan made before the soak was published", shown.Target.ID)
+	}
+	if at := h.idTime(out.Policy.ID); at.Before(soakEnd.Truncate(time.Second)) || at.After(h.clock.Now()) {
+		t.Errorf("id %s carries %s, want a time between the soak's end %s and now %s", out.Policy.ID, at, soakEnd, h.clock.Now())
+	}
+	if got := h.txt("_mta-sts"); len(got) != 1 || got[0] != (txtrecord.STSRecord{ID: out.Policy.ID}).String() {
+		t.Errorf("_mta-sts holds %q, want the id %s", got, out.Policy.ID)
 	}
 }
