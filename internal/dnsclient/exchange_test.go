@@ -223,13 +223,12 @@ func TestMalformedReply(t *testing.T) {
 func TestTimeoutAndCancel(t *testing.T) {
 	s := startServer(t, func(string, *dns.Msg) *dns.Msg { return nil })
 
-	start := time.Now()
+	// The exchange's own timeout, not testCtx's 10 s deadline, ended it:
+	// the error names the 200ms (no wall-clock bound, which fails by
+	// chance on a loaded machine).
 	_, err := Exchange(testCtx(t), query("x.example.test.", dns.TypeA), s.addr, 200*time.Millisecond)
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no reply within 200ms") {
 		t.Errorf("timeout: err = %v", err)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("timeout of 200ms took %v", d)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
@@ -239,15 +238,13 @@ func TestTimeoutAndCancel(t *testing.T) {
 		t.Errorf("caller's deadline: err = %v, want context.DeadlineExceeded", err)
 	}
 
+	// Cancelled, not timed out: an exchange that ignored the cancel would
+	// end at its 5 s timeout with DeadlineExceeded instead.
 	ctx, cancel = context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
-	start = time.Now()
 	_, err = Exchange(ctx, query("x.example.test.", dns.TypeA), s.addr, 5*time.Second)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: err = %v, want context.Canceled", err)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("cancel took %v to end the exchange", d)
 	}
 
 	n := len(s.queries())
@@ -274,13 +271,10 @@ func TestTCPRetrySharesTheTimeout(t *testing.T) {
 		return bigTXT(network, q)
 	})
 	t.Cleanup(func() { close(release) }) // before the server's shutdown, which waits for the handler
-	start := time.Now()
+	// The exchange's timeout ends it, not testCtx's 10 s deadline.
 	_, err := Exchange(testCtx(t), query("big.example.test.", dns.TypeTXT), s.addr, 300*time.Millisecond)
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no reply within") {
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no reply within 300ms") {
 		t.Errorf("err = %v, want the exchange's timeout", err)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("took %v", d)
 	}
 	if got := s.queries(); len(got) != 2 || !strings.HasPrefix(got[1], "tcp ") {
 		t.Errorf("server saw %q, want UDP then TCP", got)
@@ -346,16 +340,15 @@ func TestResendsAnUnansweredQuery(t *testing.T) {
 			})
 			ctx, cancel := context.WithTimeout(context.Background(), tc.ctx)
 			defer cancel()
-			start := time.Now()
+			// An answer at all says the resend went out before the
+			// deadline (after it the exchange fails); how long it took
+			// is not asserted, which would fail by chance under load.
 			reply, err := Exchange(ctx, query("a.example.test.", dns.TypeA), s.addr, tc.timeout)
 			if err != nil {
-				t.Fatalf("err = %v, want the answer to the resent query", err)
+				t.Fatalf("err = %v, want the answer to the resent query before %v", err, tc.resendBy)
 			}
 			if len(reply.Answer) != 1 {
 				t.Errorf("reply %v", reply)
-			}
-			if d := time.Since(start); d >= tc.resendBy {
-				t.Errorf("took %v, want the resend before %v", d, tc.resendBy)
 			}
 			want := []string{"udp A a.example.test. 1232", "udp A a.example.test. 1232"}
 			if got := s.queries(); !slices.Equal(got, want) {
@@ -419,7 +412,10 @@ func TestNoReplyToAnyTry(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no reply within 300ms") {
 		t.Errorf("err = %v, want the exchange's timeout", err)
 	}
-	if d := time.Since(start); d < 290*time.Millisecond || d > 2*time.Second {
+	// Not before the timeout: a timer never fires early, so this lower
+	// bound cannot fail by chance. That it ended at the timeout and not
+	// later is the error above (testCtx's 10 s deadline would say so).
+	if d := time.Since(start); d < 290*time.Millisecond {
 		t.Errorf("took %v, want the 300ms timeout", d)
 	}
 	if got := len(s.queries()); got != Tries {
