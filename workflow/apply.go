@@ -65,6 +65,11 @@ func (e *Engine) Apply(ctx context.Context, req Request, confirmed *Plan, obs Ob
 	return out, nil
 }
 
+// interruptedReason closes an entry a killed run left pending. It says only
+// what is known when the next run finds it: that run has not done anything
+// yet, and what it then does is journaled in entries of its own.
+const interruptedReason = "interrupted: the run that started this change ended before it finished; the next run found it pending and re-read live state"
+
 // load reads the journal under the lock (a new one when the domain has
 // none). Entries a killed run left pending are closed as failed with the
 // reason: this run re-reads live state and redoes only what is missing.
@@ -78,7 +83,7 @@ func (e *Engine) load(txn Txn, domain string) (*journal.Journal, error) {
 	}
 	now, stale := e.now(), false
 	for _, p := range j.Pending() {
-		if err := j.Finish(p.ID, journal.Failed, now, "interrupted: the run that started this change ended before it finished; the next run checked live state and redid only what was missing"); err == nil {
+		if err := j.Finish(p.ID, journal.Failed, now, interruptedReason); err == nil {
 			stale = true
 		}
 	}

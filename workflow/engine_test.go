@@ -561,6 +561,20 @@ func TestKilledRunsConverge(t *testing.T) {
 			if out.Status != StatusDone || out.Policy.ID != intent.Target.ID {
 				t.Fatalf("rerun: %+v (intent id %s)", out, intent.Target.ID)
 			}
+			// The entry the cut run left pending is closed as interrupted,
+			// claiming nothing about what the rerun then did.
+			closed := false
+			for _, e := range h.j.must(tDomain).Entries {
+				if e.Kind == cut.Journal() && e.Status == journal.Failed {
+					closed = true
+					if e.Error != interruptedReason || strings.Contains(e.Error, "redid") {
+						t.Errorf("the interrupted entry says %q", e.Error)
+					}
+				}
+			}
+			if !closed {
+				t.Errorf("no failed %s entry for the cut run", cut.Journal())
+			}
 			// Everything done before the cut is not done again.
 			redone := (h.dns.writes - writes)
 			switch cut {
