@@ -35,3 +35,7 @@ func SetProviderTransportForTest(t testing.TB, rt http.RoundTripper) {
 const MaxResponseBody = maxResponseBody
 
 var ErrTooLarge = errTooLarge
+
+// PorkbunAbandonedForTest is the number of porkbun calls given up on at
+// their deadline that have not returned yet.
+func PorkbunAbandonedForTest() int64 { return porkbunAbandoned.Load() }

@@ -27,7 +27,18 @@ func porkbunServer(t *testing.T, handler http.HandlerFunc) dnsprovider.Provider 
 	orig := http.DefaultTransport
 	loop := &http.Transport{}
 	http.DefaultTransport = toServer{base: base, hits: &hits, rt: loop}
-	t.Cleanup(func() { http.DefaultTransport = orig; loop.CloseIdleConnections() })
+	t.Cleanup(func() {
+		// The calls given up on read http.DefaultTransport too: wait
+		// for them (hang's release runs first) before restoring it.
+		for end := time.Now().Add(10 * time.Second); dnsprovider.PorkbunAbandonedForTest() > 0; time.Sleep(time.Millisecond) {
+			if time.Now().After(end) {
+				t.Error("a porkbun call given up on did not return once the server answered")
+				break
+			}
+		}
+		http.DefaultTransport = orig
+		loop.CloseIdleConnections()
+	})
 	p, err := dnsprovider.Open("porkbun", mapSource{"PORKBUN_API_KEY": sentinel(1), "PORKBUN_API_SECRET_KEY": sentinel(2)}, dnsprovider.Env{})
 	if err != nil {
 		t.Fatal(err)
