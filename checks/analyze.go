@@ -320,8 +320,10 @@ func (a *analysis) policyHost() {
 func (a *analysis) appendFetchInfo(pi *PolicyInfo) {
 	for _, fp := range a.o.fetches {
 		for _, r := range []httpsprobe.Result{fp.sender, fp.browser} {
-			fi := FetchInfo{Addr: r.Addr.String(), UserAgent: r.UserAgent, Status: r.Status, ContentType: r.ContentType,
-				Location: r.Location, Bytes: len(r.Body), ElapsedMS: r.Elapsed.Milliseconds(), CertProblem: string(r.Cert.Problem)}
+			fi := FetchInfo{
+				Addr: r.Addr.String(), UserAgent: r.UserAgent, Status: r.Status, ContentType: r.ContentType,
+				Location: r.Location, Bytes: len(r.Body), ElapsedMS: r.Elapsed.Milliseconds(), CertProblem: string(r.Cert.Problem),
+			}
 			if r.Err == nil {
 				fi.SHA256 = hashHex(r.Body)
 			} else {

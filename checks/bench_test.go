@@ -85,8 +85,10 @@ func BenchmarkCheckOverlap(b *testing.B) {
 	}
 
 	var courtesy smtpprobe.Courtesy
-	opt := Options{Resolvers: []string{dnsDelay.Addr}, Roots: w.Roots, HTTPSPort: httpsPort, SMTPPort: smtpPort,
-		Timeout: 30 * time.Second, Courtesy: &courtesy}
+	opt := Options{
+		Resolvers: []string{dnsDelay.Addr}, Roots: w.Roots, HTTPSPort: httpsPort, SMTPPort: smtpPort,
+		Timeout: 30 * time.Second, Courtesy: &courtesy,
+	}
 	fl := floor{dns: dnsDelay.Addr, roots: w.Roots, domain: d, httpsPort: httpsPort, smtpPort: smtpPort}
 	if _, err := fl.run(b.Context()); err != nil { // warm up, and prove the floor works
 		b.Fatal(err)

@@ -113,8 +113,10 @@ func serveManyWorld() int {
 		fmt.Fprintln(os.Stderr, "many world:", err)
 		return 1
 	}
-	ca, err := testca.New(testca.Options{Name: "many-domains root",
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)})
+	ca, err := testca.New(testca.Options{
+		Name:      "many-domains root",
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+	})
 	if err != nil {
 		return fail(err)
 	}

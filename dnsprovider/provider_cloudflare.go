@@ -13,12 +13,16 @@ var cloudflareInfo = Info{
 	HTTPClient:  HTTPCapped,
 	Settings: []Setting{
 		// lego's (and so Traefik's) names for the same two tokens.
-		{Name: "api_token", Env: "CLOUDFLARE_API_TOKEN", Secret: true, Required: true,
+		{
+			Name: "api_token", Env: "CLOUDFLARE_API_TOKEN", Secret: true, Required: true,
 			Aliases: []string{"CLOUDFLARE_DNS_API_TOKEN", "CF_DNS_API_TOKEN"},
-			Help:    "API token with Zone / DNS / Edit on the zone (a token, not the global API key)"},
-		{Name: "zone_token", Env: "CLOUDFLARE_ZONE_TOKEN", Secret: true,
+			Help:    "API token with Zone / DNS / Edit on the zone (a token, not the global API key)",
+		},
+		{
+			Name: "zone_token", Env: "CLOUDFLARE_ZONE_TOKEN", Secret: true,
 			Aliases: []string{"CLOUDFLARE_ZONE_API_TOKEN", "CF_ZONE_API_TOKEN"},
-			Help:    "token with Zone / Zone / Read on all zones, when the API token is scoped to one zone"},
+			Help:    "token with Zone / Zone / Read on all zones, when the API token is scoped to one zone",
+		},
 	},
 }
 

@@ -28,14 +28,22 @@ var rfc2136Info = Info{
 	Settings: []Setting{
 		// The aliases are lego's names (RFC2136_TSIG_KEY is the key's
 		// name there, RFC2136_TSIG_SECRET the secret).
-		{Name: "server", Env: "RFC2136_SERVER", Required: true, Aliases: []string{"RFC2136_NAMESERVER"},
-			Help: "primary server, host:port or an address (port 53 when left out; IPv6 in brackets: [2001:db8::1]:53); a host name is resolved once, at the first call"},
-		{Name: "key_name", Env: "RFC2136_KEY_NAME", Required: true, Aliases: []string{"RFC2136_TSIG_KEY"},
-			Help: "TSIG key name, as in the server's key statement"},
-		{Name: "key_alg", Env: "RFC2136_KEY_ALG", Default: "hmac-sha256", Aliases: []string{"RFC2136_TSIG_ALGORITHM"},
-			Help: "TSIG algorithm: hmac-sha256, hmac-sha512, hmac-sha384, hmac-sha224 or hmac-sha1 (a trailing dot is fine); lego's default is hmac-sha1, so a lego set-up that left it out needs RFC2136_TSIG_ALGORITHM=hmac-sha1 here"},
-		{Name: "key", Env: "RFC2136_KEY", Required: true, Secret: true, Aliases: []string{"RFC2136_TSIG_SECRET"},
-			Help: "TSIG secret, base64"},
+		{
+			Name: "server", Env: "RFC2136_SERVER", Required: true, Aliases: []string{"RFC2136_NAMESERVER"},
+			Help: "primary server, host:port or an address (port 53 when left out; IPv6 in brackets: [2001:db8::1]:53); a host name is resolved once, at the first call",
+		},
+		{
+			Name: "key_name", Env: "RFC2136_KEY_NAME", Required: true, Aliases: []string{"RFC2136_TSIG_KEY"},
+			Help: "TSIG key name, as in the server's key statement",
+		},
+		{
+			Name: "key_alg", Env: "RFC2136_KEY_ALG", Default: "hmac-sha256", Aliases: []string{"RFC2136_TSIG_ALGORITHM"},
+			Help: "TSIG algorithm: hmac-sha256, hmac-sha512, hmac-sha384, hmac-sha224 or hmac-sha1 (a trailing dot is fine); lego's default is hmac-sha1, so a lego set-up that left it out needs RFC2136_TSIG_ALGORITHM=hmac-sha1 here",
+		},
+		{
+			Name: "key", Env: "RFC2136_KEY", Required: true, Secret: true, Aliases: []string{"RFC2136_TSIG_SECRET"},
+			Help: "TSIG secret, base64",
+		},
 	},
 }
 
@@ -365,8 +373,10 @@ func (z *rfc2136Zone) explain(ctx context.Context, zone string, err error) error
 	if aerr != nil {
 		hint = fmt.Sprintf("; or %s is not a zone this server holds (%s)", zone, z.red.clean(aerr.Error()))
 	}
-	return &providerError{provider: "rfc2136", class: ErrAuth,
-		msg: fmt.Sprintf("authentication failed (check %s): %s refused the TSIG key for the zone %s%s: %s", rfc2136AuthHint, z.cfg.Server, zone, hint, cause)}
+	return &providerError{
+		provider: "rfc2136", class: ErrAuth,
+		msg: fmt.Sprintf("authentication failed (check %s): %s refused the TSIG key for the zone %s%s: %s", rfc2136AuthHint, z.cfg.Server, zone, hint, cause),
+	}
 }
 
 // apexOf asks the server (unsigned, no recursion) for the SOA of zone and

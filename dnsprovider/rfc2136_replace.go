@@ -40,8 +40,10 @@ func (z *rfc2136Zone) ReplaceRecords(ctx context.Context, zone string, del, add 
 		rr := r.RR()
 		name := ownerName(rr, zone)
 		if mx, ok := r.(libdns.MX); ok {
-			ins = append(ins, &dns.MX{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeMX, Class: dns.ClassINET, Ttl: uint32(rr.TTL / time.Second)},
-				Preference: mx.Preference, Mx: dns.Fqdn(mx.Target)})
+			ins = append(ins, &dns.MX{
+				Hdr:        dns.RR_Header{Name: name, Rrtype: dns.TypeMX, Class: dns.ClassINET, Ttl: uint32(rr.TTL / time.Second)},
+				Preference: mx.Preference, Mx: dns.Fqdn(mx.Target),
+			})
 			continue
 		}
 		t := &dns.TXT{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: uint32(rr.TTL / time.Second)}}
@@ -92,8 +94,10 @@ func (z *rfc2136Zone) exactTXT(ctx context.Context, zone string, del []libdns.Re
 		name := ownerName(rr, zone)
 		if mx, ok := r.(libdns.MX); ok {
 			// An MX record's RDATA is exact as it is: delete it as such.
-			out = append(out, &dns.MX{Hdr: dns.RR_Header{Name: strings.ToLower(name), Rrtype: dns.TypeMX, Class: dns.ClassINET},
-				Preference: mx.Preference, Mx: strings.ToLower(dns.Fqdn(mx.Target))})
+			out = append(out, &dns.MX{
+				Hdr:        dns.RR_Header{Name: strings.ToLower(name), Rrtype: dns.TypeMX, Class: dns.ClassINET},
+				Preference: mx.Preference, Mx: strings.ToLower(dns.Fqdn(mx.Target)),
+			})
 			continue
 		}
 		want[strings.ToLower(name)+"\x00"+txtText(r)] = true

@@ -75,7 +75,7 @@ func run(ctx context.Context, env []string, name string, args ...string) (stdout
 	cmd.Dir = repoRoot
 	cmd.Env = env
 	cmd.WaitDelay = 5 * time.Second
-	var o, e = &capBuffer{max: maxOutput}, &capBuffer{max: maxOutput}
+	o, e := &capBuffer{max: maxOutput}, &capBuffer{max: maxOutput}
 	cmd.Stdout, cmd.Stderr = o, e
 	err = cmd.Run()
 	var exit *exec.ExitError

@@ -26,8 +26,10 @@ func TestProvidersBinaryNeverPrintsSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	secrets := []string{env["WORLD_TSIG_SECRET"]}
-	extra := []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
-		"RFC2136_SERVER=" + env["WORLD_DNS"], "RFC2136_KEY_NAME=" + env["WORLD_TSIG_NAME"], "RFC2136_KEY=" + env["WORLD_TSIG_SECRET"]}
+	extra := []string{
+		"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
+		"RFC2136_SERVER=" + env["WORLD_DNS"], "RFC2136_KEY_NAME=" + env["WORLD_TSIG_NAME"], "RFC2136_KEY=" + env["WORLD_TSIG_SECRET"],
+	}
 	var file strings.Builder
 	for i, p := range dnsprovider.Providers(false) {
 		for j, s := range p.Settings {

@@ -29,8 +29,10 @@ func writeWorldReport(t *testing.T, dir, org, domain, policy, failMX string, ok 
 	failed := 0
 	if failMX != "" {
 		failed = 9
-		details = append(details, map[string]any{"result-type": "validation-failure", "sending-mta-ip": "",
-			"receiving-mx-hostname": failMX, "receiving-ip": "127.0.0.99", "failed-session-count": failed})
+		details = append(details, map[string]any{
+			"result-type": "validation-failure", "sending-mta-ip": "",
+			"receiving-mx-hostname": failMX, "receiving-ip": "127.0.0.99", "failed-session-count": failed,
+		})
 	}
 	r := map[string]any{
 		"organization-name": org,

@@ -92,8 +92,10 @@ func TestServeVsNginx(t *testing.T) {
 	url := "https://" + host + "/.well-known/mta-sts.txt"
 	load := func(server string, pid int, extra []string, secs int) wrkResult {
 		t.Helper()
-		args := []string{"-m", "sh", "-c", `mount --bind "$1" /etc/hosts && shift && exec "$@"`, "sh", hosts[server],
-			wrk, "-t2", "-c16", "-d" + strconv.Itoa(secs) + "s", "--latency", "--timeout", "5s"}
+		args := []string{
+			"-m", "sh", "-c", `mount --bind "$1" /etc/hosts && shift && exec "$@"`, "sh", hosts[server],
+			wrk, "-t2", "-c16", "-d" + strconv.Itoa(secs) + "s", "--latency", "--timeout", "5s",
+		}
 		args = append(append(args, extra...), url)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(secs)*time.Second+time.Minute)
 		defer cancel()

@@ -81,8 +81,10 @@ func TestWorldZoneMatchesTable(t *testing.T) {
 	m := new(dns.Msg)
 	m.SetAxfr(dns.Fqdn(env["WORLD_ZONE"]))
 	m.SetTsig(name, dns.HmacSHA256, 300, time.Now().Unix())
-	tr := &dns.Transfer{DialTimeout: netTime, ReadTimeout: netTime, WriteTimeout: netTime,
-		TsigSecret: map[string]string{name: env["WORLD_TSIG_SECRET"]}}
+	tr := &dns.Transfer{
+		DialTimeout: netTime, ReadTimeout: netTime, WriteTimeout: netTime,
+		TsigSecret: map[string]string{name: env["WORLD_TSIG_SECRET"]},
+	}
 	ch, err := tr.In(m, env["WORLD_DNS"])
 	if err != nil {
 		t.Fatalf("AXFR: %v", err)

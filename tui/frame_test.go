@@ -278,8 +278,10 @@ func TestNoIOInUpdateOrView(t *testing.T) {
 	d.ready()
 
 	// The walk reached every boundary, off the UI path.
-	for _, what := range []string{"wizard: live check (DNS, HTTPS, SMTP)", "engine: live check", "evidence gate: reports", "DNS: SetOurs", "publisher: Publish",
-		"journal: Peek", "journal: Begin", "served gate: HTTPS fetch", "published gate: DNS queries", "demo: failure switch"} {
+	for _, what := range []string{
+		"wizard: live check (DNS, HTTPS, SMTP)", "engine: live check", "evidence gate: reports", "DNS: SetOurs", "publisher: Publish",
+		"journal: Peek", "journal: Begin", "served gate: HTTPS fetch", "published gate: DNS queries", "demo: failure switch",
+	} {
 		if g.calls[what] == 0 {
 			t.Errorf("the walk never reached %s: the guard proved nothing about it", what)
 		}
@@ -296,14 +298,18 @@ func TestNoIOInUpdateOrView(t *testing.T) {
 // Check, Toggle, ...), sits inside a function literal (a tea.Cmd, or work
 // a tea.Cmd starts), never in a method's own body.
 func TestTUIIOOnlyInCmds(t *testing.T) {
-	deniedImports := []string{"os", "os/exec", "net", "net/http", "net/url", "syscall", "io/ioutil", "io/fs", "path/filepath",
-		"github.com/miekg/dns", "github.com/stspilot/stspilot/workflow/journal"}
+	deniedImports := []string{
+		"os", "os/exec", "net", "net/http", "net/url", "syscall", "io/ioutil", "io/fs", "path/filepath",
+		"github.com/miekg/dns", "github.com/stspilot/stspilot/workflow/journal",
+	}
 	pure := map[string]bool{
 		"workflow.ObserverFunc": true, "workflow.Workflow": true, // conversions
 		"dnsprovider.Providers": true, // the registry's list, in memory
 	}
-	ioMethods := map[string]bool{"Status": true, "Plan": true, "Apply": true, "Check": true, "Toggle": true, "Peek": true,
-		"Begin": true, "Publish": true, "Remove": true, "ReadTXT": true, "SetOurs": true, "DeleteOurs": true, "History": true}
+	ioMethods := map[string]bool{
+		"Status": true, "Plan": true, "Apply": true, "Check": true, "Toggle": true, "Peek": true,
+		"Begin": true, "Publish": true, "Remove": true, "ReadTXT": true, "SetOurs": true, "DeleteOurs": true, "History": true,
+	}
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)

@@ -75,8 +75,11 @@ func TestGolden(t *testing.T) {
 		{"rollback-question", nil, [][]tea.Msg{keys("!")}, []string{"Findings:|Ladder", "Emergency rollback"}},
 		// The blocked wait screen: cause, fix, horizon, keys, no countdown
 		// (re-checks an hour apart, so that none runs while it is drawn).
-		{"blocked-wait", func(t testing.TB, w *world) { enforcedThenBroken(t, w); w.opts.Recheck = time.Hour },
-			[][]tea.Msg{keys("!"), keys("y")}, []string{"Findings:|Ladder", "Emergency rollback", "Blocked:|(policy.http-status)|meanwhile"}},
+		{
+			"blocked-wait", func(t testing.TB, w *world) { enforcedThenBroken(t, w); w.opts.Recheck = time.Hour },
+			[][]tea.Msg{keys("!"), keys("y")},
+			[]string{"Findings:|Ladder", "Emergency rollback", "Blocked:|(policy.http-status)|meanwhile"},
+		},
 		{"interrupted-dashboard", interrupted, nil, []string{"Findings:|did not finish"}},
 	}
 	for _, c := range cases {

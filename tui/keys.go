@@ -39,8 +39,10 @@ func newKeyMap() keyMap {
 }
 
 func (k *keyMap) all() []*key.Binding {
-	return []*key.Binding{&k.Next, &k.Rollout, &k.Promote, &k.Teardown, &k.Recheck, &k.Findings, &k.Rollback,
-		&k.Enter, &k.Back, &k.Override, &k.Yes, &k.No, &k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Breaks, &k.Skip, &k.Help, &k.Quit}
+	return []*key.Binding{
+		&k.Next, &k.Rollout, &k.Promote, &k.Teardown, &k.Recheck, &k.Findings, &k.Rollback,
+		&k.Enter, &k.Back, &k.Override, &k.Yes, &k.No, &k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Breaks, &k.Skip, &k.Help, &k.Quit,
+	}
 }
 
 // ShortHelp implements help.KeyMap.

@@ -858,9 +858,11 @@ func (m *Model) boxed(paras ...string) string {
 
 func (m *Model) rollbackBox() string {
 	c := m.c
-	paras := []string{c.st.Danger.Render("Emergency rollback of " + c.domain),
+	paras := []string{
+		c.st.Danger.Render("Emergency rollback of " + c.domain),
 		"Back to mode testing now: no soak or evidence gates; the policy is still served before its id changes. " +
-			"Senders may keep the old policy for its max_age (the run shows the risk window)."}
+			"Senders may keep the old policy for its max_age (the run shows the risk window).",
+	}
 	if st := m.dash.st; st != nil && st.Horizon != nil && st.Horizon.Worst != nil {
 		paras = append(paras, c.st.Warn.Render("Whatever you do, "+worstLine(st.Horizon.Worst)+"."))
 	}

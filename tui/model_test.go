@@ -482,7 +482,8 @@ func TestTLSRPTFailuresAreAFinding(t *testing.T) {
 func TestSetupHints(t *testing.T) {
 	long := "API token with DNS edit rights on every zone the domain lives in, from the provider's console"
 	d := drive(t, NewModel(context.Background(), Options{Providers: []dnsprovider.Info{{Name: "acme", Settings: []dnsprovider.Setting{
-		{Name: "api_token", Env: "ACME_API_TOKEN", Secret: true, Required: true, Help: long}}}}}))
+		{Name: "api_token", Env: "ACME_API_TOKEN", Secret: true, Required: true, Help: long},
+	}}}}))
 	d.typeText("mail.example.org")
 	v := d.m.View()
 	for _, want := range []string{"e.g. mailto:tlsrpt@mail.example.org", "e.g. webroot:"} {

@@ -62,7 +62,8 @@ func newSetup(c *common) setupModel {
 	if ps == nil {
 		ps = dnsprovider.Providers(false)
 	}
-	s := setupModel{c: c, providers: ps,
+	s := setupModel{
+		c: c, providers: ps,
 		domain:  newInput(hint("example.com"), c.opts.Domain),
 		publish: newInput(hint("webroot:/srv/mta-sts")+" (empty: manual)", ""),
 		rua:     newInput(ruaHint(c.opts.Domain), c.opts.RUA),

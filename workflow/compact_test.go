@@ -136,8 +136,10 @@ func retryLoop(t *testing.T, file bool, reruns int) {
 func oldHistory(j *journal.Journal, n int, at time.Time) {
 	text := "version: STSv1\r\nmode: testing\r\nmx: mx1.example.test\r\nmax_age: 86400\r\n"
 	for i := range n {
-		id := j.Append(journal.Entry{Run: fmt.Sprintf("20200101T000000Z-%d", i), Workflow: "rollout", Step: "1-publish-policy", Kind: journal.KindPolicyWrite,
-			Name: "https://mta-sts.example.test/.well-known/mta-sts.txt", After: text, PolicyText: text, PolicyID: "20200101000000abcdefgh", MaxAge: 86400, Changed: true}, at)
+		id := j.Append(journal.Entry{
+			Run: fmt.Sprintf("20200101T000000Z-%d", i), Workflow: "rollout", Step: "1-publish-policy", Kind: journal.KindPolicyWrite,
+			Name: "https://mta-sts.example.test/.well-known/mta-sts.txt", After: text, PolicyText: text, PolicyID: "20200101000000abcdefgh", MaxAge: 86400, Changed: true,
+		}, at)
 		j.Finish(id, journal.Done, at, "")
 	}
 }

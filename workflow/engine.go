@@ -731,8 +731,10 @@ func (e *Engine) planRollback(ctx context.Context, p *Plan, lv *live, j *journal
 		if t := time.Duration(w.TXTTTL) * time.Second; t > ttl {
 			ttl = t
 		}
-		p.Risk = &RiskWindow{OldTXTTTL: int64(ttl / time.Second), OldMaxAge: w.MaxAge, OldMode: w.Mode, OldMX: w.MX,
-			TXTUntil: now.Add(ttl), PolicyUntil: w.Until}
+		p.Risk = &RiskWindow{
+			OldTXTTTL: int64(ttl / time.Second), OldMaxAge: w.MaxAge, OldMode: w.Mode, OldMX: w.MX,
+			TXTUntil: now.Add(ttl), PolicyUntil: w.Until,
+		}
 	}
 	p.Downgrade = downgrade(p, j, now)
 	e.recipe(ctx, p, lv, nil)
@@ -938,9 +940,11 @@ func fixOrRollback(p *Plan, j *journal.Journal, now time.Time) *Refusal {
 	if w == nil || w.Mode != string(mtasts.ModeEnforce) {
 		return nil
 	}
-	r := &Refusal{Code: CodeFixOrRollback, Workflow: Rollback, Finding: brokenFinding(p.Live),
+	r := &Refusal{
+		Code: CodeFixOrRollback, Workflow: Rollback, Finding: brokenFinding(p.Live),
 		Reason: fmt.Sprintf("%s is %s while senders may hold the enforce policy (mx %s) until %s whatever you do: fix the policy host, or roll back",
-			p.Domain, p.Stage, strings.Join(w.MX, ", "), w.Until.UTC().Format(time.RFC3339))}
+			p.Domain, p.Stage, strings.Join(w.MX, ", "), w.Until.UTC().Format(time.RFC3339)),
+	}
 	if r.Finding != "" {
 		r.Details = append(r.Details, "the fix: "+r.Finding)
 	}

@@ -225,6 +225,7 @@ func (t *memTxn) Save(j *journal.Journal) error {
 	t.j.docs[t.domain] = b
 	return nil
 }
+
 func (t *memTxn) Close() error {
 	t.j.mu.Lock()
 	defer t.j.mu.Unlock()

@@ -112,8 +112,10 @@ type evGroup struct {
 
 // EvaluateReports starts the evidence for policy p of domain since since.
 func EvaluateReports(domain string, p *Policy, since time.Time) *Evidence {
-	return &Evidence{domain: strings.ToLower(strings.TrimSuffix(domain, ".")), policy: p, since: since,
-		orgs: map[string]bool{}, groups: map[evKey]*evGroup{}}
+	return &Evidence{
+		domain: strings.ToLower(strings.TrimSuffix(domain, ".")), policy: p, since: since,
+		orgs: map[string]bool{}, groups: map[evKey]*evGroup{},
+	}
 }
 
 // FileError notes a report file that could not be read.

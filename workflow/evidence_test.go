@@ -39,8 +39,10 @@ func evReport(t *testing.T, dir, org, domain string, day time.Time, policyText s
 		var c int
 		fmt.Sscan(n, &c)
 		total += c
-		det = append(det, map[string]any{"result-type": rt, "sending-mta-ip": fmt.Sprintf("198.51.100.%d", i+1),
-			"receiving-mx-hostname": host, "receiving-ip": "192.0.2.25", "failed-session-count": c})
+		det = append(det, map[string]any{
+			"result-type": rt, "sending-mta-ip": fmt.Sprintf("198.51.100.%d", i+1),
+			"receiving-mx-hostname": host, "receiving-ip": "192.0.2.25", "failed-session-count": c,
+		})
 	}
 	pol := map[string]any{"policy-type": "sts", "policy-domain": domain, "mx-host": mx}
 	if policyText != "" {
@@ -51,9 +53,11 @@ func evReport(t *testing.T, dir, org, domain string, day time.Time, policyText s
 		"date-range":        map[string]string{"start-datetime": day.Format(time.RFC3339), "end-datetime": day.Add(24*time.Hour - time.Second).Format(time.RFC3339)},
 		"contact-info":      "tlsrpt@" + strings.ToLower(strings.ReplaceAll(org, " ", "")) + ".example",
 		"report-id":         org + day.Format("2006-01-02"),
-		"policies": []any{map[string]any{"policy": pol,
+		"policies": []any{map[string]any{
+			"policy":          pol,
 			"summary":         map[string]int{"total-successful-session-count": ok, "total-failure-session-count": total},
-			"failure-details": det}},
+			"failure-details": det,
+		}},
 	}
 	b, err := json.Marshal(r)
 	if err != nil {

@@ -289,9 +289,11 @@ func TestParseServeMeta(t *testing.T) {
 	if m, err := ParseServeMeta([]byte(good)); err != nil || m.ID != "abc123" {
 		t.Errorf("good: %+v %v", m, err)
 	}
-	for _, bad := range []string{"", "{}", "null", `{"id":"a b","sha256":"` + PolicySHA256(nil) + `"}`,
+	for _, bad := range []string{
+		"", "{}", "null", `{"id":"a b","sha256":"` + PolicySHA256(nil) + `"}`,
 		`{"id":"abc","sha256":"00"}`, `{"id":"abc","sha256":"` + strings.ToUpper(PolicySHA256(nil)) + `"}`,
-		good + good, `{"id":"abc","sha256":"` + PolicySHA256(nil) + `","x":1}`} {
+		good + good, `{"id":"abc","sha256":"` + PolicySHA256(nil) + `","x":1}`,
+	} {
 		if _, err := ParseServeMeta([]byte(bad)); err == nil {
 			t.Errorf("ParseServeMeta(%q) accepted", bad)
 		}

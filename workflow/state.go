@@ -188,8 +188,10 @@ func cacheWindowEnd(j *journal.Journal) time.Time {
 func setTeardown(j *journal.Journal, noneSince time.Time, lastMaxAge time.Duration) {
 	start := noneSince.UTC().Truncate(time.Second)
 	end := ceilSecond(noneSince.Add(lastMaxAge))
-	j.SetWindow(journal.Window{Kind: journal.WindowTeardown, Start: start, Seconds: int64(end.Sub(start) / time.Second), NotBefore: end,
-		Reason: "senders may hold the last testing/enforce policy for its max_age after mode none went live (STS-SEND-16)"})
+	j.SetWindow(journal.Window{
+		Kind: journal.WindowTeardown, Start: start, Seconds: int64(end.Sub(start) / time.Second), NotBefore: end,
+		Reason: "senders may hold the last testing/enforce policy for its max_age after mode none went live (STS-SEND-16)",
+	})
 }
 
 // setCachedUntil moves the cache window's end to until, now being when
@@ -204,8 +206,10 @@ func setCachedUntil(j *journal.Journal, until, now time.Time) {
 	}
 	end := ceilSecond(until)
 	start = start.UTC().Truncate(time.Second)
-	j.SetWindow(journal.Window{Kind: journal.WindowCache, Start: start, Seconds: int64(end.Sub(start) / time.Second), NotBefore: end,
-		Reason: "senders may hold a replaced testing/enforce policy until then (its max_age after it was replaced)"})
+	j.SetWindow(journal.Window{
+		Kind: journal.WindowCache, Start: start, Seconds: int64(end.Sub(start) / time.Second), NotBefore: end,
+		Reason: "senders may hold a replaced testing/enforce policy until then (its max_age after it was replaced)",
+	})
 }
 
 // setSoak records the soak of the policy that just went live.
@@ -215,8 +219,10 @@ func setSoak(j *journal.Journal, l Ladder, p *Policy) {
 		return
 	}
 	soak := soakOf(l, p.Mode, p.MaxAge)
-	j.SetWindow(journal.Window{Kind: journal.WindowSoak, Start: p.PublishedAt, Seconds: int64(soak / time.Second),
-		NotBefore: p.PublishedAt.Add(soak), Reason: fmt.Sprintf("the soak of %s@%d before promote", p.Mode, p.MaxAge)})
+	j.SetWindow(journal.Window{
+		Kind: journal.WindowSoak, Start: p.PublishedAt, Seconds: int64(soak / time.Second),
+		NotBefore: p.PublishedAt.Add(soak), Reason: fmt.Sprintf("the soak of %s@%d before promote", p.Mode, p.MaxAge),
+	})
 }
 
 // settleStage records the stage the journal's state establishes.

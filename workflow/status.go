@@ -262,8 +262,10 @@ func historyEntry(e journal.Entry) HistoryEntry {
 	if at.IsZero() {
 		at = e.Started
 	}
-	h := HistoryEntry{Step: e.Step, Kind: StepKind(StepKindOf(e.Kind).Label()), Status: string(e.Status), Name: e.Name, Before: e.Before, After: e.After,
-		PolicyID: e.PolicyID, MaxAge: e.MaxAge, TTL: e.TTL, Changed: e.Changed, Error: e.Error, At: at}
+	h := HistoryEntry{
+		Step: e.Step, Kind: StepKind(StepKindOf(e.Kind).Label()), Status: string(e.Status), Name: e.Name, Before: e.Before, After: e.After,
+		PolicyID: e.PolicyID, MaxAge: e.MaxAge, TTL: e.TTL, Changed: e.Changed, Error: e.Error, At: at,
+	}
 	if e.Runs() > 1 {
 		h.Count, h.FirstAt = e.Runs(), at
 		if !e.LastAt.IsZero() {

@@ -176,8 +176,14 @@ func FuzzValidatePattern(f *testing.F) {
 
 func FuzzMatch(f *testing.F) {
 	for _, s := range [][2]string{
-		{"*.example.com", "a.example.com"}, {"*.example.com", "example.com"}, {"*.example.com", "a.b.example.com"},
-		{"mail.example.com", "MAIL.example.com."}, {".example.com", "a.example.com"}, {"", ""}, {"*", "*"}, {"*.", "a."},
+		{"*.example.com", "a.example.com"},
+		{"*.example.com", "example.com"},
+		{"*.example.com", "a.b.example.com"},
+		{"mail.example.com", "MAIL.example.com."},
+		{".example.com", "a.example.com"},
+		{"", ""},
+		{"*", "*"},
+		{"*.", "a."},
 	} {
 		f.Add(s[0], s[1])
 	}

@@ -153,10 +153,16 @@ func TestSuggestPatterns(t *testing.T) {
 	}{
 		{"OPS-5 Microsoft 365", []string{"contoso-com.mail.protection.outlook.com."}, []string{"*.mail.protection.outlook.com"}},
 		{"OPS-7 Google new", []string{"smtp.google.com."}, []string{"smtp.google.com"}},
-		{"OPS-7 Google classic", []string{"aspmx.l.google.com.", "alt1.aspmx.l.google.com.", "alt2.aspmx.l.google.com.", "ALT3.ASPMX.L.GOOGLE.COM", "alt4.aspmx.l.google.com"},
-			[]string{"*.aspmx.l.google.com", "aspmx.l.google.com"}},
-		{"OPS-7 Google very old", []string{"aspmx.l.google.com", "aspmx2.googlemail.com", "aspmx3.googlemail.com"},
-			[]string{"*.googlemail.com", "aspmx.l.google.com"}},
+		{
+			"OPS-7 Google classic",
+			[]string{"aspmx.l.google.com.", "alt1.aspmx.l.google.com.", "alt2.aspmx.l.google.com.", "ALT3.ASPMX.L.GOOGLE.COM", "alt4.aspmx.l.google.com"},
+			[]string{"*.aspmx.l.google.com", "aspmx.l.google.com"},
+		},
+		{
+			"OPS-7 Google very old",
+			[]string{"aspmx.l.google.com", "aspmx2.googlemail.com", "aspmx3.googlemail.com"},
+			[]string{"*.googlemail.com", "aspmx.l.google.com"},
+		},
 		{"OPS-7 Google only alternates", []string{"alt1.aspmx.l.google.com"}, []string{"*.aspmx.l.google.com"}},
 		{"OPS-6 Microsoft DANE", []string{"icewolf-li.h-v1.mx.microsoft."}, []string{"*.h-v1.mx.microsoft"}},
 		{"OPS-6 one label below mx.microsoft is listed exactly", []string{"x.mx.microsoft"}, []string{"x.mx.microsoft"}},
@@ -178,8 +184,10 @@ func TestSuggestPatterns(t *testing.T) {
 // patterns, and covers every host that a valid pattern can cover.
 func TestSuggestPatternsCoversEveryHost(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	parents := []string{"mail.protection.outlook.com", "aspmx.l.google.com", "googlemail.com", "h-v1.mx.microsoft", "mx.microsoft",
-		"google.com", "example.com", "l.google.com", "protection.outlook.com"}
+	parents := []string{
+		"mail.protection.outlook.com", "aspmx.l.google.com", "googlemail.com", "h-v1.mx.microsoft", "mx.microsoft",
+		"google.com", "example.com", "l.google.com", "protection.outlook.com",
+	}
 	for range 2000 {
 		var hosts []string
 		for range 1 + r.IntN(6) {

@@ -80,8 +80,10 @@ func ParsePolicy(body []byte) (Policy, []Problem) {
 	}
 	checkTerminators(lines, &ps)
 
-	p := &policyReader{ps: &ps, first: map[string]occurrence{}, clean: map[string]occurrence{},
-		seen: map[string]int{}, maxAge: map[int]int64{}, extSeen: map[string]bool{}}
+	p := &policyReader{
+		ps: &ps, first: map[string]occurrence{}, clean: map[string]occurrence{},
+		seen: map[string]int{}, maxAge: map[int]int64{}, extSeen: map[string]bool{},
+	}
 	for i, l := range lines {
 		p.line(i+1, l, i == len(lines)-1)
 	}
@@ -97,8 +99,10 @@ func ParsePolicy(body []byte) (Policy, []Problem) {
 			}
 		}
 		more := len(out) - (maxProblems - 1)
-		out = append(out[:maxProblems-1:maxProblems-1], Problem{Rule: "STS-POL-1", Severity: sev,
-			Message: fmt.Sprintf("%d more problems on later lines are not listed", more)})
+		out = append(out[:maxProblems-1:maxProblems-1], Problem{
+			Rule: "STS-POL-1", Severity: sev,
+			Message: fmt.Sprintf("%d more problems on later lines are not listed", more),
+		})
 	}
 	return pol, out
 }

@@ -40,40 +40,60 @@ func TestParsePolicy(t *testing.T) {
 		pol  *Policy // if set, the Policy read must equal it
 	}{
 		// valid policies
-		{"STS-POL-2 world CRLF Google", googlePolicy, nil, &Policy{Version: "STSv1", Mode: ModeTesting, MaxAge: 86400,
-			MX: []string{"smtp.google.com", "aspmx.l.google.com", "*.aspmx.l.google.com", "*.googlemail.com"}}},
-		{"STS-POL-2 world CRLF Microsoft", msPolicy, nil, &Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 604800,
-			MX: []string{"*.mail.protection.outlook.com"}}},
+		{"STS-POL-2 world CRLF Google", googlePolicy, nil, &Policy{
+			Version: "STSv1", Mode: ModeTesting, MaxAge: 86400,
+			MX: []string{"smtp.google.com", "aspmx.l.google.com", "*.aspmx.l.google.com", "*.googlemail.com"},
+		}},
+		{"STS-POL-2 world CRLF Microsoft", msPolicy, nil, &Policy{
+			Version: "STSv1", Mode: ModeEnforce, MaxAge: 604800,
+			MX: []string{"*.mail.protection.outlook.com"},
+		}},
 		{"STS-POL-2 LF", lfPolicy, nil, nil},
 		{"STS-POL-2 last line without terminator", strings.TrimSuffix(lfPolicy, "\n"), nil, nil},
 		{"STS-POL-2 CRLF last line without terminator", strings.TrimSuffix(msPolicy, "\r\n"), nil, nil},
-		{"STS-POL-4 whitespace after colon and at end of line", body(v, "mode:\tenforce  ", "mx:mail.example.com", "max_age: 86400\t"), nil,
-			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}}},
+		{
+			"STS-POL-4 whitespace after colon and at end of line", body(v, "mode:\tenforce  ", "mx:mail.example.com", "max_age: 86400\t"), nil,
+			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}},
+		},
 		{"STS-POL-7 version need not be first for the RFC", body(me, v, mx, ma), []pk{{"STS-POL-7", 2, W}}, nil},
-		{"STS-POL-9 leading zeros", body(v, me, mx, "max_age: 0086400"), nil,
-			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}}},
+		{
+			"STS-POL-9 leading zeros", body(v, me, mx, "max_age: 0086400"), nil,
+			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}},
+		},
 		{"STS-POL-9 maximum", body(v, me, mx, "max_age: 31557600"), nil, nil},
 		{"STS-POL-12 mode none without mx", body(v, "mode: none", ma), nil, &Policy{Version: "STSv1", Mode: ModeNone, MaxAge: 86400}},
 		{"STS-POL-12 mode none with mx", body(v, "mode: none", mx, ma), nil, nil},
-		{"STS-POL-13 extensions are kept", body(v, me, mx, ma, "x-note: hello w\u00f6rld", "ext.2_a: 1"), nil,
-			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"},
-				Extensions: []Field{{"x-note", "hello w\u00f6rld"}, {"ext.2_a", "1"}}}},
-		{"STS-POL-14 mx lines add up", body(v, me, mx, "mx: *.example.net", "mx: mx2.example.com", ma), nil,
-			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com", "*.example.net", "mx2.example.com"}}},
+		{
+			"STS-POL-13 extensions are kept", body(v, me, mx, ma, "x-note: hello w\u00f6rld", "ext.2_a: 1"), nil,
+			&Policy{
+				Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"},
+				Extensions: []Field{{"x-note", "hello w\u00f6rld"}, {"ext.2_a", "1"}},
+			},
+		},
+		{
+			"STS-POL-14 mx lines add up", body(v, me, mx, "mx: *.example.net", "mx: mx2.example.com", ma), nil,
+			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com", "*.example.net", "mx2.example.com"}},
+		},
 
 		// STS-POL-1: key: value lines, no comments
 		{"STS-POL-1 comment", body("#comment", v, me, mx, ma), []pk{{"STS-POL-1", 1, E}, {"STS-POL-7", 2, W}}, nil},
 		{"STS-POL-1 comment after a field", body(v, me, "# our MX", mx, ma), []pk{{"STS-POL-1", 3, E}}, nil},
-		{"STS-POL-1 comment at the end of a line", body(v, me, "mx: mail.example.com # primary", "max_age: 86400\t# one day", "x-a: 1 # kept"), []pk{{"STS-POL-1", 3, E}, {"STS-POL-1", 4, E}},
-			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}, Extensions: []Field{{"x-a", "1 # kept"}}}},
+		{
+			"STS-POL-1 comment at the end of a line", body(v, me, "mx: mail.example.com # primary", "max_age: 86400\t# one day", "x-a: 1 # kept"),
+			[]pk{{"STS-POL-1", 3, E}, {"STS-POL-1", 4, E}},
+			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}, Extensions: []Field{{"x-a", "1 # kept"}}},
+		},
 		{"STS-POL-1 no colon", body(v, me, "mx mail.example.com", ma), []pk{{"STS-POL-1", 3, E}, {"STS-POL-6", 0, E}}, nil},
 		{"STS-POL-1 empty key", body(v, me, mx, ma, ": x"), []pk{{"STS-POL-1", 5, E}}, nil},
 		{"STS-POL-1 empty body", "", []pk{{"STS-POL-1", 0, E}, {"STS-POL-7", 0, E}, {"STS-POL-8", 0, E}, {"STS-POL-9", 0, E}, {"STS-POL-6", 0, E}}, nil},
 		{"STS-POL-1 HTML page", "<!DOCTYPE html>\n<html><body>Not found</body></html>\n", []pk{{"STS-POL-1", 0, E}}, &Policy{}},
 
 		// STS-POL-2: line endings
-		{"STS-POL-2 lone CR", "version: STSv1\rmode: enforce\rmx: mail.example.com\rmax_age: 86400\r", []pk{{"STS-POL-2", 1, E}},
-			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}}},
+		{
+			"STS-POL-2 lone CR", "version: STSv1\rmode: enforce\rmx: mail.example.com\rmax_age: 86400\r",
+			[]pk{{"STS-POL-2", 1, E}},
+			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}},
+		},
 		{"STS-POL-2 mixed LF and CRLF", "version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\nmax_age: 86400\r\n", []pk{{"STS-POL-2", 3, W}}, nil},
 		{"STS-POL-2 line separator", body(v, me, mx+"\u2028mx: b.example.com", ma), []pk{{"STS-POL-2", 3, E}, {"STS-POL-11", 3, E}, {"STS-POL-10", 3, E}}, nil},
 		{"STS-POL-2 vertical tab", body(v, me, mx, ma, "x-a: 1\v2"), []pk{{"STS-POL-2", 5, E}}, nil},
@@ -86,19 +106,28 @@ func TestParsePolicy(t *testing.T) {
 		{"STS-POL-3 whitespace-only line", body(v, me, " \t", mx, ma), []pk{{"STS-POL-3", 3, E}}, nil},
 
 		// STS-POL-4: layout
-		{"STS-POL-4 leading whitespace", body(v, "  mode: enforce", mx, ma), []pk{{"STS-POL-4", 2, E}},
-			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}}},
+		{
+			"STS-POL-4 leading whitespace", body(v, "  mode: enforce", mx, ma),
+			[]pk{{"STS-POL-4", 2, E}},
+			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}},
+		},
 		{"STS-POL-4 whitespace before colon", body(v, "mode : enforce", mx, ma), []pk{{"STS-POL-4", 2, E}}, nil},
 		{"STS-POL-4 tab before colon", body(v, me, mx, "max_age\t: 86400"), []pk{{"STS-POL-4", 4, E}}, nil},
 		{"STS-POL-4 extension value with colon", body(v, me, mx, ma, "x-report: https://example.com/r"), []pk{{"STS-POL-4", 5, W}}, nil},
 
 		// STS-POL-5: case
-		{"STS-POL-5 Mode: Enforce", body(v, "Mode: Enforce", mx, ma), []pk{{"STS-POL-5", 2, E}, {"STS-POL-8", 2, E}},
-			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}}},
+		{
+			"STS-POL-5 Mode: Enforce", body(v, "Mode: Enforce", mx, ma),
+			[]pk{{"STS-POL-5", 2, E}, {"STS-POL-8", 2, E}},
+			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}},
+		},
 		{"STS-POL-5 key case only", body(v, me, mx, "MAX_AGE: 86400"), []pk{{"STS-POL-5", 4, E}}, nil},
 		{"STS-POL-5 MX key", body(v, me, "MX: mail.example.com", ma), []pk{{"STS-POL-5", 3, E}}, nil},
-		{"STS-POL-5 correct line wins over a miscased one", body(v, "Mode: testing", me, mx, ma), []pk{{"STS-POL-5", 2, E}, {"STS-POL-14", 3, W}},
-			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}}},
+		{
+			"STS-POL-5 correct line wins over a miscased one", body(v, "Mode: testing", me, mx, ma),
+			[]pk{{"STS-POL-5", 2, E}, {"STS-POL-14", 3, W}},
+			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}},
+		},
 
 		// STS-POL-6: required fields
 		{"STS-POL-6 mx missing under enforce", body(v, me, ma), []pk{{"STS-POL-6", 0, E}}, nil},
@@ -117,28 +146,46 @@ func TestParsePolicy(t *testing.T) {
 
 		// STS-POL-9: max_age
 		{"STS-POL-9 max_age missing", body(v, me, mx), []pk{{"STS-POL-9", 0, E}}, nil},
-		{"STS-POL-9 max_age 40000000", body(v, me, mx, "max_age: 40000000"), []pk{{"STS-POL-9", 4, E}},
-			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 40000000, MX: []string{"mail.example.com"}}},
-		{"STS-POL-9 max_age +86400", body(v, me, mx, "max_age: +86400"), []pk{{"STS-POL-9", 4, E}},
-			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}}},
+		{
+			"STS-POL-9 max_age 40000000", body(v, me, mx, "max_age: 40000000"),
+			[]pk{{"STS-POL-9", 4, E}},
+			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 40000000, MX: []string{"mail.example.com"}},
+		},
+		{
+			"STS-POL-9 max_age +86400", body(v, me, mx, "max_age: +86400"),
+			[]pk{{"STS-POL-9", 4, E}},
+			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}},
+		},
 		{"STS-POL-9 max_age -1", body(v, me, mx, "max_age: -1"), []pk{{"STS-POL-9", 4, E}}, nil},
-		{"STS-POL-9 max_age 1d", body(v, me, mx, "max_age: 1d"), []pk{{"STS-POL-9", 4, E}},
-			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}}},
+		{
+			"STS-POL-9 max_age 1d", body(v, me, mx, "max_age: 1d"),
+			[]pk{{"STS-POL-9", 4, E}},
+			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}},
+		},
 		{"STS-POL-9 max_age 604800s", body(v, me, mx, "max_age: 604800s"), []pk{{"STS-POL-9", 4, E}}, nil},
 		{"STS-POL-9 max_age decimal", body(v, me, mx, "max_age: 86400.0"), []pk{{"STS-POL-9", 4, E}}, nil},
 		{"STS-POL-9 max_age 11 digits", body(v, me, mx, "max_age: 00000086400"), []pk{{"STS-POL-9", 4, E}}, nil},
 		{"STS-POL-9 max_age huge", body(v, me, mx, "max_age: 99999999999999999999999"), []pk{{"STS-POL-9", 4, E}}, nil},
 		{"STS-POL-9 max_age words", body(v, me, mx, "max_age: one week"), []pk{{"STS-POL-9", 4, E}}, nil},
 		{"STS-POL-9 max_age empty", body(v, me, mx, "max_age:"), []pk{{"STS-POL-9", 4, E}}, nil},
-		{"STS-POL-9 max_age 0 warns", body(v, me, mx, "max_age: 0"), []pk{{"STS-POL-9", 4, W}},
-			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 0, MX: []string{"mail.example.com"}}},
+		{
+			"STS-POL-9 max_age 0 warns", body(v, me, mx, "max_age: 0"),
+			[]pk{{"STS-POL-9", 4, W}},
+			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 0, MX: []string{"mail.example.com"}},
+		},
 
 		// STS-POL-10, -11, -16, -17: mx patterns
-		{"STS-POL-11 comma-separated mx", body(v, me, "mx: mail.example.com, mx2.example.com", ma), []pk{{"STS-POL-11", 3, E}},
-			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com", "mx2.example.com"}}},
+		{
+			"STS-POL-11 comma-separated mx", body(v, me, "mx: mail.example.com, mx2.example.com", ma),
+			[]pk{{"STS-POL-11", 3, E}},
+			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com", "mx2.example.com"}},
+		},
 		{"STS-POL-11 space-separated mx", body(v, me, "mx: mail.example.com mx2.example.com", ma), []pk{{"STS-POL-11", 3, E}}, nil},
-		{"STS-POL-17 leading dot", body(v, me, "mx: .example.com", ma), []pk{{"STS-POL-17", 3, E}},
-			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{".example.com"}}},
+		{
+			"STS-POL-17 leading dot", body(v, me, "mx: .example.com", ma),
+			[]pk{{"STS-POL-17", 3, E}},
+			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{".example.com"}},
+		},
 		{"STS-POL-16 star inside label", body(v, me, "mx: mail*.example.com", ma), []pk{{"STS-POL-16", 3, E}}, nil},
 		{"STS-POL-10 trailing dot", body(v, me, "mx: mail.example.com.", ma), []pk{{"STS-POL-10", 3, E}}, nil},
 		{"STS-POL-10 underscore", body(v, me, "mx: mail_1.example.com", ma), []pk{{"STS-POL-10", 3, E}}, nil},
@@ -152,16 +199,28 @@ func TestParsePolicy(t *testing.T) {
 		{"STS-POL-13 extension value with tab", body(v, me, mx, ma, "x-a: 1\t2"), []pk{{"STS-POL-13", 5, W}}, nil},
 
 		// STS-POL-14: repeated keys
-		{"STS-POL-14 repeated mode, first wins", body(v, me, "mode: testing", mx, ma), []pk{{"STS-POL-14", 3, W}},
-			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}}},
-		{"STS-POL-14 repeated max_age, first wins", body(v, me, mx, ma, "max_age: 604800"), []pk{{"STS-POL-14", 5, W}},
-			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}}},
-		{"STS-POL-14 repeated extension, first wins", body(v, me, mx, ma, "x-a: 1", "x-a: 2"), []pk{{"STS-POL-14", 6, W}},
-			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}, Extensions: []Field{{"x-a", "1"}}}},
+		{
+			"STS-POL-14 repeated mode, first wins", body(v, me, "mode: testing", mx, ma),
+			[]pk{{"STS-POL-14", 3, W}},
+			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}},
+		},
+		{
+			"STS-POL-14 repeated max_age, first wins", body(v, me, mx, ma, "max_age: 604800"),
+			[]pk{{"STS-POL-14", 5, W}},
+			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}},
+		},
+		{
+			"STS-POL-14 repeated extension, first wins", body(v, me, mx, ma, "x-a: 1", "x-a: 2"),
+			[]pk{{"STS-POL-14", 6, W}},
+			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}, Extensions: []Field{{"x-a", "1"}}},
+		},
 
 		// STS-POL-18: characters
-		{"STS-POL-18 BOM", "\xef\xbb\xbf" + lfPolicy, []pk{{"STS-POL-18", 1, E}},
-			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}}},
+		{
+			"STS-POL-18 BOM", "\xef\xbb\xbf" + lfPolicy,
+			[]pk{{"STS-POL-18", 1, E}},
+			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}},
+		},
 		{"STS-POL-18 non-ASCII key", body(v, me, mx, ma, "cl\u00e9: 1"), []pk{{"STS-POL-18", 5, E}}, nil},
 		{"STS-POL-18 non-ASCII mode value", body(v, "mode: enforce\u00a0", mx, ma), []pk{{"STS-POL-18", 2, E}}, nil},
 		{"STS-POL-18 control character", body(v, "mode: enf\x07orce", mx, ma), []pk{{"STS-POL-18", 2, E}, {"STS-POL-8", 2, E}}, nil},

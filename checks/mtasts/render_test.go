@@ -8,9 +8,11 @@ import (
 )
 
 func TestRenderCanonical(t *testing.T) {
-	p := Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 604800,
+	p := Policy{
+		Version: "STSv1", Mode: ModeEnforce, MaxAge: 604800,
 		MX:         []string{"mx1.example.com", "*.example.net"},
-		Extensions: []Field{{"x-note", "hello there"}, {"ext.2", "1"}}}
+		Extensions: []Field{{"x-note", "hello there"}, {"ext.2", "1"}},
+	}
 	got, err := Render(p)
 	if err != nil {
 		t.Fatal(err)

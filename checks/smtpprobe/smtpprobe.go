@@ -139,8 +139,10 @@ func (p *Prober) Probe(ctx context.Context, mxHost string, addr netip.Addr) (res
 	defer func() {
 		res.Elapsed = time.Since(start)
 		if slog.Default().Enabled(ctx, slog.LevelDebug) { // stspilot --debug
-			args := []any{"host", res.Host, "addr", res.Addr.String(), "stage", fmt.Sprint(res.Stage), "starttls", res.STARTTLS,
-				"kind", res.Kind, "took", res.Elapsed.Round(time.Microsecond)}
+			args := []any{
+				"host", res.Host, "addr", res.Addr.String(), "stage", fmt.Sprint(res.Stage), "starttls", res.STARTTLS,
+				"kind", res.Kind, "took", res.Elapsed.Round(time.Microsecond),
+			}
 			if res.Err != nil {
 				args = append(args, "err", res.Err.Error())
 			}

@@ -111,8 +111,10 @@ func TestProbe(t *testing.T) {
 		},
 		{
 			name: "STS-SEND-10 expired",
-			srv: &smtptest.Server{Cert: f.ca.Issue(t, smtptest.Leaf{DNSNames: []string{mxHost},
-				NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})},
+			srv: &smtptest.Server{Cert: f.ca.Issue(t, smtptest.Leaf{
+				DNSNames:  []string{mxHost},
+				NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour),
+			})},
 			stage: smtpprobe.StageDone,
 			check: wantCert(certs.Expired),
 		},
@@ -157,8 +159,10 @@ func TestProbe(t *testing.T) {
 		},
 		{
 			name: "STS-SEND-21 RSA key exchange only server is observed",
-			srv: &smtptest.Server{Cert: f.ca.Issue(t, smtptest.Leaf{DNSNames: []string{mxHost}, RSA: true}),
-				MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_RSA_WITH_AES_128_CBC_SHA}},
+			srv: &smtptest.Server{
+				Cert:       f.ca.Issue(t, smtptest.Leaf{DNSNames: []string{mxHost}, RSA: true}),
+				MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_RSA_WITH_AES_128_CBC_SHA},
+			},
 			stage: smtpprobe.StageDone,
 			check: func(t *testing.T, r smtpprobe.Result, _ *smtptest.Server) {
 				if r.CipherSuite != tls.TLS_RSA_WITH_AES_128_CBC_SHA || !r.Cert.Valid() {
@@ -168,8 +172,10 @@ func TestProbe(t *testing.T) {
 		},
 		{
 			name: "STS-SEND-21 no common cipher suite",
-			srv: &smtptest.Server{Cert: f.valid, MaxVersion: tls.VersionTLS12,
-				CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_RC4_128_SHA}},
+			srv: &smtptest.Server{
+				Cert: f.valid, MaxVersion: tls.VersionTLS12,
+				CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_RC4_128_SHA},
+			},
 			stage:  smtpprobe.StageHandshake,
 			kind:   smtpprobe.KindTLS,
 			errHas: "no TLS version or cipher suite in common",
@@ -208,9 +214,11 @@ func TestProbe(t *testing.T) {
 		},
 		{
 			name: "multi-line greeting and EHLO reply",
-			srv: &smtptest.Server{Cert: f.valid,
+			srv: &smtptest.Server{
+				Cert:        f.valid,
 				BannerLines: []string{"mx1.example.test ESMTP first", "second line", "third line"},
-				EHLOLines:   []string{"size 1000", "8bitmime", "AUTH PLAIN LOGIN", "X\x1b[31mBAD", "ENHANCEDSTATUSCODES"}},
+				EHLOLines:   []string{"size 1000", "8bitmime", "AUTH PLAIN LOGIN", "X\x1b[31mBAD", "ENHANCEDSTATUSCODES"},
+			},
 			stage: smtpprobe.StageDone,
 			check: func(t *testing.T, r smtpprobe.Result, _ *smtptest.Server) {
 				if r.Banner != "mx1.example.test ESMTP first" {

@@ -69,142 +69,260 @@ func TestParseRecord(t *testing.T) {
 		msg    string   // if set, some message contains it
 	}{
 		// Valid records.
-		{name: "RPT-REC-2 minimal", in: "v=TLSRPTv1; rua=mailto:tlsrpt@example.com",
-			rua: []string{"mailto:tlsrpt@example.com"}},
-		{name: "RPT-REC-2 trailing delimiter", in: "v=TLSRPTv1;rua=mailto:a@b.c;",
-			rua: []string{"mailto:a@b.c"}},
-		{name: "RPT-REC-2 tabs and spaces around delimiters", in: "v=TLSRPTv1;\t rua=mailto:a@b.c \t;  ",
-			rua: []string{"mailto:a@b.c"}},
-		{name: "RPT-REC-4 https destination", in: "v=TLSRPTv1; rua=https://reports.example.com/v1/tlsrpt",
-			rua: []string{"https://reports.example.com/v1/tlsrpt"}},
-		{name: "RPT-REC-4 https with IPv6 literal and port", in: "v=TLSRPTv1; rua=https://[2001:db8::1]:8443/r",
-			rua: []string{"https://[2001:db8::1]:8443/r"}},
-		{name: "RPT-REC-4 mailto with hfields", in: "v=TLSRPTv1; rua=mailto:a@b.c?subject=TLS%20report",
-			rua: []string{"mailto:a@b.c?subject=TLS%20report"}},
-		{name: "RPT-REC-4 percent-encoded bang", in: "v=TLSRPTv1; rua=mailto:a%21b@b.c",
-			rua: []string{"mailto:a%21b@b.c"}},
-		{name: "RPT-REC-6 extension field ignored", in: "v=TLSRPTv1; rua=mailto:a@b.c; x-foo.bar_1=ba:z/",
-			rua: []string{"mailto:a@b.c"}},
-		{name: "RPT-REC-9 destination in another domain", in: "v=TLSRPTv1; rua=mailto:reports@provider.example",
-			rua: []string{"mailto:reports@provider.example"}},
+		{
+			name: "RPT-REC-2 minimal", in: "v=TLSRPTv1; rua=mailto:tlsrpt@example.com",
+			rua: []string{"mailto:tlsrpt@example.com"},
+		},
+		{
+			name: "RPT-REC-2 trailing delimiter", in: "v=TLSRPTv1;rua=mailto:a@b.c;",
+			rua: []string{"mailto:a@b.c"},
+		},
+		{
+			name: "RPT-REC-2 tabs and spaces around delimiters", in: "v=TLSRPTv1;\t rua=mailto:a@b.c \t;  ",
+			rua: []string{"mailto:a@b.c"},
+		},
+		{
+			name: "RPT-REC-4 https destination", in: "v=TLSRPTv1; rua=https://reports.example.com/v1/tlsrpt",
+			rua: []string{"https://reports.example.com/v1/tlsrpt"},
+		},
+		{
+			name: "RPT-REC-4 https with IPv6 literal and port", in: "v=TLSRPTv1; rua=https://[2001:db8::1]:8443/r",
+			rua: []string{"https://[2001:db8::1]:8443/r"},
+		},
+		{
+			name: "RPT-REC-4 mailto with hfields", in: "v=TLSRPTv1; rua=mailto:a@b.c?subject=TLS%20report",
+			rua: []string{"mailto:a@b.c?subject=TLS%20report"},
+		},
+		{
+			name: "RPT-REC-4 percent-encoded bang", in: "v=TLSRPTv1; rua=mailto:a%21b@b.c",
+			rua: []string{"mailto:a%21b@b.c"},
+		},
+		{
+			name: "RPT-REC-6 extension field ignored", in: "v=TLSRPTv1; rua=mailto:a@b.c; x-foo.bar_1=ba:z/",
+			rua: []string{"mailto:a@b.c"},
+		},
+		{
+			name: "RPT-REC-9 destination in another domain", in: "v=TLSRPTv1; rua=mailto:reports@provider.example",
+			rua: []string{"mailto:reports@provider.example"},
+		},
 
 		// RPT-REC-5: several destinations.
-		{name: "RPT-REC-3/5 two URIs, spaces and tabs around comma",
-			in:  "v=TLSRPTv1; rua=mailto:a@b.c , \thttps://r.example/x",
-			rua: []string{"mailto:a@b.c", "https://r.example/x"}, probs: []string{"RPT-REC-5/warn"}, msg: "only to the first"},
-		{name: "RPT-REC-5 two rua fields merged",
-			in:  "v=TLSRPTv1; rua=mailto:a@b.c; rua=mailto:d@e.f",
-			rua: []string{"mailto:a@b.c", "mailto:d@e.f"}, probs: []string{"RPT-REC-5/warn"}, msg: "in 2 rua fields"},
-		{name: "RPT-REC-5 same URI twice",
-			in:  "v=TLSRPTv1; rua=mailto:a@b.c,mailto:a@b.c",
-			rua: []string{"mailto:a@b.c", "mailto:a@b.c"}, probs: []string{"RPT-REC-5/warn"}, msg: "more than once"},
+		{
+			name: "RPT-REC-3/5 two URIs, spaces and tabs around comma",
+			in:   "v=TLSRPTv1; rua=mailto:a@b.c , \thttps://r.example/x",
+			rua:  []string{"mailto:a@b.c", "https://r.example/x"}, probs: []string{"RPT-REC-5/warn"}, msg: "only to the first",
+		},
+		{
+			name: "RPT-REC-5 two rua fields merged",
+			in:   "v=TLSRPTv1; rua=mailto:a@b.c; rua=mailto:d@e.f",
+			rua:  []string{"mailto:a@b.c", "mailto:d@e.f"}, probs: []string{"RPT-REC-5/warn"}, msg: "in 2 rua fields",
+		},
+		{
+			name: "RPT-REC-5 same URI twice",
+			in:   "v=TLSRPTv1; rua=mailto:a@b.c,mailto:a@b.c",
+			rua:  []string{"mailto:a@b.c", "mailto:a@b.c"}, probs: []string{"RPT-REC-5/warn"}, msg: "more than once",
+		},
 
 		// RPT-REC-4: schemes.
-		{name: "RPT-REC-4 http", in: "v=TLSRPTv1; rua=http://reports.example.com/tlsrpt",
+		{
+			name: "RPT-REC-4 http", in: "v=TLSRPTv1; rua=http://reports.example.com/tlsrpt",
 			rua: []string{"http://reports.example.com/tlsrpt"}, probs: []string{"RPT-REC-4/error"}, scheme: 1,
-			msg: `"https://reports.example.com/tlsrpt"`},
-		{name: "RPT-REC-4 ftp", in: "v=TLSRPTv1; rua=ftp://r.example/x",
-			rua: []string{"ftp://r.example/x"}, probs: []string{"RPT-REC-4/error"}, scheme: 1, msg: `"ftp:"`},
-		{name: "RPT-REC-4 bare address", in: "v=TLSRPTv1; rua=tls@example.com",
-			rua: []string{"tls@example.com"}, probs: []string{"RPT-REC-4/error"}, scheme: 1, msg: `"mailto:tls@example.com"`},
-		{name: "RPT-REC-4 bare host and path", in: "v=TLSRPTv1; rua=reports.example.com/tlsrpt",
+			msg: `"https://reports.example.com/tlsrpt"`,
+		},
+		{
+			name: "RPT-REC-4 ftp", in: "v=TLSRPTv1; rua=ftp://r.example/x",
+			rua: []string{"ftp://r.example/x"}, probs: []string{"RPT-REC-4/error"}, scheme: 1, msg: `"ftp:"`,
+		},
+		{
+			name: "RPT-REC-4 bare address", in: "v=TLSRPTv1; rua=tls@example.com",
+			rua: []string{"tls@example.com"}, probs: []string{"RPT-REC-4/error"}, scheme: 1, msg: `"mailto:tls@example.com"`,
+		},
+		{
+			name: "RPT-REC-4 bare host and path", in: "v=TLSRPTv1; rua=reports.example.com/tlsrpt",
 			rua: []string{"reports.example.com/tlsrpt"}, probs: []string{"RPT-REC-4/error"}, scheme: 1,
-			msg: `"https://reports.example.com/tlsrpt"`},
-		{name: "RPT-REC-4 not a URI", in: "v=TLSRPTv1; rua=tlsrpt",
-			rua: []string{"tlsrpt"}, probs: []string{"RPT-REC-4/error"}, scheme: 1},
-		{name: "RPT-REC-4 upper-case scheme", in: "v=TLSRPTv1; rua=MAILTO:a@b.c",
-			rua: []string{"MAILTO:a@b.c"}, probs: []string{"RPT-REC-4/warn"}, scheme: 1, msg: `"mailto:"`},
-		{name: "RPT-REC-4/5 one good, one http",
-			in:  "v=TLSRPTv1; rua=mailto:a@b.c,http://r.example/",
-			rua: []string{"mailto:a@b.c", "http://r.example/"}, probs: []string{"RPT-REC-4/error", "RPT-REC-5/warn"}, scheme: 1},
+			msg: `"https://reports.example.com/tlsrpt"`,
+		},
+		{
+			name: "RPT-REC-4 not a URI", in: "v=TLSRPTv1; rua=tlsrpt",
+			rua: []string{"tlsrpt"}, probs: []string{"RPT-REC-4/error"}, scheme: 1,
+		},
+		{
+			name: "RPT-REC-4 upper-case scheme", in: "v=TLSRPTv1; rua=MAILTO:a@b.c",
+			rua: []string{"MAILTO:a@b.c"}, probs: []string{"RPT-REC-4/warn"}, scheme: 1, msg: `"mailto:"`,
+		},
+		{
+			name: "RPT-REC-4/5 one good, one http",
+			in:   "v=TLSRPTv1; rua=mailto:a@b.c,http://r.example/",
+			rua:  []string{"mailto:a@b.c", "http://r.example/"}, probs: []string{"RPT-REC-4/error", "RPT-REC-5/warn"}, scheme: 1,
+		},
 
 		// RPT-REC-4: encoding and URI shape.
-		{name: "RPT-REC-4 DMARC size suffix", in: "v=TLSRPTv1; rua=mailto:a@b.c!10m",
-			rua: []string{"mailto:a@b.c!10m"}, probs: []string{"RPT-REC-4/error"}, msg: "%21"},
-		{name: "RPT-REC-4 unencoded semicolon in https path", in: "v=TLSRPTv1; rua=https://r.example/a;b",
-			rua: []string{"https://r.example/a"}, probs: []string{"RPT-REC-4/error"}, msg: "%3B"},
-		{name: "RPT-REC-4 unencoded semicolon before a query", in: "v=TLSRPTv1; rua=https://r.example/a;b/c?d=e",
-			rua: []string{"https://r.example/a"}, probs: []string{"RPT-REC-4/error"}, msg: `"b/c?d=e"`},
-		{name: "RPT-REC-4 mailto without @", in: "v=TLSRPTv1; rua=mailto:tlsrpt",
-			rua: []string{"mailto:tlsrpt"}, probs: []string{"RPT-REC-4/error"}, msg: "no '@'"},
-		{name: "RPT-REC-4 mailto with two @", in: "v=TLSRPTv1; rua=mailto:a@b@c.d",
-			rua: []string{"mailto:a@b@c.d"}, probs: []string{"RPT-REC-4/error"}, msg: "more than one '@'"},
-		{name: "RPT-REC-4 mailto with encoded comma (two addresses)", in: "v=TLSRPTv1; rua=mailto:a@b.c%2Cd@e.f",
-			rua: []string{"mailto:a@b.c%2Cd@e.f"}, probs: []string{"RPT-REC-4/error"}, msg: "more than one '@'"},
-		{name: "RPT-REC-4 mailto without domain", in: "v=TLSRPTv1; rua=mailto:a@",
-			rua: []string{"mailto:a@"}, probs: []string{"RPT-REC-4/error"}, msg: "invalid domain"},
-		{name: "RPT-REC-4 mailto with bad domain", in: "v=TLSRPTv1; rua=mailto:a@-b.c",
-			rua: []string{"mailto:a@-b.c"}, probs: []string{"RPT-REC-4/error"}, msg: `"-b.c"`},
-		{name: "RPT-REC-4 mailto without local part", in: "v=TLSRPTv1; rua=mailto:@b.c",
-			rua: []string{"mailto:@b.c"}, probs: []string{"RPT-REC-4/error"}, msg: "local part"},
-		{name: "RPT-REC-4 empty mailto", in: "v=TLSRPTv1; rua=mailto:",
-			rua: []string{"mailto:"}, probs: []string{"RPT-REC-4/error"}, msg: "no address"},
-		{name: "RPT-REC-4 mailto with slashes", in: "v=TLSRPTv1; rua=mailto://a@b.c",
-			rua: []string{"mailto://a@b.c"}, probs: []string{"RPT-REC-4/error"}, msg: `"mailto:a@b.c"`},
-		{name: "RPT-REC-4 https without host", in: "v=TLSRPTv1; rua=https:r.example/x",
-			rua: []string{"https:r.example/x"}, probs: []string{"RPT-REC-4/error"}, msg: "no host"},
-		{name: "RPT-REC-4 https with bad host", in: "v=TLSRPTv1; rua=https://r_x.example/",
-			rua: []string{"https://r_x.example/"}, probs: []string{"RPT-REC-4/error"}, msg: `"r_x.example"`},
-		{name: "RPT-REC-4 https with bad port", in: "v=TLSRPTv1; rua=https://r.example:99999/",
-			rua: []string{"https://r.example:99999/"}, probs: []string{"RPT-REC-4/error"}},
-		{name: "RPT-REC-4 broken percent-escape", in: "v=TLSRPTv1; rua=https://r.example/%zz",
-			rua: []string{"https://r.example/%zz"}, probs: []string{"RPT-REC-4/error"}, msg: `"%zz"`},
-		{name: "RPT-REC-4 character not allowed in a URI", in: "v=TLSRPTv1; rua=https://r.example/<x>",
-			rua: []string{"https://r.example/<x>"}, probs: []string{"RPT-REC-4/error"}, msg: `"<"`},
+		{
+			name: "RPT-REC-4 DMARC size suffix", in: "v=TLSRPTv1; rua=mailto:a@b.c!10m",
+			rua: []string{"mailto:a@b.c!10m"}, probs: []string{"RPT-REC-4/error"}, msg: "%21",
+		},
+		{
+			name: "RPT-REC-4 unencoded semicolon in https path", in: "v=TLSRPTv1; rua=https://r.example/a;b",
+			rua: []string{"https://r.example/a"}, probs: []string{"RPT-REC-4/error"}, msg: "%3B",
+		},
+		{
+			name: "RPT-REC-4 unencoded semicolon before a query", in: "v=TLSRPTv1; rua=https://r.example/a;b/c?d=e",
+			rua: []string{"https://r.example/a"}, probs: []string{"RPT-REC-4/error"}, msg: `"b/c?d=e"`,
+		},
+		{
+			name: "RPT-REC-4 mailto without @", in: "v=TLSRPTv1; rua=mailto:tlsrpt",
+			rua: []string{"mailto:tlsrpt"}, probs: []string{"RPT-REC-4/error"}, msg: "no '@'",
+		},
+		{
+			name: "RPT-REC-4 mailto with two @", in: "v=TLSRPTv1; rua=mailto:a@b@c.d",
+			rua: []string{"mailto:a@b@c.d"}, probs: []string{"RPT-REC-4/error"}, msg: "more than one '@'",
+		},
+		{
+			name: "RPT-REC-4 mailto with encoded comma (two addresses)", in: "v=TLSRPTv1; rua=mailto:a@b.c%2Cd@e.f",
+			rua: []string{"mailto:a@b.c%2Cd@e.f"}, probs: []string{"RPT-REC-4/error"}, msg: "more than one '@'",
+		},
+		{
+			name: "RPT-REC-4 mailto without domain", in: "v=TLSRPTv1; rua=mailto:a@",
+			rua: []string{"mailto:a@"}, probs: []string{"RPT-REC-4/error"}, msg: "invalid domain",
+		},
+		{
+			name: "RPT-REC-4 mailto with bad domain", in: "v=TLSRPTv1; rua=mailto:a@-b.c",
+			rua: []string{"mailto:a@-b.c"}, probs: []string{"RPT-REC-4/error"}, msg: `"-b.c"`,
+		},
+		{
+			name: "RPT-REC-4 mailto without local part", in: "v=TLSRPTv1; rua=mailto:@b.c",
+			rua: []string{"mailto:@b.c"}, probs: []string{"RPT-REC-4/error"}, msg: "local part",
+		},
+		{
+			name: "RPT-REC-4 empty mailto", in: "v=TLSRPTv1; rua=mailto:",
+			rua: []string{"mailto:"}, probs: []string{"RPT-REC-4/error"}, msg: "no address",
+		},
+		{
+			name: "RPT-REC-4 mailto with slashes", in: "v=TLSRPTv1; rua=mailto://a@b.c",
+			rua: []string{"mailto://a@b.c"}, probs: []string{"RPT-REC-4/error"}, msg: `"mailto:a@b.c"`,
+		},
+		{
+			name: "RPT-REC-4 https without host", in: "v=TLSRPTv1; rua=https:r.example/x",
+			rua: []string{"https:r.example/x"}, probs: []string{"RPT-REC-4/error"}, msg: "no host",
+		},
+		{
+			name: "RPT-REC-4 https with bad host", in: "v=TLSRPTv1; rua=https://r_x.example/",
+			rua: []string{"https://r_x.example/"}, probs: []string{"RPT-REC-4/error"}, msg: `"r_x.example"`,
+		},
+		{
+			name: "RPT-REC-4 https with bad port", in: "v=TLSRPTv1; rua=https://r.example:99999/",
+			rua: []string{"https://r.example:99999/"}, probs: []string{"RPT-REC-4/error"},
+		},
+		{
+			name: "RPT-REC-4 broken percent-escape", in: "v=TLSRPTv1; rua=https://r.example/%zz",
+			rua: []string{"https://r.example/%zz"}, probs: []string{"RPT-REC-4/error"}, msg: `"%zz"`,
+		},
+		{
+			name: "RPT-REC-4 character not allowed in a URI", in: "v=TLSRPTv1; rua=https://r.example/<x>",
+			rua: []string{"https://r.example/<x>"}, probs: []string{"RPT-REC-4/error"}, msg: `"<"`,
+		},
 
 		// RPT-REC-3: rua presence and list shape.
-		{name: "RPT-REC-3 no rua", in: "v=TLSRPTv1; foo=bar",
-			probs: []string{"RPT-REC-3/error"}},
-		{name: "RPT-REC-3 rua in upper case is an extension", in: "v=TLSRPTv1; RUA=mailto:a@b.c",
-			probs: []string{"RPT-REC-3/error"}, msg: "case-sensitive"},
-		{name: "RPT-REC-3 empty rua", in: "v=TLSRPTv1; rua=",
-			probs: []string{"RPT-REC-3/error"}, msg: "empty"},
-		{name: "RPT-REC-3 stray comma", in: "v=TLSRPTv1; rua=mailto:a@b.c,",
-			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-3/error"}, msg: "stray comma"},
-		{name: "RPT-REC-3 URIs separated by a space", in: "v=TLSRPTv1; rua=mailto:a@b.c mailto:d@e.f",
-			rua: []string{"mailto:a@b.c mailto:d@e.f"}, probs: []string{"RPT-REC-3/error"}, msg: "separate URIs with ','"},
+		{
+			name: "RPT-REC-3 no rua", in: "v=TLSRPTv1; foo=bar",
+			probs: []string{"RPT-REC-3/error"},
+		},
+		{
+			name: "RPT-REC-3 rua in upper case is an extension", in: "v=TLSRPTv1; RUA=mailto:a@b.c",
+			probs: []string{"RPT-REC-3/error"}, msg: "case-sensitive",
+		},
+		{
+			name: "RPT-REC-3 empty rua", in: "v=TLSRPTv1; rua=",
+			probs: []string{"RPT-REC-3/error"}, msg: "empty",
+		},
+		{
+			name: "RPT-REC-3 stray comma", in: "v=TLSRPTv1; rua=mailto:a@b.c,",
+			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-3/error"}, msg: "stray comma",
+		},
+		{
+			name: "RPT-REC-3 URIs separated by a space", in: "v=TLSRPTv1; rua=mailto:a@b.c mailto:d@e.f",
+			rua: []string{"mailto:a@b.c mailto:d@e.f"}, probs: []string{"RPT-REC-3/error"}, msg: "separate URIs with ','",
+		},
 
 		// RPT-REC-2 / RPT-REC-7: prefix and grammar.
-		{name: "RPT-REC-2 lower-case version", in: "v=tlsrptv1; rua=mailto:a@b.c",
-			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-2/error"}, msg: "case-sensitive"},
-		{name: "RPT-REC-7 space before first semicolon", in: "v=TLSRPTv1 ; rua=mailto:a@b.c",
-			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-7/error"}, msg: `"v=TLSRPTv1 ;"`},
-		{name: "RPT-REC-2 leading space", in: " v=TLSRPTv1; rua=mailto:a@b.c",
-			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-2/error"}},
-		{name: "RPT-REC-2 spaces around = in version", in: "v = TLSRPTv1; rua=mailto:a@b.c",
-			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-2/error"}},
-		{name: "RPT-REC-2 no semicolon", in: "v=TLSRPTv1 rua=mailto:a@b.c",
-			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-2/error"}, msg: `"v=TLSRPTv1; rua=mailto:a@b.c"`},
-		{name: "RPT-REC-2 version only", in: "v=TLSRPTv1",
-			probs: []string{"RPT-REC-2/error", "RPT-REC-3/error"}},
-		{name: "RPT-REC-2 version and delimiter only", in: "v=TLSRPTv1;",
-			probs: []string{"RPT-REC-2/error", "RPT-REC-3/error"}},
-		{name: "RPT-REC-2 other version", in: "v=TLSRPTv10; rua=mailto:a@b.c",
-			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-2/error"}, msg: `"0"`},
-		{name: "RPT-REC-2 not a TLS-RPT record", in: "v=STSv1; id=1",
-			probs: []string{"RPT-REC-2/error"}},
-		{name: "RPT-REC-2 empty", in: "",
-			probs: []string{"RPT-REC-2/error"}},
-		{name: "RPT-REC-2 spaces around =", in: "v=TLSRPTv1; rua = mailto:a@b.c",
-			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-2/error"}, msg: `"rua=mailto:a@b.c"`},
-		{name: "RPT-REC-2 empty field", in: "v=TLSRPTv1;; rua=mailto:a@b.c",
-			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-2/error"}, msg: "empty field"},
-		{name: "RPT-REC-2 field without =", in: "v=TLSRPTv1; foo; rua=mailto:a@b.c",
-			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-2/error"}, msg: `"foo"`},
-		{name: "RPT-REC-2 non-ASCII", in: "v=TLSRPTv1; rua=mailto:tls@exämple.com",
-			rua: []string{"mailto:tls@exämple.com"}, probs: []string{"RPT-REC-2/error", "RPT-REC-4/error"}},
-		{name: "RPT-REC-2 binary", in: "v=TLSRPTv1; rua=mailto:a@b.c\x00\xff\x01",
-			rua: []string{"mailto:a@b.c\x00\xff\x01"}, probs: []string{"RPT-REC-2/error", "RPT-REC-4/error"}, msg: `\x00`},
+		{
+			name: "RPT-REC-2 lower-case version", in: "v=tlsrptv1; rua=mailto:a@b.c",
+			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-2/error"}, msg: "case-sensitive",
+		},
+		{
+			name: "RPT-REC-7 space before first semicolon", in: "v=TLSRPTv1 ; rua=mailto:a@b.c",
+			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-7/error"}, msg: `"v=TLSRPTv1 ;"`,
+		},
+		{
+			name: "RPT-REC-2 leading space", in: " v=TLSRPTv1; rua=mailto:a@b.c",
+			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-2/error"},
+		},
+		{
+			name: "RPT-REC-2 spaces around = in version", in: "v = TLSRPTv1; rua=mailto:a@b.c",
+			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-2/error"},
+		},
+		{
+			name: "RPT-REC-2 no semicolon", in: "v=TLSRPTv1 rua=mailto:a@b.c",
+			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-2/error"}, msg: `"v=TLSRPTv1; rua=mailto:a@b.c"`,
+		},
+		{
+			name: "RPT-REC-2 version only", in: "v=TLSRPTv1",
+			probs: []string{"RPT-REC-2/error", "RPT-REC-3/error"},
+		},
+		{
+			name: "RPT-REC-2 version and delimiter only", in: "v=TLSRPTv1;",
+			probs: []string{"RPT-REC-2/error", "RPT-REC-3/error"},
+		},
+		{
+			name: "RPT-REC-2 other version", in: "v=TLSRPTv10; rua=mailto:a@b.c",
+			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-2/error"}, msg: `"0"`,
+		},
+		{
+			name: "RPT-REC-2 not a TLS-RPT record", in: "v=STSv1; id=1",
+			probs: []string{"RPT-REC-2/error"},
+		},
+		{
+			name: "RPT-REC-2 empty", in: "",
+			probs: []string{"RPT-REC-2/error"},
+		},
+		{
+			name: "RPT-REC-2 spaces around =", in: "v=TLSRPTv1; rua = mailto:a@b.c",
+			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-2/error"}, msg: `"rua=mailto:a@b.c"`,
+		},
+		{
+			name: "RPT-REC-2 empty field", in: "v=TLSRPTv1;; rua=mailto:a@b.c",
+			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-2/error"}, msg: "empty field",
+		},
+		{
+			name: "RPT-REC-2 field without =", in: "v=TLSRPTv1; foo; rua=mailto:a@b.c",
+			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-2/error"}, msg: `"foo"`,
+		},
+		{
+			name: "RPT-REC-2 non-ASCII", in: "v=TLSRPTv1; rua=mailto:tls@exämple.com",
+			rua: []string{"mailto:tls@exämple.com"}, probs: []string{"RPT-REC-2/error", "RPT-REC-4/error"},
+		},
+		{
+			name: "RPT-REC-2 binary", in: "v=TLSRPTv1; rua=mailto:a@b.c\x00\xff\x01",
+			rua: []string{"mailto:a@b.c\x00\xff\x01"}, probs: []string{"RPT-REC-2/error", "RPT-REC-4/error"}, msg: `\x00`,
+		},
 
 		// RPT-REC-6: extension fields.
-		{name: "RPT-REC-6 malformed extension name", in: "v=TLSRPTv1; rua=mailto:a@b.c; _x=1",
-			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-6/warn"}, msg: `"_x"`},
-		{name: "RPT-REC-6 extension name too long", in: "v=TLSRPTv1; rua=mailto:a@b.c; " + strings.Repeat("a", 33) + "=1",
-			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-6/warn"}},
-		{name: "RPT-REC-6 extension value with =", in: "v=TLSRPTv1; x=a=b; rua=mailto:a@b.c",
-			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-6/warn"}, msg: `"a=b"`},
-		{name: "RPT-REC-6 empty extension value", in: "v=TLSRPTv1; x=; rua=mailto:a@b.c",
-			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-6/warn"}},
+		{
+			name: "RPT-REC-6 malformed extension name", in: "v=TLSRPTv1; rua=mailto:a@b.c; _x=1",
+			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-6/warn"}, msg: `"_x"`,
+		},
+		{
+			name: "RPT-REC-6 extension name too long", in: "v=TLSRPTv1; rua=mailto:a@b.c; " + strings.Repeat("a", 33) + "=1",
+			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-6/warn"},
+		},
+		{
+			name: "RPT-REC-6 extension value with =", in: "v=TLSRPTv1; x=a=b; rua=mailto:a@b.c",
+			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-6/warn"}, msg: `"a=b"`,
+		},
+		{
+			name: "RPT-REC-6 empty extension value", in: "v=TLSRPTv1; x=; rua=mailto:a@b.c",
+			rua: []string{"mailto:a@b.c"}, probs: []string{"RPT-REC-6/warn"},
+		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

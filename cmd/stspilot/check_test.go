@@ -45,28 +45,50 @@ func TestCheckFlags(t *testing.T) {
 		timeout   time.Duration
 		file      string
 	}{
-		{name: "defaults", args: []string{"check", "example.com"},
-			resolvers: []string{}, conc: 8, timeout: 30 * time.Second},
-		{name: "ipv4 default port", args: []string{"check", "--resolver", "192.0.2.53", "example.com"},
-			resolvers: []string{"192.0.2.53:53"}, conc: 8, timeout: 30 * time.Second},
-		{name: "ipv4 with port", args: []string{"check", "--resolver", "127.0.0.1:5353", "example.com"},
-			resolvers: []string{"127.0.0.1:5353"}, conc: 8, timeout: 30 * time.Second},
-		{name: "bare ipv6", args: []string{"check", "--resolver", "2001:db8::53", "example.com"},
-			resolvers: []string{"[2001:db8::53]:53"}, conc: 8, timeout: 30 * time.Second},
-		{name: "bracketed ipv6 no port", args: []string{"check", "--resolver", "[::1]", "example.com"},
-			resolvers: []string{"[::1]:53"}, conc: 8, timeout: 30 * time.Second},
-		{name: "bracketed ipv6 with port", args: []string{"check", "--resolver", "[::1]:5353", "example.com"},
-			resolvers: []string{"[::1]:5353"}, conc: 8, timeout: 30 * time.Second},
-		{name: "ipv6 loopback with port", args: []string{"check", "--resolver", "[::1]:53", "example.com"},
-			resolvers: []string{"[::1]:53"}, conc: 8, timeout: 30 * time.Second},
-		{name: "repeatable, in order, flag before command", args: []string{"--resolver", "127.0.0.2", "check", "--resolver", "127.0.0.3:54", "example.com"},
-			resolvers: []string{"127.0.0.2:53", "127.0.0.3:54"}, conc: 8, timeout: 30 * time.Second},
-		{name: "timeout and concurrency", args: []string{"check", "--timeout", "5s", "--concurrency", "1", "example.com"},
-			resolvers: []string{}, conc: 1, timeout: 5 * time.Second},
-		{name: "max concurrency", args: []string{"check", "--concurrency", "256", "example.com"},
-			resolvers: []string{}, conc: 256, timeout: 30 * time.Second},
-		{name: "file only", args: []string{"check", "-f", "-"},
-			resolvers: []string{}, conc: 8, timeout: 30 * time.Second, file: "-"},
+		{
+			name: "defaults", args: []string{"check", "example.com"},
+			resolvers: []string{}, conc: 8, timeout: 30 * time.Second,
+		},
+		{
+			name: "ipv4 default port", args: []string{"check", "--resolver", "192.0.2.53", "example.com"},
+			resolvers: []string{"192.0.2.53:53"}, conc: 8, timeout: 30 * time.Second,
+		},
+		{
+			name: "ipv4 with port", args: []string{"check", "--resolver", "127.0.0.1:5353", "example.com"},
+			resolvers: []string{"127.0.0.1:5353"}, conc: 8, timeout: 30 * time.Second,
+		},
+		{
+			name: "bare ipv6", args: []string{"check", "--resolver", "2001:db8::53", "example.com"},
+			resolvers: []string{"[2001:db8::53]:53"}, conc: 8, timeout: 30 * time.Second,
+		},
+		{
+			name: "bracketed ipv6 no port", args: []string{"check", "--resolver", "[::1]", "example.com"},
+			resolvers: []string{"[::1]:53"}, conc: 8, timeout: 30 * time.Second,
+		},
+		{
+			name: "bracketed ipv6 with port", args: []string{"check", "--resolver", "[::1]:5353", "example.com"},
+			resolvers: []string{"[::1]:5353"}, conc: 8, timeout: 30 * time.Second,
+		},
+		{
+			name: "ipv6 loopback with port", args: []string{"check", "--resolver", "[::1]:53", "example.com"},
+			resolvers: []string{"[::1]:53"}, conc: 8, timeout: 30 * time.Second,
+		},
+		{
+			name: "repeatable, in order, flag before command", args: []string{"--resolver", "127.0.0.2", "check", "--resolver", "127.0.0.3:54", "example.com"},
+			resolvers: []string{"127.0.0.2:53", "127.0.0.3:54"}, conc: 8, timeout: 30 * time.Second,
+		},
+		{
+			name: "timeout and concurrency", args: []string{"check", "--timeout", "5s", "--concurrency", "1", "example.com"},
+			resolvers: []string{}, conc: 1, timeout: 5 * time.Second,
+		},
+		{
+			name: "max concurrency", args: []string{"check", "--concurrency", "256", "example.com"},
+			resolvers: []string{}, conc: 256, timeout: 30 * time.Second,
+		},
+		{
+			name: "file only", args: []string{"check", "-f", "-"},
+			resolvers: []string{}, conc: 8, timeout: 30 * time.Second, file: "-",
+		},
 
 		// Host names are refused (issue 12): a resolver given by name would
 		// need DNS itself, and checks and dnsprovider refused them later,

@@ -161,8 +161,10 @@ func providersReport(opts *ProvidersOptions) (*providersDoc, error) {
 	env := dnsprovider.EnvSource(opts.LookupEnv)
 	src := dnsprovider.Chain(env, file)
 	for _, info := range infos {
-		p := providerJSON{Name: info.Name, Title: info.Title, Description: info.Description, Docs: info.Docs,
-			Module: info.Module, Manual: info.Manual, Configured: true, Settings: []settingJSON{}}
+		p := providerJSON{
+			Name: info.Name, Title: info.Title, Description: info.Description, Docs: info.Docs,
+			Module: info.Module, Manual: info.Manual, Configured: true, Settings: []settingJSON{},
+		}
 		anyRequired, anySet := false, false
 		for _, s := range info.Settings {
 			sj := settingJSON{Name: s.Name, Env: s.Env, Secret: s.Secret, Required: s.Required, Default: s.Default, Help: s.Help, Aliases: s.Aliases}

@@ -35,8 +35,10 @@ func TestReportsJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j.Append(journal.Entry{Kind: journal.KindPolicyWrite, Status: journal.Done, Name: "https://mta-sts.example.net/.well-known/mta-sts.txt",
-		PolicyText: "version: STSv1\r\nmode: testing\r\nmax_age: 86400\r\nmx: *.mx.microsoft\r\nmx: mx1.example.net\r\n", PolicyID: "20261119000000abcdefgh"}, fixedNow)
+	j.Append(journal.Entry{
+		Kind: journal.KindPolicyWrite, Status: journal.Done, Name: "https://mta-sts.example.net/.well-known/mta-sts.txt",
+		PolicyText: "version: STSv1\r\nmode: testing\r\nmax_age: 86400\r\nmx: *.mx.microsoft\r\nmx: mx1.example.net\r\n", PolicyID: "20261119000000abcdefgh",
+	}, fixedNow)
 	data, err := journal.Encode(j)
 	if err != nil {
 		t.Fatal(err)

@@ -46,8 +46,10 @@ func (w *cannedWorld) check(ctx context.Context, d string) *checks.Report {
 		}
 	}
 	// The typed observations the engine reads; the fields above are their view.
-	live := &checks.Live{Stage: rep.Stage, STS: checks.LiveRecord{Records: set.Values, ID: rep.STS.ID, TTL: set.TTL.Truncate(time.Second)},
-		TLSRPT: checks.LiveRecord{Records: rpt.Values}}
+	live := &checks.Live{
+		Stage: rep.Stage, STS: checks.LiveRecord{Records: set.Values, ID: rep.STS.ID, TTL: set.TTL.Truncate(time.Second)},
+		TLSRPT: checks.LiveRecord{Records: rpt.Values},
+	}
 	for _, h := range w.mx {
 		live.MX = append(live.MX, checks.LiveMX{Host: h, Addrs: []checks.LiveMXAddr{{Addr: "192.0.2.1", TLS: checks.TLSOK, TLSVersion: "TLS1.3"}}})
 	}
@@ -73,6 +75,7 @@ func (p cannedPublisher) Publish(_ context.Context, _ string, b []byte) (workflo
 	p.w.served = string(b)
 	return workflow.Published{Where: "/canned", Changed: changed}, nil
 }
+
 func (p cannedPublisher) Remove(context.Context, string) (workflow.Published, error) {
 	p.w.served = ""
 	return workflow.Published{Where: "/canned", Changed: true}, nil
@@ -109,8 +112,10 @@ func cannedFactory(t *testing.T, w *cannedWorld) (*factory, *strings.Builder, *s
 		if len(o.Reports) > 0 {
 			ev = workflow.ReportsEvidence(o.Reports, tlsrpt.Options{})
 		}
-		return workflow.New(workflow.Config{Provider: w.prov, Publisher: cannedPublisher{w}, Journal: fj, Ladder: lad, Zone: "example.test",
-			Check: w.check, Served: cannedServed{w}, Published: cannedPublished{w}, Poll: time.Millisecond, Evidence: ev})
+		return workflow.New(workflow.Config{
+			Provider: w.prov, Publisher: cannedPublisher{w}, Journal: fj, Ladder: lad, Zone: "example.test",
+			Check: w.check, Served: cannedServed{w}, Published: cannedPublished{w}, Poll: time.Millisecond, Evidence: ev,
+		})
 	}
 	return f, out, errOut
 }

@@ -41,8 +41,10 @@ func TestNoGoDurations(t *testing.T) {
 	ev.Event(workflow.Event{Time: now, Kind: workflow.EventRisk, Risk: risk, Message: risk.String()})
 	gate := &workflow.GateResult{Kind: workflow.GateWindow, Reason: "the 14d soak of testing@86400 ends", NextAt: &next}
 	ev.Event(workflow.Event{Time: now, Kind: workflow.EventOutcome, Outcome: &workflow.Outcome{Domain: "example.test", Status: workflow.StatusPending, Message: gate.Reason, NextAt: &next, Gate: gate}})
-	ev.Status(&workflow.StatusReport{Domain: "example.test", Stage: workflow.StageNone, NextAt: &next,
-		Teardown: &workflow.TeardownState{NoneSince: now, LastMaxAge: 1209600}})
+	ev.Status(&workflow.StatusReport{
+		Domain: "example.test", Stage: workflow.StageNone, NextAt: &next,
+		Teardown: &workflow.TeardownState{NoneSince: now, LastMaxAge: 1209600},
+	})
 	outs = append(outs, b.String())
 	if !strings.Contains(outs[1], "for up to 5m") || !strings.Contains(outs[1], "(in 12d 4h)") {
 		t.Errorf("durations not written for people:\n%s", outs[1])

@@ -28,17 +28,21 @@ func TestLineDiff(t *testing.T) {
 func TestEventsRender(t *testing.T) {
 	var b strings.Builder
 	o := NewEvents(&b, Options{})
-	plan := &workflow.Plan{Domain: "example.test", Zone: "example.test.", Workflow: workflow.Promote, Stage: workflow.StageTesting,
+	plan := &workflow.Plan{
+		Domain: "example.test", Zone: "example.test.", Workflow: workflow.Promote, Stage: workflow.StageTesting,
 		Current: &workflow.Policy{Mode: "testing", MaxAge: 86400, Text: "version: STSv1\r\nmode: testing\r\nmx: mx1.example.test\r\nmax_age: 86400\r\n"},
 		Target:  &workflow.Policy{Mode: "enforce", MaxAge: 86400, ID: "20261129000000abcdefgh", Text: "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.test\r\nmax_age: 86400\r\n"},
 		Steps: []workflow.Step{
 			{Kind: workflow.StepGate, Gate: workflow.GateWindow, Summary: "the soak ended", Done: true},
 			{Kind: workflow.StepPublishPolicy, Summary: "publish the enforce policy", Before: "version: STSv1\r\nmode: testing\r\n", After: "version: STSv1\r\nmode: enforce\r\n"},
 			{Kind: workflow.StepDeleteSTS, Summary: "delete the _mta-sts record (no undo)", Name: "_mta-sts.example.test", Before: "v=STSv1; id=old;", Destructive: true},
-		}}
+		},
+	}
 	o.Event(workflow.Event{Kind: workflow.EventPlan, Plan: plan})
-	g := &workflow.GateResult{Kind: workflow.GateServed, Reason: "1 of 2 addresses do not yet serve the new policy",
-		Targets: []workflow.TargetStatus{{Name: "mta-sts.example.test", Addr: "192.0.2.1", State: "ok"}, {Name: "mta-sts.example.test", Addr: "192.0.2.2", State: "pending", Detail: "HTTP 404"}}}
+	g := &workflow.GateResult{
+		Kind: workflow.GateServed, Reason: "1 of 2 addresses do not yet serve the new policy",
+		Targets: []workflow.TargetStatus{{Name: "mta-sts.example.test", Addr: "192.0.2.1", State: "ok"}, {Name: "mta-sts.example.test", Addr: "192.0.2.2", State: "pending", Detail: "HTTP 404"}},
+	}
 	o.Event(workflow.Event{Kind: workflow.EventGate, Gate: g})
 	o.Event(workflow.Event{Kind: workflow.EventGate, Gate: g}) // the same again is not repeated
 	o.Event(workflow.Event{Kind: workflow.EventRefused, Refusal: &workflow.Refusal{Reason: "enforce would break mail", Details: []string{"mx2: no STARTTLS"}, Override: ""}})
@@ -82,16 +86,19 @@ func TestEventsTimesFollowTheEngineClock(t *testing.T) {
 func TestEventsBlockedGate(t *testing.T) {
 	now := time.Date(2030, 1, 16, 0, 0, 0, 0, time.UTC)
 	poll := now.Add(5 * time.Second)
-	g := &workflow.GateResult{Kind: workflow.GateServed, State: workflow.GateBlocked, NextAt: &poll,
+	g := &workflow.GateResult{
+		Kind: workflow.GateServed, State: workflow.GateBlocked, NextAt: &poll,
 		Reason:    "1 of 1 addresses of mta-sts.demo.test answer an error",
 		Targets:   []workflow.TargetStatus{{Name: "mta-sts.demo.test", Addr: "127.0.0.1", State: workflow.StateFailed, Detail: "HTTP 404", Finding: "policy.http-status"}},
 		Blockers:  []workflow.Blocker{{Name: "mta-sts.demo.test", Addr: "127.0.0.1", Answer: "HTTP 404", Finding: "policy.http-status"}},
-		Meanwhile: &workflow.CachedPolicy{Mode: "enforce", MaxAge: 86400, MX: []string{"mx1.demo.test"}, Until: now.Add(24 * time.Hour)}}
+		Meanwhile: &workflow.CachedPolicy{Mode: "enforce", MaxAge: 86400, MX: []string{"mx1.demo.test"}, Until: now.Add(24 * time.Hour)},
+	}
 	var b strings.Builder
 	o := NewEvents(&b, Options{Width: 200})
 	o.Event(workflow.Event{Time: now, Kind: workflow.EventGate, Domain: "demo.test", Gate: g})
 	o.Event(workflow.Event{Time: now, Kind: workflow.EventOutcome, Domain: "demo.test", Outcome: &workflow.Outcome{
-		Domain: "demo.test", Workflow: workflow.Rollback, Status: workflow.StatusPending, Message: g.Reason, NextAt: &poll, Gate: g}})
+		Domain: "demo.test", Workflow: workflow.Rollback, Status: workflow.StatusPending, Message: g.Reason, NextAt: &poll, Gate: g,
+	}})
 	out := b.String()
 	for _, want := range []string{
 		"served: blocked until fixed:",
@@ -113,10 +120,12 @@ func TestEventsBlockedGate(t *testing.T) {
 func TestStatusNamesCommandsForCodes(t *testing.T) {
 	var b strings.Builder
 	o := NewEvents(&b, Options{Width: 200})
-	o.Status(&workflow.StatusReport{Domain: "demo.test", Stage: workflow.StageBroken, Ladder: "testing@86400",
+	o.Status(&workflow.StatusReport{
+		Domain: "demo.test", Stage: workflow.StageBroken, Ladder: "testing@86400",
 		Pending: &journal.Intent{Workflow: "rollback", Target: &journal.Policy{Mode: "testing", MaxAge: 86400, ID: "x1"}},
 		Next:    workflow.Promote, NextStep: "blocked: an earlier rollback did not finish",
-		Blocked: &workflow.Refusal{Code: workflow.CodeFinishInterrupted, Workflow: workflow.Rollback, Override: workflow.CodeAdoptLive}})
+		Blocked: &workflow.Refusal{Code: workflow.CodeFinishInterrupted, Workflow: workflow.Rollback, Override: workflow.CodeAdoptLive},
+	})
 	out := b.String()
 	for _, want := range []string{"stspilot rollback demo.test finishes it", "run      stspilot rollback demo.test", "accept   --adopt-live accepts the risk"} {
 		if !strings.Contains(out, want) {
@@ -132,9 +141,11 @@ func TestStatusShowsFoldedRunsAndJournalWarning(t *testing.T) {
 	var b strings.Builder
 	o := NewEvents(&b, Options{Width: 200})
 	first := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
-	o.Status(&workflow.StatusReport{Domain: "demo.test", Stage: workflow.StageAbsent, Ladder: "testing@86400",
+	o.Status(&workflow.StatusReport{
+		Domain: "demo.test", Stage: workflow.StageAbsent, Ladder: "testing@86400",
 		Journal: &workflow.JournalSize{Bytes: 600000, Limit: 1 << 20, Warning: "the journal is 600000 bytes"},
-		History: []workflow.HistoryEntry{{Kind: "publish-policy", Status: "done", At: first.Add(999 * time.Minute), Count: 1000, FirstAt: first}}})
+		History: []workflow.HistoryEntry{{Kind: "publish-policy", Status: "done", At: first.Add(999 * time.Minute), Count: 1000, FirstAt: first}},
+	})
 	out := b.String()
 	for _, want := range []string{"journal  the journal is 600000 bytes", "2026-11-03 01:39:00  done"} {
 		if !strings.Contains(out, want) {

@@ -145,11 +145,15 @@ func TestHumanFixIsCopyable(t *testing.T) {
 func TestHumanActionCommand(t *testing.T) {
 	r := brokenEnforce()
 	r.Findings = []checks.Finding{
-		{ID: "teardown.orphan-policy", Severity: checks.SevError, Area: "teardown", Subject: "_mta-sts.example.com",
-			Observed: "no record", Why: "cached", Fix: "publish a mode: none policy", Action: &checks.Action{Workflow: "teardown"}},
-		{ID: "sts-record.syntax", Severity: checks.SevError, Area: "sts", Subject: "_mta-sts.example.com", Observed: "bad", Why: "ignored",
+		{
+			ID: "teardown.orphan-policy", Severity: checks.SevError, Area: "teardown", Subject: "_mta-sts.example.com",
+			Observed: "no record", Why: "cached", Fix: "publish a mode: none policy", Action: &checks.Action{Workflow: "teardown"},
+		},
+		{
+			ID: "sts-record.syntax", Severity: checks.SevError, Area: "sts", Subject: "_mta-sts.example.com", Observed: "bad", Why: "ignored",
 			Fix:    `_mta-sts.example.com TXT "v=STSv1; id=1"`,
-			Action: &checks.Action{Record: &checks.ActionRecord{Name: "_mta-sts.example.com", Type: "TXT", Value: "v=STSv1; id=1"}}},
+			Action: &checks.Action{Record: &checks.ActionRecord{Name: "_mta-sts.example.com", Type: "TXT", Value: "v=STSv1; id=1"}},
+		},
 	}
 	out := render(t, Options{Width: 80}, r)
 	if !strings.Contains(out, "    fix       publish a mode: none policy\n    run       stspilot teardown example.com\n") {
@@ -170,8 +174,11 @@ func TestSplitFix(t *testing.T) {
 		{`_mta-sts.example.com TXT "v=STSv1; id=1"`, "", []string{`_mta-sts.example.com TXT "v=STSv1; id=1"`}},
 		{`keep exactly: _mta-sts.example.com TXT "v=STSv1; id=1"`, "keep exactly:", []string{`_mta-sts.example.com TXT "v=STSv1; id=1"`}},
 		// a record in the middle stays in the prose and is repeated to copy
-		{`publish _mta-sts.d.example TXT "v=STSv1; id=<id>" (stspilot rollout d.example)`,
-			`publish _mta-sts.d.example TXT "v=STSv1; id=<id>" (stspilot rollout d.example)`, []string{`_mta-sts.d.example TXT "v=STSv1; id=<id>"`}},
+		{
+			`publish _mta-sts.d.example TXT "v=STSv1; id=<id>" (stspilot rollout d.example)`,
+			`publish _mta-sts.d.example TXT "v=STSv1; id=<id>" (stspilot rollout d.example)`,
+			[]string{`_mta-sts.d.example TXT "v=STSv1; id=<id>"`},
+		},
 		// escaped quotes inside the record (Go %q)
 		{`set: a.example TXT "say \"hi\""`, "set:", []string{`a.example TXT "say \"hi\""`}},
 		// unterminated quote: no record

@@ -95,12 +95,18 @@ func TestWrapIndents(t *testing.T) {
 		width int
 		want  []string
 	}{
-		{"fetch https://mta-sts.demo-domain.test/.well-known/mta-sts.txt failed", 30,
-			[]string{"fetch", "  https://mta-sts.demo-domain.test/.well-known/mta-sts.txt", "  failed"}},
-		{"senders keep mx backup-mx.demo.test until 2030-01-17 00:00 UTC", 24,
-			[]string{"senders keep mx", "  backup-mx.demo.test", "  until", "  2030-01-17 00:00 UTC"}},
-		{"     + a-very-long-host-name.test b", 20,
-			[]string{"     +", "       a-very-long-host-name.test", "       b"}},
+		{
+			"fetch https://mta-sts.demo-domain.test/.well-known/mta-sts.txt failed", 30,
+			[]string{"fetch", "  https://mta-sts.demo-domain.test/.well-known/mta-sts.txt", "  failed"},
+		},
+		{
+			"senders keep mx backup-mx.demo.test until 2030-01-17 00:00 UTC", 24,
+			[]string{"senders keep mx", "  backup-mx.demo.test", "  until", "  2030-01-17 00:00 UTC"},
+		},
+		{
+			"     + a-very-long-host-name.test b", 20,
+			[]string{"     +", "       a-very-long-host-name.test", "       b"},
+		},
 		{"a b\nc d", 3, []string{"a b", "c d"}},
 	}
 	for _, tt := range tests {
@@ -111,11 +117,13 @@ func TestWrapIndents(t *testing.T) {
 }
 
 func FuzzWrap(f *testing.F) {
-	for _, s := range []string{"one two three", `a "b c" d`, "x\ny z", "é 漢字 ab\u00a0cd", `"""`, "\t\t a",
+	for _, s := range []string{
+		"one two three", `a "b c" d`, "x\ny z", "é 漢字 ab\u00a0cd", `"""`, "\t\t a",
 		// URLs, host names and timestamps: never split at a hyphen
 		"see https://mta-sts.example-domain.test/.well-known/mta-sts.txt now",
 		"mx backup-mx-01.example-domain.test until 2030-01-17 00:00 UTC whatever",
-		"  cached until 2030-01-17T00:00:00Z by smtp-relay.mail-host.test"} {
+		"  cached until 2030-01-17T00:00:00Z by smtp-relay.mail-host.test",
+	} {
 		f.Add(s, 10)
 		f.Add(s, 23)
 	}

@@ -23,8 +23,10 @@ func reportsFixture() ReportsView {
 			Domain: "example.net", From: "2026-11-01", To: "2026-11-07", Reports: 5, Successful: 135, Failed: 25,
 			Days:         days,
 			ByResultType: []tlsrpt.Count{{Key: "validation-failure", Sessions: 25}},
-			Failures: []tlsrpt.FailureGroup{{Policy: "k", ResultType: "validation-failure", ReceivingMX: "mx2.example.net",
-				Organizations: []string{"Google Inc."}, Sessions: 25, First: "2026-11-02", Last: "2026-11-02"}},
+			Failures: []tlsrpt.FailureGroup{{
+				Policy: "k", ResultType: "validation-failure", ReceivingMX: "mx2.example.net",
+				Organizations: []string{"Google Inc."}, Sessions: 25, First: "2026-11-02", Last: "2026-11-02",
+			}},
 			Policies:  []tlsrpt.PolicySeen{pol},
 			Reporters: []tlsrpt.Reporter{{Organization: "Google Inc.", Reports: 4}, {Organization: "Quiet", Reports: 1, First: "2026-11-01", Last: "2026-11-01"}},
 			Silent:    []tlsrpt.Reporter{{Organization: "Quiet", Reports: 1, First: "2026-11-01", Last: "2026-11-01"}},

@@ -21,8 +21,10 @@ func limits(t *testing.T, maxBytes, rotateBytes, archiveBytes int64) {
 
 // noChange is a change-less re-run's entry of run r at time at.
 func noChange(r string, at time.Time) Entry {
-	return Entry{Run: r, Workflow: "rollout", Step: "1-publish-policy", Kind: KindPolicyWrite, Name: "https://mta-sts.example.com/.well-known/mta-sts.txt",
-		After: policyText, PolicyText: policyText, PolicyID: "20261129050000abcdefgh", MaxAge: 86400}
+	return Entry{
+		Run: r, Workflow: "rollout", Step: "1-publish-policy", Kind: KindPolicyWrite, Name: "https://mta-sts.example.com/.well-known/mta-sts.txt",
+		After: policyText, PolicyText: policyText, PolicyID: "20261129050000abcdefgh", MaxAge: 86400,
+	}
 }
 
 // TestFoldRepeatedRuns: a run that repeats the previous entry exactly is
@@ -136,8 +138,10 @@ func TestV2JournalWithoutV3Fields(t *testing.T) {
 // fill appends n completed entries of about 600 bytes each.
 func fill(j *Journal, n int, at time.Time) {
 	for i := range n {
-		id := j.Append(Entry{Run: fmt.Sprintf("old-%d", i), Workflow: "rollout", Step: "1-publish-policy", Kind: KindPolicyWrite,
-			Name: "https://mta-sts.example.com/.well-known/mta-sts.txt", After: policyText, PolicyText: policyText, PolicyID: "20261129050000abcdefgh", MaxAge: 86400, Changed: i%2 == 0}, at)
+		id := j.Append(Entry{
+			Run: fmt.Sprintf("old-%d", i), Workflow: "rollout", Step: "1-publish-policy", Kind: KindPolicyWrite,
+			Name: "https://mta-sts.example.com/.well-known/mta-sts.txt", After: policyText, PolicyText: policyText, PolicyID: "20261129050000abcdefgh", MaxAge: 86400, Changed: i%2 == 0,
+		}, at)
 		j.Finish(id, Done, at, "")
 	}
 }

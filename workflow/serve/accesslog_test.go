@@ -14,14 +14,18 @@ import (
 // The access log encodes its lines by hand; they must be the bytes
 // encoding/json writes, for every string a client can send.
 func TestAccessLogLineIsEncodingJSON(t *testing.T) {
-	odd := []string{"", "plain", `quote " back \ slash`, "<script>&amp;</script>", "ctl \x00\x01\x1f\x7f \b\f\n\r\t",
-		"bad utf8 \xff\xfe \xc3", "sep \u2028 \u2029 é 日本 😀", strings.Repeat("x", 300)}
+	odd := []string{
+		"", "plain", `quote " back \ slash`, "<script>&amp;</script>", "ctl \x00\x01\x1f\x7f \b\f\n\r\t",
+		"bad utf8 \xff\xfe \xc3", "sep \u2028 \u2029 é 日本 😀", strings.Repeat("x", 300),
+	}
 	at := time.Date(2026, 12, 6, 19, 30, 1, 123456789, time.UTC)
 	var es []AccessEntry
 	for i, s := range odd {
-		es = append(es, AccessEntry{Time: at.Add(time.Duration(i) * time.Nanosecond * 7), Remote: s, Proto: "HTTP/1.1", Host: s, SNI: s,
+		es = append(es, AccessEntry{
+			Time: at.Add(time.Duration(i) * time.Nanosecond * 7), Remote: s, Proto: "HTTP/1.1", Host: s, SNI: s,
 			Method: s, Path: s, Status: 200 + i, Bytes: int64(i) * 1000, UserAgent: s, Domain: s, PolicyID: s, Report: s, Reason: s,
-			DurationMS: float64(i) * 0.137})
+			DurationMS: float64(i) * 0.137,
+		})
 	}
 	es = append(es, AccessEntry{Time: at.Truncate(time.Second)}, AccessEntry{Time: at.In(time.FixedZone("x", 3600)), DurationMS: 1e-9},
 		AccessEntry{DurationMS: 1e22}, AccessEntry{DurationMS: -3.5}, AccessEntry{DurationMS: 12345.678})
@@ -49,8 +53,10 @@ func FuzzAccessLogLine(f *testing.F) {
 		if math.IsNaN(d) || math.IsInf(d, 0) {
 			return
 		}
-		checkLine(t, AccessEntry{Time: time.Unix(0, ns).UTC(), Remote: s, Host: p, SNI: s, Method: p, Path: p, UserAgent: s,
-			Domain: p, Reason: s, Status: int(ns % 600), Bytes: ns, DurationMS: d})
+		checkLine(t, AccessEntry{
+			Time: time.Unix(0, ns).UTC(), Remote: s, Host: p, SNI: s, Method: p, Path: p, UserAgent: s,
+			Domain: p, Reason: s, Status: int(ns % 600), Bytes: ns, DurationMS: d,
+		})
 	})
 }
 

@@ -32,6 +32,7 @@ func (a *auditFiles) Stat(p string) (fs.FileInfo, error) {
 	a.note(p)
 	return os.Stat(p)
 }
+
 func (a *auditFiles) ReadDir(p string) ([]fs.DirEntry, error) {
 	a.note(p)
 	return os.ReadDir(p)
@@ -154,8 +155,10 @@ func TestIDFileMustMatchTheBytes(t *testing.T) {
 	os.WriteFile(filepath.Join(state, "publish", "a.test", ".tmp"), []byte(policyB), 0o640)
 	os.Rename(filepath.Join(state, "publish", "a.test", ".tmp"), filepath.Join(state, "publish", "a.test", "mta-sts.txt"))
 	lookup("20261206130000bcdefghi")
-	for _, bad := range []string{"garbage", `{"id":"bad id","sha256":"` + workflow.PolicySHA256([]byte(policyB)) + `"}`,
-		`{"id":"x","sha256":"` + workflow.PolicySHA256([]byte(policyB)) + `"}` + strings.Repeat(" ", workflow.MaxServeMetaSize)} {
+	for _, bad := range []string{
+		"garbage", `{"id":"bad id","sha256":"` + workflow.PolicySHA256([]byte(policyB)) + `"}`,
+		`{"id":"x","sha256":"` + workflow.PolicySHA256([]byte(policyB)) + `"}` + strings.Repeat(" ", workflow.MaxServeMetaSize),
+	} {
 		writeMeta(t, meta, bad)
 		if pol, err := NewPolicies(state).Lookup("a.test"); err != nil || pol.ID != "" || string(pol.Data) != policyB {
 			t.Errorf("id file %.40q: %q %v, want the policy served without an id", bad, pol.ID, err)

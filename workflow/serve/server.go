@@ -130,9 +130,11 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("serve: rua path %q must start with /", cfg.RUAPath)
 		}
 		h.RUAPath = cfg.RUAPath
-		h.Receiver = &Receiver{StateDir: cfg.StateDir, Dir: cfg.ReportsDir, Validate: cfg.Validate,
+		h.Receiver = &Receiver{
+			StateDir: cfg.StateDir, Dir: cfg.ReportsDir, Validate: cfg.Validate,
 			MaxBody: cfg.MaxReportBody, MaxJSON: cfg.MaxReportJSON, MaxInFlight: cfg.MaxReportsInFlight,
-			Quota: cfg.ReportsQuota, ErrorLog: cfg.ErrorLog}
+			Quota: cfg.ReportsQuota, ErrorLog: cfg.ErrorLog,
+		}
 		h.ReportTimeout = cfg.ReportTimeout
 		if h.ReportTimeout <= 0 {
 			h.ReportTimeout = DefaultReportTimeout

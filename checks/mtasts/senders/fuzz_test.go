@@ -23,8 +23,10 @@ func FuzzEmulate(f *testing.F) {
 		f.Add(strings.Join(in.TXT, "\n"), in.Fetched, in.Status, in.Redirect, in.ContentType, in.Body, int64(in.Elapsed/time.Millisecond))
 	}
 	f.Fuzz(func(t *testing.T, txt string, fetched bool, status int, redirect bool, ct string, body []byte, elapsedMS int64) {
-		in := Input{Fetched: fetched, Status: status, Redirect: redirect, ContentType: ct, Body: body,
-			Elapsed: time.Duration(elapsedMS) * time.Millisecond}
+		in := Input{
+			Fetched: fetched, Status: status, Redirect: redirect, ContentType: ct, Body: body,
+			Elapsed: time.Duration(elapsedMS) * time.Millisecond,
+		}
 		if txt != "" {
 			in.TXT = strings.Split(txt, "\n")
 		}
