@@ -64,11 +64,11 @@ func TestPorkbunHungReadReturnsAtDeadline(t *testing.T) {
 	arm()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	start := time.Now()
+	// The handler holds every request until the test ends, so a read that
+	// waited for the library would never return (the test hangs and fails);
+	// one that returned is the deadline's doing, which the error says. No
+	// wall-clock bound: it fails by chance on a loaded machine.
 	_, err := p.ReadTXT(ctx, "example.test", "_mta-sts.example.test")
-	if took := time.Since(start); took > 10*time.Second {
-		t.Errorf("the read returned after %v, long past its deadline", took)
-	}
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no answer before the deadline") {
 		t.Errorf("err = %v, want the deadline, said so", err)
 	}
@@ -90,11 +90,8 @@ func TestPorkbunHungWriteMayStillLand(t *testing.T) {
 	arm()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	start := time.Now()
+	// As for the read: the write returns only by its deadline.
 	_, err := p.SetOurs(ctx, "example.test", "_mta-sts.example.test", dnsprovider.KindSTS, "v=STSv1; id=20260101T000000;", 0)
-	if took := time.Since(start); took > 15*time.Second {
-		t.Errorf("the write returned after %v, long past its deadline", took)
-	}
 	var pe *dnsprovider.PartialError
 	if !errors.As(err, &pe) {
 		t.Fatalf("err = %v, want a *PartialError", err)
