@@ -39,3 +39,7 @@ var ErrTooLarge = errTooLarge
 // PorkbunAbandonedForTest is the number of porkbun calls given up on at
 // their deadline that have not returned yet.
 func PorkbunAbandonedForTest() int64 { return porkbunAbandoned.Load() }
+
+// InFlightForTest marks err as a write given up on whose request may
+// still change the zone, as porkbun's calls are at their deadline.
+func InFlightForTest(err error) error { return &inFlightError{err} }

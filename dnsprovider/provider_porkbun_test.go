@@ -3,6 +3,7 @@ package dnsprovider_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stspilot/stspilot/dnsprovider"
+	"github.com/stspilot/stspilot/dnsprovider/memory"
 )
 
 // porkbunServer starts handler on loopback and points Go's default
@@ -126,4 +128,40 @@ func TestPorkbunBrokenBodyDoesNotExit(t *testing.T) {
 		t.Fatal("a body cut off half-way read as a zone")
 	}
 	t.Logf("cut-off body: %v", err)
+}
+
+// A first write that fails outright and leaves the zone as it was is
+// reported as nothing changed; one given up on while its request may
+// still land is a *PartialError even when the zone read back right after
+// it is unchanged (the caller's context still live, as when our own cap
+// on a call, not the caller's deadline, gave up).
+func TestInFlightWriteIsPartial(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		err     error
+		partial bool
+	}{
+		{"refused", errors.New("HTTP 400: nope"), false},
+		{"in flight", dnsprovider.InFlightForTest(fmt.Errorf("no answer before the deadline, and the change may still land: %w", context.DeadlineExceeded)), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &memory.Provider{}
+			m.AddZone("example.test")
+			m.Fail = func(op string) error {
+				if op == "append" {
+					return tc.err
+				}
+				return nil
+			}
+			p := dnsprovider.FromLibdns("memory", m, dnsprovider.LibdnsOptions{})
+			_, err := p.SetOurs(context.Background(), "example.test", "_mta-sts.example.test.", dnsprovider.KindSTS, "v=STSv1; id=new;", 0)
+			var pe *dnsprovider.PartialError
+			if err == nil || errors.As(err, &pe) != tc.partial {
+				t.Fatalf("err = %v, want partial %v", err, tc.partial)
+			}
+			if tc.partial && !strings.Contains(err.Error(), "may still land") {
+				t.Errorf("err = %v, want it to say the change may still land", err)
+			}
+		})
+	}
 }
