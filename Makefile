@@ -9,7 +9,7 @@ BIN           := $(CURDIR)/bin
 GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 STATICCHECK   := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
 
-.PHONY: test test-short e2e lint vet staticcheck generate build bench bench-serve
+.PHONY: test test-short e2e lint fmt vet staticcheck generate build bench bench-serve
 
 # Everything, with the real-server world (as root; without root the e2e tests skip).
 test:
@@ -45,6 +45,10 @@ staticcheck: $(STATICCHECK)
 
 lint: $(GOLANGCI_LINT)
 	$(GOLANGCI_LINT) run ./...
+
+# Format the tree as lint checks it (gofumpt, through golangci-lint).
+fmt: $(GOLANGCI_LINT)
+	$(GOLANGCI_LINT) fmt ./...
 
 # Regenerate docs/providers.md and the golden files after a deliberate change.
 generate:
