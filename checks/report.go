@@ -68,6 +68,9 @@ type Report struct {
 	Findings []Finding    `json:"findings"`
 	// Error is set when the domain could not be checked at all (exit 1).
 	Error string `json:"error,omitempty"`
+	// Cause is Error's typed cause when there is one (errors.Is works on
+	// it: ErrNoResolver), for front ends that say how to fix it.
+	Cause error `json:"-"`
 	// Live is what the check established, typed (nil with Error): the
 	// report's fields above are its printable view.
 	Live *Live `json:"-"`

@@ -25,8 +25,10 @@ const (
 	maxAddrsPerHost = 8
 	// maxParallelSMTP bounds concurrent SMTP probes of one domain.
 	maxParallelSMTP = 32
-	resolvConf      = "/etc/resolv.conf"
 )
+
+// resolvConf is the system's resolver list (a variable for tests).
+var resolvConf = "/etc/resolv.conf"
 
 // courtesy holds the courtesy commands of every Run whose
 // Options.Courtesy is nil.
@@ -38,6 +40,11 @@ var courtesy smtpprobe.Courtesy
 // all ended or, once ctx is done, cuts those still running and returns. A
 // program calls it with a short bound before it exits, so that servers see
 // a QUIT where one is quick and the exit is never held up.
+
+// ErrNoResolver is a Report's Cause when no DNS resolver was given and the
+// system names none: the front ends say how to give one.
+var ErrNoResolver = errors.New("no DNS resolver")
+
 func WaitCourtesy(ctx context.Context) { courtesy.Wait(ctx) }
 
 // observations is everything the probes saw; analysis turns it into a Report.
@@ -110,7 +117,8 @@ func Run(ctx context.Context, input string, opt Options) *Report {
 	}
 	servers, err := opt.servers()
 	if err != nil {
-		rep.Error = "no DNS resolver: " + err.Error() + " (give one with --resolver)"
+		rep.Error = "no DNS resolver: " + err.Error()
+		rep.Cause = fmt.Errorf("%w: %w", ErrNoResolver, err)
 		return rep
 	}
 	ctx, cancel := opt.bound(ctx)

@@ -90,7 +90,7 @@ func (r *Resolver) servers() ([]string, error) {
 	}
 	out, err := dnsclient.ReadResolvConf(path)
 	if errors.Is(err, dnsclient.ErrNoServers) {
-		return nil, fmt.Errorf("system resolvers: %w (give --resolver)", err)
+		return nil, fmt.Errorf("system resolvers: %w", err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("system resolvers: %w", err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stspilot/stspilot/internal/dnsclient"
 	"github.com/stspilot/stspilot/workflow/journal"
 	"github.com/stspilot/stspilot/workflow/serve"
 )
@@ -152,6 +153,8 @@ func flagHint(err error) string {
 		return ", or pass --state-dir DIR"
 	case errors.Is(err, serve.ErrCertKeyCount):
 		return ": give as many --tls-key as --tls-cert"
+	case errors.Is(err, dnsclient.ErrNoServers):
+		return " (give --resolver IP[:PORT])"
 	case errors.Is(err, serve.ErrCARoots):
 		return " (--acme-ca-root)"
 	}

@@ -2,6 +2,7 @@ package textout
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"reflect"
@@ -243,7 +244,11 @@ func (h *Human) header(b *strings.Builder, r *checks.Report) {
 // verdict sums a report up in one line, with the severity that colours it.
 func verdict(r *checks.Report) (checks.Severity, string) {
 	if r.Error != "" {
-		return checks.SevError, "not checked: " + r.Error
+		hint := ""
+		if errors.Is(r.Cause, checks.ErrNoResolver) {
+			hint = " (give one with --resolver)"
+		}
+		return checks.SevError, "not checked: " + r.Error + hint
 	}
 	var errs, warns int
 	for _, f := range r.Findings {
