@@ -203,6 +203,12 @@ func (r *run) do(ctx context.Context) *Outcome {
 	}
 	for i := range p.Steps {
 		s := &p.Steps[i]
+		if r.liveAlready(s) {
+			// A change of the plan that live state holds entirely
+			// (mx-migrate's widening, seen again after the switch): not
+			// redone, nor journaled again on every re-run.
+			continue
+		}
 		if s.target != nil && s.target != p.Target {
 			// The next policy change of a plan that makes several.
 			if p.Target != nil {

@@ -606,3 +606,22 @@ func mxDoneMessage(p *Plan) string {
 	}
 	return fmt.Sprintf("%s receives mail at %s: policy mode %s, max_age %d, mx %s, id %s", p.Domain, strings.Join(mxHosts(m.to), ", "), m.final.Mode, m.final.MaxAge, strings.Join(m.final.MX, ", "), m.final.ID)
 }
+
+// liveAlready reports whether s belongs to a policy change of a plan with
+// several (mx-migrate) that live state holds entirely: every step of it
+// is done and no intent of the journal names it.
+func (r *run) liveAlready(s *Step) bool {
+	t := s.target
+	if t == nil || r.p.Workflow != MXMigrate {
+		return false
+	}
+	if in := intentOf(r.j); in != nil && in.Target.Text == t.Text {
+		return false
+	}
+	for _, x := range r.p.Steps {
+		if x.target == t && !x.Done {
+			return false
+		}
+	}
+	return true
+}

@@ -239,8 +239,12 @@ func TestMXMigrateEnforce(t *testing.T) {
 	}
 	// Try to break invariant 8: run again just before the window ends.
 	h.clock.Advance(86400*time.Second - time.Minute)
+	entries := len(h.j.must(tDomain).Entries)
 	if out, _ := h.apply(req, ApplyOptions{}); out.Status != StatusPending || out.Gate.Kind != GateWindow {
 		t.Fatalf("run inside the window: %+v", out)
+	}
+	if n := len(h.j.must(tDomain).Entries); n != entries {
+		t.Errorf("a re-run inside the window journaled %d entries: the widening is live already", n-entries)
 	}
 	if got := h.mx(); !slices.Equal(got, []string{"mx1." + tDomain}) {
 		t.Fatalf("MX changed inside the window: %q", got)
