@@ -34,17 +34,16 @@ var resolvConf = "/etc/resolv.conf"
 // Options.Courtesy is nil.
 var courtesy smtpprobe.Courtesy
 
+// ErrNoResolver is a Report's Cause when no DNS resolver was given and the
+// system names none: the front ends say how to give one.
+var ErrNoResolver = errors.New("no DNS resolver")
+
 // WaitCourtesy joins the commands that MX probes of Runs without an
 // Options.Courtesy send after their last observation (EHLO and QUIT, which
 // observe nothing and so never delay a report): it returns when they have
 // all ended or, once ctx is done, cuts those still running and returns. A
 // program calls it with a short bound before it exits, so that servers see
 // a QUIT where one is quick and the exit is never held up.
-
-// ErrNoResolver is a Report's Cause when no DNS resolver was given and the
-// system names none: the front ends say how to give one.
-var ErrNoResolver = errors.New("no DNS resolver")
-
 func WaitCourtesy(ctx context.Context) { courtesy.Wait(ctx) }
 
 // observations is everything the probes saw; analysis turns it into a Report.
