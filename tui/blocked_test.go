@@ -195,7 +195,8 @@ func TestWaitingGateCountsDownOnTheEngineClock(t *testing.T) {
 // TestNoScreenNamesAFlagOrCommand walks the screens each demo failure
 // leads to from testing and from enforce (the dashboard with its full
 // help, the findings, the promote plan and what O plans from it, the plan
-// n opens, the teardown plan and its confirmation, the rollback question) and, through drive's check, finds
+// n opens, the teardown plan and its confirmation, the MX screen with a bad
+// target and the plan of a good one, the rollback question) and, through drive's check, finds
 // no flag and no command line on any of them.
 func TestNoScreenNamesAFlagOrCommand(t *testing.T) {
 	for _, b := range sandbox.Breaks {
@@ -253,16 +254,28 @@ func walkScreens(t *testing.T, b sandbox.Break, enforce bool) {
 		d.key("enter")
 		d.key("esc")
 	}
-	d.m.state = stDashboard
+	d.m.state, d.m.err = stDashboard, nil
+	// The MX screen, a target that does not parse, then one planned.
+	d.key("m")
+	d.typeText("mx2." + w.sb.Domain + ":x")
+	d.key("enter")
+	d.send(tea.KeyMsg{Type: tea.KeyBackspace})
+	d.typeText("10")
+	d.key("enter")
+	d.until("the mx-migrate plan", func() bool { return d.m.state == stPlan || d.m.err != nil })
+	d.m.state, d.m.err = stDashboard, nil
 	d.key("!")
 	d.key("n")
 	seen := map[string]bool{}
 	for _, v := range d.views {
-		for _, s := range []string{"Plan: promote", "Plan: teardown", "Findings for", "Inject a field failure", "Emergency rollback"} {
+		for _, s := range []string{"Plan: promote", "Plan: teardown", "Findings for", "Inject a field failure", "Emergency rollback", "Target MX set"} {
 			if strings.Contains(v, s) {
 				seen[s] = true
 			}
 		}
+	}
+	if !seen["Target MX set"] {
+		t.Error("the walk never saw the MX screen")
 	}
 	if len(seen) < 4 {
 		t.Errorf("the walk saw only %v", seen)

@@ -197,7 +197,8 @@ func (p guardedPublished) Check(ctx context.Context, zone, name string, want fun
 // it is called with Model.Update, Model.View or Filter on the stack, while
 // the wizard is walked through every screen: the dashboard's status and
 // check, a rollout's plan, confirmation and apply, the findings screen,
-// the switchboard injecting a failure, the rollback overlay, a promote
+// the switchboard injecting a failure, the MX screen and the plan of the
+// target typed there, the rollback overlay, a promote
 // waiting on its gate, a skip of the sandbox clock and a re-check.
 // TestTUIIOOnlyInCmds covers what no boundary can be wrapped for.
 func TestNoIOInUpdateOrView(t *testing.T) {
@@ -263,6 +264,13 @@ func TestNoIOInUpdateOrView(t *testing.T) {
 	d.key("esc")
 	d.key("f")
 	d.key("esc")
+	// The MX screen: a target typed and planned, then back.
+	d.key("m")
+	d.typeText("mx2." + w.sb.Domain + ":10")
+	d.key("enter")
+	d.until("the mx-migrate plan", func() bool { return d.m.state == stPlan || d.m.err != nil })
+	d.key("esc")
+	d.key("esc")
 	// A promote that waits on its gate, a re-check, the clock skipped.
 	d.key("p")
 	d.until("the promote plan", func() bool { return d.m.state == stPlan })
@@ -305,6 +313,7 @@ func TestTUIIOOnlyInCmds(t *testing.T) {
 	pure := map[string]bool{
 		"workflow.ObserverFunc": true, "workflow.Workflow": true, // conversions
 		"dnsprovider.Providers": true, // the registry's list, in memory
+		"workflow.ParseMXSet":   true, // the MX screen's target, a string parsed
 	}
 	ioMethods := map[string]bool{
 		"Status": true, "Plan": true, "Apply": true, "Check": true, "Toggle": true, "Peek": true,

@@ -81,6 +81,9 @@ func TestGolden(t *testing.T) {
 			[]string{"Findings:|Ladder", "Emergency rollback", "Blocked:|(policy.http-status)|meanwhile"},
 		},
 		{"interrupted-dashboard", interrupted, nil, []string{"Findings:|did not finish"}},
+		// The MX screen in testing: the sandbox's two MX hosts, their
+		// TLS, the target field and the key that plans the migration.
+		{"mx", rolledOut, [][]tea.Msg{keys("m")}, []string{"Findings:|Ladder", "Target MX set|STARTTLS"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -9,7 +9,7 @@ type keyMap struct {
 	Recheck, Findings, Rollback      key.Binding
 	Enter, Back, Override, Yes, No   key.Binding
 	Up, Down, PageUp, PageDown       key.Binding
-	Breaks, Skip                     key.Binding
+	Breaks, Skip, MX                 key.Binding
 	Help, Quit                       key.Binding
 }
 
@@ -33,6 +33,7 @@ func newKeyMap() keyMap {
 		PageDown: key.NewBinding(key.WithKeys("pgdown", " "), key.WithHelp("space", "page down")),
 		Breaks:   key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "inject failure")),
 		Skip:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "skip time")),
+		MX:       key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "mx migration")),
 		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	}
@@ -41,14 +42,14 @@ func newKeyMap() keyMap {
 func (k *keyMap) all() []*key.Binding {
 	return []*key.Binding{
 		&k.Next, &k.Rollout, &k.Promote, &k.Teardown, &k.Recheck, &k.Findings, &k.Rollback,
-		&k.Enter, &k.Back, &k.Override, &k.Yes, &k.No, &k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Breaks, &k.Skip, &k.Help, &k.Quit,
+		&k.Enter, &k.Back, &k.Override, &k.Yes, &k.No, &k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Breaks, &k.Skip, &k.MX, &k.Help, &k.Quit,
 	}
 }
 
 // ShortHelp implements help.KeyMap.
 func (k keyMap) ShortHelp() []key.Binding {
 	var out []key.Binding
-	for _, b := range []key.Binding{k.Yes, k.No, k.Enter, k.Rollback, k.Next, k.Rollout, k.Promote, k.Teardown, k.Override, k.Recheck, k.Findings, k.Breaks, k.Skip, k.Back, k.Quit, k.Help} {
+	for _, b := range []key.Binding{k.Yes, k.No, k.Enter, k.Rollback, k.Next, k.Rollout, k.Promote, k.Teardown, k.Override, k.Recheck, k.Findings, k.MX, k.Breaks, k.Skip, k.Back, k.Quit, k.Help} {
 		if b.Enabled() {
 			out = append(out, b)
 		}
@@ -59,7 +60,7 @@ func (k keyMap) ShortHelp() []key.Binding {
 // FullHelp implements help.KeyMap.
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Next, k.Rollout, k.Promote, k.Teardown},
+		{k.Next, k.Rollout, k.Promote, k.Teardown, k.MX},
 		{k.Recheck, k.Findings, k.Up, k.Down, k.PageDown, k.PageUp},
 		{k.Enter, k.Back, k.Override, k.Yes, k.No},
 		{k.Breaks, k.Skip, k.Rollback, k.Help, k.Quit},

@@ -13,6 +13,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/stspilot/stspilot/dnsprovider"
 	"github.com/stspilot/stspilot/tui/textout"
 	"github.com/stspilot/stspilot/workflow"
 )
@@ -30,6 +31,7 @@ const (
 	stWait
 	stFindings
 	stBreaks
+	stMX
 )
 
 // overlay is a question shown over any screen.
@@ -88,6 +90,7 @@ type Model struct {
 	wait     waitModel
 	findings findingsModel
 	breaks   breaksModel
+	mx       mxModel
 
 	// err is shown on the status line until the next action.
 	err error
@@ -116,6 +119,7 @@ func NewModel(ctx context.Context, o Options) *Model {
 	m.wait = waitModel{c: c}
 	m.findings = findingsModel{c: c}
 	m.breaks = breaksModel{c: c}
+	m.mx = newMX(c)
 	if o.Demo != nil {
 		m.breaks.items = append([]Failure(nil), o.Demo.Failures...)
 	}
@@ -141,7 +145,7 @@ func clockTick() tea.Cmd {
 
 // State names the screen shown (tests and the e2e test read it).
 func (m *Model) State() string {
-	return [...]string{"setup", "dashboard", "plan", "confirm", "apply", "wait", "findings", "breaks"}[m.state]
+	return [...]string{"setup", "dashboard", "plan", "confirm", "apply", "wait", "findings", "breaks", "mx"}[m.state]
 }
 
 func (m *Model) applying() bool { return m.cancelApply != nil }
@@ -250,6 +254,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.err != nil {
 			m.err = msg.err
 			m.state = stDashboard
+			if msg.req.Workflow == workflow.MXMigrate {
+				m.state = stMX // the target typed stays, to be corrected
+				m.note = ""
+			}
 			return m, nil
 		}
 		m.note = ""
@@ -305,9 +313,9 @@ func (m *Model) quit() tea.Cmd {
 }
 
 // typing: the screen shown takes letters as text (the set-up form, the
-// domain typed to confirm a deletion).
+// domain typed to confirm a deletion, the MX screen's target).
 func (m *Model) typing() bool {
-	return m.overlay == ovNone && (m.state == stSetup || (m.state == stConfirm && m.confirm.destructive))
+	return m.overlay == ovNone && (m.state == stSetup || m.state == stMX || (m.state == stConfirm && m.confirm.destructive))
 }
 
 // globalKey handles the overlays and the keys of every screen: quit,
@@ -360,8 +368,9 @@ func (m *Model) globalKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 	case !typing && key.Matches(msg, k.Help):
 		m.help.ShowAll = !m.help.ShowAll
 		return nil, true
-	case key.Matches(msg, k.Rollback) && (msg.String() == "ctrl+r" || !typing || m.state == stConfirm):
-		// A domain typed to confirm has no "!": it rolls back there too.
+	case key.Matches(msg, k.Rollback) && (msg.String() == "ctrl+r" || !typing || m.state == stConfirm || m.state == stMX):
+		// A domain typed to confirm, and an MX target, have no "!": it
+		// rolls back there too.
 		// Only the set-up form takes it as text (a token may hold one).
 		if m.c.engine == nil {
 			m.err = errors.New("set up the domain first: there is nothing to roll back yet")
@@ -468,6 +477,9 @@ func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 		case key.Matches(km, k.Findings):
 			m.back, m.state = stDashboard, stFindings
 			m.findings.off = 0
+		case key.Matches(km, k.MX):
+			m.state = stMX
+			return m, m.mx.focus()
 		case key.Matches(km, k.Breaks) && m.c.opts.Demo != nil:
 			m.back, m.state = stDashboard, stBreaks
 		case key.Matches(km, k.Skip) && m.c.opts.Demo != nil:
@@ -482,6 +494,9 @@ func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 		switch {
 		case key.Matches(km, k.Back):
 			m.state = stDashboard
+			if m.plan.req.Workflow == workflow.MXMigrate {
+				m.state = stMX // its target, to change it
+			}
 		case key.Matches(km, k.Override):
 			override, first, ok := refusalAction(p.Refusal)
 			if !ok {
@@ -564,6 +579,19 @@ func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 			}
 			m.findings = m.findings.scroll(km)
 		}
+	case stMX:
+		if km, ok := msg.(tea.KeyMsg); ok && key.Matches(km, k.Back) {
+			m.state = stDashboard
+			return m, nil
+		}
+		var to []dnsprovider.MX
+		m.mx, cmd, to = m.mx.update(msg)
+		if to != nil {
+			m.err = nil
+			m.note = "planning " + string(workflow.MXMigrate) + "…"
+			return m, planCmd(m.c.ctx, m.c.engine, workflow.Request{Workflow: workflow.MXMigrate, Domain: m.c.domain, MXTo: to})
+		}
+		return m, cmd
 	case stBreaks:
 		if km, ok := msg.(tea.KeyMsg); ok {
 			if key.Matches(km, k.Back) {
@@ -598,7 +626,8 @@ func (m *Model) syncKeys() {
 	k.Help.SetEnabled(true)
 	k.Quit.SetEnabled(true)
 	k.Quit.SetHelp("q", "quit")
-	if m.state == stSetup || m.state == stConfirm && m.confirm.destructive {
+	k.Enter.SetHelp("enter", "continue")
+	if m.state == stSetup || m.state == stMX || m.state == stConfirm && m.confirm.destructive {
 		k.Quit.SetHelp("ctrl+c", "quit") // q is a letter to type here
 	}
 	k.Rollback.SetEnabled(m.c.engine != nil)
@@ -624,8 +653,13 @@ func (m *Model) syncKeys() {
 		k.Teardown.SetEnabled(true)
 		k.Recheck.SetEnabled(true)
 		k.Findings.SetEnabled(true)
+		k.MX.SetEnabled(true)
 		k.Breaks.SetEnabled(demo)
 		k.Skip.SetEnabled(demo)
+	case stMX:
+		k.Enter.SetEnabled(true)
+		k.Enter.SetHelp("enter", "plan the migration")
+		k.Back.SetEnabled(true)
 	case stPlan:
 		p := m.plan.plan
 		k.Enter.SetEnabled(p != nil && p.Refusal == nil && !p.Nothing)
@@ -706,6 +740,8 @@ func (m *Model) View() string {
 		body = m.findings.view()
 	case stBreaks:
 		body = m.breaks.view()
+	case stMX:
+		body = m.mx.view(m.dash.rep)
 	}
 	body = stamps(body)
 	switch m.overlay {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -127,38 +126,15 @@ func addMXMigrateFlags(cmd *cobra.Command, o *WorkflowOptions, prefix string) {
 	cmd.Flags().BoolVar(&o.Req.KeepOld, "keep-old", false, prefix+"keep the old MX hosts' patterns in the final policy")
 }
 
-// parseMXTo reads the --to values of mx-migrate: HOST[:PREF] separated by
-// commas, preferences 10, 20, ... in order where left out.
+// parseMXTo reads the --to values of mx-migrate (workflow.ParseMXSet,
+// which the wizard uses too), its errors naming the flag.
 func parseMXTo(vals []string) ([]dnsprovider.MX, error) {
-	var out []dnsprovider.MX
-	n := 0
-	for _, v := range vals {
-		for _, item := range strings.Split(v, ",") {
-			item = strings.TrimSpace(item)
-			if item == "" {
-				continue
-			}
-			n++
-			host, pref, hasPref := strings.Cut(item, ":")
-			p := uint64(n * 10)
-			if hasPref {
-				var err error
-				if p, err = strconv.ParseUint(pref, 10, 16); err != nil {
-					return nil, fmt.Errorf("--to %q: the preference %q is not a number from 0 to 65535", item, pref)
-				}
-			}
-			h, err := domainname.Normalize(host)
-			if err != nil {
-				return nil, fmt.Errorf("--to %q: %v", item, err)
-			}
-			if !strings.Contains(h, ".") {
-				return nil, fmt.Errorf("--to %q: give the MX host's full name", item)
-			}
-			out = append(out, dnsprovider.MX{Pref: uint16(p), Host: h})
-		}
-	}
-	if len(out) == 0 {
+	out, err := workflow.ParseMXSet(vals)
+	switch {
+	case errors.Is(err, workflow.ErrNoMXSet):
 		return nil, errors.New("mx-migrate needs the target MX set: --to HOST[:PREF][,HOST[:PREF]...]")
+	case err != nil:
+		return nil, fmt.Errorf("--to %w", err)
 	}
 	return out, nil
 }
