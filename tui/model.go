@@ -452,6 +452,20 @@ func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 			if wf == workflow.Rollout {
 				req.RUA = m.c.rua
 			}
+			if wf == workflow.MXMigrate {
+				// The engine plans a migration from its target: the one
+				// under way, else the one the operator types.
+				st := m.dash.st
+				if st == nil || st.MXMigration == nil {
+					m.state = stMX
+					return m.mx.focus()
+				}
+				req.MXTo = mxTarget(st.MXMigration.To)
+				req.KeepOld = st.MXMigration.KeepOld
+				if st.MXMigration.Manual {
+					req.MXSwitch = workflow.MXSwitchManual
+				}
+			}
 			m.note = "planning " + string(wf) + "…"
 			return planCmd(m.c.ctx, m.c.engine, req)
 		}
@@ -479,6 +493,9 @@ func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.findings.off = 0
 		case key.Matches(km, k.MX):
 			m.state = stMX
+			if st := m.dash.st; st != nil && st.MXMigration != nil && m.mx.in.Value() == "" {
+				m.mx.in.SetValue(mxTargetText(st.MXMigration.To))
+			}
 			return m, m.mx.focus()
 		case key.Matches(km, k.Breaks) && m.c.opts.Demo != nil:
 			m.back, m.state = stDashboard, stBreaks

@@ -116,3 +116,27 @@ func (x mxModel) tls(a checks.MXAddrInfo) string {
 	}
 	return st.OK.Render(s)
 }
+
+// mxTargetText turns the journal's target set ("PREF HOST." each) into
+// the text typed on the MX screen (HOST:PREF,...).
+func mxTargetText(lines []string) string {
+	var items []string
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) != 2 {
+			continue
+		}
+		items = append(items, strings.TrimSuffix(f[1], ".")+":"+f[0])
+	}
+	return strings.Join(items, ",")
+}
+
+// mxTarget is the journal's target set as a request's (nil when it does
+// not parse: the engine then says the target is missing).
+func mxTarget(lines []string) []dnsprovider.MX {
+	to, err := workflow.ParseMXSet([]string{mxTargetText(lines)})
+	if err != nil {
+		return nil
+	}
+	return to
+}

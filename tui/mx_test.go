@@ -8,6 +8,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/stspilot/stspilot/workflow"
+	"github.com/stspilot/stspilot/workflow/journal"
 )
 
 // TestMXScreenKeyPath: m on the dashboard opens the MX screen with the
@@ -57,5 +58,37 @@ func TestMXScreenKeyPath(t *testing.T) {
 	d.key("esc")
 	if d.m.state != stDashboard {
 		t.Errorf("esc from the MX screen: %s", d.m.State())
+	}
+}
+
+// TestMXUnderWay: with a migration under way, n plans it to the journal's
+// target (the engine needs one), and m shows that target in the field.
+func TestMXUnderWay(t *testing.T) {
+	if got := mxTargetText([]string{"10 mx2.demo.test.", "20 mx3.demo.test.", "bad"}); got != "mx2.demo.test:10,mx3.demo.test:20" {
+		t.Errorf("mxTargetText: %q", got)
+	}
+	w := newWorld(t)
+	if out, err := w.e.Apply(context.Background(), workflow.Request{Workflow: workflow.Rollout, Domain: w.sb.Domain, RUA: "mailto:r@demo.test"}, nil, nil, workflow.ApplyOptions{}); err != nil {
+		t.Fatal(out, err)
+	}
+	d := drive(t, NewModel(context.Background(), w.opts))
+	d.ready()
+	st := *d.m.dash.st
+	st.Next, st.Pending = workflow.MXMigrate, nil
+	st.MXMigration = &journal.MXMigration{To: []string{"10 mx2." + w.sb.Domain + "."}, KeepOld: true}
+	d.m.dash.st = &st
+	d.key("n")
+	d.until("the mx-migrate plan", func() bool { return d.m.state == stPlan || d.m.err != nil })
+	if req := d.m.plan.req; d.m.err != nil || len(req.MXTo) != 1 || req.MXTo[0].Host != "mx2."+w.sb.Domain || !req.KeepOld {
+		t.Fatalf("n planned %+v (%v)", req, d.m.err)
+	}
+	d.key("esc")
+	if d.m.state != stMX {
+		t.Errorf("esc from the mx-migrate plan: %s", d.m.State())
+	}
+	d.key("esc")
+	d.key("m")
+	if v := d.m.mx.in.Value(); v != "mx2."+w.sb.Domain+":10" {
+		t.Errorf("the field holds %q", v)
 	}
 }
