@@ -195,7 +195,8 @@ func TestWaitingGateCountsDownOnTheEngineClock(t *testing.T) {
 // TestNoScreenNamesAFlagOrCommand walks the screens each demo failure
 // leads to from testing and from enforce (the dashboard with its full
 // help, the findings, the promote plan and what O plans from it, the plan
-// n opens, the teardown plan and its confirmation, the MX screen with a bad
+// n opens, the teardown plan, its confirmation and the plan O makes from
+// it, the max_age field O opens on a refused teardown, the MX screen with a bad
 // target and the plan of a good one, the rollback question) and, through drive's check, finds
 // no flag and no command line on any of them.
 func TestNoScreenNamesAFlagOrCommand(t *testing.T) {
@@ -254,6 +255,22 @@ func walkScreens(t *testing.T, b sandbox.Break, enforce bool) {
 		d.key("enter")
 		d.key("esc")
 	}
+	if d.m.state == stPlan && d.m.c.keys.Override.Enabled() {
+		// O keeps (or deletes) the TLS-RPT record.
+		d.key("O")
+		d.until("the teardown plan O made", func() bool { return !strings.HasPrefix(d.m.note, "planning") || d.m.err != nil })
+	}
+	d.m.state, d.m.err = stDashboard, nil
+	// A teardown refused for an unknown cache window: O's max_age field,
+	// a value that does not parse, then one planned.
+	unknownWindow(d, w.sb.Domain)
+	d.key("O")
+	d.typeText("x")
+	d.key("enter")
+	d.send(tea.KeyMsg{Type: tea.KeyBackspace})
+	d.typeText("90d")
+	d.key("enter")
+	d.until("the teardown planned with a max_age", func() bool { return d.m.state == stPlan && !d.m.plan.asking || d.m.err != nil })
 	d.m.state, d.m.err = stDashboard, nil
 	// The MX screen, a target that does not parse, then one planned.
 	d.key("m")
@@ -268,16 +285,19 @@ func walkScreens(t *testing.T, b sandbox.Break, enforce bool) {
 	d.key("n")
 	seen := map[string]bool{}
 	for _, v := range d.views {
-		for _, s := range []string{"Plan: promote", "Plan: teardown", "Findings for", "Inject a field failure", "Emergency rollback", "Target MX set"} {
+		for _, s := range []string{"Plan: promote", "Plan: teardown", "Findings for", "Inject a field failure", "Emergency rollback", "Target MX set", "The largest max_age ever published"} {
 			if strings.Contains(v, s) {
 				seen[s] = true
 			}
 		}
 	}
+	if !seen["The largest max_age ever published"] {
+		t.Error("the walk never saw the max_age field")
+	}
 	if !seen["Target MX set"] {
 		t.Error("the walk never saw the MX screen")
 	}
-	if len(seen) < 4 {
+	if len(seen) < 5 {
 		t.Errorf("the walk saw only %v", seen)
 	}
 }

@@ -315,7 +315,7 @@ func (m *Model) quit() tea.Cmd {
 // typing: the screen shown takes letters as text (the set-up form, the
 // domain typed to confirm a deletion, the MX screen's target).
 func (m *Model) typing() bool {
-	return m.overlay == ovNone && (m.state == stSetup || m.state == stMX || (m.state == stConfirm && m.confirm.destructive))
+	return m.overlay == ovNone && (m.state == stSetup || m.state == stMX || (m.state == stConfirm && m.confirm.destructive) || (m.state == stPlan && m.plan.asking))
 }
 
 // globalKey handles the overlays and the keys of every screen: quit,
@@ -368,7 +368,7 @@ func (m *Model) globalKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 	case !typing && key.Matches(msg, k.Help):
 		m.help.ShowAll = !m.help.ShowAll
 		return nil, true
-	case key.Matches(msg, k.Rollback) && (msg.String() == "ctrl+r" || !typing || m.state == stConfirm || m.state == stMX):
+	case key.Matches(msg, k.Rollback) && (msg.String() == "ctrl+r" || !typing || m.state == stConfirm || m.state == stMX || m.state == stPlan):
 		// A domain typed to confirm, and an MX target, have no "!": it
 		// rolls back there too.
 		// Only the set-up form takes it as text (a token may hold one).
@@ -503,12 +503,33 @@ func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, m.skip()
 		}
 	case stPlan:
+		if m.plan.asking {
+			var d time.Duration
+			var ok bool
+			m.plan, cmd, d, ok = m.plan.updateAsk(msg, k)
+			if ok {
+				req := m.plan.req
+				req.LastMaxAge = d
+				m.err = nil
+				m.note = "planning " + string(req.Workflow) + "…"
+				return m, planCmd(m.c.ctx, m.c.engine, req)
+			}
+			return m, cmd
+		}
 		km, isKey := msg.(tea.KeyMsg)
 		if !isKey {
 			return m, nil
 		}
 		p := m.plan.plan
 		switch {
+		case key.Matches(km, k.Override) && p.Refusal == nil:
+			keep, ok := keepAction(m.plan.req, p)
+			if !ok {
+				return m, nil
+			}
+			req := m.plan.req
+			req.KeepTLSRPT = keep
+			return m, planCmd(m.c.ctx, m.c.engine, req)
 		case key.Matches(km, k.Back):
 			m.state = stDashboard
 			if m.plan.req.Workflow == workflow.MXMigrate {
@@ -521,6 +542,9 @@ func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 			}
 			req := m.plan.req
 			switch override {
+			case workflow.CodeLastMaxAge:
+				m.plan, cmd = m.plan.askMaxAge()
+				return m, cmd
 			case workflow.CodeWithoutReports:
 				req.WithoutReports = true
 			case workflow.CodeAdoptLive:
@@ -644,7 +668,7 @@ func (m *Model) syncKeys() {
 	k.Quit.SetEnabled(true)
 	k.Quit.SetHelp("q", "quit")
 	k.Enter.SetHelp("enter", "continue")
-	if m.state == stSetup || m.state == stMX || m.state == stConfirm && m.confirm.destructive {
+	if m.state == stSetup || m.state == stMX || m.state == stConfirm && m.confirm.destructive || m.state == stPlan && m.plan.asking {
 		k.Quit.SetHelp("ctrl+c", "quit") // q is a letter to type here
 	}
 	k.Rollback.SetEnabled(m.c.engine != nil)
@@ -683,8 +707,15 @@ func (m *Model) syncKeys() {
 		act := false
 		if p != nil {
 			_, _, act = refusalAction(p.Refusal)
+			if _, keep := keepAction(m.plan.req, p); keep {
+				act = true
+			}
 		}
-		k.Override.SetEnabled(act)
+		k.Override.SetEnabled(act && !m.plan.asking)
+		if m.plan.asking {
+			k.Enter.SetEnabled(true)
+			k.Enter.SetHelp("enter", "plan again with this max_age")
+		}
 		k.Back.SetEnabled(true)
 		k.Up.SetEnabled(true)
 		k.Down.SetEnabled(true)

@@ -3,12 +3,14 @@ package tui
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/internal/duration"
 	"github.com/stspilot/stspilot/tui/textout"
 	"github.com/stspilot/stspilot/workflow"
 )
@@ -25,6 +27,70 @@ type planModel struct {
 	off, page int
 	// rep is the live check, for the fix a refusal names.
 	rep *checks.Report
+	// asking: O opened the field for the largest max_age ever published
+	// (a refusal whose override is CodeLastMaxAge); in holds it, bad says
+	// why what was typed does not parse.
+	asking bool
+	in     textinput.Model
+	bad    error
+}
+
+// askMaxAge opens the max_age field, prefilled with what the request
+// already gave (a conservative suggestion to edit, never shortened by the
+// engine) or empty.
+func (p planModel) askMaxAge() (planModel, tea.Cmd) {
+	v := ""
+	if p.req.LastMaxAge > 0 {
+		v = duration.Format(p.req.LastMaxAge)
+	}
+	p.in = newInput(hint("180d"), v)
+	p.in.Prompt = "> "
+	p.in.Width = 20
+	p.asking, p.bad = true, nil
+	return p, p.in.Focus()
+}
+
+// updateAsk feeds the max_age field; ok with the duration when enter
+// took a valid one, cancel when esc closed the field.
+func (p planModel) updateAsk(msg tea.Msg, k keyMap) (pm planModel, cmd tea.Cmd, d time.Duration, ok bool) {
+	if km, isKey := msg.(tea.KeyMsg); isKey {
+		switch {
+		case key.Matches(km, k.Back):
+			p.asking, p.bad = false, nil
+			p.in.Blur()
+			return p, nil, 0, false
+		case km.Type == tea.KeyEnter:
+			d, err := duration.Parse(strings.TrimSpace(p.in.Value()))
+			if err == nil && d <= 0 {
+				err = fmt.Errorf("give a max_age longer than zero")
+			}
+			if err != nil {
+				p.bad = err
+				return p, nil, 0, false
+			}
+			p.bad = nil
+			return p, nil, d, true
+		}
+	}
+	p.in, cmd = p.in.Update(msg)
+	return p, cmd, 0, false
+}
+
+// keepAction says whether O toggles keeping the TLS-RPT record on a
+// teardown plan: keep is what the next plan asks for.
+func keepAction(req workflow.Request, p *workflow.Plan) (keep, ok bool) {
+	if p == nil || p.Refusal != nil || p.Workflow != workflow.Teardown {
+		return false, false
+	}
+	if req.KeepTLSRPT {
+		return false, true
+	}
+	for _, s := range p.Steps {
+		if s.Skip == workflow.CodeKeepTLSRPT && !s.Done {
+			return true, true
+		}
+	}
+	return false, false
 }
 
 func newPlan(c *common, req workflow.Request, p *workflow.Plan, rep *checks.Report) planModel {
@@ -119,6 +185,21 @@ func (p planModel) view() string {
 		}
 		if h := refusalHint(r); h != "" {
 			add(c.st.Subtle.Render(h))
+		}
+		if p.asking {
+			add("")
+			add("The largest max_age ever published on this domain (e.g. 180d, 12w), then enter; esc cancels:")
+			add(p.in.View())
+			if p.bad != nil {
+				add(c.st.Err.Render("✗ " + p.bad.Error()))
+			}
+		}
+	}
+	if keep, ok := keepAction(p.req, pl); ok {
+		if keep {
+			add(c.st.Subtle.Render("O plans again keeping the TLS-RPT record (reports keep coming)"))
+		} else {
+			add(c.st.Subtle.Render("O plans again deleting the TLS-RPT record too"))
 		}
 	}
 	if pl.Nothing {
@@ -302,7 +383,7 @@ func refusalAction(r *workflow.Refusal) (override workflow.Code, first workflow.
 		return "", "", false
 	}
 	switch r.Override {
-	case workflow.CodeWithoutReports, workflow.CodeAdoptLive:
+	case workflow.CodeWithoutReports, workflow.CodeAdoptLive, workflow.CodeLastMaxAge:
 		return r.Override, "", true
 	}
 	if r.Workflow != "" {
@@ -320,6 +401,8 @@ func refusalHint(r *workflow.Refusal) string {
 		return "O plans again without TLS-RPT reports: promote on the live checks alone"
 	case override == workflow.CodeAdoptLive:
 		return "O plans again taking the served policy as the new baseline"
+	case override == workflow.CodeLastMaxAge:
+		return "O gives the largest max_age ever published here, and plans again counting the wait from it"
 	case ok && r.Code == workflow.CodeFinishInterrupted:
 		return "O plans the interrupted " + string(first) + ", to finish it first"
 	case ok:
