@@ -2,6 +2,7 @@ package serve
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -81,8 +82,31 @@ func (f *FetchCounts) Inc(c SenderClass) {
 
 type countsKey struct{ domain, id string }
 
-// countsFor is the one FetchCounts of (domain, id); p.mu is held.
+// KeptIDs is how many policy ids of a domain keep their fetch counters: the
+// current one and the previous ones, so that a rollback's evidence (which
+// senders fetched the new id, which still fetch an old one) stays visible
+// for a while. Older ids' series are dropped, so a long-running serve
+// keeps a bounded number of series per domain.
+const KeptIDs = 4
+
+// countsFor is the one FetchCounts of (domain, id), now the domain's
+// current id; p.mu is held. It drops the counters of the domain's ids
+// older than the last KeptIDs.
 func (p *Policies) countsFor(domain, id string) *FetchCounts {
+	if p.ids == nil {
+		p.ids = map[string][]string{}
+	}
+	// ids[domain] lists the domain's ids with counters, oldest first.
+	ids := p.ids[domain]
+	if i := slices.Index(ids, id); i >= 0 {
+		ids = slices.Delete(ids, i, i+1)
+	}
+	ids = append(ids, id)
+	for len(ids) > KeptIDs {
+		delete(p.counts, countsKey{domain, ids[0]})
+		ids = slices.Delete(ids, 0, 1)
+	}
+	p.ids[domain] = ids
 	k := countsKey{domain, id}
 	if c, ok := p.counts[k]; ok {
 		return c
@@ -93,6 +117,15 @@ func (p *Policies) countsFor(domain, id string) *FetchCounts {
 	c := &FetchCounts{domain: domain, id: id}
 	p.counts[k] = c
 	return c
+}
+
+// dropCounts drops every fetch counter of domain, no longer served; p.mu
+// is held.
+func (p *Policies) dropCounts(domain string) {
+	for _, id := range p.ids[domain] {
+		delete(p.counts, countsKey{domain, id})
+	}
+	delete(p.ids, domain)
 }
 
 // Metrics are serve's Prometheus metrics (docs/monitoring.md).

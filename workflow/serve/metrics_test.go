@@ -2,12 +2,20 @@ package serve
 
 import (
 	"bytes"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/stspilot/stspilot/workflow"
 )
 
 func TestClassifySender(t *testing.T) {
@@ -147,5 +155,91 @@ func BenchmarkFetchCounted(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		p.Counts.Inc(ClassifySender("Google-SMTP-STS"))
+	}
+}
+
+// A long-running serve keeps the fetch series of a domain's last KeptIDs
+// ids only: older ids' series are dropped, an id published again counts as
+// the newest, and a domain no longer served drops all of its series.
+func TestServeMetricsBounded(t *testing.T) {
+	state := t.TempDir()
+	pol := NewPolicies(state)
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg, pol)
+	const fetches = "stspilot_serve_policy_fetches_total"
+	id := func(i int) string { return fmt.Sprintf("202612061200%02daaaaaaaa", i) }
+	publish := func(i int) {
+		t.Helper()
+		publishID(t, state, "a.test", []byte(policyA+strings.Repeat("x", i)), id(i))
+		p, err := pol.Lookup("a.test")
+		if err != nil || p.ID != id(i) {
+			t.Fatalf("lookup %d: %q %v", i, p.ID, err)
+		}
+		p.Counts.Inc(SenderGoogle)
+	}
+	ids := func() []string {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, mf := range mfs {
+			if mf.GetName() != fetches {
+				continue
+			}
+			for _, mt := range mf.GetMetric() {
+				for _, lp := range mt.GetLabel() {
+					if lp.GetName() == "id" {
+						seen[lp.GetValue()] = true
+					}
+				}
+			}
+		}
+		return slices.Sorted(maps.Keys(seen))
+	}
+	for i := range 10 {
+		publish(i)
+	}
+	if n := testutil.CollectAndCount(m, fetches); n != KeptIDs*int(numSenderClasses) {
+		t.Errorf("%d fetch series after 10 ids, want %d ids x %d classes", n, KeptIDs, numSenderClasses)
+	}
+	if got, want := ids(), []string{id(6), id(7), id(8), id(9)}; !slices.Equal(got, want) {
+		t.Errorf("ids with series %v, want %v", got, want)
+	}
+	// A rollback to id 7, kept, keeps its count and makes it the newest:
+	// the next two ids drop 6 and 8, not 7.
+	publish(7)
+	publish(10)
+	publish(11)
+	if got, want := ids(), []string{id(10), id(11), id(7), id(9)}; !slices.Equal(got, slices.Sorted(slices.Values(want))) {
+		t.Errorf("ids with series %v, want %v", got, want)
+	}
+	var got7 float64
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		for _, mt := range mf.GetMetric() {
+			var isID, isGoogle bool
+			for _, lp := range mt.GetLabel() {
+				isID = isID || (lp.GetName() == "id" && lp.GetValue() == id(7))
+				isGoogle = isGoogle || (lp.GetName() == "sender" && lp.GetValue() == "google")
+			}
+			if isID && isGoogle {
+				got7 = mt.GetCounter().GetValue()
+			}
+		}
+	}
+	if got7 != 2 {
+		t.Errorf("id 7 counted %v google fetches, want 2 (kept across the rollback)", got7)
+	}
+	// The domain is no longer served: its series go.
+	if err := os.RemoveAll(filepath.Join(state, workflow.PublishDir, "a.test")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pol.Lookup("a.test"); err == nil {
+		t.Fatal("removed domain still served")
+	}
+	if n := testutil.CollectAndCount(m, fetches); n != 0 {
+		t.Errorf("%d fetch series of a domain no longer served", n)
 	}
 }

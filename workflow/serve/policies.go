@@ -56,8 +56,10 @@ type Policies struct {
 	mu     sync.Mutex
 	cache  map[string]*entry // normalised domain -> its policy
 	warned map[string]bool
-	// counts are the fetch counters of every (domain, id) served.
+	// counts are the fetch counters of the (domain, id) served: the
+	// last KeptIDs ids of each domain served, listed in ids.
 	counts map[countsKey]*FetchCounts
+	ids    map[string][]string
 }
 
 // NewPolicies reads the policies the serve publisher leaves in stateDir:
@@ -232,9 +234,11 @@ func (p *Policies) Lookup(domain string) (Policy, error) {
 	return Policy{Domain: d, Data: e.data, ID: e.id, Legacy: legacy, Counts: e.counts}, nil
 }
 
+// forget drops the domain, no longer served, and its fetch counters.
 func (p *Policies) forget(d string) {
 	p.mu.Lock()
 	delete(p.cache, d)
+	p.dropCounts(d)
 	p.mu.Unlock()
 }
 
