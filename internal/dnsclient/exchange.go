@@ -74,11 +74,23 @@ func (e *ReplyError) Is(target error) bool { return target == ErrBadReply }
 // context.DeadlineExceeded that says "no reply within" timeout when the
 // timeout passed; a *ReplyError; or the network error.
 func Exchange(ctx context.Context, q *dns.Msg, server string, timeout time.Duration) (*dns.Msg, error) {
+	return ExchangeTries(ctx, q, server, timeout, Tries)
+}
+
+// ExchangeTries is [Exchange] sending an unanswered UDP query tries times
+// in all (Tries when not positive, at most MaxAttempts), as a resolv.conf's
+// "options attempts:N" asks (see [ResolvConf]); timeout still bounds the
+// whole exchange and is split evenly between the tries.
+func ExchangeTries(ctx context.Context, q *dns.Msg, server string, timeout time.Duration, tries int) (*dns.Msg, error) {
+	if tries <= 0 {
+		tries = Tries
+	}
+	tries = min(tries, MaxAttempts)
 	if !slog.Default().Enabled(ctx, slog.LevelDebug) {
-		return exchange(ctx, q, server, timeout)
+		return exchange(ctx, q, server, timeout, tries)
 	}
 	start := time.Now()
-	reply, err := exchange(ctx, q, server, timeout)
+	reply, err := exchange(ctx, q, server, timeout, tries)
 	args := []any{"server", server, "took", time.Since(start).Round(time.Microsecond)}
 	if len(q.Question) == 1 {
 		args = append(args, "name", q.Question[0].Name, "type", dns.TypeToString[q.Question[0].Qtype])
@@ -93,7 +105,7 @@ func Exchange(ctx context.Context, q *dns.Msg, server string, timeout time.Durat
 	return reply, err
 }
 
-func exchange(ctx context.Context, q *dns.Msg, server string, timeout time.Duration) (*dns.Msg, error) {
+func exchange(ctx context.Context, q *dns.Msg, server string, timeout time.Duration, tries int) (*dns.Msg, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
@@ -111,7 +123,7 @@ func exchange(ctx context.Context, q *dns.Msg, server string, timeout time.Durat
 	qctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
 	defer cancel()
 
-	reply, err := udpTries(qctx, server, q, timeout)
+	reply, err := udpTries(qctx, server, q, timeout, tries)
 	if err == nil && reply.Truncated {
 		reply, err = roundTrip(qctx, "tcp", server, q, timeout)
 	}
@@ -149,10 +161,10 @@ func roundTrip(ctx context.Context, network, server string, q *dns.Msg, timeout 
 
 // udpTries sends q to server over UDP and reads the reply, sending q again
 // on the same socket when a try's share of the time passes without one:
-// Tries sends, the time left before ctx's deadline split evenly between
+// tries sends, the time left before ctx's deadline split evenly between
 // them (the last one waits until that deadline). Only a try that timed out
 // is followed by another; an error or a reply ends the exchange.
-func udpTries(ctx context.Context, server string, q *dns.Msg, timeout time.Duration) (*dns.Msg, error) {
+func udpTries(ctx context.Context, server string, q *dns.Msg, timeout time.Duration, tries int) (*dns.Msg, error) {
 	c := &dns.Client{Net: "udp", UDPSize: EDNSSize, Timeout: timeout}
 	co, err := c.DialContext(ctx, server)
 	if err != nil {
@@ -161,19 +173,19 @@ func udpTries(ctx context.Context, server string, q *dns.Msg, timeout time.Durat
 	defer co.Close()
 	stop := context.AfterFunc(ctx, func() { co.Close() })
 	defer stop()
-	share := timeout / Tries
+	share := timeout / time.Duration(tries)
 	if d, ok := ctx.Deadline(); ok {
-		share = time.Until(d) / Tries
+		share = time.Until(d) / time.Duration(tries)
 	}
 	for try := 1; ; try++ {
 		tctx, cancel := ctx, context.CancelFunc(func() {})
-		if try < Tries {
+		if try < tries {
 			tctx, cancel = context.WithTimeout(ctx, share)
 		}
 		reply, _, err := c.ExchangeWithConnContext(tctx, q, co)
 		cancel()
 		var ne net.Error
-		if err == nil || try >= Tries || ctx.Err() != nil || !errors.As(err, &ne) || !ne.Timeout() {
+		if err == nil || try >= tries || ctx.Err() != nil || !errors.As(err, &ne) || !ne.Timeout() {
 			return reply, err
 		}
 	}

@@ -436,3 +436,19 @@ func TestNoReplyToAnyTry(t *testing.T) {
 	}
 	t.Errorf("%d goroutines before the exchanges, %d after", before, after)
 }
+
+// ExchangeTries sends an unanswered query the number of times it is told
+// (a resolv.conf's attempts:N), bounded to MaxAttempts, within the one
+// timeout.
+func TestExchangeTries(t *testing.T) {
+	for _, tc := range []struct{ tries, want int }{{1, 1}, {3, 3}, {0, Tries}, {-1, Tries}, {99, MaxAttempts}} {
+		s := startServer(t, func(string, *dns.Msg) *dns.Msg { return nil })
+		_, err := ExchangeTries(testCtx(t), query("x.example.test.", dns.TypeA), s.addr, 300*time.Millisecond, tc.tries)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("tries %d: err = %v, want the exchange's timeout", tc.tries, err)
+		}
+		if got := len(s.queries()); got != tc.want {
+			t.Errorf("tries %d: server saw %d queries, want %d", tc.tries, got, tc.want)
+		}
+	}
+}

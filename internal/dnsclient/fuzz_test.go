@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 )
 
 // Hand-written seeds live in testdata/fuzz/<FuzzName>/ and in the f.Add
@@ -64,10 +65,16 @@ func FuzzParseHostPort(f *testing.F) {
 	})
 }
 
-// Every server parsed from a resolv.conf is normalised and listed once.
+// Every server parsed from a resolv.conf is normalised and listed once;
+// its timeout and attempts options are within the C library's bounds.
 func FuzzParseResolvConf(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data string) {
 		servers := ParseResolvConf(data)
+		if c := ParseResolvConfOptions(data); !slices.Equal(c.Servers, servers) ||
+			c.Timeout != 0 && (c.Timeout < MinTimeout || c.Timeout > MaxTimeout || c.Timeout%time.Second != 0) ||
+			c.Attempts < 0 || c.Attempts > MaxAttempts {
+			t.Fatalf("ParseResolvConfOptions(%q) = %+v, out of bounds or other servers than %q", data, c, servers)
+		}
 		for i, s := range servers {
 			if n, err := ParseServer(s); err != nil || n != s {
 				t.Fatalf("server %q not normalised: %q, %v", s, n, err)

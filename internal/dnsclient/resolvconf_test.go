@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func writeConf(t *testing.T, data string) string {
@@ -97,5 +98,69 @@ func TestReadResolvConfErrors(t *testing.T) {
 	}
 	if _, err := ReadResolvConf(dir); err == nil {
 		t.Error("a directory was read as a resolv.conf")
+	}
+}
+
+// The C library's "options timeout:N attempts:N" are read, the last one
+// winning, clamped to its bounds; a value that is not an integer is
+// ignored, and so are the other options.
+func TestParseResolvConfOptions(t *testing.T) {
+	const ns = "nameserver 192.0.2.53\n"
+	for _, tc := range []struct {
+		name, conf string
+		timeout    time.Duration
+		attempts   int
+	}{
+		{"none", ns, 0, 0},
+		{"both", ns + "options timeout:5 attempts:3\n", 5 * time.Second, 3},
+		{"among others", ns + "options rotate edns0 timeout:2 ndots:5 attempts:1 trust-ad\n", 2 * time.Second, 1},
+		{"rotate alone", ns + "options rotate\n", 0, 0},
+		{"last wins, across lines", ns + "options timeout:5 attempts:4\noptions timeout:7\noptions attempts:2\n", 7 * time.Second, 2},
+		{"tabs and CRLF", ns + "options\ttimeout:3\tattempts:5\r\n", 3 * time.Second, 5},
+		{"upper bounds", ns + "options timeout:31 attempts:6\n", 30 * time.Second, 5},
+		{"huge", ns + "options timeout:99999999999999999999999999999 attempts:18446744073709551617\n", 30 * time.Second, 5},
+		{"zero", ns + "options timeout:0 attempts:0\n", time.Second, 1},
+		{"negative", ns + "options timeout:-5 attempts:-99999999999999999999999\n", time.Second, 1},
+		{"plus sign", ns + "options timeout:+4\n", 4 * time.Second, 0},
+		{"leading zeros", ns + "options timeout:0000000000000000000000000000000000000000007\n", 7 * time.Second, 0},
+		{"garbage ignored", ns + "options timeout:abc attempts:3x timeout: attempts:- timeout:1.5 attempts:0x3 timeout:٣\n", 0, 0},
+		{"garbage keeps the earlier value", ns + "options timeout:4 attempts:2\noptions timeout:x attempts:\n", 4 * time.Second, 2},
+		{"no colon, other case", ns + "options timeout 5 TIMEOUT:5 Attempts:3 attempts=3\n", 0, 0},
+		{"trailing comment", ns + "options timeout:4 # attempts:3\n", 4 * time.Second, 0},
+		{"commented out", ns + "#options timeout:4\n; options attempts:3\n", 0, 0},
+		{"not an options line", ns + "option timeout:4\nsearch timeout:4 attempts:3\n", 0, 0},
+		{"NUL and control bytes", ns + "options timeout:\x004 attempts:3\x00\n", 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := ParseResolvConfOptions(tc.conf)
+			if c.Timeout != tc.timeout || c.Attempts != tc.attempts {
+				t.Errorf("timeout %v attempts %d, want %v %d", c.Timeout, c.Attempts, tc.timeout, tc.attempts)
+			}
+			if !slices.Equal(c.Servers, []string{"192.0.2.53:53"}) {
+				t.Errorf("servers %q", c.Servers)
+			}
+		})
+	}
+	// What an exchange gets from them: per-try timeout times the tries.
+	for _, tc := range []struct {
+		c     ResolvConf
+		tries int
+		total time.Duration
+	}{
+		{ResolvConf{}, Tries, 0},
+		{ResolvConf{Attempts: 3}, 3, 0},
+		{ResolvConf{Timeout: 5 * time.Second}, Tries, 5 * time.Second * Tries},
+		{ResolvConf{Timeout: time.Second, Attempts: 4}, 4, 4 * time.Second},
+	} {
+		if tries, total := tc.c.Tries(), tc.c.ExchangeTimeout(); tries != tc.tries || total != tc.total {
+			t.Errorf("%+v: %d tries, %v in all; want %d, %v", tc.c, tries, total, tc.tries, tc.total)
+		}
+	}
+	c, err := ReadResolvConfOptions(writeConf(t, ns+"options timeout:1 attempts:5\n"))
+	if err != nil || c.Timeout != time.Second || c.Attempts != 5 || len(c.Servers) != 1 {
+		t.Errorf("ReadResolvConfOptions: %+v, %v", c, err)
+	}
+	if c, err := ReadResolvConfOptions(writeConf(t, "options timeout:1\n")); !errors.Is(err, ErrNoServers) || c.Timeout != 0 {
+		t.Errorf("without nameservers: %+v, %v; want ErrNoServers", c, err)
 	}
 }
