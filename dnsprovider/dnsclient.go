@@ -2,7 +2,6 @@ package dnsprovider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -71,38 +70,44 @@ func (r *Resolver) port() string {
 	return r.Port
 }
 
-// servers returns the recursive resolvers to ask, IP:PORT.
-func (r *Resolver) servers() ([]string, error) {
+// servers returns the recursive resolvers to ask, IP:PORT, and, when they
+// are the system's, the resolv.conf's timeout and attempts options (zero
+// otherwise).
+func (r *Resolver) servers() ([]string, dnsclient.ResolvConf, error) {
 	if r != nil && len(r.Servers) > 0 {
 		out := make([]string, 0, len(r.Servers))
 		for _, s := range r.Servers {
 			hp, err := dnsclient.ParseServer(s)
 			if err != nil {
-				return nil, fmt.Errorf("resolver: %w", err)
+				return nil, dnsclient.ResolvConf{}, fmt.Errorf("resolver: %w", err)
 			}
 			out = append(out, hp)
 		}
-		return out, nil
+		return out, dnsclient.ResolvConf{}, nil
 	}
 	var path string
 	if r != nil {
 		path = r.ResolvConf
 	}
-	out, err := dnsclient.ReadResolvConf(path)
-	if errors.Is(err, dnsclient.ErrNoServers) {
-		return nil, fmt.Errorf("system resolvers: %w", err)
-	}
+	conf, err := dnsclient.ReadResolvConfOptions(path)
 	if err != nil {
-		return nil, fmt.Errorf("system resolvers: %w", err)
+		return nil, dnsclient.ResolvConf{}, fmt.Errorf("system resolvers: %w", err)
 	}
-	return out, nil
+	return conf.Servers, conf, nil
 }
 
 // exchange asks m at server (host:port) with dnsclient.Exchange: over UDP
 // with EDNS0, and again over TCP when the answer is truncated, within the
-// query timeout and ctx. When ctx is done its error is returned.
-func (r *Resolver) exchange(ctx context.Context, m *dns.Msg, server string) (*dns.Msg, error) {
-	in, err := dnsclient.Exchange(ctx, m, server, r.timeout())
+// query timeout and ctx. When ctx is done its error is returned. conf is
+// the system resolvers' options when server is one of them: its attempts
+// set the UDP tries, and its timeout, when Timeout is not set, the query
+// timeout (the per-try timeout times the tries).
+func (r *Resolver) exchange(ctx context.Context, m *dns.Msg, server string, conf dnsclient.ResolvConf) (*dns.Msg, error) {
+	timeout := r.timeout()
+	if t := conf.ExchangeTimeout(); t > 0 && (r == nil || r.Timeout <= 0) {
+		timeout = t
+	}
+	in, err := dnsclient.ExchangeTries(ctx, m, server, timeout, conf.Tries())
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, cerr
@@ -115,7 +120,7 @@ func (r *Resolver) exchange(ctx context.Context, m *dns.Msg, server string) (*dn
 // query asks the recursive resolvers, one after the other until one gives
 // an answer that is not SERVFAIL or REFUSED.
 func (r *Resolver) query(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
-	servers, err := r.servers()
+	servers, conf, err := r.servers()
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +129,7 @@ func (r *Resolver) query(ctx context.Context, name string, qtype uint16) (*dns.M
 	m.RecursionDesired = true
 	var last error
 	for _, s := range servers {
-		in, err := r.exchange(ctx, m, s)
+		in, err := r.exchange(ctx, m, s, conf)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -150,7 +155,7 @@ func (r *Resolver) queryAuth(ctx context.Context, addr netip.Addr, name string, 
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), qtype)
 	m.RecursionDesired = false
-	return r.exchange(ctx, m, netip.AddrPortFrom(addr, uint16(port)).String())
+	return r.exchange(ctx, m, netip.AddrPortFrom(addr, uint16(port)).String(), dnsclient.ResolvConf{})
 }
 
 // txtValue joins the character-strings of a TXT record as miekg/dns holds

@@ -390,7 +390,7 @@ func (z *rfc2136Zone) apexOf(ctx context.Context, zone string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	in, err := q.exchange(ctx, m, addr)
+	in, err := q.exchange(ctx, m, addr, dnsclient.ResolvConf{})
 	if err != nil {
 		return "", err
 	}

@@ -443,7 +443,7 @@ func TestNoReplyToAnyTry(t *testing.T) {
 func TestExchangeTries(t *testing.T) {
 	for _, tc := range []struct{ tries, want int }{{1, 1}, {3, 3}, {0, Tries}, {-1, Tries}, {99, MaxAttempts}} {
 		s := startServer(t, func(string, *dns.Msg) *dns.Msg { return nil })
-		_, err := ExchangeTries(testCtx(t), query("x.example.test.", dns.TypeA), s.addr, 300*time.Millisecond, tc.tries)
+		_, err := ExchangeTries(testCtx(t), query("x.example.test.", dns.TypeA), s.addr, 500*time.Millisecond, tc.tries)
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("tries %d: err = %v, want the exchange's timeout", tc.tries, err)
 		}
