@@ -3,7 +3,6 @@ package checks
 import (
 	"context"
 
-	"github.com/stspilot/stspilot/checks/dnsprobe"
 	"github.com/stspilot/stspilot/checks/smtpprobe"
 	"github.com/stspilot/stspilot/internal/domainname"
 )
@@ -21,14 +20,13 @@ func ProbeMXHost(ctx context.Context, host string, opt Options) LiveMX {
 		return live
 	}
 	live.Host = h
-	servers, err := opt.servers()
+	res, err := opt.resolver()
 	if err != nil {
 		live.NoAddress, live.Problem = true, "no DNS resolver: "+err.Error()
 		return live
 	}
 	ctx, cancel := opt.bound(ctx)
 	defer cancel()
-	res := &dnsprobe.Resolver{Servers: servers}
 	addrs := res.Addrs(ctx, h)
 	if len(addrs.Addrs) == 0 {
 		live.NoAddress, live.Problem = true, "no A or AAAA record"

@@ -77,13 +77,13 @@ type mxObs struct {
 	probes []smtpprobe.Result
 }
 
-// servers are the resolvers to ask: opt.Resolvers, or the system's when
-// none are given.
-func (opt Options) servers() ([]string, error) {
+// resolver asks the resolvers: opt.Resolvers, or the system's when none
+// are given, as resolv.conf's timeout and attempts options say.
+func (opt Options) resolver() (*dnsprobe.Resolver, error) {
 	if len(opt.Resolvers) > 0 {
-		return opt.Resolvers, nil
+		return &dnsprobe.Resolver{Servers: opt.Resolvers}, nil
 	}
-	return dnsprobe.SystemServers(resolvConf)
+	return dnsprobe.SystemResolver(resolvConf)
 }
 
 // bound limits ctx to opt.Timeout, DefaultTimeout when that is not set.
@@ -114,7 +114,7 @@ func Run(ctx context.Context, input string, opt Options) *Report {
 	if input != domain {
 		rep.Input = input
 	}
-	servers, err := opt.servers()
+	res, err := opt.resolver()
 	if err != nil {
 		rep.Error = "no DNS resolver: " + err.Error()
 		rep.Cause = fmt.Errorf("%w: %w", ErrNoResolver, err)
@@ -123,7 +123,7 @@ func Run(ctx context.Context, input string, opt Options) *Report {
 	ctx, cancel := opt.bound(ctx)
 	defer cancel()
 
-	obs := probe(ctx, domain, servers, opt, now)
+	obs := probe(ctx, domain, res, opt, now)
 	if e := unreachableResolvers(obs); e != "" {
 		rep.Error = e
 	} else if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled) {
@@ -152,9 +152,8 @@ func unreachableResolvers(o *observations) string {
 // probe runs every independent probe in parallel: the three TXT/MX lookups
 // start together, the HTTPS fetches start as soon as the policy host's
 // addresses are known, and each MX's SMTP probes as soon as its addresses are.
-func probe(ctx context.Context, domain string, servers []string, opt Options, now func() time.Time) *observations {
+func probe(ctx context.Context, domain string, res *dnsprobe.Resolver, opt Options, now func() time.Time) *observations {
 	o := &observations{domain: domain, now: now()}
-	res := &dnsprobe.Resolver{Servers: servers}
 	track := func(name string, f func() bool) {
 		t0 := time.Now()
 		if opt.Progress != nil {

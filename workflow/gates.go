@@ -120,16 +120,17 @@ type ServedChecker struct {
 // NewServedChecker builds a checker over resolvers (host:port; empty: the
 // system's), trusting roots (nil: the system pool, SSL_CERT_FILE honoured).
 func NewServedChecker(resolvers []string, roots *x509.CertPool, httpsPort int, now func() time.Time) (*ServedChecker, error) {
-	servers := resolvers
-	if len(servers) == 0 {
+	res := &dnsprobe.Resolver{Servers: resolvers}
+	if len(resolvers) == 0 {
 		var err error
-		servers, err = dnsprobe.SystemServers(dnsprobe.DefaultResolvConf)
+		// The system's resolvers, asked as resolv.conf's options say.
+		res, err = dnsprobe.SystemResolver(dnsprobe.DefaultResolvConf)
 		if err != nil {
 			return nil, err
 		}
 	}
 	return &ServedChecker{
-		Resolver: &dnsprobe.Resolver{Servers: servers},
+		Resolver: res,
 		Fetcher:  &httpsprobe.Fetcher{Roots: roots, Port: httpsPort, Now: now},
 	}, nil
 }

@@ -25,6 +25,19 @@ func SystemServers(path string) ([]string, error) {
 	return servers, nil
 }
 
+// SystemResolver is a Resolver over the system's resolvers: the nameservers
+// of a resolv.conf, as SystemServers reads them, asked as its "options
+// timeout:N attempts:N" say (see dnsclient.ParseResolvConfOptions):
+// Tries is attempts:N, and PerQuery the per-try timeout:N times the tries.
+// A file without these options leaves the defaults.
+func SystemResolver(path string) (*Resolver, error) {
+	c, err := dnsclient.ReadResolvConfOptions(path)
+	if err != nil {
+		return nil, fmt.Errorf("dnsprobe: %w", err)
+	}
+	return &Resolver{Servers: c.Servers, PerQuery: c.ExchangeTimeout(), Tries: c.Attempts}, nil
+}
+
 // checkName validates a domain name given by the caller and returns it in
 // the form used by Answer: lower case, without the trailing dot. It refuses
 // empty names and labels, names longer than 253 octets, labels longer than

@@ -98,6 +98,7 @@ type Resolver struct {
 	Servers  []string      // tried in order: IP literals, port 53 by default, as dnsclient.ParseServer accepts them
 	PerQuery time.Duration // bound on one exchange with one server (UDP and its TCP retry); 0 = DefaultPerQuery
 	MaxRRs   int           // records kept per answer, the rest dropped and Answer.Truncated set; 0 = DefaultMaxRRs
+	Tries    int           // UDP sends of a query a server does not answer, within PerQuery; 0 = dnsclient.Tries (see SystemResolver)
 }
 
 // Answer is the outcome of one question after following CNAMEs.
@@ -342,7 +343,7 @@ func (r *Resolver) exchangeOne(ctx context.Context, server, name string, qtype u
 	fail := func(kind error, rcode int, err error) *ServerError {
 		return &ServerError{Server: server, Name: name, Type: qtype, Kind: kind, RCode: RCode(rcode), Err: err}
 	}
-	reply, err := dnsclient.Exchange(ctx, q, server, r.perQuery())
+	reply, err := dnsclient.ExchangeTries(ctx, q, server, r.perQuery(), r.Tries)
 	if err != nil {
 		return nil, fail(classify(err), 0, err)
 	}
