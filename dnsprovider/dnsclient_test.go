@@ -20,17 +20,19 @@ func silentServer(t *testing.T) (addr string, queries *atomic.Int32) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pc.Close() })
-	queries = new(atomic.Int32)
+	// The goroutine counts into n, not into the result variable, which
+	// the return statement writes while the goroutine may read it.
+	n := new(atomic.Int32)
 	go func() {
 		buf := make([]byte, 2048)
 		for {
 			if _, _, err := pc.ReadFrom(buf); err != nil {
 				return
 			}
-			queries.Add(1)
+			n.Add(1)
 		}
 	}()
-	return pc.LocalAddr().String(), queries
+	return pc.LocalAddr().String(), n
 }
 
 // settled is n once it reached want or a moment passed: the server may

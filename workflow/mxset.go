@@ -10,7 +10,7 @@ import (
 	"github.com/stspilot/stspilot/internal/domainname"
 )
 
-// ErrNoMXSet: the target MX set given to ParseMXSet names no host.
+// ErrNoMXSet says the target MX set given to ParseMXSet names no host.
 var ErrNoMXSet = errors.New("the target MX set names no host")
 
 // ParseMXSet reads the target MX set of mx-migrate, as typed: HOST[:PREF]
