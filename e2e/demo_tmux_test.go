@@ -11,15 +11,11 @@ import (
 	"time"
 )
 
-// TestDemoInTmux runs the built `stspilot demo` in a real terminal (tmux,
-// 80x24) and drives it with keys as an operator would: rollout -> promote
-// to enforce (waiting out the soak) -> an injected MX certificate failure
-// (seen by the check, refused by promote) -> emergency rollback -> enforce
-// again, a policy host answering 404, the rollback blocked and finished ->
-// teardown (domain typed, cache window waited out) -> quit. It asserts
-// what the screen shows at each stage. The demo is its own world, so this
-// test needs no e2e world; it fails rather than skips in CI without tmux.
-func TestDemoInTmux(t *testing.T) {
+// tmuxDemo builds stspilot into a temporary directory and returns the
+// directory, the binary and a runner of tmux commands on a private server
+// there; without tmux it fails in CI and skips elsewhere.
+func tmuxDemo(t *testing.T) (dir, bin string, tm func(args ...string) string) {
+	t.Helper()
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
 		if inCI() {
@@ -27,8 +23,8 @@ func TestDemoInTmux(t *testing.T) {
 		}
 		t.Skip("tmux is not installed")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "stspilot")
+	dir = t.TempDir()
+	bin = filepath.Join(dir, "stspilot")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	out, errOut, code, err := run(ctx, os.Environ(), "go", "build", "-o", bin, "./cmd/stspilot")
@@ -36,7 +32,7 @@ func TestDemoInTmux(t *testing.T) {
 		t.Fatalf("go build ./cmd/stspilot: %v (exit %d): %s%s", err, code, out, errOut)
 	}
 	sock := filepath.Join(dir, "tmux.sock")
-	tm := func(args ...string) string {
+	tm = func(args ...string) string {
 		t.Helper()
 		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -46,11 +42,25 @@ func TestDemoInTmux(t *testing.T) {
 		}
 		return string(out)
 	}
+	// The server the test starts goes with it (the sessions run sleep 600).
+	t.Cleanup(func() { exec.Command(tmux, "-S", sock, "kill-server").Run() })
+	return dir, bin, tm
+}
+
+// TestDemoInTmux runs the built `stspilot demo` in a real terminal (tmux,
+// 80x24) and drives it with keys as an operator would: rollout -> promote
+// to enforce (waiting out the soak) -> an injected MX certificate failure
+// (seen by the check, refused by promote) -> emergency rollback -> enforce
+// again, a policy host answering 404, the rollback blocked and finished ->
+// teardown (domain typed, cache window waited out) -> quit. It asserts
+// what the screen shows at each stage. The demo is its own world, so this
+// test needs no e2e world; it fails rather than skips in CI without tmux.
+func TestDemoInTmux(t *testing.T) {
+	_, bin, tm := tmuxDemo(t)
 	// A day of sandbox time passes in two seconds; the pane stays after
 	// the program exits so that its exit status can be read.
 	tm("new-session", "-d", "-s", "demo", "-x", "80", "-y", "24",
 		fmt.Sprintf("env LANG=C.UTF-8 TERM=xterm-256color %s demo --day 2s; echo EXIT=$?; sleep 600", bin))
-	t.Cleanup(func() { exec.Command(tmux, "-S", sock, "kill-server").Run() })
 
 	screen := func() string { return tm("capture-pane", "-p", "-t", "demo") }
 	var last string
@@ -198,41 +208,15 @@ func TestDemoInTmux(t *testing.T) {
 // emulator and the kernel each do) ends the demo the way q does: its
 // temporary directories are removed and it exits 130.
 func TestDemoHangupCleansUp(t *testing.T) {
-	tmux, err := exec.LookPath("tmux")
-	if err != nil {
-		if inCI() {
-			t.Fatal("tmux is not installed (.ci/run installs it): the wizard's terminal test did not run")
-		}
-		t.Skip("tmux is not installed")
-	}
-	dir := t.TempDir()
+	dir, bin, tm := tmuxDemo(t)
 	tmp := filepath.Join(dir, "tmp")
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "stspilot")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	out, errOut, code, err := run(ctx, os.Environ(), "go", "build", "-o", bin, "./cmd/stspilot")
-	if err != nil || code != 0 {
-		t.Fatalf("go build ./cmd/stspilot: %v (exit %d): %s%s", err, code, out, errOut)
-	}
-	sock := filepath.Join(dir, "tmux.sock")
-	tm := func(args ...string) string {
-		t.Helper()
-		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		out, err := exec.CommandContext(c, tmux, append([]string{"-S", sock, "-f", "/dev/null"}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("tmux %s: %v: %s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
 	}
 	status := filepath.Join(dir, "status")
 	// exec: the pane's process is the demo itself, whose pid tmux reports.
 	tm("new-session", "-d", "-s", "demo", "-x", "80", "-y", "24",
 		fmt.Sprintf("env LANG=C.UTF-8 TERM=xterm-256color TMPDIR=%s sh -c '%s demo --day 2s; echo $? >%s'", tmp, bin, status))
-	t.Cleanup(func() { exec.Command(tmux, "-S", sock, "kill-server").Run() })
 	temps := func() []string {
 		m, _ := filepath.Glob(filepath.Join(tmp, "stspilot-demo-*"))
 		return m
@@ -244,7 +228,9 @@ func TestDemoHangupCleansUp(t *testing.T) {
 		}
 		time.Sleep(150 * time.Millisecond)
 	}
-	out, _, _, err = run(ctx, os.Environ(), "pgrep", "-f", "-x", bin+" demo --day 2s")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, _, _, err := run(ctx, os.Environ(), "pgrep", "-f", "-x", bin+" demo --day 2s")
 	pid := strings.TrimSpace(out)
 	if err != nil || pid == "" || strings.Contains(pid, "\n") {
 		t.Fatalf("pgrep found %q: %v", pid, err)
