@@ -138,7 +138,10 @@ func TestBatchBounded(t *testing.T) {
 		t.Run(fmt.Sprintf("concurrency %d window %d", tt.conc, tt.window), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				in := domains(100)
-				g := &gate{release: map[string]chan struct{}{in[0]: make(chan struct{})}}
+				// The first two checks hold until released: with more than
+				// one worker both are running at once when the batch stalls
+				// (an overlap the scheduler cannot take away).
+				g := &gate{release: map[string]chan struct{}{in[0]: make(chan struct{}), in[1]: make(chan struct{})}}
 				opt := batchOpts(g, tt.conc)
 				opt.Window = tt.window
 				var yielded, pulled int
@@ -177,7 +180,15 @@ func TestBatchBounded(t *testing.T) {
 					t.Errorf("%d yielded before the first finished", yielded)
 				}
 				mu.Unlock()
+				if tt.conc > 1 {
+					g.mu.Lock()
+					if g.running != 2 {
+						t.Errorf("%d checks running while the first two hold, want 2", g.running)
+					}
+					g.mu.Unlock()
+				}
 				close(g.release[in[0]])
+				close(g.release[in[1]])
 				<-done
 				if yielded != 100 {
 					t.Errorf("%d yielded, want 100", yielded)
