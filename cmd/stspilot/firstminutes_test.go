@@ -19,6 +19,7 @@ import (
 	"github.com/stspilot/stspilot/internal/loopback"
 	"github.com/stspilot/stspilot/workflow"
 	"github.com/stspilot/stspilot/workflow/journal"
+	"github.com/stspilot/stspilot/workflow/sandbox"
 )
 
 // The tests of issue 15's command-line part ("the first ten minutes"):
@@ -105,6 +106,96 @@ func TestWorkflowNamesEveryMissingFlag(t *testing.T) {
 	code, _, errOut = run("rollback", "example.com", "--publish", "manual", "--provider", "manual")
 	if code != exitUsage || !strings.Contains(errOut, "stspilot: rollback changes DNS records and the policy file: pass --yes to apply without a terminal to confirm on\n") {
 		t.Errorf("only --yes missing: exit %d, %q", code, errOut)
+	}
+}
+
+// TestRolloutNamesRUAWithTheRest: a rollout without --rua of a domain that
+// has no TLS-RPT record names --rua in the same one message as the other
+// missing flags, on the first try. The real lookup asks the sandbox's
+// loopback name server (given as --resolver); a domain with a TLS-RPT
+// record, one already under MTA-STS, a lookup that fails and a given --rua
+// leave it out.
+func TestRolloutNamesRUAWithTheRest(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	state := filepath.Join(t.TempDir(), "state")
+	t.Setenv("XDG_STATE_HOME", state)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sb, err := sandbox.Start(ctx, sandbox.Options{Day: 1000 * time.Hour, Start: scriptStart, StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	var asked []string
+	run := func(lookup func(context.Context, string, []string) ([]string, error), args ...string) (int, string) {
+		asked = nil
+		f, _, errOut := testFactory("", &fakeChecker{})
+		f.Normalize, f.NewEngine = domainname.Normalize, newEngine
+		f.LookupTXT = func(ctx context.Context, name string, rs []string) ([]string, error) {
+			asked = append(asked, name)
+			return lookup(ctx, name, rs)
+		}
+		return execute(context.Background(), f, args), errOut.String()
+	}
+	code, errOut := run(lookupTXT, "rollout", sb.Domain, "--resolver", sb.DNSAddr)
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	if code != exitUsage || len(lines) != 2 || !strings.HasPrefix(lines[0], "stspilot: rollout needs 4 flags: --yes (there is no terminal to confirm on), --provider NAME") ||
+		!strings.Contains(lines[0], ", --publish SPEC (") ||
+		!strings.HasSuffix(lines[0], " and --rua mailto:ADDRESS or https:URL (a TLS-RPT destination: demo.test has no TLS-RPT record, and its reports are how you learn what senders see while testing)") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if !slices.Contains(asked, "_smtp._tls.demo.test") {
+		t.Errorf("asked %q", asked)
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("a failed run created the state directory: %v", err)
+	}
+	// Only --yes and --rua missing: still one message with both.
+	code, errOut = run(lookupTXT, "rollout", sb.Domain, "--resolver", sb.DNSAddr, "--provider", "manual", "--publish", "manual")
+	if code != exitUsage || !strings.HasPrefix(errOut, "stspilot: rollout needs 2 flags: --yes (there is no terminal to confirm on) and --rua mailto:ADDRESS") {
+		t.Errorf("--yes and --rua missing: exit %d, %q", code, errOut)
+	}
+
+	records := func(rpt, sts string) func(context.Context, string, []string) ([]string, error) {
+		return func(_ context.Context, name string, _ []string) ([]string, error) {
+			switch {
+			case strings.HasPrefix(name, "_smtp._tls.") && rpt != "":
+				return []string{"v=spf1 -all", rpt}, nil
+			case strings.HasPrefix(name, "_mta-sts.") && sts != "":
+				return []string{sts}, nil
+			}
+			return nil, nil
+		}
+	}
+	failing := func(context.Context, string, []string) ([]string, error) {
+		return nil, context.DeadlineExceeded
+	}
+	for _, tt := range []struct {
+		name   string
+		lookup func(context.Context, string, []string) ([]string, error)
+		args   []string
+	}{
+		{"a TLS-RPT record", records("v=TLSRPTv1; rua=mailto:rpt@example.com", ""), nil},
+		{"an MTA-STS record", records("", "v=STSv1; id=1;"), nil},
+		{"the lookup failed", failing, nil},
+		{"--rua given", records("", ""), []string{"--rua", "mailto:rpt@example.com"}},
+	} {
+		code, errOut := run(tt.lookup, append([]string{"rollout", "example.com"}, tt.args...)...)
+		if code != exitUsage || !strings.Contains(errOut, "rollout needs 3 flags: --yes") || strings.Contains(errOut, "--rua") || strings.Contains(errOut, "TLS-RPT") {
+			t.Errorf("%s: exit %d, %q", tt.name, code, errOut)
+		}
+		if tt.args != nil && len(asked) != 0 {
+			t.Errorf("%s: asked %q", tt.name, asked)
+		}
+	}
+	// A domain with nothing: the fake's answer is enough too.
+	code, errOut = run(records("", ""), "rollout", "example.com", "--yes")
+	if code != exitUsage || !strings.Contains(errOut, "rollout needs 3 flags: --provider NAME") || !strings.Contains(errOut, "and --rua mailto:ADDRESS or https:URL (a TLS-RPT destination: example.com has no TLS-RPT record") {
+		t.Errorf("with --yes: exit %d, %q", code, errOut)
+	}
+	// Other workflows never ask.
+	if code, _ := run(records("", ""), "rollback", "example.com"); code != exitUsage || len(asked) != 0 {
+		t.Errorf("rollback: exit %d, asked %q", code, asked)
 	}
 }
 

@@ -36,6 +36,10 @@ type factory struct {
 	Now func() time.Time
 	// NewEngine builds the workflow engine for one domain (newEngine).
 	NewEngine func(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error)
+	// LookupTXT asks resolvers (none: the system's) for the TXT records at
+	// name, each one's strings joined (lookupTXT); nil: a command that
+	// would ask goes without the answer.
+	LookupTXT func(ctx context.Context, name string, resolvers []string) ([]string, error)
 
 	// global holds the persistent flags once newRootCmd bound them;
 	// prepare reads them.
@@ -73,6 +77,7 @@ func run(args []string, in io.Reader, out, errOut io.Writer) int {
 		IO:        newIOStreams(in, out, errOut, os.Getenv),
 		RunCheck:  checks.Run,
 		NewEngine: newEngine,
+		LookupTXT: lookupTXT,
 		Normalize: domainname.Normalize,
 		Now:       time.Now,
 	}, args)

@@ -107,6 +107,9 @@ func sandboxFactory(sb *sandbox.Sandbox, io *IOStreams) *factory {
 		NewEngine: func(context.Context, *WorkflowOptions) (*workflow.Engine, error) {
 			return sb.Engine()
 		},
+		LookupTXT: func(ctx context.Context, name string, _ []string) ([]string, error) {
+			return lookupTXT(ctx, name, []string{sb.DNSAddr})
+		},
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,10 +17,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/checks/dnsprobe"
 	"github.com/stspilot/stspilot/checks/tlsrpt"
 	"github.com/stspilot/stspilot/dnsprovider"
+	"github.com/stspilot/stspilot/internal/dnsclient"
 	"github.com/stspilot/stspilot/internal/domainname"
 	"github.com/stspilot/stspilot/internal/duration"
+	"github.com/stspilot/stspilot/internal/txtrecord"
 	"github.com/stspilot/stspilot/tui/textout"
 	"github.com/stspilot/stspilot/workflow"
 	"github.com/stspilot/stspilot/workflow/journal"
@@ -66,6 +70,8 @@ type WorkflowOptions struct {
 	Source dnsprovider.Source
 	// NewEngine builds the engine (tests replace it).
 	NewEngine func(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error)
+	// LookupTXT is the factory's (nil: rua's need is not looked up).
+	LookupTXT func(ctx context.Context, name string, resolvers []string) ([]string, error)
 
 	// needYes: the run would change something, and neither --yes nor a
 	// terminal to confirm on was given (validate).
@@ -74,7 +80,7 @@ type WorkflowOptions struct {
 
 // newWorkflowOptions are the options a workflow command starts from.
 func (f *factory) newWorkflowOptions(wf workflow.Workflow) *WorkflowOptions {
-	return &WorkflowOptions{CommonOptions: f.newCommon(), Workflow: wf, NewEngine: f.NewEngine}
+	return &WorkflowOptions{CommonOptions: f.newCommon(), Workflow: wf, NewEngine: f.NewEngine, LookupTXT: f.LookupTXT}
 }
 
 func newWorkflowCmd(f *factory, wf workflow.Workflow, runF func(context.Context, *WorkflowOptions) error) *cobra.Command {
@@ -406,18 +412,70 @@ func (o *WorkflowOptions) validate() error {
 // runWorkflow builds the engine and runs the workflow (or its plan).
 func runWorkflow(ctx context.Context, o *WorkflowOptions) error {
 	eng, err := o.NewEngine(ctx, o)
-	if o.needYes {
-		var m *missingError
-		if !errors.As(err, &m) {
+	var m *missingError
+	if missing := errors.As(err, &m); o.needYes || missing {
+		if m == nil {
 			m = &missingError{workflow: o.Workflow, domain: o.Domain}
 		}
-		m.needs = append([]requirement{reqYes}, m.needs...)
+		if o.needYes {
+			m.needs = append([]requirement{reqYes}, m.needs...)
+		}
+		// Only the plan knows for sure that a rollout needs --rua; ask
+		// DNS now, so that this one message names it too.
+		if o.needsRUA(ctx) {
+			m.needs = append(m.needs, reqRUA)
+		}
 		return &usageError{m}
 	}
 	if err != nil {
 		return err
 	}
 	return workflowRun(ctx, o, eng)
+}
+
+// needsRUA says whether a rollout without --rua will need one: the domain
+// has no TLS-RPT record to keep, and no MTA-STS record (a domain already in
+// testing or enforce needs no rollout). It is asked only when the run
+// fails for want of other flags. Unknown (no lookup, or one that failed)
+// is no: the plan says it then.
+func (o *WorkflowOptions) needsRUA(ctx context.Context) bool {
+	if o.Workflow != workflow.Rollout || o.Req.RUA != "" || o.LookupTXT == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, cmp.Or(o.Timeout, defaultTimeout))
+	defer cancel()
+	for _, k := range []dnsprovider.Kind{dnsprovider.KindTLSRPT, dnsprovider.KindSTS} {
+		name := txtrecord.TLSRPTName(o.Domain)
+		if k == dnsprovider.KindSTS {
+			name = txtrecord.STSName(o.Domain)
+		}
+		recs, err := o.LookupTXT(ctx, name, o.Resolvers)
+		if err != nil || len(dnsprovider.TXTSet{Values: recs}.Ours(k)) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// lookupTXT is factory.LookupTXT: the TXT records at name, as the checks
+// ask for them (no resolvers: the system's).
+func lookupTXT(ctx context.Context, name string, resolvers []string) ([]string, error) {
+	r := &dnsprobe.Resolver{Servers: resolvers}
+	if len(resolvers) == 0 {
+		var err error
+		if r, err = dnsprobe.SystemResolver(dnsclient.DefaultResolvConf); err != nil {
+			return nil, err
+		}
+	}
+	res, err := r.TXT(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(res.Records))
+	for i, strs := range res.Records {
+		out[i] = strings.Join(strs, "")
+	}
+	return out, nil
 }
 
 // requirement is something a workflow run needs that a flag gives.
@@ -429,6 +487,8 @@ const (
 	reqPublish
 	// needExecCommand: the journal says exec, never which command.
 	needExecCommand
+	// reqRUA: a rollout of a domain without a TLS-RPT record.
+	reqRUA
 )
 
 // missingError names every flag a workflow run needs and was not given,
@@ -454,6 +514,8 @@ func (e *missingError) Error() string {
 			parts = append(parts, fmt.Sprintf("--publish SPEC (where the policy file goes: webroot:DIR, serve, exec:CMD or manual; no journal of %s remembers one)", e.domain))
 		case needExecCommand:
 			parts = append(parts, fmt.Sprintf("--publish exec:CMD (the journal of %s says the policy goes through an exec publisher, but stspilot never runs a command read from a journal: give the command with --publish, or as publish = exec:CMD in your config file)", e.domain))
+		case reqRUA:
+			parts = append(parts, fmt.Sprintf("--rua mailto:ADDRESS or https:URL (a TLS-RPT destination: %s has no TLS-RPT record, and its reports are how you learn what senders see while testing)", e.domain))
 		}
 	}
 	if len(parts) == 1 {
