@@ -21,15 +21,20 @@ const Day = 24 * time.Hour
 // max_age (RFC 8461: at most 31557600 s) or soak, and far below overflow.
 const Max = 36525 * Day
 
-var units = []struct {
-	name string
+// unit is one unit of the durations Parse reads and Format and Words write.
+type unit struct {
+	name string // as Parse reads it and Format writes it
+	word string // as Words writes it (in the singular); "" for one it does not write
 	d    time.Duration
-}{
-	{"ms", time.Millisecond},
-	{"s", time.Second},
-	{"m", time.Minute},
-	{"h", time.Hour},
-	{"d", Day},
+}
+
+// units are the units, smallest first.
+var units = []unit{
+	{"ms", "", time.Millisecond},
+	{"s", "second", time.Second},
+	{"m", "minute", time.Minute},
+	{"h", "hour", time.Hour},
+	{"d", "day", Day},
 }
 
 // ErrTooLarge wraps the error of a duration above Max.
@@ -128,17 +133,10 @@ func Format(d time.Duration) string {
 		return "0s"
 	}
 	d = round(d)
-	switch {
-	case d < time.Second:
+	if d < time.Second {
 		return strconv.FormatInt(int64(d/time.Millisecond), 10) + "ms"
-	case d < time.Minute:
-		return pair(d, time.Second, 0, "s", "")
-	case d < time.Hour:
-		return pair(d, time.Minute, time.Second, "m", "s")
-	case d < Day:
-		return pair(d, time.Hour, time.Minute, "h", "m")
 	}
-	return pair(d, Day, time.Hour, "d", "h")
+	return twoUnits(d, func(n int64, u unit) string { return strconv.FormatInt(n, 10) + u.name })
 }
 
 // round rounds d to the smaller of the two units it is written in; a
@@ -159,13 +157,22 @@ func round(d time.Duration) time.Duration {
 	return d.Round(time.Hour)
 }
 
-func pair(d, big, small time.Duration, bigName, smallName string) string {
-	s := strconv.FormatInt(int64(d/big), 10) + bigName
-	if small == 0 {
+// twoUnits writes d, a second or more as round leaves it, in its two
+// largest units from seconds to days, each part as part writes n of its
+// unit: the smaller is left out when it is 0, and below a minute, where
+// it would be milliseconds.
+func twoUnits(d time.Duration, part func(n int64, u unit) string) string {
+	i := len(units) - 1
+	for d < units[i].d {
+		i--
+	}
+	big, small := units[i], units[i-1]
+	s := part(int64(d/big.d), big)
+	if small.d < time.Second {
 		return s
 	}
-	if r := (d % big) / small; r > 0 {
-		s += " " + strconv.FormatInt(int64(r), 10) + smallName
+	if r := int64(d % big.d / small.d); r > 0 {
+		s += " " + part(r, small)
 	}
 	return s
 }
@@ -181,36 +188,10 @@ func Words(d time.Duration) string {
 		return "0 seconds"
 	}
 	d = round(d)
-	var big, small time.Duration
-	switch {
-	case d < time.Second:
+	if d < time.Second {
 		return "less than a second"
-	case d < time.Minute:
-		return count(int64(d/time.Second), "second")
-	case d < time.Hour:
-		big, small = time.Minute, time.Second
-	case d < Day:
-		big, small = time.Hour, time.Minute
-	default:
-		big, small = Day, time.Hour
 	}
-	s := count(int64(d/big), unitWord(big))
-	if r := int64((d % big) / small); r > 0 {
-		s += " " + count(r, unitWord(small))
-	}
-	return s
-}
-
-func unitWord(u time.Duration) string {
-	switch u {
-	case Day:
-		return "day"
-	case time.Hour:
-		return "hour"
-	case time.Minute:
-		return "minute"
-	}
-	return "second"
+	return twoUnits(d, func(n int64, u unit) string { return count(n, u.word) })
 }
 
 func count(n int64, word string) string {
