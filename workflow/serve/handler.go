@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -85,10 +86,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *AccessEntry) 
 }
 
 func (h *Handler) policy(w http.ResponseWriter, r *http.Request, e *AccessEntry) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		e.Reason = "method"
-		plain(w, http.StatusMethodNotAllowed, "method not allowed\n")
+	if refuseMethod(w, r, e, "method not allowed\n", http.MethodGet, http.MethodHead) {
 		return
 	}
 	host := hostName(r.Host)
@@ -98,11 +96,7 @@ func (h *Handler) policy(w http.ResponseWriter, r *http.Request, e *AccessEntry)
 		plain(w, http.StatusNotFound, "not found\n")
 		return
 	}
-	if r.TLS != nil && r.TLS.ServerName != "" && hostName(r.TLS.ServerName) != host {
-		// The certificate was chosen for another name than the Host
-		// asks for: answer for neither (RFC 9110 section 15.5.20).
-		e.Reason = "Host does not match SNI"
-		plain(w, http.StatusMisdirectedRequest, "Host does not match the TLS server name\n")
+	if misdirected(w, r, e, host) {
 		return
 	}
 	p, err := h.Policies.Lookup(domain)
@@ -130,10 +124,7 @@ func (h *Handler) policy(w http.ResponseWriter, r *http.Request, e *AccessEntry)
 }
 
 func (h *Handler) report(w http.ResponseWriter, r *http.Request, e *AccessEntry) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		e.Reason = "method"
-		plain(w, http.StatusMethodNotAllowed, "POST a TLS-RPT report here\n")
+	if refuseMethod(w, r, e, "POST a TLS-RPT report here\n", http.MethodPost) {
 		return
 	}
 	// Reports are taken on the host mta-sts.D of a served domain D only,
@@ -151,9 +142,7 @@ func (h *Handler) report(w http.ResponseWriter, r *http.Request, e *AccessEntry)
 		plain(w, http.StatusNotFound, "not found: reports are taken on mta-sts.DOMAIN of a domain served here\n")
 		return
 	}
-	if r.TLS != nil && r.TLS.ServerName != "" && hostName(r.TLS.ServerName) != host {
-		e.Reason = "Host does not match SNI"
-		plain(w, http.StatusMisdirectedRequest, "Host does not match the TLS server name\n")
+	if misdirected(w, r, e, host) {
 		return
 	}
 	e.Domain = domain
@@ -194,6 +183,30 @@ func (h *Handler) report(w http.ResponseWriter, r *http.Request, e *AccessEntry)
 		return
 	}
 	plain(w, http.StatusOK, "already stored\n")
+}
+
+// refuseMethod answers a request whose method is not one of allow: 405
+// with the Allow header and body. It reports whether it did.
+func refuseMethod(w http.ResponseWriter, r *http.Request, e *AccessEntry, body string, allow ...string) bool {
+	if slices.Contains(allow, r.Method) {
+		return false
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	e.Reason = "method"
+	plain(w, http.StatusMethodNotAllowed, body)
+	return true
+}
+
+// misdirected answers a request over TLS whose certificate was chosen
+// (by SNI) for another name than the Host it asks for: 421, an answer
+// for neither (RFC 9110 section 15.5.20). It reports whether it did.
+func misdirected(w http.ResponseWriter, r *http.Request, e *AccessEntry, host string) bool {
+	if r.TLS == nil || r.TLS.ServerName == "" || hostName(r.TLS.ServerName) == host {
+		return false
+	}
+	e.Reason = "Host does not match SNI"
+	plain(w, http.StatusMisdirectedRequest, "Host does not match the TLS server name\n")
+	return true
 }
 
 func plain(w http.ResponseWriter, status int, body string) {
