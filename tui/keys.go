@@ -15,28 +15,38 @@ type keyMap struct {
 
 func newKeyMap() keyMap {
 	return keyMap{
-		Next:     key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "next step")),
-		Rollout:  key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "rollout")),
-		Promote:  key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "promote")),
-		Teardown: key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "teardown")),
-		Recheck:  key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "check")),
-		Findings: key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "findings")),
-		Rollback: key.NewBinding(key.WithKeys("ctrl+r", "!"), key.WithHelp("!", "ROLLBACK")),
-		Enter:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "continue")),
-		Back:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
-		Override: key.NewBinding(key.WithKeys("O"), key.WithHelp("O", "override")),
-		Yes:      key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes")),
-		No:       key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n", "no")),
-		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
-		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
-		PageUp:   key.NewBinding(key.WithKeys("pgup"), key.WithHelp("pgup", "page up")),
-		PageDown: key.NewBinding(key.WithKeys("pgdown", " "), key.WithHelp("space", "page down")),
-		Breaks:   key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "inject failure")),
-		Skip:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "skip time")),
-		MX:       key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "mx migration")),
-		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
-		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		Next:     bind("next step", "n"),
+		Rollout:  bind("rollout", "o"),
+		Promote:  bind("promote", "p"),
+		Teardown: bind("teardown", "t"),
+		Recheck:  bind("check", "c"),
+		Findings: bind("findings", "f"),
+		Rollback: bindAs("!", "ROLLBACK", "ctrl+r", "!"),
+		Enter:    bind("continue", "enter"),
+		Back:     bind("back", "esc"),
+		Override: bind("override", "O"),
+		Yes:      bind("yes", "y"),
+		No:       bind("no", "n", "esc"),
+		Up:       bindAs("↑/k", "up", "up", "k"),
+		Down:     bindAs("↓/j", "down", "down", "j"),
+		PageUp:   bind("page up", "pgup"),
+		PageDown: bindAs("space", "page down", "pgdown", " "),
+		Breaks:   bind("inject failure", "x"),
+		Skip:     bind("skip time", "s"),
+		MX:       bind("mx migration", "m"),
+		Help:     bind("help", "?"),
+		Quit:     bind("quit", "q", "ctrl+c"),
 	}
+}
+
+// bind is a binding of keys that help shows as its first key.
+func bind(desc string, keys ...string) key.Binding {
+	return bindAs(keys[0], desc, keys...)
+}
+
+// bindAs is a binding of keys that help shows as shown.
+func bindAs(shown, desc string, keys ...string) key.Binding {
+	return key.NewBinding(key.WithKeys(keys...), key.WithHelp(shown, desc))
 }
 
 func (k *keyMap) all() []*key.Binding {

@@ -322,36 +322,32 @@ func (m *Model) typing() bool {
 // help, and the emergency rollback.
 func (m *Model) globalKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 	k := m.c.keys
-	switch m.overlay {
-	case ovQuit:
+	if asked := m.overlay; asked != ovNone {
 		switch {
 		case key.Matches(msg, k.Yes):
 			m.overlay = ovNone
 			if m.applying() {
-				m.quitting = true
-				m.note = "stopping the run at the next safe point…"
+				// The run stops at its next safe point; once it has
+				// returned, updateApply quits or rolls back.
+				if asked == ovQuit {
+					m.quitting = true
+					m.note = "stopping the run at the next safe point…"
+				} else {
+					m.rollbackQueued = true
+					m.note = "stopping the run, then rolling back…"
+				}
 				m.cancelApply()
 				return nil, true
 			}
-			return m.quit(), true
-		case key.Matches(msg, k.No):
-			m.overlay = ovNone
-			m.interrupted = false
-		}
-		return nil, true
-	case ovRollback:
-		switch {
-		case key.Matches(msg, k.Yes):
-			m.overlay = ovNone
-			if m.applying() {
-				m.rollbackQueued = true
-				m.note = "stopping the run, then rolling back…"
-				m.cancelApply()
-				return nil, true
+			if asked == ovQuit {
+				return m.quit(), true
 			}
 			return m.startApply(m.rollbackReq(), nil), true
 		case key.Matches(msg, k.No):
 			m.overlay = ovNone
+			if asked == ovQuit {
+				m.interrupted = false
+			}
 		}
 		return nil, true
 	}
@@ -448,10 +444,7 @@ func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		m.err, m.note = nil, ""
 		plan := func(wf workflow.Workflow) tea.Cmd {
-			req := workflow.Request{Workflow: wf, Domain: m.c.domain}
-			if wf == workflow.Rollout {
-				req.RUA = m.c.rua
-			}
+			req := m.request(wf)
 			if wf == workflow.MXMigrate {
 				// The engine plans a migration from its target: the one
 				// under way, else the one the operator types.
@@ -466,8 +459,7 @@ func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 					req.MXSwitch = workflow.MXSwitchManual
 				}
 			}
-			m.note = "planning " + string(wf) + "…"
-			return planCmd(m.c.ctx, m.c.engine, req)
+			return m.planning(req)
 		}
 		switch {
 		case key.Matches(km, k.Next):
@@ -511,8 +503,7 @@ func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 				req := m.plan.req
 				req.LastMaxAge = d
 				m.err = nil
-				m.note = "planning " + string(req.Workflow) + "…"
-				return m, planCmd(m.c.ctx, m.c.engine, req)
+				return m, m.planning(req)
 			}
 			return m, cmd
 		}
@@ -551,10 +542,7 @@ func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 				req.AdoptLive = true
 			}
 			if first != "" {
-				req = workflow.Request{Workflow: first, Domain: m.c.domain}
-				if first == workflow.Rollout {
-					req.RUA = m.c.rua
-				}
+				req = m.request(first)
 			}
 			return m, planCmd(m.c.ctx, m.c.engine, req)
 		case key.Matches(km, k.Enter) && p.Refusal == nil && !p.Nothing:
@@ -610,13 +598,8 @@ func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 				return m, nil
 			}
 			if wf, ok := m.findings.actionKey(km); ok {
-				m.note = "planning " + wf + "…"
-				req := workflow.Request{Workflow: workflow.Workflow(wf), Domain: m.c.domain}
-				if req.Workflow == workflow.Rollout {
-					req.RUA = m.c.rua
-				}
 				m.wait.active = false
-				return m, planCmd(m.c.ctx, m.c.engine, req)
+				return m, m.planning(m.request(workflow.Workflow(wf)))
 			}
 			m.findings = m.findings.scroll(km)
 		}
@@ -629,8 +612,9 @@ func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.mx, cmd, to = m.mx.update(msg)
 		if to != nil {
 			m.err = nil
-			m.note = "planning " + string(workflow.MXMigrate) + "…"
-			return m, planCmd(m.c.ctx, m.c.engine, workflow.Request{Workflow: workflow.MXMigrate, Domain: m.c.domain, MXTo: to})
+			req := m.request(workflow.MXMigrate)
+			req.MXTo = to
+			return m, m.planning(req)
 		}
 		return m, cmd
 	case stBreaks:
@@ -645,6 +629,22 @@ func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	}
 	return m, cmd
+}
+
+// request is a request for wf on the domain, with the TLS-RPT
+// destination a rollout needs.
+func (m *Model) request(wf workflow.Workflow) workflow.Request {
+	req := workflow.Request{Workflow: wf, Domain: m.c.domain}
+	if wf == workflow.Rollout {
+		req.RUA = m.c.rua
+	}
+	return req
+}
+
+// planning asks the engine for req's plan, and says so.
+func (m *Model) planning(req workflow.Request) tea.Cmd {
+	m.note = "planning " + string(req.Workflow) + "…"
+	return planCmd(m.c.ctx, m.c.engine, req)
 }
 
 // skip moves the demo clock to when the next gate opens (or a day on).
