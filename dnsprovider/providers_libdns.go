@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,9 +26,9 @@ import (
 	"github.com/libdns/route53"
 )
 
-// The libdns providers with a plain constructor: their Info and the build
-// of the library's provider (registerLibdns); route53 has a Factory of its
-// own, for its credential chain.
+// The libdns providers: for each, a libdnsProvider row (the part of its
+// Info that is its own, and the build of the library's provider), which
+// registerLibdns completes and registers.
 // Settings are named after the provider's struct fields (their JSON tags),
 // the variable after the provider and the setting (NAME_SETTING).
 //
@@ -37,9 +38,9 @@ import (
 // libdns/acmedns cannot delete records; googleclouddns and azure pull in
 // their clouds' SDKs for one TXT record.
 
-// setting builds a Setting of provider p.
-func setting(p, name string, secret, required bool, help string) Setting {
-	return Setting{Name: name, Env: strings.ToUpper(p) + "_" + strings.ToUpper(name), Secret: secret, Required: required, Help: help}
+// setting builds a Setting; registerLibdns names its variable.
+func setting(name string, secret, required bool, help string) Setting {
+	return Setting{Name: name, Secret: secret, Required: required, Help: help}
 }
 
 const (
@@ -47,38 +48,67 @@ const (
 	required = true
 )
 
-// libdnsOptions are the adapter options of a registry provider: its
-// secrets redacted, and the variables to check when it refuses them.
-func libdnsOptions(info Info, secrets []string) LibdnsOptions {
-	return LibdnsOptions{Secrets: secrets, AuthHint: strings.Join(info.SecretEnv(), ", ")}
-}
-
 // libdnsBuild makes a library's provider from complete, validated settings
 // (checking what the library would choke on): the one part of a libdns
 // provider's Factory that differs between them.
 type libdnsBuild func(v Values) (LibdnsProvider, error)
 
+// libdnsProvider is one provider of the libdns family.
+type libdnsProvider struct {
+	// Info is the provider's, but for what follows from its name:
+	// Module (github.com/libdns/NAME version), the Env of each setting
+	// (NAME_SETTING), Docs when empty (the module's README) and, with
+	// defaultClient, HTTPClient.
+	Info
+	version string
+	// defaultClient: the library sends through http.DefaultClient and
+	// cannot be given ours.
+	defaultClient bool
+	// authHint names the variables to check when the provider refuses
+	// the credentials; empty: the secret settings'.
+	authHint string
+	build    libdnsBuild
+}
+
+// info completes the provider's Info.
+func (p libdnsProvider) info() Info {
+	info := p.Info
+	info.Module = "github.com/libdns/" + info.Name + " " + p.version
+	if info.Docs == "" {
+		info.Docs = "https://github.com/libdns/" + info.Name + "#readme"
+	}
+	if p.defaultClient {
+		info.HTTPClient = HTTPLibraryDefault + ": http.DefaultClient (libdns/" + info.Name + " " + p.version + ": no field or option takes another); requests carry our deadline, but response bodies are read whole"
+	}
+	info.Settings = slices.Clone(info.Settings)
+	for i, s := range info.Settings {
+		if s.Env == "" {
+			info.Settings[i].Env = strings.ToUpper(info.Name + "_" + s.Name)
+		}
+	}
+	return info
+}
+
 // registerLibdns registers a libdns provider: its Factory builds the
-// library's provider and adapts it with the options of its Info.
-func registerLibdns(info Info, build libdnsBuild) {
+// library's provider and adapts it, its secrets redacted.
+func registerLibdns(p libdnsProvider) {
+	info := p.info()
+	hint := p.authHint
+	if hint == "" {
+		hint = strings.Join(info.SecretEnv(), ", ")
+	}
 	register(info, func(v Values, secrets []string, _ Env) (Provider, error) {
-		p, err := build(v)
+		lp, err := p.build(v)
 		if err != nil {
 			return nil, err
 		}
-		return FromLibdns(info.Name, p, libdnsOptions(info, secrets)), nil
+		return FromLibdns(info.Name, lp, LibdnsOptions{Secrets: secrets, AuthHint: hint}), nil
 	})
-}
-
-// libraryDefaultClient is the HTTPClient of a library that sends its
-// requests through http.DefaultClient with no way to be given ours.
-func libraryDefaultClient(module string) string {
-	return HTTPLibraryDefault + ": http.DefaultClient (" + module + ": no field or option takes another); requests carry our deadline, but response bodies are read whole"
 }
 
 // checkURL validates a URL setting: several providers panic on one they
 // cannot parse.
-func checkURL(provider, env, raw string) error {
+func checkURL(env, raw string) error {
 	if raw == "" {
 		return nil
 	}
@@ -91,24 +121,28 @@ func checkURL(provider, env, raw string) error {
 
 // --- Amazon Route 53 --------------------------------------------------------
 
-var route53Info = Info{
-	Name:        "route53",
-	Title:       "Amazon Route 53",
-	Description: "Route 53 hosted zones through the AWS SDK; with no keys set, the SDK's default credential chain (AWS_* variables, ~/.aws, SSO, instance roles)",
-	Docs:        "https://github.com/libdns/route53#authenticating",
-	Module:      "github.com/libdns/route53 v1.6.2",
-	HTTPClient:  HTTPLibraryDefault + ": the AWS SDK's client, which libdns/route53 v1.6.2 builds itself (no field or option takes another); requests carry our deadline, response bodies are not capped",
-	Settings: []Setting{
-		setting("route53", "access_key_id", false, false, "access key ID; with ROUTE53_SECRET_ACCESS_KEY, overrides the default credential chain"),
-		setting("route53", "secret_access_key", secret, false, "secret access key of that key ID"),
-		setting("route53", "session_token", secret, false, "session token, for temporary credentials"),
-		setting("route53", "profile", false, false, "shared-config profile in ~/.aws to use instead of AWS_PROFILE"),
-		setting("route53", "region", false, false, "AWS region; Route 53 is global, so it defaults to the profile's region or us-east-1"),
-		setting("route53", "hosted_zone_id", false, false, "hosted zone ID (without /hostedzone/), when the zone name is ambiguous or lookups are not allowed"),
+var route53Provider = libdnsProvider{
+	Info: Info{
+		Name:        "route53",
+		Title:       "Amazon Route 53",
+		Description: "Route 53 hosted zones through the AWS SDK; with no keys set, the SDK's default credential chain (AWS_* variables, ~/.aws, SSO, instance roles)",
+		Docs:        "https://github.com/libdns/route53#authenticating",
+		HTTPClient:  HTTPLibraryDefault + ": the AWS SDK's client, which libdns/route53 v1.6.2 builds itself (no field or option takes another); requests carry our deadline, response bodies are not capped",
+		Settings: []Setting{
+			setting("access_key_id", false, false, "access key ID; with ROUTE53_SECRET_ACCESS_KEY, overrides the default credential chain"),
+			setting("secret_access_key", secret, false, "secret access key of that key ID"),
+			setting("session_token", secret, false, "session token, for temporary credentials"),
+			setting("profile", false, false, "shared-config profile in ~/.aws to use instead of AWS_PROFILE"),
+			setting("region", false, false, "AWS region; Route 53 is global, so it defaults to the profile's region or us-east-1"),
+			setting("hosted_zone_id", false, false, "hosted zone ID (without /hostedzone/), when the zone name is ambiguous or lookups are not allowed"),
+		},
 	},
+	version:  "v1.6.2",
+	authHint: "ROUTE53_ACCESS_KEY_ID, ROUTE53_SECRET_ACCESS_KEY (or the AWS credential chain)",
+	build:    newRoute53,
 }
 
-func openRoute53(v Values, secrets []string, _ Env) (Provider, error) {
+func newRoute53(v Values) (LibdnsProvider, error) {
 	key, sec, tok := v["access_key_id"], v["secret_access_key"], v["session_token"]
 	switch {
 	case key != "" && sec == "":
@@ -144,42 +178,34 @@ func openRoute53(v Values, secrets []string, _ Env) (Provider, error) {
 	if p.Region == "" && cfg.Region == "" {
 		p.Region = "us-east-1"
 	}
-	return FromLibdns("route53", p, LibdnsOptions{Secrets: secrets, AuthHint: "ROUTE53_ACCESS_KEY_ID, ROUTE53_SECRET_ACCESS_KEY (or the AWS credential chain)"}), nil
+	return p, nil
 }
 
 // --- deSEC ----------------------------------------------------------------
 
-var desecInfo = Info{
-	Name:        "desec",
-	Title:       "deSEC",
-	Description: "deSEC.io, the free DNSSEC hosting, through its REST API",
-	Docs:        "https://github.com/libdns/desec#readme",
-	Module:      "github.com/libdns/desec v1.1.1",
-	HTTPClient:  libraryDefaultClient("libdns/desec v1.1.1"),
-	Settings: []Setting{
-		setting("desec", "token", secret, required, "API token from https://desec.io/tokens (no token-management permission needed)"),
+var desecProvider = libdnsProvider{
+	Info: Info{
+		Name: "desec", Title: "deSEC", Description: "deSEC.io, the free DNSSEC hosting, through its REST API",
+		Settings: []Setting{setting("token", secret, required, "API token from https://desec.io/tokens (no token-management permission needed)")},
 	},
-}
-
-func newDesec(v Values) (LibdnsProvider, error) {
-	return &desec.Provider{Token: v["token"]}, nil
+	version: "v1.1.1", defaultClient: true,
+	build: func(v Values) (LibdnsProvider, error) { return &desec.Provider{Token: v["token"]}, nil },
 }
 
 // --- ClouDNS ----------------------------------------------------------------
 
-var cloudnsInfo = Info{
-	Name:        "cloudns",
-	Title:       "ClouDNS",
-	Description: "ClouDNS through its HTTP API, as an API user or sub-user",
-	Docs:        "https://github.com/libdns/cloudns#readme",
-	Module:      "github.com/libdns/cloudns v1.2.0",
-	HTTPClient:  HTTPCapped,
-	Settings: []Setting{
-		setting("cloudns", "auth_id", false, false, "API user ID (auth-id); or set CLOUDNS_SUB_AUTH_ID or CLOUDNS_SUB_AUTH_USER"),
-		setting("cloudns", "sub_auth_id", false, false, "API sub-user ID (sub-auth-id), used when CLOUDNS_AUTH_ID is not set"),
-		setting("cloudns", "sub_auth_user", false, false, "API sub-user name (sub-auth-user), used when neither ID is set"),
-		setting("cloudns", "auth_password", secret, required, "password of the API user or sub-user"),
+var cloudnsProvider = libdnsProvider{
+	Info: Info{
+		Name: "cloudns", Title: "ClouDNS", Description: "ClouDNS through its HTTP API, as an API user or sub-user",
+		HTTPClient: HTTPCapped,
+		Settings: []Setting{
+			setting("auth_id", false, false, "API user ID (auth-id); or set CLOUDNS_SUB_AUTH_ID or CLOUDNS_SUB_AUTH_USER"),
+			setting("sub_auth_id", false, false, "API sub-user ID (sub-auth-id), used when CLOUDNS_AUTH_ID is not set"),
+			setting("sub_auth_user", false, false, "API sub-user name (sub-auth-user), used when neither ID is set"),
+			setting("auth_password", secret, required, "password of the API user or sub-user"),
+		},
 	},
+	version: "v1.2.0", build: newCloudns,
 }
 
 func newCloudns(v Values) (LibdnsProvider, error) {
@@ -201,17 +227,16 @@ func newCloudns(v Values) (LibdnsProvider, error) {
 
 // --- Dynu -------------------------------------------------------------------
 
-var dynuInfo = Info{
-	Name:        "dynu",
-	Title:       "Dynu",
-	Description: "Dynu DNS through its v2 API",
-	Docs:        "https://github.com/libdns/dynu#readme",
-	Module:      "github.com/libdns/dynu v1.0.0",
-	HTTPClient:  HTTPCapped,
-	Settings: []Setting{
-		setting("dynu", "api_token", secret, required, "API key from https://www.dynu.com/ControlPanel/APICredentials"),
-		setting("dynu", "own_domain", false, false, "your root domain in Dynu, when the zone is a Dynu domain (my.dynu.com in dynu.com)"),
+var dynuProvider = libdnsProvider{
+	Info: Info{
+		Name: "dynu", Title: "Dynu", Description: "Dynu DNS through its v2 API",
+		HTTPClient: HTTPCapped,
+		Settings: []Setting{
+			setting("api_token", secret, required, "API key from https://www.dynu.com/ControlPanel/APICredentials"),
+			setting("own_domain", false, false, "your root domain in Dynu, when the zone is a Dynu domain (my.dynu.com in dynu.com)"),
+		},
 	},
+	version: "v1.0.0", build: newDynu,
 }
 
 func newDynu(v Values) (LibdnsProvider, error) {
@@ -250,72 +275,61 @@ func (c closedEarlyTransient) RoundTrip(req *http.Request) (*http.Response, erro
 
 // --- Gandi ------------------------------------------------------------------
 
-var gandiInfo = Info{
-	Name:        "gandi",
-	Title:       "Gandi LiveDNS",
-	Description: "Gandi LiveDNS through its v5 API",
-	Docs:        "https://github.com/libdns/gandi#readme",
-	Module:      "github.com/libdns/gandi v1.1.0",
-	HTTPClient:  libraryDefaultClient("libdns/gandi v1.1.0"),
-	Settings: []Setting{
-		setting("gandi", "bearer_token", secret, required, "personal access token with the Manage domain name technical configurations permission"),
+var gandiProvider = libdnsProvider{
+	Info: Info{
+		Name: "gandi", Title: "Gandi LiveDNS", Description: "Gandi LiveDNS through its v5 API",
+		Settings: []Setting{setting("bearer_token", secret, required, "personal access token with the Manage domain name technical configurations permission")},
 	},
-}
-
-func newGandi(v Values) (LibdnsProvider, error) {
-	return &gandi.Provider{BearerToken: v["bearer_token"]}, nil
+	version: "v1.1.0", defaultClient: true,
+	build: func(v Values) (LibdnsProvider, error) { return &gandi.Provider{BearerToken: v["bearer_token"]}, nil },
 }
 
 // --- INWX -------------------------------------------------------------------
 
-var inwxInfo = Info{
-	Name:        "inwx",
-	Title:       "INWX",
-	Description: "INWX through its JSON-RPC API",
-	Docs:        "https://github.com/libdns/inwx#readme",
-	Module:      "github.com/libdns/inwx v0.3.1",
-	HTTPClient:  HTTPLibraryDefault + ": a client with a cookie jar for the session that libdns/inwx v0.3.1 builds for every call (no field or option takes another); requests carry our deadline, but response bodies are read whole",
-	Settings: []Setting{
-		setting("inwx", "username", false, required, "INWX account user name"),
-		setting("inwx", "password", secret, required, "INWX account password"),
-		setting("inwx", "shared_secret", secret, false, "the Mobile TAN shared secret, when two-factor authentication is on"),
-		setting("inwx", "endpoint_url", false, false, "JSON-RPC endpoint; default the production API (https://api.ote.domrobot.com/jsonrpc/ is the test system)"),
+var inwxProvider = libdnsProvider{
+	Info: Info{
+		Name: "inwx", Title: "INWX", Description: "INWX through its JSON-RPC API",
+		HTTPClient: HTTPLibraryDefault + ": a client with a cookie jar for the session that libdns/inwx v0.3.1 builds for every call (no field or option takes another); requests carry our deadline, but response bodies are read whole",
+		Settings: []Setting{
+			setting("username", false, required, "INWX account user name"),
+			setting("password", secret, required, "INWX account password"),
+			setting("shared_secret", secret, false, "the Mobile TAN shared secret, when two-factor authentication is on"),
+			setting("endpoint_url", false, false, "JSON-RPC endpoint; default the production API (https://api.ote.domrobot.com/jsonrpc/ is the test system)"),
+		},
 	},
+	version: "v0.3.1", build: newInwx,
 }
 
 func newInwx(v Values) (LibdnsProvider, error) {
-	if err := checkURL("inwx", "INWX_ENDPOINT_URL", v["endpoint_url"]); err != nil {
+	if err := checkURL("INWX_ENDPOINT_URL", v["endpoint_url"]); err != nil {
 		return nil, err
 	}
-	p := &inwx.Provider{Username: v["username"], Password: v["password"], SharedSecret: v["shared_secret"], EndpointURL: v["endpoint_url"]}
-	return p, nil
+	return &inwx.Provider{Username: v["username"], Password: v["password"], SharedSecret: v["shared_secret"], EndpointURL: v["endpoint_url"]}, nil
 }
 
 // --- Namecheap --------------------------------------------------------------
 
-var namecheapInfo = Info{
-	Name:        "namecheap",
-	Title:       "Namecheap",
-	Description: "Namecheap through its XML API (the API must be enabled and the client IP whitelisted); reads only",
-	Docs:        "https://github.com/libdns/namecheap#readme",
-	Module:      "github.com/libdns/namecheap v1.0.0",
-	Caveat:      "it reads the zone but refuses every write: libdns/namecheap v1.0.0 re-sends every host record of the domain through setHosts without the EmailType parameter, which resets the domain's mail settings at Namecheap and drops its custom MX records. Publish the two TXT records with the manual provider (or in Namecheap's dashboard) until the library keeps EmailType",
-	HTTPClient:  libraryDefaultClient("libdns/namecheap v1.0.0"),
-	Settings: []Setting{
-		setting("namecheap", "api_key", secret, required, "API key from Profile / Tools / Namecheap API Access"),
-		setting("namecheap", "user", false, required, "API user name (usually the account name)"),
-		// Required: without it the provider asks a public discovery
-		// service for our address, a request without a context.
-		setting("namecheap", "client_ip", false, required, "the public IP address whitelisted for API access"),
-		setting("namecheap", "api_endpoint", false, false, "API endpoint; default production (https://api.sandbox.namecheap.com/xml.response is the sandbox)"),
+var namecheapProvider = libdnsProvider{
+	Info: Info{
+		Name: "namecheap", Title: "Namecheap", Description: "Namecheap through its XML API (the API must be enabled and the client IP whitelisted); reads only",
+		Caveat: "it reads the zone but refuses every write: libdns/namecheap v1.0.0 re-sends every host record of the domain through setHosts without the EmailType parameter, which resets the domain's mail settings at Namecheap and drops its custom MX records. Publish the two TXT records with the manual provider (or in Namecheap's dashboard) until the library keeps EmailType",
+		Settings: []Setting{
+			setting("api_key", secret, required, "API key from Profile / Tools / Namecheap API Access"),
+			setting("user", false, required, "API user name (usually the account name)"),
+			// Required: without it the provider asks a public discovery
+			// service for our address, a request without a context.
+			setting("client_ip", false, required, "the public IP address whitelisted for API access"),
+			setting("api_endpoint", false, false, "API endpoint; default production (https://api.sandbox.namecheap.com/xml.response is the sandbox)"),
+		},
 	},
+	version: "v1.0.0", defaultClient: true, build: newNamecheap,
 }
 
 func newNamecheap(v Values) (LibdnsProvider, error) {
 	if _, err := netip.ParseAddr(v["client_ip"]); err != nil {
 		return nil, fmt.Errorf("%w: NAMECHEAP_CLIENT_IP is not an IP address", ErrConfig)
 	}
-	if err := checkURL("namecheap", "NAMECHEAP_API_ENDPOINT", v["api_endpoint"]); err != nil {
+	if err := checkURL("NAMECHEAP_API_ENDPOINT", v["api_endpoint"]); err != nil {
 		return nil, err
 	}
 	p := &namecheap.Provider{APIKey: v["api_key"], User: v["user"], ClientIP: v["client_ip"], APIEndpoint: v["api_endpoint"]}
@@ -359,68 +373,59 @@ func (namecheapReadOnly) DeleteRecords(context.Context, string, []libdns.Record)
 
 // --- netcup -----------------------------------------------------------------
 
-var netcupInfo = Info{
-	Name:        "netcup",
-	Title:       "netcup",
-	Description: "netcup's DNS through its CCP API",
-	Docs:        "https://github.com/libdns/netcup#readme",
-	Module:      "github.com/libdns/netcup v1.0.0",
-	HTTPClient:  libraryDefaultClient("libdns/netcup v1.0.0"),
-	Settings: []Setting{
-		setting("netcup", "customer_number", false, required, "netcup customer number"),
-		setting("netcup", "api_key", secret, required, "CCP API key"),
-		setting("netcup", "api_password", secret, required, "CCP API password"),
+var netcupProvider = libdnsProvider{
+	Info: Info{
+		Name: "netcup", Title: "netcup", Description: "netcup's DNS through its CCP API",
+		Settings: []Setting{
+			setting("customer_number", false, required, "netcup customer number"),
+			setting("api_key", secret, required, "CCP API key"),
+			setting("api_password", secret, required, "CCP API password"),
+		},
 	},
-}
-
-func newNetcup(v Values) (LibdnsProvider, error) {
-	p := &netcup.Provider{CustomerNumber: v["customer_number"], APIKey: v["api_key"], APIPassword: v["api_password"]}
-	return p, nil
+	version: "v1.0.0", defaultClient: true,
+	build: func(v Values) (LibdnsProvider, error) {
+		return &netcup.Provider{CustomerNumber: v["customer_number"], APIKey: v["api_key"], APIPassword: v["api_password"]}, nil
+	},
 }
 
 // --- Porkbun ----------------------------------------------------------------
 
-var porkbunInfo = Info{
-	Name:        "porkbun",
-	Title:       "Porkbun",
-	Description: "Porkbun through its v3 API (API access must be enabled for the domain)",
-	Docs:        "https://github.com/libdns/porkbun#readme",
-	Module:      "github.com/libdns/porkbun v1.1.0",
-	HTTPClient:  HTTPLibraryDefault + ": a new http.Client for every request in libdns/porkbun v1.1.0 (no field or option takes another), without a timeout and without a context: stspilot stops waiting at the step's deadline (at most 60 s) and leaves the request to finish in the background, so a write given up on may still land (reported as a partial change, with the zone read back); response bodies are read whole",
-	Settings: []Setting{
-		setting("porkbun", "api_key", secret, required, "API key (pk1_...)"),
-		setting("porkbun", "api_secret_key", secret, required, "secret API key (sk1_...)"),
+var porkbunProvider = libdnsProvider{
+	Info: Info{
+		Name: "porkbun", Title: "Porkbun", Description: "Porkbun through its v3 API (API access must be enabled for the domain)",
+		HTTPClient: HTTPLibraryDefault + ": a new http.Client for every request in libdns/porkbun v1.1.0 (no field or option takes another), without a timeout and without a context: stspilot stops waiting at the step's deadline (at most 60 s) and leaves the request to finish in the background, so a write given up on may still land (reported as a partial change, with the zone read back); response bodies are read whole",
+		Settings: []Setting{
+			setting("api_key", secret, required, "API key (pk1_...)"),
+			setting("api_secret_key", secret, required, "secret API key (sk1_...)"),
+		},
 	},
-}
-
-func newPorkbun(v Values) (LibdnsProvider, error) {
-	p := &porkbun.Provider{APIKey: v["api_key"], APISecretKey: v["api_secret_key"]}
-	return porkbunBounded{p}, nil
+	version: "v1.1.0",
+	build: func(v Values) (LibdnsProvider, error) {
+		return porkbunBounded{&porkbun.Provider{APIKey: v["api_key"], APISecretKey: v["api_secret_key"]}}, nil
+	},
 }
 
 // --- PowerDNS ---------------------------------------------------------------
 
-var powerdnsInfo = Info{
-	Name:        "powerdns",
-	Title:       "PowerDNS Authoritative",
-	Description: "a PowerDNS Authoritative server through its HTTP API (for RFC 2136 updates use rfc2136)",
-	Docs:        "https://github.com/libdns/powerdns#readme",
-	Module:      "github.com/libdns/powerdns v0.1.4",
-	HTTPClient:  HTTPLibraryDefault + ": http.DefaultClient, through github.com/mittwald/go-powerdns, which libdns/powerdns v0.1.4 builds without passing a client (no field or option takes another); requests carry our deadline, but response bodies are read whole",
-	Settings: []Setting{
-		setting("powerdns", "server_url", false, required, "base URL of the API, e.g. https://pdns.example.net:8081"),
-		{Name: "server_id", Env: "POWERDNS_SERVER_ID", Default: "localhost", Help: "server ID in the API"},
-		setting("powerdns", "api_token", secret, required, "the API key (api-key in pdns.conf)"),
+var powerdnsProvider = libdnsProvider{
+	Info: Info{
+		Name: "powerdns", Title: "PowerDNS Authoritative", Description: "a PowerDNS Authoritative server through its HTTP API (for RFC 2136 updates use rfc2136)",
+		HTTPClient: HTTPLibraryDefault + ": http.DefaultClient, through github.com/mittwald/go-powerdns, which libdns/powerdns v0.1.4 builds without passing a client (no field or option takes another); requests carry our deadline, but response bodies are read whole",
+		Settings: []Setting{
+			setting("server_url", false, required, "base URL of the API, e.g. https://pdns.example.net:8081"),
+			{Name: "server_id", Default: "localhost", Help: "server ID in the API"},
+			setting("api_token", secret, required, "the API key (api-key in pdns.conf)"),
+		},
 	},
+	version: "v0.1.4", build: newPowerdns,
 }
 
 func newPowerdns(v Values) (LibdnsProvider, error) {
 	// go-powerdns panics on a URL it cannot parse.
-	if err := checkURL("powerdns", "POWERDNS_SERVER_URL", v["server_url"]); err != nil {
+	if err := checkURL("POWERDNS_SERVER_URL", v["server_url"]); err != nil {
 		return nil, err
 	}
-	p := &powerdns.Provider{ServerURL: v["server_url"], ServerID: v["server_id"], APIToken: v["api_token"]}
-	return p, nil
+	return &powerdns.Provider{ServerURL: v["server_url"], ServerID: v["server_id"], APIToken: v["api_token"]}, nil
 }
 
 // Interface guards: every provider can read, add and delete records.

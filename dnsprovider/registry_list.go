@@ -6,22 +6,22 @@ import (
 
 // The registry: every compiled-in provider, one call each. Each provider's
 // file (provider_NAME.go, or providers_libdns.go for the libdns ones)
-// holds its Info and Factory, or for a libdns provider the build of the
-// library's provider (registerLibdns adds the rest); this list is the
-// single place that says which exist.
+// holds its Info and Factory, or for a libdns provider its libdnsProvider
+// row (registerLibdns completes it); this list is the single place that
+// says which exist.
 func init() {
 	register(memoryInfo, openMemory)
 	register(cloudflareInfo, openCloudflare)
-	register(route53Info, openRoute53)
-	registerLibdns(cloudnsInfo, newCloudns)
-	registerLibdns(desecInfo, newDesec)
-	registerLibdns(dynuInfo, newDynu)
-	registerLibdns(gandiInfo, newGandi)
-	registerLibdns(inwxInfo, newInwx)
-	registerLibdns(namecheapInfo, newNamecheap)
-	registerLibdns(netcupInfo, newNetcup)
-	registerLibdns(porkbunInfo, newPorkbun)
-	registerLibdns(powerdnsInfo, newPowerdns)
+	registerLibdns(route53Provider)
+	registerLibdns(cloudnsProvider)
+	registerLibdns(desecProvider)
+	registerLibdns(dynuProvider)
+	registerLibdns(gandiProvider)
+	registerLibdns(inwxProvider)
+	registerLibdns(namecheapProvider)
+	registerLibdns(netcupProvider)
+	registerLibdns(porkbunProvider)
+	registerLibdns(powerdnsProvider)
 	register(rfc2136Info, openRFC2136)
 	register(manualInfo, openManual)
 }
