@@ -1,18 +1,19 @@
 package checks
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/stspilot/stspilot/checks/certs"
 	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/checks/smtpprobe"
-	"github.com/stspilot/stspilot/internal/printable"
 )
 
 // Stage is where a domain stands, as docs/design.md names the stages. It
-// marshals as its name, so the stage field of stspilot.check/v1 is the
-// plain string it always was.
+// is the one stage vocabulary: the check report, the workflow engine and
+// the journal all use it. Its JSON is the plain string of its name, so the
+// stage fields of stspilot.check/v1 and of a journal are the strings they
+// always were; a reader of either refuses a stage Valid does not accept
+// (Report's UnmarshalJSON, the journal's Validate).
 type Stage string
 
 // The stages.
@@ -31,19 +32,6 @@ func (s Stage) Valid() bool {
 		return true
 	}
 	return false
-}
-
-// MarshalText writes the stage's name.
-func (s Stage) MarshalText() ([]byte, error) { return []byte(s), nil }
-
-// UnmarshalText reads a stage's name and refuses any other text.
-func (s *Stage) UnmarshalText(b []byte) error {
-	st := Stage(b)
-	if !st.Valid() {
-		return fmt.Errorf("unknown stage %q", printable.Clip(string(b), 40))
-	}
-	*s = st
-	return nil
 }
 
 // Live is what one check established about a domain, as typed facts to

@@ -2,9 +2,12 @@ package checks
 
 import (
 	"crypto/x509"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/stspilot/stspilot/checks/smtpprobe"
+	"github.com/stspilot/stspilot/internal/printable"
 )
 
 // SchemaVersion names the JSON document `check --json` prints (docs/json.md).
@@ -74,6 +77,19 @@ type Report struct {
 	// Live is what the check established, typed (nil with Error): the
 	// report's fields above are its printable view.
 	Live *Live `json:"-"`
+}
+
+// UnmarshalJSON reads a report and refuses a stage the schema does not
+// name (Stage.Valid).
+func (r *Report) UnmarshalJSON(b []byte) error {
+	type report Report // the fields without this method
+	if err := json.Unmarshal(b, (*report)(r)); err != nil {
+		return err
+	}
+	if !r.Stage.Valid() {
+		return fmt.Errorf("unknown stage %q", printable.Clip(string(r.Stage), 40))
+	}
+	return nil
 }
 
 // STSInfo is the `_mta-sts` TXT record as seen.

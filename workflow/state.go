@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/workflow/journal"
 )
 
@@ -214,7 +215,7 @@ func setCachedUntil(j *journal.Journal, until, now time.Time) {
 
 // setSoak records the soak of the policy that just went live.
 func setSoak(j *journal.Journal, l Ladder, p *Policy) {
-	if p.Mode == journal.StageNone || len(l) == 0 {
+	if p.Mode == string(mtasts.ModeNone) || len(l) == 0 {
 		j.ClearWindow(journal.WindowSoak)
 		return
 	}
@@ -227,13 +228,13 @@ func setSoak(j *journal.Journal, l Ladder, p *Policy) {
 
 // settleStage records the stage the journal's state establishes.
 func settleStage(j *journal.Journal) {
-	stage, since := journal.StageAbsent, time.Time{}
+	stage, since := StageAbsent, time.Time{}
 	noneSince, _, gone, td := teardownOf(j)
 	switch {
 	case j.Policy != nil:
-		stage, since = j.Policy.Mode, j.Policy.PublishedAt
+		stage, since = Stage(j.Policy.Mode), j.Policy.PublishedAt
 	case td && gone.IsZero():
-		stage, since = journal.StageNone, noneSince
+		stage, since = StageNone, noneSince
 	case td:
 		since = gone
 	}

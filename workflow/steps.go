@@ -222,7 +222,7 @@ func (r *run) removePolicy(ctx context.Context, s *Step, _ *journal.Entry) (bool
 		w.Ended = now
 	}
 	r.recordsGone = true
-	r.j.Stage, r.j.StageSince = journal.StageAbsent, now
+	r.j.Stage, r.j.StageSince = StageAbsent, now
 	return res.Changed, nil
 }
 

@@ -331,7 +331,7 @@ Exit 0 when the plan can run, 3 when a gate is closed, 5 when it would be refuse
 			o.Workflow, o.Domain = wf, args[1]
 			if wf != workflow.MXMigrate {
 				// --to is rollback's STAGE here.
-				o.To = "testing"
+				o.To = string(workflow.StageTesting)
 				if n := len(o.MXTo); n > 0 {
 					o.To = o.MXTo[n-1]
 				}
@@ -383,7 +383,7 @@ func (o *WorkflowOptions) validate() error {
 	o.Req.Domain, o.Req.Workflow, o.Req.MX = o.Domain, o.Workflow, o.MX
 	if o.Workflow == workflow.Rollback || o.PlanOnly && o.To != "" {
 		o.Req.To = workflow.Stage(o.To)
-		if o.Workflow == workflow.Rollback && o.To != "testing" && o.To != "none" {
+		if o.Workflow == workflow.Rollback && o.Req.To != workflow.StageTesting && o.Req.To != workflow.StageNone {
 			return usageErrorf("--to must be testing or none, not %q", o.To)
 		}
 	}

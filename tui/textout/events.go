@@ -349,7 +349,7 @@ func (o *Events) Status(st *workflow.StatusReport) {
 	defer o.mu.Unlock()
 	h := o.h
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s  %s\n", h.st.bold(st.Domain), h.stageStyle(string(st.Stage))(string(st.Stage)))
+	fmt.Fprintf(&b, "%s  %s\n", h.st.bold(st.Domain), h.stageStyle(st.Stage)(string(st.Stage)))
 	if st.Policy != nil {
 		since := ""
 		if st.LiveSince != nil {

@@ -213,7 +213,7 @@ func cleanValue(v reflect.Value) {
 func (h *Human) header(b *strings.Builder, r *checks.Report) {
 	line := h.st.bold(r.Domain)
 	if r.Stage != "" {
-		line += "  stage: " + h.stageStyle(string(r.Stage))(string(r.Stage))
+		line += "  stage: " + h.stageStyle(r.Stage)(string(r.Stage))
 	}
 	h.prose(b, 0, "", line, nil)
 
@@ -264,15 +264,15 @@ func verdict(r *checks.Report) (checks.Severity, string) {
 		counts += ", " + plural(warns, "warning")
 	}
 	switch {
-	case errs > 0 && r.Stage == "enforce":
+	case errs > 0 && r.Stage == checks.StageEnforce:
 		return checks.SevError, counts + ": senders that enforce this policy may refuse mail to this domain"
-	case errs > 0 && r.Stage == "testing":
+	case errs > 0 && r.Stage == checks.StageTesting:
 		return checks.SevError, counts + ": senders report these failures now; under enforce they would refuse mail"
-	case errs > 0 && r.Stage == "broken":
+	case errs > 0 && r.Stage == checks.StageBroken:
 		return checks.SevError, counts + ": senders cannot use the MTA-STS deployment as published"
 	case errs > 0:
 		return checks.SevError, counts + ": fix these before the next step"
-	case r.Stage == "broken":
+	case r.Stage == checks.StageBroken:
 		return checks.SevWarn, plural(warns, "warning") + ": senders cannot use the MTA-STS deployment as published"
 	case warns > 0:
 		return checks.SevWarn, "no errors, " + plural(warns, "warning")
@@ -533,7 +533,7 @@ func (h *Human) seenPolicy(b *strings.Builder, p *checks.PolicyInfo) {
 	}
 	h.field(b, seenIndent, seenLabel, "policy", where)
 	if p.Mode != "" {
-		line := "mode " + h.stageStyle(p.Mode)(p.Mode)
+		line := "mode " + h.stageStyle(checks.Stage(p.Mode))(p.Mode)
 		if p.MaxAge > 0 {
 			line += fmt.Sprintf(", max_age %d (%s)", p.MaxAge, seconds(p.MaxAge))
 		}
@@ -910,13 +910,13 @@ func (h *Human) sevStyle(sev checks.Severity) func(string) string {
 	}
 }
 
-func (h *Human) stageStyle(stage string) func(string) string {
+func (h *Human) stageStyle(stage checks.Stage) func(string) string {
 	switch stage {
-	case "enforce":
+	case checks.StageEnforce:
 		return h.st.ok
-	case "testing":
+	case checks.StageTesting:
 		return h.st.warn
-	case "broken":
+	case checks.StageBroken:
 		return h.st.err
 	default:
 		return h.st.bold

@@ -25,6 +25,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/stspilot/stspilot/checks"
 	"github.com/stspilot/stspilot/internal/domainname"
 )
 
@@ -57,15 +58,6 @@ const MaxSize = 8 << 20
 // maxSize is the cap in force: always MaxSize, except in tests, which
 // lower it so their over-the-cap inputs are kilobytes, not megabytes.
 var maxSize int64 = MaxSize
-
-// Stages, as docs/design.md names them ("" when the journal does not say).
-const (
-	StageAbsent  = "absent"
-	StageTesting = "testing"
-	StageEnforce = "enforce"
-	StageNone    = "none"
-	StageBroken  = "broken"
-)
 
 // Status is where an entry's change stands.
 type Status string
@@ -122,10 +114,11 @@ type Journal struct {
 	Schema string `json:"schema"`
 	// Domain is the mail domain, lower case, A-label (domainname.Normalize).
 	Domain string `json:"domain"`
-	// Stage is the stage the engine last established (Stage* constants,
-	// "" when unknown) and StageSince when it began.
-	Stage      string    `json:"stage"`
-	StageSince time.Time `json:"stage_since,omitzero"`
+	// Stage is the stage the engine last established ("" when unknown)
+	// and StageSince when it began. Any string is read; Validate refuses
+	// one that is not a stage.
+	Stage      checks.Stage `json:"stage"`
+	StageSince time.Time    `json:"stage_since,omitzero"`
 	// Ladder is the ladder in use, in --ladder syntax
 	// ("testing@86400:14d,enforce@86400:7d,...").
 	Ladder string `json:"ladder,omitempty"`
@@ -560,10 +553,8 @@ func (j *Journal) Validate() error {
 	} else if d != j.Domain {
 		return fmt.Errorf("domain %q is not in normal form (%q)", clip(j.Domain), d)
 	}
-	switch j.Stage {
-	case "", StageAbsent, StageTesting, StageEnforce, StageNone, StageBroken:
-	default:
-		return fmt.Errorf("unknown stage %q", clip(j.Stage))
+	if !j.Stage.Valid() {
+		return fmt.Errorf("unknown stage %q", clip(string(j.Stage)))
 	}
 	if err := j.Policy.validate("policy"); err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stspilot/stspilot/checks"
 	"github.com/stspilot/stspilot/checks/mtasts"
 )
 
@@ -27,7 +28,7 @@ func full(t testing.TB) *Journal {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j.Stage, j.StageSince = StageTesting, t0
+	j.Stage, j.StageSince = checks.StageTesting, t0
 	j.Ladder = "testing@86400:14d,enforce@86400:7d,enforce@604800:30d,enforce@2592000"
 	j.Provider, j.Publish = "rfc2136", "webroot:/srv/www"
 	j.Policy = &Policy{Text: policyText, ID: "20261129050000abcdefgh", Mode: "testing", MaxAge: 86400, MX: []string{"mx1.example.com"}, ServedAt: t0, PublishedAt: t0.Add(time.Minute)}
@@ -498,5 +499,35 @@ func TestMigrateV1(t *testing.T) {
 	bad := bytes.Replace(v1, []byte(`"entries"`), []byte(`"ledger": [], "entries"`), 1)
 	if _, err := Decode(bad); err == nil {
 		t.Error("a v1 document with a ledger was accepted")
+	}
+}
+
+// An unknown stage is read as any string and refused by Validate, after
+// everything the decoder refuses: the stage's type (checks.Stage) does not
+// refuse it while decoding, so the error is Validate's, with its clip.
+func TestDecodeUnknownStage(t *testing.T) {
+	good, err := Encode(full(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := func(to string) []byte {
+		from := []byte(`"stage": "testing"`)
+		if !bytes.Contains(good, from) {
+			t.Fatalf("fixture lacks %q", from)
+		}
+		return bytes.Replace(good, from, []byte(`"stage": `+to), 1)
+	}
+	long := strings.Repeat("x", 100)
+	for _, tt := range []struct {
+		data []byte
+		want string
+	}{
+		{set(`"party"`), `unknown stage "party"`},
+		{set(`"` + long + `"`), `unknown stage "` + long[:80] + `..."`},
+		{set(`"party", "token": "x"`), `invalid stspilot.journal/v3 document: json: unknown field "token"`},
+	} {
+		if _, err := Decode(tt.data); err == nil || err.Error() != tt.want {
+			t.Errorf("error %v, want %s", err, tt.want)
+		}
 	}
 }
