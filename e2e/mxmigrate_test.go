@@ -13,6 +13,7 @@ import (
 
 	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/dnsprovider"
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 // The mx-migrate end-to-end tests move the ladder domain, in enforce with
@@ -105,7 +106,7 @@ func (w *mxWatcher) sampleMX() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, b := range bodies {
-		if p, probs := mtasts.ParsePolicy([]byte(b)); b != "" && len(mtasts.Errors(probs)) == 0 && p.Mode == mtasts.ModeEnforce {
+		if p, probs := mtasts.ParsePolicy([]byte(b)); b != "" && len(txtrecord.Errors(probs)) == 0 && p.Mode == mtasts.ModeEnforce {
 			w.held[b] = heldPolicy{mx: p.MX, until: now.Add(time.Duration(p.MaxAge) * time.Second)}
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/stspilot/stspilot/checks/mtasts"
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 // The workflow end-to-end tests drive the built binary through the whole
@@ -201,7 +202,7 @@ func (w *watcher) sample() {
 		if b == "" {
 			continue
 		}
-		if p, probs := mtasts.ParsePolicy([]byte(b)); len(mtasts.Errors(probs)) == 0 && p.Mode != mtasts.ModeNone {
+		if p, probs := mtasts.ParsePolicy([]byte(b)); len(txtrecord.Errors(probs)) == 0 && p.Mode != mtasts.ModeNone {
 			if until := now.Add(time.Duration(p.MaxAge) * time.Second); until.After(w.cachedUntil) {
 				w.cachedUntil = until
 			}

@@ -489,9 +489,9 @@ func (e *Engine) planRollout(ctx context.Context, p *Plan, lv *live, j *journal.
 	}
 	var rua []string
 	if req.RUA != "" {
-		var probs []tlsrpt.Problem
+		var probs []txtrecord.Problem
 		rua, probs = tlsrpt.ParseRUA(req.RUA)
-		if errs := tlsrpt.Errors(probs); len(errs) > 0 || len(rua) == 0 {
+		if errs := txtrecord.Errors(probs); len(errs) > 0 || len(rua) == 0 {
 			return &InputError{Code: CodeRUA, Msg: fmt.Sprintf("the TLS-RPT destination %q: %s", req.RUA, describeProblems(errs))}
 		}
 	}
@@ -505,7 +505,7 @@ func (e *Engine) planRollout(ctx context.Context, p *Plan, lv *live, j *journal.
 	return nil
 }
 
-func describeProblems(ps []tlsrpt.Problem) string {
+func describeProblems(ps []txtrecord.Problem) string {
 	var s []string
 	for _, p := range ps {
 		s = append(s, p.String())

@@ -15,6 +15,7 @@ import (
 	"github.com/stspilot/stspilot/checks/checktest"
 	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/dnsprovider"
+	"github.com/stspilot/stspilot/internal/txtrecord"
 	"github.com/stspilot/stspilot/workflow/journal"
 )
 
@@ -151,7 +152,7 @@ func (h *mxHarness) observe() {
 		o.used = map[string]time.Time{}
 	}
 	if txt := h.servedFile(); txt != "" {
-		if pol, probs := mtasts.ParsePolicy([]byte(txt)); len(mtasts.Errors(probs)) == 0 {
+		if pol, probs := mtasts.ParsePolicy([]byte(txt)); len(txtrecord.Errors(probs)) == 0 {
 			o.held[txt] = heldPolicy{pol: &pol, until: now.Add(time.Duration(pol.MaxAge) * time.Second)}
 		}
 	}

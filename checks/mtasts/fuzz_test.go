@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 // recordRE is the STS-TXT-8 grammar as docs/rules.md states it.
@@ -47,11 +49,11 @@ func FuzzParseRecord(f *testing.F) {
 		rec, ps := ParseRecord(s)
 		for _, p := range ps {
 			if !strings.HasPrefix(p.Rule, "STS-TXT-") || p.Message == "" || p.Line != 0 ||
-				(p.Severity != SevError && p.Severity != SevWarn) {
+				(p.Severity != txtrecord.SevError && p.Severity != txtrecord.SevWarn) {
 				t.Fatalf("malformed problem %+v", p)
 			}
 		}
-		noErr := len(Errors(ps)) == 0
+		noErr := len(txtrecord.Errors(ps)) == 0
 		if want := oracleRecordOK(s); noErr != want {
 			t.Fatalf("ParseRecord(%q): no errors = %v, but the STS-TXT-8 grammar says %v (problems %v)", s, noErr, want, ps)
 		}
@@ -89,12 +91,12 @@ func FuzzParsePolicy(f *testing.F) {
 		}
 		for _, x := range ps {
 			if !strings.HasPrefix(x.Rule, "STS-POL-") || x.Message == "" || x.Line < 0 ||
-				(x.Severity != SevError && x.Severity != SevWarn) || !utf8.ValidString(x.Message) {
+				(x.Severity != txtrecord.SevError && x.Severity != txtrecord.SevWarn) || !utf8.ValidString(x.Message) {
 				t.Fatalf("malformed problem %+v", x)
 			}
 		}
 		b, err := Render(p)
-		if len(Errors(ps)) == 0 {
+		if len(txtrecord.Errors(ps)) == 0 {
 			// A policy without errors renders, unless an extension trips
 			// some implementation (a warning only).
 			noExt := p

@@ -18,7 +18,7 @@ func modelAgrees(t *testing.T, s string) {
 	rec, ps := ParseRecord(s)
 	m, err := txtrecord.ParseSTS(s)
 	if err == nil {
-		if errs := Errors(ps); len(errs) > 0 {
+		if errs := txtrecord.Errors(ps); len(errs) > 0 {
 			t.Fatalf("txtrecord.ParseSTS(%q) accepts it, ParseRecord reports %v", s, errs)
 		}
 		if rec.ID != m.ID {
@@ -39,8 +39,8 @@ func modelAgrees(t *testing.T, s string) {
 		}
 		return
 	}
-	twelve := slices.ContainsFunc(ps, func(p Problem) bool { return p.Rule == "STS-TXT-12" })
-	if len(Errors(ps)) == 0 && strings.HasPrefix(s, "v=STSv1;") && !twelve {
+	twelve := slices.ContainsFunc(ps, func(p txtrecord.Problem) bool { return p.Rule == "STS-TXT-12" })
+	if len(txtrecord.Errors(ps)) == 0 && strings.HasPrefix(s, "v=STSv1;") && !twelve {
 		t.Fatalf("ParseRecord(%q) reports no error, txtrecord.ParseSTS: %v", s, err)
 	}
 }

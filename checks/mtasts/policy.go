@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 // Mode is the value of a policy's mode field (STS-POL-8).
@@ -56,7 +58,7 @@ const maxProblems = 100
 //
 // A body that is not text (NUL bytes, mostly control bytes or invalid
 // UTF-8, gzip, UTF-16) or is an HTML page yields one clear error and an empty Policy.
-func ParsePolicy(body []byte) (Policy, []Problem) {
+func ParsePolicy(body []byte) (Policy, []txtrecord.Problem) {
 	var pol Policy
 	var ps problems
 	if len(body) > MaxBodySize {
@@ -89,17 +91,17 @@ func ParsePolicy(body []byte) (Policy, []Problem) {
 	}
 	p.finish(&pol)
 
-	out := []Problem(ps)
+	out := []txtrecord.Problem(ps)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Line < out[j].Line })
 	if len(out) > maxProblems {
-		sev := SevWarn
+		sev := txtrecord.SevWarn
 		for _, x := range out[maxProblems-1:] {
-			if x.Severity == SevError {
-				sev = SevError
+			if x.Severity == txtrecord.SevError {
+				sev = txtrecord.SevError
 			}
 		}
 		more := len(out) - (maxProblems - 1)
-		out = append(out[:maxProblems-1:maxProblems-1], Problem{
+		out = append(out[:maxProblems-1:maxProblems-1], txtrecord.Problem{
 			Rule: "STS-POL-1", Severity: sev,
 			Message: fmt.Sprintf("%d more problems on later lines are not listed", more),
 		})

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 const (
@@ -19,7 +21,7 @@ const (
 func body(lines ...string) string { return strings.Join(lines, "\n") + "\n" }
 
 func TestParsePolicy(t *testing.T) {
-	const E, W = SevError, SevWarn
+	const E, W = txtrecord.SevError, txtrecord.SevWarn
 	const (
 		v  = "version: STSv1"
 		me = "mode: enforce"
@@ -67,7 +69,7 @@ func TestParsePolicy(t *testing.T) {
 			"STS-POL-13 extensions are kept", body(v, me, mx, ma, "x-note: hello w\u00f6rld", "ext.2_a: 1"), nil,
 			&Policy{
 				Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"},
-				Extensions: []Field{{"x-note", "hello w\u00f6rld"}, {"ext.2_a", "1"}},
+				Extensions: []Field{{Name: "x-note", Value: "hello w\u00f6rld"}, {Name: "ext.2_a", Value: "1"}},
 			},
 		},
 		{
@@ -81,7 +83,7 @@ func TestParsePolicy(t *testing.T) {
 		{
 			"STS-POL-1 comment at the end of a line", body(v, me, "mx: mail.example.com # primary", "max_age: 86400\t# one day", "x-a: 1 # kept"),
 			[]pk{{"STS-POL-1", 3, E}, {"STS-POL-1", 4, E}},
-			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}, Extensions: []Field{{"x-a", "1 # kept"}}},
+			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}, Extensions: []Field{{Name: "x-a", Value: "1 # kept"}}},
 		},
 		{"STS-POL-1 no colon", body(v, me, "mx mail.example.com", ma), []pk{{"STS-POL-1", 3, E}, {"STS-POL-6", 0, E}}, nil},
 		{"STS-POL-1 empty key", body(v, me, mx, ma, ": x"), []pk{{"STS-POL-1", 5, E}}, nil},
@@ -212,7 +214,7 @@ func TestParsePolicy(t *testing.T) {
 		{
 			"STS-POL-14 repeated extension, first wins", body(v, me, mx, ma, "x-a: 1", "x-a: 2"),
 			[]pk{{"STS-POL-14", 6, W}},
-			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}, Extensions: []Field{{"x-a", "1"}}},
+			&Policy{Version: "STSv1", Mode: ModeEnforce, MaxAge: 86400, MX: []string{"mail.example.com"}, Extensions: []Field{{Name: "x-a", Value: "1"}}},
 		},
 
 		// STS-POL-18: characters
@@ -249,7 +251,7 @@ func TestParsePolicy(t *testing.T) {
 			lines := bytes.Count([]byte(tc.body), []byte("\n")) + bytes.Count([]byte(tc.body), []byte("\r")) + 1
 			for _, x := range ps {
 				if !strings.HasPrefix(x.Rule, "STS-") || x.Message == "" || x.Line < 0 || x.Line > lines ||
-					(x.Severity != SevError && x.Severity != SevWarn) {
+					(x.Severity != txtrecord.SevError && x.Severity != txtrecord.SevWarn) {
 					t.Errorf("malformed problem %+v", x)
 				}
 			}
@@ -302,21 +304,10 @@ func TestParsePolicyProblemCap_STS_POL_19(t *testing.T) {
 		t.Fatalf("got %d problems, want %d", len(ps), maxProblems)
 	}
 	last := ps[len(ps)-1]
-	if last.Severity != SevError || !strings.Contains(last.Message, "more problems") {
+	if last.Severity != txtrecord.SevError || !strings.Contains(last.Message, "more problems") {
 		t.Errorf("last problem = %+v, want a count of the rest", last)
 	}
 	if ps[0].Rule != "STS-POL-19" {
 		t.Errorf("first problem = %+v, want the size error first", ps[0])
-	}
-}
-
-func TestErrors(t *testing.T) {
-	ps := []Problem{{Rule: "A", Severity: SevWarn}, {Rule: "B", Severity: SevError}, {Rule: "C", Severity: SevWarn}, {Rule: "D", Severity: SevError}}
-	got := Errors(ps)
-	if len(got) != 2 || got[0].Rule != "B" || got[1].Rule != "D" {
-		t.Errorf("Errors = %v", got)
-	}
-	if Errors(nil) != nil {
-		t.Errorf("Errors(nil) should be nil")
 	}
 }

@@ -35,8 +35,8 @@ type Record struct {
 }
 
 // Field is one name=value pair of a TXT record, or one extension line of a
-// policy. It converts to and from txtrecord.Field.
-type Field struct{ Name, Value string }
+// policy: the record model's (txtrecord), which the TLS-RPT parser shares.
+type Field = txtrecord.Field
 
 // ValidID reports whether id is a valid MTA-STS id: 1 to 32 ASCII letters or
 // digits (STS-TXT-9).
@@ -55,7 +55,7 @@ func ValidID(id string) bool { return txtrecord.ValidSTSID(id) }
 //
 // Parsing goes on after a problem where it can, so that Fields and ID hold
 // what a lenient reader would see.
-func ParseRecord(s string) (Record, []Problem) {
+func ParseRecord(s string) (Record, []txtrecord.Problem) {
 	rec := Record{Raw: s}
 	var ps problems
 	for i := 0; i < len(s); i++ {
@@ -99,14 +99,7 @@ func ParseRecord(s string) (Record, []Problem) {
 	}
 	switch {
 	case ids == 0:
-		hint := ""
-		for _, f := range rec.Fields {
-			if strings.EqualFold(f.Name, "id") {
-				hint = " (field names are case-sensitive: " + q(f.Name) + " is not \"id\")"
-				break
-			}
-		}
-		ps.err("STS-TXT-9", 0, "the record %s has no id field%s; add \"id=\" followed by 1 to 32 letters or digits", q(s), hint)
+		ps.err("STS-TXT-9", 0, "the record %s has no id field%s; add \"id=\" followed by 1 to 32 letters or digits", q(s), txtrecord.CaseHint(rec.Fields, "id"))
 	case ids > 1:
 		ps.warn("STS-TXT-12", 0, "the record has %d id fields; senders disagree on which one counts (mox takes the first, go-mtasts and pmsr the last): keep one", ids)
 	}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 func TestJoinTXT_STS_TXT_3(t *testing.T) {
@@ -82,7 +84,7 @@ type pk struct {
 	Sev  string
 }
 
-func keys(ps []Problem) []pk {
+func keys(ps []txtrecord.Problem) []pk {
 	out := make([]pk, 0, len(ps))
 	for _, p := range ps {
 		out = append(out, pk{p.Rule, p.Line, p.Severity})
@@ -96,7 +98,7 @@ func byKey(a, b pk) int {
 
 // sameProblems reports whether got has exactly the problems in want, in any
 // order.
-func sameProblems(got []Problem, want []pk) bool {
+func sameProblems(got []txtrecord.Problem, want []pk) bool {
 	g, w := keys(got), slices.Clone(want)
 	slices.SortFunc(g, byKey)
 	slices.SortFunc(w, byKey)
@@ -104,7 +106,7 @@ func sameProblems(got []Problem, want []pk) bool {
 }
 
 func TestParseRecord(t *testing.T) {
-	const E, W = SevError, SevWarn
+	const E, W = txtrecord.SevError, txtrecord.SevWarn
 	for _, tc := range []struct {
 		name   string
 		rec    string
@@ -174,7 +176,7 @@ func TestParseRecordFields_STS_TXT_8(t *testing.T) {
 	if len(ps) != 0 {
 		t.Fatalf("problems: %v", ps)
 	}
-	want := []Field{{"v", "STSv1"}, {"id", "abc"}, {"ext", "1"}}
+	want := []Field{{Name: "v", Value: "STSv1"}, {Name: "id", Value: "abc"}, {Name: "ext", Value: "1"}}
 	if !slices.Equal(rec.Fields, want) {
 		t.Errorf("Fields = %v, want %v", rec.Fields, want)
 	}

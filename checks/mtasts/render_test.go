@@ -5,13 +5,15 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 func TestRenderCanonical(t *testing.T) {
 	p := Policy{
 		Version: "STSv1", Mode: ModeEnforce, MaxAge: 604800,
 		MX:         []string{"mx1.example.com", "*.example.net"},
-		Extensions: []Field{{"x-note", "hello there"}, {"ext.2", "1"}},
+		Extensions: []Field{{Name: "x-note", Value: "hello there"}, {Name: "ext.2", Value: "1"}},
 	}
 	got, err := Render(p)
 	if err != nil {
@@ -45,14 +47,14 @@ func TestRenderRejectsInvalid(t *testing.T) {
 		{"STS-POL-16 bad wildcard", func(p *Policy) { p.MX = append(p.MX, "mail*.example.com") }},
 		{"STS-POL-11 list in one pattern", func(p *Policy) { p.MX = []string{"a.example, b.example"} }},
 		{"STS-POL-10 trailing dot", func(p *Policy) { p.MX = []string{"mail.example.com."} }},
-		{"STS-POL-13 malformed extension key", func(p *Policy) { p.Extensions = []Field{{"x y", "1"}} }},
-		{"STS-POL-13 extension key is a policy key", func(p *Policy) { p.Extensions = []Field{{"Mode", "testing"}} }},
-		{"STS-POL-13 empty extension value", func(p *Policy) { p.Extensions = []Field{{"x", ""}} }},
-		{"STS-POL-13 extension value with edge space", func(p *Policy) { p.Extensions = []Field{{"x", "a "}} }},
-		{"STS-POL-13 extension value with newline", func(p *Policy) { p.Extensions = []Field{{"x", "a\r\nmode: none"}} }},
-		{"STS-POL-13 non-ASCII extension value", func(p *Policy) { p.Extensions = []Field{{"x", "caf\u00e9"}} }},
-		{"STS-POL-4 extension value with colon", func(p *Policy) { p.Extensions = []Field{{"x", "https://example.com"}} }},
-		{"STS-POL-14 repeated extension", func(p *Policy) { p.Extensions = []Field{{"x", "1"}, {"x", "2"}} }},
+		{"STS-POL-13 malformed extension key", func(p *Policy) { p.Extensions = []Field{{Name: "x y", Value: "1"}} }},
+		{"STS-POL-13 extension key is a policy key", func(p *Policy) { p.Extensions = []Field{{Name: "Mode", Value: "testing"}} }},
+		{"STS-POL-13 empty extension value", func(p *Policy) { p.Extensions = []Field{{Name: "x", Value: ""}} }},
+		{"STS-POL-13 extension value with edge space", func(p *Policy) { p.Extensions = []Field{{Name: "x", Value: "a "}} }},
+		{"STS-POL-13 extension value with newline", func(p *Policy) { p.Extensions = []Field{{Name: "x", Value: "a\r\nmode: none"}} }},
+		{"STS-POL-13 non-ASCII extension value", func(p *Policy) { p.Extensions = []Field{{Name: "x", Value: "caf\u00e9"}} }},
+		{"STS-POL-4 extension value with colon", func(p *Policy) { p.Extensions = []Field{{Name: "x", Value: "https://example.com"}} }},
+		{"STS-POL-14 repeated extension", func(p *Policy) { p.Extensions = []Field{{Name: "x", Value: "1"}, {Name: "x", Value: "2"}} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := ok
@@ -127,7 +129,7 @@ func TestRenderMaxAgeZero_STS_POL_9(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, ps := ParsePolicy(b)
-	if !sameProblems(ps, []pk{{"STS-POL-9", 3, SevWarn}}) {
+	if !sameProblems(ps, []pk{{"STS-POL-9", 3, txtrecord.SevWarn}}) {
 		t.Errorf("problems = %v", ps)
 	}
 }
@@ -156,7 +158,7 @@ func randPolicy(r *rand.Rand) Policy {
 			continue
 		}
 		seen[name] = true
-		p.Extensions = append(p.Extensions, Field{name, randExtValue(r)})
+		p.Extensions = append(p.Extensions, Field{Name: name, Value: randExtValue(r)})
 	}
 	return p
 }

@@ -39,7 +39,7 @@
 //     exactly one does (RPT-REC-7); near misses are returned apart so that
 //     they can be reported rather than silently ignored;
 //  3. parses the one record with ParseRecord, which returns the report
-//     destinations (Record.RUA) and every Problem found;
+//     destinations (Record.RUA) and every problem found (txtrecord.Problem);
 //  4. picks findings with SchemeProblems (a destination that is not
 //     mailto: or https:, RPT-REC-4) and MultipleRUA (more than one
 //     destination, RPT-REC-5: Microsoft sends reports only to the first,

@@ -19,7 +19,7 @@ func modelAgrees(t *testing.T, s string) {
 	rec, ps := ParseRecord(s)
 	m, err := txtrecord.ParseTLSRPT(s)
 	if err == nil {
-		for _, p := range Errors(ps) {
+		for _, p := range txtrecord.Errors(ps) {
 			if p.Rule != "RPT-REC-4" && !strings.Contains(p.Message, "more problems") {
 				t.Fatalf("txtrecord.ParseTLSRPT(%q) accepts it, ParseRecord reports %v", s, p)
 			}
@@ -29,8 +29,8 @@ func modelAgrees(t *testing.T, s string) {
 		}
 		return
 	}
-	six := slices.ContainsFunc(ps, func(p Problem) bool { return p.Rule == "RPT-REC-6" })
-	if len(Errors(ps)) == 0 && strings.HasPrefix(s, rptPrefix) && !six {
+	six := slices.ContainsFunc(ps, func(p txtrecord.Problem) bool { return p.Rule == "RPT-REC-6" })
+	if len(txtrecord.Errors(ps)) == 0 && strings.HasPrefix(s, rptPrefix) && !six {
 		t.Fatalf("ParseRecord(%q) reports no error, txtrecord.ParseTLSRPT: %v", s, err)
 	}
 }
@@ -47,7 +47,7 @@ func TestModelAgrees_RPT_REC_2(t *testing.T) {
 			t.Errorf("Render(%q) = %q, model %q", rua, s, want)
 		}
 		rec, ps := ParseRecord(s)
-		if len(Errors(ps)) > 0 || !slices.Equal(rec.RUA, rua) {
+		if len(txtrecord.Errors(ps)) > 0 || !slices.Equal(rec.RUA, rua) {
 			t.Errorf("ParseRecord(%q) = %q, %v", s, rec.RUA, ps)
 		}
 	}
@@ -88,7 +88,7 @@ func TestParseRUA_RPT_REC_3_4(t *testing.T) {
 	} {
 		rua, ps := ParseRUA(tc.in)
 		var rules []string
-		for _, p := range Errors(ps) {
+		for _, p := range txtrecord.Errors(ps) {
 			rules = append(rules, p.Rule)
 		}
 		if !slices.Equal(rua, tc.rua) || !slices.Equal(rules, tc.rules) {

@@ -53,8 +53,9 @@ type Record struct {
 	Fields []Field
 }
 
-// Field is one name=value pair of a record.
-type Field struct{ Name, Value string }
+// Field is one name=value pair of a record: the record model's
+// (txtrecord), which the MTA-STS parser shares.
+type Field = txtrecord.Field
 
 // MultipleRUA reports whether r has more than one report destination
 // (RPT-REC-5). Microsoft sends reports only to the first one (OPS-3).
@@ -77,7 +78,7 @@ func MultipleRUA(r Record) bool { return len(r.RUA) > 1 }
 //
 // Parsing goes on after a problem where it can, so that RUA and Fields hold
 // what a lenient reader would see.
-func ParseRecord(s string) (Record, []Problem) {
+func ParseRecord(s string) (Record, []txtrecord.Problem) {
 	rec := Record{Raw: s}
 	var ps problems
 	if i := strings.IndexFunc(s, func(r rune) bool { return r >= 0x7f || r < 0x20 && r != '\t' }); i >= 0 {
@@ -109,14 +110,7 @@ func ParseRecord(s string) (Record, []Problem) {
 
 	switch {
 	case ruaFields == 0:
-		hint := ""
-		for _, f := range rec.Fields {
-			if strings.EqualFold(f.Name, "rua") {
-				hint = " (field names are case-sensitive: " + q(f.Name) + " is not \"rua\")"
-				break
-			}
-		}
-		ps.err("RPT-REC-3", "the record %s has no rua field%s; add \"rua=mailto:\" followed by the address that should receive reports", q(s), hint)
+		ps.err("RPT-REC-3", "the record %s has no rua field%s; add \"rua=mailto:\" followed by the address that should receive reports", q(s), txtrecord.CaseHint(rec.Fields, "rua"))
 	case MultipleRUA(rec):
 		detail := ""
 		if ruaFields > 1 {
@@ -201,7 +195,7 @@ func parseFields(rec *Record, segs []string, ps *problems) (ruaFields int) {
 // order, including those with problems (RPT-REC-3/4). A ';' in value is part
 // of a URI, where it must be percent-encoded, never a field separator: the
 // value cannot smuggle a field into the record built from it.
-func ParseRUA(value string) ([]string, []Problem) {
+func ParseRUA(value string) ([]string, []txtrecord.Problem) {
 	var rec Record
 	var ps problems
 	parseRUA(&rec, value, &ps)
@@ -256,7 +250,7 @@ func Render(rua []string) (string, error) {
 			return "", errors.New("empty rua URI (RPT-REC-3)")
 		}
 		for _, p := range uriProblems(u) {
-			if p.Severity == SevError {
+			if p.Severity == txtrecord.SevError {
 				return "", fmt.Errorf("%s: %s", p.Rule, p.Message)
 			}
 		}
@@ -269,22 +263,22 @@ var schemeRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
 
 // uriProblems returns what is wrong with one rua URI (RPT-REC-3/4). u is
 // non-empty and has no surrounding whitespace.
-func uriProblems(u string) []Problem {
-	var ps []Problem
-	add := func(sev string, scheme bool, rule, format string, args ...any) []Problem {
-		return append(ps, Problem{Rule: rule, Severity: sev, Message: fmt.Sprintf(format, args...), Scheme: scheme})
+func uriProblems(u string) []txtrecord.Problem {
+	var ps []txtrecord.Problem
+	add := func(sev string, scheme bool, rule, format string, args ...any) []txtrecord.Problem {
+		return append(ps, txtrecord.Problem{Rule: rule, Severity: sev, Message: fmt.Sprintf(format, args...), Scheme: scheme})
 	}
 	if strings.ContainsAny(u, " \t") {
-		return add(SevError, false, "RPT-REC-3", "%s contains whitespace; separate URIs with ','", q(u))
+		return add(txtrecord.SevError, false, "RPT-REC-3", "%s contains whitespace; separate URIs with ','", q(u))
 	}
 	for i := 0; i < len(u); i++ {
 		c := u[i]
 		switch {
 		case c == ',' || c == ';':
 			// Only Render sees these: ParseRecord splits at them.
-			return add(SevError, false, "RPT-REC-4", "%s contains %q, which must be percent-encoded as %%%02X", q(u), c, c)
+			return add(txtrecord.SevError, false, "RPT-REC-4", "%s contains %q, which must be percent-encoded as %%%02X", q(u), c, c)
 		case c < 0x21 || c >= 0x7f || strings.IndexByte(`"<>\^{|}`+"`", c) >= 0:
-			return add(SevError, false, "RPT-REC-4", "%s contains %s, which is not allowed in a URI", q(u), q(u[i:i+1]))
+			return add(txtrecord.SevError, false, "RPT-REC-4", "%s contains %s, which is not allowed in a URI", q(u), q(u[i:i+1]))
 		}
 	}
 
@@ -292,23 +286,23 @@ func uriProblems(u string) []Problem {
 	if !found || !schemeRE.MatchString(scheme) {
 		switch {
 		case strings.Contains(u, "@"):
-			return add(SevError, true, "RPT-REC-4", "%s has no scheme; a mail destination must be written %s", q(u), q("mailto:"+u))
+			return add(txtrecord.SevError, true, "RPT-REC-4", "%s has no scheme; a mail destination must be written %s", q(u), q("mailto:"+u))
 		case strings.Contains(u, "."):
-			return add(SevError, true, "RPT-REC-4", "%s has no scheme; an HTTPS destination must be written %s", q(u), q("https://"+strings.TrimPrefix(u, "//")))
+			return add(txtrecord.SevError, true, "RPT-REC-4", "%s has no scheme; an HTTPS destination must be written %s", q(u), q("https://"+strings.TrimPrefix(u, "//")))
 		default:
-			return add(SevError, true, "RPT-REC-4", "%s is not a URI; write a mailto: or https: URI", q(u))
+			return add(txtrecord.SevError, true, "RPT-REC-4", "%s is not a URI; write a mailto: or https: URI", q(u))
 		}
 	}
 	lower := strings.ToLower(scheme)
 	switch lower {
 	case "mailto", "https":
 		if scheme != lower {
-			ps = add(SevWarn, true, "RPT-REC-4", "%s writes the scheme %s in upper case; write %s, which every reporter recognises", q(u), q(scheme+":"), q(lower+":"))
+			ps = add(txtrecord.SevWarn, true, "RPT-REC-4", "%s writes the scheme %s in upper case; write %s, which every reporter recognises", q(u), q(scheme+":"), q(lower+":"))
 		}
 	case "http":
-		return add(SevError, true, "RPT-REC-4", "%s uses http:, which TLS-RPT does not allow; only mailto: and https: are defined: write %s", q(u), q("https:"+rest))
+		return add(txtrecord.SevError, true, "RPT-REC-4", "%s uses http:, which TLS-RPT does not allow; only mailto: and https: are defined: write %s", q(u), q("https:"+rest))
 	default:
-		return add(SevError, true, "RPT-REC-4", "%s uses the scheme %s; only mailto: and https: are defined", q(u), q(scheme+":"))
+		return add(txtrecord.SevError, true, "RPT-REC-4", "%s uses the scheme %s; only mailto: and https: are defined", q(u), q(scheme+":"))
 	}
 
 	if i := strings.IndexByte(u, '!'); i >= 0 {
@@ -316,19 +310,19 @@ func uriProblems(u string) []Problem {
 		if dmarcSizeRE.MatchString(u[i:]) {
 			hint = " (TLS-RPT has no DMARC-style size limit such as \"!10m\": drop it)"
 		}
-		return add(SevError, false, "RPT-REC-4", "%s contains '!', which must be percent-encoded as %%21%s", q(u), hint)
+		return add(txtrecord.SevError, false, "RPT-REC-4", "%s contains '!', which must be percent-encoded as %%21%s", q(u), hint)
 	}
 	if msg := pctProblem(rest); msg != "" {
-		return add(SevError, false, "RPT-REC-4", "%s %s", q(u), msg)
+		return add(txtrecord.SevError, false, "RPT-REC-4", "%s %s", q(u), msg)
 	}
 	if lower == "mailto" {
 		if msg := mailtoProblem(rest); msg != "" {
-			return add(SevError, false, "RPT-REC-4", "%s %s", q(u), msg)
+			return add(txtrecord.SevError, false, "RPT-REC-4", "%s %s", q(u), msg)
 		}
 		return ps
 	}
 	if msg := httpsProblem(u); msg != "" {
-		return add(SevError, false, "RPT-REC-4", "%s %s", q(u), msg)
+		return add(txtrecord.SevError, false, "RPT-REC-4", "%s %s", q(u), msg)
 	}
 	return ps
 }

@@ -5,11 +5,13 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 // summary renders problems as "RULE/severity" in order, for exact
 // comparison.
-func summary(ps []Problem) []string {
+func summary(ps []txtrecord.Problem) []string {
 	out := make([]string, len(ps))
 	for i, p := range ps {
 		out[i] = p.Rule + "/" + p.Severity
@@ -339,7 +341,7 @@ func TestParseRecord(t *testing.T) {
 			if got := len(SchemeProblems(ps)); got != c.scheme {
 				t.Errorf("%d scheme problems, want %d\n%v", got, c.scheme, ps)
 			}
-			if c.msg != "" && !slices.ContainsFunc(ps, func(p Problem) bool { return strings.Contains(p.Message, c.msg) }) {
+			if c.msg != "" && !slices.ContainsFunc(ps, func(p txtrecord.Problem) bool { return strings.Contains(p.Message, c.msg) }) {
 				t.Errorf("no message contains %q\n%v", c.msg, ps)
 			}
 			checkMessages(t, ps)
@@ -348,7 +350,7 @@ func TestParseRecord(t *testing.T) {
 }
 
 // checkMessages: every message is one printable line naming what is wrong.
-func checkMessages(t *testing.T, ps []Problem) {
+func checkMessages(t *testing.T, ps []txtrecord.Problem) {
 	t.Helper()
 	for _, p := range ps {
 		if p.Message == "" || !utf8.ValidString(p.Message) || strings.ContainsAny(p.Message, "\x00\r\n\t") {
@@ -366,7 +368,7 @@ func TestParseRecordFields(t *testing.T) {
 	if len(ps) != 1 || ps[0].Rule != "RPT-REC-5" {
 		t.Fatalf("problems = %v, want one RPT-REC-5", ps)
 	}
-	want := []Field{{"v", "TLSRPTv1"}, {"rua", "mailto:a@b.c"}, {"ext", "1"}, {"rua", "https://r.example/x"}}
+	want := []Field{{Name: "v", Value: "TLSRPTv1"}, {Name: "rua", Value: "mailto:a@b.c"}, {Name: "ext", Value: "1"}, {Name: "rua", Value: "https://r.example/x"}}
 	if !slices.Equal(rec.Fields, want) {
 		t.Errorf("Fields = %q, want %q", rec.Fields, want)
 	}
@@ -410,7 +412,7 @@ func TestParseRecordLarge(t *testing.T) {
 		t.Fatalf("%d problems, want %d (capped plus a summary)", len(ps), maxProblems+1)
 	}
 	last := ps[len(ps)-1]
-	if last.Rule != "RPT-REC-4" || last.Severity != SevError || !strings.Contains(last.Message, "more problems") {
+	if last.Rule != "RPT-REC-4" || last.Severity != txtrecord.SevError || !strings.Contains(last.Message, "more problems") {
 		t.Errorf("summary problem = %v", last)
 	}
 	// Every bad URI is a scheme problem, the summary included; the
@@ -492,7 +494,7 @@ func FuzzParseRecord(f *testing.F) {
 			t.Fatalf("%d problems, more than the cap", len(ps))
 		}
 		for _, p := range ps {
-			if !strings.HasPrefix(p.Rule, "RPT-REC-") || (p.Severity != SevError && p.Severity != SevWarn) {
+			if !strings.HasPrefix(p.Rule, "RPT-REC-") || (p.Severity != txtrecord.SevError && p.Severity != txtrecord.SevWarn) {
 				t.Fatalf("bad problem %v", p)
 			}
 		}
@@ -505,7 +507,7 @@ func FuzzParseRecord(f *testing.F) {
 		if len(rpt)+len(near)+len(foreign) != 1 {
 			t.Fatalf("SelectRecords split one record into %d/%d/%d", len(rpt), len(near), len(foreign))
 		}
-		if len(Errors(ps)) > 0 {
+		if len(txtrecord.Errors(ps)) > 0 {
 			return
 		}
 		// An error-free record is selected (RPT-REC-7) and has a destination
@@ -523,7 +525,7 @@ func FuzzParseRecord(f *testing.F) {
 			t.Fatalf("Render(%q) of error-free record %q: %v", rec.RUA, s, err)
 		}
 		rec2, ps2 := ParseRecord(out)
-		if errs := Errors(ps2); len(errs) > 0 {
+		if errs := txtrecord.Errors(ps2); len(errs) > 0 {
 			t.Fatalf("Render output %q has errors %v", out, errs)
 		}
 		if !slices.Equal(rec2.RUA, rec.RUA) {

@@ -16,6 +16,18 @@ import (
 // policy).
 type Field struct{ Name, Value string }
 
+// CaseHint is what a message about a missing field adds when a field of
+// fs has the name only in another case: ` (field names are case-sensitive:
+// "RUA" is not "rua")`; "" when none has.
+func CaseHint(fs []Field, name string) string {
+	for _, f := range fs {
+		if strings.EqualFold(f.Name, name) {
+			return " (field names are case-sensitive: " + Quote(f.Name) + " is not " + strconv.Quote(name) + ")"
+		}
+	}
+	return ""
+}
+
 // MaxQuoted is how many characters of offending text a message shows.
 const MaxQuoted = 60
 

@@ -12,9 +12,15 @@ const (
 	SevWarn = "warn"
 )
 
-// Problem is one thing wrong with a record or policy, with the rule it
-// breaks. Problem values are comparable, so callers may look them up with
-// slices.Contains.
+// Problem is one thing wrong with a record or policy, as the parsers of
+// checks/mtasts (the _mta-sts record, the policy file) and checks/tlsrpt
+// (the _smtp._tls record) report it: the rule it breaks (Rule), the 1-based
+// policy line (Line, 0 for TXT records and whole-body problems), its
+// Severity (SevError or SevWarn) and one user-facing sentence naming the
+// offending text (Message). This package is its one home: both parsers
+// return it as it is. Problem values are comparable, so callers may look
+// them up with slices.Contains (as tlsrpt.SchemeProblems results are meant
+// to be).
 type Problem struct {
 	Rule     string `json:"rule"`           // e.g. "STS-POL-3", "RPT-REC-4"
 	Line     int    `json:"line,omitempty"` // 1-based policy line; 0 for TXT records / whole-body problems

@@ -284,6 +284,17 @@ func TestProblem(t *testing.T) {
 	}
 }
 
+func TestErrors(t *testing.T) {
+	ps := []Problem{{Rule: "A", Severity: SevWarn}, {Rule: "B", Severity: SevError}, {Rule: "C", Severity: SevWarn}, {Rule: "D", Severity: SevError}}
+	got := Errors(ps)
+	if len(got) != 2 || got[0].Rule != "B" || got[1].Rule != "D" {
+		t.Errorf("Errors = %v", got)
+	}
+	if Errors(nil) != nil {
+		t.Errorf("Errors(nil) should be nil")
+	}
+}
+
 func TestSplitLead(t *testing.T) {
 	for _, c := range []struct {
 		rest   string
@@ -301,5 +312,15 @@ func TestSplitLead(t *testing.T) {
 		if lead != c.lead || !slices.Equal(fields, c.fields) || issue != c.issue {
 			t.Errorf("SplitLead(%q) = %q, %q, %d; want %q, %q, %d", c.rest, lead, fields, issue, c.lead, c.fields, c.issue)
 		}
+	}
+}
+
+func TestCaseHint(t *testing.T) {
+	fs := []Field{{Name: "v", Value: "STSv1"}, {Name: "ID", Value: "1"}}
+	if got, want := CaseHint(fs, "id"), ` (field names are case-sensitive: "ID" is not "id")`; got != want {
+		t.Errorf("CaseHint(id) = %q, want %q", got, want)
+	}
+	if got := CaseHint(fs, "rua"); got != "" {
+		t.Errorf("CaseHint(rua) = %q, want none", got)
 	}
 }
