@@ -39,7 +39,7 @@ func (e *Engine) Apply(ctx context.Context, req Request, confirmed *Plan, obs Ob
 	if err != nil {
 		return nil, err
 	}
-	txn, err := e.journal.Begin(domain, e.command, e.now())
+	txn, err := e.cfg.Journal.Begin(domain, e.cfg.Command, e.now())
 	if err != nil {
 		return nil, err
 	}
@@ -441,7 +441,7 @@ func (r *run) gate(ctx context.Context, s *Step) (*GateResult, error) {
 		case handled:
 			g = mg
 		case gate == GateServed:
-			g = e.served.Check(ctx, p.Domain, []byte(p.Target.Text))
+			g = e.cfg.Served.Check(ctx, p.Domain, []byte(p.Target.Text))
 			if g.Open {
 				r.servedOK = true
 				if err := r.ledgerServed(); err != nil {
@@ -463,7 +463,7 @@ func (r *run) gate(ctx context.Context, s *Step) (*GateResult, error) {
 					}
 				}
 			}
-			g = e.published.Check(ctx, p.Zone, s.Name, func(t dnsprovider.TXTSet) bool {
+			g = e.cfg.Published.Check(ctx, p.Zone, s.Name, func(t dnsprovider.TXTSet) bool {
 				ours := t.Ours(kind)
 				if want == "" {
 					return len(ours) == 0
@@ -505,7 +505,7 @@ func (r *run) gate(ctx context.Context, s *Step) (*GateResult, error) {
 		}
 		next := g.NextAt
 		if next == nil {
-			n := e.now().Add(e.pollEvery)
+			n := e.now().Add(e.cfg.Poll)
 			next = &n
 			g.NextAt = next
 		}
@@ -521,7 +521,7 @@ func (r *run) gate(ctx context.Context, s *Step) (*GateResult, error) {
 		select {
 		case <-ctx.Done():
 			return &g, ctx.Err()
-		case <-r.e.clk.After(until.Sub(e.now())):
+		case <-r.e.cfg.Clock.After(until.Sub(e.now())):
 		}
 	}
 }
@@ -572,7 +572,7 @@ func (r *run) published(want string) error {
 	} else {
 		j.LedgerAdd(ledgerEntry(&t, now))
 	}
-	setSoak(j, r.e.ladder, &t)
+	setSoak(j, r.e.cfg.Ladder, &t)
 	return r.record(journal.Entry{Step: "published", Kind: StepGate.Journal(), Name: txtrecord.STSName(p.Domain), After: want, PolicyID: t.ID, MaxAge: t.MaxAge, Changed: true}, journal.Done)
 }
 

@@ -37,16 +37,16 @@ func (s *sameServed) Check(ctx context.Context, domain string, want []byte) Gate
 // stays as it is costs the engine's work only, not a thousand TLS
 // handshakes.
 func (h *harness) sameWorld() (restore func()) {
-	check, served := h.e.check, h.e.served
+	check, served := h.e.cfg.Check, h.e.cfg.Served
 	var first *checks.Report
-	h.e.check = func(ctx context.Context, d string) *checks.Report {
+	h.e.cfg.Check = func(ctx context.Context, d string) *checks.Report {
 		if first == nil {
 			first = check(ctx, d)
 		}
 		return first
 	}
-	h.e.served = &sameServed{ServedGate: h.e.served}
-	return func() { h.e.check, h.e.served = check, served }
+	h.e.cfg.Served = &sameServed{ServedGate: h.e.cfg.Served}
+	return func() { h.e.cfg.Check, h.e.cfg.Served = check, served }
 }
 
 // fileStore is the harness's journal store (hopts{file: true}).
@@ -283,8 +283,8 @@ func (closedPublished) Check(ctx context.Context, zone, name string, want func(d
 func TestStuckRunsDoNotGrowTheJournal(t *testing.T) {
 	t.Run("published gate", func(t *testing.T) {
 		h := newHarness(t, hopts{})
-		published := h.e.published
-		h.e.published = closedPublished{}
+		published := h.e.cfg.Published
+		h.e.cfg.Published = closedPublished{}
 		out, _ := h.apply(Request{Workflow: Rollout, RUA: "mailto:r@example.test"}, ApplyOptions{})
 		if out.Status != StatusPending || out.Gate.Kind != GatePublished {
 			t.Fatalf("rollout: %+v", out)
@@ -313,7 +313,7 @@ func TestStuckRunsDoNotGrowTheJournal(t *testing.T) {
 			t.Errorf("%d entries stand for the 51 re-runs, want each of their steps: %+v", folded, j.Entries)
 		}
 		restore()
-		h.e.published = published
+		h.e.cfg.Published = published
 		if out, _ = h.apply(Request{Workflow: Rollout, RUA: "mailto:r@example.test"}, ApplyOptions{}); out.Status != StatusDone || out.Policy.ID != j.Intent.Target.ID {
 			t.Fatalf("rollout once published: %+v", out)
 		}

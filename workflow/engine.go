@@ -83,21 +83,9 @@ type Config struct {
 // Observer. It is safe to use one Engine for several domains one after
 // the other; the journal lock keeps two runs on the same domain apart.
 type Engine struct {
-	provider   dnsprovider.Provider
-	publisher  Publisher
-	journal    Journal
-	clk        Clock
-	ladder     Ladder
-	zoneName   string
-	findZone   func(ctx context.Context, domain string) (string, error)
-	check      func(ctx context.Context, domain string) *checks.Report
-	served     ServedGate
-	published  PublishedChecker
-	evidenceFn EvidenceFunc
-	ttl        time.Duration
-	pollEvery  time.Duration
-	command    string
-	probeMX    func(ctx context.Context, host string) checks.LiveMX
+	// cfg is the Config New completed: every part there, the clock and
+	// the poll interval defaulted, the ladder a copy of the caller's.
+	cfg Config
 }
 
 // New checks c and returns its Engine: every part the workflows use must
@@ -136,33 +124,28 @@ func New(c Config) (*Engine, error) {
 	if c.Poll == 0 {
 		c.Poll = DefaultPoll
 	}
-	return &Engine{
-		provider: c.Provider, publisher: c.Publisher, journal: c.Journal, clk: c.Clock, ladder: c.Ladder.Clone(),
-		zoneName: c.Zone, findZone: c.FindZone, check: c.Check, served: c.Served, published: c.Published,
-		evidenceFn: c.Evidence, ttl: c.TTL, pollEvery: c.Poll, command: c.Command, probeMX: c.ProbeMX,
-	}, nil
+	c.Ladder = c.Ladder.Clone()
+	return &Engine{cfg: c}, nil
 }
 
 // Config returns the engine's configuration, as New completed it; a
 // changed copy makes another engine with New.
 func (e *Engine) Config() Config {
-	return Config{
-		Provider: e.provider, Publisher: e.publisher, Journal: e.journal, Clock: e.clk, Ladder: e.ladder.Clone(),
-		Zone: e.zoneName, FindZone: e.findZone, Check: e.check, Served: e.served, Published: e.published,
-		Evidence: e.evidenceFn, TTL: e.ttl, Poll: e.pollEvery, Command: e.command, ProbeMX: e.probeMX,
-	}
+	c := e.cfg
+	c.Ladder = c.Ladder.Clone()
+	return c
 }
 
 // Ladder is the engine's ladder (a copy).
-func (e *Engine) Ladder() Ladder { return e.ladder.Clone() }
+func (e *Engine) Ladder() Ladder { return e.cfg.Ladder.Clone() }
 
 // Check runs the live checks the engine plans from.
 func (e *Engine) Check(ctx context.Context, domain string) *checks.Report {
-	return e.check(ctx, domain)
+	return e.cfg.Check(ctx, domain)
 }
 
 // Now is the time on the engine's clock.
-func (e *Engine) Now() time.Time { return e.clk.Now() }
+func (e *Engine) Now() time.Time { return e.cfg.Clock.Now() }
 
 // Request is what the operator asked for.
 type Request struct {
@@ -200,7 +183,7 @@ type Request struct {
 // ErrUsage marks a request that cannot be planned as asked (exit 2).
 var ErrUsage = errors.New("usage")
 
-func (e *Engine) now() time.Time { return e.clk.Now() }
+func (e *Engine) now() time.Time { return e.cfg.Clock.Now() }
 
 // live is what the engine reads of a domain before planning: the check's
 // typed observations (checks.Live) and what follows from them.
@@ -253,7 +236,7 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*Plan, error) {
 // peek reads the journal of domain without locking: an empty one when
 // the domain has none.
 func (e *Engine) peek(domain string) (*journal.Journal, error) {
-	j, err := e.journal.Peek(domain)
+	j, err := e.cfg.Journal.Peek(domain)
 	if err != nil || j != nil {
 		return j, err
 	}
@@ -269,14 +252,14 @@ func intentOf(j *journal.Journal) *journal.Intent {
 }
 
 func (e *Engine) plan(ctx context.Context, req Request, domain string, j *journal.Journal) (*Plan, error) {
-	if len(e.ladder) == 0 {
+	if len(e.cfg.Ladder) == 0 {
 		return nil, errors.New("workflow: the engine has no ladder")
 	}
 	zone, err := e.zone(ctx, domain)
 	if err != nil {
 		return nil, err
 	}
-	rep := e.check(ctx, domain)
+	rep := e.cfg.Check(ctx, domain)
 	if rep == nil {
 		return nil, fmt.Errorf("reading the live state of %s: the check returned nothing", domain)
 	}
@@ -291,7 +274,7 @@ func (e *Engine) plan(ctx context.Context, req Request, domain string, j *journa
 	p := &Plan{Domain: domain, Zone: zone, Workflow: req.Workflow, Stage: e.stage(lv, j), Current: lv.policy, Rung: -1, PlannedAt: e.now(), Live: rep}
 	if req.Workflow == Rollout || req.preview {
 		// Said when the ladder is chosen, not on every promote.
-		p.Warnings = append(p.Warnings, e.ladder.Warnings()...)
+		p.Warnings = append(p.Warnings, e.cfg.Ladder.Warnings()...)
 	}
 
 	// Someone changed the served policy behind our back: nothing may go on
@@ -315,7 +298,7 @@ func (e *Engine) plan(ctx context.Context, req Request, domain string, j *journa
 		}
 		t := &Policy{Text: in.Target.Text, ID: in.Target.ID, Mode: in.Target.Mode, MaxAge: in.Target.MaxAge, MX: in.Target.MX}
 		p.Target = t
-		p.Rung = rungIndex(e.ladder, t.Mode, t.MaxAge)
+		p.Rung = rungIndex(e.cfg.Ladder, t.Mode, t.MaxAge)
 		p.Reason = "finishing the change an earlier run started"
 		e.recipe(ctx, p, lv, txtrecord.SplitRUA(in.RUA))
 		return p, nil
@@ -339,13 +322,13 @@ func (e *Engine) plan(ctx context.Context, req Request, domain string, j *journa
 }
 
 func (e *Engine) zone(ctx context.Context, domain string) (string, error) {
-	if e.zoneName != "" {
-		return dnsprovider.Fqdn(e.zoneName), nil
+	if e.cfg.Zone != "" {
+		return dnsprovider.Fqdn(e.cfg.Zone), nil
 	}
-	if e.findZone == nil {
+	if e.cfg.FindZone == nil {
 		return "", errors.New("workflow: no zone and no way to find it")
 	}
-	z, err := e.findZone(ctx, domain)
+	z, err := e.cfg.FindZone(ctx, domain)
 	if err != nil {
 		return "", fmt.Errorf("finding the DNS zone of %s: %w", domain, err)
 	}
@@ -425,7 +408,7 @@ func (e *Engine) recipe(ctx context.Context, p *Plan, lv *live, rua []string) {
 		before = lv.policy.Text
 	}
 	p.Steps = append(p.Steps,
-		Step{Kind: StepPublishPolicy, Summary: fmt.Sprintf("publish the %s policy (max_age %d) through %s", t.Mode, t.MaxAge, e.publisher.Spec()), Name: host, Before: before, After: t.Text, Done: before == t.Text},
+		Step{Kind: StepPublishPolicy, Summary: fmt.Sprintf("publish the %s policy (max_age %d) through %s", t.Mode, t.MaxAge, e.cfg.Publisher.Spec()), Name: host, Before: before, After: t.Text, Done: before == t.Text},
 		Step{Kind: StepGate, Gate: GateServed, Summary: "wait until every address of " + txtrecord.PolicyHost(p.Domain) + " serves exactly the new policy", Name: host},
 	)
 	if len(rua) > 0 {
@@ -495,7 +478,7 @@ func (e *Engine) planRollout(ctx context.Context, p *Plan, lv *live, j *journal.
 			return &InputError{Code: CodeRUA, Msg: fmt.Sprintf("the TLS-RPT destination %q: %s", req.RUA, describeProblems(errs))}
 		}
 	}
-	first := e.ladder[0]
+	first := e.cfg.Ladder[0]
 	t, err := e.render(first.Mode, int64(first.MaxAge/time.Second), mx, lv)
 	if err != nil {
 		return err
@@ -526,16 +509,16 @@ func (e *Engine) planPromote(ctx context.Context, p *Plan, lv *live, j *journal.
 		return nil
 	}
 	cur := lv.policy
-	next, ok := nextRung(e.ladder, cur.Mode, cur.MaxAge)
+	next, ok := nextRung(e.cfg.Ladder, cur.Mode, cur.MaxAge)
 	if !ok {
 		p.Nothing = true
 		p.Reason = fmt.Sprintf("%s is at the top of the ladder (%s, max_age %d)", p.Domain, cur.Mode, cur.MaxAge)
 		return nil
 	}
-	nr := e.ladder[next]
+	nr := e.cfg.Ladder[next]
 	// Window: the soak of the current rung, from when it went live.
 	since, how := e.liveSince(lv, j)
-	soak := soakOf(e.ladder, cur.Mode, cur.MaxAge)
+	soak := soakOf(e.cfg.Ladder, cur.Mode, cur.MaxAge)
 	w := windowGate(e.now(), since.Add(soak), fmt.Sprintf("the %s soak of %s@%d (live since %s, %s)", duration.Format(soak), cur.Mode, cur.MaxAge, since.UTC().Format(time.RFC3339), how))
 	p.Gates = append(p.Gates, w)
 	p.Steps = append(p.Steps, Step{Kind: StepGate, Gate: GateWindow, Summary: w.Reason, Done: w.Open})
@@ -605,10 +588,10 @@ func (e *Engine) evidence(ctx context.Context, domain string, cur *Policy, since
 	if req.WithoutReports {
 		return GateResult{Kind: GateEvidence, Open: true, Reason: "skipped: the operator chose to go on without TLS-RPT reports"}, false, nil
 	}
-	if e.evidenceFn == nil {
+	if e.cfg.Evidence == nil {
 		return GateResult{Kind: GateEvidence, Reason: "no TLS-RPT reports are configured, so nothing shows what senders saw under the current policy; give a source of reports, or go on without reports to promote on the live checks alone"}, true, nil
 	}
-	g, found, err := e.evidenceFn(ctx, domain, cur, since)
+	g, found, err := e.cfg.Evidence(ctx, domain, cur, since)
 	if err != nil {
 		return g, false, err
 	}
@@ -702,7 +685,7 @@ func (e *Engine) planRollback(ctx context.Context, p *Plan, lv *live, j *journal
 	}
 	mode, maxAge := string(to), int64(NoneMaxAge)
 	if to == StageTesting {
-		maxAge = int64(e.ladder[0].MaxAge / time.Second)
+		maxAge = int64(e.cfg.Ladder[0].MaxAge / time.Second)
 	}
 	if lv.policy != nil && lv.policy.Mode == mode && lv.policy.MaxAge <= maxAge && p.Stage == to && intentOf(j) == nil {
 		p.Nothing = true
@@ -719,7 +702,7 @@ func (e *Engine) planRollback(ctx context.Context, p *Plan, lv *live, j *journal
 		// does: one intent, and a re-run that records nothing new.
 		t.ID = in.Target.ID
 	}
-	p.Target, p.Rung = t, rungIndex(e.ladder, mode, maxAge)
+	p.Target, p.Rung = t, rungIndex(e.cfg.Ladder, mode, maxAge)
 	// The risk is what senders may hold (the ledger's horizon), not what
 	// is served now: after an interrupted rollback the host serves the
 	// half-published target while senders hold the policy it replaces.
@@ -876,7 +859,7 @@ func (e *Engine) teardownDeletes(p *Plan, lv *live, req Request, stsBefore strin
 	if !req.KeepTLSRPT && len(lv.rptRecs) > 0 {
 		p.Steps = append(p.Steps, Step{Kind: StepDeleteTLSRPT, Summary: "delete the TLS-RPT record (no undo; it can be kept)", Name: txtrecord.TLSRPTName(p.Domain), Before: strings.Join(lv.rptRecs, " | "), Destructive: true, Skip: CodeKeepTLSRPT})
 	}
-	p.Steps = append(p.Steps, Step{Kind: StepRemovePolicy, Summary: "stop serving the policy file through " + e.publisher.Spec() + " (no undo)", Name: txtrecord.PolicyURL(p.Domain), Destructive: true, Done: lv.policy == nil && lv.obs.PolicyGone})
+	p.Steps = append(p.Steps, Step{Kind: StepRemovePolicy, Summary: "stop serving the policy file through " + e.cfg.Publisher.Spec() + " (no undo)", Name: txtrecord.PolicyURL(p.Domain), Destructive: true, Done: lv.policy == nil && lv.obs.PolicyGone})
 }
 
 // rungIndex is the position of mode@maxAge on the ladder, -1 when off it.

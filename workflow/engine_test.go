@@ -367,7 +367,7 @@ func (h *harness) apply(req Request, opt ApplyOptions) (*Outcome, *Recorder) {
 }
 
 func (h *harness) txt(name string) []string {
-	set, err := h.e.provider.ReadTXT(context.Background(), tDomain, name+"."+tDomain)
+	set, err := h.e.cfg.Provider.ReadTXT(context.Background(), tDomain, name+"."+tDomain)
 	if err != nil {
 		h.t.Fatal(err)
 	}

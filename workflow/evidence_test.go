@@ -201,7 +201,7 @@ func TestPromoteEvidenceGate(t *testing.T) {
 	live := h.servedFile()
 	start := h.clock.Now()
 	dir := t.TempDir()
-	h.e.evidenceFn = ReportsEvidence([]string{dir}, tlsrpt.Options{})
+	h.e.cfg.Evidence = ReportsEvidence([]string{dir}, tlsrpt.Options{})
 	h.clock.Advance(15 * 24 * time.Hour)
 
 	// No reports yet.

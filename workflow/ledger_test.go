@@ -150,8 +150,8 @@ func TestRollbackBlockedByBrokenHost(t *testing.T) {
 			if m := g.Meanwhile; m == nil || m.Mode != "enforce" || m.MaxAge != enf.MaxAge || !m.Served || !m.Until.Equal(now.Add(time.Duration(enf.MaxAge)*time.Second)) {
 				t.Errorf("meanwhile %+v, want enforce until %s", g.Meanwhile, now.Add(time.Duration(enf.MaxAge)*time.Second))
 			}
-			if out.NextAt == nil || out.NextAt.After(now.Add(h.e.pollEvery)) {
-				t.Errorf("next_at %v, want the next re-check (%s)", out.NextAt, now.Add(h.e.pollEvery))
+			if out.NextAt == nil || out.NextAt.After(now.Add(h.e.cfg.Poll)) {
+				t.Errorf("next_at %v, want the next re-check (%s)", out.NextAt, now.Add(h.e.cfg.Poll))
 			}
 			if got := h.txt("_mta-sts"); !slicesEqual(got, sts) {
 				t.Errorf("the id changed behind a blocked served gate: %q, was %q", got, sts)
@@ -329,7 +329,7 @@ func TestAdoptedDomainEnteredConservatively(t *testing.T) {
 	if _, err := (&Webroot{Dir: h.webroot}).Publish(ctx, tDomain, []byte(text)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.e.provider.SetOurs(ctx, tDomain+".", txtrecord.STSName(tDomain), dnsprovider.KindSTS, "v=STSv1; id=adopted1;", 0); err != nil {
+	if _, err := h.e.cfg.Provider.SetOurs(ctx, tDomain+".", txtrecord.STSName(tDomain), dnsprovider.KindSTS, "v=STSv1; id=adopted1;", 0); err != nil {
 		t.Fatal(err)
 	}
 	now := h.clock.Now()

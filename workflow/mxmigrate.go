@@ -129,10 +129,10 @@ func mxHosts(recs []dnsprovider.MX) []string {
 // readMX is the domain's MX RRset: the provider's when it can read MX,
 // else the authoritative servers' answer, else what the check saw.
 func (e *Engine) readMX(ctx context.Context, zone, domain string, lv *live) (dnsprovider.MXSet, error) {
-	if mp, ok := dnsprovider.MXOf(e.provider); ok {
+	if mp, ok := dnsprovider.MXOf(e.cfg.Provider); ok {
 		return mp.ReadMX(ctx, zone, domain)
 	}
-	if r, ok := e.published.(MXReader); ok {
+	if r, ok := e.cfg.Published.(MXReader); ok {
 		return r.ReadMX(ctx, zone, domain)
 	}
 	set := dnsprovider.MXSet{Name: dnsprovider.Fqdn(domain), TTL: lv.obs.MXTTL}
@@ -226,12 +226,12 @@ func widenPatterns(old, add []string) []string {
 
 // preflight probes the target hosts: the live gate for enforce over them.
 func (e *Engine) preflight(ctx context.Context, to []dnsprovider.MX, pats []string) GateResult {
-	if e.probeMX == nil {
+	if e.cfg.ProbeMX == nil {
 		return GateResult{Kind: GatePreflight, Reason: "the engine has no MX probe, so the target hosts cannot be checked"}
 	}
 	lv := &live{obs: &checks.Live{}}
 	for _, h := range mxHosts(to) {
-		lv.obs.MX = append(lv.obs.MX, e.probeMX(ctx, h))
+		lv.obs.MX = append(lv.obs.MX, e.cfg.ProbeMX(ctx, h))
 	}
 	g := e.enforceLive(lv, pats)
 	g.Kind = GatePreflight
@@ -260,11 +260,11 @@ func (e *Engine) planMXMigrate(ctx context.Context, p *Plan, lv *live, j *journa
 	case MXSwitchManual:
 		manual = true
 	case MXSwitchProvider:
-		if _, ok := dnsprovider.MXOf(e.provider); !ok {
-			return &InputError{Code: CodeMXSwitch, Msg: fmt.Sprintf("the DNS provider %s cannot write MX records; change them by hand", e.provider.Name())}
+		if _, ok := dnsprovider.MXOf(e.cfg.Provider); !ok {
+			return &InputError{Code: CodeMXSwitch, Msg: fmt.Sprintf("the DNS provider %s cannot write MX records; change them by hand", e.cfg.Provider.Name())}
 		}
 	case "":
-		_, ok := dnsprovider.MXOf(e.provider)
+		_, ok := dnsprovider.MXOf(e.cfg.Provider)
 		manual = !ok
 	default:
 		return &InputError{Code: CodeMXSwitch, Msg: fmt.Sprintf("switch %q: want provider or manual", req.MXSwitch)}
@@ -372,7 +372,7 @@ func (e *Engine) planMXMigrate(ctx context.Context, p *Plan, lv *live, j *journa
 	if manual {
 		sw.Summary = "change the MX records of " + p.Domain + " by hand to the target set (shown); nothing else changes"
 	} else {
-		sw.Summary = "set the MX records of " + p.Domain + " through " + e.provider.Name() + " (only the MX RRset of " + p.Domain + ")"
+		sw.Summary = "set the MX records of " + p.Domain + " through " + e.cfg.Provider.Name() + " (only the MX RRset of " + p.Domain + ")"
 	}
 	p.Steps = append(p.Steps, sw,
 		Step{Kind: StepGate, Gate: GatePublished, Summary: "wait until every authoritative name server answers the new MX set", Name: dnsprovider.Fqdn(p.Domain), Done: !mig.SwitchedAt.IsZero(), mx: true})
@@ -414,7 +414,7 @@ func (e *Engine) planMXMigrate(ctx context.Context, p *Plan, lv *live, j *journa
 	if p.Target == nil {
 		p.Target = finalT
 	}
-	p.Rung = rungIndex(e.ladder, p.Target.Mode, p.Target.MaxAge)
+	p.Rung = rungIndex(e.cfg.Ladder, p.Target.Mode, p.Target.MaxAge)
 	number(p)
 	return nil
 }
@@ -432,7 +432,7 @@ func (e *Engine) mxRecipe(p *Plan, summary, before, stsBefore string, t *Policy,
 	host := txtrecord.PolicyURL(p.Domain)
 	val := txtrecord.STSRecord{ID: t.ID}.String()
 	p.Steps = append(p.Steps,
-		Step{Kind: StepPublishPolicy, Summary: fmt.Sprintf("%s (%s, max_age %d, mx %s) through %s", summary, t.Mode, t.MaxAge, strings.Join(t.MX, ", "), e.publisher.Spec()), Name: host, Before: before, After: t.Text, Done: done || before == t.Text, target: t},
+		Step{Kind: StepPublishPolicy, Summary: fmt.Sprintf("%s (%s, max_age %d, mx %s) through %s", summary, t.Mode, t.MaxAge, strings.Join(t.MX, ", "), e.cfg.Publisher.Spec()), Name: host, Before: before, After: t.Text, Done: done || before == t.Text, target: t},
 		Step{Kind: StepGate, Gate: GateServed, Summary: "wait until every address of " + txtrecord.PolicyHost(p.Domain) + " serves exactly the new policy", Name: host, Done: done, target: t},
 		Step{Kind: StepSetSTS, Summary: "set the policy id (after the policy is served everywhere)", Name: txtrecord.STSName(p.Domain), Before: stsBefore, After: val, Done: done || lv.stsID == t.ID, target: t},
 		Step{Kind: StepGate, Gate: GatePublished, Summary: "wait until every authoritative name server answers the new id", Name: txtrecord.STSName(p.Domain), Done: done, target: t},
@@ -482,9 +482,9 @@ func (r *run) setMX(ctx context.Context, s *Step, entry *journal.Entry) (bool, e
 		r.emit(Event{Kind: EventManual, Step: s, Message: "Make these the only MX records of " + r.p.Domain + " at your DNS host (delete the others), then the published gate checks every name server:\n" + rec})
 		return true, nil
 	}
-	mp, ok := dnsprovider.MXOf(e.provider)
+	mp, ok := dnsprovider.MXOf(e.cfg.Provider)
 	if !ok {
-		return false, fmt.Errorf("the DNS provider %s cannot write MX records", e.provider.Name())
+		return false, fmt.Errorf("the DNS provider %s cannot write MX records", e.cfg.Provider.Name())
 	}
 	ch, err := mp.SetMX(ctx, r.p.Zone, r.p.Domain, m.to, m.ttl)
 	entry.TTL = ttlSeconds(ch.ReplacedTTL)
@@ -521,7 +521,7 @@ func (r *run) mxGate(ctx context.Context, s *Step) (GateResult, bool, error) {
 	case s.Gate == GateWindow:
 		return mxWindowGate(r.j, now, mxHosts(m.to)), true, nil
 	case s.Gate == GatePublished && s.mx:
-		mc, ok := e.published.(MXPublishedChecker)
+		mc, ok := e.cfg.Published.(MXPublishedChecker)
 		if !ok {
 			return GateResult{}, true, fmt.Errorf("internal error: the published gate cannot check MX records")
 		}
@@ -544,7 +544,7 @@ func (r *run) mxGate(ctx context.Context, s *Step) (GateResult, bool, error) {
 		g.Kind = GateDrain
 		return g, true, nil
 	case s.Gate == GateFinal:
-		lv := readLive(e.check(ctx, p.Domain))
+		lv := readLive(e.cfg.Check(ctx, p.Domain))
 		pats := m.final.MX
 		var g GateResult
 		if m.final.Mode == string(mtasts.ModeEnforce) {

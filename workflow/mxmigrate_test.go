@@ -117,7 +117,7 @@ func (m *mirror) syncMX() {
 }
 
 func (h *mxHarness) mx() []string {
-	mp, _ := dnsprovider.MXOf(h.e.provider)
+	mp, _ := dnsprovider.MXOf(h.e.cfg.Provider)
 	set, err := mp.ReadMX(context.Background(), tDomain, tDomain)
 	if err != nil {
 		h.t.Fatal(err)
@@ -156,7 +156,7 @@ func (h *mxHarness) observe() {
 			o.held[txt] = heldPolicy{pol: &pol, until: now.Add(time.Duration(pol.MaxAge) * time.Second)}
 		}
 	}
-	mp, _ := dnsprovider.MXOf(h.e.provider)
+	mp, _ := dnsprovider.MXOf(h.e.cfg.Provider)
 	set, err := mp.ReadMX(context.Background(), tDomain, tDomain)
 	if err != nil {
 		o.t.Errorf("oracle: %v", err)

@@ -114,7 +114,7 @@ func (e *Engine) Status(ctx context.Context, domain string) (*StatusReport, erro
 	if err != nil {
 		return nil, err
 	}
-	st := &StatusReport{Schema: StatusSchema, Domain: d, Rung: -1, Ladder: e.ladder.String(), Pending: intentOf(mem), Teardown: teardownView(mem), Journal: journalSize(mem)}
+	st := &StatusReport{Schema: StatusSchema, Domain: d, Rung: -1, Ladder: e.cfg.Ladder.String(), Pending: intentOf(mem), Teardown: teardownView(mem), Journal: journalSize(mem)}
 	defer func() {
 		// After planning: the plan entered a policy found live.
 		if h := Horizon(mem, e.now()); len(h.Policies) > 0 {
@@ -173,7 +173,7 @@ func (e *Engine) Status(ctx context.Context, domain string) (*StatusReport, erro
 	if p.Current != nil {
 		t, _ := e.liveSince(readLive(p.Live), mem)
 		st.LiveSince = &t
-		st.Rung = rungIndex(e.ladder, p.Current.Mode, p.Current.MaxAge)
+		st.Rung = rungIndex(e.cfg.Ladder, p.Current.Mode, p.Current.MaxAge)
 	}
 	for _, g := range p.Gates {
 		if !g.Open && g.NextAt != nil {

@@ -119,7 +119,7 @@ func (r *run) publishPolicy(ctx context.Context, s *Step, _ *journal.Entry) (boo
 	p, e := r.p, r.e
 	if p.Target.Mode == string(mtasts.ModeEnforce) {
 		// Invariant 2, checked again at the moment of writing.
-		if g := e.enforceLive(readLive(e.check(ctx, p.Domain)), p.Target.MX); !g.Open {
+		if g := e.enforceLive(readLive(e.cfg.Check(ctx, p.Domain)), p.Target.MX); !g.Open {
 			return false, &Refusal{Code: CodeMXFails, Reason: "enforce would make senders refuse mail to an MX that fails: " + g.Reason}
 		}
 	}
@@ -128,10 +128,10 @@ func (r *run) publishPolicy(ctx context.Context, s *Step, _ *journal.Entry) (boo
 	}
 	var res Published
 	var err error
-	if ip, ok := e.publisher.(IDPublisher); ok {
+	if ip, ok := e.cfg.Publisher.(IDPublisher); ok {
 		res, err = ip.PublishID(ctx, p.Domain, []byte(p.Target.Text), p.Target.ID)
 	} else {
-		res, err = e.publisher.Publish(ctx, p.Domain, []byte(p.Target.Text))
+		res, err = e.cfg.Publisher.Publish(ctx, p.Domain, []byte(p.Target.Text))
 	}
 	for _, w := range res.Warnings {
 		r.emit(Event{Kind: EventWarning, Message: w})
@@ -146,7 +146,7 @@ func (r *run) publishPolicy(ctx context.Context, s *Step, _ *journal.Entry) (boo
 }
 
 func (r *run) setTLSRPT(ctx context.Context, s *Step, entry *journal.Entry) (bool, error) {
-	ch, err := r.e.provider.SetOurs(ctx, r.p.Zone, s.Name, dnsprovider.KindTLSRPT, s.After, r.e.ttl)
+	ch, err := r.e.cfg.Provider.SetOurs(ctx, r.p.Zone, s.Name, dnsprovider.KindTLSRPT, s.After, r.e.cfg.TTL)
 	entry.TTL = ttlSeconds(ch.ReplacedTTL)
 	if err != nil {
 		return false, err
@@ -165,7 +165,7 @@ func (r *run) setSTS(ctx context.Context, s *Step, entry *journal.Entry) (bool, 
 	if t := r.p.Target; t != nil && s.After != (txtrecord.STSRecord{ID: t.ID}).String() {
 		return false, fmt.Errorf("internal error: the id %q would name a policy other than the one served (invariant 1)", s.After)
 	}
-	ch, err := r.e.provider.SetOurs(ctx, r.p.Zone, s.Name, dnsprovider.KindSTS, s.After, r.e.ttl)
+	ch, err := r.e.cfg.Provider.SetOurs(ctx, r.p.Zone, s.Name, dnsprovider.KindSTS, s.After, r.e.cfg.TTL)
 	entry.TTL = ttlSeconds(ch.ReplacedTTL)
 	if err != nil {
 		return false, err
@@ -180,7 +180,7 @@ func (r *run) deleteSTS(ctx context.Context, s *Step, entry *journal.Entry) (boo
 	if err := r.teardownWindowOpen(); err != nil {
 		return false, err
 	}
-	ch, err := r.e.provider.DeleteOurs(ctx, r.p.Zone, s.Name, dnsprovider.KindSTS)
+	ch, err := r.e.cfg.Provider.DeleteOurs(ctx, r.p.Zone, s.Name, dnsprovider.KindSTS)
 	entry.TTL = ttlSeconds(ch.ReplacedTTL)
 	if err != nil {
 		return false, err
@@ -192,7 +192,7 @@ func (r *run) deleteSTS(ctx context.Context, s *Step, entry *journal.Entry) (boo
 }
 
 func (r *run) deleteTLSRPT(ctx context.Context, s *Step, entry *journal.Entry) (bool, error) {
-	ch, err := r.e.provider.DeleteOurs(ctx, r.p.Zone, s.Name, dnsprovider.KindTLSRPT)
+	ch, err := r.e.cfg.Provider.DeleteOurs(ctx, r.p.Zone, s.Name, dnsprovider.KindTLSRPT)
 	entry.TTL = ttlSeconds(ch.ReplacedTTL)
 	if err != nil {
 		return false, err
@@ -206,7 +206,7 @@ func (r *run) removePolicy(ctx context.Context, s *Step, _ *journal.Entry) (bool
 	if err := r.teardownWindowOpen(); err != nil {
 		return false, err
 	}
-	res, err := r.e.publisher.Remove(ctx, r.p.Domain)
+	res, err := r.e.cfg.Publisher.Remove(ctx, r.p.Domain)
 	if err != nil {
 		return false, err
 	}
