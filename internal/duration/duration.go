@@ -125,18 +125,61 @@ func clip(s string) string {
 // Format writes d for people in its two largest units, rounded to the
 // smaller: "12d 4h", "7d", "1h 30m", "5m", "45s"; below a second
 // "350ms"; 0 is "0s". A negative d gets a minus sign.
-func Format(d time.Duration) string {
+func Format(d time.Duration) string { return short.write(d) }
+
+// Words writes d in words for prose, in its two largest units, rounded to
+// the smaller: "1 day", "14 days", "12 days 4 hours", "90 minutes" is
+// "1 hour 30 minutes", "1 second"; below a second "less than a second".
+func Words(d time.Duration) string { return words.write(d) }
+
+// style is a way of writing durations for people: Format's or Words'.
+type style struct {
+	minus, zero string
+	// subSecond writes d below a second (d > 0, rounded).
+	subSecond func(d time.Duration) string
+	// part writes n of the unit u.
+	part func(n int64, u unit) string
+}
+
+var (
+	short = style{
+		minus: "-", zero: "0s",
+		subSecond: func(d time.Duration) string { return strconv.FormatInt(int64(d/time.Millisecond), 10) + "ms" },
+		part:      func(n int64, u unit) string { return strconv.FormatInt(n, 10) + u.name },
+	}
+	words = style{
+		minus: "minus ", zero: "0 seconds",
+		subSecond: func(time.Duration) string { return "less than a second" },
+		part:      func(n int64, u unit) string { return count(n, u.word) },
+	}
+)
+
+// write writes d in its two largest units from seconds to days, rounded
+// to the smaller, which is left out when it is 0 (and below a minute).
+func (s style) write(d time.Duration) string {
 	if d < 0 {
-		return "-" + Format(-d)
+		return s.minus + s.write(-d)
 	}
 	if d == 0 {
-		return "0s"
+		return s.zero
 	}
 	d = round(d)
 	if d < time.Second {
-		return strconv.FormatInt(int64(d/time.Millisecond), 10) + "ms"
+		return s.subSecond(d)
 	}
-	return twoUnits(d, func(n int64, u unit) string { return strconv.FormatInt(n, 10) + u.name })
+	i := len(units) - 1
+	for d < units[i].d {
+		i--
+	}
+	big, small := units[i], units[i-1]
+	out := s.part(int64(d/big.d), big)
+	if small.d < time.Second {
+		return out
+	}
+	if r := int64(d % big.d / small.d); r > 0 {
+		out += " " + s.part(r, small)
+	}
+	return out
 }
 
 // round rounds d to the smaller of the two units it is written in; a
@@ -155,43 +198,6 @@ func round(d time.Duration) time.Duration {
 		return d.Round(time.Minute)
 	}
 	return d.Round(time.Hour)
-}
-
-// twoUnits writes d, a second or more as round leaves it, in its two
-// largest units from seconds to days, each part as part writes n of its
-// unit: the smaller is left out when it is 0, and below a minute, where
-// it would be milliseconds.
-func twoUnits(d time.Duration, part func(n int64, u unit) string) string {
-	i := len(units) - 1
-	for d < units[i].d {
-		i--
-	}
-	big, small := units[i], units[i-1]
-	s := part(int64(d/big.d), big)
-	if small.d < time.Second {
-		return s
-	}
-	if r := int64(d % big.d / small.d); r > 0 {
-		s += " " + part(r, small)
-	}
-	return s
-}
-
-// Words writes d in words for prose, in its two largest units, rounded to
-// the smaller: "1 day", "14 days", "12 days 4 hours", "90 minutes" is
-// "1 hour 30 minutes", "1 second"; below a second "less than a second".
-func Words(d time.Duration) string {
-	if d < 0 {
-		return "minus " + Words(-d)
-	}
-	if d == 0 {
-		return "0 seconds"
-	}
-	d = round(d)
-	if d < time.Second {
-		return "less than a second"
-	}
-	return twoUnits(d, func(n int64, u unit) string { return count(n, u.word) })
 }
 
 func count(n int64, word string) string {
