@@ -397,20 +397,16 @@ func (e *Engine) render(mode string, maxAge int64, mx []string, lv *live) (*Poli
 	return t, nil
 }
 
-// recipe appends the ordered change recipe of docs/design.md: write the policy,
-// served gate, (TLS-RPT), set the id, published gate. Steps that live state
-// already holds are marked Done.
+// recipe appends the ordered change recipe of docs/design.md to a plan
+// of one policy change, p.Target: write the policy, served gate,
+// (TLS-RPT), set the id, published gate. Steps that live state already
+// holds are marked Done.
 func (e *Engine) recipe(ctx context.Context, p *Plan, lv *live, rua []string) {
 	t := p.Target
-	host := txtrecord.PolicyURL(p.Domain)
-	before := ""
+	c := policyChange{t: t, summary: fmt.Sprintf("publish the %s policy (max_age %d)", t.Mode, t.MaxAge), stsBefore: strings.Join(lv.stsRecs, " | ")}
 	if lv.policy != nil {
-		before = lv.policy.Text
+		c.before = lv.policy.Text
 	}
-	p.Steps = append(p.Steps,
-		Step{Kind: StepPublishPolicy, Summary: fmt.Sprintf("publish the %s policy (max_age %d) through %s", t.Mode, t.MaxAge, e.cfg.Publisher.Spec()), Name: host, Before: before, After: t.Text, Done: before == t.Text},
-		Step{Kind: StepGate, Gate: GateServed, Summary: "wait until every address of " + txtrecord.PolicyHost(p.Domain) + " serves exactly the new policy", Name: host},
-	)
 	if len(rua) > 0 {
 		p.RUA = rua
 		val := txtrecord.TLSRPTRecord{RUA: rua}.String()
@@ -418,14 +414,50 @@ func (e *Engine) recipe(ctx context.Context, p *Plan, lv *live, rua []string) {
 		if len(lv.rptRecs) > 0 {
 			cur = strings.Join(lv.rptRecs, " | ")
 		}
-		p.Steps = append(p.Steps, Step{Kind: StepSetTLSRPT, Summary: "set the TLS-RPT record", Name: txtrecord.TLSRPTName(p.Domain), Before: cur, After: val, Done: len(lv.rptRecs) == 1 && lv.rptRecs[0] == val})
+		c.tlsrpt = &Step{Kind: StepSetTLSRPT, Summary: "set the TLS-RPT record", Name: txtrecord.TLSRPTName(p.Domain), Before: cur, After: val, Done: len(lv.rptRecs) == 1 && lv.rptRecs[0] == val}
 	}
-	val := txtrecord.STSRecord{ID: t.ID}.String()
-	p.Steps = append(p.Steps,
-		Step{Kind: StepSetSTS, Summary: "set the policy id (after the policy is served everywhere)", Name: txtrecord.STSName(p.Domain), Before: strings.Join(lv.stsRecs, " | "), After: val, Done: lv.stsID == t.ID},
-		Step{Kind: StepGate, Gate: GatePublished, Summary: "wait until every authoritative name server answers the new id", Name: txtrecord.STSName(p.Domain)},
-	)
+	e.changeSteps(p, lv, c)
 	number(p)
+}
+
+// policyChange is one policy change of a plan, t published and named by
+// the _mta-sts record.
+type policyChange struct {
+	t *Policy
+	// summary is the publish step's, up to " through PUBLISHER".
+	summary string
+	// before and stsBefore are the policy and the _mta-sts record(s)
+	// live before the change.
+	before, stsBefore string
+	// tlsrpt, when set, sets the TLS-RPT record between the served gate
+	// and the id.
+	tlsrpt *Step
+	// done: live state holds all of the change.
+	done bool
+	// several: the change is one of several of the plan (mx-migrate):
+	// every step carries t as its target.
+	several bool
+}
+
+// changeSteps appends the steps of c to p: publish the policy, served
+// gate, (TLS-RPT), set the id, published gate.
+func (e *Engine) changeSteps(p *Plan, lv *live, c policyChange) {
+	t, host, sts := c.t, txtrecord.PolicyURL(p.Domain), txtrecord.STSName(p.Domain)
+	var target *Policy
+	if c.several {
+		target = t
+	}
+	p.Steps = append(p.Steps,
+		Step{Kind: StepPublishPolicy, Summary: c.summary + " through " + e.cfg.Publisher.Spec(), Name: host, Before: c.before, After: t.Text, Done: c.done || c.before == t.Text, target: target},
+		Step{Kind: StepGate, Gate: GateServed, Summary: "wait until every address of " + txtrecord.PolicyHost(p.Domain) + " serves exactly the new policy", Name: host, Done: c.done, target: target},
+	)
+	if c.tlsrpt != nil {
+		p.Steps = append(p.Steps, *c.tlsrpt)
+	}
+	p.Steps = append(p.Steps,
+		Step{Kind: StepSetSTS, Summary: "set the policy id (after the policy is served everywhere)", Name: sts, Before: c.stsBefore, After: txtrecord.STSRecord{ID: t.ID}.String(), Done: c.done || lv.stsID == t.ID, target: target},
+		Step{Kind: StepGate, Gate: GatePublished, Summary: "wait until every authoritative name server answers the new id", Name: sts, Done: c.done, target: target},
+	)
 }
 
 func number(p *Plan) {
@@ -500,12 +532,7 @@ func describeProblems(ps []txtrecord.Problem) string {
 }
 
 func (e *Engine) planPromote(ctx context.Context, p *Plan, lv *live, j *journal.Journal, req Request) error {
-	if p.Stage != StageTesting && p.Stage != StageEnforce || lv.policy == nil {
-		if r := fixOrRollback(p, j, e.now()); r != nil {
-			p.Refusal = r
-			return nil
-		}
-		p.Refusal = &Refusal{Code: CodeRolloutFirst, Workflow: Rollout, Reason: fmt.Sprintf("%s is %s: promote climbs from a live testing or enforce policy; roll out first", p.Domain, p.Stage)}
+	if e.refuseUnlessLive(p, lv, j, "promote climbs from a live testing or enforce policy; roll out first") {
 		return nil
 	}
 	cur := lv.policy
@@ -910,6 +937,21 @@ func soakOf(l Ladder, mode string, maxAge int64) time.Duration {
 		}
 	}
 	return soak
+}
+
+// refuseUnlessLive refuses a workflow that works on a live testing or
+// enforce policy when the domain has none: with fixOrRollback's refusal
+// when senders may still hold an enforce policy, else with roll out
+// first, why saying what the workflow needs the live policy for. It
+// reports whether it refused.
+func (e *Engine) refuseUnlessLive(p *Plan, lv *live, j *journal.Journal, why string) bool {
+	if (p.Stage == StageTesting || p.Stage == StageEnforce) && lv.policy != nil {
+		return false
+	}
+	if p.Refusal = fixOrRollback(p, j, e.now()); p.Refusal == nil {
+		p.Refusal = &Refusal{Code: CodeRolloutFirst, Workflow: Rollout, Reason: fmt.Sprintf("%s is %s: %s", p.Domain, p.Stage, why)}
+	}
+	return true
 }
 
 // fixOrRollback is the refusal of a domain whose policy is broken (or

@@ -269,12 +269,7 @@ func (e *Engine) planMXMigrate(ctx context.Context, p *Plan, lv *live, j *journa
 	default:
 		return &InputError{Code: CodeMXSwitch, Msg: fmt.Sprintf("switch %q: want provider or manual", req.MXSwitch)}
 	}
-	if p.Stage != StageTesting && p.Stage != StageEnforce || lv.policy == nil {
-		if r := fixOrRollback(p, j, e.now()); r != nil {
-			p.Refusal = r
-			return nil
-		}
-		p.Refusal = &Refusal{Code: CodeRolloutFirst, Workflow: Rollout, Reason: fmt.Sprintf("%s is %s: an MX migration keeps a live testing or enforce policy covering the MX hosts; without one, change the MX records directly", p.Domain, p.Stage)}
+	if e.refuseUnlessLive(p, lv, j, "an MX migration keeps a live testing or enforce policy covering the MX hosts; without one, change the MX records directly") {
 		return nil
 	}
 	cur := lv.policy
@@ -426,17 +421,11 @@ func (e *Engine) keepIntentID(j *journal.Journal, t *Policy) {
 	}
 }
 
-// mxRecipe appends one policy change of the migration: publish, served,
-// set the id, published; every step carries its target.
+// mxRecipe appends one policy change of the migration; every step
+// carries its target.
 func (e *Engine) mxRecipe(p *Plan, summary, before, stsBefore string, t *Policy, done bool, lv *live) {
-	host := txtrecord.PolicyURL(p.Domain)
-	val := txtrecord.STSRecord{ID: t.ID}.String()
-	p.Steps = append(p.Steps,
-		Step{Kind: StepPublishPolicy, Summary: fmt.Sprintf("%s (%s, max_age %d, mx %s) through %s", summary, t.Mode, t.MaxAge, strings.Join(t.MX, ", "), e.cfg.Publisher.Spec()), Name: host, Before: before, After: t.Text, Done: done || before == t.Text, target: t},
-		Step{Kind: StepGate, Gate: GateServed, Summary: "wait until every address of " + txtrecord.PolicyHost(p.Domain) + " serves exactly the new policy", Name: host, Done: done, target: t},
-		Step{Kind: StepSetSTS, Summary: "set the policy id (after the policy is served everywhere)", Name: txtrecord.STSName(p.Domain), Before: stsBefore, After: val, Done: done || lv.stsID == t.ID, target: t},
-		Step{Kind: StepGate, Gate: GatePublished, Summary: "wait until every authoritative name server answers the new id", Name: txtrecord.STSName(p.Domain), Done: done, target: t},
-	)
+	e.changeSteps(p, lv, policyChange{t: t, summary: fmt.Sprintf("%s (%s, max_age %d, mx %s)", summary, t.Mode, t.MaxAge, strings.Join(t.MX, ", ")),
+		before: before, stsBefore: stsBefore, done: done, several: true})
 }
 
 // beginMigration records the migration in the journal before its first
