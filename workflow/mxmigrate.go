@@ -424,8 +424,10 @@ func (e *Engine) keepIntentID(j *journal.Journal, t *Policy) {
 // mxRecipe appends one policy change of the migration; every step
 // carries its target.
 func (e *Engine) mxRecipe(p *Plan, summary, before, stsBefore string, t *Policy, done bool, lv *live) {
-	e.changeSteps(p, lv, policyChange{t: t, summary: fmt.Sprintf("%s (%s, max_age %d, mx %s)", summary, t.Mode, t.MaxAge, strings.Join(t.MX, ", ")),
-		before: before, stsBefore: stsBefore, done: done, several: true})
+	e.changeSteps(p, lv, policyChange{
+		t: t, summary: fmt.Sprintf("%s (%s, max_age %d, mx %s)", summary, t.Mode, t.MaxAge, strings.Join(t.MX, ", ")),
+		before: before, stsBefore: stsBefore, done: done, several: true,
+	})
 }
 
 // beginMigration records the migration in the journal before its first
