@@ -37,12 +37,11 @@ func FuzzClassifyAnswer(f *testing.F) {
 		if err := in.Unpack(b); err != nil {
 			return
 		}
-		st := ServerStatus{Answer: TXTSet{Name: "_mta-sts.example.test."}}
-		classify(&st, in, func(s TXTSet) bool { return len(s.Values) == 1 })
-		switch st.State {
+		st := classify(in, "_mta-sts.example.test.", txtSetFrom, func(s TXTSet) bool { return len(s.Values) == 1 })
+		switch st.state {
 		case ServerOK, ServerMismatch:
-			if !in.Authoritative || st.Error != "" {
-				t.Fatalf("state %s for a non-authoritative answer or with error %q", st.State, st.Error)
+			if !in.Authoritative || st.err != "" {
+				t.Fatalf("state %s for a non-authoritative answer or with error %q", st.state, st.err)
 			}
 			n := 0
 			for _, rr := range in.Answer {
@@ -50,15 +49,15 @@ func FuzzClassifyAnswer(f *testing.F) {
 					n++
 				}
 			}
-			if len(st.Answer.Values) != n || !slices.IsSorted(st.Answer.Values) {
-				t.Fatalf("%d values from %d TXT records of the name", len(st.Answer.Values), n)
+			if len(st.set.Values) != n || !slices.IsSorted(st.set.Values) {
+				t.Fatalf("%d values from %d TXT records of the name", len(st.set.Values), n)
 			}
 		case ServerLame:
-			if st.Error == "" {
+			if st.err == "" {
 				t.Fatal("lame without a reason")
 			}
 		default:
-			t.Fatalf("state %q", st.State)
+			t.Fatalf("state %q", st.state)
 		}
 	})
 }

@@ -58,28 +58,35 @@ type rawTXT struct {
 	ttl   time.Duration
 }
 
-// records gets every record of zone (retried, logged), for reading the
-// RRsets at name, which it returns relative to zone.
-func (a *libdnsAdapter) records(ctx context.Context, zone, name string) (rel string, recs []libdns.Record, err error) {
-	rel, err = relativeName(zone, name)
+// rrset gets every record of zone (retried, logged) and returns those of
+// type typ ("TXT", "MX") at name.
+func (a *libdnsAdapter) rrset(ctx context.Context, zone, name, typ string) ([]libdns.Record, error) {
+	rel, err := relativeName(zone, name)
 	if err != nil {
-		return "", nil, fmt.Errorf("%s: %w", a.name, err)
+		return nil, fmt.Errorf("%s: %w", a.name, err)
 	}
+	var all []libdns.Record
 	err = retry(ctx, a.retry, func() error {
 		var e error
 		start := time.Now()
-		recs, e = a.p.GetRecords(ctx, zoneArg(zone))
-		a.logCall(ctx, "get", zone, start, len(recs), e)
+		all, e = a.p.GetRecords(ctx, zoneArg(zone))
+		a.logCall(ctx, "get", zone, start, len(all), e)
 		return a.err(e)
 	})
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
-	return rel, recs, nil
+	var out []libdns.Record
+	for _, r := range all {
+		if rr := r.RR(); strings.EqualFold(rr.Type, typ) && sameRelName(rr.Name, rel, zone) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 func (a *libdnsAdapter) read(ctx context.Context, zone, name string) (TXTSet, []rawTXT, error) {
-	rel, recs, err := a.records(ctx, zone, name)
+	recs, err := a.rrset(ctx, zone, name, "TXT")
 	if err != nil {
 		return TXTSet{}, nil, err
 	}
@@ -87,9 +94,6 @@ func (a *libdnsAdapter) read(ctx context.Context, zone, name string) (TXTSet, []
 	var raws []rawTXT
 	for _, r := range recs {
 		rr := r.RR()
-		if !strings.EqualFold(rr.Type, "TXT") || !sameRelName(rr.Name, rel, zone) {
-			continue
-		}
 		text := rr.Data
 		if t, ok := r.(libdns.TXT); ok {
 			text = t.Text
@@ -191,13 +195,7 @@ func (a *libdnsAdapter) SetOurs(ctx context.Context, zone, name string, kind Kin
 		steps = append(steps, a.deleteStep(ctx, zone, clash))
 	}
 	if !present {
-		rec := libdns.TXT{Name: rel, TTL: ttl, Text: value}
-		steps = append(steps, func() error {
-			start := time.Now()
-			_, e := a.p.AppendRecords(ctx, zoneArg(zone), []libdns.Record{rec})
-			a.logCall(ctx, "append", zone, start, 1, e)
-			return a.err(e)
-		})
+		steps = append(steps, a.appendStep(ctx, zone, []libdns.Record{libdns.TXT{Name: rel, TTL: ttl, Text: value}}))
 	}
 	if len(rest) > 0 {
 		steps = append(steps, a.deleteStep(ctx, zone, rest))
@@ -206,6 +204,15 @@ func (a *libdnsAdapter) SetOurs(ctx context.Context, zone, name string, kind Kin
 		ours := after.Ours(kind)
 		return len(ours) == 1 && ours[0] == value && slices.Equal(after.Foreign(kind), before.Foreign(kind))
 	})
+}
+
+func (a *libdnsAdapter) appendStep(ctx context.Context, zone string, recs []libdns.Record) func() error {
+	return func() error {
+		start := time.Now()
+		_, e := a.p.AppendRecords(ctx, zoneArg(zone), recs)
+		a.logCall(ctx, "append", zone, start, len(recs), e)
+		return a.err(e)
+	}
 }
 
 func (a *libdnsAdapter) deleteStep(ctx context.Context, zone string, recs []libdns.Record) func() error {

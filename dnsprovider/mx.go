@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/libdns/libdns"
@@ -155,7 +154,7 @@ type rawMX struct {
 }
 
 func (a *libdnsAdapter) readMX(ctx context.Context, zone, name string) (MXSet, []rawMX, error) {
-	rel, recs, err := a.records(ctx, zone, name)
+	recs, err := a.rrset(ctx, zone, name, "MX")
 	if err != nil {
 		return MXSet{}, nil, err
 	}
@@ -163,9 +162,6 @@ func (a *libdnsAdapter) readMX(ctx context.Context, zone, name string) (MXSet, [
 	var raws []rawMX
 	for _, r := range recs {
 		rr := r.RR()
-		if !strings.EqualFold(rr.Type, "MX") || !sameRelName(rr.Name, rel, zone) {
-			continue
-		}
 		m, ok := r.(libdns.MX)
 		if !ok {
 			p, err := rr.Parse()
@@ -257,12 +253,7 @@ func (a *libdnsAdapter) SetMX(ctx context.Context, zone, name string, want []MX,
 			steps = append(steps, a.deleteStep(ctx, zone, clash))
 		}
 		if len(add) > 0 {
-			steps = append(steps, func() error {
-				start := time.Now()
-				_, e := a.p.AppendRecords(ctx, zoneArg(zone), add)
-				a.logCall(ctx, "append", zone, start, len(add), e)
-				return a.err(e)
-			})
+			steps = append(steps, a.appendStep(ctx, zone, add))
 		}
 		if len(rest) > 0 {
 			steps = append(steps, a.deleteStep(ctx, zone, rest))
@@ -317,44 +308,22 @@ func ReadAuthoritativeMX(ctx context.Context, q *Resolver, zone, name string, wa
 	if err != nil {
 		return nil, err
 	}
-	out := make([]MXServerStatus, len(servers))
-	var wg sync.WaitGroup
-	for i, s := range servers {
-		wg.Go(func() {
-			st := MXServerStatus{NS: s.ns, Addr: s.addr, State: ServerUnreachable, Answer: MXSet{Name: Fqdn(name)}}
-			defer func() { out[i] = st }()
-			if !s.addr.IsValid() {
-				st.Error = s.err
-				return
-			}
-			in, err := q.queryAuth(ctx, s.addr, name, dns.TypeMX)
-			if err != nil {
-				st.Error = err.Error()
-				return
-			}
-			st.Rcode = dns.RcodeToString[in.Rcode]
-			switch {
-			case in.Rcode != dns.RcodeSuccess && in.Rcode != dns.RcodeNameError:
-				st.State, st.Error = ServerLame, "answered "+st.Rcode
-			case !in.Authoritative:
-				st.State, st.Error = ServerLame, "answered without the AA bit: it is not authoritative for the zone"
-			default:
-				var recs []MX
-				for _, rr := range in.Answer {
-					if mx, ok := rr.(*dns.MX); ok && strings.EqualFold(Fqdn(mx.Hdr.Name), Fqdn(name)) {
-						recs = append(recs, MX{Pref: mx.Preference, Host: Fqdn(mx.Mx)})
-						st.Answer.TTL = max(st.Answer.TTL, time.Duration(mx.Hdr.Ttl)*time.Second)
-					}
-				}
-				sortMX(recs)
-				st.Answer.Records = recs
-				st.State = ServerOK
-				if want != nil && !want(st.Answer) {
-					st.State = ServerMismatch
-				}
-			}
-		})
-	}
-	wg.Wait()
+	out := askEach(servers, func(_ int, s nsAddr) MXServerStatus {
+		a := askAuth(ctx, q, s, name, dns.TypeMX, mxSetFrom, want)
+		return MXServerStatus{NS: s.ns, Addr: s.addr, State: a.state, Answer: a.set, Rcode: a.rcode, Error: a.err}
+	})
 	return out, ctx.Err()
+}
+
+// mxSetFrom collects the MX records owned by name in rrs.
+func mxSetFrom(name string, rrs []dns.RR) MXSet {
+	set := MXSet{Name: Fqdn(name)}
+	for _, rr := range rrs {
+		if mx, ok := rr.(*dns.MX); ok && strings.EqualFold(Fqdn(mx.Hdr.Name), set.Name) {
+			set.Records = append(set.Records, MX{Pref: mx.Preference, Host: Fqdn(mx.Mx)})
+			set.TTL = max(set.TTL, time.Duration(mx.Hdr.Ttl)*time.Second)
+		}
+	}
+	sortMX(set.Records)
+	return set
 }

@@ -247,42 +247,73 @@ func (r *Resolver) resolveNS(ctx context.Context, n string) []nsAddr {
 	return out
 }
 
-// askOne queries TXT at name from one server address, without recursion,
-// and classifies the answer.
-func (r *Resolver) askOne(ctx context.Context, s nsAddr, name string, want func(TXTSet) bool) ServerStatus {
-	st := ServerStatus{NS: s.ns, Addr: s.addr, State: ServerUnreachable, Answer: TXTSet{Name: Fqdn(name)}}
-	if !s.addr.IsValid() {
-		st.Error = s.err
-		return st
-	}
-	in, err := r.queryAuth(ctx, s.addr, name, dns.TypeTXT)
-	if err != nil {
-		st.Error = err.Error()
-		return st
-	}
-	classify(&st, in, want)
-	return st
+// authReply is what one address of one name server answered for an
+// RRset of type S (TXTSet, MXSet), classified: the part ServerStatus and
+// MXServerStatus share.
+type authReply[S any] struct {
+	state ServerState
+	set   S
+	rcode string
+	err   string
 }
 
-// classify sets st from an answer to TXT st.Answer.Name: lame unless it is
-// an authoritative NOERROR or NXDOMAIN; then ok or mismatch by want.
-func classify(st *ServerStatus, in *dns.Msg, want func(TXTSet) bool) {
-	st.Rcode = dns.RcodeToString[in.Rcode]
-	if st.Rcode == "" {
-		st.Rcode = fmt.Sprintf("RCODE%d", in.Rcode)
+// rrsetOf reads the RRset at name of an answer section (txtSetFrom,
+// mxSetFrom); given none, it is the empty set.
+type rrsetOf[S any] func(name string, rrs []dns.RR) S
+
+// askAuth queries the RRset at name (of type qtype, read by set) from one
+// server address, without recursion, and classifies the answer: with no
+// address or no answer, unreachable and the empty set.
+func askAuth[S any](ctx context.Context, r *Resolver, s nsAddr, name string, qtype uint16, set rrsetOf[S], want func(S) bool) authReply[S] {
+	if !s.addr.IsValid() {
+		return authReply[S]{state: ServerUnreachable, set: set(name, nil), err: s.err}
+	}
+	in, err := r.queryAuth(ctx, s.addr, name, qtype)
+	if err != nil {
+		return authReply[S]{state: ServerUnreachable, set: set(name, nil), err: err.Error()}
+	}
+	return classify(in, name, set, want)
+}
+
+// classify reads an answer about the RRset at name: lame unless it is an
+// authoritative NOERROR or NXDOMAIN; then ok or mismatch by want (nil:
+// any).
+func classify[S any](in *dns.Msg, name string, set rrsetOf[S], want func(S) bool) authReply[S] {
+	a := authReply[S]{set: set(name, nil), rcode: dns.RcodeToString[in.Rcode]}
+	if a.rcode == "" {
+		a.rcode = fmt.Sprintf("RCODE%d", in.Rcode)
 	}
 	switch {
 	case in.Rcode != dns.RcodeSuccess && in.Rcode != dns.RcodeNameError:
-		st.State, st.Error = ServerLame, "answered "+st.Rcode
+		a.state, a.err = ServerLame, "answered "+a.rcode
 	case !in.Authoritative:
-		st.State, st.Error = ServerLame, "answered without the AA bit: it is not authoritative for the zone"
+		a.state, a.err = ServerLame, "answered without the AA bit: it is not authoritative for the zone"
 	default:
-		st.Answer = txtSetFrom(st.Answer.Name, in.Answer)
-		st.State = ServerOK
-		if want != nil && !want(st.Answer) {
-			st.State = ServerMismatch
+		a.set = set(name, in.Answer)
+		a.state = ServerOK
+		if want != nil && !want(a.set) {
+			a.state = ServerMismatch
 		}
 	}
+	return a
+}
+
+// askOne asks one server address for the TXT RRset at name.
+func (r *Resolver) askOne(ctx context.Context, s nsAddr, name string, want func(TXTSet) bool) ServerStatus {
+	a := askAuth(ctx, r, s, name, dns.TypeTXT, txtSetFrom, want)
+	return ServerStatus{NS: s.ns, Addr: s.addr, State: a.state, Answer: a.set, Rcode: a.rcode, Error: a.err}
+}
+
+// askEach runs ask for every server, in parallel, and returns what each
+// gave, in servers' order.
+func askEach[T any](servers []nsAddr, ask func(i int, s nsAddr) T) []T {
+	out := make([]T, len(servers))
+	var wg sync.WaitGroup
+	for i, s := range servers {
+		wg.Go(func() { out[i] = ask(i, s) })
+	}
+	wg.Wait()
+	return out
 }
 
 // ReadAuthoritative asks every address of every name server of zone, once
@@ -308,17 +339,12 @@ func ReadAuthoritative(ctx context.Context, q *Resolver, zone, name string, want
 // poll asks the servers whose previous status (prev, same order; nil for
 // the first round) is not ok.
 func (r *Resolver) poll(ctx context.Context, servers []nsAddr, prev []ServerStatus, name string, want func(TXTSet) bool) []ServerStatus {
-	out := make([]ServerStatus, len(servers))
-	var wg sync.WaitGroup
-	for i, s := range servers {
+	return askEach(servers, func(i int, s nsAddr) ServerStatus {
 		if prev != nil && prev[i].State == ServerOK {
-			out[i] = prev[i]
-			continue
+			return prev[i]
 		}
-		wg.Go(func() { out[i] = r.askOne(ctx, s, name, want) })
-	}
-	wg.Wait()
-	return out
+		return r.askOne(ctx, s, name, want)
+	})
 }
 
 func oldTTL(ss []ServerStatus, cur time.Duration) time.Duration {
