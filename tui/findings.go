@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/stspilot/stspilot/checks"
@@ -18,8 +17,9 @@ type findingsModel struct {
 	rep *checks.Report
 	// st is the last status: what blocks the next step beyond the live
 	// check (TLS-RPT failures) is a finding too.
-	st  *workflow.StatusReport
-	off int
+	st *workflow.StatusReport
+	// pager is the scroll position (the root clamps it when it draws).
+	pager
 }
 
 // blockedFinding is the finding for TLS-RPT failures that block promote
@@ -52,16 +52,6 @@ func findings(rep *checks.Report, st *workflow.StatusReport) []checks.Finding {
 		out = append(out, rep.Findings...)
 	}
 	return out
-}
-
-func (f findingsModel) scroll(km tea.KeyMsg) findingsModel {
-	switch {
-	case key.Matches(km, f.c.keys.Down):
-		f.off++
-	case key.Matches(km, f.c.keys.Up) && f.off > 0:
-		f.off--
-	}
-	return f
 }
 
 func (f findingsModel) view() string {
@@ -100,8 +90,7 @@ func (f findingsModel) view() string {
 	if n == 0 {
 		out = append(out, "", c.st.OK.Render("✓ no errors or warnings"))
 	}
-	off := min(f.off, max(len(out)-1, 0))
-	return strings.Join(out[off:], "\n")
+	return strings.Join(out, "\n")
 }
 
 // actions are the workflows the findings shown name as their fix (but

@@ -9,6 +9,7 @@ type keyMap struct {
 	Recheck, Findings, Rollback      key.Binding
 	Enter, Back, Override, Yes, No   key.Binding
 	Up, Down, PageUp, PageDown       key.Binding
+	Home, End                        key.Binding
 	Breaks, Skip, MX                 key.Binding
 	Help, Quit                       key.Binding
 }
@@ -31,6 +32,8 @@ func newKeyMap() keyMap {
 		Down:     bindAs("↓/j", "down", "down", "j"),
 		PageUp:   bind("page up", "pgup"),
 		PageDown: bindAs("space", "page down", "pgdown", " "),
+		Home:     bindAs("home/g", "top", "home", "g"),
+		End:      bindAs("end/G", "bottom", "end", "G"),
 		Breaks:   bind("inject failure", "x"),
 		Skip:     bind("skip time", "s"),
 		MX:       bind("mx migration", "m"),
@@ -52,7 +55,7 @@ func bindAs(shown, desc string, keys ...string) key.Binding {
 func (k *keyMap) all() []*key.Binding {
 	return []*key.Binding{
 		&k.Next, &k.Rollout, &k.Promote, &k.Teardown, &k.Recheck, &k.Findings, &k.Rollback,
-		&k.Enter, &k.Back, &k.Override, &k.Yes, &k.No, &k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Breaks, &k.Skip, &k.MX, &k.Help, &k.Quit,
+		&k.Enter, &k.Back, &k.Override, &k.Yes, &k.No, &k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Home, &k.End, &k.Breaks, &k.Skip, &k.MX, &k.Help, &k.Quit,
 	}
 }
 
@@ -71,7 +74,7 @@ func (k keyMap) ShortHelp() []key.Binding {
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Next, k.Rollout, k.Promote, k.Teardown, k.MX},
-		{k.Recheck, k.Findings, k.Up, k.Down, k.PageDown, k.PageUp},
+		{k.Recheck, k.Findings, k.Up, k.Down, k.PageDown, k.PageUp, k.Home, k.End},
 		{k.Enter, k.Back, k.Override, k.Yes, k.No},
 		{k.Breaks, k.Skip, k.Rollback, k.Help, k.Quit},
 	}

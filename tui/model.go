@@ -549,8 +549,8 @@ func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.confirm = newConfirmFor(m.c, m.plan.req, p)
 			m.state = stConfirm
 			return m, m.confirm.focus()
-		case key.Matches(km, k.Up), key.Matches(km, k.Down), key.Matches(km, k.PageUp), key.Matches(km, k.PageDown):
-			m.plan = m.plan.scroll(km)
+		case scrollKey(k, km):
+			m.plan.pager = m.plan.scroll(k, km)
 		}
 	case stConfirm:
 		var yes, no bool
@@ -601,7 +601,9 @@ func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 				m.wait.active = false
 				return m, m.planning(m.request(workflow.Workflow(wf)))
 			}
-			m.findings = m.findings.scroll(km)
+			if scrollKey(k, km) {
+				m.findings.pager = m.findings.scroll(k, km)
+			}
 		}
 	case stMX:
 		if km, ok := msg.(tea.KeyMsg); ok && key.Matches(km, k.Back) {
@@ -721,6 +723,8 @@ func (m *Model) syncKeys() {
 		k.Down.SetEnabled(true)
 		k.PageUp.SetEnabled(true)
 		k.PageDown.SetEnabled(true)
+		k.Home.SetEnabled(true)
+		k.End.SetEnabled(true)
 	case stConfirm:
 		if m.confirm.destructive {
 			k.Enter.SetEnabled(true)
@@ -749,6 +753,10 @@ func (m *Model) syncKeys() {
 		}
 		k.Up.SetEnabled(true)
 		k.Down.SetEnabled(true)
+		k.PageUp.SetEnabled(true)
+		k.PageDown.SetEnabled(true)
+		k.Home.SetEnabled(true)
+		k.End.SetEnabled(true)
 		k.Back.SetEnabled(true)
 	case stBreaks:
 		k.Back.SetEnabled(true)
@@ -830,9 +838,12 @@ func (m *Model) View() string {
 		body = stamps(m.dash.view())
 	}
 	out := []string{ansi.Truncate(head, w, "…"), ""}
-	if m.state == stPlan && m.overlay == ovNone {
-		out = append(out, fit(strings.Join(m.plan.window(wrapLines(body, w), room), "\n"), w, room)...)
-	} else {
+	switch {
+	case m.state == stPlan && m.overlay == ovNone:
+		out = append(out, fit(strings.Join(m.plan.window(c, wrapLines(body, w), room, "the plan"), "\n"), w, room)...)
+	case m.state == stFindings && m.overlay == ovNone:
+		out = append(out, fit(strings.Join(m.findings.window(c, wrapLines(body, w), room, "the findings"), "\n"), w, room)...)
+	default:
 		out = append(out, fit(body, w, room)...)
 	}
 	if foot != "" {

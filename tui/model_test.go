@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -543,5 +544,87 @@ func TestClockTicks(t *testing.T) {
 	}
 	if after := m.View(); after == before || !strings.Contains(after, w.clock.Now().UTC().Format("2006-01-02 15:04")) {
 		t.Fatalf("the header clock did not move:\n%s", after)
+	}
+}
+
+// TestFindingsScrollByPage: the findings screen pages as the plan does:
+// j/k a line, space and pgdn a page, pgup back, home and end to the ends,
+// its last line saying how while the findings go on, and ? lists the keys.
+func TestFindingsScrollByPage(t *testing.T) {
+	w := newWorld(t)
+	d := drive(t, NewModel(context.Background(), w.opts))
+	d.ready()
+	rep := &checks.Report{Domain: w.sb.Domain, Stage: "absent"}
+	for i := range 8 {
+		rep.Findings = append(rep.Findings, checks.Finding{
+			ID: fmt.Sprintf("test.finding-%d", i), Severity: checks.SevWarn, Subject: "subject",
+			Observed: "what was seen", Why: "why it matters", Fix: "what to do about it",
+		})
+	}
+	d.key("f")
+	if d.m.state != stFindings {
+		t.Fatalf("f: state %v", d.m.state)
+	}
+	d.m.findings.rep = rep
+	v := d.m.View()
+	if !strings.Contains(v, "test.finding-0") || strings.Contains(v, "test.finding-7") || !strings.Contains(v, "below: space/pgdn or j/↓ scrolls") {
+		t.Fatalf("the first page:\n%s", v)
+	}
+	page := d.m.findings.page
+	if page < 10 {
+		t.Fatalf("page of %d lines at 80x24", page)
+	}
+	d.key("j")
+	if d.m.findings.off != 1 {
+		t.Fatalf("j: offset %d", d.m.findings.off)
+	}
+	d.key("k")
+	d.send(tea.KeyMsg{Type: tea.KeySpace, Runes: []rune{' '}})
+	if d.m.findings.off != page-1 {
+		t.Fatalf("space: offset %d, want %d", d.m.findings.off, page-1)
+	}
+	if v := d.m.View(); !strings.Contains(v, "above: space/j down, pgup/k up") {
+		t.Fatalf("paged once:\n%s", v)
+	}
+	d.send(tea.KeyMsg{Type: tea.KeyPgUp})
+	if d.m.findings.off != 0 {
+		t.Fatalf("pgup: offset %d", d.m.findings.off)
+	}
+	d.send(tea.KeyMsg{Type: tea.KeyPgDown})
+	if d.m.findings.off != page-1 {
+		t.Fatalf("pgdn: offset %d", d.m.findings.off)
+	}
+	d.send(tea.KeyMsg{Type: tea.KeyEnd})
+	if v := d.m.View(); !strings.Contains(v, "test.finding-7") || !strings.Contains(v, "(end of the findings; pgup or k/↑ scrolls back") {
+		t.Fatalf("end:\n%s", v)
+	}
+	d.key("g")
+	if v := d.m.View(); d.m.findings.off != 0 || !strings.Contains(v, "test.finding-0") {
+		t.Fatalf("g: offset %d\n%s", d.m.findings.off, v)
+	}
+	d.key("G")
+	d.m.View()
+	if d.m.findings.off == 0 {
+		t.Fatal("G did not go to the end")
+	}
+	d.send(tea.KeyMsg{Type: tea.KeyHome})
+	if d.m.findings.off != 0 {
+		t.Fatalf("home: offset %d", d.m.findings.off)
+	}
+	d.key("?")
+	v = d.m.View()
+	words := strings.Join(strings.Fields(v), " ")
+	for _, want := range []string{"space page down", "pgup page up", "home/g top", "end/G bottom"} {
+		if !strings.Contains(words, want) {
+			t.Errorf("the help lacks %q:\n%s", want, v)
+		}
+	}
+	// A new visit starts at the top.
+	d.key("?")
+	d.key("G")
+	d.key("esc")
+	d.key("f")
+	if d.m.findings.off != 0 {
+		t.Errorf("findings opened again at offset %d", d.m.findings.off)
 	}
 }

@@ -22,9 +22,8 @@ type planModel struct {
 	c    *common
 	req  workflow.Request
 	plan *workflow.Plan
-	// off is the first line shown; page is how many lines the last frame
-	// had room for (the root sets both when it draws).
-	off, page int
+	// pager is the scroll position (the root clamps it when it draws).
+	pager
 	// rep is the live check, for the fix a refusal names.
 	rep *checks.Report
 	// asking: O opened the field for the largest max_age ever published
@@ -108,25 +107,6 @@ func findingByID(rep *checks.Report, id string) *checks.Finding {
 		}
 	}
 	return nil
-}
-
-// scroll moves by a line (j/k, arrows) or a page (space/pgdn, pgup);
-// the root clamps off to the plan's length when it draws.
-func (p planModel) scroll(km tea.KeyMsg) planModel {
-	k := p.c.keys
-	page := max(p.page-1, 1)
-	switch {
-	case key.Matches(km, k.Down):
-		p.off++
-	case key.Matches(km, k.Up):
-		p.off--
-	case key.Matches(km, k.PageDown):
-		p.off += page
-	case key.Matches(km, k.PageUp):
-		p.off -= page
-	}
-	p.off = max(p.off, 0)
-	return p
 }
 
 // diff renders the policy change line by line (textout.PolicyDiff).
@@ -261,30 +241,6 @@ func (p planModel) view() string {
 		add(c.st.Warn.Render("risk window: ") + pl.Risk.String())
 	}
 	return strings.Join(out, "\n")
-}
-
-// window is the part of the plan's lines that fits in room lines, from
-// p.off (clamped), with a last line that says how to scroll when it does
-// not all fit.
-func (p *planModel) window(lines []string, room int) []string {
-	if room < 2 || len(lines) <= room {
-		p.off, p.page = 0, room
-		return lines
-	}
-	show := room - 1
-	p.page = show
-	p.off = min(max(p.off, 0), len(lines)-show)
-	out := append([]string(nil), lines[p.off:p.off+show]...)
-	var hint string
-	switch below := len(lines) - p.off - show; {
-	case below > 0 && p.off > 0:
-		hint = fmt.Sprintf("… %s below, %d above: space/j down, pgup/k up", plural(below, "more line"), p.off)
-	case below > 0:
-		hint = "… " + plural(below, "more line") + " below: space/pgdn or j/↓ scrolls"
-	default:
-		hint = fmt.Sprintf("(end of the plan; pgup or k/↑ scrolls back %s)", plural(p.off, "line"))
-	}
-	return append(out, p.c.st.Subtle.Render(hint))
 }
 
 // confirmModel asks before anything is written: y for ordinary changes,
