@@ -98,7 +98,9 @@ func TestDemoInTmux(t *testing.T) {
 	keys("y")
 	expect("rollout applied", "✓ done: demo.test is live: mode testing", "✓ ns1.demo.test 127.0.0.1 ok", "✓ mta-sts.demo.test 127.0.0.1 ok")
 	keys("Enter")
-	expect("testing", "Stage  testing", "[testing@86400]", "Next   promote", "stage seen: testing", "Findings: 0 errors")
+	// The sandbox's policy host keeps an access log: the dashboard reads
+	// which senders fetched the live id from it (not "not known").
+	expect("testing", "Stage  testing", "[testing@86400]", "Next   promote", "stage seen: testing", "Findings: 0 errors", "since it went live")
 
 	// Promote inside the soak: pending, the wait screen counts down; s
 	// moves the sandbox clock to the gate and promote runs again by itself.

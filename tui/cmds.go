@@ -12,6 +12,7 @@ import (
 	"github.com/stspilot/stspilot/internal/printable"
 	"github.com/stspilot/stspilot/tui/textout"
 	"github.com/stspilot/stspilot/workflow"
+	"github.com/stspilot/stspilot/workflow/serve"
 )
 
 // listen reads one message of a stream and re-arms itself through the
@@ -27,9 +28,14 @@ func listen(ch <-chan tea.Msg) tea.Cmd {
 	}
 }
 
-func statusCmd(ctx context.Context, e *workflow.Engine, domain string) tea.Cmd {
+// statusCmd reads the domain's status and, as status does, which senders
+// fetched its live id from serve's access log (accessLog; "" for none).
+func statusCmd(ctx context.Context, e *workflow.Engine, domain, accessLog string) tea.Cmd {
 	return func() tea.Msg {
 		st, err := e.Status(ctx, domain)
+		if err == nil {
+			st.Fetchers = serve.LiveFetchers(st, accessLog)
+		}
 		return statusMsg{st: st, err: err}
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stspilot/stspilot/checks"
 	"github.com/stspilot/stspilot/internal/duration"
+	"github.com/stspilot/stspilot/tui/textout"
 	"github.com/stspilot/stspilot/workflow"
 )
 
@@ -134,6 +135,11 @@ func (d dashModel) view() string {
 		b.WriteString(label("Ladder") + ladderLine(c, st.Rung) + "\n")
 		if st.Horizon != nil && st.Horizon.Worst != nil {
 			b.WriteString(label("Cached") + worstLine(st.Horizon.Worst) + "\n")
+		}
+		if st.Fetchers != nil {
+			// Which senders hold the live id (serve's access log): after
+			// a rollback, the evidence that it has reached them.
+			b.WriteString(label("Fetched") + " " + ansi.Truncate(textout.FetchersBrief(st.Fetchers), max(c.width-9, 20), "…") + "\n")
 		}
 		switch {
 		case st.Pending != nil:

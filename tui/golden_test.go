@@ -3,6 +3,7 @@ package tui
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/stspilot/stspilot/internal/golden"
 	"github.com/stspilot/stspilot/workflow"
 	"github.com/stspilot/stspilot/workflow/sandbox"
+	"github.com/stspilot/stspilot/workflow/serve"
 )
 
 // TestGolden renders screens through a real tea.Program (teatest) at
@@ -48,15 +50,6 @@ func TestGolden(t *testing.T) {
 			t.Fatalf("rollback: %+v %v", out, err)
 		}
 	}
-	// rolledOut: testing, a day into the soak: promote's window gate is
-	// closed and its plan is longer than the screen.
-	rolledOut := func(t testing.TB, w *world) {
-		out, err := w.e.Apply(context.Background(), workflow.Request{Workflow: workflow.Rollout, Domain: w.sb.Domain, RUA: sandbox.DefaultRUA}, nil, nil, workflow.ApplyOptions{})
-		if err != nil || out.Status != workflow.StatusDone {
-			t.Fatalf("rollout: %+v %v", out, err)
-		}
-		w.clock.Advance(24 * time.Hour)
-	}
 	cases := []struct {
 		name  string
 		setup func(testing.TB, *world) // before the program starts
@@ -64,6 +57,10 @@ func TestGolden(t *testing.T) {
 		marks []string
 	}{
 		{"dashboard", nil, nil, []string{"Findings:|Ladder"}},
+		// Which senders fetched the live id, from serve's access log;
+		// and what the dashboard says when no log is configured.
+		{"dashboard-fetched", fetchedLog, nil, []string{"Findings:|google 2, microsoft 1"}},
+		{"dashboard-no-access-log", rolledOut, nil, []string{"Findings:|no serve access log configured"}},
 		{"plan", nil, [][]tea.Msg{keys("n")}, []string{"Findings:|Ladder", "Plan: rollout"}},
 		{"confirm", nil, [][]tea.Msg{keys("n"), keys("enter")}, []string{"Findings:|Ladder", "Plan: rollout", "Apply rollout to"}},
 		{"apply", nil, [][]tea.Msg{keys("n"), keys("enter"), keys("y")}, []string{"Findings:|Ladder", "Plan: rollout", "Apply rollout to", "back to the dashboard"}},
@@ -145,4 +142,42 @@ func TestGoldenSetup(t *testing.T) {
 		t.Fatal("the secret is on screen")
 	}
 	golden.Check(t, filepath.Join("testdata", t.Name()+".golden"), []byte(out))
+}
+
+// rolledOut: testing, a day into the soak: promote's window gate is
+// closed and its plan is longer than the screen.
+func rolledOut(t testing.TB, w *world) {
+	out, err := w.e.Apply(context.Background(), workflow.Request{Workflow: workflow.Rollout, Domain: w.sb.Domain, RUA: sandbox.DefaultRUA}, nil, nil, workflow.ApplyOptions{})
+	if err != nil || out.Status != workflow.StatusDone {
+		t.Fatalf("rollout: %+v %v", out, err)
+	}
+	w.clock.Advance(24 * time.Hour)
+}
+
+// fetchedLog: rolled out, and serve's access log (a file in a temp dir)
+// has the live id fetched by Google twice and by Microsoft once since it
+// went live; a fetch before, and one of another id, are not counted.
+func fetchedLog(t testing.TB, w *world) {
+	rolledOut(t, w)
+	st, err := w.e.Status(context.Background(), w.sb.Domain)
+	if err != nil || st.Policy == nil || st.LiveSince == nil {
+		t.Fatalf("status: %+v %v", st, err)
+	}
+	var buf bytes.Buffer
+	l := serve.NewAccessLog(&buf)
+	at := func(d time.Duration) time.Time { return st.LiveSince.Add(d) }
+	for _, e := range []serve.AccessEntry{
+		{Time: at(time.Hour), Status: 200, UserAgent: "Google-SMTP-STS", Domain: w.sb.Domain, PolicyID: st.Policy.ID},
+		{Time: at(2 * time.Hour), Status: 200, UserAgent: "Google-SMTP-STS", Domain: w.sb.Domain, PolicyID: st.Policy.ID},
+		{Time: at(3 * time.Hour), Status: 200, Domain: w.sb.Domain, PolicyID: st.Policy.ID},
+		{Time: at(-time.Hour), Status: 200, UserAgent: "Go-http-client/1.1", Domain: w.sb.Domain, PolicyID: st.Policy.ID},
+		{Time: at(time.Hour), Status: 200, UserAgent: "Go-http-client/1.1", Domain: w.sb.Domain, PolicyID: "20200101000000old"},
+	} {
+		l.Log(e)
+	}
+	path := filepath.Join(t.TempDir(), "access.log")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.opts.AccessLog = path
 }

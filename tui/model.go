@@ -150,9 +150,14 @@ func (m *Model) State() string {
 
 func (m *Model) applying() bool { return m.cancelApply != nil }
 
+// readStatus reads the status (and the access log's fetchers) in a command.
+func (m *Model) readStatus() tea.Cmd {
+	return statusCmd(m.c.ctx, m.c.engine, m.c.domain, m.c.opts.AccessLog)
+}
+
 // refresh re-reads the status and re-runs the live check.
 func (m *Model) refresh() tea.Cmd {
-	cmds := []tea.Cmd{statusCmd(m.c.ctx, m.c.engine, m.c.domain), m.dash.startCheck()}
+	cmds := []tea.Cmd{m.readStatus(), m.dash.startCheck()}
 	if len(m.c.opts.Reports) > 0 {
 		cmds = append(cmds, reportsCmd(m.c.ctx, m.c.opts.Reports, m.c.domain, m.c.now(), max(m.c.width-9, 20)))
 	}
@@ -232,7 +237,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		// status is read again: the next step may have changed.
 		if st := m.dash.st; m.state == stDashboard && st != nil && st.NextAt != nil && !m.c.now().Before(*st.NextAt) && !m.dash.reread.Equal(*st.NextAt) {
 			m.dash.reread = *st.NextAt
-			return m, tea.Batch(clockTick(), statusCmd(m.c.ctx, m.c.engine, m.c.domain))
+			return m, tea.Batch(clockTick(), m.readStatus())
 		}
 		return m, clockTick()
 	case statusMsg:
@@ -293,7 +298,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			}
 			return m, tea.Batch(m.rerun(), next)
 		}
-		return m, tea.Batch(statusCmd(m.c.ctx, m.c.engine, m.c.domain), next)
+		return m, tea.Batch(m.readStatus(), next)
 	case waitSecondMsg:
 		if !m.wait.active || msg.gen != m.wait.gen {
 			return m, nil
@@ -657,7 +662,7 @@ func (m *Model) skip() tea.Cmd {
 	}
 	m.c.opts.Demo.SkipTo(to)
 	m.note = "sandbox clock moved to " + to.UTC().Format("2006-01-02 15:04 UTC")
-	return statusCmd(m.c.ctx, m.c.engine, m.c.domain)
+	return m.readStatus()
 }
 
 // syncKeys enables the keys that apply to the screen shown.

@@ -81,6 +81,10 @@ type Options struct {
 	// Reports are TLS-RPT report paths (--reports): the dashboard shows
 	// their daily failures and top causes for the domain.
 	Reports []string
+	// AccessLog is serve's access log (the config key access_log; "" or
+	// "-": none to read): the dashboard shows which senders fetched the
+	// live id since it went live.
+	AccessLog string
 }
 
 // Run runs the wizard on a terminal until the operator quits or ctx ends.

@@ -102,6 +102,10 @@ func demoRun(ctx context.Context, o *DemoOptions) error {
 		},
 		Demo:         demoHooks(sb),
 		RealDuration: sb.Clock.RealDuration,
+		// The sandbox's policy host logs as serve does: the dashboard
+		// shows which senders (here: stspilot's own checks) fetched the
+		// live id.
+		AccessLog: sb.AccessLog,
 	}
 	return runProgram(ctx, o.IO, opts)
 }

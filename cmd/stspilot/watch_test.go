@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,8 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stspilot/stspilot/internal/clock"
-	"github.com/stspilot/stspilot/tui/textout"
-	"github.com/stspilot/stspilot/workflow"
 )
 
 func runWatch(t *testing.T, fc *fakeChecker, stdin string, cycles int, args ...string) (int, string, string) {
@@ -141,26 +137,4 @@ func httpGet(t *testing.T, url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	return string(b)
-}
-
-// status says which senders fetched the live id, from serve's access log,
-// and says so when no log is configured.
-func TestLiveFetchers(t *testing.T) {
-	since := fixedNow.Add(-time.Hour)
-	st := &workflow.StatusReport{Domain: "a.test", Policy: &workflow.Policy{ID: "id1"}, LiveSince: &since}
-	if lf := liveFetchers(st, ""); lf == nil || lf.Log != "" || !strings.Contains(textout.FetchersText(lf), "no serve access log configured") {
-		t.Errorf("no log: %+v", lf)
-	}
-	path := filepath.Join(t.TempDir(), "access.log")
-	line := `{"time":"` + fixedNow.UTC().Format(time.RFC3339) + `","status":200,"user_agent":"Google-SMTP-STS","domain":"a.test","policy_id":"id1"}` + "\n"
-	if err := os.WriteFile(path, []byte(line+line), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	lf := liveFetchers(st, path)
-	if lf.Senders["google"] != 2 || lf.Error != "" || !strings.Contains(textout.FetchersText(lf), "google 2") {
-		t.Errorf("with a log: %+v", lf)
-	}
-	if lf := liveFetchers(&workflow.StatusReport{Domain: "a.test"}, path); lf != nil {
-		t.Errorf("no live id: %+v", lf)
-	}
 }

@@ -52,6 +52,7 @@ DNS provider and its settings first; those stay in memory.`,
 	addWorkflowFlags(cmd, &o.WorkflowOptions)
 	cmd.Flags().StringVar(&o.RUA, "rua", "", "TLS-RPT report destination for rollout, `mailto:ADDRESS` or https:URL")
 	cmd.Flags().StringArrayVar(&o.Reports, "reports", nil, "TLS-RPT reports to summarise on the dashboard and use as promote's evidence: a `PATH` to a file, directory or Maildir (repeatable)")
+	cmd.Flags().StringVar(&o.AccessLog, "access-log", "", "serve's access log `FILE`: the dashboard shows which senders fetched the live id (config key access_log)")
 	return cmd
 }
 
@@ -77,9 +78,10 @@ func (o *WizardOptions) validate() error {
 
 func wizardRun(ctx context.Context, o *WizardOptions) error {
 	opts := tui.Options{
-		Domain:  o.Domain,
-		RUA:     o.RUA,
-		Reports: o.Reports,
+		Domain:    o.Domain,
+		RUA:       o.RUA,
+		Reports:   o.Reports,
+		AccessLog: first(o.AccessLog, o.Config["access_log"]),
 		Check: func(ctx context.Context, d string, progress func(checks.ProbeEvent)) *checks.Report {
 			return checks.Run(ctx, d, checks.Options{Resolvers: o.Resolvers, Timeout: o.Timeout, Progress: progress})
 		},

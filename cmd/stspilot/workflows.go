@@ -288,7 +288,7 @@ func statusRun(ctx context.Context, o *WorkflowOptions) (err error) {
 	if err != nil {
 		return engineErr(err)
 	}
-	st.Fetchers = liveFetchers(st, first(o.AccessLog, o.Config["access_log"]))
+	st.Fetchers = serve.LiveFetchers(st, first(o.AccessLog, o.Config["access_log"]))
 	if o.JSON {
 		if st.Fetchers != nil && st.Fetchers.Log == "" {
 			st.Fetchers = nil // documented: absent when no log is configured
@@ -813,36 +813,4 @@ func credentialSource(path string) (dnsprovider.Source, error) {
 		return nil, &usageError{err}
 	}
 	return dnsprovider.Chain(env, f), nil
-}
-
-// liveFetchers reads serve's access log for the senders that fetched the
-// live id since it was published (nil without a live id).
-func liveFetchers(st *workflow.StatusReport, logPath string) *workflow.LiveFetchers {
-	if st.Policy == nil || st.Policy.ID == "" {
-		return nil
-	}
-	lf := &workflow.LiveFetchers{Log: logPath, ID: st.Policy.ID, Since: st.LiveSince}
-	if logPath == "" || logPath == "-" {
-		lf.Log = ""
-		return lf
-	}
-	var since time.Time
-	if st.LiveSince != nil {
-		since = *st.LiveSince
-	}
-	got, err := serve.ReadFetchers(logPath, st.Domain, st.Policy.ID, since)
-	if err != nil {
-		lf.Error = err.Error()
-		return lf
-	}
-	lf.Truncated = got.Truncated
-	for _, c := range serve.SenderClasses() {
-		if n := got.Counts[c]; n > 0 {
-			if lf.Senders == nil {
-				lf.Senders = map[string]int{}
-			}
-			lf.Senders[c.String()] = n
-		}
-	}
-	return lf
 }

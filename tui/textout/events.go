@@ -10,6 +10,7 @@ import (
 
 	"github.com/stspilot/stspilot/internal/duration"
 	"github.com/stspilot/stspilot/workflow"
+	"github.com/stspilot/stspilot/workflow/serve"
 )
 
 // EventSchema names the JSON-lines schema of workflow events (docs/json.md).
@@ -444,7 +445,7 @@ func In(d time.Duration) string {
 }
 
 // FetchersText says which senders fetched the live id, from serve's access
-// log, or why that is not known.
+// log, or why that is not known (status's line, which names the flag).
 func FetchersText(lf *workflow.LiveFetchers) string {
 	switch {
 	case lf.Log == "":
@@ -454,13 +455,33 @@ func FetchersText(lf *workflow.LiveFetchers) string {
 	case len(lf.Senders) == 0:
 		return "no sender has fetched id " + lf.ID + " from serve since it was published (" + lf.Log + ")"
 	}
+	return "id " + lf.ID + " since it was published: " + senderCounts(lf)
+}
+
+// FetchersBrief is FetchersText for the wizard's dashboard, beside the
+// live id: short, and naming the config key, never a flag.
+func FetchersBrief(lf *workflow.LiveFetchers) string {
+	switch {
+	case lf.Log == "":
+		return "not known: no serve access log configured (config key access_log)"
+	case lf.Error != "":
+		return "not known: " + lf.Error
+	case len(lf.Senders) == 0:
+		return "no sender since it went live (" + lf.Log + ")"
+	}
+	return senderCounts(lf) + " since it went live"
+}
+
+// senderCounts lists the classes that fetched, in serve's label order
+// ("google 2, microsoft 1").
+func senderCounts(lf *workflow.LiveFetchers) string {
 	names := make([]string, 0, len(lf.Senders))
-	for _, c := range []string{"google", "microsoft", "postfix-mta-sts-resolver", "postfix-tlspol", "go", "browser", "other"} {
-		if n, ok := lf.Senders[c]; ok {
+	for _, c := range serve.SenderClasses() {
+		if n, ok := lf.Senders[c.String()]; ok {
 			names = append(names, fmt.Sprintf("%s %d", c, n))
 		}
 	}
-	out := "id " + lf.ID + " since it was published: " + strings.Join(names, ", ")
+	out := strings.Join(names, ", ")
 	if lf.Truncated {
 		out += " (the end of a large log only)"
 	}

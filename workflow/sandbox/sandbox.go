@@ -6,8 +6,10 @@
 // knobs that inject each of the seven field failures of the developers'
 // guide, so that `stspilot demo` can show every one detected and refused.
 //
-// It needs no network, no privileges and no files: every server listens on
-// 127.0.0.1 or 127.0.0.2 on a port the kernel picks.
+// It needs no network and no privileges: every server listens on
+// 127.0.0.1 or 127.0.0.2 on a port the kernel picks, and its only files,
+// the journal and the policy host's access log, are in its state
+// directory (a temporary one unless Options.StateDir names another).
 package sandbox
 
 import (
@@ -18,6 +20,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +37,7 @@ import (
 	"github.com/stspilot/stspilot/internal/testca"
 	"github.com/stspilot/stspilot/internal/txtrecord"
 	"github.com/stspilot/stspilot/workflow"
+	"github.com/stspilot/stspilot/workflow/serve"
 )
 
 // DefaultDomain is the sandbox's mail domain.
@@ -80,6 +84,10 @@ type Sandbox struct {
 	Provider dnsprovider.Provider
 	Memory   *memory.Provider
 	Ladder   workflow.Ladder
+	// AccessLog is the file the policy host logs every request to, in
+	// serve's access-log format and on the sandbox clock: which senders
+	// fetched which policy id (the wizard's dashboard reads it).
+	AccessLog string
 
 	zone    string // FQDN, lower case
 	mem     *memory.Provider
@@ -91,6 +99,8 @@ type Sandbox struct {
 	saved   map[Break][]libdns.RR // records a break deleted, for Heal
 	drifted []byte                // the file before the drift break
 	closers []func()
+
+	accessLog *serve.AccessLog
 
 	policyCert, policyExpired *tls.Certificate
 	mxCerts                   map[string]*tls.Certificate
@@ -148,6 +158,14 @@ func Start(ctx context.Context, o Options) (s *Sandbox, err error) {
 	if s.Journal, err = workflow.OpenFileJournal(dir); err != nil {
 		return nil, err
 	}
+	s.AccessLog = filepath.Join(dir, "access.log")
+	logFile, err := os.OpenFile(s.AccessLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	// Closed after the policy host has stopped (closers run last first).
+	s.closers = append(s.closers, func() { _ = logFile.Close() })
+	s.accessLog = serve.NewAccessLog(logFile)
 	s.Journal.Ladder = o.Ladder.String()
 	s.mem = &memory.Provider{}
 	s.mem.AddZone(d)

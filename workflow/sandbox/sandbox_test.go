@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/stspilot/stspilot/checks"
 	"github.com/stspilot/stspilot/workflow"
+	"github.com/stspilot/stspilot/workflow/serve"
 )
 
 func start(t *testing.T, breaks ...Break) (*Sandbox, *workflow.Engine) {
@@ -227,5 +229,41 @@ func TestClock(t *testing.T) {
 	case <-ch:
 	case <-time.After(5 * time.Second):
 		t.Fatal("After did not fire once the deadline was skipped to")
+	}
+}
+
+// TestAccessLog: the policy host logs its requests as serve does, with the
+// policy id the engine published, so that the demo's dashboard shows which
+// senders fetched the live id: after a rollout, the live check's fetches
+// (stspilot's sender fetch, not counted as Google, and its browser fetch).
+// A policy edited behind the engine's back is served without an id.
+func TestAccessLog(t *testing.T) {
+	s, e := start(t)
+	rollout(t, e)
+	if rep := s.Check(context.Background(), DefaultDomain); rep.Stage != "testing" {
+		t.Fatalf("after rollout: stage %s, findings %v", rep.Stage, findingIDs(rep))
+	}
+	st, err := e.Status(context.Background(), DefaultDomain)
+	if err != nil || st.Policy == nil || st.Policy.ID == "" {
+		t.Fatalf("status: %+v %v", st, err)
+	}
+	lf := serve.LiveFetchers(st, s.AccessLog)
+	if lf == nil || lf.Error != "" || lf.Senders["other"] == 0 || lf.Senders["browser"] == 0 || lf.Senders["google"] != 0 {
+		t.Fatalf("fetchers of the live id from the sandbox's access log: %+v", lf)
+	}
+	before := lf.Senders["other"]
+	if on, err := s.Toggle(PolicyDrift); err != nil || !on {
+		t.Fatalf("inject %s: %v %v", PolicyDrift, on, err)
+	}
+	s.Check(context.Background(), DefaultDomain)
+	if lf := serve.LiveFetchers(st, s.AccessLog); lf.Senders["other"] != before {
+		t.Errorf("a drifted policy was logged with the id the engine gave the bytes before: %+v", lf)
+	}
+	b, err := os.ReadFile(s.AccessLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), `"user_agent":"stspilot `); n <= before {
+		t.Errorf("the drifted policy's fetches are not in the log: %d stspilot fetches logged, %d before", n, before)
 	}
 }

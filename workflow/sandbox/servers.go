@@ -13,6 +13,7 @@ import (
 	"github.com/stspilot/stspilot/dnsprovider"
 	"github.com/stspilot/stspilot/internal/loopback"
 	"github.com/stspilot/stspilot/internal/txtrecord"
+	"github.com/stspilot/stspilot/workflow/serve"
 )
 
 // ---------------------------------------------------------------- DNS
@@ -60,33 +61,79 @@ func (s *Sandbox) startDNS() error {
 // ---------------------------------------------------------------- HTTPS
 
 // policyHandler serves the publisher's file, or one of the policy-host
-// field failures (docs/design.md) when it is injected.
+// field failures (docs/design.md) when it is injected, and logs each
+// request to the access log as serve does, on the sandbox clock.
 func (s *Sandbox) policyHandler() http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != txtrecord.WellKnownPath {
-			http.NotFound(rw, r)
-			return
+		start := time.Now()
+		e := serve.AccessEntry{
+			Time: s.Clock.Now().UTC(), Remote: r.RemoteAddr, Proto: r.Proto, Host: r.Host,
+			Method: r.Method, Path: r.URL.RequestURI(), UserAgent: r.UserAgent(),
 		}
-		switch {
-		case s.Broken(PolicyNotFound):
-			http.NotFound(rw, r)
-			return
-		case s.Broken(PolicyRedirect):
-			http.Redirect(rw, r, "https://www."+s.Domain+txtrecord.WellKnownPath, http.StatusMovedPermanently)
-			return
+		if r.TLS != nil {
+			e.SNI = r.TLS.ServerName
 		}
-		b := s.Publisher.File(s.Domain)
-		if b == nil {
-			http.NotFound(rw, r)
-			return
+		sw := &statusWriter{ResponseWriter: rw}
+		s.answerPolicy(sw, r, &e)
+		e.Status, e.Bytes = sw.status, sw.n
+		if e.Status == 0 {
+			e.Status = http.StatusOK
 		}
-		ct := "text/plain; charset=utf-8"
-		if s.Broken(PolicyContentType) {
-			ct = "text/html; charset=utf-8"
-		}
-		rw.Header().Set("Content-Type", ct)
-		_, _ = rw.Write(b)
+		e.DurationMS = float64(time.Since(start).Microseconds()) / 1000
+		s.accessLog.Log(e)
 	})
+}
+
+// answerPolicy answers one request of the policy host; e gets the domain
+// and the policy id of a policy served.
+func (s *Sandbox) answerPolicy(rw http.ResponseWriter, r *http.Request, e *serve.AccessEntry) {
+	if r.URL.Path != txtrecord.WellKnownPath {
+		http.NotFound(rw, r)
+		return
+	}
+	switch {
+	case s.Broken(PolicyNotFound):
+		http.NotFound(rw, r)
+		return
+	case s.Broken(PolicyRedirect):
+		http.Redirect(rw, r, "https://www."+s.Domain+txtrecord.WellKnownPath, http.StatusMovedPermanently)
+		return
+	}
+	b, id := s.Publisher.Served(s.Domain)
+	if b == nil {
+		http.NotFound(rw, r)
+		return
+	}
+	ct := "text/plain; charset=utf-8"
+	if s.Broken(PolicyContentType) {
+		ct = "text/html; charset=utf-8"
+	}
+	e.Domain, e.PolicyID = s.Domain, id
+	rw.Header().Set("Content-Type", ct)
+	_, _ = rw.Write(b)
+}
+
+// statusWriter records the status and the body's size for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.n += int64(n)
+	return n, err
 }
 
 func (s *Sandbox) startHTTPS(ip string) error {

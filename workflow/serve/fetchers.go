@@ -7,7 +7,45 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/stspilot/stspilot/workflow"
 )
+
+// LiveFetchers reads serve's access log at logPath for the senders that
+// fetched st's live policy id since it was published: what status and the
+// wizard show (StatusReport.Fetchers). It is nil without a live id; its
+// Log is "" when no log is configured (logPath "" or "-", stderr, which
+// cannot be read back), and Error says why a configured log could not be
+// read. It reads the file: the wizard calls it inside a command.
+func LiveFetchers(st *workflow.StatusReport, logPath string) *workflow.LiveFetchers {
+	if st == nil || st.Policy == nil || st.Policy.ID == "" {
+		return nil
+	}
+	lf := &workflow.LiveFetchers{ID: st.Policy.ID, Since: st.LiveSince}
+	if logPath == "" || logPath == "-" {
+		return lf
+	}
+	lf.Log = logPath
+	var since time.Time
+	if st.LiveSince != nil {
+		since = *st.LiveSince
+	}
+	got, err := ReadFetchers(logPath, st.Domain, st.Policy.ID, since)
+	if err != nil {
+		lf.Error = err.Error()
+		return lf
+	}
+	lf.Truncated = got.Truncated
+	for _, c := range SenderClasses() {
+		if n := got.Counts[c]; n > 0 {
+			if lf.Senders == nil {
+				lf.Senders = map[string]int{}
+			}
+			lf.Senders[c.String()] = n
+		}
+	}
+	return lf
+}
 
 // MaxAccessLogRead caps how much of an access log ReadFetchers reads: the
 // last 64 MiB.

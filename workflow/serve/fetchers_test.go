@@ -2,11 +2,14 @@ package serve
 
 import (
 	"bytes"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stspilot/stspilot/workflow"
 )
 
 // The access log serve writes is what status reads: the fetches of the
@@ -50,5 +53,45 @@ func TestReadFetchersFromAccessLog(t *testing.T) {
 	}
 	if _, err := ReadFetchers(filepath.Join(dir, "none"), "a.test", "new", pub); err == nil {
 		t.Error("a missing log read without error")
+	}
+}
+
+// LiveFetchers is what status and the wizard show: the senders that
+// fetched the live id since it went live, from the access log; a
+// StatusReport without a live id has none; without a configured log (or
+// with stderr, "-") Log is empty; a log that cannot be read says why.
+func TestLiveFetchers(t *testing.T) {
+	since := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	st := &workflow.StatusReport{Domain: "a.test", Policy: &workflow.Policy{ID: "id1"}, LiveSince: &since}
+	for _, path := range []string{"", "-"} {
+		if lf := LiveFetchers(st, path); lf == nil || lf.Log != "" || lf.ID != "id1" || lf.Senders != nil || lf.Error != "" {
+			t.Errorf("log %q: %+v", path, lf)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "access.log")
+	var buf bytes.Buffer
+	l := NewAccessLog(&buf)
+	for _, e := range []AccessEntry{
+		{Time: since.Add(time.Minute), Status: 200, UserAgent: "Google-SMTP-STS", Domain: "a.test", PolicyID: "id1"},
+		{Time: since.Add(time.Hour), Status: 200, UserAgent: "Google-SMTP-STS", Domain: "a.test", PolicyID: "id1"},
+		{Time: since.Add(time.Hour), Status: 200, UserAgent: "Go-http-client/2.0", Domain: "a.test", PolicyID: "id1"},
+		{Time: since.Add(-time.Minute), Status: 200, UserAgent: "", Domain: "a.test", PolicyID: "id1"}, // before it went live
+		{Time: since.Add(time.Minute), Status: 200, UserAgent: "", Domain: "a.test", PolicyID: "id0"},  // the id before
+	} {
+		l.Log(e)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lf := LiveFetchers(st, path)
+	if want := map[string]int{"google": 2, "go": 1}; lf == nil || lf.Log != path || lf.Error != "" || !maps.Equal(lf.Senders, want) {
+		t.Errorf("with a log: %+v, want senders %v", lf, want)
+	}
+	if lf := LiveFetchers(&workflow.StatusReport{Domain: "a.test"}, path); lf != nil {
+		t.Errorf("no live id: %+v", lf)
+	}
+	missing := filepath.Join(t.TempDir(), "none.log")
+	if lf := LiveFetchers(st, missing); lf == nil || lf.Log != missing || lf.Error == "" || lf.Senders != nil {
+		t.Errorf("a missing log: %+v", lf)
 	}
 }

@@ -45,11 +45,15 @@ func SenderClasses() []SenderClass {
 }
 
 // ClassifySender reads the sender class from a User-Agent; it allocates
-// nothing.
+// nothing. stspilot's own fetches (its checks, watch and the served gate,
+// whose User-Agent says "like Google-SMTP-STS") are "other": counted as
+// google they would look like evidence that Google has the id.
 func ClassifySender(ua string) SenderClass {
 	switch {
 	case ua == "":
 		return SenderMicrosoft
+	case strings.HasPrefix(ua, "stspilot "):
+		return SenderOther
 	case strings.Contains(ua, "Google-SMTP-STS"):
 		return SenderGoogle
 	case strings.Contains(ua, "mta-sts-resolver"):

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/stspilot/stspilot/checks/httpsprobe"
 	"github.com/stspilot/stspilot/workflow"
 )
 
@@ -29,6 +30,8 @@ func TestClassifySender(t *testing.T) {
 		"Go-http-client/2.0":                           "go",
 		"Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0": "browser",
 		"curl/8.5.0":                                   "other",
+		httpsprobe.SenderUA:                            "other", // stspilot's own checks: not Google
+		httpsprobe.BrowserUA:                           "browser",
 	} {
 		if got := ClassifySender(ua).String(); got != want {
 			t.Errorf("ClassifySender(%q) = %s, want %s", ua, got, want)
