@@ -64,24 +64,7 @@ func (s *Sandbox) startDNS() error {
 // field failures (docs/design.md) when it is injected, and logs each
 // request to the access log as serve does, on the sandbox clock.
 func (s *Sandbox) policyHandler() http.Handler {
-	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		e := serve.AccessEntry{
-			Time: s.Clock.Now().UTC(), Remote: r.RemoteAddr, Proto: r.Proto, Host: r.Host,
-			Method: r.Method, Path: r.URL.RequestURI(), UserAgent: r.UserAgent(),
-		}
-		if r.TLS != nil {
-			e.SNI = r.TLS.ServerName
-		}
-		sw := &statusWriter{ResponseWriter: rw}
-		s.answerPolicy(sw, r, &e)
-		e.Status, e.Bytes = sw.status, sw.n
-		if e.Status == 0 {
-			e.Status = http.StatusOK
-		}
-		e.DurationMS = float64(time.Since(start).Microseconds()) / 1000
-		s.accessLog.Log(e)
-	})
+	return serve.LogRequests(s.accessLog, s.Clock.Now, s.answerPolicy)
 }
 
 // answerPolicy answers one request of the policy host; e gets the domain
@@ -111,29 +94,6 @@ func (s *Sandbox) answerPolicy(rw http.ResponseWriter, r *http.Request, e *serve
 	e.Domain, e.PolicyID = s.Domain, id
 	rw.Header().Set("Content-Type", ct)
 	_, _ = rw.Write(b)
-}
-
-// statusWriter records the status and the body's size for the access log.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	n      int64
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(b)
-	w.n += int64(n)
-	return n, err
 }
 
 func (s *Sandbox) startHTTPS(ip string) error {

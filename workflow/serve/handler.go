@@ -36,18 +36,9 @@ const policyPath = txtrecord.WellKnownPath
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := now()
 	cw := &countingWriter{ResponseWriter: w}
-	e := AccessEntry{
-		Time: start.UTC(), Remote: r.RemoteAddr, Proto: r.Proto, Host: r.Host,
-		Method: r.Method, Path: r.URL.RequestURI(), UserAgent: r.UserAgent(),
-	}
-	if r.TLS != nil {
-		e.SNI = r.TLS.ServerName
-	}
+	e := newAccessEntry(r, start)
 	h.serve(cw, r, &e)
-	e.Status, e.Bytes = cw.status, cw.n
-	if e.Status == 0 {
-		e.Status = http.StatusOK
-	}
+	cw.answered(&e)
 	// Counted once the answer is out: an atomic add on the counter the
 	// policy was cached with, a label lookup only for a report.
 	if e.counts != nil {
@@ -57,6 +48,34 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	e.DurationMS = float64(now().Sub(start).Microseconds()) / 1000
 	h.Log.Log(e)
+}
+
+// LogRequests is an http.Handler that answers with answer and logs each
+// request to log as serve does, its time read from clock: the demo
+// sandbox's policy host, on the sandbox's clock. answer fills in the
+// entry's domain and policy id.
+func LogRequests(log *AccessLog, clock func() time.Time, answer func(http.ResponseWriter, *http.Request, *AccessEntry)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		cw := &countingWriter{ResponseWriter: w}
+		e := newAccessEntry(r, clock())
+		answer(cw, r, &e)
+		cw.answered(&e)
+		e.DurationMS = float64(time.Since(start).Microseconds()) / 1000
+		log.Log(e)
+	})
+}
+
+// newAccessEntry is the access-log entry of r, received at t.
+func newAccessEntry(r *http.Request, t time.Time) AccessEntry {
+	e := AccessEntry{
+		Time: t.UTC(), Remote: r.RemoteAddr, Proto: r.Proto, Host: r.Host,
+		Method: r.Method, Path: r.URL.RequestURI(), UserAgent: r.UserAgent(),
+	}
+	if r.TLS != nil {
+		e.SNI = r.TLS.ServerName
+	}
+	return e
 }
 
 // Header values of every policy answer (canonical keys, set directly).
@@ -241,6 +260,14 @@ func (c *countingWriter) WriteHeader(code int) {
 		c.status = code
 	}
 	c.ResponseWriter.WriteHeader(code)
+}
+
+// answered records the answer's status and size in e.
+func (c *countingWriter) answered(e *AccessEntry) {
+	e.Status, e.Bytes = c.status, c.n
+	if e.Status == 0 {
+		e.Status = http.StatusOK
+	}
 }
 
 // Unwrap lets http.ResponseController reach the connection.
