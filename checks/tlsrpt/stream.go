@@ -223,37 +223,30 @@ func parseJSON(r io.Reader) (*Report, error) {
 	var haveOrg, haveID bool
 	var dr *wireDateRange
 	var policies []Result
-	for p.dec.More() {
-		key, kerr := p.key()
-		if kerr != nil {
-			return nil, kerr
-		}
+	err = p.members(func(key string) (err error) {
 		switch {
 		case strings.EqualFold(key, "organization-name"):
 			org, haveOrg = flexString{}, true
-			err = p.decode(key, &org)
+			return p.decode(key, &org)
 		case strings.EqualFold(key, "report-id"):
 			id, haveID = flexString{}, true
-			err = p.decode(key, &id)
+			return p.decode(key, &id)
 		case strings.EqualFold(key, "contact-info"):
 			contact = flexString{}
-			err = p.decode(key, &contact)
+			return p.decode(key, &contact)
 		case strings.EqualFold(key, "date-range"):
 			dr = nil
-			err = p.decode(key, &dr)
+			return p.decode(key, &dr)
 		case strings.EqualFold(key, "policies"):
 			// A repeated member: the last one counts, as in encoding/json.
 			p.details, p.folded, p.pws = 0, false, warnings{}
 			policies, err = p.policies()
-		default:
-			err = p.skip()
+			return err
 		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	if _, err = p.dec.Token(); err != nil { // the closing '}'
-		return nil, jsonErr(err)
+		return p.skip()
+	})
+	if err != nil {
+		return nil, err
 	}
 	if _, err = p.dec.Token(); err != io.EOF {
 		return nil, notReport("more than one JSON value (RPT-JSON-1)")
@@ -314,6 +307,22 @@ func (p *parser) key() (string, error) {
 		return "", notReport("JSON: a member name expected")
 	}
 	return k, nil
+}
+
+// members reads the members of the object whose '{' was just read, up to
+// and including its '}': each member's name, then f, which reads (or
+// skips) its value. It stops at the first error.
+func (p *parser) members(f func(key string) error) error {
+	for p.dec.More() {
+		key, err := p.key()
+		if err != nil {
+			return err
+		}
+		if err := f(key); err != nil {
+			return err
+		}
+	}
+	return p.close()
 }
 
 // decode decodes the next value (a small one: a string, a number, the
@@ -409,31 +418,24 @@ func (p *parser) policy(i int) (Result, error) {
 	var haveSummary bool
 	var ws warnings // the details' warnings, after the policy's own
 	fold := map[FailureDetail]int{}
-	for p.dec.More() {
-		key, err := p.key()
-		if err != nil {
-			return res, err
-		}
+	err = p.members(func(key string) (err error) {
 		switch {
 		case strings.EqualFold(key, "policy"):
 			pol, err = p.policyObj(i)
+			return err
 		case strings.EqualFold(key, "summary"):
 			sum, haveSummary = nil, true
-			err = p.decode(key, &sum)
+			return p.decode(key, &sum)
 		case strings.EqualFold(key, "failure-details"):
 			// A repeated member: the last one counts.
 			p.details -= len(res.FailureDetails)
 			res.FailureDetails, ws = nil, warnings{}
 			clear(fold)
-			err = p.failureDetails(i, &res, fold, &ws)
-		default:
-			err = p.skip()
+			return p.failureDetails(i, &res, fold, &ws)
 		}
-		if err != nil {
-			return res, err
-		}
-	}
-	if err := p.close(); err != nil {
+		return p.skip()
+	})
+	if err != nil {
 		return res, err
 	}
 	switch {
@@ -495,30 +497,27 @@ func (p *parser) policyObj(i int) (*wirePolicy, error) {
 		return nil, err
 	}
 	pol := &wirePolicy{}
-	for p.dec.More() {
-		key, err := p.key()
-		if err != nil {
-			return nil, err
-		}
+	err = p.members(func(key string) (err error) {
 		switch {
 		case strings.EqualFold(key, "policy-type"):
 			pol.Type = flexString{}
-			err = p.decode(key, &pol.Type)
+			return p.decode(key, &pol.Type)
 		case strings.EqualFold(key, "policy-domain"):
 			pol.Domain = flexString{}
-			err = p.decode(key, &pol.Domain)
+			return p.decode(key, &pol.Domain)
 		case strings.EqualFold(key, "policy-string"):
 			pol.String, err = p.strings(key)
+			return err
 		case strings.EqualFold(key, "mx-host"):
 			pol.MXHost, err = p.strings(key)
-		default:
-			err = p.skip()
+			return err
 		}
-		if err != nil {
-			return nil, err
-		}
+		return p.skip()
+	})
+	if err != nil {
+		return nil, err
 	}
-	return pol, p.close()
+	return pol, nil
 }
 
 // strings reads a string or an array of strings (flexStrings' rules),
