@@ -49,8 +49,7 @@ type guardReader struct {
 	n      int64
 	budget *messageBudget
 	depth  int
-	inStr  bool
-	esc    bool
+	lex    JSONLexer
 	// err is the guard's refusal (size, depth), srcErr the source's
 	// error other than io.EOF.
 	err, srcErr error
@@ -63,25 +62,17 @@ func (g *guardReader) Read(p []byte) (int, error) {
 	}
 	n, err := g.r.Read(p)
 	for i, c := range p[:n] {
-		switch {
-		case g.inStr:
-			switch {
-			case g.esc:
-				g.esc = false
-			case c == '\\':
-				g.esc = true
-			case c == '"':
-				g.inStr = false
-			}
-		case c == '"':
-			g.inStr = true
-		case c == '{' || c == '[':
+		if g.lex.InString(c) {
+			continue
+		}
+		switch c {
+		case '{', '[':
 			g.depth++
 			if g.depth > MaxDepth {
 				g.err = fmt.Errorf("%w: deeper than %d levels (RPT-JSON-13)", ErrTooDeep, MaxDepth)
 				return i, g.err
 			}
-		case c == '}' || c == ']':
+		case '}', ']':
 			g.depth--
 		}
 	}
@@ -101,6 +92,33 @@ func (g *guardReader) Read(p []byte) (int, error) {
 		g.srcErr = err
 	}
 	return n, err
+}
+
+// JSONLexer follows JSON text a byte at a time just far enough to tell
+// the bytes of its strings from the rest: the one piece of lexing that a
+// guard over a stream of report JSON needs (guardReader here counting
+// brackets, the report receiver's in workflow/serve folding blanks and
+// capping strings), so that no string content is taken for structure.
+// Its zero value is outside any string.
+type JSONLexer struct{ inStr, esc bool }
+
+// InString takes the next byte c and reports whether it belongs to a
+// string past its opening quote: its content, escapes included, and its
+// closing quote. An opening quote returns false (it starts the string).
+func (l *JSONLexer) InString(c byte) bool {
+	if !l.inStr {
+		l.inStr = c == '"'
+		return false
+	}
+	switch {
+	case l.esc:
+		l.esc = false
+	case c == '\\':
+		l.esc = true
+	case c == '"':
+		l.inStr = false
+	}
+	return true
 }
 
 // messageBudget is the decoded bytes the reports of one message may

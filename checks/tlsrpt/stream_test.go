@@ -233,3 +233,26 @@ func mustMarshal(t testing.TB, r *Report) []byte {
 	}
 	return b
 }
+
+// TestJSONLexer: brackets, quotes and backslashes inside strings, escaped
+// ones included, are string bytes; an opening quote is not, a closing one
+// is.
+func TestJSONLexer(t *testing.T) {
+	in := `{"a\"{[\\":"}]"}[`
+	// One mark a byte of in: s in a string, _ outside.
+	want := "__ssssssss__sss__"
+	if len(in) != len(want) {
+		t.Fatalf("test input %q and marks %q differ in length", in, want)
+	}
+	var l JSONLexer
+	got := make([]byte, len(in))
+	for i := range len(in) {
+		got[i] = '_'
+		if l.InString(in[i]) {
+			got[i] = 's'
+		}
+	}
+	if string(got) != want {
+		t.Errorf("InString over %s = %s, want %s", in, got, want)
+	}
+}

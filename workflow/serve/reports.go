@@ -553,8 +553,7 @@ func (c *ctxReader) failure(maxBody int64, all bool) error {
 type jsonGuard struct {
 	r         io.Reader
 	maxString int
-	inStr     bool
-	esc       bool
+	lex       tlsrpt.JSONLexer
 	strLen    int
 	blank     bool // the last byte passed on was a blank outside strings
 	err       error
@@ -568,19 +567,11 @@ func (g *jsonGuard) Read(p []byte) (int, error) {
 		n, err := g.r.Read(p)
 		m := 0
 		for _, c := range p[:n] {
-			if g.inStr {
+			if g.lex.InString(c) {
 				g.strLen++
 				if g.strLen > g.maxString {
 					g.err = fmt.Errorf("a JSON string over %d bytes", g.maxString)
 					return m, g.err
-				}
-				switch {
-				case g.esc:
-					g.esc = false
-				case c == '\\':
-					g.esc = true
-				case c == '"':
-					g.inStr = false
 				}
 				p[m] = c
 				m++
@@ -596,8 +587,8 @@ func (g *jsonGuard) Read(p []byte) (int, error) {
 				continue
 			}
 			g.blank = false
-			if c == '"' {
-				g.inStr, g.strLen = true, 0
+			if c == '"' { // it opened a string
+				g.strLen = 0
 			}
 			p[m] = c
 			m++
