@@ -61,6 +61,20 @@ type Live struct {
 	MXTTL time.Duration
 }
 
+// ServedPolicy is Served parsed, ok false when nothing was served: Policy
+// when it is set, and otherwise the fields of a policy that names no mode
+// (which senders do not take as a policy, and Policy leaves out).
+func (l *Live) ServedPolicy() (p mtasts.Policy, ok bool) {
+	switch {
+	case l == nil || l.Served == nil:
+		return mtasts.Policy{}, false
+	case l.Policy != nil:
+		return *l.Policy, true
+	}
+	p, _ = mtasts.ParsePolicy(l.Served)
+	return p, true
+}
+
 // LiveRecord is a TXT RRset.
 type LiveRecord struct {
 	// Records are every TXT record at the name, strings joined.

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/internal/clock"
 )
 
@@ -223,8 +224,9 @@ func Run(ctx context.Context, cfg Config) error {
 				}
 			}
 			every := interval
-			if rep.Policy != nil {
-				every = min(every, PolicyRefetch(time.Duration(rep.Policy.MaxAge)*time.Second))
+			if rep.Live != nil { // the domain was checked
+				p, _ := rep.Live.ServedPolicy()
+				every = min(every, PolicyRefetch(time.Duration(p.MaxAge)*time.Second))
 			}
 			st.next = at.Add(Jitter(rng, every))
 			if cfg.Checked != nil {
@@ -296,12 +298,16 @@ func PolicyRefetch(maxAge time.Duration) time.Duration {
 	return max(d, minRefetch)
 }
 
-// HorizonFromReport is the horizon read from live state alone, for a
-// domain without a journal: a served policy may be held for its max_age
-// from now.
+// HorizonFromReport is the horizon read from live state alone (the
+// report's typed observations), for a domain without a journal: a served
+// policy may be held for its max_age from now.
 func HorizonFromReport(rep *checks.Report, now time.Time) Horizon {
-	if rep == nil || rep.Policy == nil || rep.Policy.MaxAge <= 0 || (rep.Policy.Mode != "enforce" && rep.Policy.Mode != "testing") {
+	if rep == nil || rep.Live == nil || rep.Live.Policy == nil {
 		return nil
 	}
-	return Horizon{rep.Policy.Mode: now.UTC().Add(time.Duration(rep.Policy.MaxAge) * time.Second)}
+	p := rep.Live.Policy
+	if p.MaxAge <= 0 || (p.Mode != mtasts.ModeEnforce && p.Mode != mtasts.ModeTesting) {
+		return nil
+	}
+	return Horizon{string(p.Mode): now.UTC().Add(time.Duration(p.MaxAge) * time.Second)}
 }

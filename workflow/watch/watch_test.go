@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/internal/clock"
 	"github.com/stspilot/stspilot/workflow"
 )
@@ -189,6 +190,7 @@ func TestRunAddsHorizonFindings_STS_SEND_4(t *testing.T) {
 		return &checks.Report{
 			Schema: checks.SchemaVersion, Domain: d, CheckedAt: clk.Now(), Findings: []checks.Finding{},
 			Policy: &checks.PolicyInfo{Host: "mta-sts." + d, Mode: "enforce", MaxAge: 604800},
+			Live:   &checks.Live{Policy: &mtasts.Policy{Version: "STSv1", Mode: mtasts.ModeEnforce, MaxAge: 604800}},
 			MX:     []checks.MXInfo{{Host: "mx1." + d, Addrs: []checks.MXAddrInfo{{Addr: "127.0.0.1", CertExpiry: t0.Add(72 * time.Hour).Format(time.RFC3339)}}}},
 		}
 	}
