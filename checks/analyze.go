@@ -57,7 +57,6 @@ func analyze(o *observations, rep *Report) {
 	a.live.PolicyGone = policyGone(o.fetches)
 	a.policyText()
 	a.orphanAndStage()
-	rep.Stage = a.live.Stage
 	a.mxCoverageAndTLS()
 	a.tlsrptRecord()
 	if domainMissing(o) {
@@ -69,6 +68,7 @@ func analyze(o *observations, rep *Report) {
 			"check the spelling of "+o.domain+"; a domain that receives mail must exist in DNS and have MX records (the zone's name servers must serve it)")}
 	}
 	sortFindings(rep.Findings)
+	rep.showLive()
 }
 
 // domainMissing: the domain's MX lookup and both TXT lookups under it
@@ -93,7 +93,7 @@ func (a *analysis) stsRecord() {
 	o, d := a.o, a.o.domain
 	name := txtrecord.STSName(d)
 	records := joinAll(o.sts)
-	a.rep.STS = &STSInfo{Name: name, CNAME: o.sts.Chain, Records: records, TTL: o.sts.TTL}
+	a.rep.STS = &STSInfo{Name: name, CNAME: o.sts.Chain}
 	a.live.STS = LiveRecord{Records: records, TTL: time.Duration(o.sts.TTL) * time.Second}
 	if o.stsErr != nil {
 		a.add(newFinding("sts-record.lookup-failed", name, "TXT lookup failed: "+o.stsErr.Error(),
@@ -151,7 +151,6 @@ func (a *analysis) stsRecord() {
 			a.stsValid = true
 			a.id = rec.ID
 			a.live.STS.ID = rec.ID
-			a.rep.STS.ID = rec.ID
 			if t, h, ok := mtasts.ParseID(rec.ID); ok {
 				a.rep.STS.IDScheme = &IDScheme{PublishedAt: t, Hash: h}
 				a.add(newFinding("sts-record.id-scheme", name,
@@ -380,8 +379,6 @@ func (a *analysis) policyText() {
 	if len(a.body) > 0 && p.Mode != "" {
 		a.live.Policy = &p
 	}
-	pi.Text = string(a.body)
-	pi.Mode, pi.MaxAge, pi.MX = string(p.Mode), p.MaxAge, p.MX
 	subj := pi.URL
 	var errs, errRules, warns, warnRules []string
 	for _, pr := range probs {
@@ -496,7 +493,7 @@ func senderViews(a *analysis) []SenderView {
 	if len(a.o.fetches) > 0 {
 		fp = &a.o.fetches[0]
 	}
-	in := senders.Input{TXT: a.rep.STS.Records}
+	in := senders.Input{TXT: a.live.STS.Records}
 	if fp != nil {
 		r := fp.sender
 		in.Fetched = r.Err == nil
@@ -761,7 +758,7 @@ func (a *analysis) tlsrptRecord() {
 	o, d := a.o, a.o.domain
 	name := txtrecord.TLSRPTName(d)
 	records := joinAll(o.rpt)
-	ti := &TLSRPTInfo{Name: name, Records: records}
+	ti := &TLSRPTInfo{Name: name}
 	a.rep.TLSRPT = ti
 	a.live.TLSRPT = LiveRecord{Records: records, TTL: time.Duration(o.rpt.TTL) * time.Second}
 	example := fmt.Sprintf("%s TXT %q", name, "v=TLSRPTv1; rua=mailto:tlsrpt@"+d)

@@ -75,6 +75,29 @@ func (l *Live) ServedPolicy() (p mtasts.Policy, ok bool) {
 	return p, true
 }
 
+// showLive fills the report's fields that show what Live holds: the
+// stage, the _mta-sts and _smtp._tls records (with the id and the TTL),
+// and the policy as served. They are set here and nowhere else, so the
+// public report cannot say other than what the engine decides from. A
+// report without Live (the domain was not checked) is left as it is.
+func (r *Report) showLive() {
+	l := r.Live
+	if l == nil {
+		return
+	}
+	r.Stage = l.Stage
+	if r.STS != nil {
+		r.STS.Records, r.STS.ID, r.STS.TTL = l.STS.Records, l.STS.ID, uint32(l.STS.TTL/time.Second)
+	}
+	if r.TLSRPT != nil {
+		r.TLSRPT.Records = l.TLSRPT.Records
+	}
+	if p, ok := l.ServedPolicy(); ok && r.Policy != nil {
+		r.Policy.Text = string(l.Served)
+		r.Policy.Mode, r.Policy.MaxAge, r.Policy.MX = string(p.Mode), p.MaxAge, p.MX
+	}
+}
+
 // LiveRecord is a TXT RRset.
 type LiveRecord struct {
 	// Records are every TXT record at the name, strings joined.

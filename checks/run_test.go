@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -172,7 +173,95 @@ func (s *scenario) run() *Report {
 	if r.Error != "" {
 		s.t.Fatalf("check could not run: %s", r.Error)
 	}
+	checkLiveView(s.t, r)
 	return r
+}
+
+// checkLiveView: the report's JSON, as a client reads it, says what its
+// Live holds, field by field (the stage, the records with their id and
+// TTL, the policy as served, the MX hosts and the probes of their
+// addresses). Every scenario's report passes through it.
+func checkLiveView(t *testing.T, r *Report) {
+	t.Helper()
+	l := r.Live
+	if l == nil {
+		t.Error("a checked domain without observations (Live)")
+		return
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type record struct {
+		Records []string `json:"records"`
+		ID      string   `json:"id"`
+		TTL     uint32   `json:"ttl"`
+	}
+	var v struct {
+		Stage  string `json:"stage"`
+		STS    record `json:"sts"`
+		TLSRPT record `json:"tlsrpt"`
+		Policy struct {
+			Text   string   `json:"text"`
+			Mode   string   `json:"mode"`
+			MaxAge int64    `json:"max_age"`
+			MX     []string `json:"mx"`
+		} `json:"policy"`
+		MX []struct {
+			Host       string `json:"host"`
+			Preference uint16 `json:"preference"`
+			Error      string `json:"error"`
+			Addrs      []struct {
+				Addr        string `json:"addr"`
+				TLSVersion  string `json:"tls_version"`
+				CertProblem string `json:"cert_problem"`
+				Error       string `json:"error"`
+			} `json:"addrs"`
+		} `json:"mx"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	say := func(what string, report, live any) {
+		t.Errorf("%s: the report says %v, Live %v", what, report, live)
+	}
+	if v.Stage != string(l.Stage) {
+		say("stage", v.Stage, l.Stage)
+	}
+	if !slices.Equal(v.STS.Records, l.STS.Records) || v.STS.ID != l.STS.ID || time.Duration(v.STS.TTL)*time.Second != l.STS.TTL {
+		say("sts", v.STS, l.STS)
+	}
+	if !slices.Equal(v.TLSRPT.Records, l.TLSRPT.Records) {
+		say("tlsrpt records", v.TLSRPT.Records, l.TLSRPT.Records)
+	}
+	switch p := v.Policy; {
+	case p.Text != string(l.Served):
+		say("policy text", p.Text, string(l.Served))
+	case l.Policy == nil && p.Mode != "":
+		say("policy mode", p.Mode, "no policy with a mode")
+	case l.Policy != nil && (p.Mode != string(l.Policy.Mode) || p.MaxAge != l.Policy.MaxAge || !slices.Equal(p.MX, l.Policy.MX)):
+		say("policy", p, *l.Policy)
+	}
+	if len(v.MX) != len(l.MX) {
+		say("mx hosts", len(v.MX), len(l.MX))
+		return
+	}
+	for i, m := range l.MX {
+		vm := v.MX[i]
+		problem := ""
+		if m.NoAddress {
+			problem = m.Problem
+		}
+		if vm.Host != m.Host || vm.Preference != m.Preference || vm.Error != problem || len(vm.Addrs) != len(m.Addrs) {
+			say("mx "+m.Host, vm, m)
+			continue
+		}
+		for j, a := range m.Addrs {
+			if va := vm.Addrs[j]; va.Addr != a.Addr || va.TLSVersion != a.TLSVersion || va.CertProblem != string(a.CertProblem) || va.Error != a.Err {
+				say("mx "+m.Host+" address", va, a)
+			}
+		}
+	}
 }
 
 func ids(r *Report, sev Severity) []string {
