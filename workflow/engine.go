@@ -397,6 +397,14 @@ func (e *Engine) render(mode string, maxAge int64, mx []string, lv *live) (*Poli
 	return t, nil
 }
 
+// keepIntentID gives t the id of a half-done change of wf with the same
+// bytes.
+func keepIntentID(j *journal.Journal, wf Workflow, t *Policy) {
+	if in := intentOf(j); in != nil && Workflow(in.Workflow) == wf && in.Target.Text == t.Text && in.Target.ID != "" {
+		t.ID = in.Target.ID
+	}
+}
+
 // recipe appends the ordered change recipe of docs/design.md to a plan
 // of one policy change, p.Target: write the policy, served gate,
 // (TLS-RPT), set the id, published gate. Steps that live state already
@@ -723,12 +731,10 @@ func (e *Engine) planRollback(ctx context.Context, p *Plan, lv *live, j *journal
 	if err != nil {
 		return err
 	}
-	if in := intentOf(j); in != nil && Workflow(in.Workflow) == Rollback && in.Target.Text == t.Text && in.Target.ID != "" {
-		// A rollback run again while its gate stays closed goes on with
-		// the same bytes under the same id, as any interrupted change
-		// does: one intent, and a re-run that records nothing new.
-		t.ID = in.Target.ID
-	}
+	// A rollback run again while its gate stays closed goes on with the
+	// same bytes under the same id, as any interrupted change does: one
+	// intent, and a re-run that records nothing new.
+	keepIntentID(j, Rollback, t)
 	p.Target, p.Rung = t, rungIndex(e.cfg.Ladder, mode, maxAge)
 	// The risk is what senders may hold (the ledger's horizon), not what
 	// is served now: after an interrupted rollback the host serves the

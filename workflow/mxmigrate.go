@@ -344,7 +344,7 @@ func (e *Engine) planMXMigrate(ctx context.Context, p *Plan, lv *live, j *journa
 	if err != nil {
 		return err
 	}
-	e.keepIntentID(j, wideT)
+	keepIntentID(j, MXMigrate, wideT)
 	widened := switched || cur.Text == wideT.Text && lv.stsID == wideT.ID
 	if switched {
 		// Past the widening: shown as done with what it published.
@@ -382,7 +382,7 @@ func (e *Engine) planMXMigrate(ctx context.Context, p *Plan, lv *live, j *journa
 		if finalT, err = e.render(base.Mode, base.MaxAge, final, lv); err != nil {
 			return err
 		}
-		e.keepIntentID(j, finalT)
+		keepIntentID(j, MXMigrate, finalT)
 		if until, ok := drainUntil(mig); ok {
 			dg := windowGate(now, until, "the TTL of the replaced MX set (resolvers may still hand it out)")
 			dg.Kind = GateDrain
@@ -412,13 +412,6 @@ func (e *Engine) planMXMigrate(ctx context.Context, p *Plan, lv *live, j *journa
 	p.Rung = rungIndex(e.cfg.Ladder, p.Target.Mode, p.Target.MaxAge)
 	number(p)
 	return nil
-}
-
-// keepIntentID gives t the id of a half-done change of the same bytes.
-func (e *Engine) keepIntentID(j *journal.Journal, t *Policy) {
-	if in := intentOf(j); in != nil && in.Workflow == string(MXMigrate) && in.Target.Text == t.Text {
-		t.ID = in.Target.ID
-	}
 }
 
 // mxRecipe appends one policy change of the migration; every step

@@ -146,16 +146,11 @@ func (r *run) publishPolicy(ctx context.Context, s *Step, _ *journal.Entry) (boo
 }
 
 func (r *run) setTLSRPT(ctx context.Context, s *Step, entry *journal.Entry) (bool, error) {
-	ch, err := r.e.cfg.Provider.SetOurs(ctx, r.p.Zone, s.Name, dnsprovider.KindTLSRPT, s.After, r.e.cfg.TTL)
-	entry.TTL = ttlSeconds(ch.ReplacedTTL)
-	if err != nil {
-		return false, err
-	}
-	r.manualRecord(s, ch)
-	if r.j.TLSRPT == nil || r.j.TLSRPT.Record != s.After {
+	changed, err := r.txt(ctx, s, entry, dnsprovider.KindTLSRPT, s.After)
+	if err == nil && (r.j.TLSRPT == nil || r.j.TLSRPT.Record != s.After) {
 		r.j.TLSRPT = &journal.TLSRPT{Record: s.After, SetAt: r.e.now()}
 	}
-	return ch.Changed, nil
+	return changed, err
 }
 
 func (r *run) setSTS(ctx context.Context, s *Step, entry *journal.Entry) (bool, error) {
@@ -165,40 +160,47 @@ func (r *run) setSTS(ctx context.Context, s *Step, entry *journal.Entry) (bool, 
 	if t := r.p.Target; t != nil && s.After != (txtrecord.STSRecord{ID: t.ID}).String() {
 		return false, fmt.Errorf("internal error: the id %q would name a policy other than the one served (invariant 1)", s.After)
 	}
-	ch, err := r.e.cfg.Provider.SetOurs(ctx, r.p.Zone, s.Name, dnsprovider.KindSTS, s.After, r.e.cfg.TTL)
-	entry.TTL = ttlSeconds(ch.ReplacedTTL)
-	if err != nil {
-		return false, err
-	}
-	r.manualRecord(s, ch)
-	r.lastDNS, r.lastDNSKind = s.After, dnsprovider.KindSTS
-	r.ledgerTXTReplaced(s.Before, entry.TTL)
-	return ch.Changed, nil
+	return r.txt(ctx, s, entry, dnsprovider.KindSTS, s.After)
 }
 
 func (r *run) deleteSTS(ctx context.Context, s *Step, entry *journal.Entry) (bool, error) {
 	if err := r.teardownWindowOpen(); err != nil {
 		return false, err
 	}
-	ch, err := r.e.cfg.Provider.DeleteOurs(ctx, r.p.Zone, s.Name, dnsprovider.KindSTS)
-	entry.TTL = ttlSeconds(ch.ReplacedTTL)
-	if err != nil {
-		return false, err
-	}
-	r.manualRecord(s, ch)
-	r.lastDNS, r.lastDNSKind = "", dnsprovider.KindSTS
-	r.ledgerTXTReplaced(s.Before, entry.TTL)
-	return ch.Changed, nil
+	return r.txt(ctx, s, entry, dnsprovider.KindSTS, "")
 }
 
 func (r *run) deleteTLSRPT(ctx context.Context, s *Step, entry *journal.Entry) (bool, error) {
-	ch, err := r.e.cfg.Provider.DeleteOurs(ctx, r.p.Zone, s.Name, dnsprovider.KindTLSRPT)
+	changed, err := r.txt(ctx, s, entry, dnsprovider.KindTLSRPT, "")
+	if err == nil {
+		r.j.TLSRPT = nil
+	}
+	return changed, err
+}
+
+// txt makes our TXT record of kind at s.Name hold value, or deletes it
+// when value is "". The entry keeps the TTL of the record replaced (a
+// failed change too), and a record the operator publishes by hand is
+// shown. For the _mta-sts record, the published gate waits for value,
+// and the ledger learns how long resolvers may still answer the ids the
+// replaced record named.
+func (r *run) txt(ctx context.Context, s *Step, entry *journal.Entry, kind dnsprovider.Kind, value string) (bool, error) {
+	var ch dnsprovider.Change
+	var err error
+	if value == "" {
+		ch, err = r.e.cfg.Provider.DeleteOurs(ctx, r.p.Zone, s.Name, kind)
+	} else {
+		ch, err = r.e.cfg.Provider.SetOurs(ctx, r.p.Zone, s.Name, kind, value, r.e.cfg.TTL)
+	}
 	entry.TTL = ttlSeconds(ch.ReplacedTTL)
 	if err != nil {
 		return false, err
 	}
 	r.manualRecord(s, ch)
-	r.j.TLSRPT = nil
+	if kind == dnsprovider.KindSTS {
+		r.lastDNS, r.lastDNSKind = value, kind
+		r.ledgerTXTReplaced(s.Before, entry.TTL)
+	}
 	return ch.Changed, nil
 }
 
