@@ -63,7 +63,8 @@ func completePlan(cmd *cobra.Command, args []string, toComplete string) ([]strin
 			string(workflow.Rollout)+"\tabsent -> testing",
 			string(workflow.Promote)+"\tthe next rung of the ladder",
 			string(workflow.Rollback)+"\temergency: back to testing or none",
-			string(workflow.Teardown)+"\tmode none, wait, delete"), cobra.ShellCompDirectiveNoFileComp
+			string(workflow.Teardown)+"\tmode none, wait, delete",
+			string(workflow.MXMigrate)+"\tchange the MX hosts under a live policy"), cobra.ShellCompDirectiveNoFileComp
 	case 1:
 		return journalDomains(cmd, toComplete), cobra.ShellCompDirectiveNoFileComp
 	}
@@ -98,8 +99,20 @@ func completePublish(_ *cobra.Command, _ []string, toComplete string) ([]string,
 	return c, d
 }
 
-func completeRollbackTo(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+// completeTo completes --to: rollback's STAGE (rollback, plan rollback);
+// mx-migrate's --to is the MX hosts to move to, which nothing here knows.
+func completeTo(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	if wf := cmd.Name(); wf != string(workflow.Rollback) && (wf != "plan" || len(args) == 0 || args[0] != string(workflow.Rollback)) {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
 	return completeFrom(toComplete, "testing\ta testing policy with a new id (default)", "none\tmode none: the first step of a teardown"), cobra.ShellCompDirectiveNoFileComp
+}
+
+// completeSwitch completes mx-migrate's --switch MODE.
+func completeSwitch(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	return completeFrom(toComplete,
+		workflow.MXSwitchProvider+"\tthe DNS provider writes the MX records",
+		workflow.MXSwitchManual+"\tyou change them; the published gate waits"), cobra.ShellCompDirectiveNoFileComp
 }
 
 func completeBreak(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
@@ -115,7 +128,8 @@ func registerCompletions(cmd *cobra.Command) {
 	for name, f := range map[string]cobra.CompletionFunc{
 		"provider": completeProvider,
 		"publish":  completePublish,
-		"to":       completeRollbackTo,
+		"to":       completeTo,
+		"switch":   completeSwitch,
 		"break":    completeBreak,
 	} {
 		if cmd.Flags().Lookup(name) != nil {

@@ -389,12 +389,18 @@ func TestCompletion(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"plan", ""}, "rollout promote rollback teardown"},
+		{[]string{"plan", ""}, "rollout promote rollback teardown mx-migrate"},
+		{[]string{"plan", "m"}, "mx-migrate"},
 		{[]string{"plan", "ro"}, "rollout rollback"},
 		{[]string{"rollout", "example.com", "--provider", "rfc"}, "rfc2136"},
 		{[]string{"rollout", "example.com", "--publish", ""}, "webroot: serve exec: manual"},
 		{[]string{"rollback", "example.com", "--to", ""}, "testing none"},
 		{[]string{"plan", "rollback", "example.com", "--to", "n"}, "none"},
+		// mx-migrate's --to is the new MX hosts, not a stage.
+		{[]string{"mx-migrate", "example.com", "--to", ""}, ""},
+		{[]string{"plan", "mx-migrate", "example.com", "--to", ""}, ""},
+		{[]string{"mx-migrate", "example.com", "--switch", ""}, "provider manual"},
+		{[]string{"plan", "mx-migrate", "example.com", "--switch", "m"}, "manual"},
 		{[]string{"demo", "--break", "mx-"}, "mx-uncovered mx-cert-name"},
 		{[]string{"help", "exit"}, "exit-codes"},
 		{[]string{"providers", "cloud"}, "cloudflare cloudns"},
