@@ -197,7 +197,7 @@ DNS and the policy file step by step, each step behind a live gate, and
 	pf.StringArrayVar(&g.Resolvers, "resolver", nil, "DNS server to ask, an IP address with an optional port: `IP[:PORT]` (repeatable; IPv6 in brackets with a port; no host names; default: /etc/resolv.conf)")
 	pf.BoolVar(&g.JSON, "json", false, "print one JSON object per line on stdout (docs/json.md); implies no prompting")
 	pf.Var(duration.NewValue(&g.Timeout, defaultTimeout), "timeout", "bound on checking one domain, a `DURATION` (30s, 2m)")
-	pf.StringVar(&g.Config, "config", "", "config `FILE` with defaults for the workflow commands (key = value: ladder, provider, publish, state-dir, zone, ttl, rua, reports; default $XDG_CONFIG_HOME/stspilot/config)")
+	pf.StringVar(&g.Config, "config", "", "config `FILE` with defaults for the workflow commands (key = value: ladder, provider, publish, state-dir, zone, ttl, rua, reports, access_log; default $XDG_CONFIG_HOME/stspilot/config)")
 	pf.StringVar(&g.Debug, "debug", "", "write a debug log (provider calls, DNS, HTTPS and SMTP probe steps; secrets redacted) to `FILE` (default $"+envDebug+"; none)")
 	pf.StringVar(&g.Credentials, "credentials", "", "DNS provider credentials `FILE` (NAME=value lines, mode 0600; default $XDG_CONFIG_HOME/stspilot/credentials); the environment wins over it")
 
