@@ -101,52 +101,37 @@ func WriteReports(w io.Writer, v ReportsView, opt Options) error {
 		{"Failures by receiving IP", s.ByReceivingIP},
 		{"Failures by sending MTA", s.BySendingMTA},
 	} {
-		if len(sec.rows) == 0 {
-			continue
-		}
-		b.WriteString("\n" + st.bold(sec.title) + "\n")
-		for i, c := range sec.rows {
-			if i == maxRows {
-				fmt.Fprintf(&b, "  %s\n", st.dim(fmt.Sprintf("and %d more", len(sec.rows)-maxRows)))
-				break
-			}
+		writeTop(&b, st, st.bold(sec.title), sec.rows, func(c tlsrpt.Count) {
 			key := c.Key
 			if sec.title == "Failures by result type" && key != tlsrpt.NotGivenKey && key != tlsrpt.OtherKey {
 				key += st.dim(" (" + tlsrpt.Describe(c.Key) + ")")
 			}
 			writeCount(&b, width, c.Sessions, key)
-		}
+		})
 	}
-	if len(s.Failures) > 0 {
-		b.WriteString("\n" + st.bold("Top causes") + "\n")
-		for i, f := range s.Failures {
-			if i == maxRows {
-				fmt.Fprintf(&b, "  %s\n", st.dim(fmt.Sprintf("and %d more", len(s.Failures)-maxRows)))
-				break
-			}
-			where := f.ReceivingMX
-			if where == "" {
-				where = "MX not given"
-			}
-			days := f.First
-			if f.Last != f.First {
-				days += ".." + f.Last
-			}
-			line := fmt.Sprintf("%s at %s, %s", f.ResultType, where, days)
-			writeCount(&b, width, f.Sessions, st.err(line))
-			detail := "reported by " + strings.Join(f.Organizations, ", ")
-			if len(f.ReceivingIPs) > 0 {
-				detail += "; receiving IP " + strings.Join(f.ReceivingIPs, " ")
-			}
-			if f.ReasonCode != "" {
-				detail += "; reason " + f.ReasonCode
-			}
-			if p := reportPolicy(s.Policies, f.Policy); p != "" {
-				detail += "; under " + p
-			}
-			writeWrapped(&b, 12, width, detail)
+	writeTop(&b, st, st.bold("Top causes"), s.Failures, func(f tlsrpt.FailureGroup) {
+		where := f.ReceivingMX
+		if where == "" {
+			where = "MX not given"
 		}
-	}
+		days := f.First
+		if f.Last != f.First {
+			days += ".." + f.Last
+		}
+		line := fmt.Sprintf("%s at %s, %s", f.ResultType, where, days)
+		writeCount(&b, width, f.Sessions, st.err(line))
+		detail := "reported by " + strings.Join(f.Organizations, ", ")
+		if len(f.ReceivingIPs) > 0 {
+			detail += "; receiving IP " + strings.Join(f.ReceivingIPs, " ")
+		}
+		if f.ReasonCode != "" {
+			detail += "; reason " + f.ReasonCode
+		}
+		if p := reportPolicy(s.Policies, f.Policy); p != "" {
+			detail += "; under " + p
+		}
+		writeWrapped(&b, 12, width, detail)
+	})
 	if len(s.Policies) > 0 {
 		b.WriteString("\n" + st.bold("Policies the reports saw") + "\n")
 		for _, p := range s.Policies {
@@ -161,27 +146,13 @@ func WriteReports(w io.Writer, v ReportsView, opt Options) error {
 			fmt.Fprintf(&b, "  %s %s\n", st.warn(r.Organization), fmt.Sprintf("last reported %s (%d %s since %s)", r.Last, r.Reports, plur(r.Reports, "report", "reports"), r.First))
 		}
 	}
-	if len(s.Conflicts) > 0 {
-		b.WriteString("\n" + st.bold("Reports stored in copies that differ") + " " + st.dim("(the copy with the most failures counted)") + "\n")
-		for i, c := range s.Conflicts {
-			if i == maxRows {
-				fmt.Fprintf(&b, "  %s\n", st.dim(fmt.Sprintf("and %d more", len(s.Conflicts)-maxRows)))
-				break
-			}
-			fmt.Fprintf(&b, "  %s %s\n", st.warn(c.Organization), c.ReportID)
-			writeWrapped(&b, 4, width, fmt.Sprintf("%d copies, %s to %s failed sessions; counted: %s", c.Copies, satcount.String(c.LowestRank), satcount.String(c.Rank), c.Path))
-		}
-	}
-	if len(s.Deviations) > 0 {
-		b.WriteString("\n" + st.bold("Deviations from RFC 8460, tolerated") + "\n")
-		for i, d := range s.Deviations {
-			if i == maxRows {
-				fmt.Fprintf(&b, "  %s\n", st.dim(fmt.Sprintf("and %d more", len(s.Deviations)-maxRows)))
-				break
-			}
-			writeCount(&b, width, d.Sessions, st.dim(d.Key))
-		}
-	}
+	writeTop(&b, st, st.bold("Reports stored in copies that differ")+" "+st.dim("(the copy with the most failures counted)"), s.Conflicts, func(c tlsrpt.Conflict) {
+		fmt.Fprintf(&b, "  %s %s\n", st.warn(c.Organization), c.ReportID)
+		writeWrapped(&b, 4, width, fmt.Sprintf("%d copies, %s to %s failed sessions; counted: %s", c.Copies, satcount.String(c.LowestRank), satcount.String(c.Rank), c.Path))
+	})
+	writeTop(&b, st, st.bold("Deviations from RFC 8460, tolerated"), s.Deviations, func(d tlsrpt.Count) {
+		writeCount(&b, width, d.Sessions, st.dim(d.Key))
+	})
 	if len(v.Errors) > 0 {
 		b.WriteString("\n" + st.bold("Unreadable") + "\n")
 		for _, e := range v.Errors {
@@ -190,6 +161,22 @@ func WriteReports(w io.Writer, v ReportsView, opt Options) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeTop writes a section of rows under heading, nothing when there are
+// none: the first maxRows rows, each with row, then "and N more".
+func writeTop[T any](b *strings.Builder, st styles, heading string, rows []T, row func(T)) {
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("\n" + heading + "\n")
+	for i, r := range rows {
+		if i == maxRows {
+			fmt.Fprintf(b, "  %s\n", st.dim(fmt.Sprintf("and %d more", len(rows)-maxRows)))
+			break
+		}
+		row(r)
+	}
 }
 
 // policyLabel names the policy with key among ps: "testing max_age
