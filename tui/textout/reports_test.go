@@ -1,6 +1,7 @@
 package textout
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -149,5 +150,32 @@ func TestWriteReportsOldReport(t *testing.T) {
 	}
 	if out := b.String(); !strings.Contains(out, "2016-04-02  ... 8 days without a report, to 2016-04-09\n  2016-04-10  #") {
 		t.Errorf("gap before a report:\n%s", out)
+	}
+}
+
+// TestWriteReportsCapsSections: a breakdown longer than maxRows shows its
+// first maxRows rows, most first, and says how many more there are; one
+// of exactly maxRows shows them all.
+func TestWriteReportsCapsSections(t *testing.T) {
+	v := reportsFixture()
+	for i := range maxRows + 2 {
+		v.Summary.ByReceivingIP = append(v.Summary.ByReceivingIP, tlsrpt.Count{Key: fmt.Sprintf("192.0.2.%d", i+1), Sessions: int64(100 - i)})
+	}
+	for i := range maxRows {
+		v.Summary.Deviations = append(v.Summary.Deviations, tlsrpt.Count{Key: fmt.Sprintf("deviation %d", i+1), Sessions: 1})
+	}
+	var b strings.Builder
+	if err := WriteReports(&b, v, Options{Width: 80}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.Contains(out, fmt.Sprintf("192.0.2.%d", maxRows)) || strings.Contains(out, fmt.Sprintf("192.0.2.%d", maxRows+1)) {
+		t.Errorf("want the first %d receiving IPs and no more:\n%s", maxRows, out)
+	}
+	if n := strings.Count(out, "and 2 more"); n != 1 {
+		t.Errorf("want one \"and 2 more\" (receiving IPs), got %d:\n%s", n, out)
+	}
+	if !strings.Contains(out, fmt.Sprintf("deviation %d", maxRows)) || strings.Count(out, "more\n") != 1 {
+		t.Errorf("want every deviation and no second \"more\":\n%s", out)
 	}
 }
