@@ -216,15 +216,17 @@ func (z *rfc2136Zone) server(ctx context.Context) (string, error) {
 	return z.addr, nil
 }
 
-// libAt is the library's provider talking to the resolved server.
-func (z *rfc2136Zone) libAt(ctx context.Context) (*rfc2136.Provider, error) {
+// write runs op, the library's AppendRecords or DeleteRecords, with the
+// library's provider talking to the resolved server.
+func (z *rfc2136Zone) write(ctx context.Context, zone string, recs []libdns.Record, op func(*rfc2136.Provider, context.Context, string, []libdns.Record) ([]libdns.Record, error)) ([]libdns.Record, error) {
 	addr, err := z.server(ctx)
 	if err != nil {
 		return nil, err
 	}
 	lib := z.lib
 	lib.Server = addr
-	return &lib, nil
+	out, err := op(&lib, ctx, zone, recs)
+	return out, z.explain(ctx, zone, err)
 }
 
 func (z *rfc2136Zone) GetRecords(ctx context.Context, zone string) ([]libdns.Record, error) {
@@ -233,21 +235,11 @@ func (z *rfc2136Zone) GetRecords(ctx context.Context, zone string) ([]libdns.Rec
 }
 
 func (z *rfc2136Zone) AppendRecords(ctx context.Context, zone string, recs []libdns.Record) ([]libdns.Record, error) {
-	lib, err := z.libAt(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out, err := lib.AppendRecords(ctx, zone, recs)
-	return out, z.explain(ctx, zone, err)
+	return z.write(ctx, zone, recs, (*rfc2136.Provider).AppendRecords)
 }
 
 func (z *rfc2136Zone) DeleteRecords(ctx context.Context, zone string, recs []libdns.Record) ([]libdns.Record, error) {
-	lib, err := z.libAt(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out, err := lib.DeleteRecords(ctx, zone, recs)
-	return out, z.explain(ctx, zone, err)
+	return z.write(ctx, zone, recs, (*rfc2136.Provider).DeleteRecords)
 }
 
 func (z *rfc2136Zone) axfr(ctx context.Context, zone string) ([]libdns.Record, error) {

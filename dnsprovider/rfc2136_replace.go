@@ -40,10 +40,7 @@ func (z *rfc2136Zone) ReplaceRecords(ctx context.Context, zone string, del, add 
 		rr := r.RR()
 		name := ownerName(rr, zone)
 		if mx, ok := r.(libdns.MX); ok {
-			ins = append(ins, &dns.MX{
-				Hdr:        dns.RR_Header{Name: name, Rrtype: dns.TypeMX, Class: dns.ClassINET, Ttl: uint32(rr.TTL / time.Second)},
-				Preference: mx.Preference, Mx: dns.Fqdn(mx.Target),
-			})
+			ins = append(ins, mxRR(name, mx, uint32(rr.TTL/time.Second)))
 			continue
 		}
 		t := &dns.TXT{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: uint32(rr.TTL / time.Second)}}
@@ -94,10 +91,8 @@ func (z *rfc2136Zone) exactTXT(ctx context.Context, zone string, del []libdns.Re
 		name := ownerName(rr, zone)
 		if mx, ok := r.(libdns.MX); ok {
 			// An MX record's RDATA is exact as it is: delete it as such.
-			out = append(out, &dns.MX{
-				Hdr:        dns.RR_Header{Name: strings.ToLower(name), Rrtype: dns.TypeMX, Class: dns.ClassINET},
-				Preference: mx.Preference, Mx: strings.ToLower(dns.Fqdn(mx.Target)),
-			})
+			mx.Target = strings.ToLower(mx.Target)
+			out = append(out, mxRR(strings.ToLower(name), mx, 0))
 			continue
 		}
 		want[strings.ToLower(name)+"\x00"+txtText(r)] = true
@@ -115,6 +110,14 @@ func (z *rfc2136Zone) exactTXT(ctx context.Context, zone string, del []libdns.Re
 		}
 	}
 	return out, nil
+}
+
+// mxRR is mx as a record of miekg/dns owned by name (absolute).
+func mxRR(name string, mx libdns.MX, ttl uint32) *dns.MX {
+	return &dns.MX{
+		Hdr:        dns.RR_Header{Name: name, Rrtype: dns.TypeMX, Class: dns.ClassINET, Ttl: ttl},
+		Preference: mx.Preference, Mx: dns.Fqdn(mx.Target),
+	}
 }
 
 // ownerName is the absolute owner name of rr, a record of zone: its name
