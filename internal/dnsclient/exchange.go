@@ -123,9 +123,9 @@ func exchange(ctx context.Context, q *dns.Msg, server string, timeout time.Durat
 	qctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
 	defer cancel()
 
-	reply, err := udpTries(qctx, server, q, timeout, tries)
+	reply, err := sendTries(qctx, "udp", server, q, timeout, tries)
 	if err == nil && reply.Truncated {
-		reply, err = roundTrip(qctx, "tcp", server, q, timeout)
+		reply, err = sendTries(qctx, "tcp", server, q, timeout, 1)
 	}
 	if err != nil {
 		var de *dns.Error
@@ -140,32 +140,16 @@ func exchange(ctx context.Context, q *dns.Msg, server string, timeout time.Durat
 	return reply, nil
 }
 
-// roundTrip sends q to server over network ("udp" or "tcp") and reads the
-// reply. The context's deadline bounds every read and write, and cancelling
-// the context closes the connection, which ends a blocked read at once.
-func roundTrip(ctx context.Context, network, server string, q *dns.Msg, timeout time.Duration) (*dns.Msg, error) {
+// sendTries sends q to server over network ("udp" or "tcp") and reads the
+// reply, sending q again on the same connection when a try's share of the
+// time passes without one: tries sends, the time left before ctx's
+// deadline split evenly between them (the last one waits until that
+// deadline). Only a try that timed out is followed by another; an error or
+// a reply ends the exchange. The context's deadline bounds every read and
+// write, and cancelling the context closes the connection, which ends a
+// blocked read at once.
+func sendTries(ctx context.Context, network, server string, q *dns.Msg, timeout time.Duration, tries int) (*dns.Msg, error) {
 	c := &dns.Client{Net: network, UDPSize: EDNSSize, Timeout: timeout}
-	co, err := c.DialContext(ctx, server)
-	if err != nil {
-		return nil, err
-	}
-	defer co.Close()
-	stop := context.AfterFunc(ctx, func() { co.Close() })
-	defer stop()
-	reply, _, err := c.ExchangeWithConnContext(ctx, q, co)
-	if err != nil {
-		return nil, err
-	}
-	return reply, nil
-}
-
-// udpTries sends q to server over UDP and reads the reply, sending q again
-// on the same socket when a try's share of the time passes without one:
-// tries sends, the time left before ctx's deadline split evenly between
-// them (the last one waits until that deadline). Only a try that timed out
-// is followed by another; an error or a reply ends the exchange.
-func udpTries(ctx context.Context, server string, q *dns.Msg, timeout time.Duration, tries int) (*dns.Msg, error) {
-	c := &dns.Client{Net: "udp", UDPSize: EDNSSize, Timeout: timeout}
 	co, err := c.DialContext(ctx, server)
 	if err != nil {
 		return nil, err
