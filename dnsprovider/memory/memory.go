@@ -107,43 +107,48 @@ func (p *Provider) GetRecords(ctx context.Context, zone string) ([]libdns.Record
 	return out, nil
 }
 
-// AppendRecords implements libdns.RecordAppender. Adding a record that
-// exists already (same name, type and data) is an error, as at most APIs.
-func (p *Provider) AppendRecords(ctx context.Context, zone string, recs []libdns.Record) ([]libdns.Record, error) {
-	z, err := p.begin(ctx, "append", zone)
+// change runs op on zone for a libdns method that changes it: begin, then
+// for each of recs (as an RR, its name relative to the zone) apply, which
+// returns the zone's records after it; they are kept up to the first error.
+func (p *Provider) change(ctx context.Context, op, zone string, recs []libdns.Record, apply func(z []libdns.RR, r libdns.Record, rr libdns.RR) ([]libdns.RR, error)) error {
+	z, err := p.begin(ctx, op, zone)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer p.mu.Unlock()
-	var added []libdns.Record
 	for _, r := range recs {
 		rr := r.RR()
 		rr.Name = relName(rr.Name, zone)
+		if z, err = apply(z, r, rr); err != nil {
+			return err
+		}
+		p.zones[zkey(zone)] = z
+	}
+	return nil
+}
+
+// AppendRecords implements libdns.RecordAppender. Adding a record that
+// exists already (same name, type and data) is an error, as at most APIs.
+func (p *Provider) AppendRecords(ctx context.Context, zone string, recs []libdns.Record) ([]libdns.Record, error) {
+	var added []libdns.Record
+	err := p.change(ctx, "append", zone, recs, func(z []libdns.RR, _ libdns.Record, rr libdns.RR) ([]libdns.RR, error) {
 		for _, have := range z {
 			if have.Name == rr.Name && have.Type == rr.Type && have.Data == rr.Data {
-				return added, fmt.Errorf("record %s %s %q already exists", rr.Name, rr.Type, rr.Data)
+				return nil, fmt.Errorf("record %s %s %q already exists", rr.Name, rr.Type, rr.Data)
 			}
 		}
-		z = append(z, rr)
-		p.zones[zkey(zone)] = z
 		added = append(added, rr)
-	}
-	return added, nil
+		return append(z, rr), nil
+	})
+	return added, err
 }
 
 // DeleteRecords implements libdns.RecordDeleter: each input deletes the
 // records of the same name, and of the same type and data where those are
 // given. Deleting what is absent is not an error.
 func (p *Provider) DeleteRecords(ctx context.Context, zone string, recs []libdns.Record) ([]libdns.Record, error) {
-	z, err := p.begin(ctx, "delete", zone)
-	if err != nil {
-		return nil, err
-	}
-	defer p.mu.Unlock()
 	var deleted []libdns.Record
-	for _, r := range recs {
-		rr := r.RR()
-		rr.Name = relName(rr.Name, zone)
+	err := p.change(ctx, "delete", zone, recs, func(z []libdns.RR, r libdns.Record, rr libdns.RR) ([]libdns.RR, error) {
 		if t, ok := r.(libdns.TXT); ok && p.QuoteTXT {
 			rr.Data = unquote(t.Text)
 		}
@@ -155,10 +160,9 @@ func (p *Provider) DeleteRecords(ctx context.Context, zone string, recs []libdns
 			}
 			kept = append(kept, have)
 		}
-		z = kept
-	}
-	p.zones[zkey(zone)] = z
-	return deleted, nil
+		return kept, nil
+	})
+	return deleted, err
 }
 
 func unquote(s string) string {
