@@ -48,6 +48,28 @@ func (h Harness) name(label string) string {
 	return fmt.Sprintf("%s-%s-%d.%s", label, h.Prefix, seq.Add(1), strings.TrimSuffix(dnsprovider.Fqdn(h.Zone), "."))
 }
 
+// readServed reads the RRset at name with read (the provider's method
+// called op) and, when served is set, checks that the zone's authoritative
+// server answers the same set.
+func readServed[S interface{ Equal(S) bool }](t *testing.T, ctx context.Context, op, zone, name string,
+	read func(ctx context.Context, zone, name string) (S, error), served func(ctx context.Context, name string) (S, error)) S {
+	t.Helper()
+	got, err := read(ctx, zone, name)
+	if err != nil {
+		t.Fatalf("%s(%s): %v", op, name, err)
+	}
+	if served != nil {
+		s, err := served(ctx, name)
+		if err != nil {
+			t.Fatalf("%s(%s): what the server serves: %v", op, name, err)
+		}
+		if !s.Equal(got) {
+			t.Errorf("the provider reads %v but the server serves %v", got, s)
+		}
+	}
+	return got
+}
+
 // Run runs the whole suite as subtests of t.
 func Run(t *testing.T, h Harness) {
 	t.Helper()
@@ -66,20 +88,7 @@ func Run(t *testing.T, h Harness) {
 	}
 	read := func(t *testing.T, ctx context.Context, name string) dnsprovider.TXTSet {
 		t.Helper()
-		got, err := p.ReadTXT(ctx, h.Zone, name)
-		if err != nil {
-			t.Fatalf("ReadTXT(%s): %v", name, err)
-		}
-		if h.Served != nil {
-			served, err := h.Served(ctx, name)
-			if err != nil {
-				t.Fatalf("served(%s): %v", name, err)
-			}
-			if !served.Equal(got) {
-				t.Errorf("the provider reads %s but the server serves %s", got, served)
-			}
-		}
-		return got
+		return readServed(t, ctx, "ReadTXT", h.Zone, name, p.ReadTXT, h.Served)
 	}
 
 	t.Run("SetReadBack", func(t *testing.T) {
@@ -272,20 +281,7 @@ func runMX(t *testing.T, h Harness, p dnsprovider.MXProvider, ctxFor func(*testi
 	host := func(l string) string { return l + "." + dnsprovider.Fqdn(h.Zone) }
 	readMX := func(name string) dnsprovider.MXSet {
 		t.Helper()
-		got, err := p.ReadMX(ctx, h.Zone, name)
-		if err != nil {
-			t.Fatalf("ReadMX(%s): %v", name, err)
-		}
-		if h.ServedMX != nil {
-			served, err := h.ServedMX(ctx, name)
-			if err != nil {
-				t.Fatalf("servedMX(%s): %v", name, err)
-			}
-			if !served.Equal(got) {
-				t.Errorf("the provider reads %s but the server serves %s", got, served)
-			}
-		}
-		return got
+		return readServed(t, ctx, "ReadMX", h.Zone, name, p.ReadMX, h.ServedMX)
 	}
 	if err := h.AddForeign(ctx, name, "v=spf1 -all", time.Hour); err != nil {
 		t.Fatalf("AddForeign: %v", err)
