@@ -96,16 +96,12 @@ type providerJSON struct {
 	Settings   []settingJSON `json:"settings"`
 }
 
+// settingJSON is the registry's Setting (its JSON fields: name, env,
+// secret, required, default, help, aliases: lego's names that mean the
+// same; a secret may also be given as NAME_FILE for each) and whether and
+// where it is set.
 type settingJSON struct {
-	Name     string `json:"name"`
-	Env      string `json:"env"`
-	Secret   bool   `json:"secret"`
-	Required bool   `json:"required"`
-	Default  string `json:"default,omitempty"`
-	Help     string `json:"help"`
-	// Aliases are the other variables that mean the same (lego's
-	// names); a secret may also be given as NAME_FILE for each.
-	Aliases []string `json:"aliases,omitempty"`
+	dnsprovider.Setting
 	// Set says the setting has a non-blank value; Var is the variable
 	// that gave it (Env, an alias, or one of them + "_FILE") and Source
 	// where that variable is: "environment" or "file". The value itself
@@ -167,7 +163,7 @@ func providersReport(opts *ProvidersOptions) (*providersDoc, error) {
 		}
 		anyRequired, anySet := false, false
 		for _, s := range info.Settings {
-			sj := settingJSON{Name: s.Name, Env: s.Env, Secret: s.Secret, Required: s.Required, Default: s.Default, Help: s.Help, Aliases: s.Aliases}
+			sj := settingJSON{Setting: s}
 			// The lookup Open does (aliases, NAME_FILE read and
 			// checked); only the variable's name is kept.
 			_, from, err := dnsprovider.LookupSetting(s, src)

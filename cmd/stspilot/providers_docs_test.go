@@ -257,11 +257,19 @@ func TestProvidersJSONDoc(t *testing.T) {
 	}
 }
 
+// jsonFieldNames are the JSON names of v's fields, those of an embedded
+// struct (flattened by encoding/json) included.
 func jsonFieldNames(v any) []string {
 	var out []string
 	t := reflect.TypeOf(v)
 	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if f.Anonymous && tag == "" {
+			out = append(out, jsonFieldNames(reflect.Zero(f.Type).Interface())...)
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
 		if name != "" && name != "-" {
 			out = append(out, name)
 		}
