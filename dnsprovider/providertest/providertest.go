@@ -51,8 +51,9 @@ func (h Harness) name(label string) string {
 // readServed reads the RRset at name with read (the provider's method
 // called op) and, when served is set, checks that the zone's authoritative
 // server answers the same set.
-func readServed[S interface{ Equal(S) bool }](t *testing.T, ctx context.Context, op, zone, name string,
-	read func(ctx context.Context, zone, name string) (S, error), served func(ctx context.Context, name string) (S, error)) S {
+func readServed[S interface{ Equal(S) bool }](ctx context.Context, t *testing.T, op, zone, name string,
+	read func(ctx context.Context, zone, name string) (S, error), served func(ctx context.Context, name string) (S, error),
+) S {
 	t.Helper()
 	got, err := read(ctx, zone, name)
 	if err != nil {
@@ -88,7 +89,7 @@ func Run(t *testing.T, h Harness) {
 	}
 	read := func(t *testing.T, ctx context.Context, name string) dnsprovider.TXTSet {
 		t.Helper()
-		return readServed(t, ctx, "ReadTXT", h.Zone, name, p.ReadTXT, h.Served)
+		return readServed(ctx, t, "ReadTXT", h.Zone, name, p.ReadTXT, h.Served)
 	}
 
 	t.Run("SetReadBack", func(t *testing.T) {
@@ -281,7 +282,7 @@ func runMX(t *testing.T, h Harness, p dnsprovider.MXProvider, ctxFor func(*testi
 	host := func(l string) string { return l + "." + dnsprovider.Fqdn(h.Zone) }
 	readMX := func(name string) dnsprovider.MXSet {
 		t.Helper()
-		return readServed(t, ctx, "ReadMX", h.Zone, name, p.ReadMX, h.ServedMX)
+		return readServed(ctx, t, "ReadMX", h.Zone, name, p.ReadMX, h.ServedMX)
 	}
 	if err := h.AddForeign(ctx, name, "v=spf1 -all", time.Hour); err != nil {
 		t.Fatalf("AddForeign: %v", err)
