@@ -601,7 +601,7 @@ func (a *analysis) mxCoverageAndTLS() {
 		if host == "" {
 			continue
 		}
-		info := MXInfo{Host: host, Preference: m.mx.Preference, CNAME: m.cname}
+		info := MXInfo{CNAME: m.cname} // the rest is Live's (Report.showLive)
 		live := LiveMX{Host: host, Preference: m.mx.Preference}
 		if enforcing {
 			pat, ok := mtasts.Covering(patterns, host)
@@ -636,7 +636,6 @@ func (a *analysis) mxCoverageAndTLS() {
 			}
 			f := newFinding("mx.unreachable", host, obs, "publish the address records of "+host+" or remove the MX record")
 			found = append(found, f)
-			info.Error = obs
 			live.NoAddress, live.Problem = true, obs
 		}
 		for _, r := range m.probes {
@@ -671,18 +670,10 @@ func mxLines(patterns []string) string {
 	return b.String()
 }
 
+// mxAddrInfo is what the report shows of one SMTP probe beyond Live's
+// LiveMXAddr (Report.showLive fills the rest).
 func mxAddrInfo(r smtpprobe.Result) MXAddrInfo {
-	mi := MXAddrInfo{Addr: r.Addr.String(), Banner: r.Banner, STARTTLS: r.STARTTLS, ElapsedMS: r.Elapsed.Milliseconds(), CertProblem: string(r.Cert.Problem)}
-	if r.TLSVersion != 0 {
-		mi.TLSVersion = smtpprobe.TLSVersionName(r.TLSVersion)
-	}
-	if !r.Cert.NotAfter.IsZero() {
-		mi.CertExpiry = r.Cert.NotAfter.UTC().Format(time.RFC3339)
-	}
-	if r.Err != nil {
-		mi.Error = r.Err.Error()
-	}
-	return mi
+	return MXAddrInfo{Banner: r.Banner, STARTTLS: r.STARTTLS, ElapsedMS: r.Elapsed.Milliseconds()}
 }
 
 // tlsFindings reads one SMTP probe (STS-SEND-8/10/21).

@@ -77,7 +77,9 @@ func (l *Live) ServedPolicy() (p mtasts.Policy, ok bool) {
 
 // showLive fills the report's fields that show what Live holds: the
 // stage, the _mta-sts and _smtp._tls records (with the id and the TTL),
-// and the policy as served. They are set here and nowhere else, so the
+// the policy as served, and the MX hosts with what each address's probe
+// found (TLS version, certificate problem and expiry, error). They are set
+// here and nowhere else, so the
 // public report cannot say other than what the engine decides from. A
 // report without Live (the domain was not checked) is left as it is.
 func (r *Report) showLive() {
@@ -95,6 +97,28 @@ func (r *Report) showLive() {
 	if p, ok := l.ServedPolicy(); ok && r.Policy != nil {
 		r.Policy.Text = string(l.Served)
 		r.Policy.Mode, r.Policy.MaxAge, r.Policy.MX = string(p.Mode), p.MaxAge, p.MX
+	}
+	// The analysis adds one MXInfo per LiveMX and one MXAddrInfo per
+	// LiveMXAddr, in the same order.
+	if len(r.MX) != len(l.MX) {
+		return
+	}
+	for i, m := range l.MX {
+		x := &r.MX[i]
+		x.Host, x.Preference, x.Error = m.Host, m.Preference, ""
+		if m.NoAddress {
+			x.Error = m.Problem
+		}
+		if len(x.Addrs) != len(m.Addrs) {
+			continue
+		}
+		for j, a := range m.Addrs {
+			y := &x.Addrs[j]
+			y.Addr, y.TLSVersion, y.CertProblem, y.Error, y.CertExpiry = a.Addr, a.TLSVersion, string(a.CertProblem), a.Err, ""
+			if !a.CertNotAfter.IsZero() {
+				y.CertExpiry = a.CertNotAfter.UTC().Format(time.RFC3339)
+			}
+		}
 	}
 }
 
@@ -140,13 +164,16 @@ type LiveMXAddr struct {
 	TLSVersion string
 	// CertProblem is set for TLSBadCert.
 	CertProblem certs.Problem
+	// CertNotAfter is when the certificate the address presented expires
+	// (zero without one).
+	CertNotAfter time.Time
 	// Err is the probe's error text, "" when it went through.
 	Err string
 }
 
 // liveMXAddr classifies one SMTP probe.
 func liveMXAddr(r smtpprobe.Result) LiveMXAddr {
-	l := LiveMXAddr{Addr: r.Addr.String(), CertProblem: r.Cert.Problem}
+	l := LiveMXAddr{Addr: r.Addr.String(), CertProblem: r.Cert.Problem, CertNotAfter: r.Cert.NotAfter}
 	if r.TLSVersion != 0 {
 		l.TLSVersion = smtpprobe.TLSVersionName(r.TLSVersion)
 	}

@@ -215,6 +215,7 @@ func checkLiveView(t *testing.T, r *Report) {
 				Addr        string `json:"addr"`
 				TLSVersion  string `json:"tls_version"`
 				CertProblem string `json:"cert_problem"`
+				CertExpiry  string `json:"cert_not_after"`
 				Error       string `json:"error"`
 			} `json:"addrs"`
 		} `json:"mx"`
@@ -257,7 +258,11 @@ func checkLiveView(t *testing.T, r *Report) {
 			continue
 		}
 		for j, a := range m.Addrs {
-			if va := vm.Addrs[j]; va.Addr != a.Addr || va.TLSVersion != a.TLSVersion || va.CertProblem != string(a.CertProblem) || va.Error != a.Err {
+			expiry := ""
+			if !a.CertNotAfter.IsZero() {
+				expiry = a.CertNotAfter.UTC().Format(time.RFC3339)
+			}
+			if va := vm.Addrs[j]; va.Addr != a.Addr || va.TLSVersion != a.TLSVersion || va.CertProblem != string(a.CertProblem) || va.CertExpiry != expiry || va.Error != a.Err {
 				say("mx "+m.Host+" address", va, a)
 			}
 		}
