@@ -433,6 +433,11 @@ func (m *Model) updateApply(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 	var cmd tea.Cmd
 	k := m.c.keys
+	if km, ok := msg.(tea.KeyMsg); ok && (m.state == stFindings || m.state == stBreaks) && key.Matches(km, k.Back) {
+		// The screens shown over another go back to it.
+		m.state = m.back
+		return m, nil
+	}
 	switch m.state {
 	case stSetup:
 		var s Setup
@@ -598,10 +603,6 @@ func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case stFindings:
 		if km, ok := msg.(tea.KeyMsg); ok {
-			if key.Matches(km, k.Back) {
-				m.state = m.back
-				return m, nil
-			}
 			if wf, ok := m.findings.actionKey(km); ok {
 				m.wait.active = false
 				return m, m.planning(m.request(workflow.Workflow(wf)))
@@ -626,10 +627,6 @@ func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, cmd
 	case stBreaks:
 		if km, ok := msg.(tea.KeyMsg); ok {
-			if key.Matches(km, k.Back) {
-				m.state = m.back
-				return m, nil
-			}
 			if name, ok := m.breaks.pick(km); ok {
 				return m, injectCmd(m.c.opts.Demo, name)
 			}
@@ -724,12 +721,7 @@ func (m *Model) syncKeys() {
 			k.Enter.SetHelp("enter", "plan again with this max_age")
 		}
 		k.Back.SetEnabled(true)
-		k.Up.SetEnabled(true)
-		k.Down.SetEnabled(true)
-		k.PageUp.SetEnabled(true)
-		k.PageDown.SetEnabled(true)
-		k.Home.SetEnabled(true)
-		k.End.SetEnabled(true)
+		k.enableScroll()
 	case stConfirm:
 		if m.confirm.destructive {
 			k.Enter.SetEnabled(true)
@@ -756,12 +748,7 @@ func (m *Model) syncKeys() {
 				k.Promote.SetEnabled(true)
 			}
 		}
-		k.Up.SetEnabled(true)
-		k.Down.SetEnabled(true)
-		k.PageUp.SetEnabled(true)
-		k.PageDown.SetEnabled(true)
-		k.Home.SetEnabled(true)
-		k.End.SetEnabled(true)
+		k.enableScroll()
 		k.Back.SetEnabled(true)
 	case stBreaks:
 		k.Back.SetEnabled(true)

@@ -18,9 +18,26 @@ type pager struct {
 	off, page int
 }
 
+// scrollKeys are the pager's keys.
+func (k *keyMap) scrollKeys() []*key.Binding {
+	return []*key.Binding{&k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Home, &k.End}
+}
+
 // scrollKey reports whether km is one of the pager's keys.
 func scrollKey(k keyMap, km tea.KeyMsg) bool {
-	return key.Matches(km, k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.End)
+	for _, b := range k.scrollKeys() {
+		if key.Matches(km, *b) {
+			return true
+		}
+	}
+	return false
+}
+
+// enableScroll enables the pager's keys (on a screen with a pager).
+func (k *keyMap) enableScroll() {
+	for _, b := range k.scrollKeys() {
+		b.SetEnabled(true)
+	}
 }
 
 // scroll moves by a line, a page or to an end as km says.
