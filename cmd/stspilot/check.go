@@ -68,13 +68,7 @@ some domain has errors, 1 when some domain could not be checked (1 beats 4),
   stspilot check --json -f domains.txt | jq -c 'select(.findings[].severity == "error")'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Domains = args
-			if err := f.prepare(cmd, &opts.CommonOptions, needResolvers); err != nil {
-				return err
-			}
-			if err := opts.validate(); err != nil {
-				return err
-			}
-			return runOr(cmd.Context(), opts, runF, checkRun)
+			return runCommand(cmd, f, needResolvers, opts, runF, checkRun)
 		},
 	}
 	cmd.Flags().StringVarP(&opts.File, "file", "f", "", "read domains from `FILE`, one a line (# comments; - for stdin)")

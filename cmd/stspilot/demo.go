@@ -47,13 +47,7 @@ orphan-policy) need a rollout first, and mx-uncovered shows only once a
 policy exists that predates it: inject them live.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := f.prepare(cmd, &o.CommonOptions, 0); err != nil {
-				return err
-			}
-			if err := o.validate(); err != nil {
-				return err
-			}
-			return runOr(cmd.Context(), o, runF, demoRun)
+			return runCommand(cmd, f, 0, o, runF, demoRun)
 		},
 	}
 	cmd.Flags().StringSliceVar(&o.Breaks, "break", nil, "inject a failure from the start (repeatable): `NAME`, one of "+strings.Join(names, ", "))

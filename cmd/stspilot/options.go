@@ -14,7 +14,8 @@ import (
 // Each command follows one pattern (gh's): newXCmd(f, runF) parses the
 // command line into an XOptions, prepares its CommonOptions, validates the
 // rest, then calls runF when a test gave one (to capture the options) or
-// xRun, which does the work from the options alone.
+// xRun, which does the work from the options alone; runCommand is that
+// sequence.
 type CommonOptions struct {
 	IO *IOStreams
 	// JSON, Timeout and Credentials are --json, --timeout and
@@ -79,6 +80,31 @@ func (f *factory) prepare(cmd *cobra.Command, c *CommonOptions, n need) error {
 		c.Resolvers = rs
 	}
 	return nil
+}
+
+// commandOptions is what every command's options have: CommonOptions,
+// embedded (which gives common), and the command's own validate.
+type commandOptions interface {
+	common() *CommonOptions
+	validate() error
+}
+
+func (c *CommonOptions) common() *CommonOptions { return c }
+
+// runCommand is the RunE of a command once the command line is in o, the
+// pattern every command follows: prepare o's CommonOptions (n: what
+// beyond the global flags), validate the rest, then run (runOr).
+func runCommand[O any, P interface {
+	*O
+	commandOptions
+}](cmd *cobra.Command, f *factory, n need, o P, runF, run func(context.Context, *O) error) error {
+	if err := f.prepare(cmd, o.common(), n); err != nil {
+		return err
+	}
+	if err := o.validate(); err != nil {
+		return err
+	}
+	return runOr(cmd.Context(), o, runF, run)
 }
 
 // runOr is the last step of every command: runF when a test gave one,

@@ -49,13 +49,7 @@ the file. See docs/providers.md.`,
   stspilot providers --json | jq -r '.providers[] | select(.configured) | .name'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Names = args
-			if err := f.prepare(cmd, &opts.CommonOptions, 0); err != nil {
-				return err
-			}
-			if err := opts.validate(); err != nil {
-				return err
-			}
-			return runOr(cmd.Context(), opts, runF, providersRun)
+			return runCommand(cmd, f, 0, opts, runF, providersRun)
 		},
 	}
 	return cmd

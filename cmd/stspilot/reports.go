@@ -67,13 +67,7 @@ when a path or a file could not be read (everything else is still printed),
   stspilot reports --json --since 2026-11-01 reports/ | jq '.summary.by_result_type'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Paths = args
-			if err := f.prepare(cmd, &o.CommonOptions, needConfig); err != nil {
-				return err
-			}
-			if err := o.validate(); err != nil {
-				return err
-			}
-			return runOr(cmd.Context(), o, runF, reportsRun)
+			return runCommand(cmd, f, needConfig, o, runF, reportsRun)
 		},
 	}
 	cmd.Flags().StringVar(&o.Domain, "domain", "", "only reports about policy domain `D`")

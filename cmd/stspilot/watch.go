@@ -88,14 +88,8 @@ retried with backoff; it never stops the watch.
   stspilot watch --json --interval 30m -f domains.txt
   stspilot watch --on-alert 'exec:mail -s "stspilot alert" hostmaster@example.com' --metrics-listen 127.0.0.1:9464`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := f.prepare(cmd, &o.CommonOptions, needResolvers|needConfig); err != nil {
-				return err
-			}
 			o.Domains = args
-			if err := o.validate(); err != nil {
-				return err
-			}
-			return runOr(cmd.Context(), o, runF, watchRun)
+			return runCommand(cmd, f, needResolvers|needConfig, o, runF, watchRun)
 		},
 	}
 	fl := cmd.Flags()

@@ -59,13 +59,7 @@ DNS provider and its settings first; those stay in memory.`,
 // runWizardCmd is the RunE of `stspilot wizard` and of `stspilot` alone on
 // a terminal.
 func runWizardCmd(cmd *cobra.Command, f *factory, o *WizardOptions, runF func(context.Context, *WizardOptions) error) error {
-	if err := f.prepare(cmd, &o.CommonOptions, needConfig|needResolvers); err != nil {
-		return err
-	}
-	if err := o.validate(); err != nil {
-		return err
-	}
-	return runOr(cmd.Context(), o, runF, wizardRun)
+	return runCommand(cmd, f, needConfig|needResolvers, o, runF, wizardRun)
 }
 
 // validate insists on a terminal.
