@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -115,10 +116,20 @@ func sandboxFactory(sb *sandbox.Sandbox, io *IOStreams) *factory {
 
 func scriptStspilot(ts *testscript.TestScript, neg bool, args []string) {
 	w := scriptWorldOf(ts)
-	io := newIOStreams(strings.NewReader(""), ts.Stdout(), ts.Stderr(), ts.Getenv)
+	var out, errOut bytes.Buffer
+	io := newIOStreams(strings.NewReader(""), &out, &errOut, ts.Getenv)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	w.exit, w.ran = execute(ctx, sandboxFactory(w.sb, io), args), true
+	_, _ = ts.Stdout().Write(out.Bytes())
+	_, _ = ts.Stderr().Write(errOut.Bytes())
+	// Every script checks this too: no duration printed the way Go
+	// writes them (720h0m0s), on either stream.
+	for _, b := range [][]byte{out.Bytes(), errOut.Bytes()} {
+		if m := goDurationRE.Find(b); m != nil {
+			ts.Fatalf("stspilot %s printed the Go duration %q", strings.Join(args, " "), m)
+		}
+	}
 	switch {
 	case neg && w.exit == 0:
 		ts.Fatalf("stspilot %s: exit 0, want a failure", strings.Join(args, " "))
