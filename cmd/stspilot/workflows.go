@@ -543,15 +543,15 @@ func workflowRun(ctx context.Context, o *WorkflowOptions, eng *workflow.Engine) 
 		return engineErr(err)
 	}
 	if o.PlanOnly || !o.Yes {
-		obs.Event(workflow.Event{Time: time.Now(), Kind: workflow.EventPlan, Domain: plan.Domain, Plan: plan})
+		obs.Event(workflow.Event{Time: eng.Now(), Kind: workflow.EventPlan, Domain: plan.Domain, Plan: plan})
 		for _, w := range plan.Warnings {
-			obs.Event(workflow.Event{Time: time.Now(), Kind: workflow.EventWarning, Domain: plan.Domain, Message: w})
+			obs.Event(workflow.Event{Time: eng.Now(), Kind: workflow.EventWarning, Domain: plan.Domain, Message: w})
 		}
 	}
 	if o.PlanOnly {
 		switch {
 		case plan.Refusal != nil:
-			obs.Event(workflow.Event{Time: time.Now(), Kind: workflow.EventRefused, Domain: plan.Domain, Refusal: plan.Refusal})
+			obs.Event(workflow.Event{Time: eng.Now(), Kind: workflow.EventRefused, Domain: plan.Domain, Refusal: plan.Refusal})
 			return &exitError{code: exitRefused}
 		case firstClosed(plan) != nil:
 			return &exitError{code: exitPending}
