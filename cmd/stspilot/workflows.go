@@ -436,13 +436,14 @@ func runWorkflow(ctx context.Context, o *WorkflowOptions) error {
 // needsRUA says whether a rollout without --rua will need one: the domain
 // has no TLS-RPT record to keep, and no MTA-STS record (a domain already in
 // testing or enforce needs no rollout). It is asked only when the run
-// fails for want of other flags. Unknown (no lookup, or one that failed)
-// is no: the plan says it then.
+// fails for want of other flags, and for at most ruaLookupTimeout (and
+// --timeout): a usage error must not wait on slow resolvers. Unknown (no
+// lookup, or one that failed) is no: the plan says it then.
 func (o *WorkflowOptions) needsRUA(ctx context.Context) bool {
 	if o.Workflow != workflow.Rollout || o.Req.RUA != "" || o.LookupTXT == nil {
 		return false
 	}
-	ctx, cancel := context.WithTimeout(ctx, cmp.Or(o.Timeout, defaultTimeout))
+	ctx, cancel := context.WithTimeout(ctx, min(cmp.Or(o.Timeout, defaultTimeout), ruaLookupTimeout))
 	defer cancel()
 	for _, k := range []dnsprovider.Kind{dnsprovider.KindTLSRPT, dnsprovider.KindSTS} {
 		name := txtrecord.TLSRPTName(o.Domain)
@@ -456,6 +457,9 @@ func (o *WorkflowOptions) needsRUA(ctx context.Context) bool {
 	}
 	return true
 }
+
+// ruaLookupTimeout bounds needsRUA's two lookups together.
+const ruaLookupTimeout = 5 * time.Second
 
 // lookupTXT is factory.LookupTXT: the TXT records at name, as the checks
 // ask for them (no resolvers: the system's).
