@@ -182,3 +182,16 @@ func txtSetFrom(name string, rrs []dns.RR) TXTSet {
 	slices.Sort(set.Values)
 	return set
 }
+
+// mxSetFrom collects the MX records owned by name in rrs.
+func mxSetFrom(name string, rrs []dns.RR) MXSet {
+	set := MXSet{Name: Fqdn(name)}
+	for _, rr := range rrs {
+		if mx, ok := rr.(*dns.MX); ok && strings.EqualFold(Fqdn(mx.Hdr.Name), set.Name) {
+			set.Records = append(set.Records, MX{Pref: mx.Preference, Host: Fqdn(mx.Mx)})
+			set.TTL = max(set.TTL, time.Duration(mx.Hdr.Ttl)*time.Second)
+		}
+	}
+	sortMX(set.Records)
+	return set
+}

@@ -5,13 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/libdns/libdns"
-	"github.com/miekg/dns"
 )
 
 // MX is one MX record: a preference and an exchange host (absolute, lower
@@ -285,45 +283,3 @@ func (a *libdnsAdapter) SetMX(ctx context.Context, zone, name string, want []MX,
 }
 
 var _ MXProvider = (*libdnsAdapter)(nil)
-
-// MXServerStatus is what one address of one authoritative name server
-// answers for an MX RRset.
-type MXServerStatus struct {
-	NS     string      `json:"ns"`
-	Addr   netip.Addr  `json:"addr"`
-	State  ServerState `json:"state"`
-	Answer MXSet       `json:"answer"`
-	Rcode  string      `json:"rcode,omitempty"`
-	Error  string      `json:"error,omitempty"`
-}
-
-// ReadAuthoritativeMX asks every address of every name server of zone, in
-// parallel and without recursion, for the MX RRset at name; want (nil:
-// any) decides ok or mismatch, as ReadAuthoritative does for TXT.
-func ReadAuthoritativeMX(ctx context.Context, q *Resolver, zone, name string, want func(MXSet) bool) ([]MXServerStatus, error) {
-	if _, err := relativeName(zone, name); err != nil {
-		return nil, err
-	}
-	servers, err := q.nameServers(ctx, zone)
-	if err != nil {
-		return nil, err
-	}
-	out := askEach(servers, func(_ int, s nsAddr) MXServerStatus {
-		a := askAuth(ctx, q, s, name, dns.TypeMX, mxSetFrom, want)
-		return MXServerStatus{NS: s.ns, Addr: s.addr, State: a.state, Answer: a.set, Rcode: a.rcode, Error: a.err}
-	})
-	return out, ctx.Err()
-}
-
-// mxSetFrom collects the MX records owned by name in rrs.
-func mxSetFrom(name string, rrs []dns.RR) MXSet {
-	set := MXSet{Name: Fqdn(name)}
-	for _, rr := range rrs {
-		if mx, ok := rr.(*dns.MX); ok && strings.EqualFold(Fqdn(mx.Hdr.Name), set.Name) {
-			set.Records = append(set.Records, MX{Pref: mx.Preference, Host: Fqdn(mx.Mx)})
-			set.TTL = max(set.TTL, time.Duration(mx.Hdr.Ttl)*time.Second)
-		}
-	}
-	sortMX(set.Records)
-	return set
-}

@@ -336,6 +336,35 @@ func ReadAuthoritative(ctx context.Context, q *Resolver, zone, name string, want
 	return res, ctx.Err()
 }
 
+// MXServerStatus is what one address of one authoritative name server
+// answers for an MX RRset.
+type MXServerStatus struct {
+	NS     string      `json:"ns"`
+	Addr   netip.Addr  `json:"addr"`
+	State  ServerState `json:"state"`
+	Answer MXSet       `json:"answer"`
+	Rcode  string      `json:"rcode,omitempty"`
+	Error  string      `json:"error,omitempty"`
+}
+
+// ReadAuthoritativeMX asks every address of every name server of zone, in
+// parallel and without recursion, for the MX RRset at name; want (nil:
+// any) decides ok or mismatch, as ReadAuthoritative does for TXT.
+func ReadAuthoritativeMX(ctx context.Context, q *Resolver, zone, name string, want func(MXSet) bool) ([]MXServerStatus, error) {
+	if _, err := relativeName(zone, name); err != nil {
+		return nil, err
+	}
+	servers, err := q.nameServers(ctx, zone)
+	if err != nil {
+		return nil, err
+	}
+	out := askEach(servers, func(_ int, s nsAddr) MXServerStatus {
+		a := askAuth(ctx, q, s, name, dns.TypeMX, mxSetFrom, want)
+		return MXServerStatus{NS: s.ns, Addr: s.addr, State: a.state, Answer: a.set, Rcode: a.rcode, Error: a.err}
+	})
+	return out, ctx.Err()
+}
+
 // poll asks the servers whose previous status (prev, same order; nil for
 // the first round) is not ok.
 func (r *Resolver) poll(ctx context.Context, servers []nsAddr, prev []ServerStatus, name string, want func(TXTSet) bool) []ServerStatus {
