@@ -50,20 +50,25 @@ func (a *libdnsAdapter) Name() string { return a.name }
 
 func (a *libdnsAdapter) err(e error) error { return wrapErr(a.name, a.red, e, a.opt.AuthHint) }
 
-// rawTXT is one TXT record as the provider returned it, kept so that a
-// delete sends the provider its own representation.
-type rawTXT struct {
-	rec   libdns.Record
-	value string
-	ttl   time.Duration
+// rawRecord is one record as the provider returned it, kept so that a
+// delete sends the provider its own representation, with its value as we
+// compare it (a normalised TXT text, an MX) and its TTL.
+type rawRecord[V any] struct {
+	rec libdns.Record
+	val V
+	ttl time.Duration
 }
 
-// rrset gets every record of zone (retried, logged) and returns those of
-// type typ ("TXT", "MX") at name.
-func (a *libdnsAdapter) rrset(ctx context.Context, zone, name, typ string) ([]libdns.Record, error) {
+// rawTXT is one TXT record as the provider returned it.
+type rawTXT = rawRecord[string]
+
+// readRRset gets every record of zone (retried, logged) and returns those
+// of type typ ("TXT", "MX") at name, each with its value as parse reads it
+// (ok false: not one of the set), and the largest TTL among them.
+func readRRset[V any](ctx context.Context, a *libdnsAdapter, zone, name, typ string, parse func(libdns.Record) (v V, ok bool, err error)) ([]rawRecord[V], time.Duration, error) {
 	rel, err := relativeName(zone, name)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", a.name, err)
+		return nil, 0, fmt.Errorf("%s: %w", a.name, err)
 	}
 	var all []libdns.Record
 	err = retry(ctx, a.retry, func() error {
@@ -74,34 +79,41 @@ func (a *libdnsAdapter) rrset(ctx context.Context, zone, name, typ string) ([]li
 		return a.err(e)
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	var out []libdns.Record
+	var out []rawRecord[V]
+	var maxTTL time.Duration
 	for _, r := range all {
-		if rr := r.RR(); strings.EqualFold(rr.Type, typ) && sameRelName(rr.Name, rel, zone) {
-			out = append(out, r)
+		rr := r.RR()
+		if !strings.EqualFold(rr.Type, typ) || !sameRelName(rr.Name, rel, zone) {
+			continue
+		}
+		v, ok, err := parse(r)
+		if err != nil {
+			return nil, 0, err
+		}
+		if ok {
+			out = append(out, rawRecord[V]{rec: r, val: v, ttl: rr.TTL})
+			maxTTL = max(maxTTL, rr.TTL)
 		}
 	}
-	return out, nil
+	return out, maxTTL, nil
 }
 
 func (a *libdnsAdapter) read(ctx context.Context, zone, name string) (TXTSet, []rawTXT, error) {
-	recs, err := a.rrset(ctx, zone, name, "TXT")
-	if err != nil {
-		return TXTSet{}, nil, err
-	}
-	set := TXTSet{Name: Fqdn(name)}
-	var raws []rawTXT
-	for _, r := range recs {
-		rr := r.RR()
-		text := rr.Data
+	raws, ttl, err := readRRset(ctx, a, zone, name, "TXT", func(r libdns.Record) (string, bool, error) {
+		text := r.RR().Data
 		if t, ok := r.(libdns.TXT); ok {
 			text = t.Text
 		}
-		v := NormalizeTXT(text, a.opt.Escaped)
-		raws = append(raws, rawTXT{rec: r, value: v, ttl: rr.TTL})
-		set.Values = append(set.Values, v)
-		set.TTL = max(set.TTL, rr.TTL)
+		return NormalizeTXT(text, a.opt.Escaped), true, nil
+	})
+	if err != nil {
+		return TXTSet{}, nil, err
+	}
+	set := TXTSet{Name: Fqdn(name), TTL: ttl}
+	for _, r := range raws {
+		set.Values = append(set.Values, r.val)
 	}
 	slices.Sort(set.Values)
 	return set, raws, nil
@@ -143,10 +155,10 @@ func (a *libdnsAdapter) SetOurs(ctx context.Context, zone, name string, kind Kin
 	var old []rawTXT
 	present := false
 	for _, r := range raws {
-		if kind.Matches(r.value) {
+		if kind.Matches(r.val) {
 			old = append(old, r)
 			ch.ReplacedTTL = max(ch.ReplacedTTL, r.ttl)
-			if r.value == value && (ttl <= 0 || r.ttl == ttl) {
+			if r.val == value && (ttl <= 0 || r.ttl == ttl) {
 				present = true
 			}
 		}
@@ -169,9 +181,9 @@ func (a *libdnsAdapter) SetOurs(ctx context.Context, zone, name string, kind Kin
 	var clash, rest []libdns.Record
 	for _, r := range old {
 		switch {
-		case r.value == value && present:
+		case r.val == value && present:
 			// kept
-		case r.value == value:
+		case r.val == value:
 			clash = append(clash, r.rec)
 		default:
 			rest = append(rest, r.rec)
@@ -282,7 +294,7 @@ func (a *libdnsAdapter) DeleteOurs(ctx context.Context, zone, name string, kind 
 	ch := Change{Before: before, After: before, Record: fmt.Sprintf("delete the TXT record of %s that starts with %s", Fqdn(name), kind)}
 	var del []libdns.Record
 	for _, r := range raws {
-		if kind.Matches(r.value) {
+		if kind.Matches(r.val) {
 			del = append(del, r.rec)
 			ch.ReplacedTTL = max(ch.ReplacedTTL, r.ttl)
 		}

@@ -145,29 +145,20 @@ func (e *MXPartialError) Error() string {
 
 func (e *MXPartialError) Unwrap() error { return e.Err }
 
-type rawMX struct {
-	rec libdns.Record
-	mx  MX
-	ttl time.Duration
-}
+// rawMX is one MX record as the provider returned it.
+type rawMX = rawRecord[MX]
 
 func (a *libdnsAdapter) readMX(ctx context.Context, zone, name string) (MXSet, []rawMX, error) {
-	recs, err := a.rrset(ctx, zone, name, "MX")
-	if err != nil {
-		return MXSet{}, nil, err
-	}
-	set := MXSet{Name: Fqdn(name)}
-	var raws []rawMX
-	for _, r := range recs {
-		rr := r.RR()
+	raws, ttl, err := readRRset(ctx, a, zone, name, "MX", func(r libdns.Record) (MX, bool, error) {
 		m, ok := r.(libdns.MX)
 		if !ok {
+			rr := r.RR()
 			p, err := rr.Parse()
 			if err != nil {
-				return MXSet{}, nil, fmt.Errorf("%s: the MX record %q at %s: %v", a.name, rr.Data, Fqdn(name), err)
+				return MX{}, false, fmt.Errorf("%s: the MX record %q at %s: %v", a.name, rr.Data, Fqdn(name), err)
 			}
 			if m, ok = p.(libdns.MX); !ok {
-				continue
+				return MX{}, false, nil
 			}
 		}
 		target := m.Target
@@ -175,10 +166,14 @@ func (a *libdnsAdapter) readMX(ctx context.Context, zone, name string) (MXSet, [
 			// A relative target is relative to the zone (libdns).
 			target = libdns.AbsoluteName(target, zoneArg(zone))
 		}
-		x := MX{Pref: m.Preference, Host: Fqdn(target)}
-		raws = append(raws, rawMX{rec: r, mx: x, ttl: rr.TTL})
-		set.Records = append(set.Records, x)
-		set.TTL = max(set.TTL, rr.TTL)
+		return MX{Pref: m.Preference, Host: Fqdn(target)}, true, nil
+	})
+	if err != nil {
+		return MXSet{}, nil, err
+	}
+	set := MXSet{Name: Fqdn(name), TTL: ttl}
+	for _, r := range raws {
+		set.Records = append(set.Records, r.val)
 	}
 	sortMX(set.Records)
 	return set, raws, nil
@@ -222,9 +217,9 @@ func (a *libdnsAdapter) SetMX(ctx context.Context, zone, name string, want []MX,
 	var clash, rest []libdns.Record
 	for _, r := range raws {
 		switch {
-		case slices.Contains(want, r.mx) && r.ttl == ttl && !keep[r.mx]:
-			keep[r.mx] = true
-		case slices.Contains(want, r.mx):
+		case slices.Contains(want, r.val) && r.ttl == ttl && !keep[r.val]:
+			keep[r.val] = true
+		case slices.Contains(want, r.val):
 			clash = append(clash, r.rec)
 		default:
 			rest = append(rest, r.rec)
