@@ -319,19 +319,18 @@ func (a *analysis) policyHost() {
 func (a *analysis) appendFetchInfo(pi *PolicyInfo) {
 	for _, fp := range a.o.fetches {
 		for _, r := range []httpsprobe.Result{fp.sender, fp.browser} {
+			// The address and the certificate are Live's (Report.showLive).
 			fi := FetchInfo{
-				Addr: r.Addr.String(), UserAgent: r.UserAgent, Status: r.Status, ContentType: r.ContentType,
-				Location: r.Location, Bytes: len(r.Body), ElapsedMS: r.Elapsed.Milliseconds(), CertProblem: string(r.Cert.Problem),
+				UserAgent: r.UserAgent, Status: r.Status, ContentType: r.ContentType,
+				Location: r.Location, Bytes: len(r.Body), ElapsedMS: r.Elapsed.Milliseconds(),
 			}
 			if r.Err == nil {
 				fi.SHA256 = hashHex(r.Body)
 			} else {
 				fi.Error = r.Err.Error()
 			}
-			if !r.Cert.NotAfter.IsZero() {
-				fi.CertExpiry = r.Cert.NotAfter.UTC().Format(time.RFC3339)
-			}
 			pi.Fetch = append(pi.Fetch, fi)
+			a.live.PolicyCerts = append(a.live.PolicyCerts, LiveCert{Addr: r.Addr.String(), Problem: r.Cert.Problem, NotAfter: r.Cert.NotAfter})
 		}
 	}
 }

@@ -3,6 +3,9 @@ package checks
 import (
 	"fmt"
 	"time"
+
+	"github.com/stspilot/stspilot/checks/certs"
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 // HorizonFindings are the findings a check cannot make from live state
@@ -13,23 +16,24 @@ import (
 // policy changes meanwhile. enforceUntil zero, or not after the check,
 // means no sender holds enforce: there is nothing to find.
 //
-// r's view is read (the certificates' expiry as the probes saw them);
-// certificates with another problem already have their own finding.
+// r's observations (Live) are read: the certificates' expiry as the
+// probes saw them; certificates with another problem already have their
+// own finding.
 func HorizonFindings(r *Report, enforceUntil time.Time) []Finding {
-	if r == nil || r.Error != "" || enforceUntil.IsZero() || !enforceUntil.After(r.CheckedAt) {
+	if r == nil || r.Error != "" || r.Live == nil || enforceUntil.IsZero() || !enforceUntil.After(r.CheckedAt) {
 		return nil
 	}
+	l := r.Live
 	until := enforceUntil.UTC().Format(time.RFC3339)
 	var out []Finding
-	if p := r.Policy; p != nil {
-		if na, ok := earliest(len(p.Fetch), func(i int) (string, string) { return p.Fetch[i].CertExpiry, p.Fetch[i].CertProblem }); ok && na.Before(enforceUntil) {
-			out = append(out, newFinding("policy.cert-expires-in-horizon", p.Host,
-				fmt.Sprintf("certificate expires %s; senders may hold enforce until %s", na.UTC().Format(time.RFC3339), until),
-				"renew the certificate of "+p.Host+" before "+na.UTC().Format("2006-01-02")+" and automate its renewal"))
-		}
+	if na, ok := earliest(l.PolicyCerts, func(c LiveCert) (time.Time, certs.Problem) { return c.NotAfter, c.Problem }); ok && na.Before(enforceUntil) {
+		host := txtrecord.PolicyHost(r.Domain)
+		out = append(out, newFinding("policy.cert-expires-in-horizon", host,
+			fmt.Sprintf("certificate expires %s; senders may hold enforce until %s", na.UTC().Format(time.RFC3339), until),
+			"renew the certificate of "+host+" before "+na.UTC().Format("2006-01-02")+" and automate its renewal"))
 	}
-	for _, mx := range r.MX {
-		na, ok := earliest(len(mx.Addrs), func(i int) (string, string) { return mx.Addrs[i].CertExpiry, mx.Addrs[i].CertProblem })
+	for _, mx := range l.MX {
+		na, ok := earliest(mx.Addrs, func(a LiveMXAddr) (time.Time, certs.Problem) { return a.CertNotAfter, a.CertProblem })
 		if !ok || !na.Before(enforceUntil) {
 			continue
 		}
@@ -40,18 +44,14 @@ func HorizonFindings(r *Report, enforceUntil time.Time) []Finding {
 	return out
 }
 
-// earliest is the earliest expiry among n certificates given as (RFC 3339
-// expiry, problem); those with a problem or no expiry are skipped.
-func earliest(n int, at func(int) (string, string)) (time.Time, bool) {
+// earliest is the earliest expiry among certificates given as (expiry,
+// problem); those with a problem or no expiry are skipped.
+func earliest[T any](xs []T, cert func(T) (time.Time, certs.Problem)) (time.Time, bool) {
 	var first time.Time
 	found := false
-	for i := range n {
-		exp, problem := at(i)
-		if exp == "" || problem != "" {
-			continue
-		}
-		t, err := time.Parse(time.RFC3339, exp)
-		if err != nil {
+	for _, x := range xs {
+		t, problem := cert(x)
+		if t.IsZero() || problem != certs.OK {
 			continue
 		}
 		if !found || t.Before(first) {

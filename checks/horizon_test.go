@@ -3,6 +3,8 @@ package checks
 import (
 	"testing"
 	"time"
+
+	"github.com/stspilot/stspilot/checks/certs"
 )
 
 // STS-SEND-4, STS-SEND-10: a certificate that expires before the horizon
@@ -10,17 +12,17 @@ import (
 // on every MX; one that outlives it, or one with its own problem, is not.
 func TestHorizonFindings_STS_SEND_4(t *testing.T) {
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	soon := now.Add(48 * time.Hour).Format(time.RFC3339)
-	late := now.Add(400 * 24 * time.Hour).Format(time.RFC3339)
+	soon := now.Add(48 * time.Hour)
+	late := now.Add(400 * 24 * time.Hour)
 	r := &Report{
 		Schema: SchemaVersion, Domain: "example.test", CheckedAt: now, Findings: []Finding{},
-		Policy: &PolicyInfo{Host: "mta-sts.example.test", Fetch: []FetchInfo{
-			{Addr: "127.0.0.1", CertExpiry: late}, {Addr: "127.0.0.2", CertExpiry: soon},
-		}},
-		MX: []MXInfo{
-			{Host: "mx1.example.test", Addrs: []MXAddrInfo{{Addr: "127.0.0.3", CertExpiry: soon}}},
-			{Host: "mx2.example.test", Addrs: []MXAddrInfo{{Addr: "127.0.0.4", CertExpiry: late}}},
-			{Host: "mx3.example.test", Addrs: []MXAddrInfo{{Addr: "127.0.0.5", CertExpiry: soon, CertProblem: "expired"}}},
+		Live: &Live{
+			PolicyCerts: []LiveCert{{Addr: "127.0.0.1", NotAfter: late}, {Addr: "127.0.0.2", NotAfter: soon}},
+			MX: []LiveMX{
+				{Host: "mx1.example.test", Addrs: []LiveMXAddr{{Addr: "127.0.0.3", CertNotAfter: soon}}},
+				{Host: "mx2.example.test", Addrs: []LiveMXAddr{{Addr: "127.0.0.4", CertNotAfter: late}}},
+				{Host: "mx3.example.test", Addrs: []LiveMXAddr{{Addr: "127.0.0.5", CertNotAfter: soon, TLS: TLSBadCert, CertProblem: certs.Expired}}},
+			},
 		},
 	}
 	horizon := now.Add(7 * 24 * time.Hour)

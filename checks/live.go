@@ -55,6 +55,9 @@ type Live struct {
 	// PolicyGone: the policy host answered and not one address served the
 	// policy with status 200 (a removed policy file).
 	PolicyGone bool
+	// PolicyCerts are the certificates of the policy host's fetches, for
+	// each address as a sender and then as a browser fetched it.
+	PolicyCerts []LiveCert
 	// MX are the MX hosts probed, in preference order.
 	MX []LiveMX
 	// MXTTL is the TTL of the MX RRset as the resolver answered it.
@@ -77,8 +80,9 @@ func (l *Live) ServedPolicy() (p mtasts.Policy, ok bool) {
 
 // showLive fills the report's fields that show what Live holds: the
 // stage, the _mta-sts and _smtp._tls records (with the id and the TTL),
-// the policy as served, and the MX hosts with what each address's probe
-// found (TLS version, certificate problem and expiry, error). They are set
+// the policy as served with the certificates its fetches were shown, and
+// the MX hosts with what each address's probe found (TLS version,
+// certificate problem and expiry, error). They are set
 // here and nowhere else, so the
 // public report cannot say other than what the engine decides from. A
 // report without Live (the domain was not checked) is left as it is.
@@ -98,6 +102,13 @@ func (r *Report) showLive() {
 		r.Policy.Text = string(l.Served)
 		r.Policy.Mode, r.Policy.MaxAge, r.Policy.MX = string(p.Mode), p.MaxAge, p.MX
 	}
+	// One FetchInfo per LiveCert, in the same order.
+	if r.Policy != nil && len(r.Policy.Fetch) == len(l.PolicyCerts) {
+		for i, c := range l.PolicyCerts {
+			f := &r.Policy.Fetch[i]
+			f.Addr, f.CertProblem, f.CertExpiry = c.Addr, string(c.Problem), rfc3339(c.NotAfter)
+		}
+	}
 	// The analysis adds one MXInfo per LiveMX and one MXAddrInfo per
 	// LiveMXAddr, in the same order.
 	if len(r.MX) != len(l.MX) {
@@ -114,12 +125,17 @@ func (r *Report) showLive() {
 		}
 		for j, a := range m.Addrs {
 			y := &x.Addrs[j]
-			y.Addr, y.TLSVersion, y.CertProblem, y.Error, y.CertExpiry = a.Addr, a.TLSVersion, string(a.CertProblem), a.Err, ""
-			if !a.CertNotAfter.IsZero() {
-				y.CertExpiry = a.CertNotAfter.UTC().Format(time.RFC3339)
-			}
+			y.Addr, y.TLSVersion, y.CertProblem, y.Error, y.CertExpiry = a.Addr, a.TLSVersion, string(a.CertProblem), a.Err, rfc3339(a.CertNotAfter)
 		}
 	}
+}
+
+// rfc3339 is t as the report writes times of certificates, "" for zero.
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 // LiveRecord is a TXT RRset.
@@ -130,6 +146,15 @@ type LiveRecord struct {
 	ID string
 	// TTL is the RRset's TTL.
 	TTL time.Duration
+}
+
+// LiveCert is the certificate one HTTPS fetch was shown.
+type LiveCert struct {
+	Addr string
+	// Problem is what is wrong with it (certs.OK: nothing).
+	Problem certs.Problem
+	// NotAfter is when it expires (zero without a certificate).
+	NotAfter time.Time
 }
 
 // LiveMX is one MX host and the SMTP probes of its addresses.

@@ -206,6 +206,11 @@ func checkLiveView(t *testing.T, r *Report) {
 			Mode   string   `json:"mode"`
 			MaxAge int64    `json:"max_age"`
 			MX     []string `json:"mx"`
+			Fetch  []struct {
+				Addr        string `json:"addr"`
+				CertProblem string `json:"cert_problem"`
+				CertExpiry  string `json:"cert_not_after"`
+			} `json:"fetch"`
 		} `json:"policy"`
 		MX []struct {
 			Host       string `json:"host"`
@@ -243,6 +248,15 @@ func checkLiveView(t *testing.T, r *Report) {
 	case l.Policy != nil && (p.Mode != string(l.Policy.Mode) || p.MaxAge != l.Policy.MaxAge || !slices.Equal(p.MX, l.Policy.MX)):
 		say("policy", p, *l.Policy)
 	}
+	if len(v.Policy.Fetch) != len(l.PolicyCerts) {
+		say("policy fetches", len(v.Policy.Fetch), len(l.PolicyCerts))
+	} else {
+		for i, c := range l.PolicyCerts {
+			if f := v.Policy.Fetch[i]; f.Addr != c.Addr || f.CertProblem != string(c.Problem) || f.CertExpiry != rfc3339(c.NotAfter) {
+				say("policy fetch", f, c)
+			}
+		}
+	}
 	if len(v.MX) != len(l.MX) {
 		say("mx hosts", len(v.MX), len(l.MX))
 		return
@@ -258,11 +272,7 @@ func checkLiveView(t *testing.T, r *Report) {
 			continue
 		}
 		for j, a := range m.Addrs {
-			expiry := ""
-			if !a.CertNotAfter.IsZero() {
-				expiry = a.CertNotAfter.UTC().Format(time.RFC3339)
-			}
-			if va := vm.Addrs[j]; va.Addr != a.Addr || va.TLSVersion != a.TLSVersion || va.CertProblem != string(a.CertProblem) || va.CertExpiry != expiry || va.Error != a.Err {
+			if va := vm.Addrs[j]; va.Addr != a.Addr || va.TLSVersion != a.TLSVersion || va.CertProblem != string(a.CertProblem) || va.CertExpiry != rfc3339(a.CertNotAfter) || va.Error != a.Err {
 				say("mx "+m.Host+" address", va, a)
 			}
 		}

@@ -190,8 +190,12 @@ func TestRunAddsHorizonFindings_STS_SEND_4(t *testing.T) {
 		return &checks.Report{
 			Schema: checks.SchemaVersion, Domain: d, CheckedAt: clk.Now(), Findings: []checks.Finding{},
 			Policy: &checks.PolicyInfo{Host: "mta-sts." + d, Mode: "enforce", MaxAge: 604800},
-			Live:   &checks.Live{Policy: &mtasts.Policy{Version: "STSv1", Mode: mtasts.ModeEnforce, MaxAge: 604800}},
 			MX:     []checks.MXInfo{{Host: "mx1." + d, Addrs: []checks.MXAddrInfo{{Addr: "127.0.0.1", CertExpiry: t0.Add(72 * time.Hour).Format(time.RFC3339)}}}},
+			// The observations the fields above show, which the watch reads.
+			Live: &checks.Live{
+				Policy: &mtasts.Policy{Version: "STSv1", Mode: mtasts.ModeEnforce, MaxAge: 604800},
+				MX:     []checks.LiveMX{{Host: "mx1." + d, Addrs: []checks.LiveMXAddr{{Addr: "127.0.0.1", TLS: checks.TLSOK, CertNotAfter: t0.Add(72 * time.Hour)}}}},
+			},
 		}
 	}
 	var events []Event
