@@ -97,6 +97,12 @@ func servedDomain(t *testing.T, env Env, ip string) string {
 // issueWorldCert writes a leaf for names signed by the world CA.
 func issueWorldCert(t *testing.T, env Env, dir string, names ...string) (certFile, keyFile string) {
 	t.Helper()
+	return issue(t, dir, worldCA(t, env), names...)
+}
+
+// worldCA is the world's throwaway CA, able to issue.
+func worldCA(t *testing.T, env Env) *testca.CA {
+	t.Helper()
 	caPEM, err := os.ReadFile(env["WORLD_CA"])
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +115,7 @@ func issueWorldCert(t *testing.T, env Env, dir string, names ...string) (certFil
 	if err != nil {
 		t.Fatalf("world CA: %v", err)
 	}
-	return issue(t, dir, ca, names...)
+	return ca
 }
 
 // issue writes a leaf of ca for names (host names or IP addresses), valid

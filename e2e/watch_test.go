@@ -3,20 +3,27 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/smtp"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/stspilot/stspilot/internal/testca"
 	"github.com/stspilot/stspilot/workflow"
 )
 
@@ -166,9 +173,11 @@ func promQuery(expr string) (string, error) {
 }
 
 // TestWatchAndPrometheus watches two world domains with a short interval,
-// deploys a policy on fresh, breaks it mid-run (nginx answers 404) and
-// heals it: the events appear on
-// stdout and on the alert hook's stdin. A real Prometheus scrapes watch and
+// deploys a policy on fresh, breaks it mid-run twice and heals it each
+// time: nginx answers 404; then, with fresh in enforce for a week, mx1
+// presents a certificate that expires within that week (Postfix reloaded
+// with another chain file, then restored). The events appear on stdout
+// and on the alert hook's stdin. A real Prometheus scrapes watch and
 // serve, and its HTTP API returns their metrics; promtool accepts both
 // endpoints.
 func TestWatchAndPrometheus(t *testing.T) {
@@ -308,6 +317,54 @@ scrape_configs:
 		return ""
 	})
 
+	// break 2: an MX certificate inside the horizon. fresh goes to enforce
+	// with a week's max_age (and a new id); once watch has seen it, mx1's
+	// certificate is swapped for one of the world CA that expires in two
+	// days: inside the week senders may hold fresh's enforce policy, and
+	// outside the day of ok's (enforce, max_age 86400, the same mx1), so
+	// only fresh has the finding. Then the certificate is put back.
+	zone := env["WORLD_ZONE"]
+	enforce := []byte("version: STSv1\r\nmode: enforce\r\nmx: mx1." + zone + "\r\nmax_age: 604800\r\n")
+	if err := os.WriteFile(policyFile, enforce, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	worldUpdate(t, env, []string{stsName}, []string{stsName + ` 1 IN TXT "v=STSv1; id=watch2"`})
+	eventually(t, 60*time.Second, func() string {
+		if v, err := promQuery(`stspilot_policy_max_age_seconds{domain="` + watchBroken + `",mode="enforce"}`); err != nil || v != "604800" {
+			return "Prometheus has no enforce max_age of fresh: " + v + " " + errString(err) + "\nwatch:\n" + w.stderr.String()
+		}
+		return ""
+	})
+	if hasEvent(w.stdout.String(), watchBroken, "appeared", "mx.cert-expires-in-horizon") {
+		t.Fatalf("mx.cert-expires-in-horizon before mx1's certificate was swapped (does the world's mx1 certificate expire within a week?):\n%s", w.stdout.String())
+	}
+	mx1IP, _, _ := strings.Cut(env["WORLD_MX1"], ":")
+	restore := swapMXCert(t, env, "mx1."+zone, mx1IP, time.Now().Add(48*time.Hour))
+	eventually(t, 60*time.Second, func() string {
+		if !hasEvent(w.stdout.String(), watchBroken, "appeared", "mx.cert-expires-in-horizon") {
+			return "no appeared mx.cert-expires-in-horizon event on stdout:\n" + w.stdout.String() + "\n" + w.stderr.String()
+		}
+		b, _ := os.ReadFile(hookOut)
+		if !hasEvent(string(b), watchBroken, "appeared", "mx.cert-expires-in-horizon") {
+			return "the hook's stdin had no appeared mx.cert-expires-in-horizon event:\n" + string(b) + "\n" + w.stderr.String()
+		}
+		return ""
+	})
+	restore()
+	eventually(t, 60*time.Second, func() string {
+		if !hasEvent(w.stdout.String(), watchBroken, "cleared", "mx.cert-expires-in-horizon") {
+			return "no cleared mx.cert-expires-in-horizon event:\n" + w.stdout.String()
+		}
+		b, _ := os.ReadFile(hookOut)
+		if !hasEvent(string(b), watchBroken, "cleared", "mx.cert-expires-in-horizon") {
+			return "the hook's stdin had no cleared mx.cert-expires-in-horizon event:\n" + string(b)
+		}
+		return ""
+	})
+	if hasEvent(w.stdout.String(), "ok."+zone, "appeared", "mx.cert-expires-in-horizon") {
+		t.Errorf("ok (enforce for a day) had mx.cert-expires-in-horizon for a certificate that outlives its horizon:\n%s", w.stdout.String())
+	}
+
 	// serve's fetch counter and watch's certificate expiry, through Prometheus
 	eventually(t, 30*time.Second, func() string {
 		v, err := promQuery(`stspilot_serve_policy_fetches_total{domain="` + served + `",sender="google",id="` + servedID + `"}`)
@@ -346,6 +403,158 @@ scrape_configs:
 	if strings.Contains(string(b), env["WORLD_TSIG_SECRET"]) {
 		t.Error("the hook saw a secret")
 	}
+}
+
+// swapMXCert makes the world's Postfix present, for host on ip (the smtpd
+// of that address), a certificate of the world CA that expires at
+// notAfter: that address's line of master.cf names a chain file of the
+// test's instead of the world's, and postfix reloads; it returns once host
+// presents the new certificate. restore puts master.cf back, reloads and
+// waits until host presents its own certificate again; a cleanup calls it
+// too (once in all), so that the world is whole again for the next test
+// even when this one fails. (e2e/world up rewrites master.cf anyway.)
+func swapMXCert(t *testing.T, env Env, host, ip string, notAfter time.Time) (restore func()) {
+	t.Helper()
+	roots := worldRoots(t)
+	conf := filepath.Join(env["WORLD_DIR"], "postfix", "conf")
+	masterCF := filepath.Join(conf, "master.cf")
+	orig, err := os.ReadFile(masterCF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := mxCertNotAfter(host, ip, roots)
+	if err != nil {
+		t.Fatalf("%s's certificate before the swap: %v", host, err)
+	}
+	// The chain file as e2e/world writes it: key, certificate, CA.
+	dir := t.TempDir()
+	certFile, keyFile := worldCA(t, env).MustWritePEM(t, dir, testca.Leaf{Names: []string{host}, CommonName: host, NotAfter: notAfter})
+	var chain []byte
+	for _, f := range []string{keyFile, certFile, env["WORLD_CA"]} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain = append(chain, b...)
+	}
+	chainFile := filepath.Join(dir, host+".postfix.pem")
+	if err := os.WriteFile(chainFile, chain, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(orig), "\n")
+	swapped := 0
+	for i, l := range lines {
+		if !strings.HasPrefix(l, ip+":25 ") {
+			continue
+		}
+		fields := strings.Fields(l)
+		for j, f := range fields {
+			if strings.HasPrefix(f, "smtpd_tls_chain_files=") {
+				fields[j] = "smtpd_tls_chain_files=" + chainFile
+				swapped++
+			}
+		}
+		lines[i] = strings.Join(fields, " ")
+	}
+	if swapped != 1 {
+		t.Fatalf("master.cf has %d chain files for %s:25, want 1:\n%s", swapped, ip, orig)
+	}
+	reload := func(cf []byte) error {
+		if err := os.WriteFile(masterCF, cf, 0o644); err != nil {
+			return err
+		}
+		// As e2e/world does: Postfix re-reads a file younger than a
+		// second until it is older.
+		past := time.Now().Add(-time.Minute)
+		if err := os.Chtimes(masterCF, past, past); err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if out, err := exec.CommandContext(ctx, "postfix", "-c", conf, "reload").CombinedOutput(); err != nil {
+			return fmt.Errorf("postfix reload: %v\n%s", err, out)
+		}
+		return nil
+	}
+	// presents waits until host presents a certificate that expires at want.
+	presents := func(want time.Time) error {
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			got, err := mxCertNotAfter(host, ip, roots)
+			if err == nil && got.Equal(want) {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s presents a certificate expiring %s (%v), want %s", host, got, err, want)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	}
+	var once sync.Once
+	restore = func() {
+		once.Do(func() {
+			if err := reload(orig); err != nil {
+				t.Errorf("restoring %s's certificate: %v", host, err)
+				return
+			}
+			if err := presents(own); err != nil {
+				t.Errorf("after restoring: %v", err)
+			}
+		})
+	}
+	t.Cleanup(restore)
+	if err := reload([]byte(strings.Join(lines, "\n"))); err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(leaf)
+	if blk == nil {
+		t.Fatalf("%s: no PEM block", certFile)
+	}
+	c, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := presents(c.NotAfter); err != nil {
+		t.Fatal(err)
+	}
+	return restore
+}
+
+// mxCertNotAfter is the expiry of the certificate host presents on ip:25
+// after STARTTLS, verified against roots.
+func mxCertNotAfter(host, ip string, roots *x509.CertPool) (time.Time, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), netTime)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ip, "25"))
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(netTime)); err != nil {
+		return time.Time{}, err
+	}
+	c, err := smtp.NewClient(conn, host)
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer c.Close()
+	if err := c.Hello("e2e.stspilot.test"); err != nil {
+		return time.Time{}, err
+	}
+	if err := c.StartTLS(&tls.Config{ServerName: host, RootCAs: roots, MinVersion: tls.VersionTLS12}); err != nil {
+		return time.Time{}, err
+	}
+	st, _ := c.TLSConnectionState()
+	_ = c.Quit()
+	if len(st.PeerCertificates) == 0 {
+		return time.Time{}, errors.New("no certificate")
+	}
+	return st.PeerCertificates[0].NotAfter, nil
 }
 
 func errString(err error) string {
