@@ -70,9 +70,10 @@ When a finding appears, changes severity or clears, it prints one line; with
 --json one stspilot.watch/v1 JSON line with "change" (appeared, changed,
 cleared), the domain and the finding as check --json has it.
 
-Besides check's findings it reports, from the journal's ledger, an MX or
-policy-host certificate that expires before the horizon of the enforce policy
-senders may hold (mx.cert-expires-in-horizon, policy.cert-expires-in-horizon).
+Besides check's findings it reports, from the journal's ledger (for a domain
+without a journal, the live policy's max_age from now), an MX or policy-host
+certificate that expires before the horizon of the enforce policy senders may
+hold (mx.cert-expires-in-horizon, policy.cert-expires-in-horizon).
 
 --on-alert exec:CMD runs CMD (under sh -c, in a process group of its own,
 killed on exit, bounded by --hook-timeout) with the event's JSON line on stdin

@@ -32,7 +32,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		duration:   g("stspilot_check_duration_seconds", "How long the last check of the domain took.", "domain"),
 		maxAge:     g("stspilot_policy_max_age_seconds", "max_age of the policy the domain serves, by its mode.", "domain", "mode"),
 		certExpiry: g("stspilot_cert_expiry_timestamp_seconds", "Expiry (Unix time) of the earliest certificate of an MX host or the policy host.", "domain", "host", "role"),
-		horizon:    g("stspilot_horizon_timestamp_seconds", "Until when (Unix time) senders may hold a policy of the domain, by mode (the journal's horizon).", "domain", "mode"),
+		horizon:    g("stspilot_horizon_timestamp_seconds", "Until when (Unix time) senders may hold a policy of the domain, by mode (the journal's horizon; without a journal, the live policy's max_age from now).", "domain", "mode"),
 	}
 }
 

@@ -43,7 +43,7 @@ stspilot_check_findings{domain="a.test",severity="warn"} 1
 # HELP stspilot_check_up 1 when the last check of the domain completed, 0 when it could not be made.
 # TYPE stspilot_check_up gauge
 stspilot_check_up{domain="a.test"} 1
-# HELP stspilot_horizon_timestamp_seconds Until when (Unix time) senders may hold a policy of the domain, by mode (the journal's horizon).
+# HELP stspilot_horizon_timestamp_seconds Until when (Unix time) senders may hold a policy of the domain, by mode (the journal's horizon; without a journal, the live policy's max_age from now).
 # TYPE stspilot_horizon_timestamp_seconds gauge
 stspilot_horizon_timestamp_seconds{domain="a.test",mode="enforce"} ` + itoa(until.Unix()) + `
 # HELP stspilot_policy_max_age_seconds max_age of the policy the domain serves, by its mode.

@@ -304,21 +304,36 @@ func TestHookGivesUpAndGoesOn(t *testing.T) {
 }
 
 // BenchmarkWatchMemory watches 1,000 domains for 100 cycles (each domain
-// checked 100 times) with a fake check; the heap after the run is reported per domain (flat: only the last
-// finding set is kept).
+// checked 100 times) with a fake check whose findings flip about every
+// cycle, and reads the live heap while the watch runs: after the 10th
+// cycle and after the 100th, per domain, and their ratio. Flat memory is
+// a ratio near 1: only each domain's last finding set is kept. (Read after
+// Run returns, the heap would hold nothing of the watch.)
 func BenchmarkWatchMemory(b *testing.B) {
 	domains := make([]string, 1000)
 	for i := range domains {
 		domains[i] = "d" + strconv.Itoa(i) + ".example.test"
 	}
+	per := int64(len(domains))
+	liveHeap := func() uint64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
 	for b.Loop() {
 		clk := clock.NewFake(t0)
 		var calls atomic.Int64
+		var heap10, heap100 atomic.Uint64
 		ctx, cancel := context.WithCancel(context.Background())
 		check := func(_ context.Context, d string) *checks.Report {
 			fs := []checks.Finding{fnd("tlsrpt.missing", "_smtp._tls."+d, checks.SevWarn)}
 			n := calls.Add(1)
-			if n == 100*int64(len(domains)) { // 100 checks of each domain
+			switch n {
+			case 10 * per:
+				heap10.Store(liveHeap())
+			case 100 * per: // 100 checks of each domain
+				heap100.Store(liveHeap())
 				cancel()
 			}
 			if (n/1000)%2 == 0 { // flips about every cycle
@@ -326,7 +341,6 @@ func BenchmarkWatchMemory(b *testing.B) {
 			}
 			return &checks.Report{Domain: d, CheckedAt: clk.Now(), Findings: fs}
 		}
-		var ms runtime.MemStats
 		events := 0
 		err := Run(ctx, Config{
 			Domains: domains, Interval: time.Hour, Concurrency: 8, Clock: clk, Check: check,
@@ -338,9 +352,13 @@ func BenchmarkWatchMemory(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		runtime.GC()
-		runtime.ReadMemStats(&ms)
-		b.ReportMetric(float64(ms.HeapAlloc)/1000, "heap-B/domain")
+		h10, h100 := float64(heap10.Load()), float64(heap100.Load())
+		if h10 == 0 || h100 == 0 {
+			b.Fatalf("the heap was not read at cycles 10 and 100 (%d checks)", calls.Load())
+		}
+		b.ReportMetric(h10/float64(per), "heap-B/domain@10")
+		b.ReportMetric(h100/float64(per), "heap-B/domain@100")
+		b.ReportMetric(h100/h10, "heap@100/heap@10")
 		b.ReportMetric(float64(events), "events")
 	}
 }
