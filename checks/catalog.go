@@ -30,6 +30,10 @@ type Entry struct {
 var (
 	allSenders    = []string{"Google", "Microsoft 365", "mox", "go-mtasts/maddy", "postfix-mta-sts-resolver", "postfix-tlspol", "mailauth", "chasquid"}
 	strictSenders = []string{"mox", "go-mtasts/maddy", "postfix-tlspol"}
+	// mxTLSSenders are those the MX TLS findings (STARTTLS, certificate)
+	// name: every implementation but mailauth and chasquid, whose MX
+	// checks docs/rules.md does not describe.
+	mxTLSSenders = []string{"Google", "Microsoft 365", "mox", "go-mtasts/maddy", "postfix-mta-sts-resolver", "postfix-tlspol"}
 )
 
 // Catalog lists every finding id stspilot can report. The ids are a contract
@@ -195,22 +199,22 @@ var catalogEntries = []Entry{
 	{
 		ID: "mx.starttls-missing", Area: AreaTLS, Severity: SevError, Title: "an MX does not offer STARTTLS",
 		Why:     "under a policy, senders require STARTTLS: under enforce they will not deliver to this MX, under testing they report it",
-		Senders: []string{"Google", "Microsoft 365", "mox", "go-mtasts/maddy", "postfix-mta-sts-resolver", "postfix-tlspol"}, Rules: []string{"STS-SEND-8"}, ResultType: "starttls-not-supported",
+		Senders: mxTLSSenders, Rules: []string{"STS-SEND-8"}, ResultType: "starttls-not-supported",
 	},
 	{
 		ID: "mx.cert-untrusted", Area: AreaTLS, Severity: SevError, Title: "an MX certificate does not chain to a trusted root",
 		Why:     "MTA-STS requires a PKIX-valid certificate on every MX: under enforce senders will not deliver (Microsoft: 4.7.5/5.7.5)",
-		Senders: []string{"Google", "Microsoft 365", "mox", "go-mtasts/maddy", "postfix-mta-sts-resolver", "postfix-tlspol"}, Rules: []string{"STS-SEND-10", "OPS-4"}, ResultType: "certificate-not-trusted",
+		Senders: mxTLSSenders, Rules: []string{"STS-SEND-10", "OPS-4"}, ResultType: "certificate-not-trusted",
 	},
 	{
 		ID: "mx.cert-name", Area: AreaTLS, Severity: SevError, Title: "an MX certificate does not name the MX host",
 		Why:     "the certificate must carry the MX host name as a subjectAltName (a wildcard covers one label); under enforce senders will not deliver",
-		Senders: []string{"Google", "Microsoft 365", "mox", "go-mtasts/maddy", "postfix-mta-sts-resolver", "postfix-tlspol"}, Rules: []string{"STS-SEND-10", "STS-SEND-11"}, ResultType: "certificate-host-mismatch",
+		Senders: mxTLSSenders, Rules: []string{"STS-SEND-10", "STS-SEND-11"}, ResultType: "certificate-host-mismatch",
 	},
 	{
 		ID: "mx.cert-expired", Area: AreaTLS, Severity: SevError, Title: "an MX certificate has expired",
 		Why:     "under enforce senders will not deliver to this MX; under testing they report it",
-		Senders: []string{"Google", "Microsoft 365", "mox", "go-mtasts/maddy", "postfix-mta-sts-resolver", "postfix-tlspol"}, Rules: []string{"STS-SEND-10"}, ResultType: "certificate-expired",
+		Senders: mxTLSSenders, Rules: []string{"STS-SEND-10"}, ResultType: "certificate-expired",
 	},
 	{
 		ID: "mx.cert-expiring", Area: AreaTLS, Severity: SevWarn, Title: "an MX certificate expires while senders may still cache the policy",
@@ -220,7 +224,7 @@ var catalogEntries = []Entry{
 	{
 		ID: "mx.cert-expires-in-horizon", Area: AreaTLS, Severity: SevWarn, Title: "an MX certificate expires before the enforce policy senders may hold",
 		Why:     "senders may hold the enforce policy until its horizon (the journal's ledger: max_age after it was last served); if this certificate expires before then and is not renewed, those senders stop delivering to this MX, whatever is published meanwhile",
-		Senders: []string{"Google", "Microsoft 365", "mox", "go-mtasts/maddy", "postfix-mta-sts-resolver", "postfix-tlspol"}, Rules: []string{"STS-SEND-4", "STS-SEND-10"}, ResultType: "certificate-expired",
+		Senders: mxTLSSenders, Rules: []string{"STS-SEND-4", "STS-SEND-10"}, ResultType: "certificate-expired",
 	},
 	{
 		ID: "mx.tls-version", Area: AreaTLS, Severity: SevError, Title: "an MX negotiates TLS older than 1.2",
