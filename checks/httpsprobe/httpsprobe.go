@@ -176,16 +176,12 @@ func (f *Fetcher) Fetch(ctx context.Context, host string, addr netip.Addr, userA
 		now = time.Now
 	}
 	target := conn.Target(addr, f.Port, 443)
-	raw, err := conn.Dial(ctx, target)
+	// Cancellation interrupts any blocked read or write (conn.Dial).
+	raw, stop, err := conn.Dial(ctx, target)
 	if err != nil {
 		return fail(dialError(parent, start, timeout, target, err))
 	}
 	defer raw.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = raw.SetDeadline(dl)
-	}
-	// Cancellation interrupts any blocked read or write.
-	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	waited := func() string { return timeoutText(parent, start, timeout) }
 

@@ -170,22 +170,19 @@ func (p *Prober) Probe(ctx context.Context, mxHost string, addr netip.Addr) (res
 	defer cancel()
 
 	target := conn.Target(addr, p.Port, 25)
-	raw, err := conn.Dial(ctx, target)
+	// Cancellation of the parent context interrupts any blocked read or
+	// write (conn.Dial).
+	raw, stop, err := conn.Dial(ctx, target)
 	if err != nil {
 		res.Kind, res.Err = dialError(ctx, target, err)
 		return res
 	}
-	s := &session{ctx: ctx, raw: raw, bg: p.Courtesy, conn: &limitConn{Conn: raw, left: maxRead}}
+	s := &session{ctx: ctx, raw: raw, stop: stop, bg: p.Courtesy, conn: &limitConn{Conn: raw, left: maxRead}}
 	defer func() {
 		if !s.handed {
 			_ = raw.Close()
 		}
 	}()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = raw.SetDeadline(dl)
-	}
-	// Cancellation of the parent context interrupts any blocked read or write.
-	s.stop = context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
 	defer s.stop()
 
 	s.br = bufio.NewReaderSize(s.conn, maxLine)

@@ -1,6 +1,7 @@
 // Package conn is what the network probes of checks (httpsprobe, smtpprobe)
 // share about opening a TCP connection: the exact address to dial, the dial
-// itself, and how a failed dial or I/O is classified. Each probe words its
+// itself with the connection bound to the probe's context, and how a
+// failed dial or I/O is classified. Each probe words its
 // own messages and kinds from the Class.
 package conn
 
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"syscall"
+	"time"
 )
 
 // Target is addr:port as a dial target; a port outside 1-65535 is def.
@@ -21,11 +23,22 @@ func Target(addr netip.Addr, port, def int) string {
 	return netip.AddrPortFrom(addr.Unmap(), uint16(port)).String()
 }
 
-// Dial connects over TCP to exactly target, within ctx; the zero Dialer
-// uses no proxy.
-func Dial(ctx context.Context, target string) (net.Conn, error) {
+// Dial connects over TCP to exactly target, within ctx (the zero Dialer
+// uses no proxy), and binds the connection to ctx: its deadline is ctx's,
+// and the end of ctx interrupts any blocked read or write (the deadline
+// moves into the past). stop unbinds it, as context.AfterFunc's stop does:
+// false when ctx has ended and the interruption is done or under way.
+func Dial(ctx context.Context, target string) (c net.Conn, stop func() bool, err error) {
 	var d net.Dialer
-	return d.DialContext(ctx, "tcp", target)
+	c, err = d.DialContext(ctx, "tcp", target)
+	if err != nil {
+		return nil, nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	stop = context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
+	return c, stop, nil
 }
 
 // Class is why a dial failed.
