@@ -8,6 +8,7 @@ package duration
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -158,6 +159,9 @@ var (
 // to the smaller, which is left out when it is 0 (and below a minute).
 func (s style) write(d time.Duration) string {
 	if d < 0 {
+		if d == math.MinInt64 {
+			d++ // -d would overflow back to itself; a nanosecond is lost in rounding anyway
+		}
 		return s.minus + s.write(-d)
 	}
 	if d == 0 {

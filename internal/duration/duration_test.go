@@ -2,6 +2,7 @@ package duration
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -131,4 +132,18 @@ func FuzzParse(f *testing.F) {
 		_ = Format(d)
 		_ = Words(d)
 	})
+}
+
+// The most negative duration has no positive counterpart: negating it
+// overflows back to itself, which once made Format and Words recurse
+// until the stack ran out.
+func TestFormatExtremes(t *testing.T) {
+	for _, d := range []time.Duration{math.MinInt64, math.MaxInt64, math.MinInt64 + 1} {
+		if got := Format(d); !strings.Contains(got, "106751d") {
+			t.Errorf("Format(%d) = %q, want days", int64(d), got)
+		}
+		if got := Words(d); !strings.Contains(got, "days") {
+			t.Errorf("Words(%d) = %q, want days", int64(d), got)
+		}
+	}
 }
