@@ -219,19 +219,20 @@ func (a *libdnsAdapter) SetOurs(ctx context.Context, zone, name string, kind Kin
 }
 
 func (a *libdnsAdapter) appendStep(ctx context.Context, zone string, recs []libdns.Record) func() error {
-	return func() error {
-		start := time.Now()
-		_, e := a.p.AppendRecords(ctx, zoneArg(zone), recs)
-		a.logCall(ctx, "append", zone, start, len(recs), e)
-		return a.err(e)
-	}
+	return a.writeStep(ctx, zone, "append", a.p.AppendRecords, recs)
 }
 
 func (a *libdnsAdapter) deleteStep(ctx context.Context, zone string, recs []libdns.Record) func() error {
+	return a.writeStep(ctx, zone, "delete", a.p.DeleteRecords, recs)
+}
+
+// writeStep is a step of runSteps: one call of write (the provider's
+// AppendRecords or DeleteRecords, logged as op) with recs.
+func (a *libdnsAdapter) writeStep(ctx context.Context, zone, op string, write func(context.Context, string, []libdns.Record) ([]libdns.Record, error), recs []libdns.Record) func() error {
 	return func() error {
 		start := time.Now()
-		_, e := a.p.DeleteRecords(ctx, zoneArg(zone), recs)
-		a.logCall(ctx, "delete", zone, start, len(recs), e)
+		_, e := write(ctx, zoneArg(zone), recs)
+		a.logCall(ctx, op, zone, start, len(recs), e)
 		return a.err(e)
 	}
 }
