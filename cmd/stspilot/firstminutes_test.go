@@ -285,6 +285,21 @@ func TestDurationFlagsTakeDays(t *testing.T) {
 	if got.Timeout != 24*time.Hour || got.TTL != 24*time.Hour || got.Wait != 48*time.Hour || got.Req.LastMaxAge != 720*time.Hour {
 		t.Errorf("timeout %v ttl %v wait %v last-max-age %v", got.Timeout, got.TTL, got.Wait, got.Req.LastMaxAge)
 	}
+	// A bare --wait, and --wait forever, wait until the gates open; help
+	// says so in a word, not as 400 days.
+	for _, args := range [][]string{{"--wait"}, {"--wait=forever"}, {"--wait", "forever"}, {"--wait", "2d"}} {
+		got = nil
+		if code := executeRoot(context.Background(), f, root, append([]string{"teardown", "example.com", "--yes"}, args...)); code != exitOK || got.Domain != "example.com" {
+			t.Fatalf("%q: exit %d: %s", args, code, errOut)
+		}
+		if want := map[bool]time.Duration{true: 48 * time.Hour, false: waitForever}[args[len(args)-1] == "2d"]; got.Wait != want {
+			t.Errorf("%q: wait %v, want %v", args, got.Wait, want)
+		}
+	}
+	_, help, _ := runCmd(t, &fakeChecker{}, "", "promote", "--help")
+	if !strings.Contains(help, "--wait DURATION[=forever]") || strings.Contains(help, "[=400d]") {
+		t.Errorf("--wait in help:\n%s", help)
+	}
 	code, _, errOut2 := runCmd(t, &fakeChecker{}, "", "check", "--timeout", "soon", "example.com")
 	if code != exitUsage || !strings.Contains(errOut2, `"soon" is not a duration`) {
 		t.Errorf("--timeout soon: exit %d %q", code, errOut2)

@@ -153,22 +153,49 @@ func addWorkflowFlags(cmd *cobra.Command, o *WorkflowOptions) {
 	fl.StringVar(&o.Zone, "zone", "", "DNS `ZONE` that holds the records (default: found with an SOA walk)")
 	fl.StringVar(&o.Ladder, "ladder", "", "the ladder, `MODE@MAX_AGE:SOAK,...` (default: the journal's, else testing@86400:14d,enforce@86400:7d,enforce@604800:30d,enforce@2592000)")
 	fl.BoolVar(&o.Yes, "yes", false, "apply without asking (required when not on a terminal)")
-	fl.Var(duration.NewValue(&o.Wait, 0), "wait", "keep re-checking closed gates for up to `DURATION` (2d, 12h; bare --wait: until they open)")
-	fl.Lookup("wait").NoOptDefVal = duration.Exact(waitForever)
+	fl.Var(&waitValue{*duration.NewValue(&o.Wait, 0)}, "wait", "keep re-checking closed gates for up to `DURATION` (2d, 12h; bare --wait, or forever: until they open)")
+	fl.Lookup("wait").NoOptDefVal = waitForeverWord
 	fl.Var(duration.NewValue(&o.TTL, 0), "ttl", "TTL of the records written, a `DURATION` (5m, 1h, 1d; default: keep the old one, or 5m)")
 	fl.BoolVar(&o.Req.AdoptLive, "adopt-live", false, "accept a served policy that differs from what stspilot last published")
 }
 
+// waitForeverWord is what --wait takes, and --help shows, for
+// waitForever.
+const waitForeverWord = "forever"
+
+// waitValue is --wait: a DURATION, or "forever" (what a bare --wait
+// means), so that --help says [=forever], not a number of days.
+type waitValue struct{ duration.Value }
+
+func (v *waitValue) Set(s string) error {
+	if strings.TrimSpace(s) == waitForeverWord {
+		*v.D = waitForever
+		return nil
+	}
+	return v.Value.Set(s)
+}
+
+func (v *waitValue) String() string {
+	if v.D != nil && *v.D == waitForever {
+		return waitForeverWord
+	}
+	return v.Value.String()
+}
+
 // waitArg lets --wait take its DURATION after a space. The flag may be
 // given bare (wait until the gates open), so the parser leaves "2d" in
-// "--wait 2d" as an argument; when --wait was given bare and exactly one
-// argument is a duration, that is the wait, and the rest are returned.
+// "--wait 2d" as an argument; when --wait was given bare and one of two
+// arguments is a duration (or "forever"), that is the wait, and the other
+// is returned.
 func waitArg(cmd *cobra.Command, o *WorkflowOptions, args []string) []string {
 	fl := cmd.Flags().Lookup("wait")
 	if fl == nil || !fl.Changed || o.Wait != waitForever || len(args) != 2 {
 		return args
 	}
 	for i, a := range args {
+		if a == waitForeverWord {
+			return slices.Delete(slices.Clone(args), i, i+1)
+		}
 		if d, err := duration.Parse(a); err == nil && strings.IndexFunc(a, unicode.IsLetter) > 0 {
 			o.Wait = d
 			return slices.Delete(slices.Clone(args), i, i+1)
