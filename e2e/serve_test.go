@@ -181,6 +181,26 @@ func startServe(t *testing.T, state, ip string, args ...string) *serveProc {
 	}
 }
 
+// statusJSON runs `stspilot status DOMAIN --json ARGS` on state (exit 0)
+// and returns its document.
+func statusJSON(t *testing.T, env Env, state, bin, domain string, args ...string) map[string]any {
+	t.Helper()
+	full := append([]string{"status", domain, "--json", "--state-dir", state, "--resolver", env["WORLD_DNS"]}, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	child := childEnv("SSL_CERT_FILE="+env["WORLD_CA"], "NO_COLOR=1", "RFC2136_SERVER="+env["WORLD_DNS"],
+		"RFC2136_KEY_NAME="+env["WORLD_TSIG_NAME"], "RFC2136_KEY_ALG="+env["WORLD_TSIG_ALG"], "RFC2136_KEY="+env["WORLD_TSIG_SECRET"])
+	stdout, stderr, code, err := run(ctx, child, bin, full...)
+	if err != nil || code != 0 {
+		t.Fatalf("stspilot %s: exit %d %v\n%s\n%s", strings.Join(full, " "), code, err, stdout, stderr)
+	}
+	var st map[string]any
+	if err := json.Unmarshal([]byte(stdout), &st); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, stdout)
+	}
+	return st
+}
+
 // accessLog reads the access log entries.
 func (p *serveProc) accessLog(t *testing.T) []serve.AccessEntry {
 	t.Helper()
@@ -268,6 +288,15 @@ func TestServeLadder(t *testing.T) {
 		t.Fatalf("rollback: %v", out)
 	}
 	oracle("testing")
+	// status reads serve's access log: the real sender-side resolver
+	// (mta-sts-query) has fetched the id the rollback published.
+	st := statusJSON(t, env, state, bin, d, "--access-log", p.log)
+	if field(st, "fetchers", "id") != field(out, "policy", "id") || field(st, "fetchers", "log") != p.log {
+		t.Errorf("status's fetchers are not about the live id %v from %s: %v", field(out, "policy", "id"), p.log, st["fetchers"])
+	}
+	if n, _ := field(st, "fetchers", "senders", "postfix-mta-sts-resolver").(float64); n < 1 {
+		t.Errorf("status does not show mta-sts-query's fetch of the rolled-back id: %v\naccess log: %v", st["fetchers"], p.accessLog(t))
+	}
 	wf(3, "teardown", d)
 	oracle("none")
 
