@@ -33,8 +33,14 @@ const (
 // command line and validates it; checkRun does the work.
 type CheckOptions struct {
 	CommonOptions // Resolvers validated; Timeout positive
+	DomainsOptions
+}
 
-	Domains     []string // as typed on the command line
+// DomainsOptions is what check and watch share: the domains to check,
+// from the arguments and -f FILE, how many at once, and the factory's
+// checker.
+type DomainsOptions struct {
+	Domains     []string // as typed on the command line (watch's validate normalises them)
 	File        string   // -f: one domain a line; "-" is stdin
 	Concurrency int
 
@@ -44,8 +50,43 @@ type CheckOptions struct {
 	Normalize func(string) (string, error)
 }
 
+func (f *factory) newDomainsOptions() DomainsOptions {
+	return DomainsOptions{RunCheck: f.RunCheck, Normalize: f.Normalize}
+}
+
+// addFlags adds -f and --concurrency to cmd.
+func (d *DomainsOptions) addFlags(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVarP(&d.File, "file", "f", "", "read domains from `FILE`, one a line (# comments; - for stdin)")
+	fl.IntVar(&d.Concurrency, "concurrency", defaultConcurrency, "check up to `N` domains at once")
+}
+
+// checkConcurrency validates --concurrency.
+func (d *DomainsOptions) checkConcurrency() error {
+	if d.Concurrency < 1 || d.Concurrency > maxConcurrency {
+		return usageErrorf("--concurrency must be between 1 and %d, not %d", maxConcurrency, d.Concurrency)
+	}
+	return nil
+}
+
+// openFile opens -f FILE: nil when there is none, in (named "stdin") for
+// "-". The caller calls done when it has read it.
+func (d *DomainsOptions) openFile(in io.Reader) (r io.Reader, name string, done func(), err error) {
+	switch d.File {
+	case "":
+		return nil, "", func() {}, nil
+	case "-":
+		return in, "stdin", func() {}, nil
+	}
+	fh, err := os.Open(d.File)
+	if err != nil {
+		return nil, "", nil, &exitError{exitFailure, fmt.Errorf("-f: %w", err)}
+	}
+	return fh, d.File, func() { _ = fh.Close() }, nil
+}
+
 func newCheckCmd(f *factory, runF func(context.Context, *CheckOptions) error) *cobra.Command {
-	opts := &CheckOptions{CommonOptions: f.newCommon(), RunCheck: f.RunCheck, Normalize: f.Normalize}
+	opts := &CheckOptions{CommonOptions: f.newCommon(), DomainsOptions: f.newDomainsOptions()}
 	cmd := &cobra.Command{
 		Use:     "check [DOMAIN...]",
 		Short:   "Diagnose MTA-STS and TLS-RPT of domains, live and read-only",
@@ -71,8 +112,7 @@ some domain has errors, 1 when some domain could not be checked (1 beats 4),
 			return runCommand(cmd, f, needResolvers, opts, runF, checkRun)
 		},
 	}
-	cmd.Flags().StringVarP(&opts.File, "file", "f", "", "read domains from `FILE`, one a line (# comments; - for stdin)")
-	cmd.Flags().IntVar(&opts.Concurrency, "concurrency", defaultConcurrency, "check up to `N` domains at once")
+	opts.addFlags(cmd)
 	return cmd
 }
 
@@ -80,8 +120,8 @@ func (opts *CheckOptions) validate() error {
 	if len(opts.Domains) == 0 && opts.File == "" {
 		return usageErrorf("give at least one domain, or -f FILE with one domain a line")
 	}
-	if opts.Concurrency < 1 || opts.Concurrency > maxConcurrency {
-		return usageErrorf("--concurrency must be between 1 and %d, not %d", maxConcurrency, opts.Concurrency)
+	if err := opts.checkConcurrency(); err != nil {
+		return err
 	}
 	if opts.Timeout <= 0 {
 		return usageErrorf("--timeout must be positive, not %s", duration.Format(opts.Timeout))
@@ -122,20 +162,11 @@ func parseResolvers(in []string) ([]string, error) {
 // input, memory stays flat however long the list is, and the file itself is
 // read lazily.
 func checkRun(ctx context.Context, opts *CheckOptions) error {
-	var file io.Reader
-	name := opts.File
-	switch opts.File {
-	case "":
-	case "-":
-		file, name = opts.IO.In, "stdin"
-	default:
-		fh, err := os.Open(opts.File)
-		if err != nil {
-			return &exitError{exitFailure, fmt.Errorf("-f: %w", err)}
-		}
-		defer fh.Close()
-		file = fh
+	file, name, done, err := opts.openFile(opts.IO.In)
+	if err != nil {
+		return err
 	}
+	defer done()
 
 	var human *textout.Human
 	var jsonw *textout.JSONLines

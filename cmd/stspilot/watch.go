@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -35,17 +34,13 @@ const (
 type WatchOptions struct {
 	CommonOptions // Resolvers validated
 
-	Domains       []string // normalised
-	File          string
-	Interval      time.Duration
-	Concurrency   int
-	OnAlert       string // exec:CMD, or ""
-	HookTimeout   time.Duration
-	MetricsListen string
-	StateDir      string
+	DomainsOptions // Domains normalised
+	Interval       time.Duration
+	OnAlert        string // exec:CMD, or ""
+	HookTimeout    time.Duration
+	MetricsListen  string
+	StateDir       string
 
-	RunCheck  func(ctx context.Context, domain string, opt checks.Options) *checks.Report
-	Normalize func(string) (string, error)
 	// Clock paces the watch (nil: the system clock); cycles, when set by
 	// a test, ends it after that many wake-ups.
 	Clock  clock.Clock
@@ -56,7 +51,7 @@ type WatchOptions struct {
 }
 
 func newWatchCmd(f *factory, runF func(context.Context, *WatchOptions) error) *cobra.Command {
-	o := &WatchOptions{CommonOptions: f.newCommon(), RunCheck: f.RunCheck, Normalize: f.Normalize}
+	o := &WatchOptions{CommonOptions: f.newCommon(), DomainsOptions: f.newDomainsOptions()}
 	cmd := &cobra.Command{
 		Use:     "watch [DOMAIN...]",
 		Short:   "Re-check domains on an interval and report findings as they appear, change or clear",
@@ -94,9 +89,8 @@ retried with backoff; it never stops the watch.
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&o.File, "file", "f", "", "read domains from `FILE`, one a line (# comments; - for stdin)")
+	o.addFlags(cmd)
 	fl.Var(duration.NewValue(&o.Interval, defaultWatchInterval), "interval", "re-check each domain every `DURATION`")
-	fl.IntVar(&o.Concurrency, "concurrency", defaultConcurrency, "check up to `N` domains at once")
 	fl.StringVar(&o.OnAlert, "on-alert", "", "run `exec:CMD` with each alert event on stdin")
 	fl.Var(duration.NewValue(&o.HookTimeout, defaultHookTimeout), "hook-timeout", "stop an --on-alert command after `DURATION`")
 	fl.StringVar(&o.MetricsListen, "metrics-listen", "", "serve Prometheus metrics on `ADDR` (/metrics, /healthz)")
@@ -105,8 +99,8 @@ retried with backoff; it never stops the watch.
 }
 
 func (o *WatchOptions) validate() error {
-	if o.Concurrency < 1 || o.Concurrency > maxConcurrency {
-		return usageErrorf("--concurrency must be between 1 and %d, not %d", maxConcurrency, o.Concurrency)
+	if err := o.checkConcurrency(); err != nil {
+		return err
 	}
 	if o.Interval < minWatchInterval {
 		return usageErrorf("--interval must be at least 1s, not %s", duration.Format(o.Interval))
@@ -141,17 +135,12 @@ func (o *WatchOptions) validate() error {
 // skipped, duplicates dropped.
 func (o *WatchOptions) watchDomains(st *journal.Store) ([]string, error) {
 	out := slices.Clone(o.Domains)
-	if o.File != "" {
-		r := o.IO.In
-		name := "stdin"
-		if o.File != "-" {
-			fh, err := os.Open(o.File)
-			if err != nil {
-				return nil, &exitError{exitFailure, fmt.Errorf("-f: %w", err)}
-			}
-			defer fh.Close()
-			r, name = fh, o.File
-		}
+	r, name, done, err := o.openFile(o.IO.In)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	if r != nil {
 		err := readDomains(r, name, func(input, where string) bool {
 			d, err := o.Normalize(input)
 			if err != nil {
