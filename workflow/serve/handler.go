@@ -37,7 +37,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := now()
 	cw := &countingWriter{ResponseWriter: w}
 	e := newAccessEntry(r, start)
-	h.serve(cw, r, &e)
+	h.serve(cw, r, &e, start)
 	cw.answered(&e)
 	// Counted once the answer is out: an atomic add on the counter the
 	// policy was cached with, a label lookup only for a report.
@@ -85,7 +85,7 @@ var (
 	hdrNoStore   = []string{"no-store"}
 )
 
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *AccessEntry) {
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *AccessEntry, start time.Time) {
 	w.Header()["X-Content-Type-Options"] = hdrNosniff
 	path := r.URL.Path
 	if r.URL.RawQuery != "" && path == policyPath {
@@ -94,7 +94,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *AccessEntry) 
 	}
 	switch {
 	case path == policyPath:
-		h.policy(w, r, e)
+		h.policy(w, r, e, start)
 	case h.Receiver != nil && h.RUAPath != "" && path == h.RUAPath:
 		e.rua = true
 		h.report(w, r, e)
@@ -104,7 +104,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *AccessEntry) 
 	}
 }
 
-func (h *Handler) policy(w http.ResponseWriter, r *http.Request, e *AccessEntry) {
+func (h *Handler) policy(w http.ResponseWriter, r *http.Request, e *AccessEntry, start time.Time) {
 	if refuseMethod(w, r, e, "method not allowed\n", http.MethodGet, http.MethodHead) {
 		return
 	}
@@ -118,7 +118,12 @@ func (h *Handler) policy(w http.ResponseWriter, r *http.Request, e *AccessEntry)
 	if misdirected(w, r, e, host) {
 		return
 	}
-	p, err := h.Policies.Lookup(domain)
+	// From memory when nothing changed, else from the files.
+	p, ok := h.Policies.cached(domain, start)
+	var err error
+	if !ok {
+		p, err = h.Policies.Lookup(domain)
+	}
 	if err != nil {
 		e.Reason = "no policy for this host"
 		if !errors.Is(err, ErrNoPolicy) {
@@ -132,7 +137,7 @@ func (h *Handler) policy(w http.ResponseWriter, r *http.Request, e *AccessEntry)
 	// The values are shared, never written: net/http copies the header at
 	// WriteHeader, and only reads it.
 	hd["Content-Type"] = hdrTextPlain
-	hd["Content-Length"] = []string{strconv.Itoa(len(p.Data))}
+	hd["Content-Length"] = p.clen
 	// Senders must not cache by HTTP rules (STS-FETCH-7); tell caches in
 	// between not to either, so a new policy is seen on the next fetch.
 	hd["Cache-Control"] = hdrNoStore

@@ -21,7 +21,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stspilot/stspilot/internal/domainname"
@@ -34,11 +36,14 @@ const MaxPolicySize = 64 << 10
 
 // Policies reads the serve publisher's files: DOMAIN/mta-sts.txt and its
 // id file DOMAIN/policy.json under the publish directory, and nothing
-// else (never a journal, never the state directory's listing). It stats
-// the files on every lookup and rereads them only when they changed (a new
-// inode from the publisher's rename, or another size or mtime), so a
-// workflow's publish is served on the next request without a restart.
-// Safe for concurrent use.
+// else (never a journal, never the state directory's listing). Lookup
+// stats the files and rereads them only when they changed (a new inode
+// from the publisher's rename, or another size or mtime). A request is
+// answered from memory instead (cached) while the directories are watched
+// (inotify on Linux, read at every request) and report no change, and
+// the files were looked at less than MaxUnlooked ago; so a workflow's
+// publish is served on the next request without a restart, and a fetch of
+// an unchanged policy costs no file access. Safe for concurrent use.
 type Policies struct {
 	// Dir is the publish directory (STATE/publish).
 	Dir string
@@ -60,7 +65,21 @@ type Policies struct {
 	// last KeptIDs ids of each domain served, listed in ids.
 	counts map[countsKey]*FetchCounts
 	ids    map[string][]string
+	// valid holds when the files of a domain were last looked at while
+	// watched, for the domains with no change reported since; gen counts
+	// the changes reported.
+	valid map[string]time.Time
+	gen   uint64
+
+	// watching is set once a domain's directories are watched.
+	watching atomic.Bool
 }
+
+// MaxUnlooked is how long a watched policy is answered from memory without
+// looking at its files: the watch reports every change of the publish
+// directories, this bounds what it cannot see (a parent directory's
+// permissions, a link retargeted above them).
+const MaxUnlooked = time.Second
 
 // NewPolicies reads the policies the serve publisher leaves in stateDir:
 // stateDir/publish, and stateDir/serve of the earlier layout.
@@ -77,6 +96,9 @@ type files interface {
 	Open(name string) (*os.File, error)
 	Stat(name string) (fs.FileInfo, error)
 	ReadDir(name string) ([]fs.DirEntry, error)
+	// Watch has w report changes in dir (a root, or domain's
+	// directory); see dirWatch.add.
+	Watch(w *dirWatch, p *Policies, dir, domain string, root bool) (ok, missing bool)
 }
 
 type osFiles struct{}
@@ -84,6 +106,9 @@ type osFiles struct{}
 func (osFiles) Open(name string) (*os.File, error)         { return os.Open(name) }
 func (osFiles) Stat(name string) (fs.FileInfo, error)      { return os.Stat(name) }
 func (osFiles) ReadDir(name string) ([]fs.DirEntry, error) { return os.ReadDir(name) }
+func (osFiles) Watch(w *dirWatch, p *Policies, dir, domain string, root bool) (ok, missing bool) {
+	return w.add(p, dir, domain, root)
+}
 
 func (p *Policies) files() files {
 	if p.fsys == nil {
@@ -109,6 +134,12 @@ type entry struct {
 	id  string
 	// counts counts the fetches of (domain, id).
 	counts *FetchCounts
+	// clen is the Content-Length header's value, len(data).
+	clen []string
+}
+
+func (e *entry) policy(d string) Policy {
+	return Policy{Domain: d, Data: e.data, ID: e.id, Legacy: e.legacy, Counts: e.counts, clen: e.clen}
 }
 
 // Policy is a policy ready to serve.
@@ -123,19 +154,76 @@ type Policy struct {
 	Legacy bool
 	// Counts counts its fetches by sender class (the metrics').
 	Counts *FetchCounts
+	// clen is the Content-Length header's value (shared, never written).
+	clen []string
 }
 
 // ErrNoPolicy is returned for a domain without a served policy.
 var ErrNoPolicy = errors.New("no policy for this domain")
 
-// Lookup returns the policy of domain (normalised by the caller or not).
+// cached is the policy of domain as last read (domain as Lookup's cache
+// key, i.e. normalised), when its directories are watched, no change was
+// reported since, and its files were looked at less than MaxUnlooked
+// before t (the clock now's); ok is false otherwise, and Lookup looks.
+func (p *Policies) cached(domain string, t time.Time) (pol Policy, ok bool) {
+	if !p.watching.Load() {
+		return Policy{}, false
+	}
+	// The queue first: a change that happened before this request is
+	// applied before the cache is read.
+	if !sharedDirWatch().changes() {
+		return Policy{}, false
+	}
+	p.mu.Lock()
+	e := p.cache[domain]
+	v, ok := p.valid[domain]
+	p.mu.Unlock()
+	if e == nil || !ok || t.Before(v) || t.Sub(v) >= MaxUnlooked {
+		return Policy{}, false
+	}
+	return e.policy(domain), true
+}
+
+// stale drops what the watch reported changed from the cache's validity.
+func (p *Policies) stale(domain string, all bool) {
+	p.mu.Lock()
+	if all {
+		clear(p.valid)
+	} else {
+		delete(p.valid, domain)
+	}
+	p.gen++
+	p.mu.Unlock()
+}
+
+// watchDomain has the watch report changes of root (Dir or LegacyDir)
+// and of d's directory under it; it reports whether both are watched (a
+// missing directory of d through its root, where it would appear).
+func (p *Policies) watchDomain(root, d string) bool {
+	w := sharedDirWatch()
+	if w == nil || root == "" {
+		return false
+	}
+	fsys := p.files()
+	if ok, _ := fsys.Watch(w, p, root, "", true); !ok {
+		return false
+	}
+	ok, missing := fsys.Watch(w, p, filepath.Join(root, d), d, false)
+	if ok || missing {
+		p.watching.Store(true)
+	}
+	return ok || missing
+}
+
+// Lookup returns the policy of domain (normalised by the caller or not),
+// looking at its files.
 func (p *Policies) Lookup(domain string) (Policy, error) {
 	// A name already served is a cache key, so it is normalised already:
 	// the normalisation (IDNA, twice) and the paths are done once per
-	// domain, not once per request. The files are still looked at on
-	// every request.
+	// domain, not once per request.
 	p.mu.Lock()
 	old := p.cache[domain]
+	gen := p.gen
 	p.mu.Unlock()
 	d := domain
 	if old == nil {
@@ -159,10 +247,14 @@ func (p *Policies) Lookup(domain string) (Policy, error) {
 	fsys := p.files()
 	legacy := false
 	path := paths.pub
+	// Watched before the files are looked at: a change after the look
+	// is reported.
+	watched := p.watchDomain(p.Dir, d)
 	fi, err := fsys.Stat(path)
 	if (err != nil || !fi.Mode().IsRegular()) && paths.legacy != "" {
 		legacy = true
 		path = paths.legacy
+		watched = watched && p.watchDomain(p.LegacyDir, d)
 		fi, err = fsys.Stat(path)
 	}
 	if err != nil || !fi.Mode().IsRegular() {
@@ -180,7 +272,7 @@ func (p *Policies) Lookup(domain string) (Policy, error) {
 			p.forget(d)
 			return Policy{}, fmt.Errorf("policy of %s: %w", d, err)
 		}
-		e = &entry{paths: paths, legacy: legacy, fi: ofi, data: data, sum: workflow.PolicySHA256(data)}
+		e = &entry{paths: paths, legacy: legacy, fi: ofi, data: data, sum: workflow.PolicySHA256(data), clen: []string{strconv.Itoa(len(data))}}
 	}
 	var mfi fs.FileInfo
 	mpath := paths.meta
@@ -220,6 +312,16 @@ func (p *Policies) Lookup(domain string) (Policy, error) {
 		e.counts = p.countsFor(d, e.id)
 	}
 	p.cache[d] = e
+	if p.valid == nil {
+		p.valid = map[string]time.Time{}
+	}
+	if watched && p.gen == gen {
+		// No change reported since before the look: answer from
+		// memory until one is.
+		p.valid[d] = now()
+	} else {
+		delete(p.valid, d)
+	}
 	warn := legacy && !p.warned[d] && p.Warn != nil
 	if warn {
 		if p.warned == nil {
@@ -231,13 +333,14 @@ func (p *Policies) Lookup(domain string) (Policy, error) {
 	if warn {
 		p.Warn(fmt.Sprintf("the policy of %s is served from %s, the layout of the earlier release, without its policy id; the next workflow run on %s publishes it to %s", d, filepath.Dir(path), d, filepath.Join(p.Dir, d)))
 	}
-	return Policy{Domain: d, Data: e.data, ID: e.id, Legacy: legacy, Counts: e.counts}, nil
+	return e.policy(d), nil
 }
 
 // forget drops the domain, no longer served, and its fetch counters.
 func (p *Policies) forget(d string) {
 	p.mu.Lock()
 	delete(p.cache, d)
+	delete(p.valid, d)
 	p.dropCounts(d)
 	p.mu.Unlock()
 }

@@ -38,6 +38,11 @@ func (a *auditFiles) ReadDir(p string) ([]fs.DirEntry, error) {
 	return os.ReadDir(p)
 }
 
+func (a *auditFiles) Watch(w *dirWatch, p *Policies, dir, domain string, root bool) (ok, missing bool) {
+	a.note(dir)
+	return osFiles{}.Watch(w, p, dir, domain, root)
+}
+
 // Serve may run as a user that cannot read the journals (docs/serve.md):
 // every file it touches to serve policies is under STATE/publish (or the
 // earlier layout's STATE/serve), never a journal, a lock file or the state
