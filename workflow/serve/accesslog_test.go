@@ -111,3 +111,109 @@ func (c *countWrites) Write(p []byte) (int, error) {
 	c.mu.Unlock()
 	return c.w.Write(p)
 }
+
+// A batched log writes every line once and whole, each goroutine's in the
+// order it logged them; Close writes what is left, and a line logged after
+// Close is still written.
+func TestBatchedAccessLog(t *testing.T) {
+	var buf syncBuffer
+	l := NewBatchedAccessLog(&buf, time.Millisecond)
+	const goroutines, lines = 8, 300
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range lines {
+				l.Log(AccessEntry{Remote: fmt.Sprint(g), Bytes: int64(i), Status: 200})
+			}
+		})
+	}
+	wg.Wait()
+	l.Close()
+	l.Log(AccessEntry{Remote: "after close"})
+	next := map[string]int64{}
+	all := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	for _, line := range all[:len(all)-1] {
+		var e AccessEntry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		if e.Bytes != next[e.Remote] {
+			t.Fatalf("goroutine %s: line %d after %d", e.Remote, e.Bytes, next[e.Remote]-1)
+		}
+		next[e.Remote]++
+	}
+	for g := range goroutines {
+		if n := next[fmt.Sprint(g)]; n != lines {
+			t.Errorf("goroutine %d: %d lines written, want %d", g, n, lines)
+		}
+	}
+	if !strings.Contains(all[len(all)-1], `"remote":"after close"`) {
+		t.Errorf("last line %q, want the one logged after Close", all[len(all)-1])
+	}
+}
+
+// stuckWriter's Write blocks until release is closed.
+type stuckWriter struct {
+	entered chan struct{}
+	release chan struct{}
+	mu      sync.Mutex
+	n       int
+}
+
+func (w *stuckWriter) Write(p []byte) (int, error) {
+	select {
+	case w.entered <- struct{}{}:
+	default:
+	}
+	<-w.release
+	w.mu.Lock()
+	w.n += strings.Count(string(p), "\n")
+	w.mu.Unlock()
+	return len(p), nil
+}
+
+// While its file is stuck, a batched log holds at most maxPendingLog bytes
+// (and a line) and Log waits, rather than growing or dropping lines; once
+// the file takes writes again every line is written.
+func TestBatchedAccessLogIsBounded(t *testing.T) {
+	w := &stuckWriter{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	l := NewBatchedAccessLog(w, 0)
+	e := AccessEntry{UserAgent: strings.Repeat("u", 200), Status: 200}
+	line, _ := e.appendJSON(nil)
+	n := 3 * maxPendingLog / len(line)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range n {
+			l.Log(e)
+		}
+	}()
+	<-w.entered
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		l.mu.Lock()
+		waits, pending := l.waits, len(l.pend)
+		l.mu.Unlock()
+		if waits > 0 {
+			if pending > maxPendingLog+len(line)+1 {
+				t.Errorf("%d bytes pending while the file is stuck, want at most %d", pending, maxPendingLog+len(line)+1)
+			}
+			break
+		}
+		select {
+		case <-done:
+			t.Fatalf("%d lines logged without waiting while the file was stuck", n)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Log never waited for the stuck file")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(w.release)
+	<-done
+	l.Close()
+	if w.n != n {
+		t.Errorf("%d lines written, want %d", w.n, n)
+	}
+}
