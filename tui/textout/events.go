@@ -46,7 +46,7 @@ func (o *Events) Event(e workflow.Event) {
 	case workflow.EventPlan:
 		o.plan(&b, e.Plan)
 	case workflow.EventStep:
-		fmt.Fprintf(&b, "%s %s\n", h.st.bold(o.arrow()), e.Step.Summary)
+		h.prose(&b, 0, h.st.bold(o.arrow())+" ", e.Step.Summary, nil)
 	case workflow.EventStepDone:
 		fmt.Fprintf(&b, "    %s %s\n", h.st.ok(o.check()), "done")
 	case workflow.EventStepSkip:
@@ -129,7 +129,7 @@ func (o *Events) plan(b *strings.Builder, p *workflow.Plan) {
 		h.prose(b, 2, "", p.Reason, nil)
 	}
 	for i, s := range p.Steps {
-		mark := fmt.Sprintf("%d.", i+1)
+		mark := fmt.Sprintf("%-3s ", fmt.Sprintf("%d.", i+1))
 		text := s.Summary
 		switch {
 		case s.Done && s.Kind.IsGate():
@@ -137,10 +137,12 @@ func (o *Events) plan(b *strings.Builder, p *workflow.Plan) {
 		case s.Done:
 			text += h.st.dim(" (already done)")
 		}
+		var style func(string) string
 		if s.Destructive && !s.Done {
-			text = h.st.err(text)
+			style = h.st.err
 		}
-		fmt.Fprintf(b, "  %-3s %s\n", mark, text)
+		// Wrapped to the width, continuation lines under the text.
+		h.prose(b, 2, mark, text, style)
 		if s.Kind.ShowsPolicy() && !s.Done {
 			o.diff(b, s.Before, s.After)
 		} else if !s.Kind.IsGate() && !s.Done && (s.After != "" || s.Before != "") {

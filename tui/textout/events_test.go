@@ -156,3 +156,31 @@ func TestStatusShowsFoldedRunsAndJournalWarning(t *testing.T) {
 		t.Errorf("history of a folded entry:\n%s", out)
 	}
 }
+
+// TestEventsWrapStepLines: a plan's step lines and the line that starts a
+// step wrap to the width like the gate and outcome lines below them, with
+// their continuation lines under the text, never past the width.
+func TestEventsWrapStepLines(t *testing.T) {
+	long := "the 14d soak of testing@86400 (live since 2026-11-02T09:00:00Z, from the journal) ends at 2026-11-16T09:00:00Z (in 14d)"
+	var b strings.Builder
+	o := NewEvents(&b, Options{Width: 80})
+	o.Event(workflow.Event{Kind: workflow.EventPlan, Plan: &workflow.Plan{
+		Domain: "example.test", Zone: "example.test.", Workflow: workflow.Promote, Stage: workflow.StageTesting,
+		Steps: []workflow.Step{{Kind: workflow.StepGate, Gate: workflow.GateWindow, Summary: long, Done: true}},
+	}})
+	o.Event(workflow.Event{Kind: workflow.EventStep, Step: &workflow.Step{Kind: workflow.StepGate, Gate: workflow.GateWindow, Summary: long}})
+	out := b.String()
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	for _, l := range lines {
+		if len([]rune(l)) > 80 {
+			t.Errorf("a line of %d columns:\n%s", len([]rune(l)), out)
+		}
+	}
+	if len(lines) != 5 || !strings.HasPrefix(lines[1], "  1.  the 14d soak") || !strings.HasPrefix(lines[2], "      ") || !strings.HasSuffix(lines[2], "(in 14d) (open)") ||
+		!strings.HasPrefix(lines[3], "-> the 14d soak") || !strings.HasPrefix(lines[4], "   ") {
+		t.Errorf("step lines not wrapped under their text:\n%s", out)
+	}
+	if got := strings.Join(strings.Fields(out), " "); !strings.Contains(got, long+" (open)") || !strings.Contains(got, "-> "+long) {
+		t.Errorf("words lost in wrapping:\n%s", out)
+	}
+}
