@@ -147,29 +147,53 @@ func httpGetLocal(url string) (string, error) {
 	return string(b), err
 }
 
-// promQuery asks Prometheus for the instant value of an expression: the
-// value of its only sample, or "" when it has none.
-func promQuery(expr string) (string, error) {
+// promSample is one sample of an instant query's result.
+type promSample struct {
+	Metric map[string]string `json:"metric"`
+	Value  [2]any            `json:"value"`
+}
+
+// promInstant asks Prometheus's HTTP API for the instant value of expr.
+func promInstant(expr string) ([]promSample, error) {
 	body, err := httpGetLocal("http://" + net.JoinHostPort(monitorIP, promPort) + "/api/v1/query?query=" + url.QueryEscape(expr))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	var r struct {
 		Status string `json:"status"`
+		Error  string `json:"error"`
 		Data   struct {
-			Result []struct {
-				Value [2]any `json:"value"`
-			} `json:"result"`
+			Result []promSample `json:"result"`
 		} `json:"data"`
 	}
 	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		return nil, err
+	}
+	if r.Status != "success" {
+		return nil, errors.New("query " + expr + ": " + r.Status + " " + r.Error)
+	}
+	return r.Data.Result, nil
+}
+
+// promQuery is the value of expr's only sample, or "" when it has none
+// or several.
+func promQuery(expr string) (string, error) {
+	res, err := promInstant(expr)
+	if err != nil || len(res) != 1 {
 		return "", err
 	}
-	if r.Status != "success" || len(r.Data.Result) != 1 {
-		return "", nil
-	}
-	s, _ := r.Data.Result[0].Value[1].(string)
+	s, _ := res[0].Value[1].(string)
 	return s, nil
+}
+
+// promSeries is the label sets of expr's samples.
+func promSeries(expr string) ([]map[string]string, error) {
+	res, err := promInstant(expr)
+	var out []map[string]string
+	for _, r := range res {
+		out = append(out, r.Metric)
+	}
+	return out, err
 }
 
 // TestWatchAndPrometheus watches two world domains with a short interval,
@@ -196,6 +220,7 @@ func TestWatchAndPrometheus(t *testing.T) {
 	}
 	dir := t.TempDir()
 	childenv := childEnv("SSL_CERT_FILE="+env["WORLD_CA"], "NO_COLOR=1")
+	rules := docAlertRules(t)
 
 	// serve, with a policy of its own and its metrics
 	state := filepath.Join(dir, "serve-state")
@@ -350,6 +375,16 @@ scrape_configs:
 		}
 		return ""
 	})
+	// The example rule of docs/monitoring.md sees it too: Prometheus
+	// evaluates its expression to the one series of fresh's mx1.
+	certRule := docAlertExpr(t, rules, "MTASTSCertExpiresInHorizon")
+	eventually(t, 30*time.Second, func() string {
+		series, err := promSeries(certRule)
+		if err != nil || len(series) != 1 || series[0]["domain"] != watchBroken || series[0]["host"] != "mx1."+zone || series[0]["role"] != "mx" {
+			return "Prometheus does not evaluate docs/monitoring.md's MTASTSCertExpiresInHorizon to fresh's mx1 alone: " + fmt.Sprint(series) + " " + errString(err)
+		}
+		return ""
+	})
 	restore()
 	eventually(t, 60*time.Second, func() string {
 		if !hasEvent(w.stdout.String(), watchBroken, "cleared", "mx.cert-expires-in-horizon") {
@@ -380,6 +415,17 @@ scrape_configs:
 		return ""
 	})
 
+	// promtool accepts the example alert rules of docs/monitoring.md
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	rulesFile := filepath.Join(dir, "rules.yml")
+	if err := os.WriteFile(rulesFile, []byte(rules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.CommandContext(ctx, promtool, "check", "rules", rulesFile).CombinedOutput(); err != nil {
+		t.Errorf("promtool check rules on docs/monitoring.md's example: %v\n%s", err, out)
+	}
+	cancel()
+
 	// promtool accepts both endpoints
 	for _, port := range []string{watchPort, serveMPort} {
 		body, err := httpGetLocal("http://" + net.JoinHostPort(monitorIP, port) + "/metrics")
@@ -403,6 +449,54 @@ scrape_configs:
 	if strings.Contains(string(b), env["WORLD_TSIG_SECRET"]) {
 		t.Error("the hook saw a secret")
 	}
+}
+
+// docAlertRules is the example alert rules of docs/monitoring.md: the
+// first yaml block after its "## Example alert rules" heading.
+func docAlertRules(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "docs", "monitoring.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "\n## Example alert rules\n")
+	if ok {
+		_, rest, ok = strings.Cut(rest, "```yaml\n")
+	}
+	rules, _, closed := strings.Cut(rest, "\n```")
+	if !ok || !closed || !strings.Contains(rules, "- alert:") {
+		t.Fatal(`docs/monitoring.md: no yaml block of alert rules under "## Example alert rules"`)
+	}
+	return rules + "\n"
+}
+
+// docAlertExpr is the expr of alert name in rules (a one-line value or a
+// "|" block).
+func docAlertExpr(t *testing.T, rules, name string) string {
+	t.Helper()
+	lines := strings.Split(rules, "\n")
+	indent := func(l string) int { return len(l) - len(strings.TrimLeft(l, " ")) }
+	for i, l := range lines {
+		if strings.TrimSpace(l) != "- alert: "+name {
+			continue
+		}
+		for j := i + 1; j < len(lines) && indent(lines[j]) > indent(l); j++ {
+			v, ok := strings.CutPrefix(strings.TrimSpace(lines[j]), "expr:")
+			if !ok {
+				continue
+			}
+			if v = strings.TrimSpace(v); v != "|" {
+				return v
+			}
+			var expr []string
+			for k := j + 1; k < len(lines) && indent(lines[k]) > indent(lines[j]); k++ {
+				expr = append(expr, strings.TrimSpace(lines[k]))
+			}
+			return strings.Join(expr, " ")
+		}
+	}
+	t.Fatalf("docs/monitoring.md: no expr for alert %s", name)
+	return ""
 }
 
 // swapMXCert makes the world's Postfix present, for host on ip (the smtpd

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stspilot/stspilot/internal/clock"
+	"github.com/stspilot/stspilot/workflow/journal"
 )
 
 func runWatch(t *testing.T, fc *fakeChecker, stdin string, cycles int, args ...string) (int, string, string) {
@@ -62,6 +63,38 @@ func TestWatchHumanLines(t *testing.T) {
 		t.Errorf("human line: %q", out)
 	}
 	if !strings.Contains(errOut, "fail.example.com could not be checked") {
+		t.Errorf("stderr: %q", errOut)
+	}
+}
+
+// With no domain and no -f, watch checks every domain that has a journal.
+func TestWatchJournalDomains(t *testing.T) {
+	state := t.TempDir()
+	st, err := journal.Open(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"err.example.com", "warn.example.com"} {
+		h, err := st.Lock(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, _ := journal.New(d)
+		if err := h.Save(j); err != nil {
+			t.Fatal(err)
+		}
+		h.Close()
+	}
+	code, out, errOut := runWatch(t, &fakeChecker{}, "", 1, "watch", "--json", "--state-dir", state)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{`"domain":"err.example.com"`, `"domain":"warn.example.com"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no event with %s: %q", want, out)
+		}
+	}
+	if !strings.Contains(errOut, "watching 2 domains") {
 		t.Errorf("stderr: %q", errOut)
 	}
 }
