@@ -337,24 +337,16 @@ func (d *Digest) Add(r *Report) {
 			d.add(c, p.Summary.Failure)
 		}
 
-		key := PolicyKey(p.Policy)
-		ps := d.policies[key]
-		if ps == nil {
-			if len(d.policies) >= MaxGroupKeys {
-				key = OtherKey
-				ps = d.policies[key]
-			}
-			if ps == nil {
-				ps = &PolicySeen{Key: key, Type: p.Policy.Type, Domain: p.Policy.Domain, First: ds, Last: ds}
-				if key != OtherKey {
-					ps.Mode, ps.MX, ps.Lines = p.Policy.Mode(), p.Policy.Patterns(), p.Policy.String
-					if ma := p.Policy.MaxAge(); ma >= 0 {
-						ps.MaxAge = ma
-					}
+		ps, key := cappedEntry(d.policies, PolicyKey(p.Policy), OtherKey, func(key string) *PolicySeen {
+			ps := &PolicySeen{Key: key, Type: p.Policy.Type, Domain: p.Policy.Domain, First: ds, Last: ds}
+			if key != OtherKey {
+				ps.Mode, ps.MX, ps.Lines = p.Policy.Mode(), p.Policy.Patterns(), p.Policy.String
+				if ma := p.Policy.MaxAge(); ma >= 0 {
+					ps.MaxAge = ma
 				}
-				d.policies[key] = ps
 			}
-		}
+			return ps
+		})
 		ps.Reports++
 		d.add(&ps.Successful, p.Summary.Successful)
 		d.add(&ps.Failed, p.Summary.Failure)
@@ -368,17 +360,10 @@ func (d *Digest) Add(r *Report) {
 				}
 			}
 			fk := failureKey{policy: key, resultType: f.ResultType, mx: f.ReceivingMXHostname, reason: clip(f.FailureReasonCode, 200)}
-			fg := d.failures[fk]
-			if fg == nil {
-				if len(d.failures) >= MaxGroupKeys {
-					fk = failureKey{policy: key, resultType: f.ResultType, mx: OtherKey}
-					fg = d.failures[fk]
-				}
-				if fg == nil {
-					fg = &FailureGroup{Policy: key, ResultType: fk.resultType, ReceivingMX: fk.mx, ReasonCode: fk.reason, First: ds, Last: ds}
-					d.failures[fk] = fg
-				}
-			}
+			other := failureKey{policy: key, resultType: f.ResultType, mx: OtherKey}
+			fg, _ := cappedEntry(d.failures, fk, other, func(fk failureKey) *FailureGroup {
+				return &FailureGroup{Policy: key, ResultType: fk.resultType, ReceivingMX: fk.mx, ReasonCode: fk.reason, First: ds, Last: ds}
+			})
 			d.add(&fg.Sessions, n)
 			fg.First, fg.Last = minDay(fg.First, ds), maxDay(fg.Last, ds)
 			fg.Organizations = addCapped(fg.Organizations, r.OrganizationName, 10)
@@ -456,18 +441,9 @@ func (d *Digest) day(t time.Time) *DayCount {
 // org returns the reporter of r, creating it once per report: the caller
 // calls it for each counted policy, so first/last are idempotent.
 func (d *Digest) org(r *Report) *Reporter {
-	name := r.OrganizationName
-	o := d.orgs[name]
-	if o == nil {
-		if len(d.orgs) >= MaxGroupKeys {
-			name = OtherKey
-			o = d.orgs[name]
-		}
-		if o == nil {
-			o = &Reporter{Organization: name}
-			d.orgs[name] = o
-		}
-	}
+	o, name := cappedEntry(d.orgs, r.OrganizationName, OtherKey, func(name string) *Reporter {
+		return &Reporter{Organization: name}
+	})
 	ds := r.DateRange.Day().Format(dayLayout)
 	if o.First == "" {
 		o.First, o.Last = ds, ds
@@ -480,6 +456,25 @@ func (d *Digest) org(r *Report) *Reporter {
 		o.Contact = r.ContactInfo
 	}
 	return o
+}
+
+// cappedEntry returns the entry of m under k and the key it is under:
+// k's when m has it or has room for it (fewer than MaxGroupKeys keys),
+// else other's, so that past the cap new keys are all added up under
+// other. A missing entry is made by newEntry(key) and stored.
+func cappedEntry[K comparable, V any](m map[K]*V, k, other K, newEntry func(K) *V) (*V, K) {
+	if v := m[k]; v != nil {
+		return v, k
+	}
+	if len(m) >= MaxGroupKeys {
+		k = other
+		if v := m[k]; v != nil {
+			return v, k
+		}
+	}
+	v := newEntry(k)
+	m[k] = v
+	return v, k
 }
 
 func minDay(a, b string) string {

@@ -101,6 +101,31 @@ func TestDigestCap(t *testing.T) {
 	}
 }
 
+// TestCappedEntry: the policies, failure groups and reporters of a digest
+// take new keys up to MaxGroupKeys and fold the rest into one entry.
+func TestCappedEntry(t *testing.T) {
+	m := map[int]*string{}
+	made := 0
+	newEntry := func(k int) *string {
+		made++
+		s := fmt.Sprint(k)
+		return &s
+	}
+	for k := range MaxGroupKeys {
+		if v, got := cappedEntry(m, k, -1, newEntry); got != k || *v != fmt.Sprint(k) {
+			t.Fatalf("key %d: entry %q under %d", k, *v, got)
+		}
+	}
+	if v, got := cappedEntry(m, 3, -1, newEntry); got != 3 || *v != "3" || made != MaxGroupKeys {
+		t.Errorf("a key it has, when full: entry %q under %d, %d made", *v, got, made)
+	}
+	v1, got1 := cappedEntry(m, MaxGroupKeys, -1, newEntry)
+	v2, got2 := cappedEntry(m, MaxGroupKeys+1, -1, newEntry)
+	if got1 != -1 || got2 != -1 || v1 != v2 || *v1 != "-1" || made != MaxGroupKeys+1 || len(m) != MaxGroupKeys+1 {
+		t.Errorf("past the cap: entries %q, %q under %d, %d; %d made, %d keys", *v1, *v2, got1, got2, made, len(m))
+	}
+}
+
 func TestSamePolicy(t *testing.T) {
 	text := "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.net\r\nmx: *.example.net\r\nmax_age: 604800\r\n"
 	for _, tc := range []struct {
