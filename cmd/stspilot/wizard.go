@@ -29,7 +29,9 @@ func newWizardCmd(f *factory, runF func(context.Context, *WizardOptions) error) 
 		GroupID: groupRun,
 		Long: `The wizard shows a domain's stage, the ladder and the next gate, the live
 checks as they run, and each workflow's plan before it asks to apply it.
-The emergency rollback is one key (!) and one confirmation away on every
+With serve's access log (--access-log, or the config key access_log) the
+dashboard shows which senders fetched the live id since it went live. The
+emergency rollback is one key (!) and one confirmation away on every
 screen. Without --provider and a journal for the domain, it asks for the
 DNS provider and its settings first; those stay in memory.`,
 		Args: func(_ *cobra.Command, args []string) error {
