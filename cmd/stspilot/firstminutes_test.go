@@ -227,6 +227,40 @@ func TestArgumentCountIsUsage(t *testing.T) {
 	}
 }
 
+// TestUnknownTopicIsUsage: `help` and `completion` with a name they do
+// not know are usage errors (exit 2) that say so, not their help text
+// with exit 0; the names they know still work.
+func TestUnknownTopicIsUsage(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"help", "rolout"}, `stspilot: no command or help topic "rolout": stspilot help lists them`},
+		{[]string{"help", "exit-code"}, `no command or help topic "exit-code"`},
+		{[]string{"completion", "tcsh"}, `stspilot: completion: no shell "tcsh" (want bash, zsh, fish, powershell)`},
+	} {
+		code, out, errOut := runCmd(t, &fakeChecker{}, "", tt.args...)
+		if code != exitUsage || out != "" || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and %q", tt.args, code, out, errOut, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"help", "rollout"}, "Rollout publishes a testing policy"},
+		{[]string{"help", "exit-codes"}, "2  usage error"},
+		{[]string{"help"}, "Diagnose (read-only):"},
+		{[]string{"completion"}, "Generate the autocompletion script"},
+		{[]string{"help", "completion", "zsh"}, "zsh"},
+	} {
+		code, out, errOut := runCmd(t, &fakeChecker{}, "", tt.args...)
+		if code != exitOK || !strings.Contains(out, tt.want) {
+			t.Errorf("%q: exit %d, stderr %q, stdout lacks %q", tt.args, code, errOut, tt.want)
+		}
+	}
+}
+
 // TestVersionCommand: `stspilot version` prints what --version does, with
 // the Go version and platform.
 func TestVersionCommand(t *testing.T) {
@@ -448,6 +482,7 @@ func TestCompletion(t *testing.T) {
 		{[]string{"status", ""}, "example.com example.org other.net"},
 		{[]string{"rollback", "ex"}, "example.com example.org"},
 		{[]string{"plan", "promote", "o"}, "other.net"},
+		{[]string{"mx-migrate", "example.o"}, "example.org"},
 		{[]string{"rollback", "example.com", ""}, ""},
 		{[]string{"status", "--state-dir", t.TempDir(), ""}, ""},
 	} {

@@ -239,7 +239,7 @@ DNS and the policy file step by step, each step behind a live gate, and
 			c.ValidArgsFunction = completePlan
 		case "providers":
 			c.ValidArgsFunction = completeProvider
-		case "status", "wizard", "rollout", "promote", "rollback", "teardown":
+		case "status", "wizard", "rollout", "promote", "rollback", "teardown", "mx-migrate":
 			c.ValidArgsFunction = completeDomain
 		case "check", "watch":
 			c.ValidArgsFunction = func(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
@@ -248,7 +248,51 @@ DNS and the policy file step by step, each step behind a live gate, and
 		}
 	}
 	completeHelpTopics(root)
+	strictTopics(root, f.IO)
 	return root
+}
+
+// strictTopics makes `stspilot help NAME` and `stspilot completion SHELL`
+// usage errors (exit 2) for a NAME or SHELL that does not exist, where
+// cobra prints the help and exits 0, so that a typo in a script fails.
+func strictTopics(root *cobra.Command, io *IOStreams) {
+	root.InitDefaultHelpCmd()
+	if io != nil {
+		// The completion scripts go where the root's output went when
+		// the command was made: the streams, as executeRoot sets them.
+		root.SetOut(io.Out)
+		root.SetErr(io.ErrOut)
+	}
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "help":
+			show := c.Run
+			if show == nil {
+				continue
+			}
+			c.Run = nil
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				if t, _, err := root.Find(args); len(args) > 0 && (err != nil || t == root) {
+					return usageErrorf("no command or help topic %q: stspilot help lists them", strings.Join(args, " "))
+				}
+				show(cmd, args)
+				return nil
+			}
+		case "completion":
+			var shells []string
+			for _, sh := range c.Commands() {
+				shells = append(shells, sh.Name())
+			}
+			c.Args = cobra.ArbitraryArgs
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				if len(args) == 0 {
+					return cmd.Help()
+				}
+				return usageErrorf("completion: no shell %q (want %s)", args[0], strings.Join(shells, ", "))
+			}
+		}
+	}
 }
 
 // The groups of `stspilot --help`.
