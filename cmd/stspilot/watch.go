@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"slices"
 	"strings"
@@ -156,7 +158,7 @@ func (o *WatchOptions) watchDomains(st *journal.Store) ([]string, error) {
 	}
 	if len(o.Domains) == 0 && o.File == "" && st != nil {
 		ds, err := st.Domains()
-		if err != nil {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) { // no state directory yet: no domain
 			return nil, &exitError{exitFailure, fmt.Errorf("listing the journal's domains: %w", err)}
 		}
 		out = ds

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -106,6 +107,8 @@ func TestWatchUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"watch", "--state-dir", dir}, "the journal knows no domain"},
+		// A first run, before any rollout made the state directory.
+		{[]string{"watch", "--state-dir", filepath.Join(dir, "none")}, "the journal knows no domain"},
 		{[]string{"watch", "--on-alert", "/bin/page", "example.com"}, "--on-alert takes exec:CMD"},
 		{[]string{"watch", "--interval", "0s", "example.com"}, "--interval"},
 		{[]string{"watch", "--concurrency", "0", "example.com"}, "--concurrency"},
