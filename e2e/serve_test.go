@@ -289,14 +289,19 @@ func TestServeLadder(t *testing.T) {
 	}
 	oracle("testing")
 	// status reads serve's access log: the real sender-side resolver
-	// (mta-sts-query) has fetched the id the rollback published.
-	st := statusJSON(t, env, state, bin, d, "--access-log", p.log)
-	if field(st, "fetchers", "id") != field(out, "policy", "id") || field(st, "fetchers", "log") != p.log {
-		t.Errorf("status's fetchers are not about the live id %v from %s: %v", field(out, "policy", "id"), p.log, st["fetchers"])
-	}
-	if n, _ := field(st, "fetchers", "senders", "postfix-mta-sts-resolver").(float64); n < 1 {
-		t.Errorf("status does not show mta-sts-query's fetch of the rolled-back id: %v\naccess log: %v", st["fetchers"], p.accessLog(t))
-	}
+	// (mta-sts-query) has fetched the id the rollback published. (serve
+	// writes its log a moment after the answer: status is asked until the
+	// line is there.)
+	eventually(t, 20*time.Second, func() string {
+		st := statusJSON(t, env, state, bin, d, "--access-log", p.log)
+		if field(st, "fetchers", "id") != field(out, "policy", "id") || field(st, "fetchers", "log") != p.log {
+			return fmt.Sprintf("status's fetchers are not about the live id %v from %s: %v", field(out, "policy", "id"), p.log, st["fetchers"])
+		}
+		if n, _ := field(st, "fetchers", "senders", "postfix-mta-sts-resolver").(float64); n < 1 {
+			return fmt.Sprintf("status does not show mta-sts-query's fetch of the rolled-back id: %v\naccess log: %v", st["fetchers"], p.accessLog(t))
+		}
+		return ""
+	})
 	wf(3, "teardown", d)
 	oracle("none")
 
