@@ -44,26 +44,34 @@ func SenderClasses() []SenderClass {
 	return out
 }
 
-// ClassifySender reads the sender class from a User-Agent; it allocates
-// nothing. stspilot's own fetches (its checks, watch and the served gate,
-// whose User-Agent says "like Google-SMTP-STS") are "other": counted as
-// google they would look like evidence that Google has the id.
+// senderRules classify a non-empty User-Agent: the first rule whose text is
+// in it (at its start, for a prefix rule) names the class; none, "other".
+// stspilot's own fetches (its checks, watch and the served gate, whose
+// User-Agent says "like Google-SMTP-STS") are "other": counted as google
+// they would look like evidence that Google has the id.
+var senderRules = [...]struct {
+	text   string
+	prefix bool
+	class  SenderClass
+}{
+	{"stspilot ", true, SenderOther},
+	{"Google-SMTP-STS", false, SenderGoogle},
+	{"mta-sts-resolver", false, SenderPMSR},
+	{"tlspol", false, SenderTLSPol},
+	{"Go-http-client/", true, SenderGo},
+	{"Mozilla/", true, SenderBrowser},
+}
+
+// ClassifySender reads the sender class from a User-Agent (senderRules;
+// none at all is Microsoft 365); it allocates nothing.
 func ClassifySender(ua string) SenderClass {
-	switch {
-	case ua == "":
+	if ua == "" {
 		return SenderMicrosoft
-	case strings.HasPrefix(ua, "stspilot "):
-		return SenderOther
-	case strings.Contains(ua, "Google-SMTP-STS"):
-		return SenderGoogle
-	case strings.Contains(ua, "mta-sts-resolver"):
-		return SenderPMSR
-	case strings.Contains(ua, "tlspol"):
-		return SenderTLSPol
-	case strings.HasPrefix(ua, "Go-http-client/"):
-		return SenderGo
-	case strings.HasPrefix(ua, "Mozilla/"):
-		return SenderBrowser
+	}
+	for _, r := range &senderRules {
+		if r.prefix && strings.HasPrefix(ua, r.text) || !r.prefix && strings.Contains(ua, r.text) {
+			return r.class
+		}
 	}
 	return SenderOther
 }
