@@ -50,6 +50,13 @@ func TestGolden(t *testing.T) {
 			t.Fatalf("rollback: %+v %v", out, err)
 		}
 	}
+	// mxCertName: mx1's certificate names another host, a finding
+	// with a long fix beside the two of a domain without MTA-STS.
+	mxCertName := func(t testing.TB, w *world) {
+		if err := w.sb.Inject(sandbox.MXCertName); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cases := []struct {
 		name  string
 		setup func(testing.TB, *world) // before the program starts
@@ -78,6 +85,10 @@ func TestGolden(t *testing.T) {
 			[]string{"Findings:|Ladder", "Emergency rollback", "Blocked:|(policy.http-status)|meanwhile"},
 		},
 		{"interrupted-dashboard", interrupted, nil, []string{"Findings:|did not finish"}},
+		// The findings of an MX certificate failure, longer than the
+		// screen: the first page says how to page on; G shows the end.
+		{"findings", mxCertName, [][]tea.Msg{keys("f")}, []string{"Findings:|mx.cert-name", "Findings for|space/pgdn"}},
+		{"findings-end", mxCertName, [][]tea.Msg{keys("f"), keys("G")}, []string{"Findings:|mx.cert-name", "Findings for|space/pgdn", "end of the findings"}},
 		// The MX screen in testing: the sandbox's two MX hosts, their
 		// TLS, the target field and the key that plans the migration.
 		{"mx", rolledOut, [][]tea.Msg{keys("m")}, []string{"Findings:|Ladder", "Target MX set|STARTTLS"}},
