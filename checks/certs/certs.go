@@ -46,8 +46,22 @@ func (r Result) Valid() bool { return r.Problem == OK }
 // the chain would otherwise be acceptable at a time inside its validity, so
 // that the finding names the real cause.
 func Verify(chain []*x509.Certificate, host string, roots *x509.CertPool, now time.Time) Result {
+	res, _ := verify(chain, host, roots, now)
+	return res
+}
+
+// window is the time a verified chain stays valid: from the latest
+// NotBefore to the earliest NotAfter of its certificates, root included.
+type window struct{ from, until time.Time }
+
+func (w window) holds(t time.Time) bool { return !t.Before(w.from) && !t.After(w.until) }
+
+// verify is Verify, and also, when the chain verified (whatever the name),
+// the window of the chain it built: at any time inside it Verify's answer
+// is the same.
+func verify(chain []*x509.Certificate, host string, roots *x509.CertPool, now time.Time) (Result, *window) {
 	if len(chain) == 0 {
-		return Result{Problem: NoCert, Detail: "the server presented no certificate"}
+		return Result{Problem: NoCert, Detail: "the server presented no certificate"}, nil
 	}
 	leaf := chain[0]
 	res := Result{
@@ -68,12 +82,24 @@ func Verify(chain []*x509.Certificate, host string, roots *x509.CertPool, now ti
 		CurrentTime:   now,
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
-	_, err := leaf.Verify(opts)
+	built, err := leaf.Verify(opts)
 	if err == nil {
 		if nerr := leaf.VerifyHostname(host); nerr != nil {
 			res.Problem, res.Detail = Name, nameDetail(leaf, host)
 		}
-		return res
+		var w *window
+		if len(built) > 0 {
+			w = &window{from: built[0][0].NotBefore, until: built[0][0].NotAfter}
+			for _, c := range built[0][1:] {
+				if c.NotBefore.After(w.from) {
+					w.from = c.NotBefore
+				}
+				if c.NotAfter.Before(w.until) {
+					w.until = c.NotAfter
+				}
+			}
+		}
+		return res, w
 	}
 	var inv x509.CertificateInvalidError
 	if errors.As(err, &inv) && inv.Reason == x509.Expired {
@@ -86,11 +112,11 @@ func Verify(chain []*x509.Certificate, host string, roots *x509.CertPool, now ti
 			res.Problem = Expired
 			res.Detail = "certificate expired " + expiredOf(chain, now).UTC().Format(time.RFC3339)
 		}
-		return res
+		return res, nil
 	}
 	res.Problem = Untrusted
 	res.Detail = err.Error()
-	return res
+	return res, nil
 }
 
 // expiredOf returns the earliest NotAfter in the chain that lies before now.

@@ -76,6 +76,10 @@ type Fetcher struct {
 	Port    int            // 0 = 443 (tests set the httptest port)
 	Timeout time.Duration  // per fetch, 0 = DefaultTimeout; also bounded by ctx
 	Now     func() time.Time
+
+	// memo verifies a chain this Fetcher saw before (the sender's and
+	// the browser's fetch from one address) once.
+	memo certs.Memo
 }
 
 // ErrKind classifies why a fetch failed. The zero value means an HTTP
@@ -196,7 +200,7 @@ func (f *Fetcher) Fetch(ctx context.Context, host string, addr netip.Addr, userA
 		MinVersion:         tls.VersionTLS12,
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			res.TLSVersion = cs.Version
-			res.Cert = certs.Verify(cs.PeerCertificates, host, f.Roots, now())
+			res.Cert = f.memo.Verify(cs.PeerCertificates, host, f.Roots, now())
 			if !res.Cert.Valid() {
 				return errCertRejected
 			}

@@ -681,3 +681,26 @@ func (e *endless) Read(p []byte) (int, error) {
 	e.n += len(p)
 	return len(p), nil
 }
+
+// The sender's and the browser's fetch through one Fetcher (one check)
+// are two connections and two handshakes, and the chain they present is
+// verified once; both results carry the verification.
+func TestOneFetcherVerifiesAChainOnce(t *testing.T) {
+	s := startTLS(t, getPKI(t).good, nil, func(_ *server, w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "version: STSv1\r\nmode: testing\r\nmx: mx.example.test\r\nmax_age: 86400\r\n")
+	})
+	f := fetcher(t, s.port, 10*time.Second)
+	for _, ua := range []string{SenderUA, BrowserUA} {
+		r := f.Fetch(context.Background(), testHost, s.addr, ua)
+		if r.Err != nil || r.Status != 200 || !r.Cert.Valid() || r.Cert.Subject == "" {
+			t.Fatalf("%s: %+v", ua, r)
+		}
+	}
+	if n := s.newConns.Load(); n != 2 {
+		t.Errorf("%d connections, want 2", n)
+	}
+	if n := f.memo.Verified(); n != 1 {
+		t.Errorf("the chain was verified %d times, want 1", n)
+	}
+}

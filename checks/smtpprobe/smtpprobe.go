@@ -57,6 +57,10 @@ type Prober struct {
 	// for their replies; the caller joins them with Courtesy.Wait. Nil
 	// sends them before Probe returns.
 	Courtesy *Courtesy
+
+	// memo verifies a chain this Prober saw before (an MX host's
+	// addresses, MX hosts sharing a certificate) once.
+	memo certs.Memo
 }
 
 // Stage names the step a probe was at when it stopped.
@@ -252,7 +256,7 @@ func (p *Prober) converse(s *session, res *Result, mxHost, helo string) {
 	if p.Now != nil {
 		now = p.Now()
 	}
-	res.Cert = certs.Verify(cs.PeerCertificates, mxHost, p.Roots, now)
+	res.Cert = p.memo.Verify(cs.PeerCertificates, mxHost, p.Roots, now)
 	res.Stage, res.Kind, res.Err = StageDone, "", nil
 
 	// Be polite, as a sender would before MAIL FROM; failures here change
