@@ -199,6 +199,39 @@ func TestRolloutNamesRUAWithTheRest(t *testing.T) {
 	}
 }
 
+// TestMXMigrateNamesToWithTheRest: an mx-migrate run without its target
+// MX set names --to in the one message with the other missing flags;
+// alone, it is the sentence it always was; plan mx-migrate needs it
+// before anything. No state directory is created on the way.
+func TestMXMigrateNamesToWithTheRest(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	state := filepath.Join(t.TempDir(), "state")
+	t.Setenv("XDG_STATE_HOME", state)
+	run := func(args ...string) (int, string) {
+		f, _, errOut := testFactory("", &fakeChecker{})
+		f.Normalize, f.NewEngine = domainname.Normalize, newEngine
+		return execute(context.Background(), f, args), errOut.String()
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"mx-migrate", "example.com"}, "stspilot: mx-migrate needs 4 flags: --to HOST[:PREF][,HOST[:PREF]...] (the whole target MX set), --yes (there is no terminal to confirm on), --provider NAME"},
+		{[]string{"mx-migrate", "example.com", "--yes"}, "stspilot: mx-migrate needs 3 flags: --to HOST[:PREF][,HOST[:PREF]...] (the whole target MX set), --provider NAME"},
+		{[]string{"mx-migrate", "example.com", "--yes", "--provider", "manual", "--publish", "manual"}, "stspilot: mx-migrate needs the target MX set: --to HOST[:PREF][,HOST[:PREF]...]\n"},
+		{[]string{"mx-migrate", "example.com", "--provider", "manual", "--publish", "manual"}, "stspilot: mx-migrate needs 2 flags: --to HOST[:PREF][,HOST[:PREF]...] (the whole target MX set) and --yes"},
+		{[]string{"plan", "mx-migrate", "example.com"}, "stspilot: mx-migrate needs the target MX set: --to HOST[:PREF][,HOST[:PREF]...]\n"},
+		{[]string{"mx-migrate", "example.com", "--to", "a b"}, `stspilot: --to "a b": invalid domain name`},
+	} {
+		if code, errOut := run(tt.args...); code != exitUsage || !strings.HasPrefix(errOut, tt.want) {
+			t.Errorf("%q: exit %d, stderr %q; want exit 2 and %q", tt.args, code, errOut, tt.want)
+		}
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("a run missing --to created the state directory: %v", err)
+	}
+}
+
 // TestArgumentCountIsUsage: a missing or extra argument is a usage error
 // (exit 2) with a sentence saying what the command takes, not cobra's
 // "accepts 1 arg(s), received 0" (exit 1).

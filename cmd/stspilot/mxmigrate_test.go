@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -29,6 +30,10 @@ func TestParseMXTo(t *testing.T) {
 // TestMXMigrateUsage: mx-migrate without --to, or with a bad --switch,
 // is a usage error (exit 2) that names the flag.
 func TestMXMigrateUsage(t *testing.T) {
+	// A run without --to builds the engine to name every missing flag at
+	// once: keep it away from the user's config and journals.
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
 	for _, tt := range []struct {
 		args []string
 		want string
@@ -38,8 +43,10 @@ func TestMXMigrateUsage(t *testing.T) {
 		{[]string{"plan", "mx-migrate", "example.com"}, "--to HOST[:PREF]"},
 		{[]string{"mx-migrate", "example.com", "--to", "mx.new.example:x", "--yes"}, "preference"},
 	} {
-		code, out, errOut := runCmd(t, &fakeChecker{}, "", tt.args...)
-		if code != exitUsage || out != "" || !strings.Contains(errOut, tt.want) {
+		f, out, errOut := testFactory("", &fakeChecker{})
+		f.NewEngine = newEngine
+		code := execute(context.Background(), f, tt.args)
+		if code != exitUsage || out.String() != "" || !strings.Contains(errOut.String(), tt.want) {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and %q", tt.args, code, out, errOut, tt.want)
 		}
 	}

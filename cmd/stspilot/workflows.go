@@ -73,6 +73,9 @@ type WorkflowOptions struct {
 	// LookupTXT is the factory's (nil: rua's need is not looked up).
 	LookupTXT func(ctx context.Context, name string, resolvers []string) ([]string, error)
 
+	// needMXTo: an mx-migrate run without its target MX set (--to),
+	// named with the other missing flags (validate).
+	needMXTo bool
 	// needYes: the run would change something, and neither --yes nor a
 	// terminal to confirm on was given (validate).
 	needYes bool
@@ -132,13 +135,16 @@ func addMXMigrateFlags(cmd *cobra.Command, o *WorkflowOptions, prefix string) {
 	cmd.Flags().BoolVar(&o.Req.KeepOld, "keep-old", false, prefix+"keep the old MX hosts' patterns in the final policy")
 }
 
+// errNoMXTo: mx-migrate was given no target MX set.
+var errNoMXTo = errors.New("mx-migrate needs the target MX set: --to HOST[:PREF][,HOST[:PREF]...]")
+
 // parseMXTo reads the --to values of mx-migrate (workflow.ParseMXSet,
 // which the wizard uses too), its errors naming the flag.
 func parseMXTo(vals []string) ([]dnsprovider.MX, error) {
 	out, err := workflow.ParseMXSet(vals)
 	switch {
 	case errors.Is(err, workflow.ErrNoMXSet):
-		return nil, errors.New("mx-migrate needs the target MX set: --to HOST[:PREF][,HOST[:PREF]...]")
+		return nil, errNoMXTo
 	case err != nil:
 		return nil, fmt.Errorf("--to %w", err)
 	}
@@ -419,9 +425,11 @@ func (o *WorkflowOptions) validate() error {
 	}
 	if o.Workflow == workflow.MXMigrate {
 		to, err := parseMXTo(o.MXTo)
-		if err != nil {
+		if err != nil && (o.PlanOnly || !errors.Is(err, errNoMXTo)) {
 			return &usageError{err}
 		}
+		// A run without --to says so with whatever else it lacks.
+		o.needMXTo = err != nil
 		switch o.Switch {
 		case "", workflow.MXSwitchProvider, workflow.MXSwitchManual:
 		default:
@@ -440,12 +448,15 @@ func (o *WorkflowOptions) validate() error {
 func runWorkflow(ctx context.Context, o *WorkflowOptions) error {
 	eng, err := o.NewEngine(ctx, o)
 	var m *missingError
-	if missing := errors.As(err, &m); o.needYes || missing {
+	if missing := errors.As(err, &m); o.needYes || o.needMXTo || missing {
 		if m == nil {
 			m = &missingError{workflow: o.Workflow, domain: o.Domain}
 		}
 		if o.needYes {
 			m.needs = append([]requirement{reqYes}, m.needs...)
+		}
+		if o.needMXTo {
+			m.needs = append([]requirement{reqMXTo}, m.needs...)
 		}
 		// Only the plan knows for sure that a rollout needs --rua; ask
 		// DNS now, so that this one message names it too.
@@ -520,6 +531,8 @@ const (
 	needExecCommand
 	// reqRUA: a rollout of a domain without a TLS-RPT record.
 	reqRUA
+	// reqMXTo: mx-migrate's target MX set.
+	reqMXTo
 )
 
 // missingError names every flag a workflow run needs and was not given,
@@ -534,6 +547,9 @@ func (e *missingError) Error() string {
 	if len(e.needs) == 1 && e.needs[0] == reqYes {
 		return fmt.Sprintf("%s changes DNS records and the policy file: pass --yes to apply without a terminal to confirm on", e.workflow)
 	}
+	if len(e.needs) == 1 && e.needs[0] == reqMXTo {
+		return errNoMXTo.Error()
+	}
 	var parts []string
 	for _, n := range e.needs {
 		switch n {
@@ -545,6 +561,8 @@ func (e *missingError) Error() string {
 			parts = append(parts, fmt.Sprintf("--publish SPEC (where the policy file goes: webroot:DIR, serve, exec:CMD or manual; no journal of %s remembers one)", e.domain))
 		case needExecCommand:
 			parts = append(parts, fmt.Sprintf("--publish exec:CMD (the journal of %s says the policy goes through an exec publisher, but stspilot never runs a command read from a journal: give the command with --publish, or as publish = exec:CMD in your config file)", e.domain))
+		case reqMXTo:
+			parts = append(parts, "--to HOST[:PREF][,HOST[:PREF]...] (the whole target MX set)")
 		case reqRUA:
 			parts = append(parts, fmt.Sprintf("--rua mailto:ADDRESS or https:URL (a TLS-RPT destination: %s has no TLS-RPT record, and its reports are how you learn what senders see while testing)", e.domain))
 		}
@@ -731,7 +749,7 @@ func newEngine(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error
 		}
 		return nil, &usageError{m}
 	}
-	if !readOnly && !o.needYes {
+	if !readOnly && !o.needYes && !o.needMXTo {
 		if fj, err = workflow.OpenFileJournal(o.StateDir); err != nil {
 			return nil, err
 		}
