@@ -612,7 +612,7 @@ func (r *run) ledgerServed() error {
 	h := journal.PolicyHash(t.Text)
 	n := j.LedgerReplace(h, now)
 	before := len(j.Ledger)
-	lp := j.LedgerAdd(journal.LedgerPolicy{Hash: h, ID: t.ID, Mode: t.Mode, MaxAge: t.MaxAge, MX: slices.Clone(t.MX)})
+	lp := j.LedgerAdd(journal.LedgerPolicy{Hash: h, ID: t.ID, PolicyTerms: t.PolicyTerms.Clone()})
 	if n == 0 && len(j.Ledger) == before && lp.ID == t.ID {
 		return nil
 	}

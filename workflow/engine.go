@@ -211,7 +211,7 @@ func readLive(rep *checks.Report) *live {
 	l.stsRecs = dnsprovider.TXTSet{Values: o.STS.Records}.Ours(dnsprovider.KindSTS)
 	l.rptRecs = dnsprovider.TXTSet{Values: o.TLSRPT.Records}.Ours(dnsprovider.KindTLSRPT)
 	if p := o.Policy; p != nil {
-		l.policy = &Policy{Mode: string(p.Mode), MaxAge: p.MaxAge, MX: p.MX, Text: string(o.Served), ID: l.stsID}
+		l.policy = &Policy{PolicyTerms: PolicyTerms{Mode: string(p.Mode), MaxAge: p.MaxAge, MX: p.MX}, Text: string(o.Served), ID: l.stsID}
 	}
 	for _, m := range o.MX {
 		l.mxHosts = append(l.mxHosts, m.Host)
@@ -296,7 +296,7 @@ func (e *Engine) plan(ctx context.Context, req Request, domain string, j *journa
 				in.Workflow, domain, in.StartedAt.UTC().Format(time.RFC3339), in.Workflow)}
 			return p, nil
 		}
-		t := &Policy{Text: in.Target.Text, ID: in.Target.ID, Mode: in.Target.Mode, MaxAge: in.Target.MaxAge, MX: in.Target.MX}
+		t := &Policy{Text: in.Target.Text, ID: in.Target.ID, PolicyTerms: in.Target.PolicyTerms}
 		p.Target = t
 		p.Rung = rungIndex(e.cfg.Ladder, t.Mode, t.MaxAge)
 		p.Reason = "finishing the change an earlier run started"
@@ -382,7 +382,7 @@ func (e *Engine) render(mode string, maxAge int64, mx []string, lv *live) (*Poli
 	if err != nil {
 		return nil, err
 	}
-	t := &Policy{Mode: mode, MaxAge: maxAge, MX: pol.MX, Text: string(body)}
+	t := &Policy{PolicyTerms: PolicyTerms{Mode: mode, MaxAge: maxAge, MX: pol.MX}, Text: string(body)}
 	// Same bytes as the live policy whose id already names them: keep that id.
 	if lv.policy != nil && lv.policy.Text == t.Text && lv.stsID != "" {
 		if rec, ok := mtasts.VerifyID(lv.stsID, body); !rec || ok {

@@ -73,7 +73,7 @@ const evPolicy = "version: STSv1\r\nmode: testing\r\nmx: mx1.example.test\r\nmax
 
 func evaluate(t *testing.T, dir string, since time.Time) (GateResult, bool) {
 	t.Helper()
-	p := &Policy{Mode: "testing", MaxAge: 86400, MX: []string{"mx1.example.test"}, Text: evPolicy, ID: "20261101000000abcdefgh"}
+	p := &Policy{PolicyTerms: PolicyTerms{Mode: "testing", MaxAge: 86400, MX: []string{"mx1.example.test"}}, Text: evPolicy, ID: "20261101000000abcdefgh"}
 	g, found, err := ReportsEvidence([]string{dir}, tlsrpt.Options{})(context.Background(), tDomain, p, since)
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +182,7 @@ func TestEvidenceFiles(t *testing.T) {
 	if !found || !g.Open || !strings.Contains(g.Reason, "1 report files could not be read") || !strings.Contains(g.Reason, "broken.json.gz") {
 		t.Errorf("found %v gate %+v", found, g)
 	}
-	p := &Policy{Mode: "testing", Text: evPolicy}
+	p := &Policy{PolicyTerms: PolicyTerms{Mode: "testing"}, Text: evPolicy}
 	_, _, err := ReportsEvidence([]string{filepath.Join(dir, "nope")}, tlsrpt.Options{})(context.Background(), tDomain, p, since)
 	if err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("missing path: %v", err)

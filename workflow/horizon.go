@@ -1,7 +1,6 @@
 package workflow
 
 import (
-	"slices"
 	"time"
 
 	"github.com/stspilot/stspilot/checks/mtasts"
@@ -20,11 +19,8 @@ type CachedPolicy struct {
 	// Hash is the SHA-256 of the policy file (journal.PolicyHash).
 	Hash string `json:"hash"`
 	// ID is the _mta-sts id it was live under ("" when unknown).
-	ID   string `json:"id,omitempty"`
-	Mode string `json:"mode"`
-	// MaxAge is its max_age in seconds.
-	MaxAge int64    `json:"max_age"`
-	MX     []string `json:"mx,omitempty"`
+	ID string `json:"id,omitempty"`
+	journal.PolicyTerms
 	// Served is set while it is not replaced: Until moves with the clock.
 	Served bool `json:"served"`
 	// ReplacedAt is when it stopped being served (nil while Served).
@@ -61,7 +57,7 @@ func Horizon(j *journal.Journal, now time.Time) *HorizonReport {
 		return h
 	}
 	for _, lp := range j.Ledger {
-		c := CachedPolicy{Hash: lp.Hash, ID: lp.ID, Mode: lp.Mode, MaxAge: lp.MaxAge, MX: slices.Clone(lp.MX), TXTTTL: lp.TXTTTL, Assumed: lp.Assumed}
+		c := CachedPolicy{Hash: lp.Hash, ID: lp.ID, PolicyTerms: lp.PolicyTerms.Clone(), TXTTTL: lp.TXTTTL, Assumed: lp.Assumed}
 		age := time.Duration(lp.MaxAge) * time.Second
 		if lp.Replaced() {
 			t := lp.ReplacedAt.UTC()
@@ -106,5 +102,5 @@ func (h *HorizonReport) Until() time.Time {
 
 // ledgerEntry is the ledger's record of policy p.
 func ledgerEntry(p *Policy, publishedAt time.Time) journal.LedgerPolicy {
-	return journal.LedgerPolicy{Hash: journal.PolicyHash(p.Text), ID: p.ID, Mode: p.Mode, MaxAge: p.MaxAge, MX: slices.Clone(p.MX), PublishedAt: publishedAt.UTC().Truncate(time.Second)}
+	return journal.LedgerPolicy{Hash: journal.PolicyHash(p.Text), ID: p.ID, PolicyTerms: p.PolicyTerms.Clone(), PublishedAt: publishedAt.UTC().Truncate(time.Second)}
 }

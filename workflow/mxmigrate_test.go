@@ -520,7 +520,7 @@ func TestMXMigrateSwitchRechecksWindow(t *testing.T) {
 	// Behind the plan's back, a sender fetches a new enforce policy
 	// without mx2 (the ledger learns of it): the switch must refuse.
 	j := h.j.must(tDomain)
-	j.LedgerAdd(journal.LedgerPolicy{Hash: "x", ID: "other", Mode: "enforce", MaxAge: 86400, MX: []string{"mx1.example.test"}, PublishedAt: h.clock.Now().Truncate(time.Second)})
+	j.LedgerAdd(journal.LedgerPolicy{Hash: "x", ID: "other", PolicyTerms: journal.PolicyTerms{Mode: "enforce", MaxAge: 86400, MX: []string{"mx1.example.test"}}, PublishedAt: h.clock.Now().Truncate(time.Second)})
 	r := &run{e: h.e, p: p, j: j, pending: map[string]int{}}
 	var s *Step
 	for i := range p.Steps {

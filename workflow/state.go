@@ -30,6 +30,9 @@ import (
 // Policy is a policy as the engine handles it: the journal's.
 type Policy = journal.Policy
 
+// PolicyTerms are a policy's mode, max_age and mx patterns: the journal's.
+type PolicyTerms = journal.PolicyTerms
+
 // Intent is a change that a run started: the journal's.
 type Intent = journal.Intent
 

@@ -58,7 +58,7 @@ func TestServeRunsAsAnotherUser(t *testing.T) {
 	must(t, lerr)
 	j, _ := journal.New("a.test")
 	policy := "version: STSv1\nmode: testing\nmx: mx1.a.test\nmax_age: 86400\n"
-	j.Policy = &journal.Policy{Text: policy, ID: "20261206000000journal0", Mode: "testing", MaxAge: 86400, MX: []string{"mx1.a.test"}}
+	j.Policy = &journal.Policy{Text: policy, ID: "20261206000000journal0", PolicyTerms: journal.PolicyTerms{Mode: "testing", MaxAge: 86400, MX: []string{"mx1.a.test"}}}
 	must(t, h.Save(j))
 	h.Close()
 	publish := filepath.Join(state, "publish")

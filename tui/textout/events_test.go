@@ -30,8 +30,8 @@ func TestEventsRender(t *testing.T) {
 	o := NewEvents(&b, Options{})
 	plan := &workflow.Plan{
 		Domain: "example.test", Zone: "example.test.", Workflow: workflow.Promote, Stage: workflow.StageTesting,
-		Current: &workflow.Policy{Mode: "testing", MaxAge: 86400, Text: "version: STSv1\r\nmode: testing\r\nmx: mx1.example.test\r\nmax_age: 86400\r\n"},
-		Target:  &workflow.Policy{Mode: "enforce", MaxAge: 86400, ID: "20261129000000abcdefgh", Text: "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.test\r\nmax_age: 86400\r\n"},
+		Current: &workflow.Policy{PolicyTerms: workflow.PolicyTerms{Mode: "testing", MaxAge: 86400}, Text: "version: STSv1\r\nmode: testing\r\nmx: mx1.example.test\r\nmax_age: 86400\r\n"},
+		Target:  &workflow.Policy{PolicyTerms: workflow.PolicyTerms{Mode: "enforce", MaxAge: 86400}, ID: "20261129000000abcdefgh", Text: "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.test\r\nmax_age: 86400\r\n"},
 		Steps: []workflow.Step{
 			{Kind: workflow.StepGate, Gate: workflow.GateWindow, Summary: "the soak ended", Done: true},
 			{Kind: workflow.StepPublishPolicy, Summary: "publish the enforce policy", Before: "version: STSv1\r\nmode: testing\r\n", After: "version: STSv1\r\nmode: enforce\r\n"},
@@ -91,7 +91,7 @@ func TestEventsBlockedGate(t *testing.T) {
 		Reason:    "1 of 1 addresses of mta-sts.demo.test answer an error",
 		Targets:   []workflow.TargetStatus{{Name: "mta-sts.demo.test", Addr: "127.0.0.1", State: workflow.StateFailed, Detail: "HTTP 404", Finding: "policy.http-status"}},
 		Blockers:  []workflow.Blocker{{Name: "mta-sts.demo.test", Addr: "127.0.0.1", Answer: "HTTP 404", Finding: "policy.http-status"}},
-		Meanwhile: &workflow.CachedPolicy{Mode: "enforce", MaxAge: 86400, MX: []string{"mx1.demo.test"}, Until: now.Add(24 * time.Hour)},
+		Meanwhile: &workflow.CachedPolicy{PolicyTerms: workflow.PolicyTerms{Mode: "enforce", MaxAge: 86400, MX: []string{"mx1.demo.test"}}, Until: now.Add(24 * time.Hour)},
 	}
 	var b strings.Builder
 	o := NewEvents(&b, Options{Width: 200})
@@ -122,7 +122,7 @@ func TestStatusNamesCommandsForCodes(t *testing.T) {
 	o := NewEvents(&b, Options{Width: 200})
 	o.Status(&workflow.StatusReport{
 		Domain: "demo.test", Stage: workflow.StageBroken, Ladder: "testing@86400",
-		Pending: &journal.Intent{Workflow: "rollback", Target: &journal.Policy{Mode: "testing", MaxAge: 86400, ID: "x1"}},
+		Pending: &journal.Intent{Workflow: "rollback", Target: &journal.Policy{PolicyTerms: journal.PolicyTerms{Mode: "testing", MaxAge: 86400}, ID: "x1"}},
 		Next:    workflow.Promote, NextStep: "blocked: an earlier rollback did not finish",
 		Blocked: &workflow.Refusal{Code: workflow.CodeFinishInterrupted, Workflow: workflow.Rollback, Override: workflow.CodeAdoptLive},
 	})

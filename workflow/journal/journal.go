@@ -188,17 +188,30 @@ type Policy struct {
 	Text string `json:"text"`
 	// ID is the TXT record's id (^[A-Za-z0-9]{1,32}$, invariant 4).
 	ID string `json:"id"`
+	PolicyTerms
+	// ServedAt is when every policy-host address served Text (served gate).
+	ServedAt time.Time `json:"served_at,omitzero"`
+	// PublishedAt is when every name server answered the id (published
+	// gate): the policy is live from then on.
+	PublishedAt time.Time `json:"published_at,omitzero"`
+}
+
+// PolicyTerms are what a policy says besides its version: its mode, max_age
+// and mx patterns. Policy, LedgerPolicy and the horizon's policies embed
+// them, so their JSON fields stand flat in each.
+type PolicyTerms struct {
 	// Mode is testing, enforce or none.
 	Mode string `json:"mode"`
 	// MaxAge is the policy's max_age in seconds.
 	MaxAge int64 `json:"max_age"`
 	// MX are the policy's mx patterns.
 	MX []string `json:"mx,omitempty"`
-	// ServedAt is when every policy-host address served Text (served gate).
-	ServedAt time.Time `json:"served_at,omitzero"`
-	// PublishedAt is when every name server answered the id (published
-	// gate): the policy is live from then on.
-	PublishedAt time.Time `json:"published_at,omitzero"`
+}
+
+// Clone is t with its own copy of MX.
+func (t PolicyTerms) Clone() PolicyTerms {
+	t.MX = slices.Clone(t.MX)
+	return t
 }
 
 // LedgerPolicy is one policy that was live under an id: senders that
@@ -209,12 +222,7 @@ type LedgerPolicy struct {
 	Hash string `json:"hash"`
 	// ID is the _mta-sts id it was live under ("" when unknown).
 	ID string `json:"id,omitempty"`
-	// Mode is testing, enforce or none.
-	Mode string `json:"mode"`
-	// MaxAge is its max_age in seconds.
-	MaxAge int64 `json:"max_age"`
-	// MX are its mx patterns.
-	MX []string `json:"mx,omitempty"`
+	PolicyTerms
 	// PublishedAt is when every name server first answered its id (zero
 	// while a run is between the served and the published gate); for a
 	// policy stspilot found live (Assumed), max_age before it was found.
@@ -569,16 +577,13 @@ func (j *Journal) Validate() error {
 	}
 	for i, p := range j.Ledger {
 		at := fmt.Sprintf("ledger %d", i+1)
-		switch {
-		case !hashRe.MatchString(p.Hash):
+		if !hashRe.MatchString(p.Hash) {
 			return fmt.Errorf("%s: hash %q is not 64 lower-case hex digits", at, clip(p.Hash))
-		case p.Mode != "testing" && p.Mode != "enforce" && p.Mode != "none":
-			return fmt.Errorf("%s: mode %q is not testing, enforce or none", at, clip(p.Mode))
-		case p.ID != "" && !policyIDRe.MatchString(p.ID):
-			return fmt.Errorf("%s: id %q is not 1 to 32 letters and digits", at, clip(p.ID))
-		case p.MaxAge < 0 || p.MaxAge > maxPolicyMaxAge:
-			return fmt.Errorf("%s: max_age %d is outside 0 to %d", at, p.MaxAge, maxPolicyMaxAge)
-		case p.TXTTTL < 0:
+		}
+		if err := p.PolicyTerms.validate(at, p.ID); err != nil {
+			return err
+		}
+		if p.TXTTTL < 0 {
 			return fmt.Errorf("%s: negative txt_ttl", at)
 		}
 	}
@@ -632,16 +637,19 @@ func (p *Policy) validate(what string) error {
 	if p == nil {
 		return nil
 	}
-	switch p.Mode {
-	case "testing", "enforce", "none":
-	default:
-		return fmt.Errorf("%s: mode %q is not testing, enforce or none", what, clip(p.Mode))
-	}
-	if p.ID != "" && !policyIDRe.MatchString(p.ID) {
-		return fmt.Errorf("%s: id %q is not 1 to 32 letters and digits", what, clip(p.ID))
-	}
-	if p.MaxAge < 0 || p.MaxAge > maxPolicyMaxAge {
-		return fmt.Errorf("%s: max_age %d is outside 0 to %d", what, p.MaxAge, maxPolicyMaxAge)
+	return p.PolicyTerms.validate(what, p.ID)
+}
+
+// validate checks the terms of the policy live under id ("" when
+// unknown): mode, then id, then max_age.
+func (t *PolicyTerms) validate(what, id string) error {
+	switch {
+	case t.Mode != "testing" && t.Mode != "enforce" && t.Mode != "none":
+		return fmt.Errorf("%s: mode %q is not testing, enforce or none", what, clip(t.Mode))
+	case id != "" && !policyIDRe.MatchString(id):
+		return fmt.Errorf("%s: id %q is not 1 to 32 letters and digits", what, clip(id))
+	case t.MaxAge < 0 || t.MaxAge > maxPolicyMaxAge:
+		return fmt.Errorf("%s: max_age %d is outside 0 to %d", what, t.MaxAge, maxPolicyMaxAge)
 	}
 	return nil
 }
@@ -820,7 +828,7 @@ func (j *Journal) migrateV1() {
 		if n := len(j.Ledger); n > 0 && j.Ledger[n-1].ReplacedAt.IsZero() {
 			j.Ledger[n-1].ReplacedAt = at
 		}
-		j.Ledger = append(j.Ledger, LedgerPolicy{Hash: h, ID: id, Mode: mode, MaxAge: maxAge, MX: mx, PublishedAt: at})
+		j.Ledger = append(j.Ledger, LedgerPolicy{Hash: h, ID: id, PolicyTerms: PolicyTerms{Mode: mode, MaxAge: maxAge, MX: mx}, PublishedAt: at})
 	}
 	for i, e := range j.Entries {
 		if e.Kind != KindPublished || e.Status != Done || e.PolicyID == "" {

@@ -31,13 +31,13 @@ func full(t testing.TB) *Journal {
 	j.Stage, j.StageSince = checks.StageTesting, t0
 	j.Ladder = "testing@86400:14d,enforce@86400:7d,enforce@604800:30d,enforce@2592000"
 	j.Provider, j.Publish = "rfc2136", "webroot:/srv/www"
-	j.Policy = &Policy{Text: policyText, ID: "20261129050000abcdefgh", Mode: "testing", MaxAge: 86400, MX: []string{"mx1.example.com"}, ServedAt: t0, PublishedAt: t0.Add(time.Minute)}
+	j.Policy = &Policy{Text: policyText, ID: "20261129050000abcdefgh", PolicyTerms: PolicyTerms{Mode: "testing", MaxAge: 86400, MX: []string{"mx1.example.com"}}, ServedAt: t0, PublishedAt: t0.Add(time.Minute)}
 	j.TLSRPT = &TLSRPT{Record: "v=TLSRPTv1; rua=mailto:tlsrpt@example.com", SetAt: t0}
 	j.Ledger = []LedgerPolicy{
-		{Hash: PolicyHash("version: STSv1\r\nmode: enforce\r\nmx: old.example.com\r\nmax_age: 604800\r\n"), ID: "old1", Mode: "enforce", MaxAge: 604800, MX: []string{"old.example.com"}, PublishedAt: t0.Add(-30 * 24 * time.Hour), ReplacedAt: t0, TXTTTL: 3600, Assumed: true},
-		{Hash: PolicyHash(policyText), ID: "20261129050000abcdefgh", Mode: "testing", MaxAge: 86400, MX: []string{"mx1.example.com"}, PublishedAt: t0.Add(time.Minute)},
+		{Hash: PolicyHash("version: STSv1\r\nmode: enforce\r\nmx: old.example.com\r\nmax_age: 604800\r\n"), ID: "old1", PolicyTerms: PolicyTerms{Mode: "enforce", MaxAge: 604800, MX: []string{"old.example.com"}}, PublishedAt: t0.Add(-30 * 24 * time.Hour), ReplacedAt: t0, TXTTTL: 3600, Assumed: true},
+		{Hash: PolicyHash(policyText), ID: "20261129050000abcdefgh", PolicyTerms: PolicyTerms{Mode: "testing", MaxAge: 86400, MX: []string{"mx1.example.com"}}, PublishedAt: t0.Add(time.Minute)},
 	}
-	j.Intent = &Intent{Workflow: "promote", Target: &Policy{Text: strings.Replace(policyText, "testing", "enforce", 1), ID: "20261213050000ijklmnop", Mode: "enforce", MaxAge: 86400}, RUA: "mailto:tlsrpt@example.com", Run: "20261213T050000Z-42", StartedAt: t0.Add(14 * 24 * time.Hour)}
+	j.Intent = &Intent{Workflow: "promote", Target: &Policy{Text: strings.Replace(policyText, "testing", "enforce", 1), ID: "20261213050000ijklmnop", PolicyTerms: PolicyTerms{Mode: "enforce", MaxAge: 86400}}, RUA: "mailto:tlsrpt@example.com", Run: "20261213T050000Z-42", StartedAt: t0.Add(14 * 24 * time.Hour)}
 	j.SetWindow(Window{Kind: WindowSoak, Start: t0, Seconds: 14 * 86400, NotBefore: t0.Add(14 * 24 * time.Hour), Reason: "soak of testing@86400"})
 	j.SetWindow(Window{Kind: WindowTeardown, Start: t0, Seconds: 86400, NotBefore: t0.Add(24 * time.Hour), Ended: t0.Add(25 * time.Hour)})
 	id := j.Append(Entry{Run: "20261129T050000Z-41", Workflow: "rollout", Step: "1-publish-policy", Kind: KindPolicyWrite, Name: "https://mta-sts.example.com/.well-known/mta-sts.txt", After: policyText, PolicyText: policyText, PolicyID: "20261129050000abcdefgh", MaxAge: 86400, Changed: true}, t0)
@@ -475,7 +475,7 @@ func TestMigrateV1(t *testing.T) {
 	add(Entry{Kind: KindPolicyWrite, Name: url, Before: testing1, After: enforce, PolicyText: enforce, PolicyID: "id2", MaxAge: 86400}, t1)
 	add(Entry{Kind: KindTXTSet, Name: "_mta-sts.example.com", Before: "v=STSv1; id=id1;", After: "v=STSv1; id=id2;", PolicyID: "id2", MaxAge: 86400, TTL: 600}, t1.Add(time.Minute))
 	add(Entry{Kind: KindPublished, Name: "_mta-sts.example.com", After: "v=STSv1; id=id2;", PolicyID: "id2", MaxAge: 86400, Changed: true}, t1.Add(2*time.Minute))
-	j.Policy = &Policy{Text: enforce, ID: "id2", Mode: "enforce", MaxAge: 86400, MX: []string{"mx1.example.com"}, PublishedAt: t1.Add(2*time.Minute + time.Second)}
+	j.Policy = &Policy{Text: enforce, ID: "id2", PolicyTerms: PolicyTerms{Mode: "enforce", MaxAge: 86400, MX: []string{"mx1.example.com"}}, PublishedAt: t1.Add(2*time.Minute + time.Second)}
 	b, err := Encode(j)
 	if err != nil {
 		t.Fatal(err)

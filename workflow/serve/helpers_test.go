@@ -75,7 +75,7 @@ func setJournalPolicy(t testing.TB, state, domain, text, id string) {
 			t.Fatal(err)
 		}
 	}
-	j.Policy = &journal.Policy{Text: text, ID: id, Mode: "testing", MaxAge: 86400, MX: []string{"mx1." + domain}}
+	j.Policy = &journal.Policy{Text: text, ID: id, PolicyTerms: journal.PolicyTerms{Mode: "testing", MaxAge: 86400, MX: []string{"mx1." + domain}}}
 	if err := h.Save(j); err != nil {
 		t.Fatal(err)
 	}

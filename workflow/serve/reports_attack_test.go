@@ -47,7 +47,7 @@ func postHandler(h http.Handler, body []byte) int {
 // --reports use) over STATE/reports for attackPolicy since 2026-11-27.
 func gate(t *testing.T, state string) workflow.GateResult {
 	t.Helper()
-	p := &workflow.Policy{Mode: "testing", MaxAge: 86400, MX: []string{"mx1.a.test"}, Text: attackPolicy, ID: "20261127000000attack"}
+	p := &workflow.Policy{PolicyTerms: workflow.PolicyTerms{Mode: "testing", MaxAge: 86400, MX: []string{"mx1.a.test"}}, Text: attackPolicy, ID: "20261127000000attack"}
 	g, found, err := workflow.ReportsEvidence([]string{filepath.Join(state, ReportsDir)}, tlsrpt.Options{})(
 		context.Background(), "a.test", p, time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC))
 	if err != nil || !found {
