@@ -174,12 +174,30 @@ type DigestResult struct {
 	Conflicts []Conflict `json:"conflicts,omitempty"`
 }
 
+// Tally is how many reports were counted and their session totals
+// (RPT-JSON-8), for a day, a policy or a reporter.
+type Tally struct {
+	Reports    int   `json:"reports"`
+	Successful int64 `json:"successful_sessions"`
+	Failed     int64 `json:"failed_sessions"`
+}
+
+// Span is the first and last UTC day (2006-01-02) something was
+// reported; empty before any.
+type Span struct {
+	First string `json:"first"`
+	Last  string `json:"last"`
+}
+
+// widen makes s cover day ds.
+func (s *Span) widen(ds string) {
+	s.First, s.Last = minDay(s.First, ds), maxDay(s.Last, ds)
+}
+
 // DayCount is one UTC day.
 type DayCount struct {
-	Day        string `json:"day"` // 2006-01-02
-	Reports    int    `json:"reports"`
-	Successful int64  `json:"successful_sessions"`
-	Failed     int64  `json:"failed_sessions"`
+	Day string `json:"day"` // 2006-01-02
+	Tally
 }
 
 // Count is a number of failed sessions under one key.
@@ -201,9 +219,8 @@ type FailureGroup struct {
 	// Organizations are the reporters that saw it (at most 10).
 	Organizations []string `json:"organizations"`
 	Sessions      int64    `json:"sessions"`
-	// First and Last are the first and last day it was reported.
-	First string `json:"first"`
-	Last  string `json:"last"`
+	// Span is the first and last day it was reported.
+	Span
 }
 
 // PolicySeen is one policy as the reports state it.
@@ -220,12 +237,9 @@ type PolicySeen struct {
 	Lines []string `json:"policy_string,omitempty"`
 	// ID is the policy id when a caller matched the text to a policy it
 	// published (the journal); empty otherwise.
-	ID         string `json:"id,omitempty"`
-	Reports    int    `json:"reports"`
-	Successful int64  `json:"successful_sessions"`
-	Failed     int64  `json:"failed_sessions"`
-	First      string `json:"first"`
-	Last       string `json:"last"`
+	ID string `json:"id,omitempty"`
+	Tally
+	Span
 }
 
 // Text is the policy file the lines describe ("" when the report carried
@@ -236,12 +250,9 @@ func (p PolicySeen) Text() string { return strings.Join(p.Lines, "\r\n") }
 type Reporter struct {
 	Organization string `json:"organization"`
 	Contact      string `json:"contact,omitempty"`
-	Reports      int    `json:"reports"`
-	Successful   int64  `json:"successful_sessions"`
-	Failed       int64  `json:"failed_sessions"`
-	First        string `json:"first"`
-	Last         string `json:"last"`
-	lastEnd      time.Time
+	Tally
+	Span
+	lastEnd time.Time
 }
 
 const dayLayout = "2006-01-02"
@@ -330,15 +341,13 @@ func (d *Digest) Add(r *Report) {
 		counted = true
 		dc := d.day(day)
 		org := d.org(r)
-		for _, c := range []*int64{&dc.Successful, &d.sum.Successful, &org.Successful} {
-			d.add(c, p.Summary.Successful)
-		}
-		for _, c := range []*int64{&dc.Failed, &d.sum.Failed, &org.Failed} {
-			d.add(c, p.Summary.Failure)
-		}
+		d.add(&d.sum.Successful, p.Summary.Successful)
+		d.add(&d.sum.Failed, p.Summary.Failure)
+		d.count(&dc.Tally, p.Summary)
+		d.count(&org.Tally, p.Summary)
 
 		ps, key := cappedEntry(d.policies, PolicyKey(p.Policy), OtherKey, func(key string) *PolicySeen {
-			ps := &PolicySeen{Key: key, Type: p.Policy.Type, Domain: p.Policy.Domain, First: ds, Last: ds}
+			ps := &PolicySeen{Key: key, Type: p.Policy.Type, Domain: p.Policy.Domain}
 			if key != OtherKey {
 				ps.Mode, ps.MX, ps.Lines = p.Policy.Mode(), p.Policy.Patterns(), p.Policy.String
 				if ma := p.Policy.MaxAge(); ma >= 0 {
@@ -348,9 +357,8 @@ func (d *Digest) Add(r *Report) {
 			return ps
 		})
 		ps.Reports++
-		d.add(&ps.Successful, p.Summary.Successful)
-		d.add(&ps.Failed, p.Summary.Failure)
-		ps.First, ps.Last = minDay(ps.First, ds), maxDay(ps.Last, ds)
+		d.count(&ps.Tally, p.Summary)
+		ps.widen(ds)
 
 		for _, f := range p.FailureDetails {
 			n := f.FailedSessionCount
@@ -362,10 +370,10 @@ func (d *Digest) Add(r *Report) {
 			fk := failureKey{policy: key, resultType: f.ResultType, mx: f.ReceivingMXHostname, reason: clip(f.FailureReasonCode, 200)}
 			other := failureKey{policy: key, resultType: f.ResultType, mx: OtherKey}
 			fg, _ := cappedEntry(d.failures, fk, other, func(fk failureKey) *FailureGroup {
-				return &FailureGroup{Policy: key, ResultType: fk.resultType, ReceivingMX: fk.mx, ReasonCode: fk.reason, First: ds, Last: ds}
+				return &FailureGroup{Policy: key, ResultType: fk.resultType, ReceivingMX: fk.mx, ReasonCode: fk.reason}
 			})
 			d.add(&fg.Sessions, n)
-			fg.First, fg.Last = minDay(fg.First, ds), maxDay(fg.Last, ds)
+			fg.widen(ds)
 			fg.Organizations = addCapped(fg.Organizations, r.OrganizationName, 10)
 			if f.ReceivingIP != "" {
 				fg.ReceivingIPs = addCapped(fg.ReceivingIPs, f.ReceivingIP, 10)
@@ -429,6 +437,12 @@ func (d *Digest) add(c *int64, n int64) {
 	}
 }
 
+// count adds the sessions of one policy of a report to t.
+func (d *Digest) count(t *Tally, s Summary) {
+	d.add(&t.Successful, s.Successful)
+	d.add(&t.Failed, s.Failure)
+}
+
 func (d *Digest) day(t time.Time) *DayCount {
 	dc := d.days[t]
 	if dc == nil {
@@ -445,10 +459,7 @@ func (d *Digest) org(r *Report) *Reporter {
 		return &Reporter{Organization: name}
 	})
 	ds := r.DateRange.Day().Format(dayLayout)
-	if o.First == "" {
-		o.First, o.Last = ds, ds
-	}
-	o.First, o.Last = minDay(o.First, ds), maxDay(o.Last, ds)
+	o.widen(ds)
 	if end := r.DateRange.EndExclusive(); end.After(o.lastEnd) {
 		o.lastEnd = end
 	}

@@ -53,7 +53,7 @@ func TestDigest(t *testing.T) {
 	if s.From != "2026-11-10" || s.To != "2026-11-19" || len(s.Days) != 10 {
 		t.Errorf("days %s..%s %d", s.From, s.To, len(s.Days))
 	}
-	if s.Days[1] != (DayCount{Day: "2026-11-11", Reports: 1, Successful: 90, Failed: 9}) || s.Days[5] != (DayCount{Day: "2026-11-15"}) {
+	if s.Days[1] != (DayCount{Day: "2026-11-11", Tally: Tally{Reports: 1, Successful: 90, Failed: 9}}) || s.Days[5] != (DayCount{Day: "2026-11-15"}) {
 		t.Errorf("days %+v", s.Days)
 	}
 	if got := fmt.Sprint(s.ByResultType); got != "[{validation-failure 10} {certificate-expired 2}]" {
@@ -180,10 +180,10 @@ func TestDigestDaysKeepNewest(t *testing.T) {
 		t.Fatalf("%d days listed, want the %d newest without gaps and the old report's day", len(s.Days), maxGapDays)
 	}
 	last := s.Days[len(s.Days)-2:]
-	if last[0] != (DayCount{Day: "2026-11-20", Reports: 1, Successful: 20}) || last[1] != (DayCount{Day: "2026-11-21", Reports: 1, Successful: 30}) {
+	if last[0] != (DayCount{Day: "2026-11-20", Tally: Tally{Reports: 1, Successful: 20}}) || last[1] != (DayCount{Day: "2026-11-21", Tally: Tally{Reports: 1, Successful: 30}}) {
 		t.Errorf("newest days %+v", last)
 	}
-	if s.Days[0] != (DayCount{Day: "2016-04-01", Reports: 1, Successful: 10}) || s.Days[1].Reports != 0 {
+	if s.Days[0] != (DayCount{Day: "2016-04-01", Tally: Tally{Reports: 1, Successful: 10}}) || s.Days[1].Reports != 0 {
 		t.Errorf("oldest days %+v %+v", s.Days[0], s.Days[1])
 	}
 	for i := 2; i < len(s.Days); i++ {

@@ -10,15 +10,15 @@ import (
 
 func reportsFixture() ReportsView {
 	days := []tlsrpt.DayCount{
-		{Day: "2026-11-01", Reports: 2, Successful: 100},
-		{Day: "2026-11-02", Reports: 2, Successful: 25, Failed: 25},
+		{Day: "2026-11-01", Tally: tlsrpt.Tally{Reports: 2, Successful: 100}},
+		{Day: "2026-11-02", Tally: tlsrpt.Tally{Reports: 2, Successful: 25, Failed: 25}},
 		{Day: "2026-11-03"},
 		{Day: "2026-11-04"},
 		{Day: "2026-11-05"},
 		{Day: "2026-11-06"},
-		{Day: "2026-11-07", Reports: 1, Successful: 10},
+		{Day: "2026-11-07", Tally: tlsrpt.Tally{Reports: 1, Successful: 10}},
 	}
-	pol := tlsrpt.PolicySeen{Key: "k", Type: "sts", Domain: "example.net", Mode: "testing", MaxAge: 86400, MX: []string{"mx1.example.net"}, ID: "20261101000000abcdefgh", Reports: 5, First: "2026-11-01", Last: "2026-11-07"}
+	pol := tlsrpt.PolicySeen{Key: "k", Type: "sts", Domain: "example.net", Mode: "testing", MaxAge: 86400, MX: []string{"mx1.example.net"}, ID: "20261101000000abcdefgh", Tally: tlsrpt.Tally{Reports: 5}, Span: tlsrpt.Span{First: "2026-11-01", Last: "2026-11-07"}}
 	return ReportsView{
 		Summary: tlsrpt.DigestResult{
 			Domain: "example.net", From: "2026-11-01", To: "2026-11-07", Reports: 5, Successful: 135, Failed: 25,
@@ -26,11 +26,11 @@ func reportsFixture() ReportsView {
 			ByResultType: []tlsrpt.Count{{Key: "validation-failure", Sessions: 25}},
 			Failures: []tlsrpt.FailureGroup{{
 				Policy: "k", ResultType: "validation-failure", ReceivingMX: "mx2.example.net",
-				Organizations: []string{"Google Inc."}, Sessions: 25, First: "2026-11-02", Last: "2026-11-02",
+				Organizations: []string{"Google Inc."}, Sessions: 25, Span: tlsrpt.Span{First: "2026-11-02", Last: "2026-11-02"},
 			}},
 			Policies:  []tlsrpt.PolicySeen{pol},
-			Reporters: []tlsrpt.Reporter{{Organization: "Google Inc.", Reports: 4}, {Organization: "Quiet", Reports: 1, First: "2026-11-01", Last: "2026-11-01"}},
-			Silent:    []tlsrpt.Reporter{{Organization: "Quiet", Reports: 1, First: "2026-11-01", Last: "2026-11-01"}},
+			Reporters: []tlsrpt.Reporter{{Organization: "Google Inc.", Tally: tlsrpt.Tally{Reports: 4}}, {Organization: "Quiet", Tally: tlsrpt.Tally{Reports: 1}, Span: tlsrpt.Span{First: "2026-11-01", Last: "2026-11-01"}}},
+			Silent:    []tlsrpt.Reporter{{Organization: "Quiet", Tally: tlsrpt.Tally{Reports: 1}, Span: tlsrpt.Span{First: "2026-11-01", Last: "2026-11-01"}}},
 		},
 		Stats:  tlsrpt.WalkStats{Files: 6, Reports: 5, Duplicates: 1},
 		Errors: []string{"bad.json.gz: gzip: truncated stream"},
@@ -125,7 +125,7 @@ func TestReportsBrief(t *testing.T) {
 func TestWriteReportsOldReport(t *testing.T) {
 	v := reportsFixture()
 	v.Summary.From = "2016-04-01"
-	v.Summary.Days = append([]tlsrpt.DayCount{{Day: "2016-04-01", Reports: 1, Successful: 5}, {Day: "2016-05-01"}}, v.Summary.Days...)
+	v.Summary.Days = append([]tlsrpt.DayCount{{Day: "2016-04-01", Tally: tlsrpt.Tally{Reports: 1, Successful: 5}}, {Day: "2016-05-01"}}, v.Summary.Days...)
 	var b strings.Builder
 	if err := WriteReports(&b, v, Options{Width: 80}); err != nil {
 		t.Fatal(err)
@@ -143,7 +143,7 @@ func TestWriteReportsOldReport(t *testing.T) {
 		}
 	}
 	// A report right after days left out: the gap line, then its row.
-	v.Summary.Days = []tlsrpt.DayCount{{Day: "2016-04-01", Reports: 1, Successful: 5}, {Day: "2016-04-10", Reports: 1, Successful: 5}}
+	v.Summary.Days = []tlsrpt.DayCount{{Day: "2016-04-01", Tally: tlsrpt.Tally{Reports: 1, Successful: 5}}, {Day: "2016-04-10", Tally: tlsrpt.Tally{Reports: 1, Successful: 5}}}
 	b.Reset()
 	if err := WriteReports(&b, v, Options{Width: 80}); err != nil {
 		t.Fatal(err)
