@@ -25,6 +25,7 @@ import (
 
 	"github.com/stspilot/stspilot/internal/testca"
 	"github.com/stspilot/stspilot/workflow"
+	"github.com/stspilot/stspilot/workflow/serve"
 )
 
 // The monitoring test runs `stspilot watch`, `stspilot serve` and a real
@@ -202,8 +203,9 @@ func promSeries(expr string) ([]map[string]string, error) {
 // presents a certificate that expires within that week (Postfix reloaded
 // with another chain file, then restored). The events appear on stdout
 // and on the alert hook's stdin. A real Prometheus scrapes watch and
-// serve, and its HTTP API returns their metrics; promtool accepts both
-// endpoints.
+// serve, and its HTTP API returns every series of docs/monitoring.md's
+// tables (serve's report counter after a refused POST); promtool accepts
+// both endpoints and the example alert rules.
 func TestWatchAndPrometheus(t *testing.T) {
 	env := needWorld(t)
 	bin := stspilotBin(t)
@@ -244,6 +246,18 @@ func TestWatchAndPrometheus(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("fetch from serve: %s\n%s", resp.Status, sp.stderr.String())
 		}
+	}
+
+	// a report serve refuses (not TLS-RPT JSON): counted as rejected
+	req, _ := http.NewRequest("POST", "https://mta-sts."+served+serve.DefaultRUAPath, strings.NewReader("not a report"))
+	req.Header.Set("Content-Type", "application/tlsrpt+json")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+		t.Fatalf("a POST of no report to serve: %s, want 4xx\n%s", resp.Status, sp.stderr.String())
 	}
 
 	// a testing policy on fresh: the file on nginx, the record in BIND
@@ -411,6 +425,18 @@ scrape_configs:
 		}
 		if v, err := promQuery(`stspilot_cert_expiry_timestamp_seconds{domain="ok.` + env["WORLD_ZONE"] + `",role="mx",host="mx1.` + env["WORLD_ZONE"] + `"} > time()`); err != nil || v == "" {
 			return "no future expiry of mx1's certificate: " + errString(err)
+		}
+		if v, err := promQuery(`stspilot_serve_reports_received_total{domain="` + served + `",result="rejected"}`); err != nil || v != "1" {
+			return "serve's rejected reports: " + v + " " + errString(err)
+		}
+		if v, err := promQuery(`stspilot_cert_expiry_timestamp_seconds{domain="ok.` + zone + `",role="policy",host="mta-sts.ok.` + zone + `"} > time()`); err != nil || v == "" {
+			return "no future expiry of ok's policy-host certificate: " + errString(err)
+		}
+		if v, err := promQuery(`stspilot_check_duration_seconds{domain="ok.` + zone + `"} > 0`); err != nil || v == "" {
+			return "no check duration of ok: " + errString(err)
+		}
+		if v, err := promQuery(`stspilot_horizon_timestamp_seconds{domain="` + watchBroken + `",mode="enforce"} > time() + 6 * 86400`); err != nil || v == "" {
+			return "no horizon of fresh's week-long enforce policy: " + errString(err)
 		}
 		return ""
 	})
