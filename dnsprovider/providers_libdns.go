@@ -136,22 +136,69 @@ var route53Provider = libdnsProvider{
 			setting("region", false, false, "AWS region; Route 53 is global, so it defaults to the profile's region or us-east-1"),
 			setting("hosted_zone_id", false, false, "hosted zone ID (without /hostedzone/), when the zone name is ambiguous or lookups are not allowed"),
 		},
+		ready: route53Ready,
 	},
 	version:  "v1.6.2",
 	authHint: "ROUTE53_ACCESS_KEY_ID, ROUTE53_SECRET_ACCESS_KEY (or the AWS credential chain)",
 	build:    newRoute53,
 }
 
-func newRoute53(v Values) (LibdnsProvider, error) {
-	key, sec, tok := v["access_key_id"], v["secret_access_key"], v["session_token"]
-	switch {
-	case key != "" && sec == "":
-		return nil, fmt.Errorf("%w: ROUTE53_ACCESS_KEY_ID is set but ROUTE53_SECRET_ACCESS_KEY is missing", ErrConfig)
-	case key == "" && sec != "":
-		return nil, fmt.Errorf("%w: ROUTE53_SECRET_ACCESS_KEY is set but ROUTE53_ACCESS_KEY_ID is missing", ErrConfig)
-	case key == "" && tok != "":
-		return nil, fmt.Errorf("%w: ROUTE53_SESSION_TOKEN needs ROUTE53_ACCESS_KEY_ID and ROUTE53_SECRET_ACCESS_KEY", ErrConfig)
+// awsChainEnv are the variables with which the AWS SDK's default
+// credential chain finds credentials in the environment, each group enough
+// on its own (aws-sdk-go-v2/config v1.31: env_config.go,
+// resolve_credentials.go; a web identity needs the role too). ~/.aws's
+// default profile and instance roles leave no trace there: with them,
+// `providers` says route53 is not configured although the SDK would find
+// credentials.
+var awsChainEnv = [][]string{
+	{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"},
+	{"AWS_PROFILE"},
+	{"AWS_DEFAULT_PROFILE"},
+	{"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"},
+	{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"},
+	{"AWS_CONTAINER_CREDENTIALS_FULL_URI"},
+}
+
+// route53Ready is route53's rule for being configured: its key ID and
+// secret both set (the session token optional), or its profile, or
+// credentials of the AWS chain in the environment; keys that newRoute53
+// refuses (a key ID without its secret) are not.
+func route53Ready(set func(string) bool, environ Source) (bool, []string, map[string]error) {
+	if name, err := route53Keys(set); err != nil {
+		return false, nil, map[string]error{name: err}
 	}
+	if set("access_key_id") || set("profile") {
+		return true, nil, nil
+	}
+	for _, vars := range awsChainEnv {
+		if environHas(environ, vars...) {
+			return true, vars, nil
+		}
+	}
+	return false, nil, nil
+}
+
+// route53Keys checks that the key settings go together: a key ID with its
+// secret, a session token only with both. It returns the setting to blame
+// (its Name) and why.
+func route53Keys(set func(string) bool) (string, error) {
+	key, sec, tok := set("access_key_id"), set("secret_access_key"), set("session_token")
+	switch {
+	case key && !sec:
+		return "access_key_id", fmt.Errorf("%w: ROUTE53_ACCESS_KEY_ID is set but ROUTE53_SECRET_ACCESS_KEY is missing", ErrConfig)
+	case !key && sec:
+		return "secret_access_key", fmt.Errorf("%w: ROUTE53_SECRET_ACCESS_KEY is set but ROUTE53_ACCESS_KEY_ID is missing", ErrConfig)
+	case !key && tok:
+		return "session_token", fmt.Errorf("%w: ROUTE53_SESSION_TOKEN needs ROUTE53_ACCESS_KEY_ID and ROUTE53_SECRET_ACCESS_KEY", ErrConfig)
+	}
+	return "", nil
+}
+
+func newRoute53(v Values) (LibdnsProvider, error) {
+	if _, err := route53Keys(func(name string) bool { return v[name] != "" }); err != nil {
+		return nil, err
+	}
+	key, sec, tok := v["access_key_id"], v["secret_access_key"], v["session_token"]
 	p := &route53.Provider{
 		AccessKeyId: key, SecretAccessKey: sec, SessionToken: tok,
 		Profile: v["profile"], Region: v["region"], HostedZoneID: strings.TrimPrefix(v["hosted_zone_id"], "/hostedzone/"),

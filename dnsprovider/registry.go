@@ -96,6 +96,9 @@ type Info struct {
 	// Caveat is what a user must know before relying on the provider
 	// (a write it refuses, a risk it carries), or empty.
 	Caveat string `json:"-"`
+	// ready is the provider's own rule for being configured, or nil
+	// (see CheckStatus).
+	ready readiness
 }
 
 // Values of Info.HTTPClient.

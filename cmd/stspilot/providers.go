@@ -83,11 +83,16 @@ type providerJSON struct {
 	Module      string `json:"module,omitempty"`
 	Manual      bool   `json:"manual,omitempty"`
 	// Configured: every required setting is set, none is refused (two
-	// of its variables that differ, a NAME_FILE that cannot be read),
-	// and for a provider whose settings are all optional (route53), at
-	// least one is set. Values are not checked.
-	Configured bool          `json:"configured"`
-	Settings   []settingJSON `json:"settings"`
+	// of its variables that differ, a NAME_FILE that cannot be read, a
+	// setting the provider's own rule refuses), and the provider's rule
+	// holds (dnsprovider.CheckStatus; route53: a key ID with its secret,
+	// a profile, or the AWS chain's credentials in the environment).
+	// Values are not checked.
+	Configured bool `json:"configured"`
+	// ConfiguredBy names the environment variables, not settings of the
+	// provider, that make it configured (route53: AWS_PROFILE).
+	ConfiguredBy []string      `json:"configured_by,omitempty"`
+	Settings     []settingJSON `json:"settings"`
 }
 
 // settingJSON is the registry's Setting (its JSON fields: name, env,
@@ -104,7 +109,9 @@ type settingJSON struct {
 	Var    string `json:"var,omitempty"`
 	Source string `json:"source,omitempty"`
 	// Error says why the setting cannot be used (two of its variables
-	// differ, a NAME_FILE that is refused); it never holds a value.
+	// differ, a NAME_FILE that is refused, route53's key ID without its
+	// secret); it never holds a value. A setting refused by its
+	// provider's rule is still Set.
 	Error string `json:"error,omitempty"`
 }
 
@@ -151,35 +158,25 @@ func providersReport(opts *ProvidersOptions) (*providersDoc, error) {
 	env := dnsprovider.EnvSource(opts.LookupEnv)
 	src := dnsprovider.Chain(env, file)
 	for _, info := range infos {
+		st := dnsprovider.CheckStatus(info, src, env)
 		p := providerJSON{
 			Name: info.Name, Title: info.Title, Description: info.Description, Docs: info.Docs,
-			Module: info.Module, Manual: info.Manual, Configured: true, Settings: []settingJSON{},
+			Module: info.Module, Manual: info.Manual, Configured: st.Configured, ConfiguredBy: st.By,
+			Settings: []settingJSON{},
 		}
-		anyRequired, anySet := false, false
-		for _, s := range info.Settings {
-			sj := settingJSON{Setting: s}
-			// The lookup Open does (aliases, NAME_FILE read and
-			// checked); only the variable's name is kept.
-			_, from, err := dnsprovider.LookupSetting(s, src)
-			switch {
-			case err != nil:
-				sj.Error = err.Error()
-				p.Configured = false
-			case from != "":
-				sj.Set, sj.Var, sj.Source = true, from, "file"
-				if v, ok := env.Lookup(from); ok && strings.TrimSpace(v) != "" {
+		for _, s := range st.Settings {
+			// Only the variable's name is kept, never the value.
+			sj := settingJSON{Setting: s.Setting}
+			if s.From != "" {
+				sj.Set, sj.Var, sj.Source = true, s.From, "file"
+				if v, ok := env.Lookup(s.From); ok && strings.TrimSpace(v) != "" {
 					sj.Source = "environment"
 				}
-				anySet = true
 			}
-			anyRequired = anyRequired || s.Required
-			if s.Required && !sj.Set {
-				p.Configured = false
+			if s.Err != nil {
+				sj.Error = s.Err.Error()
 			}
 			p.Settings = append(p.Settings, sj)
-		}
-		if !anyRequired && len(info.Settings) > 0 && !anySet {
-			p.Configured = false
 		}
 		doc.Providers = append(doc.Providers, p)
 	}
@@ -215,6 +212,9 @@ func writeProvidersHuman(w io.Writer, doc *providersDoc) error {
 		// Lines without a tab end tabwriter's column block, so each
 		// provider's settings align on their own.
 		fmt.Fprintf(tw, "%s  %s  (%s)\n", p.Name, p.Title, status)
+		if len(p.ConfiguredBy) > 0 {
+			fmt.Fprintf(tw, "  configured by %s in the environment, which the provider's library reads itself\n", strings.Join(p.ConfiguredBy, " and "))
+		}
 		if len(p.Settings) == 0 {
 			fmt.Fprintln(tw, "  no settings")
 		}

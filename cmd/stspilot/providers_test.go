@@ -31,6 +31,12 @@ func isolateProviderEnv(t *testing.T) string {
 			}
 		}
 	}
+	// The AWS SDK's own variables make route53 configured.
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "AWS_") {
+			t.Setenv(name, "")
+		}
+	}
 	return filepath.Join(home, ".config", "stspilot")
 }
 
@@ -172,7 +178,8 @@ func TestProvidersJSON(t *testing.T) {
 	if s := byEnv["CLOUDFLARE_API_TOKEN"]; s.Set || s.Source != "" {
 		t.Errorf("CLOUDFLARE_API_TOKEN: %+v", s)
 	}
-	if !conf["inwx"] || conf["cloudflare"] || !conf["route53"] {
+	// route53's region alone does not make it configured (issue #15).
+	if !conf["inwx"] || conf["cloudflare"] || conf["route53"] {
 		t.Errorf("configured: %v", conf)
 	}
 	if strings.Contains(out, "pw-never-printed") || strings.Contains(out, "eu-west-1") {
@@ -387,8 +394,8 @@ func TestProvidersShowAliasSource(t *testing.T) {
 	}
 }
 
-// route53's settings are all optional: it is "configured" once one of
-// them is set, not merely because none is required.
+// route53's settings are all optional: it is not "configured" merely
+// because none is required (TestProvidersRoute53Readiness has its rule).
 func TestProvidersRoute53Configured(t *testing.T) {
 	isolateProviderEnv(t)
 	_, out, _ := runCmd(t, &fakeChecker{}, "", "providers", "route53", "manual")
@@ -402,6 +409,109 @@ func TestProvidersRoute53Configured(t *testing.T) {
 	_, out, _ = runCmd(t, &fakeChecker{}, "", "--json", "providers", "route53")
 	if doc := decodeProviders(t, out); len(doc.Providers) != 1 || !doc.Providers[0].Configured {
 		t.Errorf("route53 with ROUTE53_PROFILE: %s", out)
+	}
+}
+
+// route53 is "(configured)" only when its settings make it usable: its
+// key ID with its secret, or its profile, or the AWS chain's credentials
+// in the environment (named in the output); its region alone is not, and a
+// key ID without its secret is refused on its row with the reason. The
+// environment is the options' LookupEnv, never the process's.
+func TestProvidersRoute53Readiness(t *testing.T) {
+	home := t.TempDir()
+	const secretValue = "r53-secret-never-printed"
+	for _, c := range []struct {
+		name    string
+		env     map[string]string
+		file    string // the default credentials file, when not empty
+		want    bool
+		by      string // the human line naming the environment's variables
+		refused string // the human line of a refused setting
+	}{
+		{name: "nothing"},
+		{name: "region only", env: map[string]string{"ROUTE53_REGION": "eu-west-1"}},
+		{
+			name: "key id only", env: map[string]string{"ROUTE53_ACCESS_KEY_ID": "AKIAEXAMPLE"},
+			refused: "ROUTE53_ACCESS_KEY_ID refused: provider configuration: ROUTE53_ACCESS_KEY_ID is set but ROUTE53_SECRET_ACCESS_KEY is missing",
+		},
+		{name: "key id and secret", env: map[string]string{"ROUTE53_ACCESS_KEY_ID": "AKIAEXAMPLE", "ROUTE53_SECRET_ACCESS_KEY": secretValue}, want: true},
+		{name: "key id, secret in the file", env: map[string]string{"ROUTE53_ACCESS_KEY_ID": "AKIAEXAMPLE"}, file: "ROUTE53_SECRET_ACCESS_KEY=" + secretValue + "\n", want: true},
+		{name: "profile", env: map[string]string{"ROUTE53_PROFILE": "ops-never-printed"}, want: true},
+		{
+			name: "AWS keys", env: map[string]string{"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": secretValue}, want: true,
+			by: "configured by AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment",
+		},
+		{name: "AWS_PROFILE", env: map[string]string{"AWS_PROFILE": "ops-never-printed"}, want: true, by: "configured by AWS_PROFILE in the environment"},
+		{
+			name: "web identity", env: map[string]string{"AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/token", "AWS_ROLE_ARN": "arn:aws:iam::1:role/dns"}, want: true,
+			by: "configured by AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN in the environment",
+		},
+		{
+			name: "container", env: map[string]string{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/x"}, want: true,
+			by: "configured by AWS_CONTAINER_CREDENTIALS_RELATIVE_URI in the environment",
+		},
+		// The SDK reads the process environment, not stspilot's file.
+		{name: "AWS_PROFILE in the file", file: "AWS_PROFILE=ops-never-printed\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := filepath.Join(home, strings.ReplaceAll(c.name, " ", "-"))
+			env := map[string]string{"HOME": dir}
+			for k, v := range c.env {
+				env[k] = v
+			}
+			if c.file != "" {
+				writeCreds(t, filepath.Join(dir, ".config", "stspilot", "credentials"), c.file, 0o600)
+			}
+			opts := &ProvidersOptions{Names: []string{"route53"}, LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+			doc, err := providersReport(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := doc.Providers[0]
+			if p.Configured != c.want {
+				t.Errorf("configured %v, want %v", p.Configured, c.want)
+			}
+			var by string
+			if len(p.ConfiguredBy) > 0 {
+				by = "configured by " + strings.Join(p.ConfiguredBy, " and ") + " in the environment"
+			}
+			if by != c.by {
+				t.Errorf("configured_by %q, want the line %q", p.ConfiguredBy, c.by)
+			}
+			for _, s := range p.Settings {
+				_, inEnv := c.env[s.Env]
+				if inEnv != (s.Set && s.Source == "environment") {
+					t.Errorf("%s: %+v", s.Env, s)
+				}
+				if refused := c.refused != "" && strings.HasPrefix(c.refused, s.Env+" "); refused != (s.Error != "") {
+					t.Errorf("%s: error %q", s.Env, s.Error)
+				}
+			}
+			var human bytes.Buffer
+			if err := writeProvidersHuman(&human, doc); err != nil {
+				t.Fatal(err)
+			}
+			out := human.String()
+			status := "(not configured)"
+			if c.want {
+				status = "(configured)"
+			}
+			for _, want := range []string{"route53  Amazon Route 53  " + status, c.by, c.refused} {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+			if c.by == "" && strings.Contains(out, "configured by") {
+				t.Errorf("output names the environment:\n%s", out)
+			}
+			if c.refused == "" && strings.Contains(out, "refused") {
+				t.Errorf("a setting is refused:\n%s", out)
+			}
+			raw, _ := json.Marshal(doc)
+			if strings.Contains(out+string(raw), secretValue) || strings.Contains(out+string(raw), "AKIAEXAMPLE") || strings.Contains(out+string(raw), "never-printed") {
+				t.Errorf("a value is printed:\n%s\n%s", out, raw)
+			}
+		})
 	}
 }
 
