@@ -110,7 +110,7 @@ func TestCheckFlags(t *testing.T) {
 		{name: "concurrency zero", args: []string{"check", "--concurrency", "0", "example.com"}, wantCode: 2, wantErr: "--concurrency"},
 		{name: "concurrency negative", args: []string{"check", "--concurrency=-3", "example.com"}, wantCode: 2, wantErr: "--concurrency"},
 		{name: "concurrency too high", args: []string{"check", "--concurrency", "257", "example.com"}, wantCode: 2, wantErr: "--concurrency"},
-		{name: "concurrency not a number", args: []string{"check", "--concurrency", "many", "example.com"}, wantCode: 2, wantErr: "invalid argument"},
+		{name: "concurrency not a number", args: []string{"check", "--concurrency", "many", "example.com"}, wantCode: 2, wantErr: `--concurrency takes a whole number, not "many"`},
 		{name: "timeout zero", args: []string{"check", "--timeout", "0s", "example.com"}, wantCode: 2, wantErr: "--timeout"},
 		{name: "timeout not a duration", args: []string{"check", "--timeout", "30", "example.com"}, wantCode: 2, wantErr: "invalid argument"},
 		{name: "no domain", args: []string{"check"}, wantCode: 2, wantErr: "at least one domain"},

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/stspilot/stspilot/internal/dnsclient"
 	"github.com/stspilot/stspilot/workflow/journal"
@@ -78,8 +80,26 @@ func usageErrorf(format string, a ...any) error {
 }
 
 // flagError is cobra's FlagErrorFunc: every flag-parsing failure (unknown
-// flag, bad value, missing argument) becomes a usage error.
-func flagError(_ *cobra.Command, err error) error { return &usageError{err} }
+// flag, bad value, missing argument) becomes a usage error. A value that
+// pflag's own parsers refuse (a bool or an integer flag) is said in a
+// sentence instead of strconv's words (`--yes=maybe`).
+func flagError(_ *cobra.Command, err error) error {
+	var iv *pflag.InvalidValueError
+	var ne *strconv.NumError
+	if !errors.As(err, &iv) || !errors.As(err, &ne) {
+		return &usageError{err}
+	}
+	name, value, typ := "--"+iv.GetFlag().Name, iv.GetValue(), iv.GetFlag().Value.Type()
+	switch {
+	case typ == "bool":
+		return usageErrorf("%s takes true or false, not %q", name, value)
+	case !strings.HasPrefix(typ, "int") && !strings.HasPrefix(typ, "uint"):
+		return &usageError{err}
+	case errors.Is(ne.Err, strconv.ErrRange):
+		return usageErrorf("%s: %s is out of range", name, value)
+	}
+	return usageErrorf("%s takes a whole number, not %q", name, value)
+}
 
 // exitCode maps an error returned by a command to the process exit code.
 // This switch is the only place that decides exit codes.

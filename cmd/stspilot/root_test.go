@@ -43,6 +43,27 @@ func TestRootCommands(t *testing.T) {
 	}
 }
 
+// A value that a bool or integer flag refuses is said in a sentence
+// naming the flag and the value, a usage error (exit 2), never in
+// strconv's words.
+func TestFlagValueSentences(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"rollout", "--yes=maybe", "example.com"}, `stspilot: --yes takes true or false, not "maybe"` + "\nRun 'stspilot rollout --help' for usage.\n"},
+		{[]string{"--json=2", "check", "example.com"}, `stspilot: --json takes true or false, not "2"` + "\n"},
+		{[]string{"check", "--concurrency", "many", "example.com"}, `stspilot: --concurrency takes a whole number, not "many"` + "\n"},
+		{[]string{"check", "--concurrency", "99999999999999999999", "example.com"}, "stspilot: --concurrency: 99999999999999999999 is out of range\n"},
+		{[]string{"serve", "--reports-quota=1.5"}, `stspilot: --reports-quota takes a whole number, not "1.5"` + "\n"},
+	} {
+		code, out, errOut := runCmd(t, &fakeChecker{}, "", c.args...)
+		if code != 2 || out != "" || !strings.HasPrefix(errOut, c.want) || strings.Contains(errOut, "strconv") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and %q", c.args, code, out, errOut, c.want)
+		}
+	}
+}
+
 func TestBuildVersion(t *testing.T) {
 	info := func(v string, settings ...string) *debug.BuildInfo {
 		bi := &debug.BuildInfo{Main: debug.Module{Path: "github.com/stspilot/stspilot", Version: v}}
