@@ -277,6 +277,11 @@ var catalogEntries = []Entry{
 		Why:     "Microsoft sends reports only to the first rua destination",
 		Senders: []string{"Microsoft 365"}, Rules: []string{"RPT-REC-5", "OPS-3"},
 	},
+	{
+		ID: "tlsrpt.failures", Area: AreaTLSRPT, Severity: SevError, Title: "TLS-RPT reports show failures under the live policy",
+		Why:   "senders report TLS failures under the live policy: once it enforces, they would refuse that mail instead of delivering it",
+		Rules: []string{"STS-SEND-14", "OPS-10"},
+	},
 
 	// ---- 7 removal
 	{
@@ -303,4 +308,13 @@ func newFinding(id, subject, observed, fix string) Finding {
 		Observed: observed, Why: e.Why, Senders: e.Senders, Fix: fix,
 		Rules: e.Rules, ResultType: e.ResultType,
 	}
+}
+
+// TLSRPTFailures is the finding for TLS-RPT reports of domain that show
+// failures under the live policy, which block promote: the live check
+// cannot see them, the workflow's evidence gate can; observed says what the
+// reports show.
+func TLSRPTFailures(domain, observed string) Finding {
+	return newFinding("tlsrpt.failures", "_smtp._tls."+domain+" reports", observed,
+		"fix what the reports name (the MX host and the result type); promote goes ahead once the reports under the live policy show no failures")
 }

@@ -120,3 +120,17 @@ func filtered() bool {
 	s := flag.Lookup("test.skip")
 	return (f != nil && f.Value.String() != "") || (s != nil && s.Value.String() != "") || testing.Short()
 }
+
+// TestTLSRPTFailuresFromCatalog: the finding the front ends show for
+// TLS-RPT failures that block promote comes from its catalogue entry.
+func TestTLSRPTFailuresFromCatalog(t *testing.T) {
+	f := TLSRPTFailures("example.com", "2 failed sessions")
+	markProduced(&Report{Findings: []Finding{f}})
+	e := Catalog["tlsrpt.failures"]
+	if f.ID != e.ID || f.Severity != SevError || f.Area != AreaTLSRPT || f.Why != e.Why || len(f.Rules) == 0 || f.Fix == "" {
+		t.Fatalf("finding %+v not filled from the catalogue entry %+v", f, e)
+	}
+	if f.Subject != "_smtp._tls.example.com reports" || f.Observed != "2 failed sessions" {
+		t.Fatalf("subject %q, observed %q", f.Subject, f.Observed)
+	}
+}

@@ -34,12 +34,8 @@ func blockedFinding(st *workflow.StatusReport) *checks.Finding {
 	if len(r.Details) > 0 {
 		observed += ": " + strings.Join(r.Details, "; ")
 	}
-	return &checks.Finding{
-		ID: "tlsrpt.failures", Severity: checks.SevError, Subject: "_smtp._tls." + st.Domain + " reports",
-		Observed: observed,
-		Why:      "senders report TLS failures under the live policy: once it enforces, they would refuse that mail instead of delivering it",
-		Fix:      "fix what the reports name (the MX host and the result type); promote goes ahead once the reports under the live policy show no failures",
-	}
+	f := checks.TLSRPTFailures(st.Domain, observed)
+	return &f
 }
 
 // findings are the live check's and the status's, errors and warnings.
