@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -59,23 +58,8 @@ var findingCtor = regexp.MustCompile(`(?:\bID:\s*|\bnewFinding\()"([a-z0-9-]+\.[
 // rules and why: no front end shows a finding of its own.
 func TestBuiltFindingIDsInCatalog(t *testing.T) {
 	built := 0
-	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if d.Name() == ".git" || d.Name() == "testdata" {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if filepath.Ext(path) != ".go" || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
+	code := func(path string) bool { return filepath.Ext(path) == ".go" && !strings.HasSuffix(path, "_test.go") }
+	eachTreeFile(t, code, func(path string, data []byte) {
 		for n, line := range strings.Split(string(data), "\n") {
 			for _, m := range findingCtor.FindAllStringSubmatch(line, -1) {
 				built++
@@ -84,11 +68,7 @@ func TestBuiltFindingIDsInCatalog(t *testing.T) {
 				}
 			}
 		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if built < 40 {
 		t.Errorf("only %d findings built in the tree: the pattern is broken", built)
 	}

@@ -163,24 +163,12 @@ var (
 // of its Markdown resolves.
 func TestDocsPointInsideRepository(t *testing.T) {
 	root := "../.."
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if d.Name() == ".git" || d.Name() == "testdata" {
-				return filepath.SkipDir
-			}
-			return nil
-		}
+	keep := func(path string) bool {
 		ext := filepath.Ext(path)
-		if ext != ".go" && ext != ".md" || d.Name() == "rulesdoc_test.go" {
-			return nil
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
+		return (ext == ".go" || ext == ".md") && filepath.Base(path) != "rulesdoc_test.go"
+	}
+	eachTreeFile(t, keep, func(path string, data []byte) {
+		ext := filepath.Ext(path)
 		for n, line := range strings.Split(string(data), "\n") {
 			if m := outsideRef.FindString(line); m != "" {
 				t.Errorf("%s:%d points outside the repository (%q)", path, n+1, m)
@@ -203,6 +191,31 @@ func TestDocsPointInsideRepository(t *testing.T) {
 				}
 			}
 		}
+	})
+}
+
+// eachTreeFile hands fn the content of every file of the repository
+// (outside .git and testdata directories) that keep takes.
+func eachTreeFile(t *testing.T, keep func(path string) bool, fn func(path string, data []byte)) {
+	t.Helper()
+	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == ".git" || d.Name() == "testdata" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !keep(path) {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		fn(path, data)
 		return nil
 	})
 	if err != nil {
