@@ -10,6 +10,13 @@ import (
 	"github.com/stspilot/stspilot/internal/domainname"
 )
 
+// BatchGCPercent is the garbage collector's target percentage for a
+// process that checks a batch (stspilot check sets it unless GOGC is set):
+// at the default of 100 the collector took about 8% more of the checking
+// side's CPU over 1,000 domains, for about 14 MiB less peak RSS (58 MiB
+// against 72 MiB; BenchmarkCheckMany).
+const BatchGCPercent = 200
+
 // BatchInput is one domain of a batch as the user gave it.
 type BatchInput struct {
 	// Text is the domain as typed; Batch normalises it.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"iter"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -162,6 +163,9 @@ func parseResolvers(in []string) ([]string, error) {
 // input, memory stays flat however long the list is, and the file itself is
 // read lazily.
 func checkRun(ctx context.Context, opts *CheckOptions) error {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(checks.BatchGCPercent)
+	}
 	file, name, done, err := opts.openFile(opts.IO.In)
 	if err != nil {
 		return err

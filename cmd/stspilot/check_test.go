@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -609,4 +610,19 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+// check runs its batch with the garbage collector's target for batches
+// (checks.BatchGCPercent) unless GOGC says otherwise.
+func TestCheckSetsTheBatchGCPercent(t *testing.T) {
+	if os.Getenv("GOGC") != "" {
+		t.Skip("GOGC is set: check leaves the collector as the environment says")
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	if code, _, stderr := runCmd(t, &fakeChecker{}, "", "check", "example.com"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if got := debug.SetGCPercent(100); got != checks.BatchGCPercent {
+		t.Errorf("GC percent after check = %d, want %d", got, checks.BatchGCPercent)
+	}
 }
