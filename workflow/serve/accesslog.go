@@ -127,11 +127,20 @@ func (l *AccessLog) writer() {
 func (l *AccessLog) writePending() {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
+	l.flush(true)
+}
+
+// flush takes every pending line and writes them in one write; the caller
+// holds wmu. A batched log's flush also rearms the writer's wake-up and
+// lets the requests waiting for room go on.
+func (l *AccessLog) flush(batched bool) {
 	l.mu.Lock()
 	batch, n := l.pend, l.seq
 	l.pend = l.spare[:0]
-	l.woken = false
-	l.room.Broadcast()
+	if batched {
+		l.woken = false
+		l.room.Broadcast()
+	}
 	l.mu.Unlock()
 	if len(batch) > 0 {
 		_, _ = l.w.Write(batch)
@@ -215,17 +224,7 @@ func (l *AccessLog) Log(e AccessEntry) {
 	if l.done >= mine {
 		return // an earlier writer took this line along
 	}
-	l.mu.Lock()
-	batch, n := l.pend, l.seq
-	l.pend = l.spare[:0]
-	l.mu.Unlock()
-	_, _ = l.w.Write(batch)
-	l.done = n
-	if cap(batch) <= maxSpareBatch {
-		l.spare = batch
-	} else {
-		l.spare = nil
-	}
+	l.flush(false)
 }
 
 // appendJSON appends e as encoding/json marshals it (HTML-safe escaping,
