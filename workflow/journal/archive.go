@@ -155,11 +155,19 @@ func (h *Handle) rotate(j *Journal) (*Journal, []byte, error) {
 }
 
 // appendArchive adds entries to the archive of d: the current file is
-// read, the lines it does not hold yet appended, and the whole replaced
+// read, the entries it does not hold yet appended, and the whole replaced
 // atomically (mode 0600). A line that would take the file past the
 // archive size starts a new file first, the current one becoming
 // DOMAIN.archive.1.jsonl. The hook sees the stages as "archive-write",
 // "archive-sync" and "archive-rename".
+//
+// It is idempotent: a rotation killed after it wrote the archive and
+// before the journal dropped the entries leaves them in both, and the
+// next rotation moves them again. An entry already in an archive file
+// (the same id, run, kind, name and start: archiveKey) is not added
+// again, whichever file holds it (the killed rotation may have started a
+// new file); one the current file holds in an older form (a repetition
+// was folded into it since) is replaced there by the journal's.
 func (s *Store) appendArchive(d string, entries []Entry) error {
 	path := s.archivePath(d, 0)
 	hb, _ := json.Marshal(archiveHeader{Schema: ArchiveSchema, Domain: d})
@@ -168,12 +176,19 @@ func (s *Store) appendArchive(d string, entries []Entry) error {
 	if err != nil {
 		return err
 	}
-	have := map[string]bool{}
+	// have are the current file's lines by entry; older the entries of
+	// the older files (those that cannot be read are a matter for
+	// Archived: they hold nothing to skip).
+	have := map[archiveKey][]byte{}
 	if cur == nil {
 		cur = slices.Clone(header)
 	} else {
-		for l := range bytes.Lines(cur) {
-			have[string(l)] = true
+		eachArchived(cur, func(k archiveKey, line []byte) { have[k] = line })
+	}
+	older := map[archiveKey]bool{}
+	for n := 1; n <= ArchiveKeep; n++ {
+		if data, err := readArchive(s.archivePath(d, n), d); err == nil {
+			eachArchived(data, func(k archiveKey, _ []byte) { older[k] = true })
 		}
 	}
 	dirty := false
@@ -185,8 +200,18 @@ func (s *Store) appendArchive(d string, entries []Entry) error {
 			return fmt.Errorf("journal: archive: %w", err)
 		}
 		line := b.Bytes()
-		if have[string(line)] {
-			continue // archived by a Save that failed afterwards
+		k := keyOf(e)
+		if old, ok := have[k]; ok {
+			// Archived by a rotation killed before the journal was
+			// written; a repetition may have been folded in since.
+			if !bytes.Equal(old, line) {
+				cur = bytes.Replace(cur, append([]byte("\n"), old...), append([]byte("\n"), line...), 1)
+				have[k], dirty = line, true
+			}
+			continue
+		}
+		if older[k] {
+			continue // archived by a killed rotation, before a new file
 		}
 		if int64(len(cur)+len(line)) > archiveSize && len(cur) > len(header) {
 			if dirty {
@@ -197,15 +222,57 @@ func (s *Store) appendArchive(d string, entries []Entry) error {
 			if err := s.shiftArchives(d); err != nil {
 				return err
 			}
+			for k := range have {
+				older[k] = true
+			}
+			clear(have)
 			cur = slices.Clone(header) // dirty again below
 		}
 		cur = append(cur, line...)
-		dirty = true
+		have[k], dirty = line, true
 	}
 	if !dirty {
 		return nil
 	}
 	return s.writeArchive(path, cur)
+}
+
+// archiveKey is what tells an entry from every other, however often
+// repetitions are folded into it: its id, run, kind, name and start (a
+// journal begun again after a quarantine reuses ids, not starts).
+type archiveKey struct {
+	ID      int
+	Run     string
+	Kind    Kind
+	Name    string
+	Started int64
+}
+
+func keyOf(e Entry) archiveKey {
+	return archiveKey{ID: e.ID, Run: e.Run, Kind: e.Kind, Name: e.Name, Started: e.Started.UnixNano()}
+}
+
+// eachArchived hands fn the key and the line (with its newline) of each
+// entry of an archive file's data; the header and lines that do not
+// parse are passed over.
+func eachArchived(data []byte, fn func(archiveKey, []byte)) {
+	first := true
+	for l := range bytes.Lines(data) {
+		if first {
+			first = false
+			continue
+		}
+		var e struct {
+			ID      int       `json:"id"`
+			Run     string    `json:"run"`
+			Kind    Kind      `json:"kind"`
+			Name    string    `json:"name"`
+			Started time.Time `json:"started"`
+		}
+		if json.Unmarshal(l, &e) == nil {
+			fn(archiveKey{ID: e.ID, Run: e.Run, Kind: e.Kind, Name: e.Name, Started: e.Started.UnixNano()}, l)
+		}
+	}
 }
 
 func (s *Store) writeArchive(path string, data []byte) error {
@@ -277,14 +344,14 @@ func readArchive(path, d string) ([]byte, error) {
 
 // Archived returns the entries moved out of domain's journal, oldest
 // first, from every archive file kept. An entry a failed Save archived
-// twice is returned once.
+// twice (as older stspilot did) is returned once, in its newest form.
 func (s *Store) Archived(domain string) ([]Entry, error) {
 	d, err := domainname.Normalize(domain)
 	if err != nil {
 		return nil, err
 	}
 	var out []Entry
-	seen := map[string]bool{}
+	at := map[archiveKey]int{} // where each entry is in out
 	for n := ArchiveKeep; n >= 0; n-- {
 		data, err := readArchive(s.archivePath(d, n), d)
 		if err != nil {
@@ -293,16 +360,20 @@ func (s *Store) Archived(domain string) ([]Entry, error) {
 		sc := bufio.NewScanner(bytes.NewReader(data))
 		sc.Buffer(nil, int(maxSize)+1)
 		for first := true; sc.Scan(); first = false {
-			if first || seen[sc.Text()] || strings.TrimSpace(sc.Text()) == "" {
+			if first || strings.TrimSpace(sc.Text()) == "" {
 				continue
 			}
-			seen[sc.Text()] = true
 			var e Entry
 			dec := json.NewDecoder(strings.NewReader(sc.Text()))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&e); err != nil {
 				return nil, fmt.Errorf("journal: archive %s: %v", s.archivePath(d, n), jsonErr(err))
 			}
+			if i, ok := at[keyOf(e)]; ok {
+				out[i] = e // a newer form, archived again
+				continue
+			}
+			at[keyOf(e)] = len(out)
 			out = append(out, e)
 		}
 		if err := sc.Err(); err != nil {

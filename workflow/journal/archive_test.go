@@ -293,15 +293,7 @@ func TestRotationCrashKeepsHistory(t *testing.T) {
 	limits(t, 64<<10, 16<<10, 48<<10)
 	for _, stage := range []string{"write", "sync", "rename"} {
 		t.Run(stage, func(t *testing.T) {
-			s := openStore(t)
-			h := lock(t, s, "example.com")
-			j, _ := New("example.com")
-			for Size(j) < 15<<10 {
-				fill(j, 1, t0)
-			}
-			if err := h.Save(j); err != nil {
-				t.Fatal(err)
-			}
+			s, h, j := nearRotation(t)
 			before, _ := os.ReadFile(h.Path())
 			fill(j, 3, t0.Add(time.Hour))
 			all := slices.Clone(j.Entries)
@@ -395,4 +387,103 @@ func TestFoldOverARunOfSteps(t *testing.T) {
 	if step("run-6", "a", t0.Add(6*time.Hour)) {
 		t.Fatal("folded across an intent")
 	}
+}
+
+// archiveLines counts the entry lines of every archive file of domain.
+func archiveLines(t *testing.T, s *Store, domain string) int {
+	t.Helper()
+	n := 0
+	for k := 0; k <= ArchiveKeep; k++ {
+		raw, err := os.ReadFile(s.archivePath(domain, k))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += bytes.Count(raw, []byte("\n")) - 1 // the header
+	}
+	return n
+}
+
+// nearRotation saves a journal of example.com just under the rotation
+// size (16 KiB).
+func nearRotation(t *testing.T) (*Store, *Handle, *Journal) {
+	t.Helper()
+	s := openStore(t)
+	h := lock(t, s, "example.com")
+	j, _ := New("example.com")
+	for Size(j) < 15<<10 {
+		fill(j, 1, t0)
+	}
+	if err := h.Save(j); err != nil {
+		t.Fatal(err)
+	}
+	return s, h, j
+}
+
+// killedRotation saves a journal near the rotation size, then one more
+// Save whose rotation writes the archive and is killed before the
+// journal's own write: the state a process killed between the two leaves.
+func killedRotation(t *testing.T, archiveBytes int64) (*Store, *Handle, *Journal) {
+	t.Helper()
+	limits(t, 64<<10, 16<<10, archiveBytes)
+	s, h, j := nearRotation(t)
+	fill(j, 3, t0.Add(time.Hour))
+	boom := errors.New("killed")
+	s.hook = func(st string) error {
+		if st == "write" { // the journal's, after the archive's
+			return boom
+		}
+		return nil
+	}
+	if err := h.Save(j); !errors.Is(err, boom) {
+		t.Fatalf("Save: %v", err)
+	}
+	s.hook = nil
+	return s, h, j
+}
+
+// saveArchivesOnce saves j and checks that the archive and the journal
+// hold the entries all, each once, in every archive file too.
+func saveArchivesOnce(t *testing.T, s *Store, h *Handle, j *Journal, all []Entry) {
+	t.Helper()
+	if err := h.Save(j); err != nil {
+		t.Fatalf("Save after the kill: %v", err)
+	}
+	arch, err := s.Archived("example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, _ := h.Load()
+	if got := append(arch, back.Entries...); !slices.Equal(got, all) {
+		t.Fatalf("archive+journal: %d entries, want the %d saved, each once as last saved", len(got), len(all))
+	}
+	if n := archiveLines(t, s, "example.com"); n != len(arch) {
+		t.Errorf("the archive files hold %d lines for %d entries: archived twice", n, len(arch))
+	}
+}
+
+// TestRotationCrashAcrossArchiveFiles: a rotation killed after it wrote
+// the archive, having started a new archive file on the way (the older
+// entries it moved are in DOMAIN.archive.1.jsonl), is done again by the
+// next Save without archiving those entries a second time.
+func TestRotationCrashAcrossArchiveFiles(t *testing.T) {
+	s, h, j := killedRotation(t, 10<<10)
+	if _, err := os.Stat(s.archivePath("example.com", 1)); err != nil {
+		t.Fatalf("the killed rotation started no second archive file: %v", err)
+	}
+	saveArchivesOnce(t, s, h, j, slices.Clone(j.Entries))
+}
+
+// TestRotationCrashThenFold: an entry a killed rotation archived that a
+// later run is folded into before the next Save (its count grew) is
+// archived once, as the journal last held it.
+func TestRotationCrashThenFold(t *testing.T) {
+	s, h, j := killedRotation(t, 48<<10)
+	// The second entry (one that changed nothing) is in the archive, and
+	// the journal's copy of it has had a repetition folded in since.
+	e := &j.Entries[1]
+	e.Count, e.LastRun, e.LastAt = 2, "again", t0.Add(2*time.Hour)
+	saveArchivesOnce(t, s, h, j, slices.Clone(j.Entries))
 }
