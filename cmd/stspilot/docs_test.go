@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -68,5 +69,44 @@ func TestJSONDocCoversSchema(t *testing.T) {
 		if r.Schema != checks.SchemaVersion || r.Findings == nil {
 			t.Errorf("example %d: schema %q, findings %v", i+1, r.Schema, r.Findings)
 		}
+	}
+}
+
+// serveUnit returns the ini block after the line naming
+// /etc/systemd/system/stspilot-serve.service in a doc, without that line.
+func serveUnit(t *testing.T, doc string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "/etc/systemd/system/stspilot-serve.service")
+	if i < 0 {
+		t.Fatalf("docs/%s has no stspilot-serve.service unit", doc)
+	}
+	s = s[i:]
+	start := strings.Index(s, "[Unit]")
+	if start < 0 {
+		t.Fatalf("docs/%s: no [Unit] after the unit's name", doc)
+	}
+	end := strings.Index(s[start:], "```")
+	if end < 0 {
+		t.Fatalf("docs/%s: the unit's fence does not close", doc)
+	}
+	return s[start : start+end]
+}
+
+// docs/monitoring.md shows serve's unit with metrics on; it must be
+// docs/serve.md's unit with that flag added and nothing else changed, so
+// an operator who copies either gets the same hardening.
+func TestMonitoringServeUnitIsServeDocs(t *testing.T) {
+	serve, mon := serveUnit(t, "serve.md"), serveUnit(t, "monitoring.md")
+	want := strings.Replace(serve, "access.log\n", "access.log \\\n    --metrics-listen 127.0.0.1:9465\n", 1)
+	if want == serve {
+		t.Fatal("docs/serve.md's unit has no --access-log line to add --metrics-listen after")
+	}
+	if mon != want {
+		t.Errorf("docs/monitoring.md's serve unit is not docs/serve.md's with --metrics-listen added:\n--- monitoring.md\n%s--- want\n%s", mon, want)
 	}
 }
