@@ -171,6 +171,9 @@ func ReadFile(path string, opt Options) ([]*Report, error) {
 
 // readFileEach is ReadFile handing each report to fn as it is parsed,
 // holding one at a time.
+// openReport opens a report file (os.Open; tests count the opens).
+var openReport = os.Open
+
 func readFileEach(path string, opt Options, fn func(*Report)) error {
 	// Stat before Open: opening a FIFO would block.
 	if fi, err := os.Stat(path); err != nil {
@@ -178,7 +181,7 @@ func readFileEach(path string, opt Options, fn func(*Report)) error {
 	} else if !fi.Mode().IsRegular() {
 		return fmt.Errorf("not a regular file")
 	}
-	f, err := os.Open(path)
+	f, err := openReport(path)
 	if err != nil {
 		return err
 	}
@@ -383,6 +386,11 @@ type WalkStats struct {
 // maxDistinctCopies caps the differing contents Walk tells apart per report.
 const maxDistinctCopies = 100
 
+// walkHold caps the reports Walk holds between its passes, as the size
+// of their JSON in all: within it, the chosen copies are handed on from
+// memory and their files are not read again.
+var walkHold = 8 << 20
+
 // walkPick is, per report key, the copy Walk will hand on.
 type walkPick struct {
 	file, idx    int // files[file], report idx in it
@@ -390,11 +398,16 @@ type walkPick struct {
 	fp           [16]byte
 	// seen are the differing contents read (nil while there is one).
 	seen [][16]byte
+	// r is the copy, held while it fits walkHold (nil: read it again);
+	// size is its JSON's.
+	r    *Report
+	size int
 }
 
 // fingerprint identifies a report's content (its parsed form, so that
-// the same report as JSON, gzip or mail is one content).
-func fingerprint(r *Report) [16]byte {
+// the same report as JSON, gzip or mail is one content), and the size of
+// that form.
+func fingerprint(r *Report) ([16]byte, int) {
 	b, err := json.Marshal(r)
 	if err != nil {
 		b = []byte(r.Key())
@@ -402,7 +415,7 @@ func fingerprint(r *Report) [16]byte {
 	h := sha256.Sum256(b)
 	var fp [16]byte
 	copy(fp[:], h[:16])
-	return fp
+	return fp, len(b)
 }
 
 func reportKey(r *Report) [16]byte {
@@ -422,14 +435,15 @@ func reportKey(r *Report) [16]byte {
 // same one whatever the order of the files, and the conflict is counted
 // (WalkStats.Conflicts) and told to Options.Conflict.
 //
-// It reads in two passes: the first ranks every copy, keeping a few
-// dozen bytes per report and the file names; the second reads again the
-// files that hold a chosen copy and hands those on, in the order of the
-// files. It holds one report at a time (parsed as a stream, see
-// ParseReport), so memory does not grow with the size of the files or
-// messages, only by a small record per report. A chosen copy
-// that changed between the passes (a file moved or rewritten meanwhile)
-// is an error of its file.
+// It reads each file once: it ranks every copy, keeping a few dozen
+// bytes per report, the file names, and the chosen copies themselves
+// while their JSON comes to at most 8 MiB in all; then it hands the
+// chosen copies on, in the order of the files. Only a file holding a
+// chosen copy past those 8 MiB is read again, in a second pass. Reports
+// are parsed as a stream (see ParseReport), so memory does not grow with
+// the size of the files or messages, only by a small record per report
+// beyond the 8 MiB. A chosen copy that changed between the passes (a file
+// moved or rewritten meanwhile) is an error of its file.
 //
 // A bad file never stops the rest: its error is collected. A file inside a
 // directory that is no report at all (other mail, a README) is skipped;
@@ -444,6 +458,17 @@ func Walk(ctx context.Context, paths []string, opt Options, fn func(path string,
 		rank = (*Report).Failures
 	}
 	picks := map[[16]byte]*walkPick{}
+	held := 0 // the JSON size of the copies held
+	hold := func(p *walkPick, r *Report, size int) {
+		if p.r != nil {
+			held -= p.size
+		}
+		p.r, p.size = nil, size
+		if held+size <= walkHold {
+			p.r = r
+			held += size
+		}
+	}
 	var files []string // the files that hold reports, in walk order
 	handle := func(path string, explicit bool) {
 		file, idx := -1, 0
@@ -454,10 +479,13 @@ func Walk(ctx context.Context, paths []string, opt Options, fn func(path string,
 			}
 			i := idx
 			idx++
-			key, fp, rk := reportKey(r), fingerprint(r), rank(r)
+			key, rk := reportKey(r), rank(r)
+			fp, size := fingerprint(r)
 			p := picks[key]
 			if p == nil {
-				picks[key] = &walkPick{file: file, idx: i, rank: rk, lowest: rk, fp: fp}
+				p = &walkPick{file: file, idx: i, rank: rk, lowest: rk, fp: fp}
+				picks[key] = p
+				hold(p, r, size)
 				return
 			}
 			st.Duplicates++
@@ -470,6 +498,7 @@ func Walk(ctx context.Context, paths []string, opt Options, fn func(path string,
 			}
 			if rk > p.rank || rk == p.rank && bytes.Compare(fp[:], p.fp[:]) < 0 {
 				p.file, p.idx, p.rank, p.fp = file, i, rk, fp
+				hold(p, r, size)
 			}
 		})
 		if !explicit && errors.Is(err, ErrNoReport) && idx == 0 {
@@ -545,12 +574,24 @@ func Walk(ctx context.Context, paths []string, opt Options, fn func(path string,
 	return st, errs
 }
 
-// walkDeliver is Walk's second pass: it reads again each file holding a
-// chosen copy and hands the chosen copies on, in file order.
+// walkDeliver hands the chosen copies on, in file order: those held from
+// memory, the others read again from their files (Walk's second pass).
 func walkDeliver(ctx context.Context, files []string, picks map[[16]byte]*walkPick, opt Options, st *WalkStats, errs *[]*FileError, fn func(string, *Report)) {
 	want := make([][]*walkPick, len(files))
 	for _, p := range picks {
 		want[p.file] = append(want[p.file], p)
+	}
+	deliver := func(path string, p *walkPick, r *Report) {
+		if p.seen != nil {
+			st.Conflicts++
+			if opt.Conflict != nil {
+				c := Conflict{Organization: r.OrganizationName, ReportID: r.ReportID, Copies: len(p.seen)}
+				c.Path, c.Rank, c.LowestRank = path, p.rank, p.lowest
+				opt.Conflict(c)
+			}
+		}
+		st.Reports++
+		fn(path, r)
 	}
 	for file, ps := range want {
 		if len(ps) == 0 {
@@ -561,6 +602,12 @@ func walkDeliver(ctx context.Context, files []string, picks map[[16]byte]*walkPi
 		}
 		path := files[file]
 		slices.SortFunc(ps, func(a, b *walkPick) int { return a.idx - b.idx })
+		if !slices.ContainsFunc(ps, func(p *walkPick) bool { return p.r == nil }) {
+			for _, p := range ps {
+				deliver(path, p, p.r)
+			}
+			continue
+		}
 		next, idx := 0, 0
 		_ = readFileEach(path, opt, func(r *Report) {
 			i := idx
@@ -570,20 +617,15 @@ func walkDeliver(ctx context.Context, files []string, picks map[[16]byte]*walkPi
 			}
 			p := ps[next]
 			next++
-			if fingerprint(r) != p.fp {
+			if p.r != nil {
+				deliver(path, p, p.r)
+				return
+			}
+			if fp, _ := fingerprint(r); fp != p.fp {
 				*errs = append(*errs, &FileError{Path: path, Err: errors.New("changed while it was being read; read the reports again")})
 				return
 			}
-			if p.seen != nil {
-				st.Conflicts++
-				if opt.Conflict != nil {
-					c := Conflict{Organization: r.OrganizationName, ReportID: r.ReportID, Copies: len(p.seen)}
-					c.Path, c.Rank, c.LowestRank = path, p.rank, p.lowest
-					opt.Conflict(c)
-				}
-			}
-			st.Reports++
-			fn(path, r)
+			deliver(path, p, r)
 		})
 		if next < len(ps) {
 			*errs = append(*errs, &FileError{Path: path, Err: errors.New("changed while it was being read; read the reports again")})

@@ -259,3 +259,71 @@ func TestWalkConflictChoiceIndependentOfOrder(t *testing.T) {
 		}
 	}
 }
+
+// countOpens counts the opens of each report file for the rest of the test.
+func countOpens(t *testing.T) map[string]int {
+	t.Helper()
+	opens := map[string]int{}
+	t.Cleanup(func() { openReport = os.Open })
+	openReport = func(path string) (*os.File, error) {
+		opens[path]++
+		return os.Open(path)
+	}
+	return opens
+}
+
+// Walk reads each file once: the copies it hands on are held from the
+// first reading, not read again; past the hold (walkHold, lowered here to
+// nothing) the files holding them are read a second time, and Walk hands
+// on the same reports, with the same stats and conflicts.
+func TestWalkReadsEachFileOnce(t *testing.T) {
+	dir := t.TempDir()
+	for name, failed := range map[string]int{"a.json": 37, "b.json": 0, "c.json": 5, "d.json": 37} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(copyReport(failed)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"both-parts.eml", "google-style.json.gz", "microsoft-style.json"} {
+		b, err := os.ReadFile(corpusPath(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	walk := func() (string, map[string]int) {
+		opens := countOpens(t)
+		var got []string
+		st, errs := Walk(context.Background(), []string{dir}, Options{Conflict: func(c Conflict) {
+			got = append(got, fmt.Sprintf("conflict %s %d", filepath.Base(c.Path), c.Copies))
+		}}, func(path string, r *Report) {
+			got = append(got, fmt.Sprintf("%s %s %s %d", filepath.Base(path), r.OrganizationName, r.ReportID, r.Failures()))
+		})
+		if len(errs) != 0 {
+			t.Fatalf("errors: %v", errs)
+		}
+		return fmt.Sprintf("%+v\n%s", st, strings.Join(got, "\n")), opens
+	}
+	once, opens := walk()
+	if len(opens) != 7 {
+		t.Fatalf("%d files opened, want 7: %v", len(opens), opens)
+	}
+	for p, n := range opens {
+		if n != 1 {
+			t.Errorf("%s opened %d times, want once", filepath.Base(p), n)
+		}
+	}
+	defer func(h int) { walkHold = h }(walkHold)
+	walkHold = 0
+	twice, opens := walk()
+	if once != twice {
+		t.Errorf("held:\n%s\nread again:\n%s", once, twice)
+	}
+	if n := opens[filepath.Join(dir, "a.json")]; n != 2 {
+		t.Errorf("past the hold, the chosen copy's file was opened %d times, want twice", n)
+	}
+	if !strings.Contains(once, "Conflicts:1") || !strings.Contains(once, "conflict a.json 3") {
+		t.Errorf("the walk:\n%s", once)
+	}
+}
