@@ -247,8 +247,11 @@ func (c *trackedConn) Close() error {
 // connState is http.Server.ConnState: it moves connections on and off
 // the idle list.
 func (t *connTracker) connState(nc net.Conn, s http.ConnState) {
-	if tc, ok := nc.(*tls.Conn); ok {
-		nc = tc.NetConn()
+	switch c := nc.(type) {
+	case *tls.Conn:
+		nc = c.NetConn()
+	case *handoffConn:
+		nc = c.raw
 	}
 	c, ok := nc.(*trackedConn)
 	if !ok {
@@ -256,30 +259,56 @@ func (t *connTracker) connState(nc net.Conn, s http.ConnState) {
 	}
 	switch s {
 	case http.StateActive:
-		t.mu.Lock()
-		switch c.phase {
-		case phaseNew:
-			if c.watchdog != nil {
-				c.watchdog.Stop()
-			}
-			c.phase = phaseActive
-		case phaseIdle:
-			t.idle.remove(c)
-			c.phase = phaseActive
-		}
-		t.mu.Unlock()
+		t.setActive(c)
 	case http.StateIdle:
-		t.mu.Lock()
-		if c.phase == phaseActive {
-			c.phase = phaseIdle
-			t.idle.push(c)
-			t.signalLocked()
-		}
-		t.mu.Unlock()
+		t.setIdle(c)
 	case http.StateClosed, http.StateHijacked:
 		t.mu.Lock()
 		t.releaseLocked(c)
 		t.mu.Unlock()
+	}
+}
+
+// setActive marks c as serving a request: off the idle list, and past
+// the watchdog once its first request's headers are in.
+func (t *connTracker) setActive(c *trackedConn) {
+	t.mu.Lock()
+	switch c.phase {
+	case phaseNew:
+		if c.watchdog != nil {
+			c.watchdog.Stop()
+		}
+		c.phase = phaseActive
+	case phaseIdle:
+		t.idle.remove(c)
+		c.phase = phaseActive
+	}
+	t.mu.Unlock()
+}
+
+// setIdle marks c as waiting for its next request: evictable.
+func (t *connTracker) setIdle(c *trackedConn) {
+	t.mu.Lock()
+	if c.phase == phaseActive {
+		c.phase = phaseIdle
+		t.idle.push(c)
+		t.signalLocked()
+	}
+	t.mu.Unlock()
+}
+
+// closeIdle closes every idle connection (at shutdown).
+func (t *connTracker) closeIdle() {
+	t.mu.Lock()
+	var idle []*trackedConn
+	for t.idle.head != nil {
+		c := t.idle.head
+		t.releaseLocked(c)
+		idle = append(idle, c)
+	}
+	t.mu.Unlock()
+	for _, c := range idle {
+		c.Conn.Close()
 	}
 }
 

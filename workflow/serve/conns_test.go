@@ -273,7 +273,9 @@ func TestConnAccountingReleasesEverything(t *testing.T) {
 		}
 		r.fetchFrom(t, src, "between keep-alives")
 	}
-	r.srv.srv.SetKeepAlivesEnabled(false) // closes the idle connections
+	// Close the idle connections: net/http's and the fast path's.
+	r.srv.srv.SetKeepAlivesEnabled(false)
+	r.srv.conns.closeIdle()
 	// The client side of the keep-alive connections closes at cleanup;
 	// the server must count every connection it closed itself as gone.
 	r.waitCounts(t, 0, 0)

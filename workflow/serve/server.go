@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -80,6 +81,10 @@ type Config struct {
 	// one IPv6 /64; a further one evicts that client's oldest idle
 	// connection, or is closed when none of its connections is idle.
 	MaxConnsPerClient int
+
+	// noFastPath has net/http answer every request (for the tests that
+	// compare the fast path with it).
+	noFastPath bool
 }
 
 // Server is the policy host and report receiver on one or more listeners.
@@ -88,6 +93,15 @@ type Server struct {
 	handler *Handler
 	srv     *http.Server
 	conns   *connTracker
+
+	// The fast path (fastpath.go): its connections, the listener that
+	// hands connections to srv, the handshakes' context, and whether a
+	// shutdown began.
+	fast     fastConns
+	handoff  *handoffListener
+	hsCtx    context.Context
+	hsCancel context.CancelFunc
+	closing  atomic.Bool
 }
 
 // New builds a Server from cfg.
@@ -209,6 +223,9 @@ func (s *Server) Serve(ctx context.Context, lns []net.Listener) error {
 	if len(lns) == 0 {
 		return errors.New("serve: no listener")
 	}
+	if s.srv.TLSConfig != nil && !s.cfg.noFastPath {
+		return s.serveFast(ctx, lns)
+	}
 	errc := make(chan error, len(lns))
 	var wg sync.WaitGroup
 	for _, ln := range lns {
@@ -237,6 +254,51 @@ func (s *Server) Serve(ctx context.Context, lns []net.Listener) error {
 	if serr := s.srv.Shutdown(sctx); serr != nil {
 		s.srv.Close()
 	}
+	wg.Wait()
+	return err
+}
+
+// serveFast is Serve with the fast path in front of net/http: the
+// listeners' connections are served by serveTLS, which hands those it
+// does not answer itself to srv.
+func (s *Server) serveFast(ctx context.Context, lns []net.Listener) error {
+	s.hsCtx, s.hsCancel = context.WithCancel(context.Background())
+	defer s.hsCancel()
+	s.fast.conns = map[*trackedConn]struct{}{}
+	s.handoff = newHandoffListener(lns[0].Addr())
+	errc := make(chan error, len(lns)+1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := s.srv.Serve(s.handoff); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	})
+	tlns := make([]*trackedListener, len(lns))
+	for i, ln := range lns {
+		tlns[i] = s.conns.listener(ln)
+		wg.Go(func() {
+			if err := s.acceptTLS(tlns[i]); err != nil {
+				errc <- err
+			}
+		})
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	s.closing.Store(true)
+	for _, ln := range tlns {
+		ln.Close()
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	var fwg sync.WaitGroup
+	fwg.Go(func() { s.shutdownFast(sctx) })
+	if serr := s.srv.Shutdown(sctx); serr != nil {
+		s.srv.Close()
+	}
+	fwg.Wait()
 	wg.Wait()
 	return err
 }
