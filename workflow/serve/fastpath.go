@@ -356,16 +356,15 @@ func (c *fastConn) readHead(first bool) (h *fastHead, n int, ok bool) {
 		m, err := c.tc.Read(c.buf[c.w:])
 		c.w += m
 		if err != nil && m == 0 {
-			var ne net.Error
-			if c.r == c.w || errors.As(err, &ne) && ne.Timeout() {
-				// Nothing of a request, or a timeout: net/http
-				// closes without an answer.
-				c.tc.Close()
-				return nil, 0, false
+			if c.r < c.w && errors.Is(err, io.EOF) {
+				// Part of a head and then the end: net/http
+				// answers it (400) and meets the same end.
+				return nil, 0, true
 			}
-			// Part of a head and then an error: net/http answers it
-			// (and meets the same error).
-			return nil, 0, true
+			// Nothing of a request, a timeout, a closed
+			// connection: net/http closes without an answer.
+			c.tc.Close()
+			return nil, 0, false
 		}
 	}
 }
@@ -436,6 +435,7 @@ func (c *fastConn) answer(h *fastHead, n int) bool {
 // not answered first.
 func (c *fastConn) handOff() {
 	s := c.s
+	s.handedOff.Add(1)
 	s.fastForget(c.raw)
 	// The deadlines are net/http's from here.
 	_ = c.tc.SetDeadline(time.Time{})

@@ -102,6 +102,8 @@ type Server struct {
 	hsCtx    context.Context
 	hsCancel context.CancelFunc
 	closing  atomic.Bool
+	// handedOff counts the connections handed to srv (for tests).
+	handedOff atomic.Int64
 }
 
 // New builds a Server from cfg.
