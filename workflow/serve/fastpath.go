@@ -400,6 +400,11 @@ func (c *fastConn) answer(h *fastHead, n int) bool {
 	if string(h.userAgent) != c.ua {
 		c.ua = string(h.userAgent)
 	}
+	if s.closing.Load() {
+		// Shutting down: the last answer on this connection, and it
+		// says so, as net/http's does.
+		h.close = true
+	}
 	b := append(c.out[:0], "HTTP/1.1 200 OK\r\nCache-Control: no-store\r\nContent-Length: "...)
 	b = append(b, p.clen[0]...)
 	b = append(b, "\r\nContent-Type: text/plain\r\nX-Content-Type-Options: nosniff\r\nDate: "...)
