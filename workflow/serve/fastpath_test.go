@@ -290,3 +290,35 @@ func FuzzParseHead(f *testing.F) {
 		}
 	})
 }
+
+// TestFastPathShutdown: a shutdown closes the fast path's idle keep-alive
+// connections and the handed-off ones, and Serve returns, long before the
+// idle and shutdown timeouts.
+func TestFastPathShutdown(t *testing.T) {
+	r := startCapped(t, Config{IdleTimeout: time.Hour, ShutdownTimeout: time.Hour})
+	fastConn, err := r.keepAlive(t, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A connection on net/http: a HEAD is handed off.
+	tc := tls.Client(r.dialFrom(t, "127.0.0.1"), &tls.Config{RootCAs: r.ca.pool, ServerName: "mta-sts.a.test"})
+	tc.SetDeadline(time.Now().Add(fetchLimit))
+	io.WriteString(tc, "HEAD /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.a.test\r\n\r\n")
+	br := bufio.NewReader(tc)
+	resp, err := http.ReadResponse(br, &http.Request{Method: "HEAD"})
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatal(resp, err)
+	}
+	if n := r.srv.handedOff.Load(); n != 1 {
+		t.Fatalf("%d connections handed off, want 1", n)
+	}
+	r.waitCounts(t, 2, 2)
+	r.stop()
+	closedByServer(t, fastConn, fetchLimit, "an idle fast-path connection at shutdown")
+	closedByServer(t, tc, fetchLimit, "an idle handed-off connection at shutdown")
+	if err := <-r.done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	r.done <- nil // for the cleanup
+	r.waitCounts(t, 0, 0)
+}
