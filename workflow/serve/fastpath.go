@@ -224,6 +224,7 @@ type fastConn struct {
 	buf     []byte
 	r, w    int // buf[r:w] is read and not yet answered
 	out     []byte
+	handed  bool // handed off: buf belongs to net/http's connection
 	// The last request's Host and User-Agent as strings, reused while
 	// the next request sends the same bytes.
 	host, domain, ua string
@@ -261,7 +262,16 @@ func (s *Server) serveTLS(raw *trackedConn) {
 		_ = tc.SetReadDeadline(time.Now().Add(s.cfg.ReadHeaderTimeout))
 	}
 	c.loop()
+	if c.buf != nil && !c.handed {
+		fastBufs.Put(&fastBuffers{in: c.buf, out: c.out[:0]})
+	}
 }
+
+// fastBuffers are a connection's read buffer and answer buffer, kept for
+// the next connection (a handed-off connection's stay with it).
+type fastBuffers struct{ in, out []byte }
+
+var fastBufs = sync.Pool{New: func() any { return &fastBuffers{in: make([]byte, fastBufSize)} }}
 
 // looksLikeHTTP is net/http's test of a TLS record header that is an
 // HTTP request's start.
@@ -333,7 +343,8 @@ func (c *fastConn) readHead(first bool) (h *fastHead, n int, ok bool) {
 			return nil, 0, true
 		}
 		if c.buf == nil {
-			c.buf = make([]byte, fastBufSize)
+			fb := fastBufs.Get().(*fastBuffers)
+			c.buf, c.out = fb.in, fb.out
 		}
 		if c.r == c.w {
 			c.r, c.w = 0, 0
@@ -444,6 +455,7 @@ func (c *fastConn) handOff() {
 	s.fastForget(c.raw)
 	// The deadlines are net/http's from here.
 	_ = c.tc.SetDeadline(time.Time{})
+	c.handed = true
 	hc := &handoffConn{Conn: c.tc, raw: c.raw, pending: c.buf[c.r:c.w]}
 	select {
 	case s.handoff.ch <- hc:
