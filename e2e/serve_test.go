@@ -139,12 +139,26 @@ type serveProc struct {
 // checks that it shut down gracefully (exit 130, documented).
 func startServe(t *testing.T, state, ip string, args ...string) *serveProc {
 	t.Helper()
+	return startServeIn(t, false, state, ip, args...)
+}
+
+// startServeIn is startServe; with ownSession, serve runs in a session of
+// its own, as a daemon does (the world's nginx, a systemd service): with
+// the kernel's autogroup scheduling (sched_autogroup_enabled), a session
+// is a scheduling group that shares the CPU with other groups as one, so
+// a server in the test's session shares one group with every client the
+// test runs, while nginx has a group to itself.
+func startServeIn(t *testing.T, ownSession bool, state, ip string, args ...string) *serveProc {
+	t.Helper()
 	bin := stspilotBin(t)
 	p := &serveProc{state: state, log: filepath.Join(state, "access.log"), stderr: &capBuffer{max: 1 << 20}, done: make(chan error, 1)}
 	full := append([]string{"serve", "--listen", net.JoinHostPort(ip, "443"), "--state-dir", state, "--access-log", p.log}, args...)
 	p.cmd = exec.Command(bin, full...)
 	p.cmd.Env = childEnv("NO_COLOR=1")
 	p.cmd.Stderr = p.stderr
+	if ownSession {
+		p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
