@@ -411,7 +411,7 @@ func keepIntentID(j *journal.Journal, wf Workflow, t *Policy) {
 // holds are marked Done.
 func (e *Engine) recipe(ctx context.Context, p *Plan, lv *live, rua []string) {
 	t := p.Target
-	c := policyChange{t: t, summary: fmt.Sprintf("publish the %s policy (max_age %d)", t.Mode, t.MaxAge), stsBefore: strings.Join(lv.stsRecs, " | ")}
+	c := policyChange{t: t, summary: fmt.Sprintf("publish the %s policy (max_age %d)", t.Mode, t.MaxAge), stsBefore: strings.Join(lv.stsRecs, stsRecordSep)}
 	if lv.policy != nil {
 		c.before = lv.policy.Text
 	}
@@ -836,7 +836,7 @@ func (e *Engine) planTeardown(ctx context.Context, p *Plan, lv *live, j *journal
 	w := windowGate(e.now(), until, what)
 	p.Gates = append(p.Gates, w)
 	p.Steps = append(p.Steps, Step{Kind: StepGate, Gate: GateWindow, Summary: w.Reason, Done: w.Open})
-	e.teardownDeletes(p, lv, req, strings.Join(lv.stsRecs, " | "))
+	e.teardownDeletes(p, lv, req, strings.Join(lv.stsRecs, stsRecordSep))
 	number(p)
 	return nil
 }

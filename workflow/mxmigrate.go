@@ -339,7 +339,7 @@ func (e *Engine) planMXMigrate(ctx context.Context, p *Plan, lv *live, j *journa
 	}
 
 	// 2. widen.
-	stsBefore := strings.Join(lv.stsRecs, " | ")
+	stsBefore := strings.Join(lv.stsRecs, stsRecordSep)
 	wideT, err := e.render(cur.Mode, cur.MaxAge, wide, lv)
 	if err != nil {
 		return err

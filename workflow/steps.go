@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -238,9 +239,33 @@ func (r *run) ledgerTXTReplaced(before string, ttl int64) {
 	if ttl <= 0 || before == "" {
 		return
 	}
+	named := stsIDsNamed(before)
 	for i := range r.j.Ledger {
-		if lp := &r.j.Ledger[i]; lp.ID != "" && strings.Contains(before, "id="+lp.ID+";") || lp.ID != "" && strings.HasSuffix(strings.TrimSpace(before), "id="+lp.ID) {
+		if lp := &r.j.Ledger[i]; lp.ID != "" && slices.Contains(named, lp.ID) {
 			lp.TXTTTL = ttl
 		}
 	}
+}
+
+// stsRecordSep joins the _mta-sts records of ours into a step's Before
+// (a name can hold several records while the operator or another tool
+// has added one).
+const stsRecordSep = " | "
+
+// stsIDsNamed is the policy id of each record in before (records joined
+// by stsRecordSep), read with the one record model (txtrecord.ParseSTS),
+// never by matching text: "id=abc" inside an extension, or an id that is
+// the tail of another, names nothing. A record that does not parse names
+// no id: senders treat it as no record (STS-TXT-6), so none of them can
+// have cached a policy by an id it holds. A record that parses holds no
+// " | " (its values hold no space and its names no '|'), so the split
+// never cuts one.
+func stsIDsNamed(before string) []string {
+	var ids []string
+	for rec := range strings.SplitSeq(before, stsRecordSep) {
+		if sts, err := txtrecord.ParseSTS(rec); err == nil {
+			ids = append(ids, sts.ID)
+		}
+	}
+	return ids
 }
