@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -231,6 +232,9 @@ func serveRun(ctx context.Context, o *ServeOptions) error {
 		RUAPath:      o.RUAPath,
 		Log:          accessLog,
 		ErrorLog:     log.New(o.IO.ErrOut, "serve: ", 0),
+		// Connections refused or closed by the limits: a line per
+		// reason a minute at most, with their count.
+		Logger: slog.New(slog.NewTextHandler(o.IO.ErrOut, nil)),
 	}
 	if o.RUAPath != "-" {
 		// Found at start rather than at the first report: the reports

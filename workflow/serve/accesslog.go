@@ -34,10 +34,10 @@ type AccessEntry struct {
 	Reason     string  `json:"reason,omitempty"`
 	DurationMS float64 `json:"duration_ms"`
 
-	// counts is the served policy's fetch counter, rua marks a report
-	// request: for the metrics, never logged.
-	counts *FetchCounts
-	rua    bool
+	// counts is the served policy's fetch counter, reports its domain's
+	// report counter (a report request): for the metrics, never logged.
+	counts  *FetchCounts
+	reports *ReportCounts
 }
 
 // AccessLog writes AccessEntry values as JSON lines; safe for concurrent use.

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"crypto/tls"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -41,10 +42,86 @@ type connTracker struct {
 
 	// Counters for tests and diagnostics.
 	refused, evicted, expired atomic.Int64
+	// events count the connections refused or closed by reason (the
+	// metrics'); log, when set, receives a line about them at most once
+	// per reason per logEvery.
+	events   [numConnReasons]connEvents
+	log      *slog.Logger
+	logEvery time.Duration
+}
+
+// connReason is why the tracker refused or closed a connection.
+type connReason uint8
+
+// The reasons, in label order.
+const (
+	reasonPerClientCap connReason = iota // refused: the client at its cap, none of its connections idle
+	reasonGlobalCap                      // refused: at the global cap, the idle connection waited for active again
+	reasonIdleEvicted                    // an idle keep-alive connection closed to make room
+	reasonFirstRequest                   // no complete first request head within the header timeout
+	numConnReasons
+)
+
+var connReasonNames = [numConnReasons]string{"per_client_cap", "global_cap", "idle_evicted", "first_request_timeout"}
+
+// String is the reason's label value.
+func (r connReason) String() string { return connReasonNames[r] }
+
+// connLogEvery is how often a reason's refusals are logged at most.
+const connLogEvery = time.Minute
+
+// connEvents counts the events of one reason: n in all, logged up to the
+// last line written, next the earliest time (UnixNano) of the next line.
+type connEvents struct {
+	n, logged atomic.Uint64
+	next      atomic.Int64
 }
 
 func newConnTracker(limit, perClient int, header time.Duration) *connTracker {
-	return &connTracker{max: limit, perClient: perClient, header: header, clients: map[netip.Addr]int{}}
+	return &connTracker{max: limit, perClient: perClient, header: header, clients: map[netip.Addr]int{}, logEvery: connLogEvery}
+}
+
+// note counts one event of reason r about client: one atomic add, and
+// rarely (once per logEvery at most) a log line with the events since
+// the last one. Only the client's address is logged.
+func (t *connTracker) note(r connReason, client netip.Addr) {
+	e := &t.events[r]
+	e.n.Add(1)
+	if t.log == nil {
+		return
+	}
+	now := time.Now().UnixNano()
+	next := e.next.Load()
+	if now < next || !e.next.CompareAndSwap(next, now+int64(t.logEvery)) {
+		return
+	}
+	t.logLine(r, client)
+}
+
+// logLine logs the events of r not logged yet; client is the last one's
+// (none: not named).
+func (t *connTracker) logLine(r connReason, client netip.Addr) {
+	e := &t.events[r]
+	n := e.n.Load()
+	since := n - e.logged.Swap(n)
+	if since == 0 || since > n {
+		return // none, or a concurrent line logged them
+	}
+	args := []any{"reason", r.String(), "count", since}
+	if client.IsValid() {
+		args = append(args, "last_client", client.String())
+	}
+	t.log.Warn("connections refused or closed by the connection limits", args...)
+}
+
+// flushLog logs the events not logged yet (at shutdown).
+func (t *connTracker) flushLog() {
+	if t.log == nil {
+		return
+	}
+	for r := range numConnReasons {
+		t.logLine(r, netip.Addr{})
+	}
 }
 
 type connPhase uint8
@@ -163,6 +240,7 @@ func (t *connTracker) admit(c net.Conn) *trackedConn {
 		if v == nil {
 			t.mu.Unlock()
 			t.refused.Add(1)
+			t.note(reasonPerClientCap, key)
 			return nil
 		}
 		t.releaseLocked(v)
@@ -173,13 +251,9 @@ func (t *connTracker) admit(c net.Conn) *trackedConn {
 		if v == nil {
 			// The idle connection Accept waited for became active again.
 			t.mu.Unlock()
-			for _, v := range evict {
-				if v != nil {
-					t.evicted.Add(1)
-					v.Conn.Close()
-				}
-			}
+			t.closeEvicted(evict)
 			t.refused.Add(1)
+			t.note(reasonGlobalCap, key)
 			return nil
 		}
 		t.releaseLocked(v)
@@ -192,13 +266,19 @@ func (t *connTracker) admit(c net.Conn) *trackedConn {
 		tc.watchdog = time.AfterFunc(t.header, tc.expire)
 	}
 	t.mu.Unlock()
+	t.closeEvicted(evict)
+	return tc
+}
+
+// closeEvicted closes the idle connections admit evicted.
+func (t *connTracker) closeEvicted(evict [2]*trackedConn) {
 	for _, v := range evict {
 		if v != nil {
 			t.evicted.Add(1)
+			t.note(reasonIdleEvicted, v.client)
 			v.Conn.Close()
 		}
 	}
-	return tc
 }
 
 // releaseLocked takes c out of the accounting; t.mu held. It reports
@@ -232,6 +312,7 @@ func (c *trackedConn) expire() {
 	t.mu.Unlock()
 	if fire {
 		t.expired.Add(1)
+		t.note(reasonFirstRequest, c.client)
 		c.Conn.Close()
 	}
 }

@@ -6,12 +6,16 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The connection tests use source addresses of 127.0.0.0/8 other than
@@ -283,5 +287,130 @@ func TestConnAccountingReleasesEverything(t *testing.T) {
 	defer r.srv.conns.mu.Unlock()
 	if n := len(r.srv.conns.clients); n != 0 {
 		t.Errorf("%d clients left with no connection", n)
+	}
+}
+
+// startCounted is startCapped with metrics and a log of refusals.
+func startCounted(t *testing.T, cfg Config) (*running, *prometheus.Registry, *syncBuffer) {
+	t.Helper()
+	state := t.TempDir()
+	publish(t, state, "a.test", []byte(policyA))
+	pol := NewPolicies(state)
+	reg := prometheus.NewRegistry()
+	logs := new(syncBuffer)
+	cfg.StateDir, cfg.Policies, cfg.Metrics = state, pol, NewMetrics(reg, pol)
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	return start(t, cfg, []string{"mta-sts.a.test"}), reg, logs
+}
+
+// checkRefused checks the refusal counter's series: want's, the others 0.
+func checkRefused(t *testing.T, reg prometheus.Gatherer, what string, want map[string]float64) {
+	t.Helper()
+	for _, reason := range connReasonNames {
+		if v := counterValue(t, reg, "stspilot_serve_connections_refused_total", "reason", reason); v != want[reason] {
+			t.Errorf("%s: %v connections refused for %s, want %v", what, v, reason, want[reason])
+		}
+	}
+}
+
+// Connections refused or closed by the caps and the first request's
+// timeout are counted by reason and logged, by the client's address only.
+func TestConnRefusalsCounted(t *testing.T) {
+	r, reg, logs := startCounted(t, Config{MaxConns: 32, MaxConnsPerClient: 2, IdleTimeout: time.Hour, ReadHeaderTimeout: time.Hour})
+	checkRefused(t, reg, "at start", nil)
+	// A third keep-alive connection of one client evicts its first.
+	var conns []*tls.Conn
+	for i := range 3 {
+		c, err := r.keepAlive(t, "127.0.0.2")
+		if err != nil {
+			t.Fatalf("keep-alive connection %d: %v", i, err)
+		}
+		conns = append(conns, c)
+	}
+	closedByServer(t, conns[0], fetchLimit, "the evicted connection")
+	checkRefused(t, reg, "after an eviction", map[string]float64{"idle_evicted": 1})
+	// A third connection of a client whose two are not idle is refused.
+	r.dialFrom(t, "127.0.0.3")
+	r.dialFrom(t, "127.0.0.3")
+	r.waitCounts(t, 4, 2)
+	closedByServer(t, r.dialFrom(t, "127.0.0.3"), fetchLimit, "a connection over the client's cap")
+	checkRefused(t, reg, "after a refusal", map[string]float64{"idle_evicted": 1, "per_client_cap": 1})
+
+	// The watchdog, as in TestHeaderStallsAndNoHTTP2: a handshake after
+	// half the header timeout, then headers that stall.
+	const hdr = 500 * time.Millisecond
+	r2, reg2, logs2 := startCounted(t, Config{ReadHeaderTimeout: hdr})
+	raw := r2.dialFrom(t, "127.0.0.7")
+	r2.waitCounts(t, 1, 0)
+	time.Sleep(hdr / 2) // the client being slow, not a wait for the server
+	tc := tls.Client(raw, &tls.Config{RootCAs: r2.ca.pool, ServerName: "mta-sts.a.test", NextProtos: []string{"http/1.1"}})
+	tc.SetDeadline(time.Now().Add(fetchLimit))
+	if err := tc.Handshake(); err == nil {
+		io.WriteString(tc, "GET /.well-known/mta-sts.txt HTTP/1.1\r\n")
+		closedByServer(t, tc, fetchLimit, "a slow handshake and stalled headers")
+	}
+	r2.waitCounts(t, 0, 0)
+	checkRefused(t, reg2, "after the header timeout", map[string]float64{"first_request_timeout": 1})
+
+	out := logs.String() + logs2.String()
+	for _, s := range []string{
+		"reason=idle_evicted count=1 last_client=127.0.0.2",
+		"reason=per_client_cap count=1 last_client=127.0.0.3",
+		"reason=first_request_timeout count=1 last_client=127.0.0.7",
+	} {
+		if !strings.Contains(out, s) {
+			t.Errorf("log has no %q:\n%s", s, out)
+		}
+	}
+	if strings.Contains(out, "mta-sts") || strings.Contains(out, "GET") {
+		t.Errorf("log has a client's request data:\n%s", out)
+	}
+}
+
+// addrConn is a net.Conn from addr.
+type addrConn struct {
+	net.Conn
+	addr net.Addr
+}
+
+func (c addrConn) RemoteAddr() net.Addr { return c.addr }
+
+func pipeFrom(t *testing.T, ip string) net.Conn {
+	a, b := net.Pipe()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return addrConn{a, &net.TCPAddr{IP: net.ParseIP(ip), Port: 1}}
+}
+
+// At the global cap with no idle connection to evict (the one Accept
+// waited for active again), a connection is refused and counted; the log
+// has one line per reason per interval with the count since the last
+// line, and the rest at shutdown.
+func TestConnRefusalGlobalCapAndLogRate(t *testing.T) {
+	tr := newConnTracker(1, 1, 0)
+	var logs syncBuffer
+	tr.log = slog.New(slog.NewTextHandler(&logs, nil))
+	tr.logEvery = time.Hour
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg, NewPolicies(t.TempDir()))
+	m.conns.Store(tr)
+	if tr.admit(pipeFrom(t, "192.0.2.1")) == nil {
+		t.Fatal("first connection refused")
+	}
+	for range 3 {
+		if tr.admit(pipeFrom(t, "192.0.2.2")) != nil {
+			t.Fatal("a connection admitted over the global cap")
+		}
+	}
+	if v := counterValue(t, reg, "stspilot_serve_connections_refused_total", "reason", "global_cap"); v != 3 {
+		t.Errorf("%v refused at the global cap, want 3", v)
+	}
+	lines := func() []string { return strings.Split(strings.TrimSpace(logs.String()), "\n") }
+	if l := lines(); len(l) != 1 || !strings.Contains(l[0], "reason=global_cap count=1 last_client=192.0.2.2") {
+		t.Errorf("log after 3 refusals within the interval: %q, want one line of the first", l)
+	}
+	tr.flushLog()
+	tr.flushLog()
+	if l := lines(); len(l) != 2 || !strings.Contains(l[1], "reason=global_cap count=2") {
+		t.Errorf("log after the flush: %q, want a second line of the other 2", l)
 	}
 }

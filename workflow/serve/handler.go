@@ -24,10 +24,9 @@ type Handler struct {
 	// ReportTimeout bounds a report's processing (0: only the server's
 	// timeouts).
 	ReportTimeout time.Duration
-	Log           *AccessLog
-	// Metrics counts the reports (nil: no metrics); policy fetches are
-	// counted by the policy's own FetchCounts.
-	Metrics *Metrics
+	// Log receives the access log. Fetches and reports are counted by
+	// the policy's own FetchCounts and ReportCounts (the metrics').
+	Log *AccessLog
 }
 
 const policyPath = txtrecord.WellKnownPath
@@ -40,11 +39,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.serve(cw, r, &e, start)
 	cw.answered(&e)
 	// Counted once the answer is out: an atomic add on the counter the
-	// policy was cached with, a label lookup only for a report.
+	// policy was cached with.
 	if e.counts != nil {
 		e.counts.Inc(ClassifySender(e.UserAgent))
-	} else if e.rua {
-		h.Metrics.report(e.Domain, e.Status)
+	} else {
+		e.reports.inc(e.Status)
 	}
 	e.DurationMS = float64(now().Sub(start).Microseconds()) / 1000
 	h.Log.Log(e)
@@ -96,7 +95,6 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *AccessEntry, 
 	case path == policyPath:
 		h.policy(w, r, e, start)
 	case h.Receiver != nil && h.RUAPath != "" && path == h.RUAPath:
-		e.rua = true
 		h.report(w, r, e)
 	default:
 		e.Reason = "no such path"
@@ -156,9 +154,10 @@ func (h *Handler) report(w http.ResponseWriter, r *http.Request, e *AccessEntry)
 	host := hostName(r.Host)
 	d, ok := strings.CutPrefix(host, txtrecord.PolicyHostPrefix)
 	var domain string
+	var counts *ReportCounts
 	if ok && h.Policies != nil {
 		if p, err := h.Policies.Lookup(d); err == nil {
-			domain = p.Domain
+			domain, counts = p.Domain, p.reports
 		}
 	}
 	if domain == "" {
@@ -169,7 +168,7 @@ func (h *Handler) report(w http.ResponseWriter, r *http.Request, e *AccessEntry)
 	if misdirected(w, r, e, host) {
 		return
 	}
-	e.Domain = domain
+	e.Domain, e.reports = domain, counts
 	// The report's deadline: past it (or once the client is gone) the
 	// receiver stops reading and stores nothing, and a body that stalls
 	// is cut off there rather than at the server's read timeout.

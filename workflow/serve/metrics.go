@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -131,71 +132,141 @@ func (p *Policies) countsFor(domain, id string) *FetchCounts {
 	return c
 }
 
-// dropCounts drops every fetch counter of domain, no longer served; p.mu
-// is held.
+// dropCounts drops every fetch and report counter of domain, no longer
+// served; p.mu is held.
 func (p *Policies) dropCounts(domain string) {
 	for _, id := range p.ids[domain] {
 		delete(p.counts, countsKey{domain, id})
 	}
 	delete(p.ids, domain)
+	delete(p.reports, domain)
 }
 
-// Metrics are serve's Prometheus metrics (docs/monitoring.md).
+// The results a report is counted by, in label order.
+const (
+	reportStored    = iota // 201
+	reportDuplicate        // 200
+	reportRejected         // 4xx
+	reportFailed           // 5xx
+	numReportResults
+)
+
+var reportResultNames = [numReportResults]string{"stored", "duplicate", "rejected", "failed"}
+
+// ReportCounts counts the reports POSTed for one served domain by result.
+// Like FetchCounts it is resolved when the policy is read, so that
+// counting is one atomic add, and dropped with the domain's fetch
+// counters when the domain is no longer served.
+type ReportCounts struct {
+	domain string
+	n      [numReportResults]atomic.Uint64
+}
+
+// inc counts one report answered status; a nil ReportCounts counts
+// nothing.
+func (r *ReportCounts) inc(status int) {
+	if r == nil {
+		return
+	}
+	res := reportRejected
+	switch {
+	case status == http.StatusCreated:
+		res = reportStored
+	case status == http.StatusOK:
+		res = reportDuplicate
+	case status >= 500:
+		res = reportFailed
+	}
+	r.n[res].Add(1)
+}
+
+// reportsFor is the one ReportCounts of domain; p.mu is held.
+func (p *Policies) reportsFor(domain string) *ReportCounts {
+	if r, ok := p.reports[domain]; ok {
+		return r
+	}
+	if p.reports == nil {
+		p.reports = map[string]*ReportCounts{}
+	}
+	r := &ReportCounts{domain: domain}
+	p.reports[domain] = r
+	return r
+}
+
+// prune looks again at every domain with counters, so that those whose
+// policy is gone from the publish directory drop their series (Lookup
+// forgets them) also when nobody fetches from them any more.
+func (p *Policies) prune() {
+	p.mu.Lock()
+	domains := slices.Collect(maps.Keys(p.reports))
+	p.mu.Unlock()
+	for _, d := range domains {
+		_, _ = p.Lookup(d)
+	}
+}
+
+// Metrics are serve's Prometheus metrics (docs/monitoring.md). They are
+// all read at scrape time from atomic counters: counting stays off the
+// requests' path.
 type Metrics struct {
-	fetches *prometheus.Desc
-	pol     *Policies
-	reports *prometheus.CounterVec
+	fetches, reports, refused *prometheus.Desc
+	pol                       *Policies
+	// conns is the connection tracker of the Server using m (set by New;
+	// nil before: its counters are 0).
+	conns atomic.Pointer[connTracker]
 }
 
-// NewMetrics registers serve's metrics with reg: the policy fetches that
-// pol counts and the reports the handler counts.
+// NewMetrics registers serve's metrics with reg: the policy fetches and
+// reports that pol counts, and the connections the Server given m in its
+// Config refuses or closes.
 func NewMetrics(reg prometheus.Registerer, pol *Policies) *Metrics {
 	m := &Metrics{
 		fetches: prometheus.NewDesc("stspilot_serve_policy_fetches_total",
 			"Policy fetches answered 200, by domain, sender class (from the User-Agent) and the policy id served.",
 			[]string{"domain", "sender", "id"}, nil),
+		reports: prometheus.NewDesc("stspilot_serve_reports_received_total",
+			"TLS-RPT reports POSTed for a served domain, by result: stored, duplicate, rejected (4xx), failed (5xx).",
+			[]string{"domain", "result"}, nil),
+		refused: prometheus.NewDesc("stspilot_serve_connections_refused_total",
+			"Connections closed by the connection caps and timeouts, by reason: per_client_cap, global_cap, idle_evicted, first_request_timeout.",
+			[]string{"reason"}, nil),
 		pol: pol,
-		reports: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "stspilot_serve_reports_received_total",
-			Help: "TLS-RPT reports POSTed for a served domain, by result: stored, duplicate, rejected (4xx), failed (5xx).",
-		}, []string{"domain", "result"}),
 	}
-	reg.MustRegister(m, m.reports)
+	reg.MustRegister(m)
 	return m
 }
 
-// Describe implements prometheus.Collector (the fetch counter).
-func (m *Metrics) Describe(ch chan<- *prometheus.Desc) { ch <- m.fetches }
+// Describe implements prometheus.Collector.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	ch <- m.fetches
+	ch <- m.reports
+	ch <- m.refused
+}
 
-// Collect implements prometheus.Collector: the fetch counts, read at
-// scrape time, off the fetches' path.
+// Collect implements prometheus.Collector: the counts, read at scrape
+// time, after the domains no longer served are pruned.
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	m.pol.prune()
 	m.pol.mu.Lock()
-	all := make([]*FetchCounts, 0, len(m.pol.counts))
-	for _, c := range m.pol.counts {
-		all = append(all, c)
-	}
+	fetches := slices.Collect(maps.Values(m.pol.counts))
+	reports := slices.Collect(maps.Values(m.pol.reports))
 	m.pol.mu.Unlock()
-	for _, c := range all {
+	for _, c := range fetches {
 		for i := range c.n {
 			ch <- prometheus.MustNewConstMetric(m.fetches, prometheus.CounterValue, float64(c.n[i].Load()), c.domain, senderNames[i], c.id)
 		}
 	}
-}
-
-// report counts one report request of a served domain by its answer.
-func (m *Metrics) report(domain string, status int) {
-	if m == nil || domain == "" {
-		return
+	for _, r := range reports {
+		for i := range r.n {
+			ch <- prometheus.MustNewConstMetric(m.reports, prometheus.CounterValue, float64(r.n[i].Load()), r.domain, reportResultNames[i])
+		}
 	}
-	result := "rejected"
-	switch {
-	case status == http.StatusCreated:
-		result = "stored"
-	case status == http.StatusOK:
-		result = "duplicate"
-	case status >= 500:
-		result = "failed"
+	t := m.conns.Load()
+	for r := range numConnReasons {
+		var n uint64
+		if t != nil {
+			n = t.events[r].n.Load()
+		}
+		ch <- prometheus.MustNewConstMetric(m.refused, prometheus.CounterValue, float64(n), r.String())
 	}
-	m.reports.WithLabelValues(domain, result).Inc()
 }

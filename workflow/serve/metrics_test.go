@@ -52,7 +52,7 @@ func TestServeMetrics(t *testing.T) {
 	pol := NewPolicies(state)
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg, pol)
-	h := &Handler{Policies: pol, RUAPath: "/tlsrpt", Receiver: &Receiver{StateDir: state, Validate: Validate}, Metrics: m}
+	h := &Handler{Policies: pol, RUAPath: "/tlsrpt", Receiver: &Receiver{StateDir: state, Validate: Validate}}
 	get := func(ua string) {
 		req := httptest.NewRequest("GET", policyPath, nil)
 		req.Host = "mta-sts.a.test"
@@ -86,34 +86,7 @@ func TestServeMetrics(t *testing.T) {
 	post(sampleReport)
 	post("{not json")
 
-	val := func(name string, labels ...string) float64 {
-		t.Helper()
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, mf := range mfs {
-			if mf.GetName() != name {
-				continue
-			}
-		next:
-			for _, mt := range mf.GetMetric() {
-				for i := 0; i < len(labels); i += 2 {
-					found := false
-					for _, lp := range mt.GetLabel() {
-						if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-							found = true
-						}
-					}
-					if !found {
-						continue next
-					}
-				}
-				return mt.GetCounter().GetValue()
-			}
-		}
-		return -1
-	}
+	val := func(name string, labels ...string) float64 { return counterValue(t, reg, name, labels...) }
 	const fetches = "stspilot_serve_policy_fetches_total"
 	for _, c := range []struct {
 		sender, id string
@@ -244,5 +217,103 @@ func TestServeMetricsBounded(t *testing.T) {
 	}
 	if n := testutil.CollectAndCount(m, fetches); n != 0 {
 		t.Errorf("%d fetch series of a domain no longer served", n)
+	}
+}
+
+// counterValue is the value of the counter name with the label pairs
+// labels gathered from reg, or -1 when there is none.
+func counterValue(t *testing.T, reg prometheus.Gatherer, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, mt := range mf.GetMetric() {
+			for i := 0; i < len(labels); i += 2 {
+				found := false
+				for _, lp := range mt.GetLabel() {
+					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
+						found = true
+					}
+				}
+				if !found {
+					continue next
+				}
+			}
+			return mt.GetCounter().GetValue()
+		}
+	}
+	return -1
+}
+
+// A domain whose publish directory entry goes away drops its fetch and
+// report series at the next scrape, also when nothing asks for it any
+// more; a domain still served keeps its own.
+func TestServeMetricsPruneUnpublished(t *testing.T) {
+	state := t.TempDir()
+	publishID(t, state, "a.test", []byte(policyA), "20261206120000aaaaaaaa")
+	publishID(t, state, "b.test", []byte(policyA), "20261206120000bbbbbbbb")
+	pol := NewPolicies(state)
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg, pol)
+	h := &Handler{Policies: pol, RUAPath: "/tlsrpt", Receiver: &Receiver{StateDir: state, Validate: Validate}}
+	for _, d := range []string{"a.test", "b.test"} {
+		req := httptest.NewRequest("GET", policyPath, nil)
+		req.Host = "mta-sts." + d
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("fetch from %s: %d", d, rec.Code)
+		}
+		req = httptest.NewRequest("POST", "/tlsrpt", strings.NewReader("{not json"))
+		req.Host = "mta-sts." + d
+		req.Header.Set("Content-Type", "application/tlsrpt+json")
+		rec = httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code < 400 || rec.Code >= 500 {
+			t.Fatalf("bad report for %s: %d, want 4xx", d, rec.Code)
+		}
+	}
+	const fetches, reports = "stspilot_serve_policy_fetches_total", "stspilot_serve_reports_received_total"
+	for _, d := range []string{"a.test", "b.test"} {
+		if v := counterValue(t, reg, reports, "domain", d, "result", "rejected"); v != 1 {
+			t.Errorf("%s: %v rejected reports, want 1", d, v)
+		}
+		if v := counterValue(t, reg, reports, "domain", d, "result", "stored"); v != 0 {
+			t.Errorf("%s: %v stored reports, want a 0 series", d, v)
+		}
+		if v := counterValue(t, reg, fetches, "domain", d, "sender", "microsoft"); v != 1 {
+			t.Errorf("%s: %v fetches, want 1", d, v)
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(state, workflow.PublishDir, "a.test")); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(m, reports); n != int(numReportResults) {
+		t.Errorf("%d report series after a.test went, want b.test's %d", n, numReportResults)
+	}
+	if n := testutil.CollectAndCount(m, fetches); n != int(numSenderClasses) {
+		t.Errorf("%d fetch series after a.test went, want b.test's %d", n, numSenderClasses)
+	}
+	for _, name := range []string{fetches, reports} {
+		if v := counterValue(t, reg, name, "domain", "a.test"); v != -1 {
+			t.Errorf("%s still has a series of a.test (%v)", name, v)
+		}
+	}
+	if v := counterValue(t, reg, reports, "domain", "b.test", "result", "rejected"); v != 1 {
+		t.Errorf("b.test: %v rejected reports after a.test went, want 1", v)
+	}
+	// Published again, it starts from 0.
+	publishID(t, state, "a.test", []byte(policyA), "20261206130000aaaaaaaa")
+	if _, err := pol.Lookup("a.test"); err != nil {
+		t.Fatal(err)
+	}
+	if v := counterValue(t, reg, reports, "domain", "a.test", "result", "rejected"); v != 0 {
+		t.Errorf("a.test published again: %v rejected reports, want 0", v)
 	}
 }

@@ -65,6 +65,8 @@ type Policies struct {
 	// last KeptIDs ids of each domain served, listed in ids.
 	counts map[countsKey]*FetchCounts
 	ids    map[string][]string
+	// reports are the report counters of the domains served.
+	reports map[string]*ReportCounts
 	// valid holds when the files of a domain were last looked at while
 	// watched, for the domains with no change reported since; gen counts
 	// the changes reported.
@@ -132,14 +134,16 @@ type entry struct {
 	// mfi is the id file's FileInfo when id was decided (nil: none).
 	mfi fs.FileInfo
 	id  string
-	// counts counts the fetches of (domain, id).
-	counts *FetchCounts
+	// counts counts the fetches of (domain, id), reports the domain's
+	// reports.
+	counts  *FetchCounts
+	reports *ReportCounts
 	// clen is the Content-Length header's value, len(data).
 	clen []string
 }
 
 func (e *entry) policy(d string) Policy {
-	return Policy{Domain: d, Data: e.data, ID: e.id, Legacy: e.legacy, Counts: e.counts, clen: e.clen}
+	return Policy{Domain: d, Data: e.data, ID: e.id, Legacy: e.legacy, Counts: e.counts, reports: e.reports, clen: e.clen}
 }
 
 // Policy is a policy ready to serve.
@@ -154,6 +158,8 @@ type Policy struct {
 	Legacy bool
 	// Counts counts its fetches by sender class (the metrics').
 	Counts *FetchCounts
+	// reports counts the reports POSTed for its domain.
+	reports *ReportCounts
 	// clen is the Content-Length header's value (shared, never written).
 	clen []string
 }
@@ -304,12 +310,15 @@ func (p *Policies) Lookup(domain string) (Policy, error) {
 	if p.cache == nil {
 		p.cache = map[string]*entry{}
 	}
-	if e.counts == nil || e.counts.id != e.id {
+	// The counters are resolved again when the id changed or when they
+	// were dropped (the domain forgotten) since old was cached.
+	if e.counts == nil || e.counts.id != e.id || p.counts[countsKey{d, e.id}] != e.counts || p.reports[d] != e.reports {
 		if e == old {
 			ne := *e
 			e = &ne
 		}
 		e.counts = p.countsFor(d, e.id)
+		e.reports = p.reportsFor(d)
 	}
 	p.cache[d] = e
 	if p.valid == nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
@@ -62,8 +63,12 @@ type Config struct {
 	ReportTimeout                time.Duration
 	// Log receives the access log (nil: none).
 	Log *AccessLog
-	// Metrics counts reports (NewMetrics; nil: none).
+	// Metrics exports the counts (NewMetrics; nil: none): the fetches and
+	// reports its Policies count and this Server's refused connections.
 	Metrics *Metrics
+	// Logger receives the rate-limited lines about refused connections
+	// (nil: none).
+	Logger *slog.Logger
 	// ErrorLog receives the HTTP server's own errors (TLS handshake
 	// failures, ...); nil discards them.
 	ErrorLog *log.Logger
@@ -140,7 +145,7 @@ func New(cfg Config) (*Server, error) {
 	if pol == nil {
 		pol = NewPolicies(cfg.StateDir)
 	}
-	h := &Handler{Policies: pol, Log: cfg.Log, Metrics: cfg.Metrics}
+	h := &Handler{Policies: pol, Log: cfg.Log}
 	if cfg.RUAPath != "-" {
 		if cfg.RUAPath[0] != '/' {
 			return nil, fmt.Errorf("serve: rua path %q must start with /", cfg.RUAPath)
@@ -181,6 +186,10 @@ func New(cfg Config) (*Server, error) {
 	protos := new(http.Protocols)
 	protos.SetHTTP1(true)
 	conns := newConnTracker(cfg.MaxConns, cfg.MaxConnsPerClient, cfg.ReadHeaderTimeout)
+	conns.log = cfg.Logger
+	if cfg.Metrics != nil {
+		cfg.Metrics.conns.Store(conns)
+	}
 	srv := &http.Server{
 		Handler:           h,
 		TLSConfig:         tc,
@@ -225,6 +234,7 @@ func (s *Server) Serve(ctx context.Context, lns []net.Listener) error {
 	if len(lns) == 0 {
 		return errors.New("serve: no listener")
 	}
+	defer s.conns.flushLog()
 	if s.srv.TLSConfig != nil && !s.cfg.noFastPath {
 		return s.serveFast(ctx, lns)
 	}
