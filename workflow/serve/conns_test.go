@@ -326,6 +326,7 @@ func TestConnRefusalsCounted(t *testing.T) {
 			t.Fatalf("keep-alive connection %d: %v", i, err)
 		}
 		conns = append(conns, c)
+		r.waitCounts(t, min(i+1, 2), min(i+1, 2))
 	}
 	closedByServer(t, conns[0], fetchLimit, "the evicted connection")
 	checkRefused(t, reg, "after an eviction", map[string]float64{"idle_evicted": 1})
