@@ -206,15 +206,15 @@ func (a applyModel) view() string {
 func outcomeLine(c *common, o *workflow.Outcome) string {
 	switch o.Status {
 	case workflow.StatusDone, workflow.StatusNothing:
-		return c.st.OK.Render("✓ "+string(o.Status)+": ") + o.Message
+		return labelled(c.st.OK.Render("✓ "+string(o.Status)+": ")) + o.Message
 	case workflow.StatusPending:
-		return c.st.Warn.Render("⏸ pending: ") + o.Message
+		return labelled(c.st.Warn.Render("⏸ pending: ")) + o.Message
 	case workflow.StatusRefused:
-		return c.st.Danger.Render("✗ refused: ") + o.Message
+		return labelled(c.st.Danger.Render("✗ refused: ")) + o.Message
 	}
 	msg := o.Message
 	if o.Error != "" {
 		msg += ": " + o.Error
 	}
-	return c.st.Err.Render("✗ "+string(o.Status)+": ") + msg
+	return labelled(c.st.Err.Render("✗ "+string(o.Status)+": ")) + msg
 }

@@ -116,7 +116,7 @@ func ladderLine(c *common, rung int) string {
 func (d dashModel) view() string {
 	c := d.c
 	var b strings.Builder
-	label := func(s string) string { return c.st.Subtle.Render(fmt.Sprintf("%-7s", s)) }
+	label := func(s string) string { return labelled(c.st.Subtle.Render(fmt.Sprintf("%-7s", s))) }
 	switch {
 	case d.stErr != nil:
 		b.WriteString(label("Stage") + c.st.Err.Render("✗ "+d.stErr.Error()) + "\n")

@@ -69,17 +69,17 @@ func (f findingsModel) view() string {
 		}
 		out = append(out, "", fmt.Sprintf("%s %s  %s", mark, c.st.Bold.Render(x.ID), x.Subject))
 		if x.Observed != "" {
-			out = append(out, "  seen: "+x.Observed)
+			out = append(out, labelled("  seen: ")+x.Observed)
 		}
 		if x.Why != "" {
-			out = append(out, "  why:  "+x.Why)
+			out = append(out, labelled("  why:  ")+x.Why)
 		}
 		if x.Fix != "" {
-			out = append(out, c.st.OK.Render("  fix:  ")+x.Fix)
+			out = append(out, labelled(c.st.OK.Render("  fix:  "))+x.Fix)
 		}
 		if a := x.Action; a != nil && a.Workflow != "" {
 			if k := workflowKey(a.Workflow); k != "" {
-				out = append(out, c.st.OK.Render("  key:  ")+c.st.Key.Render(k)+" plans the "+a.Workflow)
+				out = append(out, labelled(c.st.OK.Render("  key:  "))+c.st.Key.Render(k)+" plans the "+a.Workflow)
 			}
 		}
 	}

@@ -911,15 +911,34 @@ func fit(body string, w, h int) []string {
 	return lines
 }
 
+// hangMark ends the label of a labelled line ("  why:  ", "Next   "):
+// a view writes labelled(label) + text, and wrapLines aligns the line's
+// continuation lines under the text after the label (a hanging indent)
+// and removes the mark, which is never shown. Unlabelled lines continue
+// 2 columns in.
+const hangMark = "\x00"
+
+// labelled is label marked as a label for wrapLines.
+func labelled(label string) string { return label + hangMark }
+
 // wrapLines wraps body to w columns (see fit).
 func wrapLines(body string, w int) []string {
 	var lines []string
 	for _, l := range strings.Split(strings.TrimRight(body, "\n"), "\n") {
+		label, text, isLabelled := strings.Cut(l, hangMark)
+		if isLabelled {
+			text = strings.ReplaceAll(text, hangMark, "")
+			l = label + text
+		}
 		if ansi.StringWidth(l) <= w {
 			lines = append(lines, l)
 			continue
 		}
-		for _, p := range textout.Wrap(l, w, 2) {
+		wrapped := textout.Wrap(l, w, 2)
+		if isLabelled {
+			wrapped = textout.WrapHanging(l, w, ansi.StringWidth(label))
+		}
+		for _, p := range wrapped {
 			if ansi.StringWidth(p) > w {
 				lines = append(lines, strings.Split(ansi.Hardwrap(p, w, true), "\n")...)
 				continue

@@ -116,6 +116,44 @@ func TestWrapIndents(t *testing.T) {
 	}
 }
 
+// A labelled line's continuation lines align under the text after the
+// label, never splitting a URL, host name or timestamp, and never more
+// than half the width in.
+func TestWrapHanging(t *testing.T) {
+	tests := []struct {
+		text        string
+		width, hang int
+		want        []string
+	}{
+		{
+			"  why:  the certificate must carry the MX host name", 30, 8,
+			[]string{"  why:  the certificate must", "        carry the MX host name"},
+		},
+		{
+			"Next   promote: the soak ends at 2030-01-15 00:00 UTC now", 36, 7,
+			[]string{"Next   promote: the soak ends at", "       2030-01-15 00:00 UTC now"},
+		},
+		{
+			"fix:  serve https://mta-sts.example-domain.test/.well-known/mta-sts.txt", 40, 6,
+			[]string{"fix:  serve", "https://mta-sts.example-domain.test/.well-known/mta-sts.txt"},
+		},
+		{
+			"a-long-label:    one two three", 20, 17,
+			[]string{"a-long-label:    one", "          two three"},
+		},
+		{"key:  a b\nc d", 6, 6, []string{"key:", "   a b", "c d"}},
+		{
+			"why:  see https://mta-sts.example.test/mta-sts.txt now", 42, 6,
+			[]string{"why:  see", "  https://mta-sts.example.test/mta-sts.txt", "      now"},
+		},
+	}
+	for _, tt := range tests {
+		if got := WrapHanging(tt.text, tt.width, tt.hang); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("WrapHanging(%q, %d, %d) = %q, want %q", tt.text, tt.width, tt.hang, got, tt.want)
+		}
+	}
+}
+
 func FuzzWrap(f *testing.F) {
 	for _, s := range []string{
 		"one two three", `a "b c" d`, "x\ny z", "é 漢字 ab\u00a0cd", `"""`, "\t\t a",
@@ -142,7 +180,7 @@ func FuzzWrap(f *testing.F) {
 		for _, w := range strings.Fields(strings.ToValidUTF8(s, "\uFFFD")) {
 			words[w] = true
 		}
-		for _, l := range wrapped {
+		for _, l := range append(wrapped, WrapHanging(s, width, width/3)...) {
 			for _, w := range strings.Fields(l) {
 				if !words[w] && !strings.Contains(s, `"`) {
 					t.Fatalf("Wrap split a word: %q in %q", w, wrapped)

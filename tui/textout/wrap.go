@@ -15,18 +15,27 @@ import (
 // own rather than being cut. Runs of spaces are kept where the line does not
 // break (aligned columns survive). Newlines in text start new lines.
 // Escape sequences count as zero width, so styled words may be wrapped.
-func wrap(text string, width int) []string { return wrapText(text, width, 0, false) }
+func wrap(text string, width int) []string { return wrapText(text, width, 0, -1, false) }
 
 // Wrap is wrap for screens: the continuation lines of a paragraph are
 // indented indent cells more than the paragraph's own indentation (at most
 // half the width), so that they read as part of the line above. URLs, host
 // names, addresses and timestamps ("2030-01-17 00:00 UTC" breaks only at
 // its spaces) are never split at a hyphen or a slash.
-func Wrap(text string, width, indent int) []string { return wrapText(text, width, indent, true) }
+func Wrap(text string, width, indent int) []string { return wrapText(text, width, indent, -1, true) }
 
-// wrapText is wrap, with continuation lines indented, and timestamps
+// WrapHanging is Wrap for a labelled line ("why:  text"): its continuation
+// lines start at column hang, the width of the label, so that they align
+// under the text after the label (a hanging indent), at most half the
+// width in; a word that would not fit there starts further left.
+func WrapHanging(text string, width, hang int) []string {
+	return wrapText(text, width, 0, max(hang, 0), true)
+}
+
+// wrapText is wrap, with continuation lines indented (indent cells more
+// than the paragraph, or at column hang when hang >= 0), and timestamps
 // glued when glue is set.
-func wrapText(text string, width, indent int, glue bool) []string {
+func wrapText(text string, width, indent, hang int, glue bool) []string {
 	if width < 1 {
 		width = 1
 	}
@@ -50,7 +59,10 @@ func wrapText(text string, width, indent int, glue bool) []string {
 	for _, para := range strings.Split(text, "\n") {
 		var line strings.Builder
 		cont := ""
-		if indent > 0 {
+		switch {
+		case hang >= 0:
+			cont = strings.Repeat(" ", min(hang, width/2))
+		case indent > 0:
 			s := ansi.Strip(para)
 			lead := len(s) - len(strings.TrimLeft(s, " \t"))
 			cont = strings.Repeat(" ", max(min(lead+indent, width/2), 0))
@@ -65,7 +77,13 @@ func wrapText(text string, width, indent int, glue bool) []string {
 			}
 			out = append(out, line.String())
 			line.Reset()
-			line.WriteString(cont)
+			c := cont
+			if over := ansi.StringWidth(cont+t.word) - width; hang >= 0 && over > 0 {
+				// A word that fits the width but not after the label
+				// (a URL, a host name) is moved left rather than cut.
+				c = cont[:max(len(cont)-over, 0)]
+			}
+			line.WriteString(c)
 			line.WriteString(t.word)
 		}
 		out = append(out, line.String())
