@@ -3,7 +3,6 @@ package tui
 import (
 	"context"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -227,9 +226,7 @@ func walkScreens(t *testing.T, b sandbox.Break, enforce bool) {
 	}
 	d := drive(t, NewModel(ctx, w.opts))
 	d.ready()
-	d.key("x")
-	i := slices.IndexFunc(d.m.breaks.items, func(f Failure) bool { return f.Name == string(b) })
-	d.key(string(breakKeys[i]))
+	i := toggleBreak(d, b)
 	d.until("the failure injected", func() bool { return d.m.breaks.items[i].On && !d.m.dash.running && d.m.dash.rep != nil })
 	d.key("esc")
 	d.key("?")
@@ -310,9 +307,7 @@ func TestFindingActionKey(t *testing.T) {
 	rollout(d)
 	d.key("enter")
 	d.ready()
-	d.key("x")
-	i := slices.IndexFunc(d.m.breaks.items, func(f Failure) bool { return f.Name == string(sandbox.OrphanPolicy) })
-	d.key(string(breakKeys[i]))
+	toggleBreak(d, sandbox.OrphanPolicy)
 	d.until("the orphan policy in the check and the status", func() bool {
 		return !d.m.dash.running && hasFinding(d.m.dash.rep, "teardown.orphan-policy") && d.m.dash.st != nil && d.m.dash.st.Stage == workflow.StageBroken
 	})

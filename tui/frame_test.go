@@ -261,9 +261,7 @@ func TestNoIOInUpdateOrView(t *testing.T) {
 	d.key("enter")
 	d.ready()
 	// The switchboard: inject a failure and see it in the check.
-	d.key("x")
-	i := slices.IndexFunc(d.m.breaks.items, func(f Failure) bool { return f.Name == string(sandbox.MXCertName) })
-	d.key(string(breakKeys[i]))
+	i := toggleBreak(d, sandbox.MXCertName)
 	d.until("the injected failure in the check", func() bool { return !d.m.dash.running && hasFinding(d.m.dash.rep, "mx.cert-name") })
 	d.key(string(breakKeys[i])) // heal it
 	d.until("the failure healed", func() bool {

@@ -21,6 +21,19 @@ func hasFinding(r *checks.Report, id string) bool {
 	return r != nil && slices.ContainsFunc(r.Findings, func(f checks.Finding) bool { return f.ID == id })
 }
 
+// toggleBreak opens the demo's switchboard and flips the failure b,
+// returning its row there.
+func toggleBreak(d *driver, b sandbox.Break) int {
+	d.t.Helper()
+	d.key("x")
+	i := slices.IndexFunc(d.m.breaks.items, func(f Failure) bool { return f.Name == string(b) })
+	if i < 0 {
+		d.t.Fatalf("the switchboard has no %s", b)
+	}
+	d.key(string(breakKeys[i]))
+	return i
+}
+
 // rollout drives the dashboard's next step through plan and confirmation.
 func rollout(d *driver) *workflow.Outcome {
 	d.t.Helper()
@@ -248,9 +261,7 @@ func TestInjectedFailureIsShownAndRefused(t *testing.T) {
 	w.clock.Advance(15 * 24 * time.Hour)
 	d.key("enter")
 	d.ready()
-	d.key("x")
-	i := slices.IndexFunc(d.m.breaks.items, func(f Failure) bool { return f.Name == string(sandbox.MXCertName) })
-	d.key(string(breakKeys[i]))
+	i := toggleBreak(d, sandbox.MXCertName)
 	d.until("the injected failure in the check", func() bool { return !d.m.dash.running && hasFinding(d.m.dash.rep, "mx.cert-name") })
 	if !d.m.breaks.items[i].On || !strings.Contains(d.m.View(), "[x] 3 mx-cert-name") {
 		t.Errorf("switchboard does not show the failure on:\n%s", d.m.View())
@@ -461,9 +472,7 @@ func TestTLSRPTFailuresAreAFinding(t *testing.T) {
 	w.clock.Advance(15 * 24 * time.Hour)
 	d.key("enter")
 	d.ready()
-	d.key("x")
-	i := slices.IndexFunc(d.m.breaks.items, func(f Failure) bool { return f.Name == string(sandbox.TLSRPTFailing) })
-	d.key(string(breakKeys[i]))
+	toggleBreak(d, sandbox.TLSRPTFailing)
 	d.until("promote blocked by the reports", func() bool {
 		st := d.m.dash.st
 		return st != nil && st.Blocked != nil && st.Blocked.Code == workflow.CodeEvidence && !d.m.dash.running
