@@ -186,22 +186,13 @@ func (w *Webroot) warnings() []string {
 			pages = true
 		}
 	}
-	if cfg, err := readCapped(filepath.Join(w.Dir, ".git", "config"), 64<<10); err == nil && bytes.Contains(cfg, []byte("github.com")) {
+	if cfg, err := readSmall(filepath.Join(w.Dir, ".git", "config"), 64<<10); err == nil && bytes.Contains(cfg, []byte("github.com")) {
 		pages = true
 	}
 	if !pages {
 		return nil
 	}
 	return []string{fmt.Sprintf("%s looks like a GitHub Pages site without .nojekyll: Jekyll does not publish .well-known, so senders would get 404; create it: touch %s", w.Dir, filepath.Join(w.Dir, ".nojekyll"))}
-}
-
-func readCapped(path string, n int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, n))
 }
 
 // Exec runs a command with the policy on stdin (object storage, CDN

@@ -8,13 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/stspilot/stspilot/internal/atomicfile"
 	"github.com/stspilot/stspilot/internal/domainname"
+	"github.com/stspilot/stspilot/internal/envfile"
 	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
@@ -277,22 +277,8 @@ func mkdirShared(root, dir string) error {
 	return os.Chmod(dir, mode)
 }
 
-// readSmall reads path when it is a regular file of at most n bytes.
+// readSmall reads path when it is a regular file of at most n bytes, with
+// the one capped reader of small files (envfile.ReadFile).
 func readSmall(path string, n int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if fi, serr := f.Stat(); serr != nil || !fi.Mode().IsRegular() {
-		return nil, errors.New("not a regular file")
-	}
-	b, err := io.ReadAll(io.LimitReader(f, n+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > n {
-		return nil, errors.New("too large")
-	}
-	return b, nil
+	return envfile.ReadFile(path, envfile.ReadOptions{Max: n})
 }

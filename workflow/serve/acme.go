@@ -68,7 +68,7 @@ func NewACME(o ACMEOptions, policies *Policies) (*ACME, error) {
 	}
 	var roots *x509.CertPool
 	if o.CARoot != "" {
-		pem, err := readCapped(o.CARoot, 1<<20)
+		pem, _, err := readFile(osFiles{}, o.CARoot, 1<<20)
 		if err != nil {
 			return nil, fmt.Errorf("acme: %w: %w", ErrCARoots, err)
 		}

@@ -415,21 +415,5 @@ func readFile(fsys files, path string, n int64) ([]byte, fs.FileInfo, error) {
 	return b, fi, nil
 }
 
-func readCapped(path string, n int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, n+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > n {
-		return nil, fmt.Errorf("larger than %d bytes", n)
-	}
-	return b, nil
-}
-
 // now is the clock of the access log (a variable for tests).
 var now = time.Now
