@@ -215,7 +215,7 @@ func (s *Store) appendArchive(d string, entries []Entry) error {
 		}
 		if int64(len(cur)+len(line)) > archiveSize && len(cur) > len(header) {
 			if dirty {
-				if err := s.writeArchive(path, cur); err != nil {
+				if err := s.writeAtomic(path, cur, "archive"); err != nil {
 					return err
 				}
 			}
@@ -234,7 +234,7 @@ func (s *Store) appendArchive(d string, entries []Entry) error {
 	if !dirty {
 		return nil
 	}
-	return s.writeArchive(path, cur)
+	return s.writeAtomic(path, cur, "archive")
 }
 
 // archiveKey is what tells an entry from every other, however often
@@ -273,17 +273,6 @@ func eachArchived(data []byte, fn func(archiveKey, []byte)) {
 			fn(archiveKey{ID: e.ID, Run: e.Run, Kind: e.Kind, Name: e.Name, Started: e.Started.UnixNano()}, l)
 		}
 	}
-}
-
-func (s *Store) writeArchive(path string, data []byte) error {
-	var hook func(atomicfile.Stage) error
-	if s.hook != nil {
-		hook = func(st atomicfile.Stage) error { return s.hook("archive-" + string(st)) }
-	}
-	if err := atomicfile.WriteHook(path, data, 0o600, hook); err != nil {
-		return fmt.Errorf("journal: archive: %w", err)
-	}
-	return nil
 }
 
 // shiftArchives renames the archive files one up (the current one to .1),

@@ -427,7 +427,7 @@ func (h *Handle) Save(j *Journal) error {
 		rotated, rdata, rerr := h.rotate(j)
 		switch {
 		case rerr == nil:
-			if err := h.s.writeAtomic(h.path, rdata); err != nil {
+			if err := h.s.writeAtomic(h.path, rdata, ""); err != nil {
 				return err
 			}
 			j.Entries, j.Archive = rotated.Entries, rotated.Archive
@@ -440,7 +440,7 @@ func (h *Handle) Save(j *Journal) error {
 	if int64(len(data)) > maxSize {
 		return sizeError(j.Domain, len(data))
 	}
-	if err := h.s.writeAtomic(h.path, data); err != nil {
+	if err := h.s.writeAtomic(h.path, data, ""); err != nil {
 		return err
 	}
 	h.state, h.base = loaded, slices.Clone(j.Entries)
@@ -539,14 +539,20 @@ func (h *Handle) Close() error {
 	return errors.Join(uerr, cerr)
 }
 
-// writeAtomic replaces path with data (atomicfile.Write, mode 0600).
-func (s *Store) writeAtomic(path string, data []byte) error {
+// writeAtomic replaces path with data (atomicfile.Write, mode 0600). what
+// names a file other than a journal ("archive"): its crash-hook stages are
+// what-STAGE and its errors say "journal: what: ...".
+func (s *Store) writeAtomic(path string, data []byte, what string) error {
+	stage, errPrefix := "", "journal: "
+	if what != "" {
+		stage, errPrefix = what+"-", errPrefix+what+": "
+	}
 	var hook func(atomicfile.Stage) error
 	if s.hook != nil {
-		hook = func(st atomicfile.Stage) error { return s.hook(string(st)) }
+		hook = func(st atomicfile.Stage) error { return s.hook(stage + string(st)) }
 	}
 	if err := atomicfile.WriteHook(path, data, 0o600, hook); err != nil {
-		return fmt.Errorf("journal: %w", err)
+		return fmt.Errorf("%s%w", errPrefix, err)
 	}
 	return nil
 }
