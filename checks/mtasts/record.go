@@ -112,18 +112,14 @@ func ParseRecord(s string) (Record, []txtrecord.Problem) {
 func recordPrefix(s string, ps *problems) (rest string, ok bool) {
 	rest, issue := txtrecord.CutVersion(s, txtrecord.KindSTS)
 	switch issue {
-	case txtrecord.PrefixLeadingSpace:
-		ps.err("STS-TXT-14", 0, "whitespace before \"v=STSv1\" in %s; the record must begin with exactly \"v=STSv1;\"", q(s))
-	case txtrecord.PrefixCase:
-		trimmed := strings.TrimLeft(s, " \t")
-		ps.err("STS-TXT-8", 0, "the record begins with %s; \"v=STSv1\" is case-sensitive", q(trimmed[:len(txtrecord.KindSTS)]))
-	case txtrecord.PrefixSpaceAroundEq:
-		ps.err("STS-TXT-14", 0, "whitespace around '=' in %s; write exactly \"v=STSv1;\"", q(s))
-	case txtrecord.PrefixMissing:
-		ps.err("STS-TXT-8", 0, "the record %s does not begin with \"v=STSv1;\"", q(s))
-		return "", false
+	case txtrecord.PrefixOK:
+		return rest, true
+	case txtrecord.PrefixLeadingSpace, txtrecord.PrefixSpaceAroundEq:
+		ps.err("STS-TXT-14", 0, "%s", issue.Message(s, txtrecord.KindSTS))
+	default:
+		ps.err("STS-TXT-8", 0, "%s", issue.Message(s, txtrecord.KindSTS))
 	}
-	return rest, true
+	return rest, issue != txtrecord.PrefixMissing
 }
 
 // parseRecordFields checks each field (the text between two ';').

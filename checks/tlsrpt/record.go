@@ -129,19 +129,10 @@ func ParseRecord(s string) (Record, []txtrecord.Problem) {
 // parsing can go on; ok is false only when nothing recognisable is there.
 func parsePrefix(s string, ps *problems) (rest string, ok bool) {
 	rest, issue := txtrecord.CutVersion(s, txtrecord.KindTLSRPT)
-	switch issue {
-	case txtrecord.PrefixLeadingSpace:
-		ps.err("RPT-REC-2", "whitespace before \"v=TLSRPTv1\" in %s; the record must begin with exactly \"v=TLSRPTv1;\"", q(s))
-	case txtrecord.PrefixCase:
-		trimmed := strings.TrimLeft(s, " \t")
-		ps.err("RPT-REC-2", "the record begins with %s; \"v=TLSRPTv1\" is case-sensitive", q(trimmed[:len(version)]))
-	case txtrecord.PrefixSpaceAroundEq:
-		ps.err("RPT-REC-2", "whitespace around '=' in %s; write exactly \"v=TLSRPTv1;\"", q(s))
-	case txtrecord.PrefixMissing:
-		ps.err("RPT-REC-2", "the record %s does not begin with \"v=TLSRPTv1;\"", q(s))
-		return "", false
+	if issue != txtrecord.PrefixOK {
+		ps.err("RPT-REC-2", "%s", issue.Message(s, txtrecord.KindTLSRPT))
 	}
-	return rest, true
+	return rest, issue != txtrecord.PrefixMissing
 }
 
 // parseFields checks each field (the text between two ';') and returns how

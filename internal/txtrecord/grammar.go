@@ -141,6 +141,25 @@ func CutVersion(s string, k Kind) (rest string, issue PrefixIssue) {
 	return "", PrefixMissing
 }
 
+// Message says in words how the start of record s departs from the
+// version tag of kind k, as CutVersion found (issue); "" for PrefixOK.
+// Both record checkers report it, each under its own rule.
+func (i PrefixIssue) Message(s string, k Kind) string {
+	tag := string(k)
+	switch i {
+	case PrefixLeadingSpace:
+		return "whitespace before \"" + tag + "\" in " + Quote(s) + "; the record must begin with exactly \"" + tag + ";\""
+	case PrefixCase:
+		trimmed := strings.TrimLeft(s, " \t")
+		return "the record begins with " + Quote(trimmed[:len(tag)]) + "; \"" + tag + "\" is case-sensitive"
+	case PrefixSpaceAroundEq:
+		return "whitespace around '=' in " + Quote(s) + "; write exactly \"" + tag + ";\""
+	case PrefixMissing:
+		return "the record " + Quote(s) + " does not begin with \"" + tag + ";\""
+	}
+	return ""
+}
+
 // SplitFields splits what follows the version tag at every ';': lead is the
 // text between the tag and the first ';' ("" in a well-formed record) and
 // fields the text between the ';' that follow, untrimmed.
