@@ -79,26 +79,11 @@ func (o *Events) Event(e workflow.Event) {
 	_, _ = io.WriteString(o.w, b.String()) // an Observer has no error to return
 }
 
-func (o *Events) arrow() string {
-	if o.h.icons {
-		return "→"
-	}
-	return "->"
-}
+func (o *Events) arrow() string { return o.h.glyph("→", "->") }
 
-func (o *Events) check() string {
-	if o.h.icons {
-		return "✓"
-	}
-	return "ok"
-}
+func (o *Events) check() string { return o.h.glyph("✓", "ok") }
 
-func (o *Events) cross() string {
-	if o.h.icons {
-		return "✗"
-	}
-	return "x"
-}
+func (o *Events) cross() string { return o.h.glyph("✗", "x") }
 
 func (o *Events) bang() string { return "!" }
 

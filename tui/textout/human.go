@@ -45,6 +45,18 @@ type Options struct {
 	Now func() time.Time
 }
 
+// width is the wrap width Width asks for: DefaultWidth for 0, never less
+// than minWidth.
+func (opt Options) width() int {
+	switch {
+	case opt.Width <= 0:
+		return DefaultWidth
+	case opt.Width < minWidth:
+		return minWidth
+	}
+	return opt.Width
+}
+
 // Totals counts the outcomes of a run over several domains.
 type Totals struct {
 	Healthy  int // no findings above info
@@ -77,20 +89,31 @@ func (h *Human) clock() time.Time {
 // NewHuman writes to w. The colour renderer is bound to w, never to the
 // process's stdout.
 func NewHuman(w io.Writer, opt Options) *Human {
-	width := opt.Width
-	if width <= 0 {
-		width = DefaultWidth
-	}
-	if width < minWidth {
-		width = minWidth
-	}
-	return &Human{w: w, width: width, icons: opt.Icons, st: newStyles(w, opt.Color), now: opt.Now}
+	return &Human{w: w, width: opt.width(), icons: opt.Icons, st: newStyles(w, opt.Color), now: opt.Now}
 }
 
 // styles are plain string transforms, so that with colour off nothing runs
 // through lipgloss at all.
 type styles struct {
 	bold, dim, err, warn, info, ok, code func(string) string
+}
+
+// tone names one of the styles, so that a table can say which one
+// colours what.
+type tone int
+
+const (
+	toneBold tone = iota
+	toneDim
+	toneErr
+	toneWarn
+	toneInfo
+	toneOK
+)
+
+// of is the style t names.
+func (s styles) of(t tone) func(string) string {
+	return [...]func(string) string{toneBold: s.bold, toneDim: s.dim, toneErr: s.err, toneWarn: s.warn, toneInfo: s.info, toneOK: s.ok}[t]
 }
 
 func newStyles(w io.Writer, color bool) styles {
@@ -218,10 +241,7 @@ func (h *Human) header(b *strings.Builder, r *checks.Report) {
 	h.prose(b, 0, "", line, nil)
 
 	sev, text := verdict(r)
-	style := h.sevStyle(sev)
-	if sev == checks.SevInfo {
-		style = h.st.ok
-	}
+	style := h.st.of(lookOf(sev).markTone) // the verdict is coloured as its mark
 	h.prose(b, 0, h.mark(sev)+" ", text, style)
 
 	var when []string
@@ -353,16 +373,7 @@ func groupFindings(fs []checks.Finding) []section {
 	return out
 }
 
-func sevRank(s checks.Severity) int {
-	switch s {
-	case checks.SevError:
-		return 0
-	case checks.SevWarn:
-		return 1
-	default:
-		return 2
-	}
-}
+func sevRank(s checks.Severity) int { return lookOf(s).rank }
 
 func (h *Human) findings(b *strings.Builder, domain string, fs []checks.Finding) {
 	if len(fs) == 0 {
@@ -850,77 +861,72 @@ func (h *Human) status(b *strings.Builder, col int, sev checks.Severity, text st
 // mark is the one-cell (icons) or short (plain) marker of a severity; ""
 // is "unknown" and SevInfo doubles as "ok" in the seen rows.
 func (h *Human) mark(sev checks.Severity) string {
+	l := lookOf(sev)
 	if h.icons {
-		switch sev {
-		case checks.SevError:
-			return h.st.err("✗")
-		case checks.SevWarn:
-			return h.st.warn("!")
-		case checks.SevInfo:
-			return h.st.ok("✓")
-		default:
-			return h.st.dim("?")
-		}
+		return h.st.of(l.markTone)(l.icon)
 	}
-	switch sev {
-	case checks.SevError:
-		return "FAIL"
-	case checks.SevWarn:
-		return "WARN"
-	case checks.SevInfo:
-		return "ok  "
-	default:
-		return "??  "
-	}
+	return l.plain
 }
 
 // sevLabel heads a finding.
 func (h *Human) sevLabel(sev checks.Severity) string {
-	style := h.sevStyle(sev)
+	l := lookOf(sev)
 	if h.icons {
-		switch sev {
-		case checks.SevError:
-			return style("✗ error")
-		case checks.SevWarn:
-			return style("! warn ")
-		default:
-			return style("• info ")
-		}
+		return h.st.of(l.tone)(l.iconLabel)
 	}
-	switch sev {
-	case checks.SevError:
-		return "ERROR"
-	case checks.SevWarn:
-		return "WARN "
-	default:
-		return "INFO "
-	}
+	return l.plainLabel
 }
 
+// sevStyle colours a severity's name.
 func (h *Human) sevStyle(sev checks.Severity) func(string) string {
-	switch sev {
-	case checks.SevError:
-		return h.st.err
-	case checks.SevWarn:
-		return h.st.warn
-	case checks.SevInfo:
-		return h.st.info
-	default:
-		return h.st.ok
+	return h.st.of(lookOf(sev).tone)
+}
+
+// sevLook is how a severity is shown and where its findings sort.
+type sevLook struct {
+	rank                  int    // order in a section: errors, warnings, the rest
+	tone                  tone   // its name and its finding's label
+	markTone              tone   // its mark (icons) and a verdict of it
+	icon, plain           string // its mark: one cell (icons) or four columns
+	iconLabel, plainLabel string // the label that heads a finding of it
+}
+
+// sevLooks has one entry a severity; one it does not list is unknownSev.
+var sevLooks = map[checks.Severity]sevLook{
+	checks.SevError: {rank: 0, tone: toneErr, markTone: toneErr, icon: "✗", plain: "FAIL", iconLabel: "✗ error", plainLabel: "ERROR"},
+	checks.SevWarn:  {rank: 1, tone: toneWarn, markTone: toneWarn, icon: "!", plain: "WARN", iconLabel: "! warn ", plainLabel: "WARN "},
+	checks.SevInfo:  {rank: 2, tone: toneInfo, markTone: toneOK, icon: "✓", plain: "ok  ", iconLabel: "• info ", plainLabel: "INFO "},
+}
+
+var unknownSev = sevLook{rank: 2, tone: toneOK, markTone: toneDim, icon: "?", plain: "??  ", iconLabel: "• info ", plainLabel: "INFO "}
+
+func lookOf(sev checks.Severity) sevLook {
+	if l, ok := sevLooks[sev]; ok {
+		return l
 	}
+	return unknownSev
+}
+
+// stageTones colours each stage; one it does not list is bold.
+var stageTones = map[checks.Stage]tone{
+	checks.StageEnforce: toneOK,
+	checks.StageTesting: toneWarn,
+	checks.StageBroken:  toneErr,
 }
 
 func (h *Human) stageStyle(stage checks.Stage) func(string) string {
-	switch stage {
-	case checks.StageEnforce:
-		return h.st.ok
-	case checks.StageTesting:
-		return h.st.warn
-	case checks.StageBroken:
-		return h.st.err
-	default:
-		return h.st.bold
+	if t, ok := stageTones[stage]; ok {
+		return h.st.of(t)
 	}
+	return h.st.bold
+}
+
+// glyph is icon with Icons, else its ASCII stand-in.
+func (h *Human) glyph(icon, ascii string) string {
+	if h.icons {
+		return icon
+	}
+	return ascii
 }
 
 func (h *Human) rule() string {

@@ -28,13 +28,7 @@ const maxRows = 10
 // failure breakdowns, the policies the reports saw, silent reporters,
 // tolerated deviations and unreadable files. One Write.
 func WriteReports(w io.Writer, v ReportsView, opt Options) error {
-	width := opt.Width
-	if width <= 0 {
-		width = DefaultWidth
-	}
-	if width < minWidth {
-		width = minWidth
-	}
+	width := opt.width()
 	st := newStyles(w, opt.Color)
 	s := safeDigest(v.Summary)
 	var b strings.Builder
@@ -349,18 +343,17 @@ func safe(s string) string {
 	}, s)
 }
 
-func safeAll(ss []string) []string {
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		out[i] = safe(s)
-	}
-	return out
-}
+func safeAll(ss []string) []string { return each(ss, safe) }
 
 func safeCounts(cs []tlsrpt.Count) []tlsrpt.Count {
-	out := make([]tlsrpt.Count, len(cs))
-	for i, c := range cs {
-		out[i] = tlsrpt.Count{Key: safe(c.Key), Sessions: c.Sessions}
+	return each(cs, func(c tlsrpt.Count) tlsrpt.Count { return tlsrpt.Count{Key: safe(c.Key), Sessions: c.Sessions} })
+}
+
+// each is a new slice of clean applied to each of xs.
+func each[T any](xs []T, clean func(T) T) []T {
+	out := make([]T, len(xs))
+	for i, x := range xs {
+		out[i] = clean(x)
 	}
 	return out
 }
@@ -373,34 +366,25 @@ func safeDigest(s tlsrpt.DigestResult) tlsrpt.DigestResult {
 	s.ByResultType, s.ByOrganization = safeCounts(s.ByResultType), safeCounts(s.ByOrganization)
 	s.ByReceivingMX, s.ByReceivingIP, s.BySendingMTA = safeCounts(s.ByReceivingMX), safeCounts(s.ByReceivingIP), safeCounts(s.BySendingMTA)
 	s.Deviations = safeCounts(s.Deviations)
-	fs := make([]tlsrpt.FailureGroup, len(s.Failures))
-	for i, f := range s.Failures {
+	s.Failures = each(s.Failures, func(f tlsrpt.FailureGroup) tlsrpt.FailureGroup {
 		f.Policy, f.ResultType, f.ReceivingMX, f.ReasonCode = safe(f.Policy), safe(f.ResultType), safe(f.ReceivingMX), safe(f.ReasonCode)
 		f.ReceivingIPs, f.Organizations = safeAll(f.ReceivingIPs), safeAll(f.Organizations)
-		fs[i] = f
-	}
-	s.Failures = fs
-	ps := make([]tlsrpt.PolicySeen, len(s.Policies))
-	for i, p := range s.Policies {
+		return f
+	})
+	s.Policies = each(s.Policies, func(p tlsrpt.PolicySeen) tlsrpt.PolicySeen {
 		p.Key, p.Type, p.Domain, p.Mode, p.ID = safe(p.Key), safe(p.Type), safe(p.Domain), safe(p.Mode), safe(p.ID)
 		p.MX, p.Lines = safeAll(p.MX), safeAll(p.Lines)
-		ps[i] = p
-	}
-	s.Policies = ps
-	cs := make([]tlsrpt.Conflict, len(s.Conflicts))
-	for i, c := range s.Conflicts {
+		return p
+	})
+	s.Conflicts = each(s.Conflicts, func(c tlsrpt.Conflict) tlsrpt.Conflict {
 		c.Organization, c.ReportID, c.Path = safe(c.Organization), safe(c.ReportID), safe(c.Path)
-		cs[i] = c
+		return c
+	})
+	safeReporter := func(r tlsrpt.Reporter) tlsrpt.Reporter {
+		r.Organization, r.Contact = safe(r.Organization), safe(r.Contact)
+		return r
 	}
-	s.Conflicts = cs
-	for _, rs := range []*[]tlsrpt.Reporter{&s.Reporters, &s.Silent} {
-		c := make([]tlsrpt.Reporter, len(*rs))
-		for i, r := range *rs {
-			r.Organization, r.Contact = safe(r.Organization), safe(r.Contact)
-			c[i] = r
-		}
-		*rs = c
-	}
+	s.Reporters, s.Silent = each(s.Reporters, safeReporter), each(s.Silent, safeReporter)
 	return s
 }
 
