@@ -13,7 +13,6 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/stspilot/stspilot/checks"
-	"github.com/stspilot/stspilot/internal/duration"
 	"github.com/stspilot/stspilot/tui/textout"
 	"github.com/stspilot/stspilot/workflow"
 )
@@ -354,15 +353,7 @@ func inParens(d time.Duration) string {
 	if d <= 0 {
 		return "(now)"
 	}
-	return "(in " + human(d) + ")"
-}
-
-// human prints a time left for people ("12d 4h", "5m"), or "now".
-func human(d time.Duration) string {
-	if d <= 0 {
-		return "now"
-	}
-	return duration.Format(d)
+	return "(in " + textout.In(d) + ")"
 }
 
 // brokenLines: a broken stage offers the fix of its worst finding and
@@ -390,7 +381,7 @@ func (d dashModel) brokenLines(label func(string) string) string {
 			b.WriteString(label("Fix") + c.st.OK.Render(first) + "\n")
 		}
 		if a := f.Action; a != nil && a.Workflow != "" && a.Workflow != "rollback" {
-			if k := workflowKey(a.Workflow); k != "" {
+			if k := c.keys.workflowKey(a.Workflow); k != "" {
 				b.WriteString(label("") + c.st.Key.Render(k) + " plans the " + a.Workflow + " that fixes it\n")
 			}
 		}

@@ -78,7 +78,7 @@ func (f findingsModel) view() string {
 			out = append(out, labelled(c.st.OK.Render("  fix:  "))+x.Fix)
 		}
 		if a := x.Action; a != nil && a.Workflow != "" {
-			if k := workflowKey(a.Workflow); k != "" {
+			if k := c.keys.workflowKey(a.Workflow); k != "" {
 				out = append(out, labelled(c.st.OK.Render("  key:  "))+c.st.Key.Render(k)+" plans the "+a.Workflow)
 			}
 		}
@@ -107,7 +107,7 @@ func (f findingsModel) actions() []string {
 // actionKey reports the workflow whose key km is, among the actions.
 func (f findingsModel) actionKey(km tea.KeyMsg) (string, bool) {
 	for _, wf := range f.actions() {
-		if km.String() == workflowKey(wf) {
+		if km.String() == f.c.keys.workflowKey(wf) {
 			return wf, true
 		}
 	}

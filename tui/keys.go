@@ -80,18 +80,27 @@ func (k keyMap) FullHelp() [][]key.Binding {
 	}
 }
 
-// workflowKey is the key that plans wf on the dashboard and the findings
-// screen ("!" rolls back from anywhere); "" for an unknown name.
-func workflowKey(wf string) string {
+// workflowBinding is the key that plans wf on the dashboard and the
+// findings screen ("!" rolls back from anywhere); nil for an unknown name.
+func (k *keyMap) workflowBinding(wf string) *key.Binding {
 	switch wf {
 	case "rollout":
-		return "o"
+		return &k.Rollout
 	case "promote":
-		return "p"
+		return &k.Promote
 	case "teardown":
-		return "t"
+		return &k.Teardown
 	case "rollback":
-		return "!"
+		return &k.Rollback
+	}
+	return nil
+}
+
+// workflowKey is the key workflowBinding shows for wf; "" for an unknown
+// name.
+func (k *keyMap) workflowKey(wf string) string {
+	if b := k.workflowBinding(wf); b != nil {
+		return b.Help().Key
 	}
 	return ""
 }

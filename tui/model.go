@@ -145,7 +145,7 @@ func clockTick() tea.Cmd {
 
 // State names the screen shown (tests and the e2e test read it).
 func (m *Model) State() string {
-	return [...]string{"setup", "dashboard", "plan", "confirm", "apply", "wait", "findings", "breaks", "mx"}[m.state]
+	return m.screen().name
 }
 
 func (m *Model) applying() bool { return m.cancelApply != nil }
@@ -270,7 +270,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.state = stPlan
 		return m, nil
 	case eventMsg, applyDoneMsg:
-		return m.updateApply(msg)
+		return m.updateRun(msg)
 	case injectMsg:
 		if msg.err != nil {
 			m.err = fmt.Errorf("%s: %w", msg.name, msg.err)
@@ -320,7 +320,14 @@ func (m *Model) quit() tea.Cmd {
 // typing: the screen shown takes letters as text (the set-up form, the
 // domain typed to confirm a deletion, the MX screen's target).
 func (m *Model) typing() bool {
-	return m.overlay == ovNone && (m.state == stSetup || m.state == stMX || (m.state == stConfirm && m.confirm.destructive) || (m.state == stPlan && m.plan.asking))
+	return m.overlay == ovNone && m.typesText()
+}
+
+// typesText: the screen shown takes letters as text, whatever is asked
+// over it.
+func (m *Model) typesText() bool {
+	t := m.screen().typing
+	return t != nil && t(m)
 }
 
 // globalKey handles the overlays and the keys of every screen: quit,
@@ -333,7 +340,7 @@ func (m *Model) globalKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 			m.overlay = ovNone
 			if m.applying() {
 				// The run stops at its next safe point; once it has
-				// returned, updateApply quits or rolls back.
+				// returned, updateRun quits or rolls back.
 				if asked == ovQuit {
 					m.quitting = true
 					m.note = "stopping the run at the next safe point…"
@@ -369,10 +376,10 @@ func (m *Model) globalKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 	case !typing && key.Matches(msg, k.Help):
 		m.help.ShowAll = !m.help.ShowAll
 		return nil, true
-	case key.Matches(msg, k.Rollback) && (msg.String() == "ctrl+r" || !typing || m.state == stConfirm || m.state == stMX || m.state == stPlan):
-		// A domain typed to confirm, and an MX target, have no "!": it
-		// rolls back there too.
-		// Only the set-up form takes it as text (a token may hold one).
+	case key.Matches(msg, k.Rollback) && (msg.String() == "ctrl+r" || m.state != stSetup):
+		// A domain typed to confirm, a max_age and an MX target have no
+		// "!": it rolls back there too. Only the set-up form takes it as
+		// text (a token may hold one).
 		if m.c.engine == nil {
 			m.err = errors.New("set up the domain first: there is nothing to roll back yet")
 			return nil, true
@@ -383,7 +390,8 @@ func (m *Model) globalKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 	return nil, false
 }
 
-func (m *Model) updateApply(msg tea.Msg) (tea.Model, tea.Cmd) {
+// updateRun follows the running apply.
+func (m *Model) updateRun(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case eventMsg:
 		if msg.gen != m.applyGen {
@@ -431,208 +439,409 @@ func (m *Model) updateApply(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 // updateChild gives the message to the active screen only.
 func (m *Model) updateChild(msg tea.Msg) (tea.Model, tea.Cmd) {
-	var cmd tea.Cmd
-	k := m.c.keys
-	if km, ok := msg.(tea.KeyMsg); ok && (m.state == stFindings || m.state == stBreaks) && key.Matches(km, k.Back) {
+	if km, ok := msg.(tea.KeyMsg); ok && m.screen().over && key.Matches(km, m.c.keys.Back) {
 		// The screens shown over another go back to it.
 		m.state = m.back
 		return m, nil
 	}
-	switch m.state {
-	case stSetup:
-		var s Setup
-		var ok bool
-		m.setup, cmd, s, ok = m.setup.update(msg)
-		if ok {
-			return m, tea.Batch(cmd, openCmd(m.c.ctx, m.c.opts.Open, s))
-		}
-	case stDashboard:
-		km, isKey := msg.(tea.KeyMsg)
-		if !isKey {
-			m.dash, cmd = m.dash.update(msg)
-			return m, cmd
-		}
-		m.err, m.note = nil, ""
-		plan := func(wf workflow.Workflow) tea.Cmd {
-			req := m.request(wf)
-			if wf == workflow.MXMigrate {
-				// The engine plans a migration from its target: the one
-				// under way, else the one the operator types.
-				st := m.dash.st
-				if st == nil || st.MXMigration == nil {
-					m.state = stMX
-					return m.mx.focus()
-				}
-				req.MXTo = mxTarget(st.MXMigration.To)
-				req.KeepOld = st.MXMigration.KeepOld
-				if st.MXMigration.Manual {
-					req.MXSwitch = workflow.MXSwitchManual
-				}
+	return m, m.screen().update(m, msg)
+}
+
+// screen is what the root does for one state: screens has one entry a
+// state, so that a new screen is its child model and one entry there.
+type screen struct {
+	name string // what State says
+	// update takes a message the root left to the screen shown.
+	update func(*Model, tea.Msg) tea.Cmd
+	// keys enables the screen's keys (syncKeys has disabled them all).
+	keys func(*Model, *keyMap)
+	// view is the screen's body.
+	view func(*Model) string
+	// page, when set, lays the screen out in room lines of w columns
+	// itself, when no question is asked over it; else fit does.
+	page func(m *Model, w, room int) []string
+	// typing, when set, says whether the screen takes letters as text.
+	typing func(*Model) bool
+	// over: the screen is shown over another, and back returns to it.
+	over bool
+}
+
+var screens = [...]screen{
+	stSetup: {
+		name: "setup", update: (*Model).setupUpdate, keys: (*Model).setupKeys,
+		view:   func(m *Model) string { return m.setup.view() },
+		typing: func(*Model) bool { return true },
+	},
+	stDashboard: {
+		name: "dashboard", update: (*Model).dashUpdate, keys: (*Model).dashKeys,
+		view: func(m *Model) string { return m.dash.view() },
+		page: func(m *Model, w, room int) []string {
+			m.dash.room = room
+			return fit(stamps(m.dash.view()), w, room)
+		},
+	},
+	stPlan: {
+		name: "plan", update: (*Model).planUpdate, keys: (*Model).planKeys,
+		view: func(m *Model) string { return m.plan.view() },
+		page: func(m *Model, w, room int) []string {
+			return m.paged(&m.plan.pager, m.plan.view(), w, room, "the plan")
+		},
+		typing: func(m *Model) bool { return m.plan.asking },
+	},
+	stConfirm: {
+		name: "confirm", update: (*Model).confirmUpdate, keys: (*Model).confirmKeys,
+		view:   func(m *Model) string { return m.confirm.view() },
+		typing: func(m *Model) bool { return m.confirm.destructive },
+	},
+	stApply: {
+		name: "apply", update: (*Model).applyUpdate, keys: (*Model).applyKeys,
+		view: func(m *Model) string { return m.apply.view() },
+	},
+	stWait: {
+		name: "wait", update: (*Model).waitUpdate, keys: (*Model).waitKeys,
+		view: func(m *Model) string { return m.wait.view(m.dash.rep) },
+	},
+	stFindings: {
+		name: "findings", update: (*Model).findingsUpdate, keys: (*Model).findingsKeys,
+		view: func(m *Model) string { return m.findings.view() },
+		page: func(m *Model, w, room int) []string {
+			return m.paged(&m.findings.pager, m.findings.view(), w, room, "the findings")
+		},
+		over: true,
+	},
+	stBreaks: {
+		name: "breaks", update: (*Model).breaksUpdate, keys: (*Model).breaksKeys,
+		view: func(m *Model) string { return m.breaks.view() },
+		over: true,
+	},
+	stMX: {
+		name: "mx", update: (*Model).mxUpdate, keys: (*Model).mxKeys,
+		view:   func(m *Model) string { return m.mx.view(m.dash.rep) },
+		typing: func(*Model) bool { return true },
+	},
+}
+
+// screen is the screen shown.
+func (m *Model) screen() screen { return screens[m.state] }
+
+// paged is body's lines, wrapped to w, in the room lines p's window has.
+func (m *Model) paged(p *pager, body string, w, room int, what string) []string {
+	return fit(strings.Join(p.window(m.c, wrapLines(stamps(body), w), room, what), "\n"), w, room)
+}
+
+// The screens' update and keys functions, in the order of the states.
+
+func (m *Model) setupUpdate(msg tea.Msg) tea.Cmd {
+	var cmd tea.Cmd
+	var s Setup
+	var ok bool
+	m.setup, cmd, s, ok = m.setup.update(msg)
+	if ok {
+		return tea.Batch(cmd, openCmd(m.c.ctx, m.c.opts.Open, s))
+	}
+	return cmd
+}
+
+func (m *Model) setupKeys(k *keyMap) {
+	k.Enter.SetEnabled(true)
+}
+
+func (m *Model) dashUpdate(msg tea.Msg) tea.Cmd {
+	k := m.c.keys
+	km, isKey := msg.(tea.KeyMsg)
+	if !isKey {
+		var cmd tea.Cmd
+		m.dash, cmd = m.dash.update(msg)
+		return cmd
+	}
+	m.err, m.note = nil, ""
+	plan := func(wf workflow.Workflow) tea.Cmd {
+		req := m.request(wf)
+		if wf == workflow.MXMigrate {
+			// The engine plans a migration from its target: the one
+			// under way, else the one the operator types.
+			st := m.dash.st
+			if st == nil || st.MXMigration == nil {
+				m.state = stMX
+				return m.mx.focus()
 			}
+			req.MXTo = mxTarget(st.MXMigration.To)
+			req.KeepOld = st.MXMigration.KeepOld
+			if st.MXMigration.Manual {
+				req.MXSwitch = workflow.MXSwitchManual
+			}
+		}
+		return m.planning(req)
+	}
+	switch {
+	case key.Matches(km, k.Next):
+		st := m.dash.st
+		switch {
+		case st != nil && st.Pending != nil:
+			return plan(workflow.Workflow(st.Pending.Workflow))
+		case st == nil || st.Next == "":
+			m.note = "nothing to do next"
+			return nil
+		}
+		return plan(st.Next)
+	case key.Matches(km, k.Rollout):
+		return plan(workflow.Rollout)
+	case key.Matches(km, k.Promote):
+		return plan(workflow.Promote)
+	case key.Matches(km, k.Teardown):
+		return plan(workflow.Teardown)
+	case key.Matches(km, k.Recheck):
+		return m.refresh()
+	case key.Matches(km, k.Findings):
+		m.back, m.state = stDashboard, stFindings
+		m.findings.off = 0
+	case key.Matches(km, k.MX):
+		m.state = stMX
+		if st := m.dash.st; st != nil && st.MXMigration != nil && m.mx.in.Value() == "" {
+			m.mx.in.SetValue(mxTargetText(st.MXMigration.To))
+		}
+		return m.mx.focus()
+	case key.Matches(km, k.Breaks) && m.c.opts.Demo != nil:
+		m.back, m.state = stDashboard, stBreaks
+	case key.Matches(km, k.Skip) && m.c.opts.Demo != nil:
+		return m.skip()
+	}
+	return nil
+}
+
+func (m *Model) dashKeys(k *keyMap) {
+	demo := m.c.opts.Demo != nil
+	st := m.dash.st
+	k.Next.SetHelp("n", "next step")
+	k.Next.SetEnabled(st != nil && (st.Pending != nil || st.Next != ""))
+	if st != nil && st.Pending != nil {
+		k.Next.SetHelp("n", "finish "+st.Pending.Workflow)
+	}
+	k.Rollout.SetEnabled(true)
+	k.Promote.SetEnabled(true)
+	k.Teardown.SetEnabled(true)
+	k.Recheck.SetEnabled(true)
+	k.Findings.SetEnabled(true)
+	k.MX.SetEnabled(true)
+	k.Breaks.SetEnabled(demo)
+	k.Skip.SetEnabled(demo)
+}
+
+func (m *Model) planUpdate(msg tea.Msg) tea.Cmd {
+	var cmd tea.Cmd
+	k := m.c.keys
+	if m.plan.asking {
+		var d time.Duration
+		var ok bool
+		m.plan, cmd, d, ok = m.plan.updateAsk(msg, k)
+		if ok {
+			req := m.plan.req
+			req.LastMaxAge = d
+			m.err = nil
 			return m.planning(req)
 		}
-		switch {
-		case key.Matches(km, k.Next):
-			st := m.dash.st
-			switch {
-			case st != nil && st.Pending != nil:
-				return m, plan(workflow.Workflow(st.Pending.Workflow))
-			case st == nil || st.Next == "":
-				m.note = "nothing to do next"
-				return m, nil
-			}
-			return m, plan(st.Next)
-		case key.Matches(km, k.Rollout):
-			return m, plan(workflow.Rollout)
-		case key.Matches(km, k.Promote):
-			return m, plan(workflow.Promote)
-		case key.Matches(km, k.Teardown):
-			return m, plan(workflow.Teardown)
-		case key.Matches(km, k.Recheck):
-			return m, m.refresh()
-		case key.Matches(km, k.Findings):
-			m.back, m.state = stDashboard, stFindings
-			m.findings.off = 0
-		case key.Matches(km, k.MX):
-			m.state = stMX
-			if st := m.dash.st; st != nil && st.MXMigration != nil && m.mx.in.Value() == "" {
-				m.mx.in.SetValue(mxTargetText(st.MXMigration.To))
-			}
-			return m, m.mx.focus()
-		case key.Matches(km, k.Breaks) && m.c.opts.Demo != nil:
-			m.back, m.state = stDashboard, stBreaks
-		case key.Matches(km, k.Skip) && m.c.opts.Demo != nil:
-			return m, m.skip()
+		return cmd
+	}
+	km, isKey := msg.(tea.KeyMsg)
+	if !isKey {
+		return nil
+	}
+	p := m.plan.plan
+	switch {
+	case key.Matches(km, k.Override) && p.Refusal == nil:
+		keep, ok := keepAction(m.plan.req, p)
+		if !ok {
+			return nil
 		}
-	case stPlan:
-		if m.plan.asking {
-			var d time.Duration
-			var ok bool
-			m.plan, cmd, d, ok = m.plan.updateAsk(msg, k)
-			if ok {
-				req := m.plan.req
-				req.LastMaxAge = d
-				m.err = nil
-				return m, m.planning(req)
-			}
-			return m, cmd
+		req := m.plan.req
+		req.KeepTLSRPT = keep
+		return planCmd(m.c.ctx, m.c.engine, req)
+	case key.Matches(km, k.Back):
+		m.state = stDashboard
+		if m.plan.req.Workflow == workflow.MXMigrate {
+			m.state = stMX // its target, to change it
 		}
-		km, isKey := msg.(tea.KeyMsg)
-		if !isKey {
-			return m, nil
+	case key.Matches(km, k.Override):
+		override, first, ok := refusalAction(p.Refusal)
+		if !ok {
+			return nil
 		}
-		p := m.plan.plan
-		switch {
-		case key.Matches(km, k.Override) && p.Refusal == nil:
-			keep, ok := keepAction(m.plan.req, p)
-			if !ok {
-				return m, nil
-			}
-			req := m.plan.req
-			req.KeepTLSRPT = keep
-			return m, planCmd(m.c.ctx, m.c.engine, req)
-		case key.Matches(km, k.Back):
-			m.state = stDashboard
-			if m.plan.req.Workflow == workflow.MXMigrate {
-				m.state = stMX // its target, to change it
-			}
-		case key.Matches(km, k.Override):
-			override, first, ok := refusalAction(p.Refusal)
-			if !ok {
-				return m, nil
-			}
-			req := m.plan.req
-			switch override {
-			case workflow.CodeLastMaxAge:
-				m.plan, cmd = m.plan.askMaxAge()
-				return m, cmd
-			case workflow.CodeWithoutReports:
-				req.WithoutReports = true
-			case workflow.CodeAdoptLive:
-				req.AdoptLive = true
-			}
-			if first != "" {
-				req = m.request(first)
-			}
-			return m, planCmd(m.c.ctx, m.c.engine, req)
-		case key.Matches(km, k.Enter) && p.Refusal == nil && !p.Nothing:
-			m.confirm = newConfirmFor(m.c, m.plan.req, p)
-			m.state = stConfirm
-			return m, m.confirm.focus()
-		case scrollKey(k, km):
-			m.plan.pager = m.plan.scroll(k, km)
+		req := m.plan.req
+		switch override {
+		case workflow.CodeLastMaxAge:
+			m.plan, cmd = m.plan.askMaxAge()
+			return cmd
+		case workflow.CodeWithoutReports:
+			req.WithoutReports = true
+		case workflow.CodeAdoptLive:
+			req.AdoptLive = true
 		}
-	case stConfirm:
-		var yes, no bool
-		m.confirm, cmd, yes, no = m.confirm.update(msg)
-		switch {
-		case yes:
-			return m, m.startApply(m.confirm.req, m.confirm.plan)
-		case no:
-			m.state = stPlan
+		if first != "" {
+			req = m.request(first)
 		}
-		return m, cmd
-	case stApply:
-		if km, ok := msg.(tea.KeyMsg); ok {
-			if !m.applying() && (key.Matches(km, k.Enter) || key.Matches(km, k.Back)) {
-				m.state = stDashboard
-			}
-			return m, nil
-		}
-		m.apply, cmd = m.apply.update(msg)
-	case stWait:
-		if km, ok := msg.(tea.KeyMsg); ok {
-			switch {
-			case key.Matches(km, k.Back):
-				m.wait.active = false // stops the re-checks
-				if m.behind && m.applying() {
-					m.cancelApply() // its re-run stops at the next safe point
-				}
-				m.state = stDashboard
-				m.note = m.wait.leftNote()
-			case key.Matches(km, k.Recheck):
-				return m, m.wait.recheckNow()
-			case key.Matches(km, k.Findings):
-				m.back, m.state = stWait, stFindings
-				m.findings.off = 0
-			case key.Matches(km, k.Skip) && m.c.opts.Demo != nil && !m.wait.nextAt.IsZero():
-				m.c.opts.Demo.SkipTo(m.wait.nextAt)
-				return m, m.wait.recheckNow()
-			}
-			return m, nil
-		}
-	case stFindings:
-		if km, ok := msg.(tea.KeyMsg); ok {
-			if wf, ok := m.findings.actionKey(km); ok {
-				m.wait.active = false
-				return m, m.planning(m.request(workflow.Workflow(wf)))
-			}
-			if scrollKey(k, km) {
-				m.findings.pager = m.findings.scroll(k, km)
-			}
-		}
-	case stMX:
-		if km, ok := msg.(tea.KeyMsg); ok && key.Matches(km, k.Back) {
-			m.state = stDashboard
-			return m, nil
-		}
-		var to []dnsprovider.MX
-		m.mx, cmd, to = m.mx.update(msg)
-		if to != nil {
-			m.err = nil
-			req := m.request(workflow.MXMigrate)
-			req.MXTo = to
-			return m, m.planning(req)
-		}
-		return m, cmd
-	case stBreaks:
-		if km, ok := msg.(tea.KeyMsg); ok {
-			if name, ok := m.breaks.pick(km); ok {
-				return m, injectCmd(m.c.opts.Demo, name)
-			}
+		return planCmd(m.c.ctx, m.c.engine, req)
+	case key.Matches(km, k.Enter) && p.Refusal == nil && !p.Nothing:
+		m.confirm = newConfirmFor(m.c, m.plan.req, p)
+		m.state = stConfirm
+		return m.confirm.focus()
+	case scrollKey(k, km):
+		m.plan.pager = m.plan.scroll(k, km)
+	}
+	return nil
+}
+
+func (m *Model) planKeys(k *keyMap) {
+	p := m.plan.plan
+	k.Enter.SetEnabled(p != nil && p.Refusal == nil && !p.Nothing)
+	act := false
+	if p != nil {
+		_, _, act = refusalAction(p.Refusal)
+		if _, keep := keepAction(m.plan.req, p); keep {
+			act = true
 		}
 	}
-	return m, cmd
+	k.Override.SetEnabled(act && !m.plan.asking)
+	if m.plan.asking {
+		k.Enter.SetEnabled(true)
+		k.Enter.SetHelp("enter", "plan again with this max_age")
+	}
+	k.Back.SetEnabled(true)
+	k.enableScroll()
+}
+
+func (m *Model) confirmUpdate(msg tea.Msg) tea.Cmd {
+	var cmd tea.Cmd
+	var yes, no bool
+	m.confirm, cmd, yes, no = m.confirm.update(msg)
+	switch {
+	case yes:
+		return m.startApply(m.confirm.req, m.confirm.plan)
+	case no:
+		m.state = stPlan
+	}
+	return cmd
+}
+
+func (m *Model) confirmKeys(k *keyMap) {
+	if m.confirm.destructive {
+		k.Enter.SetEnabled(true)
+	} else {
+		k.Yes.SetEnabled(true)
+		k.No.SetEnabled(true)
+	}
+	k.Back.SetEnabled(true)
+}
+
+func (m *Model) applyUpdate(msg tea.Msg) tea.Cmd {
+	var cmd tea.Cmd
+	k := m.c.keys
+	if km, ok := msg.(tea.KeyMsg); ok {
+		if !m.applying() && (key.Matches(km, k.Enter) || key.Matches(km, k.Back)) {
+			m.state = stDashboard
+		}
+		return nil
+	}
+	m.apply, cmd = m.apply.update(msg)
+	return cmd
+}
+
+func (m *Model) applyKeys(k *keyMap) {
+	k.Enter.SetEnabled(!m.applying())
+}
+
+func (m *Model) waitUpdate(msg tea.Msg) tea.Cmd {
+	k := m.c.keys
+	km, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return nil
+	}
+	switch {
+	case key.Matches(km, k.Back):
+		m.wait.active = false // stops the re-checks
+		if m.behind && m.applying() {
+			m.cancelApply() // its re-run stops at the next safe point
+		}
+		m.state = stDashboard
+		m.note = m.wait.leftNote()
+	case key.Matches(km, k.Recheck):
+		return m.wait.recheckNow()
+	case key.Matches(km, k.Findings):
+		m.back, m.state = stWait, stFindings
+		m.findings.off = 0
+	case key.Matches(km, k.Skip) && m.c.opts.Demo != nil && !m.wait.nextAt.IsZero():
+		m.c.opts.Demo.SkipTo(m.wait.nextAt)
+		return m.wait.recheckNow()
+	}
+	return nil
+}
+
+func (m *Model) waitKeys(k *keyMap) {
+	demo := m.c.opts.Demo != nil
+	k.Back.SetEnabled(true)
+	k.Recheck.SetEnabled(true)
+	k.Findings.SetEnabled(true)
+	k.Skip.SetEnabled(demo && !m.wait.nextAt.IsZero())
+}
+
+func (m *Model) findingsUpdate(msg tea.Msg) tea.Cmd {
+	k := m.c.keys
+	if km, ok := msg.(tea.KeyMsg); ok {
+		if wf, ok := m.findings.actionKey(km); ok {
+			m.wait.active = false
+			return m.planning(m.request(workflow.Workflow(wf)))
+		}
+		if scrollKey(k, km) {
+			m.findings.pager = m.findings.scroll(k, km)
+		}
+	}
+	return nil
+}
+
+func (m *Model) findingsKeys(k *keyMap) {
+	for _, wf := range m.findings.actions() {
+		if b := k.workflowBinding(wf); b != nil {
+			b.SetEnabled(true)
+		}
+	}
+	k.enableScroll()
+	k.Back.SetEnabled(true)
+}
+
+func (m *Model) breaksUpdate(msg tea.Msg) tea.Cmd {
+	if km, ok := msg.(tea.KeyMsg); ok {
+		if name, ok := m.breaks.pick(km); ok {
+			return injectCmd(m.c.opts.Demo, name)
+		}
+	}
+	return nil
+}
+
+func (m *Model) breaksKeys(k *keyMap) {
+	k.Back.SetEnabled(true)
+}
+
+func (m *Model) mxUpdate(msg tea.Msg) tea.Cmd {
+	var cmd tea.Cmd
+	k := m.c.keys
+	if km, ok := msg.(tea.KeyMsg); ok && key.Matches(km, k.Back) {
+		m.state = stDashboard
+		return nil
+	}
+	var to []dnsprovider.MX
+	m.mx, cmd, to = m.mx.update(msg)
+	if to != nil {
+		m.err = nil
+		req := m.request(workflow.MXMigrate)
+		req.MXTo = to
+		return m.planning(req)
+	}
+	return cmd
+}
+
+func (m *Model) mxKeys(k *keyMap) {
+	k.Enter.SetEnabled(true)
+	k.Enter.SetHelp("enter", "plan the migration")
+	k.Back.SetEnabled(true)
 }
 
 // request is a request for wf on the domain, with the TLS-RPT
@@ -672,7 +881,7 @@ func (m *Model) syncKeys() {
 	k.Quit.SetEnabled(true)
 	k.Quit.SetHelp("q", "quit")
 	k.Enter.SetHelp("enter", "continue")
-	if m.state == stSetup || m.state == stMX || m.state == stConfirm && m.confirm.destructive || m.state == stPlan && m.plan.asking {
+	if m.typesText() {
 		k.Quit.SetHelp("ctrl+c", "quit") // q is a letter to type here
 	}
 	k.Rollback.SetEnabled(m.c.engine != nil)
@@ -682,77 +891,7 @@ func (m *Model) syncKeys() {
 		k.Rollback.SetEnabled(false)
 		return
 	}
-	demo := m.c.opts.Demo != nil
-	switch m.state {
-	case stSetup:
-		k.Enter.SetEnabled(true)
-	case stDashboard:
-		st := m.dash.st
-		k.Next.SetHelp("n", "next step")
-		k.Next.SetEnabled(st != nil && (st.Pending != nil || st.Next != ""))
-		if st != nil && st.Pending != nil {
-			k.Next.SetHelp("n", "finish "+st.Pending.Workflow)
-		}
-		k.Rollout.SetEnabled(true)
-		k.Promote.SetEnabled(true)
-		k.Teardown.SetEnabled(true)
-		k.Recheck.SetEnabled(true)
-		k.Findings.SetEnabled(true)
-		k.MX.SetEnabled(true)
-		k.Breaks.SetEnabled(demo)
-		k.Skip.SetEnabled(demo)
-	case stMX:
-		k.Enter.SetEnabled(true)
-		k.Enter.SetHelp("enter", "plan the migration")
-		k.Back.SetEnabled(true)
-	case stPlan:
-		p := m.plan.plan
-		k.Enter.SetEnabled(p != nil && p.Refusal == nil && !p.Nothing)
-		act := false
-		if p != nil {
-			_, _, act = refusalAction(p.Refusal)
-			if _, keep := keepAction(m.plan.req, p); keep {
-				act = true
-			}
-		}
-		k.Override.SetEnabled(act && !m.plan.asking)
-		if m.plan.asking {
-			k.Enter.SetEnabled(true)
-			k.Enter.SetHelp("enter", "plan again with this max_age")
-		}
-		k.Back.SetEnabled(true)
-		k.enableScroll()
-	case stConfirm:
-		if m.confirm.destructive {
-			k.Enter.SetEnabled(true)
-		} else {
-			k.Yes.SetEnabled(true)
-			k.No.SetEnabled(true)
-		}
-		k.Back.SetEnabled(true)
-	case stApply:
-		k.Enter.SetEnabled(!m.applying())
-	case stWait:
-		k.Back.SetEnabled(true)
-		k.Recheck.SetEnabled(true)
-		k.Findings.SetEnabled(true)
-		k.Skip.SetEnabled(demo && !m.wait.nextAt.IsZero())
-	case stFindings:
-		for _, wf := range m.findings.actions() {
-			switch wf {
-			case "rollout":
-				k.Rollout.SetEnabled(true)
-			case "teardown":
-				k.Teardown.SetEnabled(true)
-			case "promote":
-				k.Promote.SetEnabled(true)
-			}
-		}
-		k.enableScroll()
-		k.Back.SetEnabled(true)
-	case stBreaks:
-		k.Back.SetEnabled(true)
-	}
+	m.screen().keys(m, k)
 }
 
 // View implements tea.Model.
@@ -769,34 +908,6 @@ func (m *Model) View() string {
 		if n := m.breaks.on(); n > 0 {
 			head += c.st.Danger.Render(" · " + plural(n, "failure") + " injected")
 		}
-	}
-	var body string
-	switch m.state {
-	case stSetup:
-		body = m.setup.view()
-	case stDashboard:
-		body = m.dash.view()
-	case stPlan:
-		body = m.plan.view()
-	case stConfirm:
-		body = m.confirm.view()
-	case stApply:
-		body = m.apply.view()
-	case stWait:
-		body = m.wait.view(m.dash.rep)
-	case stFindings:
-		body = m.findings.view()
-	case stBreaks:
-		body = m.breaks.view()
-	case stMX:
-		body = m.mx.view(m.dash.rep)
-	}
-	body = stamps(body)
-	switch m.overlay {
-	case ovRollback:
-		body = m.rollbackBox() + "\n" + body
-	case ovQuit:
-		body = m.quitBox() + "\n" + body
 	}
 	foot := ""
 	switch {
@@ -825,18 +936,20 @@ func (m *Model) View() string {
 	}
 	helpLines := strings.Count(helpView, "\n") + 1
 	room := h - 2 - footLines - helpLines
-	if m.state == stDashboard && m.overlay == ovNone {
-		m.dash.room = room
-		body = stamps(m.dash.view())
-	}
 	out := []string{ansi.Truncate(head, w, "…"), ""}
+	scr := m.screen()
 	switch {
-	case m.state == stPlan && m.overlay == ovNone:
-		out = append(out, fit(strings.Join(m.plan.window(c, wrapLines(body, w), room, "the plan"), "\n"), w, room)...)
-	case m.state == stFindings && m.overlay == ovNone:
-		out = append(out, fit(strings.Join(m.findings.window(c, wrapLines(body, w), room, "the findings"), "\n"), w, room)...)
+	case m.overlay != ovNone:
+		// The question stands over the screen, which keeps its layout.
+		box := m.rollbackBox
+		if m.overlay == ovQuit {
+			box = m.quitBox
+		}
+		out = append(out, fit(box()+"\n"+stamps(scr.view(m)), w, room)...)
+	case scr.page != nil:
+		out = append(out, scr.page(m, w, room)...)
 	default:
-		out = append(out, fit(body, w, room)...)
+		out = append(out, fit(stamps(scr.view(m)), w, room)...)
 	}
 	if foot != "" {
 		out = append(out, foot)

@@ -139,7 +139,7 @@ func (w waitModel) view(rep *checks.Report) string {
 		b.WriteString(label + w.opens() + "\n")
 		if w.timed() {
 			// The demo's clock runs faster than the wall clock.
-			fmt.Fprintf(&b, "timer    %s real time\n", human(c.real(w.nextAt.Sub(c.now()))))
+			fmt.Fprintf(&b, "timer    %s real time\n", textout.In(c.real(w.nextAt.Sub(c.now()))))
 		}
 	}
 	b.WriteString(w.checkedLine() + "\n")

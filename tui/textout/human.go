@@ -862,19 +862,13 @@ func (h *Human) status(b *strings.Builder, col int, sev checks.Severity, text st
 // is "unknown" and SevInfo doubles as "ok" in the seen rows.
 func (h *Human) mark(sev checks.Severity) string {
 	l := lookOf(sev)
-	if h.icons {
-		return h.st.of(l.markTone)(l.icon)
-	}
-	return l.plain
+	return h.glyph(h.st.of(l.markTone)(l.icon), l.plain)
 }
 
 // sevLabel heads a finding.
 func (h *Human) sevLabel(sev checks.Severity) string {
 	l := lookOf(sev)
-	if h.icons {
-		return h.st.of(l.tone)(l.iconLabel)
-	}
-	return l.plainLabel
+	return h.glyph(h.st.of(l.tone)(l.iconLabel), l.plainLabel)
 }
 
 // sevStyle colours a severity's name.
@@ -921,7 +915,7 @@ func (h *Human) stageStyle(stage checks.Stage) func(string) string {
 	return h.st.bold
 }
 
-// glyph is icon with Icons, else its ASCII stand-in.
+// glyph is icon (styled as it is) with Icons, else its ASCII stand-in.
 func (h *Human) glyph(icon, ascii string) string {
 	if h.icons {
 		return icon
@@ -930,10 +924,7 @@ func (h *Human) glyph(icon, ascii string) string {
 }
 
 func (h *Human) rule() string {
-	if h.icons {
-		return h.st.dim(strings.Repeat("─", h.width))
-	}
-	return strings.Repeat("-", h.width)
+	return h.glyph(h.st.dim(strings.Repeat("─", h.width)), strings.Repeat("-", h.width))
 }
 
 // padRight pads s to w cells. With a third argument, the width is measured
