@@ -2,6 +2,8 @@ package dnsprovider
 
 import (
 	"strings"
+
+	"github.com/stspilot/stspilot/internal/printable"
 )
 
 // MaxStringLen is the longest character-string of a TXT record (RFC 1035 §3.3.14).
@@ -16,11 +18,8 @@ func SplitTXT(value string) []string {
 	}
 	var out []string
 	for len(value) > MaxStringLen {
-		cut := MaxStringLen
-		for cut > 0 && !isRuneStart(value[cut]) {
-			cut--
-		}
-		if cut == 0 {
+		cut := printable.Cut(value, MaxStringLen)
+		if cut == 0 { // no UTF-8 to keep whole: cut the bytes
 			cut = MaxStringLen
 		}
 		out = append(out, value[:cut])
@@ -28,8 +27,6 @@ func SplitTXT(value string) []string {
 	}
 	return append(out, value)
 }
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 // QuoteTXT renders value in zone-file presentation form: each 255-byte
 // string in double quotes, with '"' and '\' escaped and bytes outside

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/checks/tlsrpt"
+	"github.com/stspilot/stspilot/internal/printable"
 	"github.com/stspilot/stspilot/internal/satcount"
 	"github.com/stspilot/stspilot/internal/txtrecord"
 )
@@ -345,15 +346,13 @@ func (ev *Evidence) Gate() (GateResult, bool) {
 	return g, true
 }
 
+// clipText keeps n runes of s and marks a cut with "..."; in a cut prefix
+// bytes that are not UTF-8 become U+FFFD, as they always have.
 func clipText(s string, n int) string {
-	if len(s) <= n {
-		return s
+	if p, cut := printable.RunePrefix(s, n); cut {
+		return string([]rune(p)) + "..."
 	}
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "..."
+	return s
 }
 
 // ReportsSummary reads the reports under paths into a digest for domain

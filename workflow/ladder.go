@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stspilot/stspilot/internal/duration"
+	"github.com/stspilot/stspilot/internal/printable"
 )
 
 // The two modes a rung may have. Mode none is not a rung: it is where
@@ -153,12 +154,9 @@ func parseDuration(s string, limit time.Duration) (time.Duration, error) {
 // formatDuration writes d in the syntax parseDuration reads ("14d", "90m").
 func formatDuration(d time.Duration) string { return duration.Exact(d) }
 
-func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "..."
-	}
-	return s
-}
+// clip shortens s for a message (%q quotes it). It cuts bytes, as these
+// messages always have; printable.Shorten would keep a character whole.
+func clip(s string) string { return printable.ShortenBytes(s, 40, "...") }
 
 // String is the text form ParseLadder reads: max_age in plain seconds (as
 // the policy writes it), soaks in the largest exact unit.

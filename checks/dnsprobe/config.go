@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/stspilot/stspilot/internal/dnsclient"
+	"github.com/stspilot/stspilot/internal/printable"
 )
 
 // DefaultResolvConf is the file SystemServers reads when given "".
@@ -47,7 +48,7 @@ func SystemResolver(path string) (*Resolver, error) {
 // compare equal to the names in replies.
 func checkName(name string) (string, error) {
 	bad := func(why string) (string, error) {
-		return "", fmt.Errorf("dnsprobe: name %q: %w: %s", truncate(name, 80), ErrBadName, why)
+		return "", fmt.Errorf("dnsprobe: name %q: %w: %s", printable.ShortenBytes(name, 80, "..."), ErrBadName, why)
 	}
 	n := strings.TrimSuffix(name, ".")
 	switch {
@@ -73,12 +74,4 @@ func checkName(name string) (string, error) {
 		}
 	}
 	return strings.ToLower(n), nil
-}
-
-// truncate shortens s for an error message.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

@@ -35,6 +35,7 @@ import (
 
 	"github.com/stspilot/stspilot/checks/certs"
 	"github.com/stspilot/stspilot/checks/internal/conn"
+	"github.com/stspilot/stspilot/internal/printable"
 	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
@@ -165,7 +166,7 @@ func (f *Fetcher) Fetch(ctx context.Context, host string, addr netip.Addr, userA
 		return fail(KindInvalid, errors.New("no address to connect to"))
 	}
 	if !validHost(host) {
-		return fail(KindInvalid, fmt.Errorf("invalid host name %q", truncate(host, 80)))
+		return fail(KindInvalid, fmt.Errorf("invalid host name %q", printable.ShortenBytes(host, 80, "...")))
 	}
 	host = strings.TrimSuffix(host, ".") // as SNI and Host header carry it
 	timeout := f.Timeout
@@ -438,11 +439,4 @@ func errText(err error) string {
 		return ""
 	}
 	return err.Error()
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "..."
-	}
-	return s
 }

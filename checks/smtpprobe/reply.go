@@ -7,8 +7,8 @@ import (
 	"io"
 	"net"
 	"strings"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/stspilot/stspilot/internal/printable"
 )
 
 // Limits on what a server may send. Every one of them is far above what a
@@ -165,20 +165,7 @@ func validKeyword(w string) bool {
 // non-printable runes (terminal escapes included) become "?", and the result
 // is cut to at most n bytes on a rune boundary, with "..." when cut.
 func sanitize(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if r == utf8.RuneError || !unicode.IsPrint(r) {
-			return '?'
-		}
-		return r
-	}, strings.ToValidUTF8(s, "?"))
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
+	return printable.Shorten(printable.ReplaceUnprintable(s, '?'), n, "...")
 }
 
 // limitConn fails reads once maxRead bytes have been read in total, so that

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stspilot/stspilot/internal/printable"
 	"github.com/stspilot/stspilot/internal/satcount"
 )
 
@@ -367,7 +368,7 @@ func (d *Digest) Add(r *Report) {
 					d.sum.Saturated = true
 				}
 			}
-			fk := failureKey{policy: key, resultType: f.ResultType, mx: f.ReceivingMXHostname, reason: clip(f.FailureReasonCode, 200)}
+			fk := failureKey{policy: key, resultType: f.ResultType, mx: f.ReceivingMXHostname, reason: printable.Shorten(f.FailureReasonCode, 200, "...")}
 			other := failureKey{policy: key, resultType: f.ResultType, mx: OtherKey}
 			fg, _ := cappedEntry(d.failures, fk, other, func(fk failureKey) *FailureGroup {
 				return &FailureGroup{Policy: key, ResultType: fk.resultType, ReceivingMX: fk.mx, ReasonCode: fk.reason}

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/stspilot/stspilot/internal/printable"
 	"github.com/stspilot/stspilot/internal/satcount"
 )
 
@@ -394,17 +395,7 @@ func jsonError(err error) string {
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return "truncated"
 	}
-	return clip(err.Error(), 200)
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "..."
+	return printable.Shorten(err.Error(), 200, "...")
 }
 
 // The wire shapes: every member optional and loosely typed, so that the
@@ -537,7 +528,7 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 		// 12.0 and 1e3 are integers written oddly; 12.5 is not.
 		fl, ferr := strconv.ParseFloat(s, 64)
 		if ferr != nil || fl != float64(int64(fl)) {
-			return fmt.Errorf("%s is not an integer", clip(s, 40))
+			return fmt.Errorf("%s is not an integer", printable.Shorten(s, 40, "..."))
 		}
 		n = int64(fl)
 	}
@@ -572,7 +563,7 @@ func parseTime(s string) (time.Time, bool, error) {
 			return t.UTC(), i == 0, nil
 		}
 	}
-	return time.Time{}, false, fmt.Errorf("%q is not an RFC 3339 date-time", clip(s, 40))
+	return time.Time{}, false, fmt.Errorf("%q is not an RFC 3339 date-time", printable.Shorten(s, 40, "..."))
 }
 
 func firstNonEmpty(a, b string) string {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stspilot/stspilot/internal/printable"
 	"github.com/stspilot/stspilot/internal/satcount"
 )
 
@@ -467,7 +468,7 @@ func (p *parser) policy(i int) (Result, error) {
 	res.Policy.String = pol.String.v
 	res.Policy.MXHost = pol.MXHost.v
 	if res.Policy.Type != PolicySTS && res.Policy.Type != PolicyTLSA && res.Policy.Type != PolicyNoPolicyFound {
-		p.pws.add("policies[%d]: unknown policy-type %q kept as is (RPT-JSON-4)", i, clip(res.Policy.Type, 40))
+		p.pws.add("policies[%d]: unknown policy-type %q kept as is (RPT-JSON-4)", i, printable.Shorten(res.Policy.Type, 40, "..."))
 	}
 	if res.Policy.Domain == "" {
 		p.pws.add("policies[%d]: policy-domain missing (RPT-JSON-6)", i)
@@ -609,7 +610,7 @@ func (p *parser) failureDetails(i int, res *Result, fold map[FailureDetail]int, 
 			ws.add("policies[%d].failure-details[%d]: result-type missing (RPT-JSON-9)", i, j)
 			d.ResultType = "unknown"
 		} else if !KnownResultType(d.ResultType) {
-			ws.add("policies[%d].failure-details[%d]: unregistered result-type %q kept as is (RPT-TYPE)", i, j, clip(d.ResultType, 40))
+			ws.add("policies[%d].failure-details[%d]: unregistered result-type %q kept as is (RPT-TYPE)", i, j, printable.Shorten(d.ResultType, 40, "..."))
 		}
 		switch {
 		case wd.Count == nil:

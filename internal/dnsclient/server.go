@@ -16,6 +16,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/stspilot/stspilot/internal/printable"
 )
 
 // DefaultPort is the DNS port used when an address gives none.
@@ -41,7 +43,7 @@ type AddrError struct {
 }
 
 func (e *AddrError) Error() string {
-	return fmt.Sprintf("%q is not a usable DNS server address: %s; %s", truncate(e.Input, 80), e.Reason, e.forms)
+	return fmt.Sprintf("%q is not a usable DNS server address: %s; %s", printable.ShortenBytes(e.Input, 80, "..."), e.Reason, e.forms)
 }
 
 // Unwrap returns ErrBadServer.
@@ -159,7 +161,7 @@ func it(host, t string) string {
 	if host == t {
 		return "it"
 	}
-	return strconv.Quote(truncate(host, 80))
+	return strconv.Quote(printable.ShortenBytes(host, 80, "..."))
 }
 
 // parsePort accepts the decimal numbers 1 to 65535.
@@ -169,7 +171,7 @@ func parsePort(p string) (uint16, error) {
 	}
 	n, err := strconv.ParseUint(p, 10, 16)
 	if err != nil || n == 0 {
-		return 0, fmt.Errorf("port %q is not a number from 1 to 65535", truncate(p, 20))
+		return 0, fmt.Errorf("port %q is not a number from 1 to 65535", printable.ShortenBytes(p, 20, "..."))
 	}
 	return uint16(n), nil
 }
@@ -208,12 +210,4 @@ func validHostname(h string) bool {
 	}
 	last := labels[len(labels)-1]
 	return strings.Trim(last, "0123456789") != ""
-}
-
-// truncate shortens s for an error message.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stspilot/stspilot/internal/printable"
 )
 
 // Day is 24 hours: stspilot's days are spans of time (soaks, max_age),
@@ -116,12 +118,9 @@ func tooLarge(s string) error {
 	return fmt.Errorf("%q is %w", clip(s), ErrTooLarge)
 }
 
-func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "..."
-	}
-	return s
-}
+// clip shortens s for a message (%q quotes it). It cuts bytes, as these
+// messages always have; printable.Shorten would keep a character whole.
+func clip(s string) string { return printable.ShortenBytes(s, 40, "...") }
 
 // Format writes d for people in its two largest units, rounded to the
 // smaller: "12d 4h", "7d", "1h 30m", "5m", "45s"; below a second

@@ -13,7 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/stspilot/stspilot/internal/printable"
 )
 
 // Syntax is what one kind of file accepts beyond the common format.
@@ -76,7 +77,7 @@ func Parse(data []byte, syn Syntax) (map[string]string, error) {
 		if !ok || !valid(k) {
 			msg := "want " + want
 			if ok && k != "" && syn.NameKey {
-				msg = fmt.Sprintf("unknown key %q; %s", clipKey(k), msg)
+				msg = fmt.Sprintf("unknown key %q; %s", printable.Shorten(k, maxNamedKey, "..."), msg)
 			}
 			return nil, &LineError{Line: n + 1, Msg: msg}
 		}
@@ -93,19 +94,6 @@ func Parse(data []byte, syn Syntax) (map[string]string, error) {
 		vals[k] = v
 	}
 	return vals, nil
-}
-
-// clipKey shortens k to maxNamedKey bytes without splitting a UTF-8
-// sequence.
-func clipKey(k string) string {
-	if len(k) <= maxNamedKey {
-		return k
-	}
-	cut := maxNamedKey
-	for cut > 0 && !utf8.RuneStart(k[cut]) {
-		cut--
-	}
-	return k[:cut] + "..."
 }
 
 // IsEnvName says whether k is an environment variable name: letters,

@@ -3,7 +3,8 @@ package txtrecord
 import (
 	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/stspilot/stspilot/internal/printable"
 )
 
 // The grammar both records share: a version tag, then fields separated by
@@ -34,15 +35,8 @@ const MaxQuoted = 60
 // Quote quotes offending text for a message: Go-quoted (so control bytes,
 // invalid UTF-8 and odd spaces are escaped), cut to about MaxQuoted characters.
 func Quote(s string) string {
-	if utf8.RuneCountInString(s) <= MaxQuoted {
-		return strconv.Quote(s)
-	}
-	n := 0
-	for i := range s {
-		if n == MaxQuoted {
-			return strconv.Quote(s[:i]) + "…"
-		}
-		n++
+	if p, cut := printable.RunePrefix(s, MaxQuoted); cut {
+		return strconv.Quote(p) + "…"
 	}
 	return strconv.Quote(s)
 }

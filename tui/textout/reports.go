@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stspilot/stspilot/checks/tlsrpt"
+	"github.com/stspilot/stspilot/internal/printable"
 	"github.com/stspilot/stspilot/internal/satcount"
 )
 
@@ -403,10 +404,10 @@ func ReportsBrief(sum tlsrpt.DigestResult, width int) []string {
 	if width < 20 {
 		width = 20
 	}
-	clipLine := func(l string) string {
-		r := []rune(l)
-		if len(r) > width {
-			return string(r[:width-1]) + "…"
+	clipLine := func(l string) string { // l is valid UTF-8 (safe text)
+		if _, cut := printable.RunePrefix(l, width); cut {
+			p, _ := printable.RunePrefix(l, width-1)
+			return p + "…"
 		}
 		return l
 	}

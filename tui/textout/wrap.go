@@ -1,11 +1,12 @@
 package textout
 
 import (
-	"fmt"
 	"regexp"
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/stspilot/stspilot/internal/printable"
 )
 
 // wrap breaks text into lines of at most width cells, at spaces only:
@@ -153,23 +154,10 @@ func widthOf(s string) int { return ansi.StringWidth(s) }
 func clean(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.ReplaceAll(s, "\u00a0", " ") // nbsp is the renderer's own glue
-	if !strings.ContainsFunc(s, isControl) {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '\t':
-			b.WriteByte(' ')
-		case isControl(r):
-			fmt.Fprintf(&b, "\\x%02x", r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
+	s = strings.ReplaceAll(s, "\t", " ")
+	return printable.Escape(s, isControl)
 }
 
 func isControl(r rune) bool {
-	return r != '\n' && (r < 0x20 || r == 0x7f || r >= 0x80 && r <= 0x9f)
+	return r != '\n' && (printable.IsControl(r) || r >= 0x80 && r <= 0x9f)
 }

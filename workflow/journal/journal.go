@@ -27,6 +27,7 @@ import (
 
 	"github.com/stspilot/stspilot/checks"
 	"github.com/stspilot/stspilot/internal/domainname"
+	"github.com/stspilot/stspilot/internal/printable"
 )
 
 // Schema is the version of the document this package reads and writes.
@@ -980,9 +981,6 @@ func intentTarget(in *Intent) *Policy {
 	return in.Target
 }
 
-func clip(s string) string {
-	if len(s) > 80 {
-		s = s[:80] + "..."
-	}
-	return s
-}
+// clip shortens s for a message or a lock holder's record. It cuts bytes,
+// as it always has; printable.Shorten would keep a character whole.
+func clip(s string) string { return printable.ShortenBytes(s, 80, "...") }

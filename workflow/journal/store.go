@@ -14,6 +14,7 @@ import (
 
 	"github.com/stspilot/stspilot/internal/atomicfile"
 	"github.com/stspilot/stspilot/internal/domainname"
+	"github.com/stspilot/stspilot/internal/printable"
 	"github.com/stspilot/stspilot/internal/xdg"
 )
 
@@ -575,7 +576,7 @@ func defaultCommand(args []string) string {
 // messages on terminals) and clips the length.
 func sanitizeCommand(cmd string) string {
 	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+		if printable.IsControl(r) {
 			return -1
 		}
 		return r

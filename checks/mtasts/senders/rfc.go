@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/stspilot/stspilot/internal/printable"
 )
 
 var (
@@ -224,16 +226,13 @@ func strictPolicy(b *builder, body []byte, capMaxAge bool) bool {
 	return true
 }
 
-// clip shortens s for use in a reason.
+// clip shortens s for use in a reason: 60 bytes, cut on a rune boundary.
+// Where s[1:61] is no UTF-8 at all it is cut at 60 bytes, not to nothing:
+// the reason still shows (%q escapes) what was there.
 func clip(s string) string {
 	const n = 60
-	if len(s) <= n {
-		return s
+	if printable.Cut(s, n) == 0 {
+		return printable.ShortenBytes(s, n, "...")
 	}
-	for i := n; i > 0; i-- {
-		if utf8.RuneStart(s[i]) {
-			return s[:i] + "..."
-		}
-	}
-	return s[:n] + "..."
+	return printable.Shorten(s, n, "...")
 }
