@@ -386,20 +386,14 @@ func (z *rfc2136Zone) apexOf(ctx context.Context, zone string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if in.Rcode != dns.RcodeSuccess && in.Rcode != dns.RcodeNameError {
-		return "", fmt.Errorf("SOA %s answered %s", zone, dns.RcodeToString[in.Rcode])
+	apex, err := soaApex(in, zone)
+	if err != nil {
+		return "", err
 	}
-	for _, rr := range in.Answer {
-		if soa, ok := rr.(*dns.SOA); ok && Fqdn(soa.Hdr.Name) == zone {
-			return zone, nil
-		}
+	if apex == "" {
+		return "", fmt.Errorf("the server gave no SOA for %s", zone)
 	}
-	for _, rr := range in.Ns {
-		if soa, ok := rr.(*dns.SOA); ok && dns.IsSubDomain(Fqdn(soa.Hdr.Name), zone) {
-			return Fqdn(soa.Hdr.Name), nil
-		}
-	}
-	return "", fmt.Errorf("the server gave no SOA for %s", zone)
+	return apex, nil
 }
 
 var _ LibdnsProvider = (*rfc2136Zone)(nil)

@@ -32,20 +32,12 @@ func FindZone(ctx context.Context, q *Resolver, name string) (string, error) {
 		if err != nil {
 			return "", err // it names the query and the server
 		}
-		if in.Rcode != dns.RcodeSuccess && in.Rcode != dns.RcodeNameError {
-			return "", fmt.Errorf("SOA query for %s answered %s", cur, dns.RcodeToString[in.Rcode])
+		apex, err := soaApex(in, cur)
+		if err != nil {
+			return "", err
 		}
-		for _, rr := range in.Answer {
-			if soa, ok := rr.(*dns.SOA); ok && Fqdn(soa.Hdr.Name) == cur {
-				return cur, nil
-			}
-		}
-		for _, rr := range in.Ns {
-			if soa, ok := rr.(*dns.SOA); ok {
-				if owner := Fqdn(soa.Hdr.Name); owner != "." && dns.IsSubDomain(owner, cur) {
-					return owner, nil
-				}
-			}
+		if apex != "" && apex != "." {
+			return apex, nil
 		}
 		if !in.Authoritative {
 			// A referral: the NS owner is the apex of the child zone.
@@ -64,6 +56,30 @@ func FindZone(ctx context.Context, q *Resolver, name string) (string, error) {
 		cur = next
 	}
 	return "", fmt.Errorf("%w for %s or any parent name (do the resolvers answer for it?)", ErrNoZone, name)
+}
+
+// soaApex reads in, the reply to an SOA query for name: the apex of the
+// zone that holds name, or "" when the reply shows none. An SOA in the
+// answer owned by name makes name the apex; an SOA in the authority
+// section (NXDOMAIN, or no data) whose owner is name or a parent of it
+// names the zone. That owner may be "." (the root's SOA, for a name under
+// no zone the server knows): callers that want no root skip it. An rcode
+// other than NOERROR and NXDOMAIN is an error.
+func soaApex(in *dns.Msg, name string) (string, error) {
+	if in.Rcode != dns.RcodeSuccess && in.Rcode != dns.RcodeNameError {
+		return "", fmt.Errorf("SOA query for %s answered %s", name, dns.RcodeToString[in.Rcode])
+	}
+	for _, rr := range in.Answer {
+		if soa, ok := rr.(*dns.SOA); ok && Fqdn(soa.Hdr.Name) == name {
+			return name, nil
+		}
+	}
+	for _, rr := range in.Ns {
+		if soa, ok := rr.(*dns.SOA); ok && dns.IsSubDomain(Fqdn(soa.Hdr.Name), name) {
+			return Fqdn(soa.Hdr.Name), nil
+		}
+	}
+	return "", nil
 }
 
 // ErrNoZone is FindZone's error when no name from the domain up has an
