@@ -163,12 +163,7 @@ func (a *libdnsAdapter) SetOurs(ctx context.Context, zone, name string, kind Kin
 			}
 		}
 	}
-	if ttl <= 0 {
-		ttl = ch.ReplacedTTL
-		if ttl <= 0 {
-			ttl = DefaultTTL
-		}
-	}
+	ttl = newTTL(ttl, ch.ReplacedTTL)
 	ch.Record = zoneLine(name, ttl, value)
 	if present && len(old) == 1 {
 		ch.After = before
@@ -189,33 +184,39 @@ func (a *libdnsAdapter) SetOurs(ctx context.Context, zone, name string, kind Kin
 			rest = append(rest, r.rec)
 		}
 	}
-	steps := []func() error{}
-	if rp, ok := a.p.(replacer); ok && len(old) > 0 {
-		// One atomic change: never two records of ours, never none.
-		var add []libdns.Record
-		if !present {
-			add = []libdns.Record{libdns.TXT{Name: rel, TTL: ttl, Text: value}}
-		}
-		del := append(clash, rest...)
-		steps = append(steps, func() error { return a.err(rp.ReplaceRecords(ctx, zoneArg(zone), del, add)) })
-		return a.runSteps(ctx, zone, name, "set", ch, steps, func(after TXTSet) bool {
-			ours := after.Ours(kind)
-			return len(ours) == 1 && ours[0] == value && slices.Equal(after.Foreign(kind), before.Foreign(kind))
-		})
-	}
-	if len(clash) > 0 {
-		steps = append(steps, a.deleteStep(ctx, zone, clash))
-	}
+	var add []libdns.Record
 	if !present {
-		steps = append(steps, a.appendStep(ctx, zone, []libdns.Record{libdns.TXT{Name: rel, TTL: ttl, Text: value}}))
+		add = []libdns.Record{libdns.TXT{Name: rel, TTL: ttl, Text: value}}
 	}
-	if len(rest) > 0 {
-		steps = append(steps, a.deleteStep(ctx, zone, rest))
-	}
+	// Replacing a record of ours is one atomic change where the provider
+	// can: never two records of ours, never none.
+	steps := a.writeSteps(ctx, zone, clash, add, rest, len(old) > 0)
 	return a.runSteps(ctx, zone, name, "set", ch, steps, func(after TXTSet) bool {
 		ours := after.Ours(kind)
 		return len(ours) == 1 && ours[0] == value && slices.Equal(after.Foreign(kind), before.Foreign(kind))
 	})
+}
+
+// writeSteps are the writes that delete clash, add add and delete rest, in
+// that order, so that a name never lacks the records being replaced: one
+// ReplaceRecords call when atomic is true and the provider has it, else a
+// delete, an append and a delete, each left out when it has no records.
+func (a *libdnsAdapter) writeSteps(ctx context.Context, zone string, clash, add, rest []libdns.Record, atomic bool) []func() error {
+	if rp, ok := a.p.(replacer); ok && atomic {
+		del := append(clash, rest...)
+		return []func() error{func() error { return a.err(rp.ReplaceRecords(ctx, zoneArg(zone), del, add)) }}
+	}
+	var steps []func() error
+	if len(clash) > 0 {
+		steps = append(steps, a.deleteStep(ctx, zone, clash))
+	}
+	if len(add) > 0 {
+		steps = append(steps, a.appendStep(ctx, zone, add))
+	}
+	if len(rest) > 0 {
+		steps = append(steps, a.deleteStep(ctx, zone, rest))
+	}
+	return steps
 }
 
 func (a *libdnsAdapter) appendStep(ctx context.Context, zone string, recs []libdns.Record) func() error {

@@ -206,12 +206,7 @@ func (a *libdnsAdapter) SetMX(ctx context.Context, zone, name string, want []MX,
 		return MXChange{}, err
 	}
 	ch := MXChange{Before: before, ReplacedTTL: before.TTL}
-	if ttl <= 0 {
-		ttl = before.TTL
-		if ttl <= 0 {
-			ttl = DefaultTTL
-		}
-	}
+	ttl = newTTL(ttl, before.TTL)
 	ch.Record = MXSet{Name: Fqdn(name), Records: want}.ZoneLines(ttl)
 	keep := map[MX]bool{}
 	var clash, rest []libdns.Record
@@ -237,21 +232,7 @@ func (a *libdnsAdapter) SetMX(ctx context.Context, zone, name string, want []MX,
 	}
 	ch.Changed = true
 	ok := func(after MXSet) bool { return slices.Equal(after.Records, want) }
-	var steps []func() error
-	if rp, isRP := a.p.(replacer); isRP {
-		del := append(clash, rest...)
-		steps = append(steps, func() error { return a.err(rp.ReplaceRecords(ctx, zoneArg(zone), del, add)) })
-	} else {
-		if len(clash) > 0 {
-			steps = append(steps, a.deleteStep(ctx, zone, clash))
-		}
-		if len(add) > 0 {
-			steps = append(steps, a.appendStep(ctx, zone, add))
-		}
-		if len(rest) > 0 {
-			steps = append(steps, a.deleteStep(ctx, zone, rest))
-		}
-	}
+	steps := a.writeSteps(ctx, zone, clash, add, rest, true)
 	for i, step := range steps {
 		if err = retry(ctx, a.retry, step); err != nil {
 			if i == 0 {

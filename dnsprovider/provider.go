@@ -27,6 +27,19 @@ import (
 // without a TTL, so an explicit TTL is always sent.
 const DefaultTTL = 300 * time.Second
 
+// newTTL is the TTL to write a record with: asked when it is > 0, else
+// replaced (that of the records the write replaces) when it is > 0, else
+// DefaultTTL.
+func newTTL(asked, replaced time.Duration) time.Duration {
+	switch {
+	case asked > 0:
+		return asked
+	case replaced > 0:
+		return replaced
+	}
+	return DefaultTTL
+}
+
 // Kind names one of our records by its version tag. It is the one
 // ownership rule of txtrecord.Kind: the checks report by the same
 // classification (Classify: selected, near miss, foreign) that the

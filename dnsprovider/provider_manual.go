@@ -92,12 +92,7 @@ func (m *manualProvider) SetOurs(ctx context.Context, zone, name string, kind Ki
 	if len(ours) > 0 {
 		ch.ReplacedTTL = before.TTL // TTLs of one RRset are equal (RFC 2181 §5.2)
 	}
-	if ttl <= 0 {
-		ttl = ch.ReplacedTTL
-		if ttl <= 0 {
-			ttl = DefaultTTL
-		}
-	}
+	ttl = newTTL(ttl, ch.ReplacedTTL)
 	ch.After = TXTSet{Name: before.Name, Values: append(before.Foreign(kind), value), TTL: ttl}
 	slices.Sort(ch.After.Values)
 	ch.Changed = !(len(ours) == 1 && ours[0] == value && before.TTL == ttl)
