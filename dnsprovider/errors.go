@@ -121,11 +121,16 @@ type PartialError struct {
 }
 
 func (e *PartialError) Error() string {
-	now := e.Now.String()
-	if e.ReadErr != nil {
-		now = "unknown, reading it back failed: " + e.ReadErr.Error()
+	return fmt.Sprintf("%s: %s %s failed half-way: %v; the zone now holds %s", e.Provider, e.Op, e.Name, e.Err, heldNow(e.Now, e.ReadErr))
+}
+
+// heldNow says what a partial error's zone holds now: the set read back,
+// or why reading it back failed.
+func heldNow(now fmt.Stringer, readErr error) string {
+	if readErr != nil {
+		return "unknown, reading it back failed: " + readErr.Error()
 	}
-	return fmt.Sprintf("%s: %s %s failed half-way: %v; the zone now holds %s", e.Provider, e.Op, e.Name, e.Err, now)
+	return now.String()
 }
 
 func (e *PartialError) Unwrap() error { return e.Err }

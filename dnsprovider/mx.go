@@ -136,11 +136,7 @@ type MXPartialError struct {
 }
 
 func (e *MXPartialError) Error() string {
-	now := e.Now.String()
-	if e.ReadErr != nil {
-		now = "unknown, reading it back failed: " + e.ReadErr.Error()
-	}
-	return fmt.Sprintf("%s: set MX %s failed half-way: %v; the zone now holds %s", e.Provider, e.Name, e.Err, now)
+	return fmt.Sprintf("%s: set MX %s failed half-way: %v; the zone now holds %s", e.Provider, e.Name, e.Err, heldNow(e.Now, e.ReadErr))
 }
 
 func (e *MXPartialError) Unwrap() error { return e.Err }
