@@ -86,30 +86,12 @@ func parseQuoted(s string) (strs []string, ok bool) {
 		if s[0] != '"' {
 			return nil, false
 		}
-		var b strings.Builder
-		i := 1
-		closed := false
-		for i < len(s) {
-			c := s[i]
-			if c == '\\' {
-				n, w := unescapeAt(s[i:])
-				b.WriteString(n)
-				i += w
-				continue
-			}
-			if c == '"' {
-				closed = true
-				i++
-				break
-			}
-			b.WriteByte(c)
-			i++
-		}
+		text, n, closed := unescapeTo(s[1:], true)
 		if !closed {
 			return nil, false
 		}
-		strs = append(strs, b.String())
-		s = strings.TrimLeft(s[i:], " \t")
+		strs = append(strs, text)
+		s = strings.TrimLeft(s[1+n:], " \t")
 	}
 	return strs, true
 }
@@ -119,18 +101,30 @@ func unescape(s string) string {
 	if !strings.Contains(s, `\`) {
 		return s
 	}
+	text, _, _ := unescapeTo(s, false)
+	return text
+}
+
+// unescapeTo returns s with its presentation escapes removed, up to the
+// first unescaped '"' when toQuote is set: n is the number of bytes read
+// (that quote included), closed whether the quote was found.
+func unescapeTo(s string, toQuote bool) (text string, n int, closed bool) {
 	var b strings.Builder
-	for i := 0; i < len(s); {
-		if s[i] == '\\' {
-			n, w := unescapeAt(s[i:])
-			b.WriteString(n)
+	i := 0
+	for i < len(s) {
+		switch c := s[i]; {
+		case c == '\\':
+			e, w := unescapeAt(s[i:])
+			b.WriteString(e)
 			i += w
-			continue
+		case c == '"' && toQuote:
+			return b.String(), i + 1, true
+		default:
+			b.WriteByte(c)
+			i++
 		}
-		b.WriteByte(s[i])
-		i++
 	}
-	return b.String()
+	return b.String(), i, false
 }
 
 // unescapeAt decodes the escape at the start of s (s[0] == '\\') and
