@@ -1,6 +1,9 @@
 package checks
 
-import "sort"
+import (
+	"maps"
+	"slices"
+)
 
 // Areas group findings in the order an operator fixes them.
 const (
@@ -48,12 +51,7 @@ func init() {
 
 // IDs returns every finding id, sorted.
 func IDs() []string {
-	ids := make([]string, 0, len(Catalog))
-	for id := range Catalog {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
+	return slices.Sorted(maps.Keys(Catalog))
 }
 
 var catalogEntries = []Entry{

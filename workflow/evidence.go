@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -332,11 +333,7 @@ func (ev *Evidence) Gate() (GateResult, bool) {
 	case ev.reports == 0:
 		return GateResult{Kind: GateEvidence, Reason: fmt.Sprintf("no TLS-RPT reports since %s for the current policy %s%s; wait for reports, or go on without reports", sinceS, id, note)}, false
 	}
-	orgs := make([]string, 0, len(ev.orgs))
-	for o := range ev.orgs {
-		orgs = append(orgs, o)
-	}
-	slices.Sort(orgs)
+	orgs := slices.Sorted(maps.Keys(ev.orgs))
 	if len(orgs) > 5 {
 		orgs = append(orgs[:5], fmt.Sprintf("%d more", len(ev.orgs)-5))
 	}

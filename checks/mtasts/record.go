@@ -1,6 +1,7 @@
 package mtasts
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/stspilot/stspilot/internal/txtrecord"
@@ -163,12 +164,7 @@ func parseRecordFields(rec *Record, segs []string, ps *problems) {
 }
 
 func hasField(fs []Field, name string) bool {
-	for _, f := range fs {
-		if f.Name == name {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(fs, func(f Field) bool { return f.Name == name })
 }
 
 var (

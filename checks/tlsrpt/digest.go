@@ -2,6 +2,7 @@ package tlsrpt
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -192,7 +193,7 @@ type Span struct {
 
 // widen makes s cover day ds.
 func (s *Span) widen(ds string) {
-	s.First, s.Last = minDay(s.First, ds), maxDay(s.Last, ds)
+	s.First, s.Last = minDay(s.First, ds), max(s.Last, ds)
 }
 
 // DayCount is one UTC day.
@@ -496,13 +497,6 @@ func minDay(a, b string) string {
 	return a
 }
 
-func maxDay(a, b string) string {
-	if b > a {
-		return b
-	}
-	return a
-}
-
 func addCapped(list []string, s string, n int) []string {
 	if len(list) >= n || slices.Contains(list, s) {
 		return list
@@ -527,11 +521,7 @@ func (d *Digest) Result() DigestResult {
 		t := d.f.Since.UTC()
 		s.Since = &t
 	}
-	var days []time.Time
-	for t := range d.days {
-		days = append(days, t)
-	}
-	slices.SortFunc(days, func(a, b time.Time) int { return a.Compare(b) })
+	days := slices.SortedFunc(maps.Keys(d.days), time.Time.Compare)
 	s.Days = []DayCount{}
 	if len(days) > 0 {
 		s.From, s.To = days[0].Format(dayLayout), days[len(days)-1].Format(dayLayout)

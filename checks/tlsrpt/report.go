@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -75,12 +76,7 @@ var ResultTypes = []string{
 
 // KnownResultType reports whether t is one of ResultTypes.
 func KnownResultType(t string) bool {
-	for _, k := range ResultTypes {
-		if t == k {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(ResultTypes, t)
 }
 
 // Report is one RFC 8460 aggregate report (RPT-JSON-2). JSON tags are the
@@ -305,7 +301,7 @@ func ReadJSON(r io.Reader, limit int64) ([]byte, error) {
 	}
 	br := bufio.NewReader(r)
 	head, _ := br.Peek(2)
-	if len(head) == 2 && head[0] == 0x1f && head[1] == 0x8b {
+	if isGzip(head) {
 		return DecodeGzip(br, limit)
 	}
 	return readCapped(br, limit)
