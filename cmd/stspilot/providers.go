@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -189,9 +188,7 @@ func providersRun(_ context.Context, opts *ProvidersOptions) error {
 		return err
 	}
 	if opts.JSON {
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetEscapeHTML(false)
-		return enc.Encode(doc)
+		return opts.IO.WriteJSON(doc)
 	}
 	return writeProvidersHuman(opts.IO.Out, doc)
 }

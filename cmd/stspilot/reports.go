@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -168,9 +167,7 @@ func reportsRun(ctx context.Context, o *ReportsOptions) error {
 		lines = append(lines, e.Error())
 	}
 	if o.JSON {
-		enc := json.NewEncoder(o.IO.Out)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(doc); err != nil {
+		if err := o.IO.WriteJSON(doc); err != nil {
 			return err
 		}
 	} else {

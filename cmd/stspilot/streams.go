@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"os"
 	"strings"
@@ -91,4 +92,12 @@ func (s *IOStreams) Width() int {
 		return s.width
 	}
 	return defaultWidth
+}
+
+// WriteJSON writes v to Out as one line of JSON, with <, > and & left as
+// they are: how every --json document of stspilot is written (docs/json.md).
+func (s *IOStreams) WriteJSON(v any) error {
+	enc := json.NewEncoder(s.Out)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -306,9 +305,7 @@ func statusRun(ctx context.Context, o *WorkflowOptions) (err error) {
 			if err == nil || errors.As(err, &ee) && ee.err == nil || errors.Is(err, context.Canceled) {
 				return
 			}
-			enc := json.NewEncoder(o.IO.Out)
-			enc.SetEscapeHTML(false)
-			_ = enc.Encode(statusError{Schema: workflow.StatusSchema, Domain: o.Domain, Error: err.Error()})
+			_ = o.IO.WriteJSON(statusError{Schema: workflow.StatusSchema, Domain: o.Domain, Error: err.Error()})
 		}()
 	}
 	eng, err := o.NewEngine(ctx, o)
@@ -326,9 +323,7 @@ func statusRun(ctx context.Context, o *WorkflowOptions) (err error) {
 		if st.Fetchers != nil && st.Fetchers.Log == "" {
 			st.Fetchers = nil // documented: absent when no log is configured
 		}
-		enc := json.NewEncoder(o.IO.Out)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(st); err != nil {
+		if err := o.IO.WriteJSON(st); err != nil {
 			return err
 		}
 	} else {
