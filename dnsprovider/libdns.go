@@ -2,6 +2,7 @@ package dnsprovider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -251,41 +252,54 @@ func (a *libdnsAdapter) logCall(ctx context.Context, op, zone string, start time
 	slog.DebugContext(ctx, "dns provider call", args...)
 }
 
-// runSteps runs the writes in order, each retried when transient, then
-// reads the name back and checks it with ok. A failure after the first
-// step, or a read-back that does not hold what was asked, is a *PartialError.
+// runSteps runs the TXT writes of op (set, delete) and checks the name
+// read back with ok; see runWrites. Its partial error is a *PartialError.
 func (a *libdnsAdapter) runSteps(ctx context.Context, zone, name, op string, ch Change, steps []func() error, ok func(TXTSet) bool) (Change, error) {
-	for i, step := range steps {
-		if err := retry(ctx, a.retry, step); err != nil {
-			if i == 0 && !mayStillLand(err) {
-				// Nothing may have changed, but a timeout can hide a
-				// write that happened: read back to be sure. (A write
-				// still in flight may land after any read-back.)
-				if after, _, rerr := a.read(ctx, zone, name); rerr == nil && after.Equal(ch.Before) {
-					return ch, err
-				}
-			}
-			return ch, a.partial(ctx, zone, name, op, err)
-		}
+	read := func(ctx context.Context) (TXTSet, error) {
+		s, _, err := a.read(ctx, zone, name)
+		return s, err
 	}
-	after, _, err := a.read(ctx, zone, name)
-	if err != nil {
-		return ch, &PartialError{Provider: a.name, Op: op, Name: Fqdn(name), Err: fmt.Errorf("reading back after the write: %w", err), ReadErr: err}
+	after, err := runWrites(ctx, a.retry, steps, ch.Before, read, ok, func(err error, now TXTSet, readErr error) error {
+		return &PartialError{Provider: a.name, Op: op, Name: Fqdn(name), Err: err, Now: now, ReadErr: readErr}
+	})
+	if after != nil {
+		ch.After = *after
 	}
-	ch.After = after
-	if !ok(after) {
-		return ch, &PartialError{Provider: a.name, Op: op, Name: Fqdn(name), Err: fmt.Errorf("the provider accepted the change but the zone does not hold it"), Now: after}
-	}
-	return ch, nil
+	return ch, err
 }
 
-func (a *libdnsAdapter) partial(ctx context.Context, zone, name, op string, err error) error {
-	pe := &PartialError{Provider: a.name, Op: op, Name: Fqdn(name), Err: err}
-	// The caller's context may be what failed; read back on a fresh short one.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-	defer cancel()
-	pe.Now, _, pe.ReadErr = a.read(rctx, zone, name)
-	return pe
+// runWrites runs the writes in order, each retried when transient, then
+// reads the name back and checks it with ok. A first step that failed is
+// returned as it is when the name reads back as before and the write cannot
+// still land (a timeout can hide a write that happened, and a write still
+// in flight may land after any read-back). Any other failure, or a
+// read-back that does not hold what was asked, is the error partial makes
+// of it, with what the zone holds now (read on a fresh short context: the
+// caller's may be what failed). after is what was read back, nil when the
+// writes failed or the read-back did.
+func runWrites[S interface{ Equal(S) bool }](ctx context.Context, p retryPolicy, steps []func() error, before S, read func(context.Context) (S, error), ok func(S) bool, partial func(err error, now S, readErr error) error) (after *S, _ error) {
+	for i, step := range steps {
+		if err := retry(ctx, p, step); err != nil {
+			if i == 0 && !mayStillLand(err) {
+				if now, rerr := read(ctx); rerr == nil && now.Equal(before) {
+					return nil, err
+				}
+			}
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+			defer cancel()
+			now, rerr := read(rctx)
+			return nil, partial(err, now, rerr)
+		}
+	}
+	now, err := read(ctx)
+	if err != nil {
+		var none S
+		return nil, partial(fmt.Errorf("reading back after the write: %w", err), none, err)
+	}
+	if !ok(now) {
+		return &now, partial(errors.New("the provider accepted the change but the zone does not hold it"), now, nil)
+	}
+	return &now, nil
 }
 
 func (a *libdnsAdapter) DeleteOurs(ctx context.Context, zone, name string, kind Kind) (Change, error) {

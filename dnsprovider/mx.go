@@ -3,7 +3,6 @@ package dnsprovider
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -229,29 +228,17 @@ func (a *libdnsAdapter) SetMX(ctx context.Context, zone, name string, want []MX,
 	ch.Changed = true
 	ok := func(after MXSet) bool { return slices.Equal(after.Records, want) }
 	steps := a.writeSteps(ctx, zone, clash, add, rest, true)
-	for i, step := range steps {
-		if err = retry(ctx, a.retry, step); err != nil {
-			if i == 0 {
-				if after, _, rerr := a.readMX(ctx, zone, name); rerr == nil && after.Equal(before) {
-					return ch, err
-				}
-			}
-			pe := &MXPartialError{Provider: a.name, Name: Fqdn(name), Err: err}
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-			pe.Now, _, pe.ReadErr = a.readMX(rctx, zone, name)
-			cancel()
-			return ch, pe
-		}
+	read := func(ctx context.Context) (MXSet, error) {
+		s, _, err := a.readMX(ctx, zone, name)
+		return s, err
 	}
-	after, _, err := a.readMX(ctx, zone, name)
-	if err != nil {
-		return ch, &MXPartialError{Provider: a.name, Name: Fqdn(name), Err: fmt.Errorf("reading back after the write: %w", err), ReadErr: err}
+	after, err := runWrites(ctx, a.retry, steps, before, read, ok, func(err error, now MXSet, readErr error) error {
+		return &MXPartialError{Provider: a.name, Name: Fqdn(name), Err: err, Now: now, ReadErr: readErr}
+	})
+	if after != nil {
+		ch.After = *after
 	}
-	ch.After = after
-	if !ok(after) {
-		return ch, &MXPartialError{Provider: a.name, Name: Fqdn(name), Err: errors.New("the provider accepted the change but the zone does not hold it"), Now: after}
-	}
-	return ch, nil
+	return ch, err
 }
 
 var _ MXProvider = (*libdnsAdapter)(nil)

@@ -130,8 +130,8 @@ func TestPorkbunBrokenBodyDoesNotExit(t *testing.T) {
 	t.Logf("cut-off body: %v", err)
 }
 
-// A first write that fails outright and leaves the zone as it was is
-// reported as nothing changed; one given up on while its request may
+// A first write (of a TXT or an MX set) that fails outright and leaves
+// the zone as it was is reported as nothing changed; one given up on while its request may
 // still land is a *PartialError even when the zone read back right after
 // it is unchanged (the caller's context still live, as when our own cap
 // on a call, not the caller's deadline, gave up).
@@ -157,10 +157,19 @@ func TestInFlightWriteIsPartial(t *testing.T) {
 			_, err := p.SetOurs(context.Background(), "example.test", "_mta-sts.example.test.", dnsprovider.KindSTS, "v=STSv1; id=new;", 0)
 			var pe *dnsprovider.PartialError
 			if err == nil || errors.As(err, &pe) != tc.partial {
-				t.Fatalf("err = %v, want partial %v", err, tc.partial)
+				t.Fatalf("TXT: err = %v, want partial %v", err, tc.partial)
 			}
 			if tc.partial && !strings.Contains(err.Error(), "may still land") {
-				t.Errorf("err = %v, want it to say the change may still land", err)
+				t.Errorf("TXT: err = %v, want it to say the change may still land", err)
+			}
+			// The MX writer runs the same steps and reports the same way.
+			_, err = p.(dnsprovider.MXProvider).SetMX(context.Background(), "example.test", "example.test.", []dnsprovider.MX{{Pref: 10, Host: "mx.example.test."}}, 0)
+			var mpe *dnsprovider.MXPartialError
+			if err == nil || errors.As(err, &mpe) != tc.partial {
+				t.Fatalf("MX: err = %v, want partial %v", err, tc.partial)
+			}
+			if tc.partial && !strings.Contains(err.Error(), "may still land") {
+				t.Errorf("MX: err = %v, want it to say the change may still land", err)
 			}
 		})
 	}
