@@ -286,8 +286,8 @@ func runWrites[S interface{ Equal(S) bool }](ctx context.Context, p retryPolicy,
 				}
 			}
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-			defer cancel()
 			now, rerr := read(rctx)
+			cancel()
 			return nil, partial(err, now, rerr)
 		}
 	}

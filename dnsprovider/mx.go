@@ -229,8 +229,8 @@ func (a *libdnsAdapter) SetMX(ctx context.Context, zone, name string, want []MX,
 	ok := func(after MXSet) bool { return slices.Equal(after.Records, want) }
 	steps := a.writeSteps(ctx, zone, clash, add, rest, true)
 	read := func(ctx context.Context) (MXSet, error) {
-		s, _, err := a.readMX(ctx, zone, name)
-		return s, err
+		s, _, rerr := a.readMX(ctx, zone, name)
+		return s, rerr
 	}
 	after, err := runWrites(ctx, a.retry, steps, before, read, ok, func(err error, now MXSet, readErr error) error {
 		return &MXPartialError{Provider: a.name, Name: Fqdn(name), Err: err, Now: now, ReadErr: readErr}
