@@ -156,7 +156,7 @@ func formatDuration(d time.Duration) string { return duration.Exact(d) }
 
 // clip shortens s for a message (%q quotes it). It cuts bytes, as these
 // messages always have; printable.Shorten would keep a character whole.
-func clip(s string) string { return printable.ShortenBytes(s, 40, "...") }
+func clip(s string) string { return printable.Shorten(s, 40, "...") }
 
 // String is the text form ParseLadder reads: max_age in plain seconds (as
 // the policy writes it), soaks in the largest exact unit.

@@ -48,7 +48,7 @@ func SystemResolver(path string) (*Resolver, error) {
 // compare equal to the names in replies.
 func checkName(name string) (string, error) {
 	bad := func(why string) (string, error) {
-		return "", fmt.Errorf("dnsprobe: name %q: %w: %s", printable.ShortenBytes(name, 80, "..."), ErrBadName, why)
+		return "", fmt.Errorf("dnsprobe: name %q: %w: %s", printable.Shorten(name, 80, "..."), ErrBadName, why)
 	}
 	n := strings.TrimSuffix(name, ".")
 	switch {

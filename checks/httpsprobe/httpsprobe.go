@@ -166,7 +166,7 @@ func (f *Fetcher) Fetch(ctx context.Context, host string, addr netip.Addr, userA
 		return fail(KindInvalid, errors.New("no address to connect to"))
 	}
 	if !validHost(host) {
-		return fail(KindInvalid, fmt.Errorf("invalid host name %q", printable.ShortenBytes(host, 80, "...")))
+		return fail(KindInvalid, fmt.Errorf("invalid host name %q", printable.Shorten(host, 80, "...")))
 	}
 	host = strings.TrimSuffix(host, ".") // as SNI and Host header carry it
 	timeout := f.Timeout

@@ -43,7 +43,7 @@ type AddrError struct {
 }
 
 func (e *AddrError) Error() string {
-	return fmt.Sprintf("%q is not a usable DNS server address: %s; %s", printable.ShortenBytes(e.Input, 80, "..."), e.Reason, e.forms)
+	return fmt.Sprintf("%q is not a usable DNS server address: %s; %s", printable.Shorten(e.Input, 80, "..."), e.Reason, e.forms)
 }
 
 // Unwrap returns ErrBadServer.
@@ -161,7 +161,7 @@ func it(host, t string) string {
 	if host == t {
 		return "it"
 	}
-	return strconv.Quote(printable.ShortenBytes(host, 80, "..."))
+	return strconv.Quote(printable.Shorten(host, 80, "..."))
 }
 
 // parsePort accepts the decimal numbers 1 to 65535.
@@ -171,7 +171,7 @@ func parsePort(p string) (uint16, error) {
 	}
 	n, err := strconv.ParseUint(p, 10, 16)
 	if err != nil || n == 0 {
-		return 0, fmt.Errorf("port %q is not a number from 1 to 65535", printable.ShortenBytes(p, 20, "..."))
+		return 0, fmt.Errorf("port %q is not a number from 1 to 65535", printable.Shorten(p, 20, "..."))
 	}
 	return uint16(n), nil
 }

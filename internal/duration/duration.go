@@ -120,7 +120,7 @@ func tooLarge(s string) error {
 
 // clip shortens s for a message (%q quotes it). It cuts bytes, as these
 // messages always have; printable.Shorten would keep a character whole.
-func clip(s string) string { return printable.ShortenBytes(s, 40, "...") }
+func clip(s string) string { return printable.Shorten(s, 40, "...") }
 
 // Format writes d for people in its two largest units, rounded to the
 // smaller: "12d 4h", "7d", "1h 30m", "5m", "45s"; below a second

@@ -30,23 +30,19 @@ func Cut(s string, n int) int {
 }
 
 // Shorten returns s if it has at most n bytes, else s cut at Cut(s, n)
-// followed by mark.
+// followed by mark: a multi-byte character is never split. Where there is
+// no rune start to cut at because the bytes are not UTF-8, it cuts at n
+// bytes, so that the message still shows (escaped, by %q) what was there;
+// when only the first character does not fit, nothing of s is kept.
 func Shorten(s string, n int, mark string) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:Cut(s, n)] + mark
-}
-
-// ShortenBytes returns s if it has at most n bytes, else its first n bytes
-// followed by mark, even where that splits a multi-byte character. Messages
-// that have always cut so keep their text with it; Shorten is the cut that
-// does not split.
-func ShortenBytes(s string, n int, mark string) string {
-	if len(s) <= n {
-		return s
+	i := Cut(s, n)
+	if _, size := utf8.DecodeRuneInString(s); i == 0 && n > 0 && size <= n {
+		i = n
 	}
-	return s[:max(n, 0)] + mark
+	return s[:i] + mark
 }
 
 // RunePrefix returns the first n runes of s, as they are in s, and whether

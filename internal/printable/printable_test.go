@@ -37,30 +37,27 @@ func TestCutAndShorten(t *testing.T) {
 		n       int
 		cut     int
 		shorten string // mark "..."
-		bytes   string // ShortenBytes, mark "..."
 	}{
-		{"", 5, 0, "", ""},
-		{"abc", 3, 3, "abc", "abc"},
-		{"abcdef", 3, 3, "abc...", "abc..."},
-		{"aaaé", 4, 3, "aaa...", "aaa\xc3..."}, // é is two bytes
-		{"aaaéb", 5, 5, "aaaé...", "aaaé..."},
-		{"a€b", 2, 1, "a...", "a\xe2..."},
-		{"a€b", 3, 1, "a...", "a\xe2\x82..."},
-		{"😀x", 2, 0, "...", "\xf0\x9f..."}, // nothing whole fits
-		{"abc", 0, 0, "...", "..."},
-		{"abc", -1, 0, "...", "..."},
-		// Bytes that are not UTF-8: no rune start after the first byte.
-		{"a" + strings.Repeat("\x80", 10), 5, 0, "...", "a\x80\x80\x80\x80..."},
-		{"\xff\xfeab", 2, 2, "\xff\xfe...", "\xff\xfe..."},
+		{"", 5, 0, ""},
+		{"abc", 3, 3, "abc"},
+		{"abcdef", 3, 3, "abc..."},
+		{"aaaé", 4, 3, "aaa..."}, // é is two bytes: never split
+		{"aaaéb", 5, 5, "aaaé..."},
+		{"a€b", 2, 1, "a..."},
+		{"a€b", 3, 1, "a..."},
+		{"😀x", 2, 0, "..."}, // nothing whole fits
+		{"abc", 0, 0, "..."},
+		{"abc", -1, 0, "..."},
+		// Bytes that are not UTF-8: no rune start after the first byte,
+		// so Shorten cuts at n bytes and the message shows what was there.
+		{"a" + strings.Repeat("\x80", 10), 5, 0, "a\x80\x80\x80\x80..."},
+		{"\xff\xfeab", 2, 2, "\xff\xfe..."},
 	} {
 		if got := Cut(c.in, c.n); got != c.cut {
 			t.Errorf("Cut(%q, %d) = %d, want %d", c.in, c.n, got, c.cut)
 		}
 		if got := Shorten(c.in, c.n, "..."); got != c.shorten {
 			t.Errorf("Shorten(%q, %d) = %q, want %q", c.in, c.n, got, c.shorten)
-		}
-		if got := ShortenBytes(c.in, c.n, "..."); got != c.bytes {
-			t.Errorf("ShortenBytes(%q, %d) = %q, want %q", c.in, c.n, got, c.bytes)
 		}
 	}
 	if got := Shorten("abcdef", 3, "…"); got != "abc…" {
@@ -151,21 +148,16 @@ func FuzzPrintable(f *testing.F) {
 			t.Fatalf("Cut(%q, %d) = %d: backs up over a whole rune", s, n, i)
 		}
 
-		for name, got := range map[string]string{
-			"Shorten":      Shorten(s, n, "..."),
-			"ShortenBytes": ShortenBytes(s, n, "..."),
-		} {
-			if len(s) <= n {
-				if got != s {
-					t.Fatalf("%s(%q, %d) = %q: s fits", name, s, n, got)
-				}
-				continue
+		if got := Shorten(s, n, "..."); len(s) <= n {
+			if got != s {
+				t.Fatalf("Shorten(%q, %d) = %q: s fits", s, n, got)
 			}
+		} else {
 			p, ok := strings.CutSuffix(got, "...")
 			if !ok || !strings.HasPrefix(s, p) || len(p) > max(n, 0) {
-				t.Fatalf("%s(%q, %d) = %q: not a prefix of at most n bytes and the mark", name, s, n, got)
+				t.Fatalf("Shorten(%q, %d) = %q: not a prefix of at most n bytes and the mark", s, n, got)
 			}
-			if name == "Shorten" && valid && !utf8.ValidString(got) {
+			if valid && !utf8.ValidString(got) {
 				t.Fatalf("Shorten(%q, %d) = %q: not UTF-8", s, n, got)
 			}
 		}

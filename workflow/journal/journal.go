@@ -983,4 +983,4 @@ func intentTarget(in *Intent) *Policy {
 
 // clip shortens s for a message or a lock holder's record. It cuts bytes,
 // as it always has; printable.Shorten would keep a character whole.
-func clip(s string) string { return printable.ShortenBytes(s, 80, "...") }
+func clip(s string) string { return printable.Shorten(s, 80, "...") }

@@ -226,13 +226,7 @@ func strictPolicy(b *builder, body []byte, capMaxAge bool) bool {
 	return true
 }
 
-// clip shortens s for use in a reason: 60 bytes, cut on a rune boundary.
-// Where s[1:61] is no UTF-8 at all it is cut at 60 bytes, not to nothing:
-// the reason still shows (%q escapes) what was there.
-func clip(s string) string {
-	const n = 60
-	if printable.Cut(s, n) == 0 {
-		return printable.ShortenBytes(s, n, "...")
-	}
-	return printable.Shorten(s, n, "...")
-}
+// clip shortens s for use in a reason: 60 bytes, cut on a rune boundary
+// (printable.Shorten: bytes that are not UTF-8 are cut at 60, so the
+// reason still shows, %q-escaped, what was there).
+func clip(s string) string { return printable.Shorten(s, 60, "...") }
