@@ -3,11 +3,11 @@ package checks
 import (
 	"context"
 	"iter"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/stspilot/stspilot/internal/domainname"
+	"github.com/stspilot/stspilot/internal/printable"
 )
 
 // BatchGCPercent is the garbage collector's target percentage for a
@@ -257,7 +257,7 @@ func invalidReport(in BatchInput, err error, now func() time.Time) *Report {
 	}
 	return &Report{
 		Schema:    SchemaVersion,
-		Domain:    clip(in.Text, 253),
+		Domain:    printable.Clip(in.Text, 253), // as Run records it
 		CheckedAt: now().UTC(),
 		Findings:  []Finding{},
 		Error:     msg,
@@ -283,12 +283,4 @@ func finish(rep *Report, r *BatchResult, now func() time.Time) *Report {
 		rep.Input = r.Input.Text
 	}
 	return rep
-}
-
-// clip cuts s to n bytes of valid UTF-8 and marks the cut.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 	"testing/synctest"
 	"time"
 )
@@ -341,5 +342,33 @@ func TestBatchInputError(t *testing.T) {
 	got, err = collect(t, Batch(context.Background(), Inputs(), batchOpts(&gate{}, 3)))
 	if len(got) != 0 || err != nil {
 		t.Errorf("empty input: %q, %v", got, err)
+	}
+}
+
+// An input that is not a domain is recorded the same way whether it was
+// checked alone (Run) or in a batch: clipped and with control characters
+// escaped, so a hostile list cannot write a terminal escape into a report.
+func TestBatchInvalidDomainAsRun(t *testing.T) {
+	for _, text := range []string{
+		"not a domain",
+		"bad\x1b[31mred\x00.example",
+		strings.Repeat("é", 200) + " x", // over 253 bytes, multi-byte
+		"\xff\xfe not utf-8",
+	} {
+		in := func(yield func(BatchInput, error) bool) { yield(BatchInput{Text: text}, nil) }
+		var got *Report
+		for r, err := range Batch(context.Background(), in, batchOpts(&gate{}, 1)) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = r.Report
+		}
+		want := Run(context.Background(), text, Options{})
+		if got == nil || got.Domain != want.Domain || got.Error != want.Error {
+			t.Errorf("%q: batch %+v, run %+v", text, got, want)
+		}
+		if strings.ContainsFunc(got.Domain, func(r rune) bool { return r < 0x20 || r == 0x7f }) || !utf8.ValidString(got.Domain) {
+			t.Errorf("%q: domain %q keeps a control character or is not UTF-8", text, got.Domain)
+		}
 	}
 }
