@@ -9,9 +9,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"unicode/utf8"
 	"testing/synctest"
 	"time"
+	"unicode/utf8"
 )
 
 var batchNow = time.Date(2026, 11, 28, 16, 33, 7, 0, time.UTC)
