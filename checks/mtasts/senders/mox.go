@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 // moxFetch: 60 s, 64 KiB, Content-Type never looked at, 200 only (404 is
@@ -70,7 +72,7 @@ func (p *moxParser) key() (string, bool) {
 		p.o++
 	}
 	k := p.s[start:p.o]
-	return k, k != "" && isAlnum(k[0]) && len(k) <= 32
+	return k, k != "" && txtrecord.IsAlnum(k[0]) && len(k) <= 32
 }
 
 // until reads up to the next space, tab, CR or LF.

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/stspilot/stspilot/internal/printable"
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 var (
@@ -104,11 +105,7 @@ func splitLF(body string) []string {
 
 // isKeyChar reports whether c may appear in a policy key after its first
 // character (STS-POL-13).
-func isKeyChar(c byte) bool { return isAlnum(c) || c == '_' || c == '-' || c == '.' }
-
-func isAlnum(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
+func isKeyChar(c byte) bool { return txtrecord.IsAlnum(c) || c == '_' || c == '-' || c == '.' }
 
 // strictLine splits one line as the policy grammar requires: a key in column
 // 1, ":" right after it, optional spaces or tabs, the value, optional spaces
@@ -125,7 +122,7 @@ func strictLine(b *builder, n int, line string) (key, value string, ok bool) {
 	switch {
 	case strings.HasPrefix(line, "\uFEFF"):
 		return "", "", b.fail(Invalid, "the body starts with a UTF-8 BOM", "STS-POL-18")
-	case i == 0 || !isAlnum(line[0]):
+	case i == 0 || !txtrecord.IsAlnum(line[0]):
 		return "", "", b.fail(Invalid, fmt.Sprintf("line %d does not start with a key: %q", n, clip(line)), "STS-POL-1", "STS-POL-4")
 	case i > 32:
 		return "", "", b.fail(Invalid, fmt.Sprintf("line %d: key is longer than 32 characters", n), "STS-POL-13")
