@@ -16,6 +16,7 @@ import (
 	"github.com/stspilot/stspilot/internal/domainname"
 	"github.com/stspilot/stspilot/internal/envfile"
 	"github.com/stspilot/stspilot/internal/txtrecord"
+	"github.com/stspilot/stspilot/workflow/journal"
 )
 
 // PublishDir is the directory under the state directory where the serve
@@ -79,11 +80,9 @@ func ParseServeMeta(b []byte) (ServeMeta, error) {
 	return m, nil
 }
 
-// PolicySHA256 is the hash an id file gives for policy.
-func PolicySHA256(policy []byte) string {
-	s := sha256.Sum256(policy)
-	return hex.EncodeToString(s[:])
-}
+// PolicySHA256 is the hash an id file gives for policy: the ledger's
+// hash (journal.PolicyHash), so one policy has one hash everywhere.
+func PolicySHA256(policy []byte) string { return journal.PolicyHash(string(policy)) }
 
 // PublishDomainDir is the directory of the (normalised) domain's policy
 // and id file under stateDir/PublishDir.
