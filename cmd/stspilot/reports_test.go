@@ -120,7 +120,7 @@ func TestReportsHostileText(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "r.json"), []byte(`{"organization-name":"Evil\u001b[2J\u001b]0;pwned\u0007","report-id":"1","date-range":{"start-datetime":"2026-11-20T00:00:00Z","end-datetime":"2026-11-20T23:59:59Z"},"policies":[{"policy":{"policy-type":"sts","policy-domain":"example.net"},"summary":{"total-successful-session-count":1,"total-failure-session-count":1},"failure-details":[{"result-type":"x\u001b[31m","receiving-mx-hostname":"mx\r\n.example.net","failed-session-count":1}]}]}`), 0o600)
 	code, out, _ := runCmd(t, &fakeChecker{}, "", "reports", dir)
-	if code != 0 || strings.ContainsAny(out, "\x1b\x07\r") || !strings.Contains(out, "Evil\uFFFD[2J") {
+	if code != 0 || strings.ContainsAny(out, "\x1b\x07\r") || !strings.Contains(out, `Evil\x1b[2J`) || !strings.Contains(out, `mx\x0d\x0a.example.net`) {
 		t.Errorf("exit %d, output %q", code, out)
 	}
 }

@@ -67,7 +67,7 @@ func RunePrefix(s string, n int) (prefix string, cut bool) {
 func IsControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // Escape returns s with every rune for which control reports true written
-// as a \xNN escape (meant for runes below 0x100) and every byte that is
+// as a \xNN escape (\uNNNN above 0xff) and every byte that is
 // not UTF-8 as U+FFFD: the result is valid UTF-8.
 func Escape(s string, control func(rune) bool) string {
 	if utf8.ValidString(s) && !strings.ContainsFunc(s, control) {
@@ -81,13 +81,16 @@ func Escape(s string, control func(rune) bool) string {
 	return b.String()
 }
 
-// writeEscaped writes r, as \xNN if control(r).
+// writeEscaped writes r, as \xNN if control(r) (\uNNNN above 0xff).
 func writeEscaped(b *strings.Builder, r rune, control func(rune) bool) {
-	if control(r) {
+	switch {
+	case !control(r):
+		b.WriteRune(r)
+	case r <= 0xff:
 		fmt.Fprintf(b, "\\x%02x", r)
-		return
+	default:
+		fmt.Fprintf(b, "\\u%04x", r)
 	}
-	b.WriteRune(r)
 }
 
 // ReplaceUnprintable returns s with every run of bytes that is not UTF-8,

@@ -328,12 +328,12 @@ func TestHumanCleansControlCharacters(t *testing.T) {
 	r := healthy()
 	r.MX[0].Addrs[0].Error = "421 \x1b[2J\x1b]0;pwned\x07 bye\r"
 	r.STS.Records = []string{"v=STSv1; id=1\x1b[31m"}
-	r.Findings = []checks.Finding{{ID: "x.y", Severity: checks.SevWarn, Area: "mx", Observed: "bad \xff\xfe bytes\tand tab", Fix: "line one\nline \u009b two"}}
+	r.Findings = []checks.Finding{{ID: "x.y", Severity: checks.SevWarn, Area: "mx", Observed: "bad \xff\xfe bytes\tand tab", Fix: "line one\nline \u009b two", Subject: "a \u202etxt.exe and \u2066isolate\u2069 \u2028"}}
 	out := render(t, Options{}, r)
-	if escape.MatchString(out) || strings.ContainsAny(out, "\x07\r\u009b\t") {
+	if escape.MatchString(out) || strings.ContainsAny(out, "\x07\r\u009b\t\u202e\u2066\u2069\u2028") {
 		t.Errorf("control characters reached the output:\n%q", out)
 	}
-	for _, want := range []string{`421 \x1b[2J\x1b]0;pwned\x07 bye\x0d`, `id=1\x1b[31m`, "bad \uFFFD\uFFFD bytes and tab", `line \x9b two`} {
+	for _, want := range []string{`421 \x1b[2J\x1b]0;pwned\x07 bye\x0d`, `id=1\x1b[31m`, "bad \uFFFD\uFFFD bytes and tab", `line \x9b two`, `a \u202etxt.exe and \u2066isolate\u2069 \u2028`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
 		}

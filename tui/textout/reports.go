@@ -151,7 +151,7 @@ func WriteReports(w io.Writer, v ReportsView, opt Options) error {
 	if len(v.Errors) > 0 {
 		b.WriteString("\n" + st.bold("Unreadable") + "\n")
 		for _, e := range v.Errors {
-			writeWrapped(&b, 2, width, st.err(safe(e)))
+			writeWrapped(&b, 2, width, st.err(cleanLine(e)))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -333,28 +333,17 @@ func plur(n int, one, many string) string {
 	return many
 }
 
-// safe makes report text (untrusted, RPT-JSON-13) harmless on a terminal:
-// control characters, escape sequences among them, become U+FFFD.
-func safe(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 || r == 0x2028 || r == 0x2029 || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 {
-			return '\uFFFD'
-		}
-		return r
-	}, s)
-}
-
-func safeAll(ss []string) []string { return each(ss, safe) }
+func safeAll(ss []string) []string { return each(ss, cleanLine) }
 
 func safeCounts(cs []tlsrpt.Count) []tlsrpt.Count {
-	return each(cs, func(c tlsrpt.Count) tlsrpt.Count { return tlsrpt.Count{Key: safe(c.Key), Sessions: c.Sessions} })
+	return each(cs, func(c tlsrpt.Count) tlsrpt.Count { return tlsrpt.Count{Key: cleanLine(c.Key), Sessions: c.Sessions} })
 }
 
-// each is a new slice of clean applied to each of xs.
-func each[T any](xs []T, clean func(T) T) []T {
+// each is a new slice of f applied to each of xs.
+func each[T any](xs []T, f func(T) T) []T {
 	out := make([]T, len(xs))
 	for i, x := range xs {
-		out[i] = clean(x)
+		out[i] = f(x)
 	}
 	return out
 }
@@ -363,26 +352,26 @@ func each[T any](xs []T, clean func(T) T) []T {
 // safe; keys stay consistent (policy keys are cleaned the same way on
 // both sides).
 func safeDigest(s tlsrpt.DigestResult) tlsrpt.DigestResult {
-	s.Domain = safe(s.Domain)
+	s.Domain = cleanLine(s.Domain)
 	s.ByResultType, s.ByOrganization = safeCounts(s.ByResultType), safeCounts(s.ByOrganization)
 	s.ByReceivingMX, s.ByReceivingIP, s.BySendingMTA = safeCounts(s.ByReceivingMX), safeCounts(s.ByReceivingIP), safeCounts(s.BySendingMTA)
 	s.Deviations = safeCounts(s.Deviations)
 	s.Failures = each(s.Failures, func(f tlsrpt.FailureGroup) tlsrpt.FailureGroup {
-		f.Policy, f.ResultType, f.ReceivingMX, f.ReasonCode = safe(f.Policy), safe(f.ResultType), safe(f.ReceivingMX), safe(f.ReasonCode)
+		f.Policy, f.ResultType, f.ReceivingMX, f.ReasonCode = cleanLine(f.Policy), cleanLine(f.ResultType), cleanLine(f.ReceivingMX), cleanLine(f.ReasonCode)
 		f.ReceivingIPs, f.Organizations = safeAll(f.ReceivingIPs), safeAll(f.Organizations)
 		return f
 	})
 	s.Policies = each(s.Policies, func(p tlsrpt.PolicySeen) tlsrpt.PolicySeen {
-		p.Key, p.Type, p.Domain, p.Mode, p.ID = safe(p.Key), safe(p.Type), safe(p.Domain), safe(p.Mode), safe(p.ID)
+		p.Key, p.Type, p.Domain, p.Mode, p.ID = cleanLine(p.Key), cleanLine(p.Type), cleanLine(p.Domain), cleanLine(p.Mode), cleanLine(p.ID)
 		p.MX, p.Lines = safeAll(p.MX), safeAll(p.Lines)
 		return p
 	})
 	s.Conflicts = each(s.Conflicts, func(c tlsrpt.Conflict) tlsrpt.Conflict {
-		c.Organization, c.ReportID, c.Path = safe(c.Organization), safe(c.ReportID), safe(c.Path)
+		c.Organization, c.ReportID, c.Path = cleanLine(c.Organization), cleanLine(c.ReportID), cleanLine(c.Path)
 		return c
 	})
 	safeReporter := func(r tlsrpt.Reporter) tlsrpt.Reporter {
-		r.Organization, r.Contact = safe(r.Organization), safe(r.Contact)
+		r.Organization, r.Contact = cleanLine(r.Organization), cleanLine(r.Contact)
 		return r
 	}
 	s.Reporters, s.Silent = each(s.Reporters, safeReporter), each(s.Silent, safeReporter)

@@ -105,7 +105,7 @@ func TestReportsBrief(t *testing.T) {
 	want := "TLS-RPT: 5 reports, 160 sessions, 25 failed\n" +
 		"failures/day ▁█    ▁  (2026-11-01 .. 2026-11-07)\n" +
 		"      25  validation-failure at mx2.example.net\n" +
-		"silent: Quiet\uFFFD]0;x\uFFFD (last 2026-11-01)"
+		`silent: Quiet\x1b]0;x\x07 (last 2026-11-01)`
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}

@@ -147,17 +147,27 @@ func tokens(s string) []token {
 // widthOf is the display width of s in cells.
 func widthOf(s string) int { return ansi.StringWidth(s) }
 
-// clean makes text from the network safe to print: invalid UTF-8 becomes
-// U+FFFD, and control characters other than newline (ESC above all, which
-// could restyle or rewrite the terminal) are shown as \xNN escapes; a tab
-// becomes a space.
+// clean makes text from the network or from reports safe to print, the
+// one way every renderer here does: invalid UTF-8 becomes U+FFFD, a tab or
+// a no-break space (the renderer's own glue) a space, and the runes that
+// could restyle, rewrite or reorder the terminal (isControl) are shown as
+// \xNN or \uNNNN escapes.
 func clean(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.ReplaceAll(s, "\u00a0", " ") // nbsp is the renderer's own glue
+	s = strings.ReplaceAll(s, "\u00a0", " ")
 	s = strings.ReplaceAll(s, "\t", " ")
 	return printable.Escape(s, isControl)
 }
 
+// cleanLine is clean for text that must stay on one line (a reporter's
+// name, a key of a count): a newline is escaped too.
+func cleanLine(s string) string { return strings.ReplaceAll(clean(s), "\n", `\x0a`) }
+
+// isControl reports the runes clean escapes: C0 controls but newline
+// (ESC above all), DEL, C1 controls, the line and paragraph separators,
+// and the bidirectional embeddings, overrides and isolates, which would
+// show a hostile string reordered (U+202A-U+202E, U+2066-U+2069).
 func isControl(r rune) bool {
-	return r != '\n' && (printable.IsControl(r) || r >= 0x80 && r <= 0x9f)
+	return r != '\n' && (printable.IsControl(r) || r >= 0x80 && r <= 0x9f ||
+		r == 0x2028 || r == 0x2029 || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069)
 }
