@@ -74,14 +74,7 @@ func ParsePublisherIn(spec string, scrubEnv []string, stateDir string) (Publishe
 		if arg != "" {
 			return nil, fmt.Errorf("%w %q: serve takes no argument (it writes into the state directory)", ErrBadPublish, spec)
 		}
-		if stateDir == "" {
-			d, err := journal.DefaultDir()
-			if err != nil {
-				return nil, fmt.Errorf("%w %q: %v", ErrBadPublish, spec, err)
-			}
-			stateDir = d
-		}
-		abs, err := filepath.Abs(stateDir)
+		abs, err := journal.AbsDir(stateDir)
 		if err != nil {
 			return nil, fmt.Errorf("%w %q: %v", ErrBadPublish, spec, err)
 		}

@@ -154,13 +154,9 @@ type serveDirs struct {
 // serve may run as a user that cannot, and must not create a journal
 // directory.
 func (o *ServeOptions) dirs() (serveDirs, error) {
-	state := o.StateDir
-	if state == "" {
-		d, err := journal.DefaultDir()
-		if err != nil {
-			return serveDirs{}, err
-		}
-		state = d
+	state, err := journal.AbsDir(o.StateDir)
+	if err != nil {
+		return serveDirs{}, err
 	}
 	var sd serveDirs
 	for _, p := range []struct {

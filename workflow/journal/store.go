@@ -49,9 +49,10 @@ func DefaultDir() (string, error) {
 	return d, nil
 }
 
-// absDir is the absolute path of the state directory dir (DefaultDir
-// when dir is ""), for Open and OpenExisting.
-func absDir(dir string) (string, error) {
+// AbsDir is the absolute path of the state directory dir (DefaultDir
+// when dir is ""): the directory Open and OpenExisting use, and the one
+// the serve publisher writes into.
+func AbsDir(dir string) (string, error) {
 	if dir == "" {
 		d, err := DefaultDir()
 		if err != nil {
@@ -70,7 +71,7 @@ func absDir(dir string) (string, error) {
 // directory with mode 0700 when it does not exist. An existing directory
 // keeps its mode: teams may keep it in a shared repository.
 func Open(dir string) (*Store, error) {
-	abs, err := absDir(dir)
+	abs, err := AbsDir(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -588,7 +589,7 @@ func sanitizeCommand(cmd string) string {
 // does not exist yet holds no journals: Peek returns nil and Domains
 // none. Anything that writes through the Store fails.
 func OpenExisting(dir string) (*Store, error) {
-	abs, err := absDir(dir)
+	abs, err := AbsDir(dir)
 	if err != nil {
 		return nil, err
 	}
