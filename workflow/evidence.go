@@ -14,6 +14,7 @@ import (
 
 	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/checks/tlsrpt"
+	"github.com/stspilot/stspilot/internal/domainname"
 	"github.com/stspilot/stspilot/internal/printable"
 	"github.com/stspilot/stspilot/internal/satcount"
 	"github.com/stspilot/stspilot/internal/txtrecord"
@@ -115,7 +116,7 @@ type evGroup struct {
 // EvaluateReports starts the evidence for policy p of domain since since.
 func EvaluateReports(domain string, p *Policy, since time.Time) *Evidence {
 	return &Evidence{
-		domain: strings.ToLower(strings.TrimSuffix(domain, ".")), policy: p, since: since,
+		domain: domainname.Fold(domain), policy: p, since: since,
 		orgs: map[string]bool{}, groups: map[evKey]*evGroup{},
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/stspilot/stspilot/internal/domainname"
 )
 
 // Problem classifies why a chain is not acceptable. The zero value means valid.
@@ -71,7 +73,7 @@ func verify(chain []*x509.Certificate, host string, roots *x509.CertPool, now ti
 		NotAfter: leaf.NotAfter,
 		ChainLen: len(chain),
 	}
-	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	host = domainname.Fold(host)
 	inter := x509.NewCertPool()
 	for _, c := range chain[1:] {
 		inter.AddCert(c)

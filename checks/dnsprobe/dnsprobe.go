@@ -30,6 +30,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/stspilot/stspilot/internal/dnsclient"
+	"github.com/stspilot/stspilot/internal/domainname"
 )
 
 // Defaults for the zero fields of a Resolver.
@@ -260,7 +261,7 @@ func follow(answer []dns.RR, name string, qtype uint16, chain []string) (rrs []d
 		var cname *dns.CNAME
 		for _, rr := range answer {
 			h := rr.Header()
-			if h.Class != dns.ClassINET || canon(h.Name) != end {
+			if h.Class != dns.ClassINET || domainname.Fold(h.Name) != end {
 				continue
 			}
 			if h.Rrtype == qtype {
@@ -272,7 +273,7 @@ func follow(answer []dns.RR, name string, qtype uint16, chain []string) (rrs []d
 		if len(rrs) > 0 || cname == nil || qtype == dns.TypeCNAME {
 			return rrs, end, chain, nil
 		}
-		target := canon(cname.Target)
+		target := domainname.Fold(cname.Target)
 		if target == name || slices.Contains(chain, target) {
 			chain = append(chain, target)
 			return nil, end, chain, fmt.Errorf("dnsprobe: %s %s: %w: %s", dns.TypeToString[qtype], name, ErrCNAMELoop, chainString(name, chain))
@@ -287,12 +288,6 @@ func follow(answer []dns.RR, name string, qtype uint16, chain []string) (rrs []d
 
 func chainString(name string, chain []string) string {
 	return strings.Join(append([]string{name}, chain...), " -> ")
-}
-
-// canon returns a name from a reply in the form used by Answer: lower case,
-// without the trailing dot.
-func canon(name string) string {
-	return strings.ToLower(strings.TrimSuffix(name, "."))
 }
 
 // servers returns r.Servers normalised (see dnsclient.ParseServer), or an error

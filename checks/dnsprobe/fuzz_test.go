@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/stspilot/stspilot/internal/domainname"
 )
 
 // Seed corpora live in testdata/fuzz/<FuzzName>/.
@@ -39,7 +41,7 @@ func FuzzCheckName(f *testing.F) {
 			t.Fatalf("query for %q does not pack: %v", out, err)
 		}
 		var back dns.Msg
-		if err := back.Unpack(wire); err != nil || canon(back.Question[0].Name) != out {
+		if err := back.Unpack(wire); err != nil || domainname.Fold(back.Question[0].Name) != out {
 			t.Fatalf("query for %q comes back as %v, %v", out, back.Question, err)
 		}
 	})
@@ -96,7 +98,7 @@ func FuzzFollow(f *testing.F) {
 		}
 		name, qtype := "example.com", dns.TypeTXT
 		if len(m.Question) > 0 {
-			name, qtype = canon(m.Question[0].Name), m.Question[0].Qtype
+			name, qtype = domainname.Fold(m.Question[0].Name), m.Question[0].Qtype
 		}
 		rrs, end, chain, err := follow(m.Answer, name, qtype, nil)
 		if len(chain) > MaxCNAMEHops+1 || (err == nil && len(chain) > MaxCNAMEHops) {
@@ -106,7 +108,7 @@ func FuzzFollow(f *testing.F) {
 			t.Fatalf("err = %v", err)
 		}
 		for _, rr := range rrs {
-			if h := rr.Header(); h.Rrtype != qtype || canon(h.Name) != end {
+			if h := rr.Header(); h.Rrtype != qtype || domainname.Fold(h.Name) != end {
 				t.Fatalf("kept %v for %s %s", rr, end, dns.TypeToString[qtype])
 			}
 		}

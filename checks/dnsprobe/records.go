@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/miekg/dns"
+
+	"github.com/stspilot/stspilot/internal/domainname"
 )
 
 // TXTResult is a TXT lookup: the Answer, and the character-strings of each
@@ -89,7 +91,7 @@ func (r *Resolver) MX(ctx context.Context, domain string) (MXResult, error) {
 	res := MXResult{Answer: a}
 	for _, rr := range a.RRs {
 		if mx, ok := rr.(*dns.MX); ok {
-			res.MX = append(res.MX, MX{Host: canon(mx.Mx), Preference: mx.Preference})
+			res.MX = append(res.MX, MX{Host: domainname.Fold(mx.Mx), Preference: mx.Preference})
 		}
 	}
 	slices.SortFunc(res.MX, func(a, b MX) int {
@@ -167,7 +169,7 @@ func (r *Resolver) CNAME(ctx context.Context, name string) (target string, ok bo
 	}
 	for _, rr := range ans.RRs {
 		if c, isC := rr.(*dns.CNAME); isC {
-			return canon(c.Target), true, nil
+			return domainname.Fold(c.Target), true, nil
 		}
 	}
 	return "", false, nil
@@ -206,8 +208,8 @@ func (r *Resolver) CNAMETarget(ctx context.Context, name string) (target string,
 				return
 			}
 			for _, rr := range msg.Answer {
-				if c, ok := rr.(*dns.CNAME); ok && c.Hdr.Class == dns.ClassINET && canon(c.Hdr.Name) == n {
-					results[i].target, results[i].found = canon(c.Target), true
+				if c, ok := rr.(*dns.CNAME); ok && c.Hdr.Class == dns.ClassINET && domainname.Fold(c.Hdr.Name) == n {
+					results[i].target, results[i].found = domainname.Fold(c.Target), true
 					return
 				}
 			}

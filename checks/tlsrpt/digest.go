@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stspilot/stspilot/internal/domainname"
 	"github.com/stspilot/stspilot/internal/printable"
 	"github.com/stspilot/stspilot/internal/satcount"
 )
@@ -119,7 +120,7 @@ func NewDigest(f Filter) *Digest {
 		failures: map[failureKey]*FailureGroup{},
 		devs:     map[string]int{},
 	}
-	d.f.Domain = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(f.Domain), "."))
+	d.f.Domain = domainname.Fold(strings.TrimSpace(f.Domain))
 	if d.f.SilentAfter <= 0 {
 		d.f.SilentAfter = DefaultSilentAfter
 	}
@@ -296,7 +297,7 @@ func SamePolicy(lines []string, text string) bool {
 	norm := func(ps []string) []string {
 		out := make([]string, 0, len(ps))
 		for _, p := range ps {
-			out = append(out, strings.ToLower(strings.TrimSuffix(p, ".")))
+			out = append(out, domainname.Fold(p))
 		}
 		slices.Sort(out)
 		return slices.Compact(out)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stspilot/stspilot/internal/domainname"
 	"github.com/stspilot/stspilot/internal/printable"
 	"github.com/stspilot/stspilot/internal/satcount"
 )
@@ -464,7 +465,7 @@ func (p *parser) policy(i int) (Result, error) {
 		return res, notReport("policies[%d]: policy-type missing (RPT-JSON-4)", i)
 	}
 	res.Policy.Type = strings.TrimSpace(pol.Type.s)
-	res.Policy.Domain = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(pol.Domain.s), "."))
+	res.Policy.Domain = domainname.Fold(strings.TrimSpace(pol.Domain.s))
 	res.Policy.String = pol.String.v
 	res.Policy.MXHost = pol.MXHost.v
 	if res.Policy.Type != PolicySTS && res.Policy.Type != PolicyTLSA && res.Policy.Type != PolicyNoPolicyFound {
@@ -600,7 +601,7 @@ func (p *parser) failureDetails(i int, res *Result, fold map[FailureDetail]int, 
 		d := FailureDetail{
 			ResultType:            strings.TrimSpace(wd.ResultType.s),
 			SendingMTAIP:          strings.TrimSpace(wd.SendingIP.s),
-			ReceivingMXHostname:   strings.ToLower(strings.TrimSuffix(strings.TrimSpace(wd.MXHostname.s), ".")),
+			ReceivingMXHostname:   domainname.Fold(strings.TrimSpace(wd.MXHostname.s)),
 			ReceivingMXHelo:       strings.TrimSpace(wd.MXHelo.s),
 			ReceivingIP:           strings.TrimSpace(wd.ReceivingIP.s),
 			AdditionalInformation: strings.TrimSpace(firstNonEmpty(wd.AddInfo.s, wd.AddInfoURI.s)),

@@ -24,6 +24,11 @@ const maxDomainLen = 253 - len(txtrecord.STSPrefix)
 
 var idnaProfile = idna.New(idna.MapForLookup(), idna.Transitional(false), idna.StrictDomainName(false), idna.BidiRule())
 
+// Fold is the form in which stspilot compares a DNS name it did not
+// Normalize (a name from a DNS answer, a report, a certificate check or a
+// TLS ClientHello): lower case, without the trailing root dot.
+func Fold(name string) string { return strings.ToLower(strings.TrimSuffix(name, ".")) }
+
 // Normalize turns user input into the A-label, lower-case form without a
 // trailing dot that is checked everywhere, or returns an error wrapping
 // ErrInvalid that says what is wrong in words an operator can act on.

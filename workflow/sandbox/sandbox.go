@@ -22,7 +22,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -249,7 +248,7 @@ func (s *Sandbox) issue(start time.Time) error {
 // mxCert is the certificate an MX presents for sni (its own host when the
 // client sent none).
 func (s *Sandbox) mxCert(sni, host string) *tls.Certificate {
-	name := strings.ToLower(strings.TrimSuffix(sni, "."))
+	name := domainname.Fold(sni)
 	if name == "" {
 		name = host
 	}

@@ -5,7 +5,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"strings"
+
+	"github.com/stspilot/stspilot/internal/domainname"
 )
 
 // FileCerts serves certificates loaded from PEM files. With one pair, it
@@ -48,7 +49,7 @@ func (fc *FileCerts) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificat
 	if len(fc.certs) == 1 || hello.ServerName == "" {
 		return fc.certs[0], nil
 	}
-	name := strings.TrimSuffix(strings.ToLower(hello.ServerName), ".")
+	name := domainname.Fold(hello.ServerName)
 	for _, c := range fc.certs {
 		if c.Leaf.VerifyHostname(name) == nil {
 			return c, nil

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stspilot/stspilot/internal/domainname"
 	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
@@ -250,7 +251,7 @@ func hostName(hostport string) string {
 			h = host
 		}
 	}
-	return strings.TrimSuffix(strings.ToLower(h), ".")
+	return domainname.Fold(h)
 }
 
 type countingWriter struct {
