@@ -839,22 +839,16 @@ func first(a, b string) string {
 	return b
 }
 
-// credentialSource is the environment, then the credentials file.
+// credentialSource is the environment, then the credentials file (the
+// one given, else the default one when it exists: settingsSources).
 func credentialSource(path string) (dnsprovider.Source, error) {
 	env := dnsprovider.EnvSource(os.LookupEnv)
-	if path != "" {
-		f, err := dnsprovider.LoadCredentials(path)
-		if err != nil {
-			return nil, &usageError{err}
-		}
-		return dnsprovider.Chain(env, f), nil
+	f, _, err := settingsSources(path, os.LookupEnv)
+	if err != nil {
+		return nil, err
 	}
-	f, err := dnsprovider.DefaultCredentials(defaultCredentialsPath(os.Getenv))
-	switch {
-	case errors.Is(err, dnsprovider.ErrNoCredentialsFile):
+	if f == nil {
 		return env, nil
-	case err != nil:
-		return nil, &usageError{err}
 	}
 	return dnsprovider.Chain(env, f), nil
 }
