@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"time"
 
@@ -63,7 +64,7 @@ func (f *factory) prepare(cmd *cobra.Command, c *CommonOptions, n need) error {
 	c.IO, c.Now = f.IO, f.Now
 	c.JSON, c.Timeout, c.Credentials = g.JSON, g.Timeout, g.Credentials
 	if n&needConfig != 0 {
-		cfg, err := loadConfig(first(g.Config, defaultConfigPath()), g.Config != "")
+		cfg, err := loadConfig(cmp.Or(g.Config, defaultConfigPath()), g.Config != "")
 		if err != nil {
 			return err
 		}

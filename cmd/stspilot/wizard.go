@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 
 	"github.com/spf13/cobra"
@@ -77,7 +78,7 @@ func wizardRun(ctx context.Context, o *WizardOptions) error {
 		Domain:    o.Domain,
 		RUA:       o.RUA,
 		Reports:   o.Reports,
-		AccessLog: first(o.AccessLog, o.Config["access_log"]),
+		AccessLog: cmp.Or(o.AccessLog, o.Config["access_log"]),
 		Check: func(ctx context.Context, d string, progress func(checks.ProbeEvent)) *checks.Report {
 			return checks.Run(ctx, d, checks.Options{Resolvers: o.Resolvers, Timeout: o.Timeout, Progress: progress})
 		},

@@ -318,7 +318,7 @@ func statusRun(ctx context.Context, o *WorkflowOptions) (err error) {
 	if err != nil {
 		return engineErr(err)
 	}
-	st.Fetchers = serve.LiveFetchers(st, first(o.AccessLog, o.Config["access_log"]))
+	st.Fetchers = serve.LiveFetchers(st, cmp.Or(o.AccessLog, o.Config["access_log"]))
 	if o.JSON {
 		if st.Fetchers != nil && st.Fetchers.Log == "" {
 			st.Fetchers = nil // documented: absent when no log is configured
@@ -719,9 +719,9 @@ func newEngine(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error
 		return nil, err
 	}
 	cfg := o.Config
-	provName := first(o.Provider, first(jProv, cfg["provider"]))
+	provName := cmp.Or(o.Provider, jProv, cfg["provider"])
 	publish, execNoCommand := publishSpec(o.Publish, jPub, cfg["publish"], st.Dir())
-	ladderSpec := first(o.Ladder, first(jLadder, cfg["ladder"]))
+	ladderSpec := cmp.Or(o.Ladder, jLadder, cfg["ladder"])
 	readOnly := o.PlanOnly || o.Workflow == ""
 	if readOnly && provName == "" {
 		// plan and status write nothing: the manual provider and publisher
@@ -819,7 +819,7 @@ func newEngine(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error
 // file (loadConfig made sure it is trusted), never from the journal, and
 // execNoCommand says there is none there either.
 func publishSpec(flag, fromJournal, fromConfig, stateDir string) (spec string, execNoCommand bool) {
-	spec = first(flag, first(fromJournal, fromConfig))
+	spec = cmp.Or(flag, fromJournal, fromConfig)
 	if flag != "" || fromJournal == "" {
 		return spec, false
 	}
@@ -830,13 +830,6 @@ func publishSpec(flag, fromJournal, fromConfig, stateDir string) (spec string, e
 		return fromConfig, false
 	}
 	return "", true
-}
-
-func first(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // credentialSource is the environment, then the credentials file (the

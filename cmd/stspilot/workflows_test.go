@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -304,7 +305,7 @@ func TestConfigLadderPrecedence(t *testing.T) {
 	var got []string
 	inner := f.NewEngine
 	f.NewEngine = func(ctx context.Context, o *WorkflowOptions) (*workflow.Engine, error) {
-		got = append(got, first(o.Ladder, o.Config["ladder"]))
+		got = append(got, cmp.Or(o.Ladder, o.Config["ladder"]))
 		return inner(ctx, o)
 	}
 	execute(context.Background(), f, []string{"plan", "rollout", "example.test", "--config", cfgPath, "--rua", "mailto:r@example.test"})
