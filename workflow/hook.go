@@ -1,13 +1,9 @@
 package workflow
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
-	"strings"
 	"time"
 )
 
@@ -22,25 +18,12 @@ func RunHook(ctx context.Context, command string, scrubEnv, env []string, stdin 
 	if timeout <= 0 {
 		timeout = time.Minute
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
-	cmd.Stdin = bytes.NewReader(stdin)
-	cmd.Env = append(scrub(os.Environ(), scrubEnv), env...)
-	var stderr tailBuffer
-	cmd.Stdout = io.Discard
-	cmd.Stderr = &stderr
-	killWithRun(cmd)
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("hook: stopped after %s: %w", timeout, ctx.Err())
-		}
-		msg := strings.TrimSpace(stderr.String())
-		if msg == "" {
-			msg = "(no output on stderr)"
-		}
-		return fmt.Errorf("hook failed (%v): %s", err, msg)
+	stderr, stopped, err := runShell(ctx, command, append(scrub(os.Environ(), scrubEnv), env...), stdin, timeout)
+	switch {
+	case stopped != nil:
+		return fmt.Errorf("hook: stopped after %s: %w", timeout, stopped)
+	case err != nil:
+		return fmt.Errorf("hook failed (%v): %s", err, stderr)
 	}
 	return nil
 }

@@ -214,36 +214,53 @@ func (e *Exec) run(ctx context.Context, domain, action string, stdin []byte) (Pu
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
 	}
+	env := append(scrub(os.Environ(), e.ScrubEnv),
+		"STSPILOT_DOMAIN="+domain, "STSPILOT_ACTION="+action, "STSPILOT_POLICY_HOST="+txtrecord.PolicyHost(domain))
+	stderr, stopped, err := runShell(ctx, e.Command, env, stdin, timeout)
+	switch {
+	case stopped != nil:
+		return out, fmt.Errorf("exec publisher: %s after %s: %w", action, timeout, stopped)
+	case err != nil:
+		return out, fmt.Errorf("exec publisher failed (%v): %s", err, stderr)
+	}
+	return out, nil
+}
+
+// runShell runs command under `sh -c` with stdin and env, for at most
+// timeout within ctx: the exec publisher's command and RunHook's. On
+// failure stopped is the context's error when the timeout or ctx ended it;
+// otherwise err is the run's, and stderr the last execOutputCap bytes of
+// its stderr, trimmed ("(no output on stderr)" when there were none).
+//
+// The command must not outlive the run: a publish that lands after the
+// run ended (and its journal lock was released) could serve a policy no
+// journal knows about. So it runs in its own process group, which a
+// cancelled ctx (timeout, SIGINT, SIGTERM, SIGHUP) kills whole, and
+// runShell returns only once the shell is gone: the caller holds the
+// journal lock until then. Should stspilot itself be killed outright, the
+// kernel kills the shell too where it can (Linux: parent-death signal).
+func runShell(ctx context.Context, command string, env []string, stdin []byte, timeout time.Duration) (stderr string, stopped, err error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", e.Command)
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
 	cmd.Stdin = bytes.NewReader(stdin)
-	cmd.Env = append(scrub(os.Environ(), e.ScrubEnv),
-		"STSPILOT_DOMAIN="+domain, "STSPILOT_ACTION="+action, "STSPILOT_POLICY_HOST="+txtrecord.PolicyHost(domain))
-	var stderr tailBuffer
+	cmd.Env = env
+	var tail tailBuffer
 	cmd.Stdout = io.Discard
-	cmd.Stderr = &stderr
-	// The command must not outlive the run: a publish that lands after the
-	// run ended (and its journal lock was released) could serve a policy
-	// no journal knows about. So it runs in its own process group, which a
-	// cancelled ctx (timeout, SIGINT, SIGTERM, SIGHUP) kills whole, and Run
-	// returns only once the shell is gone: the caller holds the journal
-	// lock until then. Should stspilot itself be killed outright, the
-	// kernel kills the shell too where it can (Linux: parent-death signal).
+	cmd.Stderr = &tail
 	killWithRun(cmd)
 	cmd.WaitDelay = 5 * time.Second
-	err := cmd.Run()
-	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
+	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
-			return out, fmt.Errorf("exec publisher: %s after %s: %w", action, timeout, ctx.Err())
+			return "", ctx.Err(), err
 		}
+		msg := strings.TrimSpace(tail.String())
 		if msg == "" {
 			msg = "(no output on stderr)"
 		}
-		return out, fmt.Errorf("exec publisher failed (%v): %s", err, msg)
+		return msg, nil, err
 	}
-	return out, nil
+	return "", nil, nil
 }
 
 func (e *Exec) Publish(ctx context.Context, domain string, policy []byte) (Published, error) {
