@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -277,15 +278,7 @@ func scrub(env, drop []string) []string {
 	}
 	out := env[:0:0]
 	for _, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		keep := true
-		for _, d := range drop {
-			if k == d {
-				keep = false
-				break
-			}
-		}
-		if keep {
+		if k, _, _ := strings.Cut(kv, "="); !slices.Contains(drop, k) {
 			out = append(out, kv)
 		}
 	}
