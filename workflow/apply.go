@@ -567,7 +567,7 @@ func (r *run) published(want string) error {
 	if lp := j.LedgerFind(journal.PolicyHash(t.Text)); lp != nil && !lp.Replaced() {
 		lp.ID = t.ID
 		if lp.PublishedAt.IsZero() {
-			lp.PublishedAt = now.UTC().Truncate(time.Second)
+			lp.PublishedAt = journal.Stamp(now)
 		}
 	} else {
 		j.LedgerAdd(ledgerEntry(&t, now))

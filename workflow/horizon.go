@@ -102,5 +102,5 @@ func (h *HorizonReport) Until() time.Time {
 
 // ledgerEntry is the ledger's record of policy p.
 func ledgerEntry(p *Policy, publishedAt time.Time) journal.LedgerPolicy {
-	return journal.LedgerPolicy{Hash: journal.PolicyHash(p.Text), ID: p.ID, PolicyTerms: p.PolicyTerms.Clone(), PublishedAt: publishedAt.UTC().Truncate(time.Second)}
+	return journal.LedgerPolicy{Hash: journal.PolicyHash(p.Text), ID: p.ID, PolicyTerms: p.PolicyTerms.Clone(), PublishedAt: journal.Stamp(publishedAt)}
 }

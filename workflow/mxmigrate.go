@@ -298,7 +298,7 @@ func (e *Engine) planMXMigrate(ctx context.Context, p *Plan, lv *live, j *journa
 				return nil
 			}
 		}
-		mig = &journal.MXMigration{From: mxLines(liveMX.Records), To: mxLines(to), FromTTL: ttlSeconds(liveMX.TTL), OldMX: slices.Clone(cur.MX), StartedAt: now.UTC().Truncate(time.Second)}
+		mig = &journal.MXMigration{From: mxLines(liveMX.Records), To: mxLines(to), FromTTL: ttlSeconds(liveMX.TTL), OldMX: slices.Clone(cur.MX), StartedAt: journal.Stamp(now)}
 	} else {
 		c := *mig
 		mig = &c
@@ -543,7 +543,7 @@ func (r *run) mxGate(ctx context.Context, s *Step) (GateResult, bool, error) {
 		}
 		if g.Open {
 			if mig := r.j.MXMigration; mig != nil && mig.DoneAt.IsZero() {
-				mig.DoneAt = now.UTC().Truncate(time.Second)
+				mig.DoneAt = journal.Stamp(now)
 				if err := r.txn.Save(r.j); err != nil {
 					return g, true, fmt.Errorf("writing the journal: %w", err)
 				}

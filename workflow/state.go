@@ -190,7 +190,7 @@ func cacheWindowEnd(j *journal.Journal) time.Time {
 
 // setTeardown starts (or extends) the teardown window.
 func setTeardown(j *journal.Journal, noneSince time.Time, lastMaxAge time.Duration) {
-	start := noneSince.UTC().Truncate(time.Second)
+	start := journal.Stamp(noneSince)
 	end := ceilSecond(noneSince.Add(lastMaxAge))
 	j.SetWindow(journal.Window{
 		Kind: journal.WindowTeardown, Start: start, Seconds: int64(end.Sub(start) / time.Second), NotBefore: end,
@@ -209,7 +209,7 @@ func setCachedUntil(j *journal.Journal, until, now time.Time) {
 		start = until
 	}
 	end := ceilSecond(until)
-	start = start.UTC().Truncate(time.Second)
+	start = journal.Stamp(start)
 	j.SetWindow(journal.Window{
 		Kind: journal.WindowCache, Start: start, Seconds: int64(end.Sub(start) / time.Second), NotBefore: end,
 		Reason: "senders may hold a replaced testing/enforce policy until then (its max_age after it was replaced)",

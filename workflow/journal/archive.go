@@ -145,7 +145,7 @@ func (h *Handle) rotate(j *Journal) (*Journal, []byte, error) {
 	}
 	a.Entries += n
 	a.LastID = j.Entries[n-1].ID
-	a.At = h.s.now().UTC().Truncate(time.Second)
+	a.At = Stamp(h.s.now())
 	r.Archive = &a
 	data, err := encode(&r)
 	if err != nil {

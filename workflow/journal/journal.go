@@ -926,15 +926,20 @@ func encode(j *Journal) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// normalizeTimes rounds every time in j to whole seconds in UTC, so that
-// what the caller holds after Save equals what Load returns.
+// Stamp is t as the journal keeps it: in UTC, truncated to whole seconds.
+// Times written into a journal are stamped before they are stored, so
+// that what the caller holds after Save equals what Load returns.
+func Stamp(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
+
+// normalizeTimes stamps every time in j (Stamp), so that what the caller
+// holds after Save equals what Load returns.
 func (j *Journal) normalizeTimes() {
 	n := func(t *time.Time) {
 		if t.IsZero() {
 			*t = time.Time{}
 			return
 		}
-		*t = t.UTC().Truncate(time.Second)
+		*t = Stamp(*t)
 	}
 	n(&j.StageSince)
 	for _, p := range []*Policy{j.Policy, intentTarget(j.Intent)} {

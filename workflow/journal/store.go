@@ -262,7 +262,7 @@ func (s *Store) LockAt(domain, command string, now time.Time) (*Handle, error) {
 		domain: d,
 		path:   filepath.Join(s.dir, d+".json"),
 		lock:   f,
-		holder: Holder{PID: os.Getpid(), Host: host, Command: sanitizeCommand(command), Since: now.UTC().Truncate(time.Second)},
+		holder: Holder{PID: os.Getpid(), Host: host, Command: sanitizeCommand(command), Since: Stamp(now)},
 	}
 	b, _ := json.Marshal(h.holder)
 	b = append(b, '\n')
