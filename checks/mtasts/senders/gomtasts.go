@@ -128,11 +128,7 @@ func goMTASTSPolicy(b *builder, body string) bool {
 	if !reMaxAge.MatchString(maxAgeText) {
 		b.note(fmt.Sprintf("reads max_age %q with strconv.Atoi", clip(maxAgeText)), "STS-POL-9")
 	}
-	if maxAge > rfcMaxAge {
-		b.note(fmt.Sprintf("accepts max_age %d, over 31557600 (no upper bound)", maxAge), "STS-POL-9")
-	}
-	b.accept(mode, maxAge, mx)
-	return true
+	return b.acceptUnbounded(mode, maxAge, mx)
 }
 
 func hasKey(m map[string]string, k string) bool { _, ok := m[k]; return ok }

@@ -184,9 +184,5 @@ func moxPolicy(b *builder, body string) bool {
 	case len(mx) == 0 && mode != "none":
 		return b.fail(Invalid, "policy has no mx field and mode is not none", "STS-POL-6")
 	}
-	if maxAge > rfcMaxAge {
-		b.note(fmt.Sprintf("accepts max_age %d, over 31557600 (no upper bound)", maxAge), "STS-POL-9")
-	}
-	b.accept(mode, maxAge, mx)
-	return true
+	return b.acceptUnbounded(mode, maxAge, mx)
 }

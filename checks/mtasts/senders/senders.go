@@ -229,6 +229,17 @@ func (b *builder) accept(mode string, maxAge int64, mx []string) {
 	}
 }
 
+// acceptUnbounded is accept for the readers that set no upper bound on
+// max_age (go-mtasts, mox): one above the RFC's is noted, then taken.
+// It returns true, as a reader does when it accepts.
+func (b *builder) acceptUnbounded(mode string, maxAge int64, mx []string) bool {
+	if maxAge > rfcMaxAge {
+		b.note(fmt.Sprintf("accepts max_age %d, over 31557600 (no upper bound)", maxAge), "STS-POL-9")
+	}
+	b.accept(mode, maxAge, mx)
+	return true
+}
+
 // maxBody is the 64 KiB body cap the RFC suggests (STS-FETCH-10).
 const maxBody = 64 << 10
 
