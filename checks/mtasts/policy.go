@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/stspilot/stspilot/internal/satcount"
 	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
@@ -419,13 +420,7 @@ func (p *policyReader) maxAgeValue(n int, v string) int64 {
 	case digits == "":
 		// all digits
 	case maxAgeUnits[strings.ToLower(digits)] > 0:
-		secs := parseSeconds(num)
-		mul := maxAgeUnits[strings.ToLower(digits)]
-		if secs > math.MaxInt64/mul {
-			secs = math.MaxInt64
-		} else {
-			secs *= mul
-		}
+		secs := satcount.Mul(parseSeconds(num), maxAgeUnits[strings.ToLower(digits)])
 		ps.err("STS-POL-9", n, "max_age %s has a unit; it is a plain number of seconds: write \"max_age: %d\"", q(v), secs)
 		return secs
 	case digits[0] == '.' && strings.Trim(digits[1:], "0123456789") == "":
