@@ -127,16 +127,23 @@ type ServerError struct {
 func (e *ServerError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "dnsprobe: %s %s @%s: ", dns.TypeToString[e.Type], e.Name, e.Server)
+	e.writeCause(&b)
+	return b.String()
+}
+
+// writeCause writes what went wrong at the server, as ServerError and
+// QueryError both say it: the kind, with the rcode for ErrRCode, then the
+// underlying error when it is not the kind itself.
+func (e *ServerError) writeCause(b *strings.Builder) {
 	switch {
 	case errors.Is(e.Kind, ErrRCode):
-		fmt.Fprintf(&b, "%v %v", e.Kind, e.RCode)
+		fmt.Fprintf(b, "%v %v", e.Kind, e.RCode)
 	case e.Kind != nil:
 		b.WriteString(e.Kind.Error())
 	}
 	if e.Err != nil && e.Err != e.Kind {
-		fmt.Fprintf(&b, ": %v", e.Err)
+		fmt.Fprintf(b, ": %v", e.Err)
 	}
-	return b.String()
 }
 
 // Unwrap returns Kind and Err, so errors.Is matches both the sentinel and
@@ -164,13 +171,8 @@ func (e *QueryError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "dnsprobe: %s %s: all %d servers failed", dns.TypeToString[e.Type], e.Name, len(e.Errors))
 	for _, se := range e.Errors {
-		fmt.Fprintf(&b, "; @%s: %v", se.Server, se.Kind)
-		if errors.Is(se.Kind, ErrRCode) {
-			fmt.Fprintf(&b, " %v", se.RCode)
-		}
-		if se.Err != nil && se.Err != se.Kind {
-			fmt.Fprintf(&b, ": %v", se.Err)
-		}
+		fmt.Fprintf(&b, "; @%s: ", se.Server)
+		se.writeCause(&b)
 	}
 	return b.String()
 }
