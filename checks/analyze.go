@@ -17,6 +17,7 @@ import (
 	"github.com/stspilot/stspilot/checks/mtasts/senders"
 	"github.com/stspilot/stspilot/checks/smtpprobe"
 	"github.com/stspilot/stspilot/checks/tlsrpt"
+	"github.com/stspilot/stspilot/internal/duration"
 	"github.com/stspilot/stspilot/internal/printable"
 	"github.com/stspilot/stspilot/internal/txtrecord"
 )
@@ -706,7 +707,7 @@ func (a *analysis) tlsFindings(r smtpprobe.Result) []Finding {
 			if a.policy != nil && a.polValid {
 				maxAge = a.policy.MaxAge
 			}
-			window := max(time.Duration(maxAge)*time.Second, certSoon)
+			window := max(duration.Seconds(maxAge), certSoon)
 			if r.Cert.NotAfter.Sub(a.o.now) < window {
 				out = append(out, newFinding("mx.cert-expiring", subj,
 					fmt.Sprintf("certificate expires %s, within %s (max_age %d)", r.Cert.NotAfter.UTC().Format(time.RFC3339), humanDuration(int64(window/time.Second)), maxAge),

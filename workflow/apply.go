@@ -11,6 +11,7 @@ import (
 	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/dnsprovider"
 	"github.com/stspilot/stspilot/internal/domainname"
+	"github.com/stspilot/stspilot/internal/duration"
 	"github.com/stspilot/stspilot/internal/txtrecord"
 	"github.com/stspilot/stspilot/workflow/journal"
 )
@@ -539,7 +540,7 @@ func (r *run) published(want string) error {
 	// max_age from now (a sender may have fetched it a moment ago).
 	for _, old := range []*Policy{p.Current, prev} {
 		if old != nil && old.Mode != string(mtasts.ModeNone) && old.Text != t.Text {
-			if until := now.Add(time.Duration(old.MaxAge) * time.Second); until.After(cacheWindowEnd(j)) {
+			if until := now.Add(duration.Seconds(old.MaxAge)); until.After(cacheWindowEnd(j)) {
 				setCachedUntil(j, until, now)
 			}
 		}

@@ -744,7 +744,7 @@ func (e *Engine) planRollback(ctx context.Context, p *Plan, lv *live, j *journal
 		// The TTL of the record this rollback replaces: as observed, or as
 		// the ledger knows it when larger.
 		ttl := lv.stsTTL
-		if t := time.Duration(w.TXTTTL) * time.Second; t > ttl {
+		if t := duration.Seconds(w.TXTTTL); t > ttl {
 			ttl = t
 		}
 		p.Risk = &RiskWindow{
@@ -794,7 +794,7 @@ func (e *Engine) noteLive(j *journal.Journal, lv *live) {
 		j.LedgerAdd(ledgerEntry(j.Policy, j.Policy.PublishedAt))
 		return
 	}
-	lp := ledgerEntry(pol, e.now().Add(-time.Duration(pol.MaxAge)*time.Second))
+	lp := ledgerEntry(pol, e.now().Add(-duration.Seconds(pol.MaxAge)))
 	lp.Assumed = true
 	j.LedgerAdd(lp)
 }
@@ -897,7 +897,7 @@ func (e *Engine) teardownDeletes(p *Plan, lv *live, req Request, stsBefore strin
 
 // rungIndex is the position of mode@maxAge on the ladder, -1 when off it.
 func rungIndex(l Ladder, mode string, maxAge int64) int {
-	if i, ok := l.Find(mode, time.Duration(maxAge)*time.Second); ok {
+	if i, ok := l.Find(mode, duration.Seconds(maxAge)); ok {
 		return i
 	}
 	return -1

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/stspilot/stspilot/checks/mtasts"
+	"github.com/stspilot/stspilot/internal/duration"
 	"github.com/stspilot/stspilot/workflow/journal"
 )
 
@@ -58,7 +59,7 @@ func Horizon(j *journal.Journal, now time.Time) *HorizonReport {
 	}
 	for _, lp := range j.Ledger {
 		c := CachedPolicy{Hash: lp.Hash, ID: lp.ID, PolicyTerms: lp.PolicyTerms.Clone(), TXTTTL: lp.TXTTTL, Assumed: lp.Assumed}
-		age := time.Duration(lp.MaxAge) * time.Second
+		age := duration.Seconds(lp.MaxAge)
 		if lp.Replaced() {
 			t := lp.ReplacedAt.UTC()
 			c.ReplacedAt = &t

@@ -439,3 +439,41 @@ func TestReadsJournalV2(t *testing.T) {
 		t.Errorf("cache window %s, want the horizon %s", c, w.Until)
 	}
 }
+
+// TestAdoptedPolicyWithHugeMaxAge: a policy found live with a max_age
+// above the RFC's maximum (STS-POL-9) is still entered in the ledger:
+// mox and go-mtasts accept it with no upper bound, so senders may hold it
+// that long. Its horizon is far in the future, never in the past (the
+// seconds do not wrap when turned into a duration), the journal saves,
+// and a rollback plans with that risk.
+func TestAdoptedPolicyWithHugeMaxAge(t *testing.T) {
+	for _, maxAge := range []string{"99999999999", "9999999999999999999999"} {
+		t.Run(maxAge, func(t *testing.T) {
+			h := newHarness(t, hopts{})
+			ctx := context.Background()
+			text := "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.test\r\nmax_age: " + maxAge + "\r\n"
+			if _, err := (&Webroot{Dir: h.webroot}).Publish(ctx, tDomain, []byte(text)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.e.cfg.Provider.SetOurs(ctx, tDomain+".", txtrecord.STSName(tDomain), dnsprovider.KindSTS, "v=STSv1; id=adopted1;", 0); err != nil {
+				t.Fatal(err)
+			}
+			now := h.clock.Now()
+			st, err := h.e.Status(ctx, tDomain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := st.Horizon.Worst
+			if w == nil || w.Mode != "enforce" || !w.Until.After(now.AddDate(100, 0, 0)) {
+				t.Fatalf("status of a domain with max_age %s: horizon %+v", maxAge, st.Horizon)
+			}
+			out, _ := h.apply(Request{Workflow: Rollback}, ApplyOptions{})
+			if out.Status != StatusDone || out.Risk == nil || out.Risk.OldMode != "enforce" || !out.Risk.PolicyUntil.After(now.AddDate(100, 0, 0)) {
+				t.Fatalf("rollback: %+v risk %+v", out, out.Risk)
+			}
+			if _, err := h.j.Peek(tDomain); err != nil {
+				t.Fatalf("the journal does not load back: %v", err)
+			}
+		})
+	}
+}

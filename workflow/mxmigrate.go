@@ -11,6 +11,7 @@ import (
 	"github.com/stspilot/stspilot/checks"
 	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/dnsprovider"
+	"github.com/stspilot/stspilot/internal/duration"
 	"github.com/stspilot/stspilot/internal/txtrecord"
 	"github.com/stspilot/stspilot/workflow/journal"
 )
@@ -187,7 +188,7 @@ func drainUntil(m *journal.MXMigration) (time.Time, bool) {
 	if m == nil || m.SwitchedAt.IsZero() {
 		return time.Time{}, false
 	}
-	ttl := time.Duration(m.FromTTL) * time.Second
+	ttl := duration.Seconds(m.FromTTL)
 	if ttl <= 0 {
 		// Unknown: a day, the longest TTL resolvers commonly keep.
 		ttl = 24 * time.Hour
@@ -486,7 +487,7 @@ func (m *mxPlan) manualTTL() time.Duration {
 		return m.ttl
 	}
 	if m.mig != nil && m.mig.FromTTL > 0 {
-		return time.Duration(m.mig.FromTTL) * time.Second
+		return duration.Seconds(m.mig.FromTTL)
 	}
 	return dnsprovider.DefaultTTL
 }

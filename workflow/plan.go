@@ -173,7 +173,7 @@ type RiskWindow struct {
 
 func (r *RiskWindow) String() string {
 	return fmt.Sprintf("resolvers may serve the old _mta-sts record for up to %s (until %s); senders that ignore the id may keep the old %s policy (max_age %d) until %s",
-		duration.Format(time.Duration(r.OldTXTTTL)*time.Second), r.TXTUntil.UTC().Format(time.RFC3339), r.OldMode, r.OldMaxAge, r.PolicyUntil.UTC().Format(time.RFC3339))
+		duration.Format(duration.Seconds(r.OldTXTTTL)), r.TXTUntil.UTC().Format(time.RFC3339), r.OldMode, r.OldMaxAge, r.PolicyUntil.UTC().Format(time.RFC3339))
 }
 
 // Status is how a run ended.

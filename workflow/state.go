@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stspilot/stspilot/checks/mtasts"
+	"github.com/stspilot/stspilot/internal/duration"
 	"github.com/stspilot/stspilot/workflow/journal"
 )
 
@@ -152,7 +153,7 @@ func teardownOf(j *journal.Journal) (noneSince time.Time, lastMaxAge time.Durati
 	if w == nil || w.Start.IsZero() {
 		return time.Time{}, 0, time.Time{}, false
 	}
-	return w.Start, time.Duration(w.Seconds) * time.Second, w.Ended, true
+	return w.Start, duration.Seconds(w.Seconds), w.Ended, true
 }
 
 // teardownPending: mode none went live and the records are not gone yet.

@@ -210,6 +210,21 @@ func count(n int64, word string) string {
 	return strconv.FormatInt(n, 10) + " " + word + "s"
 }
 
+// Seconds is n seconds as a duration, saturated at the largest and
+// smallest durations (about 292 years) instead of wrapping: a max_age or
+// TTL read from a policy, a zone or a journal can be any int64, and a
+// wrapped value would put a cache window in the past.
+func Seconds(n int64) time.Duration {
+	const limit = math.MaxInt64 / int64(time.Second)
+	switch {
+	case n > limit:
+		return math.MaxInt64
+	case n < -limit:
+		return math.MinInt64
+	}
+	return time.Duration(n) * time.Second
+}
+
 // Exact writes d in the one largest unit that divides it exactly, in the
 // syntax Parse reads ("14d", "90m", "45s", "0s"): for specs that are read
 // back, such as a ladder. Sub-second parts are dropped.

@@ -147,3 +147,26 @@ func TestFormatExtremes(t *testing.T) {
 		}
 	}
 }
+
+func TestSeconds(t *testing.T) {
+	const limit = math.MaxInt64 / int64(time.Second)
+	for _, c := range []struct {
+		n    int64
+		want time.Duration
+	}{
+		{0, 0},
+		{86400, Day},
+		{-5, -5 * time.Second},
+		{31557600, 31557600 * time.Second},
+		{limit, time.Duration(limit) * time.Second},
+		{limit + 1, math.MaxInt64},
+		{99999999999, math.MaxInt64},
+		{math.MaxInt64, math.MaxInt64},
+		{-limit - 1, math.MinInt64},
+		{math.MinInt64, math.MinInt64},
+	} {
+		if got := Seconds(c.n); got != c.want {
+			t.Errorf("Seconds(%d) = %v, want %v", c.n, got, c.want)
+		}
+	}
+}

@@ -354,7 +354,7 @@ func (o *Events) Status(st *workflow.StatusReport) {
 		h.prose(&b, 2, "pending  ", fmt.Sprintf("a %s started %s did not finish (target %s, id %s): %s finishes it", st.Pending.Workflow, st.Pending.StartedAt.UTC().Format(time.RFC3339), PolicyLabel(st.Pending.Target), st.Pending.Target.ID, Command(workflow.Workflow(st.Pending.Workflow), st.Domain)), h.st.warn)
 	}
 	if st.Teardown != nil && !st.Teardown.NoneSince.IsZero() {
-		fmt.Fprintf(&b, "  teardown mode none live since %s; records may go at %s\n", st.Teardown.NoneSince.UTC().Format(time.RFC3339), st.Teardown.NoneSince.Add(time.Duration(st.Teardown.LastMaxAge)*time.Second).UTC().Format(time.RFC3339))
+		fmt.Fprintf(&b, "  teardown mode none live since %s; records may go at %s\n", st.Teardown.NoneSince.UTC().Format(time.RFC3339), st.Teardown.NoneSince.Add(duration.Seconds(st.Teardown.LastMaxAge)).UTC().Format(time.RFC3339))
 	}
 	if hz := st.Horizon; hz != nil && hz.Worst != nil {
 		h.prose(&b, 2, "horizon  ", HorizonText(hz.Worst), nil)

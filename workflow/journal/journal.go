@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"io"
 	"regexp"
 	"slices"
@@ -581,7 +582,10 @@ func (j *Journal) Validate() error {
 		if !hashRe.MatchString(p.Hash) {
 			return fmt.Errorf("%s: hash %q is not 64 lower-case hex digits", at, clip(p.Hash))
 		}
-		if err := p.PolicyTerms.validate(at, p.ID); err != nil {
+		// A policy found live may say any max_age: mox and go-mtasts
+		// accept one above the RFC's maximum with no upper bound, so the
+		// ledger keeps what the policy said (STS-POL-9).
+		if err := p.PolicyTerms.validate(at, p.ID, math.MaxInt64); err != nil {
 			return err
 		}
 		if p.TXTTTL < 0 {
@@ -638,19 +642,19 @@ func (p *Policy) validate(what string) error {
 	if p == nil {
 		return nil
 	}
-	return p.PolicyTerms.validate(what, p.ID)
+	return p.PolicyTerms.validate(what, p.ID, maxPolicyMaxAge)
 }
 
 // validate checks the terms of the policy live under id ("" when
-// unknown): mode, then id, then max_age.
-func (t *PolicyTerms) validate(what, id string) error {
+// unknown): mode, then id, then max_age (0 to maxAge).
+func (t *PolicyTerms) validate(what, id string, maxAge int64) error {
 	switch {
 	case t.Mode != "testing" && t.Mode != "enforce" && t.Mode != "none":
 		return fmt.Errorf("%s: mode %q is not testing, enforce or none", what, clip(t.Mode))
 	case id != "" && !policyIDRe.MatchString(id):
 		return fmt.Errorf("%s: id %q is not 1 to 32 letters and digits", what, clip(id))
-	case t.MaxAge < 0 || t.MaxAge > maxPolicyMaxAge:
-		return fmt.Errorf("%s: max_age %d is outside 0 to %d", what, t.MaxAge, maxPolicyMaxAge)
+	case t.MaxAge < 0 || t.MaxAge > maxAge:
+		return fmt.Errorf("%s: max_age %d is outside 0 to %d", what, t.MaxAge, maxAge)
 	}
 	return nil
 }

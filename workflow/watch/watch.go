@@ -22,6 +22,7 @@ import (
 	"github.com/stspilot/stspilot/checks"
 	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/internal/clock"
+	"github.com/stspilot/stspilot/internal/duration"
 )
 
 // Schema names the version of an event's JSON.
@@ -226,7 +227,7 @@ func Run(ctx context.Context, cfg Config) error {
 			every := interval
 			if rep.Live != nil { // the domain was checked
 				p, _ := rep.Live.ServedPolicy()
-				every = min(every, PolicyRefetch(time.Duration(p.MaxAge)*time.Second))
+				every = min(every, PolicyRefetch(duration.Seconds(p.MaxAge)))
 			}
 			st.next = at.Add(Jitter(rng, every))
 			if cfg.Checked != nil {
@@ -309,5 +310,5 @@ func HorizonFromReport(rep *checks.Report, now time.Time) Horizon {
 	if p.MaxAge <= 0 || (p.Mode != mtasts.ModeEnforce && p.Mode != mtasts.ModeTesting) {
 		return nil
 	}
-	return Horizon{string(p.Mode): now.UTC().Add(time.Duration(p.MaxAge) * time.Second)}
+	return Horizon{string(p.Mode): now.UTC().Add(duration.Seconds(p.MaxAge))}
 }
