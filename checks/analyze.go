@@ -447,14 +447,14 @@ func (a *analysis) policyText() {
 	if p.Mode == mtasts.ModeEnforce || p.Mode == mtasts.ModeTesting {
 		switch {
 		case p.MaxAge > maxMaxAge:
-			a.add(newFinding("policy.max-age-high", subj, fmt.Sprintf("max_age: %d (%s)", p.MaxAge, humanDuration(p.MaxAge)),
+			a.add(newFinding("policy.max-age-high", subj, fmt.Sprintf("max_age: %d (%s)", p.MaxAge, duration.Words(duration.Seconds(p.MaxAge))),
 				"max_age: 2592000 (30 days) at the top of the ladder; never above 31557600"))
 		case p.MaxAge < minMaxAge:
-			a.add(newFinding("policy.max-age-low", subj, fmt.Sprintf("max_age: %d (%s)", p.MaxAge, humanDuration(p.MaxAge)),
+			a.add(newFinding("policy.max-age-low", subj, fmt.Sprintf("max_age: %d (%s)", p.MaxAge, duration.Words(duration.Seconds(p.MaxAge))),
 				"max_age: 86400 while testing, then 604800 or more under enforce"))
 		}
 		if p.Mode == mtasts.ModeTesting && p.MaxAge > testingMaxMaxAge && p.MaxAge <= maxMaxAge {
-			a.add(newFinding("policy.testing-long-max-age", subj, fmt.Sprintf("mode: testing with max_age: %d (%s)", p.MaxAge, humanDuration(p.MaxAge)),
+			a.add(newFinding("policy.testing-long-max-age", subj, fmt.Sprintf("mode: testing with max_age: %d (%s)", p.MaxAge, duration.Words(duration.Seconds(p.MaxAge))),
 				"max_age: 86400 while testing; raise it only under enforce"))
 		}
 	} else if p.MaxAge > maxMaxAge {
@@ -521,7 +521,7 @@ func (a *analysis) orphanAndStage() {
 			f := newFinding("teardown.orphan-policy", txtrecord.STSName(d),
 				fmt.Sprintf("no _mta-sts record, but %s serves mode: %s, max_age: %d", rep.Policy.Host, a.policy.Mode, a.policy.MaxAge),
 				fmt.Sprintf("publish a mode: none policy, then %s TXT %q, and remove both only after %s",
-					"_mta-sts."+d, "v=STSv1; id=<new id>", humanDuration(a.policy.MaxAge)))
+					"_mta-sts."+d, "v=STSv1; id=<new id>", duration.Words(duration.Seconds(a.policy.MaxAge))))
 			f.Action = workflowAction(ActionTeardown)
 			if a.policy.Mode == mtasts.ModeTesting {
 				f.Severity = SevWarn
@@ -710,7 +710,7 @@ func (a *analysis) tlsFindings(r smtpprobe.Result) []Finding {
 			window := max(duration.Seconds(maxAge), certSoon)
 			if r.Cert.NotAfter.Sub(a.o.now) < window {
 				out = append(out, newFinding("mx.cert-expiring", subj,
-					fmt.Sprintf("certificate expires %s, within %s (max_age %d)", r.Cert.NotAfter.UTC().Format(time.RFC3339), humanDuration(int64(window/time.Second)), maxAge),
+					fmt.Sprintf("certificate expires %s, within %s (max_age %d)", r.Cert.NotAfter.UTC().Format(time.RFC3339), duration.Words(window), maxAge),
 					"renew the certificate of "+host+" before "+r.Cert.NotAfter.UTC().Format("2006-01-02")+" and automate renewal"))
 			}
 		}
@@ -852,19 +852,4 @@ func listed(lines []string) string {
 		lines = append(lines[:maxListed:maxListed], fmt.Sprintf("and %d more", len(lines)-maxListed))
 	}
 	return strings.Join(lines, "; ")
-}
-
-func humanDuration(secs int64) string {
-	switch {
-	case secs == 86400:
-		return "1 day"
-	case secs >= 86400 && secs%86400 == 0:
-		return fmt.Sprintf("%d days", secs/86400)
-	case secs >= 86400:
-		return fmt.Sprintf("%.1f days", float64(secs)/86400)
-	case secs >= 3600:
-		return fmt.Sprintf("%.1f hours", float64(secs)/3600)
-	default:
-		return fmt.Sprintf("%d seconds", secs)
-	}
 }

@@ -802,3 +802,23 @@ func TestRunCourtesy(t *testing.T) {
 		t.Errorf("MX commands %q, want %q", got, want)
 	}
 }
+
+// A max_age in a finding reads in the one duration wording of the tool
+// (duration.Words), whole units and no decimals (STS-POL-9, OPS-1).
+func TestMaxAgeFindingsInWords(t *testing.T) {
+	for _, c := range []struct {
+		maxAge int
+		id     string
+		want   string
+	}{
+		{3600, "policy.max-age-low", "max_age: 3600 (1 hour)"},
+		{40000000, "policy.max-age-high", "max_age: 40000000 (462 days 23 hours)"},
+	} {
+		d := "words.example"
+		r := newScenario(t, d, setup{maxAge: c.maxAge}).run()
+		f := find(r, c.id)
+		if f == nil || f.Observed != c.want {
+			t.Errorf("max_age %d: %s = %+v, want observed %q", c.maxAge, c.id, f, c.want)
+		}
+	}
+}
