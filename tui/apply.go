@@ -7,6 +7,7 @@ import (
 	"github.com/charmbracelet/bubbles/spinner"
 	tea "github.com/charmbracelet/bubbletea"
 
+	"github.com/stspilot/stspilot/tui/textout"
 	"github.com/stspilot/stspilot/workflow"
 )
 
@@ -158,7 +159,7 @@ func (a applyModel) view() string {
 	if !a.finished {
 		title = a.spin.View() + " " + title
 	}
-	b.WriteString(c.st.Bold.Render(title) + c.st.Subtle.Render("  journal: "+plural(a.journal, "write")) + "\n")
+	b.WriteString(c.st.Bold.Render(title) + c.st.Subtle.Render("  journal: "+textout.Plural(a.journal, "write")) + "\n")
 	for i, r := range a.steps {
 		var mark string
 		switch r.state {

@@ -194,9 +194,9 @@ func (d dashModel) view() string {
 	head := c.st.Bold.Render("Live check")
 	switch {
 	case d.running:
-		head += fmt.Sprintf("  %s %s, %d running", d.spin.View(), plural(nProbes, "probe"), nRun)
+		head += fmt.Sprintf("  %s %s, %d running", d.spin.View(), textout.Plural(nProbes, "probe"), nRun)
 	case d.rep != nil:
-		head += fmt.Sprintf("  %s, stage seen: %s", plural(nProbes, "probe"), d.rep.Stage)
+		head += fmt.Sprintf("  %s, stage seen: %s", textout.Plural(nProbes, "probe"), d.rep.Stage)
 	}
 	head += "\n"
 	var bottom strings.Builder
@@ -216,7 +216,7 @@ func (d dashModel) view() string {
 				top = append(top, c.st.Warn.Render("! "+f.ID)+" "+f.Subject)
 			}
 		}
-		fmt.Fprintf(&b, "Findings: %s, %s", plural(errs, "error"), plural(warns, "warning"))
+		fmt.Fprintf(&b, "Findings: %s, %s", textout.Plural(errs, "error"), textout.Plural(warns, "warning"))
 		if errs+warns > 0 {
 			b.WriteString(c.st.Subtle.Render("  (f: each with its fix)"))
 		}
@@ -277,7 +277,7 @@ func (d dashModel) grid(rows int) string {
 		b.WriteString(" " + row + "\n")
 	}
 	if len(cells) > fits {
-		b.WriteString(c.st.Subtle.Render(" … and "+plural(len(cells)-fits, "more probe")) + "\n")
+		b.WriteString(c.st.Subtle.Render(" … and "+textout.Plural(len(cells)-fits, "more probe")) + "\n")
 	}
 	return b.String()
 }
@@ -339,14 +339,6 @@ func (d dashModel) probeSeverity(name string) (sev checks.Severity, found bool) 
 
 // isAddr: an IPv4 or IPv6 address.
 func isAddr(s string) bool { _, err := netip.ParseAddr(s); return err == nil }
-
-// plural is "1 probe", "2 probes" (word is singular and takes an s).
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
-}
 
 // inParens is "(in 12d 4h)", or "(now)" once the time has come.
 func inParens(d time.Duration) string {

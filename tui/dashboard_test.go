@@ -8,6 +8,7 @@ import (
 	"github.com/muesli/termenv"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/tui/textout"
 )
 
 // TestProbeMarksAgreeWithFindings: a probe's mark is its findings' (no ✓
@@ -45,7 +46,7 @@ func TestProbeMarksAgreeWithFindings(t *testing.T) {
 	if g := d.grid(3); strings.Contains(g, "more") {
 		t.Errorf("three rows hold five probes:\n%s", g)
 	}
-	if plural(1, "more probe") != "1 more probe" || plural(2, "error") != "2 errors" || inParens(0) != "(now)" {
+	if textout.Plural(1, "more probe") != "1 more probe" || textout.Plural(2, "error") != "2 errors" || inParens(0) != "(now)" {
 		t.Error("plurals")
 	}
 	// Before the check is done, a failed probe is a failure.

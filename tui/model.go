@@ -906,7 +906,7 @@ func (m *Model) View() string {
 	if c.opts.Demo != nil {
 		head += c.st.Subtle.Render(" · demo sandbox, " + c.now().Format("2006-01-02 15:04") + " UTC")
 		if n := m.breaks.on(); n > 0 {
-			head += c.st.Danger.Render(" · " + plural(n, "failure") + " injected")
+			head += c.st.Danger.Render(" · " + textout.Plural(n, "failure") + " injected")
 		}
 	}
 	foot := ""
@@ -1016,7 +1016,7 @@ func fit(body string, w, h int) []string {
 	lines := wrapLines(body, w)
 	if len(lines) > h {
 		cut := len(lines) - h + 1
-		lines = append(lines[:h-1], "… "+plural(cut, "more line")+" (make the window taller)")
+		lines = append(lines[:h-1], "… "+textout.Plural(cut, "more line")+" (make the window taller)")
 	}
 	for len(lines) < h {
 		lines = append(lines, "")

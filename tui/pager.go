@@ -6,6 +6,8 @@ import (
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/stspilot/stspilot/tui/textout"
 )
 
 // pager is a screen's scroll position over its lines as wrapped to the
@@ -76,11 +78,11 @@ func (p *pager) window(c *common, lines []string, room int, what string) []strin
 	var hint string
 	switch below := len(lines) - p.off - show; {
 	case below > 0 && p.off > 0:
-		hint = fmt.Sprintf("… %s below, %d above: space/j down, pgup/k up", plural(below, "more line"), p.off)
+		hint = fmt.Sprintf("… %s below, %d above: space/j down, pgup/k up", textout.Plural(below, "more line"), p.off)
 	case below > 0:
-		hint = "… " + plural(below, "more line") + " below: space/pgdn or j/↓ scrolls"
+		hint = "… " + textout.Plural(below, "more line") + " below: space/pgdn or j/↓ scrolls"
 	default:
-		hint = fmt.Sprintf("(end of %s; pgup or k/↑ scrolls back %s)", what, plural(p.off, "line"))
+		hint = fmt.Sprintf("(end of %s; pgup or k/↑ scrolls back %s)", what, textout.Plural(p.off, "line"))
 	}
 	return append(out, c.st.Subtle.Render(hint))
 }

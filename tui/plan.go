@@ -310,7 +310,7 @@ func (m confirmModel) view() string {
 		}
 	}
 	fmt.Fprintf(&b, "%s\n\n", c.st.Bold.Render(fmt.Sprintf("Apply %s to %s?", p.Workflow, p.Domain)))
-	fmt.Fprintf(&b, "%s, each journaled before and after; the run stops at the\nfirst closed gate and says when to come back.\n", plural(changes, "change"))
+	fmt.Fprintf(&b, "%s, each journaled before and after; the run stops at the\nfirst closed gate and says when to come back.\n", textout.Plural(changes, "change"))
 	if p.Target != nil {
 		fmt.Fprintf(&b, "Target: %s, id %s\n", textout.PolicyLabel(p.Target), p.Target.ID)
 	}

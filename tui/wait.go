@@ -166,7 +166,7 @@ func (w waitModel) checkedLine() string {
 	if w.st != nil {
 		line += fmt.Sprintf("; stage %s", w.st.Stage)
 		if w.st.Errors > 0 {
-			line += ", " + plural(w.st.Errors, "error")
+			line += ", " + textout.Plural(w.st.Errors, "error")
 		}
 	}
 	return line

@@ -243,7 +243,7 @@ func checkRun(ctx context.Context, opts *CheckOptions) error {
 	}
 	switch {
 	case t.Failed > 0:
-		return &exitError{exitFailure, fmt.Errorf("%d of %s could not be checked", t.Failed, plural(printed, "domain"))}
+		return &exitError{exitFailure, fmt.Errorf("%d of %s could not be checked", t.Failed, textout.Plural(printed, "domain"))}
 	case t.Errors > 0:
 		return &exitError{code: exitFindings} // the report says it all
 	}
@@ -303,13 +303,6 @@ func readDomains(r io.Reader, name string, emit func(input, where string) bool) 
 			return nil
 		}
 	}
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return strconv.Itoa(n) + " " + word + "s"
 }
 
 // statusLine is a one-line progress note on a terminal's stderr, erased

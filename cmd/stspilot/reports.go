@@ -179,7 +179,7 @@ func reportsRun(ctx context.Context, o *ReportsOptions) error {
 	if stats.Reports == 0 && len(errs) == 0 {
 		skipped := ""
 		if stats.Skipped > 0 {
-			skipped = " (" + plural(stats.Skipped, "other file") + " skipped)"
+			skipped = " (" + textout.Plural(stats.Skipped, "other file") + " skipped)"
 		}
 		fmt.Fprintf(o.IO.ErrOut, "stspilot: found no TLS-RPT reports in %s%s; %s\n", strings.Join(o.Paths, ", "), skipped, reportsLookFor)
 	}

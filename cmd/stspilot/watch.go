@@ -258,7 +258,7 @@ func watchRun(ctx context.Context, o *WatchOptions) error {
 			}
 		},
 	}
-	logf("watching %s every %s", plural(len(domains), "domain"), duration.Format(o.Interval))
+	logf("watching %s every %s", textout.Plural(len(domains), "domain"), duration.Format(o.Interval))
 	if err := watch.Run(ctx, cfg); err != nil {
 		return err
 	}

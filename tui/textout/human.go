@@ -187,7 +187,7 @@ func (h *Human) Totals(t Totals) error {
 	add(t.Warnings, "with warnings", h.st.warn)
 	add(t.Errors, "with errors", h.st.err)
 	add(t.Failed, "not checked", h.st.err)
-	line := fmt.Sprintf("%s checked", plural(all, "domain"))
+	line := fmt.Sprintf("%s checked", Plural(all, "domain"))
 	if len(parts) > 0 {
 		line += ": " + strings.Join(parts, ", ")
 	}
@@ -279,9 +279,9 @@ func verdict(r *checks.Report) (checks.Severity, string) {
 			warns++
 		}
 	}
-	counts := plural(errs, "error")
+	counts := Plural(errs, "error")
 	if warns > 0 {
-		counts += ", " + plural(warns, "warning")
+		counts += ", " + Plural(warns, "warning")
 	}
 	switch {
 	case errs > 0 && r.Stage == checks.StageEnforce:
@@ -293,9 +293,9 @@ func verdict(r *checks.Report) (checks.Severity, string) {
 	case errs > 0:
 		return checks.SevError, counts + ": fix these before the next step"
 	case r.Stage == checks.StageBroken:
-		return checks.SevWarn, plural(warns, "warning") + ": senders cannot use the MTA-STS deployment as published"
+		return checks.SevWarn, Plural(warns, "warning") + ": senders cannot use the MTA-STS deployment as published"
 	case warns > 0:
-		return checks.SevWarn, "no errors, " + plural(warns, "warning")
+		return checks.SevWarn, "no errors, " + Plural(warns, "warning")
 	default:
 		return checks.SevInfo, "healthy: no problems found"
 	}
@@ -575,7 +575,7 @@ func (h *Human) seenPolicy(b *strings.Builder, p *checks.PolicyInfo) {
 				parts = append(parts, f.ContentType)
 			}
 			if f.Bytes > 0 {
-				parts = append(parts, strings.ReplaceAll(plural(f.Bytes, "byte"), " ", nbsp))
+				parts = append(parts, strings.ReplaceAll(Plural(f.Bytes, "byte"), " ", nbsp))
 			}
 			if f.Status != 0 || f.Error == "" {
 				parts = append(parts, elapsed(f.ElapsedMS))
@@ -962,7 +962,9 @@ func padLeft(s string, w int) string {
 	return s
 }
 
-func plural(n int, word string) string {
+// Plural is "1 probe", "2 probes": n and word, which is singular and
+// takes an s. Every front end counts things with it.
+func Plural(n int, word string) string {
 	if n == 1 {
 		return "1 " + word
 	}
