@@ -20,6 +20,7 @@ import (
 
 	"github.com/stspilot/stspilot/internal/loopback"
 	"github.com/stspilot/stspilot/internal/testca"
+	"github.com/stspilot/stspilot/internal/txtrecord"
 )
 
 // World is a running set of fake servers. Create it with New; it is closed
@@ -184,7 +185,7 @@ func (w *World) PolicyHost(ip string, cert tls.Certificate, handler http.Handler
 // Policy returns a handler serving body as text/plain at the well-known path.
 func Policy(body string) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/.well-known/mta-sts.txt" {
+		if r.URL.Path != txtrecord.WellKnownPath {
 			http.NotFound(rw, r)
 			return
 		}
