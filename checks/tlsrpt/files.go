@@ -20,6 +20,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/stspilot/stspilot/internal/envfile"
 )
 
 // Limits of reading files.
@@ -169,30 +171,30 @@ func ReadFile(path string, opt Options) ([]*Report, error) {
 	return out, err
 }
 
+// openReport opens a report file (openReportFile; tests count the opens).
+var openReport = openReportFile
+
+// openReportFile opens a report file with envfile.Open: a FIFO or a file
+// swapped under the path is refused, never blocked on.
+func openReportFile(path string) (*os.File, fs.FileInfo, error) {
+	return envfile.Open(path, envfile.OpenOptions{})
+}
+
 // readFileEach is ReadFile handing each report to fn as it is parsed,
 // holding one at a time.
-// openReport opens a report file (os.Open; tests count the opens).
-var openReport = os.Open
-
 func readFileEach(path string, opt Options, fn func(*Report)) error {
-	// Stat before Open: opening a FIFO would block.
-	if fi, err := os.Stat(path); err != nil {
-		return unwrapPathError(err)
-	} else if !fi.Mode().IsRegular() {
-		return fmt.Errorf("not a regular file")
-	}
-	f, err := openReport(path)
+	f, st, err := openReport(path)
 	if err != nil {
+		var pe *fs.PathError
+		switch {
+		case errors.Is(err, envfile.ErrNotRegular):
+			return errors.New("not a regular file")
+		case errors.As(err, &pe) && pe.Op == "stat":
+			return pe.Err // the look at the path: FileError names it
+		}
 		return err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !st.Mode().IsRegular() {
-		return fmt.Errorf("not a regular file")
-	}
 	if st.Size() > opt.maxFile() {
 		return fmt.Errorf("file of %d bytes is %w of %d bytes", st.Size(), ErrTooLarge, opt.maxFile())
 	}

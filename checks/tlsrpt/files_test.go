@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -264,10 +265,10 @@ func TestWalkConflictChoiceIndependentOfOrder(t *testing.T) {
 func countOpens(t *testing.T) map[string]int {
 	t.Helper()
 	opens := map[string]int{}
-	t.Cleanup(func() { openReport = os.Open })
-	openReport = func(path string) (*os.File, error) {
+	t.Cleanup(func() { openReport = openReportFile })
+	openReport = func(path string) (*os.File, fs.FileInfo, error) {
 		opens[path]++
-		return os.Open(path)
+		return openReportFile(path)
 	}
 	return opens
 }

@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
+	"io/fs"
 	"time"
 
+	"github.com/stspilot/stspilot/internal/envfile"
 	"github.com/stspilot/stspilot/workflow"
 )
 
@@ -64,18 +65,11 @@ type Fetchers struct {
 // counts the policy fetches of domain answered 200 with id since since.
 func ReadFetchers(path, domain, id string, since time.Time) (Fetchers, error) {
 	var out Fetchers
-	f, err := os.Open(path)
+	f, fi, err := envfile.Open(path, envfile.OpenOptions{})
 	if err != nil {
-		return out, err
+		return out, openLogError(path, err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return out, err
-	}
-	if !fi.Mode().IsRegular() {
-		return out, errors.New(path + " is not a regular file")
-	}
 	var r io.Reader = f
 	if fi.Size() > MaxAccessLogRead {
 		if _, err := f.Seek(fi.Size()-MaxAccessLogRead, io.SeekStart); err != nil {
@@ -114,6 +108,22 @@ func ReadFetchers(path, domain, id string, since time.Time) (Fetchers, error) {
 		out.Counts[ClassifySender(e.UserAgent)]++
 	}
 	return out, sc.Err()
+}
+
+// openLogError words a refusal of envfile.Open as ReadFetchers always
+// has: "PATH is not a regular file" for a FIFO, a directory or a file
+// swapped under the path, and "open PATH: ..." for a file that cannot be
+// looked at (missing, a directory that cannot be searched), as os.Open
+// said it.
+func openLogError(path string, err error) error {
+	if errors.Is(err, envfile.ErrNotRegular) {
+		return errors.New(path + " is not a regular file")
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Op == "stat" {
+		return &fs.PathError{Op: "open", Path: pe.Path, Err: pe.Err}
+	}
+	return err
 }
 
 // skipLine reads r up to and past the next newline and returns it.

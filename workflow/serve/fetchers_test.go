@@ -51,8 +51,8 @@ func TestReadFetchersFromAccessLog(t *testing.T) {
 	if got.Truncated {
 		t.Error("a small log read as truncated")
 	}
-	if _, err := ReadFetchers(filepath.Join(dir, "none"), "a.test", "new", pub); err == nil {
-		t.Error("a missing log read without error")
+	if _, err := ReadFetchers(filepath.Join(dir, "none"), "a.test", "new", pub); err == nil || !strings.HasPrefix(err.Error(), "open "+filepath.Join(dir, "none")+": ") {
+		t.Errorf("a missing log: %v", err)
 	}
 }
 
