@@ -709,15 +709,7 @@ func (e *Engine) planRollback(ctx context.Context, p *Plan, lv *live, j *journal
 		p.Reason = fmt.Sprintf("%s serves no MTA-STS policy: nothing to roll back", p.Domain)
 		return nil
 	}
-	mx := []string(nil)
-	switch {
-	case lv.policy != nil && len(lv.policy.MX) > 0:
-		mx = lv.policy.MX
-	case j.Policy != nil && len(j.Policy.MX) > 0:
-		mx = j.Policy.MX
-	default:
-		mx = mtasts.SuggestPatterns(lv.mxHosts)
-	}
+	mx := rollbackPatterns(lv, j)
 	mode, maxAge := string(to), int64(NoneMaxAge)
 	if to == StageTesting {
 		maxAge = int64(e.cfg.Ladder[0].MaxAge / time.Second)
@@ -755,6 +747,45 @@ func (e *Engine) planRollback(ctx context.Context, p *Plan, lv *live, j *journal
 	p.Downgrade = downgrade(p, j, now)
 	e.recipe(ctx, p, lv, nil)
 	return nil
+}
+
+// rollbackPatterns are the mx patterns of a rollback's target: the live
+// policy's, else the journal's, else patterns for the live MX hosts. A
+// policy found live may hold patterns that the parser flags but lenient
+// senders take ("mx1.example.com.", ".example.com"), and that Render
+// refuses: those are left out, and the live MX hosts the rest no longer
+// cover get patterns of their own, so that an emergency rollback never
+// fails on the patterns of the policy it replaces.
+func rollbackPatterns(lv *live, j *journal.Journal) []string {
+	var sources [][]string
+	if lv.policy != nil {
+		sources = append(sources, lv.policy.MX)
+	}
+	if j.Policy != nil {
+		sources = append(sources, j.Policy.MX)
+	}
+	for _, src := range sources {
+		var mx []string
+		for _, m := range src {
+			if mtasts.ValidatePattern(m) == nil {
+				mx = append(mx, m)
+			}
+		}
+		if len(mx) == 0 {
+			continue
+		}
+		if len(mx) < len(src) {
+			var uncovered []string
+			for _, h := range lv.mxHosts {
+				if _, ok := mtasts.Covering(mx, h); !ok {
+					uncovered = append(uncovered, h)
+				}
+			}
+			mx = widenPatterns(mx, mtasts.SuggestPatterns(uncovered))
+		}
+		return mx
+	}
+	return mtasts.SuggestPatterns(lv.mxHosts)
 }
 
 // downgrade reports whether p's target lowers the mode senders may hold.

@@ -1,0 +1,46 @@
+package workflow
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stspilot/stspilot/checks/mtasts"
+	"github.com/stspilot/stspilot/dnsprovider"
+	"github.com/stspilot/stspilot/internal/txtrecord"
+)
+
+// adopt makes text the live policy under id, published outside stspilot.
+func (h *harness) adopt(text, id string) {
+	h.t.Helper()
+	ctx := context.Background()
+	if _, err := (&Webroot{Dir: h.webroot}).Publish(ctx, tDomain, []byte(text)); err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := h.e.cfg.Provider.SetOurs(ctx, tDomain+".", txtrecord.STSName(tDomain), dnsprovider.KindSTS, "v=STSv1; id="+id+";", 0); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// TestRollbackOfPolicyWithPatternsRenderRefuses: a policy found live in
+// enforce whose mx patterns the parser flags but lenient senders take (a
+// trailing dot, the early drafts' leading dot) still rolls back: the
+// testing policy leaves those patterns out and covers the live MX host,
+// instead of the emergency rollback failing on Render's refusal.
+func TestRollbackOfPolicyWithPatternsRenderRefuses(t *testing.T) {
+	for _, mx := range []string{"mx1.example.test.", ".example.test", "MX1.EXAMPLE.TEST", "mx1.example.test.\r\nmx: mx2.example.test"} {
+		t.Run(mx, func(t *testing.T) {
+			h := newHarness(t, hopts{})
+			h.adopt("version: STSv1\r\nmode: enforce\r\nmx: "+mx+"\r\nmax_age: 604800\r\n", "adopted1")
+			out, _ := h.apply(Request{Workflow: Rollback}, ApplyOptions{})
+			if out.Status != StatusDone || out.Policy == nil || out.Policy.Mode != "testing" {
+				t.Fatalf("rollback: %+v", out)
+			}
+			if _, ok := mtasts.Covering(out.Policy.MX, "mx1."+tDomain); !ok {
+				t.Errorf("the testing policy (mx %v) leaves out the live MX host", out.Policy.MX)
+			}
+			if out.Risk == nil || out.Risk.OldMode != "enforce" {
+				t.Errorf("risk %+v, want the enforce policy's", out.Risk)
+			}
+		})
+	}
+}
