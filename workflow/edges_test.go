@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/dnsprovider"
@@ -42,5 +43,35 @@ func TestRollbackOfPolicyWithPatternsRenderRefuses(t *testing.T) {
 				t.Errorf("risk %+v, want the enforce policy's", out.Risk)
 			}
 		})
+	}
+}
+
+// TestHorizonNeverBeforePublished: a clock that ran backwards between
+// runs stamps a policy's replacement before it went live. Its horizon
+// still counts its max_age from no earlier than when it went live, so a
+// teardown after the clock is set right waits out the enforce policy's
+// 30 days, not only the 7 days of the rung before it.
+func TestHorizonNeverBeforePublished(t *testing.T) {
+	h := newHarness(t, hopts{})
+	if enf := h.climb(3); enf.Mode != "enforce" || enf.MaxAge != 2592000 {
+		t.Fatalf("climbed to %+v", enf)
+	}
+	right := h.clock.Now()
+	h.clock.Set(right.Add(-40 * 24 * time.Hour)) // the clock runs 40 days behind
+	if out, _ := h.apply(Request{Workflow: Rollback}, ApplyOptions{}); out.Status != StatusDone {
+		t.Fatalf("rollback: %+v", out)
+	}
+	h.clock.Set(right.Add(time.Hour)) // and is set right again
+	want := right.Add(30 * 24 * time.Hour)
+	st, err := h.e.Status(context.Background(), tDomain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := st.Horizon.Worst; w == nil || w.Mode != "enforce" || w.Until.Before(want) {
+		t.Errorf("horizon %+v, want enforce until at least %s", st.Horizon.Worst, want)
+	}
+	out, _ := h.apply(Request{Workflow: Teardown}, ApplyOptions{})
+	if out.Status != StatusPending || out.NextAt == nil || out.NextAt.Before(want) {
+		t.Fatalf("teardown: %+v, want its window to end no earlier than %s", out, want)
 	}
 }

@@ -51,7 +51,8 @@ type HorizonReport struct {
 
 // Horizon computes the horizon of journal j at now: for each policy of
 // the ledger, ReplacedAt + max_age, or now + max_age while it is still
-// served. Policies whose horizon has passed are left out.
+// served, counted from PublishedAt when that is later (a clock that went
+// backwards). Policies whose horizon has passed are left out.
 func Horizon(j *journal.Journal, now time.Time) *HorizonReport {
 	h := &HorizonReport{At: now}
 	if j == nil {
@@ -60,14 +61,22 @@ func Horizon(j *journal.Journal, now time.Time) *HorizonReport {
 	for _, lp := range j.Ledger {
 		c := CachedPolicy{Hash: lp.Hash, ID: lp.ID, PolicyTerms: lp.PolicyTerms.Clone(), TXTTTL: lp.TXTTTL, Assumed: lp.Assumed}
 		age := duration.Seconds(lp.MaxAge)
+		// The last moment a sender may have fetched it: when it was
+		// replaced, or now while it is served; never before it went live.
+		// A clock that ran backwards between runs (stamping ReplacedAt, or
+		// reading now, before PublishedAt) must not pull the horizon in.
+		last := now.UTC()
 		if lp.Replaced() {
 			t := lp.ReplacedAt.UTC()
 			c.ReplacedAt = &t
-			c.Until = t.Add(age)
+			last = t
 		} else {
 			c.Served = true
-			c.Until = now.UTC().Add(age)
 		}
+		if lp.PublishedAt.After(last) {
+			last = lp.PublishedAt.UTC()
+		}
+		c.Until = last.Add(age)
 		if !c.Until.After(now) {
 			continue
 		}
