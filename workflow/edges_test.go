@@ -75,3 +75,34 @@ func TestHorizonNeverBeforePublished(t *testing.T) {
 		t.Fatalf("teardown: %+v, want its window to end no earlier than %s", out, want)
 	}
 }
+
+// TestRollbackOfFirstMetDomainWithBrokenHost: a domain stspilot meets
+// for the first time in an emergency, its _mta-sts record live and its
+// policy host failing, has something to roll back: senders may hold the
+// policy the record named. The rollback publishes the testing policy and
+// waits, blocked, at the served gate instead of saying there is nothing
+// to do; healed, it completes with a new id.
+func TestRollbackOfFirstMetDomainWithBrokenHost(t *testing.T) {
+	for _, kind := range []string{"404", "cert"} {
+		t.Run(kind, func(t *testing.T) {
+			h := newHarness(t, hopts{})
+			h.adopt("version: STSv1\r\nmode: enforce\r\nmx: mx1.example.test\r\nmax_age: 604800\r\n", "adopted1")
+			heal := h.breakHost(kind)
+			out, _ := h.apply(Request{Workflow: Rollback}, ApplyOptions{})
+			if out.Status != StatusPending || out.Gate == nil || out.Gate.Kind != GateServed || out.Gate.State != GateBlocked {
+				t.Fatalf("rollback on a broken host: %+v gate %+v", out, out.Gate)
+			}
+			if got := h.txt("_mta-sts"); len(got) != 1 || got[0] != "v=STSv1; id=adopted1;" {
+				t.Errorf("the id changed before the policy was served: %q", got)
+			}
+			heal()
+			out, _ = h.apply(Request{Workflow: Rollback}, ApplyOptions{})
+			if out.Status != StatusDone || out.Policy == nil || out.Policy.Mode != "testing" {
+				t.Fatalf("rollback once healed: %+v", out)
+			}
+			if got := h.txt("_mta-sts"); len(got) != 1 || got[0] != "v=STSv1; id="+out.Policy.ID+";" {
+				t.Errorf("_mta-sts %q, want the testing policy's id %s", got, out.Policy.ID)
+			}
+		})
+	}
+}

@@ -704,7 +704,10 @@ func (e *Engine) planRollback(ctx context.Context, p *Plan, lv *live, j *journal
 	if to != StageTesting && to != StageNone {
 		return &InputError{Code: CodeTo, Msg: fmt.Sprintf("rollback to %s: want testing or none", to)}
 	}
-	if lv.policy == nil && j.Policy == nil {
+	// A record of ours without a policy the journal or the host shows (a
+	// domain first met while its policy host fails) is something to roll
+	// back: senders may hold whatever it named.
+	if lv.policy == nil && j.Policy == nil && len(lv.stsRecs) == 0 {
 		p.Nothing = true
 		p.Reason = fmt.Sprintf("%s serves no MTA-STS policy: nothing to roll back", p.Domain)
 		return nil
