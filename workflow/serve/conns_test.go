@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -94,17 +95,30 @@ func (r *running) fetchFrom(t *testing.T, src, what string) {
 // its response, which the client may read first).
 func (r *running) waitCounts(t *testing.T, live, idle int) {
 	t.Helper()
+	r.waitConns(t, fmt.Sprintf("want %d and %d", live, idle), func(l, i int) bool { return l == live && i == idle })
+}
+
+// waitConns waits until ok holds of the server's open and idle
+// connections; it fails, saying want, when it does not within fetchLimit.
+func (r *running) waitConns(t *testing.T, want string, ok func(live, idle int) bool) {
+	t.Helper()
 	deadline := time.Now().Add(fetchLimit)
 	for {
 		l, i := r.srv.conns.counts()
-		if l == live && i == idle {
+		if ok(l, i) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("server has %d open, %d idle connections, want %d and %d", l, i, live, idle)
+			t.Fatalf("server has %d open, %d idle connections, %s", l, i, want)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// waitAllIdle waits until every connection the server has open is idle.
+func (r *running) waitAllIdle(t *testing.T) {
+	t.Helper()
+	r.waitConns(t, "want all idle", func(l, i int) bool { return l == i })
 }
 
 // closedByServer reads c until the server closes it; it fails when the
@@ -277,7 +291,13 @@ func TestConnAccountingReleasesEverything(t *testing.T) {
 		}
 		r.fetchFrom(t, src, "between keep-alives")
 	}
-	// Close the idle connections: net/http's and the fast path's.
+	// Every request is answered, but the server moves a connection to
+	// idle only after writing its answer, which the client may read
+	// first: wait until every open connection is idle, then close them
+	// (net/http's and the fast path's). Closing at once could miss one
+	// that went idle a moment later, left open for the hour of
+	// IdleTimeout.
+	r.waitAllIdle(t)
 	r.srv.srv.SetKeepAlivesEnabled(false)
 	r.srv.conns.closeIdle()
 	// The client side of the keep-alive connections closes at cleanup;
