@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -499,10 +500,14 @@ func (f *flexStrings) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// flexInt takes a JSON integer or a string holding one.
+// flexInt takes a JSON integer or a string holding one. An integer past
+// the range of int64 (2^63 failed sessions, 1e30) is still a count: it
+// saturates at satcount.Max (saturated), and a negative one at
+// math.MinInt64 (refused as negative), rather than failing the report.
 type flexInt struct {
-	n      int64
-	quoted bool
+	n         int64
+	quoted    bool
+	saturated bool
 }
 
 func (f *flexInt) UnmarshalJSON(b []byte) error {
@@ -520,15 +525,30 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 		s, quoted = strings.TrimSpace(s), true
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		// 12.0 and 1e3 are integers written oddly; 12.5 is not.
+	saturated := false
+	switch {
+	case err == nil:
+	case errors.Is(err, strconv.ErrRange):
+		// An integer past int64: ParseInt returns the bound it passed.
+		saturated = n > 0
+	default:
+		// 12.0 and 1e3 are integers written oddly; 12.5 is not. Past
+		// ±2^63 (1e30, or 1e400, out of float64's range too) the
+		// value is an integer far out of int64's range.
 		fl, ferr := strconv.ParseFloat(s, 64)
-		if ferr != nil || fl != float64(int64(fl)) {
+		switch {
+		case ferr != nil && !errors.Is(ferr, strconv.ErrRange),
+			ferr == nil && math.IsInf(fl, 0), fl != math.Trunc(fl):
 			return fmt.Errorf("%s is not an integer", printable.Shorten(s, 40, "..."))
+		case fl >= 1<<63:
+			n, saturated = satcount.Max, true
+		case fl < -(1 << 63):
+			n = math.MinInt64
+		default:
+			n = int64(fl)
 		}
-		n = int64(fl)
 	}
-	*f = flexInt{n: n, quoted: quoted}
+	*f = flexInt{n: n, quoted: quoted, saturated: saturated}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -228,5 +229,28 @@ func TestParseReportGzip(t *testing.T) {
 	trunc = trunc[:len(trunc)/2]
 	if _, err := ParseReport(bytes.NewReader(trunc), 0); err == nil || !strings.Contains(err.Error(), "truncated") {
 		t.Errorf("truncated gzip: %v", err)
+	}
+}
+
+// Counts past int64 are counts: they saturate at 2^63-1, with a warning;
+// past -2^63 they are negative (refused); NaN and Inf are not integers.
+func TestParseHugeCounts(t *testing.T) {
+	valid := `"organization-name":"o","report-id":"r","date-range":{"start-datetime":"2026-01-01T00:00:00Z","end-datetime":"2026-01-01T23:59:59Z"}`
+	for _, n := range []string{`9223372036854775808`, `"99999999999999999999999"`, `1e30`, `1e400`, `9.3e18`} {
+		r, err := Parse([]byte(`{` + valid + `,"policies":[{"policy":{"policy-type":"sts"},"summary":{"total-successful-session-count":0,"total-failure-session-count":` + n + `},
+			"failure-details":[{"result-type":"certificate-expired","failed-session-count":` + n + `}]}]}`))
+		if err != nil {
+			t.Errorf("%s: %v", n, err)
+			continue
+		}
+		if r.Policies[0].Summary.Failure != math.MaxInt64 || r.Policies[0].FailureDetails[0].FailedSessionCount != math.MaxInt64 || !hasWarning(r, "counted as 9223372036854775807") {
+			t.Errorf("%s: %+v %v", n, r.Policies[0], r.Warnings)
+		}
+	}
+	for n, want := range map[string]string{`-9223372036854775809`: "negative", `-1e30`: "negative", `"NaN"`: "not an integer", `"Inf"`: "not an integer", `"-Infinity"`: "not an integer"} {
+		_, err := Parse([]byte(`{` + valid + `,"policies":[{"policy":{"policy-type":"sts"},"summary":{"total-successful-session-count":0,"total-failure-session-count":` + n + `}}]}`))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want %q", n, err, want)
+		}
 	}
 }

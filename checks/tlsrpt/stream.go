@@ -500,6 +500,9 @@ func (p *parser) policy(i int) (Result, error) {
 				if c.f.quoted {
 					p.pws.add("policies[%d]: %s is a string, not a number (RPT-JSON-8)", i, c.name)
 				}
+				if c.f.saturated {
+					p.pws.add("policies[%d]: %s is past %d, counted as %d", i, c.name, satcount.Max, satcount.Max)
+				}
 				*c.dst = c.f.n
 			}
 		}
@@ -621,6 +624,9 @@ func (p *parser) failureDetails(i int, res *Result, fold map[FailureDetail]int, 
 		default:
 			if wd.Count.quoted {
 				ws.add("policies[%d].failure-details[%d]: failed-session-count is a string, not a number (RPT-JSON-9)", i, j)
+			}
+			if wd.Count.saturated {
+				ws.add("policies[%d].failure-details[%d]: failed-session-count is past %d, counted as %d", i, j, satcount.Max, satcount.Max)
 			}
 			d.FailedSessionCount = wd.Count.n
 		}

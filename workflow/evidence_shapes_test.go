@@ -1,0 +1,72 @@
+package workflow
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stspilot/stspilot/checks/tlsrpt"
+)
+
+// Report shapes that must not open the evidence gate: beside a clean
+// report for the current policy, a report whose failures are for that
+// policy too, written in a shape the parser takes.
+
+// shapeReport is a report of org with report-id id for the day after
+// shapeSince, one policies[] entry: policy (its JSON), summary and
+// details (JSON).
+func shapeReport(org, id, policy, summary, details string) string {
+	day := shapeSince.Truncate(24 * time.Hour).Add(24 * time.Hour)
+	return fmt.Sprintf(`{"organization-name":%q,"report-id":%q,"date-range":{"start-datetime":%q,"end-datetime":%q},"policies":[{"policy":%s,"summary":%s,"failure-details":[%s]}]}`,
+		org, id, day.Format(time.RFC3339), day.Add(24*time.Hour-time.Second).Format(time.RFC3339), policy, summary, details)
+}
+
+var shapeSince = time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+
+const (
+	shapeLines   = `["version: STSv1","mode: testing","mx: mx1.example.test","max_age: 86400"]`
+	shapePolicy  = `{"policy-type":"sts","policy-string":` + shapeLines + `,"policy-domain":"example.test"}`
+	shapeDetail  = `{"result-type":"certificate-expired","receiving-mx-hostname":"mx1.example.test","failed-session-count":3}`
+	shapeFailing = `{"total-successful-session-count":1,"total-failure-session-count":3}`
+)
+
+// shapeGate evaluates the gate for domain (the A-label the engine passes)
+// over a clean report and bad, for the policy evPolicy.
+func shapeGate(t *testing.T, domain, bad string) GateResult {
+	t.Helper()
+	dir := t.TempDir()
+	clean := shapeReport("Clean Org", "c1", strings.Replace(shapePolicy, `"example.test"`, fmt.Sprintf("%q", domain), 1), `{"total-successful-session-count":50,"total-failure-session-count":0}`, "")
+	for name, s := range map[string]string{"clean.json": clean, "bad.json": bad} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := &Policy{PolicyTerms: PolicyTerms{Mode: "testing", MaxAge: 86400, MX: []string{"mx1.example.test"}}, Text: evPolicy, ID: "20261101000000abcdefgh"}
+	g, _, err := ReportsEvidence([]string{dir}, tlsrpt.Options{})(context.Background(), domain, p, shapeSince)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// Failure counts past int64 (2^63, 1e30) are counts all the same: they
+// saturate, and the report closes the gate. The parser refused them as
+// "not an integer", the report was only a file that could not be read,
+// and the clean report opened the gate.
+func TestEvidenceHugeFailureCounts(t *testing.T) {
+	for name, bad := range map[string]string{
+		"summary 2^63":      shapeReport("Bad Org", "b1", shapePolicy, `{"total-successful-session-count":1,"total-failure-session-count":9223372036854775808}`, ""),
+		"summary 2^64 text": shapeReport("Bad Org", "b1", shapePolicy, `{"total-successful-session-count":1,"total-failure-session-count":"18446744073709551616"}`, ""),
+		"detail 1e30":       shapeReport("Bad Org", "b1", shapePolicy, `{"total-successful-session-count":1,"total-failure-session-count":0}`, strings.Replace(shapeDetail, `3}`, `1e30}`, 1)),
+		"detail 1e400":      shapeReport("Bad Org", "b1", shapePolicy, `{"total-successful-session-count":1,"total-failure-session-count":0}`, strings.Replace(shapeDetail, `3}`, `1e400}`, 1)),
+	} {
+		g := shapeGate(t, tDomain, bad)
+		if g.Open || !strings.Contains(g.Reason, "more than 9223372036854775806 failed sessions") {
+			t.Errorf("%s: gate %+v", name, g)
+		}
+	}
+}
