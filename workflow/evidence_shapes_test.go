@@ -70,3 +70,19 @@ func TestEvidenceHugeFailureCounts(t *testing.T) {
 		}
 	}
 }
+
+// A policy-domain written as a U-label (RPT-JSON-6 asks for the A-label;
+// serve's receiver takes it, normalising it to the domain it serves) is
+// the domain: its failures count. The gate compared it folded only, so
+// "bücher.example" never matched "xn--bcher-kva.example" and the clean
+// report opened the gate.
+func TestEvidenceULabelPolicyDomain(t *testing.T) {
+	const idn = "xn--bcher-kva.example"
+	for _, written := range []string{"bücher.example", "BÜCHER.example.", "Xn--Bcher-Kva.Example."} {
+		bad := shapeReport("Bad Org", "b1", strings.Replace(shapePolicy, `"example.test"`, fmt.Sprintf("%q", written), 1), shapeFailing, shapeDetail)
+		g := shapeGate(t, idn, bad)
+		if g.Open || !strings.Contains(g.Reason, "3 failed sessions") {
+			t.Errorf("%s: gate %+v", written, g)
+		}
+	}
+}

@@ -465,7 +465,7 @@ func (p *parser) policy(i int) (Result, error) {
 		return res, notReport("policies[%d]: policy-type missing (RPT-JSON-4)", i)
 	}
 	res.Policy.Type = strings.TrimSpace(pol.Type.s)
-	res.Policy.Domain = domainname.Fold(strings.TrimSpace(pol.Domain.s))
+	res.Policy.Domain = domainname.FoldIDN(strings.TrimSpace(pol.Domain.s))
 	res.Policy.String = pol.String.v
 	res.Policy.MXHost = pol.MXHost.v
 	if res.Policy.Type != PolicySTS && res.Policy.Type != PolicyTLSA && res.Policy.Type != PolicyNoPolicyFound {

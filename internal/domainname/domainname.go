@@ -29,6 +29,22 @@ var idnaProfile = idna.New(idna.MapForLookup(), idna.Transitional(false), idna.S
 // TLS ClientHello): lower case, without the trailing root dot.
 func Fold(name string) string { return strings.ToLower(strings.TrimSuffix(name, ".")) }
 
+// FoldIDN is Fold for a name that may come as a U-label where the
+// A-label belongs (a report's policy-domain, RPT-JSON-6): a name with
+// non-ASCII characters is mapped to its A-label (as Normalize does, so
+// that both compare equal), and kept folded as it is when it has none.
+func FoldIDN(name string) string {
+	for i := 0; i < len(name); i++ {
+		if name[i] >= utf8.RuneSelf {
+			if a, err := idnaProfile.ToASCII(strings.TrimSuffix(name, ".")); err == nil {
+				return Fold(a)
+			}
+			break
+		}
+	}
+	return Fold(name)
+}
+
 // Normalize turns user input into the A-label, lower-case form without a
 // trailing dot that is checked everywhere, or returns an error wrapping
 // ErrInvalid that says what is wrong in words an operator can act on.

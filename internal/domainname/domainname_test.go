@@ -97,3 +97,19 @@ func TestNormalizeRefusesPathTricks(t *testing.T) {
 		}
 	}
 }
+
+func TestFoldIDN(t *testing.T) {
+	for in, want := range map[string]string{
+		"bücher.example":         "xn--bcher-kva.example",
+		"BÜCHER.Example.":        "xn--bcher-kva.example",
+		"Xn--Bcher-Kva.Example.": "xn--bcher-kva.example",
+		"Example.COM.":           "example.com",
+	} {
+		if got := FoldIDN(in); got != want {
+			t.Errorf("FoldIDN(%q) = %q, want %q", in, got, want)
+		}
+		if n, err := Normalize(in); err == nil && n != FoldIDN(in) {
+			t.Errorf("FoldIDN(%q) = %q, Normalize %q", in, FoldIDN(in), n)
+		}
+	}
+}
