@@ -86,3 +86,27 @@ func TestEvidenceULabelPolicyDomain(t *testing.T) {
 		}
 	}
 }
+
+// A policy-string holding the policy as one text (a bare string, which
+// the parser takes with a warning, or one element with line breaks) is
+// the policy all the same (RPT-JSON-5 wants one element per line). The
+// lines were taken as one, SamePolicy found no mode in it, the entry
+// counted as another policy's and the clean report opened the gate.
+func TestEvidencePolicyStringAsText(t *testing.T) {
+	for name, ps := range map[string]string{
+		"bare string":       `"version: STSv1\r\nmode: testing\r\nmx: mx1.example.test\r\nmax_age: 86400\r\n"`,
+		"one element":       `["version: STSv1\nmode: testing\nmx: mx1.example.test\nmax_age: 86400"]`,
+		"split differently": `["version: STSv1","mode: testing\r\nmx: mx1.example.test","max_age: 86400\n"]`,
+	} {
+		bad := shapeReport("Bad Org", "b1", strings.Replace(shapePolicy, shapeLines, ps, 1), shapeFailing, shapeDetail)
+		g := shapeGate(t, tDomain, bad)
+		if g.Open || !strings.Contains(g.Reason, "3 failed sessions") {
+			t.Errorf("%s: gate %+v", name, g)
+		}
+	}
+	// Another policy written so stays another policy.
+	bad := shapeReport("Bad Org", "b1", strings.Replace(shapePolicy, shapeLines, `"version: STSv1\nmode: testing\nmx: mx1.example.test\nmax_age: 3600\n"`, 1), shapeFailing, shapeDetail)
+	if g := shapeGate(t, tDomain, bad); !g.Open || !strings.Contains(g.Reason, "1 report entries of other policies left out") {
+		t.Errorf("older policy as text: gate %+v", g)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -252,5 +253,23 @@ func TestParseHugeCounts(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: err = %v, want %q", n, err, want)
 		}
+	}
+}
+
+// A policy-string holding the policy as one text is read one line per
+// element (RPT-JSON-5), with a warning; the line cap holds over the split.
+func TestParsePolicyStringAsText(t *testing.T) {
+	valid := `"organization-name":"o","report-id":"r","date-range":{"start-datetime":"2026-01-01T00:00:00Z","end-datetime":"2026-01-01T23:59:59Z"}`
+	r, err := Parse([]byte(`{` + valid + `,"policies":[{"policy":{"policy-type":"sts","policy-string":"version: STSv1\r\nmode: enforce\r\n\r\nmx: a.example\r\nmax_age: 86400\r\n"},"summary":{}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := r.Policies[0].Policy
+	if want := []string{"version: STSv1", "mode: enforce", "mx: a.example", "max_age: 86400"}; !slices.Equal(p.String, want) || p.Mode() != "enforce" || !hasWarning(r, "several lines in one string") {
+		t.Errorf("policy %+v warnings %v", p, r.Warnings)
+	}
+	_, err = Parse([]byte(`{` + valid + `,"policies":[{"policy":{"policy-type":"sts","policy-string":"` + strings.Repeat(`mx: a\n`, 1001) + `"},"summary":{}}]}`))
+	if err == nil || !strings.Contains(err.Error(), "more than 1000 lines") {
+		t.Errorf("err = %v", err)
 	}
 }

@@ -466,7 +466,11 @@ func (p *parser) policy(i int) (Result, error) {
 	}
 	res.Policy.Type = strings.TrimSpace(pol.Type.s)
 	res.Policy.Domain = domainname.FoldIDN(strings.TrimSpace(pol.Domain.s))
-	res.Policy.String = pol.String.v
+	lines, split, err := policyLines(pol.String.v)
+	if err != nil {
+		return res, notReport("policies[%d]: %v", i, err)
+	}
+	res.Policy.String = lines
 	res.Policy.MXHost = pol.MXHost.v
 	if res.Policy.Type != PolicySTS && res.Policy.Type != PolicyTLSA && res.Policy.Type != PolicyNoPolicyFound {
 		p.pws.add("policies[%d]: unknown policy-type %q kept as is (RPT-JSON-4)", i, printable.Shorten(res.Policy.Type, 40, "..."))
@@ -479,6 +483,9 @@ func (p *parser) policy(i int) (Result, error) {
 	}
 	if pol.String.wasBare {
 		p.pws.add("policies[%d]: policy-string is a string, not an array (RPT-JSON-5)", i)
+	}
+	if split {
+		p.pws.add("policies[%d]: policy-string holds several lines in one string, taken one per line (RPT-JSON-5)", i)
 	}
 	if pol.MXHost.wasBare {
 		p.pws.add("policies[%d]: mx-host is a string, not an array (RPT-JSON-7, erratum E6241)", i)
@@ -511,6 +518,34 @@ func (p *parser) policy(i int) (Result, error) {
 		p.pws.add("%s", w)
 	}
 	return res, nil
+}
+
+// policyLines is a policy-string one line per element (RPT-JSON-5): an
+// element holding line breaks (the whole policy as one text, as a bare
+// string or in an array) becomes its non-empty lines, so that the policy
+// it names is read (Policy.Field, SamePolicy) rather than taken for a
+// line without a key. split says whether any was; more than
+// maxPolicyLines lines in all is an error.
+func policyLines(v []string) (lines []string, split bool, err error) {
+	for _, e := range v {
+		if !strings.ContainsAny(e, "\r\n") {
+			lines = append(lines, e)
+		} else {
+			split = true
+			for l := range strings.FieldsFuncSeq(e, func(r rune) bool { return r == '\r' || r == '\n' }) {
+				if strings.TrimSpace(l) != "" {
+					lines = append(lines, l)
+				}
+				if len(lines) > maxPolicyLines {
+					break
+				}
+			}
+		}
+		if len(lines) > maxPolicyLines {
+			return nil, false, fmt.Errorf("policy-string: more than %d lines", maxPolicyLines)
+		}
+	}
+	return lines, split, nil
 }
 
 // policyObj reads a policy object (RPT-JSON-4..7); nil when null.
