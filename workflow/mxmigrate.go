@@ -196,6 +196,34 @@ func drainUntil(m *journal.MXMigration) (time.Time, bool) {
 	return m.SwitchedAt.Add(ttl), true
 }
 
+// carryDrain keeps in mig, a migration planned from live state, the hosts
+// of prev, an unfinished migration to another target it replaces, that
+// resolvers may still hand out: prev's replaced set until its drain has
+// passed (always when its switch was not seen at every name server). The
+// new migration drains them with its own switch, with the longer TTL, so
+// that its narrowing never drops a pattern of a host still in use
+// (invariant 8).
+func carryDrain(mig, prev *journal.MXMigration, now time.Time) {
+	if prev == nil {
+		return
+	}
+	if until, ok := drainUntil(prev); ok && !now.Before(until) {
+		return
+	}
+	recs, _ := dnsprovider.NormalizeMX(append(parseMXLines(mig.From), parseMXLines(prev.From)...))
+	mig.From = mxLines(recs)
+	// 0 is an unknown TTL, drained for a day: compare what each waits.
+	eff := func(s int64) int64 {
+		if s <= 0 {
+			return int64(24 * time.Hour / time.Second)
+		}
+		return s
+	}
+	if mig.FromTTL > 0 || prev.FromTTL > 0 {
+		mig.FromTTL = max(eff(mig.FromTTL), eff(prev.FromTTL))
+	}
+}
+
 // usableMX are the MX hosts a sender may use at now: the target set,
 // and the replaced set until the drain has passed.
 func usableMX(m *journal.MXMigration, now time.Time, to []dnsprovider.MX) []string {
@@ -280,7 +308,11 @@ func (e *Engine) planMXMigrate(ctx context.Context, p *Plan, lv *live, j *journa
 	}
 	now := e.now()
 	mig := j.MXMigration
+	var prev *journal.MXMigration // an unfinished migration to another target
 	if mig != nil && (!slices.Equal(mig.To, mxLines(to)) || !mig.DoneAt.IsZero()) {
+		if mig.DoneAt.IsZero() {
+			prev = mig
+		}
 		mig = nil // another target, or a finished one: plan from live state
 	}
 	switched := slices.Equal(liveMX.Records, to)
@@ -300,6 +332,7 @@ func (e *Engine) planMXMigrate(ctx context.Context, p *Plan, lv *live, j *journa
 			}
 		}
 		mig = &journal.MXMigration{From: mxLines(liveMX.Records), To: mxLines(to), FromTTL: ttlSeconds(liveMX.TTL), OldMX: slices.Clone(cur.MX), StartedAt: journal.Stamp(now)}
+		carryDrain(mig, prev, now)
 	} else {
 		c := *mig
 		mig = &c

@@ -602,3 +602,47 @@ func TestMXMigrateStatus(t *testing.T) {
 		t.Fatalf("status after the migration: %v next %q mig %+v", err, st.Next, st.MXMigration)
 	}
 }
+
+// TestMXMigrateSecondTargetKeepsDrain: a second mx-migrate to another
+// target while the first drains a long-lived MX set (mx1, TTL 3 days)
+// plans from live state (mx2) but still drains mx1: its narrowing to mx3
+// only waits until no resolver may hand out mx1 (invariant 8, watched by
+// the oracle).
+func TestMXMigrateSecondTargetKeepsDrain(t *testing.T) {
+	h := newMXHarness(t, hopts{})
+	w := h.w
+	ip := "127.0.0.24"
+	w.RR("mx3." + tDomain + ". 300 IN A " + ip)
+	w.MX(ip, "mx3."+tDomain, checktest.MXOpts{Cert: w.Leaf([]string{"mx3." + tDomain}, checktest.CertOpts{})})
+	h.setMXByHand(t, []dnsprovider.MX{{Pref: 10, Host: "mx1." + tDomain}}, 3*24*time.Hour)
+	h.toEnforce()
+	req := Request{Workflow: MXMigrate, MXTo: toMX2, MXTTL: time.Minute}
+	h.apply(req, ApplyOptions{})
+	h.clock.Advance(86401 * time.Second)
+	out, _ := h.apply(req, ApplyOptions{})
+	if out.Status != StatusPending || out.Gate.Kind != GateDrain {
+		t.Fatalf("first migration: %+v", out)
+	}
+	h.dns.syncMX()
+	h.observe()
+	mx1Until := h.clock.Now().Add(3 * 24 * time.Hour)
+	req3 := Request{Workflow: MXMigrate, MXTo: []dnsprovider.MX{{Pref: 10, Host: "mx3." + tDomain}}, MXTTL: time.Minute}
+	for i := 0; i < 12; i++ {
+		out, _ = h.apply(req3, ApplyOptions{})
+		h.dns.syncMX()
+		h.observe()
+		if f := h.servedFile(); !strings.Contains(f, "mx1") && h.clock.Now().Before(mx1Until) {
+			t.Fatalf("narrowed at %s, while resolvers may hand out mx1 until %s: %q", h.clock.Now(), mx1Until, f)
+		}
+		if out.Status != StatusPending || out.NextAt == nil {
+			break
+		}
+		h.clock.Set(*out.NextAt)
+	}
+	if out.Status != StatusDone {
+		t.Fatalf("second migration: %+v", out)
+	}
+	if f := h.servedFile(); strings.Contains(f, "mx1") || strings.Contains(f, "mx2") || !strings.Contains(f, "mx: mx3.example.test") {
+		t.Errorf("final policy: %q", f)
+	}
+}

@@ -162,8 +162,10 @@ type Journal struct {
 // from and to, the mx patterns before it began, and when the new MX set
 // was answered by every name server.
 type MXMigration struct {
-	// From is the MX set that was live when the migration began, To the
-	// target set, each as "PREF HOST." sorted by preference.
+	// From is the MX set that was live when the migration began (with
+	// the replaced set of an unfinished migration to another target it
+	// took over, until that one's drain had passed), To the target set,
+	// each as "PREF HOST." sorted by preference.
 	From []string `json:"from"`
 	To   []string `json:"to"`
 	// FromTTL is the TTL in seconds of the MX RRset the switch replaced
