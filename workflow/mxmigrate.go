@@ -339,6 +339,15 @@ func (e *Engine) planMXMigrate(ctx context.Context, p *Plan, lv *live, j *journa
 		if !switched && ttlSeconds(liveMX.TTL) > mig.FromTTL {
 			mig.FromTTL = ttlSeconds(liveMX.TTL)
 		}
+		if !switched && !mig.SwitchedAt.IsZero() {
+			// Switched once, and the MX set changed since (by hand): the
+			// switch is made again, and the drain counts from then over
+			// the set it replaces, or the narrowing would drop the
+			// patterns of hosts resolvers still hand out (invariant 8).
+			recs, _ := dnsprovider.NormalizeMX(append(parseMXLines(mig.From), liveMX.Records...))
+			mig.From = mxLines(recs)
+			mig.SwitchedAt = time.Time{}
+		}
 	}
 	mig.NewMX, mig.KeepOld, mig.Manual = newPats, req.KeepOld, manual
 	from := parseMXLines(mig.From)

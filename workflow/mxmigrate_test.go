@@ -646,3 +646,41 @@ func TestMXMigrateSecondTargetKeepsDrain(t *testing.T) {
 		t.Errorf("final policy: %q", f)
 	}
 }
+
+// TestMXMigrateSwitchUndoneByHand: after the switch and its drain, the
+// operator puts mx1 back by hand (TTL 300s) before the narrowing; the
+// next run switches again and drains mx1 from then, so the narrowing to
+// mx2 only never goes out while resolvers may still hand out mx1
+// (invariant 8, watched by the oracle).
+func TestMXMigrateSwitchUndoneByHand(t *testing.T) {
+	h := newMXHarness(t, hopts{})
+	h.toEnforce()
+	req := Request{Workflow: MXMigrate, MXTo: toMX2}
+	h.apply(req, ApplyOptions{})
+	h.clock.Advance(86401 * time.Second)
+	if out, _ := h.apply(req, ApplyOptions{}); out.Status != StatusPending || out.Gate.Kind != GateDrain {
+		t.Fatalf("switch: %+v", out)
+	}
+	h.dns.syncMX()
+	h.observe()
+	h.clock.Advance(400 * time.Second)
+	h.setMXByHand(t, []dnsprovider.MX{{Pref: 10, Host: "mx1." + tDomain}, {Pref: 20, Host: "mx2." + tDomain}}, 300*time.Second)
+	h.observe()
+	mx1Until := h.clock.Now().Add(300 * time.Second)
+	var out *Outcome
+	for i := 0; i < 10; i++ {
+		out, _ = h.apply(req, ApplyOptions{})
+		h.dns.syncMX()
+		h.observe()
+		if f := h.servedFile(); !strings.Contains(f, "mx1") && h.clock.Now().Before(mx1Until) {
+			t.Fatalf("narrowed at %s, while resolvers may hand out mx1 until %s: %q", h.clock.Now(), mx1Until, f)
+		}
+		if out.Status != StatusPending || out.NextAt == nil {
+			break
+		}
+		h.clock.Set(*out.NextAt)
+	}
+	if out.Status != StatusDone || !slices.Equal(h.mx(), []string{"mx2." + tDomain}) {
+		t.Fatalf("after the hand change: %+v, MX %q", out, h.mx())
+	}
+}
