@@ -603,6 +603,26 @@ func TestMXMigrateStatus(t *testing.T) {
 	}
 }
 
+// keepsMX1Until runs req at each next_at until it ends, failing when the
+// served policy leaves out mx1 before until (resolvers may hand it out).
+func (h *mxHarness) keepsMX1Until(req Request, until time.Time) *Outcome {
+	h.t.Helper()
+	var out *Outcome
+	for i := 0; i < 12; i++ {
+		out, _ = h.apply(req, ApplyOptions{})
+		h.dns.syncMX()
+		h.observe()
+		if f := h.servedFile(); !strings.Contains(f, "mx1") && h.clock.Now().Before(until) {
+			h.t.Fatalf("narrowed at %s, while resolvers may hand out mx1 until %s: %q", h.clock.Now(), until, f)
+		}
+		if out.Status != StatusPending || out.NextAt == nil {
+			break
+		}
+		h.clock.Set(*out.NextAt)
+	}
+	return out
+}
+
 // TestMXMigrateSecondTargetKeepsDrain: a second mx-migrate to another
 // target while the first drains a long-lived MX set (mx1, TTL 3 days)
 // plans from live state (mx2) but still drains mx1: its narrowing to mx3
@@ -626,19 +646,7 @@ func TestMXMigrateSecondTargetKeepsDrain(t *testing.T) {
 	h.dns.syncMX()
 	h.observe()
 	mx1Until := h.clock.Now().Add(3 * 24 * time.Hour)
-	req3 := Request{Workflow: MXMigrate, MXTo: []dnsprovider.MX{{Pref: 10, Host: "mx3." + tDomain}}, MXTTL: time.Minute}
-	for i := 0; i < 12; i++ {
-		out, _ = h.apply(req3, ApplyOptions{})
-		h.dns.syncMX()
-		h.observe()
-		if f := h.servedFile(); !strings.Contains(f, "mx1") && h.clock.Now().Before(mx1Until) {
-			t.Fatalf("narrowed at %s, while resolvers may hand out mx1 until %s: %q", h.clock.Now(), mx1Until, f)
-		}
-		if out.Status != StatusPending || out.NextAt == nil {
-			break
-		}
-		h.clock.Set(*out.NextAt)
-	}
+	out = h.keepsMX1Until(Request{Workflow: MXMigrate, MXTo: []dnsprovider.MX{{Pref: 10, Host: "mx3." + tDomain}}, MXTTL: time.Minute}, mx1Until)
 	if out.Status != StatusDone {
 		t.Fatalf("second migration: %+v", out)
 	}
@@ -667,20 +675,7 @@ func TestMXMigrateSwitchUndoneByHand(t *testing.T) {
 	h.setMXByHand(t, []dnsprovider.MX{{Pref: 10, Host: "mx1." + tDomain}, {Pref: 20, Host: "mx2." + tDomain}}, 300*time.Second)
 	h.observe()
 	mx1Until := h.clock.Now().Add(300 * time.Second)
-	var out *Outcome
-	for i := 0; i < 10; i++ {
-		out, _ = h.apply(req, ApplyOptions{})
-		h.dns.syncMX()
-		h.observe()
-		if f := h.servedFile(); !strings.Contains(f, "mx1") && h.clock.Now().Before(mx1Until) {
-			t.Fatalf("narrowed at %s, while resolvers may hand out mx1 until %s: %q", h.clock.Now(), mx1Until, f)
-		}
-		if out.Status != StatusPending || out.NextAt == nil {
-			break
-		}
-		h.clock.Set(*out.NextAt)
-	}
-	if out.Status != StatusDone || !slices.Equal(h.mx(), []string{"mx2." + tDomain}) {
+	if out := h.keepsMX1Until(req, mx1Until); out.Status != StatusDone || !slices.Equal(h.mx(), []string{"mx2." + tDomain}) {
 		t.Fatalf("after the hand change: %+v, MX %q", out, h.mx())
 	}
 }
