@@ -139,25 +139,34 @@ func (ev *Evidence) current(p tlsrpt.Policy) bool {
 // gate: those of entries for the current policy in the window, and the
 // policy-host failures of the domain's other entries. tlsrpt.Walk takes
 // it as Options.Rank, so that of differing copies of one report the one
-// that closes the gate counts.
+// that closes the gate counts. A report whose failures Add would list
+// without a count (details without failed-session-count) ranks 1, not
+// 0: it closes the gate, so it must outrank a clean copy, never tie
+// with it.
 func (ev *Evidence) Rank(r *tlsrpt.Report) int64 {
 	if !r.DateRange.EndExclusive().After(ev.since) {
 		return 0
 	}
 	var n int64
+	closes := false
 	for _, res := range r.Policies {
 		if res.Policy.Domain != ev.domain {
 			continue
 		}
 		if ev.current(res.Policy) {
 			n = satcount.Add(n, res.Failures())
+			closes = closes || len(res.FailureDetails) > 0
 			continue
 		}
 		for _, d := range res.FailureDetails {
 			if tlsrpt.PolicyHostProblem(d.ResultType) {
 				n = satcount.Add(n, d.FailedSessionCount)
+				closes = true
 			}
 		}
+	}
+	if closes {
+		n = max(n, 1)
 	}
 	return n
 }

@@ -110,3 +110,27 @@ func TestEvidencePolicyStringAsText(t *testing.T) {
 		t.Errorf("older policy as text: gate %+v", g)
 	}
 }
+
+// A copy that closes the gate outranks a clean copy of the same report
+// even when its failure details carry no count (read as 0): the ranks
+// tied at 0, the copy with the lower fingerprint counted, and a forged
+// clean copy opened the gate for about half the contents a forger tried
+// (docs/design.md: a forged copy can close the gate, never open it).
+func TestEvidenceUncountedFailuresOutrankCleanCopy(t *testing.T) {
+	for name, genuine := range map[string]string{
+		"current policy": shapeReport("Org", "same", shapePolicy, `{"total-successful-session-count":5,"total-failure-session-count":0}`, `{"result-type":"certificate-expired","receiving-mx-hostname":"mx1.example.test"}`),
+		"policy host":    shapeReport("Org", "same", strings.Replace(shapePolicy, "max_age: 86400", "max_age: 3600", 1), `{"total-successful-session-count":5,"total-failure-session-count":0}`, `{"result-type":"sts-webpki-invalid","failed-session-count":0}`),
+	} {
+		for i := range 16 {
+			dir := t.TempDir()
+			forged := shapeReport("Org", "same", shapePolicy, fmt.Sprintf(`{"total-successful-session-count":%d,"total-failure-session-count":0}`, 100+i), "")
+			os.WriteFile(filepath.Join(dir, "genuine.json"), []byte(genuine), 0o600)
+			os.WriteFile(filepath.Join(dir, "forged.json"), []byte(forged), 0o600)
+			p := &Policy{PolicyTerms: PolicyTerms{Mode: "testing", MaxAge: 86400, MX: []string{"mx1.example.test"}}, Text: evPolicy, ID: "20261101000000abcdefgh"}
+			g, found, err := ReportsEvidence([]string{dir}, tlsrpt.Options{})(context.Background(), tDomain, p, shapeSince)
+			if err != nil || !found || g.Open || !strings.Contains(g.Reason, "2 copies") {
+				t.Errorf("%s, forged copy %d: found %v err %v gate %+v", name, i, found, err, g)
+			}
+		}
+	}
+}
