@@ -28,8 +28,9 @@ import (
 // (the soak window: since is when the current policy went live) and keeps
 // the policies[] entries that are the current policy: type sts with a
 // policy-string that tlsrpt.SamePolicy matches to p.Text, or type sts
-// without a policy-string (the reporter did not say which policy; taken
-// as the current one, so that a failure is never explained away). Entries
+// without a policy-string or with one that names no mode (the reporter
+// did not say which policy; taken as the current one, so that a failure
+// is never explained away). Entries
 // of older policies (senders still holding a cached one) do not count.
 //
 //   - found is false (the engine then refuses and names --without-reports)
@@ -130,9 +131,10 @@ func (ev *Evidence) FileError(e *tlsrpt.FileError) {
 }
 
 // current: an entry of the policy under evaluation (type sts with its
-// text, or without a policy-string).
+// text, or with a policy-string that does not say which policy: none, or
+// lines without a mode, which every policy has).
 func (ev *Evidence) current(p tlsrpt.Policy) bool {
-	return p.Type == tlsrpt.PolicySTS && (len(p.String) == 0 || tlsrpt.SamePolicy(p.String, ev.policy.Text))
+	return p.Type == tlsrpt.PolicySTS && (p.Mode() == "" || tlsrpt.SamePolicy(p.String, ev.policy.Text))
 }
 
 // Rank is the failed sessions of r that Add would count against the

@@ -134,3 +134,27 @@ func TestEvidenceUncountedFailuresOutrankCleanCopy(t *testing.T) {
 		}
 	}
 }
+
+// An sts entry whose policy-string names no mode does not say which
+// policy the sender held, like one without a policy-string: its failures
+// count. It was taken for another policy's and left out. A mode written
+// in another case is the same mode (RFC 8461's ABNF literals are
+// case-insensitive).
+func TestEvidencePolicyStringWithoutMode(t *testing.T) {
+	for name, ps := range map[string]string{
+		"empty line":   `[""]`,
+		"version only": `["version: STSv1"]`,
+		"mx only":      `["mx: mx1.example.test"]`,
+		"mode upper":   `["version: STSv1","mode: TESTING","mx: mx1.example.test","max_age: 86400"]`,
+	} {
+		g := shapeGate(t, tDomain, shapeReport("Bad Org", "b1", strings.Replace(shapePolicy, shapeLines, ps, 1), shapeFailing, shapeDetail))
+		if g.Open || !strings.Contains(g.Reason, "3 failed sessions") {
+			t.Errorf("%s: gate %+v", name, g)
+		}
+	}
+	// A policy-string that names another mode stays another policy.
+	g := shapeGate(t, tDomain, shapeReport("Bad Org", "b1", strings.Replace(shapePolicy, "mode: testing", "mode: enforce", 1), shapeFailing, shapeDetail))
+	if !g.Open || !strings.Contains(g.Reason, "1 report entries of other policies left out") {
+		t.Errorf("another mode: gate %+v", g)
+	}
+}

@@ -291,7 +291,7 @@ func SamePolicy(lines []string, text string) bool {
 	}
 	a := Policy{Type: PolicySTS, String: lines}
 	b := Policy{Type: PolicySTS, String: strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")}
-	if a.Mode() != b.Mode() || a.MaxAge() != b.MaxAge() || a.Mode() == "" {
+	if !strings.EqualFold(a.Mode(), b.Mode()) || a.MaxAge() != b.MaxAge() || a.Mode() == "" {
 		return false
 	}
 	norm := func(ps []string) []string {
