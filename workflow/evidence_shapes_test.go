@@ -158,3 +158,15 @@ func TestEvidencePolicyStringWithoutMode(t *testing.T) {
 		t.Errorf("another mode: gate %+v", g)
 	}
 }
+
+// A policy-type written in another case ("STS") is the type: an entry of
+// the current policy so written was taken for an unknown type and left
+// out, failures and all.
+func TestEvidencePolicyTypeCase(t *testing.T) {
+	for _, typ := range []string{"STS", "Sts"} {
+		g := shapeGate(t, tDomain, shapeReport("Bad Org", "b1", strings.Replace(shapePolicy, `"sts"`, fmt.Sprintf("%q", typ), 1), shapeFailing, shapeDetail))
+		if g.Open || !strings.Contains(g.Reason, "3 failed sessions") {
+			t.Errorf("%s: gate %+v", typ, g)
+		}
+	}
+}

@@ -465,6 +465,14 @@ func (p *parser) policy(i int) (Result, error) {
 		return res, notReport("policies[%d]: policy-type missing (RPT-JSON-4)", i)
 	}
 	res.Policy.Type = strings.TrimSpace(pol.Type.s)
+	for _, known := range []string{PolicySTS, PolicyTLSA, PolicyNoPolicyFound} {
+		if res.Policy.Type != known && strings.EqualFold(res.Policy.Type, known) {
+			// "STS" is sts: an entry of the current policy must not
+			// pass for one of an unknown type.
+			p.pws.add("policies[%d]: policy-type %q taken as %q (RPT-JSON-4)", i, res.Policy.Type, known)
+			res.Policy.Type = known
+		}
+	}
 	res.Policy.Domain = domainname.FoldIDN(strings.TrimSpace(pol.Domain.s))
 	lines, split, err := policyLines(pol.String.v)
 	if err != nil {
