@@ -26,12 +26,12 @@ import (
 //
 // It reads every report for the domain whose date range ends after since
 // (the soak window: since is when the current policy went live) and keeps
-// the policies[] entries that are the current policy: type sts with a
-// policy-string that tlsrpt.SamePolicy matches to p.Text, or type sts
-// without a policy-string or with one that names no mode (the reporter
-// did not say which policy; taken as the current one, so that a failure
-// is never explained away). Entries
-// of older policies (senders still holding a cached one) do not count.
+// the policies[] entries that are the current policy: type sts whose
+// policy-string and mx-host state no mode, max_age or mx patterns other
+// than p.Text's. What the reporter left out (no policy-string at all, no
+// max_age line, ...) is taken as the current policy's, so that a failure
+// is never explained away. Entries of older policies (senders still
+// holding a cached one) do not count.
 //
 //   - found is false (the engine then refuses and names --without-reports)
 //     when no report has an entry for the current policy in the window;
@@ -130,11 +130,37 @@ func (ev *Evidence) FileError(e *tlsrpt.FileError) {
 	}
 }
 
-// current: an entry of the policy under evaluation (type sts with its
-// text, or with a policy-string that does not say which policy: none, or
-// lines without a mode, which every policy has).
+// current: an entry of the policy under evaluation: type sts, and no
+// field its policy-string (or mx-host) states differs from the policy's
+// text (otherPolicy). An entry that leaves out which policy it was,
+// wholly or in part, is taken as the current one.
 func (ev *Evidence) current(p tlsrpt.Policy) bool {
-	return p.Type == tlsrpt.PolicySTS && (p.Mode() == "" || tlsrpt.SamePolicy(p.String, ev.policy.Text))
+	return p.Type == tlsrpt.PolicySTS && !otherPolicy(p, ev.policy.Text)
+}
+
+// otherPolicy: p states a mode (in any case), a max_age or mx patterns
+// (policy-string mx lines, else mx-host; compared as a set, folded) that
+// differ from those of the policy text. A field left out, or written so
+// that it cannot be read (max_age: 1d), is no difference: a failure is
+// never explained away by what the reporter did not say.
+func otherPolicy(p tlsrpt.Policy, text string) bool {
+	cur := tlsrpt.Policy{Type: tlsrpt.PolicySTS, String: strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")}
+	if m := p.Mode(); m != "" && !strings.EqualFold(m, cur.Mode()) {
+		return true
+	}
+	if a := p.MaxAge(); a >= 0 && a != cur.MaxAge() {
+		return true
+	}
+	norm := func(ps []string) []string {
+		out := make([]string, 0, len(ps))
+		for _, s := range ps {
+			out = append(out, domainname.Fold(strings.TrimSpace(s)))
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	pats := p.Patterns()
+	return len(pats) > 0 && !slices.Equal(norm(pats), norm(cur.Patterns()))
 }
 
 // Rank is the failed sessions of r that Add would count against the

@@ -170,3 +170,34 @@ func TestEvidencePolicyTypeCase(t *testing.T) {
 		}
 	}
 }
+
+// An sts entry whose policy-string leaves out max_age or the mx lines
+// (and has no mx-host) does not say it is another policy: only a field
+// it states and that differs sets it aside. Such entries were left out,
+// failures and all, and the clean report opened the gate.
+func TestEvidencePolicyStringPartial(t *testing.T) {
+	for name, pol := range map[string]string{
+		"no max_age":      `{"policy-type":"sts","policy-string":["version: STSv1","mode: testing","mx: mx1.example.test"],"policy-domain":"example.test"}`,
+		"no mx":           `{"policy-type":"sts","policy-string":["version: STSv1","mode: testing","max_age: 86400"],"policy-domain":"example.test"}`,
+		"bad max_age":     `{"policy-type":"sts","policy-string":["version: STSv1","mode: testing","mx: mx1.example.test","max_age: 1d"],"policy-domain":"example.test"}`,
+		"mode only":       `{"policy-type":"sts","policy-string":["mode: testing"],"policy-domain":"example.test"}`,
+		"mx-host instead": `{"policy-type":"sts","policy-string":["version: STSv1","mode: testing","max_age: 86400"],"mx-host":["MX1.example.test."],"policy-domain":"example.test"}`,
+	} {
+		g := shapeGate(t, tDomain, shapeReport("Bad Org", "b1", pol, shapeFailing, shapeDetail))
+		if g.Open || !strings.Contains(g.Reason, "3 failed sessions") {
+			t.Errorf("%s: gate %+v", name, g)
+		}
+	}
+	// What it states and differs sets it aside.
+	for name, pol := range map[string]string{
+		"other max_age":     `{"policy-type":"sts","policy-string":["mode: testing","max_age: 3600"],"policy-domain":"example.test"}`,
+		"other mx":          `{"policy-type":"sts","policy-string":["mode: testing","mx: mx2.example.test"],"policy-domain":"example.test"}`,
+		"other mx-host":     `{"policy-type":"sts","policy-string":["mode: testing"],"mx-host":["mx2.example.test"],"policy-domain":"example.test"}`,
+		"other mode, no mx": `{"policy-type":"sts","policy-string":["mode: enforce"],"policy-domain":"example.test"}`,
+	} {
+		g := shapeGate(t, tDomain, shapeReport("Bad Org", "b1", pol, shapeFailing, shapeDetail))
+		if !g.Open || !strings.Contains(g.Reason, "1 report entries of other policies left out") {
+			t.Errorf("%s: gate %+v", name, g)
+		}
+	}
+}
