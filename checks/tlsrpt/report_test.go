@@ -273,3 +273,29 @@ func TestParsePolicyStringAsText(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// RPT-JSON-2, RPT-JSON-11: an end-datetime written as a bare date (a
+// sloppy generator) is that whole day, so the range ends at the next
+// midnight; read as that day's first instant, failures late in the day
+// would fall before a soak that began during it.
+func TestParseBareDateEnd(t *testing.T) {
+	for _, c := range []struct{ start, end, wantEnd string }{
+		{"2026-11-01", "2026-11-01", "2026-11-02T00:00:00Z"},
+		{"2026-11-01T00:00:00Z", "2026-11-01", "2026-11-02T00:00:00Z"},
+		{"2026-11-01T00:00:00Z", "2026-11-01T23:59:59Z", "2026-11-02T00:00:00Z"}, // unchanged
+		{"2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z", "2026-11-02T00:00:00Z"}, // unchanged
+	} {
+		doc := `{"organization-name":"o","report-id":"1","date-range":{"start-datetime":"` + c.start + `","end-datetime":"` + c.end + `"},` +
+			`"policies":[{"policy":{"policy-type":"sts","policy-domain":"example.com"},"summary":{"total-successful-session-count":1,"total-failure-session-count":0}}]}`
+		r, err := Parse([]byte(doc))
+		if err != nil {
+			t.Fatalf("%s..%s: %v", c.start, c.end, err)
+		}
+		if got := r.DateRange.EndExclusive().Format(time.RFC3339); got != c.wantEnd {
+			t.Errorf("%s..%s: ends %s, want %s", c.start, c.end, got, c.wantEnd)
+		}
+		if hasWarning(r, "not one whole UTC day") {
+			t.Errorf("%s..%s: warned %q", c.start, c.end, r.Warnings)
+		}
+	}
+}

@@ -298,6 +298,12 @@ func parseJSON(r io.Reader) (*Report, error) {
 	if !strict1 || !strict2 {
 		ws.add("date-range is not in RFC 3339 form (RPT-JSON-2)")
 	}
+	if _, err := time.Parse(time.DateOnly, strings.TrimSpace(dr.End.s)); err == nil {
+		// A bare date as the end is that whole day: the range ends at
+		// the next midnight, so that a failure late that day is not read
+		// as before a soak that began during it.
+		end = end.Add(24 * time.Hour)
+	}
 	r2.DateRange = DateRange{Start: start, End: end}
 	if r2.DateRange.EndExclusive().Before(start) {
 		return nil, notReport("date-range ends before it starts")
