@@ -64,27 +64,33 @@ func TestOpen(t *testing.T) {
 // a FIFO without blocking on it, another regular file because it is not
 // the one looked at.
 func TestOpenSwapped(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "f")
-	other := filepath.Join(dir, "other")
-	os.WriteFile(other, []byte("B=2\n"), 0o600)
-	for name, swap := range map[string]func() error{
-		"fifo":    func() error { os.Remove(file); return syscall.Mkfifo(file, 0o600) },
-		"regular": func() error { return os.Rename(other, file) },
+	for _, c := range []struct {
+		name string
+		swap func(file, other string) error
+	}{
+		{"fifo", func(file, _ string) error { os.Remove(file); return syscall.Mkfifo(file, 0o600) }},
+		{"regular", func(file, other string) error { return os.Rename(other, file) }},
 	} {
-		t.Run(name, func(t *testing.T) {
+		t.Run(c.name, func(t *testing.T) {
+			// Fresh files for each case: a FIFO left at the path by
+			// another case would block the write below.
+			dir := t.TempDir()
+			file, other := filepath.Join(dir, "f"), filepath.Join(dir, "other")
 			if err := os.WriteFile(file, []byte("A=1\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
+			if err := os.WriteFile(other, []byte("B=2\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
 			var swapErr error
-			testHookBeforeOpen = func(string) { swapErr = swap() }
+			testHookBeforeOpen = func(string) { swapErr = c.swap(file, other) }
 			defer func() { testHookBeforeOpen = nil }()
 			f, err := openBounded(t, file, OpenOptions{})
 			if swapErr != nil {
 				t.Fatal(swapErr)
 			}
 			if !errors.Is(err, ErrNotRegular) || f != nil {
-				t.Errorf("swapped for a %s: %v, %v", name, f, err)
+				t.Errorf("swapped for a %s: %v, %v", c.name, f, err)
 			}
 		})
 	}
