@@ -12,7 +12,6 @@ import (
 	"github.com/stspilot/stspilot/checks"
 	"github.com/stspilot/stspilot/checks/checktest"
 	"github.com/stspilot/stspilot/dnsprovider"
-	"github.com/stspilot/stspilot/internal/txtrecord"
 	"github.com/stspilot/stspilot/workflow/journal"
 )
 
@@ -325,13 +324,7 @@ func TestWorstCaseWins(t *testing.T) {
 func TestAdoptedDomainEnteredConservatively(t *testing.T) {
 	h := newHarness(t, hopts{})
 	ctx := context.Background()
-	text := "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.test\r\nmax_age: 1209600\r\n"
-	if _, err := (&Webroot{Dir: h.webroot}).Publish(ctx, tDomain, []byte(text)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.e.cfg.Provider.SetOurs(ctx, tDomain+".", txtrecord.STSName(tDomain), dnsprovider.KindSTS, "v=STSv1; id=adopted1;", 0); err != nil {
-		t.Fatal(err)
-	}
+	h.adopt("version: STSv1\r\nmode: enforce\r\nmx: mx1.example.test\r\nmax_age: 1209600\r\n", "adopted1")
 	now := h.clock.Now()
 	st, err := h.e.Status(ctx, tDomain)
 	if err != nil {
@@ -451,13 +444,7 @@ func TestAdoptedPolicyWithHugeMaxAge(t *testing.T) {
 		t.Run(maxAge, func(t *testing.T) {
 			h := newHarness(t, hopts{})
 			ctx := context.Background()
-			text := "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.test\r\nmax_age: " + maxAge + "\r\n"
-			if _, err := (&Webroot{Dir: h.webroot}).Publish(ctx, tDomain, []byte(text)); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := h.e.cfg.Provider.SetOurs(ctx, tDomain+".", txtrecord.STSName(tDomain), dnsprovider.KindSTS, "v=STSv1; id=adopted1;", 0); err != nil {
-				t.Fatal(err)
-			}
+			h.adopt("version: STSv1\r\nmode: enforce\r\nmx: mx1.example.test\r\nmax_age: "+maxAge+"\r\n", "adopted1")
 			now := h.clock.Now()
 			st, err := h.e.Status(ctx, tDomain)
 			if err != nil {
