@@ -301,6 +301,11 @@ func (e *Engine) plan(ctx context.Context, req Request, domain string, j *journa
 		p.Rung = rungIndex(e.cfg.Ladder, t.Mode, t.MaxAge)
 		p.Reason = "finishing the change an earlier run started"
 		e.recipe(ctx, p, lv, txtrecord.SplitRUA(in.RUA))
+		// A teardown's mode none is not the end of it: the rest is its
+		// window and deletions, as when none went out in one run.
+		if req.Workflow == Teardown && t.Mode == string(mtasts.ModeNone) {
+			e.teardownAfterNone(p, lv, req, t)
+		}
 		return p, nil
 	}
 
@@ -851,12 +856,7 @@ func (e *Engine) planTeardown(ctx context.Context, p *Plan, lv *live, j *journal
 				p.Target, p.Rung = t, -1
 				p.Downgrade = downgrade(p, j, e.now())
 				e.recipe(ctx, p, lv, nil)
-				// The window starts once none is live; this run ends there.
-				p.Steps = append(p.Steps, Step{Kind: StepGate, Gate: GateWindow, Summary: "wait out the max_age of the last testing/enforce policy, counted from when mode none went live"})
-				// The deletion comes after the none id went live: its diff
-				// shows that id, not the one live now.
-				e.teardownDeletes(p, lv, req, txtrecord.STSRecord{ID: t.ID}.String())
-				number(p)
+				e.teardownAfterNone(p, lv, req, t)
 				return nil
 			}
 		}
@@ -873,6 +873,17 @@ func (e *Engine) planTeardown(ctx context.Context, p *Plan, lv *live, j *journal
 	e.teardownDeletes(p, lv, req, strings.Join(lv.stsRecs, stsRecordSep))
 	number(p)
 	return nil
+}
+
+// teardownAfterNone appends what follows mode none t going live: the
+// window (it starts once none is live; this run ends there), then the
+// deletions.
+func (e *Engine) teardownAfterNone(p *Plan, lv *live, req Request, t *Policy) {
+	p.Steps = append(p.Steps, Step{Kind: StepGate, Gate: GateWindow, Summary: "wait out the max_age of the last testing/enforce policy, counted from when mode none went live"})
+	// The deletion comes after the none id went live: its diff shows that
+	// id, not the one live now.
+	e.teardownDeletes(p, lv, req, txtrecord.STSRecord{ID: t.ID}.String())
+	number(p)
 }
 
 // teardownWindow: senders may hold the last testing/enforce policy until
