@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -49,9 +50,20 @@ func (e *Engine) Apply(ctx context.Context, req Request, confirmed *Plan, obs Ob
 	if err != nil {
 		return nil, err
 	}
+	seen := slices.Clone(j.Ledger)
 	p, err := e.plan(ctx, req, domain, j)
 	if err != nil {
 		return nil, err
+	}
+	// What the plan saw live and the ledger did not hold (noteLive: a
+	// policy changed by hand) is kept now, whatever the run does next: a
+	// run that is refused, or stops at a closed gate before its first
+	// write, would otherwise forget a policy senders may hold, and a later
+	// teardown would not wait for it (invariant 3).
+	if !reflect.DeepEqual(seen, j.Ledger) {
+		if err := txn.Save(j); err != nil {
+			return nil, fmt.Errorf("writing the journal: %w", err)
+		}
 	}
 	if confirmed != nil {
 		// The id the operator saw is not kept: a new one is minted when

@@ -845,14 +845,19 @@ func (e *Engine) planTeardown(ctx context.Context, p *Plan, lv *live, j *journal
 		p.Reason = fmt.Sprintf("%s has no MTA-STS record and serves no policy: nothing to tear down", p.Domain)
 		return nil
 	}
-	// Part 1: mode none with a new id, unless none is live already.
-	if lv.policy == nil || lv.policy.Mode != string(mtasts.ModeNone) || !hasSTS {
+	// Part 1: mode none with a new id, unless none is live already and
+	// has replaced, at its served gate, every testing/enforce policy the
+	// ledger holds: one seen live by hand while none's window ran (it
+	// came back by hand too) is replaced only by none's served gate here,
+	// which starts its max_age (invariant 3).
+	noneOver := lv.policy != nil && lv.policy.Mode == string(mtasts.ModeNone) && hasSTS && unreplacedOther(j, lv.policy.Text)
+	if lv.policy == nil || lv.policy.Mode != string(mtasts.ModeNone) || !hasSTS || noneOver {
 		if hasSTS || lv.policy != nil {
 			t, err := e.render(string(mtasts.ModeNone), NoneMaxAge, nil, lv)
 			if err != nil {
 				return err
 			}
-			if lv.policy == nil || lv.policy.Mode != string(mtasts.ModeNone) {
+			if lv.policy == nil || lv.policy.Mode != string(mtasts.ModeNone) || noneOver {
 				p.Target, p.Rung = t, -1
 				p.Downgrade = downgrade(p, j, e.now())
 				e.recipe(ctx, p, lv, nil)
@@ -913,6 +918,19 @@ func (e *Engine) teardownWindow(lv *live, j *journal.Journal, req Request) (time
 		return until, "the cache window (senders may hold a replaced testing/enforce policy for its max_age, as the ledger records)", nil
 	}
 	return until, fmt.Sprintf("the cache window (senders may hold a replaced testing/enforce policy for its max_age; mode none went live at %s)", since.UTC().Format(time.RFC3339)), nil
+}
+
+// unreplacedOther reports whether the ledger holds a testing or enforce
+// policy other than text that is not replaced: senders may still fetch
+// it as far as the ledger knows.
+func unreplacedOther(j *journal.Journal, text string) bool {
+	h := journal.PolicyHash(text)
+	for _, p := range j.Ledger {
+		if p.Mode != string(mtasts.ModeNone) && !p.Replaced() && p.Hash != h {
+			return true
+		}
+	}
+	return false
 }
 
 // ledgerKnowsLast reports whether the ledger knows the testing/enforce
