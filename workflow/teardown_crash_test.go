@@ -24,7 +24,7 @@ func (h *harness) applyQuiet(req Request, opt ApplyOptions) (*Outcome, error) {
 // live, never deletes twice, never says done before the records are
 // gone, and finishes.
 func TestTeardownKilledAfterEveryWrite(t *testing.T) {
-	for cut := 1; cut <= 12; cut++ {
+	for cut := 1; cut <= 24; cut++ {
 		t.Run(strconv.Itoa(cut), func(t *testing.T) {
 			h := newHarness(t, hopts{file: true})
 			h.climb(3)
@@ -73,6 +73,9 @@ func TestTeardownKilledAfterEveryWrite(t *testing.T) {
 			h.j.fail = nil
 			if out, _ := h.apply(Request{Workflow: Teardown}, ApplyOptions{}); out.Status != StatusNothing {
 				t.Errorf("after: %+v", out)
+			}
+			if j := h.j.must(tDomain); j.Stage != StageAbsent || j.Policy != nil || j.Intent != nil || teardownPending(j) || len(j.Pending()) > 0 {
+				t.Errorf("journal after: stage %q policy %v intent %v teardown pending %v pending %d", j.Stage, j.Policy, j.Intent, teardownPending(j), len(j.Pending()))
 			}
 		})
 	}

@@ -1,8 +1,12 @@
 package workflow
 
 import (
+	"errors"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/stspilot/stspilot/workflow/journal"
 )
 
 // teardownUntilDone runs teardown every 12 hours (req as given) until it
@@ -93,4 +97,35 @@ func TestTeardownNoneByHandAfterHandEnforce(t *testing.T) {
 	h.clock.Advance(time.Hour)
 	h.adopt(none, "handmade2")
 	h.teardownUntilDone(Request{}, seen.Add(2592000*time.Second))
+}
+
+// TestTeardownKilledThenRollbackThenTeardown: a teardown killed after
+// its n-th journal write, then a rollback, then teardown again: the
+// enforce policy still bounds the deletions.
+func TestTeardownKilledThenRollbackThenTeardown(t *testing.T) {
+	for cut := 1; cut <= 8; cut++ {
+		t.Run(strconv.Itoa(cut), func(t *testing.T) {
+			h := newHarness(t, hopts{file: true})
+			h.climb(3)
+			t0 := h.clock.Now()
+			saves := 0
+			h.j.fail = func(journal.Entry) error {
+				saves++
+				if saves == cut {
+					return errors.New("killed")
+				}
+				return nil
+			}
+			if _, err := h.applyQuiet(Request{Workflow: Teardown}, ApplyOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			h.j.fail = nil
+			h.clock.Advance(time.Hour)
+			if out, _ := h.apply(Request{Workflow: Rollback}, ApplyOptions{}); out.Status != StatusDone {
+				t.Fatalf("rollback: %+v", out)
+			}
+			h.clock.Advance(time.Hour)
+			h.teardownUntilDone(Request{}, t0.Add(2592000*time.Second))
+		})
+	}
 }
