@@ -18,6 +18,19 @@ func (h *harness) applyQuiet(req Request, opt ApplyOptions) (*Outcome, error) {
 	return h.e.Apply(ctx, req, nil, &Recorder{}, opt)
 }
 
+// killAtSave makes the n-th journal write from now on fail, as if the
+// run had been killed right after the write before it.
+func (h *harness) killAtSave(n int) {
+	saves := 0
+	h.j.fail = func(journal.Entry) error {
+		saves++
+		if saves == n {
+			return errors.New("killed")
+		}
+		return nil
+	}
+}
+
 // TestTeardownKilledAfterEveryWrite: a teardown killed after its n-th
 // journal write, for each n, then resumed, never deletes
 // before the enforce policy's max_age has passed since mode none went
@@ -30,14 +43,7 @@ func TestTeardownKilledAfterEveryWrite(t *testing.T) {
 			h.climb(3)
 			start := h.clock.Now()
 			earliest := start.Add(2592000 * time.Second)
-			saves := 0
-			h.j.fail = func(e journal.Entry) error {
-				saves++
-				if saves == cut {
-					return errors.New("killed")
-				}
-				return nil
-			}
+			h.killAtSave(cut)
 			deletes := 0
 			done := false
 			for i := 0; i < 200 && !done; i++ {

@@ -1,12 +1,9 @@
 package workflow
 
 import (
-	"errors"
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/stspilot/stspilot/workflow/journal"
 )
 
 // teardownUntilDone runs teardown every 12 hours (req as given) until it
@@ -108,14 +105,7 @@ func TestTeardownKilledThenRollbackThenTeardown(t *testing.T) {
 			h := newHarness(t, hopts{file: true})
 			h.climb(3)
 			t0 := h.clock.Now()
-			saves := 0
-			h.j.fail = func(journal.Entry) error {
-				saves++
-				if saves == cut {
-					return errors.New("killed")
-				}
-				return nil
-			}
+			h.killAtSave(cut)
 			if _, err := h.applyQuiet(Request{Workflow: Teardown}, ApplyOptions{}); err != nil {
 				t.Fatal(err)
 			}
