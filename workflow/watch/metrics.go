@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/checks/mtasts"
 )
 
 // Metrics are watch's Prometheus metrics; the names and labels are a
@@ -59,7 +60,10 @@ func (m *Metrics) Observe(c Checked) {
 	}
 	only := prometheus.Labels{"domain": d}
 	m.maxAge.DeletePartialMatch(only)
-	if p := rep.Policy; p != nil && p.Mode != "" {
+	// The mode is text the policy host served: only a mode senders know
+	// labels a series (other text, even bytes that are not UTF-8, which
+	// the client library panics on, would be a label value).
+	if p := rep.Policy; p != nil && mtasts.Mode(p.Mode).Valid() {
 		m.maxAge.WithLabelValues(d, p.Mode).Set(float64(p.MaxAge))
 	}
 	m.certExpiry.DeletePartialMatch(only)

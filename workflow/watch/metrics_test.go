@@ -76,3 +76,27 @@ stspilot_policy_max_age_seconds{domain="a.test",mode="enforce"} 604800
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// The mode label comes from the text a policy host serves: a mode that is
+// not valid UTF-8 made WithLabelValues panic and took the whole watch
+// down, and any other text became a label value as long as the line.
+// Only the modes senders know label the max_age series.
+func TestMetricsHostileMode(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	for _, mode := range []string{"enf\xffx", `x{a="b"}\` + "\n", strings.Repeat("m", 60000)} {
+		rep := &checks.Report{Domain: "a.test", Policy: &checks.PolicyInfo{Host: "mta-sts.a.test", Mode: mode, MaxAge: 86400}}
+		m.Observe(Checked{Domain: "a.test", Report: rep})
+		if n := testutil.CollectAndCount(m.maxAge); n != 0 {
+			t.Errorf("mode %.20q: %d max_age series", mode, n)
+		}
+	}
+	if _, err := reg.Gather(); err != nil {
+		t.Fatal(err)
+	}
+	rep := &checks.Report{Domain: "a.test", Policy: &checks.PolicyInfo{Host: "mta-sts.a.test", Mode: "none", MaxAge: 86400}}
+	m.Observe(Checked{Domain: "a.test", Report: rep})
+	if got := testutil.ToFloat64(m.maxAge.WithLabelValues("a.test", "none")); got != 86400 {
+		t.Errorf("mode none: %v", got)
+	}
+}
