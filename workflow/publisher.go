@@ -238,8 +238,11 @@ func (e *Exec) run(ctx context.Context, domain, action string, stdin []byte) (Pu
 // journal knows about. So it runs in its own process group, which a
 // cancelled ctx (timeout, SIGINT, SIGTERM, SIGHUP) kills whole, and
 // runShell returns only once the shell is gone: the caller holds the
-// journal lock until then. Should stspilot itself be killed outright, the
-// kernel kills the shell too where it can (Linux: parent-death signal).
+// journal lock until then. What the shell left running in its group
+// (a command started with &) is killed once the shell has exited, so
+// nothing of the command outlives runShell. Should stspilot itself be
+// killed outright, the kernel kills the shell too where it can (Linux:
+// parent-death signal).
 func runShell(ctx context.Context, command string, env []string, stdin []byte, timeout time.Duration) (stderr string, stopped, err error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -251,7 +254,9 @@ func runShell(ctx context.Context, command string, env []string, stdin []byte, t
 	cmd.Stderr = &tail
 	killWithRun(cmd)
 	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
+	err = cmd.Run()
+	killGroup(cmd)
+	if err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err(), err
 		}

@@ -24,3 +24,13 @@ func killWithRun(cmd *exec.Cmd) {
 		return err
 	}
 }
+
+// killGroup kills what is left of cmd's process group once cmd.Run has
+// returned: the processes the shell started and left running. The group
+// outlives its leader while any of them runs, so its id is not reused
+// until then; with none left the kill finds no group.
+func killGroup(cmd *exec.Cmd) {
+	if cmd.Process != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
