@@ -277,25 +277,36 @@ func watchRun(ctx context.Context, o *WatchOptions) error {
 }
 
 // journalHorizon reads the horizon of a domain from its journal's ledger
-// (workflow.Horizon), by mode; a domain without a journal or ledger falls
-// back to the live policy (watch.HorizonFromReport).
+// (workflow.Horizon), by mode, and from the live policy
+// (watch.HorizonFromReport), whichever is later: a policy served now may
+// be held for its max_age from now even when the ledger does not know it
+// (put back by hand after a teardown) or has it replaced. A domain without
+// a journal or ledger has the live policy's alone.
 func journalHorizon(st *journal.Store) func(string, *checks.Report, time.Time) watch.Horizon {
 	return func(domain string, rep *checks.Report, now time.Time) watch.Horizon {
-		if st != nil {
-			if j, err := st.Peek(domain); err == nil && j != nil && len(j.Ledger) > 0 {
-				h := watch.Horizon{}
-				for _, c := range workflow.Horizon(j, now).Policies {
-					if c.Mode == "none" {
-						continue
-					}
-					if c.Until.After(h[c.Mode]) {
-						h[c.Mode] = c.Until
-					}
-				}
-				return h
+		live := watch.HorizonFromReport(rep, now)
+		if st == nil {
+			return live
+		}
+		j, err := st.Peek(domain)
+		if err != nil || j == nil || len(j.Ledger) == 0 {
+			return live
+		}
+		h := watch.Horizon{}
+		for _, c := range workflow.Horizon(j, now).Policies {
+			if c.Mode == "none" {
+				continue
+			}
+			if c.Until.After(h[c.Mode]) {
+				h[c.Mode] = c.Until
 			}
 		}
-		return watch.HorizonFromReport(rep, now)
+		for mode, t := range live {
+			if t.After(h[mode]) {
+				h[mode] = t
+			}
+		}
+		return h
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/checks/mtasts"
 	"github.com/stspilot/stspilot/internal/clock"
 	"github.com/stspilot/stspilot/workflow/journal"
 )
@@ -173,4 +175,41 @@ func httpGet(t *testing.T, url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	return string(b)
+}
+
+// A live policy the ledger does not know (put back by hand after a
+// teardown the ledger recorded) may be held by senders for its max_age
+// from now, like any served policy: the ledger's horizon, all of it
+// passed, hid it, and with it the certificate alerts of that enforce.
+func TestWatchHorizonCountsLivePolicyBesideLedger(t *testing.T) {
+	state := t.TempDir()
+	st, err := journal.Open(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := st.Lock("example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _ := journal.New("example.com")
+	j.Ledger = []journal.LedgerPolicy{{
+		Hash: journal.PolicyHash("old"), ID: "old1", PolicyTerms: journal.PolicyTerms{Mode: "enforce", MaxAge: 86400, MX: []string{"mx.example.com"}},
+		PublishedAt: journal.Stamp(fixedNow.Add(-60 * 24 * time.Hour)), ReplacedAt: journal.Stamp(fixedNow.Add(-30 * 24 * time.Hour)),
+	}}
+	if err := h.Save(j); err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	rep := &checks.Report{Domain: "example.com", CheckedAt: fixedNow, Live: &checks.Live{
+		Policy: &mtasts.Policy{Mode: mtasts.ModeEnforce, MaxAge: 604800, MX: []string{"mx.example.com"}},
+	}}
+	got := journalHorizon(st)("example.com", rep, fixedNow)
+	if want := fixedNow.Add(7 * 24 * time.Hour); !got["enforce"].Equal(want) {
+		t.Errorf("enforce horizon %v, want the live policy's max_age from now, %v", got["enforce"], want)
+	}
+	// The ledger's horizon stands when it is the later one.
+	rep.Live.Policy.MaxAge = 60
+	if got := journalHorizon(st)("example.com", rep, fixedNow.Add(-30*24*time.Hour)); !got["enforce"].Equal(fixedNow.Add(-29 * 24 * time.Hour)) {
+		t.Errorf("enforce horizon %v, want the ledger's", got["enforce"])
+	}
 }
