@@ -59,12 +59,15 @@ func WatchEvent(w io.Writer, e watch.Event, asJSON bool) error {
 }
 
 // oneLine keeps a value from another system (a domain, an observation) on
-// one line and free of control characters.
+// one line and free of the runes that could restyle, rewrite or reorder
+// the terminal, as clean has them (isControl: C0 and C1 controls, DEL, the
+// line separators, the bidirectional overrides and isolates): each
+// becomes a space, and bytes that are not UTF-8 U+FFFD.
 func oneLine(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029 {
+		if r == '\n' || isControl(r) {
 			return ' '
 		}
 		return r
-	}, s)
+	}, strings.ToValidUTF8(s, "\uFFFD"))
 }
