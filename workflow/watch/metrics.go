@@ -79,6 +79,11 @@ func (m *Metrics) Observe(c Checked) {
 	}
 	m.horizon.DeletePartialMatch(only)
 	for mode, t := range c.Horizon {
+		// The ledger's modes are as a policy host served them (a policy
+		// found live enters it as it was): the same guard as max_age's.
+		if !mtasts.Mode(mode).Valid() {
+			continue
+		}
 		m.horizon.WithLabelValues(d, mode).Set(float64(t.Unix()))
 	}
 }

@@ -100,3 +100,21 @@ func TestMetricsHostileMode(t *testing.T) {
 		t.Errorf("mode none: %v", got)
 	}
 }
+
+// The horizon's modes come from the journal's ledger, which enters a
+// policy found live with the mode as served: text a policy host chose
+// (read back from the journal, U+FFFD for bytes that were not UTF-8) must
+// not become a label, and a Horizon that is not UTF-8 must not panic.
+func TestMetricsHostileHorizonMode(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	rep := &checks.Report{Domain: "a.test"}
+	until := t0.Add(24 * time.Hour)
+	m.Observe(Checked{Domain: "a.test", Report: rep, Horizon: Horizon{"enf\xffx": until, "enf\ufffdx{a=\"b\"}": until, "enforce": until}})
+	if n := testutil.CollectAndCount(m.horizon); n != 1 {
+		t.Errorf("%d horizon series, want enforce's alone", n)
+	}
+	if got := testutil.ToFloat64(m.horizon.WithLabelValues("a.test", "enforce")); got != float64(until.Unix()) {
+		t.Errorf("enforce horizon %v", got)
+	}
+}
