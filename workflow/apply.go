@@ -72,7 +72,7 @@ func (e *Engine) Apply(ctx context.Context, req Request, confirmed *Plan, obs Ob
 			return nil, err
 		}
 	}
-	r := &run{e: e, txn: txn, obs: obs, p: p, j: j, pending: map[string]int{}, deadline: e.now().Add(opt.Wait), wait: opt.Wait > 0}
+	r := &run{e: e, txn: txn, obs: obs, p: p, j: j, pending: map[string]int{}, deadline: e.now().Add(opt.Wait), wait: opt.Wait > 0, lastMaxAge: req.LastMaxAge}
 	out := r.do(ctx)
 	obs.Event(Event{Time: e.now(), Kind: EventOutcome, Domain: domain, Outcome: out, NextAt: out.NextAt})
 	return out, nil
@@ -170,6 +170,9 @@ type run struct {
 	// lastDNS is the value the published gate waits for ("" = none of ours).
 	lastDNS     string
 	lastDNSKind dnsprovider.Kind
+	// lastMaxAge is the operator's word for the max_age of the last
+	// testing/enforce policy (Request.LastMaxAge).
+	lastMaxAge time.Duration
 }
 
 func (r *run) emit(ev Event) {
@@ -418,16 +421,15 @@ func (r *run) change(ctx context.Context, s *Step) error {
 // teardownWindowOpen refuses a deletion inside the cache window
 // (invariant 3), whatever the plan said.
 func (r *run) teardownWindowOpen() error {
-	noneSince, lastMaxAge, _, ok := teardownOf(r.j)
 	now := r.e.now()
+	_, until, ok, err := teardownEnd(r.j, now, r.lastMaxAge)
+	if err != nil {
+		return err
+	}
 	if !ok {
 		// Only the operator's --last-max-age and the id could have opened
 		// the plan's window; the plan checked them.
 		return nil
-	}
-	until := noneSince.Add(lastMaxAge)
-	if c := cachedUntil(r.j, now); c.After(until) {
-		until = c
 	}
 	if now.Before(until) {
 		return &Refusal{Code: CodeCacheWindow, Reason: fmt.Sprintf("deleting now would strand senders that cache the last testing/enforce policy until %s (invariant 3)", until.UTC().Format(time.RFC3339))}
@@ -489,7 +491,11 @@ func (r *run) gate(ctx context.Context, s *Step) (*GateResult, error) {
 				}
 			}
 		case gate == GateWindow:
-			g = r.window(s)
+			wg, werr := r.window(s)
+			if werr != nil {
+				return nil, werr
+			}
+			g = wg
 		case gate == GateLive, gate == GateEvidence:
 			// Evaluated while planning; a closed one made the plan a refusal.
 			for _, pg := range p.Gates {
@@ -565,6 +571,9 @@ func (r *run) published(want string) error {
 		if wait := cachedUntil(j, now).Sub(since); wait > last {
 			last = wait
 		}
+		if r.lastMaxAge > last {
+			last = r.lastMaxAge
+		}
 		setTeardown(j, since, last)
 	} else {
 		j.ClearWindow(journal.WindowTeardown)
@@ -591,26 +600,55 @@ func (r *run) published(want string) error {
 
 // window re-evaluates a window gate against the journal at this moment
 // (a teardown's window starts inside the same run).
-func (r *run) window(s *Step) GateResult {
+func (r *run) window(s *Step) (GateResult, error) {
 	p, now := r.p, r.e.now()
 	if p.Workflow == Teardown {
-		if noneSince, lastMaxAge, _, ok := teardownOf(r.j); ok && lastMaxAge > 0 {
-			until := noneSince.Add(lastMaxAge)
-			if c := cachedUntil(r.j, now); c.After(until) {
-				until = c
-			}
-			return windowGate(now, until, fmt.Sprintf("the cache window (senders may hold a replaced testing/enforce policy for its max_age; mode none went live at %s)", noneSince.UTC().Format(time.RFC3339)))
+		noneSince, until, ok, err := teardownEnd(r.j, now, r.lastMaxAge)
+		if err != nil {
+			return GateResult{}, err
+		}
+		if ok {
+			return windowGate(now, until, fmt.Sprintf("the cache window (senders may hold a replaced testing/enforce policy for its max_age; mode none went live at %s)", noneSince.UTC().Format(time.RFC3339))), nil
 		}
 	}
 	for _, g := range p.Gates {
 		if g.Kind == GateWindow {
 			if g.NextAt != nil {
-				return windowGate(now, *g.NextAt, g.window)
+				return windowGate(now, *g.NextAt, g.window), nil
 			}
-			return g
+			return g, nil
 		}
 	}
-	return GateResult{Kind: GateWindow, Open: true, Reason: "no window applies"}
+	return GateResult{Kind: GateWindow, Open: true, Reason: "no window applies"}, nil
+}
+
+// teardownEnd is when a teardown whose mode none went live (the
+// journal's teardown window, ok) may delete: the window's end, or
+// noneSince + the operator's max_age, or the horizon, whichever is
+// latest. It is a refusal when none of them knows a testing/enforce
+// policy that mode none replaced: a domain first met with its _mta-sts
+// record live and no policy served named a policy stspilot never saw,
+// which senders may hold for a max_age only the operator can tell
+// (invariant 3).
+func teardownEnd(j *journal.Journal, now time.Time, opMaxAge time.Duration) (noneSince, until time.Time, ok bool, err error) {
+	noneSince, lastMaxAge, _, ok := teardownOf(j)
+	if !ok {
+		return noneSince, until, false, nil
+	}
+	if opMaxAge > lastMaxAge {
+		lastMaxAge = opMaxAge
+	}
+	if lastMaxAge <= 0 && !ledgerKnowsLast(j) {
+		return noneSince, until, true, &Refusal{
+			Code: CodeUnknownWindow, Override: CodeLastMaxAge,
+			Reason: "the journal does not say what max_age the policy mode none replaced had (the _mta-sts record named a policy stspilot never saw served), so the cache window is unknown: senders may still hold an enforce policy; give the largest max_age ever published",
+		}
+	}
+	until = noneSince.Add(lastMaxAge)
+	if c := cachedUntil(j, now); c.After(until) {
+		until = c
+	}
+	return noneSince, until, true, nil
 }
 
 // ledgerServed records in the ledger that every address of the policy

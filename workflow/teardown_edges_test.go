@@ -119,3 +119,31 @@ func TestTeardownKilledThenRollbackThenTeardown(t *testing.T) {
 		})
 	}
 }
+
+// TestTeardownOfFirstMetDomainWithBrokenHost: a domain met for the first
+// time with its _mta-sts record live and its policy host failing: senders
+// may hold whatever policy the record named, for a max_age nobody told
+// stspilot. Once the host serves mode none, the teardown refuses to
+// delete until the operator gives that max_age, then waits it out from
+// when none went live.
+func TestTeardownOfFirstMetDomainWithBrokenHost(t *testing.T) {
+	h := newHarness(t, hopts{})
+	h.adopt("version: STSv1\nmode: enforce\nmx: mx1.example.test\nmax_age: 604800\n", "adopted1")
+	heal := h.breakHost("404")
+	if out, _ := h.apply(Request{Workflow: Teardown}, ApplyOptions{}); out.Status != StatusPending {
+		t.Fatalf("teardown on a broken host: %+v", out)
+	}
+	heal()
+	noneLive := h.clock.Now()
+	for range 2 {
+		out, _ := h.apply(Request{Workflow: Teardown}, ApplyOptions{})
+		if out.Status != StatusRefused || out.Refusal == nil || out.Refusal.Code != CodeUnknownWindow || out.Refusal.Override != CodeLastMaxAge {
+			t.Fatalf("teardown with the cache window unknown: %+v", out)
+		}
+		if len(h.txt("_mta-sts")) == 0 || h.servedFile() == "" {
+			t.Fatalf("deleted with the cache window unknown: %+v", out)
+		}
+		h.clock.Advance(time.Hour)
+	}
+	h.teardownUntilDone(Request{LastMaxAge: 604800 * time.Second}, noneLive.Add(604800*time.Second))
+}
