@@ -32,15 +32,21 @@ func Command(w workflow.Workflow, domain string) string {
 }
 
 // HorizonText is the horizon's worst case in words: "a sender may hold
-// enforce (mx ...) until T".
+// enforce (mx ...) until T". The mode and the mx patterns are as a policy
+// host served them (the ledger enters a policy found live as it was), so
+// they are escaped (cleanLine).
 func HorizonText(c *workflow.CachedPolicy) string {
 	mx := ""
 	if len(c.MX) > 0 {
-		mx = " (mx " + strings.Join(c.MX, ", ") + ")"
+		pats := make([]string, len(c.MX))
+		for i, p := range c.MX {
+			pats[i] = cleanLine(p)
+		}
+		mx = " (mx " + strings.Join(pats, ", ") + ")"
 	}
 	still := ""
 	if c.Served {
 		still = ", later while it is still served"
 	}
-	return fmt.Sprintf("a sender may hold %s%s, max_age %d, until %s%s", c.Mode, mx, c.MaxAge, c.Until.UTC().Format(time.RFC3339), still)
+	return fmt.Sprintf("a sender may hold %s%s, max_age %d, until %s%s", cleanLine(c.Mode), mx, c.MaxAge, c.Until.UTC().Format(time.RFC3339), still)
 }

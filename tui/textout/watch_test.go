@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/stspilot/stspilot/checks"
+	"github.com/stspilot/stspilot/workflow"
 	"github.com/stspilot/stspilot/workflow/watch"
 )
 
@@ -31,5 +32,24 @@ func TestWatchLineHostileText(t *testing.T) {
 	}
 	if !strings.Contains(line, "example.com  appeared  error  mx.starttls-missing  mx.a b") {
 		t.Errorf("line: %q", line)
+	}
+}
+
+// The horizon's mode and mx patterns are a policy's as a host served it
+// (the ledger enters a policy found live as it was): status and a gate's
+// meanwhile print them escaped, like every other text from the network.
+func TestHorizonTextHostilePolicy(t *testing.T) {
+	c := &workflow.CachedPolicy{
+		PolicyTerms: workflow.PolicyTerms{Mode: "\x1b[2Jenforce", MaxAge: 86400, MX: []string{"mx.\x1b[31mexample.com", "mx2.example.com\u202e"}},
+		Until:       time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC),
+	}
+	s := HorizonText(c)
+	for _, r := range s {
+		if isControl(r) || r == '\n' {
+			t.Errorf("%U in %q", r, s)
+		}
+	}
+	if !strings.Contains(s, `a sender may hold \x1b[2Jenforce (mx mx.\x1b[31mexample.com, mx2.example.com\u202e), max_age 86400`) {
+		t.Errorf("text: %q", s)
 	}
 }
