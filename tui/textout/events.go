@@ -92,7 +92,7 @@ func PolicyLabel(p *workflow.Policy) string {
 	if p == nil {
 		return "no policy"
 	}
-	return fmt.Sprintf("%s, max_age %d", p.Mode, p.MaxAge)
+	return fmt.Sprintf("%s, max_age %d", cleanLine(p.Mode), p.MaxAge) // the mode as a host served it
 }
 
 func (o *Events) plan(b *strings.Builder, p *workflow.Plan) {

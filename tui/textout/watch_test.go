@@ -53,3 +53,12 @@ func TestHorizonTextHostilePolicy(t *testing.T) {
 		t.Errorf("text: %q", s)
 	}
 }
+
+// The policy line of status (and of plans) shows the live policy's mode,
+// as its host served it: escaped too.
+func TestPolicyLabelHostileMode(t *testing.T) {
+	s := PolicyLabel(&workflow.Policy{PolicyTerms: workflow.PolicyTerms{Mode: "\x1b[2Jenforce\u202e", MaxAge: 60}})
+	if want := `\x1b[2Jenforce\u202e, max_age 60`; s != want {
+		t.Errorf("%q, want %q", s, want)
+	}
+}
