@@ -120,6 +120,10 @@ func execute(ctx context.Context, f *factory, args []string) int {
 }
 
 func executeRoot(ctx context.Context, f *factory, root *cobra.Command, args []string) int {
+	if args == nil {
+		// cobra reads os.Args when given nil: no arguments means none.
+		args = []string{}
+	}
 	root.SetArgs(args)
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out)
