@@ -568,12 +568,7 @@ func (r *run) published(want string) error {
 		if !ok || !gone.IsZero() {
 			since, last = now, 0
 		}
-		if wait := cachedUntil(j, now).Sub(since); wait > last {
-			last = wait
-		}
-		if r.lastMaxAge > last {
-			last = r.lastMaxAge
-		}
+		last = max(last, cachedUntil(j, now).Sub(since), r.lastMaxAge)
 		setTeardown(j, since, last)
 	} else {
 		j.ClearWindow(journal.WindowTeardown)
@@ -635,9 +630,7 @@ func teardownEnd(j *journal.Journal, now time.Time, opMaxAge time.Duration) (non
 	if !ok {
 		return noneSince, until, false, nil
 	}
-	if opMaxAge > lastMaxAge {
-		lastMaxAge = opMaxAge
-	}
+	lastMaxAge = max(lastMaxAge, opMaxAge)
 	if lastMaxAge <= 0 && !ledgerKnowsLast(j) {
 		return noneSince, until, true, &Refusal{
 			Code: CodeUnknownWindow, Override: CodeLastMaxAge,

@@ -154,8 +154,8 @@ func parseDuration(s string, limit time.Duration) (time.Duration, error) {
 // formatDuration writes d in the syntax parseDuration reads ("14d", "90m").
 func formatDuration(d time.Duration) string { return duration.Exact(d) }
 
-// clip shortens s for a message (%q quotes it). It cuts bytes, as these
-// messages always have; printable.Shorten would keep a character whole.
+// clip shortens s for a message (%q quotes it), never splitting a
+// character.
 func clip(s string) string { return printable.Shorten(s, 40, "...") }
 
 // String is the text form ParseLadder reads: max_age in plain seconds (as

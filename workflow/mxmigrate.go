@@ -188,12 +188,17 @@ func drainUntil(m *journal.MXMigration) (time.Time, bool) {
 	if m == nil || m.SwitchedAt.IsZero() {
 		return time.Time{}, false
 	}
-	ttl := duration.Seconds(m.FromTTL)
+	return m.SwitchedAt.Add(drainTTL(m.FromTTL)), true
+}
+
+// drainTTL is how long resolvers may hand out a replaced MX set whose TTL
+// was ttl seconds; unknown (0) is a day, the longest TTL resolvers
+// commonly keep.
+func drainTTL(ttl int64) time.Duration {
 	if ttl <= 0 {
-		// Unknown: a day, the longest TTL resolvers commonly keep.
-		ttl = 24 * time.Hour
+		return 24 * time.Hour
 	}
-	return m.SwitchedAt.Add(ttl), true
+	return duration.Seconds(ttl)
 }
 
 // carryDrain keeps in mig, a migration planned from live state, the hosts
@@ -212,15 +217,9 @@ func carryDrain(mig, prev *journal.MXMigration, now time.Time) {
 	}
 	recs, _ := dnsprovider.NormalizeMX(append(parseMXLines(mig.From), parseMXLines(prev.From)...))
 	mig.From = mxLines(recs)
-	// 0 is an unknown TTL, drained for a day: compare what each waits.
-	eff := func(s int64) int64 {
-		if s <= 0 {
-			return int64(24 * time.Hour / time.Second)
-		}
-		return s
-	}
+	// Compare what each waits (an unknown TTL, 0, waits a day).
 	if mig.FromTTL > 0 || prev.FromTTL > 0 {
-		mig.FromTTL = max(eff(mig.FromTTL), eff(prev.FromTTL))
+		mig.FromTTL = ttlSeconds(max(drainTTL(mig.FromTTL), drainTTL(prev.FromTTL)))
 	}
 }
 

@@ -118,8 +118,8 @@ func tooLarge(s string) error {
 	return fmt.Errorf("%q is %w", clip(s), ErrTooLarge)
 }
 
-// clip shortens s for a message (%q quotes it). It cuts bytes, as these
-// messages always have; printable.Shorten would keep a character whole.
+// clip shortens s for a message (%q quotes it), never splitting a
+// character.
 func clip(s string) string { return printable.Shorten(s, 40, "...") }
 
 // Format writes d for people in its two largest units, rounded to the

@@ -992,6 +992,6 @@ func intentTarget(in *Intent) *Policy {
 	return in.Target
 }
 
-// clip shortens s for a message or a lock holder's record. It cuts bytes,
-// as it always has; printable.Shorten would keep a character whole.
+// clip shortens s for a message or a lock holder's record, never
+// splitting a character.
 func clip(s string) string { return printable.Shorten(s, 80, "...") }
